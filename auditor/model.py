@@ -1,0 +1,314 @@
+"""The one normal form: every loader produces these objects, every check reads them.
+
+Checks never see raw JSON or YAML. Scalars become tuples, letter case of actions is
+kept as written (matching is case-insensitive, done by the catalogue), and every
+policy and statement knows where it came from through a :class:`Source` and a JSON
+pointer, resolved to a line and column only when a finding needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.source import Source
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ValueError(
+                f"unknown severity {text!r}: expected one of {', '.join(s.value for s in cls)}"
+            ) from None
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+class PolicyKind(str, Enum):
+    IDENTITY = "identity"
+    RESOURCE = "resource"
+    TRUST = "trust"
+    ORGANIZATION = "organization"
+
+
+VALIDITY_CATEGORIES = (
+    "malformed",
+    "unknown-action",
+    "resource-mismatch",
+    "condition-mismatch",
+    "size-limit",
+)
+RISK_CATEGORIES = (
+    "wildcard-action",
+    "wildcard-resource",
+    "not-action",
+    "privilege-escalation",
+    "credentials-exposure",
+    "data-access",
+    "resource-exposure",
+    "public-access",
+    "cross-account-trust",
+)
+DRIFT_CATEGORIES = (
+    "drift-action-added",
+    "drift-action-removed",
+    "drift-resource-widened",
+    "drift-condition-loosened",
+    "drift-trust-widened",
+    "drift-managed-policy",
+)
+CATEGORIES = VALIDITY_CATEGORIES + RISK_CATEGORIES + DRIFT_CATEGORIES
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a file the user gave: 1-based line and column (0 when unknown)."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+    pointer: str = ""
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.column}"
+        return self.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A grammar problem found while bringing a document into normal form.
+
+    ``rule`` is the slug of the malformed-family rule that reports it.
+    """
+
+    rule: str
+    message: str
+    pointer: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    operator: str
+    key: str
+    values: tuple[Any, ...]
+    pointer: str
+
+    @property
+    def set_qualifier(self) -> str | None:
+        """``ForAllValues`` or ``ForAnyValue`` when the operator carries one."""
+        head, sep, _ = self.operator.partition(":")
+        return head if sep else None
+
+    @property
+    def base_operator(self) -> str:
+        """The operator without set qualifier and without ``IfExists``."""
+        op = self.operator.partition(":")[2] or self.operator
+        if op.endswith("IfExists"):
+            op = op[: -len("IfExists")]
+        return op
+
+    @property
+    def if_exists(self) -> bool:
+        return self.operator.endswith("IfExists")
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRef:
+    """One principal named in a ``Principal``/``NotPrincipal`` element.
+
+    ``type`` is ``AWS``, ``Service``, ``Federated``, ``CanonicalUser`` or ``*`` for the
+    bare string form ``"Principal": "*"``.
+    """
+
+    type: str
+    value: str
+    pointer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    index: int
+    pointer: str
+    sid: str | None = None
+    effect: str = "Allow"
+    actions: tuple[str, ...] | None = None
+    not_actions: tuple[str, ...] | None = None
+    resources: tuple[str, ...] | None = None
+    not_resources: tuple[str, ...] | None = None
+    principals: tuple[PrincipalRef, ...] | None = None
+    not_principals: tuple[PrincipalRef, ...] | None = None
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def is_allow(self) -> bool:
+        return self.effect == "Allow"
+
+    @property
+    def is_deny(self) -> bool:
+        return self.effect == "Deny"
+
+    @property
+    def action_patterns(self) -> tuple[str, ...]:
+        return self.actions or self.not_actions or ()
+
+    @property
+    def resource_patterns(self) -> tuple[str, ...]:
+        return self.resources or self.not_resources or ()
+
+    def element_pointer(self, element: str, index: int | None = None) -> str:
+        pointer = f"{self.pointer}/{element}"
+        return pointer if index is None else f"{pointer}/{index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The principal (or resource) a policy belongs to."""
+
+    kind: str
+    name: str
+    arn: str | None = None
+
+    def to_json(self, policy_label: str | None) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "arn": self.arn, "policy": policy_label}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Policy:
+    kind: PolicyKind
+    source: Source
+    pointer: str
+    statements: tuple[Statement, ...]
+    version: str | None = None
+    policy_id: str | None = None
+    subject: Subject | None = None
+    label: str | None = None
+    """How the policy is named in messages: ``inline:server``, a managed policy ARN."""
+    problems: tuple[Problem, ...] = ()
+    size: int = 0
+    """Characters excluding whitespace, as IAM counts them against its quotas."""
+    is_aws_managed: bool = False
+
+    def location(self, pointer: str | None = None) -> Location:
+        target = self.pointer if pointer is None else pointer
+        line, column = self.source.locate(target)
+        return Location(self.source.display_path, line, column, target)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Principal:
+    """A user, group or role of an account, with every policy that applies to it."""
+
+    kind: str
+    name: str
+    arn: str
+    source: Source
+    pointer: str
+    inline_policies: tuple[Policy, ...] = ()
+    attached_policy_arns: tuple[str, ...] = ()
+    attached_policies: tuple[Policy, ...] = ()
+    group_names: tuple[str, ...] = ()
+    group_policies: tuple[Policy, ...] = ()
+    trust_policy: Policy | None = None
+    permissions_boundary: Policy | None = None
+    missing_policy_arns: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> Subject:
+        return Subject(self.kind, self.name, self.arn)
+
+    @property
+    def identity_policies(self) -> tuple[Policy, ...]:
+        """Every identity policy in effect: own inline and attached, then groups'."""
+        return self.inline_policies + self.attached_policies + self.group_policies
+
+    def location(self) -> Location:
+        line, column = self.source.locate(self.pointer)
+        return Location(self.source.display_path, line, column, self.pointer)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRef:
+    index: int
+    sid: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "sid": self.sid}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Finding:
+    rule_id: str
+    slug: str
+    category: str
+    severity: Severity
+    title: str
+    message: str
+    location: Location
+    subject: Mapping[str, Any] | None = None
+    statement: StatementRef | None = None
+    baseline: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    suppressed: str | None = None
+    """Why the finding is suppressed (the suppression's reason), or None."""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule_id": self.rule_id,
+            "slug": self.slug,
+            "category": self.category,
+            "severity": self.severity.value,
+            "title": self.title,
+            "message": self.message,
+            "location": self.location.to_json(),
+            "subject": dict(self.subject) if self.subject is not None else None,
+            "statement": self.statement.to_json() if self.statement else None,
+            "baseline": self.baseline,
+            "details": dict(self.details),
+        }
+        if self.suppressed is not None:
+            data["suppressed"] = self.suppressed
+        return data
+
+    def sort_key(self) -> tuple[Any, ...]:
+        loc = self.location
+        return (loc.path, loc.line, loc.column, -self.severity.rank, self.rule_id, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """Something that could not be checked at all (exit code 2 territory when alone)."""
+
+    path: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.column}: {self.message}"
+        return f"{self.path}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column, "message": self.message}
