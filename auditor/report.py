@@ -1,0 +1,92 @@
+"""What a run produces, handed from the engine to the reporters.
+
+Reporters are pure functions ``render(report) -> str``; only the CLI writes files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.model import Finding, InputError, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDocs:
+    what: str
+    why: str
+    example: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A rule's metadata: readable without running the rule."""
+
+    id: str
+    slug: str
+    category: str
+    severity: Severity
+    title: str
+    docs: RuleDocs
+
+    @property
+    def help_uri(self) -> str:
+        return f"https://github.com/iam-audit/iam-audit/blob/main/docs/rules.md#{self.id.lower()}-{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    files: int = 0
+    policies: int = 0
+    principals: Mapping[str, int] = field(default_factory=dict)
+    """Counts of users, groups, roles and managed policies read from exports."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """Files that were read but are plainly not policies: (path, why)."""
+    not_checked: tuple[str, ...] = ()
+    """What could not be checked, in words (unreadable files, incomplete exports)."""
+    verdicts: tuple[tuple[str, str], ...] = ()
+    """Per compared principal: (principal, verdict line) for drift."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    findings: tuple[Finding, ...]
+    errors: tuple[InputError, ...]
+    summary: Summary
+    rules: Mapping[str, RuleInfo]
+    tool_version: str = ""
+    catalog_version: str = ""
+
+    @property
+    def active_findings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.suppressed is None)
+
+    @property
+    def suppressed_findings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.suppressed is not None)
+
+    def by_severity(self) -> dict[str, int]:
+        counts = Counter(f.severity for f in self.active_findings)
+        return {s.value: counts[s] for s in reversed(Severity) if counts[s]}
+
+    def summary_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "files": self.summary.files,
+            "policies": self.summary.policies,
+            "findings": len(self.active_findings),
+            "by_severity": self.by_severity(),
+        }
+        if self.summary.principals:
+            data["principals"] = dict(self.summary.principals)
+        if self.suppressed_findings:
+            data["suppressed"] = len(self.suppressed_findings)
+        if self.summary.skipped:
+            data["skipped"] = [{"path": p, "reason": r} for p, r in self.summary.skipped]
+        if self.summary.not_checked:
+            data["not_checked"] = list(self.summary.not_checked)
+        if self.summary.verdicts:
+            data["verdicts"] = [{"principal": p, "verdict": v} for p, v in self.summary.verdicts]
+        return data
