@@ -67,6 +67,16 @@ def markdown_text(text: object) -> str:
     return html.escape(escaped, quote=True).replace("@", "@&#8203;")
 
 
+def markdown_fence(text: str) -> str:
+    """A fenced code block whose fence is longer than any backtick run inside ``text``."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
 def github_data(text: str) -> str:
     """Escape the message part of a GitHub workflow command (after ``::``)."""
     return strip_control(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))

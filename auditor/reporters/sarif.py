@@ -17,6 +17,7 @@ from urllib.parse import quote
 from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
 from auditor.model import Finding, InputError, Severity
 from auditor.report import Report, RuleInfo
+from auditor.reporters._escape import markdown_fence
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/iam-audit/iam-audit"
@@ -83,7 +84,7 @@ def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
     help_text = f"{docs.what}\n\nWhy: {docs.why}\n\nFix: {docs.fix}"
     help_markdown = (
         f"{docs.what}\n\n## Why is this bad?\n\n{docs.why}\n\n"
-        f"## Example\n\n{_fenced(docs.example)}\n\n## Fix\n\n{docs.fix}\n\n"
+        f"## Example\n\n{markdown_fence(docs.example)}\n\n## Fix\n\n{docs.fix}\n\n"
         f"[{rule.id} {rule.slug}]({rule.help_uri})"
     )
     return {
@@ -114,17 +115,6 @@ def _rule_properties(category: str, severity: Severity) -> dict[str, Any]:
         "tags": ["security", "iam", category],
         "security-severity": SECURITY_SEVERITY[severity],
     }
-
-
-def _fenced(text: str) -> str:
-    """A code block whose fence is longer than any backtick run inside it."""
-    longest = 0
-    run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text.rstrip()}\n{fence}"
 
 
 def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
