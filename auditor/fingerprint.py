@@ -48,7 +48,9 @@ _SHORT_NUMBER = re.compile(r"(?<!\d)\d{1,5}(?!\d)")
 
 
 def fingerprint(finding: Finding) -> str:
-    canonical = json.dumps(fingerprint_parts(finding), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        fingerprint_parts(finding), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
@@ -103,7 +105,9 @@ def _normalise_value(value: Any, *, casefold: bool) -> Any:
         return _normalise_details(value)
     if isinstance(value, list | tuple | set | frozenset):
         items = [_normalise_value(item, casefold=casefold) for item in value]
-        kept = {json.dumps(item, sort_keys=True, ensure_ascii=False) for item in items if item not in (None, "")}
+        kept = {
+            json.dumps(item, sort_keys=True, ensure_ascii=False) for item in items if item not in (None, "")
+        }
         return [json.loads(item) for item in sorted(kept)]
     return None  # numbers and anything else: sizes, counts, positions
 

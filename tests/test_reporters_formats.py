@@ -161,7 +161,9 @@ def test_fingerprint_ignores_line_column_pointer_severity_and_reformatting() -> 
 
 def test_fingerprint_uses_the_message_without_positions_when_details_say_nothing() -> None:
     first = _finding("IAM107", ADMIN, 20, "Sid Dup is used twice (also at line 12, column 3)")
-    moved = replace(first, location=Location(ADMIN, 44, 9), message="Sid Dup is used twice (also at line 36, column 9)")
+    moved = replace(
+        first, location=Location(ADMIN, 44, 9), message="Sid Dup is used twice (also at line 36, column 9)"
+    )
     assert fingerprint(first) == fingerprint(moved)
     size = _finding("IAM107", ADMIN, 1, "policy is 6,412 characters", details={"size": 6412})
     grown = replace(size, message="policy is 6,530 characters", details={"size": 6530})
@@ -315,7 +317,12 @@ def test_junit_has_one_suite_per_file_and_one_case_per_file_and_rule() -> None:
     assert suites[CLEAN].find("testcase/failure") is None
     broken = suites[BROKEN].find("testcase/error")
     assert broken is not None and SCRIPT in broken.get("message", "")
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("7", "4", "1", "1")
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "7",
+        "4",
+        "1",
+        "1",
+    )
 
 
 def test_junit_clean_run_still_shows_a_passing_test() -> None:
@@ -332,8 +339,12 @@ def test_github_annotations_are_one_escaped_line_each_most_severe_first() -> Non
     lines = github.render(_report()).splitlines()
     assert len(lines) == 5  # four active findings and one input error; the suppressed one is not annotated
     assert all(line.startswith("::") for line in lines)
-    assert lines[0].startswith("::error file=policies/admin.json,line=3,col=5,title=IAM001 full-admin (critical)::")
-    assert lines[-2].startswith("::notice file=export/account.json,line=120,col=5,title=IAM203 retired-action")
+    assert lines[0].startswith(
+        "::error file=policies/admin.json,line=3,col=5,title=IAM001 full-admin (critical)::"
+    )
+    assert lines[-2].startswith(
+        "::notice file=export/account.json,line=120,col=5,title=IAM203 retired-action"
+    )
     assert lines[-1].startswith("::error file=broken/file.json,line=3,col=7,title=iam-audit%3A input error::")
     weird = next(line for line in lines if "weird" in line)
     assert weird.startswith(
@@ -425,16 +436,19 @@ def test_html_escapes_data_and_loads_nothing_external() -> None:
 
 def test_html_headline_counts_and_file_groups() -> None:
     page = html.render(_report())
-    tiles = dict(
-        (severity, int(count))
-        for severity, count in re.findall(r'class="tile sev-(\w+)[^"]*"><span class="count">(\d+)</span>', page)
-    )
+    tiles = {
+        severity: int(count)
+        for severity, count in re.findall(
+            r'class="tile sev-(\w+)[^"]*"><span class="count">(\d+)</span>', page
+        )
+    }
     assert tiles == {"critical": 1, "high": 2, "medium": 0, "low": 0, "info": 1}
     assert page.index("Overview") < page.index("Findings by file")
     file_headings = re.findall(r'<h3><span class="path">([^<]*)</span>', page)
     assert file_headings == [ADMIN, html.escape(WEIRD), EXPORT]
     assert 'id="rule-iam012"' in page and 'href="#rule-iam012"' in page
     assert "suppressed-row" in page and fingerprint(_findings()[0]) in page
+    assert f"No findings in 2 other files: {BROKEN}, {CLEAN}" in page
 
 
 def test_html_extra_sections_and_the_builder_refuses_unsafe_urls() -> None:
@@ -442,10 +456,20 @@ def test_html_extra_sections_and_the_builder_refuses_unsafe_urls() -> None:
     top = html.Section("new", "New findings", body, placement="top")
     bottom = html.Section("trend", "Trend", html.h("p", "flat"))
     page = html.render(_report(), title="Weekly <compliance>", extra_sections=[bottom, top])
-    assert page.index('id="overview"') < page.index('id="new"') < page.index('id="findings"') < page.index('id="trend"')
+    assert (
+        page.index('id="overview"')
+        < page.index('id="new"')
+        < page.index('id="findings"')
+        < page.index('id="trend"')
+    )
     assert "<title>Weekly &lt;compliance&gt;</title>" in page and '<a href="#new">New findings</a>' in page
     assert "<script" not in page
-    for url in ("javascript:alert(1)", "https://cdn.example.com/x.css", "//evil.example", " data:text/html,x"):
+    for url in (
+        "javascript:alert(1)",
+        "https://cdn.example.com/x.css",
+        "//evil.example",
+        " data:text/html,x",
+    ):
         with pytest.raises(ValueError):
             html.h("a", "x", href=url)
     with pytest.raises(ValueError):

@@ -24,7 +24,9 @@ def render(report: Report) -> str:
     findings = sorted(report.active_findings, key=lambda f: (-f.severity.rank, *f.sort_key()))
     lines = [_annotation(finding) for finding in findings]
     for error in report.errors:
-        lines.append(_command("error", error.path, error.line, error.column, "iam-audit: input error", error.message))
+        lines.append(
+            _command("error", error.path, error.line, error.column, "iam-audit: input error", error.message)
+        )
     return "".join(f"{line}\n" for line in lines)
 
 

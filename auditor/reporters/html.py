@@ -165,7 +165,9 @@ def _overview(report: Report) -> Section:
     active = len(report.active_findings)
     verdict = f"{active} finding{'' if active == 1 else 's'}" if active else "No findings"
     if report.errors:
-        verdict += f"; {len(report.errors)} input{'' if len(report.errors) == 1 else 's'} could not be checked"
+        verdict += (
+            f"; {len(report.errors)} input{'' if len(report.errors) == 1 else 's'} could not be checked"
+        )
     facts = [
         ("Files", report.summary.files),
         ("Policies", report.summary.policies),
@@ -179,8 +181,12 @@ def _overview(report: Report) -> Section:
         h("dl", [(h("dt", name), h("dd", str(value))) for name, value in facts], class_="facts"),
     ]
     if report.summary.verdicts:
-        rows = [h("tr", h("td", principal), h("td", verdict)) for principal, verdict in report.summary.verdicts]
-        body.append(h("table", h("thead", h("tr", h("th", "Principal"), h("th", "Drift verdict"))), h("tbody", rows)))
+        rows = [
+            h("tr", h("td", principal), h("td", verdict)) for principal, verdict in report.summary.verdicts
+        ]
+        body.append(
+            h("table", h("thead", h("tr", h("th", "Principal"), h("th", "Drift verdict"))), h("tbody", rows))
+        )
     return Section("overview", "Overview", join(body), placement="top")
 
 
@@ -199,6 +205,16 @@ def _findings_section(report: Report) -> Section:
     for path in sorted(by_path, key=worst_first):
         findings = sorted(by_path[path], key=lambda f: (f.suppressed is not None, *f.sort_key()))
         files.append(_file_block(path, findings, report.rules))
+    clean = sorted(set(report.summary.paths) - set(by_path))
+    if clean:
+        files.append(
+            h(
+                "p",
+                f"No findings in {len(clean)} other file{'' if len(clean) == 1 else 's'}: ",
+                ", ".join(clean),
+                class_="muted",
+            )
+        )
     return Section("findings", "Findings by file", join(files))
 
 
@@ -207,25 +223,40 @@ def _file_block(path: str, findings: list[Finding], rules: Mapping[str, RuleInfo
     for finding in findings:
         if finding.suppressed is None:
             counts[finding.severity] += 1
-    badges = [h("span", f"{counts[s]} {s.value}", class_=f"badge sev-{s.value}") for s in reversed(Severity) if counts[s]]
+    badges = [
+        h("span", f"{counts[s]} {s.value}", class_=f"badge sev-{s.value}")
+        for s in reversed(Severity)
+        if counts[s]
+    ]
     header = h("h3", h("span", path, class_="path"), " ", badges)
     head_row = h("tr", h("th", "Severity"), h("th", "Line"), h("th", "Rule"), h("th", "Finding"))
     rows = [_finding_row(finding, rules) for finding in findings]
-    return h("div", header, h("table", h("thead", head_row), h("tbody", rows), class_="findings"), class_="file")
+    return h(
+        "div", header, h("table", h("thead", head_row), h("tbody", rows), class_="findings"), class_="file"
+    )
 
 
 def _finding_row(finding: Finding, rules: Mapping[str, RuleInfo]) -> Markup:
     location = finding.location
-    line = f"{location.line}:{location.column}" if location.line and location.column else str(location.line or "")
+    line = (
+        f"{location.line}:{location.column}"
+        if location.line and location.column
+        else str(location.line or "")
+    )
     rule_link: Child = (
-        h("a", finding.rule_id, href=f"#rule-{finding.rule_id.lower()}") if finding.rule_id in rules else finding.rule_id
+        h("a", finding.rule_id, href=f"#rule-{finding.rule_id.lower()}")
+        if finding.rule_id in rules
+        else finding.rule_id
     )
     severity: Child = severity_badge(finding.severity)
     if finding.suppressed is not None:
         severity = (severity, h("span", "suppressed", class_="badge suppressed"))
+    subject = finding.subject or {}
+    owner = " / ".join(str(subject[key]) for key in ("kind", "name", "policy") if subject.get(key))
     message_cell = h(
         "td",
         h("div", finding.message),
+        h("div", owner, class_="muted") if owner else None,
         h("details", h("summary", "details"), _finding_facts(finding)),
     )
     return h(

@@ -1,7 +1,8 @@
 """A pull-request comment in GitHub-flavoured Markdown.
 
-Every string that comes from a policy or a path goes through ``markdown_text``;
-rule documentation is ours and is written as Markdown, so it is used as it is.
+Every string that comes from a policy or a path goes through ``markdown_text``, or
+``html_text`` inside raw HTML lines such as ``<summary>`` where GitHub does not parse
+Markdown. Rule documentation is ours and is written as Markdown, so it is used as is.
 The comment starts with an HTML marker so a CI job can find and update its own
 earlier comment instead of adding one per push.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 
 from auditor.model import Finding, Severity
 from auditor.report import Report
-from auditor.reporters._escape import markdown_fence
+from auditor.reporters._escape import html_text, markdown_fence
 from auditor.reporters._escape import markdown_text as md
 
 MARKER = "<!-- iam-audit report -->"
@@ -40,7 +41,11 @@ def render(report: Report, *, title: str = "iam-audit report", max_rows: int = D
 def _verdict(report: Report) -> str:
     active = report.active_findings
     if not active:
-        return "**No findings.**" if not report.errors else "**No findings**, but some inputs could not be checked."
+        return (
+            "**No findings.**"
+            if not report.errors
+            else "**No findings**, but some inputs could not be checked."
+        )
     counts = report.by_severity()
     words = ", ".join(f"{count} {severity}" for severity, count in counts.items())
     return f"**{len(active)} {_plural(len(active), 'finding')}**: {words}."
@@ -93,7 +98,7 @@ def _rule_details(report: Report, findings: Iterable[Finding]) -> list[str]:
             continue
         docs = rule.docs
         blocks.append(
-            f"<details><summary>{md(rule.id)} {md(rule.slug)}: {md(rule.title)} ({counts[rule_id]})</summary>\n\n"
+            f"<details><summary>{html_text(f'{rule.id} {rule.slug}: {rule.title}')} ({counts[rule_id]})</summary>\n\n"
             f"{docs.what}\n\n**Why it matters.** {docs.why}\n\n**Fix.** {docs.fix}\n\n"
             f"{markdown_fence(docs.example)}\n\n[Rule documentation]({rule.help_uri})\n\n</details>"
         )
