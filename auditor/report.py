@@ -49,6 +49,8 @@ class Summary:
     """What could not be checked, in words (unreadable files, incomplete exports)."""
     verdicts: tuple[tuple[str, str], ...] = ()
     """Per compared principal: (principal, verdict line) for drift."""
+    paths: tuple[str, ...] = ()
+    """Display paths of the input files that were read (clean ones included)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Reporters: pure functions ``render(report) -> str``; only the CLI writes files."""

@@ -1,0 +1,113 @@
+"""JUnit XML for Jenkins, GitLab and any CI that shows test reports.
+
+One ``<testsuite>`` per input file, one ``<testcase>`` per (file, rule) pair that has
+findings, with a ``<failure>`` listing them, and one passing ``pass`` testcase per file
+without findings, so a clean run still shows what was checked. Suppressed findings
+make a ``<skipped>`` testcase when nothing else of that rule is left in the file;
+files that could not be read get an ``<error>``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Iterable
+
+from auditor.model import Finding, InputError
+from auditor.report import Report
+from auditor.reporters._escape import one_line, xml_text
+
+SUITE_FOR_RUN = "iam-audit"
+
+
+def render(report: Report) -> str:
+    root = ET.Element("testsuites", name=SUITE_FOR_RUN)
+    findings_by_path: dict[str, list[Finding]] = defaultdict(list)
+    for finding in report.findings:
+        findings_by_path[finding.location.path].append(finding)
+    errors_by_path: dict[str, list[InputError]] = defaultdict(list)
+    for error in report.errors:
+        errors_by_path[error.path].append(error)
+    skipped = dict(report.summary.skipped)
+    paths = set(findings_by_path) | set(errors_by_path) | set(skipped) | set(report.summary.paths)
+
+    for path in sorted(paths):
+        suite = _element(root, "testsuite", name=path)
+        if path in skipped:
+            case = _testcase(suite, path, "not a policy")
+            _element(case, "skipped", message=skipped[path])
+        for error in errors_by_path.get(path, ()):
+            case = _testcase(suite, path, "input error")
+            _element(case, "error", message=error.message, type="InputError").text = xml_text(str(error))
+        _rule_cases(suite, path, report, findings_by_path.get(path, []))
+        if path not in skipped and path not in errors_by_path and not findings_by_path.get(path):
+            _testcase(suite, path, "pass")
+        _count(suite, suite.iter("testcase"))
+
+    if not paths:
+        suite = _element(root, "testsuite", name=SUITE_FOR_RUN)
+        checked = f"{report.summary.files} file(s), {report.summary.policies} policy(ies) checked"
+        _testcase(suite, SUITE_FOR_RUN, checked)
+        _count(suite, suite.iter("testcase"))
+    _count(root, root.iter("testcase"))
+
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _rule_cases(suite: ET.Element, path: str, report: Report, findings: list[Finding]) -> None:
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for finding in sorted(findings, key=Finding.sort_key):
+        by_rule[finding.rule_id].append(finding)
+    for rule_id in sorted(by_rule):
+        rule_findings = by_rule[rule_id]
+        case = _testcase(suite, path, f"{rule_id} {rule_findings[0].slug}")
+        active = [f for f in rule_findings if f.suppressed is None]
+        suppressed = [f for f in rule_findings if f.suppressed is not None]
+        if active:
+            worst = max(active, key=lambda f: f.severity.rank).severity
+            summary = f"{len(active)} {_plural(len(active), 'finding')} ({worst.value}): {active[0].message}"
+            failure = _element(case, "failure", message=one_line(summary), type=f"{rule_id} {worst.value}")
+            lines = [_finding_line(f) for f in active]
+            lines += [f"suppressed: {_finding_line(f)} ({f.suppressed})" for f in suppressed]
+            rule = report.rules.get(rule_id)
+            if rule is not None:
+                lines += ["", f"Fix: {rule.docs.fix}", f"See: {rule.help_uri}"]
+            failure.text = xml_text("\n".join(lines))
+        else:
+            reasons = "; ".join(sorted({f.suppressed or "" for f in suppressed}))
+            _element(case, "skipped", message=f"suppressed: {reasons}")
+
+
+def _finding_line(finding: Finding) -> str:
+    location = finding.location
+    where = f"line {location.line}" if location.line else "line unknown"
+    if location.line and location.column:
+        where += f", column {location.column}"
+    return f"{where}: [{finding.severity.value}] {finding.message}"
+
+
+def _testcase(suite: ET.Element, classname: str, name: str) -> ET.Element:
+    return _element(suite, "testcase", classname=classname, name=name, time="0")
+
+
+def _element(parent: ET.Element, tag: str, **attributes: str) -> ET.Element:
+    return ET.SubElement(parent, tag, {key: xml_text(value) for key, value in attributes.items()})
+
+
+def _count(element: ET.Element, cases: Iterable[ET.Element]) -> None:
+    tests = failures = errors = skipped = 0
+    for case in cases:
+        tests += 1
+        failures += case.find("failure") is not None
+        errors += case.find("error") is not None
+        skipped += case.find("skipped") is not None
+    element.set("tests", str(tests))
+    element.set("failures", str(failures))
+    element.set("errors", str(errors))
+    element.set("skipped", str(skipped))
+    element.set("time", "0")
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"

@@ -1,0 +1,201 @@
+"""SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+
+``tool.driver.rules`` lists every rule in ``report.rules`` (sorted by id), not only those
+with results: a viewer then knows which rules ran, so a missing result means the check
+passed, and ``ruleIndex`` of a rule stays the same from one run to the next. Rules that
+have findings but no entry in ``report.rules`` are appended, built from the finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.parse import quote
+
+from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
+from auditor.model import Finding, InputError, Severity
+from auditor.report import Report, RuleInfo
+from auditor.reporters._escape import markdown_fence
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+INFORMATION_URI = "https://github.com/iam-audit/iam-audit"
+SOURCE_ROOT = "%SRCROOT%"
+
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub code scanning reads `security-severity` (0.0-10.0) to rank security alerts.
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "1.0",
+}
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False, default=_json_fallback) + "\n"
+
+
+def to_sarif(report: Report) -> dict[str, Any]:
+    rules = _rule_descriptors(report)
+    rule_index = {descriptor["id"]: index for index, descriptor in enumerate(rules)}
+    driver: dict[str, Any] = {
+        "name": "iam-audit",
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }
+    if report.tool_version:
+        driver["version"] = report.tool_version
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "invocations": [_invocation(report.errors)],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(finding, rule_index[finding.rule_id]) for finding in _sorted(report.findings)],
+    }
+    if report.catalog_version:
+        run["properties"] = {"catalogVersion": report.catalog_version}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
+    return sorted(findings, key=Finding.sort_key)
+
+
+def _rule_descriptors(report: Report) -> list[dict[str, Any]]:
+    descriptors = [_rule_descriptor(report.rules[rule_id]) for rule_id in sorted(report.rules)]
+    known = set(report.rules)
+    for finding in _sorted(report.findings):
+        if finding.rule_id not in known:
+            known.add(finding.rule_id)
+            descriptors.append(_descriptor_from_finding(finding))
+    return descriptors
+
+
+def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
+    docs = rule.docs
+    help_text = f"{docs.what}\n\nWhy: {docs.why}\n\nFix: {docs.fix}"
+    help_markdown = (
+        f"{docs.what}\n\n## Why is this bad?\n\n{docs.why}\n\n"
+        f"## Example\n\n{markdown_fence(docs.example)}\n\n## Fix\n\n{docs.fix}\n\n"
+        f"[{rule.id} {rule.slug}]({rule.help_uri})"
+    )
+    return {
+        "id": rule.id,
+        "name": rule.slug,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": docs.what},
+        "help": {"text": help_text, "markdown": help_markdown},
+        "helpUri": rule.help_uri,
+        "defaultConfiguration": {"level": LEVELS[rule.severity]},
+        "properties": _rule_properties(rule.category, rule.severity),
+    }
+
+
+def _descriptor_from_finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding.rule_id,
+        "name": finding.slug,
+        "shortDescription": {"text": finding.title},
+        "defaultConfiguration": {"level": LEVELS[finding.severity]},
+        "properties": _rule_properties(finding.category, finding.severity),
+    }
+
+
+def _rule_properties(category: str, severity: Severity) -> dict[str, Any]:
+    return {
+        "category": category,
+        "tags": ["security", "iam", category],
+        "security-severity": SECURITY_SEVERITY[severity],
+    }
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": finding.message},
+        "locations": [_location(finding.location.path, finding.location.line, finding.location.column)],
+        "partialFingerprints": {FINGERPRINT_VERSION: fingerprint(finding)},
+        "properties": _result_properties(finding),
+    }
+    label = _subject_label(finding.subject)
+    if label:
+        result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": label, "kind": "object"}]
+    if finding.suppressed is not None:
+        result["suppressions"] = [{"kind": "external", "justification": finding.suppressed}]
+    return result
+
+
+def _result_properties(finding: Finding) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "severity": finding.severity.value,
+        "category": finding.category,
+        "security-severity": SECURITY_SEVERITY[finding.severity],
+    }
+    if finding.subject is not None:
+        properties["subject"] = dict(finding.subject)
+    if finding.statement is not None:
+        properties["statement"] = finding.statement.to_json()
+    if finding.baseline is not None:
+        properties["baseline"] = finding.baseline
+    if finding.details:
+        properties["details"] = dict(finding.details)
+    return properties
+
+
+def _subject_label(subject: Mapping[str, Any] | None) -> str:
+    if not subject:
+        return ""
+    parts = [str(subject[name]) for name in ("kind", "name", "policy") if subject.get(name)]
+    return "/".join(parts)
+
+
+def _location(path: str, line: int, column: int) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": artifact_location(path)}
+    if line > 0:
+        region: dict[str, int] = {"startLine": line}
+        if column > 0:
+            region["startColumn"] = column
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A relative path becomes a URI under ``%SRCROOT%``; an absolute one a ``file:`` URI."""
+    if PureWindowsPath(path).drive or path.startswith("\\\\"):
+        return {"uri": PureWindowsPath(path).as_uri()}
+    posix = path.replace("\\", "/")
+    if posix.startswith("/"):
+        return {"uri": PurePosixPath(posix).as_uri()}
+    while posix.startswith("./"):
+        posix = posix[2:]
+    return {"uri": quote(posix, safe="/"), "uriBaseId": SOURCE_ROOT}
+
+
+def _invocation(errors: tuple[InputError, ...]) -> dict[str, Any]:
+    invocation: dict[str, Any] = {"executionSuccessful": not errors}
+    if errors:
+        invocation["toolExecutionNotifications"] = [
+            {
+                "level": "error",
+                "message": {"text": error.message},
+                "locations": [_location(error.path, error.line, error.column)],
+            }
+            for error in errors
+        ]
+    return invocation
+
+
+def _json_fallback(value: object) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)

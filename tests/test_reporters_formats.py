@@ -1,0 +1,482 @@
+"""The SARIF, JUnit, GitHub, Markdown and HTML reporters, fed hostile policy strings."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint, fingerprint_parts
+from auditor.model import Finding, InputError, Location, Severity, StatementRef
+from auditor.report import Report, RuleDocs, RuleInfo, Summary
+from auditor.reporters import github, html, junit, markdown, sarif
+from auditor.reporters._escape import github_data, github_property, markdown_text, strip_control, xml_text
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+PIPE = "| pipe"
+ANSI = "\x1b[31mred\x1b[0m"
+NUL = "nul\x00byte"
+EMOJI = "🔥 hot"
+
+ADMIN = "policies/admin.json"
+WEIRD = "policies/ci | <b>weird</b>, v1: 100%.json"
+EXPORT = "export/account.json"
+BROKEN = "broken/file.json"
+CLEAN = "policies/clean.json"
+
+
+def _rule(rule_id: str, slug: str, category: str, severity: Severity, title: str) -> RuleInfo:
+    docs = RuleDocs(
+        what=f"Finds {slug}.",
+        why=f"Because {slug} is risky.",
+        example='{"Effect": "Allow", "Action": "*", "Resource": "*"}',
+        fix=f"Remove {slug}.",
+    )
+    return RuleInfo(rule_id, slug, category, severity, title, docs)
+
+
+RULES = {
+    rule.id: rule
+    for rule in (
+        _rule("IAM001", "full-admin", "wildcard-action", Severity.CRITICAL, "Allow * on *"),
+        _rule("IAM012", "privilege-escalation", "privilege-escalation", Severity.HIGH, "Escalation path"),
+        _rule("IAM031", "trust-without-external-id", "cross-account-trust", Severity.HIGH, "No ExternalId"),
+        _rule("IAM107", "duplicate-sid", "malformed", Severity.MEDIUM, "Duplicate Sid"),
+        _rule("IAM203", "retired-action", "unknown-action", Severity.INFO, "Retired action"),
+    )
+}
+
+
+def _finding(rule_id: str, path: str, line: int, message: str, **changes: object) -> Finding:
+    rule = RULES[rule_id]
+    finding = Finding(
+        rule_id=rule.id,
+        slug=rule.slug,
+        category=rule.category,
+        severity=rule.severity,
+        title=rule.title,
+        message=message,
+        location=Location(path, line, 5 if line else 0, "/Statement/0"),
+    )
+    return replace(finding, **changes)  # type: ignore[arg-type]
+
+
+def _findings() -> tuple[Finding, ...]:
+    return (
+        _finding(
+            "IAM001",
+            ADMIN,
+            3,
+            f"Sid {SCRIPT} allows every action on every resource",
+            subject={"kind": "role", "name": IMG, "arn": None, "policy": f"inline:{PIPE}"},
+            statement=StatementRef(0, SCRIPT),
+        ),
+        _finding(
+            "IAM012",
+            ADMIN,
+            14,
+            f"{ANSI} {NUL}: iam:PassRole with ec2:RunInstances @org/team `code` *bold* [x](y)",
+            statement=StatementRef(2, None),
+            details={"actions": ["iam:PassRole", "ec2:RunInstances"]},
+        ),
+        _finding("IAM012", WEIRD, 0, f"{EMOJI} escalation\nsecond line 100%"),
+        _finding("IAM107", ADMIN, 20, "Sid Dup is used twice", suppressed=f"accepted {SCRIPT}"),
+        _finding("IAM203", EXPORT, 120, "s3:GetObjectVersionTorrent was retired", subject={"kind": "user"}),
+    )
+
+
+def _report(**changes: object) -> Report:
+    report = Report(
+        findings=_findings(),
+        errors=(InputError(BROKEN, f"Expecting ',' delimiter {SCRIPT}", 3, 7),),
+        summary=Summary(files=5, policies=7, paths=(ADMIN, WEIRD, EXPORT, BROKEN, CLEAN)),
+        rules=RULES,
+        tool_version="0.1.0",
+        catalog_version="2025-06-01",
+    )
+    return replace(report, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    path = Path(__file__).resolve().parents[1].parent / "shared"
+    if not path.is_dir():
+        pytest.skip("shared reference material is not available")
+    return path
+
+
+# --- escaping helpers ------------------------------------------------------------------------------
+
+
+def test_strip_control_removes_whole_escape_sequences_and_keeps_newline_tab_and_emoji() -> None:
+    text = "\x1b[1;31mred\x1b[0m\x1b]0;title\x07 a\x00b\x07c\x9b2Jd\x7f\u202eok\tx\ny 🔥"
+    assert strip_control(text) == "red abcdok\tx\ny 🔥"
+
+
+def test_github_escaping_follows_the_documented_rules() -> None:
+    assert github_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert github_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_markdown_text_never_leaves_a_table_or_html_breaking_character(text: str) -> None:
+    escaped = markdown_text(text)
+    assert "<" not in escaped and ">" not in escaped and "\n" not in escaped
+    assert re.search(r"(?<!\\)(?:\\\\)*\|", escaped) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_xml_text_always_serialises_to_parseable_xml(text: str) -> None:
+    element = ET.Element("x", attribute=xml_text(text))
+    element.text = xml_text(text)
+    ET.fromstring(ET.tostring(element, encoding="unicode"))
+
+
+# --- fingerprint -----------------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_line_column_pointer_severity_and_reformatting() -> None:
+    original = _findings()[1]
+    moved = replace(
+        original,
+        location=Location("./policies//admin.json", 140, 1, "/Statement/7"),
+        severity=Severity.LOW,
+        message="reworded message",
+        details={"actions": ["EC2:RunInstances", "iam:passrole", "iam:PassRole"], "line": 140},
+    )
+    assert fingerprint(moved) == fingerprint(original)
+    assert re.fullmatch(r"[0-9a-f]{32}", fingerprint(original))
+
+
+def test_fingerprint_uses_the_message_without_positions_when_details_say_nothing() -> None:
+    first = _finding("IAM107", ADMIN, 20, "Sid Dup is used twice (also at line 12, column 3)")
+    moved = replace(
+        first, location=Location(ADMIN, 44, 9), message="Sid Dup is used twice (also at line 36, column 9)"
+    )
+    assert fingerprint(first) == fingerprint(moved)
+    size = _finding("IAM107", ADMIN, 1, "policy is 6,412 characters", details={"size": 6412})
+    grown = replace(size, message="policy is 6,530 characters", details={"size": 6530})
+    assert fingerprint(size) == fingerprint(grown)
+
+
+def test_fingerprint_separates_what_matters() -> None:
+    base = _findings()[1]
+    variants = [
+        replace(base, details={"actions": ["iam:PassRole", "lambda:CreateFunction"]}),
+        replace(base, location=replace(base.location, path="policies/other.json")),
+        replace(base, statement=StatementRef(3, None)),
+        replace(base, statement=StatementRef(2, "Named")),
+        replace(base, rule_id="IAM001"),
+        replace(base, subject={"kind": "role", "name": "Other", "policy": None}),
+        replace(base, baseline="upsolver/server-role"),
+        replace(base, details={}, message="trust to account 111122223333"),
+        replace(base, details={}, message="trust to account 444455556666"),
+    ]
+    prints = {fingerprint(f) for f in variants} | {fingerprint(base)}
+    assert len(prints) == len(variants) + 1
+
+
+def test_fingerprint_keys_statements_by_sid_so_reordering_keeps_it() -> None:
+    first = _findings()[0]
+    reordered = replace(first, statement=StatementRef(5, SCRIPT))
+    assert fingerprint(first) == fingerprint(reordered)
+    assert fingerprint_parts(first)["statement"] == f"sid:{SCRIPT}"
+
+
+# --- SARIF -----------------------------------------------------------------------------------------
+
+
+def test_sarif_validates_against_the_oasis_schema(shared_dir: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((shared_dir / "spec" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    for report in (_report(), _report(findings=(), errors=())):
+        errors = sorted(validator.iter_errors(json.loads(sarif.render(report))), key=str)
+        assert errors == []
+
+
+def test_sarif_rules_results_and_levels() -> None:
+    log = json.loads(sarif.render(_report()))
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"]) == ("iam-audit", "0.1.0")
+    assert driver["informationUri"].startswith("https://")
+    rules = driver["rules"]
+    assert [rule["id"] for rule in rules] == sorted(RULES)
+    by_id = {rule["id"]: rule for rule in rules}
+    admin = by_id["IAM001"]
+    assert admin["name"] == "full-admin"
+    assert admin["defaultConfiguration"]["level"] == "error"
+    assert admin["properties"]["security-severity"] == "9.5"
+    assert admin["helpUri"] == RULES["IAM001"].help_uri
+    assert "## Fix" in admin["help"]["markdown"] and "Remove full-admin." in admin["help"]["text"]
+    assert by_id["IAM107"]["defaultConfiguration"]["level"] == "warning"
+    assert by_id["IAM203"]["defaultConfiguration"]["level"] == "note"
+    assert by_id["IAM203"]["properties"]["security-severity"] == "1.0"
+
+    results = run["results"]
+    assert len(results) == len(_findings())
+    for result in results:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+    levels = sorted((r["ruleId"], r["level"]) for r in results)
+    assert levels == [
+        ("IAM001", "error"),
+        ("IAM012", "error"),
+        ("IAM012", "error"),
+        ("IAM107", "warning"),
+        ("IAM203", "note"),
+    ]
+
+
+def test_sarif_locations_fingerprints_and_suppressions() -> None:
+    results = json.loads(sarif.render(_report()))["runs"][0]["results"]
+    by_message = {r["message"]["text"]: r for r in results}
+    admin = by_message[_findings()[0].message]
+    physical = admin["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"] == {"uri": ADMIN, "uriBaseId": "%SRCROOT%"}
+    assert physical["region"] == {"startLine": 3, "startColumn": 5}
+    weird = by_message[_findings()[2].message]["locations"][0]["physicalLocation"]
+    assert "region" not in weird
+    assert " " not in weird["artifactLocation"]["uri"] and "%7C" in weird["artifactLocation"]["uri"]
+    for finding, result in zip(sorted(_findings(), key=Finding.sort_key), results, strict=True):
+        assert result["partialFingerprints"] == {FINGERPRINT_VERSION: fingerprint(finding)}
+    suppressed = [r for r in results if "suppressions" in r]
+    assert suppressed == [by_message["Sid Dup is used twice"]]
+    assert suppressed[0]["suppressions"] == [{"kind": "external", "justification": f"accepted {SCRIPT}"}]
+
+
+def test_sarif_fingerprint_is_equal_for_the_same_finding_on_another_line() -> None:
+    finding = _findings()[0]
+    moved = replace(finding, location=Location(ADMIN, 33, 1))
+    prints = [
+        json.loads(sarif.render(_report(findings=(f,))))["runs"][0]["results"][0]["partialFingerprints"]
+        for f in (finding, moved)
+    ]
+    assert prints[0] == prints[1]
+
+
+def test_sarif_input_errors_become_notifications() -> None:
+    invocation = json.loads(sarif.render(_report()))["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    (notification,) = invocation["toolExecutionNotifications"]
+    assert notification["level"] == "error"
+    assert notification["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 7}
+    clean = json.loads(sarif.render(_report(errors=())))["runs"][0]["invocations"][0]
+    assert clean == {"executionSuccessful": True}
+
+
+def test_sarif_describes_a_rule_missing_from_the_catalogue_and_absolute_paths() -> None:
+    stray = replace(_findings()[0], rule_id="IAM999", slug="custom", location=Location("/abs/p a.json", 1, 1))
+    run = json.loads(sarif.render(_report(findings=(stray,))))["runs"][0]
+    assert run["tool"]["driver"]["rules"][-1]["id"] == "IAM999"
+    assert run["results"][0]["ruleIndex"] == len(RULES)
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "file:///abs/p%20a.json"}
+
+
+# --- JUnit -----------------------------------------------------------------------------------------
+
+
+def _suites(xml_text_out: str) -> dict[str, ET.Element]:
+    root = ET.fromstring(xml_text_out)
+    assert root.tag == "testsuites"
+    return {suite.get("name", ""): suite for suite in root.findall("testsuite")}
+
+
+def test_junit_has_one_suite_per_file_and_one_case_per_file_and_rule() -> None:
+    output = junit.render(_report())
+    assert "\x00" not in output and "\x1b" not in output
+    root = ET.fromstring(output)
+    suites = _suites(output)
+    assert set(suites) == {ADMIN, WEIRD, EXPORT, BROKEN, CLEAN}
+
+    admin = suites[ADMIN]
+    names = [case.get("name") for case in admin.findall("testcase")]
+    assert names == ["IAM001 full-admin", "IAM012 privilege-escalation", "IAM107 duplicate-sid"]
+    assert {case.get("classname") for case in admin.findall("testcase")} == {ADMIN}
+    assert (admin.get("tests"), admin.get("failures"), admin.get("skipped")) == ("3", "2", "1")
+    failure = admin.find("testcase[@name='IAM012 privilege-escalation']/failure")
+    assert failure is not None and "line 14, column 5" in (failure.text or "")
+    assert "nulbyte" in (failure.text or "")
+    escalation = admin.find("testcase[@name='IAM001 full-admin']/failure")
+    assert escalation is not None and SCRIPT in escalation.get("message", "")
+
+    assert [c.get("name") for c in suites[CLEAN].findall("testcase")] == ["pass"]
+    assert suites[CLEAN].find("testcase/failure") is None
+    broken = suites[BROKEN].find("testcase/error")
+    assert broken is not None and SCRIPT in broken.get("message", "")
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "7",
+        "4",
+        "1",
+        "1",
+    )
+
+
+def test_junit_clean_run_still_shows_a_passing_test() -> None:
+    suites = _suites(junit.render(_report(findings=(), errors=(), summary=Summary(files=2, policies=3))))
+    (suite,) = suites.values()
+    (case,) = suite.findall("testcase")
+    assert len(case) == 0 and "2 file(s), 3 policy(ies) checked" == case.get("name")
+
+
+# --- GitHub ----------------------------------------------------------------------------------------
+
+
+def test_github_annotations_are_one_escaped_line_each_most_severe_first() -> None:
+    lines = github.render(_report()).splitlines()
+    assert len(lines) == 5  # four active findings and one input error; the suppressed one is not annotated
+    assert all(line.startswith("::") for line in lines)
+    assert lines[0].startswith(
+        "::error file=policies/admin.json,line=3,col=5,title=IAM001 full-admin (critical)::"
+    )
+    assert lines[-2].startswith(
+        "::notice file=export/account.json,line=120,col=5,title=IAM203 retired-action"
+    )
+    assert lines[-1].startswith("::error file=broken/file.json,line=3,col=7,title=iam-audit%3A input error::")
+    weird = next(line for line in lines if "weird" in line)
+    assert weird.startswith(
+        "::error file=policies/ci | <b>weird</b>%2C v1%3A 100%25.json,title=IAM012 privilege-escalation (high)::"
+    )
+    assert weird.endswith("🔥 hot escalation%0Asecond line 100%25")
+    assert "line=" not in weird
+    assert not any("Dup is used twice" in line for line in lines)
+    assert "\x1b" not in "".join(lines) and "\x00" not in "".join(lines)
+
+
+# --- Markdown --------------------------------------------------------------------------------------
+
+
+def _unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)(?:\\\\)*\|", line))
+
+
+def test_markdown_comment_escapes_policy_strings_and_keeps_tables_intact() -> None:
+    output = markdown.render(_report())
+    assert output.startswith(markdown.MARKER)
+    assert "<script" not in output.lower() and "<img" not in output.lower() and "<b>" not in output
+    assert "\x1b" not in output and "\x00" not in output
+    assert "@&#8203;org" in output
+    rows = [line for line in output.splitlines() if line.startswith("| ")]
+    findings_rows = [row for row in rows if "IAM0" in row or "IAM1" in row or "IAM2" in row]
+    assert len(findings_rows) == 5
+    for row in findings_rows:
+        columns = 4 if "Dup is used twice" in row else 3
+        assert _unescaped_pipes(row) == columns + 1, row
+    assert "| 🟥 critical | 1 |" in output and "| 🟧 high | 2 |" in output and "| 🟨 medium | 0 |" in output
+    assert "| Input errors | 1 |" in output and "| Suppressed | 1 |" in output
+
+
+def test_markdown_groups_by_severity_with_rule_details() -> None:
+    output = markdown.render(_report())
+    headings = re.findall(r"^### \S+ (\w+) \((\d+)\)$", output, flags=re.MULTILINE)
+    assert headings == [("Critical", "1"), ("High", "2"), ("Info", "1")]
+    assert output.count("<details><summary>IAM") == 3
+    assert "**Why it matters.** Because privilege-escalation is risky." in output
+    assert "Suppressed findings (1)" in output
+
+
+def test_markdown_caps_rows() -> None:
+    output = markdown.render(_report(), max_rows=2)
+    assert "more; see the full report" in output
+    assert len([line for line in output.splitlines() if line.startswith("| ") and "IAM0" in line]) == 2
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def _tags(page: str) -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+    parser = _Tags()
+    parser.feed(page)
+    return iter(parser.tags)
+
+
+ALLOWED_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "nav", "main", "section", "h1", "h2", "h3",
+    "p", "ul", "li", "a", "div", "span", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "th", "td",
+    "details", "summary", "strong", "code", "pre", "br",
+}  # fmt: skip
+
+
+def test_html_escapes_data_and_loads_nothing_external() -> None:
+    page = html.render(_report())
+    assert "<script" not in page.lower() and "<img" not in page.lower()
+    assert "\x1b" not in page and "\x00" not in page
+    for tag, attributes in _tags(page):
+        assert tag in ALLOWED_TAGS, tag
+        for name, value in attributes:
+            assert not name.startswith("on"), name
+            assert name not in {"src", "srcset", "background", "action"}
+            if name == "href":
+                assert value is not None and value.startswith("#"), value
+    assert html.escape(SCRIPT) in page
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_html_headline_counts_and_file_groups() -> None:
+    page = html.render(_report())
+    tiles = {
+        severity: int(count)
+        for severity, count in re.findall(
+            r'class="tile sev-(\w+)[^"]*"><span class="count">(\d+)</span>', page
+        )
+    }
+    assert tiles == {"critical": 1, "high": 2, "medium": 0, "low": 0, "info": 1}
+    assert page.index("Overview") < page.index("Findings by file")
+    file_headings = re.findall(r'<h3><span class="path">([^<]*)</span>', page)
+    assert file_headings == [ADMIN, html.escape(WEIRD), EXPORT]
+    assert 'id="rule-iam012"' in page and 'href="#rule-iam012"' in page
+    assert "suppressed-row" in page and fingerprint(_findings()[0]) in page
+    assert f"No findings in 2 other files: {BROKEN}, {CLEAN}" in page
+
+
+def test_html_extra_sections_and_the_builder_refuses_unsafe_urls() -> None:
+    body = html.h("p", "new since last run: ", html.h("strong", SCRIPT))
+    top = html.Section("new", "New findings", body, placement="top")
+    bottom = html.Section("trend", "Trend", html.h("p", "flat"))
+    page = html.render(_report(), title="Weekly <compliance>", extra_sections=[bottom, top])
+    assert (
+        page.index('id="overview"')
+        < page.index('id="new"')
+        < page.index('id="findings"')
+        < page.index('id="trend"')
+    )
+    assert "<title>Weekly &lt;compliance&gt;</title>" in page and '<a href="#new">New findings</a>' in page
+    assert "<script" not in page
+    for url in (
+        "javascript:alert(1)",
+        "https://cdn.example.com/x.css",
+        "//evil.example",
+        " data:text/html,x",
+    ):
+        with pytest.raises(ValueError):
+            html.h("a", "x", href=url)
+    with pytest.raises(ValueError):
+        html.h("img onerror=alert(1)")
+    assert html.h("p", html.Markup("<b>ok</b>"), "<b>") == "<p><b>ok</b>&lt;b&gt;</p>"
+
+
+def test_html_clean_report_reads_as_clean() -> None:
+    page = html.render(_report(findings=(), errors=()))
+    assert "No findings" in page and "Nothing to report." in page
