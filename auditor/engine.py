@@ -1,0 +1,139 @@
+"""Run the rules over loaded documents and turn their hits into findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from auditor.catalog import Catalog
+from auditor.loaders.result import LoadResult
+from auditor.model import Finding, Location, Policy, Principal, Severity, StatementRef
+from auditor.registry import Hit, Rule, RuleSet
+from auditor.source import Source
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rules run and at what severity (from the command line and the config)."""
+
+    select: frozenset[str] = frozenset()
+    """Rule ids, slugs or categories; empty means every rule."""
+    ignore: frozenset[str] = frozenset()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    """Overrides by rule id, slug or category."""
+
+    def enabled(self, rule: Rule) -> bool:
+        keys = {rule.id.lower(), rule.slug, rule.info.category}
+        if self.select and not keys & {s.lower() for s in self.select}:
+            return False
+        return not keys & {s.lower() for s in self.ignore}
+
+    def severity_for(self, rule: Rule, default: Severity) -> Severity:
+        for key in (rule.id, rule.slug, rule.info.category):
+            for name, value in self.severity.items():
+                if name.lower() == key.lower():
+                    return value
+        return default
+
+
+class CheckContext:
+    """What rules may consult besides the document: the catalogue and the knowledge in ``rules/``."""
+
+    def __init__(self, catalog: Catalog, options: Mapping[str, Any] | None = None) -> None:
+        self.catalog = catalog
+        self.options = dict(options or {})
+
+    @cached_property
+    def retired(self) -> Any:
+        from auditor.knowledge_catalog import load_retired_actions
+
+        return load_retired_actions()
+
+
+def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None, selection: Selection) -> Finding:
+    statement = hit.statement
+    if hit.line and source is not None:
+        location = Location(source.display_path, hit.line, hit.column, hit.pointer or "")
+    elif policy is not None:
+        pointer = hit.pointer or (statement.pointer if statement else policy.pointer)
+        location = policy.location(pointer)
+    elif source is not None:
+        line, column = source.locate(hit.pointer or "")
+        location = Location(source.display_path, line, column, hit.pointer or "")
+    else:
+        location = Location("<unknown>")
+    subject = policy.subject.to_json(policy.label) if policy is not None and policy.subject else None
+    severity = selection.severity_for(rule, hit.severity or rule.info.severity)
+    return Finding(
+        rule_id=rule.id,
+        slug=rule.slug,
+        category=rule.info.category,
+        severity=severity,
+        title=rule.info.title,
+        message=hit.message,
+        location=location,
+        subject=subject,
+        statement=StatementRef(statement.index, statement.sid) if statement else None,
+        details=dict(hit.details),
+    )
+
+
+def run_rules(
+    loaded: LoadResult, rules: RuleSet, context: CheckContext, selection: Selection | None = None
+) -> list[Finding]:
+    selection = selection or Selection()
+    active = [r for r in rules if selection.enabled(r)]
+    policy_rules = [r for r in active if r.scope == "policy"]
+    principal_rules = [r for r in active if r.scope == "principal"]
+    findings: list[Finding] = []
+    for source, problem in loaded.document_problems:
+        rule = rules.get(problem.rule)
+        if rule is None or not selection.enabled(rule):
+            continue
+        hit = Hit(problem.message, pointer=problem.pointer, details=problem.details, line=problem.line,
+                  column=problem.column)
+        findings.append(_finding(rule, hit, None, source, selection))
+    for policy in loaded.policies:
+        findings.extend(check_policy(policy, policy_rules, context, selection))
+    for principal in loaded.principals:
+        findings.extend(check_principal(principal, principal_rules, context, selection))
+    return findings
+
+
+def check_policy(
+    policy: Policy, rules: Iterable[Rule], context: CheckContext, selection: Selection
+) -> list[Finding]:
+    found = []
+    for rule in rules:
+        for hit in rule.check(policy, context):
+            found.append(_finding(rule, hit, policy, policy.source, selection))
+    return found
+
+
+def check_principal(
+    principal: Principal, rules: Iterable[Rule], context: CheckContext, selection: Selection
+) -> list[Finding]:
+    found = []
+    for rule in rules:
+        for hit in rule.check(principal, context):
+            finding = _finding(rule, hit, hit.policy, principal.source, selection)
+            if hit.policy is None:
+                line, column = principal.source.locate(hit.pointer or principal.pointer)
+                location = Location(principal.source.display_path, line, column, hit.pointer or principal.pointer)
+                finding = Finding(
+                    finding.rule_id, finding.slug, finding.category, finding.severity, finding.title,
+                    finding.message, location, principal.subject.to_json(None), finding.statement,
+                    finding.baseline, finding.details,
+                )
+            else:
+                subject = dict(finding.subject or principal.subject.to_json(hit.policy.label))
+                subject.update({"kind": principal.kind, "name": principal.name, "arn": principal.arn or None})
+                finding = Finding(
+                    finding.rule_id, finding.slug, finding.category, finding.severity, finding.title,
+                    finding.message, finding.location, subject, finding.statement, finding.baseline,
+                    finding.details,
+                )
+            found.append(finding)
+    return found

@@ -1,0 +1,248 @@
+"""Turn the paths a user gave into the normal form.
+
+Every file ends in exactly one of: policies (and principals), a located problem
+(``malformed``), a skip with a reason (plainly not a policy), or an input error
+(unreadable). Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml
+from auditor.loaders.result import LoadResult
+from auditor.model import InputError, PolicyKind, Problem, Subject
+from auditor.normalize import looks_like_policy, normalize_policy
+from auditor.source import Source
+
+POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+SKIPPED_DIRECTORIES = frozenset(
+    {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
+     ".ruff_cache", ".pytest_cache", ".terraform", ".aws-sam", "cdk.out"}
+)
+DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_nesting: int = 200
+    kind: PolicyKind | None = None
+    """Force the kind of standalone policy files (otherwise inferred)."""
+
+
+def display_path(path: Path) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> list[Path]:
+    """Files to read, in a stable order, each once; what can't be walked is reported."""
+    seen: set[Path] = set()
+    files: list[Path] = []
+
+    def add(path: Path) -> None:
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):
+            key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for raw in paths:
+        path = Path(raw)
+        if not os.path.lexists(path):
+            result.errors.append(InputError(raw, "no such file or directory"))
+            continue
+        if path.is_dir():
+            for file in _walk(path, options, result):
+                add(file)
+        else:
+            add(path)
+    return files
+
+
+def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path]:
+    visited: set[tuple[int, int]] = set()
+
+    def on_error(error: OSError) -> None:
+        result.errors.append(InputError(display_path(Path(error.filename or root)), f"cannot read: {error.strerror}"))
+
+    for directory, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
+        try:
+            info = os.stat(directory)
+            identity = (info.st_dev, info.st_ino)
+        except OSError:
+            continue
+        if identity in visited:
+            result.skipped.append((display_path(Path(directory)), "symlink loop: folder already visited"))
+            dirnames[:] = []
+            continue
+        visited.add(identity)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in SKIPPED_DIRECTORIES and not (Path(directory) / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(filenames):
+            path = Path(directory) / name
+            relative = os.path.relpath(path, root)
+            if options.include:
+                if not any(_glob_match(relative, pattern) for pattern in options.include):
+                    continue
+            elif not name.lower().endswith(POLICY_SUFFIXES):
+                continue
+            if any(_glob_match(relative, pattern) for pattern in options.exclude):
+                continue
+            yield path
+
+
+def _glob_match(relative: str, pattern: str) -> bool:
+    relative = relative.replace(os.sep, "/")
+    if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(os.path.basename(relative), pattern):
+        return True
+    return pattern.startswith("**/") and fnmatch.fnmatch(relative, pattern[3:])
+
+
+def load_paths(paths: Iterable[str], options: LoadOptions | None = None) -> LoadResult:
+    options = options or LoadOptions()
+    result = LoadResult()
+    for path in discover(paths, options, result):
+        result.extend(load_file(path, options))
+    return result
+
+
+def load_file(path: Path, options: LoadOptions | None = None) -> LoadResult:
+    options = options or LoadOptions()
+    shown = display_path(path)
+    result = LoadResult()
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            result.errors.append(InputError(shown, "not a regular file (a FIFO, socket or device): not read"))
+            return result
+        if info.st_size > options.max_file_bytes:
+            result.errors.append(
+                InputError(shown, f"file is {info.st_size:,} bytes, over the limit of {options.max_file_bytes:,} "
+                                  "(raise it with --max-file-size)")
+            )
+            return result
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        result.errors.append(InputError(shown, f"cannot read: {exc.strerror or exc}"))
+        return result
+    result.files = 1
+    try:
+        text = decode_bytes(raw)
+    except ParseError as exc:
+        if "NUL byte" in exc.message or "UTF" in exc.message:
+            result.errors.append(InputError(shown, exc.message, exc.line, exc.column))
+            result.files = 0
+        return result
+    return load_text(text, shown, options, result)
+
+
+def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None) -> LoadResult:
+    result = result if result is not None else LoadResult(files=1)
+    is_yaml = shown.lower().endswith((".yaml", ".yml")) or (
+        shown.lower().endswith(".template") and not text.lstrip().startswith("{")
+    )
+    try:
+        parse = parse_yaml if is_yaml else parse_json
+        parsed = parse(text, shown, options.max_nesting)
+    except ParseError as exc:
+        source = Source(shown, text)
+        line, column = (exc.line, exc.column) if exc.line else (1, 1)
+        result.document_problems.append((source, Problem("syntax-error", exc.message, "", line=line, column=column)))
+        return result
+    return route(parsed, options, result)
+
+
+def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadResult:
+    from auditor.loaders.cloudformation import is_cloudformation, load_cloudformation
+    from auditor.loaders.export import is_export, load_export
+    from auditor.loaders.terraform import is_terraform_plan, load_terraform
+
+    data, source = parsed.data, parsed.source
+    for pointer, key, (line, column) in parsed.duplicate_keys:
+        result.document_problems.append(
+            (source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
+                             "IAM rejects the document, other parsers keep only the last value",
+                             pointer, {"key": key}, line=line, column=column))
+        )
+    if is_export(data):
+        loaded = load_export(data, source)
+    elif is_cloudformation(data):
+        loaded = load_cloudformation(data, source)
+    elif is_terraform_plan(data):
+        loaded = load_terraform(data, source)
+    else:
+        document, pointer = _unwrap(data)
+        if document is None or not looks_like_policy(document):
+            result.skipped.append((source.display_path, _not_a_policy_reason(data)))
+            result.files = 1
+            return result
+        kind = options.kind or infer_kind(document)
+        loaded = LoadResult(files=1)
+        loaded.policies.append(
+            normalize_policy(document, kind, source, pointer, subject=None, label=None)
+        )
+    loaded.files = 1
+    result.files = 0
+    result.extend(loaded)
+    return result
+
+
+def _unwrap(data: Any) -> tuple[Any, str]:
+    """Accept the outputs of get-policy-version / get-role-policy as well as bare documents."""
+    if isinstance(data, dict):
+        version = data.get("PolicyVersion")
+        if isinstance(version, dict) and "Document" in version:
+            return version["Document"], "/PolicyVersion/Document"
+        if "PolicyDocument" in data and "Statement" not in data:
+            return data["PolicyDocument"], "/PolicyDocument"
+    return data, ""
+
+
+def _not_a_policy_reason(data: Any) -> str:
+    if isinstance(data, dict):
+        keys = ", ".join(list(data)[:3])
+        return f"not an IAM policy (top-level keys: {keys})" if keys else "not an IAM policy (empty object)"
+    return f"not an IAM policy (top level is a {type(data).__name__})"
+
+
+def infer_kind(document: dict[str, Any]) -> PolicyKind:
+    """A standalone document's kind, from what its statements name."""
+    statements = document.get("Statement")
+    items = statements if isinstance(statements, list) else [statements]
+    has_principal = False
+    assume_only = True
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if "Principal" in item or "NotPrincipal" in item:
+            has_principal = True
+        actions = item.get("Action", item.get("NotAction", []))
+        actions = [actions] if isinstance(actions, str) else actions if isinstance(actions, list) else []
+        if not actions or not all(isinstance(a, str) and a.lower().startswith("sts:") for a in actions):
+            assume_only = False
+        if "Resource" in item or "NotResource" in item:
+            assume_only = False
+    if has_principal:
+        return PolicyKind.TRUST if assume_only else PolicyKind.RESOURCE
+    return PolicyKind.IDENTITY
+
+
+__all__ = ["LoadOptions", "LoadResult", "Subject", "load_file", "load_paths", "load_text", "route"]

@@ -1,0 +1,211 @@
+"""CloudFormation templates (JSON or YAML with short-form tags).
+
+Policies are taken from IAM resources and from the resource policies of S3, SQS,
+SNS, KMS, Secrets Manager and ECR. Intrinsic functions are resolved where the
+template says enough (pseudo parameters, parameter defaults, ``Fn::Join``,
+``Fn::Sub``, ``Fn::Select``, ``Fn::If`` takes its first branch); anything else
+becomes a ``{{...}}`` placeholder that checks treat as an unknown value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from auditor.loaders.result import LoadResult
+from auditor.model import Policy, PolicyKind, Principal, Subject
+from auditor.normalize import normalize_policy
+from auditor.source import Source, join_pointer
+
+_REMOVE = object()
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+# (properties key, policy kind, label) per resource type holding one resource policy document.
+RESOURCE_POLICY_TYPES = {
+    "AWS::S3::BucketPolicy": ("PolicyDocument", "s3"),
+    "AWS::SQS::QueuePolicy": ("PolicyDocument", "sqs"),
+    "AWS::SNS::TopicPolicy": ("PolicyDocument", "sns"),
+    "AWS::KMS::Key": ("KeyPolicy", "kms"),
+    "AWS::SecretsManager::ResourcePolicy": ("ResourcePolicy", "secretsmanager"),
+    "AWS::ECR::Repository": ("RepositoryPolicyText", "ecr"),
+}
+PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
+STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
+                           "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
+
+
+def is_cloudformation(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    if "AWSTemplateFormatVersion" in data:
+        return True
+    resources = data.get("Resources")
+    return isinstance(resources, dict) and any(
+        isinstance(r, dict) and isinstance(r.get("Type"), str) and r["Type"].startswith(("AWS::", "Custom::"))
+        for r in resources.values()
+    )
+
+
+class _Resolver:
+    def __init__(self, template: dict[str, Any]) -> None:
+        parameters = template.get("Parameters")
+        self.parameters = parameters if isinstance(parameters, dict) else {}
+
+    def ref(self, name: str) -> Any:
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        if name == "AWS::NoValue":
+            return _REMOVE
+        if name.startswith("AWS::"):
+            return "{{" + name + "}}"
+        parameter = self.parameters.get(name)
+        if isinstance(parameter, dict) and isinstance(parameter.get("Default"), (str, int, float)):
+            return str(parameter["Default"])
+        return "{{Ref:" + name + "}}"
+
+    def resolve(self, value: Any, depth: int = 0) -> Any:
+        if depth > 50:
+            return "{{unresolved}}"
+        if isinstance(value, list):
+            items = [self.resolve(item, depth + 1) for item in value]
+            return [item for item in items if item is not _REMOVE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (name, argument), = value.items()
+            if name == "Ref" and isinstance(argument, str):
+                return self.ref(argument)
+            if name.startswith("Fn::") or name == "Condition":
+                return self.function(name, argument, depth)
+        resolved = {key: self.resolve(item, depth + 1) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _REMOVE}
+
+    def function(self, name: str, argument: Any, depth: int) -> Any:
+        if name == "Fn::Sub":
+            if isinstance(argument, str):
+                return self.substitute(argument, {})
+            if isinstance(argument, list) and argument and isinstance(argument[0], str):
+                variables = argument[1] if len(argument) > 1 and isinstance(argument[1], dict) else {}
+                return self.substitute(argument[0], {k: self.resolve(v, depth + 1) for k, v in variables.items()})
+        if name == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+            separator, parts = argument
+            parts = self.resolve(parts, depth + 1)
+            if isinstance(separator, str) and isinstance(parts, list):
+                return separator.join(_as_text(part) for part in parts)
+        if name == "Fn::Select" and isinstance(argument, list) and len(argument) == 2:
+            index, items = self.resolve(argument[0], depth + 1), self.resolve(argument[1], depth + 1)
+            if isinstance(items, list) and str(index).isdigit() and int(index) < len(items):
+                return items[int(index)]
+        if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+            return self.resolve(argument[1], depth + 1)
+        if name == "Fn::GetAtt":
+            target = ".".join(argument) if isinstance(argument, list) else str(argument)
+            return "{{GetAtt:" + target + "}}"
+        if name == "Fn::ImportValue":
+            return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
+        return "{{" + name.removeprefix("Fn::") + "}}"
+
+    def substitute(self, text: str, variables: dict[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return _as_text(variables[name])
+            if ":" in name and not name.startswith("AWS::"):
+                return match.group(0)  # an IAM policy variable such as ${aws:username}
+            if "." in name:
+                return "{{GetAtt:" + name + "}}"
+            return _as_text(self.ref(name))
+
+        return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is _REMOVE:
+        return ""
+    return "{{unresolved}}"
+
+
+def load_cloudformation(template: dict[str, Any], source: Source) -> LoadResult:
+    result = LoadResult(files=1)
+    resolver = _Resolver(template)
+    resources = template.get("Resources")
+    if not isinstance(resources, dict):
+        result.not_checked.append(f"{source.display_path}: template has no Resources")
+        return result
+
+    principal_parts: dict[str, dict[str, Any]] = {}
+
+    def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str) -> Policy:
+        policy = normalize_policy(resolver.resolve(document), kind, source, pointer, subject=subject, label=label)
+        result.policies.append(policy)
+        return policy
+
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            continue
+        rtype = resource.get("Type")
+        props = resource.get("Properties")
+        if not isinstance(rtype, str) or not isinstance(props, dict):
+            continue
+        pointer = join_pointer(join_pointer("/Resources", logical_id), "Properties")
+        if rtype in PRINCIPAL_TYPES:
+            kind = PRINCIPAL_TYPES[rtype]
+            name_key = {"role": "RoleName", "user": "UserName", "group": "GroupName"}[kind]
+            name = props.get(name_key)
+            display = name if isinstance(name, str) else logical_id
+            subject = Subject(kind, display, None)
+            parts = principal_parts.setdefault(logical_id, {"kind": kind, "name": display, "inline": [],
+                                                             "trust": None, "pointer": pointer, "managed": []})
+            if kind == "role" and "AssumeRolePolicyDocument" in props:
+                parts["trust"] = add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
+                                            join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
+            inline_list = props.get("Policies")
+            if isinstance(inline_list, list):
+                for index, item in enumerate(inline_list):
+                    if isinstance(item, dict) and "PolicyDocument" in item:
+                        label = f"inline:{item.get('PolicyName', index)}"
+                        item_pointer = join_pointer(join_pointer(join_pointer(pointer, "Policies"), index),
+                                                    "PolicyDocument")
+                        parts["inline"].append(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
+                                                          item_pointer, subject, label))
+            managed = resolver.resolve(props.get("ManagedPolicyArns", []))
+            if isinstance(managed, list):
+                parts["managed"].extend(str(arn) for arn in managed if isinstance(arn, str))
+            result.counts[kind + "s"] += 1
+        elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
+            name = props.get("PolicyName") or props.get("ManagedPolicyName") or logical_id
+            policy = add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
+                                Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
+            for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
+                              ("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
+                targets = props.get(key)
+                for target in targets if isinstance(targets, list) else [targets] if targets else []:
+                    if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+                        logical = target["Ref"]
+                        principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
+                                                             "trust": None, "pointer": pointer, "managed": []})
+                        principal_parts[logical]["inline"].append(policy)
+        elif rtype in RESOURCE_POLICY_TYPES:
+            key, service = RESOURCE_POLICY_TYPES[rtype]
+            if key in props:
+                add_policy(props[key], PolicyKind.RESOURCE, join_pointer(pointer, key),
+                           Subject(service, logical_id, None), f"{service}:{logical_id}")
+                result.counts["resource_policies"] += 1
+
+    for logical_id, parts in principal_parts.items():
+        if logical_id not in resources:
+            continue
+        result.principals.append(
+            Principal(parts["kind"], parts["name"], "", source, parts["pointer"],
+                      inline_policies=tuple(parts["inline"]), attached_policy_arns=tuple(parts["managed"]),
+                      trust_policy=parts["trust"])
+        )
+    result.counts["templates"] += 1
+    return result

@@ -1,0 +1,245 @@
+"""``aws iam get-account-authorization-details`` exports (AWS CLI shape and boto3 dumps).
+
+Accepts the CLI v2 shape and the variants seen in the wild: dates with a space
+instead of ``T``, users without ``UserPolicyList``, policy documents as objects or as
+URL-encoded JSON strings. Every managed policy is normalised once; principals refer
+to it. A malformed entry is reported and skipped; the rest of the export loads.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from auditor.loaders.result import LoadResult
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.normalize import normalize_policy
+from auditor.source import Source, join_pointer
+
+EXPORT_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def is_export(data: Any) -> bool:
+    return isinstance(data, dict) and any(key in data for key in EXPORT_KEYS)
+
+
+def _document(value: Any) -> Any:
+    if isinstance(value, str):
+        text = urllib.parse.unquote(value) if value.lstrip().startswith("%") or "%22" in value else value
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    return value
+
+
+def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, source: Source) -> list[Any]:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        line, column = source.locate(join_pointer(pointer, key))
+        result.document_problems.append(
+            (source, Problem("wrong-type", f"{key} must be a list", join_pointer(pointer, key), line=line,
+                             column=column))
+        )
+        return []
+    return value
+
+
+def load_export(data: dict[str, Any], source: Source) -> LoadResult:
+    result = LoadResult(files=1)
+    managed: dict[str, Policy] = {}
+
+    for index, entry in enumerate(_list(data, "Policies", "", result, source)):
+        pointer = join_pointer("/Policies", index)
+        if not isinstance(entry, dict) or not isinstance(entry.get("Arn"), str):
+            _bad_entry(result, source, pointer, "a Policies entry without an Arn")
+            continue
+        arn = entry["Arn"]
+        versions = entry.get("PolicyVersionList")
+        if not isinstance(versions, list):
+            _bad_entry(result, source, pointer, f"policy {arn} has no PolicyVersionList")
+            continue
+        default_id = entry.get("DefaultVersionId")
+        chosen = None
+        for v_index, version in enumerate(versions):
+            if isinstance(version, dict) and (
+                version.get("IsDefaultVersion") is True or (default_id and version.get("VersionId") == default_id)
+            ):
+                chosen = (v_index, version)
+                break
+        if chosen is None:
+            _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
+            continue
+        v_index, version = chosen
+        doc_pointer = join_pointer(join_pointer(join_pointer(pointer, "PolicyVersionList"), v_index), "Document")
+        is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
+        policy = normalize_policy(
+            _document(version.get("Document")),
+            PolicyKind.IDENTITY,
+            source,
+            doc_pointer,
+            subject=Subject("managed-policy", str(entry.get("PolicyName", arn)), arn),
+            label=arn,
+            is_aws_managed=is_aws,
+        )
+        if arn in managed:
+            _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
+            continue
+        managed[arn] = policy
+        result.policies.append(policy)
+        result.counts["policies"] += 1
+
+    def attached(entry: dict[str, Any], pointer: str) -> tuple[tuple[str, ...], tuple[Policy, ...], tuple[str, ...]]:
+        arns: list[str] = []
+        found: list[Policy] = []
+        missing: list[str] = []
+        for item in _list(entry, "AttachedManagedPolicies", pointer, result, source):
+            arn = item.get("PolicyArn") if isinstance(item, dict) else None
+            if not isinstance(arn, str):
+                continue
+            arns.append(arn)
+            if arn in managed:
+                found.append(managed[arn])
+            else:
+                missing.append(arn)
+        return tuple(arns), tuple(found), tuple(missing)
+
+    def inline(entry: dict[str, Any], key: str, pointer: str, subject: Subject) -> tuple[Policy, ...]:
+        policies = []
+        for p_index, item in enumerate(_list(entry, key, pointer, result, source)):
+            item_pointer = join_pointer(join_pointer(pointer, key), p_index)
+            if not isinstance(item, dict):
+                _bad_entry(result, source, item_pointer, f"{key} entry of {subject.name} is not an object")
+                continue
+            name = str(item.get("PolicyName", f"#{p_index}"))
+            policy = normalize_policy(
+                _document(item.get("PolicyDocument")),
+                PolicyKind.IDENTITY,
+                source,
+                join_pointer(item_pointer, "PolicyDocument"),
+                subject=subject,
+                label=f"inline:{name}",
+            )
+            policies.append(policy)
+            result.policies.append(policy)
+        return tuple(policies)
+
+    def boundary(entry: dict[str, Any]) -> Policy | None:
+        value = entry.get("PermissionsBoundary")
+        arn = value.get("PermissionsBoundaryArn") if isinstance(value, dict) else None
+        return managed.get(arn) if isinstance(arn, str) else None
+
+    groups: dict[str, tuple[tuple[Policy, ...], str]] = {}
+    for index, entry in enumerate(_list(data, "GroupDetailList", "", result, source)):
+        pointer = join_pointer("/GroupDetailList", index)
+        if not isinstance(entry, dict) or not isinstance(entry.get("GroupName"), str):
+            _bad_entry(result, source, pointer, "a GroupDetailList entry without a GroupName")
+            continue
+        name = entry["GroupName"]
+        subject = Subject("group", name, entry.get("Arn"))
+        own = inline(entry, "GroupPolicyList", pointer, subject)
+        arns, found, missing = attached(entry, pointer)
+        groups[name] = (own + found, pointer)
+        result.principals.append(
+            Principal("group", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+                      attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
+        )
+        _note_missing(result, f"group {name}", missing)
+        result.counts["groups"] += 1
+
+    for index, entry in enumerate(_list(data, "UserDetailList", "", result, source)):
+        pointer = join_pointer("/UserDetailList", index)
+        if not isinstance(entry, dict) or not isinstance(entry.get("UserName"), str):
+            _bad_entry(result, source, pointer, "a UserDetailList entry without a UserName")
+            continue
+        name = entry["UserName"]
+        subject = Subject("user", name, entry.get("Arn"))
+        own = inline(entry, "UserPolicyList", pointer, subject)
+        arns, found, missing = attached(entry, pointer)
+        group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, source) if isinstance(g, str))
+        group_policies: list[Policy] = []
+        for group in group_names:
+            if group in groups:
+                group_policies.extend(groups[group][0])
+            else:
+                result.not_checked.append(f"user {name}: group {group} is not in the export")
+        result.principals.append(
+            Principal("user", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+                      attached_policy_arns=arns, attached_policies=found, group_names=group_names,
+                      group_policies=tuple(group_policies), permissions_boundary=boundary(entry),
+                      missing_policy_arns=missing)
+        )
+        _note_missing(result, f"user {name}", missing)
+        result.counts["users"] += 1
+
+    seen_roles: set[str] = set()
+    for index, entry in enumerate(_list(data, "RoleDetailList", "", result, source)):
+        pointer = join_pointer("/RoleDetailList", index)
+        if not isinstance(entry, dict) or not isinstance(entry.get("RoleName"), str):
+            _bad_entry(result, source, pointer, "a RoleDetailList entry without a RoleName")
+            continue
+        name = entry["RoleName"]
+        if name in seen_roles:
+            _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
+        seen_roles.add(name)
+        subject = Subject("role", name, entry.get("Arn"))
+        trust = None
+        if "AssumeRolePolicyDocument" in entry:
+            trust = normalize_policy(
+                _document(entry["AssumeRolePolicyDocument"]),
+                PolicyKind.TRUST,
+                source,
+                join_pointer(pointer, "AssumeRolePolicyDocument"),
+                subject=subject,
+                label="trust",
+            )
+            result.policies.append(trust)
+        own = inline(entry, "RolePolicyList", pointer, subject)
+        arns, found, missing = attached(entry, pointer)
+        result.principals.append(
+            Principal("role", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+                      attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
+                      permissions_boundary=boundary(entry), missing_policy_arns=missing)
+        )
+        _note_missing(result, f"role {name}", missing)
+        result.counts["roles"] += 1
+
+    for index, entry in enumerate(_list(data, "ResourcePolicies", "", result, source)):
+        pointer = join_pointer("/ResourcePolicies", index)
+        if not isinstance(entry, dict) or "policy" not in entry:
+            _bad_entry(result, source, pointer, "a ResourcePolicies entry without a policy")
+            continue
+        service = str(entry.get("service", "resource"))
+        name = str(entry.get("name") or entry.get("arn") or f"#{index}")
+        policy = normalize_policy(
+            _document(entry["policy"]),
+            PolicyKind.RESOURCE,
+            source,
+            join_pointer(pointer, "policy"),
+            subject=Subject(service, name, entry.get("arn")),
+            label=f"{service}:resource-policy",
+        )
+        result.policies.append(policy)
+        result.counts["resource_policies"] += 1
+
+    meta = data.get("iam_audit")
+    if isinstance(meta, dict):
+        for item in meta.get("incomplete") or []:
+            what = item.get("what") if isinstance(item, dict) else item
+            result.not_checked.append(f"{source.display_path}: the export is incomplete: {what}")
+    return result
+
+
+def _bad_entry(result: LoadResult, source: Source, pointer: str, message: str) -> None:
+    line, column = source.locate(pointer)
+    result.document_problems.append(
+        (source, Problem("wrong-type", message, pointer, line=line, column=column))
+    )
+
+
+def _note_missing(result: LoadResult, who: str, missing: tuple[str, ...]) -> None:
+    for arn in missing:
+        result.not_checked.append(f"{who}: attached policy {arn} is not in the export, so it was not checked")

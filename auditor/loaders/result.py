@@ -1,0 +1,32 @@
+"""What loading a set of paths produces: the normal form plus an account of what was not checked."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from auditor.model import InputError, Policy, Principal, Problem
+from auditor.source import Source
+
+
+@dataclass(slots=True)
+class LoadResult:
+    policies: list[Policy] = field(default_factory=list)
+    principals: list[Principal] = field(default_factory=list)
+    document_problems: list[tuple[Source, Problem]] = field(default_factory=list)
+    """Problems of a whole file that never became a policy (syntax errors, limits)."""
+    errors: list[InputError] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    files: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def extend(self, other: LoadResult) -> None:
+        self.policies.extend(other.policies)
+        self.principals.extend(other.principals)
+        self.document_problems.extend(other.document_problems)
+        self.errors.extend(other.errors)
+        self.skipped.extend(other.skipped)
+        self.not_checked.extend(other.not_checked)
+        self.files += other.files
+        self.counts.update(other.counts)

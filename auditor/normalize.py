@@ -1,0 +1,379 @@
+"""Bring a parsed policy document into the normal form, recording every grammar problem.
+
+This is the only place that reads raw policy JSON. It never raises on bad input: a
+document of the wrong shape still becomes a :class:`Policy` (perhaps with no
+statements) whose ``problems`` the malformed-family rules report.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, Statement, Subject
+from auditor.source import Source, join_pointer
+
+VALID_VERSIONS = ("2012-10-17", "2008-10-17")
+TOP_LEVEL_ELEMENTS = ("Version", "Id", "Statement")
+STATEMENT_ELEMENTS = (
+    "Sid",
+    "Effect",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Principal",
+    "NotPrincipal",
+    "Condition",
+)
+PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+_SID_IAM = re.compile(r"[A-Za-z0-9]*\Z")
+_WHITESPACE = re.compile(r"\s+")
+
+# Words that show a document means to be an IAM policy even when it fails the grammar.
+POLICY_VOCABULARY = frozenset(STATEMENT_ELEMENTS + TOP_LEVEL_ELEMENTS)
+
+
+def looks_like_policy(document: Any) -> bool:
+    """True when a JSON/YAML document tries to be a policy (possibly a broken one)."""
+    if not isinstance(document, dict):
+        return False
+    if "Statement" in document:
+        return True
+    if document.get("Version") in VALID_VERSIONS:
+        return True
+    keys = set(document)
+    return len(keys & {"Effect", "Action", "NotAction", "Resource", "NotResource", "Principal"}) >= 2
+
+
+def policy_size(document: Any) -> int:
+    """Characters excluding whitespace, as IAM counts them for its size quotas."""
+    import json
+
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return len(text) - sum(len(m) for m in _WHITESPACE.findall(text))
+
+
+class _Normalizer:
+    def __init__(self, kind: PolicyKind) -> None:
+        self.kind = kind
+        self.problems: list[Problem] = []
+
+    def problem(self, rule: str, message: str, pointer: str, **details: Any) -> None:
+        self.problems.append(Problem(rule, message, pointer, details))
+
+    def string_list(self, value: Any, element: str, pointer: str) -> tuple[str, ...] | None:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list):
+            items: list[str] = []
+            for index, item in enumerate(value):
+                if isinstance(item, str):
+                    items.append(item)
+                else:
+                    self.problem(
+                        "wrong-type",
+                        f"{element} entries must be strings, found {_type_name(item)}",
+                        join_pointer(pointer, index),
+                    )
+            if not value:
+                self.problem("wrong-type", f"{element} is an empty list: it matches nothing", pointer)
+            return tuple(items)
+        self.problem(
+            "wrong-type", f"{element} must be a string or a list of strings, found {_type_name(value)}", pointer
+        )
+        return ()
+
+    def principals(self, value: Any, element: str, pointer: str) -> tuple[PrincipalRef, ...]:
+        if value == "*":
+            return (PrincipalRef("*", "*", pointer),)
+        if isinstance(value, str):
+            self.problem(
+                "principal-element",
+                f'{element} as a string must be "*"; name principals as {{"AWS": "{value}"}}',
+                pointer,
+            )
+            return ()
+        if not isinstance(value, dict):
+            self.problem(
+                "wrong-type", f"{element} must be \"*\" or an object, found {_type_name(value)}", pointer
+            )
+            return ()
+        refs: list[PrincipalRef] = []
+        if not value:
+            self.problem("principal-element", f"{element} is an empty object: it names no principal", pointer)
+        for principal_type, names in value.items():
+            type_pointer = join_pointer(pointer, principal_type)
+            if principal_type not in PRINCIPAL_TYPES:
+                self.problem(
+                    "principal-element",
+                    f"unknown principal type {principal_type!r}: expected one of {', '.join(PRINCIPAL_TYPES)}",
+                    type_pointer,
+                )
+                continue
+            self.string_list(names, f"{element}.{principal_type}", type_pointer)
+            if isinstance(names, str):
+                refs.append(PrincipalRef(principal_type, names, type_pointer))
+            else:
+                refs.extend(
+                    PrincipalRef(principal_type, item, join_pointer(type_pointer, i))
+                    for i, item in enumerate(names)
+                    if isinstance(item, str)
+                )
+        return tuple(refs)
+
+    def conditions(self, value: Any, pointer: str) -> tuple[Condition, ...]:
+        if not isinstance(value, dict):
+            self.problem("bad-condition-block", f"Condition must be an object, found {_type_name(value)}", pointer)
+            return ()
+        result: list[Condition] = []
+        for operator, block in value.items():
+            op_pointer = join_pointer(pointer, operator)
+            if not isinstance(block, dict):
+                self.problem(
+                    "bad-condition-block",
+                    f"condition operator {operator} must map condition keys to values, found {_type_name(block)}",
+                    op_pointer,
+                )
+                continue
+            if not block:
+                self.problem("bad-condition-block", f"condition operator {operator} has no keys", op_pointer)
+            for key, raw in block.items():
+                key_pointer = join_pointer(op_pointer, key)
+                values = raw if isinstance(raw, list) else [raw]
+                clean: list[Any] = []
+                for index, item in enumerate(values):
+                    if isinstance(item, (str, bool, int, float)) and item is not None:
+                        clean.append(item)
+                    else:
+                        item_pointer = join_pointer(key_pointer, index) if isinstance(raw, list) else key_pointer
+                        self.problem(
+                            "bad-condition-block",
+                            f"condition value for {key} must be a string, number or boolean, "
+                            f"found {_type_name(item)}",
+                            item_pointer,
+                        )
+                if isinstance(raw, list) and not raw:
+                    self.problem("bad-condition-block", f"condition key {key} has an empty list of values", key_pointer)
+                result.append(Condition(operator, key, tuple(clean), key_pointer))
+        return tuple(result)
+
+    def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, int]) -> Statement | None:
+        if not isinstance(raw, dict):
+            self.problem("wrong-type", f"a statement must be an object, found {_type_name(raw)}", pointer)
+            return None
+        for key in raw:
+            if key not in STATEMENT_ELEMENTS:
+                hint = _case_hint(key, STATEMENT_ELEMENTS)
+                self.problem("unknown-element", f"unknown statement element {key!r}{hint}", join_pointer(pointer, key))
+        sid = raw.get("Sid")
+        if sid is not None and not isinstance(sid, str):
+            self.problem("wrong-type", f"Sid must be a string, found {_type_name(sid)}", join_pointer(pointer, "Sid"))
+            sid = None
+        if sid:
+            if sid in sids:
+                self.problem(
+                    "duplicate-sid",
+                    f"Sid {sid!r} is already used by statement {sids[sid]}; IAM requires unique Sids",
+                    join_pointer(pointer, "Sid"),
+                    sid=sid,
+                    first=sids[sid],
+                )
+            else:
+                sids[sid] = index
+            if self.kind in (PolicyKind.IDENTITY, PolicyKind.TRUST) and not _SID_IAM.match(sid):
+                self.problem(
+                    "bad-sid",
+                    f"Sid {sid!r} has characters IAM does not accept in identity and trust policies "
+                    "(letters and digits only)",
+                    join_pointer(pointer, "Sid"),
+                )
+        effect = raw.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            where = join_pointer(pointer, "Effect") if "Effect" in raw else pointer
+            if effect is None:
+                message = 'statement has no Effect: add "Effect": "Allow" or "Deny"'
+            elif isinstance(effect, str) and effect.lower() in ("allow", "deny"):
+                message = f'Effect {effect!r} must be spelt "{effect.capitalize()}"'
+            else:
+                message = f'Effect must be "Allow" or "Deny", found {effect!r}'
+            self.problem("bad-effect", message, where)
+        actions = not_actions = resources = not_resources = None
+        if "Action" in raw and "NotAction" in raw:
+            self.problem("action-element", "statement has both Action and NotAction; use one", pointer)
+        elif "Action" not in raw and "NotAction" not in raw:
+            self.problem("action-element", "statement has neither Action nor NotAction", pointer)
+        if "Action" in raw:
+            actions = self.string_list(raw["Action"], "Action", join_pointer(pointer, "Action"))
+        if "NotAction" in raw:
+            not_actions = self.string_list(raw["NotAction"], "NotAction", join_pointer(pointer, "NotAction"))
+        has_resource = "Resource" in raw or "NotResource" in raw
+        if "Resource" in raw and "NotResource" in raw:
+            self.problem("resource-element", "statement has both Resource and NotResource; use one", pointer)
+        if self.kind is PolicyKind.TRUST:
+            if has_resource:
+                self.problem(
+                    "resource-element",
+                    "a role trust policy must not name a Resource: the role itself is the resource",
+                    join_pointer(pointer, "Resource" if "Resource" in raw else "NotResource"),
+                )
+        elif not has_resource:
+            self.problem("resource-element", "statement has neither Resource nor NotResource", pointer)
+        if "Resource" in raw:
+            resources = self.string_list(raw["Resource"], "Resource", join_pointer(pointer, "Resource"))
+        if "NotResource" in raw:
+            not_resources = self.string_list(raw["NotResource"], "NotResource", join_pointer(pointer, "NotResource"))
+        principals = not_principals = None
+        has_principal = "Principal" in raw or "NotPrincipal" in raw
+        if "Principal" in raw and "NotPrincipal" in raw:
+            self.problem("principal-element", "statement has both Principal and NotPrincipal; use one", pointer)
+        if self.kind is PolicyKind.IDENTITY and has_principal:
+            self.problem(
+                "principal-element",
+                "an identity policy must not name a Principal: it applies to the user, group or role it is "
+                "attached to",
+                join_pointer(pointer, "Principal" if "Principal" in raw else "NotPrincipal"),
+            )
+        elif self.kind in (PolicyKind.RESOURCE, PolicyKind.TRUST) and not has_principal:
+            self.problem(
+                "principal-element", f"a {self.kind.value} policy statement must name a Principal", pointer
+            )
+        if "Principal" in raw:
+            principals = self.principals(raw["Principal"], "Principal", join_pointer(pointer, "Principal"))
+        if "NotPrincipal" in raw:
+            not_principals = self.principals(
+                raw["NotPrincipal"], "NotPrincipal", join_pointer(pointer, "NotPrincipal")
+            )
+        conditions: tuple[Condition, ...] = ()
+        if "Condition" in raw:
+            conditions = self.conditions(raw["Condition"], join_pointer(pointer, "Condition"))
+        return Statement(
+            index=index,
+            pointer=pointer,
+            sid=sid or None,
+            effect=effect if isinstance(effect, str) else "Allow",
+            actions=actions,
+            not_actions=not_actions,
+            resources=resources,
+            not_resources=not_resources,
+            principals=principals,
+            not_principals=not_principals,
+            conditions=conditions,
+        )
+
+
+def normalize_policy(
+    document: Any,
+    kind: PolicyKind,
+    source: Source,
+    pointer: str = "",
+    subject: Subject | None = None,
+    label: str | None = None,
+    is_aws_managed: bool = False,
+) -> Policy:
+    normalizer = _Normalizer(kind)
+    statements: list[Statement] = []
+    version = policy_id = None
+    if not isinstance(document, dict):
+        normalizer.problem(
+            "not-a-policy", f"a policy must be a JSON object, found {_type_name(document)}", pointer
+        )
+    else:
+        for key in document:
+            if key not in TOP_LEVEL_ELEMENTS:
+                hint = _case_hint(key, TOP_LEVEL_ELEMENTS)
+                if key in STATEMENT_ELEMENTS and "Statement" not in document:
+                    continue
+                normalizer.problem(
+                    "unknown-element", f"unknown policy element {key!r}{hint}", join_pointer(pointer, key)
+                )
+        raw_version = document.get("Version")
+        if raw_version is None:
+            normalizer.problem(
+                "bad-version",
+                'policy has no Version, so IAM treats it as "2008-10-17" where policy variables such as '
+                '${aws:username} are plain text: add "Version": "2012-10-17"',
+                pointer,
+                missing=True,
+            )
+        elif raw_version not in VALID_VERSIONS:
+            normalizer.problem(
+                "bad-version",
+                f'Version {raw_version!r} is not a policy language version: use "2012-10-17"',
+                join_pointer(pointer, "Version"),
+            )
+        else:
+            version = raw_version
+            if raw_version == "2008-10-17":
+                normalizer.problem(
+                    "bad-version",
+                    'Version "2008-10-17" predates policy variables: use "2012-10-17"',
+                    join_pointer(pointer, "Version"),
+                    outdated=True,
+                )
+        raw_id = document.get("Id")
+        policy_id = raw_id if isinstance(raw_id, str) else None
+        if "Statement" not in document:
+            if any(key in document for key in ("Effect", "Action", "NotAction")):
+                message = 'policy has no "Statement": wrap the statement as {"Version": ..., "Statement": [ ... ]}'
+            else:
+                message = "policy has no Statement element"
+            normalizer.problem("not-a-policy", message, pointer)
+        else:
+            raw_statements = document["Statement"]
+            statement_pointer = join_pointer(pointer, "Statement")
+            if isinstance(raw_statements, dict):
+                raw_list: list[tuple[Any, str]] = [(raw_statements, statement_pointer)]
+            elif isinstance(raw_statements, list):
+                raw_list = [(item, join_pointer(statement_pointer, i)) for i, item in enumerate(raw_statements)]
+                if not raw_statements:
+                    normalizer.problem("not-a-policy", "Statement is an empty list: the policy grants nothing",
+                                       statement_pointer)
+            else:
+                normalizer.problem(
+                    "wrong-type",
+                    f"Statement must be an object or a list of objects, found {_type_name(raw_statements)}",
+                    statement_pointer,
+                )
+                raw_list = []
+            sids: dict[str, int] = {}
+            for index, (raw, item_pointer) in enumerate(raw_list):
+                statement = normalizer.statement(raw, index, item_pointer, sids)
+                if statement is not None:
+                    statements.append(statement)
+    return Policy(
+        kind=kind,
+        source=source,
+        pointer=pointer,
+        statements=tuple(statements),
+        version=version,
+        policy_id=policy_id,
+        subject=subject,
+        label=label,
+        problems=tuple(normalizer.problems),
+        size=policy_size(document),
+        is_aws_managed=is_aws_managed,
+    )
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _case_hint(key: str, valid: tuple[str, ...]) -> str:
+    for name in valid:
+        if name.lower() == str(key).lower():
+            return f" (element names are case-sensitive: did you mean {name!r}?)"
+    return ""

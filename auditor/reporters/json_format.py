@@ -1,0 +1,21 @@
+"""``--format json``: the spec's ``iam-audit/1`` document."""
+
+from __future__ import annotations
+
+import json
+
+from auditor.report import Report
+
+SCHEMA = "iam-audit/1"
+
+
+def render(report: Report, include_suppressed: bool = False) -> str:
+    findings = report.findings if include_suppressed else report.active_findings
+    document = {
+        "schema": SCHEMA,
+        "tool": {"name": "iam-audit", "version": report.tool_version, "catalog": report.catalog_version},
+        "findings": [f.to_json() for f in findings],
+        "errors": [e.to_json() for e in report.errors],
+        "summary": report.summary_json(),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
