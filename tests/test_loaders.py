@@ -1,0 +1,162 @@
+"""Loaders: every input format yields the normal form, and findings point at the right line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.loaders import LoadOptions, load_paths, load_text
+from auditor.model import PolicyKind
+from tests.conftest import FIXTURES, run_json
+
+
+def line_of(path: Path, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """1-based line and column of the ``occurrence``-th ``needle`` in the file, quote included."""
+    text = path.read_text(encoding="utf-8")
+    offset = -1
+    for _ in range(occurrence):
+        offset = text.index(needle, offset + 1)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def findings_by_action(path: Path) -> dict[str, dict]:
+    _, report = run_json(str(path))
+    return {f["details"]["action"]: f for f in report["findings"] if f["rule_id"] == "IAM201"}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "actions"),
+    [
+        ("loaders/cfn-template.json", ['"s3:ListObject"', '"sqs:ReceiveMesage"', '"s3:GetObjekt"']),
+        ("loaders/export-cli-shape.json", ['"lambda:UpdateFunctionCod"', '"logs:FilterLogEventz"']),
+        ("demo/ci-deploy-policy.json", ['"s3:ListObject"']),
+        ("demo/network-stack.yaml", ["logs:DescribeLogStream\n"]),
+    ],
+)
+def test_findings_point_at_the_offending_value(fixture: str, actions: list[str]) -> None:
+    path = FIXTURES / fixture
+    found = findings_by_action(path)
+    for needle in actions:
+        action = needle.strip('"\n')
+        assert action in found, f"{action} not reported in {fixture}"
+        assert (found[action]["location"]["line"], found[action]["location"]["column"]) == line_of(path, needle)
+
+
+def test_terraform_findings_point_at_the_policy_string_line() -> None:
+    path = FIXTURES / "loaders/terraform-plan.json"
+    found = findings_by_action(path)
+    assert set(found) == {"cloudformation:CreateStak", "s3:PutObjekt", "s3:ListObject"}
+    for action, finding in found.items():
+        expected_line, _ = line_of(path, action.replace(":", ":"))
+        assert finding["location"]["line"] == expected_line
+
+
+def test_export_uses_default_version_and_builds_principals() -> None:
+    loaded = load_paths([str(FIXTURES / "loaders/export-cli-shape.json")])
+    assert dict(loaded.counts) == {"users": 1, "groups": 1, "roles": 1, "policies": 1}
+    managed = [p for p in loaded.policies if p.label == "arn:aws:iam::111122223333:policy/dev-tools"]
+    assert len(managed) == 1
+    assert managed[0].statements[0].actions == ("logs:FilterLogEventz",)
+    user = next(p for p in loaded.principals if p.kind == "user")
+    assert user.group_names == ("developers",)
+    assert [p.label for p in user.group_policies] == ["arn:aws:iam::111122223333:policy/dev-tools"]
+    assert user.missing_policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",)
+    assert any("ReadOnlyAccess is not in the export" in item for item in loaded.not_checked)
+    role = next(p for p in loaded.principals if p.kind == "role")
+    assert role.trust_policy is not None and role.trust_policy.kind is PolicyKind.TRUST
+
+
+def test_cloudformation_intrinsics_resolve_or_become_placeholders() -> None:
+    loaded = load_paths([str(FIXTURES / "loaders/cfn-template.json")])
+    resources = {p.label: p.statements[0].resources for p in loaded.policies}
+    assert resources["inline:read-data"] == ("arn:aws:s3:::acme-data/*",)
+    assert resources["ManagedPolicy:ExtraPolicy"] == ("{{GetAtt:Queue.Arn}}",)
+    assert resources["s3:DataBucketPolicy"] == ("arn:aws:s3:::acme-data/*",)
+    bucket = next(p for p in loaded.policies if p.label == "s3:DataBucketPolicy")
+    assert bucket.kind is PolicyKind.RESOURCE
+    assert bucket.statements[0].principals[0].value == "arn:aws:iam::{{AWS::AccountId}}:root"
+    role = next(p for p in loaded.principals if p.name == "acme-reader")
+    assert {p.label for p in role.inline_policies} == {"inline:read-data", "ManagedPolicy:ExtraPolicy"}
+
+
+def test_yaml_short_form_tags_and_positions() -> None:
+    loaded = load_paths([str(FIXTURES / "demo/network-stack.yaml")])
+    policy = next(p for p in loaded.policies if p.label == "inline:write-logs")
+    assert policy.statements[1].resources == ("arn:aws:s3:::acme-flow-logs/*",)
+    location = policy.location(policy.statements[0].pointer)
+    assert (location.line, location.column) == line_of(FIXTURES / "demo/network-stack.yaml", "Effect: Allow", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}',
+         PolicyKind.IDENTITY),
+        ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
+         '"Action": "sts:AssumeRole"}]}', PolicyKind.TRUST),
+        ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+         '"Resource": "arn:aws:s3:::b/*"}]}', PolicyKind.RESOURCE),
+    ],
+)
+def test_standalone_kind_is_inferred(text: str, kind: PolicyKind) -> None:
+    loaded = load_text(text, "p.json", LoadOptions())
+    assert loaded.policies[0].kind is kind
+
+
+def test_scalars_become_tuples_and_original_spelling_is_kept() -> None:
+    loaded = load_text('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "S3:getObject", '
+                       '"Resource": "*"}}', "p.json", LoadOptions())
+    statement = loaded.policies[0].statements[0]
+    assert statement.actions == ("S3:getObject",)
+    assert statement.resources == ("*",)
+
+
+def test_policy_wrappers_are_unwrapped() -> None:
+    wrapped = {"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}, "VersionId": "v1"}}
+    loaded = load_text(json.dumps(wrapped), "get-policy-version.json", LoadOptions())
+    assert len(loaded.policies) == 1 and loaded.policies[0].pointer == "/PolicyVersion/Document"
+
+
+def test_folder_walk_skips_vcs_and_virtualenvs_and_counts_non_policies(tmp_path: Path) -> None:
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "p.json").write_text(policy)
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr")
+    (tmp_path / "env" / "p.json").write_text(policy)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "p.json").write_text(policy)
+    (tmp_path / "sub" / "skip-me.json").write_text(policy)
+    (tmp_path / "package.json").write_text('{"name": "x", "version": "1.0.0"}')
+    (tmp_path / "notes.txt").write_text(policy)
+    loaded = load_paths([str(tmp_path)], LoadOptions(exclude=("skip-*.json",)))
+    assert len(loaded.policies) == 1
+    assert [reason.split(" (")[0] for _, reason in loaded.skipped] == ["not an IAM policy"]
+    only_sub = load_paths([str(tmp_path)], LoadOptions(include=("sub/*.json",)))
+    assert len(only_sub.policies) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "counts"),
+    [
+        ("account-authorization-details.example.json", {"users": 41, "groups": 3, "roles": 75, "policies": 56}),
+        ("account-large.json", {"users": 300, "groups": 50, "roles": 2000, "policies": 662}),
+    ],
+)
+def test_corpus_exports_load_completely(corpus_dir: Path, name: str, counts: dict[str, int]) -> None:
+    path = corpus_dir / name
+    data = json.loads(path.read_text())
+    assert counts == {"users": len(data["UserDetailList"]), "groups": len(data["GroupDetailList"]),
+                      "roles": len(data["RoleDetailList"]), "policies": len(data["Policies"])}
+    loaded = load_paths([str(path)])
+    assert dict(loaded.counts) == counts
+    assert not loaded.errors and not loaded.document_problems and not loaded.not_checked
+    inline = sum(len(u.get("UserPolicyList", [])) for u in data["UserDetailList"]) + sum(
+        len(g["GroupPolicyList"]) for g in data["GroupDetailList"]) + sum(
+        len(r["RolePolicyList"]) for r in data["RoleDetailList"])
+    assert len(loaded.policies) == counts["policies"] + inline + counts["roles"]
