@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -95,6 +95,7 @@ class IncompletePart:
     what: str
     error_code: str
     message: str
+    names_account: bool = False  # `what` already says which account (AssumeRole, credentials)
 
     def to_json(self) -> dict[str, str]:
         return {"what": self.what, "error_code": self.error_code, "message": self.message}
@@ -690,21 +691,24 @@ class _Run:
     def _failure(accumulator: _AccountAccumulator, what: str, error: Exception) -> IncompletePart:
         if what != "open":
             return _incomplete(what, error)
-        if accumulator.target.role_arn is None:
-            return _incomplete(f"{accumulator.target.source}: GetCallerIdentity failed", error)
-        account = accumulator.target.account_id or accumulator.target.source
         verb = "denied" if _error_code(error) in ACCESS_DENIED_CODES else "failed"
-        return _incomplete(f"account {account}: AssumeRole {verb}", error)
+        if accumulator.target.role_arn is None:
+            what = f"{accumulator.target.source}: GetCallerIdentity {verb}"
+        else:
+            account = accumulator.target.account_id or accumulator.target.source
+            what = f"account {account}: AssumeRole {verb}"
+        return replace(_incomplete(what, error), names_account=True)
 
     def write(self, accumulators: list[_AccountAccumulator]) -> list[AccountResult]:
         results = []
         for accumulator in accumulators:
             account = accumulator.account
             account_id = account.account_id if account else accumulator.target.account_id
+            incomplete = sorted(accumulator.incomplete, key=lambda part: part.what)
             if account is None or accumulator.parts_read == 0:
                 status = "failed"
             else:
-                status = "partial" if accumulator.incomplete else "complete"
+                status = "partial" if incomplete else "complete"
             counts = {name: len(items) for name, items in accumulator.authorization.items()}
             counts["ResourcePolicies"] = len(accumulator.resource_policies)
             path: Path | None = None
@@ -714,13 +718,12 @@ class _Run:
                     document["ResourcePolicies"] = sorted(
                         accumulator.resource_policies, key=lambda r: (r["service"], r["region"], r["arn"])
                     )
-                document["iam_audit"] = _metadata(account_id, self.fetched_at, self.regions,
-                                                  accumulator.incomplete)
+                document["iam_audit"] = _metadata(account_id, self.fetched_at, self.regions, incomplete)
                 path = (self.options.output / f"{account_id}.json" if self.options.several_accounts
                         else self.options.output)
                 _write_json(path, document)
             results.append(AccountResult(source=accumulator.target.source, account_id=account_id, file=path,
-                                         status=status, incomplete=tuple(accumulator.incomplete),
+                                         status=status, incomplete=tuple(incomplete),
                                          counts=counts))
         return results
 
@@ -784,30 +787,31 @@ class _nothing:
         return None
 
 
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def report_outcome(outcome: FetchOutcome, console: Console, quiet: bool = False) -> None:
     """One line per written file (unless quiet), one warning per missing part (always)."""
     for part in outcome.run_incomplete:
-        console.print(f"warning: not exported: {part.what} ({part.error_code})", markup=False, highlight=False)
+        _say(console, f"warning: not exported: {part.what} ({part.error_code}: {part.message})")
     for account in outcome.accounts:
         if account.file is not None and not quiet:
             counts = account.counts
-            console.print(
+            _say(
+                console,
                 f"wrote {account.file} (account {account.account_id}: {counts['UserDetailList']} users, "
                 f"{counts['GroupDetailList']} groups, {counts['RoleDetailList']} roles, "
-                f"{counts['Policies']} managed policies, {counts['ResourcePolicies']} resource policies)",
-                markup=False, highlight=False,
-            )
+                f"{counts['Policies']} managed policies, {counts['ResourcePolicies']} resource policies)")
         for part in account.incomplete:
-            label = account.account_id or account.source
-            console.print(f"warning: account {label}: not exported: {part.what} ({part.error_code})",
-                          markup=False, highlight=False)
+            where = "" if part.names_account else f"account {account.account_id or account.source}: not exported: "
+            _say(console, f"warning: {where}{part.what} ({part.error_code}: {part.message})")
     if outcome.index_file is not None and not quiet:
-        console.print(f"wrote {outcome.index_file}", markup=False, highlight=False)
+        _say(console, f"wrote {outcome.index_file}")
     if outcome.exit_code == 2:
-        console.print("error: nothing could be exported", markup=False, highlight=False)
+        _say(console, "error: nothing could be exported")
     elif not outcome.complete:
-        console.print("warning: the export is incomplete; see iam_audit.incomplete in the output",
-                      markup=False, highlight=False)
+        _say(console, "warning: the export is incomplete; see iam_audit.incomplete in the output")
 
 
 def fetch_command(
@@ -818,6 +822,8 @@ def fetch_command(
     role_arn: Annotated[list[str] | None, typer.Option(
         "--role-arn", help="Role to assume; repeat for several accounts.")] = None,
     external_id: Annotated[str | None, typer.Option("--external-id", help="ExternalId for AssumeRole.")] = None,
+    session_name: Annotated[str, typer.Option(
+        "--session-name", help="RoleSessionName for AssumeRole (shows in CloudTrail).")] = DEFAULT_SESSION_NAME,
     org_role: Annotated[str | None, typer.Option(
         "--org-role", help="Role NAME to assume in every account of the organization.")] = None,
     endpoint_url: Annotated[str | None, typer.Option(
@@ -840,6 +846,7 @@ def fetch_command(
         regions=tuple(region or ()),
         role_arns=tuple(role_arn or ()),
         external_id=external_id,
+        session_name=session_name,
         org_role=org_role,
         endpoint_url=endpoint_url,
         resource_policies=resource_policies,
@@ -849,7 +856,7 @@ def fetch_command(
     try:
         outcome = fetch_accounts(options, console)
     except FetchUsageError as error:
-        console.print(f"error: {error}", markup=False, highlight=False)
+        _say(console, f"error: {error}")
         raise typer.Exit(2) from None
     report_outcome(outcome, console, quiet=quiet)
     raise typer.Exit(outcome.exit_code)
