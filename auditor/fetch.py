@@ -59,6 +59,10 @@ ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Unaut
 _PERMISSION_FOR_OPERATION = {"s3:ListBuckets": "s3:ListAllMyBuckets"}
 
 
+# boto3 sessions are not thread-safe: sessions and clients are created under this lock.
+_CLIENT_CREATION = threading.Lock()
+
+
 class FetchUsageError(Exception):
     """Bad options or environment (exit code 2): the message is one line for stderr."""
 
@@ -137,7 +141,7 @@ class _Target:
 
 @dataclass
 class _Account:
-    """An opened account: clients are created under a lock because boto3 sessions aren't thread-safe."""
+    """An opened account and its clients (botocore clients are thread-safe once created)."""
 
     target: _Target
     session: boto3.session.Session
@@ -149,10 +153,9 @@ class _Account:
 
     def client(self, service: str, region: str) -> Any:
         with self._lock:
-            key = (service, region)
-            if key not in self._clients:
-                self._clients[key] = _make_client(self.session, service, region, self.options)
-            return self._clients[key]
+            if (service, region) not in self._clients:
+                self._clients[service, region] = _make_client(self.session, service, region, self.options)
+            return self._clients[service, region]
 
 
 @dataclass
@@ -235,12 +238,13 @@ def _make_session(
 
     try:
         if credentials is not None:
-            return boto3.session.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=options.regions[0] if options.regions else None,
-            )
+            with _CLIENT_CREATION:
+                return boto3.session.Session(
+                    aws_access_key_id=credentials["AccessKeyId"],
+                    aws_secret_access_key=credentials["SecretAccessKey"],
+                    aws_session_token=credentials["SessionToken"],
+                    region_name=options.regions[0] if options.regions else None,
+                )
         return boto3.session.Session(profile_name=options.profile)
     except ProfileNotFound as error:
         raise FetchUsageError(f"AWS profile not found: {options.profile}") from error
@@ -254,7 +258,8 @@ def _make_client(session: boto3.session.Session, service: str, region: str, opti
         user_agent_extra="iam-audit-fetch",
         s3={"addressing_style": "path"} if options.endpoint_url else None,
     )
-    return session.client(service, region_name=region, endpoint_url=options.endpoint_url, config=config)
+    with _CLIENT_CREATION:
+        return session.client(service, region_name=region, endpoint_url=options.endpoint_url, config=config)
 
 
 def _json_ready(value: Any) -> Any:

@@ -943,3 +943,21 @@ def test_resource_policies_follow_the_regions_asked_for(
     buckets = [record["name"] for record in data["ResourcePolicies"] if record["service"] == "s3"]
     assert buckets == ["fetch-test-us-bucket"]
     assert not any(record["service"] in {"sqs", "lambda", "ecr"} for record in data["ResourcePolicies"])
+
+
+def test_denied_authorization_details_still_exports_resource_policies(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    proxy.deny = {"GetAccountAuthorizationDetails": ""}
+    output = tmp_path / "resources-only.json"
+    outcome = fetch_accounts(
+        quick(output=output, endpoint_url=proxy.url, resource_policies=True), quiet_console()
+    )
+    assert outcome.exit_code == 0
+    assert [account.status for account in outcome.accounts] == ["partial"]
+    data = json.loads(output.read_text())
+    assert all(data[name] == [] for name in fetch.AUTHORIZATION_LISTS)
+    assert [part["what"] for part in data["iam_audit"]["incomplete"]] == [
+        "iam:GetAccountAuthorizationDetails"
+    ]
+    assert {record["service"] for record in data["ResourcePolicies"]} >= {"s3", "sqs", "kms"}
