@@ -201,6 +201,15 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
         sys.stdout.write(rule_markdown(found, heading_level=1))
 
 
+def _mount_lazy_commands() -> None:
+    from auditor.cli_fetch import fetch_command
+
+    app.command("fetch")(fetch_command)
+
+
+_mount_lazy_commands()
+
+
 def run() -> None:
     app()
 

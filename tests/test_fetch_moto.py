@@ -28,7 +28,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from auditor import fetch
-from auditor.fetch import FetchOptions, fetch_accounts, fetch_command
+from auditor.cli_fetch import fetch_command
+from auditor.fetch import FetchOptions, fetch_accounts
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -885,7 +886,7 @@ def test_mounted_on_a_typer_app_in_a_fresh_interpreter(
 ) -> None:
     program = (
         "import sys, typer\n"
-        "from auditor.fetch import fetch_command\n"
+        "from auditor.cli_fetch import fetch_command\n"
         "assert 'boto3' not in sys.modules, 'boto3 imported at start-up'\n"
         "app = typer.Typer()\n"
         "app.callback()(lambda: None)\n"
