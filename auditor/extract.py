@@ -140,7 +140,17 @@ class DocumentExtraction:
 # --------------------------------------------------------------------------- policy shape
 
 _STATEMENT_KEYS = frozenset(
-    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+    {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
 )
 _POLICY_KEYS = frozenset({"Version", "Id", "Statement"})
 _PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
@@ -329,7 +339,9 @@ _MD_HEADING = re.compile(r"^[ ]{0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _HTML_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.IGNORECASE | re.DOTALL)
 _PLAIN_TITLE = re.compile(r"\b(role|user|group|key|bucket|trust)\b", re.IGNORECASE)
 _GITBOOK_MARKDOWN_URL = re.compile(r"this page is available as \[Markdown\]\((https?://[^)\s]+?)(?:\.md)?\)")
-_CANONICAL_URL = re.compile(r"<link\b[^>]*rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)[\"']", re.IGNORECASE)
+_CANONICAL_URL = re.compile(
+    r"<link\b[^>]*rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)[\"']", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -475,7 +487,8 @@ def _candidate_spans(region: _Region) -> list[tuple[int, int]]:
     whole = (start, start + len(stripped))
     spans = _balanced_objects(region.text)
     leftover = "".join(
-        region.text[a:b] for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(region.text)])
+        region.text[a:b]
+        for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(region.text)], strict=True)
     )
     if len(spans) > 1 and not leftover.strip() and all(_parses(region.text[a:b]) for a, b in spans):
         return spans
@@ -640,7 +653,7 @@ def group_blocks(blocks: Sequence[ExtractedBlock], text: str | None = None) -> l
     sections = _section_keys(policies, text) if text is not None else [None] * len(policies)
     groups: list[list[ExtractedBlock]] = []
     previous_section: object = None
-    for block, section in zip(policies, sections):
+    for block, section in zip(policies, sections, strict=True):
         current = groups[-1] if groups else None
         if current is None or section != previous_section:
             groups.append([block])
@@ -689,7 +702,7 @@ def _group_title(group: Sequence[ExtractedBlock], text: str | None) -> str:
 
 
 def vendor_from_url(url: str | None) -> str | None:
-    """``upsolver`` for ``https://upsolver.gitbook.io/...``, ``stackstate`` for ``archivedocs.stackstate.com``."""
+    """The vendor a page URL names: upsolver.gitbook.io -> upsolver, docs.stackstate.com -> stackstate."""
     if not url:
         return None
     host = re.sub(r"^https?://", "", url).split("/")[0].lower()
@@ -811,7 +824,8 @@ def _block_report(block: ExtractedBlock) -> list[str]:
         )
         if block.repair is not None:
             lines.append(
-                f"{block.source}:{block.repair.line}:{block.repair.column}: repair: {block.repair.description}"
+                f"{block.source}:{block.repair.line}:{block.repair.column}:"
+                f" repair: {block.repair.description}"
                 f" makes it a valid {block.kind} policy"
             )
         elif block.repair_note:
@@ -819,7 +833,9 @@ def _block_report(block: ExtractedBlock) -> list[str]:
     elif block.is_policy:
         count = len(_statements(block.document))
         noun = "statement" if count == 1 else "statements"
-        lines.append(f"{where}: {block.kind} policy ({container}), {count} {noun}, lines {block.line}-{block.end_line}")
+        lines.append(
+            f"{where}: {block.kind} policy ({container}), {count} {noun}, lines {block.line}-{block.end_line}"
+        )
     else:
         lines.append(f"{where}: JSON that is not a policy ({container}), lines {block.line}-{block.end_line}")
     if block.placeholders and (block.is_policy or block.error is not None):
@@ -841,7 +857,11 @@ def _block_json(block: ExtractedBlock) -> dict[str, Any]:
         "error": None if block.error is None else vars(block.error),
         "repair": None
         if block.repair is None
-        else {"description": block.repair.description, "line": block.repair.line, "column": block.repair.column},
+        else {
+            "description": block.repair.description,
+            "line": block.repair.line,
+            "column": block.repair.column,
+        },
         "repair_note": block.repair_note,
         "document": block.effective_document,
     }
@@ -856,7 +876,7 @@ def run_extract(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """``iam-audit baseline extract``: report every block as ``doc:line:col: ...``, optionally write baselines.
+    """``iam-audit baseline extract``: report blocks as ``doc:line:col: ...``, write baselines to ``out_dir``.
 
     ``fmt`` is ``console`` (also ``text``) or ``json``. Returns 2 when a path cannot be
     read (after reporting the others), else 1 when a malformed block was found, else 0.
