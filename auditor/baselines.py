@@ -246,8 +246,12 @@ class _FileReader:
             if required:
                 raise self.fail(node, None, f"missing {key!r}")
             return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(node, key, f"{key!r} must be a non-empty string")
+        if not isinstance(value, str):
+            raise self.fail(node, key, f"{key!r} must be a string")
+        if not value.strip():
+            if required:
+                raise self.fail(node, key, f"{key!r} must not be empty")
+            return None
         return str(value)
 
     def strings(self, node: CommentedMap, key: str) -> tuple[str, ...]:
