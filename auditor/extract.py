@@ -504,7 +504,11 @@ def _parses(text: str) -> bool:
 
 
 def _headings(text: str) -> list[tuple[int, int, str]]:
-    """(offset, level, title) of markdown and HTML headings; level 9 for plain-text titles."""
+    """(offset, level, title) of markdown and HTML headings.
+
+    A document without any gets its short title-like lines that name a role, user,
+    key, bucket or trust, at level 9: they name baselines but do not split sections.
+    """
     found: list[tuple[int, int, str]] = []
     in_fence_spans = [(a, b) for a, b, *_ in _fenced_spans(text)]
     offset = 0
@@ -527,7 +531,7 @@ def _headings(text: str) -> list[tuple[int, int, str]]:
 
 
 def _plain_heading(raw: str) -> str:
-    return html.unescape(re.sub(r"<[^>]*>|\*\*|__|`", "", raw)).strip()
+    return html.unescape(re.sub(r"<[^>]*>|\*\*|__|`|\{#[^}]*\}", "", raw)).strip()
 
 
 def extract_text(text: str, source: str = "<document>") -> DocumentExtraction:
@@ -674,7 +678,7 @@ def _section_keys(policies: Sequence[ExtractedBlock], text: str) -> list[object]
         return [None] * len(policies)
     headings = _headings(text)
     first, last = policies[0].offset, policies[-1].offset
-    between = [h for h in headings if first < h[0] < last]
+    between = [h for h in headings if first < h[0] < last and h[1] <= 6]
     if not between:
         return [None] * len(policies)
     level = min(h[1] for h in between)
