@@ -177,9 +177,19 @@ def is_valid_policy(document: Any) -> bool:
     """Stricter than :func:`is_policy`: the grammar a repair must satisfy to be offered."""
     if not is_policy(document) or not set(document) <= _POLICY_KEYS:
         return False
+    if any(not isinstance(document.get(key, ""), str) for key in ("Version", "Id")):
+        return False
     for statement in _statements(document):
         if not set(statement) <= _STATEMENT_KEYS or statement["Effect"] not in ("Allow", "Deny"):
             return False
+        if not isinstance(statement.get("Sid", ""), str):
+            return False
+        for element in ("Action", "NotAction", "Resource", "NotResource"):
+            value = statement.get(element, "")
+            if not isinstance(value, str) and not (
+                isinstance(value, list) and all(isinstance(item, str) for item in value)
+            ):
+                return False
         if ("Action" in statement) == ("NotAction" in statement):
             return False
         has_principal = "Principal" in statement or "NotPrincipal" in statement
@@ -623,7 +633,9 @@ def _single_edit_repairs(text: str, error_pos: int) -> list[tuple[str, int, str,
     """Distinct valid policies reachable by inserting or deleting one structural character.
 
     An edit after the error position cannot make the prefix before it valid, so only
-    token boundaries up to the error are tried.
+    token boundaries up to the error are tried. A candidate with a duplicate key does
+    not count (JSON would silently keep the last value), and two candidates that differ
+    only in a scalar against a one-element list are the same policy.
     """
     results: dict[str, tuple[str, int, str, str, dict[str, Any]]] = {}
     for position in _token_starts(text, min(error_pos, len(text))):
@@ -632,13 +644,42 @@ def _single_edit_repairs(text: str, error_pos: int) -> list[tuple[str, int, str,
             edits.append(("delete", text[position], text[:position] + text[position + 1 :]))
         for kind, char, candidate in edits:
             try:
-                document = json.loads(candidate)
+                document = json.loads(candidate, object_pairs_hook=_reject_duplicate_keys)
             except ValueError:
                 continue
             if is_valid_policy(document):
-                key = json.dumps(document, sort_keys=True)
+                key = json.dumps(_semantic_form(document), sort_keys=True)
                 results.setdefault(key, (kind, position, char, candidate, document))
     return list(results.values())
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _semantic_form(document: dict[str, Any]) -> dict[str, Any]:
+    def listed(value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    statements = []
+    for statement in _statements(document):
+        normal = dict(statement)
+        for element in ("Action", "NotAction", "Resource", "NotResource"):
+            if element in normal:
+                normal[element] = listed(normal[element])
+        for element in ("Principal", "NotPrincipal"):
+            if isinstance(normal.get(element), dict):
+                normal[element] = {k: listed(v) for k, v in normal[element].items()}
+        if isinstance(normal.get("Condition"), dict):
+            normal["Condition"] = {
+                operator: {key: listed(value) for key, value in block.items()}
+                for operator, block in normal["Condition"].items()
+            }
+        statements.append(normal)
+    return {**document, "Statement": statements}
 
 
 # --------------------------------------------------------------------------- grouping and writing
@@ -746,14 +787,24 @@ def write_baselines(
         used.add(unique)
         path = target / f"{unique}.yaml"
         data = _baseline_mapping(group, f"{vendor_slug}/{unique}", vendor, title, vendor_url)
-        yaml = YAML()
-        yaml.default_flow_style = False
-        yaml.width = 110
+        yaml = _baseline_yaml()
         with path.open("w", encoding="utf-8") as handle:
             handle.write(f"# Extracted by iam-audit baseline extract from {Path(group[0].source).name}.\n")
             yaml.dump(data, handle)
         written.append(path)
     return written
+
+
+def _baseline_yaml() -> YAML:
+    """The layout of the bundled baseline files: block style, long lines kept whole, explicit nulls."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.add_representer(
+        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
 
 
 def _baseline_mapping(
