@@ -295,7 +295,8 @@ class _FileReader:
                 raise self.fail(data, None, f"missing {key!r}")
         baseline_id = self.string(data, "id")
         revision = self.string(data, "revision")
-        assert baseline_id is not None and revision is not None
+        assert baseline_id is not None
+        assert revision is not None
         if not _ID.match(baseline_id):
             raise self.fail(data, "id", f"id {baseline_id!r} must look like 'vendor/name' (lower case)")
         if not _REVISION.match(revision):

@@ -714,15 +714,20 @@ def group_blocks(blocks: Sequence[ExtractedBlock], text: str | None = None) -> l
     return groups
 
 
-def _section_keys(policies: Sequence[ExtractedBlock], text: str) -> list[object]:
+def _section_level(policies: Sequence[ExtractedBlock], headings: list[tuple[int, int, str]]) -> int | None:
+    """The shallowest markdown/HTML heading level between the first and the last policy block."""
     if len(policies) < 2:
-        return [None] * len(policies)
-    headings = _headings(text)
+        return None
     first, last = policies[0].offset, policies[-1].offset
-    between = [h for h in headings if first < h[0] < last and h[1] <= 6]
-    if not between:
+    levels = [h[1] for h in headings if first < h[0] < last and h[1] <= 6]
+    return min(levels) if levels else None
+
+
+def _section_keys(policies: Sequence[ExtractedBlock], text: str) -> list[object]:
+    headings = _headings(text)
+    level = _section_level(policies, headings)
+    if level is None:
         return [None] * len(policies)
-    level = min(h[1] for h in between)
     keys: list[object] = []
     for block in policies:
         above = [h[0] for h in headings if h[0] < block.offset and h[1] <= level]
@@ -735,14 +740,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "policy"
 
 
-def _group_title(group: Sequence[ExtractedBlock], text: str | None) -> str:
-    """The section heading above the group: the shallowest of the few headings just above it."""
+def _group_title(group: Sequence[ExtractedBlock], text: str | None, level: int | None) -> str:
+    """The heading of the group's section, else the document's title, else the block's heading."""
     if text is not None:
         above = [h for h in _headings(text) if h[0] < group[0].offset]
+        if level is not None:
+            above = [h for h in above if h[1] <= level]
+        elif above:
+            shallowest = min(h[1] for h in above)
+            above = [h for h in above if h[1] == shallowest]
         if above:
-            nearby = above[-3:]
-            shallowest = min(h[1] for h in nearby)
-            return [h for h in nearby if h[1] == shallowest][-1][2]
+            return above[-1][2]
     return group[0].heading or "policy"
 
 
@@ -778,8 +786,9 @@ def write_baselines(
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     used: set[str] = set()
+    level = _section_level([b for b in blocks if b.is_policy], _headings(text)) if text is not None else None
     for group in group_blocks(blocks, text):
-        title = _group_title(group, text)
+        title = _group_title(group, text, level)
         name = _slug(title)
         unique, n = name, 2
         while unique in used:

@@ -107,7 +107,8 @@ def test_gitbook_revision_records_the_missing_brace(baselines):
     gitbook = baselines.get("upsolver/management-role@gitbook")
     assert any("opening brace" in defect for defect in gitbook.defects)
     first = gitbook.policies[0].document["Statement"][0]
-    assert first["Effect"] == "Allow" and "iam:PassRole" in first["Action"]
+    assert first["Effect"] == "Allow"
+    assert "iam:PassRole" in first["Action"]
 
 
 def test_no_iam_policy_variable_is_a_placeholder(baselines):
@@ -143,7 +144,8 @@ def test_diff_names_the_actions_the_plaintext_revision_adds(baselines):
     )
     assert diff.placeholders_added == ("<get_from_upsolver>",)
     back = diff_revisions(plaintext, gitbook)
-    assert back.actions_removed == diff.actions_added and back.actions_added == ()
+    assert back.actions_removed == diff.actions_added
+    assert back.actions_added == ()
     assert "+ allow iam:CreateServiceLinkedRole" in diff.lines()
     assert json.loads(json.dumps(diff.to_json()))["actions_added"] == list(diff.actions_added)
 
@@ -166,7 +168,11 @@ def test_user_directory_adds_and_overrides(tmp_path):
     write(tmp_path, "reader-role.yaml", MINIMAL)
     override = (bundled_baselines_dir() / "upsolver" / "server-role.yaml").read_text(encoding="utf-8")
     (tmp_path / "upsolver").mkdir()
-    write(tmp_path / "upsolver", "server-role.yaml", override.replace("title: Upsolver server role", "title: Ours"))
+    write(
+        tmp_path / "upsolver",
+        "server-role.yaml",
+        override.replace("title: Upsolver server role", "title: Ours"),
+    )
     loaded = load_bundled_baselines([tmp_path])
     assert loaded.get("acme/reader-role").title == "ACME reader"
     assert loaded.get("upsolver/server-role").title == "Ours"
@@ -184,7 +190,11 @@ def test_user_directory_adds_and_overrides(tmp_path):
         (("id: acme/reader-role", "id: acme/writer-role"), 1, "does not match the file name"),
         (("      Statement:\n", "      Statements:\n"), 13, "needs a non-empty 'Statement'"),
         (("title: ACME reader\n", "title: [ACME\n"), 4, "invalid YAML"),
-        (("provenance: {document: acme.md,", "provenance: {document: acme.md, document: b,"), 6, "invalid YAML"),
+        (
+            ("provenance: {document: acme.md,", "provenance: {document: acme.md, document: b,"),
+            6,
+            "invalid YAML",
+        ),
     ],
 )
 def test_bad_files_fail_with_file_line_and_reason(tmp_path, change, line, message):
