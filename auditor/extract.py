@@ -581,6 +581,7 @@ def extract_file(path: Path | str) -> DocumentExtraction:
 # --------------------------------------------------------------------------- parsing and repair
 
 _STRUCTURAL = "{}[],"
+REPAIR_SEARCH_LIMIT = 20_000  # characters; the search parses the block once per edit tried
 
 
 def _parse_block(block: ExtractedBlock, region: _Region, start: int, index: _LineIndex) -> ExtractedBlock:
@@ -589,6 +590,9 @@ def _parse_block(block: ExtractedBlock, region: _Region, start: int, index: _Lin
     except json.JSONDecodeError as exc:
         line, column = index.position(region.offsets[start + min(exc.pos, len(block.text) - 1)])
         error = JsonError(line, column, exc.msg)
+        if len(block.text) > REPAIR_SEARCH_LIMIT:
+            note = f"not searched for a repair: longer than {REPAIR_SEARCH_LIMIT} characters"
+            return replace(block, error=error, repair_note=note)
         repairs = _single_edit_repairs(block.text, exc.pos)
         if len(repairs) == 1:
             kind, position, char, repaired_text, document = repairs[0]

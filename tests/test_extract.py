@@ -215,6 +215,16 @@ def test_a_repair_that_would_hide_a_duplicate_key_is_not_offered():
     assert block.repair is None
 
 
+def test_a_huge_broken_block_is_reported_without_a_repair_search():
+    statements = ", ".join('{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}' for _ in range(400))
+    text = '{"Statement": [' + statements.replace("}, {", "} {", 1) + "]}"
+    (block,) = extract_text(text).blocks
+    assert block.error is not None
+    assert block.repair is None
+    assert block.repair_note is not None
+    assert block.repair_note.startswith("not searched for a repair")
+
+
 def test_extract_command_exit_codes_and_json(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     assert run_extract([DOCS / "fenced.md", DOCS / "plain.txt"], None, "console", stdout=out, stderr=err) == 0
