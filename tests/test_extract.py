@@ -216,7 +216,8 @@ def test_a_repair_that_would_hide_a_duplicate_key_is_not_offered():
 
 
 def test_a_huge_broken_block_is_reported_without_a_repair_search():
-    statements = ", ".join('{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}' for _ in range(400))
+    statement = '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}'
+    statements = ", ".join(statement for _ in range(400))
     text = '{"Statement": [' + statements.replace("}, {", "} {", 1) + "]}"
     (block,) = extract_text(text).blocks
     assert block.error is not None
