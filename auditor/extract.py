@@ -40,7 +40,9 @@ __all__ = [
     "guess_policy_kind",
     "is_policy",
     "is_valid_policy",
+    "placeholder_name",
     "run_extract",
+    "vendor_from_url",
     "write_baselines",
 ]
 
