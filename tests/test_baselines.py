@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.baselines import (
+    BaselineError,
+    UnknownBaselineError,
+    bundled_baselines_dir,
+    diff_revisions,
+    load_baseline_file,
+    load_bundled_baselines,
+    resolve_baseline,
+)
+
+EXPECTED_IDS = [
+    "stackstate/eventbridge-role",
+    "stackstate/firehose-role",
+    "stackstate/integration-role",
+    "stackstate/kms-key",
+    "upsolver/connection-trust",
+    "upsolver/management-role",
+    "upsolver/s3-access",
+    "upsolver/server-role",
+]
+
+MINIMAL = """\
+id: acme/reader-role
+revision: r1
+title: ACME reader
+vendor: ACME
+principal: {kind: role, name_patterns: ["AcmeReader*"]}
+provenance: {document: acme.md, vendor_url: null, revision: null, blocks: []}
+placeholders:
+  - {token: ACCOUNT_ID, name: AccountId}
+policies:
+  - name: reader
+    kind: identity
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - {Effect: Allow, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/${aws:username}/ACCOUNT_ID"}
+"""
+
+
+@pytest.fixture(scope="module")
+def baselines():
+    return load_bundled_baselines()
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_all_eight_ids_load_and_every_revision_is_listed(baselines):
+    assert baselines.ids() == EXPECTED_IDS
+    assert len(baselines) == 9
+    assert baselines.revisions("upsolver/management-role") == ["gitbook", "plaintext"]
+
+
+def test_plain_id_means_the_default_revision(baselines):
+    assert baselines.get("upsolver/management-role").ref == "upsolver/management-role@gitbook"
+    assert baselines.get("upsolver/management-role@plaintext").revision == "plaintext"
+    assert baselines.get("upsolver/management-role@plaintext").default is False
+
+
+def test_unknown_id_and_unknown_revision_name_what_exists(baselines):
+    with pytest.raises(UnknownBaselineError, match="known: stackstate/eventbridge-role"):
+        baselines.get("acme/nothing")
+    with pytest.raises(UnknownBaselineError, match="known: gitbook, plaintext"):
+        baselines.get("upsolver/management-role@2019")
+    assert "upsolver/server-role" in baselines
+    assert "upsolver/server-role@nope" not in baselines
+
+
+def test_bundled_baselines_live_in_the_rules_directory():
+    assert bundled_baselines_dir() == Path(__file__).resolve().parents[1] / "rules" / "baselines"
+
+
+def test_policy_kinds_and_trust(baselines):
+    kms = baselines.get("stackstate/kms-key")
+    assert [(p.name, p.kind) for p in kms.policies] == [("key-policy", "resource")]
+    assert kms.principal.kind == "resource"
+    integration = baselines.get("stackstate/integration-role")
+    assert integration.trust_policy is not None
+    assert [p.name for p in integration.alternative_trust_policies] == ["ec2-instance"]
+    assert len(integration.trust_policies) == 2
+    assert baselines.get("upsolver/connection-trust").policies == ()
+    assert baselines.get("upsolver/management-role").trust_policy is None
+    assert baselines.get("upsolver/management-role@plaintext").trust_policy is not None
+
+
+def test_s3_access_keeps_the_documented_invalid_action_and_records_it(baselines):
+    s3 = baselines.get("upsolver/s3-access")
+    actions = [a for s in s3.policies[0].document["Statement"] for a in s["Action"]]
+    assert "s3:ListObject" in actions
+    assert any("s3:ListObject" in defect for defect in s3.defects)
+    assert s3.principal.kind == "user"
+    assert [p.token for p in s3.placeholders] == ["OUTPUT_BUCKET_NAME", "INPUT_BUCKET_NAME", "ACCOUNT_ID"]
+
+
+def test_gitbook_revision_records_the_missing_brace(baselines):
+    gitbook = baselines.get("upsolver/management-role@gitbook")
+    assert any("opening brace" in defect for defect in gitbook.defects)
+    first = gitbook.policies[0].document["Statement"][0]
+    assert first["Effect"] == "Allow"
+    assert "iam:PassRole" in first["Action"]
+
+
+def test_no_iam_policy_variable_is_a_placeholder(baselines):
+    for baseline in baselines:
+        for placeholder in baseline.placeholders:
+            assert not (placeholder.token.startswith("${") and ":" in placeholder.token), baseline.ref
+
+
+def test_binding_replaces_placeholders_and_keeps_policy_variables(baselines):
+    s3 = baselines.get("upsolver/s3-access").bind({"AccountId": "111122223333", "Unused": "x"})
+    text = json.dumps(s3.policies[0].document)
+    assert "arn:aws:iam::111122223333:user/${aws:username}" in text
+    assert "ACCOUNT_ID" not in text
+    assert [p.name for p in s3.placeholders] == ["OutputBucketName", "InputBucketName"]
+    firehose = baselines.get("stackstate/firehose-role").bind({"Region": "eu-west-1"})
+    assert "s3.eu-west-1.amazonaws.com" in json.dumps(firehose.policies[0].document)
+    assert "${Region}" not in json.dumps(firehose.trust_policy.document if firehose.trust_policy else {})
+
+
+def test_diff_names_the_actions_the_plaintext_revision_adds(baselines):
+    gitbook = baselines.get("upsolver/management-role@gitbook")
+    plaintext = baselines.get("upsolver/management-role@plaintext")
+    diff = diff_revisions(gitbook, plaintext)
+    assert diff.actions_added == ("iam:CreateServiceLinkedRole", "sts:DecodeAuthorizationMessage")
+    assert diff.actions_removed == ()
+    # ec2 actions moved between statements with the same resources: not a change
+    assert diff.grants_changed == ()
+    assert diff.managed_added == diff.managed_removed == ()
+    assert (diff.trust_before, diff.trust_after) == (False, True)
+    assert diff.trust_principals_added == (
+        "AWS:arn:aws:iam::428641199958:role/upsolver-api",
+        "AWS:arn:aws:iam::922761411349:root",
+    )
+    assert diff.placeholders_added == ("<get_from_upsolver>",)
+    back = diff_revisions(plaintext, gitbook)
+    assert back.actions_removed == diff.actions_added
+    assert back.actions_added == ()
+    assert "+ allow iam:CreateServiceLinkedRole" in diff.lines()
+    assert json.loads(json.dumps(diff.to_json()))["actions_added"] == list(diff.actions_added)
+
+
+def test_diff_sees_changed_resources_and_conditions(tmp_path):
+    before = load_baseline_file(write(tmp_path, "reader-role.yaml", MINIMAL))
+    changed = MINIMAL.replace("revision: r1", "revision: r2").replace(
+        '"arn:aws:s3:::b/${aws:username}/ACCOUNT_ID"', '"arn:aws:s3:::*/ACCOUNT_ID"'
+    )
+    (tmp_path / "r2").mkdir()
+    after = load_baseline_file(write(tmp_path / "r2", "reader-role@r2.yaml", changed))
+    diff = diff_revisions(before, after)
+    assert diff.actions_added == diff.actions_removed == ()
+    assert [c.action for c in diff.grants_changed] == ["s3:GetObject"]
+    assert diff.grants_changed[0].after == ('Resource=["arn:aws:s3:::*/ACCOUNT_ID"]',)
+    assert diff_revisions(before, before).is_empty
+
+
+def test_user_directory_adds_and_overrides(tmp_path):
+    write(tmp_path, "reader-role.yaml", MINIMAL)
+    override = (bundled_baselines_dir() / "upsolver" / "server-role.yaml").read_text(encoding="utf-8")
+    (tmp_path / "upsolver").mkdir()
+    write(
+        tmp_path / "upsolver",
+        "server-role.yaml",
+        override.replace("title: Upsolver server role", "title: Ours"),
+    )
+    loaded = load_bundled_baselines([tmp_path])
+    assert loaded.get("acme/reader-role").title == "ACME reader"
+    assert loaded.get("upsolver/server-role").title == "Ours"
+    assert resolve_baseline(str(tmp_path / "reader-role.yaml")).id == "acme/reader-role"
+    assert resolve_baseline("upsolver/server-role").title == "Upsolver server role"
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (("kind: identity", "kind: trust"), 11, "a trust policy goes in 'trust_policy'"),
+        (("vendor: ACME", "vendor: ACME\ncolour: blue"), 5, "unknown key 'colour'"),
+        (("token: ACCOUNT_ID", "token: ACCOUNT_NR"), 8, "does not occur in any policy"),
+        (("{kind: role,", "{kind: robot,"), 5, "principal kind 'robot'"),
+        (("id: acme/reader-role", "id: acme/writer-role"), 1, "does not match the file name"),
+        (("      Statement:\n", "      Statements:\n"), 13, "needs a non-empty 'Statement'"),
+        (("title: ACME reader\n", "title: [ACME\n"), 4, "invalid YAML"),
+        (
+            ("provenance: {document: acme.md,", "provenance: {document: acme.md, document: b,"),
+            6,
+            "invalid YAML",
+        ),
+    ],
+)
+def test_bad_files_fail_with_file_line_and_reason(tmp_path, change, line, message):
+    path = write(tmp_path, "reader-role.yaml", MINIMAL.replace(*change, 1))
+    with pytest.raises(BaselineError) as caught:
+        load_baseline_file(path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"{path}:{line}:")
+
+
+def test_placeholder_cannot_be_an_iam_variable(tmp_path):
+    text = MINIMAL.replace("token: ACCOUNT_ID, name: AccountId", "token: '${aws:username}', name: User")
+    with pytest.raises(BaselineError, match="IAM policy variable"):
+        load_baseline_file(write(tmp_path, "reader-role.yaml", text))
+
+
+def test_two_defaults_or_none_for_several_revisions_is_an_error(tmp_path):
+    write(tmp_path, "reader-role@r1.yaml", MINIMAL.replace("revision: r1", "revision: r1\ndefault: true"))
+    write(tmp_path, "reader-role@r2.yaml", MINIMAL.replace("revision: r1", "revision: r2\ndefault: true"))
+    with pytest.raises(BaselineError, match="both 'r1' and 'r2' are marked"):
+        load_bundled_baselines([tmp_path])
+    write(tmp_path, "reader-role@r1.yaml", MINIMAL)
+    write(tmp_path, "reader-role@r2.yaml", MINIMAL.replace("revision: r1", "revision: r2"))
+    with pytest.raises(BaselineError, match="none is marked 'default: true'"):
+        load_bundled_baselines([tmp_path])
+
+
+def test_missing_extra_path_is_an_error(tmp_path):
+    with pytest.raises(BaselineError, match="no such file or directory"):
+        load_bundled_baselines([tmp_path / "nowhere"])
