@@ -344,3 +344,28 @@ def _action(value: object, where: str) -> str:
     if not _ACTION.match(action):
         raise KnowledgeError(f"{where}: {action!r} is not a service:Action name")
     return action
+
+
+@dataclass(frozen=True, slots=True)
+class ConfusedDeputyExemption:
+    service: str
+    reason: str
+
+
+@lru_cache(maxsize=1)
+def load_confused_deputy_exemptions() -> dict[str, ConfusedDeputyExemption]:
+    """``rules/confused-deputy.yaml``: service principals (lower-case) that need no source condition."""
+    file = rules_dir() / "confused-deputy.yaml"
+    data = _read_yaml(file)
+    if not isinstance(data, list) or not data:
+        raise KnowledgeError(f"{file}: expected a non-empty list of services")
+    exemptions: dict[str, ConfusedDeputyExemption] = {}
+    for index, entry in enumerate(data):
+        where = f"{file}: [{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"service", "reason"}:
+            raise KnowledgeError(f"{where}: expected the keys service and reason")
+        service = _text(entry["service"], f"{where}.service").lower()
+        if service in exemptions:
+            raise KnowledgeError(f"{where}: {service} is listed twice")
+        exemptions[service] = ConfusedDeputyExemption(service, _text(entry["reason"], f"{where}.reason"))
+    return exemptions
