@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
@@ -213,6 +214,12 @@ class Catalog:
                 f"{service}:{name}" for service, entry in self._services.items() for name in entry["actions"]
             )
         return self._all_actions
+
+    def action_summaries(self) -> Iterator[tuple[str, str, bool]]:
+        """(lower-case full name, access level, accepts only ``*``) of every action, cheaply."""
+        for service, entry in self._services.items():
+            for name, row in entry["actions"].items():
+                yield f"{service}:{name}", row[1], not row[2]
 
     def action(self, full_name: str) -> ActionInfo | None:
         key = full_name.lower()

@@ -7,6 +7,8 @@ checked by the tests against the current catalogue, not at load time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -305,11 +307,27 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
 
 
 def _read_yaml(file: Path) -> Any:
+    """Parse a knowledge file; the parse is cached as JSON by content hash (ruamel is slow to start)."""
     try:
-        with open(file, encoding="utf-8") as handle:
-            return YAML(typ="safe").load(handle)
-    except (OSError, YAMLError) as error:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
         raise KnowledgeError(f"{file}: {error}") from error
+    from auditor.catalog import _write_atomically, cache_dir
+
+    cached = cache_dir() / f"knowledge-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
+    try:
+        return json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as error:
+        raise KnowledgeError(f"{file}: {error}") from error
+    try:
+        _write_atomically(cached, json.dumps(data))
+    except (TypeError, ValueError):
+        pass  # not JSON-representable (dates...): parse each time
+    return data
 
 
 def _check_keys(entry: object, allowed: frozenset[str], required: frozenset[str], where: str) -> None:

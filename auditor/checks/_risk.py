@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from auditor.catalog import Catalog
 from auditor.engine import CheckContext
@@ -32,6 +35,34 @@ NEGATED_OPERATORS = frozenset(
      "NotIpAddress", "NumericNotEquals", "DateNotEquals"}
 )
 IDENTITY_KINDS = (PolicyKind.IDENTITY,)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionClasses:
+    """Catalogue actions (lower-case) by what they do, computed once per catalogue."""
+
+    write: frozenset[str]
+    """Write or permissions-management access level."""
+    risky_scopable: frozenset[str]
+    """Write, permissions-management or tagging actions that accept a resource narrower than ``*``."""
+    tagging: frozenset[str]
+    star_only: frozenset[str]
+
+
+@lru_cache(maxsize=4)
+def action_classes(catalog: Catalog) -> ActionClasses:
+    write, risky, tagging, star_only = set(), set(), set(), set()
+    for action, level, accepts_only_star in catalog.action_summaries():
+        is_write = "Write" in level or "Permissions management" in level
+        if is_write:
+            write.add(action)
+        if "Tagging" in level:
+            tagging.add(action)
+        if accepts_only_star:
+            star_only.add(action)
+        elif is_write or "Tagging" in level:
+            risky.add(action)
+    return ActionClasses(frozenset(write), frozenset(risky), frozenset(tagging), frozenset(star_only))
 
 
 def model(context: CheckContext) -> PermissionModel:
@@ -78,8 +109,9 @@ def access_levels(actions: Iterable[str], catalog: Catalog) -> dict[str, str]:
 
 
 def display(actions: Iterable[str], catalog: Catalog, limit: int | None = None) -> list[str]:
-    names = sorted(catalog.display_name(a) for a in actions)
-    return names if limit is None else names[:limit]
+    """AWS spellings of (the first ``limit``, alphabetically, of) lower-case action names."""
+    names = sorted(actions) if limit is None else heapq.nsmallest(limit, actions)
+    return [catalog.display_name(a) for a in names]
 
 
 ACCOUNT = re.compile(r"^\d{12}$")

@@ -212,6 +212,9 @@ def _hit(path: EscalationPath, chosen: dict[str, Usable], who: str, context: Che
          principal: Principal | None) -> Hit:
     catalog = context.catalog
     specific = any(u.scope == "specific" for u in chosen.values())
+    # Changing IAM or passing a role yields the new permissions at once; taking over an existing
+    # instance, function or stack, or assuming a role, pays only if that resource is privileged.
+    direct = any(action.lower().startswith("iam:") for action in chosen)
     actions: dict[str, list[dict[str, Any]]] = {}
     policies: list[str] = []
     for action, usable in chosen.items():
@@ -237,7 +240,7 @@ def _hit(path: EscalationPath, chosen: dict[str, Usable], who: str, context: Che
         pointer=anchor.statement.pointer,
         statement=anchor.statement,
         policy=anchor.policy if principal is not None else None,
-        severity=Severity.MEDIUM if specific else None,
+        severity=None if direct and not specific else Severity.MEDIUM,
         details={
             "path": path.id,
             "title": path.title,
@@ -278,7 +281,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "pathfinding.cloud and later research) when the actions it needs are effectively allowed: inside one "
          "policy file, or for a user or role of an account export across its inline, attached and group "
          "policies, after `Deny`. Resource and condition constraints count (see `auditor/checks/escalation.py`). "
-         "Medium when the grant names specific resources only.",
+         "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
+         "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
+         "resources only: it pays only if that resource is privileged.",
     why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
         "administrator: the policy's apparent limits do not hold.",
     example='{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}',

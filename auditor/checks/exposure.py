@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from auditor.checks._risk import (
+    action_classes,
     compiled,
     display,
     is_everyone,
     narrowing_condition,
     scoping_conditions,
 )
-from auditor.checks.wildcards import full_admin, is_write_level
+from auditor.checks.wildcards import full_admin
 from auditor.engine import CheckContext
 from auditor.knowledge import load_sensitive
 from auditor.model import Policy, PolicyKind, Severity
@@ -36,6 +37,15 @@ def _reasons() -> dict[str, str]:
             for entries in load_sensitive().by_category().values() for entry in entries}
 
 
+def _severity(found: frozenset[str], category: str, context: CheckContext) -> Severity | None:
+    """Low when every action accepts only ``*`` (nothing narrower can be written); IAM credentials high."""
+    if found <= action_classes(context.catalog).star_only:
+        return Severity.LOW
+    if category == "credentials-exposure" and any(a.startswith(("iam:", "sts:")) for a in found):
+        return Severity.HIGH
+    return None
+
+
 def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Iterator[Hit]:
     if policy.kind is not PolicyKind.IDENTITY:
         return
@@ -56,17 +66,19 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
         first = min(found, key=lambda a: catalog.display_name(a))
         yield Hit(
             f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on every resource: {reasons[first]}",
-            pointer=pointer, statement=st,
+            pointer=pointer, statement=st, severity=_severity(found, category, context),
             details={"actions": names, "reasons": {catalog.display_name(a): reasons[a] for a in sorted(found)}},
         )
 
 
 @RULES.rule(
-    "IAM020", "credentials-exposure", "credentials-exposure", Severity.HIGH,
+    "IAM020", "credentials-exposure", "credentials-exposure", Severity.MEDIUM,
     "Actions that hand out credentials, on every resource",
     what="Reports an `Allow` of an action that returns credentials or secrets (`rules/sensitive.yaml`: "
          "`iam:CreateAccessKey`, `iam:UpdateLoginProfile`, `ecr:GetAuthorizationToken`, "
-         "`redshift:GetClusterCredentials`...) on `\"Resource\": \"*\"` without a scoping condition.",
+         "`redshift:GetClusterCredentials`...) on `\"Resource\": \"*\"` without a scoping condition. High for IAM "
+         "user credentials (`iam:`, `sts:`); low when every action accepts only `*` (`ecr:GetAuthorizationToken`: "
+         "the token reaches only repositories other permissions allow).",
     why="The holder can mint credentials for other users, databases or registries and act as them; the new "
         "credentials outlive the holder's own session.",
     example='{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "*"}',
@@ -99,11 +111,11 @@ def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 
 @RULES.rule(
-    "IAM022", "resource-exposure", "resource-exposure", Severity.HIGH,
+    "IAM022", "resource-exposure", "resource-exposure", Severity.MEDIUM,
     "Changing resource policies or sharing, on every resource",
     what="Reports an `Allow` of an action that rewrites resource policies or shares resources "
          "(`s3:PutBucketPolicy`, `kms:PutKeyPolicy`, `lambda:AddPermission`, `ec2:ModifySnapshotAttribute`...) "
-         "on `\"Resource\": \"*\"` without a scoping condition.",
+         "on `\"Resource\": \"*\"` without a scoping condition. Low when every action accepts only `*`.",
     why="The holder can open any bucket, key, queue or snapshot to another account or to the public, which "
         "bypasses every identity policy of the account.",
     example='{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}',
@@ -157,7 +169,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             continue
         if narrowing_condition(st.conditions) is not None:
             continue
-        writes = [a for a in statement.actions if is_write_level(_level(context, a))]
+        writes = statement.actions & action_classes(catalog).write
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
         yield Hit(
@@ -169,8 +181,3 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                      "conditions": [f"{c.operator}:{c.key}" for c in st.conditions],
                      "write_actions": display(writes, catalog, 20)},
         )
-
-
-def _level(context: CheckContext, action: str) -> str:
-    info = context.catalog.action(action)
-    return info.access_level if info is not None else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks._risk import (
+    action_classes,
     compiled,
     display,
     has_wildcard,
@@ -36,14 +37,6 @@ SELF_GRANTING_ACTIONS = frozenset(
 )
 SENSITIVE_SERVICES = frozenset({"iam", "sts", "kms", "organizations"})
 _V = '{"Version": "2012-10-17", "Statement": ['
-
-
-def is_write_level(level: str) -> bool:
-    return "Write" in level or "Permissions management" in level
-
-
-def is_risky_level(level: str) -> bool:
-    return is_write_level(level) or "Tagging" in level
 
 
 def full_admin(statement: CompiledStatement, context: CheckContext) -> bool:
@@ -132,8 +125,7 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
         for index, pattern in enumerate(st.actions):
             if not has_wildcard(pattern):
                 continue
-            matched = model(context).expand((pattern,))
-            risky = frozenset(a for a in matched if is_write_level(_level(catalog, a)))
+            risky = model(context).expand((pattern,)) & action_classes(catalog).write
             if risky:
                 offending.append((index, pattern, risky))
         if not offending:
@@ -150,11 +142,6 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
             details={"patterns": patterns, "write_actions": len(risky_all),
                      "examples": display(risky_all, catalog, 10)},
         )
-
-
-def _level(catalog: object, action: str) -> str:
-    info = catalog.action(action)  # type: ignore[attr-defined]
-    return info.access_level if info is not None else ""
 
 
 @RULES.rule(
@@ -202,17 +189,9 @@ def _star_risky_actions(statement: CompiledStatement, context: CheckContext) -> 
     cached = memo.get(statement.actions)
     if cached is not None:
         return cached
-    catalog = context.catalog
-    risky = set()
-    tagging_only = True
-    for action in statement.actions:
-        info = catalog.action(action)
-        if info is None or info.accepts_only_star or not is_risky_level(info.access_level):
-            continue
-        risky.add(action)
-        if is_write_level(info.access_level):
-            tagging_only = False
-    result = (frozenset(risky), tagging_only)
+    classes = action_classes(context.catalog)
+    risky = statement.actions & classes.risky_scopable
+    result = (risky, not (risky & classes.write))
     memo[statement.actions] = result
     return result
 
