@@ -272,6 +272,9 @@ class Catalog:
             return frozenset((key,)) if name in entry["actions"] else frozenset()
         if name == "*":
             return frozenset(f"{service}:{a}" for a in entry["actions"])
+        head = name[:-1]
+        if name.endswith("*") and "*" not in head and "?" not in head:
+            return frozenset(f"{service}:{a}" for a in entry["actions"] if a.startswith(head))
         regex = _pattern_regex(name)
         return frozenset(f"{service}:{a}" for a in entry["actions"] if regex.match(a))
 

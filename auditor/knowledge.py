@@ -7,6 +7,7 @@ checked by the tests against the current catalogue, not at load time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -323,10 +324,8 @@ def _read_yaml(file: Path) -> Any:
         data = YAML(typ="safe").load(text)
     except YAMLError as error:
         raise KnowledgeError(f"{file}: {error}") from error
-    try:
+    with contextlib.suppress(TypeError, ValueError):  # not JSON-representable: parse each time
         _write_atomically(cached, json.dumps(data))
-    except (TypeError, ValueError):
-        pass  # not JSON-representable (dates...): parse each time
     return data
 
 

@@ -154,6 +154,7 @@ class PermissionModel:
         self._all = frozenset(catalog.all_actions())
         self._patterns: dict[tuple[str, ...], frozenset[str]] = {}
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
+        self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str], bool]] = {}
 
     @property
     def all_actions(self) -> frozenset[str]:
@@ -224,10 +225,10 @@ class PermissionModel:
             actions = allow.actions
             recorded = []
             for deny in denies:
-                overlap = actions & deny.actions if len(deny.actions) < len(actions) else deny.actions & actions
+                overlap, removes = self._interaction(allow, deny)
                 if not overlap:
                     continue
-                if not deny.conditions and deny_covers(deny, allow):
+                if removes:
                     actions = actions - overlap
                     if not actions:
                         break
@@ -236,6 +237,17 @@ class PermissionModel:
             if actions:
                 grants.append(Grant(allow, actions, tuple(recorded)))
         return EffectivePermissions(tuple(grants), tuple(denies))
+
+    def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[frozenset[str], bool]:
+        """The actions both name, and whether the Deny removes them from the Allow (memoised per pair)."""
+        key = (id(allow), id(deny))
+        cached = self._pairs.get(key)
+        if cached is None or cached[0] is not allow or cached[1] is not deny:
+            overlap = allow.actions & deny.actions
+            removes = bool(overlap) and not deny.conditions and deny_covers(deny, allow)
+            cached = (allow, deny, overlap, removes)
+            self._pairs[key] = cached
+        return cached[2], cached[3]
 
 
 @lru_cache(maxsize=4)

@@ -70,13 +70,45 @@ def escalation_paths() -> tuple[EscalationPath, ...]:
     return load_escalation_paths()
 
 
+@dataclass(frozen=True, slots=True)
+class _Method:
+    """An escalation path prepared for fast checks: lower-case action names, AWS spelling beside them."""
+
+    path: EscalationPath
+    requires: tuple[str, ...]
+    any_of: tuple[tuple[str, ...], ...]
+    required: frozenset[str]
+    resource_types: dict[str, str]
+    spelling: dict[str, str]
+    passed_to: tuple[str, ...]
+    direct: bool
+
+
+@lru_cache(maxsize=1)
+def _methods() -> tuple[_Method, ...]:
+    methods = []
+    for path in escalation_paths():
+        spelling = {a.lower(): a for a in (*path.requires, *(a for g in path.any_of for a in g))}
+        methods.append(_Method(
+            path=path,
+            requires=tuple(a.lower() for a in path.requires),
+            any_of=tuple(tuple(a.lower() for a in group) for group in path.any_of),
+            required=frozenset(a.lower() for a in path.requires),
+            resource_types={a.lower(): t for a, t in path.resource_sensitive},
+            spelling=spelling,
+            passed_to=_passed_to(path),
+            direct=any(a.startswith("iam:") for a in spelling),
+        ))
+    return tuple(methods)
+
+
 @lru_cache(maxsize=1)
 def _relevant_actions() -> frozenset[str]:
     return frozenset().union(*(path.actions for path in escalation_paths()))
 
 
 def _passed_to(path: EscalationPath) -> tuple[str, ...]:
-    services = []
+    services: list[str] = []
     for action in path.actions:
         prefix = action.partition(":")[0]
         if prefix in ("iam", "sts"):
@@ -85,14 +117,14 @@ def _passed_to(path: EscalationPath) -> tuple[str, ...]:
     return tuple(dict.fromkeys(services))
 
 
-def fence(conditions: Sequence[Condition], path: EscalationPath) -> Condition | None:
-    """The first condition that stops an insider from using the grant for ``path``, if any."""
+def fence(conditions: Sequence[Condition], method: _Method) -> Condition | None:
+    """The first condition that stops an insider from using the grant for ``method``, if any."""
     for condition in conditions:
         key = condition.key.lower()
         if is_caller_context_key(key) or is_tag_key(key) or key in RESOURCE_FACTS_KEYS:
             continue
         if key == "iam:passedtoservice":
-            admits = service_matches(condition.values, _passed_to(path))
+            admits = service_matches(condition.values, method.passed_to)
             if admits != is_negated(condition):
                 continue
         return condition
@@ -140,13 +172,13 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
     return "specific"
 
 
-def usable_grant(effective: EffectivePermissions, action: str, path: EscalationPath,
+def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
                  context: CheckContext) -> Usable | None:
-    """The grant of ``action`` that serves ``path`` best (any resource beats specific ones), if any."""
-    rtype = path.resource_type_for(action)
+    """The grant of ``action`` (lower-case) that serves ``method`` best (any resource beats specific ones)."""
+    rtype = method.resource_types.get(action)
     best: Usable | None = None
     for grant in effective.grants_for(action):
-        if fence(grant.conditions, path) is not None:
+        if grant.conditions and fence(grant.conditions, method) is not None:
             continue
         loose = tuple(f"{c.operator}:{c.key}" for c in grant.conditions)
         if rtype is None or grant.any_resource:
@@ -162,42 +194,40 @@ def usable_grant(effective: EffectivePermissions, action: str, path: EscalationP
     return best
 
 
-def evaluate(effective: EffectivePermissions, context: CheckContext
-             ) -> Iterator[tuple[EscalationPath, dict[str, Usable]]]:
-    """Every escalation path ``effective`` enables, with the grant used for each of its actions."""
+def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator[tuple[_Method, dict[str, Usable]]]:
+    """Every escalation method ``effective`` enables, with the grant used for each of its actions."""
     allowed = effective.allowed(_relevant_actions())
     if not allowed:
         return
     cache: dict[tuple[str, str], Usable | None] = {}
 
-    def use(action: str, path: EscalationPath) -> Usable | None:
-        key = (action.lower(), path.id)
+    def use(action: str, method: _Method) -> Usable | None:
+        key = (action, method.path.id)
         if key not in cache:
-            cache[key] = usable_grant(effective, action, path, context)
+            cache[key] = usable_grant(effective, action, method, context)
         return cache[key]
 
-    for path in escalation_paths():
-        if not path.is_enabled_by(lambda a: a.lower() in allowed):
+    for method in _methods():
+        if not method.required <= allowed:
+            continue
+        if method.any_of and not any(all(a in allowed for a in group) for group in method.any_of):
             continue
         chosen: dict[str, Usable] = {}
-        complete = True
-        for action in path.requires:
-            found = use(action, path)
+        for action in method.requires:
+            found = use(action, method)
             if found is None:
-                complete = False
                 break
             chosen[action] = found
-        if not complete:
-            continue
-        if path.any_of:
-            for group in path.any_of:
-                picks = {a: use(a, path) for a in group}
-                if all(p is not None for p in picks.values()):
-                    chosen.update({a: p for a, p in picks.items() if p is not None})
+        else:
+            for group in method.any_of:
+                picks = [(a, use(a, method)) for a in group]
+                if all(p is not None for _, p in picks):
+                    chosen.update({a: p for a, p in picks if p is not None})
                     break
             else:
-                continue
-        yield path, chosen
+                if method.any_of:
+                    continue
+            yield method, chosen
 
 
 def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> bool:
@@ -208,29 +238,25 @@ def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> boo
     )
 
 
-def _hit(path: EscalationPath, chosen: dict[str, Usable], who: str, context: CheckContext,
-         principal: Principal | None) -> Hit:
-    catalog = context.catalog
+def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Principal | None) -> Hit:
+    path = method.path
     specific = any(u.scope == "specific" for u in chosen.values())
-    # Changing IAM or passing a role yields the new permissions at once; taking over an existing
-    # instance, function or stack, or assuming a role, pays only if that resource is privileged.
-    direct = any(action.lower().startswith("iam:") for action in chosen)
-    actions: dict[str, list[dict[str, Any]]] = {}
+    actions: dict[str, dict[str, Any]] = {}
     policies: list[str] = []
     for action, usable in chosen.items():
         grant = usable.grant
         label = grant.policy.label or grant.policy.source.display_path
         if label not in policies:
             policies.append(label)
-        actions[catalog.display_name(action)] = [{
+        actions[method.spelling[action]] = {
             "policy": label,
             "statement": grant.statement.index,
             "sid": grant.statement.sid,
             "resources": list(usable.resources) if grant.not_resources is None else
             [f"NotResource: {r}" for r in grant.not_resources],
             "conditions": list(usable.loose_conditions),
-        }]
-    anchor_action = next((a for a in chosen if path.resource_type_for(a)), next(iter(chosen)))
+        }
+    anchor_action = next((a for a in chosen if a in method.resource_types), next(iter(chosen)))
     anchor = chosen[anchor_action].grant
     names = ", ".join(actions)
     where = f" (granted by {', '.join(policies)})" if principal is not None else ""
@@ -240,7 +266,9 @@ def _hit(path: EscalationPath, chosen: dict[str, Usable], who: str, context: Che
         pointer=anchor.statement.pointer,
         statement=anchor.statement,
         policy=anchor.policy if principal is not None else None,
-        severity=None if direct and not specific else Severity.MEDIUM,
+        # Changing IAM or passing a role yields the new permissions at once; taking over an existing
+        # instance, function or stack, or assuming a role, pays only if that resource is privileged.
+        severity=None if method.direct and not specific else Severity.MEDIUM,
         details={
             "path": path.id,
             "title": path.title,
@@ -255,8 +283,7 @@ def _hit(path: EscalationPath, chosen: dict[str, Usable], who: str, context: Che
     )
 
 
-def _evaluate_policies(policies: Sequence[Policy], context: CheckContext) -> list[tuple[EscalationPath,
-                                                                                        dict[str, Usable]]]:
+def _evaluate_policies(policies: Sequence[Policy], context: CheckContext) -> list[tuple[_Method, dict[str, Usable]]]:
     effective = model(context).effective(policies)
     if is_full_admin(effective, context):
         return []
@@ -308,14 +335,14 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
             return
         who = f"{subject.kind} {subject.name}"
         for path, chosen in _evaluate_policies(subject.identity_policies, context):
-            yield _hit(path, chosen, who, context, subject)
+            yield _hit(path, chosen, who, subject)
         return
     if policy_is_exempt(subject, context):
         return
     for path, chosen in _evaluate_policies((subject,), context):
-        yield _hit(path, chosen, "Whoever holds this policy", context, None)
+        yield _hit(path, chosen, "Whoever holds this policy", None)
 
 
 def paths_for(policies: Iterable[Policy], context: CheckContext) -> list[str]:
     """Ids of the escalation paths the policies enable together (for tests and other rules)."""
-    return [path.id for path, _ in _evaluate_policies(tuple(policies), context)]
+    return [method.path.id for method, _ in _evaluate_policies(tuple(policies), context)]
