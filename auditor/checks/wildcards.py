@@ -150,7 +150,7 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
     what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
          "`NotResource`) without a condition that scopes the resources (a tag, a service key, "
          "`aws:ResourceAccount`...). Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
-         "`s3:ListAllMyBuckets`, `ec2:CreateKeyPair`...) are never reported: there is nothing narrower to write. "
+         "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write. "
          "Low when only tagging actions are concerned.",
     why="The statement changes every resource of those types in the account, present and future, including "
         "ones that belong to other teams or hold production data.",
