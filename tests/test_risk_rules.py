@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
 from auditor.engine import CheckContext, Selection, run_rules
@@ -268,7 +266,8 @@ def test_upsolver_management_role_is_privilege_escalation_and_its_trust_unbound(
     assert "passrole-ec2-runinstances" in {f.details["path"] for f in reported}
     trust = next(d for d in documents if "sts:ExternalId" in d)
     loaded = load_text(trust, "trust.json", LoadOptions(kind=PolicyKind.TRUST))
-    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"cross-account-trust"})))
+    trust_rules = Selection(select=frozenset({"cross-account-trust"}))
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), trust_rules)
     assert sorted(f.rule_id for f in reported) == ["IAM032", "IAM032"]
 
 

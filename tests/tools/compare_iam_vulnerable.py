@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.test_iam_vulnerable import EXPORT, expected_verdicts, iam_audit_flagged  # noqa: E402
+from tests.test_iam_vulnerable import EXPORT, expected_verdicts, iam_audit_flagged
 
 
 def cloudsplaining_flagged(results_file: Path) -> set[tuple[str, str]]:
