@@ -26,7 +26,7 @@ def ids(statements: str, kind: PolicyKind = PolicyKind.IDENTITY) -> set[str]:
 
 
 def export(**entries: object) -> str:
-    document = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    document: dict[str, object] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
     document.update(entries)
     return json.dumps(document)
 
