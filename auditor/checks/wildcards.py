@@ -103,7 +103,9 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     "IAM002", "service-wildcard-action", "wildcard-action", Severity.MEDIUM,
     "Action wildcard that grants write or permissions-management actions",
     what="Reports action patterns with `*` or `?` (`s3:*`, `ec2:Delete*`, `*`) in an `Allow` that match write or "
-         "permissions-management actions. High for `iam`, `sts`, `kms` and `organizations` patterns.",
+         "permissions-management actions. Read-named patterns (`List*`, `Describe*`, `Get*`...) are not reported "
+         "even when the catalogue files one of their matches as write. High for `iam`, `sts`, `kms` and "
+         "`organizations` patterns.",
     why="A wildcard grants every current and future action it matches, usually far more than intended: "
         "`s3:*` includes `s3:PutBucketPolicy` and `s3:DeleteBucket`; `iam:*` is account takeover.",
     example='{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}',
@@ -123,7 +125,7 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
             continue
         offending: list[tuple[int, str, frozenset[str]]] = []
         for index, pattern in enumerate(st.actions):
-            if not has_wildcard(pattern):
+            if not has_wildcard(pattern) or _read_verb_pattern(pattern):
                 continue
             risky = model(context).expand((pattern,)) & action_classes(catalog).write
             if risky:
@@ -142,6 +144,15 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
             details={"patterns": patterns, "write_actions": len(risky_all),
                      "examples": display(risky_all, catalog, 10)},
         )
+
+
+READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
+
+
+def _read_verb_pattern(pattern: str) -> bool:
+    """``ec2:Describe*``, ``s3:List*``: read-named patterns whose stray catalogue matches are not the intent."""
+    name = pattern.partition(":")[2].lower()
+    return name.startswith(READ_VERBS) and name[:1] not in ("*", "?")
 
 
 @RULES.rule(
