@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
@@ -219,6 +220,12 @@ class Catalog:
             )
         return self._all_actions
 
+    def action_summaries(self) -> Iterator[tuple[str, str, bool]]:
+        """(lower-case full name, access level, accepts only ``*``) of every action, cheaply."""
+        for service, entry in self._services.items():
+            for name, row in entry["actions"].items():
+                yield f"{service}:{name}", row[1], not row[2]
+
     def action(self, full_name: str) -> ActionInfo | None:
         key = full_name.lower()
         try:
@@ -270,6 +277,9 @@ class Catalog:
             return frozenset((key,)) if name in entry["actions"] else frozenset()
         if name == "*":
             return frozenset(f"{service}:{a}" for a in entry["actions"])
+        head = name[:-1]
+        if name.endswith("*") and "*" not in head and "?" not in head:
+            return frozenset(f"{service}:{a}" for a in entry["actions"] if a.startswith(head))
         regex = _pattern_regex(name)
         return frozenset(f"{service}:{a}" for a in entry["actions"] if regex.match(a))
 

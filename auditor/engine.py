@@ -44,6 +44,20 @@ class CheckContext:
     def __init__(self, catalog: Catalog, options: Mapping[str, Any] | None = None) -> None:
         self.catalog = catalog
         self.options = dict(options or {})
+        self._principal_policy_ids: frozenset[int] = frozenset()
+
+    def note_principals(self, principals: Iterable[Principal]) -> None:
+        """Remember which policies are in effect for a user or role that principal-scope rules evaluate."""
+        self._principal_policy_ids = frozenset(
+            id(policy)
+            for principal in principals
+            if principal.kind in ("user", "role")
+            for policy in principal.identity_policies
+        )
+
+    def in_effect_for_principal(self, policy: Policy) -> bool:
+        """True when ``policy`` applies to a user or role of the input (so principal rules see it)."""
+        return id(policy) in self._principal_policy_ids
 
     @cached_property
     def retired(self) -> Any:
@@ -85,8 +99,9 @@ def run_rules(
 ) -> list[Finding]:
     selection = selection or Selection()
     active = [r for r in rules if selection.enabled(r)]
-    policy_rules = [r for r in active if r.scope == "policy"]
-    principal_rules = [r for r in active if r.scope == "principal"]
+    policy_rules = [r for r in active if r.scope in ("policy", "both")]
+    principal_rules = [r for r in active if r.scope in ("principal", "both")]
+    context.note_principals(loaded.principals)
     findings: list[Finding] = []
     for source, problem in loaded.document_problems:
         rule = rules.get(problem.rule)

@@ -7,6 +7,9 @@ checked by the tests against the current catalogue, not at load time.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -305,11 +308,25 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
 
 
 def _read_yaml(file: Path) -> Any:
+    """Parse a knowledge file; the parse is cached as JSON by content hash (ruamel is slow to start)."""
     try:
-        with open(file, encoding="utf-8") as handle:
-            return YAML(typ="safe").load(handle)
-    except (OSError, YAMLError) as error:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
         raise KnowledgeError(f"{file}: {error}") from error
+    from auditor.catalog import _write_atomically, cache_dir
+
+    cached = cache_dir() / f"knowledge-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
+    try:
+        return json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as error:
+        raise KnowledgeError(f"{file}: {error}") from error
+    with contextlib.suppress(TypeError, ValueError):  # not JSON-representable: parse each time
+        _write_atomically(cached, json.dumps(data))
+    return data
 
 
 def _check_keys(entry: object, allowed: frozenset[str], required: frozenset[str], where: str) -> None:
@@ -344,3 +361,28 @@ def _action(value: object, where: str) -> str:
     if not _ACTION.match(action):
         raise KnowledgeError(f"{where}: {action!r} is not a service:Action name")
     return action
+
+
+@dataclass(frozen=True, slots=True)
+class ConfusedDeputyExemption:
+    service: str
+    reason: str
+
+
+@lru_cache(maxsize=1)
+def load_confused_deputy_exemptions() -> dict[str, ConfusedDeputyExemption]:
+    """``rules/confused-deputy.yaml``: service principals (lower-case) that need no source condition."""
+    file = rules_dir() / "confused-deputy.yaml"
+    data = _read_yaml(file)
+    if not isinstance(data, list) or not data:
+        raise KnowledgeError(f"{file}: expected a non-empty list of services")
+    exemptions: dict[str, ConfusedDeputyExemption] = {}
+    for index, entry in enumerate(data):
+        where = f"{file}: [{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"service", "reason"}:
+            raise KnowledgeError(f"{where}: expected the keys service and reason")
+        service = _text(entry["service"], f"{where}.service").lower()
+        if service in exemptions:
+            raise KnowledgeError(f"{where}: {service} is listed twice")
+        exemptions[service] = ConfusedDeputyExemption(service, _text(entry["reason"], f"{where}.reason"))
+    return exemptions

@@ -18,7 +18,8 @@ from auditor.report import RuleDocs, RuleInfo
 if TYPE_CHECKING:
     pass
 
-Scope = Literal["policy", "principal"]
+Scope = Literal["policy", "principal", "both"]
+"""``both``: the check receives each policy and each principal (dispatch on the type)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,10 @@ from auditor.registry import RuleSet
 FAMILIES = (
     "auditor.checks.malformed",
     "auditor.checks.unknown_action",
+    "auditor.checks.wildcards",
+    "auditor.checks.escalation",
+    "auditor.checks.exposure",
+    "auditor.checks.trust",
 )
 
 

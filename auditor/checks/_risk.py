@@ -1,0 +1,199 @@
+"""Condition and resource semantics shared by the risk rules."""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from auditor.catalog import Catalog
+from auditor.engine import CheckContext
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Statement
+from auditor.permissions import CompiledStatement, PermissionModel, glob_matches, permission_model
+
+# Keys that describe the caller or the request channel. An insider satisfies them (works from the
+# office network, has MFA, is in the organisation), and they do not say which resources are touched.
+CALLER_CONTEXT_KEYS = frozenset(
+    {
+        "aws:sourceip", "aws:sourcevpc", "aws:sourcevpce", "aws:vpcsourceip", "aws:multifactorauthpresent",
+        "aws:multifactorauthage", "aws:securetransport", "aws:currenttime", "aws:epochtime",
+        "aws:tokenissuetime", "aws:principalorgid", "aws:principalorgpaths", "aws:principalaccount",
+        "aws:principalarn", "aws:principaltype", "aws:principalisawsservice", "aws:principalservicename",
+        "aws:principalservicenameslist", "aws:userid", "aws:username", "aws:useragent", "aws:referer",
+        "aws:requestedregion", "aws:sourceidentity", "aws:federatedprovider", "aws:rolesessionname",
+        "aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4", "aws:calledvia", "aws:calledviafirst",
+        "aws:calledvialast", "aws:viaawsservice", "aws:assumedroot", "ec2:region",
+    }
+)
+CALLER_CONTEXT_PREFIXES = ("aws:principaltag/",)
+_TAG_KEY = re.compile(r"^[a-z0-9-]+:(requesttag|resourcetag)/|^aws:tagkeys$|^[a-z0-9-]+:tagkeys$")
+
+NEGATED_OPERATORS = frozenset(
+    {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike",
+     "NotIpAddress", "NumericNotEquals", "DateNotEquals"}
+)
+IDENTITY_KINDS = (PolicyKind.IDENTITY,)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionClasses:
+    """Catalogue actions (lower-case) by what they do, computed once per catalogue."""
+
+    write: frozenset[str]
+    """Write or permissions-management access level."""
+    risky_scopable: frozenset[str]
+    """Write, permissions-management or tagging actions that accept a resource narrower than ``*``."""
+    tagging: frozenset[str]
+    star_only: frozenset[str]
+
+
+@lru_cache(maxsize=4)
+def action_classes(catalog: Catalog) -> ActionClasses:
+    write, risky, tagging, star_only = set(), set(), set(), set()
+    for action, level, accepts_only_star in catalog.action_summaries():
+        is_write = "Write" in level or "Permissions management" in level
+        if is_write:
+            write.add(action)
+        if "Tagging" in level:
+            tagging.add(action)
+        if accepts_only_star:
+            star_only.add(action)
+        elif is_write or "Tagging" in level:
+            risky.add(action)
+    return ActionClasses(frozenset(write), frozenset(risky), frozenset(tagging), frozenset(star_only))
+
+
+def model(context: CheckContext) -> PermissionModel:
+    return permission_model(context.catalog)
+
+
+def compiled(policy: Policy, context: CheckContext) -> tuple[CompiledStatement, ...]:
+    return model(context).compile(policy)
+
+
+def is_caller_context_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in CALLER_CONTEXT_KEYS or lowered.startswith(CALLER_CONTEXT_PREFIXES)
+
+
+def is_tag_key(key: str) -> bool:
+    return _TAG_KEY.match(key.lower()) is not None
+
+
+def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
+    """Conditions that narrow which resources or requests a statement covers (tags count)."""
+    return tuple(c for c in conditions if not is_caller_context_key(c.key))
+
+
+def is_negated(condition: Condition) -> bool:
+    return condition.base_operator in NEGATED_OPERATORS
+
+
+def has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def statement_grants_any_resource(statement: Statement) -> bool:
+    return statement.not_resources is not None or "*" in (statement.resources or ())
+
+
+def access_levels(actions: Iterable[str], catalog: Catalog) -> dict[str, str]:
+    levels = {}
+    for action in actions:
+        info = catalog.action(action)
+        if info is not None:
+            levels[action] = info.access_level
+    return levels
+
+
+def display(actions: Iterable[str], catalog: Catalog, limit: int | None = None) -> list[str]:
+    """AWS spellings of (the first ``limit``, alphabetically, of) lower-case action names."""
+    names = sorted(actions) if limit is None else heapq.nsmallest(limit, actions)
+    return [catalog.display_name(a) for a in names]
+
+
+ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def arn_account(arn: str) -> str | None:
+    """The account field of an ARN, or a bare 12-digit account id; None when absent or a wildcard."""
+    text = arn.strip()
+    if ACCOUNT.match(text):
+        return text
+    parts = text.split(":", 5)
+    if len(parts) >= 5 and parts[0] == "arn" and ACCOUNT.match(parts[4]):
+        return parts[4]
+    return None
+
+
+def principal_account(ref: PrincipalRef) -> str | None:
+    return arn_account(ref.value) if ref.type == "AWS" else None
+
+
+def is_everyone(ref: PrincipalRef) -> bool:
+    return (ref.type == "*" or ref.type == "AWS") and ref.value.strip() == "*"
+
+
+# Keys whose concrete value confines a statement to known accounts, organisations or networks.
+_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "kms:calleraccount",
+                           "aws:resourceaccount"})
+_ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:resourceorgid", "aws:sourceorgid"})
+_ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:resourceorgpaths", "aws:sourceorgpaths"})
+_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
+_NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
+NARROWING_KEYS = _ACCOUNT_KEYS | _ORG_ID_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS
+_ORG_ID = re.compile(r"^o-[a-z0-9]{4,32}$")
+
+
+def _narrowing_value(key: str, value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if key in _ACCOUNT_KEYS:
+        return ACCOUNT.match(text) is not None or _is_bound_placeholder(text)
+    if key in _ORG_ID_KEYS:
+        return _ORG_ID.match(text) is not None or _is_bound_placeholder(text)
+    if key in _ORG_PATH_KEYS:
+        head = text.split("/", 1)[0]
+        return _ORG_ID.match(head) is not None
+    if key in _ARN_KEYS:
+        if arn_account(text) is not None or _is_bound_placeholder(text.split(":")[4] if text.count(":") >= 4 else ""):
+            return True
+        parts = text.split(":", 5)
+        # S3 bucket ARNs carry no account, but bucket names are global: a literal bucket name narrows.
+        return len(parts) == 6 and parts[2] == "s3" and bool(parts[5]) and not has_wildcard(parts[5].split("/")[0])
+    if key in _NETWORK_KEYS:
+        return bool(text) and not text.startswith(("*", "?")) and text.rstrip("*?") not in ("vpc-", "vpce-")
+    return False
+
+
+def _is_bound_placeholder(text: str) -> bool:
+    """``${AccountId}``-style template parameters stand for one concrete value once deployed."""
+    return bool(re.fullmatch(r"\$\{[A-Za-z][A-Za-z0-9_]*\}", text)) and not text.lower().startswith("${aws:")
+
+
+def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
+    """A condition that confines the statement to known accounts, organisations or networks, if any.
+
+    Negated operators, ``...IfExists`` (the key is absent on direct calls) and ``ForAllValues`` (true
+    when the key is absent) narrow nothing; every value of the key must be concrete, since values
+    are ORed and one ``*`` opens the condition to everyone.
+    """
+    for condition in conditions:
+        key = condition.key.lower()
+        if key not in NARROWING_KEYS or is_negated(condition) or condition.if_exists:
+            continue
+        if condition.set_qualifier == "ForAllValues" or condition.base_operator in ("Null", "Bool"):
+            continue
+        if condition.values and all(_narrowing_value(key, v) for v in condition.values):
+            return condition
+    return None
+
+
+def service_matches(values: Iterable[object], services: Iterable[str]) -> bool:
+    """True when some value (a pattern) matches one of the service principal names."""
+    names = tuple(services)
+    return any(isinstance(v, str) and any(glob_matches(v, name, ignore_case=True) for name in names)
+               for v in values)

@@ -1,0 +1,348 @@
+"""Privilege escalation: a known method, inside one policy or across the policies of one principal.
+
+The methods are data (``rules/escalation/*.yaml``). A method is reported when every action it
+needs is effectively allowed (after Deny, across inline, attached and group policies) by a grant
+that still makes it exploitable:
+
+- resources: for the action whose resource decides the method (``resource_sensitive``), a pattern
+  that cannot name a resource of the needed type does not count (``iam:PassRole`` on a bucket ARN),
+  nor do AWS managed policies (``arn:aws:iam::aws:policy/...``: nobody can change them), nor taking
+  over one's own user (``iam:CreateAccessKey`` on ``user/${aws:username}`` is self-service). ``*`` or a
+  wildcard in the name is exploitable; a literal ARN is reported at medium (exploitable only if
+  that very role, user or policy is privileged, which the policy alone cannot tell);
+- conditions: keys about the caller (``aws:SourceIp``, MFA, ``aws:PrincipalOrgID``, time windows
+  that are open) and tag conditions (``aws:RequestTag``, ``*:ResourceTag``, ``aws:TagKeys``: the caller
+  chooses the tags of what it creates) do not stop an insider, so they do not fence the method.
+  ``iam:PassedToService`` fences it unless it admits the service the method passes the role to. Any
+  other condition is taken as a real fence (false positives cost more than misses here). A
+  statement whose time window has closed grants nothing.
+
+Deduplication: a principal of an account export (a user or role) is evaluated as a whole, once per
+method. Policies in effect for such a principal are not evaluated again on their own; policies that
+are not (standalone files, managed policies attached to nobody in the export, policies of groups
+without members) get per-policy findings. Principals that already hold every action (full admin,
+reported by IAM001) and service-linked roles (AWS owns their policies) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from auditor.checks._risk import (
+    has_wildcard,
+    is_caller_context_key,
+    is_negated,
+    is_tag_key,
+    model,
+    service_matches,
+)
+from auditor.engine import CheckContext
+from auditor.knowledge import EscalationPath, load_escalation_paths
+from auditor.model import Condition, Policy, PolicyKind, Principal, Severity
+from auditor.permissions import EffectivePermissions, Grant
+from auditor.registry import Hit, RuleSet, example
+
+RULES = RuleSet()
+
+RESOURCE_FACTS_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
+"""Keys that confine a grant to the principal's own account or organisation: still exploitable."""
+
+SELF_SERVICE_ACTIONS = frozenset(
+    {"iam:createaccesskey", "iam:createloginprofile", "iam:updateloginprofile"}
+)
+"""Taking over one's own user with these is not an escalation (password and key self-service)."""
+
+SERVICE_PRINCIPALS = {
+    "ec2": ("ec2.amazonaws.com",),
+    "ecs": ("ecs-tasks.amazonaws.com", "ecs.amazonaws.com"),
+    "batch": ("ecs-tasks.amazonaws.com", "batch.amazonaws.com", "ec2.amazonaws.com"),
+    "datapipeline": ("datapipeline.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"),
+    "airflow": ("airflow-env.amazonaws.com", "airflow.amazonaws.com"),
+    "apprunner": ("tasks.apprunner.amazonaws.com", "build.apprunner.amazonaws.com"),
+}
+
+
+@lru_cache(maxsize=1)
+def escalation_paths() -> tuple[EscalationPath, ...]:
+    return load_escalation_paths()
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    """An escalation path prepared for fast checks: lower-case action names, AWS spelling beside them."""
+
+    path: EscalationPath
+    requires: tuple[str, ...]
+    any_of: tuple[tuple[str, ...], ...]
+    required: frozenset[str]
+    resource_types: dict[str, str]
+    spelling: dict[str, str]
+    passed_to: tuple[str, ...]
+    direct: bool
+
+
+@lru_cache(maxsize=1)
+def _methods() -> tuple[_Method, ...]:
+    methods = []
+    for path in escalation_paths():
+        spelling = {a.lower(): a for a in (*path.requires, *(a for g in path.any_of for a in g))}
+        methods.append(_Method(
+            path=path,
+            requires=tuple(a.lower() for a in path.requires),
+            any_of=tuple(tuple(a.lower() for a in group) for group in path.any_of),
+            required=frozenset(a.lower() for a in path.requires),
+            resource_types={a.lower(): t for a, t in path.resource_sensitive},
+            spelling=spelling,
+            passed_to=_passed_to(path),
+            direct=any(a.startswith("iam:") for a in spelling),
+        ))
+    return tuple(methods)
+
+
+@lru_cache(maxsize=1)
+def _relevant_actions() -> frozenset[str]:
+    return frozenset().union(*(path.actions for path in escalation_paths()))
+
+
+def _passed_to(path: EscalationPath) -> tuple[str, ...]:
+    services: list[str] = []
+    for action in path.actions:
+        prefix = action.partition(":")[0]
+        if prefix in ("iam", "sts"):
+            continue
+        services.extend(SERVICE_PRINCIPALS.get(prefix, (f"{prefix}.amazonaws.com",)))
+    return tuple(dict.fromkeys(services))
+
+
+def fence(conditions: Sequence[Condition], method: _Method) -> Condition | None:
+    """The first condition that stops an insider from using the grant for ``method``, if any."""
+    for condition in conditions:
+        key = condition.key.lower()
+        if is_caller_context_key(key) or is_tag_key(key) or key in RESOURCE_FACTS_KEYS:
+            continue
+        if key == "iam:passedtoservice":
+            admits = service_matches(condition.values, method.passed_to)
+            if admits != is_negated(condition):
+                continue
+        return condition
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Usable:
+    grant: Grant
+    scope: str
+    """``any`` (every resource of the type, or a wildcard name) or ``specific`` (literal ARNs)."""
+    resources: tuple[str, ...]
+    loose_conditions: tuple[str, ...]
+
+
+def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext) -> str | None:
+    if pattern == "*":
+        return "any"
+    parts = pattern.split(":", 5)
+    service = action.partition(":")[0]
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    if parts[2] != service and not has_wildcard(parts[2]):
+        return None
+    info = context.catalog.resource_type(service, rtype)
+    expected_head = ""
+    if info is not None:
+        format_parts = info.arn_format.split(":", 5)
+        expected_head = format_parts[5].split("${", 1)[0] if len(format_parts) == 6 else ""
+    resource = parts[5]
+    head = resource
+    for index, char in enumerate(resource):
+        if char in "*?" or resource.startswith("${", index):
+            head = resource[:index]
+            break
+    if not (head.startswith(expected_head) or expected_head.startswith(head)):
+        return None
+    if rtype == "policy" and parts[4] == "aws":
+        return None  # AWS managed policies cannot be changed by anyone outside AWS
+    if action.lower() in SELF_SERVICE_ACTIONS and "${aws:username}" in resource.lower():
+        return None
+    name = resource[len(expected_head):] if resource.startswith(expected_head) else resource
+    if has_wildcard(name) or has_wildcard(parts[4]) or "${" in name:
+        return "any"
+    return "specific"
+
+
+def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
+                 context: CheckContext) -> Usable | None:
+    """The grant of ``action`` (lower-case) that serves ``method`` best (any resource beats specific ones)."""
+    rtype = method.resource_types.get(action)
+    best: Usable | None = None
+    for grant in effective.grants_for(action):
+        if grant.conditions and fence(grant.conditions, method) is not None:
+            continue
+        loose = tuple(f"{c.operator}:{c.key}" for c in grant.conditions)
+        if rtype is None or grant.any_resource:
+            return Usable(grant, "any", grant.resources or ("*",), loose)
+        scopes = [(p, _resource_scope(p, action, rtype, context)) for p in grant.resources]
+        usable = [p for p, s in scopes if s is not None]
+        if not usable:
+            continue
+        if any(s == "any" for _, s in scopes):
+            return Usable(grant, "any", tuple(usable), loose)
+        if best is None:
+            best = Usable(grant, "specific", tuple(usable), loose)
+    return best
+
+
+def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator[tuple[_Method, dict[str, Usable]]]:
+    """Every escalation method ``effective`` enables, with the grant used for each of its actions."""
+    allowed = effective.allowed(_relevant_actions())
+    if not allowed:
+        return
+    cache: dict[tuple[str, str], Usable | None] = {}
+
+    def use(action: str, method: _Method) -> Usable | None:
+        key = (action, method.path.id)
+        if key not in cache:
+            cache[key] = usable_grant(effective, action, method, context)
+        return cache[key]
+
+    for method in _methods():
+        if not method.required <= allowed:
+            continue
+        if method.any_of and not any(all(a in allowed for a in group) for group in method.any_of):
+            continue
+        chosen: dict[str, Usable] = {}
+        for action in method.requires:
+            found = use(action, method)
+            if found is None:
+                break
+            chosen[action] = found
+        else:
+            for group in method.any_of:
+                picks = [(a, use(a, method)) for a in group]
+                if all(p is not None for _, p in picks):
+                    chosen.update({a: p for a, p in picks if p is not None})
+                    break
+            else:
+                if method.any_of:
+                    continue
+            yield method, chosen
+
+
+def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> bool:
+    total = len(model(context).all_actions)
+    return any(
+        len(grant.actions) == total and grant.any_resource and not grant.conditions and not grant.denials
+        for grant in effective.grants
+    )
+
+
+def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Principal | None) -> Hit:
+    path = method.path
+    specific = any(u.scope == "specific" for u in chosen.values())
+    actions: dict[str, dict[str, Any]] = {}
+    policies: list[str] = []
+    for action, usable in chosen.items():
+        grant = usable.grant
+        label = grant.policy.label or grant.policy.source.display_path
+        if label not in policies:
+            policies.append(label)
+        actions[method.spelling[action]] = {
+            "policy": label,
+            "statement": grant.statement.index,
+            "sid": grant.statement.sid,
+            "resources": list(usable.resources) if grant.not_resources is None else
+            [f"NotResource: {r}" for r in grant.not_resources],
+            "conditions": list(usable.loose_conditions),
+        }
+    anchor_action = next((a for a in chosen if a in method.resource_types), next(iter(chosen)))
+    anchor = chosen[anchor_action].grant
+    names = ", ".join(actions)
+    where = f" (granted by {', '.join(policies)})" if principal is not None else ""
+    limit = " on specific resources only: exploitable if they are privileged" if specific else ""
+    return Hit(
+        f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}",
+        pointer=anchor.statement.pointer,
+        statement=anchor.statement,
+        policy=anchor.policy if principal is not None else None,
+        # Changing IAM or passing a role yields the new permissions at once; taking over an existing
+        # instance, function or stack, or assuming a role, pays only if that resource is privileged.
+        severity=None if method.direct and not specific else Severity.MEDIUM,
+        details={
+            "path": path.id,
+            "title": path.title,
+            "actions": actions,
+            "policies": policies,
+            "target": path.target,
+            "resource_scope": "specific" if specific else "any",
+            "impact": path.impact,
+            "reference": path.reference,
+            "known_as": list(path.known_as),
+        },
+    )
+
+
+def _evaluate_policies(policies: Sequence[Policy], context: CheckContext) -> list[tuple[_Method, dict[str, Usable]]]:
+    effective = model(context).effective(policies)
+    if is_full_admin(effective, context):
+        return []
+    return list(evaluate(effective, context))
+
+
+def principal_is_exempt(principal: Principal) -> bool:
+    return principal.kind not in ("user", "role") or ":role/aws-service-role/" in principal.arn
+
+
+def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
+    if policy.kind is not PolicyKind.IDENTITY or context.in_effect_for_principal(policy):
+        return True
+    label = policy.label or ""
+    return policy.is_aws_managed and "/aws-service-role/" in label
+
+
+@RULES.rule(
+    "IAM012", "privilege-escalation", "privilege-escalation", Severity.HIGH,
+    "Known privilege-escalation method",
+    what="Reports a known privilege-escalation method (from `rules/escalation/`: Rhino Security Labs' 21, "
+         "pathfinding.cloud and later research) when the actions it needs are effectively allowed: inside one "
+         "policy file, or for a user or role of an account export across its inline, attached and group "
+         "policies, after `Deny`. Resource and condition constraints count (see `auditor/checks/escalation.py`). "
+         "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
+         "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
+         "resources only: it pays only if that resource is privileged.",
+    why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
+        "administrator: the policy's apparent limits do not hold.",
+    example='{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}',
+    fix="Restrict the sensitive action to specific resources (`iam:PassRole` to the one role the job passes, "
+        "with `iam:PassedToService`), remove the second half of the pair, or deny it with a permissions boundary.",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                 '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}', "IAM003", "IAM012")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                  '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}, '
+                  '{"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}]}', "IAM003"),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
+                  '"Resource": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '
+                  '"Resource": "*", "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}}, '
+                  '{"Effect": "Allow", "Action": "ec2:RunInstances", '
+                  '"Resource": "arn:aws:ec2:us-east-1:123456789012:instance/*"}]}')],
+    scope="both",
+)
+def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> Iterator[Hit]:
+    if isinstance(subject, Principal):
+        if principal_is_exempt(subject):
+            return
+        who = f"{subject.kind} {subject.name}"
+        for path, chosen in _evaluate_policies(subject.identity_policies, context):
+            yield _hit(path, chosen, who, subject)
+        return
+    if policy_is_exempt(subject, context):
+        return
+    for path, chosen in _evaluate_policies((subject,), context):
+        yield _hit(path, chosen, "Whoever holds this policy", None)
+
+
+def paths_for(policies: Iterable[Policy], context: CheckContext) -> list[str]:
+    """Ids of the escalation paths the policies enable together (for tests and other rules)."""
+    return [method.path.id for method, _ in _evaluate_policies(tuple(policies), context)]

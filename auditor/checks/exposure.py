@@ -1,0 +1,183 @@
+"""Sensitive actions on every resource (credentials, data, resource policies) and public resource policies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from auditor.checks._risk import (
+    action_classes,
+    compiled,
+    display,
+    is_everyone,
+    narrowing_condition,
+    scoping_conditions,
+)
+from auditor.checks.wildcards import full_admin
+from auditor.engine import CheckContext
+from auditor.knowledge import load_sensitive
+from auditor.model import Policy, PolicyKind, Severity
+from auditor.registry import Hit, RuleSet, example
+
+RULES = RuleSet()
+_V = '{"Version": "2012-10-17", "Statement": ['
+
+
+@lru_cache(maxsize=1)
+def sensitive_sets() -> dict[str, frozenset[str]]:
+    return {
+        category: frozenset(entry.action.lower() for entry in entries)
+        for category, entries in load_sensitive().by_category().items()
+    }
+
+
+@lru_cache(maxsize=1)
+def _reasons() -> dict[str, str]:
+    return {entry.action.lower(): entry.reason
+            for entries in load_sensitive().by_category().values() for entry in entries}
+
+
+def _severity(found: frozenset[str], category: str, context: CheckContext) -> Severity | None:
+    """Low when every action accepts only ``*`` (nothing narrower can be written); IAM credentials high."""
+    if found <= action_classes(context.catalog).star_only:
+        return Severity.LOW
+    if category == "credentials-exposure" and any(a.startswith(("iam:", "sts:")) for a in found):
+        return Severity.HIGH
+    return None
+
+
+def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Iterator[Hit]:
+    if policy.kind is not PolicyKind.IDENTITY:
+        return
+    wanted = sensitive_sets()[category]
+    catalog = context.catalog
+    for statement in compiled(policy, context):
+        if not statement.is_allow or statement.never_applies or not statement.any_resource:
+            continue
+        if scoping_conditions(statement.conditions) or full_admin(statement, context):
+            continue
+        found = statement.actions & wanted
+        if not found:
+            continue
+        st = statement.statement
+        names = display(found, catalog)
+        reasons = _reasons()
+        pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
+        first = min(found, key=lambda a: catalog.display_name(a))
+        yield Hit(
+            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on every resource: {reasons[first]}",
+            pointer=pointer, statement=st, severity=_severity(found, category, context),
+            details={"actions": names, "reasons": {catalog.display_name(a): reasons[a] for a in sorted(found)}},
+        )
+
+
+@RULES.rule(
+    "IAM020", "credentials-exposure", "credentials-exposure", Severity.MEDIUM,
+    "Actions that hand out credentials, on every resource",
+    what="Reports an `Allow` of an action that returns credentials or secrets (`rules/sensitive.yaml`: "
+         "`iam:CreateAccessKey`, `iam:UpdateLoginProfile`, `ecr:GetAuthorizationToken`, "
+         "`redshift:GetClusterCredentials`...) on `\"Resource\": \"*\"` without a scoping condition. High for IAM "
+         "user credentials (`iam:`, `sts:`); low when every action accepts only `*` (`ecr:GetAuthorizationToken`: "
+         "the token reaches only repositories other permissions allow).",
+    why="The holder can mint credentials for other users, databases or registries and act as them; the new "
+        "credentials outlive the holder's own session.",
+    example='{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "*"}',
+    fix='Scope to the caller (`arn:aws:iam::*:user/${aws:username}`) or the specific resources.',
+    bad=[example(_V + '{"Effect": "Allow", "Action": "redshift:GetClusterCredentials", "Resource": "*"}]}',
+                 "IAM003", "IAM020")],
+    good=[example(_V + '{"Effect": "Allow", "Action": "iam:CreateAccessKey", '
+                  '"Resource": "arn:aws:iam::*:user/${aws:username}"}]}')],
+)
+def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    return _sensitive_hits(policy, context, "credentials-exposure")
+
+
+@RULES.rule(
+    "IAM021", "data-access", "data-access", Severity.MEDIUM, "Reading sensitive data on every resource",
+    what="Reports an `Allow` of an action that reads stored data (`s3:GetObject`, `secretsmanager:GetSecretValue`, "
+         "`ssm:GetParameter`, `kms:Decrypt`, `dynamodb:Scan`...) on `\"Resource\": \"*\"` without a scoping "
+         "condition.",
+    why="Every bucket, secret, parameter and table of the account is readable, including those created later "
+        "for other purposes; one leaked credential exposes all of it.",
+    example='{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}',
+    fix="Name the buckets, secrets or keys the job reads, or scope with `aws:ResourceTag/...`.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}',
+                 "IAM021")],
+    good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
+                  '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}')],
+)
+def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    return _sensitive_hits(policy, context, "data-access")
+
+
+@RULES.rule(
+    "IAM022", "resource-exposure", "resource-exposure", Severity.MEDIUM,
+    "Changing resource policies or sharing, on every resource",
+    what="Reports an `Allow` of an action that rewrites resource policies or shares resources "
+         "(`s3:PutBucketPolicy`, `kms:PutKeyPolicy`, `lambda:AddPermission`, `ec2:ModifySnapshotAttribute`...) "
+         "on `\"Resource\": \"*\"` without a scoping condition. Low when every action accepts only `*`.",
+    why="The holder can open any bucket, key, queue or snapshot to another account or to the public, which "
+        "bypasses every identity policy of the account.",
+    example='{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}',
+    fix="Restrict to the resources the job administers; guard public sharing with an SCP or Block Public Access.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": "ec2:ModifySnapshotAttribute", "Resource": "*"}]}',
+                 "IAM003", "IAM022")],
+    good=[example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::b"}]}')],
+)
+def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    return _sensitive_hits(policy, context, "resource-exposure")
+
+
+@RULES.rule(
+    "IAM030", "public-access", "public-access", Severity.HIGH, "Resource policy open to everyone",
+    what='Reports an `Allow` in a resource policy whose principal is `"*"` or `{"AWS": "*"}` (or that uses '
+         "`NotPrincipal`) and whose conditions do not confine it to known accounts, organisations or networks "
+         "(`aws:SourceAccount`, `aws:SourceArn` with an account, `aws:SourceOwner`, `aws:PrincipalOrgID`, "
+         "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account, `aws:SourceVpce`, `aws:SourceVpc`, "
+         "`aws:ResourceOrgID`, `aws:PrincipalOrgPaths`, `kms:CallerAccount`). `kms:ViaService` alone does not "
+         "narrow it, nor does a wildcard value (`\"aws:PrincipalAccount\": \"*\"`), a negated operator or "
+         "`...IfExists`. Critical when write or permissions-management actions are open.",
+    why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
+        "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
+    example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
+            '"Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}',
+    fix="Name the accounts or roles as principals, or add `aws:PrincipalOrgID` / `aws:SourceAccount` / "
+        "`kms:CallerAccount` conditions.",
+    bad=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+                 '"Resource": "arn:aws:s3:::b/*"}]}', "IAM030", kind=PolicyKind.RESOURCE),
+         example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", '
+                 '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
+                 '"Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}}]}', "IAM030",
+                 kind=PolicyKind.RESOURCE)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+                  '"Resource": "arn:aws:s3:::b/*", '
+                  '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
+                  kind=PolicyKind.RESOURCE),
+          example(_V + '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
+                  '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}', kind=PolicyKind.RESOURCE)],
+)
+def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    if policy.kind is not PolicyKind.RESOURCE:
+        return
+    catalog = context.catalog
+    for statement in compiled(policy, context):
+        st = statement.statement
+        if not st.is_allow or statement.never_applies:
+            continue
+        everyone = [p for p in st.principals or () if is_everyone(p)]
+        if not everyone and st.not_principals is None:
+            continue
+        if narrowing_condition(st.conditions) is not None:
+            continue
+        writes = statement.actions & action_classes(catalog).write
+        pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
+        who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
+        yield Hit(
+            f"Allows {who} to {', '.join(display(statement.actions, catalog, 3))}"
+            f"{' and more' if len(statement.actions) > 3 else ''}"
+            f"{' with no condition that narrows it' if not st.conditions else ' under conditions that admit anyone'}",
+            pointer=pointer, statement=st, severity=Severity.CRITICAL if writes else None,
+            details={"actions": display(statement.actions, catalog, 20),
+                     "conditions": [f"{c.operator}:{c.key}" for c in st.conditions],
+                     "write_actions": display(writes, catalog, 20)},
+        )

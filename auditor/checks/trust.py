@@ -1,0 +1,315 @@
+"""Cross-account trust: who may assume a role, and whether a service may be tricked into it.
+
+The role's own account comes from its ARN (account exports carry it), else from the
+``account_id`` check option; principals of that account are not cross-account.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from auditor.checks._risk import (
+    arn_account,
+    is_everyone,
+    is_negated,
+    narrowing_condition,
+    principal_account,
+)
+from auditor.engine import CheckContext
+from auditor.knowledge import load_confused_deputy_exemptions
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement
+from auditor.registry import Hit, RuleSet, example
+
+RULES = RuleSet()
+CATEGORY = "cross-account-trust"
+_V = '{"Version": "2012-10-17", "Statement": ['
+
+_PLACEHOLDER = re.compile(
+    r"^<[^>]*>$|\$\{(?!aws:)[^}]+\}|\{\{[^}]*\}\}|(?-i:^[A-Z][A-Z0-9]*_[A-Z0-9_]*$)|external[_-]?id|"
+    r"your|placeholder|example|changeme|change[_-]me|replace|xxxx|todo|^(string|secret|id)$",
+    re.IGNORECASE,
+)
+_GITHUB = "token.actions.githubusercontent.com"
+_AUD_ONLY_PROVIDERS = ("cognito-identity.amazonaws.com",)
+_POSITIVE_STRING = frozenset({"StringEquals", "StringLike", "StringEqualsIgnoreCase", "ForAnyValue:StringEquals",
+                              "ForAnyValue:StringLike"})
+
+
+def _role_account(policy: Policy, context: CheckContext) -> str | None:
+    if policy.subject is not None and policy.subject.arn:
+        account = arn_account(policy.subject.arn)
+        if account:
+            return account
+    option = context.options.get("account_id")
+    return str(option) if option else None
+
+
+def _assume_statements(policy: Policy) -> Iterator[Statement]:
+    if policy.kind is not PolicyKind.TRUST:
+        return
+    for statement in policy.statements:
+        if statement.is_allow:
+            yield statement
+
+
+def _conditions_on(statement: Statement, key: str) -> list[Condition]:
+    wanted = key.lower()
+    return [c for c in statement.conditions if c.key.lower() == wanted]
+
+
+def _positive(condition: Condition) -> bool:
+    return not is_negated(condition) and not condition.if_exists and condition.base_operator not in ("Null", "Bool")
+
+
+def external_ids(statement: Statement) -> list[str] | None:
+    """The ``sts:ExternalId`` values a positive condition demands, or None when there is no such condition."""
+    found = [c for c in _conditions_on(statement, "sts:ExternalId") if _positive(c)]
+    if not found:
+        return None
+    return [str(v) for c in found for v in c.values]
+
+
+def is_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.search(value.strip())) or not value.strip()
+
+
+def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
+    found = []
+    for ref in statement.principals or ():
+        if ref.type != "AWS" or is_everyone(ref):
+            continue
+        account = principal_account(ref)
+        if account is None or account != own:
+            found.append(ref)
+    return found
+
+
+@RULES.rule(
+    "IAM031", "trust-without-external-id", CATEGORY, Severity.HIGH,
+    "Another account may assume the role without an external id",
+    what="Reports a trust policy statement that lets a principal of another AWS account assume the role without "
+         "a `sts:ExternalId` condition. Principals of the role's own account (known from the role ARN in an "
+         "export, or the `account_id` option) are fine. Medium when the role's account is unknown. A "
+         "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported.",
+    why="A third party that assumes roles for many customers can be tricked by another of its customers into "
+        "using your role (the confused deputy); the external id ties each assumption to you.",
+    example='{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+            '"Action": "sts:AssumeRole"}',
+    fix='Add `"Condition": {"StringEquals": {"sts:ExternalId": "<the id the vendor gave you>"}}`.',
+    bad=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                 '"Action": "sts:AssumeRole"}]}', "IAM031", kind=PolicyKind.TRUST)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                  '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "Zq81kdP0x"}}}]}',
+                  kind=PolicyKind.TRUST)],
+)
+def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    own = _role_account(policy, context)
+    for statement in _assume_statements(policy):
+        others = _cross_account(statement, own)
+        if not others or external_ids(statement) is not None or narrowing_condition(statement.conditions):
+            continue
+        # the same account id written twice is still one account: report the statement once
+        accounts = sorted({principal_account(r) or r.value for r in others})
+        yield Hit(
+            f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition"
+            + ("" if own else " (the role's own account is unknown)"),
+            pointer=others[0].pointer, statement=statement,
+            severity=None if own else Severity.MEDIUM,
+            details={"principals": [r.value for r in others], "role_account": own},
+        )
+
+
+@RULES.rule(
+    "IAM032", "trust-external-id-placeholder", CATEGORY, Severity.HIGH,
+    "The external id is still a documentation placeholder",
+    what="Reports an `sts:ExternalId` condition whose value is a documentation placeholder (`<get_from_upsolver>`, "
+         "`${ExternalId}`, `EXTERNAL_ID`, `YOUR_EXTERNAL_ID`...) rather than the value the vendor issued.",
+    why="The vendor never sends that value, so the integration fails; or worse, every customer who copied the "
+        "page shares the same 'secret', and the external id protects nothing.",
+    example='"Condition": {"StringEquals": {"sts:ExternalId": "<get_from_upsolver>"}}',
+    fix="Replace the placeholder with the external id from the vendor's console (bind it with `--var`).",
+    bad=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                 '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "EXTERNAL_ID"}}}]}',
+                 "IAM032", kind=PolicyKind.TRUST)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                  '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "GTWKRE6K"}}}]}',
+                  kind=PolicyKind.TRUST)],
+)
+def trust_external_id_placeholder(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _assume_statements(policy):
+        for condition in _conditions_on(statement, "sts:ExternalId"):
+            bad = [str(v) for v in condition.values if is_placeholder(str(v))]
+            if bad:
+                yield Hit(
+                    f"sts:ExternalId {', '.join(repr(v) for v in bad)} is a placeholder, not an issued external id",
+                    pointer=condition.pointer, statement=statement, details={"values": bad},
+                )
+
+
+def _provider(ref: PrincipalRef) -> str | None:
+    if ref.type != "Federated":
+        return None
+    value = ref.value.strip()
+    if ":saml-provider/" in value:
+        return None
+    if ":oidc-provider/" in value:
+        return value.split(":oidc-provider/", 1)[1]
+    return value  # cognito-identity.amazonaws.com, accounts.google.com, www.amazon.com, graph.facebook.com
+
+
+def _wide_sub(value: str, provider: str) -> bool:
+    text = value.strip()
+    if text in ("*", "?*") or text.startswith("*"):
+        return True
+    if provider == _GITHUB and text.startswith("repo:"):
+        repo = text[len("repo:"):].split(":", 1)[0]
+        owner, _, name = repo.partition("/")
+        return not owner or "*" in owner or "?" in owner or not name or "*" in name or "?" in name
+    return False
+
+
+@RULES.rule(
+    "IAM033", "web-identity-trust-unscoped", CATEGORY, Severity.HIGH,
+    "Web-identity trust without audience and subject conditions",
+    what="Reports a trust policy that lets an OIDC provider's tokens (GitHub Actions "
+         "`token.actions.githubusercontent.com`, EKS, GitLab, Terraform Cloud, Google...) assume the role without "
+         "both an `aud` and a `sub` condition, or with a `sub` that admits every repository of an owner "
+         "(`repo:org/*`) or everyone. Critical when `sub` is missing. Cognito identity pools need `aud` only.",
+    why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
+        "workspace) gets a token the role accepts.",
+    example='{"Effect": "Allow", "Principal": {"Federated": '
+            '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+            '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+            '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}',
+    fix='Add `"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", '
+        '"token.actions.githubusercontent.com:sub": "repo:org/repo:ref:refs/heads/main"}`.',
+    bad=[example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
+                 '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                 '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}]}', "IAM033",
+                 kind=PolicyKind.TRUST),
+         example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
+                 '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                 '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": '
+                 '{"token.actions.githubusercontent.com:sub": "repo:my-org/*"}}}]}', "IAM033",
+                 kind=PolicyKind.TRUST)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
+                  '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                  '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", '
+                  '"token.actions.githubusercontent.com:sub": "repo:my-org/app:ref:refs/heads/main"}}}]}',
+                  kind=PolicyKind.TRUST)],
+)
+def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _assume_statements(policy):
+        for ref in statement.principals or ():
+            provider = _provider(ref)
+            if provider is None:
+                continue
+            aud = [c for c in _conditions_on(statement, f"{provider}:aud") if _positive(c)]
+            sub = [c for c in _conditions_on(statement, f"{provider}:sub") if _positive(c)]
+            needs_sub = not provider.lower().startswith(_AUD_ONLY_PROVIDERS)
+            problems = []
+            severity = None
+            if not aud:
+                problems.append(f"no {provider}:aud condition")
+            if needs_sub and not sub:
+                problems.append(f"no {provider}:sub condition: any subject of the provider may assume the role")
+                severity = Severity.CRITICAL
+            wide = [str(v) for c in sub for v in c.values if _wide_sub(str(v), provider)]
+            if wide:
+                problems.append(f"{provider}:sub {', '.join(repr(v) for v in wide)} admits every repository "
+                                "or subject of an owner")
+            if problems:
+                yield Hit(
+                    f"Web-identity trust of {provider}: {'; '.join(problems)}",
+                    pointer=ref.pointer, statement=statement, severity=severity,
+                    details={"provider": provider, "has_aud": bool(aud), "has_sub": bool(sub), "wide_sub": wide},
+                )
+
+
+def _source_scoped(statement: Statement) -> bool:
+    if narrowing_condition(statement.conditions) is not None:
+        return True
+    for condition in statement.conditions:
+        key = condition.key.lower()
+        if "encryptioncontext:aws:" in key and _positive(condition):
+            return True
+    return False
+
+
+@RULES.rule(
+    "IAM034", "service-trust-confused-deputy", CATEGORY, Severity.LOW,
+    "Service principal without aws:SourceAccount or aws:SourceArn",
+    what="Reports a trust or resource policy that grants an AWS service principal (`sns.amazonaws.com`, "
+         "`cloudtrail.amazonaws.com`, `delivery.logs.amazonaws.com`...) without `aws:SourceAccount`, `aws:SourceArn` "
+         "or `aws:SourceOrgID` conditions. Services where the confused deputy does not arise (EC2 instance "
+         "profiles, Lambda execution roles...: `rules/confused-deputy.yaml`) and service-linked roles are skipped.",
+    why="The service acts for every AWS customer; without a source condition another customer can make it use "
+        "your role or write to your resource on their behalf.",
+    example='{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sts:AssumeRole"}',
+    fix='Add `"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}` (and `aws:SourceArn` where '
+        "the service documents it).",
+    bad=[example(_V + '{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
+                 '"Action": "sts:AssumeRole"}]}', "IAM034", kind=PolicyKind.TRUST)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
+                  '"Action": "sts:AssumeRole"}]}', kind=PolicyKind.TRUST),
+          example(_V + '{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
+                  '"Action": "sts:AssumeRole", "Condition": {"StringEquals": '
+                  '{"aws:SourceAccount": "123456789012"}}}]}', kind=PolicyKind.TRUST)],
+)
+def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    if policy.kind not in (PolicyKind.TRUST, PolicyKind.RESOURCE):
+        return
+    if policy.subject is not None and policy.subject.arn and ":role/aws-service-role/" in policy.subject.arn:
+        return
+    exempt = load_confused_deputy_exemptions()
+    for statement in policy.statements:
+        if not statement.is_allow or _source_scoped(statement):
+            continue
+        services = [r for r in statement.principals or ()
+                    if r.type == "Service" and r.value.strip().lower() not in exempt]
+        if not services:
+            continue
+        yield Hit(
+            f"{', '.join(r.value for r in services)} may act on this "
+            f"{'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS account: add "
+            "aws:SourceAccount or aws:SourceArn",
+            pointer=services[0].pointer, statement=statement,
+            details={"services": [r.value for r in services]},
+        )
+
+
+@RULES.rule(
+    "IAM035", "trust-any-principal", CATEGORY, Severity.CRITICAL, "Any AWS principal may assume the role",
+    what='Reports a trust policy statement with `"Principal": "*"`, `{"AWS": "*"}` or `NotPrincipal` and no '
+         "condition that confines it to known accounts or an organisation (`aws:PrincipalOrgID`, "
+         "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account...). An `sts:ExternalId` alone does not "
+         "confine it: external ids are not secrets.",
+    why="Every IAM user and role of every AWS account can assume the role and use its permissions.",
+    example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}',
+    fix="Name the trusted accounts or roles as principals, or add an `aws:PrincipalOrgID` condition.",
+    bad=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
+                 '"Condition": {"StringEquals": {"sts:ExternalId": "Zq81kdP0x"}}}]}', "IAM035",
+                 kind=PolicyKind.TRUST)],
+    good=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
+                  '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
+                  kind=PolicyKind.TRUST)],
+)
+def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _assume_statements(policy):
+        everyone = [r for r in statement.principals or () if is_everyone(r)]
+        if not everyone and statement.not_principals is None:
+            continue
+        if narrowing_condition(statement.conditions) is not None:
+            continue
+        pointer = everyone[0].pointer if everyone else statement.element_pointer("NotPrincipal")
+        yield Hit(
+            "Any AWS principal of any account may assume this role"
+            + (" (sts:ExternalId is not a secret and does not confine it)"
+               if external_ids(statement) is not None else ""),
+            pointer=pointer, statement=statement,
+            details={"conditions": [f"{c.operator}:{c.key}" for c in statement.conditions]},
+        )

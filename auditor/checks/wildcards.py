@@ -1,0 +1,254 @@
+"""Wildcards and complements: full admin, service wildcards, wildcard resources, NotAction/NotResource.
+
+These rules read identity policies only: in a resource policy ``"Resource": "*"`` means the
+resource the policy is attached to, and a service control policy's ``Allow *`` is a filter, not
+a grant. The permission model (:mod:`auditor.permissions`) expands every pattern against the
+catalogue, so letter case, ``?`` and ``NotAction`` complements are handled as IAM does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.checks._risk import (
+    action_classes,
+    compiled,
+    display,
+    has_wildcard,
+    model,
+    scoping_conditions,
+)
+from auditor.engine import CheckContext
+from auditor.model import Policy, PolicyKind, Severity
+from auditor.permissions import CompiledStatement
+from auditor.registry import Hit, RuleSet, example
+
+RULES = RuleSet()
+
+ADMIN_SHARE = 0.9
+"""A statement granting at least this share of the catalogue, with a way to grant itself the rest, is admin."""
+
+SELF_GRANTING_ACTIONS = frozenset(
+    {
+        "iam:putuserpolicy", "iam:putrolepolicy", "iam:putgrouppolicy", "iam:attachuserpolicy",
+        "iam:attachrolepolicy", "iam:attachgrouppolicy", "iam:createpolicyversion", "iam:addusertogroup",
+        "iam:setdefaultpolicyversion",
+    }
+)
+SENSITIVE_SERVICES = frozenset({"iam", "sts", "kms", "organizations"})
+_V = '{"Version": "2012-10-17", "Statement": ['
+
+
+def full_admin(statement: CompiledStatement, context: CheckContext) -> bool:
+    """An Allow on every resource that grants every action, or all but a few and a way to the rest."""
+    if not statement.is_allow or statement.never_applies or not statement.any_resource:
+        return False
+    if scoping_conditions(statement.conditions):
+        return False
+    total = model(context).all_actions
+    if statement.actions is total or len(statement.actions) == len(total):
+        return True
+    return (
+        statement.statement.not_actions is not None
+        and len(statement.actions) >= ADMIN_SHARE * len(total)
+        and bool(statement.actions & SELF_GRANTING_ACTIONS)
+    )
+
+
+def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[PolicyKind, ...] = (PolicyKind.IDENTITY,)
+                      ) -> Iterator[CompiledStatement]:
+    if policy.kind not in kinds:
+        return
+    for statement in compiled(policy, context):
+        if statement.is_allow and not statement.never_applies:
+            yield statement
+
+
+@RULES.rule(
+    "IAM001", "full-admin", "wildcard-action", Severity.CRITICAL, "Full administrator access",
+    what='Reports an `Allow` of `"Action": "*"` on `"Resource": "*"`, and a `NotAction` whose few exclusions leave '
+         "a way to grant the rest (for instance `NotAction: iam:Create*` still allows `iam:PutUserPolicy`). "
+         "Conditions on the caller (MFA, source IP, organisation) do not change the verdict.",
+    why="Whoever holds the policy can do anything in the account, including erasing logs and locking out its "
+        "owners; a stolen credential of such a principal is a full compromise.",
+    example='{"Effect": "Allow", "Action": "*", "Resource": "*"}',
+    fix="Grant the actions the job needs on the resources it touches; keep break-glass admin roles few, "
+        "MFA-protected and monitored.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}]}', "IAM001"),
+         example(_V + '{"Effect": "Allow", "NotAction": ["iam:Create*", "iam:Attach*"], "Resource": "*"}]}',
+                 "IAM001", "IAM004", "IAM012")],
+    good=[example(_V + '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}')],
+)
+def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _allow_statements(policy, context):
+        if not full_admin(statement, context):
+            continue
+        st = statement.statement
+        if st.not_actions is not None:
+            missing = len(model(context).all_actions) - len(statement.actions)
+            message = (f"NotAction leaves {len(statement.actions)} actions allowed on every resource, including "
+                       f"{', '.join(display(statement.actions & SELF_GRANTING_ACTIONS, context.catalog, 2))}, "
+                       "which grant the rest: this is administrator access")
+            details = {"not_actions": list(st.not_actions), "excluded_actions": missing}
+        else:
+            message = "Allows every action on every resource: full administrator access"
+            details = {}
+        if statement.conditions:
+            details["conditions"] = [f"{c.operator}:{c.key}" for c in statement.conditions]
+        yield Hit(message, statement=st, details=details)
+
+
+@RULES.rule(
+    "IAM002", "service-wildcard-action", "wildcard-action", Severity.MEDIUM,
+    "Action wildcard that grants write or permissions-management actions",
+    what="Reports action patterns with `*` or `?` (`s3:*`, `ec2:Delete*`, `*`) in an `Allow` that match write or "
+         "permissions-management actions. Read-named patterns (`List*`, `Describe*`, `Get*`...) are not reported "
+         "even when the catalogue files one of their matches as write. High for `iam`, `sts`, `kms` and "
+         "`organizations` patterns.",
+    why="A wildcard grants every current and future action it matches, usually far more than intended: "
+        "`s3:*` includes `s3:PutBucketPolicy` and `s3:DeleteBucket`; `iam:*` is account takeover.",
+    example='{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}',
+    fix="List the actions the job needs; a read-only wildcard (`s3:Get*`, `ec2:Describe*`) is acceptable.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": "dynamodb:*", '
+                 '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}', "IAM002")],
+    good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:Describe*", "s3:List*"], '
+                  '"Resource": "arn:aws:s3:::b"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], '
+                  '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}')],
+)
+def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    catalog = context.catalog
+    for statement in _allow_statements(policy, context):
+        st = statement.statement
+        if st.actions is None or full_admin(statement, context):
+            continue
+        offending: list[tuple[int, str, frozenset[str]]] = []
+        for index, pattern in enumerate(st.actions):
+            if not has_wildcard(pattern) or _read_verb_pattern(pattern):
+                continue
+            risky = model(context).expand((pattern,)) & action_classes(catalog).write
+            if risky:
+                offending.append((index, pattern, risky))
+        if not offending:
+            continue
+        high = any(pattern.partition(":")[0].lower() in SENSITIVE_SERVICES for _, pattern, _ in offending)
+        patterns = [pattern for _, pattern, _ in offending]
+        risky_all = frozenset().union(*(risky for _, _, risky in offending))
+        pointer = st.element_pointer("Action", offending[0][0] if len(st.actions) > 1 else None)
+        yield Hit(
+            f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
+            f"{len(risky_all)} write or permissions-management actions "
+            f"(e.g. {', '.join(display(risky_all, catalog, 3))})",
+            pointer=pointer, statement=st, severity=Severity.HIGH if high else None,
+            details={"patterns": patterns, "write_actions": len(risky_all),
+                     "examples": display(risky_all, catalog, 10)},
+        )
+
+
+READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
+
+
+def _read_verb_pattern(pattern: str) -> bool:
+    """``ec2:Describe*``, ``s3:List*``: read-named patterns whose stray catalogue matches are not the intent."""
+    name = pattern.partition(":")[2].lower()
+    return name.startswith(READ_VERBS) and name[:1] not in ("*", "?")
+
+
+@RULES.rule(
+    "IAM003", "wildcard-resource", "wildcard-resource", Severity.MEDIUM,
+    'Write, permissions-management or tagging actions on "Resource": "*"',
+    what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
+         "`NotResource`) without a condition that scopes the resources (a tag, a service key, "
+         "`aws:ResourceAccount`...). Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
+         "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write. "
+         "Low when only tagging actions are concerned.",
+    why="The statement changes every resource of those types in the account, present and future, including "
+        "ones that belong to other teams or hold production data.",
+    example='{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}',
+    fix="Name the resources (ARNs with the bucket, table or function names), or scope with "
+        "`aws:ResourceTag/...` conditions.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": ["sqs:SendMessage", "ec2:DescribeInstances"], '
+                 '"Resource": "*"}]}', "IAM003")],
+    good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", '
+                  '"s3:ListAllMyBuckets"], "Resource": "*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*", '
+                  '"Condition": {"StringEquals": {"aws:ResourceTag/team": "data"}}}]}')],
+)
+def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    catalog = context.catalog
+    for statement in _allow_statements(policy, context):
+        if not statement.any_resource or scoping_conditions(statement.conditions):
+            continue
+        if full_admin(statement, context):
+            continue
+        risky, tagging_only = _star_risky_actions(statement, context)
+        if not risky:
+            continue
+        st = statement.statement
+        pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
+        yield Hit(
+            f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} on every "
+            f"resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})",
+            pointer=pointer, statement=st, severity=Severity.LOW if tagging_only else None,
+            details={"actions": display(risky, catalog, 50), "count": len(risky)},
+        )
+
+
+def _star_risky_actions(statement: CompiledStatement, context: CheckContext) -> tuple[frozenset[str], bool]:
+    memo: dict[frozenset[str], tuple[frozenset[str], bool]] = context.options.setdefault("_iam003_memo", {})
+    cached = memo.get(statement.actions)
+    if cached is not None:
+        return cached
+    classes = action_classes(context.catalog)
+    risky = statement.actions & classes.risky_scopable
+    result = (risky, not (risky & classes.write))
+    memo[statement.actions] = result
+    return result
+
+
+@RULES.rule(
+    "IAM004", "allow-not-action", "not-action", Severity.HIGH, "Allow with NotAction",
+    what="Reports an `Allow` statement that uses `NotAction`: it grants every action of every service except "
+         "the few listed, including services and actions AWS adds later.",
+    why='`"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"` grants almost everything (data, compute, '
+        "KMS, CloudTrail), although it reads like a restriction.",
+    example='{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}',
+    fix="Use `Action` with the actions needed; express exceptions as a separate `Deny` statement.",
+    bad=[example(_V + '{"Effect": "Allow", "NotAction": "s3:*", "Resource": "arn:aws:s3:::b"}]}', "IAM004")],
+    good=[example(_V + '{"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}]}')],
+)
+def allow_not_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _allow_statements(policy, context, (PolicyKind.IDENTITY, PolicyKind.RESOURCE)):
+        st = statement.statement
+        if st.not_actions is None:
+            continue
+        yield Hit(
+            f"Allow with NotAction grants {len(statement.actions)} actions: everything except "
+            f"{', '.join(st.not_actions)}",
+            pointer=st.element_pointer("NotAction"), statement=st,
+            details={"not_actions": list(st.not_actions), "granted_actions": len(statement.actions)},
+        )
+
+
+@RULES.rule(
+    "IAM005", "allow-not-resource", "not-action", Severity.MEDIUM, "Allow with NotResource",
+    what="Reports an `Allow` statement that uses `NotResource`: it applies to every resource except those listed, "
+         "including resources created later and resources of other accounts.",
+    why="An exception list is never complete; a new bucket or key falls under the grant by default.",
+    example='{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::secrets/*"}',
+    fix="Name the resources in `Resource`; use a `Deny` with `Resource` for exceptions.",
+    bad=[example(_V + '{"Effect": "Allow", "Action": "s3:ListBucket", "NotResource": "arn:aws:s3:::b"}]}',
+                 "IAM005")],
+    good=[example(_V + '{"Effect": "Deny", "Action": "s3:ListBucket", "NotResource": "arn:aws:s3:::b"}]}')],
+)
+def allow_not_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in _allow_statements(policy, context, (PolicyKind.IDENTITY, PolicyKind.RESOURCE)):
+        st = statement.statement
+        if st.not_resources is None:
+            continue
+        yield Hit(
+            f"Allow with NotResource applies to every resource except {', '.join(st.not_resources)}",
+            pointer=st.element_pointer("NotResource"), statement=st,
+            details={"not_resources": list(st.not_resources)},
+        )

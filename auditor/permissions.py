@@ -1,0 +1,335 @@
+"""What a set of identity policies effectively allows: per action, the grants that survive Deny.
+
+The model follows IAM's evaluation logic for identity policies:
+
+- every ``Allow`` statement grants the actions it names (wildcards ``*`` and ``?`` expanded
+  case-insensitively against the catalogue; ``NotAction`` is the complement over the catalogue)
+  on its ``Resource`` patterns (or, with ``NotResource``, on everything but those), when its
+  conditions hold. Conditions of one statement are ANDed; the values of one key are ORed;
+- a ``Deny`` statement applies across all policies of the principal. A Deny without conditions
+  whose resources cover a grant's resources removes the action from that grant; a Deny that has
+  conditions, or that covers only part of the grant's resources, is recorded on the grant but does
+  not remove it (the caller may be able to avoid it);
+- a statement whose conditions can never hold today (``DateLessThan`` a past date on
+  ``aws:CurrentTime``, ``aws:EpochTime`` or ``aws:TokenIssueTime``) grants or denies nothing.
+
+Permission boundaries, SCPs, session policies and resource policies are out of scope: the model
+answers "what do these identity policies allow", which is an upper bound of what the principal
+can do.
+
+Typical use::
+
+    model = PermissionModel(catalog)           # or permission_model(catalog): one per catalogue
+    effective = model.effective(principal.identity_policies)
+    if effective.is_allowed("iam:PassRole"):
+        for grant in effective.grants_for("iam:PassRole"):
+            grant.resources, grant.conditions, grant.denials
+
+Compiled statements are memoised per policy object and per action-pattern tuple, so evaluating
+thousands of principals that share managed policies costs little more than evaluating them once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from auditor.catalog import Catalog
+from auditor.model import Condition, Policy, Statement
+
+TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledStatement:
+    """One statement with its actions expanded to a frozenset of lower-case ``service:action`` names."""
+
+    policy: Policy
+    statement: Statement
+    actions: frozenset[str]
+    resources: tuple[str, ...]
+    """The ``Resource`` patterns; empty when the statement uses ``NotResource``."""
+    not_resources: tuple[str, ...] | None
+    conditions: tuple[Condition, ...]
+    never_applies: bool
+    """Its conditions can never hold (a time window that has closed)."""
+
+    @property
+    def is_allow(self) -> bool:
+        return self.statement.is_allow
+
+    @property
+    def any_resource(self) -> bool:
+        """True when the statement covers every resource (``*``) or uses ``NotResource``."""
+        return self.not_resources is not None or "*" in self.resources
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Grant:
+    """An ``Allow`` statement and the actions it still grants after unconditional Denies."""
+
+    source: CompiledStatement
+    actions: frozenset[str]
+    denials: tuple[CompiledStatement, ...] = ()
+    """Deny statements that overlap this grant but do not remove it (conditional or partial)."""
+
+    @property
+    def policy(self) -> Policy:
+        return self.source.policy
+
+    @property
+    def statement(self) -> Statement:
+        return self.source.statement
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        return self.source.resources
+
+    @property
+    def not_resources(self) -> tuple[str, ...] | None:
+        return self.source.not_resources
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return self.source.conditions
+
+    @property
+    def any_resource(self) -> bool:
+        return self.source.any_resource
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EffectivePermissions:
+    """The surviving grants of a sequence of identity policies, with the Denies seen on the way."""
+
+    grants: tuple[Grant, ...]
+    denies: tuple[CompiledStatement, ...]
+    _by_action: dict[str, tuple[Grant, ...]] = field(default_factory=dict, repr=False)
+
+    def is_allowed(self, action: str) -> bool:
+        """True when some grant still allows ``action`` (a full name, any letter case)."""
+        key = action.lower()
+        return any(key in grant.actions for grant in self.grants)
+
+    def grants_for(self, action: str) -> tuple[Grant, ...]:
+        """The grants that allow ``action`` on some resource, in policy and statement order."""
+        key = action.lower()
+        found = self._by_action.get(key)
+        if found is None:
+            found = tuple(grant for grant in self.grants if key in grant.actions)
+            self._by_action[key] = found
+        return found
+
+    def allowed(self, among: Iterable[str] | None = None) -> frozenset[str]:
+        """The allowed actions, or those of ``among`` (lower-case names) that are allowed.
+
+        Passing ``among`` keeps the cost proportional to that set, not to the catalogue.
+        """
+        if among is None:
+            result: set[str] = set()
+            for grant in self.grants:
+                result |= grant.actions
+            return frozenset(result)
+        wanted = among if isinstance(among, (set, frozenset)) else frozenset(among)
+        found: set[str] = set()
+        for grant in self.grants:
+            found |= grant.actions & wanted
+        return frozenset(found)
+
+    def denials_for(self, action: str) -> tuple[CompiledStatement, ...]:
+        """Deny statements naming ``action`` that did not remove every grant of it."""
+        key = action.lower()
+        return tuple(deny for deny in self.denies if key in deny.actions)
+
+
+class PermissionModel:
+    """Compiles policies against one catalogue and evaluates sets of them. Thread-unsafe, cheap."""
+
+    def __init__(self, catalog: Catalog, now: datetime | None = None) -> None:
+        self.catalog = catalog
+        self.now = now or datetime.now(timezone.utc)
+        self._all = frozenset(catalog.all_actions())
+        self._patterns: dict[tuple[str, ...], frozenset[str]] = {}
+        self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
+        self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str], bool]] = {}
+
+    @property
+    def all_actions(self) -> frozenset[str]:
+        return self._all
+
+    def expand(self, patterns: Iterable[str]) -> frozenset[str]:
+        """Union of the catalogue actions matched by ``patterns``, memoised per pattern tuple."""
+        key = tuple(sorted({p.lower() for p in patterns}))
+        cached = self._patterns.get(key)
+        if cached is None:
+            if "*" in key:
+                cached = self._all
+            elif len(key) == 1:
+                cached = self.catalog.expand(key[0])
+            else:
+                merged: set[str] = set()
+                for pattern in key:
+                    merged |= self.catalog.expand(pattern)
+                cached = frozenset(merged)
+            self._patterns[key] = cached
+        return cached
+
+    def statement_actions(self, statement: Statement) -> frozenset[str]:
+        """The actions a statement names: ``Action`` expanded, or the complement of ``NotAction``."""
+        if statement.actions is not None:
+            return self.expand(statement.actions)
+        if statement.not_actions is not None:
+            key = ("!", *sorted({p.lower() for p in statement.not_actions}))
+            cached = self._patterns.get(key)
+            if cached is None:
+                excluded = self.expand(statement.not_actions)
+                cached = self._all - excluded if excluded else self._all
+                self._patterns[key] = cached
+            return cached
+        return frozenset()
+
+    def compile(self, policy: Policy) -> tuple[CompiledStatement, ...]:
+        entry = self._compiled.get(id(policy))
+        if entry is not None and entry[0] is policy:
+            return entry[1]
+        compiled = tuple(
+            CompiledStatement(
+                policy=policy,
+                statement=statement,
+                actions=self.statement_actions(statement),
+                resources=statement.resources or (),
+                not_resources=statement.not_resources,
+                conditions=statement.conditions,
+                never_applies=never_holds(statement.conditions, self.now),
+            )
+            for statement in policy.statements
+            if statement.effect in ("Allow", "Deny")
+        )
+        self._compiled[id(policy)] = (policy, compiled)
+        return compiled
+
+    def effective(self, policies: Sequence[Policy]) -> EffectivePermissions:
+        """Evaluate the identity policies of one principal (or one policy) together."""
+        allows: list[CompiledStatement] = []
+        denies: list[CompiledStatement] = []
+        for policy in policies:
+            for compiled in self.compile(policy):
+                if compiled.never_applies or not compiled.actions:
+                    continue
+                (allows if compiled.is_allow else denies).append(compiled)
+        grants = []
+        for allow in allows:
+            actions = allow.actions
+            recorded = []
+            for deny in denies:
+                overlap, removes = self._interaction(allow, deny)
+                if not overlap:
+                    continue
+                if removes:
+                    actions = actions - overlap
+                    if not actions:
+                        break
+                else:
+                    recorded.append(deny)
+            if actions:
+                grants.append(Grant(allow, actions, tuple(recorded)))
+        return EffectivePermissions(tuple(grants), tuple(denies))
+
+    def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[frozenset[str], bool]:
+        """The actions both name, and whether the Deny removes them from the Allow (memoised per pair)."""
+        key = (id(allow), id(deny))
+        cached = self._pairs.get(key)
+        if cached is None or cached[0] is not allow or cached[1] is not deny:
+            overlap = allow.actions & deny.actions
+            removes = bool(overlap) and not deny.conditions and deny_covers(deny, allow)
+            cached = (allow, deny, overlap, removes)
+            self._pairs[key] = cached
+        return cached[2], cached[3]
+
+
+@lru_cache(maxsize=4)
+def permission_model(catalog: Catalog) -> PermissionModel:
+    """The shared model of a catalogue (so memoised compilations are reused across rules)."""
+    return PermissionModel(catalog)
+
+
+def deny_covers(deny: CompiledStatement, allow: CompiledStatement) -> bool:
+    """True when the Deny's resources include every resource the Allow grants on."""
+    if deny.not_resources is None:
+        if "*" in deny.resources:
+            return True
+        if allow.not_resources is not None or not allow.resources:
+            return False
+        return all(any(pattern_covers(d, a) for d in deny.resources) for a in allow.resources)
+    # Deny on everything except some resources: covers the Allow only when no allowed resource
+    # can fall among the exceptions.
+    if allow.not_resources is not None or "*" in allow.resources:
+        return False
+    return all(
+        not any(pattern_covers(exception, a) or pattern_covers(a, exception) for exception in deny.not_resources)
+        for a in allow.resources
+    )
+
+
+@lru_cache(maxsize=65536)
+def _cover_regex(pattern: str) -> re.Pattern[str]:
+    # A wildcard in the covering pattern may stand for a wildcard of the covered one (`*` for
+    # anything, `?` for one character that is not itself a `*`).
+    parts = (".*" if ch == "*" else "[^*]" if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def pattern_covers(outer: str, inner: str) -> bool:
+    """True when every string matched by the IAM pattern ``inner`` is matched by ``outer``.
+
+    ARNs compare case-sensitively, as IAM does for most resource names.
+    """
+    if outer == "*" or outer == inner:
+        return True
+    return _cover_regex(outer).match(inner) is not None
+
+
+@lru_cache(maxsize=65536)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def glob_matches(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    """IAM's ``*``/``?`` matching of one pattern against one string."""
+    return _glob_regex(pattern, ignore_case).match(text) is not None
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text), timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def never_holds(conditions: Sequence[Condition], now: datetime) -> bool:
+    """True when one condition of the statement (they are ANDed) can never be true from ``now`` on.
+
+    Only time windows that have closed are recognised: ``DateLessThan``/``DateLessThanEquals``
+    with every value in the past, on the current time or the issue time of fresh credentials.
+    """
+    for condition in conditions:
+        if condition.key.lower() not in TIME_KEYS or condition.set_qualifier or condition.if_exists:
+            continue
+        if condition.base_operator not in ("DateLessThan", "DateLessThanEquals"):
+            continue
+        times = [_parse_time(v) for v in condition.values]
+        if times and all(t is not None and t < now for t in times):
+            return True
+    return False

@@ -1,0 +1,116 @@
+"""The permission model: expansion, NotAction complements, Deny across policies, conditions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from auditor.catalog import load_catalog
+from auditor.loaders import LoadOptions, load_text
+from auditor.model import Policy
+from auditor.permissions import PermissionModel, pattern_covers
+
+V = '{"Version": "2012-10-17", "Statement": ['
+
+
+@pytest.fixture(scope="module")
+def model() -> PermissionModel:
+    return PermissionModel(load_catalog(), now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+def policy(statements: str) -> Policy:
+    loaded = load_text(V + statements + "]}", "p.json", LoadOptions())
+    assert len(loaded.policies) == 1
+    return loaded.policies[0]
+
+
+def test_wildcards_and_letter_case_expand_like_iam(model: PermissionModel) -> None:
+    effective = model.effective([policy('{"Effect": "Allow", "Action": ["S3:getobj?ct", "iam:List*"], '
+                                        '"Resource": "*"}')])
+    assert effective.is_allowed("s3:GetObject")
+    assert effective.is_allowed("IAM:LISTROLES")
+    assert not effective.is_allowed("s3:GetObjectAcl")
+    assert not effective.is_allowed("iam:GetRole")
+
+
+def test_not_action_is_the_complement_over_the_catalogue(model: PermissionModel) -> None:
+    effective = model.effective([policy('{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}')])
+    assert effective.is_allowed("ec2:RunInstances")
+    assert effective.is_allowed("kms:Decrypt")
+    assert not effective.is_allowed("iam:PassRole")
+    assert len(effective.allowed()) > 0.95 * len(model.all_actions)
+
+
+def test_unconditional_deny_in_another_policy_removes_the_grant(model: PermissionModel) -> None:
+    allow = policy('{"Effect": "Allow", "Action": "*", "Resource": "*"}')
+    deny = policy('{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}')
+    effective = model.effective([allow, deny])
+    assert not effective.is_allowed("iam:PutUserPolicy")
+    assert effective.is_allowed("s3:GetObject")
+    assert effective.grants_for("iam:PutUserPolicy") == ()
+
+
+def test_deny_on_fewer_resources_is_recorded_but_does_not_remove(model: PermissionModel) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},'
+        '{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"}')])
+    (grant,) = effective.grants_for("s3:GetObject")
+    assert len(grant.denials) == 1
+
+
+def test_deny_on_a_superset_of_resources_removes(model: PermissionModel) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/x/*"},'
+        '{"Effect": "Deny", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/*"}')])
+    assert not effective.is_allowed("s3:GetObject")
+
+
+def test_conditional_deny_is_recorded_not_applied(model: PermissionModel) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},'
+        '{"Effect": "Deny", "Action": "*", "Resource": "*", '
+        '"Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}')])
+    (grant,) = effective.grants_for("iam:PassRole")
+    assert [d.statement.index for d in grant.denials] == [1]
+    assert effective.denials_for("iam:PassRole")
+
+
+def test_deny_not_action_denies_the_complement(model: PermissionModel) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": ["s3:GetObject", "iam:PassRole"], "Resource": "*"},'
+        '{"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}')])
+    assert effective.is_allowed("s3:GetObject")
+    assert not effective.is_allowed("iam:PassRole")
+
+
+def test_closed_time_window_grants_nothing_and_open_one_grants(model: PermissionModel) -> None:
+    closed = policy('{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*", '
+                    '"Condition": {"DateLessThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}}}')
+    opened = policy('{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*", '
+                    '"Condition": {"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}}}')
+    assert not model.effective([closed]).is_allowed("iam:CreatePolicyVersion")
+    assert model.effective([opened]).is_allowed("iam:CreatePolicyVersion")
+
+
+def test_allowed_among_limits_to_the_given_actions(model: PermissionModel) -> None:
+    effective = model.effective([policy('{"Effect": "Allow", "Action": "*", "Resource": "*"}')])
+    assert effective.allowed({"iam:passrole", "nope:nothing"}) == frozenset({"iam:passrole"})
+
+
+def test_compilation_is_memoised_per_policy(model: PermissionModel) -> None:
+    document = policy('{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}')
+    assert model.compile(document) is model.compile(document)
+    first = model.compile(document)[0].actions
+    assert model.expand(["S3:*"]) is first
+
+
+@pytest.mark.parametrize(("outer", "inner", "covers"), [
+    ("*", "arn:aws:s3:::b", True),
+    ("arn:aws:s3:::b/*", "arn:aws:s3:::b/x*", True),
+    ("arn:aws:s3:::b/x?", "arn:aws:s3:::b/x*", False),
+    ("arn:aws:s3:::b/x/*", "arn:aws:s3:::b/*", False),
+    ("arn:aws:iam::*:role/*", "arn:aws:iam::123456789012:role/a", True),
+])
+def test_pattern_covers(outer: str, inner: str, covers: bool) -> None:
+    assert pattern_covers(outer, inner) is covers

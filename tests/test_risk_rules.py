@@ -1,0 +1,281 @@
+"""The IAM semantics the peers get wrong, one test each, plus the seeds' verdicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
+from auditor.engine import CheckContext, Selection, run_rules
+from auditor.loaders import LoadOptions, load_text
+from auditor.model import Finding, PolicyKind
+
+V = '{"Version": "2012-10-17", "Statement": ['
+RULES = all_rules()
+
+
+def findings(statements: str, kind: PolicyKind = PolicyKind.IDENTITY, select: str = "") -> list[Finding]:
+    loaded = load_text(V + statements + "]}", "p.json", LoadOptions(kind=kind))
+    selection = Selection(select=frozenset(select.split())) if select else None
+    return run_rules(loaded, RULES, CheckContext(load_catalog()), selection)
+
+
+def ids(statements: str, kind: PolicyKind = PolicyKind.IDENTITY) -> set[str]:
+    return {f.rule_id for f in findings(statements, kind)}
+
+
+def export(**entries: object) -> str:
+    document: dict[str, object] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    document.update(entries)
+    return json.dumps(document)
+
+
+def escalations(text: str) -> dict[str, set[str]]:
+    loaded = load_text(text, "export.json", LoadOptions())
+    found: dict[str, set[str]] = {}
+    for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"}))):
+        found.setdefault((f.subject or {}).get("name", "?"), set()).add(f.details["path"])
+    return found
+
+
+# Conditions: ANDed across keys, ORed within one key.
+
+def test_one_narrowing_key_is_enough_because_keys_are_anded() -> None:
+    statement = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
+                 '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}, '
+                 '"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}')
+    assert "IAM030" not in ids(statement, PolicyKind.RESOURCE)
+
+
+def test_one_wildcard_value_opens_the_key_because_values_are_ored() -> None:
+    statement = ('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
+                 '"Condition": {"StringLike": {"aws:PrincipalAccount": ["123456789012", "*"]}}}')
+    assert "IAM030" in ids(statement, PolicyKind.RESOURCE)
+
+
+def test_kms_via_service_alone_does_not_narrow_a_public_key_policy() -> None:
+    statement = ('{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
+                 '"Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}')
+    assert "IAM030" in ids(statement, PolicyKind.RESOURCE)
+    with_account = statement.replace('"StringEquals": {', '"StringEquals": {"kms:CallerAccount": "123456789012", ')
+    assert "IAM030" not in ids(with_account, PolicyKind.RESOURCE)
+
+
+def test_negated_and_if_exists_operators_do_not_narrow() -> None:
+    for operator in ("StringNotEquals", "StringEqualsIfExists"):
+        statement = ('{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", '
+                     '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
+                     f'"Condition": {{"{operator}": {{"aws:SourceAccount": "123456789012"}}}}}}')
+        assert "IAM030" in ids(statement, PolicyKind.RESOURCE), operator
+
+
+def test_deny_with_principal_star_is_a_guardrail_not_exposure() -> None:
+    statement = ('{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
+                 '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
+    assert "IAM030" not in ids(statement, PolicyKind.RESOURCE)
+
+
+# Deny subtracts from Allow across all policies of a principal.
+
+def test_deny_in_another_attached_policy_removes_the_escalation() -> None:
+    allow = {"PolicyName": "allow", "Arn": "arn:aws:iam::111122223333:policy/allow", "DefaultVersionId": "v1",
+             "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                 "Version": "2012-10-17",
+                 "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}}]}
+    deny = {"PolicyName": "deny", "Arn": "arn:aws:iam::111122223333:policy/deny", "DefaultVersionId": "v1",
+            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}}]}
+    attached = [{"PolicyName": p["PolicyName"], "PolicyArn": p["Arn"]} for p in (allow, deny)]
+    text = export(
+        UserDetailList=[
+            {"UserName": "both", "Arn": "arn:aws:iam::111122223333:user/both", "AttachedManagedPolicies": attached},
+            {"UserName": "allow-only", "Arn": "arn:aws:iam::111122223333:user/allow-only",
+             "AttachedManagedPolicies": attached[:1]},
+        ],
+        Policies=[allow, deny],
+    )
+    found = escalations(text)
+    assert "both" not in found
+    assert "iam-put-user-policy" in found["allow-only"]
+    # the allow policy is in effect for a user, so it is not reported again on its own
+    assert set(found) == {"allow-only"}
+
+
+def test_group_policies_count_for_their_members() -> None:
+    text = export(
+        GroupDetailList=[{"GroupName": "admins-ish", "Arn": "arn:aws:iam::111122223333:group/admins-ish",
+                          "GroupPolicyList": [{"PolicyName": "g", "PolicyDocument": {
+                              "Version": "2012-10-17",
+                              "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}}],
+                          "AttachedManagedPolicies": []}],
+        UserDetailList=[{"UserName": "member", "Arn": "arn:aws:iam::111122223333:user/member",
+                         "GroupList": ["admins-ish"], "AttachedManagedPolicies": [],
+                         "UserPolicyList": [{"PolicyName": "own", "PolicyDocument": {
+                             "Version": "2012-10-17",
+                             "Statement": [{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]}}]}],
+    )
+    found = escalations(text)
+    assert "passrole-ec2-runinstances" in found["member"]
+    assert set(found) == {"member"}
+
+
+# NotAction / NotResource are complements over the catalogue.
+
+def test_allow_not_action_iam_still_grants_almost_everything() -> None:
+    reported = findings('{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}')
+    assert {"IAM004", "IAM020", "IAM021", "IAM022", "IAM003"} <= {f.rule_id for f in reported}
+    assert "IAM001" not in {f.rule_id for f in reported}  # no way to grant itself iam:*
+
+
+def test_allow_not_action_with_tiny_exclusions_is_admin_and_escalates() -> None:
+    assert {"IAM001", "IAM004", "IAM012"} <= ids(
+        '{"Effect": "Allow", "NotAction": ["iam:Update*", "iam:Create*", "iam:Attach*"], "Resource": "*"}')
+
+
+# Actions that accept only "*".
+
+def test_actions_that_accept_only_star_are_never_wildcard_resource() -> None:
+    assert ids('{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", "s3:ListAllMyBuckets", '
+               '"sts:GetCallerIdentity"], "Resource": "*"}') == set()
+    hit = findings('{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "sqs:DeleteQueue"], "Resource": "*"}',
+                   select="IAM003")
+    assert [f.details["actions"] for f in hit] == [["sqs:DeleteQueue"]]
+
+
+# Wildcards and letter case as IAM does; policy variables are not errors.
+
+def test_question_mark_and_letter_case_match_like_iam() -> None:
+    assert "IAM012" in ids('{"Effect": "Allow", "Action": ["IAM:passrole", "ec2:RunInstance?"], "Resource": "*"}')
+
+
+def test_policy_variables_are_fine_and_self_service_is_not_escalation() -> None:
+    assert ids('{"Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:UpdateLoginProfile"], '
+               '"Resource": "arn:aws:iam::*:user/${aws:username}"}') == set()
+    assert "IAM012" in ids('{"Effect": "Allow", "Action": "iam:PutUserPolicy", '
+                           '"Resource": "arn:aws:iam::*:user/${aws:username}"}')
+
+
+# Escalation: resources and conditions.
+
+def test_tag_condition_does_not_fence_passrole_escalation() -> None:
+    reported = findings(
+        '{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},'
+        '{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*", '
+        '"Condition": {"StringLike": {"aws:RequestTag/Name": "*upsolver*"}}}', select="IAM012")
+    assert {f.details["path"] for f in reported} >= {"passrole-ec2-runinstances"}
+
+
+def test_insider_conditions_do_not_fence_but_passed_to_service_does() -> None:
+    insider = ('{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*", '
+               '"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}, '
+               '"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}')
+    assert "IAM012" in ids(insider)
+    other_service = ('{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*", '
+                     '"Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}},'
+                     '{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}')
+    assert "IAM012" not in ids(other_service)
+    same_service = other_service.replace("glue.amazonaws.com", "ec2.amazonaws.com")
+    assert "IAM012" in ids(same_service)
+
+
+def test_passrole_on_a_literal_role_is_medium_and_on_aws_managed_policy_nothing() -> None:
+    reported = findings('{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], '
+                        '"Resource": ["arn:aws:iam::123456789012:role/app", "arn:aws:ec2:*:*:instance/*"]}',
+                        select="IAM012")
+    assert [(f.details["path"], f.severity.value) for f in reported] == [("passrole-ec2-runinstances", "medium")]
+    assert "IAM012" not in ids('{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
+                               '"Resource": "arn:aws:iam::aws:policy/fp4-*"}')
+    assert "IAM012" in ids('{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
+                           '"Resource": "arn:aws:iam::*:policy/fn2-*"}')
+
+
+def test_passrole_on_a_resource_of_another_type_is_not_escalation() -> None:
+    assert "IAM012" not in ids('{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], '
+                               '"Resource": "arn:aws:s3:::bucket/*"}')
+
+
+# Trust policies.
+
+def test_cross_account_trust_needs_external_id_but_same_account_does_not() -> None:
+    role = {"RoleName": "r", "Arn": "arn:aws:iam::111122223333:role/r", "AttachedManagedPolicies": [],
+            "RolePolicyList": [], "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "444455556666"]}}]}}
+    loaded = load_text(export(RoleDetailList=[role]), "e.json", LoadOptions())
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM031"})))
+    assert [(f.details["principals"], f.severity.value) for f in reported] == [(["444455556666"], "high")]
+
+
+def test_external_id_placeholders() -> None:
+    for value in ("<get_from_upsolver>", "${ExternalId}", "EXTERNAL_ID", "YOUR_EXTERNAL_ID"):
+        statement = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                     f'"Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "{value}"}}}}}}')
+        assert ids(statement, PolicyKind.TRUST) == {"IAM032"}, value
+    real = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+            '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "GTWKRE6K"}}}')
+    assert ids(real, PolicyKind.TRUST) == set()
+
+
+def test_github_oidc_without_sub_is_critical() -> None:
+    statement = ('{"Effect": "Allow", "Principal": {"Federated": '
+                 '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity"}')
+    (finding,) = findings(statement, PolicyKind.TRUST)
+    assert (finding.rule_id, finding.severity.value) == ("IAM033", "critical")
+
+
+def test_principal_star_in_trust_is_critical_unless_confined() -> None:
+    open_trust = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
+    assert ids(open_trust, PolicyKind.TRUST) == {"IAM035"}
+    confined = ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
+                '"Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci"}}}')
+    assert ids(confined, PolicyKind.TRUST) == set()
+
+
+def test_confused_deputy_skips_execution_roles() -> None:
+    assert ids('{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}, '
+               '"Action": "sts:AssumeRole"}', PolicyKind.TRUST) == set()
+    assert ids('{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, '
+               '"Action": "sts:AssumeRole"}', PolicyKind.TRUST) == {"IAM034"}
+
+
+# Seeds: vendor documents.
+
+def _documents(text: str) -> list[str]:
+    """The JSON objects of a plain-text page that start at the beginning of a line."""
+    decoder = json.JSONDecoder()
+    found = []
+    for index in range(len(text)):
+        if text[index] == "{" and (index == 0 or text[index - 1] == "\n"):
+            try:
+                _, end = decoder.raw_decode(text, index)
+            except ValueError:
+                continue
+            found.append(text[index:end])
+    return found
+
+
+def test_upsolver_management_role_is_privilege_escalation_and_its_trust_unbound(shared_dir: Path) -> None:
+    documents = _documents((shared_dir / "seeds" / "001_79a0f7ecc5e73f2e.txt").read_text(encoding="utf-8"))
+    management = next(d for d in documents if "iam:PassRole" in d and "ec2:RunInstances" in d)
+    assert "aws:RequestTag/Name" in management or "ResourceTag" in management
+    loaded = load_text(management, "upsolver.json", LoadOptions())
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+    assert "passrole-ec2-runinstances" in {f.details["path"] for f in reported}
+    trust = next(d for d in documents if "sts:ExternalId" in d)
+    loaded = load_text(trust, "trust.json", LoadOptions(kind=PolicyKind.TRUST))
+    trust_rules = Selection(select=frozenset({"cross-account-trust"}))
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), trust_rules)
+    assert sorted(f.rule_id for f in reported) == ["IAM032", "IAM032"]
+
+
+def test_stackstate_kms_key_policy_is_public(shared_dir: Path) -> None:
+    text = (shared_dir / "seeds" / "003_490ddbd6cfeee02b.txt").read_text(encoding="utf-8")
+    sid = text.index('"Sid": "AllowS3Access"')
+    start = text.rindex("{", 0, sid)
+    end = text.index("}\n        }", sid) + len("}\n        }")
+    statement = text[start:end]
+    reported = findings(statement, PolicyKind.RESOURCE, select="IAM030")
+    assert len(reported) == 1
