@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor import __version__
+from auditor.cli_report import report_command
 
 app = typer.Typer(
     name="iam-audit",
@@ -199,6 +200,9 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
         console.print(Markdown(rule_markdown(found, heading_level=1)))
     else:
         sys.stdout.write(rule_markdown(found, heading_level=1))
+
+
+app.command("report")(report_command)
 
 
 def run() -> None:
