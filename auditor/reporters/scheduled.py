@@ -46,6 +46,7 @@ _CSS = svg.CHART_CSS + """
 .status-not-evaluated { background: #e5e7eb; color: #374151; }
 .tag-new { background: #dc2626; } .tag-resolved { background: #16a34a; }
 .controls td:first-child { white-space: nowrap; }
+.trendline { display: flex; align-items: center; gap: 10px; font-size: 13px; }
 """
 
 
@@ -57,12 +58,19 @@ def render_html(result: ScheduledReport) -> str:
     for index, account in enumerate(result.accounts):
         sections.append(_account_section(account, f"account-{index + 1}"))
     sections.append(_inputs_section(result))
-    subtitle = f"Generated {result.generated_at}"
+    subtitle = f"Generated {when(result.generated_at)}"
     if result.check_report.tool_version:
         subtitle += f" · iam-audit {result.check_report.tool_version}"
     if result.check_report.catalog_version:
         subtitle += f" · IAM catalogue {result.check_report.catalog_version}"
     return page(result.title, sections, subtitle=subtitle, extra_css=_CSS)
+
+
+def when(stamp: str) -> str:
+    """``2024-06-03T07:00:12+00:00`` as ``2024-06-03 07:00 UTC``."""
+    if len(stamp) >= 16 and stamp[10] == "T":
+        return f"{stamp[:10]} {stamp[11:16]}" + (" UTC" if stamp.endswith(("+00:00", "Z")) else "")
+    return stamp
 
 
 def _plural(count: int, word: str) -> str:
@@ -81,7 +89,7 @@ def account_verdict(account: AccountReport) -> tuple[str, bool]:
     if account.previous is None:
         text = f"First run: {_plural(total, 'finding')}" + (f" ({_severity_words(new)})" if new else "")
         return text + ".", bool(total)
-    since = account.previous.started_at
+    since = when(account.previous.started_at)
     if not account.comparison.comparable:
         text = f"{_plural(total, 'finding')}; the previous run used another fingerprint scheme, so all count as new."
         return text, bool(total)
@@ -125,7 +133,7 @@ def _account_card(account: AccountReport, anchor: str) -> Markup:
         h("p", f"Controls: {failing} failing, {passing} passing, {unknown} not evaluated.", class_="muted"),
         h("div", svg.sparkline(totals, title=f"Findings over the last {_plural(len(totals), 'run')}: "
                                + ", ".join(str(t) for t in totals)),
-          h("span", f" findings over the last {_plural(len(totals), 'run')}", class_="muted")),
+          h("span", f"findings over the last {_plural(len(totals), 'run')}", class_="muted"), class_="trendline"),
         class_="card",
     )
 
@@ -150,7 +158,7 @@ def _summary_section(result: ScheduledReport) -> Section:
 def _account_section(account: AccountReport, anchor: str) -> Section:
     previous = account.previous
     body: list[Child] = [
-        h("p", "Compared with the run of ", h("strong", previous.started_at), f" (run #{previous.id}).",
+        h("p", "Compared with the run of ", h("strong", when(previous.started_at)), f" (run #{previous.id}).",
           class_="muted") if previous is not None else h("p", "No earlier run of this account is in the history.",
                                                         class_="muted"),
         _charts(account),
@@ -169,7 +177,7 @@ def _account_section(account: AccountReport, anchor: str) -> Section:
 
 
 def _charts(account: AccountReport) -> Markup:
-    columns = [(_short_date(run.started_at), run.by_severity) for run in account.trend]
+    columns = [(f"#{run.id} {_short_date(run.started_at)}", run.by_severity) for run in account.trend]
     severities = [(s.value, account.by_severity().get(s.value, 0), f"sev-{s.value}") for s in reversed(Severity)]
     categories = [(name, count, "bar") for name, count in account.by_category().items()]
     changes = [("new", len(account.new), "new"), ("resolved", len(account.resolved), "resolved"),
@@ -311,7 +319,7 @@ def _inputs_section(result: ScheduledReport) -> Section:
 
 def render_markdown(result: ScheduledReport, *, max_rows: int = MARKDOWN_MAX_ROWS) -> str:
     totals = result.totals()
-    parts = [MARKDOWN_MARKER, f"## {md(result.title)}", f"_{md(result.generated_at)}_"]
+    parts = [MARKDOWN_MARKER, f"## {md(result.title)}", f"_{md(when(result.generated_at))}_"]
     lines = []
     for account in result.accounts:
         verdict, _ = account_verdict(account)
