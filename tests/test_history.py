@@ -220,7 +220,7 @@ def test_two_reports_at_once_both_succeed_and_both_are_recorded(tmp_path: Path) 
     with History(history) as store:
         runs = store.runs("111122223333")
         assert [run.id for run in runs] == [1, 2]
-        for run, document in zip(runs, (first, second)):
+        for run, document in zip(runs, (first, second), strict=True):
             assert len(store.findings_of(run.id)) == document["counts"]["findings"]
         assert store.integrity_check() == "ok"
 
