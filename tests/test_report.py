@@ -393,3 +393,37 @@ def test_report_renders_in_chromium_and_runs_no_code_from_data(tmp_path: Path) -
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2000)
     shutil.copyfile(screenshot, "/tmp/iam-audit-report.png")
+
+
+def test_drift_is_grouped_by_baseline_with_new_and_resolved(tmp_path: Path) -> None:
+    from auditor.report import Report, Summary
+    from auditor.reporters.scheduled import render_html, render_markdown
+    from auditor.scheduled import AccountReport, ScheduledReport
+
+    def drift(action: str, baseline: str) -> tuple[str, Finding]:
+        finding = Finding(rule_id="IAM901", slug="drift-action-added", category="drift-action-added",
+                          severity=Severity.MEDIUM, title="t", message=f"{action} is not in {baseline}",
+                          location=Location(f"account:{ACCOUNT}"), baseline=baseline,
+                          details={"added_actions": [action]})
+        return f"print-{baseline}-{action}", finding
+
+    kept = drift("s3:PutObject", "upsolver/server-role")
+    gone = drift("ec2:RunInstances", "upsolver/server-role")
+    added = drift("<b>x:Y</b>", "stackstate/agent")
+    with History(tmp_path / "h.sqlite3") as history:
+        history.record_run(ACCOUNT, ACCOUNT, [kept, gone])
+        comparison = history.record_run(ACCOUNT, ACCOUNT, [kept, added])
+        trend = tuple(history.runs(ACCOUNT))
+    tracked = tuple(TrackedFinding(p, f, "new" if p in comparison.new else "unchanged") for p, f in (kept, added))
+    account = AccountReport(key=ACCOUNT, label=ACCOUNT, inputs=(), files=(), findings=tracked, comparison=comparison,
+                            trend=trend, controls=())
+    groups = {d.baseline: (len(d.current), len(d.new), len(d.resolved)) for d in account.drift()}
+    assert groups == {"stackstate/agent": (1, 1, 0), "upsolver/server-role": (1, 0, 1)}
+
+    result = ScheduledReport(title="t", generated_at="2024-06-03T07:00:00+00:00", history_path=tmp_path / "h",
+                             accounts=(account,), check_report=Report((), (), Summary(), {}),
+                             rules_run=frozenset())
+    page = render_html(result)
+    assert "<code>stackstate/agent</code>" in page and "<code>upsolver/server-role</code>" in page
+    assert "&lt;b&gt;x:Y&lt;/b&gt;" in page and "<b>x:Y</b>" not in page
+    assert "2024-06-03 07:00 UTC" in render_markdown(result)
