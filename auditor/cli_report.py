@@ -27,13 +27,13 @@ def _severity(value: Optional[str], option: str) -> object:
 
 
 def report_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.html, report.md, report.json.",
+                                         show_default=False)],
     inputs: Annotated[
         Optional[list[str]],
         typer.Argument(metavar="INPUT...", show_default=False,
                        help="Account exports, folders of exports, or folders of policy files."),
     ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.html, report.md, report.json.")]
-    = Path("iam-audit-report"),
     history: Annotated[
         Optional[Path],
         typer.Option("--history", help="History database (default: $XDG_DATA_HOME/iam-audit/history.sqlite3, "
