@@ -288,14 +288,27 @@ def _in_scope(control: Control, finding: Finding) -> bool:
     return True
 
 
+def _needs_resource_policies(control: Control) -> bool:
+    scope = control.scope.lower()
+    return "s3 bucket" in scope or "lambda function" in scope
+
+
 def evaluate_controls(
-    controls: Iterable[Control], rules_run: frozenset[str], findings: Sequence[TrackedFinding]
+    controls: Iterable[Control],
+    rules_run: frozenset[str],
+    findings: Sequence[TrackedFinding],
+    *,
+    has_resource_policies: bool | None = None,
 ) -> tuple[ControlResult, ...]:
+    """Pass, fail or not evaluated, per control.
+
+    ``has_resource_policies`` is False for an export without resource policies: controls about
+    bucket or function policies are then not evaluated rather than passed; None means unknown.
+    """
     results = []
     for control in controls:
-        evidence = tuple(
-            t for t in findings if t.finding.rule_id in control.rules and _in_scope(control, t.finding)
-        )
+        of_rules = [t for t in findings if t.finding.rule_id in control.rules]
+        evidence = tuple(t for t in of_rules if _in_scope(control, t.finding))
         missing = [rule for rule in control.rules if rule not in rules_run]
         if evidence:
             rule_ids = ", ".join(sorted({t.finding.rule_id for t in evidence}))
@@ -307,8 +320,14 @@ def evaluate_controls(
             results.append(ControlResult(control, "not-evaluated", f"{', '.join(missing)} did not run"))
         elif control.gap:
             results.append(ControlResult(control, "not-evaluated", control.gap))
+        elif has_resource_policies is False and _needs_resource_policies(control):
+            reason = "the input has no resource policies (iam-audit fetch --resource-policies exports them)"
+            results.append(ControlResult(control, "not-evaluated", reason))
         else:
-            results.append(ControlResult(control, "pass", f"no findings of {', '.join(control.rules)}"))
+            reason = f"no findings of {', '.join(control.rules)}"
+            if of_rules:
+                reason += f" within its scope ({len(of_rules)} outside it)"
+            results.append(ControlResult(control, "pass", reason))
     return tuple(results)
 
 
@@ -395,7 +414,8 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
                 key=key, label=labels[key], inputs=tuple(sorted(account_inputs.get(key, ()))),
                 files=tuple(account_files.get(key, ())), findings=tracked, comparison=comparison,
                 trend=tuple(history.runs(key, limit=request.trend_runs)),
-                controls=evaluate_controls(controls, rules_run, tracked),
+                controls=evaluate_controls(controls, rules_run, tracked,
+                                           has_resource_policies=_has_resource_policies(report, key)),
                 not_checked=tuple(report.summary.not_checked), suppressed=suppressed[key],
             )
         )
@@ -403,6 +423,12 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         title=request.title, generated_at=started_at, history_path=history.path, accounts=tuple(accounts),
         check_report=report, rules_run=rules_run,
     )
+
+
+def _has_resource_policies(report: Report, key: str) -> bool | None:
+    if not _ACCOUNT_ID.match(key):
+        return None  # policy files: whether bucket or function policies are among them is not known
+    return bool(report.summary.principals.get("resource_policies", 0))
 
 
 def _policies_in(report: Report, files: Sequence[str]) -> int:

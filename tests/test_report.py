@@ -259,6 +259,12 @@ def test_controls_fail_pass_or_are_not_evaluated() -> None:
                                                           [inline, managed, aws_managed, s3_read])}
     assert results["any"].status == "fail" and len(results["any"].evidence) == 3
     assert results["customer"].status == "fail" and results["customer"].evidence == (managed,)
+    only_inline = evaluate_controls([controls[1]], frozenset({"IAM001"}), [inline])[0]
+    assert only_inline.status == "pass" and "1 outside it" in only_inline.reason
+    bucket = _control("bucket", ("IAM001",), scope="S3 bucket policies")
+    assert evaluate_controls([bucket], frozenset({"IAM001"}), [], has_resource_policies=False)[0].status \
+        == "not-evaluated"
+    assert evaluate_controls([bucket], frozenset({"IAM001"}), [], has_resource_policies=None)[0].status == "pass"
     assert results["kms"].status == "pass"  # s3:GetObject does not evidence a KMS control
     assert results["clean"].status == "fail"
     results_clean = evaluate_controls([_control("clean", ("IAM201",))], frozenset({"IAM201"}), [inline])
