@@ -201,13 +201,16 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
         sys.stdout.write(rule_markdown(found, heading_level=1))
 
 
-def _mount_lazy_commands() -> None:
+def _mount_commands() -> None:
+    """Commands defined in their own modules; each module imports only typer at load time."""
     from auditor.cli_fetch import fetch_command
+    from auditor.cli_report import report_command
 
     app.command("fetch")(fetch_command)
+    app.command("report")(report_command)
 
 
-_mount_lazy_commands()
+_mount_commands()
 
 
 def run() -> None:

@@ -122,8 +122,11 @@ def render(
     return page(title, sections, subtitle=_versions(report))
 
 
-def page(title: str, sections: Sequence[Section], *, subtitle: str = "") -> str:
-    """The whole document around the sections, with a table of contents."""
+def page(title: str, sections: Sequence[Section], *, subtitle: str = "", extra_css: str = "") -> str:
+    """The whole document around the sections, with a table of contents.
+
+    ``extra_css`` is the caller's own stylesheet (a constant, never data), appended to ours.
+    """
     nav = h("nav", h("ul", [h("li", h("a", s.title, href=f"#{s.id}")) for s in sections]))
     body = h(
         "body",
@@ -137,7 +140,7 @@ def page(title: str, sections: Sequence[Section], *, subtitle: str = "") -> str:
         h("meta", name="viewport", content="width=device-width, initial-scale=1"),
         h("meta", http_equiv="Content-Security-Policy", content=_CSP),
         h("title", title),
-        h("style", Markup(_CSS)),
+        h("style", Markup(_CSS + extra_css)),
     )
     return f"<!DOCTYPE html>\n{h('html', head, body, lang='en')}\n"
 

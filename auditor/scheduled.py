@@ -1,0 +1,506 @@
+"""``iam-audit report``: audit, record the run in the history, compare, evaluate controls, write DIR.
+
+The audit itself is ``check``'s (:func:`auditor.run.build_report`). What this module adds:
+
+- every input file is assigned to an *account*: the account id of an export (its
+  ``iam_audit.account_id``, else the account of its users', groups' and roles' ARNs), else
+  the input path the file was found under; ``--account-id`` puts everything in one account;
+- each finding gets a history fingerprint (:func:`auditor.fingerprint.fingerprint` of the
+  finding with its path made independent of where the export file lies: ``account:<id>`` for
+  exports, the path below the input folder for policy files), so this week's
+  ``exports/2024-06-03.json`` compares with last week's ``exports/2024-05-27.json``;
+- per account, one run is recorded in the history and compared with the account's previous run;
+- the compliance controls of ``rules/controls.yaml`` pass, fail or are not evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor.fingerprint import fingerprint
+from auditor.history import History, RunComparison, RunInfo, StoredFinding, default_history_path
+from auditor.knowledge import Control
+from auditor.model import Finding, Severity
+from auditor.report import Report
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+OUTPUT_FORMATS = ("html", "markdown", "json")
+OUTPUT_FILES = {"html": "report.html", "markdown": "report.md", "json": "report.json"}
+DEFAULT_TREND_RUNS = 12
+
+_ACCOUNT_ID = re.compile(r"\d{12}\Z")
+_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
+_EXPORT_MARKER = re.compile(r'"(?:UserDetailList|GroupDetailList|RoleDetailList|Policies)"\s*:')
+_PRINCIPAL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList")
+
+
+class ReportInputError(Exception):
+    """Inputs that cannot be audited (exit code 2): nothing is recorded, nothing is written."""
+
+
+@dataclass(frozen=True)
+class FetchSpec:
+    """Export live accounts (``auditor.fetch``) into DIR/exports before auditing."""
+
+    profile: str | None = None
+    role_arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    inputs: tuple[str, ...]
+    output_dir: Path
+    history: Path | None = None
+    formats: tuple[str, ...] = OUTPUT_FORMATS
+    fail_on: Severity | None = None
+    fail_on_new: Severity | None = None
+    account_id: str | None = None
+    trend_runs: int = DEFAULT_TREND_RUNS
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    fetch: FetchSpec | None = None
+    title: str = "IAM compliance report"
+    use_cache: bool = True
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedFinding:
+    fingerprint: str
+    finding: Finding
+    status: Literal["new", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    control: Control
+    status: Literal["fail", "pass", "not-evaluated"]
+    reason: str
+    evidence: tuple[TrackedFinding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineDrift:
+    baseline: str
+    current: tuple[TrackedFinding, ...]
+    resolved: tuple[StoredFinding, ...]
+
+    @property
+    def new(self) -> tuple[TrackedFinding, ...]:
+        return tuple(t for t in self.current if t.status == "new")
+
+
+@dataclass(frozen=True)
+class AccountReport:
+    key: str
+    label: str
+    inputs: tuple[str, ...]
+    files: tuple[str, ...]
+    findings: tuple[TrackedFinding, ...]
+    comparison: RunComparison
+    trend: tuple[RunInfo, ...]
+    controls: tuple[ControlResult, ...]
+    not_checked: tuple[str, ...] = ()
+    suppressed: int = 0
+
+    @property
+    def new(self) -> tuple[TrackedFinding, ...]:
+        return tuple(t for t in self.findings if t.status == "new")
+
+    @property
+    def unchanged(self) -> tuple[TrackedFinding, ...]:
+        return tuple(t for t in self.findings if t.status == "unchanged")
+
+    @property
+    def resolved(self) -> tuple[StoredFinding, ...]:
+        return self.comparison.resolved
+
+    @property
+    def previous(self) -> RunInfo | None:
+        return self.comparison.previous
+
+    def by_severity(self) -> dict[str, int]:
+        counts = Counter(t.finding.severity for t in self.findings)
+        return {s.value: counts[s] for s in reversed(Severity) if counts[s]}
+
+    def by_category(self) -> dict[str, int]:
+        counts = Counter(t.finding.category for t in self.findings)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def drift(self) -> tuple[BaselineDrift, ...]:
+        current: dict[str, list[TrackedFinding]] = defaultdict(list)
+        resolved: dict[str, list[StoredFinding]] = defaultdict(list)
+        for tracked in self.findings:
+            if tracked.finding.baseline:
+                current[tracked.finding.baseline].append(tracked)
+        for stored in self.resolved:
+            if stored.baseline:
+                resolved[stored.baseline].append(stored)
+        return tuple(
+            BaselineDrift(name, tuple(current.get(name, ())), tuple(resolved.get(name, ())))
+            for name in sorted(set(current) | set(resolved))
+        )
+
+
+@dataclass(frozen=True)
+class ScheduledReport:
+    title: str
+    generated_at: str
+    history_path: Path
+    accounts: tuple[AccountReport, ...]
+    check_report: Report
+    rules_run: frozenset[str]
+
+    def worst_new(self) -> Severity | None:
+        ranks = [t.finding.severity for a in self.accounts for t in a.new]
+        return max(ranks, key=lambda s: s.rank) if ranks else None
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "findings": sum(len(a.findings) for a in self.accounts),
+            "new": sum(len(a.new) for a in self.accounts),
+            "resolved": sum(len(a.resolved) for a in self.accounts),
+            "unchanged": sum(len(a.unchanged) for a in self.accounts),
+        }
+
+
+# --- accounts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    key: str
+    label: str
+    input: str
+    fingerprint_path: str
+
+
+def export_account_id(text: str) -> str | None:
+    """The account of an authorization-details export, or None when the text is not one."""
+    if not _EXPORT_MARKER.search(text):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    meta = data.get("iam_audit")
+    if isinstance(meta, dict) and isinstance(meta.get("account_id"), str) and _ACCOUNT_ID.match(meta["account_id"]):
+        return str(meta["account_id"])
+    counts: Counter[str] = Counter()
+    for key in _PRINCIPAL_LISTS:
+        entries = data.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            arn = entry.get("Arn") if isinstance(entry, dict) else None
+            match = _ARN_ACCOUNT.match(arn) if isinstance(arn, str) else None
+            if match:
+                counts[match.group(1)] += 1
+    if not counts:
+        for match in _ARN_ACCOUNT.finditer(text):
+            counts[match.group(1)] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _place_files(
+    inputs: Sequence[str], sources: Mapping[str, Any], forced_account: str | None
+) -> dict[str, _Placement]:
+    roots = [(raw, Path(raw).resolve()) for raw in inputs]
+    placements: dict[str, _Placement] = {}
+    for shown, source in sources.items():
+        resolved = Path(shown).resolve()
+        owner, root = roots[0]
+        for raw, candidate in roots:
+            if resolved == candidate or candidate in resolved.parents:
+                owner, root = raw, candidate
+                break
+        if resolved == root:
+            relative = resolved.name
+        elif root in resolved.parents:
+            relative = resolved.relative_to(root).as_posix()
+        else:
+            relative = shown
+        account = export_account_id(getattr(source, "text", "") or "")
+        if forced_account is not None:
+            key = label = forced_account
+        elif account is not None:
+            key = label = account
+        else:
+            key, label = f"path:{root}", owner
+        path = f"account:{account}" if account is not None else relative
+        placements[shown] = _Placement(key, label, owner, path)
+    return placements
+
+
+def history_fingerprint(finding: Finding, fingerprint_path: str) -> str:
+    return fingerprint(replace(finding, location=replace(finding.location, path=fingerprint_path)))
+
+
+# --- compliance --------------------------------------------------------------------------------------
+
+_NEGATED_SCOPE = re.compile(r"\bnot (?:inline|aws managed)\b")
+_SCOPE_ACTIONS = re.compile(r"findings for (.*)")
+_ACTION = re.compile(r"\b([a-z0-9-]+:[A-Za-z*]+)")
+
+
+def _in_scope(control: Control, finding: Finding) -> bool:
+    """Whether a finding of one of the control's rules falls within the control's stated scope.
+
+    Scopes are prose; this recognises what can be decided from the finding: customer managed
+    versus inline versus AWS managed policies, S3 bucket and Lambda function policies, and the
+    actions named after "findings for". A finding whose subject is unknown (a standalone policy
+    file) counts as evidence: the report errs towards showing a failure.
+    """
+    scope = _NEGATED_SCOPE.sub("", control.scope.lower())
+    subject = finding.subject or {}
+    kind = str(subject.get("kind") or "")
+    policy = str(subject.get("policy") or "")
+    arn = str(subject.get("arn") or "")
+    if kind:
+        customer_managed = kind == "managed-policy" and ":iam::aws:policy/" not in arn
+        inline = policy.startswith("inline:")
+        wants_customer, wants_inline = "customer managed" in scope, bool(re.search(r"\binline\b", scope))
+        if (wants_customer or wants_inline) and not (
+            (wants_customer and customer_managed) or (wants_inline and inline)
+        ):
+            return False
+        if "s3 bucket" in scope and kind != "s3":
+            return False
+        if "lambda function" in scope and kind != "lambda":
+            return False
+    named = _SCOPE_ACTIONS.search(control.scope)
+    if named:
+        actions = {a.lower() for a in _ACTION.findall(named.group(1))}
+        text = json.dumps(dict(finding.details), default=str).lower() + " " + finding.message.lower()
+        if actions and not any(action in text for action in actions):
+            return False
+    return True
+
+
+def _needs_resource_policies(control: Control) -> bool:
+    scope = control.scope.lower()
+    return "s3 bucket" in scope or "lambda function" in scope
+
+
+def evaluate_controls(
+    controls: Iterable[Control],
+    rules_run: frozenset[str],
+    findings: Sequence[TrackedFinding],
+    *,
+    has_resource_policies: bool | None = None,
+) -> tuple[ControlResult, ...]:
+    """Pass, fail or not evaluated, per control.
+
+    ``has_resource_policies`` is False for an export without resource policies: controls about
+    bucket or function policies are then not evaluated rather than passed; None means unknown.
+    """
+    results = []
+    for control in controls:
+        of_rules = [t for t in findings if t.finding.rule_id in control.rules]
+        evidence = tuple(t for t in of_rules if _in_scope(control, t.finding))
+        missing = [rule for rule in control.rules if rule not in rules_run]
+        if evidence:
+            rule_ids = ", ".join(sorted({t.finding.rule_id for t in evidence}))
+            reason = f"{len(evidence)} finding{'' if len(evidence) == 1 else 's'} of {rule_ids}"
+            results.append(ControlResult(control, "fail", reason, evidence))
+        elif not control.rules:
+            results.append(ControlResult(control, "not-evaluated", control.gap or "no rule evidences it"))
+        elif missing:
+            results.append(ControlResult(control, "not-evaluated", f"{', '.join(missing)} did not run"))
+        elif control.gap:
+            results.append(ControlResult(control, "not-evaluated", control.gap))
+        elif has_resource_policies is False and _needs_resource_policies(control):
+            reason = "the input has no resource policies (iam-audit fetch --resource-policies exports them)"
+            results.append(ControlResult(control, "not-evaluated", reason))
+        else:
+            reason = f"no findings of {', '.join(control.rules)}"
+            if of_rules:
+                reason += f" within its scope ({len(of_rules)} outside it)"
+            results.append(ControlResult(control, "pass", reason))
+    return tuple(results)
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+
+def _fetch(spec: FetchSpec, output_dir: Path) -> list[str]:
+    try:
+        from auditor import fetch as fetch_module  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise ReportInputError("--fetch needs auditor.fetch, which this build of iam-audit does not have") from None
+    several = len(spec.role_arns) > 1
+    target = output_dir / "exports" if several else output_dir / "exports" / "account.json"
+    options = fetch_module.FetchOptions(output=target, profile=spec.profile, role_arns=spec.role_arns)
+    try:
+        outcome = fetch_module.fetch_accounts(options)
+    except fetch_module.FetchUsageError as exc:
+        raise ReportInputError(f"--fetch: {exc}") from None
+    files = [str(account.file) for account in outcome.accounts if account.file is not None]
+    if not files:
+        raise ReportInputError("--fetch: nothing could be exported")
+    return files
+
+
+def build_scheduled_report(request: ReportRequest, history: History) -> ScheduledReport:
+    from auditor.checks import all_rules
+    from auditor.engine import Selection
+    from auditor.knowledge import load_controls
+    from auditor.run import CheckRequest, build_report
+
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    inputs = list(request.inputs)
+    if request.fetch is not None:
+        inputs += _fetch(request.fetch, request.output_dir)
+    if not inputs:
+        raise ReportInputError("no INPUT given (a file or folder of exports or policies, or --fetch)")
+    check = CheckRequest(paths=tuple(inputs), select=request.select, ignore=request.ignore,
+                         include=request.include, exclude=request.exclude, use_cache=request.use_cache)
+    report, sources = build_report(check)
+    if report.errors:
+        raise ReportInputError("; ".join(str(error) for error in report.errors) + " (no run was recorded)")
+    selection = Selection(select=frozenset(request.select), ignore=frozenset(request.ignore))
+    rules_run = frozenset(rule.id for rule in all_rules() if selection.enabled(rule))
+    placements = _place_files(inputs, sources, request.account_id)
+    fallback = next(iter(placements.values()), None) or _Placement(
+        request.account_id or f"path:{Path(inputs[0]).resolve()}", request.account_id or inputs[0], inputs[0], ""
+    )
+
+    groups: dict[str, list[tuple[str, Finding]]] = defaultdict(list)
+    labels: dict[str, str] = {fallback.key: fallback.label}
+    account_inputs: dict[str, set[str]] = defaultdict(set)
+    account_files: dict[str, list[str]] = defaultdict(list)
+    for shown, placement in placements.items():
+        labels[placement.key] = placement.label
+        account_inputs[placement.key].add(placement.input)
+        account_files[placement.key].append(shown)
+    suppressed: Counter[str] = Counter()
+    for finding in report.findings:
+        placement = placements.get(finding.location.path, fallback)
+        if finding.suppressed is not None:
+            suppressed[placement.key] += 1
+            continue
+        groups[placement.key].append((history_fingerprint(finding, placement.fingerprint_path), finding))
+    keys = sorted(set(account_files) | set(groups))
+    if not keys:
+        keys = [fallback.key]
+
+    controls = load_controls()
+    accounts = []
+    for key in keys:
+        found = groups.get(key, [])
+        comparison = history.record_run(
+            key, labels[key], found, started_at=started_at, inputs=sorted(account_inputs.get(key, ())),
+            files=len(account_files.get(key, ())), policies=_policies_in(report, account_files.get(key, [])),
+            not_checked=report.summary.not_checked, tool_version=report.tool_version,
+            catalog_version=report.catalog_version,
+        )
+        tracked = tuple(
+            TrackedFinding(print_, finding, "new" if print_ in comparison.new else "unchanged")
+            for print_, finding in found
+        )
+        accounts.append(
+            AccountReport(
+                key=key, label=labels[key], inputs=tuple(sorted(account_inputs.get(key, ()))),
+                files=tuple(account_files.get(key, ())), findings=tracked, comparison=comparison,
+                trend=tuple(history.runs(key, limit=request.trend_runs)),
+                controls=evaluate_controls(controls, rules_run, tracked,
+                                           has_resource_policies=_has_resource_policies(report, key)),
+                not_checked=tuple(report.summary.not_checked), suppressed=suppressed[key],
+            )
+        )
+    return ScheduledReport(
+        title=request.title, generated_at=started_at, history_path=history.path, accounts=tuple(accounts),
+        check_report=report, rules_run=rules_run,
+    )
+
+
+def _has_resource_policies(report: Report, key: str) -> bool | None:
+    if not _ACCOUNT_ID.match(key):
+        return None  # policy files: whether bucket or function policies are among them is not known
+    return bool(report.summary.principals.get("resource_policies", 0))
+
+
+def _policies_in(report: Report, files: Sequence[str]) -> int:
+    # The check report counts policies over all inputs; with one account that is exact.
+    return report.summary.policies if len(files) == len(report.summary.paths) else 0
+
+
+def exit_code(result: ScheduledReport, fail_on: Severity | None, fail_on_new: Severity | None) -> int:
+    if fail_on_new is not None and any(
+        t.finding.severity.rank >= fail_on_new.rank for account in result.accounts for t in account.new
+    ):
+        return EXIT_FINDINGS
+    if fail_on is not None and any(
+        t.finding.severity.rank >= fail_on.rank for account in result.accounts for t in account.findings
+    ):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def write_outputs(result: ScheduledReport, output_dir: Path, formats: Sequence[str]) -> list[Path]:
+    from auditor.reporters import scheduled as renderers
+    from auditor.run import write_text
+
+    render: dict[str, Callable[[ScheduledReport], str]] = {
+        "html": renderers.render_html, "markdown": renderers.render_markdown, "json": renderers.render_json,
+    }
+    written = []
+    for fmt in formats:
+        path = output_dir / OUTPUT_FILES[fmt]
+        write_text(path, render[fmt](result))
+        written.append(path)
+    return written
+
+
+def execute_report(request: ReportRequest) -> int:
+    from auditor.history import HistoryError
+
+    for fmt in request.formats:
+        if fmt not in OUTPUT_FORMATS:
+            raise ReportInputError(f"--format: {fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+    history_path = request.history or default_history_path()
+    try:
+        with History(history_path) as history:
+            result = build_scheduled_report(request, history)
+    except HistoryError as exc:
+        raise ReportInputError(str(exc)) from None
+    written = write_outputs(result, request.output_dir, request.formats or OUTPUT_FORMATS)
+    if not request.quiet:
+        totals = result.totals()
+        sys.stderr.write(
+            f"iam-audit report: {len(result.accounts)} account{'' if len(result.accounts) == 1 else 's'}, "
+            f"{totals['findings']} findings ({totals['new']} new, {totals['resolved']} resolved, "
+            f"{totals['unchanged']} unchanged); wrote {', '.join(os.fspath(p) for p in written)}; "
+            f"history {result.history_path}\n"
+        )
+    return exit_code(result, request.fail_on, request.fail_on_new)
+
+
+__all__ = [
+    "AccountReport",
+    "BaselineDrift",
+    "ControlResult",
+    "FetchSpec",
+    "ReportInputError",
+    "ReportRequest",
+    "ScheduledReport",
+    "TrackedFinding",
+    "build_scheduled_report",
+    "evaluate_controls",
+    "execute_report",
+    "exit_code",
+    "export_account_id",
+    "history_fingerprint",
+    "write_outputs",
+]

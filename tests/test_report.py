@@ -1,0 +1,435 @@
+"""``iam-audit report``: outputs, the planted diff between two exports, exit codes, escaping, Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.checks import all_rules
+from auditor.history import History
+from auditor.knowledge import Control, load_controls
+from auditor.model import Finding, Location, Severity
+from auditor.scheduled import (
+    FetchSpec,
+    ReportRequest,
+    TrackedFinding,
+    evaluate_controls,
+    execute_report,
+    export_account_id,
+)
+from tests.conftest import FIXTURES, run_cli
+
+REPORT_FIXTURES = FIXTURES / "report"
+RUN1 = REPORT_FIXTURES / "run1"
+RUN2 = REPORT_FIXTURES / "run2" / "account.json"
+HOSTILE = REPORT_FIXTURES / "hostile"
+ACCOUNT = "111122223333"
+HOSTILE_ACCOUNT = "444455556666"
+
+
+def _report(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("report", *args, env=env)
+
+
+def _json(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "report.json").read_text(encoding="utf-8"))
+
+
+def _account(document: dict[str, Any], key: str) -> dict[str, Any]:
+    [account] = [a for a in document["accounts"] if a["key"] == key]
+    return account
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_title = tag == "title" and not any(t == "svg" for t, _ in self.tags[:-1]) and not self.title
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+
+
+def test_writes_three_self_contained_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _report(str(RUN1), "--output", str(out), "--history", str(tmp_path / "h.sqlite3"), "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md"]
+
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    parser = _Elements()
+    parser.feed(html_text)
+    tags = [tag for tag, _ in parser.tags]
+    assert "script" not in tags and "link" not in tags and "iframe" not in tags
+    assert tags.count("style") == 1 and tags.count("svg") >= 4
+    for _, attrs in parser.tags:
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            assert value is None or value.startswith("#"), (name, value)
+    [csp] = [a["content"] for t, a in parser.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp is not None and "default-src 'none'" in csp and "script-src" not in csp
+    assert "http://" not in html_text.replace("https://", "")
+    assert parser.title == "IAM compliance report"
+
+    document = _json(out)
+    assert document["schema"] == "iam-audit-report/1"
+    account = _account(document, ACCOUNT)
+    assert account["previous_run"] is None and account["run"]["id"] == 1
+    assert account["counts"]["new"] == account["counts"]["findings"] == len(account["findings"]) >= 4
+    assert account["counts"]["resolved"] == account["counts"]["unchanged"] == 0
+    assert all(len(f["fingerprint"]) == 32 for f in account["findings"])
+    assert {c["status"] for c in account["controls"]} <= {"fail", "pass", "not-evaluated"}
+    assert len(account["controls"]) == len(load_controls())
+    assert document["totals"]["findings"] == account["counts"]["findings"]
+
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("<!-- iam-audit scheduled report -->")
+    assert f"| {ACCOUNT} | {account['counts']['findings']} | {account['counts']['new']} | 0 | 0 |" in markdown
+    assert "First run" in markdown
+
+
+def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
+                     "--format", "markdown", "--fail-on", "never", "-q")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
+    assert result.stderr == ""
+
+
+# --- the planted diff -------------------------------------------------------------------------------
+
+
+def _who(finding: dict[str, Any]) -> tuple[str, str, str]:
+    subject = finding.get("subject") or {}
+    statement = finding.get("statement") or {}
+    return (str(subject.get("name")), str(subject.get("policy")), str(statement.get("sid")))
+
+
+def test_two_runs_show_exactly_the_planted_changes(tmp_path: Path) -> None:
+    history = str(tmp_path / "h.sqlite3")
+    first = _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "--fail-on", "never")
+    second = _report(str(RUN2), "-o", str(tmp_path / "two"), "--history", history, "--fail-on", "never")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    before = _account(_json(tmp_path / "one"), ACCOUNT)
+    after = _account(_json(tmp_path / "two"), ACCOUNT)
+    assert after["previous_run"]["id"] == before["run"]["id"]
+
+    new = [f for f in after["findings"] if f["status"] == "new"]
+    unchanged = [f for f in after["findings"] if f["status"] == "unchanged"]
+    resolved = after["resolved"]
+    # every change is at a planted place: alice (her new admin policy; principal-level findings about her,
+    # e.g. an escalation path that no longer matters once she is administrator), AppPolicy's new ReadTable
+    # statement; bob's removed S3Everything, the fixed SendMessages statement
+    for finding in new:
+        name, _policy, sid = _who(finding)
+        assert name == "alice" or (name, sid) == ("app", "ReadTable"), finding
+    for finding in resolved:
+        name, _policy, sid = _who(finding)
+        assert name in {"alice", "bob"} or (name, sid) == ("app", "SendMessages"), finding
+    planted_new = {(f["rule_id"], *_who(f)) for f in new}
+    planted_resolved = {(f["rule_id"], *_who(f)) for f in resolved}
+    assert ("IAM201", "app", "inline:AppPolicy", "ReadTable") in planted_new
+    assert ("IAM201", "bob", "inline:S3Everything", "ListTypo") in planted_resolved
+    assert ("IAM201", "app", "inline:AppPolicy", "SendMessages") in planted_resolved
+    rules = all_rules()
+    if rules.get("IAM001") is not None:
+        assert ("IAM001", "alice", "inline:AdminAccess", "Admin") in planted_new
+    if rules.get("IAM002") is not None:
+        assert ("IAM002", "bob", "inline:S3Everything", "AllS3") in planted_resolved
+    if not {"IAM001", "IAM002"} & {rule.id for rule in rules}:
+        assert len(new) == 1 and len(resolved) == 2  # the foundation's rules see only the typos
+
+    # what did not change (reordered users, re-indented file, another path) is unchanged
+    unchanged_who = {(f["rule_id"], *_who(f)) for f in unchanged}
+    assert ("IAM201", "app", "inline:AppPolicy", "ReadObjects") in unchanged_who
+    assert ("IAM111", "Deploy", f"arn:aws:iam::{ACCOUNT}:policy/Deploy", "None") in unchanged_who  # bad Sid
+    assert len(unchanged) == len(before["findings"]) - len(resolved)
+    assert {f["fingerprint"] for f in unchanged} <= {f["fingerprint"] for f in before["findings"]}
+    assert after["counts"] == {"findings": len(new) + len(unchanged), "new": len(new), "resolved": len(resolved),
+                               "unchanged": len(unchanged), "suppressed": 0}
+    assert [run["id"] for run in after["trend"]] == [1, 2]
+
+    html_text = (tmp_path / "two" / "report.html").read_text(encoding="utf-8")
+    assert f'data-count="new">{len(new)}<' in html_text
+    assert f'data-count="resolved">{len(resolved)}<' in html_text
+    assert "dynamodb:GetItme" in html_text and "sqs:SendMesage" in html_text
+    markdown = (tmp_path / "two" / "report.md").read_text(encoding="utf-8")
+    assert f"### New ({len(new)})" in markdown and f"### Resolved ({len(resolved)})" in markdown
+
+
+def test_exit_codes_for_a_scheduler(tmp_path: Path) -> None:
+    history = str(tmp_path / "h.sqlite3")
+
+    def code(source: Path, *flags: str) -> int:
+        result = _report(str(source), "-o", str(tmp_path / "out"), "--history", history, "--format", "json", *flags)
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode
+
+    assert code(RUN1, "--fail-on-new", "high") == 1  # first run: every high finding is new
+    assert code(RUN1, "--fail-on-new", "high") == 0  # same export: high findings, none new
+    assert code(RUN1) == 1  # --fail-on defaults to high, as in check
+    assert code(RUN1, "--fail-on", "never") == 0
+    assert code(RUN2, "--fail-on-new", "critical") == (1 if all_rules().get("IAM001") else 0)
+    assert code(RUN1, "--fail-on-new", "high") == 1  # back to run1: the sqs and s3 typos are new again
+
+    missing = _report(str(tmp_path / "nope.json"), "-o", str(tmp_path / "none"), "--history", history)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("iam-audit: error:") and "no run was recorded" in missing.stderr
+    assert "Traceback" not in missing.stderr and not (tmp_path / "none").exists()
+    with History(history) as store:
+        assert len(store.runs(ACCOUNT)) == 6
+    bad = _report(str(RUN1), "-o", str(tmp_path / "x"), "--history", history, "--fail-on-new", "severe")
+    assert bad.returncode == 2 and "--fail-on-new" in bad.stderr
+
+
+# --- accounts and controls --------------------------------------------------------------------------
+
+
+def test_account_of_an_export_and_of_policy_folders(tmp_path: Path) -> None:
+    assert export_account_id((RUN1 / "account.json").read_text()) == ACCOUNT
+    assert export_account_id((HOSTILE / "account.json").read_text()) == HOSTILE_ACCOUNT  # from iam_audit
+    assert export_account_id('{"Version": "2012-10-17", "Statement": []}') is None
+
+    history = str(tmp_path / "h.sqlite3")
+    result = _report(str(RUN1), str(FIXTURES / "demo"), "-o", str(tmp_path / "o"), "--history", history,
+                     "--fail-on", "never", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    keys = {a["key"]: a["label"] for a in _json(tmp_path / "o")["accounts"]}
+    assert keys == {ACCOUNT: ACCOUNT, f"path:{(FIXTURES / 'demo').resolve()}": str(FIXTURES / "demo")}
+
+    forced = _report(str(RUN1), str(FIXTURES / "demo"), "-o", str(tmp_path / "p"), "--history", history,
+                     "--fail-on", "never", "--format", "json", "--account-id", "999988887777")
+    assert forced.returncode == 0, forced.stderr
+    assert [a["key"] for a in _json(tmp_path / "p")["accounts"]] == ["999988887777"]
+
+
+def _control(control_id: str, rules: tuple[str, ...], scope: str = "all identity policies",
+             gap: str | None = None) -> Control:
+    return Control(control_id, "test", "1", f"title {control_id}", scope, rules, gap, "https://example.com")
+
+
+def _tracked(rule_id: str, kind: str, policy: str, arn: str = "", message: str = "m") -> TrackedFinding:
+    finding = Finding(rule_id=rule_id, slug="s", category="wildcard-action", severity=Severity.HIGH, title="t",
+                      message=message, location=Location("account:1"),
+                      subject={"kind": kind, "name": "n", "arn": arn, "policy": policy})
+    return TrackedFinding(f"print-{rule_id}-{policy}", finding, "new")
+
+
+def test_controls_fail_pass_or_are_not_evaluated() -> None:
+    inline = _tracked("IAM001", "user", "inline:Admin")
+    managed = _tracked("IAM001", "managed-policy", "arn:aws:iam::111122223333:policy/Admin",
+                       arn="arn:aws:iam::111122223333:policy/Admin")
+    aws_managed = _tracked("IAM001", "managed-policy", "arn:aws:iam::aws:policy/AdministratorAccess",
+                           arn="arn:aws:iam::aws:policy/AdministratorAccess")
+    s3_read = _tracked("IAM021", "role", "inline:Read", message="s3:GetObject on every object")
+    controls = [
+        _control("any", ("IAM001",)),
+        _control("customer", ("IAM001",), scope="customer managed policies only (not inline, not AWS managed)"),
+        _control("kms", ("IAM021",),
+                 scope="inline policies; data-access findings for kms:Decrypt or kms:ReEncryptFrom"),
+        _control("clean", ("IAM001", "IAM201")),
+        _control("partly-run", ("IAM201", "IAM999")),
+        _control("gap", (), gap="no rule can see this"),
+        _control("gap-with-rules", ("IAM201",), gap="only half of it"),
+    ]
+    results = {r.control.id: r for r in evaluate_controls(controls, frozenset({"IAM001", "IAM021", "IAM201"}),
+                                                          [inline, managed, aws_managed, s3_read])}
+    assert results["any"].status == "fail" and len(results["any"].evidence) == 3
+    assert results["customer"].status == "fail" and results["customer"].evidence == (managed,)
+    only_inline = evaluate_controls([controls[1]], frozenset({"IAM001"}), [inline])[0]
+    assert only_inline.status == "pass" and "1 outside it" in only_inline.reason
+    bucket = _control("bucket", ("IAM001",), scope="S3 bucket policies")
+    assert evaluate_controls([bucket], frozenset({"IAM001"}), [], has_resource_policies=False)[0].status \
+        == "not-evaluated"
+    assert evaluate_controls([bucket], frozenset({"IAM001"}), [], has_resource_policies=None)[0].status == "pass"
+    assert results["kms"].status == "pass"  # s3:GetObject does not evidence a KMS control
+    assert results["clean"].status == "fail"
+    results_clean = evaluate_controls([_control("clean", ("IAM201",))], frozenset({"IAM201"}), [inline])
+    assert results_clean[0].status == "pass"
+    assert results["partly-run"].status == "not-evaluated" and "IAM999" in results["partly-run"].reason
+    assert results["gap"].status == "not-evaluated" and results["gap"].reason == "no rule can see this"
+    assert results["gap-with-rules"].status == "not-evaluated"
+
+
+def test_controls_whose_rules_did_not_run_are_not_evaluated_in_the_report(tmp_path: Path) -> None:
+    result = _report(str(RUN1), "-o", str(tmp_path / "o"), "--history", str(tmp_path / "h"), "--fail-on", "never",
+                     "--format", "json", "--select", "malformed")
+    assert result.returncode == 0, result.stderr
+    account = _account(_json(tmp_path / "o"), ACCOUNT)
+    assert {f["category"] for f in account["findings"]} == {"malformed"}
+    statuses = {c["key"]: c["status"] for c in account["controls"]}
+    assert set(statuses.values()) == {"not-evaluated"}  # no control rests on malformed-policy rules
+
+
+def test_fetch_hook_calls_auditor_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    class FetchUsageError(Exception):
+        pass
+
+    class FetchOptions:
+        def __init__(self, output: Path, profile: str | None = None, role_arns: tuple[str, ...] = ()) -> None:
+            self.output, self.profile, self.role_arns = output, profile, role_arns
+
+    def fetch_accounts(options: FetchOptions) -> Any:
+        calls.append(options)
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(RUN1 / "account.json", options.output)
+        account = types.SimpleNamespace(file=options.output, account_id=ACCOUNT)
+        return types.SimpleNamespace(accounts=(account,))
+
+    fake = types.ModuleType("auditor.fetch")
+    fake.FetchOptions, fake.FetchUsageError, fake.fetch_accounts = FetchOptions, FetchUsageError, fetch_accounts  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "auditor.fetch", fake)
+    import auditor
+
+    monkeypatch.setattr(auditor, "fetch", fake, raising=False)
+    request = ReportRequest(inputs=(), output_dir=tmp_path / "out", history=tmp_path / "h.sqlite3",
+                            formats=("json",), fetch=FetchSpec(profile="audit"), quiet=True)
+    assert execute_report(request) == 0
+    assert [(c.profile, c.output) for c in calls] == [("audit", tmp_path / "out" / "exports" / "account.json")]
+    assert [a["key"] for a in _json(tmp_path / "out")["accounts"]] == [ACCOUNT]
+
+
+# --- escaping and the browser -----------------------------------------------------------------------
+
+
+HOSTILE_TEXT = ("<script>document.title='pwned-script'</script>", "onerror=\"document.title='pwned-img'\"")
+
+
+def test_hostile_names_are_text_in_every_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _report(str(HOSTILE), "-o", str(out), "--history", str(tmp_path / "h"), "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    html_text = (out / "report.html").read_text(encoding="utf-8")
+    parser = _Elements()
+    parser.feed(html_text)
+    assert not [tag for tag, _ in parser.tags if tag in {"script", "img", "iframe", "object", "embed"}]
+    assert not [name for _, attrs in parser.tags for name in attrs if name.startswith("on")]
+    assert parser.title == "IAM compliance report"
+    assert "&lt;script&gt;document.title=&#x27;pwned-script&#x27;&lt;/script&gt;" in html_text
+    assert "&quot;&gt;&lt;img src=x onerror=" in html_text
+    account = _account(_json(out), HOSTILE_ACCOUNT)
+    messages = json.dumps(account["findings"])
+    assert "pwned-script" in messages and "pwned-img" in messages  # the data is there, as data
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "pwned" in markdown
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed; .ci/run installs it")
+    pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
+def _browser(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+               "--enable-logging=stderr", "--v=0", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_in_chromium_and_runs_no_code_from_data(tmp_path: Path) -> None:
+    binary = _chromium()
+    assert binary is not None
+    history = str(tmp_path / "h.sqlite3")
+    first = _report(str(RUN1), "-o", str(tmp_path / "first"), "--history", history, "--fail-on", "never")
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "out"
+    result = _report(str(RUN2), str(HOSTILE), "-o", str(out), "--history", history, "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    document = _json(out)
+    url = (out / "report.html").resolve().as_uri()
+
+    dumped = _browser(binary, tmp_path / "profile-dom", "--dump-dom", url)
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = dumped.stdout
+    assert "<title>IAM compliance report</title>" in dom
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", dom, re.S).group(1)  # type: ignore[union-attr]
+    assert "<img" not in dom and "<script" not in dom
+    assert "&lt;script&gt;document.title='pwned-script'&lt;/script&gt;" in dom
+    for log in (dumped.stderr,):
+        assert "Uncaught" not in log and "Refused" not in log
+    shown = {
+        kind: [int(n) for n in re.findall(rf'data-count="{kind}">(\d+)<', dom)]
+        for kind in ("findings", "new", "resolved", "unchanged")
+    }
+    expected = {
+        kind: [a["counts"][kind] for a in document["accounts"]] for kind in ("findings", "new", "resolved", "unchanged")
+    }
+    assert shown == expected
+    assert expected["resolved"][[a["key"] for a in document["accounts"]].index(ACCOUNT)] >= 2
+    assert dom.count("<svg") >= 8  # trend, changes, severity, category and a sparkline per account
+
+    screenshot = tmp_path / "report.png"
+    shot = _browser(binary, tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1280,2000",
+                    "--hide-scrollbars", url)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert "Uncaught" not in shot.stderr and "Refused" not in shot.stderr
+    data = screenshot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 2000)
+    shutil.copyfile(screenshot, "/tmp/iam-audit-report.png")
+
+
+def test_drift_is_grouped_by_baseline_with_new_and_resolved(tmp_path: Path) -> None:
+    from auditor.report import Report, Summary
+    from auditor.reporters.scheduled import render_html, render_markdown
+    from auditor.scheduled import AccountReport, ScheduledReport
+
+    def drift(action: str, baseline: str) -> tuple[str, Finding]:
+        finding = Finding(rule_id="IAM901", slug="drift-action-added", category="drift-action-added",
+                          severity=Severity.MEDIUM, title="t", message=f"{action} is not in {baseline}",
+                          location=Location(f"account:{ACCOUNT}"), baseline=baseline,
+                          details={"added_actions": [action]})
+        return f"print-{baseline}-{action}", finding
+
+    kept = drift("s3:PutObject", "upsolver/server-role")
+    gone = drift("ec2:RunInstances", "upsolver/server-role")
+    added = drift("<b>x:Y</b>", "stackstate/agent")
+    with History(tmp_path / "h.sqlite3") as history:
+        history.record_run(ACCOUNT, ACCOUNT, [kept, gone])
+        comparison = history.record_run(ACCOUNT, ACCOUNT, [kept, added])
+        trend = tuple(history.runs(ACCOUNT))
+    tracked = tuple(TrackedFinding(p, f, "new" if p in comparison.new else "unchanged") for p, f in (kept, added))
+    account = AccountReport(key=ACCOUNT, label=ACCOUNT, inputs=(), files=(), findings=tracked, comparison=comparison,
+                            trend=trend, controls=())
+    groups = {d.baseline: (len(d.current), len(d.new), len(d.resolved)) for d in account.drift()}
+    assert groups == {"stackstate/agent": (1, 1, 0), "upsolver/server-role": (1, 0, 1)}
+
+    result = ScheduledReport(title="t", generated_at="2024-06-03T07:00:00+00:00", history_path=tmp_path / "h",
+                             accounts=(account,), check_report=Report((), (), Summary(), {}),
+                             rules_run=frozenset())
+    page = render_html(result)
+    assert "<code>stackstate/agent</code>" in page and "<code>upsolver/server-role</code>" in page
+    assert "&lt;b&gt;x:Y&lt;/b&gt;" in page and "<b>x:Y</b>" not in page
+    assert "2024-06-03 07:00 UTC" in render_markdown(result)
