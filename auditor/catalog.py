@@ -20,7 +20,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -38,6 +38,8 @@ class ActionInfo:
     resource_types: tuple[tuple[str, bool], ...]
     """(resource type name, required) pairs; empty when the action accepts only ``*``."""
     condition_keys: tuple[str, ...]
+    resource_condition_keys: tuple[str, ...] = ()
+    """Keys the action supports on one of its resource types (listed per action, beside the resource type)."""
 
     @property
     def full_name(self) -> str:
@@ -96,6 +98,7 @@ def compile_catalog(data_dir: Path) -> dict[str, Any]:
                 value.get("accessLevel", ""),
                 [[rt["name"], bool(rt.get("required"))] for rt in value.get("resourceTypes", [])],
                 list(value.get("conditionKeys", [])),
+                sorted({k for rt in value.get("resourceTypes", []) for k in rt.get("conditionKeys", [])}),
             ]
             for key, value in actions_raw.items()
         }
@@ -134,7 +137,7 @@ def _valid_compiled(data: Any, version: str) -> bool:
         if not isinstance(actions, dict):
             return False
         for row in actions.values():
-            if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
+            if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str)):
                 return False
     return True
 
@@ -231,6 +234,7 @@ class Catalog:
                 access_level=row[1],
                 resource_types=tuple((rt[0], rt[1]) for rt in row[2]),
                 condition_keys=tuple(row[3]),
+                resource_condition_keys=tuple(row[4]),
             )
         self._action_cache[key] = info
         return info

@@ -11,6 +11,7 @@ FAMILIES = (
     "auditor.checks.malformed",
     "auditor.checks.unknown_action",
     "auditor.checks.resources",
+    "auditor.checks.conditions",
 )
 
 
