@@ -12,6 +12,7 @@ FAMILIES = (
     "auditor.checks.unknown_action",
     "auditor.checks.resources",
     "auditor.checks.conditions",
+    "auditor.checks.size",
 )
 
 
