@@ -300,6 +300,13 @@ class Catalog:
             return {}
         return {k: ConditionKeyInfo(row[0], row[1]) for k, row in entry["conditions"].items()}
 
+    def keys_listed_by_actions(self, service: str) -> frozenset[str]:
+        """Every condition key the service's actions list, for the action or beside one of its resource types."""
+        entry = self._services.get(service.lower())
+        if entry is None:
+            return frozenset()
+        return frozenset(key for row in entry["actions"].values() for key in (*row[3], *row[4]))
+
     def suggest_actions(self, action: str, limit: int = 3) -> list[str]:
         """Close existing actions for a misspelt or invented one, in AWS spelling."""
         service, _, name = action.lower().partition(":")

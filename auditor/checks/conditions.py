@@ -46,33 +46,47 @@ class KeyInfo:
 
 
 class ServiceKeys:
-    """Every service condition key of the catalogue, by the prefix of the key itself."""
+    """The service condition keys of the catalogue, by the prefix of the key itself, read per prefix on demand.
+
+    A key is looked for in the service of its prefix (its condition keys, its actions' and resource types'
+    key lists); only when it is not there are all services read, for the few keys one service lists for
+    another's prefix.
+    """
 
     def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self.exact: dict[str, dict[str, KeyInfo]] = {}
         self.templates: dict[str, list[tuple[re.Pattern[str], KeyInfo]]] = {}
         self.used_by_actions: set[str] = set()
         """Normalised keys some action (or an action's resource type) lists; the others cannot be judged."""
-        seen: set[str] = set()
-        for service in catalog.services:
-            for info in catalog.service_condition_keys(service).values():
-                self._add(info.key, info.type, seen)
-        for service in catalog.services:
-            for type_info in catalog.resource_types(service).values():
-                self.used_by_actions.update(normal_key(k) for k in type_info.condition_keys)
-            for action in catalog.service_actions(service):
-                described = catalog.action(action)
-                if described is None:
-                    continue
-                for key in described.condition_keys + described.resource_condition_keys:
-                    self._add(key, "String", seen)
-                    self.used_by_actions.add(normal_key(key))
+        self._seen: set[str] = set()
+        self._read: set[str] = set()
+        self._read_all = False
 
-    def _add(self, key: str, key_type: str, seen: set[str]) -> None:
-        lowered = normal_key(key)
-        if lowered in seen or ":" not in key:
+    def _read_service(self, service: str) -> None:
+        if service in self._read:
             return
-        seen.add(lowered)
+        self._read.add(service)
+        catalog = self.catalog
+        for info in catalog.service_condition_keys(service).values():
+            self._add(info.key, info.type)
+        for type_info in catalog.resource_types(service).values():
+            self.used_by_actions.update(normal_key(k) for k in type_info.condition_keys)
+        for key in catalog.keys_listed_by_actions(service):
+            self._add(key, "String")
+            self.used_by_actions.add(normal_key(key))
+
+    def _read_everything(self) -> None:
+        if not self._read_all:
+            self._read_all = True
+            for service in self.catalog.services:
+                self._read_service(service)
+
+    def _add(self, key: str, key_type: str) -> None:
+        lowered = normal_key(key)
+        if lowered in self._seen or ":" not in key:
+            return
+        self._seen.add(lowered)
         prefix = lowered.partition(":")[0]
         info = KeyInfo(key, key_type, key_type.startswith("ArrayOf"), False)
         if "${" in lowered:
@@ -83,9 +97,19 @@ class ServiceKeys:
             self.exact.setdefault(prefix, {})[lowered] = info
 
     def knows_prefix(self, prefix: str) -> bool:
+        self._read_everything()
         return prefix in self.exact or prefix in self.templates
 
     def find(self, key: str) -> KeyInfo | None:
+        prefix = key.lower().partition(":")[0]
+        self._read_service(prefix)
+        found = self._find(key)
+        if found is None and not self._read_all:
+            self._read_everything()
+            found = self._find(key)
+        return found
+
+    def _find(self, key: str) -> KeyInfo | None:
         lowered = key.lower()
         prefix = lowered.partition(":")[0]
         found = self.exact.get(prefix, {}).get(lowered)
@@ -95,6 +119,12 @@ class ServiceKeys:
             if regex.match(lowered):
                 return info
         return None
+
+    def listed_by_some_action(self, name: str) -> bool:
+        self._read_service(name.partition(":")[0])
+        if name not in self.used_by_actions:
+            self._read_everything()
+        return name in self.used_by_actions
 
     def suggest(self, key: str) -> list[str]:
         prefix = key.lower().partition(":")[0]
@@ -288,8 +318,8 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
                           details={"key": condition.key, "policy_kinds": list(info.policy_kinds)})
             continue
         name = normal_key(info.name)
-        listed = service_keys(context.catalog).used_by_actions
-        if name.partition(":")[0] in INCOMPLETE_ACTION_KEYS or name not in listed:
+        known = service_keys(context.catalog)
+        if name.partition(":")[0] in INCOMPLETE_ACTION_KEYS or not known.listed_by_some_action(name):
             continue  # no action lists the key at all: the catalogue is silent, not the statement wrong
         supported = _statement_keys(statement, context)
         if supported is None or name in supported:

@@ -13,9 +13,10 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from auditor.catalog import Catalog
-from auditor.checks._facts import opaque, run_cache, statement_actions
+from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
 from auditor.registry import Hit, RuleSet, example
@@ -57,15 +58,27 @@ class ArnFormat:
     account: str
     resource: str
     """Lower-case segments with every ``${Variable}`` as ``*``."""
-    resource_regex: re.Pattern[str]
     resource_prefix: str
     """The literal start of the resource part, before the first variable."""
     listed: bool = True
     """False for the formats this module adds: no action lists them, so IAM301 cannot judge them."""
 
 
-def _glob_regex(glob: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(p) for p in glob.split("*")) + r"\Z", re.DOTALL)
+def _glob_match(text: str, glob: str) -> bool:
+    """Whether the literal text matches a pattern whose only wildcard is ``*`` (no regex to compile)."""
+    parts = glob.split("*")
+    if len(parts) == 1:
+        return text == glob
+    head, tail = parts[0], parts[-1]
+    if len(text) < len(head) + len(tail) or not text.startswith(head) or not text.endswith(tail):
+        return False
+    position, end = len(head), len(text) - len(tail)
+    for middle in parts[1:-1]:
+        found = text.find(middle, position, end)
+        if found < 0:
+            return False
+        position = found + len(middle)
+    return True
 
 
 class ArnIndex:
@@ -86,7 +99,7 @@ class ArnIndex:
                     continue
                 resource = parts[5]
                 entry = ArnFormat(service, type_name, text, parts[3], parts[4], resource,
-                                  _glob_regex(resource), resource.partition("*")[0], not type_key.startswith("?"))
+                                  resource.partition("*")[0], not type_key.startswith("?"))
                 if "*" in parts[2]:
                     self.any_service.append(entry)
                 else:
@@ -123,7 +136,7 @@ class ArnIndex:
             if not (_segment_fits(region, entry.region) and _segment_fits(account, entry.account)):
                 continue
             if literal:
-                if entry.resource_regex.match(resource):
+                if resource.startswith(entry.resource_prefix) and _glob_match(resource, entry.resource):
                     found.append(entry)
             elif (head.startswith(entry.resource_prefix) or entry.resource_prefix.startswith(head)) and \
                     globs_intersect(resource, entry.resource):
@@ -149,8 +162,17 @@ def arn_index(catalog: Catalog) -> ArnIndex:
     return index
 
 
+@lru_cache(maxsize=65536)
 def globs_intersect(left: str, right: str) -> bool:
     """Whether some string matches both patterns (``*`` any run of characters, ``?`` one character)."""
+    if left == "*" or right == "*":
+        return True
+    for one, other in ((left, right), (right, left)):
+        if one.endswith("*") and not has_wildcard(one[:-1]):
+            return _can_start_with(other, one[:-1])
+    left_tail, right_tail = re.split(r"[*?]", left)[-1], re.split(r"[*?]", right)[-1]
+    if not (left_tail.endswith(right_tail) or right_tail.endswith(left_tail)):
+        return False
     n, m = len(left), len(right)
     seen: set[tuple[int, int]] = set()
     pending = [(0, 0)]
@@ -173,6 +195,33 @@ def globs_intersect(left: str, right: str) -> bool:
         elif i < n and j < m and (left[i] == right[j] or left[i] == "?" or right[j] == "?"):
             pending.append((i + 1, j + 1))
     return False
+
+
+def _can_start_with(glob: str, prefix: str) -> bool:
+    """Whether some string the glob matches starts with the literal prefix."""
+    size = len(glob)
+    states = {0}
+    for char in prefix:
+        reached: set[int] = set()
+        for j in _closure(glob, states):
+            if j < size:
+                if glob[j] == "*":
+                    reached.add(j)
+                elif glob[j] == char or glob[j] == "?":
+                    reached.add(j + 1)
+        if not reached:
+            return False
+        states = reached
+    return True
+
+
+def _closure(glob: str, states: set[int]) -> set[int]:
+    result = set(states)
+    for j in states:
+        while j < len(glob) and glob[j] == "*":
+            j += 1
+            result.add(j)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

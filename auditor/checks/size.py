@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from auditor.checks._facts import has_wildcard, run_cache
 from auditor.engine import CheckContext
@@ -157,6 +158,7 @@ def duplicate_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                 seen[key] = index
 
 
+@lru_cache(maxsize=4096)
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern.lower())
     return re.compile("".join(parts) + r"\Z")
@@ -177,44 +179,51 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
                   '"ec2:GetConsoleOutput"], "Resource": "*"}]}')],
 )
 def redundant_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    regexes = run_cache(context, "action_pattern_regex")
+    cache = run_cache(context, "redundant_actions")
     for statement in policy.statements:
         for element in ("Action", "NotAction"):
             values = statement.actions if element == "Action" else statement.not_actions
             if not values or len(values) < 2:
                 continue
-            spelling = {v.lower(): v for v in reversed(values)}
-            wildcards = [w for w in dict.fromkeys(v.lower() for v in values) if has_wildcard(w)]
-            if not wildcards:
-                continue
-            reported: set[str] = set()
-            for index, action in enumerate(values):
-                lowered = action.lower()
-                if lowered in reported:
-                    continue
-                cover = _covering(lowered, wildcards, regexes, context)
-                if cover is not None:
-                    reported.add(lowered)
-                    yield Hit(f"{action!r} is already matched by {spelling[cover]!r} in the same {element}",
-                              pointer=_pointer(statement, element, index), statement=statement,
-                              details={"action": action, "covered_by": cover})
+            key = tuple(v.lower() for v in values)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = _redundant(key, context)
+            for index, cover in found:
+                yield Hit(f"{values[index]!r} is already matched by {values[cover]!r} in the same {element}",
+                          pointer=_pointer(statement, element, index), statement=statement,
+                          details={"action": values[index], "covered_by": values[cover]})
 
 
-def _covering(action: str, wildcards: list[str], regexes: dict[str, re.Pattern[str]],
-              context: CheckContext) -> str | None:
-    for wildcard in wildcards:
-        if wildcard == action:
-            continue
-        regex = regexes.get(wildcard)
-        if regex is None:
-            regex = regexes[wildcard] = _pattern_regex(wildcard)
-        if not has_wildcard(action):
-            if regex.match(action):
-                return wildcard
-            continue
-        narrower = context.catalog.expand(action)
-        wider = context.catalog.expand(wildcard)
-        earlier = wildcards.index(wildcard) < wildcards.index(action)
-        if narrower and narrower <= wider and (narrower != wider or earlier):
-            return wildcard  # equal sets: only the later pattern is the redundant one
-    return None
+def _redundant(actions: tuple[str, ...], context: CheckContext) -> list[tuple[int, int]]:
+    """(index, index of the covering pattern) for every entry another entry of the list already matches."""
+    first: dict[str, int] = {}
+    for index, action in enumerate(actions):
+        first.setdefault(action, index)
+    by_service: dict[str, list[str]] = {}
+    for pattern in first:
+        if has_wildcard(pattern):
+            service = pattern.partition(":")[0] if ":" in pattern else "*"
+            by_service.setdefault("*" if has_wildcard(service) else service, []).append(pattern)
+    if not by_service:
+        return []
+    found = []
+    for action, index in first.items():
+        service = action.partition(":")[0]
+        candidates = by_service.get(service, []) + by_service.get("*", [])
+        for wildcard in candidates:
+            if wildcard != action and _covers(wildcard, action, first, context):
+                found.append((index, first[wildcard]))
+                break
+    return found
+
+
+def _covers(wildcard: str, action: str, order: dict[str, int], context: CheckContext) -> bool:
+    if not has_wildcard(action):
+        if wildcard.endswith("*") and not has_wildcard(wildcard[:-1]):
+            return action.startswith(wildcard[:-1])
+        return bool(_pattern_regex(wildcard).match(action))
+    narrower = context.catalog.expand(action)
+    wider = context.catalog.expand(wildcard)
+    # equal sets: only the later of the two patterns is the redundant one
+    return bool(narrower) and narrower <= wider and (narrower != wider or order[wildcard] < order[action])
