@@ -106,6 +106,9 @@ class ArnIndex:
                     self.by_arn_service.setdefault(parts[2], []).append(entry)
                 self.by_type.setdefault((service, type_key.lower()), entry)
 
+    def path_style(self, arn_service: str) -> bool:
+        return any(f.resource.startswith("/") for f in self.by_arn_service.get(arn_service, ()))
+
     def knows_service(self, arn_service: str) -> bool:
         return arn_service in self.by_arn_service
 
@@ -251,8 +254,8 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         return ArnVerdict(f"{resource!r} is not an ARN (arn:partition:service:region:account:resource) or '*'")
     parts = text.split(":", 5)
     if len(parts) < 6:
-        if "*" in text:
-            return ArnVerdict()
+        if parts[-1] == "*":
+            return ArnVerdict()  # arn:aws:s3:* and the like: the last wildcard stands for the rest
         return ArnVerdict(f"{resource!r} has {len(parts)} of the 6 colon-separated parts of an ARN "
                           "(arn:partition:service:region:account:resource)")
     _, partition, service, region, account, rest = parts
@@ -261,6 +264,8 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     if _is_pattern(service):
         return ArnVerdict()
     index = arn_index(context.catalog)
+    if not context.catalog.has_service(service) and context.retired.is_retired_service(service):
+        return ArnVerdict(f"{resource!r} names {service!r}, a service AWS has retired", Severity.INFO)
     if not index.knows_service(service):
         if context.catalog.has_service(service):
             return ArnVerdict()  # a service whose resource types carry other services' ARNs, or none
@@ -276,6 +281,8 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     if service in INCOMPLETE_ARN_FORMATS:
         return ArnVerdict()
     formats = index.matching(service, region, account, rest)
+    if not formats and rest.startswith("/") and index.path_style(service):
+        return ArnVerdict()  # API-path ARNs (/workspaces, /templates): the catalogue lists only some paths
     if not formats:
         examples = sorted({f.text for f in index.by_arn_service[service]})[:3]
         return ArnVerdict(f"{resource!r} matches no resource type of the {service!r} ARN formats "
@@ -299,7 +306,8 @@ def _resource_entries(statement: Statement) -> Iterator[tuple[str, str, str]]:
     what="Reports a `Resource` or `NotResource` entry that is not `*` and not a well-formed ARN: wrong number of "
          "parts, unknown partition, a service that has no ARNs, a Region or account that cannot be, or a resource "
          "part that fits none of the service's resource types in the catalogue. Wildcards, policy variables such "
-         "as `${aws:username}` and unresolved template values are accepted wherever they stand.",
+         "as `${aws:username}` and unresolved template values are accepted wherever they stand. An entry of an "
+         "Allow whose other resources are fine is reported at low; an ARN of a retired service at info.",
     why="IAM compares resource ARNs as strings: an ARN that names nothing that can exist matches no request. An "
         "Allow then grants nothing (the workload breaks), a Deny protects nothing.",
     example='"Resource": "arn:aws:s3::bucket-name/*"  (two colons where S3 needs three)',
@@ -317,11 +325,33 @@ def _resource_entries(statement: Statement) -> Iterator[tuple[str, str, str]]:
 )
 def malformed_arn(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
+        bad = []
         for element, value, pointer in _resource_entries(statement):
             verdict = judge_arn(value, context)
-            if verdict.problem is not None:
-                yield Hit(verdict.problem, pointer=pointer, statement=statement, severity=verdict.severity,
-                          details={"element": element, "resource": value})
+            if verdict.problem is None:
+                continue
+            if verdict.formats == () and _formats_unreliable(statement, context):
+                continue
+            bad.append((element, value, pointer, verdict))
+        entries = len(statement.resources or ()) + len(statement.not_resources or ())
+        # In an Allow whose other resources work, a dead entry is clutter; alone, the statement grants nothing.
+        downgrade = statement.is_allow and statement.resources is not None and len(bad) < entries
+        for element, value, pointer, verdict in bad:
+            severity = verdict.severity or (Severity.LOW if downgrade else None)
+            yield Hit(verdict.problem or "", pointer=pointer, statement=statement, severity=severity,
+                      details={"element": element, "resource": value})
+
+
+def _formats_unreliable(statement: Statement, context: CheckContext) -> bool:
+    """Whether the catalogue cannot tell which ARNs the statement's actions are asked for.
+
+    True when an action is missing from the catalogue (its ARN formats may lag as well), or when every action
+    takes only ``*`` there (the ARN such a request is matched against is not documented).
+    """
+    actions = statement_actions(statement, context)
+    if actions is None:
+        return statement.actions is not None
+    return all(not (info := context.catalog.action(a)) or not info.resource_types for a in actions)
 
 
 def _statement_resource_types(statement: Statement, context: CheckContext) -> frozenset[tuple[str, str]] | None:
