@@ -102,7 +102,8 @@ def unmatched_serious_findings(corpus: Path) -> list[str]:
                 continue
             index = finding.statement.index if finding.statement else None
             if not any(
-                finding.rule_id in MATCHING_RULES.get(code, frozenset()) and (at is None or index is None or at == index)
+                finding.rule_id in MATCHING_RULES.get(code, frozenset())
+                and (at is None or index is None or at == index)
                 for code, at in confirmed.get(policy, [])
             ):
                 missing.append(exception_key(policy, finding))
