@@ -21,7 +21,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -43,6 +43,8 @@ class ActionInfo:
     resource_types: tuple[tuple[str, bool], ...]
     """(resource type name, required) pairs; empty when the action accepts only ``*``."""
     condition_keys: tuple[str, ...]
+    resource_condition_keys: tuple[str, ...] = ()
+    """Keys the action supports on one of its resource types (listed per action, beside the resource type)."""
 
     @property
     def full_name(self) -> str:
@@ -101,6 +103,7 @@ def compile_catalog(data_dir: Path) -> dict[str, Any]:
                 value.get("accessLevel", ""),
                 [[rt["name"], bool(rt.get("required"))] for rt in value.get("resourceTypes", [])],
                 list(value.get("conditionKeys", [])),
+                sorted({k for rt in value.get("resourceTypes", []) for k in rt.get("conditionKeys", [])}),
             ]
             for key, value in actions_raw.items()
         }
@@ -139,7 +142,7 @@ def _valid_compiled(data: Any, version: str) -> bool:
         if not isinstance(actions, dict):
             return False
         for row in actions.values():
-            if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
+            if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str)):
                 return False
     return True
 
@@ -243,6 +246,7 @@ class Catalog:
                 access_level=row[1],
                 resource_types=tuple((rt[0], rt[1]) for rt in row[2]),
                 condition_keys=tuple(row[3]),
+                resource_condition_keys=tuple(row[4]),
             )
         self._action_cache[key] = info
         return info
@@ -310,6 +314,13 @@ class Catalog:
         if entry is None:
             return {}
         return {k: ConditionKeyInfo(row[0], row[1]) for k, row in entry["conditions"].items()}
+
+    def keys_listed_by_actions(self, service: str) -> frozenset[str]:
+        """Every condition key the service's actions list, for the action or beside one of its resource types."""
+        entry = self._services.get(service.lower())
+        if entry is None:
+            return frozenset()
+        return frozenset(key for row in entry["actions"].values() for key in (*row[3], *row[4]))
 
     def suggest_actions(self, action: str, limit: int = 3) -> list[str]:
         """Close existing actions for a misspelt or invented one, in AWS spelling."""

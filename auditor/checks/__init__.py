@@ -10,6 +10,9 @@ from auditor.registry import RuleSet
 FAMILIES = (
     "auditor.checks.malformed",
     "auditor.checks.unknown_action",
+    "auditor.checks.resources",
+    "auditor.checks.conditions",
+    "auditor.checks.size",
     "auditor.checks.wildcards",
     "auditor.checks.escalation",
     "auditor.checks.exposure",

@@ -1,0 +1,452 @@
+"""Resources: ARNs that are malformed, and ARNs that no action of their statement can apply to.
+
+An ARN is checked part by part (partition, service, region, account) and then as a
+whole against the ARN formats of the service's resource types in the catalogue.
+Wildcards (``*``, ``?``), IAM policy variables (``${aws:username}``) and the
+``{{...}}`` placeholders of the CloudFormation loader stand for unknown text: they
+can match anything and are never an error in themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from auditor.catalog import Catalog
+from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
+from auditor.engine import CheckContext
+from auditor.model import Policy, Severity, Statement
+from auditor.registry import Hit, RuleSet, example
+
+RULES = RuleSet()
+CATEGORY = "resource-mismatch"
+
+PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
+_REGION = re.compile(r"[a-z]{2,5}(-[a-z]+)+-\d{1,2}\Z")
+_ACCOUNT = re.compile(r"(\d{12}|aws)?\Z")
+_FORMAT_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+INCOMPLETE_ACTION_RESOURCES = frozenset({"apigateway", "aws-marketplace"})
+"""Services whose actions' resource-type lists in the Service Authorization Reference are known to be incomplete
+(API Gateway: the V1 and V2 pages share the prefix and `apigateway:GET` lists only V1 types; AWS Marketplace:
+`TagResource` lists only DeploymentParameter). IAM301 cannot tell a mismatch from a gap there."""
+INCOMPLETE_ARN_FORMATS = frozenset({"apigateway"})
+"""Services whose ARN formats the catalogue lists only in part (API Gateway's tag and V2 paths): not checked."""
+EXTRA_ARN_FORMATS = (
+    # AWS CloudFormation user guide, "AWS::Serverless transform" and hooks: ARNs IAM accepts that the Service
+    # Authorization Reference does not list.
+    ("cloudformation", "transform", "arn:${Partition}:cloudformation:${Region}:aws:transform/${TransformName}"),
+    ("cloudformation", "type/hook", "arn:${Partition}:cloudformation:${Region}:${Account}:type/hook/${Type}"),
+    ("cloudformation", "type/module", "arn:${Partition}:cloudformation:${Region}:${Account}:type/module/${Type}"),
+)
+ARN_SERVICE_ALIASES = {"codestar-connections": ("codeconnections",), "codeconnections": ("codestar-connections",)}
+"""AWS renamed CodeStar Connections to CodeConnections (2024); each prefix's actions accept the other's ARNs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArnFormat:
+    service: str
+    """Catalogue prefix of the service that defines the resource type."""
+    resource_type: str
+    """Resource type name in AWS spelling (``key``, ``accesspoint``)."""
+    text: str
+    region: str
+    account: str
+    resource: str
+    """Lower-case segments with every ``${Variable}`` as ``*``."""
+    resource_prefix: str
+    """The literal start of the resource part, before the first variable."""
+    listed: bool = True
+    """False for the formats this module adds: no action lists them, so IAM301 cannot judge them."""
+
+
+def _glob_match(text: str, glob: str) -> bool:
+    """Whether the literal text matches a pattern whose only wildcard is ``*`` (no regex to compile)."""
+    parts = glob.split("*")
+    if len(parts) == 1:
+        return text == glob
+    head, tail = parts[0], parts[-1]
+    if len(text) < len(head) + len(tail) or not text.startswith(head) or not text.endswith(tail):
+        return False
+    position, end = len(head), len(text) - len(tail)
+    for middle in parts[1:-1]:
+        found = text.find(middle, position, end)
+        if found < 0:
+            return False
+        position = found + len(middle)
+    return True
+
+
+class ArnIndex:
+    """The catalogue's ARN formats, by the service part of the ARN (``s3`` of ``arn:aws:s3:::b``)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.by_arn_service: dict[str, list[ArnFormat]] = {}
+        self.any_service: list[ArnFormat] = []
+        """Formats whose service part is a variable (``arn:${Partition}:${Vendor}:...``)."""
+        self.by_type: dict[tuple[str, str], ArnFormat] = {}
+        listed = [(service, type_key, info.name, info.arn_format) for service in catalog.services
+                  for type_key, info in catalog.resource_types(service).items()]
+        extra = [(service, f"?{name}", name, text) for service, name, text in EXTRA_ARN_FORMATS]
+        for service, type_key, type_name, arn_format in listed + extra:
+            for text in arn_format.split(", "):  # a few types list two formats
+                parts = _FORMAT_VARIABLE.sub("*", text).lower().split(":", 5)
+                if len(parts) < 6 or parts[0] != "arn":
+                    continue
+                resource = parts[5]
+                entry = ArnFormat(service, type_name, text, parts[3], parts[4], resource,
+                                  resource.partition("*")[0], not type_key.startswith("?"))
+                if "*" in parts[2]:
+                    self.any_service.append(entry)
+                else:
+                    self.by_arn_service.setdefault(parts[2], []).append(entry)
+                self.by_type.setdefault((service, type_key.lower()), entry)
+
+    def path_style(self, arn_service: str) -> bool:
+        return any(f.resource.startswith("/") for f in self.by_arn_service.get(arn_service, ()))
+
+    def knows_service(self, arn_service: str) -> bool:
+        return arn_service in self.by_arn_service
+
+    def matching(self, arn_service: str, region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
+        """The formats that an ARN pattern (lower-case, variables as ``*``) can match, segment by segment.
+
+        As in IAM, a wildcard does not span the colons between partition, service, Region,
+        account and resource; inside the resource part it may.
+        """
+        formats = list(self.by_arn_service.get(arn_service, ()))
+        for alias in ARN_SERVICE_ALIASES.get(arn_service, ()):
+            formats += self.by_arn_service.get(alias, ())
+        found = self._matching(formats, region, account, resource)
+        if found:
+            return found
+        # ``arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId}`` (AWS Backup) names other
+        # services' ARNs with a colon-separated resource part; a resource part without those colons is not one.
+        colons = resource.count(":")
+        return self._matching([f for f in self.any_service if f.resource.count(":") <= colons], region, account,
+                              resource)
+
+    @staticmethod
+    def _matching(formats: list[ArnFormat], region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
+        literal = not ("*" in resource or "?" in resource)
+        head = re.split(r"[*?]", resource, maxsplit=1)[0]
+        found = []
+        for entry in formats:
+            if not (_segment_fits(region, entry.region) and _segment_fits(account, entry.account)):
+                continue
+            if literal:
+                if resource.startswith(entry.resource_prefix) and _glob_match(resource, entry.resource):
+                    found.append(entry)
+            elif (head.startswith(entry.resource_prefix) or entry.resource_prefix.startswith(head)) and \
+                    globs_intersect(resource, entry.resource):
+                found.append(entry)
+        return tuple(found)
+
+
+def _segment_fits(value: str, pattern: str) -> bool:
+    if pattern == "*" or value == "*":
+        return True
+    if "*" in value or "?" in value or "*" in pattern:
+        return globs_intersect(value, pattern)
+    return value == pattern
+
+
+_INDEXES: dict[str, ArnIndex] = {}
+
+
+def arn_index(catalog: Catalog) -> ArnIndex:
+    index = _INDEXES.get(catalog.version)
+    if index is None:
+        index = _INDEXES[catalog.version] = ArnIndex(catalog)
+    return index
+
+
+@lru_cache(maxsize=65536)
+def globs_intersect(left: str, right: str) -> bool:
+    """Whether some string matches both patterns (``*`` any run of characters, ``?`` one character)."""
+    if left == "*" or right == "*":
+        return True
+    for one, other in ((left, right), (right, left)):
+        if one.endswith("*") and not has_wildcard(one[:-1]):
+            return _can_start_with(other, one[:-1])
+    left_tail, right_tail = re.split(r"[*?]", left)[-1], re.split(r"[*?]", right)[-1]
+    if not (left_tail.endswith(right_tail) or right_tail.endswith(left_tail)):
+        return False
+    n, m = len(left), len(right)
+    seen: set[tuple[int, int]] = set()
+    pending = [(0, 0)]
+    while pending:
+        state = pending.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        i, j = state
+        if i == n and j == m:
+            return True
+        if i < n and left[i] == "*":
+            pending.append((i + 1, j))
+            if j < m:
+                pending.append((i, j + 1))
+        elif j < m and right[j] == "*":
+            pending.append((i, j + 1))
+            if i < n:
+                pending.append((i + 1, j))
+        elif i < n and j < m and (left[i] == right[j] or left[i] == "?" or right[j] == "?"):
+            pending.append((i + 1, j + 1))
+    return False
+
+
+def _can_start_with(glob: str, prefix: str) -> bool:
+    """Whether some string the glob matches starts with the literal prefix."""
+    size = len(glob)
+    states = {0}
+    for char in prefix:
+        reached: set[int] = set()
+        for j in _closure(glob, states):
+            if j < size:
+                if glob[j] == "*":
+                    reached.add(j)
+                elif glob[j] == char or glob[j] == "?":
+                    reached.add(j + 1)
+        if not reached:
+            return False
+        states = reached
+    return True
+
+
+def _closure(glob: str, states: set[int]) -> set[int]:
+    result = set(states)
+    for j in states:
+        while j < len(glob) and glob[j] == "*":
+            j += 1
+            result.add(j)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ArnVerdict:
+    problem: str | None = None
+    severity: Severity | None = None
+    formats: tuple[ArnFormat, ...] | None = None
+    """The resource types the ARN can name; None when unknown (wildcard service, not checked)."""
+
+
+def judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
+    """The verdict on one ``Resource``/``NotResource`` entry, memoised per run."""
+    cache = run_cache(context, "arn_verdicts")
+    verdict = cache.get(resource)
+    if verdict is None:
+        verdict = cache[resource] = _judge_arn(resource, context)
+    return verdict
+
+
+def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
+    text = opaque(resource).lower()
+    if not text.strip("*?"):
+        return ArnVerdict()
+    if not text.startswith("arn:"):
+        if text[0] in "*?":
+            return ArnVerdict()
+        return ArnVerdict(f"{resource!r} is not an ARN (arn:partition:service:region:account:resource) or '*'")
+    parts = text.split(":", 5)
+    if len(parts) < 6:
+        if parts[-1] == "*":
+            return ArnVerdict()  # arn:aws:s3:* and the like: the last wildcard stands for the rest
+        return ArnVerdict(f"{resource!r} has {len(parts)} of the 6 colon-separated parts of an ARN "
+                          "(arn:partition:service:region:account:resource)")
+    _, partition, service, region, account, rest = parts
+    if partition not in PARTITIONS and not _is_pattern(partition):
+        return ArnVerdict(f"{resource!r}: {partition!r} is not an AWS partition (aws, aws-cn, aws-us-gov, ...)")
+    if _is_pattern(service):
+        return ArnVerdict()
+    index = arn_index(context.catalog)
+    if not context.catalog.has_service(service) and context.retired.is_retired_service(service):
+        return ArnVerdict(f"{resource!r} names {service!r}, a service AWS has retired", Severity.INFO)
+    if not index.knows_service(service):
+        if context.catalog.has_service(service):
+            return ArnVerdict()  # a service whose resource types carry other services' ARNs, or none
+        if context.retired.is_retired_service(service):
+            return ArnVerdict(f"{resource!r} names {service!r}, a service AWS has retired", Severity.INFO)
+        close = difflib.get_close_matches(service, list(index.by_arn_service), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return ArnVerdict(f"{resource!r}: {service!r} is not the service part of any AWS ARN{hint}")
+    if region and not _is_pattern(region) and not _REGION.match(region):
+        return ArnVerdict(f"{resource!r}: {region!r} is not an AWS Region code (like 'us-east-1')")
+    if account and not _is_pattern(account) and not _ACCOUNT.match(account):
+        return ArnVerdict(f"{resource!r}: {account!r} is not a 12-digit account id")
+    if service in INCOMPLETE_ARN_FORMATS:
+        return ArnVerdict()
+    formats = index.matching(service, region, account, rest)
+    if not formats and rest.startswith("/") and index.path_style(service):
+        return ArnVerdict()  # API-path ARNs (/workspaces, /templates): the catalogue lists only some paths
+    if not formats:
+        examples = sorted({f.text for f in index.by_arn_service[service]})[:3]
+        return ArnVerdict(f"{resource!r} matches no resource type of the {service!r} ARN formats "
+                          f"(for instance {', '.join(examples)})", formats=())
+    return ArnVerdict(formats=formats)
+
+
+def _is_pattern(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _resource_entries(statement: Statement) -> Iterator[tuple[str, str, str]]:
+    for element, values in (("Resource", statement.resources), ("NotResource", statement.not_resources)):
+        for index, value in enumerate(values or ()):
+            pointer = statement.element_pointer(element, index if len(values or ()) > 1 else None)
+            yield element, value, pointer
+
+
+@RULES.rule(
+    "IAM300", "malformed-arn", CATEGORY, Severity.MEDIUM, "Malformed ARN",
+    what="Reports a `Resource` or `NotResource` entry that is not `*` and not a well-formed ARN: wrong number of "
+         "parts, unknown partition, a service that has no ARNs, a Region or account that cannot be, or a resource "
+         "part that fits none of the service's resource types in the catalogue. Wildcards, policy variables such "
+         "as `${aws:username}` and unresolved template values are accepted wherever they stand. An entry of an "
+         "Allow whose other resources are fine is reported at low; an ARN of a retired service at info.",
+    why="IAM compares resource ARNs as strings: an ARN that names nothing that can exist matches no request. An "
+        "Allow then grants nothing (the workload breaks), a Deny protects nothing.",
+    example='"Resource": "arn:aws:s3::bucket-name/*"  (two colons where S3 needs three)',
+    fix="Write the ARN in the format the Service Authorization Reference gives for the resource type, e.g. "
+        "`arn:aws:s3:::bucket-name/*` for objects.",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                 '"Resource": "arn:aws:s3::bucket-name/*"}]}', "IAM300"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", '
+                 '"Resource": "arn:aws:sqs:useast1:123456789012:jobs"}]}', "IAM300")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                  '"Resource": ["arn:aws:s3:::bucket-name/home/${aws:username}/*", '
+                  '"arn:aws:s3:::{{Ref:DataBucket}}/*"]}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", '
+                  '"Resource": "arn:aws:sqs:*:123456789012:jobs-?"}]}')],
+)
+def malformed_arn(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in policy.statements:
+        bad = []
+        for element, value, pointer in _resource_entries(statement):
+            verdict = judge_arn(value, context)
+            if verdict.problem is None:
+                continue
+            if verdict.formats == () and _formats_unreliable(statement, context):
+                continue
+            bad.append((element, value, pointer, verdict))
+        entries = len(statement.resources or ()) + len(statement.not_resources or ())
+        # In an Allow whose other resources work, a dead entry is clutter; alone, the statement grants nothing.
+        downgrade = statement.is_allow and statement.resources is not None and len(bad) < entries
+        for element, value, pointer, verdict in bad:
+            severity = verdict.severity or (Severity.LOW if downgrade else None)
+            yield Hit(verdict.problem or "", pointer=pointer, statement=statement, severity=severity,
+                      details={"element": element, "resource": value})
+
+
+def _formats_unreliable(statement: Statement, context: CheckContext) -> bool:
+    """Whether the catalogue cannot tell which ARNs the statement's actions are asked for.
+
+    True when an action is missing from the catalogue (its ARN formats may lag as well), or when every action
+    takes only ``*`` there (the ARN such a request is matched against is not documented).
+    """
+    actions = statement_actions(statement, context)
+    if actions is None:
+        return statement.actions is not None
+    return all(not (info := context.catalog.action(a)) or not info.resource_types for a in actions)
+
+
+def _statement_resource_types(statement: Statement, context: CheckContext) -> frozenset[tuple[str, str]] | None:
+    """(service, resource type) pairs any action of the statement takes; None when that cannot be known."""
+    actions = statement_actions(statement, context)
+    if actions is None:
+        return None
+    cache = run_cache(context, "statement_resource_types")
+    key = actions
+    if key in cache:
+        cached: frozenset[tuple[str, str]] | None = cache[key]
+        return cached
+    per_action = run_cache(context, "action_resource_types")
+    index = arn_index(context.catalog)
+    pairs: set[tuple[str, str]] = set()
+    result: frozenset[tuple[str, str]] | None = None
+    for action in actions:
+        types = per_action.get(action)
+        if types is None and action.partition(":")[0] in INCOMPLETE_ACTION_RESOURCES:
+            types = per_action[action] = frozenset({("?", "*")})
+        if types is None:
+            info = context.catalog.action(action)
+            found = set()
+            for name, _required in info.resource_types if info else ():
+                pair = (info.service if info else "", name.lower())
+                found.add(pair if pair in index.by_type else ("?", name.lower()))
+            types = per_action[action] = frozenset(found) if found else frozenset({("?", "*")})
+        if any(service == "?" for service, _ in types):
+            break  # an action IAM evaluates against "*" alone, or a type without ARN format: anything may apply
+        pairs |= types
+    else:
+        result = frozenset(pairs)
+    cache[key] = result
+    return result
+
+
+@RULES.rule(
+    "IAM301", "resource-type-mismatch", CATEGORY, Severity.MEDIUM, "No action of the statement applies to the resource",
+    what="Reports a `Resource` ARN that no action of its statement can apply to: the ARN names a resource type "
+         "(an S3 bucket, a KMS alias) that none of the actions takes, according to the catalogue. Only reported "
+         "when every action of the statement is known; `NotAction` and `NotResource` statements are skipped.",
+    why="IAM matches each request against the resource of that request. `s3:GetObject` is asked for an object "
+        "(`arn:aws:s3:::b/key`), never for the bucket `arn:aws:s3:::b`; `kms:Decrypt` is asked for a key, never "
+        "for an alias. The line looks like a grant but allows (or, in a Deny, blocks) nothing.",
+    example='{"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket-name"}',
+    fix="Name the resource type the actions use (`arn:aws:s3:::bucket-name/*` for objects, the key ARN for "
+        "`kms:Decrypt`; use `kms:RequestAlias` or `kms:ResourceAliases` conditions to select keys by alias), or "
+        "move the entry to a statement whose actions take it.",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                 '"Resource": "arn:aws:s3:::bucket-name"}]}', "IAM301"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                 '"Action": ["kms:Decrypt", "kms:GenerateDataKey"], '
+                 '"Resource": "arn:aws:kms:${Region}:${AccountId}:alias/stackstate-integration"}]}', "IAM301")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                  '"Action": ["s3:GetObject", "s3:ListBucket"], '
+                  '"Resource": ["arn:aws:s3:::bucket-name", "arn:aws:s3:::bucket-name/*"]}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", '
+                  '"Resource": "arn:aws:kms:*:123456789012:key/*", '
+                  '"Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/app"}}}]}')],
+)
+def resource_type_mismatch(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in policy.statements:
+        if not statement.resources or not statement.actions:
+            continue
+        taken: frozenset[tuple[str, str]] | None = None
+        dead: list[tuple[int, str, tuple[ArnFormat, ...]]] = []
+        for index, value in enumerate(statement.resources):
+            verdict = judge_arn(value, context)
+            if verdict.problem is not None or not verdict.formats or not all(f.listed for f in verdict.formats):
+                continue
+            if taken is None:
+                taken = _statement_resource_types(statement, context)
+                if taken is None:
+                    break
+            named = {(f.service, f.resource_type.lower()) for f in verdict.formats}
+            if not named & taken:
+                dead.append((index, value, verdict.formats))
+        if not dead or taken is None:
+            continue
+        # In an Allow with other resources that work, a dead entry is clutter; alone, the statement grants nothing.
+        severity = Severity.LOW if statement.is_allow and len(dead) < len(statement.resources) else None
+        for index, value, formats in dead:
+            pointer = statement.element_pointer("Resource", index if len(statement.resources) > 1 else None)
+            yield Hit(_mismatch_message(value, formats, taken, statement), pointer=pointer, statement=statement,
+                      severity=severity,
+                      details={"resource": value, "resource_types": sorted({f.resource_type for f in formats}),
+                               "action_resource_types": sorted(f"{s}:{t}" for s, t in taken)})
+
+
+def _mismatch_message(resource: str, formats: tuple[ArnFormat, ...], taken: frozenset[tuple[str, str]],
+                      statement: Statement) -> str:
+    named = sorted({f"{f.service} {f.resource_type}" for f in formats})
+    actions = list(statement.actions or ())
+    shown = ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
+    wanted = sorted({f"{s} {t}" for s, t in taken})
+    needs = f"they take {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}"
+    return (f"{resource!r} names a {' or '.join(named[:3])}, which no action of the statement ({shown}) "
+            f"applies to: {needs}")

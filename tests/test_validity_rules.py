@@ -1,0 +1,256 @@
+"""Edge cases of the resource, condition and size rules beyond their documented examples."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
+from auditor.checks.resources import globs_intersect
+from auditor.engine import CheckContext, run_rules
+from auditor.knowledge_catalog import load_condition_language
+from auditor.loaders import LoadOptions, load_text
+from auditor.model import Finding, PolicyKind
+
+RULES = all_rules()
+
+
+def findings(statements: list[dict[str, Any]] | dict[str, Any], kind: PolicyKind = PolicyKind.IDENTITY,
+             ) -> list[Finding]:
+    body = statements if isinstance(statements, list) else [statements]
+    document = json.dumps({"Version": "2012-10-17", "Statement": body})
+    loaded = load_text(document, "case.json", LoadOptions(kind=kind))
+    return run_rules(loaded, RULES, CheckContext(load_catalog()))
+
+
+def ids(statements: list[dict[str, Any]] | dict[str, Any], kind: PolicyKind = PolicyKind.IDENTITY) -> set[str]:
+    return {f.rule_id for f in findings(statements, kind)}
+
+
+def allow(action: Any, resource: Any = "*", condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Action": action, "Resource": resource}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+# --- IAM300 malformed-arn -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource", [
+    "arn:aws:s3:::bucket/${aws:username}/*",
+    "arn:aws:s3:::{{Ref:Bucket}}/*",
+    "arn:${AWS::Partition}:s3:::b/*",
+    "arn:aws:sqs:*:123456789012:q?",
+    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "arn:aws-cn:s3:::b/*",
+    "arn:aws:s3:*",
+    "*",
+    "arn:aws:lambda:us-east-1:123456789012:function:fn:*",
+    "arn:aws:iam::123456789012:role/path/to/role",
+])
+def test_wildcards_variables_and_placeholders_are_never_malformed(resource: str) -> None:
+    assert not ids(allow(["s3:GetObject", "sqs:SendMessage", "iam:GetPolicy", "lambda:InvokeFunction",
+                          "iam:GetRole"], resource)) & {"IAM300", "IAM301"}
+
+
+@pytest.mark.parametrize("resource, fragment", [
+    ("s3:::bucket/*", "not an ARN"),
+    ("arn:aws:s3:bucket", "of the 6"),
+    ("arn:awz:s3:::b/*", "partition"),
+    ("arn:aws:s4:::b/*", "not the service part"),
+    ("arn:aws:sqs:useast1:123456789012:q", "Region"),
+    ("arn:aws:sqs:us-east-1:12345:q", "12-digit"),
+    ("arn:aws:secretsmanager:*:*:db-password", "matches no resource type"),
+])
+def test_malformed_arn_messages(resource: str, fragment: str) -> None:
+    found = [f for f in findings(allow(["s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"],
+                                       resource)) if f.rule_id == "IAM300"]
+    assert len(found) == 1 and fragment in found[0].message
+    assert found[0].severity.value == "medium"
+
+
+def test_malformed_arn_beside_good_resources_in_an_allow_is_low_and_in_a_deny_medium() -> None:
+    resources = ["arn:aws:secretsmanager:*:*:secret:app-*", "arn:aws:secretsmanager:*:*:db-password"]
+    allowed = [f for f in findings(allow("secretsmanager:GetSecretValue", resources)) if f.rule_id == "IAM300"]
+    denied = [f for f in findings({"Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
+                                   "Resource": resources}) if f.rule_id == "IAM300"]
+    assert [f.severity.value for f in allowed] == ["low"] and [f.severity.value for f in denied] == ["medium"]
+
+
+def test_arn_of_a_retired_service_is_info() -> None:
+    found = [f for f in findings(allow("ec2:RunInstances",
+                                       "arn:aws:elastic-inference:*:*:elastic-inference-accelerator/*"))
+             if f.rule_id == "IAM300"]
+    assert [f.severity.value for f in found] == ["info"]
+
+
+def test_wildcards_do_not_span_arn_parts() -> None:
+    assert "IAM300" in ids(allow("sqs:SendMessage", "arn:aws:sqs:*:my-queue"))
+
+
+def test_glob_intersection() -> None:
+    assert globs_intersect("b*", "*/*") and globs_intersect("x*", "*y") and globs_intersect("ab*", "a?c")
+    assert not globs_intersect("alias/x", "key/*") and not globs_intersect("*x", "*y")
+    assert not globs_intersect("a*", "b*")
+
+
+# --- IAM301 resource-type-mismatch ---------------------------------------------------------------------------
+
+
+def test_object_action_on_a_bucket_arn() -> None:
+    assert "IAM301" in ids(allow("s3:GetObject", "arn:aws:s3:::bucket"))
+    assert "IAM301" not in ids(allow("s3:GetObject", "arn:aws:s3:::bucket*"))
+    assert "IAM301" not in ids(allow(["s3:GetObject", "s3:ListBucket"], "arn:aws:s3:::bucket"))
+    assert "IAM301" not in ids(allow("s3:Get*", "arn:aws:s3:::bucket"))
+
+
+def test_kms_key_actions_on_an_alias_arn_case_insensitive_actions() -> None:
+    found = [f for f in findings(allow(["KMS:decrypt", "kms:GENERATEDATAKEY"],
+                                       "arn:aws:kms:${Region}:${AccountId}:alias/stackstate-integration"))
+             if f.rule_id == "IAM301"]
+    assert len(found) == 1 and "alias" in found[0].message and found[0].severity.value == "medium"
+
+
+def test_statements_that_cannot_be_judged_are_left_alone() -> None:
+    assert "IAM301" not in ids({"Effect": "Allow", "NotAction": "s3:GetObject", "Resource": "arn:aws:s3:::b"})
+    assert "IAM301" not in ids(allow(["s3:GetObjectt", "s3:GetObject"], "arn:aws:s3:::b"))
+    assert "IAM301" not in ids(allow(["s3:GetObject", "s3:ListAllMyBuckets"], "arn:aws:s3:::b"))
+    assert "IAM301" not in ids(allow("*", "arn:aws:s3:::b"))
+
+
+def test_codestar_connections_and_codeconnections_arns_are_interchangeable() -> None:
+    assert "IAM301" not in ids(allow("codestar-connections:UseConnection",
+                                     "arn:aws:codeconnections:*:*:connection/*"))
+
+
+# --- IAM400-IAM408 conditions --------------------------------------------------------------------------------
+
+
+def test_key_names_are_case_insensitive_and_tag_keys_are_patterns() -> None:
+    condition = {"StringEquals": {"AWS:requestedregion": "eu-west-1", "aws:ResourceTag/Team": "a",
+                                  "ec2:ResourceTag/cost-center": "b"},
+                 "ForAnyValue:StringLike": {"aws:TagKeys": "team*"}}
+    assert not ids(allow("ec2:StartInstances", "*", condition)) & {"IAM400", "IAM401", "IAM402", "IAM405"}
+
+
+def test_provider_keys_are_never_judged() -> None:
+    trust = {"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/x"},
+             "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:o/r:*"},
+                           "StringEquals": {"saml:aud": "https://signin.aws.amazon.com/saml"}}}
+    assert not ids(trust, PolicyKind.TRUST) & {"IAM400", "IAM401", "IAM402"}
+
+
+def test_unknown_keys_with_suggestions() -> None:
+    found = [f for f in findings(allow("s3:GetObject", "*", {"StringEquals": {"aws:SourceIpp": "1.2.3.4"}}))
+             if f.rule_id == "IAM400"]
+    assert len(found) == 1 and "aws:SourceIp" in found[0].message
+    assert "IAM400" in ids(allow("s3:GetObject", "*", {"StringEquals": {"s4:prefix": "x"}}))
+
+
+def test_service_key_for_another_action() -> None:
+    assert "IAM401" in ids(allow("s3:GetObject", "*", {"StringEquals": {"ec2:InstanceType": "t3.micro"}}))
+    assert "IAM401" not in ids(allow(["s3:GetObject", "ec2:RunInstances"], "*",
+                                     {"StringEquals": {"ec2:InstanceType": "t3.micro"}}))
+
+
+def test_global_key_outside_its_policy_kinds() -> None:
+    condition = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert "IAM401" in ids(allow("s3:GetObject", "*", condition))
+    resource_policy = {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                       "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*", "Condition": condition}
+    assert "IAM401" not in ids(resource_policy, PolicyKind.RESOURCE)
+
+
+@pytest.mark.parametrize("operator, key, value, expected", [
+    ("StringEquals", "aws:MultiFactorAuthPresent", "true", True),
+    ("DateGreaterThan", "aws:CurrentTime", "2024-01-01T00:00:00Z", False),
+    ("NumericLessThan", "aws:EpochTime", "1700000000", False),
+    ("NumericLessThan", "aws:CurrentTime", "1", True),
+    ("IpAddress", "aws:SourceIp", "10.0.0.0/8", False),
+    ("IpAddress", "aws:username", "10.0.0.0/8", True),
+    ("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*:role/x", False),
+    ("StringEquals", "aws:PrincipalArn", "arn:aws:iam::123456789012:role/x", False),
+    ("ArnLike", "kms:EncryptionContext:aws:s3:arn", "arn:aws:s3:::b/*", False),
+    ("Null", "aws:MultiFactorAuthPresent", "true", False),
+])
+def test_operator_types(operator: str, key: str, value: str, expected: bool) -> None:
+    actions = ["s3:GetObject", "kms:Decrypt"]
+    assert ("IAM402" in ids(allow(actions, "*", {operator: {key: value}}))) is expected
+
+
+def test_bool_and_null_values() -> None:
+    assert "IAM403" in ids(allow("s3:GetObject", "*", {"Bool": {"aws:SecureTransport": ["true", "yes"]}}))
+    assert "IAM403" not in ids(allow("s3:GetObject", "*", {"BoolIfExists": {"aws:SecureTransport": "FALSE"}}))
+    assert "IAM403" not in ids(allow("s3:GetObject", "*", {"Null": {"aws:TagKeys": True}}))
+
+
+def test_set_qualifiers() -> None:
+    low = [f for f in findings(allow("s3:GetObject", "*", {"ForAnyValue:StringEquals": {"aws:username": "a"}}))
+           if f.rule_id == "IAM405"]
+    assert [f.severity.value for f in low] == ["low"]
+    assert "IAM405" not in ids(allow("s3:GetObject", "*", {"ForAllValues:StringEquals": {"aws:CalledVia": "x"}}))
+
+
+def test_string_like_on_arn_keys_in_every_spelling() -> None:
+    for operator in ("StringLike", "StringNotLikeIfExists", "ForAnyValue:StringLike"):
+        assert "IAM406" in ids(allow("s3:GetObject", "*", {operator: {"aws:PrincipalArn": "arn:aws:*"}}))
+    assert "IAM406" not in ids(allow("s3:GetObject", "*", {"StringLike": {"aws:username": "a*"}}))
+
+
+@pytest.mark.parametrize("resource, bad", [
+    ("arn:aws:s3:::b/${aws:username}/*", False),
+    ("arn:aws:s3:::b/${aws:PrincipalTag/team}/*", False),
+    ("arn:aws:s3:::b/${aws:username, 'none'}/*", False),
+    ("arn:aws:s3:::b/${*}/*", False),
+    ("arn:aws:s3:::b/${AccountId}/*", False),
+    ("arn:aws:s3:::b/${aws:usernme}/*", True),
+    ("arn:aws:s3:::b/${aws:username/*", True),
+])
+def test_policy_variables(resource: str, bad: bool) -> None:
+    assert ("IAM407" in ids(allow("s3:GetObject", resource))) is bad
+
+
+def test_unknown_operator_is_reported_once_per_block() -> None:
+    found = [f for f in findings(allow("s3:GetObject", "*", {"StringEqual": {"aws:username": "a",
+                                                                             "aws:userid": "b"}}))
+             if f.rule_id == "IAM408"]
+    assert len(found) == 1 and "StringEquals" in found[0].message
+
+
+def test_condition_language_loader() -> None:
+    language = load_condition_language()
+    assert language.global_key("aws:RequestTag/Team") is not None
+    assert language.global_key("aws:RequestTag/") is None
+    assert language.operator("stringequals") == ("StringEquals", "String")
+    assert language.families_for_type("ArrayOfARN") == ("Arn", "String")
+    assert language.global_key("catalog:ChangeType") is not None
+
+
+# --- IAM500-IAM502 size and redundancy -----------------------------------------------------------------------
+
+
+def test_size_quota_by_policy_kind() -> None:
+    resources = [f"arn:aws:s3:::bucket-number-{i:04d}/*" for i in range(100)]  # ~3,000 characters
+    trust = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+             "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": resources}}}
+    trust_findings = [f for f in findings(trust, PolicyKind.TRUST) if f.rule_id == "IAM500"]
+    assert [f.severity.value for f in trust_findings] == ["low"]
+    assert "IAM500" not in ids(allow("s3:GetObject", resources))
+    scp = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": resources * 2}
+    assert "IAM500" in ids(scp, PolicyKind.ORGANIZATION)
+
+
+def test_duplicates_and_redundant_actions() -> None:
+    found = findings(allow(["s3:GetObject", "S3:getobject", "s3:Get*", "s3:GetObjectAcl", "s3:Get*"]))
+    by_rule: dict[str, list[str]] = {}
+    for finding in found:
+        by_rule.setdefault(finding.rule_id, []).append(finding.details.get("action", ""))
+    assert sorted(by_rule["IAM501"]) == ["S3:getobject", "s3:Get*"]
+    assert sorted(by_rule["IAM502"]) == ["s3:GetObject", "s3:GetObjectAcl"]
+    assert "IAM502" not in ids(allow(["s3:Get*", "s3:List*"]))
+    assert "IAM502" in ids(allow(["s3:Get*", "s3:GetObject*"]))
