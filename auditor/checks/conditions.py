@@ -569,13 +569,13 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         "policy dropped the intended restriction.",
     example='"Condition": {"StringEqual": {"aws:RequestedRegion": "eu-west-1"}}',
     fix="Use one of the documented operators (`StringEquals`, `ArnLike`, `NumericLessThan`, ...).",
-    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:RunInstances", '
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", '
                  '"Resource": "*", "Condition": {"StringEqual": {"aws:RequestedRegion": "eu-west-1"}}}]}',
                  "IAM408"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:CreateTags", '
                  '"Resource": "*", "Condition": {"ForEachValue:StringEquals": {"aws:TagKeys": "team"}}}]}',
                  "IAM408")],
-    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:RunInstances", '
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", '
                   '"Resource": "*", "Condition": {"StringEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}, '
                   '"ForAnyValue:StringLike": {"aws:TagKeys": "team*"}}}]}')],
 )
