@@ -169,8 +169,12 @@ def load_config(path: Path | None = None, *, start: Path | None = None, discover
     except ValueError as exc:
         message = str(exc)
         match = _TOML_POSITION.search(message)
-        line, column = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
-        raise ConfigError(shown, f"invalid TOML: {_TOML_POSITION.sub('', message).strip()}", line, column) from None
+        if match:
+            line, column = int(match.group(1)), int(match.group(2))
+        else:  # "(at end of document)"
+            line, column = text.count("\n") + 1, len(text.rpartition("\n")[2]) + 1
+        message = re.sub(r"\s*\(at [^)]*\)", "", message).strip()
+        raise ConfigError(shown, f"invalid TOML: {message}", line, column) from None
     is_pyproject = path.name == PYPROJECT
     if is_pyproject:
         tool = document.get("tool")
@@ -209,6 +213,11 @@ class _Lines:
                     return number
                 seen += 1
         return -1
+
+    def entry(self, table: str, index: int) -> int:
+        """1-based line of the ``index``-th ``[[table]]`` header (the first mention of the table otherwise)."""
+        start = self._table_start(table, index)
+        return start + 1 if start >= 0 else self.key(table)[0]
 
     def key(self, key: str, table: str = "", index: int | None = None) -> tuple[int, int]:
         """1-based (line, column) of ``key`` in ``table`` (the ``index``-th entry of an array of tables)."""
@@ -339,7 +348,7 @@ class _Reader:
             for index, entry in enumerate(value):
                 if not isinstance(entry, dict):
                     raise self.error("each [[baselines]] entry must be a table", "baselines")
-                origin = f"{self.shown}:{self.lines.key('principal', 'baselines', index)[0]}"
+                origin = f"{self.shown}:{self.lines.entry('baselines', index)}"
                 mappings.append(self.baseline_entry(entry, origin, "principal", index))
         else:
             raise self.error("baselines must be a table or an array of tables", "baselines")
@@ -396,7 +405,7 @@ class _Reader:
                 expires = expires.date()
             elif expires is not None and not isinstance(expires, _dt.date):
                 raise self.error("expires must be a date YYYY-MM-DD", "expires", "suppress", index)
-            line, _ = self.lines.key("rule", "suppress", index)
+            line = self.lines.entry("suppress", index)
             result.append(Suppression(rule.strip(), reason.strip(), expires=expires, origin=f"{self.shown}:{line}",
                                       **scope))
         return tuple(result)

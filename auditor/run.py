@@ -50,23 +50,23 @@ class CheckRequest:
 
 
 def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any) -> CheckRequest:
-    """A check request from the resolved configuration plus the settings that exist only per run."""
-    return CheckRequest(
-        paths=paths,
-        fail_on=config.fail_on,
-        select=config.select,
-        ignore=config.ignore,
-        include=config.include,
-        exclude=config.exclude,
-        max_file_bytes=config.max_file_size * 1024 * 1024,
-        max_nesting=config.max_nesting,
-        severity=dict(config.severity),
-        suppressions=config.suppress,
-        accepted=config.accepted,
-        context_options=config.context_options(),
-        config=config,
-        **settings,
-    )
+    """A check request from the resolved configuration; ``settings`` set the rest (and win over the config)."""
+    values: dict[str, Any] = {
+        "fail_on": config.fail_on,
+        "select": config.select,
+        "ignore": config.ignore,
+        "include": config.include,
+        "exclude": config.exclude,
+        "max_file_bytes": config.max_file_size * 1024 * 1024,
+        "max_nesting": config.max_nesting,
+        "severity": dict(config.severity),
+        "suppressions": config.suppress,
+        "accepted": config.accepted,
+        "context_options": config.context_options(),
+        "config": config,
+    }
+    values.update(settings)
+    return CheckRequest(paths=paths, **values)
 
 
 def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
