@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 SPEC_FINDING_KEYS = {"rule_id", "category", "severity", "title", "message", "location", "subject", "statement",
                      "baseline", "details"}
@@ -143,3 +143,11 @@ def test_json_keeps_the_spec_shape(tmp_path: Path) -> None:
     assert set(expired) == {"path", "line", "rule", "expires", "reason", "message"}
     shown = json.loads(run_cli("check", "--format", "json", "--show-suppressed", "app.json", cwd=tmp_path).stdout)
     assert [f["suppressed"] for f in shown["findings"] if "suppressed" in f] == ["wildcard kept for the next release"]
+
+
+def test_committed_rules_documentation_is_current() -> None:
+    from auditor.checks import all_rules
+    from auditor.docs import rules_markdown
+
+    committed = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert committed == rules_markdown(all_rules()), "docs/rules.md is stale: run `make docs`"
