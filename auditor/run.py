@@ -7,11 +7,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor.config import Config, Suppression, validate_names
 from auditor.model import Finding, PolicyKind, Severity
 from auditor.report import Report, Summary
+
+if TYPE_CHECKING:
+    from auditor.config import Config, Suppression
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -74,6 +76,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor import __version__
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
+    from auditor.config import validate_names
     from auditor.engine import CheckContext, Selection, run_rules
     from auditor.loaders import LoadOptions, load_paths
     from auditor.suppress import expired_notice
