@@ -133,6 +133,8 @@ def check(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
     config_file: ConfigOption = None,
     no_config: NoConfigOption = False,
+    force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply --exclude to files named on the "
+                                                "command line too (for pre-commit).")] = False,
     accepted: Annotated[Optional[Path], typer.Option("--accepted", help="Findings recorded in this file "
                                                      "(--write-accepted) are reported as suppressed; only new "
                                                      "findings fail the run.", show_default=False)] = None,
@@ -173,6 +175,8 @@ def check(
             overrides[key] = limit
     if accepted is not None:
         overrides["accepted"] = accepted
+    if force_exclude:
+        overrides["force-exclude"] = True
     for key, override in overrides.items():
         config = config.override(key, override)
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,

@@ -26,8 +26,8 @@ DEFAULT = "default"
 COMMAND_LINE = "command line"
 
 _TOP_LEVEL_KEYS = (
-    "select", "ignore", "severity", "fail-on", "include", "exclude", "baselines", "vars", "baseline-paths",
-    "escalation-paths", "max-file-size", "max-nesting", "suppress", "accepted",
+    "select", "ignore", "severity", "fail-on", "include", "exclude", "force-exclude", "baselines", "vars",
+    "baseline-paths", "escalation-paths", "max-file-size", "max-nesting", "suppress", "accepted",
 )
 _SUPPRESS_KEYS = ("rule", "reason", "path", "principal", "policy", "sid", "expires")
 _BASELINE_KEYS = ("principal", "baseline", "vars")
@@ -88,6 +88,8 @@ class Config:
     fail_on: Severity | None = Severity.HIGH
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
+    """Apply ``exclude`` to files named on the command line too (for pre-commit)."""
     baselines: tuple[BaselineMapping, ...] = ()
     vars: Mapping[str, str] = field(default_factory=dict)
     baseline_paths: tuple[Path, ...] = ()
@@ -300,6 +302,10 @@ class _Reader:
                     raise self.error(f"fail-on: {exc} or never", "fail-on") from None
         if "severity" in table:
             values["severity"] = self.read_severity(table["severity"])
+        if "force-exclude" in table:
+            if not isinstance(table["force-exclude"], bool):
+                raise self.error("force-exclude must be true or false", "force-exclude")
+            values["force_exclude"] = table["force-exclude"]
         for key in ("max-file-size", "max-nesting"):
             if key in table:
                 values[key.replace("-", "_")] = self.integer(table, key)
@@ -457,7 +463,8 @@ def describe(config: Config) -> str:
     lines = [f"# configuration file: {source}"]
     simple = (("select", config.select), ("ignore", config.ignore),
               ("fail-on", config.fail_on.value if config.fail_on is not None else "never"),
-              ("include", config.include), ("exclude", config.exclude), ("vars", dict(config.vars)),
+              ("include", config.include), ("exclude", config.exclude), ("force-exclude", config.force_exclude),
+              ("vars", dict(config.vars)),
               ("baseline-paths", config.baseline_paths), ("escalation-paths", config.escalation_paths),
               ("max-file-size", config.max_file_size), ("max-nesting", config.max_nesting))
     for key, value in simple:

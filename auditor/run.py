@@ -38,6 +38,8 @@ class CheckRequest:
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
     use_cache: bool = True
+    force_exclude: bool = False
+    """Apply ``exclude`` to files named on the command line too (pre-commit passes every staged file)."""
     severity: Mapping[str, Severity] = field(default_factory=dict)
     """Severity overrides by rule id, slug or category."""
     suppressions: tuple[Suppression, ...] = ()
@@ -59,6 +61,7 @@ def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any)
         "ignore": config.ignore,
         "include": config.include,
         "exclude": config.exclude,
+        "force_exclude": config.force_exclude,
         "max_file_bytes": config.max_file_size * 1024 * 1024,
         "max_nesting": config.max_nesting,
         "severity": dict(config.severity),
@@ -83,7 +86,11 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
                           max_nesting=request.max_nesting, kind=request.kind)
-    loaded = load_paths(request.paths, options)
+    paths = request.paths
+    if request.force_exclude and request.exclude:
+        root = request.config.root if request.config is not None else Path.cwd()
+        paths = tuple(p for p in paths if not _excluded_file(p, request.exclude, root))
+    loaded = load_paths(paths, options)
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     from auditor.model import CATEGORIES
@@ -122,6 +129,18 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     )
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
     return report, sources
+
+
+def _excluded_file(path: str, patterns: tuple[str, ...], root: Path) -> bool:
+    from auditor.loaders import _glob_match
+
+    if os.path.isdir(path):
+        return False
+    candidates = {os.path.normpath(path)}
+    relative = os.path.relpath(os.path.abspath(path), root)
+    if not relative.startswith(".."):
+        candidates.add(relative)
+    return any(_glob_match(candidate, pattern) for candidate in candidates for pattern in patterns)
 
 
 def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest) -> tuple[list[Finding], Any]:
@@ -243,5 +262,8 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
         quiet_report = Report(report.findings, report.errors, Summary(), report.rules)
         for finding in sorted(quiet_report.active_findings, key=Finding.sort_key):
             console_reporter.render_line(finding, console)
+        for notice in report.summary.expired_suppressions:
+            console.print(f"warning: {notice['path']}:{notice['line']}: {notice['message']}", markup=False,
+                          highlight=False)
         return
     console_reporter.render(report, console, read_line, request.show_source, request.show_suppressed)

@@ -200,3 +200,18 @@ def test_config_include_exclude_and_nesting_apply(tmp_path: Path) -> None:
     assert {f["location"]["path"] for f in json.loads(result.stdout)["findings"]} == {"keep/a.json"}
     result = run_cli("check", "--format", "json", "--exclude", "keep/*", ".", cwd=tmp_path)
     assert {f["location"]["path"] for f in json.loads(result.stdout)["findings"]} == {"skip/b.json"}
+
+
+def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "a.json").write_text(json.dumps(BAD_ACTION))
+    (tmp_path / "b.json").write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nselect = ["unknown-action"]\n')
+    named = ("vendor/a.json", "b.json")
+    plain = json.loads(run_cli("check", "--format", "json", *named, cwd=tmp_path).stdout)
+    assert {f["location"]["path"] for f in plain["findings"]} == {"vendor/a.json", "b.json"}  # as ruff does
+    forced = json.loads(run_cli("check", "--format", "json", "--force-exclude", *named, cwd=tmp_path).stdout)
+    assert {f["location"]["path"] for f in forced["findings"]} == {"b.json"}
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nforce-exclude = true\n')
+    only_vendor = run_cli("check", "--format", "json", "vendor/a.json", cwd=tmp_path)
+    assert only_vendor.returncode == 0 and json.loads(only_vendor.stdout)["summary"]["files"] == 0
