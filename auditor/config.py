@@ -9,6 +9,7 @@ value is reported at its line. Paths in the file are relative to the file's fold
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -159,7 +160,7 @@ def load_config(path: Path | None = None, *, start: Path | None = None, discover
         path = discover_config(start or Path.cwd())
     if path is None:
         return Config()
-    shown = str(path)
+    shown = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -189,6 +190,15 @@ def load_config(path: Path | None = None, *, start: Path | None = None, discover
     else:
         table = document
     return _Reader(path, text, "tool.iam-audit" if is_pyproject else "").read(table)
+
+
+def _display(path: Path) -> str:
+    """The path as findings show theirs: relative to the working directory when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 class _Lines:
@@ -232,6 +242,11 @@ class _Lines:
             match = key_pattern.match(line)
             if match:
                 return number + 1, len(match.group(1)) + 1
+        sub_table = re.compile(self._header(f"{table}.{key}" if table else key, False)
+                               + "|" + self._header(f"{table}.{key}" if table else key, True))
+        for number, line in enumerate(self.lines):  # the key names a table of its own: [key] or [[key]]
+            if sub_table.match(line):
+                return number + 1, 1
         if start >= 0:
             return start + 1, 1
         for number, line in enumerate(self.lines):  # inline tables, dotted keys: the first mention
@@ -244,7 +259,7 @@ class _Lines:
 class _Reader:
     def __init__(self, path: Path, text: str, prefix: str) -> None:
         self.path = path
-        self.shown = str(path)
+        self.shown = _display(path)
         self.lines = _Lines(text, prefix)
         self.origins: dict[str, str] = {}
 
