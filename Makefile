@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 export IAM_AUDIT_CACHE_DIR ?= $(CURDIR)/.venv/iam-audit-cache
 
-.PHONY: demo test lint typecheck bench fuzz wheel clean install install-dev
+.PHONY: demo test lint typecheck bench fuzz wheel clean install install-dev docs
 
 $(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check auditor tests
 	$(VENV)/bin/mypy
+
+## docs: regenerate docs/rules.md from the rules' own metadata (a test fails when it is stale)
+docs: $(VENV)/.base
+	$(VENV)/bin/iam-audit rules --format markdown > docs/rules.md.tmp && mv docs/rules.md.tmp docs/rules.md
 
 ## bench: speed and memory against the peers (not part of make test)
 bench: $(VENV)/.bench

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from auditor import __version__
+
+if TYPE_CHECKING:
+    from auditor.config import Config
 
 app = typer.Typer(
     name="iam-audit",
@@ -71,6 +74,23 @@ def _parse_severity(value: str, option: str) -> object:
         raise fail(f"{option}: {exc} or never") from None
 
 
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="Configuration file (default: .iam-audit.toml, else [tool.iam-audit] in "
+                 "pyproject.toml, searched upward from the working directory).", show_default=False),
+]
+NoConfigOption = Annotated[bool, typer.Option("--no-config", help="Ignore configuration files.")]
+
+
+def _load_config(config_file: Optional[Path], no_config: bool) -> Config:
+    from auditor.config import ConfigError, load_config
+
+    try:
+        return load_config(config_file, discover=not no_config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
 @app.command()
 def check(
     paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files or folders (searched recursively).",
@@ -84,13 +104,17 @@ def check(
     output_json: Annotated[Optional[Path], typer.Option("--output-json", help="Also write JSON here.")] = None,
     output_sarif: Annotated[Optional[Path], typer.Option("--output-sarif", help="Also write SARIF here.")] = None,
     output_junit: Annotated[Optional[Path], typer.Option("--output-junit", help="Also write JUnit XML here.")] = None,
+    output_github: Annotated[Optional[Path], typer.Option("--output-github",
+                                                          help="Also write GitHub annotations here.")] = None,
     output_markdown: Annotated[Optional[Path], typer.Option("--output-markdown", help="Also write Markdown.")] = None,
     output_html: Annotated[Optional[Path], typer.Option("--output-html", help="Also write HTML here.")] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="critical|high|medium|low|info|never")] = "high",
-    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules (id, slug or category).")]
-    = None,
-    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules (id, slug or category).")]
-    = None,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="critical|high|medium|low|info|never "
+                                                   "[default: high, or fail-on in the config]",
+                                                   show_default=False)] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules (id, slug or category); "
+                                                        "replaces select of the config.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules (id, slug or category); "
+                                                        "added to ignore of the config.")] = None,
     category: Annotated[Optional[list[str]], typer.Option("--category", help="Only findings of these categories.")]
     = None,
     include: Annotated[Optional[list[str]], typer.Option("--include", help="Glob of files to read in folders.")]
@@ -102,12 +126,23 @@ def check(
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
-    max_file_size: Annotated[int, typer.Option("--max-file-size", help="Largest file read, in MB.")] = 200,
-    max_nesting: Annotated[int, typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted.")] = 200,
+    max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Largest file read, in MB "
+                                                         "[default: 200]", show_default=False)] = None,
+    max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
+                                                       "[default: 200]", show_default=False)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
+    config_file: ConfigOption = None,
+    no_config: NoConfigOption = False,
+    force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply --exclude to files named on the "
+                                                "command line too (for pre-commit).")] = False,
+    accepted: Annotated[Optional[Path], typer.Option("--accepted", help="Findings recorded in this file "
+                                                     "(--write-accepted) are reported as suppressed; only new "
+                                                     "findings fail the run.", show_default=False)] = None,
+    write_accepted: Annotated[Optional[Path], typer.Option("--write-accepted", help="Record today's findings in "
+                                                           "this file to accept them.", show_default=False)] = None,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
-    from auditor.run import CheckRequest, execute_check
+    from auditor.run import execute_check, request_from_config
 
     formats = [f.lower() for f in (format or [])]
     for name in formats:
@@ -121,33 +156,60 @@ def check(
             forced_kind = PolicyKind(kind.lower())
         except ValueError:
             raise fail(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
-    extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit,
+    config = _load_config(config_file, no_config)
+    overrides: dict[str, object] = {}
+    if fail_on is not None:
+        overrides["fail-on"] = _parse_severity(fail_on, "--fail-on")
+    if select:
+        overrides["select"] = tuple(select)
+    if ignore:
+        overrides["ignore"] = config.ignore + tuple(ignore)
+    if include:
+        overrides["include"] = tuple(include)
+    if exclude:
+        overrides["exclude"] = tuple(exclude)
+    for key, limit in (("max-file-size", max_file_size), ("max-nesting", max_nesting)):
+        if limit is not None:
+            if limit <= 0:
+                raise fail(f"--{key}: must be a positive number")
+            overrides[key] = limit
+    if accepted is not None:
+        overrides["accepted"] = accepted
+    if force_exclude:
+        overrides["force-exclude"] = True
+    for key, override in overrides.items():
+        config = config.override(key, override)
+    extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
-    request = CheckRequest(
-        paths=tuple(paths),
+    request = request_from_config(
+        tuple(paths),
+        config,
         formats=tuple(formats),
         output=output,
         extra_outputs={k: v for k, v in extra_outputs.items() if v is not None},
-        fail_on=_parse_severity(fail_on, "--fail-on"),
-        select=tuple(select or ()),
-        ignore=tuple(ignore or ()),
         categories=tuple(category or ()),
-        include=tuple(include or ()),
-        exclude=tuple(exclude or ()),
         kind=forced_kind,
         show_suppressed=show_suppressed,
         show_source=not no_source,
         quiet=quiet,
         color=not no_color,
-        max_file_bytes=max_file_size * 1024 * 1024,
-        max_nesting=max_nesting,
         use_cache=not no_cache,
+        write_accepted=write_accepted,
     )
     try:
         code = execute_check(request)
     except ValueError as exc:
         raise fail(str(exc)) from None
     raise typer.Exit(code)
+
+
+@app.command("config")
+def show_config(config_file: ConfigOption = None, no_config: NoConfigOption = False) -> None:
+    """Print the resolved configuration and where each value came from."""
+    from auditor.config import describe
+
+    config = _load_config(config_file, no_config)
+    sys.stdout.write(describe(config))
 
 
 @app.command("rules")

@@ -51,6 +51,8 @@ class Summary:
     """Per compared principal: (principal, verdict line) for drift."""
     paths: tuple[str, ...] = ()
     """Display paths of the input files that were read (clean ones included)."""
+    expired_suppressions: tuple[Mapping[str, Any], ...] = ()
+    """Configured suppressions past their date: path, line, rule, expires, reason, message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ class Report:
             data["skipped"] = [{"path": p, "reason": r} for p, r in self.summary.skipped]
         if self.summary.not_checked:
             data["not_checked"] = list(self.summary.not_checked)
+        if self.summary.expired_suppressions:
+            data["expired_suppressions"] = [dict(e) for e in self.summary.expired_suppressions]
         if self.summary.verdicts:
             data["verdicts"] = [{"principal": p, "verdict": v} for p, v in self.summary.verdicts]
         return data

@@ -7,10 +7,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
 from auditor.report import Report, Summary
+
+if TYPE_CHECKING:
+    from auditor.config import Config, Suppression
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +38,40 @@ class CheckRequest:
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
     use_cache: bool = True
+    force_exclude: bool = False
+    """Apply ``exclude`` to files named on the command line too (pre-commit passes every staged file)."""
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    """Severity overrides by rule id, slug or category."""
+    suppressions: tuple[Suppression, ...] = ()
+    accepted: Path | None = None
+    """Findings recorded in this file (``--write-accepted``) are reported as suppressed, reason "accepted"."""
+    write_accepted: Path | None = None
+    """Record the run's active findings here; they count as accepted for this run."""
+    context_options: Mapping[str, Any] = field(default_factory=dict)
+    """Passed to rules as ``CheckContext.options`` (``escalation_paths``, ``baseline_paths``...)."""
+    config: Config | None = None
+    """The resolved configuration the request came from (for locating bad names, and for drift)."""
+
+
+def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any) -> CheckRequest:
+    """A check request from the resolved configuration; ``settings`` set the rest (and win over the config)."""
+    values: dict[str, Any] = {
+        "fail_on": config.fail_on,
+        "select": config.select,
+        "ignore": config.ignore,
+        "include": config.include,
+        "exclude": config.exclude,
+        "force_exclude": config.force_exclude,
+        "max_file_bytes": config.max_file_size * 1024 * 1024,
+        "max_nesting": config.max_nesting,
+        "severity": dict(config.severity),
+        "suppressions": config.suppress,
+        "accepted": config.accepted,
+        "context_options": config.context_options(),
+        "config": config,
+    }
+    values.update(settings)
+    return CheckRequest(paths=paths, **values)
 
 
 def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
@@ -42,30 +79,44 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor import __version__
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
+    from auditor.config import validate_names
     from auditor.engine import CheckContext, Selection, run_rules
     from auditor.loaders import LoadOptions, load_paths
+    from auditor.suppress import expired_notice
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
                           max_nesting=request.max_nesting, kind=request.kind)
-    loaded = load_paths(request.paths, options)
+    paths = request.paths
+    if request.force_exclude and request.exclude:
+        root = request.config.root if request.config is not None else Path.cwd()
+        paths = tuple(p for p in paths if not _excluded_file(p, request.exclude, root))
+    loaded = load_paths(paths, options)
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
-    known = {r.id.lower() for r in rules} | {r.slug for r in rules} | {r.info.category for r in rules}
     from auditor.model import CATEGORIES
 
+    known = {r.id.lower() for r in rules} | {r.slug for r in rules} | {r.info.category for r in rules}
     known |= set(CATEGORIES)
-    for name in request.select + request.ignore + request.categories:
+    if request.config is not None:
+        validate_names(request.config, known)
+    for name in request.select + request.ignore + request.categories + tuple(request.severity):
         if name.lower() not in known:
             raise ValueError(f"unknown rule, slug or category {name!r}; `iam-audit rules` lists them")
+    for suppression in request.suppressions:
+        if suppression.rule.lower() not in known:
+            raise ValueError(f"{suppression.origin}: suppress: unknown rule, slug or category {suppression.rule!r}")
     select = frozenset(request.select) | frozenset(request.categories)
-    selection = Selection(select=select, ignore=frozenset(request.ignore))
-    findings = run_rules(loaded, rules, CheckContext(catalog), selection)
+    selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
+    findings = run_rules(loaded, rules, CheckContext(catalog, request.context_options), selection)
+    findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}
     for policy in loaded.policies:
         sources.setdefault(policy.source.display_path, policy.source)
     for source, _ in loaded.document_problems:
         sources.setdefault(source.display_path, source)
+    for principal in loaded.principals:
+        sources.setdefault(principal.source.display_path, principal.source)
     paths = tuple(sorted(sources))
     summary = Summary(
         files=loaded.files,
@@ -74,9 +125,36 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         skipped=tuple(loaded.skipped),
         not_checked=tuple(loaded.not_checked),
         paths=paths,
+        expired_suppressions=tuple(expired_notice(s) for s in expired),
     )
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
     return report, sources
+
+
+def _excluded_file(path: str, patterns: tuple[str, ...], root: Path) -> bool:
+    from auditor.loaders import _glob_match
+
+    if os.path.isdir(path):
+        return False
+    candidates = {os.path.normpath(path)}
+    relative = os.path.relpath(os.path.abspath(path), root)
+    if not relative.startswith(".."):
+        candidates.add(relative)
+    return any(_glob_match(candidate, pattern) for candidate in candidates for pattern in patterns)
+
+
+def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest) -> tuple[list[Finding], Any]:
+    from auditor.suppress import apply_accepted, apply_suppressions, read_accepted, write_accepted
+
+    root = request.config.root if request.config is not None else Path.cwd()
+    outcome = apply_suppressions(findings, request.suppressions, inline, root)
+    findings = outcome.findings
+    if request.write_accepted is not None:
+        write_accepted(request.write_accepted, findings)
+        findings = apply_accepted(findings, read_accepted(request.write_accepted))
+    elif request.accepted is not None:
+        findings = apply_accepted(findings, read_accepted(request.accepted))
+    return findings, outcome.expired
 
 
 def render(report: Report, fmt: str, show_suppressed: bool) -> str:
@@ -157,6 +235,9 @@ def execute_check(request: CheckRequest) -> int:
             write_text(path, text)
     for error in report.errors:
         sys.stderr.write(f"iam-audit: error: {error}\n")
+    if "console" not in targets:
+        for notice in report.summary.expired_suppressions:
+            sys.stderr.write(f"iam-audit: warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
     return exit_code(report, request.fail_on)
 
 
@@ -180,5 +261,8 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
         quiet_report = Report(report.findings, report.errors, Summary(), report.rules)
         for finding in sorted(quiet_report.active_findings, key=Finding.sort_key):
             console_reporter.render_line(finding, console)
+        for notice in report.summary.expired_suppressions:
+            console.print(f"warning: {notice['path']}:{notice['line']}: {notice['message']}", markup=False,
+                          highlight=False)
         return
     console_reporter.render(report, console, read_line, request.show_source, request.show_suppressed)

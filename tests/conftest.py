@@ -42,7 +42,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``iam-audit`` as a real process, as users and CI do."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    full_env.setdefault("PYTHONPATH", str(REPO))
+    # the checkout first: a relative PYTHONPATH=. from the caller would not survive another cwd
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "auditor", *args],
         capture_output=True, text=True, cwd=cwd or REPO, env=full_env, input=stdin, timeout=600,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditor.loaders.result import LoadResult
+from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Policy, PolicyKind, Principal, Subject
 from auditor.normalize import normalize_policy
 from auditor.source import Source, join_pointer
@@ -132,6 +132,28 @@ def _as_text(value: Any) -> str:
     return "{{unresolved}}"
 
 
+def metadata_suppressions(resource: dict[str, Any], logical_id: str, source: Source) -> list[InlineSuppression]:
+    """``Metadata: {iam-audit: {ignore: [IAM012, {rule: IAM003, reason: ...}]}}`` on a resource."""
+    metadata = resource.get("Metadata")
+    settings = metadata.get("iam-audit") if isinstance(metadata, dict) else None
+    ignore = settings.get("ignore") if isinstance(settings, dict) else None
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    if not isinstance(ignore, list):
+        return []
+    pointer = join_pointer("/Resources", logical_id)
+    default_reason = f"CloudFormation Metadata of {logical_id}"
+    found = []
+    for item in ignore:
+        if isinstance(item, str) and item.strip():
+            found.append(InlineSuppression(source.display_path, pointer, item.strip(), default_reason))
+        elif isinstance(item, dict) and isinstance(item.get("rule"), str):
+            reason = item.get("reason")
+            text = f"{reason} ({default_reason})" if isinstance(reason, str) and reason.strip() else default_reason
+            found.append(InlineSuppression(source.display_path, pointer, item["rule"].strip(), text))
+    return found
+
+
 def load_cloudformation(template: dict[str, Any], source: Source) -> LoadResult:
     result = LoadResult(files=1)
     resolver = _Resolver(template)
@@ -150,6 +172,7 @@ def load_cloudformation(template: dict[str, Any], source: Source) -> LoadResult:
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict):
             continue
+        result.suppressions.extend(metadata_suppressions(resource, logical_id, source))
         rtype = resource.get("Type")
         props = resource.get("Properties")
         if not isinstance(rtype, str) or not isinstance(props, dict):

@@ -9,6 +9,16 @@ from auditor.model import InputError, Policy, Principal, Problem
 from auditor.source import Source
 
 
+@dataclass(frozen=True, slots=True)
+class InlineSuppression:
+    """Findings of ``rule`` at or under ``pointer`` in the file ``path`` are suppressed (CloudFormation Metadata)."""
+
+    path: str
+    pointer: str
+    rule: str
+    reason: str
+
+
 @dataclass(slots=True)
 class LoadResult:
     policies: list[Policy] = field(default_factory=list)
@@ -20,6 +30,7 @@ class LoadResult:
     not_checked: list[str] = field(default_factory=list)
     files: int = 0
     counts: Counter[str] = field(default_factory=Counter)
+    suppressions: list[InlineSuppression] = field(default_factory=list)
 
     def extend(self, other: LoadResult) -> None:
         self.policies.extend(other.policies)
@@ -30,3 +41,4 @@ class LoadResult:
         self.not_checked.extend(other.not_checked)
         self.files += other.files
         self.counts.update(other.counts)
+        self.suppressions.extend(other.suppressions)

@@ -118,6 +118,9 @@ def _render_summary(report: Report, console: Console) -> None:
             console.print(f"  [yellow]{clean(item)}[/]", highlight=False)
         if len(summary.not_checked) > 20:
             console.print(f"  [dim]… and {len(summary.not_checked) - 20} more (see --format json)[/]")
+    for notice in summary.expired_suppressions:
+        console.print(f"[bold yellow]warning[/]: {clean(notice['path'])}:{notice['line']}: {clean(notice['message'])}",
+                      highlight=False)
     for principal, verdict in summary.verdicts:
         console.print(f"[bold]{clean(principal)}[/]: {clean(verdict)}", highlight=False)
     total = len(report.active_findings)

@@ -27,6 +27,9 @@ def render(report: Report) -> str:
         lines.append(
             _command("error", error.path, error.line, error.column, "iam-audit: input error", error.message)
         )
+    for notice in report.summary.expired_suppressions:
+        lines.append(_command("warning", str(notice["path"]), int(notice["line"]), 0,
+                              "iam-audit: expired suppression", str(notice["message"])))
     return "".join(f"{line}\n" for line in lines)
 
 

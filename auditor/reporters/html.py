@@ -115,6 +115,9 @@ def render(
     not_checked = _not_checked_section(report)
     if not_checked is not None:
         sections.append(not_checked)
+    if report.summary.expired_suppressions:
+        items = [h("li", f"{n['path']}:{n['line']}: {n['message']}") for n in report.summary.expired_suppressions]
+        sections.append(Section("expired-suppressions", "Expired suppressions", h("ul", items)))
     rules = _rules_section(report)
     if rules is not None:
         sections.append(rules)

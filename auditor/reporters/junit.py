@@ -44,6 +44,7 @@ def render(report: Report) -> str:
             _testcase(suite, path, "pass")
         _count(suite, suite.iter("testcase"))
 
+    _expired_suppressions(root, report)
     if not paths:
         suite = _element(root, "testsuite", name=SUITE_FOR_RUN)
         checked = f"{report.summary.files} file(s), {report.summary.policies} policy(ies) checked"
@@ -77,6 +78,19 @@ def _rule_cases(suite: ET.Element, path: str, report: Report, findings: list[Fin
         else:
             reasons = "; ".join(sorted({f.suppressed or "" for f in suppressed}))
             _element(case, "skipped", message=f"suppressed: {reasons}")
+
+
+def _expired_suppressions(root: ET.Element, report: Report) -> None:
+    """An expired suppression is a failing testcase of the configuration file: something to fix or renew."""
+    by_path: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for notice in report.summary.expired_suppressions:
+        by_path[str(notice["path"])].append(dict(notice))
+    for path, notices in sorted(by_path.items()):
+        suite = _element(root, "testsuite", name=path)
+        for notice in notices:
+            case = _testcase(suite, path, f"expired suppression of {notice['rule']} (line {notice['line']})")
+            _element(case, "failure", message=one_line(str(notice["message"])), type="expired-suppression")
+        _count(suite, suite.iter("testcase"))
 
 
 def _finding_line(finding: Finding) -> str:

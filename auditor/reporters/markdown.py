@@ -33,6 +33,7 @@ def render(report: Report, *, title: str = "iam-audit report", max_rows: int = D
     parts = [MARKER, f"## {md(title)}", _verdict(report), _summary_table(report)]
     parts += _findings(report, max_rows)
     parts += _errors(report)
+    parts += _expired_suppressions(report)
     parts += _suppressed(report, max_rows)
     parts += _footer(report)
     return "\n\n".join(part for part in parts if part) + "\n"
@@ -112,6 +113,15 @@ def _errors(report: Report) -> list[str]:
     lines += [f"- {md(str(error))}" for error in report.errors]
     lines += [f"- {md(text)}" for text in report.summary.not_checked]
     lines += [f"- {md(path)}: skipped, {md(reason)}" for path, reason in report.summary.skipped]
+    return ["\n".join(lines)]
+
+
+def _expired_suppressions(report: Report) -> list[str]:
+    notices = report.summary.expired_suppressions
+    if not notices:
+        return []
+    lines = ["### Expired suppressions"]
+    lines += [f"- ⚠️ {md(str(n['path']))}:{n['line']}: {md(str(n['message']))}" for n in notices]
     return ["\n".join(lines)]
 
 

@@ -56,7 +56,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
         driver["version"] = report.tool_version
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "invocations": [_invocation(report.errors)],
+        "invocations": [_invocation(report.errors, report.summary.expired_suppressions)],
         "columnKind": "unicodeCodePoints",
         "results": [_result(finding, rule_index[finding.rule_id]) for finding in _sorted(report.findings)],
     }
@@ -181,8 +181,18 @@ def artifact_location(path: str) -> dict[str, str]:
     return {"uri": quote(posix, safe="/"), "uriBaseId": SOURCE_ROOT}
 
 
-def _invocation(errors: tuple[InputError, ...]) -> dict[str, Any]:
+def _invocation(errors: tuple[InputError, ...], expired: tuple[Mapping[str, Any], ...] = ()) -> dict[str, Any]:
     invocation: dict[str, Any] = {"executionSuccessful": not errors}
+    if expired:
+        invocation["toolConfigurationNotifications"] = [
+            {
+                "level": "warning",
+                "descriptor": {"id": "expired-suppression"},
+                "message": {"text": str(notice["message"])},
+                "locations": [_location(str(notice["path"]), int(notice["line"]), 0)],
+            }
+            for notice in expired
+        ]
     if errors:
         invocation["toolExecutionNotifications"] = [
             {

@@ -1,0 +1,235 @@
+"""Suppressions: from the configuration, inline in a policy, in CloudFormation Metadata, and accepted findings.
+
+A suppressed finding stays in the report with ``Finding.suppressed`` set to the reason: it is counted,
+listed with ``--show-suppressed``, marked in SARIF, and never fails the run. The first source that
+matches gives the reason, in this order: configuration, statement ``Sid``, CloudFormation ``Metadata``,
+accepted findings.
+
+- Configuration: ``[[suppress]]`` entries (:class:`auditor.config.Suppression`). An entry past its
+  ``expires`` date suppresses nothing and is listed as an expired suppression in every format.
+- ``Sid``: a statement whose Sid ends in ``IamAuditIgnore`` followed by rule ids
+  (``AllowAllIamAuditIgnoreIAM012IAM003``).
+- CloudFormation: ``Metadata: {iam-audit: {ignore: [IAM012, {rule: IAM003, reason: ...}]}}`` on a resource
+  (collected by the loader as :class:`auditor.loaders.result.InlineSuppression`).
+- Accepted findings: a file written by ``--write-accepted`` holding fingerprints.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from auditor.config import Suppression
+from auditor.loaders.result import InlineSuppression
+from auditor.model import Finding
+
+SID_MARKER = "IamAuditIgnore"
+_SID_IGNORE = re.compile(SID_MARKER + r"((?:IAM\d{3})+)$", re.IGNORECASE)
+ACCEPTED_SCHEMA = "iam-audit-accepted/1"
+ACCEPTED_REASON = "accepted"
+
+
+class AcceptedFileError(ValueError):
+    pass
+
+
+def sid_ignored_rules(sid: str | None) -> frozenset[str]:
+    """Rule ids a Sid asks to ignore: ``AllowAllIamAuditIgnoreIAM012IAM003`` -> {IAM012, IAM003}."""
+    if not sid:
+        return frozenset()
+    match = _SID_IGNORE.search(sid)
+    if match is None:
+        return frozenset()
+    ids = match.group(1).upper()
+    return frozenset(ids[i:i + 6] for i in range(0, len(ids), 6))
+
+
+def _rule_matches(name: str, finding: Finding) -> bool:
+    key = name.strip().lower()
+    return key in (finding.rule_id.lower(), finding.slug.lower(), finding.category.lower())
+
+
+def _glob(value: str | None, pattern: str) -> bool:
+    return value is not None and fnmatch.fnmatchcase(value, pattern)
+
+
+def _path_candidates(path: str, root: Path) -> list[str]:
+    """The finding's path as shown, and relative to the configuration's folder."""
+    shown = path.replace("\\", "/")
+    candidates = [shown, shown.removeprefix("./")]
+    try:
+        relative = os.path.relpath(Path(path).resolve(), root.resolve()).replace("\\", "/")
+    except (OSError, ValueError):
+        relative = ""
+    if relative and not relative.startswith(".."):
+        candidates.append(relative)
+    return candidates
+
+
+def _path_matches(pattern: str, path: str, root: Path) -> bool:
+    pattern = pattern.replace("\\", "/").removeprefix("./")
+    for candidate in _path_candidates(path, root):
+        if fnmatch.fnmatchcase(candidate, pattern) or fnmatch.fnmatchcase(candidate, pattern.rstrip("/") + "/*"):
+            return True
+        if pattern.startswith("**/") and fnmatch.fnmatchcase(candidate, pattern[3:]):
+            return True
+    return False
+
+
+def _policy_names(subject: Mapping[str, Any] | None) -> list[str]:
+    if not subject:
+        return []
+    label = subject.get("policy")
+    if not label:
+        return []
+    label = str(label)
+    names = [label, label.partition(":")[2] or label]
+    if label.startswith("arn:"):
+        names.append(label.rsplit("/", 1)[-1])
+    return names
+
+
+def matches(suppression: Suppression, finding: Finding, root: Path) -> bool:
+    if not _rule_matches(suppression.rule, finding):
+        return False
+    if suppression.path is not None and not _path_matches(suppression.path, finding.location.path, root):
+        return False
+    subject = finding.subject or {}
+    if suppression.principal is not None and not (
+        _glob(subject.get("name"), suppression.principal) or _glob(subject.get("arn"), suppression.principal)
+    ):
+        return False
+    if suppression.policy is not None and not any(
+        fnmatch.fnmatchcase(name, suppression.policy) for name in _policy_names(subject)
+    ):
+        return False
+    sid = finding.statement.sid if finding.statement else None
+    return suppression.sid is None or _glob(sid, suppression.sid)
+
+
+def _inline_reason(finding: Finding, inline: Sequence[InlineSuppression]) -> str | None:
+    sid = finding.statement.sid if finding.statement else None
+    if finding.rule_id.upper() in sid_ignored_rules(sid):
+        return f"Sid {sid} ({SID_MARKER})"
+    pointer = finding.location.pointer
+    for entry in inline:
+        if entry.path != finding.location.path or not _rule_matches(entry.rule, finding):
+            continue
+        if pointer == entry.pointer or pointer.startswith(entry.pointer + "/"):
+            return entry.reason
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    findings: list[Finding]
+    expired: tuple[Suppression, ...]
+
+
+def apply_suppressions(
+    findings: Iterable[Finding],
+    configured: Sequence[Suppression] = (),
+    inline: Sequence[InlineSuppression] = (),
+    root: Path | None = None,
+    today: _dt.date | None = None,
+) -> Outcome:
+    """Mark findings suppressed by the configuration, a Sid or CloudFormation Metadata."""
+    today = today or _dt.date.today()
+    root = root or Path.cwd()
+    live = [s for s in configured if not s.expired(today)]
+    expired = tuple(s for s in configured if s.expired(today))
+    result = []
+    for finding in findings:
+        if finding.suppressed is None:
+            reason = next((s.reason for s in live if matches(s, finding, root)), None)
+            if reason is None:
+                reason = _inline_reason(finding, inline)
+            if reason is not None:
+                finding = replace(finding, suppressed=reason)
+        result.append(finding)
+    return Outcome(result, expired)
+
+
+def expired_notice(suppression: Suppression) -> dict[str, Any]:
+    """How an expired suppression appears in reports (``summary.expired_suppressions`` in JSON)."""
+    path, _, line = suppression.origin.rpartition(":")
+    expires = suppression.expires.isoformat() if suppression.expires else ""
+    return {
+        "path": path,
+        "line": int(line) if line.isdigit() else 0,
+        "rule": suppression.rule,
+        "expires": expires,
+        "reason": suppression.reason,
+        "message": f"suppression of {suppression.describe()} expired on {expires}; its findings are reported "
+                   "again: fix them, or renew the suppression with a new date",
+    }
+
+
+# Accepted findings ------------------------------------------------------------------------------------
+
+
+def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
+    """Record the active findings; returns how many were written."""
+    from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
+
+    entries = sorted(
+        ({"fingerprint": fingerprint(f), "rule_id": f.rule_id, "path": f.location.path, "message": f.message}
+         for f in findings if f.suppressed is None),
+        key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]),
+    )
+    document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "findings": entries}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return len(entries)
+
+
+def read_accepted(path: Path) -> Counter[str]:
+    """Fingerprints in an accepted-findings file, with how many findings each stands for."""
+    from auditor.fingerprint import FINGERPRINT_VERSION
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AcceptedFileError(f"{path}: accepted-findings file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AcceptedFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:
+        raise AcceptedFileError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != ACCEPTED_SCHEMA:
+        raise AcceptedFileError(f"{path}: not an accepted-findings file (schema {ACCEPTED_SCHEMA}); "
+                                "write one with --write-accepted")
+    if document.get("fingerprint") != FINGERPRINT_VERSION:
+        raise AcceptedFileError(f"{path}: written with fingerprint {document.get('fingerprint')!r}, this version "
+                                f"uses {FINGERPRINT_VERSION!r}; record it again with --write-accepted")
+    entries = document.get("findings")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
+    ):
+        raise AcceptedFileError(f"{path}: findings must be a list of objects with a fingerprint")
+    return Counter(e["fingerprint"] for e in entries)
+
+
+def apply_accepted(findings: Iterable[Finding], accepted: Counter[str]) -> list[Finding]:
+    """Active findings whose fingerprint was accepted become suppressed ("accepted"), as many as recorded."""
+    from auditor.fingerprint import fingerprint
+
+    remaining = Counter(accepted)
+    result = []
+    for finding in findings:
+        if finding.suppressed is None:
+            key = fingerprint(finding)
+            if remaining[key] > 0:
+                remaining[key] -= 1
+                finding = replace(finding, suppressed=ACCEPTED_REASON)
+        result.append(finding)
+    return result

@@ -1,0 +1,217 @@
+"""Configuration files: discovery, every key, located errors, precedence of the command line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from auditor.config import BaselineMapping, ConfigError, describe, discover_config, load_config
+from auditor.model import Severity
+from tests.conftest import run_cli
+
+BAD_ACTION = {"Version": "2012-10-17",
+              "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObjekt",
+                             "Resource": "arn:aws:s3:::reports/*"}]}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_discovery_walks_up_and_prefers_the_dedicated_file(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    nested = project / "a" / "b"
+    nested.mkdir(parents=True)
+    found = discover_config(nested)
+    assert found is None or tmp_path not in found.parents
+    write(project / "pyproject.toml", """
+        [project]
+        name = "x"
+
+        [tool.iam-audit]
+        fail-on = "medium"
+    """)
+    assert discover_config(nested) == (project / "pyproject.toml").resolve()
+    assert load_config(start=nested).fail_on is Severity.MEDIUM
+    write(project / ".iam-audit.toml", 'fail-on = "low"\n')
+    assert discover_config(nested) == (project / ".iam-audit.toml").resolve()
+    # a pyproject.toml without [tool.iam-audit] is passed over on the way up
+    write(project / "a" / "pyproject.toml", '[project]\nname = "inner"\n')
+    assert discover_config(nested) == (project / ".iam-audit.toml").resolve()
+
+
+def test_every_key_is_read_with_its_origin(tmp_path: Path) -> None:
+    config_file = write(tmp_path / ".iam-audit.toml", """
+        select = ["malformed", "IAM201"]
+        ignore = "IAM203"
+        fail-on = "medium"
+        include = ["*.json"]
+        exclude = ["vendor/*"]
+        baseline-paths = ["baselines"]
+        escalation-paths = ["escalation"]
+        max-file-size = 5
+        max-nesting = 50
+        accepted = "accepted.json"
+
+        [severity]
+        IAM201 = "critical"
+        unknown-service = "low"
+
+        [vars]
+        AccountId = "123456789012"
+
+        [[baselines]]
+        principal = "Upsolver*"
+        baseline = "upsolver/server-role"
+        vars = { ExternalId = "abc" }
+
+        [[baselines]]
+        principal = "Custom*"
+        baseline = "./docs/custom-baseline.json"
+
+        [[suppress]]
+        rule = "IAM201"
+        path = "legacy/*"
+        reason = "legacy templates, removed in Q3"
+        expires = 2099-01-31
+    """)
+    config = load_config(config_file)
+    assert config.select == ("malformed", "IAM201")
+    assert config.ignore == ("IAM203",)
+    assert config.fail_on is Severity.MEDIUM
+    assert config.include == ("*.json",) and config.exclude == ("vendor/*",)
+    assert config.baseline_paths == ((tmp_path / "baselines").resolve(),)
+    assert config.escalation_paths == ((tmp_path / "escalation").resolve(),)
+    assert config.context_options()["escalation_paths"] == config.escalation_paths
+    assert (config.max_file_size, config.max_nesting) == (5, 50)
+    assert config.accepted == (tmp_path / "accepted.json").resolve()
+    assert config.severity == {"IAM201": Severity.CRITICAL, "unknown-service": Severity.LOW}
+    assert config.vars == {"AccountId": "123456789012"}
+    assert config.baselines == (
+        BaselineMapping("Upsolver*", "upsolver/server-role", {"ExternalId": "abc"}, f"{config_file}:19"),
+        BaselineMapping("Custom*", str((tmp_path / "docs/custom-baseline.json").resolve()), {}, f"{config_file}:24"),
+    )
+    (suppression,) = config.suppress
+    assert (suppression.rule, suppression.path, suppression.expires.isoformat()) == (  # type: ignore[union-attr]
+        "IAM201", "legacy/*", "2099-01-31")
+    assert suppression.origin == f"{config_file}:28"
+    assert config.origin("fail-on") == f"{config_file}:3"
+    assert config.origin("severity.unknown-service") == f"{config_file}:14"
+    assert config.origin("exclude") == f"{config_file}:5"
+    assert config.override("fail-on", None).origin("fail-on") == "command line"
+    text = describe(config)
+    assert f'fail-on = "medium"  # {config_file}:3' in text
+    assert f'"IAM201" = "critical"  # {config_file}:13' in text
+
+
+def test_baselines_as_a_simple_table(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / ".iam-audit.toml", """
+        [baselines]
+        "Upsolver*" = "upsolver/server-role"
+        "Acme*" = { baseline = "acme/reader", vars = { Bucket = "data" } }
+    """))
+    assert [(m.pattern, m.baseline, dict(m.vars)) for m in config.baselines] == [
+        ("Upsolver*", "upsolver/server-role", {}), ("Acme*", "acme/reader", {"Bucket": "data"})]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ('fail-on = "high"\n\nselct = ["IAM201"]\n', 3, 1, "unknown key 'selct'"),
+        ('fail-on = "extreme"\n', 1, 1, "unknown severity 'extreme'"),
+        ('[severity]\nIAM201 = "high"\n  IAM200 = "loud"\n', 3, 3, "severity of IAM200"),
+        ('[[suppress]]\nrule = "IAM201"\nreason = "ok"\n\n[[suppress]]\nrule = "IAM200"\nwhy = "x"\n', 7, 1,
+         "unknown key 'why' in a suppression"),
+        ('[[suppress]]\nrule = "IAM201"\nreason = "ok"\n\n[[suppress]]\nrule = "IAM200"\n', 6, 1, "has no reason"),
+        ('[[suppress]]\nrule = "IAM201"\nreason = "ok"\nexpires = "next week"\n', 4, 1, "expires must be a date"),
+        ('max-nesting = -1\n', 1, 1, "positive integer"),
+        ('select = [\n  "IAM201",\n', 3, 1, "invalid TOML"),
+        ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvar = {}\n', 4, 1, "unknown key 'var'"),
+    ],
+)
+def test_bad_configuration_is_located(tmp_path: Path, text: str, line: int, column: int, words: str) -> None:
+    config_file = write(tmp_path / ".iam-audit.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file)
+    assert (caught.value.line, caught.value.column) == (line, column), str(caught.value)
+    assert words in caught.value.message
+    assert str(caught.value).startswith(f"{config_file}:{line}:{column}: ")
+
+
+def test_unknown_key_in_pyproject_is_located_in_its_table(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "pyproject.toml", """
+        [project]
+        name = "x"
+        select = "irrelevant"
+
+        [tool.iam-audit]
+        select = ["IAM201"]
+        colour = "never"
+    """)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file)
+    assert (caught.value.line, caught.value.message[:19]) == (7, "unknown key 'colour")
+
+
+def test_cli_uses_the_discovered_config_and_flags_override_it(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "read.json").write_text(json.dumps(BAD_ACTION, indent=2))
+    write(tmp_path / ".iam-audit.toml", """
+        fail-on = "critical"
+        [severity]
+        unknown-action = "medium"
+    """)
+    nested = tmp_path / "policies"
+    result = run_cli("check", "--format", "json", ".", cwd=nested)
+    assert result.returncode == 0, result.stderr  # medium is below fail-on critical
+    (finding,) = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM201"]
+    assert finding["severity"] == "medium"
+    assert run_cli("check", "--format", "json", "--fail-on", "medium", ".", cwd=nested).returncode == 1
+    assert run_cli("check", "--format", "json", "--no-config", ".", cwd=nested).returncode == 1  # default high
+    shown = run_cli("config", cwd=nested)
+    assert shown.returncode == 0
+    assert f'fail-on = "critical"  # {(tmp_path / ".iam-audit.toml").resolve()}:1' in shown.stdout
+
+
+def test_cli_config_errors_exit_2_with_location(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(json.dumps(BAD_ACTION))
+    config_file = write(tmp_path / "team.toml", '[severity]\nIAM201 = "low"\nIAM999 = "high"\n')
+    result = run_cli("check", "--config", str(config_file), "p.json", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("iam-audit: error: team.toml:3:1: severity: unknown rule, slug or "
+                                     "category 'IAM999'; `iam-audit rules` lists them")
+    missing = run_cli("check", "--config", "nope.toml", "p.json", cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.toml: config file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr + result.stderr
+
+
+def test_config_include_exclude_and_nesting_apply(tmp_path: Path) -> None:
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "skip").mkdir()
+    (tmp_path / "keep" / "a.json").write_text(json.dumps(BAD_ACTION))
+    (tmp_path / "skip" / "b.json").write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["skip/*"]\nselect = ["unknown-action"]\n')
+    result = run_cli("check", "--format", "json", ".", cwd=tmp_path)
+    assert {f["location"]["path"] for f in json.loads(result.stdout)["findings"]} == {"keep/a.json"}
+    result = run_cli("check", "--format", "json", "--exclude", "keep/*", ".", cwd=tmp_path)
+    assert {f["location"]["path"] for f in json.loads(result.stdout)["findings"]} == {"skip/b.json"}
+
+
+def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "a.json").write_text(json.dumps(BAD_ACTION))
+    (tmp_path / "b.json").write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nselect = ["unknown-action"]\n')
+    named = ("vendor/a.json", "b.json")
+    plain = json.loads(run_cli("check", "--format", "json", *named, cwd=tmp_path).stdout)
+    assert {f["location"]["path"] for f in plain["findings"]} == {"vendor/a.json", "b.json"}  # as ruff does
+    forced = json.loads(run_cli("check", "--format", "json", "--force-exclude", *named, cwd=tmp_path).stdout)
+    assert {f["location"]["path"] for f in forced["findings"]} == {"b.json"}
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nforce-exclude = true\n')
+    only_vendor = run_cli("check", "--format", "json", "vendor/a.json", cwd=tmp_path)
+    assert only_vendor.returncode == 0 and json.loads(only_vendor.stdout)["summary"]["files"] == 0

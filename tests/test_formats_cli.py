@@ -1,0 +1,153 @@
+"""Output formats through the real command line: several at once, valid SARIF, stable fingerprints, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+SPEC_FINDING_KEYS = {"rule_id", "category", "severity", "title", "message", "location", "subject", "statement",
+                     "baseline", "details"}
+CONFIG = """\
+[[suppress]]
+rule = "IAM202"
+reason = "wildcard kept for the next release"
+
+[[suppress]]
+rule = "unknown-service"
+path = "*.json"
+reason = "old migration"
+expires = 2021-01-01
+"""
+
+
+def policy_text(indent: int = 2, blank_lines: int = 0) -> str:
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObjekt", "s3:GetObject"], "Resource": "arn:aws:s3:::d/*"},
+        {"Effect": "Allow", "Action": ["ec2:Descrybe*", "foo:Bar"], "Resource": "arn:aws:ec2:*:*:instance/*"},
+    ]}
+    text = json.dumps(document, indent=indent) + "\n"
+    return text.replace("{", "{" + "\n" * blank_lines, 1)
+
+
+@pytest.fixture(scope="module")
+def sarif_validator(shared_dir: Path) -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((shared_dir / "spec" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+
+
+def assert_valid(validator: Any, log: dict[str, Any]) -> None:
+    errors = sorted(validator.iter_errors(log), key=str)
+    assert errors == [], [e.message for e in errors[:5]]
+
+
+def fingerprints(log: dict[str, Any]) -> Counter[tuple[str, str]]:
+    return Counter((r["ruleId"], next(iter(r["partialFingerprints"].values()))) for r in log["runs"][0]["results"])
+
+
+def test_sarif_of_an_account_export_validates(corpus_dir: Path, sarif_validator: Any, tmp_path: Path) -> None:
+    export = corpus_dir / "account-authorization-details.example.json"
+    out = tmp_path / "account.sarif"
+    result = run_cli("check", "--no-config", "--format", "sarif", "--output", str(out), str(export), cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stderr
+    assert result.stdout == ""
+    log = json.loads(out.read_text())
+    assert_valid(sarif_validator, log)
+    results = log["runs"][0]["results"]
+    assert results and all(r["locations"][0]["physicalLocation"]["region"]["startLine"] > 0 for r in results)
+
+
+def test_folder_sarif_is_valid_and_fingerprints_survive_reformatting(
+    corpus_dir: Path, sarif_validator: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "repo"
+    shutil.copytree(corpus_dir / "peer-cases" / "cloudsplaining", folder / "peer")
+    (folder / "app.json").write_text(policy_text())
+    (folder / ".iam-audit.toml").write_text(CONFIG)
+
+    def sarif_run(name: str) -> dict[str, Any]:
+        result = run_cli("check", "--format", "console", "--format", "sarif", "--output-sarif", name, "--no-color",
+                         ".", cwd=folder)
+        assert result.returncode in (0, 1), result.stderr
+        assert "iam-audit summary" in result.stdout  # the console report stays on standard output
+        return json.loads((folder / name).read_text())
+
+    first, second = sarif_run("1.sarif"), sarif_run("2.sarif")
+    assert_valid(sarif_validator, first)
+    run = first["runs"][0]
+    assert {r["ruleId"] for r in run["results"]} >= {"IAM200", "IAM201", "IAM202"}
+    assert [r["suppressions"][0]["justification"] for r in run["results"] if "suppressions" in r] == [
+        "wildcard kept for the next release"]
+    (note,) = run["invocations"][0]["toolConfigurationNotifications"]
+    assert note["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
+    assert fingerprints(first) == fingerprints(second)
+    assert len(fingerprints(first)) == len(run["results"])  # every result has its own fingerprint
+
+    (folder / "app.json").write_text(policy_text(indent=7, blank_lines=5))
+    third = sarif_run("3.sarif")
+
+    def lines(log: dict[str, Any]) -> list[int]:
+        return sorted(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in log["runs"][0]["results"]
+                      if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "app.json")
+
+    assert lines(third) != lines(first)  # the findings moved ...
+    assert fingerprints(third) == fingerprints(first)  # ... and kept their identity
+
+
+def test_several_formats_at_once(tmp_path: Path) -> None:
+    (tmp_path / "app.json").write_text(policy_text())
+    (tmp_path / "clean.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::d/*"}]}))
+    result = run_cli("check", "--no-config", "--format", "json", "--output-junit", "out/junit.xml",
+                     "--output-markdown", "out/report.md", "--output-html", "out/report.html", "--output-github",
+                     "out/gh.txt", ".", cwd=tmp_path)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert 'classname="clean.json" name="pass"' in junit  # Summary.paths: the clean file is listed
+    assert "IAM201" in junit
+    assert "IAM201" in (tmp_path / "out" / "report.md").read_text()
+    assert "<!DOCTYPE html>" in (tmp_path / "out" / "report.html").read_text()
+    github = (tmp_path / "out" / "gh.txt").read_text()
+    assert github.count("::error file=app.json") == sum(f["severity"] == "high" for f in document["findings"])
+
+    both = run_cli("check", "--no-config", "--format", "json", "--format", "sarif", ".", cwd=tmp_path)
+    assert both.returncode == 2 and "would all go to standard output" in both.stderr
+    bad = run_cli("check", "--no-config", "--format", "yaml", ".", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown format 'yaml'" in bad.stderr
+
+
+def test_json_keeps_the_spec_shape(tmp_path: Path) -> None:
+    (tmp_path / "app.json").write_text(policy_text())
+    (tmp_path / ".iam-audit.toml").write_text(CONFIG)
+    result = run_cli("check", "--format", "json", "app.json", cwd=tmp_path)
+    document = json.loads(result.stdout)
+    assert set(document) == {"schema", "tool", "findings", "errors", "summary"}
+    assert document["schema"] == "iam-audit/1"
+    assert document["findings"]
+    for finding in document["findings"]:
+        assert set(finding) - {"slug"} == SPEC_FINDING_KEYS  # suppressed ones only with --show-suppressed
+        assert set(finding["location"]) == {"path", "line", "column"}
+        assert set(finding["statement"]) == {"index", "sid"}
+    summary = document["summary"]
+    assert {"files", "policies", "findings", "by_severity"} <= set(summary)
+    assert summary["suppressed"] == 1
+    (expired,) = summary["expired_suppressions"]
+    assert set(expired) == {"path", "line", "rule", "expires", "reason", "message"}
+    shown = json.loads(run_cli("check", "--format", "json", "--show-suppressed", "app.json", cwd=tmp_path).stdout)
+    assert [f["suppressed"] for f in shown["findings"] if "suppressed" in f] == ["wildcard kept for the next release"]
+
+
+def test_committed_rules_documentation_is_current() -> None:
+    from auditor.checks import all_rules
+    from auditor.docs import rules_markdown
+
+    committed = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert committed == rules_markdown(all_rules()), "docs/rules.md is stale: run `make docs`"

@@ -1,0 +1,179 @@
+"""Suppressions from the configuration, statement Sids and CloudFormation Metadata; expiry in every format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from auditor.config import Suppression, load_config
+from auditor.run import build_report, render, request_from_config
+from auditor.suppress import sid_ignored_rules
+from tests.conftest import run_cli
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  LogsRole:
+    Type: AWS::IAM::Role
+    Metadata:
+      iam-audit:
+        ignore:
+          - {rule: IAM201, reason: vendor module still names the old action}
+    Properties:
+      RoleName: acme-logs
+      Policies:
+        - PolicyName: write-logs
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: Logs
+                Effect: Allow
+                Action: logs:DescribeLogStream
+                Resource: "arn:aws:logs:*:*:log-group:/vpc/*"
+  DataRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: acme-data
+      Policies:
+        - PolicyName: read-data
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: Read
+                Effect: Allow
+                Action: s3:GetObjekt
+                Resource: "arn:aws:s3:::data/*"
+"""
+
+
+def policy(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
+
+
+def statement(sid: str, action: str) -> dict[str, object]:
+    return {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": "arn:aws:s3:::reports/*"}
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policies" / "legacy").mkdir(parents=True)
+    (tmp_path / "policies" / "legacy" / "old.json").write_text(policy(statement("Old", "s3:GetObjekt")))
+    (tmp_path / "policies" / "new.json").write_text(
+        policy(statement("New", "s3:PutObjekt"), statement("AllowIamAuditIgnoreIAM201IAM200", "s3:ListObjekts"))
+    )
+    (tmp_path / "stack.yaml").write_text(TEMPLATE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def check(project: Path, config_text: str) -> dict[str, object]:
+    (project / ".iam-audit.toml").write_text(textwrap.dedent(config_text))
+    config = load_config(start=project)
+    report, _ = build_report(request_from_config((".",), config, select=("unknown-action",)))
+    return json.loads(render(report, "json", show_suppressed=True))
+
+
+def suppressed(document: dict[str, object]) -> dict[tuple[str, str], str | None]:
+    """Reason by (path, Sid) of every IAM201 finding (None when active)."""
+    findings = document["findings"]
+    assert isinstance(findings, list)
+    return {(f["location"]["path"], f["statement"]["sid"]): f.get("suppressed") for f in findings
+            if f["rule_id"] == "IAM201"}
+
+
+def test_sid_marker_parsing() -> None:
+    assert sid_ignored_rules("AllowAllIamAuditIgnoreIAM012") == {"IAM012"}
+    assert sid_ignored_rules("AllowAllIamAuditIgnoreIAM012IAM003") == {"IAM012", "IAM003"}
+    assert sid_ignored_rules("IamAuditIgnoreIAM012Extra") == frozenset()
+    assert sid_ignored_rules("AllowAll") == frozenset() and sid_ignored_rules(None) == frozenset()
+
+
+def test_inline_sid_and_cloudformation_metadata(project: Path) -> None:
+    assert suppressed(check(project, "")) == {
+        ("policies/legacy/old.json", "Old"): None,
+        ("policies/new.json", "New"): None,
+        ("policies/new.json", "AllowIamAuditIgnoreIAM201IAM200"):
+            "Sid AllowIamAuditIgnoreIAM201IAM200 (IamAuditIgnore)",
+        ("stack.yaml", "Logs"): "vendor module still names the old action (CloudFormation Metadata of LogsRole)",
+        ("stack.yaml", "Read"): None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        ('path = "policies/legacy/*"', {("policies/legacy/old.json", "Old")}),
+        ('path = "policies"', {("policies/legacy/old.json", "Old"), ("policies/new.json", "New"),
+                               ("policies/new.json", "AllowIamAuditIgnoreIAM201IAM200")}),
+        ('principal = "acme-*"', {("stack.yaml", "Read"), ("stack.yaml", "Logs")}),
+        ('policy = "read-*"', {("stack.yaml", "Read")}),
+        ('policy = "inline:read-data"', {("stack.yaml", "Read")}),
+        ('sid = "New"', {("policies/new.json", "New")}),
+        ('sid = "Read"\npath = "policies/*"', set()),
+    ],
+)
+def test_configured_scopes(project: Path, scope: str, expected: set[tuple[str, str]]) -> None:
+    document = check(project, f'[[suppress]]\nrule = "unknown-action"\n{scope}\nreason = "tracked in SEC-12"\n')
+    got = {k for k, v in suppressed(document).items() if v == "tracked in SEC-12"}
+    assert got == expected
+    summary = document["summary"]
+    assert isinstance(summary, dict)
+    inline = {("policies/new.json", "AllowIamAuditIgnoreIAM201IAM200"), ("stack.yaml", "Logs")}
+    assert summary["suppressed"] == len(expected | inline)  # the configuration comes first, then Sid and Metadata
+    assert summary["findings"] == 5 - summary["suppressed"]
+
+
+def test_expired_suppression_suppresses_nothing_and_shows_in_every_format(project: Path) -> None:
+    (project / ".iam-audit.toml").write_text(
+        '\n[[suppress]]\nrule = "IAM201"\npath = "policies/legacy/*"\nreason = "until the migration"\n'
+        'expires = 2020-06-30\n'
+    )
+    config = load_config(start=project)
+    request = request_from_config((".",), config, select=("unknown-action",))
+    report, _ = build_report(request)
+    assert not any(f.location.path == "policies/legacy/old.json" and f.suppressed for f in report.findings)
+    (notice,) = report.summary.expired_suppressions
+    config_path = ".iam-audit.toml"  # shown relative to the working directory, as findings are
+    assert (notice["path"], notice["line"], notice["rule"], notice["expires"]) == (config_path, 2, "IAM201",
+                                                                                   "2020-06-30")
+    assert "expired on 2020-06-30" in notice["message"]
+    document = json.loads(render(report, "json", False))
+    assert document["summary"]["expired_suppressions"] == [dict(notice)]
+    sarif = json.loads(render(report, "sarif", False))
+    (note,) = sarif["runs"][0]["invocations"][0]["toolConfigurationNotifications"]
+    assert note["level"] == "warning" and "expired on 2020-06-30" in note["message"]["text"]
+    for fmt in ("junit", "github", "markdown", "html"):
+        assert "expired on 2020-06-30" in render(report, fmt, False), fmt
+    result = run_cli("check", "--select", "unknown-action", "--no-color", ".", cwd=project)
+    assert result.returncode == 1  # the finding it no longer hides is high
+    assert f"warning: {config_path}:2: suppression of IAM201 for path 'policies/legacy/*' expired" in \
+        " ".join(result.stdout.split())
+
+
+def test_suppression_expiring_today_still_applies() -> None:
+    today = dt.date.today()
+    assert not Suppression("IAM201", "r", expires=today).expired(today)
+    assert Suppression("IAM201", "r", expires=today - dt.timedelta(days=1)).expired(today)
+
+
+def test_cli_show_suppressed_sarif_and_missing_reason(project: Path) -> None:
+    (project / ".iam-audit.toml").write_text(
+        '[[suppress]]\nrule = "IAM201"\npath = "policies/*"\nreason = "tracked in SEC-12"\n')
+    plain = run_cli("check", "--select", "unknown-action", "--no-color", "--no-source", "policies", cwd=project)
+    assert plain.returncode == 0, plain.stdout
+    assert "suppressed: 3 finding(s)" in plain.stdout and "SEC-12" not in plain.stdout
+    shown = run_cli("check", "--select", "unknown-action", "--no-color", "--no-source", "--show-suppressed",
+                    "--format", "console", "--format", "sarif", "--output-sarif", "out.sarif", "policies",
+                    cwd=project)
+    assert "(suppressed: tracked in SEC-12)" in " ".join(shown.stdout.split())
+    results = json.loads((project / "out.sarif").read_text())["runs"][0]["results"]
+    assert results and all(r["suppressions"][0]["kind"] == "external" for r in results)
+    (project / ".iam-audit.toml").write_text('[[suppress]]\nrule = "IAM201"\npath = "policies/*"\n')
+    broken = run_cli("check", "policies", cwd=project)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("iam-audit: error: .iam-audit.toml:2:1: the "
+                                    "suppression of IAM201 has no reason")
