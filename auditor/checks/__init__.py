@@ -10,6 +10,7 @@ from auditor.registry import RuleSet
 FAMILIES = (
     "auditor.checks.malformed",
     "auditor.checks.unknown_action",
+    "auditor.checks.drift_rules",
 )
 
 
