@@ -384,10 +384,14 @@ class _Report:
                          "access_level": info.access_level if info else "unknown"})
         return rows
 
-    def action_list(self, actions: Iterable[str]) -> str:
-        names = sorted(self.catalog.display_name(a) for a in actions)
-        shown = ", ".join(names[:_SHOWN])
-        return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+    def _level(self, action: str) -> str:
+        info = self.catalog.action(action)
+        return info.access_level if info else "unknown"
+
+    def action_list(self, actions: Sequence[str]) -> str:
+        """The first few of ``actions`` (sorted, lower case) in AWS spelling."""
+        shown = ", ".join(self.catalog.display_name(a) for a in actions[:_SHOWN])
+        return shown + (f" and {len(actions) - _SHOWN} more" if len(actions) > _SHOWN else "")
 
     @staticmethod
     def cell_text(cell: Cell) -> str:
@@ -404,20 +408,20 @@ class _Report:
         listed = {"actions": [r["action"] for r in self.action_rows(actions[:_LISTED])], "action_count": len(actions)}
         where = statement
         if gap.kind == "action":
-            rows = self.action_rows(actions)
+            rows = self.action_rows(actions[:_LISTED])
             if kind == "trust":
                 self.new["trust action"] += len(actions)
                 self.add("IAM905", f"the trust policy allows {self.action_list(actions)}, which {ref} does not",
-                         {**listed, "added_actions": rows[:_LISTED]}, where=where)
+                         {**listed, "added_actions": rows}, where=where)
                 return
-            levels = {r["access_level"] for r in rows}
-            by_level = Severity.HIGH if levels & _WRITE_LEVELS else Severity.MEDIUM
+            writes = any(self._level(a) in _WRITE_LEVELS for a in actions)
+            by_level = Severity.HIGH if writes else Severity.MEDIUM
             key = "added_actions" if gap.certain else "possibly_added_actions"
             self.new["action added"] += len(actions)
             certainty = "" if gap.certain else " (possibly: its conditions or Deny statements may rule them out)"
             self.add("IAM901", f"allows {len(actions)} action(s) that {ref} does not{certainty}: "
                      f"{self.action_list(actions)}",
-                     {key: rows[:_LISTED], "action_count": len(actions), "certain": gap.certain},
+                     {key: rows, "action_count": len(actions), "certain": gap.certain},
                      severity=by_level, where=where)
             return
         resources = sorted({self.cell_text(c) for c in gap.cells})
@@ -471,11 +475,11 @@ class _Report:
             self.missing["action removed"] += len(actions)
             self.add("IAM902", f"{what} does not allow {self.action_list(actions)}, which {ref} grants: "
                      "the integration may break",
-                     {"removed_actions": self.action_rows(actions)[:_LISTED], "action_count": len(actions),
+                     {"removed_actions": self.action_rows(actions[:_LISTED]), "action_count": len(actions),
                       "baseline_statement": origin})
             return
         self.missing["action narrowed"] += len(actions)
-        details: dict[str, Any] = {"narrowed_actions": self.action_rows(actions)[:_LISTED],
+        details: dict[str, Any] = {"narrowed_actions": self.action_rows(actions[:_LISTED]),
                                    "action_count": len(actions), "baseline_statement": origin,
                                    "baseline_resources": sorted({self.cell_text(c) for c in gap.cells}),
                                    "reason": gap.kind}

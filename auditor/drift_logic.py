@@ -150,6 +150,14 @@ def glob_intersects(first: str, second: str) -> bool:
     return below[0]
 
 
+def arn_contains(outer: str, inner: str) -> bool:
+    """Containment for ``ArnLike`` patterns, which AWS matches component by component (six, split on ``:``)."""
+    outer_parts, inner_parts = outer.split(":", 5), inner.split(":", 5)
+    if len(outer_parts) != len(inner_parts):
+        return outer == inner
+    return all(glob_contains(o, i) for o, i in zip(outer_parts, inner_parts, strict=True))
+
+
 def is_universal(pattern: str) -> bool:
     return squash(pattern) == "*"
 
@@ -218,12 +226,13 @@ def implies(stronger: Cond, weaker: Cond) -> bool:
         op = stronger.operator
         if op in _VALUE_SETS:
             return stronger.values <= weaker.values
+        contains = arn_contains if op.startswith("Arn") else glob_contains
         if op in _PATTERNS:
-            return all(any(glob_contains(w, s) for w in weaker.values) for s in stronger.values)
+            return all(any(contains(w, s) for w in weaker.values) for s in stronger.values)
         if op in _NEGATED_SETS:
             return stronger.values >= weaker.values
         if op in _NEGATED_PATTERNS:
-            return all(any(glob_contains(s, w) for s in stronger.values) for w in weaker.values)
+            return all(any(contains(s, w) for s in stronger.values) for w in weaker.values)
         return stronger.values == weaker.values
     if stronger.operator == "StringEquals" and weaker.operator == "StringLike":
         return all(any(glob_match(w, s) for w in weaker.values) for s in stronger.values)
@@ -513,6 +522,23 @@ def _check_group(
     return list(gaps.values())
 
 
+def _partition(actions: frozenset[str], others: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+    """Split ``actions`` into groups named by exactly the same ``others`` (set operations, no per-action loop)."""
+    parts = [actions] if actions else []
+    for other in others:
+        if not other:
+            continue
+        split: list[frozenset[str]] = []
+        for part in parts:
+            inside = part & other
+            if inside and len(inside) < len(part):
+                split += [inside, part - inside]
+            else:
+                split.append(part)
+        parts = split
+    return parts
+
+
 def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False) -> list[Gap]:
     """Every place where an inner Allow may allow a request the outer set does not allow.
 
@@ -526,22 +552,16 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
     for statement in inner:
         if not statement.allow or (skip_unbound and statement.unbound):
             continue
-        groups: dict[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], set[str]] = {}
-        for action in statement.actions:
-            signature = (
-                tuple(i for i, s in enumerate(outer_allows) if action in s.actions),
-                tuple(i for i, s in enumerate(outer_denies) if action in s.actions),
-                tuple(i for i, s in enumerate(inner_denies) if action in s.actions),
-            )
-            groups.setdefault(signature, set()).add(action)
+        groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)])
         implied: dict[int, bool] = {}
         merged: dict[tuple[str, bool], Gap] = {}
-        for (allow_ids, deny_ids, inner_ids), actions in groups.items():
+        for actions in groups:
+            sample = next(iter(actions))
             for found in _check_group(
                 statement,
-                [outer_allows[i] for i in allow_ids],
-                [outer_denies[i] for i in deny_ids],
-                [inner_denies[i] for i in inner_ids],
+                [s for s in outer_allows if sample in s.actions],
+                [s for s in outer_denies if sample in s.actions],
+                [s for s in inner_denies if sample in s.actions],
                 implied,
             ):
                 key = (found.kind, found.certain)
