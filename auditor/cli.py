@@ -105,6 +105,10 @@ def check(
     max_file_size: Annotated[int, typer.Option("--max-file-size", help="Largest file read, in MB.")] = 200,
     max_nesting: Annotated[int, typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted.")] = 200,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
+    baseline: Annotated[Optional[list[str]], typer.Option("--baseline", metavar="ID|PATH", help="Compare with "
+                        "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
+                                                     help="Bind a baseline placeholder; repeatable.")] = None,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import CheckRequest, execute_check
@@ -121,6 +125,12 @@ def check(
             forced_kind = PolicyKind(kind.lower())
         except ValueError:
             raise fail(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
+    from auditor.drift import DriftError, parse_vars
+
+    try:
+        variables = parse_vars(var or ())
+    except DriftError as exc:
+        raise fail(str(exc)) from None
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit,
                      "markdown": output_markdown, "html": output_html}
     request = CheckRequest(
@@ -142,6 +152,8 @@ def check(
         max_file_bytes=max_file_size * 1024 * 1024,
         max_nesting=max_nesting,
         use_cache=not no_cache,
+        baselines=tuple(baseline or ()),
+        variables=variables,
     )
     try:
         code = execute_check(request)
@@ -202,9 +214,13 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
 
 
 def _mount_lazy_commands() -> None:
+    from auditor.cli_baseline import baseline_app
+    from auditor.cli_drift import drift_command
     from auditor.cli_fetch import fetch_command
 
     app.command("fetch")(fetch_command)
+    app.add_typer(baseline_app, name="baseline")
+    app.command("drift")(drift_command)
 
 
 _mount_lazy_commands()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from auditor.drift_logic import Cell, Gap, Stmt, compile_statements, find_gaps
+from auditor.drift_logic import ActionSpace, Cell, Gap, Stmt, compile_statements, find_gaps
 from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
 from auditor.source import Source
 
@@ -47,7 +47,6 @@ __all__ = [
 ADMIN_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 _LISTED = 100
 _SHOWN = 5
-_WRITE_LEVELS = frozenset({"Write", "Permissions management", "Tagging", "unknown"})
 
 
 class DriftError(ValueError):
@@ -273,13 +272,28 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     return load_catalog()
 
 
+_SPACES: dict[int, tuple[Catalog, ActionSpace]] = {}
+
+
+def action_space(catalog: Catalog) -> ActionSpace:
+    """The catalogue's actions as bit positions (built once per catalogue)."""
+    cached = _SPACES.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+
+        def level(name: str) -> str:
+            info = catalog.action(name)
+            return info.access_level if info else ""
+
+        cached = _SPACES[id(catalog)] = (catalog, ActionSpace(catalog.all_actions(), catalog.expand, level))
+    return cached[1]
+
+
 class _Compiler:
     def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.all_actions = frozenset(catalog.all_actions())
+        self.space = action_space(catalog)
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
-        return compile_statements(policy, self.catalog.expand, self.all_actions, inner=inner, unbound_tokens=unbound)
+        return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound)
 
     def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]
@@ -331,6 +345,7 @@ class _Report:
         self.rules = RULES
         self.baseline = baseline
         self.catalog = catalog
+        self.space = action_space(catalog)
         self.anchor = anchor
         self.principal = principal
         self.findings: list[Finding] = []
@@ -384,14 +399,14 @@ class _Report:
                          "access_level": info.access_level if info else "unknown"})
         return rows
 
-    def _level(self, action: str) -> str:
-        info = self.catalog.action(action)
-        return info.access_level if info else "unknown"
+    def action_list(self, actions: int) -> str:
+        """The first few actions of a set, in AWS spelling."""
+        shown = ", ".join(self.catalog.display_name(a) for a in self.space.names_of(actions, _SHOWN))
+        count = actions.bit_count()
+        return shown + (f" and {count - _SHOWN} more" if count > _SHOWN else "")
 
-    def action_list(self, actions: Sequence[str]) -> str:
-        """The first few of ``actions`` (sorted, lower case) in AWS spelling."""
-        shown = ", ".join(self.catalog.display_name(a) for a in actions[:_SHOWN])
-        return shown + (f" and {len(actions) - _SHOWN} more" if len(actions) > _SHOWN else "")
+    def listed(self, actions: int) -> list[dict[str, str]]:
+        return self.action_rows(self.space.names_of(actions, _LISTED))
 
     @staticmethod
     def cell_text(cell: Cell) -> str:
@@ -404,24 +419,25 @@ class _Report:
     def forward(self, gap: Gap, kind: str) -> None:
         ref = self.baseline.ref
         statement = gap.statement
-        actions = sorted(gap.actions)
-        listed = {"actions": [r["action"] for r in self.action_rows(actions[:_LISTED])], "action_count": len(actions)}
+        actions = gap.actions
+        count = actions.bit_count()
+        rows = self.listed(actions)
+        listed = {"actions": [r["action"] for r in rows], "action_count": count}
         where = statement
         if gap.kind == "action":
-            rows = self.action_rows(actions[:_LISTED])
             if kind == "trust":
-                self.new["trust action"] += len(actions)
+                self.new["trust action"] += count
                 self.add("IAM905", f"the trust policy allows {self.action_list(actions)}, which {ref} does not",
                          {**listed, "added_actions": rows}, where=where)
                 return
-            writes = any(self._level(a) in _WRITE_LEVELS for a in actions)
-            by_level = Severity.HIGH if writes else Severity.MEDIUM
+            unknown_level = any(r["access_level"] == "unknown" for r in rows)
+            by_level = Severity.HIGH if actions & self.space.writes or unknown_level else Severity.MEDIUM
             key = "added_actions" if gap.certain else "possibly_added_actions"
-            self.new["action added"] += len(actions)
+            self.new["action added"] += count
             certainty = "" if gap.certain else " (possibly: its conditions or Deny statements may rule them out)"
-            self.add("IAM901", f"allows {len(actions)} action(s) that {ref} does not{certainty}: "
+            self.add("IAM901", f"allows {count} action(s) that {ref} does not{certainty}: "
                      f"{self.action_list(actions)}",
-                     {key: rows, "action_count": len(actions), "certain": gap.certain},
+                     {key: rows, "action_count": count, "certain": gap.certain},
                      severity=by_level, where=where)
             return
         resources = sorted({self.cell_text(c) for c in gap.cells})
@@ -441,7 +457,7 @@ class _Report:
                 self.add("IAM905", f"the trust lets principals assume the role without {shown}, which {ref} "
                          "requires", {**listed, "removed_conditions": removed}, where=where)
                 return
-            self.new["condition loosened"] += len(actions)
+            self.new["condition loosened"] += count
             self.add("IAM904", f"allows {self.action_list(actions)} without {shown}, which {ref} requires",
                      {**listed, "removed_conditions": removed, "target_resources": resources}, where=where)
             return
@@ -453,12 +469,12 @@ class _Report:
                                        "sid": ref_statement.sid if ref_statement else None},
                       "target_resources": resources}
             rule = "IAM904" if deny.conditions else "IAM903"
-            self.new["deny missing"] += len(actions)
+            self.new["deny missing"] += count
             self.add(rule, f"allows {self.action_list(actions)} where {ref} denies them (its Deny statement "
                      f"{ref_statement.sid or ref_statement.index if ref_statement else ''} is missing)",
                      {**listed, **denied}, where=where)
             return
-        self.new["resource widened"] += len(actions)
+        self.new["resource widened"] += count
         baseline_resources = sorted(gap.outer_resources)
         self.add("IAM903", f"allows {self.action_list(actions)} on {', '.join(resources)}, beyond {ref}'s "
                  f"{', '.join(baseline_resources[:_SHOWN])}",
@@ -466,21 +482,22 @@ class _Report:
 
     def reverse(self, gap: Gap, kind: str) -> None:
         ref = self.baseline.ref
-        actions = sorted(gap.actions)
+        actions = gap.actions
+        count = actions.bit_count()
         statement = gap.statement.statement
         origin = {"policy": gap.statement.policy.label if gap.statement.policy else None,
                   "index": statement.index if statement else None, "sid": statement.sid if statement else None}
         what = "the trust" if kind == "trust" else "the target"
         if gap.kind == "action":
-            self.missing["action removed"] += len(actions)
+            self.missing["action removed"] += count
             self.add("IAM902", f"{what} does not allow {self.action_list(actions)}, which {ref} grants: "
                      "the integration may break",
-                     {"removed_actions": self.action_rows(actions[:_LISTED]), "action_count": len(actions),
+                     {"removed_actions": self.listed(actions), "action_count": count,
                       "baseline_statement": origin})
             return
-        self.missing["action narrowed"] += len(actions)
-        details: dict[str, Any] = {"narrowed_actions": self.action_rows(actions[:_LISTED]),
-                                   "action_count": len(actions), "baseline_statement": origin,
+        self.missing["action narrowed"] += count
+        details: dict[str, Any] = {"narrowed_actions": self.listed(actions),
+                                   "action_count": count, "baseline_statement": origin,
                                    "baseline_resources": sorted({self.cell_text(c) for c in gap.cells}),
                                    "reason": gap.kind}
         if gap.kind == "principal":
@@ -682,8 +699,7 @@ def drift_for_check(
     mappings: Iterable[Any] = (),
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
     """The ``check`` hook: drift findings (selected and with severity overrides) and verdicts."""
-    mappings = list(mappings)
-    if not principals or (not baseline_refs and not mappings and not _any_pattern_match(principals)):
+    if not principals:
         return [], []
     run = drift_for_principals(principals, select_baselines(baseline_refs), mappings, variables, catalog)
     findings = []
@@ -698,22 +714,6 @@ def drift_for_check(
                               finding.baseline, finding.details)
         findings.append(finding)
     return findings, run.verdicts
-
-
-def _any_pattern_match(principals: Sequence[Principal]) -> bool:
-    """Whether some principal could match a bundled baseline, without parsing the YAML when none can."""
-    from auditor.baselines import bundled_baselines_dir
-
-    patterns: list[str] = []
-    for path in bundled_baselines_dir().rglob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        block = re.search(r"name_patterns:\s*((?:\n\s+- .+)+|\[.*\])", text)
-        if block:
-            patterns += [p.strip(" '\"") for p in re.findall(r"- (.+)", block.group(1))]
-            patterns += [p.strip(" '\"") for p in re.findall(r"[\"']([^\"']+)[\"']", block.group(1))
-                         if block.group(1).lstrip().startswith("[")]
-    lowered = [p.lower() for p in patterns if p]
-    return any(fnmatchcase(p.name.lower(), pattern) for p in principals for pattern in lowered)
 
 
 def drift_loaded(

@@ -285,6 +285,50 @@ def principal_contains(outer: str, inner: str) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- actions
+
+
+class ActionSpace:
+    """The catalogue's actions as bit positions (in sorted order), so action sets are Python ints.
+
+    ``*`` and ``NotAction`` sets hold tens of thousands of actions; as bitmasks their
+    unions, intersections and complements cost microseconds.
+    """
+
+    def __init__(self, names: Iterable[str], expand: Any, access_level: Any) -> None:
+        self.names: tuple[str, ...] = tuple(sorted(names))
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.all = (1 << len(self.names)) - 1
+        self._expand = expand
+        self._cache: dict[str, int] = {}
+        self.writes = self.mask(n for n in self.names if access_level(n) != "List" and access_level(n) != "Read")
+
+    def mask(self, names: Iterable[str]) -> int:
+        index = self.index
+        bits = 0
+        for name in names:
+            position = index.get(name)
+            if position is not None:
+                bits |= 1 << position
+        return bits
+
+    def expand(self, pattern: str) -> int:
+        key = pattern.lower()
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self.all if key == "*" else self.mask(self._expand(key))
+        return found
+
+    def names_of(self, bits: int, limit: int | None = None) -> list[str]:
+        """The first ``limit`` action names of ``bits``, in sorted order."""
+        found: list[str] = []
+        while bits and (limit is None or len(found) < limit):
+            low = bits & -bits
+            found.append(self.names[low.bit_length() - 1])
+            bits ^= low
+        return found
+
+
 # --------------------------------------------------------------------------- statements
 
 
@@ -298,7 +342,8 @@ class Stmt:
     """
 
     allow: bool
-    actions: frozenset[str]
+    actions: int
+    """A bitmask over the :class:`ActionSpace`."""
     resources: tuple[str, ...] | None
     not_resources: tuple[str, ...]
     principals: tuple[str, ...] | None
@@ -315,23 +360,26 @@ Cell = tuple[bool, Any, str | None]
 
 
 def compile_statements(
-    policy: Policy, expand: Any, all_actions: frozenset[str], *, inner: bool, unbound_tokens: Iterable[str] = ()
+    policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = ()
 ) -> list[Stmt]:
     """Statements of ``policy`` in comparable form.
 
     Inner statements with an odd ``Effect`` count as Allow and outer ones as Deny, so
-    that a malformed effect can only make the comparison report more.
+    that a malformed effect can only make the comparison report more. Actions the
+    catalogue does not know grant nothing and are left out (the linter reports them).
     """
     tokens = tuple(unbound_tokens)
     compiled: list[Stmt] = []
     for statement in policy.statements:
         allow = statement.effect != "Deny" if inner else statement.effect == "Allow"
+        actions = 0
         if statement.actions is not None:
-            actions: frozenset[str] = frozenset().union(*(expand(a) for a in statement.actions))
+            for pattern in statement.actions:
+                actions |= space.expand(pattern)
         elif statement.not_actions is not None:
-            actions = all_actions - frozenset().union(*(expand(a) for a in statement.not_actions))
-        else:
-            actions = frozenset()
+            for pattern in statement.not_actions:
+                actions |= space.expand(pattern)
+            actions = space.all & ~actions
         if statement.resources is not None:
             resources: tuple[str, ...] | None = statement.resources
             not_resources: tuple[str, ...] = ()
@@ -436,7 +484,7 @@ class Gap:
 
     kind: str
     statement: Stmt
-    actions: set[str]
+    actions: int
     certain: bool = True
     cells: list[Cell] = field(default_factory=list)
     outer_resources: set[str] = field(default_factory=set)
@@ -480,12 +528,12 @@ def _check_group(
     if not cells:
         return []
     if not outer_allows:
-        return [Gap("action", statement, set(), _witness_certain(statement, cells, inner_denies), cells)]
+        return [Gap("action", statement, 0, _witness_certain(statement, cells, inner_denies), cells)]
     gaps: dict[str, Gap] = {}
 
     def gap(kind: str) -> Gap:
         if kind not in gaps:
-            gaps[kind] = Gap(kind, statement, set())
+            gaps[kind] = Gap(kind, statement, 0)
         return gaps[kind]
 
     def conditions_carried(outer: Stmt) -> bool:
@@ -522,17 +570,17 @@ def _check_group(
     return list(gaps.values())
 
 
-def _partition(actions: frozenset[str], others: Sequence[frozenset[str]]) -> list[frozenset[str]]:
-    """Split ``actions`` into groups named by exactly the same ``others`` (set operations, no per-action loop)."""
+def _partition(actions: int, others: Sequence[int]) -> list[int]:
+    """Split ``actions`` into groups named by exactly the same ``others`` (bit operations, no per-action loop)."""
     parts = [actions] if actions else []
     for other in others:
         if not other:
             continue
-        split: list[frozenset[str]] = []
+        split: list[int] = []
         for part in parts:
             inside = part & other
-            if inside and len(inside) < len(part):
-                split += [inside, part - inside]
+            if inside and inside != part:
+                split += [inside, part & ~other]
             else:
                 split.append(part)
         parts = split
@@ -556,12 +604,12 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
         implied: dict[int, bool] = {}
         merged: dict[tuple[str, bool], Gap] = {}
         for actions in groups:
-            sample = next(iter(actions))
+            sample = actions & -actions
             for found in _check_group(
                 statement,
-                [s for s in outer_allows if sample in s.actions],
-                [s for s in outer_denies if sample in s.actions],
-                [s for s in inner_denies if sample in s.actions],
+                [s for s in outer_allows if s.actions & sample],
+                [s for s in outer_denies if s.actions & sample],
+                [s for s in inner_denies if s.actions & sample],
                 implied,
             ):
                 key = (found.kind, found.certain)
@@ -574,7 +622,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                         c for c in found.missing_conditions if c not in target.missing_conditions
                     )
                 else:
-                    found.actions = set(actions)
+                    found.actions = actions
                     merged[key] = found
         gaps.extend(merged.values())
     return gaps

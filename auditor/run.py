@@ -35,6 +35,11 @@ class CheckRequest:
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
     use_cache: bool = True
+    baselines: tuple[str, ...] = ()
+    """Baseline ids (restrict) or paths (add) for drift; empty: every bundled baseline."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    baseline_mappings: tuple[Any, ...] = ()
+    """(principal name pattern, baseline) pairs from the config; they take precedence over name patterns."""
 
 
 def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
@@ -60,6 +65,11 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore))
     findings = run_rules(loaded, rules, CheckContext(catalog), selection)
+    from auditor.drift import drift_for_check
+
+    drift_findings, verdicts = drift_for_check(loaded.principals, request.baselines, request.variables, rules,
+                                               selection, catalog, request.baseline_mappings)
+    findings.extend(drift_findings)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}
     for policy in loaded.policies:
@@ -74,6 +84,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         skipped=tuple(loaded.skipped),
         not_checked=tuple(loaded.not_checked),
         paths=paths,
+        verdicts=tuple(verdicts),
     )
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
     return report, sources
