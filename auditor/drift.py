@@ -15,6 +15,7 @@ makes the target's strings match the baseline's, across the whole principal.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,6 +47,7 @@ __all__ = [
 
 ADMIN_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 _LISTED = 100
+_CANDIDATES = 3
 _SHOWN = 5
 
 
@@ -169,8 +171,10 @@ def _find_baseline(ref: str, baselines: Sequence[Baseline]) -> Baseline:
 @dataclass
 class Bindings:
     values: dict[str, str]
+    """Given values and, for inferred placeholders, the most frequent candidate."""
     inferred: list[str]
-    conflicts: dict[str, list[str]]
+    candidates: dict[str, list[str]]
+    """Inferred placeholders with more than one candidate value, most frequent first."""
 
 
 def _tokens(baseline: Baseline) -> dict[str, str]:
@@ -251,14 +255,21 @@ def infer_bindings(
                 for name, value in found.items():
                     candidates.setdefault(name, Counter())[value] += 1
     inferred: list[str] = []
-    conflicts: dict[str, list[str]] = {}
+    several: dict[str, list[str]] = {}
     for name, counts in sorted(candidates.items()):
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         values[name] = ranked[0][0]
         inferred.append(name)
         if len(ranked) > 1:
-            conflicts[name] = [value for value, _ in ranked]
-    return Bindings(values, inferred, conflicts)
+            several[name] = [value for value, _ in ranked]
+    return Bindings(values, inferred, several)
+
+
+def _assignments(bindings: Bindings) -> list[dict[str, str]]:
+    """Every combination of the candidates (at most three per placeholder), most frequent values first."""
+    names = sorted(bindings.candidates)
+    choices = [bindings.candidates[name][:_CANDIDATES] for name in names]
+    return [{**bindings.values, **dict(zip(names, combo, strict=True))} for combo in itertools.product(*choices)]
 
 
 # --------------------------------------------------------------------------- comparing
@@ -506,40 +517,60 @@ class _Report:
                  f"({gap.kind}): parts of the integration may break", details, severity=Severity.LOW)
 
 
-def _compare(
-    report: _Report, compiler: _Compiler, comparisons: Sequence[_Comparison], given: Mapping[str, str]
-) -> None:
-    baseline = report.baseline
-    target_statements = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
-    baseline_raw = [s for c in comparisons for alt in c.alternatives for s in compiler.policies(alt, inner=False)]
-    bindings = infer_bindings(baseline, baseline_raw, [s for v in target_statements.values() for s in v], given)
-    report.bindings = bindings.values
-    report.inferred = bindings.inferred
-    for name, values in bindings.conflicts.items():
-        report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(values)} values in the target "
-                   f"({', '.join(values)}); compared with {values[0]}",
-                   {"placeholder": name, "values": values, "chosen": values[0]})
-    bound = baseline.bind(bindings.values) if bindings.values else baseline
-    unbound = [p.token for p in bound.placeholders]
-    sets = _baseline_sets(bound)
+_Outcome = list[tuple[str, list[Gap], list[Gap]]]
+
+
+def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
+         targets: Mapping[int, list[Stmt]]) -> tuple[tuple[int, int], _Outcome]:
+    """Forward and reverse gaps of every comparison, against the closest documented alternative."""
+    unbound = [p.token for p in baseline.placeholders]
+    sets = _baseline_sets(baseline)
+    outcome: _Outcome = []
+    total = (0, 0)
     for comparison in comparisons:
-        inner = target_statements[id(comparison)]
+        inner = targets[id(comparison)]
         inner_as_outer = compiler.policies(comparison.target, inner=False)
         best: tuple[tuple[int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
-            outer = compiler.policies(alternative, inner=False)
-            forward = find_gaps(inner, outer)
+            forward = find_gaps(inner, compiler.policies(alternative, inner=False))
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
                                 skip_unbound=True)
             score = (len(forward), len(reverse))
             if best is None or score < best[0]:
                 best = (score, forward, reverse)
-        if best is None:
-            continue
-        for gap in best[1]:
-            report.forward(gap, comparison.kind)
-        for gap in best[2]:
-            report.reverse(gap, comparison.kind)
+        if best is not None:
+            outcome.append((comparison.kind, best[1], best[2]))
+            total = (total[0] + best[0][0], total[1] + best[0][1])
+    return total, outcome
+
+
+def _compare(
+    report: _Report, compiler: _Compiler, comparisons: Sequence[_Comparison], given: Mapping[str, str]
+) -> None:
+    """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
+    baseline = report.baseline
+    targets = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
+    baseline_raw = [s for c in comparisons for alt in c.alternatives for s in compiler.policies(alt, inner=False)]
+    bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given)
+    best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
+    for values in _assignments(bindings):
+        score, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
+        if best is None or score < best[0]:
+            best = (score, outcome, values)
+    assert best is not None
+    score, outcome, values = best
+    report.bindings = values
+    report.inferred = bindings.inferred
+    if score[0]:
+        for name, candidates in bindings.candidates.items():
+            report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(candidates)} values in the "
+                       f"target ({', '.join(candidates)}); no one value makes the target match, compared with "
+                       f"{values[name]}", {"placeholder": name, "values": candidates, "chosen": values[name]})
+    for kind, forward, reverse in outcome:
+        for gap in forward:
+            report.forward(gap, kind)
+        for gap in reverse:
+            report.reverse(gap, kind)
 
 
 def _verdict(report: _Report) -> tuple[str, bool]:

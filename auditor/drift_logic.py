@@ -590,6 +590,9 @@ def _partition(actions: int, others: Sequence[int]) -> list[int]:
 def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False) -> list[Gap]:
     """Every place where an inner Allow may allow a request the outer set does not allow.
 
+    With ``skip_unbound``, statements holding an unbound placeholder only report actions
+    the outer set does not allow at all (their resources cannot be compared).
+
     Actions are grouped by which outer and inner statements name them, so ``*``
     (tens of thousands of actions) costs one check per group, not per action.
     """
@@ -598,8 +601,9 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
     inner_denies = [s for s in inner if not s.allow]
     gaps: list[Gap] = []
     for statement in inner:
-        if not statement.allow or (skip_unbound and statement.unbound):
+        if not statement.allow:
             continue
+        only_missing_actions = skip_unbound and statement.unbound
         groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)])
         implied: dict[int, bool] = {}
         merged: dict[tuple[str, bool], Gap] = {}
@@ -612,6 +616,8 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                 [s for s in inner_denies if s.actions & sample],
                 implied,
             ):
+                if only_missing_actions and found.kind != "action":
+                    continue
                 key = (found.kind, found.certain)
                 if key in merged:
                     target = merged[key]
