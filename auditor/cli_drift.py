@@ -22,7 +22,9 @@ def _fail(message: str) -> typer.Exit:
 
 
 def drift_command(
-    baseline: Annotated[str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev) or a file.")],
+    baseline: Annotated[
+        str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev) or a file.")
+    ],
     target: Annotated[Path, typer.Argument(metavar="TARGET", help="A policy file or an account export.")],
     principal: Annotated[
         str | None, typer.Option("--principal", "-p", help="The principal of an export to compare (any case).")

@@ -550,7 +550,10 @@ def _compare(
     """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
     baseline = report.baseline
     targets = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
-    baseline_raw = [s for c in comparisons for alt in c.alternatives for s in compiler.policies(alt, inner=False)]
+    given_sets = _baseline_sets(baseline.bind(given))
+    baseline_raw = [
+        s for c in comparisons for alt in given_sets.get(c.kind, []) for s in compiler.policies(alt, inner=False)
+    ]
     bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given)
     best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):

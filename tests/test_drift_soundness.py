@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -34,7 +34,7 @@ EXAMPLES = int(__import__("os").environ.get("DRIFT_EXAMPLES", "5000"))
 # --------------------------------------------------------------------------- the reference evaluator
 
 
-@lru_cache(maxsize=None)
+@cache
 def wildcard(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(body + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
@@ -145,14 +145,14 @@ CONDITIONS = (
 SLOTS = len(RESOURCES) * len(CONTEXTS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource_bits(element: str, patterns: tuple[str, ...]) -> tuple[int, ...]:
     """Indexes of the universe's resources a Resource/NotResource element matches."""
     statement = {element: list(patterns)}
     return tuple(i for i, resource in enumerate(RESOURCES) if resource_matches(statement, resource))
 
 
-@lru_cache(maxsize=None)
+@cache
 def condition_bits(operator: str, key: str, values: tuple[Any, ...]) -> int:
     """The universe's contexts in which one condition holds, as bits."""
     return sum(1 << i for i, context in enumerate(CONTEXTS) if condition_holds(operator, key, list(values), context))
