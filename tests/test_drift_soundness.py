@@ -208,7 +208,10 @@ ONE_ACTION = st.sampled_from(ACTION_PATTERNS)
 ONE_RESOURCE = st.sampled_from(RESOURCE_PATTERNS)
 ONE_CONDITION = st.sampled_from(CONDITIONS)
 CONDITION_LISTS = st.lists(ONE_CONDITION, max_size=2)
-CHANGES = st.sampled_from(("keep", "keep", "split", "drop", "resource", "action", "condition", "new"))
+CHANGES = st.sampled_from(
+    ("keep", "keep", "split", "drop", "resource", "action", "condition", "tweak", "deny", "new")
+)
+VALUE_POOLS = {key: [list(v) for _, k, v in CONDITIONS if k == key] for key in CONTEXT_VALUES}
 
 
 @st.composite
@@ -243,7 +246,24 @@ def mutate(draw: Any, statement: dict[str, Any]) -> list[dict[str, Any]]:
         if len(values) > 1:
             return [{**statement, "Action": [v]} for v in values]
         return [statement]
+    if change == "deny":
+        denied = {**statement, "Effect": "Deny"}
+        if draw(st.booleans()):
+            operator, key, values = draw(ONE_CONDITION)
+            denied["Condition"] = {operator: {key: values}}
+        return [statement, denied]
     copy = dict(statement)
+    if change == "tweak" and "Condition" in copy:
+        operator, block = next(iter(copy["Condition"].items()))
+        key, values = next(iter(block.items()))
+        if draw(st.booleans()):
+            operator = operator[: -len("IfExists")] if operator.endswith("IfExists") else operator + "IfExists"
+        else:
+            values = draw(st.sampled_from(VALUE_POOLS[key]))
+        copy["Condition"] = {**copy["Condition"], operator: {key: values}}
+        if operator not in statement["Condition"]:
+            del copy["Condition"][next(iter(statement["Condition"]))]
+        return [copy]
     if change == "resource":
         copy.pop("Resource", None)
         copy.pop("NotResource", None)
