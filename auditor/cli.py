@@ -140,6 +140,10 @@ def check(
                                                      "findings fail the run.", show_default=False)] = None,
     write_accepted: Annotated[Optional[Path], typer.Option("--write-accepted", help="Record today's findings in "
                                                            "this file to accept them.", show_default=False)] = None,
+    baseline: Annotated[Optional[list[str]], typer.Option("--baseline", metavar="ID|PATH", help="Compare with "
+                        "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
+                                                     help="Bind a baseline placeholder; repeatable.")] = None,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import execute_check, request_from_config
@@ -179,6 +183,12 @@ def check(
         overrides["force-exclude"] = True
     for key, override in overrides.items():
         config = config.override(key, override)
+    from auditor.drift import DriftError, parse_vars
+
+    try:
+        variables = parse_vars(var or ())
+    except DriftError as exc:
+        raise fail(str(exc)) from None
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
     request = request_from_config(
@@ -195,6 +205,8 @@ def check(
         color=not no_color,
         use_cache=not no_cache,
         write_accepted=write_accepted,
+        baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),
+        variables={**config.vars, **variables},
     )
     try:
         code = execute_check(request)
@@ -265,11 +277,15 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
 
 def _mount_commands() -> None:
     """Commands defined in their own modules; each module imports only typer at load time."""
+    from auditor.cli_baseline import baseline_app
+    from auditor.cli_drift import drift_command
     from auditor.cli_fetch import fetch_command
     from auditor.cli_report import report_command
 
     app.command("fetch")(fetch_command)
     app.command("report")(report_command)
+    app.add_typer(baseline_app, name="baseline")
+    app.command("drift")(drift_command)
 
 
 _mount_commands()

@@ -46,6 +46,8 @@ class Example:
     expect: frozenset[str]
     kind: PolicyKind = PolicyKind.IDENTITY
     note: str = ""
+    baseline: str | None = None
+    """For drift rules: the bundled baseline id the document (a policy or an export) is compared with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,5 +124,7 @@ class RuleSet:
         return {r.id: r.info for r in self}
 
 
-def example(document: str, *expect: str, kind: PolicyKind = PolicyKind.IDENTITY, note: str = "") -> Example:
-    return Example(document, frozenset(expect), kind, note)
+def example(
+    document: str, *expect: str, kind: PolicyKind = PolicyKind.IDENTITY, note: str = "", baseline: str | None = None
+) -> Example:
+    return Example(document, frozenset(expect), kind, note, baseline)

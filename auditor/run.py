@@ -52,6 +52,12 @@ class CheckRequest:
     config: Config | None = None
     """The resolved configuration the request came from (for locating bad names, and for drift)."""
 
+    baselines: tuple[str, ...] = ()
+    """Baseline ids (restrict) or paths (add) for drift; empty: every bundled baseline."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    baseline_mappings: tuple[Any, ...] = ()
+    """(principal name pattern, baseline) pairs from the config; they take precedence over name patterns."""
+
 
 def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any) -> CheckRequest:
     """A check request from the resolved configuration; ``settings`` set the rest (and win over the config)."""
@@ -69,6 +75,9 @@ def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any)
         "accepted": config.accepted,
         "context_options": config.context_options(),
         "config": config,
+        "baselines": tuple(str(p) for p in config.baseline_paths),
+        "variables": dict(config.vars),
+        "baseline_mappings": config.baselines,
     }
     values.update(settings)
     return CheckRequest(paths=paths, **values)
@@ -108,6 +117,11 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
     findings = run_rules(loaded, rules, CheckContext(catalog, request.context_options), selection)
+    from auditor.drift import drift_for_check
+
+    drift_findings, verdicts = drift_for_check(loaded.principals, request.baselines, request.variables, rules,
+                                               selection, catalog, request.baseline_mappings)
+    findings.extend(drift_findings)
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}
@@ -126,6 +140,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         not_checked=tuple(loaded.not_checked),
         paths=paths,
         expired_suppressions=tuple(expired_notice(s) for s in expired),
+        verdicts=tuple(verdicts),
     )
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
     return report, sources

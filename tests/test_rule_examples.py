@@ -22,7 +22,14 @@ CASES = [
 def rule_ids(example: Example) -> set[str]:
     loaded = load_text(example.document, "example.json", LoadOptions(kind=example.kind))
     findings = run_rules(loaded, RULES, CheckContext(load_catalog()))
-    return {f.rule_id for f in findings}
+    ids = {f.rule_id for f in findings}
+    if example.baseline is not None:
+        from auditor.baselines import resolve_baseline
+        from auditor.drift import drift_loaded
+
+        for result in drift_loaded(resolve_baseline(example.baseline), loaded, catalog=load_catalog()):
+            ids |= {f.rule_id for f in result.findings}
+    return ids
 
 
 @pytest.mark.parametrize("example", CASES)

@@ -17,6 +17,7 @@ FAMILIES = (
     "auditor.checks.escalation",
     "auditor.checks.exposure",
     "auditor.checks.trust",
+    "auditor.checks.drift_rules",
 )
 
 

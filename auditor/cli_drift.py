@@ -1,0 +1,124 @@
+"""``iam-audit drift BASELINE TARGET``: one target compared with one baseline.
+
+Only typer is imported at start-up; the engine loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+EXIT_USAGE = 2
+FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"iam-audit: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def drift_command(
+    baseline: Annotated[
+        str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev) or a file.")
+    ],
+    target: Annotated[Path, typer.Argument(metavar="TARGET", help="A policy file or an account export.")],
+    principal: Annotated[
+        str | None, typer.Option("--principal", "-p", help="The principal of an export to compare (any case).")
+    ] = None,
+    var: Annotated[
+        list[str] | None, typer.Option("--var", metavar="NAME=VALUE", help="Bind a placeholder (repeatable).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "console",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help="critical|high|medium|low|info|never")] = "high",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource or trust.")
+    ] = None,
+    no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+) -> None:
+    """Compare a policy file, or a principal of an account export, with a documented baseline."""
+    fmt = format.lower()
+    if fmt not in FORMATS:
+        raise _fail(f"--format: unknown format {format!r}; choose from {', '.join(FORMATS)}")
+    from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
+    from auditor.drift import DriftError, drift_loaded, parse_vars
+    from auditor.model import PolicyKind, Severity
+
+    threshold: Severity | None = None
+    if fail_on.lower() != "never":
+        try:
+            threshold = Severity.parse(fail_on)
+        except ValueError as exc:
+            raise _fail(f"--fail-on: {exc} or never") from None
+    forced = None
+    if kind is not None:
+        try:
+            forced = PolicyKind(kind.lower())
+        except ValueError:
+            raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust") from None
+    try:
+        chosen = resolve_baseline(baseline)
+    except (UnknownBaselineError, BaselineError) as exc:
+        raise _fail(str(exc)) from None
+    if not target.exists():
+        raise _fail(f"{target}: no such file or directory")
+    from auditor.catalog import load_catalog
+    from auditor.loaders import LoadOptions, load_paths
+
+    loaded = load_paths([str(target)], LoadOptions(kind=forced))
+    if loaded.errors:
+        raise _fail(str(loaded.errors[0]))
+    try:
+        results = drift_loaded(chosen, loaded, principal, load_catalog(), parse_vars(var or ()), strict_vars=True)
+    except DriftError as exc:
+        raise _fail(str(exc)) from None
+    report = _report(loaded, results)
+    from auditor.run import exit_code, render, write_text
+
+    if fmt == "console":
+        _console(report, loaded, output, not no_source, not no_color)
+    else:
+        text = render(report, fmt, False)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_text(output, text)
+    raise typer.Exit(exit_code(report, threshold))
+
+
+def _report(loaded: Any, results: list[Any]) -> Any:
+    from auditor import __version__
+    from auditor.checks import all_rules
+    from auditor.model import Finding
+    from auditor.report import Report, Summary
+
+    findings = sorted((f for r in results for f in r.findings), key=Finding.sort_key)
+    paths = tuple(sorted({p.source.display_path for p in loaded.policies}))
+    summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
+                      verdicts=tuple((r.target, r.verdict) for r in results), paths=paths)
+    return Report(tuple(findings), (), summary, all_rules().infos(), __version__)
+
+
+def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool) -> None:
+    from rich.console import Console
+
+    from auditor.reporters import console as console_reporter
+
+    sources = {p.source.display_path: p.source for p in loaded.policies}
+
+    def read_line(shown: str, line: int) -> str | None:
+        source = sources.get(shown)
+        return source.line_text(line) if source is not None else None
+
+    if output is not None:
+        with open(output, "w", encoding="utf-8") as handle:
+            console = Console(file=handle, no_color=True, highlight=False, width=200, soft_wrap=True)
+            console_reporter.render(report, console, read_line, show_source)
+        return
+    console = Console(no_color=not color or "NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
+    console_reporter.render(report, console, read_line, show_source)

@@ -1,0 +1,785 @@
+"""Semantic drift: what a target (one policy, or a whole principal) allows beyond its documented baseline.
+
+The comparison is over requests, not text: actions are expanded against the IAM
+catalogue (``NotAction`` is the complement over it), resources are compared as
+wildcard patterns (containment, not equality), conditions by implication, and Deny
+statements on both sides are taken into account (see :mod:`auditor.drift_logic`).
+When the engine cannot prove that the target is within the baseline it reports
+drift, so "no new access" is never said wrongly. The converse comparison finds what
+the baseline grants and the target lacks (the integration may break).
+
+Placeholders of the baseline (``${AccountId}``, ``<get_from_upsolver>``) are bound
+from ``--var NAME=VALUE`` or inferred from the target: each takes the one value that
+makes the target's strings match the baseline's, across the whole principal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from auditor.drift_logic import ActionSpace, Cell, Gap, Stmt, compile_statements, find_gaps
+from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
+from auditor.source import Source
+
+if TYPE_CHECKING:
+    from auditor.baselines import Baseline, BaselinePolicy
+    from auditor.catalog import Catalog
+    from auditor.engine import Selection
+    from auditor.registry import RuleSet
+
+__all__ = [
+    "DriftError",
+    "DriftResult",
+    "DriftRun",
+    "compare_policy",
+    "compare_principal",
+    "drift_for_principals",
+    "matching_baselines",
+    "parse_vars",
+    "select_baselines",
+]
+
+ADMIN_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
+_LISTED = 100
+_CANDIDATES = 3
+_SHOWN = 5
+
+
+class DriftError(ValueError):
+    """A comparison that cannot be made (a usage error: exit code 2)."""
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """One target compared with one baseline."""
+
+    baseline: str
+    target: str
+    findings: tuple[Finding, ...]
+    verdict: str
+    bindings: Mapping[str, str] = field(default_factory=dict)
+    inferred: tuple[str, ...] = ()
+    new_access: bool = False
+
+
+@dataclass
+class DriftRun:
+    """Drift over the principals of an account: findings, one verdict per comparison, who was compared."""
+
+    findings: list[Finding] = field(default_factory=list)
+    verdicts: list[tuple[str, str]] = field(default_factory=list)
+    compared: set[str] = field(default_factory=set)
+
+
+def parse_vars(items: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings into a mapping; :class:`DriftError` for anything else."""
+    values: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise DriftError(f"--var {item!r}: expected NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+# --------------------------------------------------------------------------- baselines in use
+
+
+def select_baselines(refs: Sequence[str] = (), extra_paths: Sequence[str] = ()) -> list[Baseline]:
+    """The baselines ``check`` compares with.
+
+    No ``refs``: the default revision of every bundled baseline. Ids (``vendor/name`` or
+    ``vendor/name@rev``) restrict to those; paths to baseline files or directories add
+    the baselines in them.
+    """
+    from pathlib import Path
+
+    from auditor.baselines import BaselineError, UnknownBaselineError, load_baseline_file, load_bundled_baselines
+
+    ids = [r for r in refs if not Path(r).exists()]
+    paths = [r for r in refs if Path(r).exists()] + list(extra_paths)
+    try:
+        bundled = load_bundled_baselines()
+        chosen = [bundled.get(ref) for ref in ids] if ids else [bundled.get(i) for i in bundled.ids()]
+        for raw in paths:
+            path = Path(raw)
+            if path.is_file():
+                chosen.append(load_baseline_file(path))
+            else:
+                extra = load_bundled_baselines([path])
+                own = {b.ref for b in load_bundled_baselines()}
+                chosen.extend(b for b in extra if b.ref not in own and b.default)
+    except (UnknownBaselineError, BaselineError) as exc:
+        raise DriftError(str(exc)) from None
+    unique: dict[str, Baseline] = {}
+    for baseline in chosen:
+        unique.setdefault(baseline.ref, baseline)
+    return list(unique.values())
+
+
+def matching_baselines(
+    principal: Principal, baselines: Sequence[Baseline], mappings: Iterable[Any] = ()
+) -> list[Baseline]:
+    """Baselines for one principal: explicit mappings first, else ``principal.name_patterns`` (any case)."""
+    mapped: list[Baseline] = []
+    for mapping in mappings:
+        pattern, ref = _mapping_pair(mapping)
+        if fnmatchcase(principal.name.lower(), pattern.lower()):
+            mapped.append(_find_baseline(ref, baselines))
+    if mapped:
+        return mapped
+    name = principal.name.lower()
+    return [
+        b
+        for b in baselines
+        if b.principal.kind == principal.kind
+        and any(fnmatchcase(name, pattern.lower()) for pattern in b.principal.name_patterns)
+    ]
+
+
+def _mapping_pair(mapping: Any) -> tuple[str, str]:
+    if isinstance(mapping, (tuple, list)) and len(mapping) == 2:
+        return str(mapping[0]), str(mapping[1])
+    pattern = getattr(mapping, "principal", None) or getattr(mapping, "pattern", None)
+    ref = getattr(mapping, "baseline", None)
+    if not isinstance(pattern, str) or not isinstance(ref, str):
+        raise DriftError(f"a baseline mapping needs a principal pattern and a baseline: {mapping!r}")
+    return pattern, ref
+
+
+def _find_baseline(ref: str, baselines: Sequence[Baseline]) -> Baseline:
+    for baseline in baselines:
+        if ref in (baseline.ref, baseline.id) and (ref == baseline.ref or baseline.default):
+            return baseline
+    from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
+
+    try:
+        return resolve_baseline(ref)
+    except (UnknownBaselineError, BaselineError) as exc:
+        raise DriftError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+@dataclass
+class Bindings:
+    values: dict[str, str]
+    """Given values and, for inferred placeholders, the most frequent candidate."""
+    inferred: list[str]
+    candidates: dict[str, list[str]]
+    """Inferred placeholders with more than one candidate value, most frequent first."""
+
+
+def _tokens(baseline: Baseline) -> dict[str, str]:
+    return {p.token: p.name for p in baseline.placeholders}
+
+
+def _slot_strings(statements: Iterable[Stmt]) -> Iterable[tuple[tuple[str, str], str]]:
+    for statement in statements:
+        for resource in (*(statement.resources or ()), *statement.not_resources):
+            yield ("resource", ""), resource
+        for principal in statement.principals or ():
+            kind, _, value = principal.partition(":")
+            yield ("principal", kind), value
+        for condition in statement.conditions:
+            for value in condition.values:
+                yield ("condition", condition.key), value
+
+
+def _template(text: str, tokens: Mapping[str, str]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    present = [t for t in tokens if t in text]
+    if not present:
+        return None
+    splitter = "(" + "|".join(re.escape(t) for t in sorted(present, key=len, reverse=True)) + ")"
+    parts = re.split(splitter, text)
+    whole = len(parts) == 3 and not parts[0] and not parts[2]
+    groups: dict[str, str] = {}
+    regex: list[str] = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            regex.append(re.escape(part))
+            continue
+        name = tokens[part]
+        if name in groups:
+            regex.append(f"(?P={groups[name]})")
+            continue
+        group = groups[name] = f"g{len(groups)}"
+        wide = whole or ":" in part or "/" in part
+        regex.append(f"(?P<{group}>.+)" if wide else f"(?P<{group}>[^/:]+)")
+    return re.compile("".join(regex) + r"\Z", re.DOTALL), groups
+
+
+def _acceptable(value: str, token: str) -> bool:
+    if not value or "*" in value or "?" in value or "${" in value:
+        return False
+    if token.startswith("arn:"):
+        parts = value.split(":")
+        return len(parts) > 2 and parts[0] == "arn" and parts[2] == token.split(":")[2]
+    return True
+
+
+def infer_bindings(
+    baseline: Baseline, baseline_statements: Sequence[Stmt], target_statements: Sequence[Stmt],
+    given: Mapping[str, str],
+) -> Bindings:
+    """Values for the baseline's placeholders: given ones, else the value the target uses in their place."""
+    tokens = {t: n for t, n in _tokens(baseline).items() if n not in given}
+    token_of = {n: t for t, n in tokens.items()}
+    values = {name: value for name, value in given.items() if name in _tokens(baseline).values()}
+    candidates: dict[str, Counter[str]] = {}
+    targets: dict[tuple[str, str], set[str]] = {}
+    for slot, text in _slot_strings(target_statements):
+        targets.setdefault(slot, set()).add(text)
+    seen: set[tuple[tuple[str, str], str]] = set()
+    for slot, text in _slot_strings(baseline_statements):
+        if (slot, text) in seen:
+            continue
+        seen.add((slot, text))
+        template = _template(text, tokens)
+        if template is None:
+            continue
+        regex, groups = template
+        for candidate in sorted(targets.get(slot, ())):
+            match = regex.match(candidate)
+            if match is None:
+                continue
+            found = {name: match.group(group) for name, group in groups.items()}
+            if all(_acceptable(value, token_of[name]) for name, value in found.items()):
+                for name, value in found.items():
+                    candidates.setdefault(name, Counter())[value] += 1
+    inferred: list[str] = []
+    several: dict[str, list[str]] = {}
+    for name, counts in sorted(candidates.items()):
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        values[name] = ranked[0][0]
+        inferred.append(name)
+        if len(ranked) > 1:
+            several[name] = [value for value, _ in ranked]
+    return Bindings(values, inferred, several)
+
+
+def _assignments(bindings: Bindings) -> list[dict[str, str]]:
+    """Every combination of the candidates (at most three per placeholder), most frequent values first."""
+    names = sorted(bindings.candidates)
+    choices = [bindings.candidates[name][:_CANDIDATES] for name in names]
+    return [{**bindings.values, **dict(zip(names, combo, strict=True))} for combo in itertools.product(*choices)]
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None:
+        return catalog
+    from auditor.catalog import load_catalog
+
+    return load_catalog()
+
+
+_SPACES: dict[int, tuple[Catalog, ActionSpace]] = {}
+
+
+def action_space(catalog: Catalog) -> ActionSpace:
+    """The catalogue's actions as bit positions (built once per catalogue)."""
+    cached = _SPACES.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+
+        def level(name: str) -> str:
+            info = catalog.action(name)
+            return info.access_level if info else ""
+
+        cached = _SPACES[id(catalog)] = (catalog, ActionSpace(catalog.all_actions(), catalog.expand, level))
+    return cached[1]
+
+
+class _Compiler:
+    def __init__(self, catalog: Catalog) -> None:
+        self.space = action_space(catalog)
+
+    def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
+        return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound)
+
+    def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
+        return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]
+
+
+def _baseline_policy(baseline: Baseline, entry: BaselinePolicy) -> Policy:
+    from auditor.normalize import normalize_policy
+
+    kind = PolicyKind(entry.kind) if entry.kind in {k.value for k in PolicyKind} else PolicyKind.IDENTITY
+    source = Source(f"{baseline.path or baseline.ref}")
+    return normalize_policy(dict(entry.document), kind, source, "", label=f"{baseline.ref}:{entry.name}")
+
+
+def _baseline_sets(baseline: Baseline) -> dict[str, list[list[Policy]]]:
+    """Per kind, the alternatives: trust has one per documented trust policy, the others exactly one."""
+    sets: dict[str, list[list[Policy]]] = {}
+    trust = [[_baseline_policy(baseline, p)] for p in baseline.trust_policies]
+    if trust:
+        sets["trust"] = trust
+    for kind in ("identity", "resource", "organization"):
+        policies = [_baseline_policy(baseline, p) for p in baseline.policies if p.kind == kind]
+        if policies:
+            sets[kind] = [policies]
+    return sets
+
+
+@dataclass
+class _Anchor:
+    """Where findings about the target go when no target statement is at fault."""
+
+    location: Location
+    subject: dict[str, Any] | None
+    name: str
+
+
+@dataclass
+class _Comparison:
+    kind: str
+    target: list[Policy]
+    alternatives: list[list[Policy]]
+
+
+class _Report:
+    """Turns gaps into findings for one target and one baseline."""
+
+    def __init__(self, baseline: Baseline, catalog: Catalog, anchor: _Anchor, principal: Principal | None) -> None:
+        from auditor.checks.drift_rules import RULES
+
+        self.rules = RULES
+        self.baseline = baseline
+        self.catalog = catalog
+        self.space = action_space(catalog)
+        self.anchor = anchor
+        self.principal = principal
+        self.findings: list[Finding] = []
+        self.bindings: dict[str, str] = {}
+        self.inferred: list[str] = []
+        self.new: Counter[str] = Counter()
+        self.missing: Counter[str] = Counter()
+
+    def add(self, rule_id: str, message: str, details: dict[str, Any], *, severity: Severity | None = None,
+            where: Stmt | None = None) -> None:
+        rule = self.rules.get(rule_id)
+        assert rule is not None
+        policy = where.policy if where is not None else None
+        statement = where.statement if where is not None else None
+        if policy is not None:
+            location = policy.location(statement.pointer if statement is not None else None)
+            label = policy.label
+            if self.principal is not None:
+                subject: dict[str, Any] | None = self.principal.subject.to_json(label)
+            else:
+                subject = policy.subject.to_json(label) if policy.subject is not None else None
+        else:
+            location, subject = self.anchor.location, self.anchor.subject
+        details = dict(details)
+        details["bindings"] = dict(sorted(self.bindings.items()))
+        if self.inferred:
+            details["inferred_bindings"] = sorted(self.inferred)
+        self.findings.append(
+            Finding(
+                rule_id=rule.id,
+                slug=rule.slug,
+                category=rule.info.category,
+                severity=severity or rule.info.severity,
+                title=rule.info.title,
+                message=message,
+                location=location,
+                subject=subject,
+                statement=StatementRef(statement.index, statement.sid) if statement is not None else None,
+                baseline=self.baseline.ref,
+                details=details,
+            )
+        )
+
+    # -- naming things
+
+    def action_rows(self, actions: Iterable[str]) -> list[dict[str, str]]:
+        rows = []
+        for action in sorted(actions):
+            info = self.catalog.action(action)
+            rows.append({"action": info.full_name if info else action,
+                         "access_level": info.access_level if info else "unknown"})
+        return rows
+
+    def action_list(self, actions: int) -> str:
+        """The first few actions of a set, in AWS spelling."""
+        shown = ", ".join(self.catalog.display_name(a) for a in self.space.names_of(actions, _SHOWN))
+        count = actions.bit_count()
+        return shown + (f" and {count - _SHOWN} more" if count > _SHOWN else "")
+
+    def listed(self, actions: int) -> list[dict[str, str]]:
+        return self.action_rows(self.space.names_of(actions, _LISTED))
+
+    @staticmethod
+    def cell_text(cell: Cell) -> str:
+        if cell[0]:
+            return "NotResource " + ", ".join(cell[1])
+        return str(cell[1])
+
+    # -- gaps
+
+    def forward(self, gap: Gap, kind: str) -> None:
+        ref = self.baseline.ref
+        statement = gap.statement
+        actions = gap.actions
+        count = actions.bit_count()
+        rows = self.listed(actions)
+        listed = {"actions": [r["action"] for r in rows], "action_count": count}
+        where = statement
+        if gap.kind == "action":
+            if kind == "trust":
+                self.new["trust action"] += count
+                self.add("IAM905", f"the trust policy allows {self.action_list(actions)}, which {ref} does not",
+                         {**listed, "added_actions": rows}, where=where)
+                return
+            unknown_level = any(r["access_level"] == "unknown" for r in rows)
+            by_level = Severity.HIGH if actions & self.space.writes or unknown_level else Severity.MEDIUM
+            key = "added_actions" if gap.certain else "possibly_added_actions"
+            self.new["action added"] += count
+            certainty = "" if gap.certain else " (possibly: its conditions or Deny statements may rule them out)"
+            self.add("IAM901", f"allows {count} action(s) that {ref} does not{certainty}: "
+                     f"{self.action_list(actions)}",
+                     {key: rows, "action_count": count, "certain": gap.certain},
+                     severity=by_level, where=where)
+            return
+        resources = sorted({self.cell_text(c) for c in gap.cells})
+        if gap.kind == "principal":
+            principals = sorted({c[2] for c in gap.cells if c[2] is not None})
+            self.new["trusted principal"] += len(principals)
+            to_everyone = Severity.CRITICAL if "AWS:*" in principals else None
+            self.add("IAM905", f"{'the trust' if kind == 'trust' else 'the policy'} admits "
+                     f"{', '.join(principals)}, which {ref} does not",
+                     {**listed, "added_principals": principals}, severity=to_everyone, where=where)
+            return
+        if gap.kind == "condition":
+            removed = [c.to_json() for c in gap.missing_conditions]
+            shown = ", ".join(f"{c['operator']} {c['key']}" for c in removed)
+            if kind == "trust":
+                self.new["trust condition"] += 1
+                self.add("IAM905", f"the trust lets principals assume the role without {shown}, which {ref} "
+                         "requires", {**listed, "removed_conditions": removed}, where=where)
+                return
+            self.new["condition loosened"] += count
+            self.add("IAM904", f"allows {self.action_list(actions)} without {shown}, which {ref} requires",
+                     {**listed, "removed_conditions": removed, "target_resources": resources}, where=where)
+            return
+        if gap.kind == "deny":
+            deny = gap.deny
+            assert deny is not None
+            ref_statement = deny.statement
+            denied = {"missing_deny": {"index": ref_statement.index if ref_statement else None,
+                                       "sid": ref_statement.sid if ref_statement else None},
+                      "target_resources": resources}
+            rule = "IAM904" if deny.conditions else "IAM903"
+            self.new["deny missing"] += count
+            self.add(rule, f"allows {self.action_list(actions)} where {ref} denies them (its Deny statement "
+                     f"{ref_statement.sid or ref_statement.index if ref_statement else ''} is missing)",
+                     {**listed, **denied}, where=where)
+            return
+        self.new["resource widened"] += count
+        baseline_resources = sorted(gap.outer_resources)
+        self.add("IAM903", f"allows {self.action_list(actions)} on {', '.join(resources)}, beyond {ref}'s "
+                 f"{', '.join(baseline_resources[:_SHOWN])}",
+                 {**listed, "target_resources": resources, "baseline_resources": baseline_resources}, where=where)
+
+    def reverse(self, gap: Gap, kind: str) -> None:
+        ref = self.baseline.ref
+        actions = gap.actions
+        count = actions.bit_count()
+        statement = gap.statement.statement
+        origin = {"policy": gap.statement.policy.label if gap.statement.policy else None,
+                  "index": statement.index if statement else None, "sid": statement.sid if statement else None}
+        what = "the trust" if kind == "trust" else "the target"
+        if gap.kind == "action":
+            self.missing["action removed"] += count
+            self.add("IAM902", f"{what} does not allow {self.action_list(actions)}, which {ref} grants: "
+                     "the integration may break",
+                     {"removed_actions": self.listed(actions), "action_count": count,
+                      "baseline_statement": origin})
+            return
+        self.missing["action narrowed"] += count
+        details: dict[str, Any] = {"narrowed_actions": self.listed(actions),
+                                   "action_count": count, "baseline_statement": origin,
+                                   "baseline_resources": sorted({self.cell_text(c) for c in gap.cells}),
+                                   "reason": gap.kind}
+        if gap.kind == "principal":
+            details["removed_principals"] = sorted({c[2] for c in gap.cells if c[2] is not None})
+        self.add("IAM902", f"{what} allows {self.action_list(actions)} more narrowly than {ref} "
+                 f"({gap.kind}): parts of the integration may break", details, severity=Severity.LOW)
+
+
+_Outcome = list[tuple[str, list[Gap], list[Gap]]]
+
+
+def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
+         targets: Mapping[int, list[Stmt]]) -> tuple[tuple[int, int], _Outcome]:
+    """Forward and reverse gaps of every comparison, against the closest documented alternative."""
+    unbound = [p.token for p in baseline.placeholders]
+    sets = _baseline_sets(baseline)
+    outcome: _Outcome = []
+    total = (0, 0)
+    for comparison in comparisons:
+        inner = targets[id(comparison)]
+        inner_as_outer = compiler.policies(comparison.target, inner=False)
+        best: tuple[tuple[int, int], list[Gap], list[Gap]] | None = None
+        for alternative in sets.get(comparison.kind, []):
+            forward = find_gaps(inner, compiler.policies(alternative, inner=False))
+            reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
+                                skip_unbound=True)
+            score = (len(forward), len(reverse))
+            if best is None or score < best[0]:
+                best = (score, forward, reverse)
+        if best is not None:
+            outcome.append((comparison.kind, best[1], best[2]))
+            total = (total[0] + best[0][0], total[1] + best[0][1])
+    return total, outcome
+
+
+def _compare(
+    report: _Report, compiler: _Compiler, comparisons: Sequence[_Comparison], given: Mapping[str, str]
+) -> None:
+    """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
+    baseline = report.baseline
+    targets = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
+    given_sets = _baseline_sets(baseline.bind(given))
+    baseline_raw = [
+        s for c in comparisons for alt in given_sets.get(c.kind, []) for s in compiler.policies(alt, inner=False)
+    ]
+    bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given)
+    best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
+    for values in _assignments(bindings):
+        score, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
+        if best is None or score < best[0]:
+            best = (score, outcome, values)
+    assert best is not None
+    score, outcome, values = best
+    report.bindings = values
+    report.inferred = bindings.inferred
+    if score[0]:
+        for name, candidates in bindings.candidates.items():
+            report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(candidates)} values in the "
+                       f"target ({', '.join(candidates)}); no one value makes the target match, compared with "
+                       f"{values[name]}", {"placeholder": name, "values": candidates, "chosen": values[name]})
+    for kind, forward, reverse in outcome:
+        for gap in forward:
+            report.forward(gap, kind)
+        for gap in reverse:
+            report.reverse(gap, kind)
+
+
+def _verdict(report: _Report) -> tuple[str, bool]:
+    labels = {"action added": "action(s) added", "resource widened": "action(s) on wider resources",
+              "condition loosened": "action(s) with looser conditions", "deny missing": "action(s) no longer denied",
+              "trusted principal": "trusted principal(s) added", "trust condition": "trust condition(s) removed",
+              "trust action": "trust action(s) added", "managed policy": "managed policy attachment(s) added",
+              "action removed": "action(s) removed", "action narrowed": "action(s) narrowed",
+              "managed missing": "managed policy attachment(s) missing", "placeholder": "placeholder conflict(s)"}
+    new_total = sum(report.new.values())
+    if new_total:
+        text = f"{new_total} new: " + ", ".join(f"{n} {labels[k]}" for k, n in sorted(report.new.items()))
+    else:
+        text = "no new access"
+    if report.missing:
+        text += f"; {sum(report.missing.values())} missing: " + ", ".join(
+            f"{n} {labels[k]}" for k, n in sorted(report.missing.items()))
+    shown = ", ".join(
+        f"{name}={value}{' (inferred)' if name in report.inferred else ''}"
+        for name, value in sorted(report.bindings.items())
+    )
+    text += f" [{report.baseline.ref}{'; ' + shown if shown else ''}]"
+    return text, bool(new_total)
+
+
+def _result(report: _Report, target: str) -> DriftResult:
+    verdict, new_access = _verdict(report)
+    return DriftResult(report.baseline.ref, target, tuple(report.findings), verdict, dict(report.bindings),
+                       tuple(report.inferred), new_access)
+
+
+def _check_vars(baseline: Baseline, variables: Mapping[str, str], strict: bool) -> dict[str, str]:
+    names = {p.name for p in baseline.placeholders}
+    unknown = sorted(set(variables) - names)
+    if strict and unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise DriftError(f"--var {unknown[0]}: {baseline.ref} has no such placeholder (it has: {known})")
+    return {k: v for k, v in variables.items() if k in names}
+
+
+def compare_policy(
+    baseline: Baseline, policy: Policy, catalog: Catalog | None = None,
+    variables: Mapping[str, str] | None = None, *, strict_vars: bool = False,
+) -> DriftResult:
+    """Compare one policy with the baseline's policies of the same kind (identity, trust or resource)."""
+    catalog = _catalog(catalog)
+    given = _check_vars(baseline, variables or {}, strict_vars)
+    kind = policy.kind.value
+    documented = _baseline_sets(baseline)
+    if kind not in documented:
+        raise DriftError(f"{baseline.ref} documents no {kind} policy to compare {policy.source.display_path} with")
+    subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
+    name = policy.subject.name if policy.subject is not None else policy.source.display_path
+    report = _Report(baseline, catalog, _Anchor(policy.location(), subject, name), None)
+    _compare(report, _Compiler(catalog), [_Comparison(kind, [policy], documented[kind])], given)
+    return _result(report, name)
+
+
+def _policy_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def compare_principal(
+    baseline: Baseline, principal: Principal, catalog: Catalog | None = None,
+    variables: Mapping[str, str] | None = None, *, strict_vars: bool = False,
+) -> DriftResult:
+    """Compare a principal of an account export with the baseline as a whole.
+
+    Trust policy against the documented trust policy (or the closest documented
+    alternative); inline, customer managed and group policies together against the
+    documented permission policies; AWS managed attachments by ARN against
+    ``managed_policies``. A baseline without permission policies (a trust-only one)
+    leaves the permissions alone.
+    """
+    catalog = _catalog(catalog)
+    given = _check_vars(baseline, variables or {}, strict_vars)
+    anchor = _Anchor(principal.location(), principal.subject.to_json(None), principal.name)
+    report = _Report(baseline, catalog, anchor, principal)
+    documented_arns = baseline.managed_policies + baseline.optional_managed_policies
+    documented_names = {_policy_name(a) for a in documented_arns}
+
+    def documented(arn: str) -> bool:
+        return arn in documented_arns or (":iam::aws:" not in arn and _policy_name(arn) in documented_names)
+
+    pool = list(principal.inline_policies)
+    added_managed: list[str] = []
+    for policy in principal.attached_policies:
+        arn = policy.label or ""
+        if documented(arn):
+            continue
+        if policy.is_aws_managed:
+            added_managed.append(arn)
+        else:
+            pool.append(policy)
+    added_managed.extend(a for a in principal.missing_policy_arns if not documented(a))
+    pool.extend(principal.group_policies)
+    attached = set(principal.attached_policy_arns) | {p.label or "" for p in principal.group_policies}
+    missing_managed = [
+        arn for arn in baseline.managed_policies
+        if arn not in attached and not any(_policy_name(a) == _policy_name(arn) and ":iam::aws:" not in arn
+                                           for a in attached)
+    ]
+    comparisons = []
+    if baseline.trust_policies and principal.trust_policy is not None:
+        comparisons.append(_Comparison("trust", [principal.trust_policy], []))
+    if any(p.kind == "identity" for p in baseline.policies):
+        comparisons.append(_Comparison("identity", pool, []))
+    sets = _baseline_sets(baseline)
+    for comparison in comparisons:
+        comparison.alternatives = sets.get(comparison.kind, [])
+    _compare(report, _Compiler(catalog), comparisons, given)
+    for arn in added_managed:
+        name = _policy_name(arn)
+        unknown = arn in principal.missing_policy_arns
+        severity = Severity.CRITICAL if name in ADMIN_POLICIES and ":iam::aws:" in arn else Severity.HIGH
+        report.new["managed policy"] += 1
+        report.add("IAM906", f"{principal.name} has {name} attached, which {baseline.ref} does not document"
+                   + (" (its document is not in the export)" if unknown else ""),
+                   {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity)
+    for arn in missing_managed:
+        report.missing["managed missing"] += 1
+        report.add("IAM906", f"{principal.name} lacks {_policy_name(arn)}, which {baseline.ref} attaches: "
+                   "the integration may break", {"missing_managed_policies": [arn]}, severity=Severity.MEDIUM)
+    return _result(report, principal.name)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def drift_for_principals(
+    principals: Iterable[Principal],
+    baselines: Sequence[Baseline],
+    mappings: Iterable[Any] = (),
+    vars: Mapping[str, str] | None = None,
+    catalog: Catalog | None = None,
+) -> DriftRun:
+    """Compare every principal that a baseline applies to (by mapping or name pattern)."""
+    catalog = _catalog(catalog)
+    mappings = list(mappings)
+    run = DriftRun()
+    for principal in principals:
+        for baseline in matching_baselines(principal, baselines, mappings):
+            result = compare_principal(baseline, principal, catalog, vars or {})
+            run.findings.extend(result.findings)
+            run.verdicts.append((principal.name, result.verdict))
+            run.compared.add(principal.arn or principal.name)
+    return run
+
+
+def drift_for_check(
+    principals: Sequence[Principal],
+    baseline_refs: Sequence[str],
+    variables: Mapping[str, str],
+    rules: RuleSet,
+    selection: Selection,
+    catalog: Catalog,
+    mappings: Iterable[Any] = (),
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """The ``check`` hook: drift findings (selected and with severity overrides) and verdicts."""
+    if not principals:
+        return [], []
+    run = drift_for_principals(principals, select_baselines(baseline_refs), mappings, variables, catalog)
+    findings = []
+    for finding in run.findings:
+        rule = rules.get(finding.rule_id)
+        if rule is None or not selection.enabled(rule):
+            continue
+        severity = selection.severity_for(rule, finding.severity)
+        if severity is not finding.severity:
+            finding = Finding(finding.rule_id, finding.slug, finding.category, severity, finding.title,
+                              finding.message, finding.location, finding.subject, finding.statement,
+                              finding.baseline, finding.details)
+        findings.append(finding)
+    return findings, run.verdicts
+
+
+def drift_loaded(
+    baseline: Baseline,
+    loaded: Any,
+    principal: str | None = None,
+    catalog: Catalog | None = None,
+    variables: Mapping[str, str] | None = None,
+    *,
+    strict_vars: bool = False,
+) -> list[DriftResult]:
+    """Compare what one target file loaded into (:class:`auditor.loaders.LoadResult`) with ``baseline``.
+
+    An account export: the principal named ``principal`` (any case), else every principal the
+    baseline's name patterns match. Anything else: each standalone policy.
+    """
+    catalog = _catalog(catalog)
+    if loaded.principals:
+        if principal is not None:
+            chosen = [p for p in loaded.principals if p.name.lower() == principal.lower()]
+            if not chosen:
+                raise DriftError(f"no principal named {principal!r} in the export")
+        else:
+            chosen = [p for p in loaded.principals if matching_baselines(p, [baseline])]
+            if not chosen:
+                patterns = ", ".join(baseline.principal.name_patterns) or "none"
+                raise DriftError(f"no principal of the export matches {baseline.ref} (name patterns: {patterns}); "
+                                 "choose one with --principal NAME")
+        return [compare_principal(baseline, p, catalog, variables, strict_vars=strict_vars) for p in chosen]
+    if principal is not None:
+        raise DriftError("--principal needs an account export as TARGET")
+    standalone = [p for p in loaded.policies if p.subject is None]
+    if not standalone:
+        raise DriftError("TARGET holds no policy to compare")
+    return [compare_policy(baseline, p, catalog, variables, strict_vars=strict_vars) for p in standalone]

@@ -1,0 +1,634 @@
+"""The request-set algebra behind drift: IAM wildcard patterns, condition implication, statement coverage.
+
+A policy set allows a request (principal, action, resource, condition context) when an
+``Allow`` statement matches it and no ``Deny`` statement does. :func:`find_gaps` decides,
+statement by statement, whether everything an *inner* set allows is allowed by an
+*outer* set, and describes each place where it cannot prove so. Every test here is a
+sufficient condition: when a proof fails, a gap is reported, so "no gaps" is a sound
+"no new access" while a gap may occasionally be a false alarm.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from auditor.model import Condition, Policy, Statement
+
+# --------------------------------------------------------------------------- wildcard patterns
+
+
+def _has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def squash(pattern: str) -> str:
+    """The canonical spelling of a pattern: in each run of wildcards, ``?`` first and at most one ``*``."""
+    if not _has_wildcard(pattern):
+        return pattern
+    out: list[str] = []
+    index, size = 0, len(pattern)
+    while index < size:
+        char = pattern[index]
+        if char in "*?":
+            end = index
+            while end < size and pattern[end] in "*?":
+                end += 1
+            run = pattern[index:end]
+            out.append("?" * run.count("?") + ("*" if "*" in run else ""))
+            index = end
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _regex(pattern: str) -> re.Pattern[str]:
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Whether the literal ``text`` matches the IAM pattern (case-sensitive)."""
+    if not _has_wildcard(pattern):
+        return pattern == text
+    return _regex(pattern).match(text) is not None
+
+
+def _strip_literal_ends(first: str, second: str) -> tuple[str, str] | None:
+    """Remove the common literal prefix and suffix; None when a literal end differs (no common string)."""
+    start = 0
+    limit = min(len(first), len(second))
+    while start < limit and first[start] not in "*?" and second[start] not in "*?":
+        if first[start] != second[start]:
+            return None
+        start += 1
+    first, second = first[start:], second[start:]
+    end = 0
+    limit = min(len(first), len(second))
+    while end < limit and first[-1 - end] not in "*?" and second[-1 - end] not in "*?":
+        if first[-1 - end] != second[-1 - end]:
+            return None
+        end += 1
+    if end:
+        first, second = first[:-end], second[:-end]
+    return first, second
+
+
+@lru_cache(maxsize=65536)
+def glob_contains(outer: str, inner: str) -> bool:
+    """Whether every string ``inner`` matches is matched by ``outer`` (sound; exact for the usual shapes)."""
+    if outer == "*" or outer == inner:
+        return True
+    inner, outer = squash(inner), squash(outer)
+    if outer == "*" or outer == inner:
+        return True
+    if not _has_wildcard(outer):
+        return False
+    if not _has_wildcard(inner):
+        return glob_match(outer, inner)
+    stripped = _strip_literal_ends(inner, outer)
+    if stripped is None:
+        return False
+    inner, outer = stripped
+    n, m = len(inner), len(outer)
+    # below[j]: inner[i+1:] is contained in outer[j:]; row n first (only stars left in outer).
+    below = [False] * (m + 1)
+    below[m] = True
+    for j in range(m - 1, -1, -1):
+        below[j] = outer[j] == "*" and below[j + 1]
+    for i in range(n - 1, -1, -1):
+        row = [False] * (m + 1)
+        inner_char = inner[i]
+        for j in range(m - 1, -1, -1):
+            outer_char = outer[j]
+            if outer_char == "*":
+                row[j] = row[j + 1] or below[j]
+            elif inner_char == "*":
+                row[j] = False
+            elif outer_char == "?":
+                row[j] = below[j + 1]
+            else:
+                row[j] = inner_char == outer_char and below[j + 1]
+        below = row
+    return below[0]
+
+
+@lru_cache(maxsize=65536)
+def glob_intersects(first: str, second: str) -> bool:
+    """Whether some string matches both patterns (exact)."""
+    if first == "*" or second == "*" or first == second:
+        return True
+    if not _has_wildcard(first):
+        return glob_match(second, first)
+    if not _has_wildcard(second):
+        return glob_match(first, second)
+    stripped = _strip_literal_ends(first, second)
+    if stripped is None:
+        return False
+    p, q = stripped
+    n, m = len(p), len(q)
+    below = [False] * (m + 1)  # row i = n
+    below[m] = True
+    for j in range(m - 1, -1, -1):
+        below[j] = q[j] == "*" and below[j + 1]
+    for i in range(n - 1, -1, -1):
+        row = [False] * (m + 1)
+        row[m] = p[i] == "*" and below[m]
+        for j in range(m - 1, -1, -1):
+            if p[i] == "*":
+                row[j] = below[j] or row[j + 1]
+            elif q[j] == "*":
+                row[j] = row[j + 1] or below[j]
+            else:
+                row[j] = (p[i] == "?" or q[j] == "?" or p[i] == q[j]) and below[j + 1]
+        below = row
+    return below[0]
+
+
+def arn_contains(outer: str, inner: str) -> bool:
+    """Containment for ``ArnLike`` patterns, which AWS matches component by component (six, split on ``:``)."""
+    outer_parts, inner_parts = outer.split(":", 5), inner.split(":", 5)
+    if len(outer_parts) != len(inner_parts):
+        return outer == inner
+    return all(glob_contains(o, i) for o, i in zip(outer_parts, inner_parts, strict=True))
+
+
+def is_universal(pattern: str) -> bool:
+    return squash(pattern) == "*"
+
+
+# --------------------------------------------------------------------------- conditions
+
+_ALIASES = {"ArnEquals": "ArnLike", "ArnNotEquals": "ArnNotLike"}
+_VALUE_SETS = frozenset(
+    {"StringEquals", "StringEqualsIgnoreCase", "NumericEquals", "DateEquals", "IpAddress", "BinaryEquals"}
+)
+_PATTERNS = frozenset({"StringLike", "ArnLike"})
+_NEGATED_PATTERNS = frozenset({"StringNotLike", "ArnNotLike"})
+_NEGATED_SETS = frozenset(
+    {"StringNotEquals", "StringNotEqualsIgnoreCase", "NumericNotEquals", "DateNotEquals", "NotIpAddress"}
+)
+_LOWER_VALUES = frozenset({"Bool", "Null", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"})
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """A condition in comparable form: canonical operator, lower-case key, values as a set of strings."""
+
+    qualifier: str
+    operator: str
+    if_exists: bool
+    key: str
+    values: frozenset[str]
+    written_operator: str
+    written_key: str
+
+    @classmethod
+    def of(cls, condition: Condition) -> Cond:
+        base = _ALIASES.get(condition.base_operator, condition.base_operator)
+        values = [_value_text(v) for v in condition.values]
+        if base in _LOWER_VALUES:
+            values = [v.lower() for v in values]
+        return cls(
+            qualifier=(condition.set_qualifier or "").lower(),
+            operator=base,
+            if_exists=condition.if_exists,
+            key=condition.key.lower(),
+            values=frozenset(values),
+            written_operator=condition.operator,
+            written_key=condition.key,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"operator": self.written_operator, "key": self.written_key, "values": sorted(self.values)}
+
+
+def implies(stronger: Cond, weaker: Cond) -> bool:
+    """Whether every request context satisfying ``stronger`` satisfies ``weaker``."""
+    if stronger == weaker:
+        return True
+    if stronger.key != weaker.key or stronger.qualifier != weaker.qualifier:
+        return False
+    if stronger.if_exists and not weaker.if_exists:
+        return False
+    if stronger.operator == weaker.operator:
+        op = stronger.operator
+        if op in _VALUE_SETS:
+            return stronger.values <= weaker.values
+        contains = arn_contains if op.startswith("Arn") else glob_contains
+        if op in _PATTERNS:
+            return all(any(contains(w, s) for w in weaker.values) for s in stronger.values)
+        if op in _NEGATED_SETS:
+            return stronger.values >= weaker.values
+        if op in _NEGATED_PATTERNS:
+            return all(any(contains(s, w) for s in stronger.values) for w in weaker.values)
+        return stronger.values == weaker.values
+    if stronger.operator == "StringEquals" and weaker.operator == "StringLike":
+        return all(any(glob_match(w, s) for w in weaker.values) for s in stronger.values)
+    return False
+
+
+def all_implied(stronger: Sequence[Cond], weaker: Sequence[Cond]) -> bool:
+    """Whether the conjunction ``stronger`` implies each condition of ``weaker``."""
+    return all(any(implies(s, w) for s in stronger) for w in weaker)
+
+
+def satisfiable(conditions: Sequence[Cond]) -> bool:
+    """A cheap proof that some request context satisfies every condition (False when unsure)."""
+    keys = [c.key for c in conditions]
+    if len(keys) != len(set(keys)):
+        return False
+    for condition in conditions:
+        if not condition.values:
+            return False
+        if condition.operator in ("Bool", "Null") and not condition.values <= {"true", "false"}:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- principals
+
+
+def principal_key(kind: str, value: str) -> str:
+    """``AWS:arn...`` with account ids spelt as root ARNs, ``*`` as ``AWS:*``, services lower-cased."""
+    if kind == "*" or (kind == "AWS" and value == "*"):
+        return "AWS:*"
+    if kind == "AWS" and re.fullmatch(r"\d{12}", value):
+        return f"AWS:arn:aws:iam::{value}:root"
+    if kind == "Service":
+        return f"Service:{value.lower()}"
+    return f"{kind}:{value}"
+
+
+_ROOT = re.compile(r"AWS:arn:(aws[a-z-]*):iam::(\d{12}):root\Z")
+_IN_ACCOUNT = re.compile(r"AWS:arn:(aws[a-z-]*):(?:iam|sts)::(\d{12}):")
+
+
+def principal_contains(outer: str, inner: str) -> bool:
+    if outer == "AWS:*" or outer == inner:
+        return True
+    root = _ROOT.match(outer)
+    if root is not None:
+        member = _IN_ACCOUNT.match(inner)
+        return member is not None and member.groups() == root.groups()
+    return False
+
+
+# --------------------------------------------------------------------------- actions
+
+
+class ActionSpace:
+    """The catalogue's actions as bit positions (in sorted order), so action sets are Python ints.
+
+    ``*`` and ``NotAction`` sets hold tens of thousands of actions; as bitmasks their
+    unions, intersections and complements cost microseconds.
+    """
+
+    def __init__(self, names: Iterable[str], expand: Any, access_level: Any) -> None:
+        self.names: tuple[str, ...] = tuple(sorted(names))
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.all = (1 << len(self.names)) - 1
+        self._expand = expand
+        self._cache: dict[str, int] = {}
+        self.writes = self.mask(n for n in self.names if access_level(n) != "List" and access_level(n) != "Read")
+
+    def mask(self, names: Iterable[str]) -> int:
+        index = self.index
+        bits = 0
+        for name in names:
+            position = index.get(name)
+            if position is not None:
+                bits |= 1 << position
+        return bits
+
+    def expand(self, pattern: str) -> int:
+        key = pattern.lower()
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self.all if key == "*" else self.mask(self._expand(key))
+        return found
+
+    def names_of(self, bits: int, limit: int | None = None) -> list[str]:
+        """The first ``limit`` action names of ``bits``, in sorted order."""
+        found: list[str] = []
+        while bits and (limit is None or len(found) < limit):
+            low = bits & -bits
+            found.append(self.names[low.bit_length() - 1])
+            bits ^= low
+        return found
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(eq=False)
+class Stmt:
+    """One statement in comparable form.
+
+    ``resources`` is None for ``NotResource`` (then ``not_resources`` lists the
+    exclusions); ``principals`` is None for identity policies, and a tuple of
+    :func:`principal_key` strings otherwise.
+    """
+
+    allow: bool
+    actions: int
+    """A bitmask over the :class:`ActionSpace`."""
+    resources: tuple[str, ...] | None
+    not_resources: tuple[str, ...]
+    principals: tuple[str, ...] | None
+    conditions: tuple[Cond, ...]
+    policy: Policy | None = None
+    statement: Statement | None = None
+    has_not_principal: bool = False
+    unbound: bool = False
+    """Contains a placeholder token nobody bound (skipped where it would only add noise)."""
+
+
+Cell = tuple[bool, Any, str | None]
+"""(is NotResource, pattern or exclusions, principal key or None): one block of an inner statement."""
+
+
+def compile_statements(
+    policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = ()
+) -> list[Stmt]:
+    """Statements of ``policy`` in comparable form.
+
+    Inner statements with an odd ``Effect`` count as Allow and outer ones as Deny, so
+    that a malformed effect can only make the comparison report more. Actions the
+    catalogue does not know grant nothing and are left out (the linter reports them).
+    """
+    tokens = tuple(unbound_tokens)
+    compiled: list[Stmt] = []
+    for statement in policy.statements:
+        allow = statement.effect != "Deny" if inner else statement.effect == "Allow"
+        actions = 0
+        if statement.actions is not None:
+            for pattern in statement.actions:
+                actions |= space.expand(pattern)
+        elif statement.not_actions is not None:
+            for pattern in statement.not_actions:
+                actions |= space.expand(pattern)
+            actions = space.all & ~actions
+        if statement.resources is not None:
+            resources: tuple[str, ...] | None = statement.resources
+            not_resources: tuple[str, ...] = ()
+        elif statement.not_resources is not None:
+            resources, not_resources = None, statement.not_resources
+        else:
+            resources, not_resources = ("*",), ()
+        principals: tuple[str, ...] | None = None
+        has_not_principal = statement.not_principals is not None
+        if statement.principals is not None:
+            principals = tuple(principal_key(p.type, p.value) for p in statement.principals)
+        elif has_not_principal:
+            principals = ("AWS:*",) if inner else ()
+        conditions = tuple(Cond.of(c) for c in statement.conditions)
+        unbound = bool(tokens) and any(
+            token in text
+            for token in tokens
+            for text in (
+                *(resources or ()),
+                *not_resources,
+                *(principals or ()),
+                *(v for c in conditions for v in c.values),
+            )
+        )
+        compiled.append(
+            Stmt(allow, actions, resources, not_resources, principals, conditions, policy, statement,
+                 has_not_principal, unbound)
+        )
+    return compiled
+
+
+def covers_cell(outer: Stmt, cell: Cell) -> bool:
+    """Whether ``outer``'s resources and principals include the cell's (conditions aside)."""
+    is_not, resource, principal = cell
+    if principal is None:
+        if outer.principals is not None:
+            return False
+    elif outer.principals is None or not any(principal_contains(o, principal) for o in outer.principals):
+        return False
+    return covers_resource(outer, is_not, resource)
+
+
+def covers_resource(outer: Stmt, is_not: bool, resource: Any) -> bool:
+    if is_not:
+        if outer.resources is not None:
+            return any(is_universal(p) for p in outer.resources)
+        return all(any(glob_contains(mine, theirs) for mine in resource) for theirs in outer.not_resources)
+    if outer.resources is not None:
+        return any(glob_contains(p, resource) for p in outer.resources)
+    return not any(glob_intersects(x, resource) for x in outer.not_resources)
+
+
+def covers_principal_only(outer: Stmt, cell: Cell) -> bool:
+    principal = cell[2]
+    if principal is None:
+        return outer.principals is None
+    return outer.principals is not None and any(principal_contains(o, principal) for o in outer.principals)
+
+
+def may_overlap(deny: Stmt, cell: Cell) -> bool:
+    """False only when the deny provably applies to no resource of the cell."""
+    is_not, resource, _ = cell
+    if is_not:
+        return True
+    if deny.resources is not None:
+        return any(glob_intersects(p, resource) for p in deny.resources)
+    return not any(glob_contains(x, resource) for x in deny.not_resources)
+
+
+def deny_covers(inner_deny: Stmt, outer_deny: Stmt) -> bool:
+    """Whether ``inner_deny`` denies (at least) every request ``outer_deny`` denies, for a shared action."""
+    if not all_implied(outer_deny.conditions, inner_deny.conditions):
+        return False
+    if inner_deny.has_not_principal:
+        return False
+    if inner_deny.principals is not None and "AWS:*" not in inner_deny.principals:
+        if outer_deny.principals is None or outer_deny.has_not_principal:
+            return False
+        if not all(any(principal_contains(i, o) for i in inner_deny.principals) for o in outer_deny.principals):
+            return False
+    if outer_deny.resources is not None:
+        return all(covers_resource(inner_deny, False, r) for r in outer_deny.resources)
+    return covers_resource(inner_deny, True, outer_deny.not_resources)
+
+
+def cells_of(statement: Stmt) -> list[Cell]:
+    principals: Sequence[str | None] = statement.principals if statement.principals is not None else (None,)
+    if statement.resources is None:
+        return [(True, statement.not_resources, p) for p in principals]
+    return [(False, r, p) for r in statement.resources for p in principals]
+
+
+@dataclass
+class Gap:
+    """Requests of one inner statement, for a group of actions, that the outer set may not allow.
+
+    ``kind``: ``action`` (no outer Allow names the action), ``resource``, ``principal``,
+    ``condition`` (resources and principals are covered, but only by statements whose
+    conditions the inner statement does not carry), ``deny`` (an outer Deny the inner
+    set does not repeat).
+    """
+
+    kind: str
+    statement: Stmt
+    actions: int
+    certain: bool = True
+    cells: list[Cell] = field(default_factory=list)
+    outer_resources: set[str] = field(default_factory=set)
+    missing_conditions: list[Cond] = field(default_factory=list)
+    deny: Stmt | None = None
+
+
+def _cell_removed(cell: Cell, inner_denies: Sequence[Stmt]) -> bool:
+    for deny in inner_denies:
+        if deny.conditions or deny.has_not_principal:
+            continue
+        principal = cell[2]
+        if (deny.principals is not None and principal is not None
+                and not any(principal_contains(d, principal) for d in deny.principals)):
+            continue
+        if covers_resource(deny, cell[0], cell[1]):
+            return True
+    return False
+
+
+def _witness_certain(statement: Stmt, cells: Sequence[Cell], inner_denies: Sequence[Stmt]) -> bool:
+    """Whether the inner set surely allows some request of the statement (for a reported added action)."""
+    if not satisfiable(statement.conditions) or not cells:
+        return False
+    for cell in cells:
+        if cell[0] and any(glob_contains(x, "arn:*") for x in cell[1]):
+            continue
+        if not any(may_overlap(deny, cell) for deny in inner_denies):
+            return True
+    return False
+
+
+def _check_group(
+    statement: Stmt,
+    outer_allows: Sequence[Stmt],
+    outer_denies: Sequence[Stmt],
+    inner_denies: Sequence[Stmt],
+    implied: dict[int, bool],
+) -> list[Gap]:
+    cells = [c for c in cells_of(statement) if not _cell_removed(c, inner_denies)]
+    if not cells:
+        return []
+    if not outer_allows:
+        return [Gap("action", statement, 0, _witness_certain(statement, cells, inner_denies), cells)]
+    gaps: dict[str, Gap] = {}
+
+    def gap(kind: str) -> Gap:
+        if kind not in gaps:
+            gaps[kind] = Gap(kind, statement, 0)
+        return gaps[kind]
+
+    def conditions_carried(outer: Stmt) -> bool:
+        known = implied.get(id(outer))
+        if known is None:
+            known = implied[id(outer)] = all_implied(statement.conditions, outer.conditions)
+        return known
+
+    for cell in cells:
+        covering = [o for o in outer_allows if covers_cell(o, cell)]
+        if not any(conditions_carried(o) for o in covering):
+            if covering:
+                found = gap("condition")
+                best = min(
+                    ([w for w in o.conditions if not any(implies(s, w) for s in statement.conditions)]
+                     for o in covering),
+                    key=len,
+                )
+                found.missing_conditions.extend(c for c in best if c not in found.missing_conditions)
+            elif any(covers_principal_only(o, cell) for o in outer_allows):
+                found = gap("resource")
+            else:
+                found = gap("principal")
+            found.cells.append(cell)
+            for outer in outer_allows:
+                found.outer_resources.update(outer.resources or (f"NotResource {x}" for x in outer.not_resources))
+            continue
+        for deny in outer_denies:
+            if may_overlap(deny, cell) and not any(deny_covers(mine, deny) for mine in inner_denies):
+                found = gap("deny")
+                found.deny = deny
+                found.cells.append(cell)
+                break
+    return list(gaps.values())
+
+
+def _partition(actions: int, others: Sequence[int]) -> list[int]:
+    """Split ``actions`` into groups named by exactly the same ``others`` (bit operations, no per-action loop)."""
+    parts = [actions] if actions else []
+    for other in others:
+        if not other:
+            continue
+        split: list[int] = []
+        for part in parts:
+            inside = part & other
+            if inside and inside != part:
+                split += [inside, part & ~other]
+            else:
+                split.append(part)
+        parts = split
+    return parts
+
+
+def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False) -> list[Gap]:
+    """Every place where an inner Allow may allow a request the outer set does not allow.
+
+    With ``skip_unbound``, statements holding an unbound placeholder only report actions
+    the outer set does not allow at all (their resources cannot be compared).
+
+    Actions are grouped by which outer and inner statements name them, so ``*``
+    (tens of thousands of actions) costs one check per group, not per action.
+    """
+    outer_allows = [s for s in outer if s.allow]
+    outer_denies = [s for s in outer if not s.allow]
+    inner_denies = [s for s in inner if not s.allow]
+    gaps: list[Gap] = []
+    for statement in inner:
+        if not statement.allow:
+            continue
+        only_missing_actions = skip_unbound and statement.unbound
+        groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)])
+        implied: dict[int, bool] = {}
+        merged: dict[tuple[str, bool], Gap] = {}
+        for actions in groups:
+            sample = actions & -actions
+            for found in _check_group(
+                statement,
+                [s for s in outer_allows if s.actions & sample],
+                [s for s in outer_denies if s.actions & sample],
+                [s for s in inner_denies if s.actions & sample],
+                implied,
+            ):
+                if only_missing_actions and found.kind != "action":
+                    continue
+                key = (found.kind, found.certain)
+                if key in merged:
+                    target = merged[key]
+                    target.actions |= actions
+                    target.cells.extend(c for c in found.cells if c not in target.cells)
+                    target.outer_resources |= found.outer_resources
+                    target.missing_conditions.extend(
+                        c for c in found.missing_conditions if c not in target.missing_conditions
+                    )
+                else:
+                    found.actions = actions
+                    merged[key] = found
+        gaps.extend(merged.values())
+    return gaps

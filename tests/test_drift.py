@@ -1,0 +1,411 @@
+"""Drift by category, in both directions, and equivalent rewrites that are not drift."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.baselines import Baseline, BaselinePolicy, Placeholder, PrincipalSpec, Provenance, resolve_baseline
+from auditor.catalog import load_catalog
+from auditor.drift import DriftError, DriftResult, compare_policy, compare_principal, drift_loaded, parse_vars
+from auditor.drift_logic import glob_contains, glob_intersects, squash
+from auditor.loaders import LoadOptions, load_text
+from auditor.model import PolicyKind
+from auditor.normalize import normalize_policy
+from auditor.source import Source
+from tests.conftest import run_cli
+
+CATALOG = load_catalog()
+BUCKET = "arn:aws:s3:::acme-data"
+
+READER = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+     "Resource": [f"{BUCKET}/*"]},
+    {"Sid": "List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET,
+     "Condition": {"StringLike": {"s3:prefix": ["reports/*"]}}},
+    {"Sid": "Kms", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+     "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}},
+]}
+TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::${VendorAccount}:root"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"sts:ExternalId": "EXTERNAL_ID"}}},
+]}
+
+
+def baseline(policies: dict[str, Any] | None = None, trust: dict[str, Any] | None = None,
+             managed: tuple[str, ...] = ()) -> Baseline:
+    return Baseline(
+        id="test/reader", revision="1", default=True, title="reader", vendor="test",
+        principal=PrincipalSpec("role", ("Reader*",)), provenance=Provenance("test"),
+        policies=(BaselinePolicy("reader", "identity", policies),) if policies else (),
+        trust_policy=BaselinePolicy("trust", "trust", trust) if trust else None,
+        managed_policies=managed,
+        placeholders=(Placeholder("${VendorAccount}", "VendorAccount"), Placeholder("EXTERNAL_ID", "ExternalId")),
+    )
+
+
+def compare(target: dict[str, Any], base: dict[str, Any] = READER, kind: PolicyKind = PolicyKind.IDENTITY,
+            **variables: str) -> DriftResult:
+    policy = normalize_policy(target, kind, Source("target.json", json.dumps(target)))
+    if kind is PolicyKind.TRUST:
+        return compare_policy(baseline(trust=base), policy, CATALOG, variables)
+    return compare_policy(baseline(base), policy, CATALOG, variables)
+
+
+def rules(result: DriftResult) -> set[str]:
+    return {f.rule_id for f in result.findings}
+
+
+def edited(change: Any, base: dict[str, Any] = READER) -> dict[str, Any]:
+    document = copy.deepcopy(base)
+    change(document["Statement"])
+    return document
+
+
+# --------------------------------------------------------------------------- wildcard patterns
+
+
+@pytest.mark.parametrize(("outer", "inner", "contained"), [
+    ("*", "anything", True),
+    ("arn:aws:s3:::b/*", "arn:aws:s3:::b/k/*", True),
+    ("arn:aws:s3:::b/k/*", "arn:aws:s3:::b/*", False),
+    ("arn:aws:s3:::b*", "arn:aws:s3:::b?", True),
+    ("arn:aws:s3:::b?", "arn:aws:s3:::b*", False),
+    ("arn:aws:s3:::*?", "arn:aws:s3:::?*", True),
+    ("a*b*c", "a*bxb*c", True),
+    ("a*b", "a*", False),
+    ("arn:aws:s3:::b/*", "arn:aws:s3:::b", False),
+])
+def test_pattern_containment(outer: str, inner: str, contained: bool) -> None:
+    assert glob_contains(outer, inner) is contained
+
+
+def test_pattern_intersection_and_canonical_form() -> None:
+    assert glob_intersects("arn:aws:s3:::b*", "arn:aws:s3:::*1")
+    assert not glob_intersects("arn:aws:s3:::b*", "arn:aws:s3:::c*")
+    assert not glob_intersects("a?", "abc")
+    assert squash("a*?**?b") == "a??*b"
+
+
+# --------------------------------------------------------------------------- each category, both ways
+
+
+def test_identical_policy_is_no_drift() -> None:
+    result = compare(READER)
+    assert not result.findings and result.verdict.startswith("no new access")
+
+
+def test_action_added_and_removed() -> None:
+    added = compare(edited(lambda s: s[0]["Action"].append("s3:PutObject")))
+    assert rules(added) == {"IAM901"}
+    finding = added.findings[0]
+    assert finding.details["added_actions"] == [{"action": "s3:PutObject", "access_level": "Write"}]
+    assert finding.baseline == "test/reader@1" and finding.statement is not None and finding.statement.index == 0
+    assert added.verdict.startswith("1 new: 1 action(s) added")
+    removed = compare(edited(lambda s: s[0]["Action"].remove("s3:GetObjectVersion")))
+    assert rules(removed) == {"IAM902"}
+    assert removed.verdict.startswith("no new access; 1 missing")
+
+
+def test_wildcard_adds_every_action_it_expands_to() -> None:
+    result = compare(edited(lambda s: s[0].update(Action="s3:Get*")))
+    (finding,) = result.findings
+    assert finding.rule_id == "IAM901"
+    expected = CATALOG.expand("s3:Get*") - {"s3:getobject", "s3:getobjectversion"}
+    assert finding.details["action_count"] == len(expected)
+
+
+def test_not_action_is_the_complement_over_the_catalogue() -> None:
+    result = compare(edited(lambda s: s[0].update(NotAction=["s3:Delete*"]) or s[0].pop("Action")))
+    added = next(f for f in result.findings if f.rule_id == "IAM901")
+    in_baseline = {"s3:getobject", "s3:getobjectversion", "s3:listbucket", "kms:decrypt"}
+    assert added.details["action_count"] == len(CATALOG.all_actions()) - len(CATALOG.expand("s3:Delete*")) - len(
+        in_baseline)
+    assert {"IAM903", "IAM904"} <= rules(result)
+
+
+def test_resource_widened_and_narrowed() -> None:
+    widened = compare(edited(lambda s: s[0].update(Resource="arn:aws:s3:::acme-*/*")))
+    assert rules(widened) == {"IAM903"}
+    details = widened.findings[0].details
+    assert details["target_resources"] == ["arn:aws:s3:::acme-*/*"]
+    assert details["baseline_resources"] == [f"{BUCKET}/*"]
+    narrowed = compare(edited(lambda s: s[0].update(Resource=f"{BUCKET}/reports/*")))
+    assert rules(narrowed) == {"IAM902"}
+    assert narrowed.findings[0].severity.value == "low"
+
+
+def test_not_resource_is_wider_than_any_list() -> None:
+    result = compare(edited(lambda s: s[0].pop("Resource") and s[0].update(NotResource=[f"{BUCKET}-secret/*"])))
+    assert rules(result) == {"IAM903"}
+
+
+def test_condition_loosened_and_tightened() -> None:
+    dropped = compare(edited(lambda s: s[2].pop("Condition")))
+    assert rules(dropped) == {"IAM904"}
+    assert dropped.findings[0].details["removed_conditions"] == [
+        {"operator": "StringEquals", "key": "kms:ViaService", "values": ["s3.us-east-1.amazonaws.com"]}]
+    weaker = compare(edited(lambda s: s[1]["Condition"]["StringLike"].update({"s3:prefix": ["*"]})))
+    assert rules(weaker) == {"IAM904"}
+    if_exists = compare(edited(lambda s: s[2].update(
+        Condition={"StringEqualsIfExists": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}})))
+    assert rules(if_exists) == {"IAM904"}
+    stronger = compare(edited(lambda s: s[1]["Condition"]["StringLike"].update({"s3:prefix": ["reports/2024/*"]})))
+    assert rules(stronger) == {"IAM902"}
+    extra = compare(edited(lambda s: s[0].update(Condition={"Bool": {"aws:SecureTransport": "true"}})))
+    assert rules(extra) == {"IAM902"}
+
+
+def test_string_equals_is_stronger_than_a_matching_string_like() -> None:
+    result = compare(edited(lambda s: s[1].update(Condition={"StringEquals": {"s3:prefix": "reports/a"}})))
+    assert rules(result) == {"IAM902"}
+
+
+def test_deny_in_the_target_narrows_and_a_missing_baseline_deny_widens() -> None:
+    narrowed = compare(edited(lambda s: s.append(
+        {"Effect": "Deny", "Action": "s3:GetObjectVersion", "Resource": "*"})))
+    assert rules(narrowed) == {"IAM902"}
+    with_deny = edited(lambda s: s.append(
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"{BUCKET}/secret/*"}))
+    assert not compare(with_deny, base=with_deny).findings
+    missing = compare(READER, base=with_deny)
+    assert rules(missing) == {"IAM903"}
+    assert missing.findings[0].details["missing_deny"]["index"] == 3
+    broader_deny = edited(lambda s: s.append({"Effect": "Deny", "Action": "s3:*", "Resource": f"{BUCKET}/*"
+                                              "" if False else f"{BUCKET}/secret*"}))
+    assert not compare(broader_deny, base=with_deny).new_access
+
+
+def test_target_allow_everything_then_deny_is_still_checked() -> None:
+    target = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": f"{BUCKET}/*"},
+        {"Effect": "Deny", "NotAction": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "*"},
+    ]}
+    result = compare(target, base={"Version": "2012-10-17", "Statement": [READER["Statement"][0]]})
+    assert not result.findings
+
+
+def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    assert not compare(documented, TRUST, PolicyKind.TRUST).findings
+    added = edited(lambda s: s[0]["Principal"].update(AWS=["arn:aws:iam::999988887777:root", "123456789012"]),
+                   documented)
+    assert {"IAM905", "IAM907"} == rules(compare(added, TRUST, PolicyKind.TRUST))
+    result = compare(added, TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
+    assert rules(result) == {"IAM905"}
+    principals = result.findings[0].details["added_principals"]
+    assert principals == ["AWS:arn:aws:iam::123456789012:root"]
+    without = compare(edited(lambda s: s[0].pop("Condition"), documented), TRUST, PolicyKind.TRUST)
+    assert rules(without) == {"IAM905"}
+    assert without.findings[0].details["removed_conditions"][0]["key"] == "sts:ExternalId"
+    everyone = compare(edited(lambda s: s[0].update(Principal="*"), documented), TRUST, PolicyKind.TRUST)
+    assert any(f.severity.value == "critical" for f in everyone.findings)
+    narrower = compare(edited(lambda s: s[0]["Principal"].update(AWS="arn:aws:iam::999988887777:role/vendor"),
+                              documented), TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
+    assert rules(narrower) == {"IAM902"}
+
+
+def test_managed_policies_added_and_missing() -> None:
+    export = {"RoleDetailList": [{
+        "RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "RolePolicyList": [{"PolicyName": "reader", "PolicyDocument": READER}],
+        "AttachedManagedPolicies": [{"PolicyName": "PowerUserAccess",
+                                     "PolicyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}]}], "Policies": []}
+    loaded = load_text(json.dumps(export), "export.json", LoadOptions())
+    documented = baseline(READER, managed=("arn:aws:iam::aws:policy/ReadOnlyAccess",))
+    (result,) = drift_loaded(documented, loaded, catalog=CATALOG)
+    by_detail = {next(k for k in f.details if k.endswith("managed_policies")): f for f in result.findings}
+    assert set(by_detail) == {"added_managed_policies", "missing_managed_policies"}
+    assert by_detail["added_managed_policies"].severity.value == "critical"
+    assert by_detail["missing_managed_policies"].severity.value == "medium"
+    assert result.verdict.startswith("1 new: 1 managed policy")
+
+
+# --------------------------------------------------------------------------- equivalent rewrites
+
+
+def test_reordered_statements_are_not_drift() -> None:
+    assert not compare(edited(lambda s: s.reverse())).findings
+
+
+def test_split_statements_are_not_drift() -> None:
+    def split(statements: list[dict[str, Any]]) -> None:
+        first = statements.pop(0)
+        statements += [{**first, "Sid": f"Read{i}", "Action": a} for i, a in enumerate(first["Action"])]
+    assert not compare(edited(split)).findings
+
+
+def test_merged_statements_with_the_same_scope_are_not_drift() -> None:
+    base = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"},
+        {"Effect": "Allow", "Action": "s3:GetObjectVersion", "Resource": f"{BUCKET}/*"}]}
+    assert not compare(edited(lambda s: s.pop(1) and s[0].update(
+        Action=["s3:GetObject", "s3:GetObjectVersion"]), base), base=base).findings
+
+
+def test_other_letter_case_is_not_drift() -> None:
+    assert not compare(edited(lambda s: s[0].update(Action=["S3:getobject", "s3:GETOBJECTVERSION"]))).findings
+
+
+def test_wildcard_expanding_to_exactly_the_baseline_is_not_drift() -> None:
+    assert not compare(edited(lambda s: s[0].update(Action="s3:GetObject*Version"
+                                                    if False else ["s3:GetObject", "s3:GetObjectV?rsion"]))).findings
+    base = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": sorted(CATALOG.display_name(a) for a in CATALOG.expand("firehose:PutRecord*")),
+         "Resource": "*"}]}
+    assert not compare({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "firehose:PutRecord*", "Resource": "*"}]}, base=base).findings
+
+
+def test_an_arn_list_written_differently_is_not_drift() -> None:
+    base = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"{BUCKET}/a/*", f"{BUCKET}/b/*"]}]}
+    rewritten = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"{BUCKET}/b/*", f"{BUCKET}/a/*",
+                                                                    f"{BUCKET}/a/*", f"{BUCKET}/a/x*"]}]}
+    assert not compare(rewritten, base=base).findings
+    stars = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/a/**"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/b/*"}]}
+    assert not compare(stars, base=base).findings
+
+
+def test_account_id_and_root_arn_are_the_same_principal() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "999988887777"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    assert not compare(documented, TRUST, PolicyKind.TRUST).findings
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+def test_bindings_are_inferred_and_reported() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    result = compare(documented, TRUST, PolicyKind.TRUST)
+    assert result.bindings == {"VendorAccount": "999988887777", "ExternalId": "abc"}
+    assert "ExternalId=abc (inferred)" in result.verdict
+
+
+def test_given_vars_win_over_inference() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    result = compare(documented, TRUST, PolicyKind.TRUST, ExternalId="xyz")
+    assert rules(result) == {"IAM905", "IAM902"}
+    assert "ExternalId=xyz" in result.verdict and "ExternalId=xyz (inferred)" not in result.verdict
+
+
+def test_a_wildcard_never_binds_a_placeholder() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringLike": {"sts:ExternalId": "*"}}}]}
+    result = compare(documented, TRUST, PolicyKind.TRUST)
+    assert "IAM905" in rules(result) and result.new_access
+
+
+def test_iam_policy_variables_are_not_placeholders() -> None:
+    s3_access = resolve_baseline("upsolver/s3-access")
+    document = json.loads(json.dumps(s3_access.bind({"OutputBucketName": "out", "InputBucketName": "in",
+                                                     "AccountId": "111122223333"}).policies[0].document))
+    policy = normalize_policy(document, PolicyKind.IDENTITY, Source("p.json"))
+    result = compare_policy(s3_access, policy, CATALOG)
+    assert not result.findings
+    statement = document["Statement"][3]
+    statement["Resource"] = ["arn:aws:iam::111122223333:user/someone"]
+    result = compare_policy(s3_access, normalize_policy(document, PolicyKind.IDENTITY, Source("p.json")), CATALOG)
+    assert "IAM903" in rules(result)
+
+
+def test_parse_vars() -> None:
+    assert parse_vars(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
+    with pytest.raises(DriftError):
+        parse_vars(["novalue"])
+
+
+def test_compare_principal_pools_inline_customer_managed_and_group_policies() -> None:
+    loaded = load_text((Path(__file__).parents[1] / "fixtures/drift/account-vendors.json").read_text(),
+                       "account.json", LoadOptions())
+    user = next(p for p in loaded.principals if p.name == "UpsolverUser-etl")
+    result = compare_principal(resolve_baseline("upsolver/s3-access"), user, CATALOG)
+    assert not result.findings
+
+
+# --------------------------------------------------------------------------- command line
+
+
+FIXTURE = str(Path(__file__).parents[1] / "fixtures/drift/account-vendors.json")
+
+
+def test_drift_command_json_and_exit_codes(tmp_path: Path) -> None:
+    result = run_cli("drift", "stackstate/firehose-role", FIXTURE, "--principal", "stackstatefirehoserole-eu-west-1",
+                     "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert [f["rule_id"] for f in data["findings"]] == ["IAM901"]
+    assert data["summary"]["verdicts"][0]["principal"] == "StackStateFirehoseRole-eu-west-1"
+    clean = run_cli("drift", "stackstate/eventbridge-role", FIXTURE, "--principal",
+                    "StackStateEventBridgeRole-us-east-1", "--var", "Region=us-east-1")
+    assert clean.returncode == 0, clean.stderr
+    assert "no new access" in clean.stdout
+    policy = tmp_path / "trust.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    assert run_cli("drift", "stackstate/eventbridge-role", str(policy)).returncode == 0
+
+
+@pytest.mark.parametrize("args", [
+    ("drift", "nope/none", FIXTURE),
+    ("drift", "stackstate/firehose-role", FIXTURE, "--var", "Nope=1"),
+    ("drift", "stackstate/firehose-role", FIXTURE, "--principal", "Missing"),
+    ("drift", "stackstate/firehose-role", "/does/not/exist.json"),
+    ("baseline", "show", "nope/none"),
+    ("check", FIXTURE, "--baseline", "nope/none"),
+    ("check", FIXTURE, "--var", "novalue"),
+])
+def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("iam-audit: error:"), result.stderr
+
+
+def test_unknown_baseline_lists_the_known_ids() -> None:
+    result = run_cli("baseline", "show", "nope/none")
+    assert "upsolver/server-role" in result.stderr and "stackstate/kms-key" in result.stderr
+
+
+def test_baseline_list_show_diff() -> None:
+    listed = run_cli("baseline", "list", "--format", "json")
+    assert listed.returncode == 0
+    rows = json.loads(listed.stdout)
+    assert len({r["id"] for r in rows}) == 8 and len(rows) == 9
+    table = run_cli("baseline", "list")
+    assert "upsolver/management-role" in table.stdout and "Upsolver*ServerRole*" in table.stdout
+    shown = json.loads(run_cli("baseline", "show", "upsolver/s3-access", "--format", "json").stdout)
+    assert shown["ref"] == "upsolver/s3-access@streams"
+    assert [p["name"] for p in shown["placeholders"]] == ["OutputBucketName", "InputBucketName", "AccountId"]
+    text = run_cli("baseline", "show", "upsolver/management-role@plaintext").stdout
+    assert "trust policy:" in text and "<get_from_upsolver>" in text
+    diff = run_cli("baseline", "diff", "upsolver/management-role@gitbook", "upsolver/management-role@plaintext")
+    assert "+ allow iam:CreateServiceLinkedRole" in diff.stdout
+
+
+def test_baseline_extract_writes_files(tmp_path: Path) -> None:
+    doc = tmp_path / "vendor.md"
+    doc.write_text("# Reader role\n\n```json\n" + json.dumps(READER, indent=2) + "\n```\n")
+    result = run_cli("baseline", "extract", str(doc), "--output", str(tmp_path / "out"), "--vendor", "acme",
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["documents"][0]["written"]
+    assert list((tmp_path / "out" / "acme").glob("*.yaml"))
