@@ -110,7 +110,7 @@ RULES.rule(
     example="The baseline grants `firehose:PutRecordBatch`; the role allows only `firehose:PutRecord`.",
     fix="Grant what the baseline documents, or check with the vendor that the feature needing it is unused.",
     bad=[example(_eventbridge('"firehose:PutRecord"'), "IAM902", baseline=_EVENTBRIDGE)],
-    good=[example(_eventbridge('"firehose:PutRecord*"'), baseline=_EVENTBRIDGE,
+    good=[example(_eventbridge('"firehose:PutRecord*"'), "IAM002", baseline=_EVENTBRIDGE,
                   note="a wildcard that expands to exactly the documented actions")],
 )(_needs_a_baseline)
 
@@ -153,9 +153,10 @@ RULES.rule(
     example="The baseline lets the Firehose role use the KMS key only via S3 (`kms:ViaService`); the role "
     "drops that condition.",
     fix="Restore the condition with the documented values.",
-    bad=[example(_firehose(_ENCRYPTION_CONTEXT), "IAM904", baseline="stackstate/firehose-role")],
+    bad=[example(_firehose(_ENCRYPTION_CONTEXT), "IAM904", "IAM301", baseline="stackstate/firehose-role",
+                 note="IAM301: the documented KMS statement names an alias ARN, a defect of the vendor's document")],
     good=[example(_firehose('"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, '
-                            + _ENCRYPTION_CONTEXT), baseline="stackstate/firehose-role")],
+                            + _ENCRYPTION_CONTEXT), "IAM301", baseline="stackstate/firehose-role")],
 )(_needs_a_baseline)
 
 RULES.rule(
@@ -172,8 +173,9 @@ RULES.rule(
     example="The baseline trusts `events.amazonaws.com`; the role also trusts account 444455556666.",
     fix="Remove the added principals and restore the documented conditions.",
     bad=[example(_trust('{"Service": "events.amazonaws.com", "AWS": "arn:aws:iam::444455556666:root"}'),
-                 "IAM905", kind=PolicyKind.TRUST, baseline=_EVENTBRIDGE)],
-    good=[example(_trust('{"Service": ["events.amazonaws.com"]}'), kind=PolicyKind.TRUST,
+                 "IAM905", "IAM031", "IAM034", kind=PolicyKind.TRUST, baseline=_EVENTBRIDGE,
+                 note="the documented trust itself lacks aws:SourceAccount (IAM034)")],
+    good=[example(_trust('{"Service": ["events.amazonaws.com"]}'), "IAM034", kind=PolicyKind.TRUST,
                   baseline=_EVENTBRIDGE)],
 )(_needs_a_baseline)
 
@@ -190,8 +192,8 @@ RULES.rule(
     "attachment breaks the integration.",
     example="The StackState EventBridge role has AdministratorAccess attached.",
     fix="Detach what the baseline does not list; attach what it does.",
-    bad=[example(_export(_ADMIN), "IAM906", baseline=_EVENTBRIDGE)],
-    good=[example(_export(""), baseline=_EVENTBRIDGE)],
+    bad=[example(_export(_ADMIN), "IAM906", "IAM034", baseline=_EVENTBRIDGE)],
+    good=[example(_export(""), "IAM034", baseline=_EVENTBRIDGE)],
 )(_needs_a_baseline)
 
 RULES.rule(
