@@ -51,6 +51,9 @@ def policy_size(document: Any) -> int:
     import json
 
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    if text.isascii():
+        # json.dumps escapes every ASCII control character, so a space is the only whitespace left
+        return len(text) - text.count(" ")
     return len(text) - sum(len(m) for m in _WHITESPACE.findall(text))
 
 
