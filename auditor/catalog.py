@@ -410,6 +410,9 @@ class Catalog:
             return frozenset((key,)) if name in names else frozenset()
         if name == "*":
             return frozenset(f"{service}:{a}" for a in names)
+        head = name[:-1]
+        if name.endswith("*") and "*" not in head and "?" not in head:
+            return frozenset(f"{service}:{a}" for a in names if a.startswith(head))
         regex = _pattern_regex(name)
         return frozenset(f"{service}:{a}" for a in names if regex.match(a))
 
