@@ -105,6 +105,8 @@ def check(
     max_file_size: Annotated[int, typer.Option("--max-file-size", help="Largest file read, in MB.")] = 200,
     max_nesting: Annotated[int, typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted.")] = 200,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
+                                      "(0: one per core).")] = 1,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import CheckRequest, execute_check
@@ -142,6 +144,7 @@ def check(
         max_file_bytes=max_file_size * 1024 * 1024,
         max_nesting=max_nesting,
         use_cache=not no_cache,
+        jobs=jobs,
     )
     try:
         code = execute_check(request)

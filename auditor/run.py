@@ -35,6 +35,8 @@ class CheckRequest:
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
     use_cache: bool = True
+    jobs: int = 1
+    """Worker processes for loading and checking files (0: one per core)."""
 
 
 def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
@@ -47,7 +49,12 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
                           max_nesting=request.max_nesting, kind=request.kind)
-    loaded = load_paths(request.paths, options)
+    jobs = 1
+    if request.jobs != 1:
+        from auditor.parallel import effective_jobs
+
+        jobs = effective_jobs(request.jobs)
+    loaded = load_paths(request.paths, options) if jobs == 1 else None
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     known = {r.id.lower() for r in rules} | {r.slug for r in rules} | {r.info.category for r in rules}
@@ -59,7 +66,12 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
             raise ValueError(f"unknown rule, slug or category {name!r}; `iam-audit rules` lists them")
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore))
-    findings = run_rules(loaded, rules, CheckContext(catalog), selection)
+    if loaded is None:
+        from auditor.parallel import load_and_check
+
+        loaded, findings = load_and_check(request.paths, options, selection, jobs, request.use_cache)
+    else:
+        findings = run_rules(loaded, rules, CheckContext(catalog), selection)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}
     for policy in loaded.policies:
