@@ -205,6 +205,11 @@ def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (
 
 
 def run() -> None:
+    from auditor._fast_cli import run_check
+
+    code = run_check(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     app()
 
 
