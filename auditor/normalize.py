@@ -69,6 +69,8 @@ class _Normalizer:
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list):
+            if value and all(type(item) is str for item in value):
+                return tuple(value)
             items: list[str] = []
             for index, item in enumerate(value):
                 if isinstance(item, str):
