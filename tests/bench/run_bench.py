@@ -123,6 +123,7 @@ def build_workloads(args: argparse.Namespace, scratch: Path) -> list[Workload]:
     account = CORPUS / "account-large.json"
     workloads: list[Workload] = []
     out = scratch / "out"
+    out.mkdir(exist_ok=True)
 
     def ours(extra: Sequence[str], target: Path) -> list[Command]:
         return [iam_audit(root, label, [*extra, str(target)], cache) for root, label in roots]
