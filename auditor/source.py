@@ -136,7 +136,7 @@ _BLOCK = 1 << 16
 class _LineIndex:
     """Offset <-> line over a text, from newline counts per 64 KiB block (a few C-speed passes, little memory)."""
 
-    __slots__ = ("_last_newline", "_newlines_before", "text")
+    __slots__ = ("_block_newlines", "_last_newline", "_newlines_before", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -153,6 +153,7 @@ class _LineIndex:
             last_newline.append(last)
         self._newlines_before = newlines_before
         self._last_newline = last_newline
+        self._block_newlines: dict[int, list[int]] = {}
 
     def position(self, offset: int) -> tuple[int, int]:
         """(0-based line, 1-based column) of ``offset``."""
@@ -164,6 +165,18 @@ class _LineIndex:
             newline = self._last_newline[block]
         return line, offset - newline
 
+    def _newlines_in(self, block: int) -> list[int]:
+        found = self._block_newlines.get(block)
+        if found is None:
+            found = []
+            end = (block + 1) * _BLOCK
+            position = self.text.find("\n", block * _BLOCK, end)
+            while position != -1:
+                found.append(position)
+                position = self.text.find("\n", position + 1, end)
+            self._block_newlines[block] = found
+        return found
+
     def line_bounds(self, line: int) -> tuple[int, int] | None:
         """[start, end) offsets of 1-based ``line`` without its newline, or None past the end."""
         total_lines = self._newlines_before[-1] + 1
@@ -173,10 +186,7 @@ class _LineIndex:
         start = 0
         if wanted:
             block = bisect.bisect_left(self._newlines_before, wanted) - 1
-            position = block * _BLOCK - 1
-            for _ in range(wanted - self._newlines_before[block]):
-                position = self.text.find("\n", position + 1)
-            start = position + 1
+            start = self._newlines_in(block)[wanted - self._newlines_before[block] - 1] + 1
         end = self.text.find("\n", start)
         return start, len(self.text) if end == -1 else end
 
