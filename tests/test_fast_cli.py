@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
-import typer.main
+import typer
 
-from auditor import cli
+from auditor import cli, run
 from auditor._fast_cli import _Unsupported, parse, run_check
+from auditor.run import CheckRequest
 from tests.conftest import FIXTURES, run_cli
 
 SAME_AS_TYPER = [
     ["x.json"],
     ["a", "b", "--format", "json", "-f", "sarif", "--select", "IAM201", "--select", "unknown-action"],
     ["--no-cache", "-q", "--output=o.txt", "p", "--ignore", "IAM203"],
-    ["p", "--max-file-size", "3", "--kind", "trust", "--fail-on", "never", "--max-nesting", "+5"],
+    ["p", "--max-file-size", "3", "--kind", "trust", "--fail-on", "never", "--max-nesting", "5"],
     ["--", "-starts-with-a-dash.json", "--format"],
     ["p", "--format=json", "--output-json", "j.json", "--no-color", "--no-source", "--show-suppressed", "-"],
     ["p", "--fail-on", "low", "--fail-on", "medium", "--exclude", "**/x", "--include", "*.json", "--category", "x"],
@@ -29,15 +31,26 @@ LEFT_TO_TYPER = [
 ]
 
 
-def _typer_params(argv: list[str]) -> dict[str, object]:
-    group = typer.main.get_command(cli.app)
-    command = group.commands["check"]  # type: ignore[attr-defined]
-    return dict(command.make_context("check", list(argv)).params)
+def _requests(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[CheckRequest, CheckRequest]:
+    """The check request Typer builds from ``argv``, and the one the quick path builds."""
+    seen: list[CheckRequest] = []
+
+    def record(request: CheckRequest) -> int:
+        seen.append(request)
+        return 0
+
+    monkeypatch.setattr(run, "execute_check", record)
+    with contextlib.suppress(SystemExit, typer.Exit):
+        cli.app(args=["check", *argv], standalone_mode=False)
+    assert run_check(["check", *argv]) == 0
+    assert len(seen) == 2, seen
+    return seen[0], seen[1]
 
 
 @pytest.mark.parametrize("argv", SAME_AS_TYPER, ids=" ".join)
-def test_parses_like_typer(argv: list[str]) -> None:
-    assert parse(cli.check, argv) == _typer_params(argv)
+def test_builds_the_request_typer_builds(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    by_typer, quick = _requests(argv, monkeypatch)
+    assert quick == by_typer
 
 
 @pytest.mark.parametrize("argv", LEFT_TO_TYPER, ids=lambda a: " ".join(a) or "nothing")
