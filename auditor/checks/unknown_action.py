@@ -20,16 +20,20 @@ CATEGORY = "unknown-action"
 _ACTION_SHAPE = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+\Z")
 
 
-def _action_entries(statement: Statement) -> Iterator[tuple[str, str]]:
+def _action_entries(statement: Statement) -> Iterator[tuple[str, str, int, bool]]:
+    """(action, element, index, listed); the pointer is built only for an action that is reported."""
     for element in ("Action", "NotAction"):
         values = statement.actions if element == "Action" else statement.not_actions
         if values is None:
             continue
+        listed = len(values) > 1 or _is_list_in_source(statement, element)
         for index, action in enumerate(values):
-            pointer = statement.element_pointer(element)
-            if len(values) > 1 or _is_list_in_source(statement, element):
-                pointer = join_pointer(pointer, index)
-            yield action, pointer
+            yield action, element, index, listed
+
+
+def _action_pointer(statement: Statement, element: str, index: int, listed: bool) -> str:
+    pointer = statement.element_pointer(element)
+    return join_pointer(pointer, index) if listed else pointer
 
 
 def _is_list_in_source(statement: Statement, element: str) -> bool:
@@ -103,13 +107,14 @@ def _quote_list(items: list[str]) -> str:
 def _hits(policy: Policy, context: CheckContext, slug: str) -> Iterator[Hit]:
     memo = context.options.setdefault("_unknown_action_memo", {})
     for statement in policy.statements:
-        for action, pointer in _action_entries(statement):
+        for action, element, index, listed in _action_entries(statement):
             key = action
             if key not in memo:
                 memo[key] = classify(action, context)
             verdict = memo[key]
             if verdict is not None and verdict[0] == slug:
-                yield Hit(verdict[1], pointer=pointer, statement=statement, details=verdict[2])
+                yield Hit(verdict[1], pointer=_action_pointer(statement, element, index, listed),
+                          statement=statement, details=verdict[2])
 
 
 @RULES.rule(

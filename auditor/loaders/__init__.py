@@ -51,10 +51,21 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
     """Files to read, in a stable order, each once; what can't be walked is reported."""
     seen: set[Path] = set()
     files: list[Path] = []
+    real_folders: dict[Path, Path] = {}
+
+    def resolved(path: Path) -> Path:
+        """``path.resolve()``, resolving each folder once: only a symbolic link needs resolving by itself."""
+        if path.name in ("", ".", "..") or path.is_symlink():
+            return path.resolve()
+        folder = path.parent
+        real = real_folders.get(folder)
+        if real is None:
+            real = real_folders[folder] = folder.resolve()
+        return real / path.name
 
     def add(path: Path) -> None:
         try:
-            key = path.resolve()
+            key = resolved(path)
         except (OSError, RuntimeError):
             key = path.absolute()
         if key not in seen:

@@ -1,0 +1,187 @@
+"""``check --jobs N``: load and check files in N worker processes, with the same findings as one process.
+
+The parent discovers the files and cuts the list into contiguous chunks of similar
+size; each worker loads and checks its chunks and sends back plain data (findings as
+dicts, the bookkeeping of what was loaded), never the parsed documents. The parent
+joins the chunks in file order, so after the usual sort the report is identical to a
+single-process run. One file is never split: a single large export runs in one worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from auditor.engine import Selection
+from auditor.loaders import LoadOptions, discover, load_file
+from auditor.loaders.parse import ParseError, decode_bytes
+from auditor.loaders.result import LoadResult
+from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
+from auditor.run import DriftSettings
+from auditor.source import Source
+
+CHUNKS_PER_WORKER = 4
+
+
+def effective_jobs(jobs: int) -> int:
+    """``0`` means one worker per core."""
+    return max(1, os.cpu_count() or 1) if jobs <= 0 else jobs
+
+
+class FileSource(Source):
+    """A source known by its path only: the text is read again if a reporter wants to show a line."""
+
+    __slots__ = ("_loaded",)
+
+    def __init__(self, display_path: str) -> None:
+        super().__init__(display_path)
+        self._loaded = False
+
+    def line_text(self, line: int) -> str | None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                with open(self.display_path, "rb") as handle:
+                    self.text = decode_bytes(handle.read())
+            except (OSError, ParseError):
+                self.text = None
+        return super().line_text(line)
+
+
+def chunk_files(files: Sequence[Path], pieces: int) -> list[list[str]]:
+    """Contiguous runs of ``files`` with similar byte totals (order kept)."""
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(max(os.stat(path).st_size, 1))
+        except OSError:
+            sizes.append(1)
+    target = sum(sizes) / max(pieces, 1)
+    chunks: list[list[str]] = [[]]
+    filled = 0
+    for path, size in zip(files, sizes, strict=True):
+        if chunks[-1] and filled + size > target:
+            chunks.append([])
+            filled = 0
+        chunks[-1].append(str(path))
+        filled += size
+    return [chunk for chunk in chunks if chunk]
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    location = finding.location
+    return {
+        "rule_id": finding.rule_id,
+        "slug": finding.slug,
+        "category": finding.category,
+        "severity": finding.severity.value,
+        "title": finding.title,
+        "message": finding.message,
+        "location": [location.path, location.line, location.column, location.pointer],
+        "subject": dict(finding.subject) if finding.subject is not None else None,
+        "statement": [finding.statement.index, finding.statement.sid] if finding.statement else None,
+        "baseline": finding.baseline,
+        "details": dict(finding.details),
+        "suppressed": finding.suppressed,
+    }
+
+
+def finding_from_dict(data: Mapping[str, Any]) -> Finding:
+    statement = data["statement"]
+    return Finding(
+        rule_id=data["rule_id"],
+        slug=data["slug"],
+        category=data["category"],
+        severity=Severity(data["severity"]),
+        title=data["title"],
+        message=data["message"],
+        location=Location(*data["location"]),
+        subject=data["subject"],
+        statement=StatementRef(statement[0], statement[1]) if statement is not None else None,
+        baseline=data["baseline"],
+        details=data["details"],
+        suppressed=data["suppressed"],
+    )
+
+
+def check_chunk(files: Sequence[str], options: LoadOptions, selection: Selection, use_cache: bool,
+                context_options: Mapping[str, Any], drift: DriftSettings) -> dict[str, Any]:
+    """Load and check some files in this process; the outcome as plain data."""
+    from auditor.catalog import load_catalog
+    from auditor.run import check_loaded
+
+    loaded = LoadResult()
+    for name in files:
+        loaded.extend(load_file(Path(name), options))
+    findings, verdicts = check_loaded(loaded, selection, load_catalog(use_cache=use_cache), context_options, drift)
+    return {
+        "findings": [finding_to_dict(f) for f in findings],
+        "verdicts": verdicts,
+        "suppressions": loaded.suppressions,
+        "policies": [p.source.display_path for p in loaded.policies],
+        "document_problems": [(source.display_path, asdict(problem)) for source, problem in loaded.document_problems],
+        "errors": [asdict(error) for error in loaded.errors],
+        "skipped": loaded.skipped,
+        "not_checked": loaded.not_checked,
+        "files": loaded.files,
+        "counts": dict(loaded.counts),
+    }
+
+
+def _run_chunk(job: tuple[list[str], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]) -> dict[str, Any]:
+    return check_chunk(*job)
+
+
+def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Selection, jobs: int,
+                   use_cache: bool = True, context_options: Mapping[str, Any] | None = None,
+                   drift: DriftSettings | None = None,
+                   ) -> tuple[LoadResult, list[Finding], list[tuple[str, str]]]:
+    """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes.
+
+    The returned ``LoadResult`` stands in for the loaded documents: one placeholder
+    policy per policy (for counting and for the file it came from) whose source reads
+    the file again only if a reporter shows one of its lines.
+    """
+    from auditor.catalog import load_catalog
+
+    result = LoadResult()
+    files = discover(paths, options, result)
+    load_catalog(use_cache=use_cache)  # once, before the workers start, so that none of them builds the cache
+    chunks = chunk_files(files, jobs * CHUNKS_PER_WORKER)
+    drift = drift or DriftSettings()
+    jobs_list = [(chunk, options, selection, use_cache, dict(context_options or {}), drift) for chunk in chunks]
+    if len(chunks) <= 1 or jobs <= 1:
+        outcomes = [_run_chunk(job) for job in jobs_list]
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
+                                 mp_context=multiprocessing.get_context(method)) as pool:
+            outcomes = list(pool.map(_run_chunk, jobs_list))
+    sources: dict[str, FileSource] = {}
+
+    def source(path: str) -> FileSource:
+        found = sources.get(path)
+        if found is None:
+            found = sources[path] = FileSource(path)
+        return found
+
+    findings: list[Finding] = []
+    verdicts: list[tuple[str, str]] = []
+    for outcome in outcomes:
+        findings.extend(finding_from_dict(data) for data in outcome["findings"])
+        verdicts.extend(tuple(v) for v in outcome["verdicts"])
+        result.suppressions.extend(outcome["suppressions"])
+        result.policies.extend(Policy(PolicyKind.IDENTITY, source(path), "", ()) for path in outcome["policies"])
+        result.document_problems.extend((source(path), Problem(**problem))
+                                        for path, problem in outcome["document_problems"])
+        result.errors.extend(InputError(**error) for error in outcome["errors"])
+        result.skipped.extend(tuple(item) for item in outcome["skipped"])
+        result.not_checked.extend(outcome["not_checked"])
+        result.files += outcome["files"]
+        result.counts.update(outcome["counts"])
+    return result, findings, verdicts

