@@ -25,7 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 6
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -150,6 +150,16 @@ def _valid_header(header: Any, version: str) -> bool:
         and isinstance(actions, dict)
         and set(actions) == set(services)
         and all(isinstance(listing, str) for listing in actions.values())
+        and _is_str_list(header.get("level_names"))
+        and 0 < len(header["level_names"]) <= 26
+        and isinstance(header.get("levels"), dict)
+        and set(header["levels"]) == set(services)
+        and all(isinstance(codes, str) and len(codes) == len(actions[name].split())
+                and all(0 <= ord(c.lower()) - ord("a") < len(header["level_names"]) for c in codes)
+                for name, codes in header["levels"].items())
+        and isinstance(header.get("arn_services"), dict)
+        and all(isinstance(k, str) and isinstance(v, str) and set(v.split()) <= set(services)
+                for k, v in header["arn_services"].items())
     )
 
 
@@ -187,6 +197,43 @@ def _cache_file(version: str) -> Path:
     return cache_dir() / f"catalog-{version}-f{CACHE_FORMAT}.jsonl"
 
 
+_ARN_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def arn_service_index(services: dict[str, Any]) -> dict[str, str]:
+    """ARN service part (``s3`` of ``arn:aws:s3:::b``) -> the catalogue services whose ARN formats use it.
+
+    Formats whose service part is a variable are listed under ``*``.
+    """
+    index: dict[str, list[str]] = {}
+    for service, entry in services.items():
+        for row in entry["resources"].values():
+            for text in row[0].split(", "):
+                parts = text.split(":", 5)
+                if len(parts) < 6 or parts[0] != "arn":
+                    continue
+                part = "*" if "$" in parts[2] or "*" in parts[2] else parts[2].lower()
+                listed = index.setdefault(part, [])
+                if service not in listed:
+                    listed.append(service)
+    return {part: " ".join(names) for part, names in index.items()}
+
+
+def level_names(services: dict[str, Any]) -> list[str]:
+    """The distinct access-level strings of the catalogue (``Write``, ``Tagging, Write``...), in a stable order."""
+    return sorted({row[1] for entry in services.values() for row in entry["actions"].values()})
+
+
+def level_codes(entry: dict[str, Any], names: list[str]) -> str:
+    """One letter per action of a service: the index of its access level in ``names``, upper case when the
+    action accepts only ``*``."""
+    codes = []
+    for row in entry["actions"].values():
+        code = chr(ord("a") + names.index(row[1]))
+        codes.append(code if row[2] else code.upper())
+    return "".join(codes)
+
+
 def _serialise(compiled: dict[str, Any]) -> str:
     services = compiled["services"]
     header = {
@@ -196,6 +243,9 @@ def _serialise(compiled: dict[str, Any]) -> str:
         "service_names": compiled["service_names"],
         "services": list(services),
         "actions": {name: " ".join(entry["actions"]) for name, entry in services.items()},
+        "arn_services": arn_service_index(services),
+        "level_names": level_names(services),
+        "levels": {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
     }
     lines = [json.dumps(header, separators=(",", ":"))]
     lines.extend(json.dumps(entry, separators=(",", ":")) for entry in services.values())
@@ -207,7 +257,11 @@ class _Store:
 
     def __init__(self, version: str, updated: str, service_names: dict[str, str], action_names: dict[str, str],
                  lines: dict[str, bytes] | None, compiled_services: dict[str, Any] | None,
-                 cache_file: Path | None) -> None:
+                 cache_file: Path | None, arn_services: dict[str, str], levels: dict[str, str],
+                 level_names: list[str]) -> None:
+        self.arn_services = arn_services
+        self.levels = levels
+        self.level_names = level_names
         self.version = version
         self.updated = updated
         self.service_names = service_names
@@ -240,7 +294,10 @@ class _Store:
 def _store_from_compiled(compiled: dict[str, Any]) -> _Store:
     services = compiled["services"]
     return _Store(compiled["version"], compiled["updated"], compiled.get("service_names") or {},
-                  {name: " ".join(entry["actions"]) for name, entry in services.items()}, None, services, None)
+                  {name: " ".join(entry["actions"]) for name, entry in services.items()}, None, services, None,
+                  arn_service_index(services),
+                  {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
+                  level_names(services))
 
 
 def _read_cache(cache_file: Path, version: str) -> _Store | None:
@@ -260,7 +317,8 @@ def _read_cache(cache_file: Path, version: str) -> _Store | None:
     if len(lines) != len(services) + 2 or lines[-1] != b"" or len(set(services)) != len(services):
         return None
     return _Store(header["version"], header["updated"], header["service_names"], header["actions"],
-                  dict(zip(services, lines[1:-1], strict=True)), None, cache_file)
+                  dict(zip(services, lines[1:-1], strict=True)), None, cache_file, header["arn_services"],
+                  header["levels"], header["level_names"])
 
 
 _cache_allowed = True
@@ -379,12 +437,11 @@ class Catalog:
 
     def action_summaries(self) -> Iterator[tuple[str, str, bool]]:
         """(lower-case full name, access level, accepts only ``*``) of every action, cheaply."""
-        for service in self._listings:
-            entry = self._entry(service)
-            if entry is None:
-                continue
-            for name, row in entry["actions"].items():
-                yield f"{service}:{name}", row[1], not row[2]
+        for service, listing in self._listings.items():
+            codes = self._store.levels.get(service, "")
+            names = self._store.level_names
+            for name, code in zip(listing.split(), codes, strict=True):
+                yield f"{service}:{name}", names[ord(code.lower()) - ord("a")], code.isupper()
 
     def action(self, full_name: str) -> ActionInfo | None:
         key = full_name.lower()
@@ -454,6 +511,14 @@ class Catalog:
         if row is None:
             return None
         return ResourceTypeInfo(name=name, arn_format=row[0], condition_keys=tuple(row[1]))
+
+    def arn_service_parts(self) -> tuple[str, ...]:
+        """Every ARN service part the catalogue's ARN formats name (``*`` for a variable part)."""
+        return tuple(self._store.arn_services)
+
+    def services_for_arn_service(self, part: str) -> tuple[str, ...]:
+        """Catalogue services with an ARN format whose service part is ``part`` (``*``: a variable part)."""
+        return tuple(self._store.arn_services.get(part.lower(), "").split())
 
     def resource_types(self, service: str) -> dict[str, ResourceTypeInfo]:
         entry = self._entry(service.lower())

@@ -17,9 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 TARGETS = frozenset(
     {
         "none",
@@ -324,6 +321,9 @@ def _read_yaml(file: Path) -> Any:
                 return envelope["data"]
         except (OSError, ValueError):
             pass
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
         data = YAML(typ="safe").load(text)
     except YAMLError as error:

@@ -82,17 +82,31 @@ def _glob_match(text: str, glob: str) -> bool:
 
 
 class ArnIndex:
-    """The catalogue's ARN formats, by the service part of the ARN (``s3`` of ``arn:aws:s3:::b``)."""
+    """The catalogue's ARN formats, by the service part of the ARN (``s3`` of ``arn:aws:s3:::b``).
+
+    Built lazily, one ARN service part (and one catalogue service) at a time, so that a run over a
+    few policies reads only the services it meets.
+    """
 
     def __init__(self, catalog: Catalog) -> None:
-        self.by_arn_service: dict[str, list[ArnFormat]] = {}
-        self.any_service: list[ArnFormat] = []
-        """Formats whose service part is a variable (``arn:${Partition}:${Vendor}:...``)."""
-        self.by_type: dict[tuple[str, str], ArnFormat] = {}
-        listed = [(service, type_key, info.name, info.arn_format) for service in catalog.services
-                  for type_key, info in catalog.resource_types(service).items()]
-        extra = [(service, f"?{name}", name, text) for service, name, text in EXTRA_ARN_FORMATS]
-        for service, type_key, type_name, arn_format in listed + extra:
+        self._catalog = catalog
+        self._by_arn_service: dict[str, list[ArnFormat]] = {}
+        self._types: dict[str, tuple[dict[str, ArnFormat], list[ArnFormat]]] = {}
+        self._any_service: list[ArnFormat] | None = None
+        self._extra: dict[str, list[tuple[str, str, str]]] = {}
+        for service, name, text in EXTRA_ARN_FORMATS:
+            self._extra.setdefault(service, []).append((f"?{name}", name, text))
+        self._extra_parts = {text.split(":")[2] for _, _, text in EXTRA_ARN_FORMATS}
+
+    def _service_formats(self, service: str) -> tuple[dict[str, ArnFormat], list[ArnFormat]]:
+        """One catalogue service's formats: (type key -> its first format, every format)."""
+        found = self._types.get(service)
+        if found is not None:
+            return found
+        by_type: dict[str, ArnFormat] = {}
+        every: list[ArnFormat] = []
+        listed = [(key, info.name, info.arn_format) for key, info in self._catalog.resource_types(service).items()]
+        for type_key, type_name, arn_format in listed + self._extra.get(service, []):
             for text in arn_format.split(", "):  # a few types list two formats
                 parts = _FORMAT_VARIABLE.sub("*", text).lower().split(":", 5)
                 if len(parts) < 6 or parts[0] != "arn":
@@ -100,17 +114,47 @@ class ArnIndex:
                 resource = parts[5]
                 entry = ArnFormat(service, type_name, text, parts[3], parts[4], resource,
                                   resource.partition("*")[0], not type_key.startswith("?"))
-                if "*" in parts[2]:
-                    self.any_service.append(entry)
-                else:
-                    self.by_arn_service.setdefault(parts[2], []).append(entry)
-                self.by_type.setdefault((service, type_key.lower()), entry)
+                by_type.setdefault(type_key.lower(), entry)
+                every.append(entry)
+        self._types[service] = (by_type, every)
+        return by_type, every
+
+    def _formats_of(self, service: str) -> list[ArnFormat]:
+        return self._service_formats(service)[1]
+
+    def formats(self, arn_service: str) -> list[ArnFormat]:
+        cached = self._by_arn_service.get(arn_service)
+        if cached is not None:
+            return cached
+        services = list(self._catalog.services_for_arn_service(arn_service))
+        services += [s for s, extras in self._extra.items() if s not in services
+                     and any(text.split(":")[2] == arn_service for _, _, text in extras)]
+        formats = [f for service in services for f in self._formats_of(service)
+                   if "*" not in f.text.split(":")[2] and "$" not in f.text.split(":")[2]
+                   and f.text.split(":")[2].lower() == arn_service]
+        self._by_arn_service[arn_service] = formats
+        return formats
+
+    @property
+    def any_service(self) -> list[ArnFormat]:
+        """Formats whose service part is a variable (``arn:${Partition}:${Vendor}:...``)."""
+        if self._any_service is None:
+            self._any_service = [f for service in self._catalog.services_for_arn_service("*")
+                                 for f in self._formats_of(service)
+                                 if "$" in f.text.split(":")[2] or "*" in f.text.split(":")[2]]
+        return self._any_service
+
+    def arn_services(self) -> list[str]:
+        return sorted({p for p in self._catalog.arn_service_parts() if p != "*"} | self._extra_parts)
+
+    def has_type(self, service: str, type_key: str) -> bool:
+        return type_key in self._service_formats(service)[0]
 
     def path_style(self, arn_service: str) -> bool:
-        return any(f.resource.startswith("/") for f in self.by_arn_service.get(arn_service, ()))
+        return any(f.resource.startswith("/") for f in self.formats(arn_service))
 
     def knows_service(self, arn_service: str) -> bool:
-        return arn_service in self.by_arn_service
+        return bool(self.formats(arn_service))
 
     def matching(self, arn_service: str, region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
         """The formats that an ARN pattern (lower-case, variables as ``*``) can match, segment by segment.
@@ -118,9 +162,9 @@ class ArnIndex:
         As in IAM, a wildcard does not span the colons between partition, service, Region,
         account and resource; inside the resource part it may.
         """
-        formats = list(self.by_arn_service.get(arn_service, ()))
+        formats = list(self.formats(arn_service))
         for alias in ARN_SERVICE_ALIASES.get(arn_service, ()):
-            formats += self.by_arn_service.get(alias, ())
+            formats += self.formats(alias)
         found = self._matching(formats, region, account, resource)
         if found:
             return found
@@ -271,7 +315,7 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
             return ArnVerdict()  # a service whose resource types carry other services' ARNs, or none
         if context.retired.is_retired_service(service):
             return ArnVerdict(f"{resource!r} names {service!r}, a service AWS has retired", Severity.INFO)
-        close = difflib.get_close_matches(service, list(index.by_arn_service), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(service, index.arn_services(), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return ArnVerdict(f"{resource!r}: {service!r} is not the service part of any AWS ARN{hint}")
     if region and not _is_pattern(region) and not _REGION.match(region):
@@ -284,7 +328,7 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     if not formats and rest.startswith("/") and index.path_style(service):
         return ArnVerdict()  # API-path ARNs (/workspaces, /templates): the catalogue lists only some paths
     if not formats:
-        examples = sorted({f.text for f in index.by_arn_service[service]})[:3]
+        examples = sorted({f.text for f in index.formats(service)})[:3]
         return ArnVerdict(f"{resource!r} matches no resource type of the {service!r} ARN formats "
                           f"(for instance {', '.join(examples)})", formats=())
     return ArnVerdict(formats=formats)
@@ -377,7 +421,7 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
             found = set()
             for name, _required in info.resource_types if info else ():
                 pair = (info.service if info else "", name.lower())
-                found.add(pair if pair in index.by_type else ("?", name.lower()))
+                found.add(pair if index.has_type(pair[0], pair[1]) else ("?", name.lower()))
             types = per_action[action] = frozenset(found) if found else frozenset({("?", "*")})
         if any(service == "?" for service, _ in types):
             break  # an action IAM evaluates against "*" alone, or a type without ARN format: anything may apply
