@@ -85,3 +85,9 @@ def test_console_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     result = run_cli("check", str(tmp_path / "bad.json"))
     assert "\x1b[" not in result.stdout
     assert f"{tmp_path.name}/bad.json:1:" in result.stdout or "bad.json:1:" in result.stdout
+
+
+def test_the_permissions_fetch_needs_pass_the_audit() -> None:
+    _, report = run_json(str(FIXTURES / "fetch-permissions.json"))
+    assert [f for f in report["findings"] if f["severity"] not in ("low", "info")] == []
+    assert report["summary"]["policies"] == 1
