@@ -487,10 +487,10 @@ def resource_type_mismatch(policy: Policy, context: CheckContext) -> Iterator[Hi
 
 def _mismatch_message(resource: str, formats: tuple[ArnFormat, ...], taken: frozenset[tuple[str, str]],
                       statement: Statement) -> str:
-    named = sorted({f"{f.service} {f.resource_type}" for f in formats})
+    named = sorted({f"{f.resource_type} ({f.service})" for f in formats})
     actions = list(statement.actions or ())
     shown = ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
-    wanted = sorted({f"{s} {t}" for s, t in taken})
+    wanted = sorted({f"{t} ({s})" for s, t in taken})
     needs = f"they take {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}"
-    return (f"{resource!r} names a {' or '.join(named[:3])}, which no action of the statement ({shown}) "
-            f"applies to: {needs}")
+    return (f"{resource!r} is a resource of type {' or '.join(named[:3])}, which no action of the statement "
+            f"({shown}) applies to: {needs}")
