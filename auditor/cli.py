@@ -295,6 +295,20 @@ _mount_commands()
 
 
 def run() -> None:
+    try:
+        _run()
+    except BrokenPipeError:
+        # The reader went away (`iam-audit check . | head`): stop quietly, as cat and grep do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_FINDINGS)
+    except KeyboardInterrupt:
+        sys.stderr.write("iam-audit: interrupted\n")
+        sys.exit(130)
+
+
+def _run() -> None:
     from auditor._fast_cli import run_check
 
     code = run_check(sys.argv[1:])

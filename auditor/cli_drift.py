@@ -5,7 +5,6 @@ Only typer is imported at start-up; the engine loads when the command runs.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,9 +104,8 @@ def _report(loaded: Any, results: list[Any]) -> Any:
 
 
 def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool) -> None:
-    from rich.console import Console
-
     from auditor.reporters import console as console_reporter
+    from auditor.run import use_color
 
     sources = {p.source.display_path: p.source for p in loaded.policies}
 
@@ -117,8 +115,6 @@ def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, c
 
     if output is not None:
         with open(output, "w", encoding="utf-8") as handle:
-            console = Console(file=handle, no_color=True, highlight=False, width=200, soft_wrap=True)
-            console_reporter.render(report, console, read_line, show_source)
+            console_reporter.render(report, handle, read_line, show_source)
         return
-    console = Console(no_color=not color or "NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
-    console_reporter.render(report, console, read_line, show_source)
+    console_reporter.render(report, sys.stdout, read_line, show_source, color=use_color(color))

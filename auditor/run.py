@@ -293,8 +293,6 @@ def execute_check(request: CheckRequest) -> int:
 
 
 def _console(report: Report, request: CheckRequest, sources: dict[str, Any], path: Path | None) -> None:
-    from rich.console import Console
-
     from auditor.reporters import console as console_reporter
 
     def read_line(shown: str, line: int) -> str | None:
@@ -303,17 +301,23 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
 
     if path is not None:
         with open(path, "w", encoding="utf-8") as handle:
-            console = Console(file=handle, no_color=True, highlight=False, width=200, soft_wrap=True)
-            console_reporter.render(report, console, read_line, request.show_source, request.show_suppressed)
+            console_reporter.render(report, handle, read_line, request.show_source, request.show_suppressed)
         return
-    no_color = not request.color or "NO_COLOR" in os.environ
-    console = Console(no_color=no_color, highlight=False, soft_wrap=True)
+    color = use_color(request.color)
     if request.quiet:
-        quiet_report = Report(report.findings, report.errors, Summary(), report.rules)
-        for finding in sorted(quiet_report.active_findings, key=Finding.sort_key):
-            console_reporter.render_line(finding, console)
+        for finding in sorted(report.active_findings, key=Finding.sort_key):
+            console_reporter.render_line(finding, sys.stdout, color)
         for notice in report.summary.expired_suppressions:
-            console.print(f"warning: {notice['path']}:{notice['line']}: {notice['message']}", markup=False,
-                          highlight=False)
+            sys.stdout.write(f"warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
         return
-    console_reporter.render(report, console, read_line, request.show_source, request.show_suppressed)
+    console_reporter.render(report, sys.stdout, read_line, request.show_source, request.show_suppressed, color)
+
+
+def use_color(requested: bool) -> bool:
+    """Colour when asked for and standard output is a terminal, unless NO_COLOR is set (FORCE_COLOR forces it)."""
+    if not requested or "NO_COLOR" in os.environ:
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+

@@ -1,75 +1,90 @@
-"""The terminal report: findings grouped by file, the offending lines shown as ruff and rustc do."""
+"""The terminal report: findings grouped by file, the offending lines shown as ruff and rustc do.
+
+Written straight to a text stream with a handful of ANSI styles: a report of thousands of findings
+prints in a fraction of the time a general-purpose rich console takes, and with colour off the
+output is plain text.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import groupby
-from typing import TYPE_CHECKING
+from typing import TextIO
 
 from auditor.model import Finding, Severity
 from auditor.report import Report
 from auditor.reporters._escape import strip_control
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
 LineReader = Callable[[str, int], "str | None"]
 
+_RESET = "\x1b[0m"
 SEVERITY_STYLE = {
-    Severity.CRITICAL: "bold white on red",
-    Severity.HIGH: "bold red",
-    Severity.MEDIUM: "yellow",
-    Severity.LOW: "cyan",
-    Severity.INFO: "dim",
+    Severity.CRITICAL: "1;37;41",
+    Severity.HIGH: "1;31",
+    Severity.MEDIUM: "33",
+    Severity.LOW: "36",
+    Severity.INFO: "2",
 }
+BOLD, DIM, BLUE, UNDERLINE, YELLOW, GREEN = "1", "2", "34", "1;4", "1;33", "32"
 CONTEXT_LINES = 1
 MAX_EXCERPT_WIDTH = 160
 
 
 def clean(text: str) -> str:
-    """Text from a policy, made safe to print: no terminal control sequences, no rich markup."""
-    from rich.markup import escape
-
-    return escape(strip_control(text))
+    """Text from a policy, made safe to print: no terminal control sequences."""
+    return strip_control(text)
 
 
-def render(report: Report, console: Console, read_line: LineReader | None = None, show_source: bool = True,
-           show_suppressed: bool = False) -> None:
+class _Writer:
+    def __init__(self, out: TextIO, color: bool) -> None:
+        self.out = out
+        self.color = color
+
+    def style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}{_RESET}" if self.color and text else text
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+
+def render(report: Report, out: TextIO, read_line: LineReader | None = None, show_source: bool = True,
+           show_suppressed: bool = False, color: bool = False) -> None:
+    writer = _Writer(out, color)
     findings = sorted(report.findings if show_suppressed else report.active_findings, key=Finding.sort_key)
     for path, group in groupby(findings, key=lambda f: f.location.path):
-        console.print(f"[bold underline]{clean(path)}[/]")
+        writer.line(writer.style(clean(path), UNDERLINE))
         for finding in group:
-            _render_finding(finding, console, read_line if show_source else None)
-        console.print()
-    _render_summary(report, console)
+            _render_finding(finding, writer, read_line if show_source else None)
+        writer.line()
+    _render_summary(report, writer)
 
 
-def render_line(finding: Finding, console: Console) -> None:
-    _render_finding(finding, console, None)
+def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
+    _render_finding(finding, _Writer(out, color), None)
 
 
-def _render_finding(finding: Finding, console: Console, read_line: LineReader | None) -> None:
+def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | None) -> None:
     style = SEVERITY_STYLE[finding.severity]
     location = finding.location
-    suppressed = f" [dim](suppressed: {clean(finding.suppressed)})[/]" if finding.suppressed is not None else ""
+    suppressed = ""
+    if finding.suppressed is not None:
+        suppressed = " " + writer.style(f"(suppressed: {clean(finding.suppressed)})", DIM)
     subject = ""
     if finding.subject:
         name = finding.subject.get("name")
         policy = finding.subject.get("policy")
         where = f"{finding.subject.get('kind')} {name}" + (f", {policy}" if policy else "")
-        subject = f" [dim]({clean(where)})[/]"
-    console.print(
-        f"{clean(str(location))}: [{style}]{finding.severity.value}[/] [bold]{finding.rule_id}[/] "
-        f"[dim]{finding.slug}[/] {clean(finding.message)}{subject}{suppressed}",
-        highlight=False,
-        soft_wrap=True,
-    )
+        subject = " " + writer.style(f"({clean(where)})", DIM)
+    writer.line(f"{clean(str(location))}: {writer.style(finding.severity.value, style)} "
+                f"{writer.style(finding.rule_id, BOLD)} {writer.style(finding.slug, DIM)} "
+                f"{clean(finding.message)}{subject}{suppressed}")
     if read_line is None or not location.line:
         return
     width = len(str(location.line + CONTEXT_LINES))
     start = 0
     if location.column > MAX_EXCERPT_WIDTH - 20:
         start = location.column - 1 - MAX_EXCERPT_WIDTH // 2
+    gutter_blank = writer.style(f"{'':>{width}} │", BLUE)
     for number in range(max(1, location.line - CONTEXT_LINES), location.line + CONTEXT_LINES + 1):
         text = read_line(location.path, number)
         if text is None:
@@ -77,52 +92,47 @@ def _render_finding(finding: Finding, console: Console, read_line: LineReader | 
         excerpt = text[start:start + MAX_EXCERPT_WIDTH]
         prefix = "…" if start and text[:start].strip() else ""
         suffix = "…" if len(text) > start + MAX_EXCERPT_WIDTH else ""
-        marker = "[bold]>[/]" if number == location.line else " "
-        console.print(f" {marker} [blue]{number:>{width}} │[/] {clean(prefix + excerpt + suffix)}",
-                      highlight=False, soft_wrap=True)
+        marker = writer.style(">", BOLD) if number == location.line else " "
+        writer.line(f" {marker} {writer.style(f'{number:>{width}} │', BLUE)} {clean(prefix + excerpt + suffix)}")
         if number == location.line and location.column:
             pad = " " * (location.column - 1 - start + len(prefix))
-            console.print(f"   [blue]{'':>{width}} │[/] {pad}[{style}]^[/]", highlight=False, soft_wrap=True)
+            writer.line(f"   {gutter_blank} {pad}{writer.style('^', style)}")
 
 
-def _render_summary(report: Report, console: Console) -> None:
-    from rich.table import Table
-
+def _render_summary(report: Report, writer: _Writer) -> None:
     summary = report.summary
     counts = report.by_severity()
-    table = Table(title="iam-audit summary", show_header=True, header_style="bold", title_justify="left")
-    table.add_column("severity")
-    table.add_column("findings", justify="right")
+    writer.line(writer.style("iam-audit summary", BOLD))
+    writer.line(f"  {'severity':<10} {'findings':>8}")
     for severity in reversed(Severity):
-        table.add_row(f"[{SEVERITY_STYLE[severity]}]{severity.value}[/]", str(counts.get(severity.value, 0)))
-    console.print(table)
+        label = writer.style(f"{severity.value:<10}", SEVERITY_STYLE[severity])
+        writer.line(f"  {label} {counts.get(severity.value, 0):>8}")
     parts = [f"{summary.files} file(s)", f"{summary.policies} polic{'y' if summary.policies == 1 else 'ies'}"]
     for key in ("users", "groups", "roles", "policies", "resource_policies"):
         if summary.principals.get(key):
             label = "managed policies" if key == "policies" else key.replace("_", " ")
             parts.append(f"{summary.principals[key]} {label}")
-    console.print("checked: " + ", ".join(parts), highlight=False)
+    writer.line("checked: " + ", ".join(parts))
     if report.suppressed_findings:
-        console.print(f"suppressed: {len(report.suppressed_findings)} finding(s) (--show-suppressed lists them)")
+        writer.line(f"suppressed: {len(report.suppressed_findings)} finding(s) (--show-suppressed lists them)")
     if summary.skipped:
-        console.print(f"skipped (not policies): {len(summary.skipped)} file(s)")
+        writer.line(f"skipped (not policies): {len(summary.skipped)} file(s)")
         for path, reason in summary.skipped[:20]:
-            console.print(f"  [dim]{clean(path)}: {clean(reason)}[/]", highlight=False)
+            writer.line("  " + writer.style(f"{clean(path)}: {clean(reason)}", DIM))
         if len(summary.skipped) > 20:
-            console.print(f"  [dim]… and {len(summary.skipped) - 20} more[/]")
+            writer.line("  " + writer.style(f"… and {len(summary.skipped) - 20} more", DIM))
     if summary.not_checked or report.errors:
-        console.print(f"[bold yellow]not checked[/]: {len(summary.not_checked) + len(report.errors)} item(s)")
+        writer.line(f"{writer.style('not checked', YELLOW)}: {len(summary.not_checked) + len(report.errors)} item(s)")
         for error in report.errors:
-            console.print(f"  [yellow]{clean(str(error))}[/]", highlight=False)
+            writer.line("  " + writer.style(clean(str(error)), YELLOW))
         for item in summary.not_checked[:20]:
-            console.print(f"  [yellow]{clean(item)}[/]", highlight=False)
+            writer.line("  " + writer.style(clean(item), YELLOW))
         if len(summary.not_checked) > 20:
-            console.print(f"  [dim]… and {len(summary.not_checked) - 20} more (see --format json)[/]")
+            writer.line("  " + writer.style(f"… and {len(summary.not_checked) - 20} more (see --format json)", DIM))
     for notice in summary.expired_suppressions:
-        console.print(f"[bold yellow]warning[/]: {clean(notice['path'])}:{notice['line']}: {clean(notice['message'])}",
-                      highlight=False)
+        writer.line(f"{writer.style('warning', YELLOW)}: {clean(str(notice['path']))}:{notice['line']}: "
+                    f"{clean(str(notice['message']))}")
     for principal, verdict in summary.verdicts:
-        console.print(f"[bold]{clean(principal)}[/]: {clean(verdict)}", highlight=False)
-    total = len(report.active_findings)
-    if total == 0 and not report.errors:
-        console.print("[green]No findings.[/]")
+        writer.line(f"{writer.style(clean(principal), BOLD)}: {clean(verdict)}")
+    if not report.active_findings and not report.errors:
+        writer.line(writer.style("No findings.", GREEN))
