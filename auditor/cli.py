@@ -103,12 +103,20 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
     max_file_size: Annotated[int, typer.Option("--max-file-size", help="Largest file read, in MB.")] = 200,
-    max_nesting: Annotated[int, typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted.")] = 200,
+    max_yaml_size: Annotated[int, typer.Option("--max-yaml-size", help="Largest YAML file parsed, in MB.")] = 20,
+    max_nesting: Annotated[int, typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
+                                             "(at most 500).")] = 200,
+    max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "
+                                                "the rest are reported as not checked.")] = 10_000,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import CheckRequest, execute_check
 
+    for option, value in (("--max-file-size", max_file_size), ("--max-yaml-size", max_yaml_size),
+                          ("--max-nesting", max_nesting), ("--max-statements", max_statements)):
+        if value < 1:
+            raise fail(f"{option} must be at least 1, got {value}")
     formats = [f.lower() for f in (format or [])]
     for name in formats:
         if name not in FORMATS:
@@ -140,7 +148,9 @@ def check(
         quiet=quiet,
         color=not no_color,
         max_file_bytes=max_file_size * 1024 * 1024,
+        max_yaml_bytes=max_yaml_size * 1024 * 1024,
         max_nesting=max_nesting,
+        max_statements=max_statements,
         use_cache=not no_cache,
     )
     try:

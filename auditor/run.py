@@ -34,6 +34,8 @@ class CheckRequest:
     color: bool = True
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
+    max_statements: int = 10_000
+    max_yaml_bytes: int = 20 * 1024 * 1024
     use_cache: bool = True
 
 
@@ -46,7 +48,8 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor.loaders import LoadOptions, load_paths
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
-                          max_nesting=request.max_nesting, kind=request.kind)
+                          max_yaml_bytes=request.max_yaml_bytes, max_nesting=request.max_nesting,
+                          max_statements=request.max_statements, kind=request.kind)
     loaded = load_paths(request.paths, options)
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()

@@ -8,12 +8,15 @@ long form or plain data), and alias expansion is bounded.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from auditor.source import Source, join_pointer
 
 MAX_NESTING = 200
+MAX_NESTING_CEILING = 500
+"""No --max-nesting goes above this: deeper data would exhaust Python's recursion limit downstream."""
 MAX_YAML_NODES = 2_000_000
 
 CFN_SHORT_TAGS = {
@@ -39,12 +42,14 @@ class ParsedText:
 
 
 def decode_bytes(raw: bytes) -> str:
-    """Decode a file's bytes as UTF-8 (a BOM is accepted); raise ParseError with the position otherwise."""
+    """Decode a file's bytes as UTF-8 (a BOM is accepted; UTF-16 with a BOM too); raise ParseError otherwise."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise ParseError("the file is UTF-32: save it as UTF-8")
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return _without_nul(raw.decode("utf-16"))
         except UnicodeDecodeError as exc:
             raise ParseError(f"invalid UTF-16: {exc.reason}") from None
     try:
@@ -55,12 +60,19 @@ def decode_bytes(raw: bytes) -> str:
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         raise ParseError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8", line, column) \
             from None
-    if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        raise ParseError("contains a NUL byte: this is a binary file, not a policy", line, column)
-    return text
+    return _without_nul(text)
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" not in text:
+        return text
+    offset = text.index("\x00")
+    head = text[:64]
+    if len(head) >= 4 and (set(head[1::2]) == {"\x00"} or set(head[0::2]) == {"\x00"}):
+        raise ParseError("looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8")
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    raise ParseError("contains a NUL byte: this is a binary file, not a policy", line, column)
 
 
 def _depth_exceeded(text: str, limit: int) -> int:
@@ -97,17 +109,65 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
             seen_duplicate = True
         return result
 
+    max_nesting = effective_nesting(max_nesting)
     source = Source(display_path, text)
     try:
         data = json.loads(text, object_pairs_hook=pairs_hook)
     except RecursionError:
-        offset = _depth_exceeded(text, max_nesting)
-        line, column = source.offset_to_position(max(offset, 0))
-        raise ParseError(f"nesting deeper than {max_nesting} levels", line, column) from None
+        raise _nesting_error(text, source, max_nesting) from None
     except json.JSONDecodeError as exc:
         raise ParseError(_json_message(exc, text), exc.lineno, exc.colno) from None
+    except ValueError as exc:  # an integer literal of more than 4,300 digits
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if nesting_exceeds(data, max_nesting):
+        raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
     return ParsedText(data, source, duplicates)
+
+
+def effective_nesting(max_nesting: int) -> int:
+    return max(1, min(max_nesting, MAX_NESTING_CEILING))
+
+
+def nesting_exceeds(data: Any, limit: int) -> bool:
+    """True when lists and objects nest deeper than ``limit`` (iterative: safe on any depth)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        for child in children:
+            if isinstance(child, (dict, list)):
+                push((child, depth + 1))
+    return False
+
+
+def _nesting_error(text: str, source: Source, max_nesting: int) -> ParseError:
+    offset = _depth_exceeded(text, max_nesting)
+    line, column = source.offset_to_position(offset) if offset >= 0 else (0, 0)
+    return ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
+                      f"{MAX_NESTING_CEILING})", line, column)
+
+
+def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
+    """A JSON document held in a string (a URL-encoded policy in an export, a Terraform attribute)."""
+    max_nesting = effective_nesting(max_nesting)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ParseError(f"nesting deeper than {max_nesting} levels") from None
+    except ValueError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if nesting_exceeds(data, max_nesting):
+        raise ParseError(f"nesting deeper than {max_nesting} levels")
+    return data
 
 
 def _json_message(exc: json.JSONDecodeError, text: str) -> str:
@@ -128,6 +188,14 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    max_nesting = effective_nesting(max_nesting)
+    source = Source(display_path, text)
+    # ruamel's scanner is quadratic in flow nesting depth: refuse deep flow nesting before it starts.
+    offset = yaml_flow_depth_exceeded(text, max_nesting)
+    if offset >= 0:
+        line, column = source.offset_to_position(offset)
+        raise ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
+                         f"{MAX_NESTING_CEILING})", line, column)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
@@ -141,12 +209,130 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     except YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise ParseError(f"nesting deeper than {max_nesting} levels") from None
+        raise ParseError("nesting too deep for the YAML parser") from None
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:
+        # A scalar the constructor cannot build (an integer of 5,000 digits, a date like 2024-02-31)
+        # or a key it cannot hash (a mapping used as a key).
+        raise ParseError(f"invalid YAML: {exc}") from None
+    _check_expansion(loaded)
     positions: dict[str, tuple[int, int]] = {}
     duplicates: list[tuple[str, str, tuple[int, int]]] = []
     converter = _YamlConverter(positions, duplicates, max_nesting)
-    data = converter.convert(loaded, "", (1, 1), 0)
+    try:
+        data = converter.convert(loaded, "", (1, 1), 0)
+    except RecursionError:
+        raise ParseError("nesting too deep for the YAML parser") from None
     return ParsedText(data, Source(display_path, text, positions), tuple(duplicates))
+
+
+_YAML_SPECIALS = re.compile(r"""[\[\]{}"'#|>]""")
+_DOUBLE_QUOTED_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BLOCK_SCALAR_TAIL = re.compile(r"[0-9+-]*[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
+
+
+def yaml_flow_depth_exceeded(text: str, limit: int) -> int:
+    """Offset where flow nesting (``[`` and ``{``) first exceeds ``limit``, or -1.
+
+    A cheap scan that knows quotes, comments and block scalars well enough: it only
+    has to keep ruamel's quadratic scanner away from deeply nested flow collections.
+    """
+    depth = 0
+    position = 0
+    length = len(text)
+    search = _YAML_SPECIALS.search
+    while True:
+        match = search(text, position)
+        if match is None:
+            return -1
+        offset = match.start()
+        char = text[offset]
+        position = offset + 1
+        before = text[offset - 1] if offset else "\n"
+        starts_token = before in " \t\n[{,:"
+        if char in "[{":
+            if depth or starts_token:
+                depth += 1
+                if depth > limit:
+                    return offset
+        elif char in "]}":
+            if depth:
+                depth -= 1
+        elif char == "#":
+            if before in " \t\n":
+                end = text.find("\n", position)
+                position = length if end < 0 else end
+        elif char == '"':
+            if starts_token:
+                position = _end_of_double_quoted(text, position)
+        elif char == "'":
+            if starts_token:
+                end = position
+                while True:
+                    end = text.find("'", end)
+                    if end < 0 or not text.startswith("'", end + 1):
+                        break
+                    end += 2
+                position = length if end < 0 else end + 1
+        elif not depth and before in " \t\n" and _BLOCK_SCALAR_TAIL.match(text, position):  # | or >
+            position = _end_of_block_scalar(text, offset)
+
+
+def _end_of_double_quoted(text: str, position: int) -> int:
+    match = _DOUBLE_QUOTED_REST.match(text, position)
+    return match.end() if match else len(text)
+
+
+def _end_of_block_scalar(text: str, indicator: int) -> int:
+    """Offset just after the last line of the block scalar introduced at ``indicator``."""
+    line_start = text.rfind("\n", 0, indicator) + 1
+    line = text[line_start:indicator]
+    indent = len(line) - len(line.lstrip(" "))
+    position = text.find("\n", indicator)
+    if position < 0:
+        return len(text)
+    while position < len(text):
+        next_end = text.find("\n", position + 1)
+        body = text[position + 1: next_end if next_end >= 0 else len(text)]
+        stripped = body.lstrip(" ")
+        if stripped and len(body) - len(stripped) <= indent:
+            return position + 1
+        if next_end < 0:
+            return len(text)
+        position = next_end
+    return len(text)
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse documents whose aliases expand to too many values, or refer to themselves.
+
+    Sizes are computed once per distinct node, so a billion-laughs document costs
+    as little as its text, not as much as its expansion.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not isinstance(node, (CommentedMap, CommentedSeq)):
+            continue
+        identity = id(node)
+        children = node.values() if isinstance(node, CommentedMap) else node
+        if children_done:
+            in_progress.discard(identity)
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if total > MAX_YAML_NODES:
+                raise ParseError(f"YAML expands to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+            sizes[identity] = total
+            continue
+        if identity in sizes:
+            continue
+        if identity in in_progress:
+            raise ParseError("a YAML alias refers to the collection that contains it (a recursive document)")
+        in_progress.add(identity)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
 
 
 class _YamlConverter:
@@ -169,8 +355,9 @@ class _YamlConverter:
             raise ParseError(
                 f"YAML expands to more than {MAX_YAML_NODES:,} values (an alias bomb?)", position[0], position[1]
             )
-        if depth > self.max_nesting:
-            raise ParseError(f"nesting deeper than {self.max_nesting} levels", position[0], position[1])
+        if depth >= self.max_nesting and isinstance(node, (CommentedMap, CommentedSeq)):
+            raise ParseError(f"nesting deeper than {self.max_nesting} levels (the limit; --max-nesting raises it "
+                             f"up to {MAX_NESTING_CEILING})", position[0], position[1])
         self.positions.setdefault(pointer, position)
         tag = _tag_of(node)
         if isinstance(node, CommentedMap):
