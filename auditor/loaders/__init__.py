@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml
+from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml, replace_surrogates
 from auditor.loaders.result import LoadResult
 from auditor.model import InputError, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
@@ -44,11 +44,12 @@ class LoadOptions:
 
 
 def display_path(path: Path) -> str:
+    """How a file is named in reports: relative to the working directory when below it, always printable."""
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
+        relative = str(path)
+    return replace_surrogates(str(path) if relative.startswith("..") else relative)
 
 
 def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> list[Path]:
@@ -68,7 +69,7 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
     for raw in paths:
         path = Path(raw)
         if not os.path.lexists(path):
-            result.errors.append(InputError(raw, "no such file or directory"))
+            result.errors.append(InputError(replace_surrogates(raw), "no such file or directory"))
             continue
         if path.is_dir():
             for file in _walk(path, options, result):
@@ -168,6 +169,7 @@ def is_yaml_name(shown: str, text: str) -> bool:
 
 def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None) -> LoadResult:
     result = result if result is not None else LoadResult(files=1)
+    text = replace_surrogates(text)  # only text not decoded from a file can hold them; escapes are handled later
     is_yaml = is_yaml_name(shown, text)
     try:
         if is_yaml and len(text) > options.max_yaml_bytes:
@@ -189,6 +191,13 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
     from auditor.loaders.terraform import is_terraform_plan, load_terraform
 
     data, source = parsed.data, parsed.source
+    if parsed.invalid_characters is not None:
+        line, column = parsed.invalid_characters
+        result.document_problems.append(
+            (source, Problem("syntax-error", "an escape such as \\ud800 stands for half of a UTF-16 surrogate pair, "
+                             "not a character: IAM rejects the document (checked here with U+FFFD in its place)",
+                             "", line=line, column=column))
+        )
     for pointer, key, (line, column) in parsed.duplicate_keys:
         result.document_problems.append(
             (source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
@@ -241,7 +250,7 @@ def _unwrap(data: Any) -> tuple[Any, str]:
 
 def _not_a_policy_reason(data: Any) -> str:
     if isinstance(data, dict):
-        keys = ", ".join(list(data)[:3])
+        keys = ", ".join(key if len(key) <= 40 else key[:39] + "…" for key in list(data)[:3])
         return f"not an IAM policy (top-level keys: {keys})" if keys else "not an IAM policy (empty object)"
     return f"not an IAM policy (top level is a {type(data).__name__})"
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,55 @@ class ParsedText:
     data: Any
     source: Source
     duplicate_keys: tuple[tuple[str, str, tuple[int, int]], ...]
+    invalid_characters: tuple[int, int] | None = None
+    """(line, column) of the first lone UTF-16 surrogate (from a ``\\ud800`` escape), if any."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_OR_ESCAPE = re.compile("[\ud800-\udfff]|" + r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def replace_surrogates(text: str) -> str:
+    """Lone surrogates (half a UTF-16 pair, or undecodable file-name bytes) become U+FFFD.
+
+    They are not characters: no output encoding can carry them, so none may reach a report.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _without_surrogates(data: Any) -> tuple[Any, bool]:
+    """``data`` with every lone surrogate in keys and strings replaced; and whether there was one."""
+    found = False
+
+    def clean(value: Any) -> Any:
+        nonlocal found
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found = True
+                return _SURROGATE.sub("\ufffd", value)
+            return value
+        return value
+
+    root: list[Any] = [data]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            container[key] = clean(value)
+        elif isinstance(value, list):
+            stack.extend((value, index) for index in range(len(value)))
+        elif isinstance(value, dict):
+            if any(isinstance(k, str) and _SURROGATE.search(k) for k in value):
+                rebuilt = {clean(k): v for k, v in value.items()}
+                value.clear()
+                value.update(rebuilt)
+            stack.extend((value, k) for k in value)
+    return root[0], found
 
 
 def decode_bytes(raw: bytes) -> str:
@@ -122,7 +174,13 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     if nesting_exceeds(data, max_nesting):
         raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
-    return ParsedText(data, source, duplicates)
+    invalid = None
+    if _SURROGATE_OR_ESCAPE.search(text):
+        data, found = _without_surrogates(data)
+        if found:
+            match = _LONE_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text)
+            invalid = source.offset_to_position(match.start()) if match else (1, 1)
+    return ParsedText(data, source, duplicates, invalid)
 
 
 def effective_nesting(max_nesting: int) -> int:
@@ -167,6 +225,8 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
         raise ParseError(f"invalid JSON: {exc}") from None
     if nesting_exceeds(data, max_nesting):
         raise ParseError(f"nesting deeper than {max_nesting} levels")
+    if _SURROGATE_OR_ESCAPE.search(text):
+        data, _ = _without_surrogates(data)
     return data
 
 
@@ -199,7 +259,8 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
-        loaded = yaml.load(text)
+        with _recursion_room(4 * max_nesting):  # ruamel's composer recurses two or three frames per level
+            loaded = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -219,10 +280,34 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     duplicates: list[tuple[str, str, tuple[int, int]]] = []
     converter = _YamlConverter(positions, duplicates, max_nesting)
     try:
-        data = converter.convert(loaded, "", (1, 1), 0)
+        with _recursion_room(2 * max_nesting):
+            data = converter.convert(loaded, "", (1, 1), 0)
     except RecursionError:
         raise ParseError("nesting too deep for the YAML parser") from None
-    return ParsedText(data, Source(display_path, text, positions), tuple(duplicates))
+    invalid = None
+    if _SURROGATE.search(text) or "\\u" in text or "\\U" in text:
+        data, found = _without_surrogates(data)
+        invalid = (1, 1) if found else None
+    return ParsedText(data, Source(display_path, text, positions), tuple(duplicates), invalid)
+
+
+@contextmanager
+def _recursion_room(frames: int) -> Iterator[None]:
+    """At least ``frames`` more Python frames than the current depth, for the duration (pure-Python frames)."""
+    depth = 0
+    frame: Any = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    previous = sys.getrecursionlimit()
+    needed = depth + frames + 100
+    if needed > previous:
+        sys.setrecursionlimit(needed)
+    try:
+        yield
+    finally:
+        if needed > previous:
+            sys.setrecursionlimit(previous)
 
 
 _YAML_SPECIALS = re.compile(r"""[\[\]{}"'#|>]""")
@@ -248,7 +333,8 @@ def yaml_flow_depth_exceeded(text: str, limit: int) -> int:
         char = text[offset]
         position = offset + 1
         before = text[offset - 1] if offset else "\n"
-        starts_token = before in " \t\n[{,:"
+        # Outside flow collections only whitespace can precede a new node; inside, also [ { , and :
+        starts_token = before in " \t\n[{,:" if depth else before in " \t\n"
         if char in "[{":
             if depth or starts_token:
                 depth += 1

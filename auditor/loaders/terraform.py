@@ -73,7 +73,7 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue
             rtype = resource.get("type")
             values = resource.get("values")
-            if rtype not in POLICY_ATTRIBUTES or not isinstance(values, dict):
+            if not isinstance(rtype, str) or rtype not in POLICY_ATTRIBUTES or not isinstance(values, dict):
                 continue
             address = str(resource.get("address", f"{rtype}.{resource.get('name')}"))
             values_pointer = join_pointer(join_pointer(join_pointer(module_pointer, "resources"), index), "values")
