@@ -118,7 +118,7 @@ class _Normalizer:
             self.string_list(names, f"{element}.{principal_type}", type_pointer)
             if isinstance(names, str):
                 refs.append(PrincipalRef(principal_type, names, type_pointer))
-            else:
+            elif isinstance(names, list):
                 refs.extend(
                     PrincipalRef(principal_type, item, join_pointer(type_pointer, i))
                     for i, item in enumerate(names)

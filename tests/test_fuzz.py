@@ -334,7 +334,7 @@ def assert_reporters(report: Report, read_line: Callable[[str, int], str | None]
     data = json.loads(outputs["json"])
     assert len(data["findings"]) == len(report.findings)
     sarif_data = json.loads(outputs["sarif"])
-    assert len(sarif_data["runs"][0]["results"]) == len(report.active_findings)
+    assert len(sarif_data["runs"][0]["results"]) == len(report.findings)  # suppressed ones carry "suppressions"
     ET.fromstring(outputs["junit"].encode("utf-8"))
     parser = _Tags()
     parser.feed(outputs["html"])
@@ -415,7 +415,7 @@ def test_deep_nesting(depth: int, shape: str, name: str, max_nesting: int) -> No
 
 
 @FUZZ
-@given(st.lists(actions, max_size=3), st.integers(0, 3_000), st.sampled_from(("Action", "Resource", "Statement")))
+@given(st.lists(actions, max_size=3), st.integers(0, 1_500), st.sampled_from(("Action", "Resource", "Statement")))
 def test_huge_and_empty_arrays(sample: list[str], count: int, where: str) -> None:
     statement: dict[str, Any] = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}
     items = (sample or ["s3:GetObject"]) * (count // max(1, len(sample)))
@@ -423,10 +423,10 @@ def test_huge_and_empty_arrays(sample: list[str], count: int, where: str) -> Non
         document: dict[str, Any] = {"Version": "2012-10-17", "Statement": [statement] * count}
     else:
         document = {"Version": "2012-10-17", "Statement": [{**statement, where: items}]}
-    loaded, _ = check_text(json.dumps(document), "big.json", LoadOptions(max_statements=1_000))
+    loaded, _ = check_text(json.dumps(document), "big.json", LoadOptions(max_statements=500))
     if where == "Statement":
-        assert len(loaded.policies[0].statements) == min(count, 1_000)
-        assert any("max-statements" in item for item in loaded.not_checked) == (count > 1_000)
+        assert len(loaded.policies[0].statements) == min(count, 500)
+        assert any("max-statements" in item for item in loaded.not_checked) == (count > 500)
 
 
 def _managed_files() -> list[Path]:
@@ -478,7 +478,7 @@ def _trimmed_example_export() -> dict[str, Any] | None:
     if not path.is_file():
         return None
     full = json.loads(path.read_text(encoding="utf-8"))
-    return {key: value[:2] if isinstance(value, list) else value for key, value in full.items()}
+    return {key: value[:1] if isinstance(value, list) else value for key, value in full.items()}
 
 
 @FUZZ

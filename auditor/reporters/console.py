@@ -61,8 +61,8 @@ def _render_finding(finding: Finding, console: Console, read_line: LineReader | 
         where = f"{finding.subject.get('kind')} {name}" + (f", {policy}" if policy else "")
         subject = f" [dim]({clean(where)})[/]"
     console.print(
-        f"{clean(str(location))}: [{style}]{finding.severity.value}[/] [bold]{finding.rule_id}[/] "
-        f"[dim]{finding.slug}[/] {clean(finding.message)}{subject}{suppressed}",
+        f"{clean(str(location))}: [{style}]{finding.severity.value}[/] [bold]{clean(finding.rule_id)}[/] "
+        f"[dim]{clean(finding.slug)}[/] {clean(finding.message)}{subject}{suppressed}",
         highlight=False,
         soft_wrap=True,
     )
