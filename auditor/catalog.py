@@ -121,20 +121,43 @@ def _load_optional(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
+
+
 def _valid_compiled(data: Any, version: str) -> bool:
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("version") != version:
+    """Whether a cache file has exactly the shape ``compile_catalog`` writes; anything else is rebuilt.
+
+    Every row is checked, so a truncated, hand-edited or hostile file never reaches a lookup.
+    """
+    if type(data) is not dict or data.get("format") != CACHE_FORMAT or data.get("version") != version:
+        return False
+    if type(data.get("updated")) is not str:
+        return False
+    names = data.get("service_names")
+    if type(names) is not dict or not all(type(k) is str and type(v) is str for k, v in names.items()):
         return False
     services = data.get("services")
-    if not isinstance(services, dict) or not services:
+    if type(services) is not dict or not services:
         return False
     for entry in services.values():
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             return False
-        actions = entry.get("actions")
-        if not isinstance(actions, dict):
+        actions, resources, conditions = entry.get("actions"), entry.get("resources"), entry.get("conditions")
+        if type(actions) is not dict or type(resources) is not dict or type(conditions) is not dict:
             return False
         for row in actions.values():
-            if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
+            if not (type(row) is list and len(row) == 4 and type(row[0]) is str and type(row[1]) is str
+                    and type(row[2]) is list and _strings(row[3])):
+                return False
+            for pair in row[2]:
+                if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is bool):
+                    return False
+        for row in resources.values():
+            if not (type(row) is list and len(row) == 2 and type(row[0]) is str and _strings(row[1])):
+                return False
+        for row in conditions.values():
+            if not (type(row) is list and len(row) == 2 and type(row[0]) is str and type(row[1]) is str):
                 return False
     return True
 
@@ -149,7 +172,7 @@ def load_compiled(use_cache: bool = True) -> dict[str, Any]:
                 cached = json.load(handle)
             if _valid_compiled(cached, version):
                 return cached
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # unreadable, not JSON (or not UTF-8), nested too deep
             pass
     compiled = compile_catalog(data_dir)
     if use_cache:
