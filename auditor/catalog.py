@@ -277,7 +277,7 @@ class _Store:
         line = self._lines.get(name, b"")
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             entry = None
         if _valid_service(entry, action_names):
             return dict(entry)
@@ -309,7 +309,7 @@ def _read_cache(cache_file: Path, version: str) -> _Store | None:
     lines = raw.split(b"\n")
     try:
         header = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep to be ours
         return None
     if not _valid_header(header, version):
         return None

@@ -130,6 +130,9 @@ def check(
                                                          "[default: 200]", show_default=False)] = None,
     max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
                                                        "[default: 200]", show_default=False)] = None,
+    max_yaml_size: Annotated[int, typer.Option("--max-yaml-size", help="Largest YAML file parsed, in MB.")] = 20,
+    max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "
+                                                "the rest are reported as not checked.")] = 10_000,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
     config_file: ConfigOption = None,
     no_config: NoConfigOption = False,
@@ -150,6 +153,10 @@ def check(
     """Lint every policy found under the paths and report findings."""
     from auditor.run import execute_check, request_from_config
 
+    for option, value in (("--max-file-size", max_file_size), ("--max-yaml-size", max_yaml_size),
+                          ("--max-nesting", max_nesting), ("--max-statements", max_statements)):
+        if value is not None and value < 1:
+            raise fail(f"{option} must be at least 1, got {value}")
     formats = [f.lower() for f in (format or [])]
     for name in formats:
         if name not in FORMATS:
@@ -205,6 +212,8 @@ def check(
         show_source=not no_source,
         quiet=quiet,
         color=not no_color,
+        max_yaml_bytes=max_yaml_size * 1024 * 1024,
+        max_statements=max_statements,
         use_cache=not no_cache,
         write_accepted=write_accepted,
         baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),

@@ -14,6 +14,7 @@ from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, 
 from auditor.source import Source, join_pointer
 
 VALID_VERSIONS = ("2012-10-17", "2008-10-17")
+DEFAULT_MAX_STATEMENTS = 10_000
 TOP_LEVEL_ELEMENTS = ("Version", "Id", "Statement")
 STATEMENT_ELEMENTS = (
     "Sid",
@@ -50,7 +51,10 @@ def policy_size(document: Any) -> int:
     """Characters excluding whitespace, as IAM counts them for its size quotas."""
     import json
 
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # deeper than the loaders allow, or an unprintable huge integer
+        text = str(document)
     if text.isascii():
         # json.dumps escapes every ASCII control character, so a space is the only whitespace left
         return len(text) - text.count(" ")
@@ -119,7 +123,7 @@ class _Normalizer:
             self.string_list(names, f"{element}.{principal_type}", type_pointer)
             if isinstance(names, str):
                 refs.append(PrincipalRef(principal_type, names, type_pointer))
-            else:
+            elif isinstance(names, list):
                 refs.extend(
                     PrincipalRef(principal_type, item, join_pointer(type_pointer, i))
                     for i, item in enumerate(names)
@@ -275,7 +279,9 @@ def normalize_policy(
     subject: Subject | None = None,
     label: str | None = None,
     is_aws_managed: bool = False,
+    max_statements: int = DEFAULT_MAX_STATEMENTS,
 ) -> Policy:
+    """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so."""
     normalizer = _Normalizer(kind)
     statements: list[Statement] = []
     version = policy_id = None
@@ -341,6 +347,16 @@ def normalize_policy(
                     statement_pointer,
                 )
                 raw_list = []
+            if len(raw_list) > max_statements:
+                normalizer.problem(
+                    "policy-size",
+                    f"policy has {len(raw_list):,} statements, over the limit of {max_statements:,} "
+                    f"(--max-statements): statements after the first {max_statements:,} were not checked",
+                    statement_pointer,
+                    statements=len(raw_list),
+                    limit=max_statements,
+                )
+                raw_list = raw_list[:max_statements]
             sids: dict[str, int] = {}
             for index, (raw, item_pointer) in enumerate(raw_list):
                 statement = normalizer.statement(raw, index, item_pointer, sids)

@@ -40,6 +40,8 @@ class CheckRequest:
     color: bool = True
     max_file_bytes: int = 200 * 1024 * 1024
     max_nesting: int = 200
+    max_statements: int = 10_000
+    max_yaml_bytes: int = 20 * 1024 * 1024
     use_cache: bool = True
     force_exclude: bool = False
     """Apply ``exclude`` to files named on the command line too (pre-commit passes every staged file)."""
@@ -123,7 +125,8 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor.suppress import expired_notice
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
-                          max_nesting=request.max_nesting, kind=request.kind)
+                          max_yaml_bytes=request.max_yaml_bytes, max_nesting=request.max_nesting,
+                          max_statements=request.max_statements, kind=request.kind)
     paths = request.paths
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml
+from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml, replace_surrogates
 from auditor.loaders.result import LoadResult
 from auditor.model import InputError, PolicyKind, Problem, Subject
-from auditor.normalize import looks_like_policy, normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source
 
 POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template")
@@ -27,6 +27,8 @@ SKIPPED_DIRECTORIES = frozenset(
      ".ruff_cache", ".pytest_cache", ".terraform", ".aws-sam", "cdk.out"}
 )
 DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_YAML_BYTES = 20 * 1024 * 1024
+"""YAML goes through a pure-Python parser (about 0.2-0.5 MB/s); CloudFormation accepts templates of 1 MB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +36,20 @@ class LoadOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_yaml_bytes: int = DEFAULT_MAX_YAML_BYTES
     max_nesting: int = 200
+    max_statements: int = DEFAULT_MAX_STATEMENTS
     kind: PolicyKind | None = None
     """Force the kind of standalone policy files (otherwise inferred)."""
 
 
 def display_path(path: Path) -> str:
+    """How a file is named in reports: relative to the working directory when below it, always printable."""
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
+        relative = str(path)
+    return replace_surrogates(str(path) if relative.startswith("..") else relative)
 
 
 def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> list[Path]:
@@ -75,7 +80,7 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
     for raw in paths:
         path = Path(raw)
         if not os.path.lexists(path):
-            result.errors.append(InputError(raw, "no such file or directory"))
+            result.errors.append(InputError(replace_surrogates(raw), "no such file or directory"))
             continue
         if path.is_dir():
             for file in _walk(path, options, result):
@@ -150,27 +155,37 @@ def load_file(path: Path, options: LoadOptions | None = None) -> LoadResult:
             )
             return result
         with open(path, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(options.max_file_bytes + 1)
     except OSError as exc:
         result.errors.append(InputError(shown, f"cannot read: {exc.strerror or exc}"))
         return result
-    result.files = 1
+    if len(raw) > options.max_file_bytes:  # it grew since stat
+        result.errors.append(InputError(shown, f"file is over the limit of {options.max_file_bytes:,} bytes "
+                                               "(raise it with --max-file-size)"))
+        return result
     try:
         text = decode_bytes(raw)
     except ParseError as exc:
-        if "NUL byte" in exc.message or "UTF" in exc.message:
-            result.errors.append(InputError(shown, exc.message, exc.line, exc.column))
-            result.files = 0
+        result.errors.append(InputError(shown, exc.message, exc.line, exc.column))
         return result
+    del raw
+    result.files = 1
     return load_text(text, shown, options, result)
+
+
+def is_yaml_name(shown: str, text: str) -> bool:
+    lowered = shown.lower()
+    return lowered.endswith((".yaml", ".yml")) or (lowered.endswith(".template") and not text.lstrip().startswith("{"))
 
 
 def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None) -> LoadResult:
     result = result if result is not None else LoadResult(files=1)
-    is_yaml = shown.lower().endswith((".yaml", ".yml")) or (
-        shown.lower().endswith(".template") and not text.lstrip().startswith("{")
-    )
+    text = replace_surrogates(text)  # only text not decoded from a file can hold them; escapes are handled later
+    is_yaml = is_yaml_name(shown, text)
     try:
+        if is_yaml and len(text) > options.max_yaml_bytes:
+            raise ParseError(f"YAML file of {len(text):,} characters is over the YAML limit of "
+                             f"{options.max_yaml_bytes:,} (raise it with --max-yaml-size, or convert it to JSON)")
         parse = parse_yaml if is_yaml else parse_json
         parsed = parse(text, shown, options.max_nesting)
     except ParseError as exc:
@@ -187,18 +202,26 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
     from auditor.loaders.terraform import is_terraform_plan, load_terraform
 
     data, source = parsed.data, parsed.source
+    if parsed.invalid_characters is not None:
+        line, column = parsed.invalid_characters
+        result.document_problems.append(
+            (source, Problem("syntax-error", "an escape such as \\ud800 stands for half of a UTF-16 surrogate pair, "
+                             "not a character: IAM rejects the document (checked here with U+FFFD in its place)",
+                             "", line=line, column=column))
+        )
     for pointer, key, (line, column) in parsed.duplicate_keys:
         result.document_problems.append(
             (source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
                              "IAM rejects the document, other parsers keep only the last value",
                              pointer, {"key": key}, line=line, column=column))
         )
+    limits = {"max_nesting": options.max_nesting, "max_statements": options.max_statements}
     if is_export(data):
-        loaded = load_export(data, source)
+        loaded = load_export(data, source, **limits)
     elif is_cloudformation(data):
-        loaded = load_cloudformation(data, source)
+        loaded = load_cloudformation(data, source, max_statements=options.max_statements)
     elif is_terraform_plan(data):
-        loaded = load_terraform(data, source)
+        loaded = load_terraform(data, source, **limits)
     else:
         document, pointer = _unwrap(data)
         if document is None or not looks_like_policy(document):
@@ -208,8 +231,17 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
         kind = options.kind or infer_kind(document)
         loaded = LoadResult(files=1)
         loaded.policies.append(
-            normalize_policy(document, kind, source, pointer, subject=None, label=None)
+            normalize_policy(document, kind, source, pointer, subject=None, label=None,
+                             max_statements=options.max_statements)
         )
+    for policy in loaded.policies:
+        for problem in policy.problems:
+            if problem.rule == "policy-size" and "limit" in problem.details:
+                where = f"{source.display_path}" + (f" ({policy.label})" if policy.label else "")
+                loaded.not_checked.append(
+                    f"{where}: statements after the first {problem.details['limit']:,} of "
+                    f"{problem.details['statements']:,} (over --max-statements)"
+                )
     loaded.files = 1
     result.files = 0
     result.extend(loaded)
@@ -229,7 +261,7 @@ def _unwrap(data: Any) -> tuple[Any, str]:
 
 def _not_a_policy_reason(data: Any) -> str:
     if isinstance(data, dict):
-        keys = ", ".join(list(data)[:3])
+        keys = ", ".join(key if len(key) <= 40 else key[:39] + "…" for key in list(data)[:3])
         return f"not an IAM policy (top-level keys: {keys})" if keys else "not an IAM policy (empty object)"
     return f"not an IAM policy (top level is a {type(data).__name__})"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Policy, PolicyKind, Principal, Subject
-from auditor.normalize import normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
 _REMOVE = object()
@@ -99,13 +99,15 @@ class _Resolver:
                 return separator.join(_as_text(part) for part in parts)
         if name == "Fn::Select" and isinstance(argument, list) and len(argument) == 2:
             index, items = self.resolve(argument[0], depth + 1), self.resolve(argument[1], depth + 1)
-            if isinstance(items, list) and str(index).isdigit() and int(index) < len(items):
-                return items[int(index)]
+            if isinstance(items, list) and isinstance(index, (str, int)) and not isinstance(index, bool):
+                text = str(index)
+                if text.isdigit() and len(text) <= 9 and int(text) < len(items):
+                    return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
             return self.resolve(argument[1], depth + 1)
         if name == "Fn::GetAtt":
-            target = ".".join(argument) if isinstance(argument, list) else str(argument)
-            return "{{GetAtt:" + target + "}}"
+            parts = argument if isinstance(argument, list) else [argument]
+            return "{{GetAtt:" + ".".join(_as_text(part) for part in parts) + "}}"
         if name == "Fn::ImportValue":
             return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
         return "{{" + name.removeprefix("Fn::") + "}}"
@@ -154,7 +156,8 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, source: Sou
     return found
 
 
-def load_cloudformation(template: dict[str, Any], source: Source) -> LoadResult:
+def load_cloudformation(template: dict[str, Any], source: Source,
+                        max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
     resolver = _Resolver(template)
     resources = template.get("Resources")
@@ -165,7 +168,11 @@ def load_cloudformation(template: dict[str, Any], source: Source) -> LoadResult:
     principal_parts: dict[str, dict[str, Any]] = {}
 
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str) -> Policy:
-        policy = normalize_policy(resolver.resolve(document), kind, source, pointer, subject=subject, label=label)
+        resolved = resolver.resolve(document)
+        if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
+            resolved = None
+        policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,
+                                  max_statements=max_statements)
         result.policies.append(policy)
         return policy
 

@@ -8,13 +8,13 @@ to it. A malformed entry is reported and skipped; the rest of the export loads.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import Any
 
+from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
-from auditor.normalize import normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
 EXPORT_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
@@ -24,14 +24,22 @@ def is_export(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in EXPORT_KEYS)
 
 
-def _document(value: Any) -> Any:
+def _document(value: Any, max_nesting: int) -> Any:
+    """A policy document as stored in the export: an object, or JSON text (URL-encoded or not).
+
+    Text that is not JSON stays a string, which the grammar reports as the wrong type.
+    """
     if isinstance(value, str):
         text = urllib.parse.unquote(value) if value.lstrip().startswith("%") or "%22" in value else value
         try:
-            return json.loads(text)
-        except ValueError:
+            return parse_embedded_json(text, max_nesting)
+        except ParseError:
             return value
     return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, source: Source) -> list[Any]:
@@ -48,9 +56,13 @@ def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, sour
     return value
 
 
-def load_export(data: dict[str, Any], source: Source) -> LoadResult:
+def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NESTING,
+                max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
     managed: dict[str, Policy] = {}
+
+    def document(value: Any) -> Any:
+        return _document(value, max_nesting)
 
     for index, entry in enumerate(_list(data, "Policies", "", result, source)):
         pointer = join_pointer("/Policies", index)
@@ -77,13 +89,14 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
         doc_pointer = join_pointer(join_pointer(join_pointer(pointer, "PolicyVersionList"), v_index), "Document")
         is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
         policy = normalize_policy(
-            _document(version.get("Document")),
+            document(version.get("Document")),
             PolicyKind.IDENTITY,
             source,
             doc_pointer,
-            subject=Subject("managed-policy", str(entry.get("PolicyName", arn)), arn),
+            subject=Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn),
             label=arn,
             is_aws_managed=is_aws,
+            max_statements=max_statements,
         )
         if arn in managed:
             _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
@@ -114,14 +127,15 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
             if not isinstance(item, dict):
                 _bad_entry(result, source, item_pointer, f"{key} entry of {subject.name} is not an object")
                 continue
-            name = str(item.get("PolicyName", f"#{p_index}"))
+            name = _text(item.get("PolicyName")) or f"#{p_index}"
             policy = normalize_policy(
-                _document(item.get("PolicyDocument")),
+                document(item.get("PolicyDocument")),
                 PolicyKind.IDENTITY,
                 source,
                 join_pointer(item_pointer, "PolicyDocument"),
                 subject=subject,
                 label=f"inline:{name}",
+                max_statements=max_statements,
             )
             policies.append(policy)
             result.policies.append(policy)
@@ -139,12 +153,12 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
             _bad_entry(result, source, pointer, "a GroupDetailList entry without a GroupName")
             continue
         name = entry["GroupName"]
-        subject = Subject("group", name, entry.get("Arn"))
+        subject = Subject("group", name, _text(entry.get("Arn")))
         own = inline(entry, "GroupPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
         groups[name] = (own + found, pointer)
         result.principals.append(
-            Principal("group", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+            Principal("group", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
         )
         _note_missing(result, f"group {name}", missing)
@@ -156,7 +170,7 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
             _bad_entry(result, source, pointer, "a UserDetailList entry without a UserName")
             continue
         name = entry["UserName"]
-        subject = Subject("user", name, entry.get("Arn"))
+        subject = Subject("user", name, _text(entry.get("Arn")))
         own = inline(entry, "UserPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
         group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, source) if isinstance(g, str))
@@ -167,7 +181,7 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
             else:
                 result.not_checked.append(f"user {name}: group {group} is not in the export")
         result.principals.append(
-            Principal("user", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+            Principal("user", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, group_names=group_names,
                       group_policies=tuple(group_policies), permissions_boundary=boundary(entry),
                       missing_policy_arns=missing)
@@ -185,22 +199,23 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
         if name in seen_roles:
             _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
         seen_roles.add(name)
-        subject = Subject("role", name, entry.get("Arn"))
+        subject = Subject("role", name, _text(entry.get("Arn")))
         trust = None
         if "AssumeRolePolicyDocument" in entry:
             trust = normalize_policy(
-                _document(entry["AssumeRolePolicyDocument"]),
+                document(entry["AssumeRolePolicyDocument"]),
                 PolicyKind.TRUST,
                 source,
                 join_pointer(pointer, "AssumeRolePolicyDocument"),
                 subject=subject,
                 label="trust",
+                max_statements=max_statements,
             )
             result.policies.append(trust)
         own = inline(entry, "RolePolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
         result.principals.append(
-            Principal("role", name, str(entry.get("Arn", "")), source, pointer, inline_policies=own,
+            Principal("role", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
                       permissions_boundary=boundary(entry), missing_policy_arns=missing)
         )
@@ -212,22 +227,24 @@ def load_export(data: dict[str, Any], source: Source) -> LoadResult:
         if not isinstance(entry, dict) or "policy" not in entry:
             _bad_entry(result, source, pointer, "a ResourcePolicies entry without a policy")
             continue
-        service = str(entry.get("service", "resource"))
-        name = str(entry.get("name") or entry.get("arn") or f"#{index}")
+        service = _text(entry.get("service")) or "resource"
+        name = _text(entry.get("name")) or _text(entry.get("arn")) or f"#{index}"
         policy = normalize_policy(
-            _document(entry["policy"]),
+            document(entry["policy"]),
             PolicyKind.RESOURCE,
             source,
             join_pointer(pointer, "policy"),
-            subject=Subject(service, name, entry.get("arn")),
+            subject=Subject(service, name, _text(entry.get("arn"))),
             label=f"{service}:resource-policy",
+            max_statements=max_statements,
         )
         result.policies.append(policy)
         result.counts["resource_policies"] += 1
 
     meta = data.get("iam_audit")
     if isinstance(meta, dict):
-        for item in meta.get("incomplete") or []:
+        incomplete = meta.get("incomplete") or []
+        for item in incomplete if isinstance(incomplete, list) else [incomplete]:
             what = item.get("what") if isinstance(item, dict) else item
             result.not_checked.append(f"{source.display_path}: the export is incomplete: {what}")
     return result

@@ -8,12 +8,18 @@ long form or plain data), and alias expansion is bounded.
 from __future__ import annotations
 
 import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from auditor.source import Source, join_pointer
 
 MAX_NESTING = 200
+MAX_NESTING_CEILING = 500
+"""No --max-nesting goes above this: deeper data would exhaust Python's recursion limit downstream."""
 MAX_YAML_NODES = 2_000_000
 
 CFN_SHORT_TAGS = {
@@ -36,15 +42,66 @@ class ParsedText:
     data: Any
     source: Source
     duplicate_keys: tuple[tuple[str, str, tuple[int, int]], ...]
+    invalid_characters: tuple[int, int] | None = None
+    """(line, column) of the first lone UTF-16 surrogate (from a ``\\ud800`` escape), if any."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_OR_ESCAPE = re.compile("[\ud800-\udfff]|" + r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def replace_surrogates(text: str) -> str:
+    """Lone surrogates (half a UTF-16 pair, or undecodable file-name bytes) become U+FFFD.
+
+    They are not characters: no output encoding can carry them, so none may reach a report.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _without_surrogates(data: Any) -> tuple[Any, bool]:
+    """``data`` with every lone surrogate in keys and strings replaced; and whether there was one."""
+    found = False
+
+    def clean(value: Any) -> Any:
+        nonlocal found
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found = True
+                return _SURROGATE.sub("\ufffd", value)
+            return value
+        return value
+
+    root: list[Any] = [data]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            container[key] = clean(value)
+        elif isinstance(value, list):
+            stack.extend((value, index) for index in range(len(value)))
+        elif isinstance(value, dict):
+            if any(isinstance(k, str) and _SURROGATE.search(k) for k in value):
+                rebuilt = {clean(k): v for k, v in value.items()}
+                value.clear()
+                value.update(rebuilt)
+            stack.extend((value, k) for k in value)
+    return root[0], found
 
 
 def decode_bytes(raw: bytes) -> str:
-    """Decode a file's bytes as UTF-8 (a BOM is accepted); raise ParseError with the position otherwise."""
+    """Decode a file's bytes as UTF-8 (a BOM is accepted; UTF-16 with a BOM too); raise ParseError otherwise."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise ParseError("the file is UTF-32: save it as UTF-8")
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return _without_nul(raw.decode("utf-16"))
         except UnicodeDecodeError as exc:
             raise ParseError(f"invalid UTF-16: {exc.reason}") from None
     try:
@@ -55,12 +112,19 @@ def decode_bytes(raw: bytes) -> str:
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         raise ParseError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8", line, column) \
             from None
-    if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        raise ParseError("contains a NUL byte: this is a binary file, not a policy", line, column)
-    return text
+    return _without_nul(text)
+
+
+def _without_nul(text: str) -> str:
+    if "\x00" not in text:
+        return text
+    offset = text.index("\x00")
+    head = text[:64]
+    if len(head) >= 4 and (set(head[1::2]) == {"\x00"} or set(head[0::2]) == {"\x00"}):
+        raise ParseError("looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8")
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    raise ParseError("contains a NUL byte: this is a binary file, not a policy", line, column)
 
 
 def _depth_exceeded(text: str, limit: int) -> int:
@@ -97,17 +161,73 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
             seen_duplicate = True
         return result
 
+    max_nesting = effective_nesting(max_nesting)
     source = Source(display_path, text)
     try:
         data = json.loads(text, object_pairs_hook=pairs_hook)
     except RecursionError:
-        offset = _depth_exceeded(text, max_nesting)
-        line, column = source.offset_to_position(max(offset, 0))
-        raise ParseError(f"nesting deeper than {max_nesting} levels", line, column) from None
+        raise _nesting_error(text, source, max_nesting) from None
     except json.JSONDecodeError as exc:
         raise ParseError(_json_message(exc, text), exc.lineno, exc.colno) from None
+    except ValueError as exc:  # an integer literal of more than 4,300 digits
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if nesting_exceeds(data, max_nesting):
+        raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
-    return ParsedText(data, source, duplicates)
+    invalid = None
+    if _SURROGATE_OR_ESCAPE.search(text):
+        data, found = _without_surrogates(data)
+        if found:
+            match = _LONE_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text)
+            invalid = source.offset_to_position(match.start()) if match else (1, 1)
+    return ParsedText(data, source, duplicates, invalid)
+
+
+def effective_nesting(max_nesting: int) -> int:
+    return max(1, min(max_nesting, MAX_NESTING_CEILING))
+
+
+def nesting_exceeds(data: Any, limit: int) -> bool:
+    """True when lists and objects nest deeper than ``limit`` (iterative: safe on any depth)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        for child in children:
+            if isinstance(child, (dict, list)):
+                push((child, depth + 1))
+    return False
+
+
+def _nesting_error(text: str, source: Source, max_nesting: int) -> ParseError:
+    offset = _depth_exceeded(text, max_nesting)
+    line, column = source.offset_to_position(offset) if offset >= 0 else (0, 0)
+    return ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
+                      f"{MAX_NESTING_CEILING})", line, column)
+
+
+def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
+    """A JSON document held in a string (a URL-encoded policy in an export, a Terraform attribute)."""
+    max_nesting = effective_nesting(max_nesting)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ParseError(f"nesting deeper than {max_nesting} levels") from None
+    except ValueError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if nesting_exceeds(data, max_nesting):
+        raise ParseError(f"nesting deeper than {max_nesting} levels")
+    if _SURROGATE_OR_ESCAPE.search(text):
+        data, _ = _without_surrogates(data)
+    return data
 
 
 def _json_message(exc: json.JSONDecodeError, text: str) -> str:
@@ -128,10 +248,19 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    max_nesting = effective_nesting(max_nesting)
+    source = Source(display_path, text)
+    # ruamel's scanner is quadratic in flow nesting depth: refuse deep flow nesting before it starts.
+    offset = yaml_flow_depth_exceeded(text, max_nesting)
+    if offset >= 0:
+        line, column = source.offset_to_position(offset)
+        raise ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
+                         f"{MAX_NESTING_CEILING})", line, column)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
-        loaded = yaml.load(text)
+        with _recursion_room(4 * max_nesting):  # ruamel's composer recurses two or three frames per level
+            loaded = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -141,12 +270,155 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     except YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise ParseError(f"nesting deeper than {max_nesting} levels") from None
+        raise ParseError("nesting too deep for the YAML parser") from None
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:
+        # A scalar the constructor cannot build (an integer of 5,000 digits, a date like 2024-02-31)
+        # or a key it cannot hash (a mapping used as a key).
+        raise ParseError(f"invalid YAML: {exc}") from None
+    _check_expansion(loaded)
     positions: dict[str, tuple[int, int]] = {}
     duplicates: list[tuple[str, str, tuple[int, int]]] = []
     converter = _YamlConverter(positions, duplicates, max_nesting)
-    data = converter.convert(loaded, "", (1, 1), 0)
-    return ParsedText(data, Source(display_path, text, positions), tuple(duplicates))
+    try:
+        with _recursion_room(2 * max_nesting):
+            data = converter.convert(loaded, "", (1, 1), 0)
+    except RecursionError:
+        raise ParseError("nesting too deep for the YAML parser") from None
+    invalid = None
+    if _SURROGATE.search(text) or "\\u" in text or "\\U" in text:
+        data, found = _without_surrogates(data)
+        invalid = (1, 1) if found else None
+    return ParsedText(data, Source(display_path, text, positions), tuple(duplicates), invalid)
+
+
+@contextmanager
+def _recursion_room(frames: int) -> Iterator[None]:
+    """At least ``frames`` more Python frames than the current depth, for the duration (pure-Python frames)."""
+    depth = 0
+    frame: Any = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    previous = sys.getrecursionlimit()
+    needed = depth + frames + 100
+    if needed > previous:
+        sys.setrecursionlimit(needed)
+    try:
+        yield
+    finally:
+        if needed > previous:
+            sys.setrecursionlimit(previous)
+
+
+_YAML_SPECIALS = re.compile(r"""[\[\]{}"'#|>]""")
+_DOUBLE_QUOTED_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BLOCK_SCALAR_TAIL = re.compile(r"[0-9+-]*[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
+
+
+def yaml_flow_depth_exceeded(text: str, limit: int) -> int:
+    """Offset where flow nesting (``[`` and ``{``) first exceeds ``limit``, or -1.
+
+    A cheap scan that knows quotes, comments and block scalars well enough: it only
+    has to keep ruamel's quadratic scanner away from deeply nested flow collections.
+    """
+    depth = 0
+    position = 0
+    length = len(text)
+    search = _YAML_SPECIALS.search
+    while True:
+        match = search(text, position)
+        if match is None:
+            return -1
+        offset = match.start()
+        char = text[offset]
+        position = offset + 1
+        before = text[offset - 1] if offset else "\n"
+        # Outside flow collections only whitespace can precede a new node; inside, also [ { , and :
+        starts_token = before in " \t\n[{,:" if depth else before in " \t\n"
+        if char in "[{":
+            if depth or starts_token:
+                depth += 1
+                if depth > limit:
+                    return offset
+        elif char in "]}":
+            if depth:
+                depth -= 1
+        elif char == "#":
+            if before in " \t\n":
+                end = text.find("\n", position)
+                position = length if end < 0 else end
+        elif char == '"':
+            if starts_token:
+                position = _end_of_double_quoted(text, position)
+        elif char == "'":
+            if starts_token:
+                end = position
+                while True:
+                    end = text.find("'", end)
+                    if end < 0 or not text.startswith("'", end + 1):
+                        break
+                    end += 2
+                position = length if end < 0 else end + 1
+        elif not depth and before in " \t\n" and _BLOCK_SCALAR_TAIL.match(text, position):  # | or >
+            position = _end_of_block_scalar(text, offset)
+
+
+def _end_of_double_quoted(text: str, position: int) -> int:
+    match = _DOUBLE_QUOTED_REST.match(text, position)
+    return match.end() if match else len(text)
+
+
+def _end_of_block_scalar(text: str, indicator: int) -> int:
+    """Offset just after the last line of the block scalar introduced at ``indicator``."""
+    line_start = text.rfind("\n", 0, indicator) + 1
+    line = text[line_start:indicator]
+    indent = len(line) - len(line.lstrip(" "))
+    position = text.find("\n", indicator)
+    if position < 0:
+        return len(text)
+    while position < len(text):
+        next_end = text.find("\n", position + 1)
+        body = text[position + 1: next_end if next_end >= 0 else len(text)]
+        stripped = body.lstrip(" ")
+        if stripped and len(body) - len(stripped) <= indent:
+            return position + 1
+        if next_end < 0:
+            return len(text)
+        position = next_end
+    return len(text)
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse documents whose aliases expand to too many values, or refer to themselves.
+
+    Sizes are computed once per distinct node, so a billion-laughs document costs
+    as little as its text, not as much as its expansion.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not isinstance(node, (CommentedMap, CommentedSeq)):
+            continue
+        identity = id(node)
+        children = node.values() if isinstance(node, CommentedMap) else node
+        if children_done:
+            in_progress.discard(identity)
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if total > MAX_YAML_NODES:
+                raise ParseError(f"YAML expands to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+            sizes[identity] = total
+            continue
+        if identity in sizes:
+            continue
+        if identity in in_progress:
+            raise ParseError("a YAML alias refers to the collection that contains it (a recursive document)")
+        in_progress.add(identity)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
 
 
 class _YamlConverter:
@@ -169,8 +441,9 @@ class _YamlConverter:
             raise ParseError(
                 f"YAML expands to more than {MAX_YAML_NODES:,} values (an alias bomb?)", position[0], position[1]
             )
-        if depth > self.max_nesting:
-            raise ParseError(f"nesting deeper than {self.max_nesting} levels", position[0], position[1])
+        if depth >= self.max_nesting and isinstance(node, (CommentedMap, CommentedSeq)):
+            raise ParseError(f"nesting deeper than {self.max_nesting} levels (the limit; --max-nesting raises it "
+                             f"up to {MAX_NESTING_CEILING})", position[0], position[1])
         self.positions.setdefault(pointer, position)
         tag = _tag_of(node)
         if isinstance(node, CommentedMap):

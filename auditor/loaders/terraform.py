@@ -6,13 +6,13 @@ point at the line of that string in the plan file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.model import Policy, PolicyKind, Principal, Subject
-from auditor.normalize import normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
 # resource type -> [(attribute, kind)]
@@ -53,8 +53,10 @@ def _modules(module: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]]:
             yield from _modules(child, join_pointer(join_pointer(pointer, "child_modules"), index))
 
 
-def load_terraform(plan: dict[str, Any], source: Source) -> LoadResult:
+def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_NESTING,
+                   max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
+    limits = (max_nesting, max_statements)
     root_key = "planned_values" if isinstance(plan.get("planned_values"), dict) else "values"
     root = plan.get(root_key)
     if not isinstance(root, dict):
@@ -71,7 +73,7 @@ def load_terraform(plan: dict[str, Any], source: Source) -> LoadResult:
                 continue
             rtype = resource.get("type")
             values = resource.get("values")
-            if rtype not in POLICY_ATTRIBUTES or not isinstance(values, dict):
+            if not isinstance(rtype, str) or rtype not in POLICY_ATTRIBUTES or not isinstance(values, dict):
                 continue
             address = str(resource.get("address", f"{rtype}.{resource.get('name')}"))
             values_pointer = join_pointer(join_pointer(join_pointer(module_pointer, "resources"), index), "values")
@@ -80,7 +82,7 @@ def load_terraform(plan: dict[str, Any], source: Source) -> LoadResult:
             subject = Subject(kind_name, str(name), values.get("arn") if isinstance(values.get("arn"), str) else None)
             for attribute, kind in POLICY_ATTRIBUTES[rtype]:
                 policy = _policy(values.get(attribute), kind, source, join_pointer(values_pointer, attribute),
-                                 subject, f"{address}.{attribute}", result)
+                                 subject, f"{address}.{attribute}", result, limits)
                 if policy is None:
                     continue
                 if rtype == "aws_iam_role":
@@ -97,7 +99,7 @@ def load_terraform(plan: dict[str, Any], source: Source) -> LoadResult:
                                 item.get("policy"), PolicyKind.IDENTITY, source,
                                 join_pointer(join_pointer(join_pointer(values_pointer, "inline_policy"), i_index),
                                              "policy"),
-                                subject, f"inline:{item.get('name', i_index)}", result,
+                                subject, f"inline:{item.get('name', i_index)}", result, limits,
                             )
                             if policy is not None:
                                 inline_by_role.setdefault(str(name), []).append(policy)
@@ -111,17 +113,21 @@ def load_terraform(plan: dict[str, Any], source: Source) -> LoadResult:
 
 
 def _policy(
-    value: Any, kind: PolicyKind, source: Source, pointer: str, subject: Subject, label: str, result: LoadResult
+    value: Any, kind: PolicyKind, source: Source, pointer: str, subject: Subject, label: str, result: LoadResult,
+    limits: tuple[int, int] = (MAX_NESTING, DEFAULT_MAX_STATEMENTS),
 ) -> Policy | None:
     if value is None or value == "":
         return None
+    max_nesting, max_statements = limits
     document = value
     if isinstance(value, str):
         try:
-            document = json.loads(value)
-        except ValueError:
-            result.not_checked.append(f"{source.display_path}: {label} is not JSON (unknown until apply?)")
+            document = parse_embedded_json(value, max_nesting)
+        except ParseError as exc:
+            result.not_checked.append(f"{source.display_path}: {label} is not JSON ({exc.message}; "
+                                      "unknown until apply?)")
             return None
-    policy = normalize_policy(document, kind, source, pointer, subject=subject, label=label)
+    policy = normalize_policy(document, kind, source, pointer, subject=subject, label=label,
+                              max_statements=max_statements)
     result.policies.append(policy)
     return policy

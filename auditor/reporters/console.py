@@ -76,7 +76,7 @@ def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | N
         where = f"{finding.subject.get('kind')} {name}" + (f", {policy}" if policy else "")
         subject = " " + writer.style(f"({clean(where)})", DIM)
     writer.line(f"{clean(str(location))}: {writer.style(finding.severity.value, style)} "
-                f"{writer.style(finding.rule_id, BOLD)} {writer.style(finding.slug, DIM)} "
+                f"{writer.style(clean(finding.rule_id), BOLD)} {writer.style(clean(finding.slug), DIM)} "
                 f"{clean(finding.message)}{subject}{suppressed}")
     if read_line is None or not location.line:
         return
