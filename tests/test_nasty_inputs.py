@@ -160,7 +160,7 @@ CASES = [
          error="over the limit of 1,048,576 (raise it with --max-file-size)", args=("--max-file-size", "1")),
     Case("policy over --max-statements", {"many.json": json.dumps(
         {"Version": "2012-10-17", "Statement": [CLEAN_POLICY["Statement"][0]] * 12})},  # type: ignore[index]
-         0, set(), args=("--max-statements", "5"),
+         0, {"IAM500"}, args=("--max-statements", "5"),
          not_checked="statements after the first 5 of 12 (over --max-statements)"),
     Case("path that does not exist", {}, 2, error="no such file or directory", paths=("missing.json",)),
     Case("binary file", {"blob.json": bytes(range(256)) * 4}, 2, error="not valid UTF-8 (byte 0x80)"),

@@ -80,16 +80,26 @@ POLICY = {"Version": "2012-10-17", "Statement": [
 
 
 def _cache_file(cache: Path) -> Path:
-    files = list(cache.glob("catalog-*.json"))
+    files = list(cache.glob("catalog-*"))
     assert len(files) == 1, files
     return files[0]
 
 
 def _edited(change: Callable[[dict[str, Any]], None]) -> Callable[[str], str]:
+    """Edit the cache as one document (header fields plus ``services``), written back as its JSON Lines."""
+
     def edit(text: str) -> str:
-        data = json.loads(text)
+        lines = text.split("\n")
+        header = json.loads(lines[0])
+        services = {name: json.loads(line) for name, line in zip(header["services"], lines[1:-1], strict=True)}
+        data = {**{k: v for k, v in header.items() if k != "services"}, "services": services}
         change(data)
-        return json.dumps(data, separators=(",", ":"))
+        edited = data["services"]
+        names = list(edited) if isinstance(edited, dict) else edited
+        body = [json.dumps(entry, separators=(",", ":")) for entry in edited.values()] if isinstance(edited, dict) \
+            else []
+        head = {**{k: v for k, v in data.items() if k != "services"}, "services": names}
+        return "\n".join([json.dumps(head, separators=(",", ":")), *body]) + "\n"
 
     return edit
 
@@ -130,7 +140,10 @@ def test_a_corrupt_catalogue_cache_is_rebuilt_not_trusted(corruption: str, tmp_p
     assert damaged != good
     cache_file.write_text(damaged, encoding="utf-8", errors="surrogateescape")
     assert _findings_for(POLICY, cache, tmp_path) == expected
-    assert cache_file.read_text(encoding="utf-8") == good, "the cache was rewritten with the compiled data"
+    # A bad header is rebuilt at once; a bad service line is compiled afresh and the file dropped, to be
+    # rewritten by the next run. Either way the damaged text is never used again.
+    assert _findings_for(POLICY, cache, tmp_path) == expected
+    assert _cache_file(cache).read_text(encoding="utf-8") == good, "the cache was rewritten with the compiled data"
 
 
 def test_the_cache_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

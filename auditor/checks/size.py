@@ -71,6 +71,9 @@ def _size_hit(policy: Policy, quota: int, what: str, severity: Severity | None =
                   + ']}]}')],
 )
 def policy_size(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for problem in policy.problems:  # over --max-statements: recorded by the loader, reported here
+        if problem.rule == "policy-size":
+            yield Hit(problem.message, pointer=problem.pointer, details=problem.details)
     if policy.kind is PolicyKind.TRUST:
         if policy.size > TRUST_QUOTA_MAX:
             yield _size_hit(policy, TRUST_QUOTA_MAX, "a role trust policy (the most a quota increase allows)")
