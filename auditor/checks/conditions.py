@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from auditor.catalog import Catalog
@@ -133,14 +134,9 @@ class ServiceKeys:
         return [names[p] for p in picks]
 
 
-_SERVICE_KEYS: dict[str, ServiceKeys] = {}
-
-
+@lru_cache(maxsize=4)
 def service_keys(catalog: Catalog) -> ServiceKeys:
-    keys = _SERVICE_KEYS.get(catalog.version)
-    if keys is None:
-        keys = _SERVICE_KEYS[catalog.version] = ServiceKeys(catalog)
-    return keys
+    return ServiceKeys(catalog)
 
 
 def normal_key(key: str) -> str:

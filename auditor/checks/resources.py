@@ -199,14 +199,9 @@ def _segment_fits(value: str, pattern: str) -> bool:
     return value == pattern
 
 
-_INDEXES: dict[str, ArnIndex] = {}
-
-
+@lru_cache(maxsize=4)
 def arn_index(catalog: Catalog) -> ArnIndex:
-    index = _INDEXES.get(catalog.version)
-    if index is None:
-        index = _INDEXES[catalog.version] = ArnIndex(catalog)
-    return index
+    return ArnIndex(catalog)
 
 
 @lru_cache(maxsize=65536)
