@@ -215,11 +215,11 @@ def test_nasty_input(case: Case, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(f"{MARKER}*")), "a YAML tag ran code"
 
 
-def test_python_tags_never_run_code(tmp_path: Path) -> None:
+def test_python_tags_never_run_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tags of the table's case, once more through the loader in-process: still no file appears."""
     from auditor.loaders import LoadOptions, load_text
 
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     loaded = load_text(PYTHON_TAGS, "tags.yaml", LoadOptions())
     assert loaded.policies and not list(tmp_path.glob(f"{MARKER}*"))
 
