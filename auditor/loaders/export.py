@@ -9,6 +9,7 @@ to it. A malformed entry is reported and skipped; the rest of the export loads.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
@@ -146,13 +147,17 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         arn = value.get("PermissionsBoundaryArn") if isinstance(value, dict) else None
         return managed.get(arn) if isinstance(arn, str) else None
 
+    def entries(list_key: str, name_key: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """The well-formed entries of one detail list as (pointer, entry, name); a malformed one is reported."""
+        for index, entry in enumerate(_list(data, list_key, "", result, source)):
+            pointer = join_pointer(f"/{list_key}", index)
+            if not isinstance(entry, dict) or not isinstance(entry.get(name_key), str):
+                _bad_entry(result, source, pointer, f"a {list_key} entry without a {name_key}")
+                continue
+            yield pointer, entry, entry[name_key]
+
     groups: dict[str, tuple[tuple[Policy, ...], str]] = {}
-    for index, entry in enumerate(_list(data, "GroupDetailList", "", result, source)):
-        pointer = join_pointer("/GroupDetailList", index)
-        if not isinstance(entry, dict) or not isinstance(entry.get("GroupName"), str):
-            _bad_entry(result, source, pointer, "a GroupDetailList entry without a GroupName")
-            continue
-        name = entry["GroupName"]
+    for pointer, entry, name in entries("GroupDetailList", "GroupName"):
         subject = Subject("group", name, _text(entry.get("Arn")))
         own = inline(entry, "GroupPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
@@ -164,12 +169,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         _note_missing(result, f"group {name}", missing)
         result.counts["groups"] += 1
 
-    for index, entry in enumerate(_list(data, "UserDetailList", "", result, source)):
-        pointer = join_pointer("/UserDetailList", index)
-        if not isinstance(entry, dict) or not isinstance(entry.get("UserName"), str):
-            _bad_entry(result, source, pointer, "a UserDetailList entry without a UserName")
-            continue
-        name = entry["UserName"]
+    for pointer, entry, name in entries("UserDetailList", "UserName"):
         subject = Subject("user", name, _text(entry.get("Arn")))
         own = inline(entry, "UserPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
@@ -190,12 +190,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         result.counts["users"] += 1
 
     seen_roles: set[str] = set()
-    for index, entry in enumerate(_list(data, "RoleDetailList", "", result, source)):
-        pointer = join_pointer("/RoleDetailList", index)
-        if not isinstance(entry, dict) or not isinstance(entry.get("RoleName"), str):
-            _bad_entry(result, source, pointer, "a RoleDetailList entry without a RoleName")
-            continue
-        name = entry["RoleName"]
+    for pointer, entry, name in entries("RoleDetailList", "RoleName"):
         if name in seen_roles:
             _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
         seen_roles.add(name)
