@@ -25,7 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -157,9 +157,16 @@ def _valid_header(header: Any, version: str) -> bool:
         and all(isinstance(codes, str) and len(codes) == len(actions[name].split())
                 and all(0 <= ord(c.lower()) - ord("a") < len(header["level_names"]) for c in codes)
                 for name, codes in header["levels"].items())
-        and isinstance(header.get("arn_services"), dict)
-        and all(isinstance(k, str) and isinstance(v, str) and set(v.split()) <= set(services)
-                for k, v in header["arn_services"].items())
+        and _valid_service_index(header.get("arn_services"), services)
+        and _valid_service_index(header.get("key_services"), services)
+    )
+
+
+def _valid_service_index(index: Any, services: list[str]) -> bool:
+    """A map of names to space-separated catalogue services."""
+    known = set(services)
+    return isinstance(index, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and set(v.split()) <= known for k, v in index.items()
     )
 
 
@@ -219,6 +226,27 @@ def arn_service_index(services: dict[str, Any]) -> dict[str, str]:
     return {part: " ".join(names) for part, names in index.items()}
 
 
+def key_service_index(services: dict[str, Any]) -> dict[str, str]:
+    """Condition-key prefix (``s3`` of ``s3:prefix``) -> the catalogue services that list a key with it.
+
+    A service lists keys in its condition-key table, beside its resource types and beside its
+    actions; a few list keys of another service's prefix.
+    """
+    index: dict[str, list[str]] = {}
+    for service, entry in services.items():
+        keys = [row[0] for row in entry["conditions"].values()]
+        keys += [key for row in entry["resources"].values() for key in row[1]]
+        keys += [key for row in entry["actions"].values() for key in (*row[3], *row[4])]
+        for key in keys:
+            prefix, sep, _ = key.lower().partition(":")
+            if not sep:
+                continue
+            listed = index.setdefault(prefix, [])
+            if service not in listed:
+                listed.append(service)
+    return {prefix: " ".join(names) for prefix, names in index.items()}
+
+
 def level_names(services: dict[str, Any]) -> list[str]:
     """The distinct access-level strings of the catalogue (``Write``, ``Tagging, Write``...), in a stable order."""
     return sorted({row[1] for entry in services.values() for row in entry["actions"].values()})
@@ -244,6 +272,7 @@ def _serialise(compiled: dict[str, Any]) -> str:
         "services": list(services),
         "actions": {name: " ".join(entry["actions"]) for name, entry in services.items()},
         "arn_services": arn_service_index(services),
+        "key_services": key_service_index(services),
         "level_names": level_names(services),
         "levels": {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
     }
@@ -257,9 +286,10 @@ class _Store:
 
     def __init__(self, version: str, updated: str, service_names: dict[str, str], action_names: dict[str, str],
                  lines: dict[str, bytes] | None, compiled_services: dict[str, Any] | None,
-                 cache_file: Path | None, arn_services: dict[str, str], levels: dict[str, str],
-                 level_names: list[str]) -> None:
+                 cache_file: Path | None, arn_services: dict[str, str], key_services: dict[str, str],
+                 levels: dict[str, str], level_names: list[str]) -> None:
         self.arn_services = arn_services
+        self.key_services = key_services
         self.levels = levels
         self.level_names = level_names
         self.version = version
@@ -295,7 +325,7 @@ def _store_from_compiled(compiled: dict[str, Any]) -> _Store:
     services = compiled["services"]
     return _Store(compiled["version"], compiled["updated"], compiled.get("service_names") or {},
                   {name: " ".join(entry["actions"]) for name, entry in services.items()}, None, services, None,
-                  arn_service_index(services),
+                  arn_service_index(services), key_service_index(services),
                   {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
                   level_names(services))
 
@@ -318,7 +348,7 @@ def _read_cache(cache_file: Path, version: str) -> _Store | None:
         return None
     return _Store(header["version"], header["updated"], header["service_names"], header["actions"],
                   dict(zip(services, lines[1:-1], strict=True)), None, cache_file, header["arn_services"],
-                  header["levels"], header["level_names"])
+                  header["key_services"], header["levels"], header["level_names"])
 
 
 _cache_allowed = True
@@ -389,6 +419,7 @@ class Catalog:
         self._action_cache: dict[str, ActionInfo | None] = {}
         self._expand_cache: dict[str, frozenset[str]] = {}
         self._all_actions: tuple[str, ...] | None = None
+        self._resource_types: dict[str, dict[str, ResourceTypeInfo]] = {}
 
     def _action_names(self, service: str) -> dict[str, None] | None:
         """The service's lower-case action names, in catalogue order (a dict for fast membership)."""
@@ -520,11 +551,21 @@ class Catalog:
         """Catalogue services with an ARN format whose service part is ``part`` (``*``: a variable part)."""
         return tuple(self._store.arn_services.get(part.lower(), "").split())
 
+    def services_listing_keys(self, prefix: str) -> tuple[str, ...]:
+        """Catalogue services that list a condition key whose prefix is ``prefix`` (``s3`` of ``s3:prefix``)."""
+        return tuple(self._store.key_services.get(prefix.lower(), "").split())
+
     def resource_types(self, service: str) -> dict[str, ResourceTypeInfo]:
-        entry = self._entry(service.lower())
-        if entry is None:
-            return {}
-        return {name: ResourceTypeInfo(name, row[0], tuple(row[1])) for name, row in entry["resources"].items()}
+        """The service's resource types by lower-case name (a shared mapping: do not modify it)."""
+        key = service.lower()
+        found = self._resource_types.get(key)
+        if found is None:
+            entry = self._entry(key)
+            found = {} if entry is None else {
+                name: ResourceTypeInfo(name, row[0], tuple(row[1])) for name, row in entry["resources"].items()
+            }
+            self._resource_types[key] = found
+        return found
 
     def condition_key(self, service: str, key: str) -> ConditionKeyInfo | None:
         entry = self._entry(service.lower())

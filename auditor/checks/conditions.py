@@ -49,9 +49,8 @@ class KeyInfo:
 class ServiceKeys:
     """The service condition keys of the catalogue, by the prefix of the key itself, read per prefix on demand.
 
-    A key is looked for in the service of its prefix (its condition keys, its actions' and resource types'
-    key lists); only when it is not there are all services read, for the few keys one service lists for
-    another's prefix.
+    A key is looked for in the services that list keys of its prefix (the catalogue's header indexes them):
+    the service named by the prefix, and the few that list another service's keys beside their actions.
     """
 
     def __init__(self, catalog: Catalog) -> None:
@@ -62,7 +61,7 @@ class ServiceKeys:
         """Normalised keys some action (or an action's resource type) lists; the others cannot be judged."""
         self._seen: set[str] = set()
         self._read: set[str] = set()
-        self._read_all = False
+        self._read_prefixes: set[str] = set()
 
     def _read_service(self, service: str) -> None:
         if service in self._read:
@@ -77,11 +76,14 @@ class ServiceKeys:
             self._add(key, "String")
             self.used_by_actions.add(normal_key(key))
 
-    def _read_everything(self) -> None:
-        if not self._read_all:
-            self._read_all = True
-            for service in self.catalog.services:
-                self._read_service(service)
+    def _read_prefix(self, prefix: str) -> None:
+        """Read every service that lists a key of ``prefix`` (and the service the prefix names)."""
+        if prefix in self._read_prefixes:
+            return
+        self._read_prefixes.add(prefix)
+        self._read_service(prefix)
+        for service in self.catalog.services_listing_keys(prefix):
+            self._read_service(service)
 
     def _add(self, key: str, key_type: str) -> None:
         lowered = normal_key(key)
@@ -98,17 +100,11 @@ class ServiceKeys:
             self.exact.setdefault(prefix, {})[lowered] = info
 
     def knows_prefix(self, prefix: str) -> bool:
-        self._read_everything()
-        return prefix in self.exact or prefix in self.templates
+        return bool(self.catalog.services_listing_keys(prefix))
 
     def find(self, key: str) -> KeyInfo | None:
-        prefix = key.lower().partition(":")[0]
-        self._read_service(prefix)
-        found = self._find(key)
-        if found is None and not self._read_all:
-            self._read_everything()
-            found = self._find(key)
-        return found
+        self._read_prefix(key.lower().partition(":")[0])
+        return self._find(key)
 
     def _find(self, key: str) -> KeyInfo | None:
         lowered = key.lower()
@@ -122,9 +118,7 @@ class ServiceKeys:
         return None
 
     def listed_by_some_action(self, name: str) -> bool:
-        self._read_service(name.partition(":")[0])
-        if name not in self.used_by_actions:
-            self._read_everything()
+        self._read_prefix(name.partition(":")[0])
         return name in self.used_by_actions
 
     def suggest(self, key: str) -> list[str]:

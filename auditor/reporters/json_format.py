@@ -1,10 +1,9 @@
-"""``--format json``: the spec's ``iam-audit/1`` document."""
+"""``--format json``: the spec's ``iam-audit/1`` document, one finding per line."""
 
 from __future__ import annotations
 
-import json
-
 from auditor.report import Report
+from auditor.reporters._json import readable
 
 SCHEMA = "iam-audit/1"
 
@@ -18,4 +17,4 @@ def render(report: Report, include_suppressed: bool = False) -> str:
         "errors": [e.to_json() for e in report.errors],
         "summary": report.summary_json(),
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return readable(document, expand=3)

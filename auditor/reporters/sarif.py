@@ -8,7 +8,6 @@ have findings but no entry in ``report.rules`` are appended, built from the find
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
@@ -18,6 +17,7 @@ from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
 from auditor.model import Finding, InputError, Severity
 from auditor.report import Report, RuleInfo
 from auditor.reporters._escape import markdown_fence
+from auditor.reporters._json import readable
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/iam-audit/iam-audit"
@@ -41,7 +41,8 @@ SECURITY_SEVERITY = {
 
 
 def render(report: Report) -> str:
-    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False, default=_json_fallback) + "\n"
+    # results sit at depth 3 (runs[0].results[i]): each on one line
+    return readable(to_sarif(report), expand=4, default=_json_fallback)
 
 
 def to_sarif(report: Report) -> dict[str, Any]:

@@ -9,13 +9,13 @@ what is new since the previous run, what was resolved, how the count moved.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, Severity
 from auditor.reporters import svg
 from auditor.reporters._escape import markdown_text as md
+from auditor.reporters._json import readable
 from auditor.reporters.html import Child, Markup, Section, h, join, page, severity_badge
 
 if TYPE_CHECKING:
@@ -430,4 +430,4 @@ def render_json(result: ScheduledReport) -> str:
         "rules_run": sorted(result.rules_run),
         "accounts": [_account_json(account) for account in result.accounts],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return readable(document, expand=4)
