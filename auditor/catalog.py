@@ -25,7 +25,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
@@ -200,6 +200,11 @@ def _valid_service(entry: Any, action_names: tuple[str, ...]) -> bool:
     )
 
 
+def _action_listings(services: dict[str, Any]) -> dict[str, str]:
+    """Each service's action names in AWS spelling, space-separated, in catalogue order."""
+    return {name: " ".join(row[0] for row in entry["actions"].values()) for name, entry in services.items()}
+
+
 def _cache_file(version: str) -> Path:
     return cache_dir() / f"catalog-{version}-f{CACHE_FORMAT}.jsonl"
 
@@ -270,7 +275,7 @@ def _serialise(compiled: dict[str, Any]) -> str:
         "updated": compiled["updated"],
         "service_names": compiled["service_names"],
         "services": list(services),
-        "actions": {name: " ".join(entry["actions"]) for name, entry in services.items()},
+        "actions": _action_listings(services),
         "arn_services": arn_service_index(services),
         "key_services": key_service_index(services),
         "level_names": level_names(services),
@@ -324,7 +329,7 @@ class _Store:
 def _store_from_compiled(compiled: dict[str, Any]) -> _Store:
     services = compiled["services"]
     return _Store(compiled["version"], compiled["updated"], compiled.get("service_names") or {},
-                  {name: " ".join(entry["actions"]) for name, entry in services.items()}, None, services, None,
+                  _action_listings(services), None, services, None,
                   arn_service_index(services), key_service_index(services),
                   {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
                   level_names(services))
@@ -379,7 +384,8 @@ def load_store(use_cache: bool = True) -> _Store:
 def load_compiled(use_cache: bool = True) -> dict[str, Any]:
     """The whole catalogue in its compact form, every service parsed (tools and tests; checks use ``Catalog``)."""
     store = load_store(use_cache)
-    services = {name: store.service(name, tuple(listing.split())) for name, listing in store.action_names.items()}
+    services = {name: store.service(name, tuple(listing.lower().split()))
+                for name, listing in store.action_names.items()}
     return {"format": CACHE_FORMAT, "version": store.version, "updated": store.updated,
             "service_names": store.service_names, "services": services}
 
@@ -414,21 +420,23 @@ class Catalog:
         self.updated: str = store.updated
         self._service_names: dict[str, str] = store.service_names
         self._listings: dict[str, str] = store.action_names
-        self._names: dict[str, dict[str, None]] = {}
+        self._names: dict[str, dict[str, str]] = {}
+        """Per service: lower-case action name -> AWS spelling, in catalogue order."""
         self._entries: dict[str, dict[str, Any]] = {}
         self._action_cache: dict[str, ActionInfo | None] = {}
         self._expand_cache: dict[str, frozenset[str]] = {}
         self._all_actions: tuple[str, ...] | None = None
         self._resource_types: dict[str, dict[str, ResourceTypeInfo]] = {}
 
-    def _action_names(self, service: str) -> dict[str, None] | None:
-        """The service's lower-case action names, in catalogue order (a dict for fast membership)."""
+    def _action_names(self, service: str) -> dict[str, str] | None:
+        """The service's lower-case action names (to their AWS spelling), in catalogue order."""
         names = self._names.get(service)
         if names is None:
             listing = self._listings.get(service)
             if listing is None:
                 return None
-            names = self._names[service] = dict.fromkeys(listing.split())
+            spelled = listing.split()
+            names = self._names[service] = dict(zip(listing.lower().split(), spelled, strict=True))
         return names
 
     def _entry(self, service: str) -> dict[str, Any] | None:
@@ -471,7 +479,7 @@ class Catalog:
         for service, listing in self._listings.items():
             codes = self._store.levels.get(service, "")
             names = self._store.level_names
-            for name, code in zip(listing.split(), codes, strict=True):
+            for name, code in zip(listing.lower().split(), codes, strict=True):
                 yield f"{service}:{name}", names[ord(code.lower()) - ord("a")], code.isupper()
 
     def action(self, full_name: str) -> ActionInfo | None:
@@ -499,8 +507,10 @@ class Catalog:
         return info
 
     def display_name(self, full_name: str) -> str:
-        info = self.action(full_name)
-        return info.full_name if info else full_name
+        """``service:Action`` in AWS spelling for a catalogue action; other names unchanged."""
+        service, _, name = full_name.lower().partition(":")
+        spelled = (self._action_names(service) or {}).get(name)
+        return f"{service}:{spelled}" if spelled is not None else full_name
 
     def expand(self, pattern: str) -> frozenset[str]:
         """Lower-case full action names matched by an IAM action pattern (``*`` and ``?``)."""

@@ -104,15 +104,34 @@ def _quote_list(items: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def _hits(policy: Policy, context: CheckContext, slug: str) -> Iterator[Hit]:
-    memo = context.options.setdefault("_unknown_action_memo", {})
-    for statement in policy.statements:
+Verdict = tuple[str, str, dict[str, object]]
+
+
+def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, int, bool, Verdict], ...]:
+    """(element, index, listed, verdict) of each action of the statement that is not a current action.
+
+    Computed once per distinct Action/NotAction list of a run and shared by the four rules of this module.
+    """
+    by_statement = context.options.setdefault("_unknown_action_statements", {})
+    key = (statement.actions, statement.not_actions)
+    found = by_statement.get(key)
+    if found is None:
+        memo = context.options.setdefault("_unknown_action_memo", {})
+        problems = []
         for action, element, index, listed in _action_entries(statement):
-            key = action
-            if key not in memo:
-                memo[key] = classify(action, context)
-            verdict = memo[key]
-            if verdict is not None and verdict[0] == slug:
+            verdict = memo.get(action, memo)
+            if verdict is memo:
+                verdict = memo[action] = classify(action, context)
+            if verdict is not None:
+                problems.append((element, index, listed, verdict))
+        found = by_statement[key] = tuple(problems)
+    return found
+
+
+def _hits(policy: Policy, context: CheckContext, slug: str) -> Iterator[Hit]:
+    for statement in policy.statements:
+        for element, index, listed, verdict in _problems(statement, context):
+            if verdict[0] == slug:
                 yield Hit(verdict[1], pointer=_action_pointer(statement, element, index, listed),
                           statement=statement, details=verdict[2])
 

@@ -45,6 +45,11 @@ class LoadOptions:
 
 def display_path(path: Path) -> str:
     """How a file is named in reports: relative to the working directory when below it, always printable."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        normal = os.path.normpath(text)
+        if not normal.startswith(".."):
+            return replace_surrogates(normal)  # already relative to the working directory
     try:
         relative = os.path.relpath(path)
     except ValueError:
@@ -112,6 +117,10 @@ def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path
             if d not in SKIPPED_DIRECTORIES and not (Path(directory) / d / "pyvenv.cfg").exists()
         )
         for name in sorted(filenames):
+            if not (options.include or options.exclude):
+                if name.lower().endswith(POLICY_SUFFIXES):
+                    yield Path(directory) / name
+                continue
             path = Path(directory) / name
             relative = os.path.relpath(path, root)
             if options.include:

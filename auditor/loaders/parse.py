@@ -59,6 +59,8 @@ def replace_surrogates(text: str) -> str:
 
     They are not characters: no output encoding can carry them, so none may reach a report.
     """
+    if text.isascii():
+        return text
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
@@ -171,16 +173,26 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
         raise ParseError(_json_message(exc, text), exc.lineno, exc.colno) from None
     except ValueError as exc:  # an integer literal of more than 4,300 digits
         raise ParseError(f"invalid JSON: {exc}") from None
-    if nesting_exceeds(data, max_nesting):
+    if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
         raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
     invalid = None
-    if _SURROGATE_OR_ESCAPE.search(text):
+    if _may_hold_surrogates(text) and _SURROGATE_OR_ESCAPE.search(text):
         data, found = _without_surrogates(data)
         if found:
             match = _LONE_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text)
             invalid = source.offset_to_position(match.start()) if match else (1, 1)
     return ParsedText(data, source, duplicates, invalid)
+
+
+def _may_nest_deeper(text: str, limit: int) -> bool:
+    """False when the text has too few brackets to nest deeper than ``limit`` (the usual case)."""
+    return text.count("[") + text.count("{") > limit
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    """False when the text can hold neither a surrogate nor a ``\\uD8xx`` escape of one."""
+    return not text.isascii() or "\\u" in text
 
 
 def effective_nesting(max_nesting: int) -> int:
@@ -223,9 +235,9 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
         raise ParseError(f"nesting deeper than {max_nesting} levels") from None
     except ValueError as exc:
         raise ParseError(f"invalid JSON: {exc}") from None
-    if nesting_exceeds(data, max_nesting):
+    if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
         raise ParseError(f"nesting deeper than {max_nesting} levels")
-    if _SURROGATE_OR_ESCAPE.search(text):
+    if _may_hold_surrogates(text) and _SURROGATE_OR_ESCAPE.search(text):
         data, _ = _without_surrogates(data)
     return data
 
