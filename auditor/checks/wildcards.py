@@ -118,32 +118,46 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                   '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}')],
 )
 def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    catalog = context.catalog
     for statement in _allow_statements(policy, context):
         st = statement.statement
         if st.actions is None or full_admin(statement, context):
             continue
-        offending: list[tuple[int, str, frozenset[str]]] = []
-        for index, pattern in enumerate(st.actions):
-            if not has_wildcard(pattern) or _read_verb_pattern(pattern):
-                continue
-            risky = model(context).expand((pattern,)) & action_classes(catalog).write
-            if risky:
-                offending.append((index, pattern, risky))
-        if not offending:
+        verdict = _write_wildcards(st.actions, context)
+        if verdict is None:
             continue
+        first, message, high, details = verdict
+        pointer = st.element_pointer("Action", first if len(st.actions) > 1 else None)
+        yield Hit(message, pointer=pointer, statement=st, severity=Severity.HIGH if high else None,
+                  details=details)
+
+
+def _write_wildcards(actions: tuple[str, ...], context: CheckContext
+                     ) -> tuple[int, str, bool, dict[str, object]] | None:
+    """(index of the first offending pattern, message, high, details) for an Action list, memoised per run."""
+    memo: dict[tuple[str, ...], tuple[int, str, bool, dict[str, object]] | None] = \
+        context.options.setdefault("_iam002_memo", {})
+    if actions in memo:
+        return memo[actions]
+    catalog = context.catalog
+    offending: list[tuple[int, str, frozenset[str]]] = []
+    for index, pattern in enumerate(actions):
+        if not has_wildcard(pattern) or _read_verb_pattern(pattern):
+            continue
+        risky = model(context).expand((pattern,)) & action_classes(catalog).write
+        if risky:
+            offending.append((index, pattern, risky))
+    verdict = None
+    if offending:
         high = any(pattern.partition(":")[0].lower() in SENSITIVE_SERVICES for _, pattern, _ in offending)
         patterns = [pattern for _, pattern, _ in offending]
         risky_all = frozenset().union(*(risky for _, _, risky in offending))
-        pointer = st.element_pointer("Action", offending[0][0] if len(st.actions) > 1 else None)
-        yield Hit(
-            f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
-            f"{len(risky_all)} write or permissions-management actions "
-            f"(e.g. {', '.join(display(risky_all, catalog, 3))})",
-            pointer=pointer, statement=st, severity=Severity.HIGH if high else None,
-            details={"patterns": patterns, "write_actions": len(risky_all),
-                     "examples": display(risky_all, catalog, 10)},
-        )
+        message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
+                   f"{len(risky_all)} write or permissions-management actions "
+                   f"(e.g. {', '.join(display(risky_all, catalog, 3))})")
+        details = {"patterns": patterns, "write_actions": len(risky_all), "examples": display(risky_all, catalog, 10)}
+        verdict = (offending[0][0], message, high, details)
+    memo[actions] = verdict
+    return verdict
 
 
 READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
@@ -176,35 +190,38 @@ def _read_verb_pattern(pattern: str) -> bool:
                   '"Condition": {"StringEquals": {"aws:ResourceTag/team": "data"}}}]}')],
 )
 def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    catalog = context.catalog
     for statement in _allow_statements(policy, context):
         if not statement.any_resource or scoping_conditions(statement.conditions):
             continue
         if full_admin(statement, context):
             continue
-        risky, tagging_only = _star_risky_actions(statement, context)
-        if not risky:
+        verdict = _star_risky_actions(statement, context)
+        if verdict is None:
             continue
+        message, tagging_only, details = verdict
         st = statement.statement
         pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
-        yield Hit(
-            f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} on every "
-            f"resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})",
-            pointer=pointer, statement=st, severity=Severity.LOW if tagging_only else None,
-            details={"actions": display(risky, catalog, 50), "count": len(risky)},
-        )
+        yield Hit(message, pointer=pointer, statement=st, severity=Severity.LOW if tagging_only else None,
+                  details=details)
 
 
-def _star_risky_actions(statement: CompiledStatement, context: CheckContext) -> tuple[frozenset[str], bool]:
-    memo: dict[frozenset[str], tuple[frozenset[str], bool]] = context.options.setdefault("_iam003_memo", {})
-    cached = memo.get(statement.actions)
-    if cached is not None:
-        return cached
+def _star_risky_actions(statement: CompiledStatement, context: CheckContext
+                        ) -> tuple[str, bool, dict[str, object]] | None:
+    """(message, tagging only, details) for the scopable write and tagging actions of a statement, memoised."""
+    memo: dict[frozenset[str], tuple[str, bool, dict[str, object]] | None] = \
+        context.options.setdefault("_iam003_memo", {})
+    if statement.actions in memo:
+        return memo[statement.actions]
     classes = action_classes(context.catalog)
     risky = statement.actions & classes.risky_scopable
-    result = (risky, not (risky & classes.write))
-    memo[statement.actions] = result
-    return result
+    verdict = None
+    if risky:
+        catalog = context.catalog
+        message = (f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} "
+                   f"on every resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})")
+        verdict = (message, not (risky & classes.write), {"actions": display(risky, catalog, 50), "count": len(risky)})
+    memo[statement.actions] = verdict
+    return verdict
 
 
 @RULES.rule(
