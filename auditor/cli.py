@@ -133,7 +133,8 @@ def check(
     max_yaml_size: Annotated[int, typer.Option("--max-yaml-size", help="Largest YAML file parsed, in MB.")] = 20,
     max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "
                                                 "the rest are reported as not checked.")] = 10_000,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache or the "
+                                           "stored results of earlier runs.")] = False,
     config_file: ConfigOption = None,
     no_config: NoConfigOption = False,
     force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply --exclude to files named on the "

@@ -98,9 +98,7 @@ def run_rules(
     loaded: LoadResult, rules: RuleSet, context: CheckContext, selection: Selection | None = None
 ) -> list[Finding]:
     selection = selection or Selection()
-    active = [r for r in rules if selection.enabled(r)]
-    policy_rules = [r for r in active if r.scope in ("policy", "both")]
-    principal_rules = [r for r in active if r.scope in ("principal", "both")]
+    policy_rules, principal_rules = _rule_lists(rules, context, selection)
     context.note_principals(loaded.principals)
     findings: list[Finding] = []
     for source, problem in loaded.document_problems:
@@ -115,6 +113,18 @@ def run_rules(
     for principal in loaded.principals:
         findings.extend(check_principal(principal, principal_rules, context, selection))
     return findings
+
+
+def _rule_lists(rules: RuleSet, context: CheckContext, selection: Selection) -> tuple[list[Rule], list[Rule]]:
+    """The enabled policy-scope and principal-scope rules, worked out once per context (it may see many files)."""
+    memo = context.options.setdefault("_rule_lists", {})
+    key = (id(rules), id(selection))
+    found = memo.get(key)
+    if found is None or found[0] is not rules or found[1] is not selection:
+        active = [r for r in rules if selection.enabled(r)]
+        found = memo[key] = (rules, selection, [r for r in active if r.scope in ("policy", "both")],
+                             [r for r in active if r.scope in ("principal", "both")])
+    return found[2], found[3]
 
 
 def check_policy(

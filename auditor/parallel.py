@@ -9,6 +9,7 @@ single-process run. One file is never split: a single large export runs in one w
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 from auditor.engine import Selection
 from auditor.loaders import LoadOptions, discover, load_file
 from auditor.loaders.parse import ParseError, decode_bytes
-from auditor.loaders.result import LoadResult
+from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
 from auditor.run import DriftSettings
 from auditor.source import Source
@@ -42,7 +43,7 @@ class FileSource(Source):
         super().__init__(display_path)
         self._loaded = False
 
-    def line_text(self, line: int) -> str | None:
+    def document_text(self) -> str | None:
         if not self._loaded:
             self._loaded = True
             try:
@@ -50,6 +51,10 @@ class FileSource(Source):
                     self.text = decode_bytes(handle.read())
             except (OSError, ParseError):
                 self.text = None
+        return self.text
+
+    def line_text(self, line: int) -> str | None:
+        self.document_text()
         return super().line_text(line)
 
 
@@ -110,38 +115,54 @@ def finding_from_dict(data: Mapping[str, Any]) -> Finding:
 
 
 def check_chunk(files: Sequence[str], options: LoadOptions, selection: Selection, use_cache: bool,
-                context_options: Mapping[str, Any], drift: DriftSettings) -> dict[str, Any]:
-    """Load and check some files in this process; the outcome as plain data."""
+                context_options: Mapping[str, Any], drift: DriftSettings) -> list[dict[str, Any]]:
+    """Load and check some files in this process, one at a time; the outcome of each as plain data.
+
+    The files share one ``CheckContext``, so what a rule memoises for one file serves the next.
+    """
     from auditor.catalog import load_catalog
+    from auditor.engine import CheckContext
     from auditor.run import check_loaded
 
-    loaded = LoadResult()
-    for name in files:
-        loaded.extend(load_file(Path(name), options))
-    findings, verdicts = check_loaded(loaded, selection, load_catalog(use_cache=use_cache), context_options, drift)
+    catalog = load_catalog(use_cache=use_cache)
+    context = CheckContext(catalog, context_options)
+    outcomes = []
+    # Loading every file first and then checking them is faster than alternating the two, file by file.
+    loads = [load_file(Path(name), options) for name in files]
+    for loaded in loads:
+        findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context)
+        outcomes.append(_outcome(loaded, findings, verdicts))
+    return outcomes
+
+
+def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return {
         "findings": [finding_to_dict(f) for f in findings],
-        "verdicts": verdicts,
-        "suppressions": loaded.suppressions,
+        "verdicts": [list(v) for v in verdicts],
+        "suppressions": [asdict(s) for s in loaded.suppressions],
         "policies": [p.source.display_path for p in loaded.policies],
         "document_problems": [(source.display_path, asdict(problem)) for source, problem in loaded.document_problems],
         "errors": [asdict(error) for error in loaded.errors],
-        "skipped": loaded.skipped,
+        "skipped": [list(s) for s in loaded.skipped],
         "not_checked": loaded.not_checked,
         "files": loaded.files,
         "counts": dict(loaded.counts),
     }
 
 
-def _run_chunk(job: tuple[list[str], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]) -> dict[str, Any]:
+def _run_chunk(job: tuple[list[str], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]
+               ) -> list[dict[str, Any]]:
     return check_chunk(*job)
 
 
 def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Selection, jobs: int,
                    use_cache: bool = True, context_options: Mapping[str, Any] | None = None,
-                   drift: DriftSettings | None = None,
+                   drift: DriftSettings | None = None, reuse_results: bool = False,
                    ) -> tuple[LoadResult, list[Finding], list[tuple[str, str]]]:
     """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes.
+
+    With ``reuse_results``, files whose bytes and settings are unchanged since a run that
+    stored them are not checked again (see :mod:`auditor.result_cache`).
 
     The returned ``LoadResult`` stands in for the loaded documents: one placeholder
     policy per policy (for counting and for the file it came from) whose source reads
@@ -151,17 +172,41 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
 
     result = LoadResult()
     files = discover(paths, options, result)
-    load_catalog(use_cache=use_cache)  # once, before the workers start, so that none of them builds the cache
-    chunks = chunk_files(files, jobs * CHUNKS_PER_WORKER)
+    catalog = load_catalog(use_cache=use_cache)  # once, before the workers start: none of them builds the cache
     drift = drift or DriftSettings()
-    jobs_list = [(chunk, options, selection, use_cache, dict(context_options or {}), drift) for chunk in chunks]
+    context_options = dict(context_options or {})
+    outcomes: dict[str, dict[str, Any]] = {}
+    store = _result_store(files, catalog.version, options, selection, context_options, drift) \
+        if reuse_results and use_cache else None
+    pending: list[Path] = files
+    fingerprints: dict[str, tuple[str, str]] = {}
+    if store is not None:
+        pending = []
+        for path in files:
+            fingerprint = _file_fingerprint(path)
+            found = store.get(os.path.abspath(path), *fingerprint) if fingerprint else None
+            if found is not None:
+                outcomes[str(path)] = found
+                continue
+            pending.append(path)
+            if fingerprint:
+                fingerprints[str(path)] = fingerprint
+    chunks = chunk_files(pending, jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)
+    jobs_list = [(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks]
     if len(chunks) <= 1 or jobs <= 1:
-        outcomes = [_run_chunk(job) for job in jobs_list]
+        computed = [_run_chunk(job) for job in jobs_list]
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
                                  mp_context=multiprocessing.get_context(method)) as pool:
-            outcomes = list(pool.map(_run_chunk, jobs_list))
+            computed = list(pool.map(_run_chunk, jobs_list))
+    for chunk, chunk_outcomes in zip(chunks, computed, strict=True):
+        for name, outcome in zip(chunk, chunk_outcomes, strict=True):
+            outcomes[name] = outcome
+            if store is not None and name in fingerprints:
+                store.put(os.path.abspath(name), *fingerprints[name], outcome)
+    if store is not None:
+        store.save()
     sources: dict[str, FileSource] = {}
 
     def source(path: str) -> FileSource:
@@ -172,10 +217,10 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
 
     findings: list[Finding] = []
     verdicts: list[tuple[str, str]] = []
-    for outcome in outcomes:
+    for outcome in (outcomes[str(path)] for path in files):
         findings.extend(finding_from_dict(data) for data in outcome["findings"])
         verdicts.extend(tuple(v) for v in outcome["verdicts"])
-        result.suppressions.extend(outcome["suppressions"])
+        result.suppressions.extend(InlineSuppression(**item) for item in outcome["suppressions"])
         result.policies.extend(Policy(PolicyKind.IDENTITY, source(path), "", ()) for path in outcome["policies"])
         result.document_problems.extend((source(path), Problem(**problem))
                                         for path, problem in outcome["document_problems"])
@@ -185,3 +230,35 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         result.files += outcome["files"]
         result.counts.update(outcome["counts"])
     return result, findings, verdicts
+
+
+def _file_fingerprint(path: Path) -> tuple[str, str] | None:
+    """(display path, digest of the bytes) of a file whose outcome may be stored; None when it may not."""
+    from auditor.loaders import display_path
+    from auditor.result_cache import file_digest, time_dependent
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if time_dependent(data):
+        return None
+    return display_path(path), file_digest(data)
+
+
+def _result_store(files: Sequence[Path], catalog_version: str, options: LoadOptions, selection: Selection,
+                  context_options: Mapping[str, Any], drift: DriftSettings) -> Any:
+    """The store for these settings, or None when the input is too small to gain from one."""
+    from auditor.result_cache import MIN_INPUT_BYTES, MIN_INPUT_FILES, ResultStore, settings_key
+
+    if len(files) < MIN_INPUT_FILES:
+        return None
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            total += os.stat(path).st_size
+    if total < MIN_INPUT_BYTES:
+        return None
+    key = settings_key(catalog_version, (options, selection, context_options, drift))
+    return ResultStore(key)

@@ -15,7 +15,7 @@ from auditor.report import Report, Summary
 if TYPE_CHECKING:
     from auditor.catalog import Catalog
     from auditor.config import Config, Suppression
-    from auditor.engine import Selection
+    from auditor.engine import CheckContext, Selection
     from auditor.loaders.result import LoadResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -76,14 +76,18 @@ class DriftSettings:
 
 
 def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, context_options: Mapping[str, Any],
-                 drift: DriftSettings) -> tuple[list[Finding], list[tuple[str, str]]]:
-    """Every rule and the drift comparison over what was loaded (in this process or in a worker)."""
+                 drift: DriftSettings, context: CheckContext | None = None
+                 ) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Every rule and the drift comparison over what was loaded (in this process or in a worker).
+
+    ``context``: one shared by several calls, so that what rules memoise serves them all.
+    """
     from auditor.checks import all_rules
     from auditor.drift import drift_for_check
     from auditor.engine import CheckContext, run_rules
 
     rules = all_rules()
-    findings = run_rules(loaded, rules, CheckContext(catalog, context_options), selection)
+    findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection)
     drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
                                                selection, catalog, drift.mappings)
     findings.extend(drift_findings)
@@ -136,7 +140,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         from auditor.parallel import effective_jobs
 
         jobs = effective_jobs(request.jobs)
-    loaded = load_paths(paths, options) if jobs == 1 else None
+    # Results are stored and reused through the plain-data path that --jobs uses; --no-cache in one
+    # process keeps every document in memory instead.
+    loaded = load_paths(paths, options) if jobs == 1 and not request.use_cache else None
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     from auditor.model import CATEGORIES
@@ -158,7 +164,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         from auditor.parallel import load_and_check
 
         loaded, findings, verdicts = load_and_check(paths, options, selection, jobs, request.use_cache,
-                                                    request.context_options, drift)
+                                                    request.context_options, drift, reuse_results=True)
     else:
         findings, verdicts = check_loaded(loaded, selection, catalog, request.context_options, drift)
     findings, expired = _suppress(findings, loaded.suppressions, request)

@@ -231,7 +231,7 @@ def _place_files(
             relative = resolved.relative_to(root).as_posix()
         else:
             relative = shown
-        account = export_account_id(getattr(source, "text", "") or "")
+        account = export_account_id(source.document_text() or "")
         if forced_account is not None:
             key = label = forced_account
         elif account is not None:

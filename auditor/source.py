@@ -81,6 +81,10 @@ class Source:
                 return index.offset(pointer) is not None
         return pointer in self._positions_map()
 
+    def document_text(self) -> str | None:
+        """The whole text of the source, if it has one."""
+        return self.text
+
     def line_text(self, line: int) -> str | None:
         """The text of 1-based ``line`` in this source's own text, if it has any."""
         if self.text is None:

@@ -17,4 +17,4 @@ def render(report: Report, include_suppressed: bool = False) -> str:
         "errors": [e.to_json() for e in report.errors],
         "summary": report.summary_json(),
     }
-    return readable(document, expand=3)
+    return readable(document, expand=2)

@@ -41,8 +41,8 @@ SECURITY_SEVERITY = {
 
 
 def render(report: Report) -> str:
-    # results sit at depth 3 (runs[0].results[i]): each on one line
-    return readable(to_sarif(report), expand=4, default=_json_fallback)
+    # runs[0].results[i] sits at depth 4: one result per line
+    return readable(to_sarif(report), expand=3, default=_json_fallback)
 
 
 def to_sarif(report: Report) -> dict[str, Any]:

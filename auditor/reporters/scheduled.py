@@ -430,4 +430,4 @@ def render_json(result: ScheduledReport) -> str:
         "rules_run": sorted(result.rules_run),
         "accounts": [_account_json(account) for account in result.accounts],
     }
-    return readable(document, expand=4)
+    return readable(document, expand=2)
