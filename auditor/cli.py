@@ -148,8 +148,9 @@ def check(
                         "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
     var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
                                                      help="Bind a baseline placeholder; repeatable.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
-                                      "(0: one per core).")] = 1,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
+                                                "(0: one per core). Default: one per core (up to 8) when 200 files "
+                                                "or more are to be checked, else one.", show_default=False)] = None,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
     from auditor.run import execute_check, request_from_config

@@ -27,11 +27,24 @@ from auditor.run import DriftSettings
 from auditor.source import Source
 
 CHUNKS_PER_WORKER = 4
+AUTO_MIN_FILES = 200
+"""Without --jobs, this many files to check (after stored results) are checked in one process per core:
+below it, starting the workers costs more than they save."""
+AUTO_MAX_JOBS = 8
 
 
-def effective_jobs(jobs: int) -> int:
-    """``0`` means one worker per core."""
-    return max(1, os.cpu_count() or 1) if jobs <= 0 else jobs
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def effective_jobs(jobs: int | None, files: int) -> int:
+    """``0``: one worker per core; ``None``: one per core (up to 8) for many files, else one."""
+    if jobs is None:
+        return min(usable_cores(), AUTO_MAX_JOBS) if files >= AUTO_MIN_FILES else 1
+    return usable_cores() if jobs <= 0 else jobs
 
 
 class FileSource(Source):
@@ -155,11 +168,11 @@ def _run_chunk(job: tuple[list[str], LoadOptions, Selection, bool, dict[str, Any
     return check_chunk(*job)
 
 
-def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Selection, jobs: int,
+def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Selection, jobs: int | None,
                    use_cache: bool = True, context_options: Mapping[str, Any] | None = None,
                    drift: DriftSettings | None = None, reuse_results: bool = False,
                    ) -> tuple[LoadResult, list[Finding], list[tuple[str, str]]]:
-    """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes.
+    """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes (see ``effective_jobs``).
 
     With ``reuse_results``, files whose bytes and settings are unchanged since a run that
     stored them are not checked again (see :mod:`auditor.result_cache`).
@@ -191,6 +204,7 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
             pending.append(path)
             if fingerprint:
                 fingerprints[str(path)] = fingerprint
+    jobs = effective_jobs(jobs, len(pending))
     chunks = chunk_files(pending, jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)
     jobs_list = [(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks]
     if len(chunks) <= 1 or jobs <= 1:

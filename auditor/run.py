@@ -62,8 +62,8 @@ class CheckRequest:
     variables: Mapping[str, str] = field(default_factory=dict)
     baseline_mappings: tuple[Any, ...] = ()
     """(principal name pattern, baseline) pairs from the config; they take precedence over name patterns."""
-    jobs: int = 1
-    """Worker processes for loading and checking files (0: one per core)."""
+    jobs: int | None = None
+    """Worker processes for loading and checking files (0: one per core; None: one per core for many files)."""
 
 
 @dataclass(frozen=True)
@@ -135,14 +135,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()
         paths = tuple(p for p in paths if not _excluded_file(p, request.exclude, root))
-    jobs = 1
-    if request.jobs != 1:
-        from auditor.parallel import effective_jobs
-
-        jobs = effective_jobs(request.jobs)
-    # Results are stored and reused through the plain-data path that --jobs uses; --no-cache in one
-    # process keeps every document in memory instead.
-    loaded = load_paths(paths, options) if jobs == 1 and not request.use_cache else None
+    # Results are stored, reused and checked in several processes through the plain-data path of
+    # auditor.parallel; --no-cache --jobs 1 keeps every document of the run in memory instead.
+    loaded = load_paths(paths, options) if request.jobs == 1 and not request.use_cache else None
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     from auditor.model import CATEGORIES
@@ -163,7 +158,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     if loaded is None:
         from auditor.parallel import load_and_check
 
-        loaded, findings, verdicts = load_and_check(paths, options, selection, jobs, request.use_cache,
+        loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,
                                                     request.context_options, drift, reuse_results=True)
     else:
         findings, verdicts = check_loaded(loaded, selection, catalog, request.context_options, drift)
