@@ -174,14 +174,15 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
                    ) -> tuple[LoadResult, list[Finding], list[tuple[str, str]]]:
     """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes (see ``effective_jobs``).
 
+    Checked in this process with nothing to store, the ``LoadResult`` holds the documents themselves.
+    Otherwise it stands in for them: one placeholder policy per policy (for counting and for the file it
+    came from) whose source reads the file again only if a reporter shows one of its lines.
+
     With ``reuse_results``, files whose bytes and settings are unchanged since a run that
     stored them are not checked again (see :mod:`auditor.result_cache`).
-
-    The returned ``LoadResult`` stands in for the loaded documents: one placeholder
-    policy per policy (for counting and for the file it came from) whose source reads
-    the file again only if a reporter shows one of its lines.
     """
     from auditor.catalog import load_catalog
+    from auditor.run import check_loaded
 
     result = LoadResult()
     files = discover(paths, options, result)
@@ -205,6 +206,12 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
             if fingerprint:
                 fingerprints[str(path)] = fingerprint
     jobs = effective_jobs(jobs, len(pending))
+    if store is None and jobs <= 1:
+        # Nothing to store and no worker to hear from: check in this process, keeping the documents
+        # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
+        for path in pending:
+            result.extend(load_file(path, options))
+        return (result, *check_loaded(result, selection, catalog, context_options, drift))
     chunks = chunk_files(pending, jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)
     jobs_list = [(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks]
     if len(chunks) <= 1 or jobs <= 1:
@@ -231,7 +238,7 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
 
     findings: list[Finding] = []
     verdicts: list[tuple[str, str]] = []
-    for outcome in (outcomes[str(path)] for path in files):
+    for outcome in (outcomes.pop(str(path)) for path in files):  # each freed once merged
         findings.extend(finding_from_dict(data) for data in outcome["findings"])
         verdicts.extend(tuple(v) for v in outcome["verdicts"])
         result.suppressions.extend(InlineSuppression(**item) for item in outcome["suppressions"])

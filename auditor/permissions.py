@@ -160,6 +160,12 @@ class PermissionModel:
     def all_actions(self) -> frozenset[str]:
         return self._all
 
+    def forget_policies(self) -> None:
+        """Drop what was compiled per policy (the action sets of patterns stay): call it when the policies
+        checked so far will not be seen again, so that they and their sources can be freed."""
+        self._compiled.clear()
+        self._pairs.clear()
+
     def expand(self, patterns: Iterable[str]) -> frozenset[str]:
         """Union of the catalogue actions matched by ``patterns``, memoised per pattern tuple."""
         key = tuple(sorted({p.lower() for p in patterns}))

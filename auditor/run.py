@@ -85,12 +85,14 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
     from auditor.checks import all_rules
     from auditor.drift import drift_for_check
     from auditor.engine import CheckContext, run_rules
+    from auditor.permissions import permission_model
 
     rules = all_rules()
     findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection)
     drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
                                                selection, catalog, drift.mappings)
     findings.extend(drift_findings)
+    permission_model(catalog).forget_policies()  # no later call sees these policies again
     return findings, verdicts
 
 
@@ -125,7 +127,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor.checks import all_rules
     from auditor.config import validate_names
     from auditor.engine import Selection
-    from auditor.loaders import LoadOptions, load_paths
+    from auditor.loaders import LoadOptions
     from auditor.suppress import expired_notice
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
@@ -135,9 +137,6 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()
         paths = tuple(p for p in paths if not _excluded_file(p, request.exclude, root))
-    # Results are stored, reused and checked in several processes through the plain-data path of
-    # auditor.parallel; --no-cache --jobs 1 keeps every document of the run in memory instead.
-    loaded = load_paths(paths, options) if request.jobs == 1 and not request.use_cache else None
     catalog = load_catalog(use_cache=request.use_cache)
     rules = all_rules()
     from auditor.model import CATEGORIES
@@ -155,13 +154,10 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
     drift = DriftSettings(request.baselines, dict(request.variables), tuple(request.baseline_mappings))
-    if loaded is None:
-        from auditor.parallel import load_and_check
+    from auditor.parallel import load_and_check
 
-        loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,
-                                                    request.context_options, drift, reuse_results=True)
-    else:
-        findings, verdicts = check_loaded(loaded, selection, catalog, request.context_options, drift)
+    loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,
+                                                request.context_options, drift, reuse_results=True)
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

@@ -35,6 +35,8 @@ def strip_control(text: str) -> str:
     ANSI/VT sequences go as a whole (``\\x1b[31m`` leaves nothing behind, not ``[31m``);
     then every remaining C0/C1 control character, DEL and bidi override goes too.
     """
+    if text.isprintable():  # none of them is printable (the usual case: nothing to strip)
+        return text
     return _CONTROL_CHARS.sub("", _ANSI_SEQUENCE.sub("", text))
 
 
