@@ -31,6 +31,8 @@ class Selection:
         return not keys & {s.lower() for s in self.ignore}
 
     def severity_for(self, rule: Rule, default: Severity) -> Severity:
+        if not self.severity:
+            return default
         for key in (rule.id, rule.slug, rule.info.category):
             for name, value in self.severity.items():
                 if name.lower() == key.lower():

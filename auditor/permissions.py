@@ -153,6 +153,8 @@ class PermissionModel:
         self.now = now or datetime.now(timezone.utc)
         self._all = frozenset(catalog.all_actions())
         self._patterns: dict[tuple[str, ...], frozenset[str]] = {}
+        self._spelled: dict[tuple[str, ...], frozenset[str]] = {}
+        """The same memo keyed by patterns as written (most statements repeat someone else's spelling)."""
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str], bool]] = {}
 
@@ -168,6 +170,14 @@ class PermissionModel:
 
     def expand(self, patterns: Iterable[str]) -> frozenset[str]:
         """Union of the catalogue actions matched by ``patterns``, memoised per pattern tuple."""
+        if isinstance(patterns, tuple):
+            found = self._spelled.get(patterns)
+            if found is None:
+                found = self._spelled[patterns] = self._expand_normalised(patterns)
+            return found
+        return self._expand_normalised(patterns)
+
+    def _expand_normalised(self, patterns: Iterable[str]) -> frozenset[str]:
         key = tuple(sorted({p.lower() for p in patterns}))
         cached = self._patterns.get(key)
         if cached is None:

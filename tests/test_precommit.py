@@ -29,8 +29,10 @@ CLEAN = {"Version": "2012-10-17",
 
 
 def git(*args: str, cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check,
-                          timeout=900)
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} in {cwd} exited {result.returncode}: {result.stderr.strip()}")
+    return result
 
 
 @pytest.fixture(scope="module")
