@@ -97,22 +97,26 @@ def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None,
 
 
 def run_rules(
-    loaded: LoadResult, rules: RuleSet, context: CheckContext, selection: Selection | None = None
+    loaded: LoadResult, rules: RuleSet, context: CheckContext, selection: Selection | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> list[Finding]:
+    """Every rule over what was loaded; with ``part`` = (k, n), only the k-th of n interleaved shares of the
+    policies and principals (and the whole-file problems in share 0), for n processes to split one file."""
     selection = selection or Selection()
     policy_rules, principal_rules = _rule_lists(rules, context, selection)
     context.note_principals(loaded.principals)
+    index, shares = part
     findings: list[Finding] = []
-    for source, problem in loaded.document_problems:
+    for source, problem in loaded.document_problems if index == 0 else ():
         rule = rules.get(problem.rule)
         if rule is None or not selection.enabled(rule):
             continue
         hit = Hit(problem.message, pointer=problem.pointer, details=problem.details, line=problem.line,
                   column=problem.column)
         findings.append(_finding(rule, hit, None, source, selection))
-    for policy in loaded.policies:
+    for policy in loaded.policies[index::shares]:
         findings.extend(check_policy(policy, policy_rules, context, selection))
-    for principal in loaded.principals:
+    for principal in loaded.principals[index::shares]:
         findings.extend(check_principal(principal, principal_rules, context, selection))
     return findings
 

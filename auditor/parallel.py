@@ -28,9 +28,12 @@ from auditor.source import Source
 
 CHUNKS_PER_WORKER = 4
 AUTO_MIN_FILES = 200
-"""Without --jobs, this many files to check (after stored results) are checked in one process per core:
-below it, starting the workers costs more than they save."""
+"""Without --jobs, this many files to check (after stored results), or one of SPLIT_BYTES, are checked in one
+process per core: below it, starting the workers costs more than they save."""
 AUTO_MAX_JOBS = 8
+SPLIT_BYTES = 4 * 1024 * 1024
+"""With several processes, a file this large (an account export) is checked by all of them, each taking a
+share of its policies and principals; smaller files go whole to one process."""
 
 
 def usable_cores() -> int:
@@ -40,10 +43,11 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def effective_jobs(jobs: int | None, files: int) -> int:
-    """``0``: one worker per core; ``None``: one per core (up to 8) for many files, else one."""
+def effective_jobs(jobs: int | None, files: Sequence[Path]) -> int:
+    """``0``: one worker per core; ``None``: one per core (up to 8) for many files or a large one, else one."""
     if jobs is None:
-        return min(usable_cores(), AUTO_MAX_JOBS) if files >= AUTO_MIN_FILES else 1
+        many = len(files) >= AUTO_MIN_FILES or any(_size(path) >= SPLIT_BYTES for path in files)
+        return min(usable_cores(), AUTO_MAX_JOBS) if many else 1
     return usable_cores() if jobs <= 0 else jobs
 
 
@@ -127,9 +131,13 @@ def finding_from_dict(data: Mapping[str, Any]) -> Finding:
     )
 
 
-def check_chunk(files: Sequence[str], options: LoadOptions, selection: Selection, use_cache: bool,
+Unit = tuple[str, int, int]
+"""A file to check, and which of how many shares of its policies and principals (see ``run_rules``)."""
+
+
+def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selection, use_cache: bool,
                 context_options: Mapping[str, Any], drift: DriftSettings) -> list[dict[str, Any]]:
-    """Load and check some files in this process, one at a time; the outcome of each as plain data.
+    """Load and check some files (or shares of one) in this process; the outcome of each as plain data.
 
     The files share one ``CheckContext``, so what a rule memoises for one file serves the next.
     """
@@ -141,11 +149,23 @@ def check_chunk(files: Sequence[str], options: LoadOptions, selection: Selection
     context = CheckContext(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
-    loads = [load_file(Path(name), options) for name in files]
-    for loaded in loads:
-        findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context)
-        outcomes.append(_outcome(loaded, findings, verdicts))
+    loads = [load_file(Path(name), options) for name, _, _ in units]
+    for (_, part, shares), loaded in zip(units, loads, strict=True):
+        findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
+                                          (part, shares))
+        outcomes.append(_outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings))
     return outcomes
+
+
+def _share_outcome(findings: Sequence[Finding]) -> dict[str, Any]:
+    """What a share other than the first adds to a file's outcome: its findings (share 0 has the rest)."""
+    return {"findings": [finding_to_dict(f) for f in findings]}
+
+
+def _joined(shares: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    outcome = dict(shares[0])
+    outcome["findings"] = [finding for share in shares for finding in share["findings"]]
+    return outcome
 
 
 def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -163,7 +183,7 @@ def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence
     }
 
 
-def _run_chunk(job: tuple[list[str], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]
+def _run_chunk(job: tuple[list[Unit], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]
                ) -> list[dict[str, Any]]:
     return check_chunk(*job)
 
@@ -205,14 +225,17 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
             pending.append(path)
             if fingerprint:
                 fingerprints[str(path)] = fingerprint
-    jobs = effective_jobs(jobs, len(pending))
+    jobs = effective_jobs(jobs, pending)
     if store is None and jobs <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
         # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
         for path in pending:
             result.extend(load_file(path, options))
         return (result, *check_loaded(result, selection, catalog, context_options, drift))
-    chunks = chunk_files(pending, jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)
+    large = [path for path in pending if jobs > 1 and _size(path) >= SPLIT_BYTES]
+    chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk] for chunk in chunk_files(
+        [path for path in pending if path not in large], jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)]
+    chunks += [[(str(path), part, jobs)] for path in large for part in range(jobs)]
     jobs_list = [(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks]
     if len(chunks) <= 1 or jobs <= 1:
         computed = [_run_chunk(job) for job in jobs_list]
@@ -221,11 +244,14 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
                                  mp_context=multiprocessing.get_context(method)) as pool:
             computed = list(pool.map(_run_chunk, jobs_list))
+    shares: dict[str, list[dict[str, Any]]] = {}
     for chunk, chunk_outcomes in zip(chunks, computed, strict=True):
-        for name, outcome in zip(chunk, chunk_outcomes, strict=True):
-            outcomes[name] = outcome
-            if store is not None and name in fingerprints:
-                store.put(os.path.abspath(name), *fingerprints[name], outcome)
+        for (name, _, _), outcome in zip(chunk, chunk_outcomes, strict=True):
+            shares.setdefault(name, []).append(outcome)  # share 0 comes first: chunks are in share order
+    for name, parts in shares.items():
+        outcome = outcomes[name] = _joined(parts)
+        if store is not None and name in fingerprints:
+            store.put(os.path.abspath(name), *fingerprints[name], outcome)
     if store is not None:
         store.save()
     sources: dict[str, FileSource] = {}
@@ -251,6 +277,13 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         result.files += outcome["files"]
         result.counts.update(outcome["counts"])
     return result, findings, verdicts
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _file_fingerprint(path: Path) -> tuple[str, str] | None:

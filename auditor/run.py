@@ -76,11 +76,13 @@ class DriftSettings:
 
 
 def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, context_options: Mapping[str, Any],
-                 drift: DriftSettings, context: CheckContext | None = None
+                 drift: DriftSettings, context: CheckContext | None = None, part: tuple[int, int] = (0, 1)
                  ) -> tuple[list[Finding], list[tuple[str, str]]]:
     """Every rule and the drift comparison over what was loaded (in this process or in a worker).
 
-    ``context``: one shared by several calls, so that what rules memoise serves them all.
+    ``context``: one shared by several calls, so that what rules memoise serves them all. ``part``: (k, n)
+    checks the k-th of n shares of the policies and principals (see ``run_rules``); drift, which compares
+    all principals with the baselines together, runs in share 0.
     """
     from auditor.checks import all_rules
     from auditor.drift import drift_for_check
@@ -88,10 +90,12 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
     from auditor.permissions import permission_model
 
     rules = all_rules()
-    findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection)
-    drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
-                                               selection, catalog, drift.mappings)
-    findings.extend(drift_findings)
+    findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection, part)
+    verdicts: list[tuple[str, str]] = []
+    if part[0] == 0:
+        drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
+                                                   selection, catalog, drift.mappings)
+        findings.extend(drift_findings)
     permission_model(catalog).forget_policies()  # no later call sees these policies again
     return findings, verdicts
 

@@ -139,3 +139,45 @@ def test_hostile_cache_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         cache_file.write_bytes(garbage)
         _same_catalog(Catalog(load_store()), reference)
         assert cache_file.read_bytes() == b"\n".join(lines), "rebuilt as it was"
+
+
+def _large_export(target: Path) -> Path:
+    """The drift fixture's account, its principals copied under new names until the file is over SPLIT_BYTES."""
+    from auditor.parallel import SPLIT_BYTES
+
+    base = json.loads((FIXTURES / "drift" / "account-vendors.json").read_text(encoding="utf-8"))
+    export = {key: list(value) if isinstance(value, list) else value for key, value in base.items()}
+    copy = 0
+    while len(json.dumps(export, indent=2)) < SPLIT_BYTES * 1.2:
+        copy += 1
+        for list_name, name_key in (("UserDetailList", "UserName"), ("RoleDetailList", "RoleName")):
+            for principal in base.get(list_name, []):
+                twin = json.loads(json.dumps(principal))
+                twin[name_key] = f"copy{copy}-{principal[name_key]}"
+                twin["Arn"] = principal["Arn"].rsplit("/", 1)[0] + "/" + twin[name_key]
+                if copy % 3 == 0:
+                    twin.setdefault("RolePolicyList" if name_key == "RoleName" else "UserPolicyList", []).append(
+                        {"PolicyName": "deny-passrole", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}]}})
+                export[list_name].append(twin)
+    path = target / "large-export.json"
+    path.write_text(json.dumps(export, indent=2), encoding="utf-8")
+    return path
+
+
+def test_a_large_export_shared_out_between_processes_gives_the_same_report(tmp_path: Path) -> None:
+    export = _large_export(tmp_path)
+    env = {"IAM_AUDIT_CACHE_DIR": str(tmp_path / "cache")}
+
+    def check(*extra: str) -> tuple[int, str]:
+        result = run_cli("check", "--format", "json", *extra, str(export), cwd=tmp_path, env=env)
+        assert result.stdout, result.stderr
+        return result.returncode, result.stdout
+
+    one = check("--jobs", "1")
+    document = json.loads(one[1])
+    assert document["summary"]["principals"]["roles"] > 100
+    assert {f["rule_id"] for f in document["findings"]} >= {"IAM012", "IAM901"}, "rules and drift both report"
+    assert check("--jobs", "2") == one
+    assert check("--jobs", "3") == one
+    assert check() == one
