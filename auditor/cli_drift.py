@@ -77,7 +77,8 @@ def drift_command(
     except DriftError as exc:
         raise _fail(str(exc)) from None
     report = _report(loaded, results)
-    from auditor.run import exit_code, render, write_text
+    from auditor.output import write_text
+    from auditor.run import exit_code, render
 
     if fmt == "console":
         _console(report, loaded, output, not no_source, not no_color)

@@ -10,10 +10,8 @@ single-process run. One file is never split: a single large export runs in one w
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -240,6 +238,9 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     if len(chunks) <= 1 or jobs <= 1:
         computed = [_run_chunk(job) for job in jobs_list]
     else:
+        import multiprocessing  # only here: a one-process run does not pay for importing the pool
+        from concurrent.futures import ProcessPoolExecutor
+
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
                                  mp_context=multiprocessing.get_context(method)) as pool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
+from auditor.output import write_text
 from auditor.report import Report, Summary
 
 if TYPE_CHECKING:
@@ -248,13 +249,6 @@ def exit_code(report: Report, fail_on: Severity | None) -> int:
     if any(f.severity.rank >= fail_on.rank for f in report.active_findings):
         return EXIT_FINDINGS
     return EXIT_OK
-
-
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def execute_check(request: CheckRequest) -> int:

@@ -449,8 +449,8 @@ def exit_code(result: ScheduledReport, fail_on: Severity | None, fail_on_new: Se
 
 
 def write_outputs(result: ScheduledReport, output_dir: Path, formats: Sequence[str]) -> list[Path]:
+    from auditor.output import write_text
     from auditor.reporters import scheduled as renderers
-    from auditor.run import write_text
 
     render: dict[str, Callable[[ScheduledReport], str]] = {
         "html": renderers.render_html, "markdown": renderers.render_markdown, "json": renderers.render_json,

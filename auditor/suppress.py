@@ -179,6 +179,7 @@ def expired_notice(suppression: Suppression) -> dict[str, Any]:
 def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
     """Record the active findings; returns how many were written."""
     from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
+    from auditor.output import write_text
 
     entries = sorted(
         ({"fingerprint": fingerprint(f), "rule_id": f.rule_id, "path": f.location.path, "message": f.message}
@@ -186,10 +187,7 @@ def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
         key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]),
     )
     document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "findings": entries}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return len(entries)
 
 

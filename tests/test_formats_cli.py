@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -151,3 +154,26 @@ def test_committed_rules_documentation_is_current() -> None:
 
     committed = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
     assert committed == rules_markdown(all_rules()), "docs/rules.md is stale: run `make docs`"
+
+
+def test_output_to_a_pipe_or_through_a_link_writes_in_place(tmp_path: Path) -> None:
+    """--output never replaces what the path is: a FIFO (or /dev/null) is written to, a link keeps linking."""
+    policy = tmp_path / "p.json"
+    policy.write_text(policy_text(), encoding="utf-8")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text(encoding="utf-8")), daemon=True)
+    reader.start()
+    result = run_cli("check", "--format", "json", "--output", str(fifo), str(policy), cwd=tmp_path)
+    reader.join(timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and json.loads(received[0])["findings"]
+    target = tmp_path / "reports" / "latest.json"
+    target.parent.mkdir()
+    target.write_text("{}", encoding="utf-8")
+    link = tmp_path / "report.json"
+    link.symlink_to(target)
+    assert run_cli("check", "--format", "json", "--output", str(link), str(policy), cwd=tmp_path).returncode == 1
+    assert link.is_symlink() and json.loads(target.read_text(encoding="utf-8"))["findings"]
