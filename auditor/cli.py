@@ -150,8 +150,8 @@ def check(
                                                      help="Bind a baseline placeholder; repeatable.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
                                                 "(0: one per core). Default: one per core (up to 8) when 200 files "
-                                                "or more, or a file of 4 MiB or more (an account export, "
-                                                "shared out by principals), are to be checked; else one.",
+                                                "or more, or a file of 4 to 64 MiB (an account export, shared "
+                                                "out by principals), are to be checked; else one.",
                                                 show_default=False)] = None,
 ) -> None:
     """Lint every policy found under the paths and report findings."""
