@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -247,9 +248,16 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         from concurrent.futures import ProcessPoolExecutor
 
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
-                                 mp_context=multiprocessing.get_context(method)) as pool:
-            computed = list(pool.map(_run_chunk, jobs_list))
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
+                                     mp_context=multiprocessing.get_context(method)) as pool:
+                computed = list(pool.map(_run_chunk, jobs_list))
+        except BrokenProcessPool:
+            sys.stderr.write("iam-audit: warning: a worker process stopped unexpectedly (out of memory?); "
+                             "checking again in this process (--jobs 1 avoids the workers)\n")
+            computed = [_run_chunk(job) for job in jobs_list]
     shares: dict[str, list[dict[str, Any]]] = {}
     for chunk, chunk_outcomes in zip(chunks, computed, strict=True):
         for (name, _, _), outcome in zip(chunk, chunk_outcomes, strict=True):

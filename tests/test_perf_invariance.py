@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,38 @@ def test_a_large_export_shared_out_between_processes_gives_the_same_report(tmp_p
     assert check("--jobs", "2") == one
     assert check("--jobs", "3") == one
     assert check() == one
+
+
+_PLANTED: dict[str, Any] = {}
+
+
+def _dies_in_a_worker(job: Any) -> Any:
+    """Stands in for ``auditor.parallel._run_chunk``: a worker exits at once, as if killed; the parent works."""
+    if os.getpid() != _PLANTED["parent"]:
+        os._exit(9)
+    return _PLANTED["original"](job)
+
+
+def test_a_worker_that_dies_is_replaced_by_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A worker killed mid-run (the OOM killer) costs time, not findings: the parent checks its share itself."""
+    import multiprocessing
+
+    from auditor import parallel
+    from auditor.engine import Selection
+    from auditor.loaders import LoadOptions
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the dying worker is planted through fork")
+    monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    export = _large_export(tmp_path)
+    _PLANTED.update(parent=os.getpid(), original=parallel._run_chunk)
+
+    def findings(jobs: int) -> list[tuple[str, str, int, str]]:
+        _, found, _ = parallel.load_and_check([str(export)], LoadOptions(), Selection(), jobs)
+        return sorted((f.rule_id, f.location.path, f.location.line, f.message) for f in found)
+
+    reference = findings(1)
+    monkeypatch.setattr(parallel, "_run_chunk", _dies_in_a_worker)
+    assert findings(2) == reference
+    assert "a worker process stopped unexpectedly" in capsys.readouterr().err
