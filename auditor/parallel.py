@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.engine import Selection
 from auditor.loaders import LoadOptions, discover, load_file
@@ -24,6 +24,9 @@ from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
 from auditor.run import DriftSettings
 from auditor.source import Source
+
+if TYPE_CHECKING:
+    from auditor.result_cache import ResultStore
 
 CHUNKS_PER_WORKER = 4
 AUTO_MIN_FILES = 200
@@ -211,53 +214,19 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     catalog = load_catalog(use_cache=use_cache)  # once, before the workers start: none of them builds the cache
     drift = drift or DriftSettings()
     context_options = dict(context_options or {})
-    outcomes: dict[str, dict[str, Any]] = {}
     store = _result_store(files, catalog.version, options, selection, context_options, drift) \
         if reuse_results and use_cache else None
-    pending: list[Path] = files
-    fingerprints: dict[str, tuple[str, str]] = {}
-    if store is not None:
-        pending = []
-        for path in files:
-            fingerprint = _file_fingerprint(path)
-            found = store.get(os.path.abspath(path), *fingerprint) if fingerprint else None
-            if found is not None:
-                outcomes[str(path)] = found
-                continue
-            pending.append(path)
-            if fingerprint:
-                fingerprints[str(path)] = fingerprint
-    requested = jobs
-    jobs = effective_jobs(jobs, pending)
-    if store is None and jobs <= 1:
+    outcomes, pending, fingerprints = _stored_outcomes(files, store)
+    processes = effective_jobs(jobs, pending)
+    if store is None and processes <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
         # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
         for path in pending:
             result.extend(load_file(path, options))
         return (result, *check_loaded(result, selection, catalog, context_options, drift))
-    large = [path for path in pending if jobs > 1 and _size(path) >= SPLIT_BYTES
-             and (requested is not None or _size(path) <= SPLIT_MAX_BYTES)]
-    chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk] for chunk in chunk_files(
-        [path for path in pending if path not in large], jobs * CHUNKS_PER_WORKER if jobs > 1 else 1)]
-    chunks += [[(str(path), part, jobs)] for path in large for part in range(jobs)]
-    jobs_list = [(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks]
-    if len(chunks) <= 1 or jobs <= 1:
-        computed = [_run_chunk(job) for job in jobs_list]
-    else:
-        import multiprocessing  # only here: a one-process run does not pay for importing the pool
-        from concurrent.futures import ProcessPoolExecutor
-
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
-                                     mp_context=multiprocessing.get_context(method)) as pool:
-                computed = list(pool.map(_run_chunk, jobs_list))
-        except BrokenProcessPool:
-            sys.stderr.write("iam-audit: warning: a worker process stopped unexpectedly (out of memory?); "
-                             "checking again in this process (--jobs 1 avoids the workers)\n")
-            computed = [_run_chunk(job) for job in jobs_list]
+    chunks = _work_chunks(pending, processes, share_out_any_size=jobs is not None)
+    computed = _run_chunks([(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks],
+                           processes)
     shares: dict[str, list[dict[str, Any]]] = {}
     for chunk, chunk_outcomes in zip(chunks, computed, strict=True):
         for (name, _, _), outcome in zip(chunk, chunk_outcomes, strict=True):
@@ -268,6 +237,64 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
             store.put(os.path.abspath(name), *fingerprints[name], outcome)
     if store is not None:
         store.save()
+    findings, verdicts = _merge(files, outcomes, result)
+    return result, findings, verdicts
+
+
+def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
+                     ) -> tuple[dict[str, dict[str, Any]], list[Path], dict[str, tuple[str, str]]]:
+    """(outcomes read back from the store by file, files still to check, fingerprints of those to store)."""
+    if store is None:
+        return {}, list(files), {}
+    outcomes: dict[str, dict[str, Any]] = {}
+    pending: list[Path] = []
+    fingerprints: dict[str, tuple[str, str]] = {}
+    for path in files:
+        fingerprint = _file_fingerprint(path)
+        found = store.get(os.path.abspath(path), *fingerprint) if fingerprint else None
+        if found is not None:
+            outcomes[str(path)] = found
+            continue
+        pending.append(path)
+        if fingerprint:
+            fingerprints[str(path)] = fingerprint
+    return outcomes, pending, fingerprints
+
+
+def _work_chunks(pending: Sequence[Path], processes: int, share_out_any_size: bool) -> list[list[Unit]]:
+    """Files cut into chunks of similar size, and each large file as one unit per process (one share each)."""
+    large = [path for path in pending if processes > 1 and _size(path) >= SPLIT_BYTES
+             and (share_out_any_size or _size(path) <= SPLIT_MAX_BYTES)]
+    whole = [path for path in pending if path not in large]
+    chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk]
+                                for chunk in chunk_files(whole, processes * CHUNKS_PER_WORKER if processes > 1 else 1)]
+    chunks += [[(str(path), part, processes)] for path in large for part in range(processes)]
+    return chunks
+
+
+def _run_chunks(jobs_list: list[tuple[list[Unit], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]],
+                processes: int) -> list[list[dict[str, Any]]]:
+    """The outcomes of every chunk, in order: in this process, or in a pool of ``processes`` workers."""
+    if len(jobs_list) <= 1 or processes <= 1:
+        return [_run_chunk(job) for job in jobs_list]
+    import multiprocessing  # only here: a one-process run does not pay for importing the pool
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    try:
+        with ProcessPoolExecutor(max_workers=min(processes, len(jobs_list)),
+                                 mp_context=multiprocessing.get_context(method)) as pool:
+            return list(pool.map(_run_chunk, jobs_list))
+    except BrokenProcessPool:
+        sys.stderr.write("iam-audit: warning: a worker process stopped unexpectedly (out of memory?); "
+                         "checking again in this process (--jobs 1 avoids the workers)\n")
+        return [_run_chunk(job) for job in jobs_list]
+
+
+def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: LoadResult
+           ) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Fold the outcomes into ``result`` (placeholders for the documents) in file order; the findings and verdicts."""
     sources: dict[str, FileSource] = {}
 
     def source(path: str) -> FileSource:
@@ -290,7 +317,7 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         result.not_checked.extend(outcome["not_checked"])
         result.files += outcome["files"]
         result.counts.update(outcome["counts"])
-    return result, findings, verdicts
+    return findings, verdicts
 
 
 def _size(path: Path) -> int:
@@ -316,7 +343,7 @@ def _file_fingerprint(path: Path) -> tuple[str, str] | None:
 
 
 def _result_store(files: Sequence[Path], catalog_version: str, options: LoadOptions, selection: Selection,
-                  context_options: Mapping[str, Any], drift: DriftSettings) -> Any:
+                  context_options: Mapping[str, Any], drift: DriftSettings) -> ResultStore | None:
     """The store for these settings, or None when the input is too small to gain from one."""
     from auditor.result_cache import MIN_INPUT_BYTES, MIN_INPUT_FILES, ResultStore, settings_key
 
