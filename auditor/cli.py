@@ -308,11 +308,13 @@ _mount_commands()
 
 
 def run() -> None:
-    import gc
+    if sys.argv[1:2] == ["check"]:
+        import gc
 
-    # One short-lived run builds millions of small acyclic objects (parsed documents, expanded action sets);
-    # the cyclic collector would walk them all again and again for ~20% of the run and free almost nothing.
-    gc.disable()
+        # A check builds millions of small acyclic objects (parsed documents, expanded action sets); the
+        # cyclic collector would walk them again and again for ~20% of the run and free almost nothing.
+        # Other commands (fetch talks to AWS for minutes through botocore, which makes cycles) keep it.
+        gc.disable()
     try:
         _run()
     except BrokenPipeError:
