@@ -480,3 +480,17 @@ def test_html_extra_sections_and_the_builder_refuses_unsafe_urls() -> None:
 def test_html_clean_report_reads_as_clean() -> None:
     page = html.render(_report(findings=(), errors=()))
     assert "No findings" in page and "Nothing to report." in page
+
+
+@pytest.mark.parametrize(("path", "uri", "base"), [
+    ("A:", "A%3A", True),  # a file named "A:" (found by `make fuzz`): a bare drive is not an absolute path
+    ("A:x.json", "A%3Ax.json", True),
+    ("C:\\policies\\a.json", "file:///C:/policies/a.json", False),
+    ("\\\\server\\share\\a.json", "file://server/share/a.json", False),
+    ("/abs/a.json", "file:///abs/a.json", False),
+    ("./dir/a b.json", "dir/a%20b.json", True),
+])
+def test_sarif_artifact_location_of_any_path(path: str, uri: str, base: bool) -> None:
+    location = sarif.artifact_location(path)
+    assert location["uri"] == uri
+    assert ("uriBaseId" in location) == base

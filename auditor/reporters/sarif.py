@@ -172,8 +172,9 @@ def _location(path: str, line: int, column: int) -> dict[str, Any]:
 
 def artifact_location(path: str) -> dict[str, str]:
     """A relative path becomes a URI under ``%SRCROOT%``; an absolute one a ``file:`` URI."""
-    if PureWindowsPath(path).drive or path.startswith("\\\\"):
-        return {"uri": PureWindowsPath(path).as_uri()}
+    windows = PureWindowsPath(path)
+    if windows.is_absolute():  # C:\\x or \\\\server\\share\\x; a bare drive (``A:``, ``A:x``) is relative
+        return {"uri": windows.as_uri()}
     posix = path.replace("\\", "/")
     if posix.startswith("/"):
         return {"uri": PurePosixPath(posix).as_uri()}
