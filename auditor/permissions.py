@@ -41,6 +41,10 @@ from auditor.catalog import Catalog
 from auditor.model import Condition, Policy, Statement
 
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
+MAX_MERGED_ELEMENTS = 5_000_000
+"""About 300 MB of memoised action unions; an account export needs about a fifth of it."""
+MAX_COMPLEMENTS = 256
+"""Distinct NotAction lists whose complement (about a megabyte each) stays memoised at once."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -154,9 +158,13 @@ class PermissionModel:
         self._all = frozenset(catalog.all_actions())
         self._patterns: dict[tuple[str, ...], frozenset[str]] = {}
         self._spelled: dict[tuple[str, ...], frozenset[str]] = {}
+        self._complements: dict[tuple[str, ...], frozenset[str]] = {}
+        self._merged_elements = 0
+        """Actions held by the unions of several patterns memoised so far (bounded by MAX_MERGED_ELEMENTS)."""
+        """NotAction lists -> what they grant: nearly the whole catalogue each, so their memo is bounded."""
         """The same memo keyed by patterns as written (most statements repeat someone else's spelling)."""
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
-        self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str], bool]] = {}
+        self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
 
     @property
     def all_actions(self) -> frozenset[str]:
@@ -190,6 +198,11 @@ class PermissionModel:
                 for pattern in key:
                     merged |= self.catalog.expand(pattern)
                 cached = frozenset(merged)
+                self._merged_elements += len(cached)
+                if self._merged_elements > MAX_MERGED_ELEMENTS:  # a long-lived process has seen many lists
+                    self._patterns.clear()
+                    self._spelled.clear()
+                    self._merged_elements = len(cached)
             self._patterns[key] = cached
         return cached
 
@@ -198,12 +211,14 @@ class PermissionModel:
         if statement.actions is not None:
             return self.expand(statement.actions)
         if statement.not_actions is not None:
-            key = ("!", *sorted({p.lower() for p in statement.not_actions}))
-            cached = self._patterns.get(key)
+            key = tuple(sorted({p.lower() for p in statement.not_actions}))
+            cached = self._complements.get(key)
             if cached is None:
                 excluded = self.expand(statement.not_actions)
                 cached = self._all - excluded if excluded else self._all
-                self._patterns[key] = cached
+                if len(self._complements) >= MAX_COMPLEMENTS:
+                    self._complements.clear()
+                self._complements[key] = cached
             return cached
         return frozenset()
 
@@ -241,11 +256,11 @@ class PermissionModel:
             actions = allow.actions
             recorded = []
             for deny in denies:
-                overlap, removes = self._interaction(allow, deny)
-                if not overlap:
+                overlaps, removes = self._interaction(allow, deny)
+                if not overlaps:
                     continue
                 if removes:
-                    actions = actions - overlap
+                    actions = actions - deny.actions
                     if not actions:
                         break
                 else:
@@ -254,14 +269,18 @@ class PermissionModel:
                 grants.append(Grant(allow, actions, tuple(recorded)))
         return EffectivePermissions(tuple(grants), tuple(denies))
 
-    def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[frozenset[str], bool]:
-        """The actions both name, and whether the Deny removes them from the Allow (memoised per pair)."""
+    def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[bool, bool]:
+        """Whether the two name a common action, and whether the Deny removes those from the Allow.
+
+        Memoised per pair as two booleans: keeping the overlapping action sets instead would cost a
+        megabyte per pair of NotAction statements, which grows without bound over many principals.
+        """
         key = (id(allow), id(deny))
         cached = self._pairs.get(key)
         if cached is None or cached[0] is not allow or cached[1] is not deny:
-            overlap = allow.actions & deny.actions
-            removes = bool(overlap) and not deny.conditions and deny_covers(deny, allow)
-            cached = (allow, deny, overlap, removes)
+            overlaps = not allow.actions.isdisjoint(deny.actions)
+            removes = overlaps and not deny.conditions and deny_covers(deny, allow)
+            cached = (allow, deny, overlaps, removes)
             self._pairs[key] = cached
         return cached[2], cached[3]
 
