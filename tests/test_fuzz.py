@@ -243,18 +243,20 @@ def structural_mutation(draw: st.DrawFn, data: Any, rounds: int = 4) -> Any:
 def _engine() -> tuple[Any, Any]:
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
-    from auditor.engine import CheckContext
 
-    return all_rules(), CheckContext(load_catalog())
+    return all_rules(), load_catalog()
 
 
 def check_text(text: str, name: str, options: LoadOptions | None = None) -> tuple[LoadResult, Report]:
     """Load, check and render one document in-process, asserting the invariants on the way."""
-    from auditor.engine import run_rules
+    from auditor.engine import CheckContext, run_rules
+    from auditor.permissions import permission_model
 
-    rules, context = _engine()
+    rules, catalog = _engine()
     loaded = load_text(text, name, options or LoadOptions())
-    findings = sorted(run_rules(loaded, rules, context), key=Finding.sort_key)
+    # A fresh context per document, as each check run has: its memos are sized by one input, not thousands.
+    findings = sorted(run_rules(loaded, rules, CheckContext(catalog)), key=Finding.sort_key)
+    permission_model(catalog).forget_policies()
     summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
                       skipped=tuple(loaded.skipped), not_checked=tuple(loaded.not_checked), paths=(name,))
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), "0.0.0", "fuzz")
