@@ -27,6 +27,9 @@ from typing import Any
 
 CACHE_FORMAT = 8
 
+MAX_EXPANDED_ELEMENTS = 5_000_000
+"""Actions held by memoised pattern expansions before the memo starts afresh (about 300 MB)."""
+
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
 # The Service Authorization Reference lists Cloud Control API under the cloudformation prefix,
@@ -425,6 +428,7 @@ class Catalog:
         self._entries: dict[str, dict[str, Any]] = {}
         self._action_cache: dict[str, ActionInfo | None] = {}
         self._expand_cache: dict[str, frozenset[str]] = {}
+        self._expanded_elements = 0
         self._all_actions: tuple[str, ...] | None = None
         self._resource_types: dict[str, dict[str, ResourceTypeInfo]] = {}
 
@@ -519,6 +523,10 @@ class Catalog:
         if cached is not None:
             return cached
         result = self._expand_uncached(key)
+        self._expanded_elements += len(result)
+        if self._expanded_elements > MAX_EXPANDED_ELEMENTS:  # a long-lived process has seen many patterns
+            self._expand_cache.clear()
+            self._expanded_elements = len(result)
         self._expand_cache[key] = result
         return result
 

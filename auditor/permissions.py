@@ -43,7 +43,8 @@ from auditor.model import Condition, Policy, Statement
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
 MAX_MERGED_ELEMENTS = 5_000_000
 """About 300 MB of memoised action unions; an account export needs about a fifth of it."""
-MAX_COMPLEMENTS = 256
+MAX_SPELLINGS = 100_000
+MAX_COMPLEMENTS = 64
 """Distinct NotAction lists whose complement (about a megabyte each) stays memoised at once."""
 
 
@@ -181,6 +182,8 @@ class PermissionModel:
         if isinstance(patterns, tuple):
             found = self._spelled.get(patterns)
             if found is None:
+                if len(self._spelled) >= MAX_SPELLINGS:  # a long-lived process has seen many lists
+                    self._spelled.clear()
                 found = self._spelled[patterns] = self._expand_normalised(patterns)
             return found
         return self._expand_normalised(patterns)
