@@ -255,15 +255,24 @@ class PermissionModel:
                     continue
                 (allows if compiled.is_allow else denies).append(compiled)
         grants = []
+        differences: dict[tuple[int, int], frozenset[str]] = {}  # repeated Allows share one result
         for allow in allows:
             actions = allow.actions
             recorded = []
+            subtracted: set[int] = set()  # action sets already taken away (repeated Denies share one)
             for deny in denies:
                 overlaps, removes = self._interaction(allow, deny)
                 if not overlaps:
                     continue
                 if removes:
-                    actions = actions - deny.actions
+                    if id(deny.actions) in subtracted:
+                        continue
+                    subtracted.add(id(deny.actions))
+                    step = (id(actions), id(deny.actions))
+                    difference = differences.get(step)
+                    if difference is None:
+                        difference = differences[step] = actions - deny.actions
+                    actions = difference
                     if not actions:
                         break
                 else:
