@@ -9,7 +9,6 @@ single-process run. One file is never split: a single large export runs in one w
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -51,7 +50,7 @@ def usable_cores() -> int:
 def effective_jobs(jobs: int | None, files: Sequence[Path]) -> int:
     """``0``: one worker per core; ``None``: one per core (up to 8) for many files or a large one, else one."""
     if jobs is None:
-        many = len(files) >= AUTO_MIN_FILES or any(SPLIT_BYTES <= _size(path) <= SPLIT_MAX_BYTES for path in files)
+        many = len(files) >= AUTO_MIN_FILES or any(_shared_out(_size(path), any_size=False) for path in files)
         return min(usable_cores(), AUTO_MAX_JOBS) if many else 1
     return usable_cores() if jobs <= 0 else jobs
 
@@ -263,8 +262,7 @@ def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
 
 def _work_chunks(pending: Sequence[Path], processes: int, share_out_any_size: bool) -> list[list[Unit]]:
     """Files cut into chunks of similar size, and each large file as one unit per process (one share each)."""
-    large = [path for path in pending if processes > 1 and _size(path) >= SPLIT_BYTES
-             and (share_out_any_size or _size(path) <= SPLIT_MAX_BYTES)]
+    large = [path for path in pending if processes > 1 and _shared_out(_size(path), share_out_any_size)]
     whole = [path for path in pending if path not in large]
     chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk]
                                 for chunk in chunk_files(whole, processes * CHUNKS_PER_WORKER if processes > 1 else 1)]
@@ -320,6 +318,11 @@ def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: L
     return findings, verdicts
 
 
+def _shared_out(size: int, any_size: bool) -> bool:
+    """Whether a file of ``size`` bytes is shared out between the processes (see SPLIT_BYTES, SPLIT_MAX_BYTES)."""
+    return size >= SPLIT_BYTES and (any_size or size <= SPLIT_MAX_BYTES)
+
+
 def _size(path: Path) -> int:
     try:
         return os.stat(path).st_size
@@ -347,13 +350,7 @@ def _result_store(files: Sequence[Path], catalog_version: str, options: LoadOpti
     """The store for these settings, or None when the input is too small to gain from one."""
     from auditor.result_cache import MIN_INPUT_BYTES, MIN_INPUT_FILES, ResultStore, settings_key
 
-    if len(files) < MIN_INPUT_FILES:
-        return None
-    total = 0
-    for path in files:
-        with contextlib.suppress(OSError):
-            total += os.stat(path).st_size
-    if total < MIN_INPUT_BYTES:
+    if len(files) < MIN_INPUT_FILES or sum(_size(path) for path in files) < MIN_INPUT_BYTES:
         return None
     key = settings_key(catalog_version, (options, selection, context_options, drift))
     return ResultStore(key)

@@ -159,11 +159,11 @@ class PermissionModel:
         self._all = frozenset(catalog.all_actions())
         self._patterns: dict[tuple[str, ...], frozenset[str]] = {}
         self._spelled: dict[tuple[str, ...], frozenset[str]] = {}
+        """The same memo keyed by patterns as written (most statements repeat someone else's spelling)."""
         self._complements: dict[tuple[str, ...], frozenset[str]] = {}
+        """NotAction lists -> what they grant: nearly the whole catalogue each, so their memo is bounded."""
         self._merged_elements = 0
         """Actions held by the unions of several patterns memoised so far (bounded by MAX_MERGED_ELEMENTS)."""
-        """NotAction lists -> what they grant: nearly the whole catalogue each, so their memo is bounded."""
-        """The same memo keyed by patterns as written (most statements repeat someone else's spelling)."""
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
 
