@@ -47,10 +47,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def effective_jobs(jobs: int | None, files: Sequence[Path]) -> int:
-    """``0``: one worker per core; ``None``: one per core (up to 8) for many files or a large one, else one."""
+def effective_jobs(jobs: int | None, sizes: Mapping[Path, int]) -> int:
+    """``0``: one worker per core; ``None``: one per core (up to 8) for many files or a large one, else one.
+
+    ``sizes``: the files to check and their sizes in bytes.
+    """
     if jobs is None:
-        many = len(files) >= AUTO_MIN_FILES or any(_shared_out(_size(path), any_size=False) for path in files)
+        many = len(sizes) >= AUTO_MIN_FILES or any(_shared_out(size, any_size=False) for size in sizes.values())
         return min(usable_cores(), AUTO_MAX_JOBS) if many else 1
     return usable_cores() if jobs <= 0 else jobs
 
@@ -79,18 +82,13 @@ class FileSource(Source):
         return super().line_text(line)
 
 
-def chunk_files(files: Sequence[Path], pieces: int) -> list[list[str]]:
+def chunk_files(files: Sequence[Path], sizes: Mapping[Path, int], pieces: int) -> list[list[str]]:
     """Contiguous runs of ``files`` with similar byte totals (order kept)."""
-    sizes = []
-    for path in files:
-        try:
-            sizes.append(max(os.stat(path).st_size, 1))
-        except OSError:
-            sizes.append(1)
-    target = sum(sizes) / max(pieces, 1)
+    weights = [max(sizes[path], 1) for path in files]
+    target = sum(weights) / max(pieces, 1)
     chunks: list[list[str]] = [[]]
     filled = 0
-    for path, size in zip(files, sizes, strict=True):
+    for path, size in zip(files, weights, strict=True):
         if chunks[-1] and filled + size > target:
             chunks.append([])
             filled = 0
@@ -140,10 +138,13 @@ Unit = tuple[str, int, int]
 
 
 def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selection, use_cache: bool,
-                context_options: Mapping[str, Any], drift: DriftSettings) -> list[dict[str, Any]]:
+                context_options: Mapping[str, Any], drift: DriftSettings, fingerprints: bool = False,
+                ) -> list[dict[str, Any]]:
     """Load and check some files (or shares of one) in this process; the outcome of each as plain data.
 
-    The files share one ``CheckContext``, so what a rule memoises for one file serves the next.
+    The files share one ``CheckContext``, so what a rule memoises for one file serves the next. With
+    ``fingerprints``, each file's outcome says under which fingerprint it may be stored (``"fingerprint"``),
+    so the parent need not read the file itself.
     """
     from auditor.catalog import load_catalog
     from auditor.engine import CheckContext
@@ -153,11 +154,15 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     context = CheckContext(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
+    prints = [_file_fingerprint(Path(name)) if fingerprints and part == 0 else None for name, part, _ in units]
     loads = [load_file(Path(name), options) for name, _, _ in units]
-    for (_, part, shares), loaded in zip(units, loads, strict=True):
+    for (_, part, shares), loaded, fingerprint in zip(units, loads, prints, strict=True):
         findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
                                           (part, shares))
-        outcomes.append(_outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings))
+        outcome = _outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings)
+        if fingerprint is not None:
+            outcome["fingerprint"] = fingerprint
+        outcomes.append(outcome)
     return outcomes
 
 
@@ -187,8 +192,11 @@ def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence
     }
 
 
-def _run_chunk(job: tuple[list[Unit], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]
-               ) -> list[dict[str, Any]]:
+Job = tuple[list[Unit], LoadOptions, Selection, bool, dict[str, Any], DriftSettings, bool]
+"""The arguments of ``check_chunk``."""
+
+
+def _run_chunk(job: Job) -> list[dict[str, Any]]:
     return check_chunk(*job)
 
 
@@ -213,27 +221,30 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     catalog = load_catalog(use_cache=use_cache)  # once, before the workers start: none of them builds the cache
     drift = drift or DriftSettings()
     context_options = dict(context_options or {})
-    store = _result_store(files, catalog.version, options, selection, context_options, drift) \
+    sizes = {path: _size(path) for path in files}
+    store = _result_store(sizes, catalog.version, options, selection, context_options, drift) \
         if reuse_results and use_cache else None
-    outcomes, pending, fingerprints = _stored_outcomes(files, store)
-    processes = effective_jobs(jobs, pending)
+    outcomes, pending = _stored_outcomes(files, store)
+    processes = effective_jobs(jobs, {path: sizes[path] for path in pending})
     if store is None and processes <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
         # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
         for path in pending:
             result.extend(load_file(path, options))
         return (result, *check_loaded(result, selection, catalog, context_options, drift))
-    chunks = _work_chunks(pending, processes, share_out_any_size=jobs is not None)
-    computed = _run_chunks([(chunk, options, selection, use_cache, context_options, drift) for chunk in chunks],
-                           processes)
+    chunks = _work_chunks(pending, sizes, processes, share_out_any_size=jobs is not None)
+    computed = _run_chunks([(chunk, options, selection, use_cache, context_options, drift, store is not None)
+                            for chunk in chunks], processes)
     shares: dict[str, list[dict[str, Any]]] = {}
     for chunk, chunk_outcomes in zip(chunks, computed, strict=True):
         for (name, _, _), outcome in zip(chunk, chunk_outcomes, strict=True):
             shares.setdefault(name, []).append(outcome)  # share 0 comes first: chunks are in share order
     for name, parts in shares.items():
         outcome = outcomes[name] = _joined(parts)
-        if store is not None and name in fingerprints:
-            store.put(os.path.abspath(name), *fingerprints[name], outcome)
+        fingerprint = outcome.pop("fingerprint", None)
+        if store is not None and fingerprint is not None:
+            shown, digest, signature = fingerprint
+            store.put(os.path.abspath(name), shown, digest, signature, outcome)
     if store is not None:
         store.save()
     findings, verdicts = _merge(files, outcomes, result)
@@ -241,37 +252,43 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
 
 
 def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
-                     ) -> tuple[dict[str, dict[str, Any]], list[Path], dict[str, tuple[str, str]]]:
-    """(outcomes read back from the store by file, files still to check, fingerprints of those to store)."""
+                     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
+    """(outcomes read back from the store by file, files still to check).
+
+    A file whose ``stat`` signature is unchanged is not read; one with a stored outcome and another
+    signature is read and compared by digest; one the store does not know is left to the check.
+    """
     if store is None:
-        return {}, list(files), {}
+        return {}, list(files)
+    from auditor.loaders import display_path
+
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[Path] = []
-    fingerprints: dict[str, tuple[str, str]] = {}
     for path in files:
-        fingerprint = _file_fingerprint(path)
-        found = store.get(os.path.abspath(path), *fingerprint) if fingerprint else None
+        name, shown = os.path.abspath(path), display_path(path)
+        found = store.get(name, shown, _signature(path))
+        if found is None and store.knows(name, shown):
+            fingerprint = _file_fingerprint(path)
+            found = store.get_by_digest(name, *fingerprint) if fingerprint is not None else None
         if found is not None:
             outcomes[str(path)] = found
-            continue
-        pending.append(path)
-        if fingerprint:
-            fingerprints[str(path)] = fingerprint
-    return outcomes, pending, fingerprints
+        else:
+            pending.append(path)
+    return outcomes, pending
 
 
-def _work_chunks(pending: Sequence[Path], processes: int, share_out_any_size: bool) -> list[list[Unit]]:
+def _work_chunks(pending: Sequence[Path], sizes: Mapping[Path, int], processes: int, share_out_any_size: bool
+                 ) -> list[list[Unit]]:
     """Files cut into chunks of similar size, and each large file as one unit per process (one share each)."""
-    large = [path for path in pending if processes > 1 and _shared_out(_size(path), share_out_any_size)]
+    large = [path for path in pending if processes > 1 and _shared_out(sizes[path], share_out_any_size)]
     whole = [path for path in pending if path not in large]
-    chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk]
-                                for chunk in chunk_files(whole, processes * CHUNKS_PER_WORKER if processes > 1 else 1)]
+    pieces = processes * CHUNKS_PER_WORKER if processes > 1 else 1
+    chunks: list[list[Unit]] = [[(name, 0, 1) for name in chunk] for chunk in chunk_files(whole, sizes, pieces)]
     chunks += [[(str(path), part, processes)] for path in large for part in range(processes)]
     return chunks
 
 
-def _run_chunks(jobs_list: list[tuple[list[Unit], LoadOptions, Selection, bool, dict[str, Any], DriftSettings]],
-                processes: int) -> list[list[dict[str, Any]]]:
+def _run_chunks(jobs_list: list[Job], processes: int) -> list[list[dict[str, Any]]]:
     """The outcomes of every chunk, in order: in this process, or in a pool of ``processes`` workers."""
     if len(jobs_list) <= 1 or processes <= 1:
         return [_run_chunk(job) for job in jobs_list]
@@ -330,27 +347,40 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _file_fingerprint(path: Path) -> tuple[str, str] | None:
-    """(display path, digest of the bytes) of a file whose outcome may be stored; None when it may not."""
+def _signature(path: Path) -> list[int] | None:
+    from auditor.result_cache import file_signature
+
+    try:
+        return file_signature(os.stat(path))
+    except OSError:
+        return None
+
+
+def _file_fingerprint(path: Path) -> tuple[str, str, list[int] | None] | None:
+    """(display path, digest of the bytes, ``stat`` signature) of a file whose outcome may be stored, else None.
+
+    The signature is taken before the bytes are read: a change after that gives the file a new one.
+    """
     from auditor.loaders import display_path
-    from auditor.result_cache import file_digest, time_dependent
+    from auditor.result_cache import file_digest, file_signature, time_dependent
 
     try:
         with open(path, "rb") as handle:
+            signature = file_signature(os.fstat(handle.fileno()))
             data = handle.read()
     except OSError:
         return None
     if time_dependent(data):
         return None
-    return display_path(path), file_digest(data)
+    return display_path(path), file_digest(data), signature
 
 
-def _result_store(files: Sequence[Path], catalog_version: str, options: LoadOptions, selection: Selection,
+def _result_store(sizes: Mapping[Path, int], catalog_version: str, options: LoadOptions, selection: Selection,
                   context_options: Mapping[str, Any], drift: DriftSettings) -> ResultStore | None:
     """The store for these settings, or None when the input is too small to gain from one."""
     from auditor.result_cache import MIN_INPUT_BYTES, MIN_INPUT_FILES, ResultStore, settings_key
 
-    if len(files) < MIN_INPUT_FILES or sum(_size(path) for path in files) < MIN_INPUT_BYTES:
+    if len(sizes) < MIN_INPUT_FILES or sum(sizes.values()) < MIN_INPUT_BYTES:
         return None
     key = settings_key(catalog_version, (options, selection, context_options, drift))
     return ResultStore(key)

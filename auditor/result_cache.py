@@ -1,7 +1,13 @@
 """Results of files already checked: a file whose bytes and run settings are unchanged is not checked again.
 
 The outcome of each file (its findings and what was loaded from it, as plain data) is kept
-under the file's path and the digest of its bytes, in one JSON file per *settings key*. The
+under the file's path and the digest of its bytes, in one JSON file per *settings key*.
+Beside the digest goes the file's ``stat`` signature (size, modification and change times,
+inode), as git's index keeps it: a file whose signature is unchanged is not read again. The
+change time cannot be set back by any tool, so bytes rewritten in place with the old size and
+modification time still count as changed; a file changed less than two seconds before it was
+read is trusted only by its digest, because a filesystem with coarse timestamps could hide a
+second change within the same tick. The
 key covers everything else a file's findings depend on: the version of iam-audit and the
 size and time of each of its modules, the catalogue version, the knowledge files in
 ``rules/``, the load limits, the rule selection and severity overrides, and the contents of
@@ -20,12 +26,13 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 KEPT_STORES = 8
 """Stores of other settings kept beside the current one (the least recently used beyond are deleted)."""
 MIN_INPUT_BYTES = 512 * 1024
@@ -33,6 +40,11 @@ MIN_INPUT_FILES = 16
 """Below this much input, or with fewer files (one account export changes with every fetch, and storing its
 18,000 findings costs more than a tenth of checking them), no store is used."""
 TIME_KEYS = (b"currenttime", b"epochtime", b"tokenissuetime")
+RACY_NANOSECONDS = 2_000_000_000
+"""A file changed this recently (FAT's timestamp tick) is trusted only by the digest of its bytes."""
+
+Signature = list[int]
+"""(size, modification time, change time, inode) of a file, from ``os.stat``."""
 
 
 def results_dir() -> Path:
@@ -43,6 +55,14 @@ def results_dir() -> Path:
 
 def file_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def file_signature(info: os.stat_result, now_ns: int | None = None) -> Signature | None:
+    """What shows a file unchanged without reading it; None while a change could still share its timestamp."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if now_ns - max(info.st_mtime_ns, info.st_ctime_ns) < RACY_NANOSECONDS:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
 def time_dependent(data: bytes) -> bool:
@@ -124,21 +144,35 @@ class ResultStore:
         entries = data.get("entries")
         if not isinstance(entries, dict):
             return {}
-        return {
-            name: entry for name, entry in entries.items()
-            if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
-            and isinstance(entry[1], str) and isinstance(entry[2], dict)
-        }
+        return {name: entry for name, entry in entries.items() if _valid_entry(entry)}
 
-    def get(self, name: str, shown: str, digest: str) -> dict[str, Any] | None:
+    def knows(self, name: str, shown: str) -> bool:
+        """Whether an outcome of this file is stored (worth reading the file to compare digests)."""
+        entry = self._entries.get(name)
+        return entry is not None and entry[0] == shown
+
+    def get(self, name: str, shown: str, signature: Signature | None) -> dict[str, Any] | None:
+        """The stored outcome of a file whose ``stat`` signature is unchanged (no need to read it)."""
+        entry = self._entries.get(name)
+        if signature is None or entry is None or entry[0] != shown or entry[2] != signature:
+            return None
+        outcome: dict[str, Any] = entry[3]
+        return outcome
+
+    def get_by_digest(self, name: str, shown: str, digest: str, signature: Signature | None
+                      ) -> dict[str, Any] | None:
+        """The stored outcome of a file whose bytes are unchanged; its new signature is kept for the next run."""
         entry = self._entries.get(name)
         if entry is None or entry[0] != shown or entry[1] != digest:
             return None
-        outcome: dict[str, Any] = entry[2]
+        if signature is not None and entry[2] != signature:
+            entry[2] = signature
+            self._changed = True
+        outcome: dict[str, Any] = entry[3]
         return outcome
 
-    def put(self, name: str, shown: str, digest: str, outcome: dict[str, Any]) -> None:
-        self._entries[name] = [shown, digest, outcome]
+    def put(self, name: str, shown: str, digest: str, signature: Signature | None, outcome: dict[str, Any]) -> None:
+        self._entries[name] = [shown, digest, signature, outcome]
         self._changed = True
 
     def save(self) -> None:
@@ -156,6 +190,16 @@ class ResultStore:
         _write_atomically(self.path, text)
         self._changed = False
         _prune(self.path.parent, keep=self.path)
+
+
+def _valid_entry(entry: Any) -> bool:
+    """[display path, digest, signature or None, outcome]."""
+    if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[0], str) and isinstance(entry[1], str)
+            and isinstance(entry[3], dict)):
+        return False
+    signature = entry[2]
+    return signature is None or (isinstance(signature, list) and len(signature) == 4
+                                 and all(type(item) is int for item in signature))
 
 
 def _prune(directory: Path, keep: Path) -> None:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from auditor import result_cache
-from auditor.result_cache import MIN_INPUT_BYTES, MIN_INPUT_FILES, settings_key
+from auditor.result_cache import (
+    MIN_INPUT_BYTES,
+    MIN_INPUT_FILES,
+    RACY_NANOSECONDS,
+    ResultStore,
+    file_signature,
+    settings_key,
+)
 from tests.conftest import run_cli
 
 FILES = MIN_INPUT_FILES + 4
@@ -50,7 +58,7 @@ def _mark_stored_message(store: Path, file_name: str, text: str) -> None:
     """Change what the store says about one file, to tell a read-back outcome from a recomputed one."""
     data = json.loads(store.read_text(encoding="utf-8"))
     [entry] = [e for name, e in data["entries"].items() if name.endswith(file_name)]
-    entry[2]["findings"][0]["message"] = text
+    entry[3]["findings"][0]["message"] = text
     store.write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -95,6 +103,57 @@ def test_other_settings_use_another_store(project: Path) -> None:
     assert code == 0 and everything[0] == 1
     assert {f["severity"] for f in lowered["findings"] if f["rule_id"] == "IAM201"} == {"low"}
     assert lowered == _check(project, "--no-cache")[1]
+
+
+def _age(folder: Path) -> None:
+    """Wait until every file in ``folder`` was last changed longer ago than a timestamp tick."""
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in folder.iterdir())
+    time.sleep(max(0.0, (newest + RACY_NANOSECONDS - time.time_ns()) / 1e9) + 0.05)
+
+
+def test_a_file_rewritten_with_its_old_size_and_time_is_checked_again(project: Path) -> None:
+    """The change time gives it away: ``cp -p``, ``rsync -t`` and editors that restore times cannot set it."""
+    folder = project / "policies"
+    _age(folder)
+    _check(project)
+    [store] = _stores(project)
+    signatures = [entry[2] for entry in json.loads(store.read_text(encoding="utf-8"))["entries"].values()]
+    assert all(signature is not None for signature in signatures), "files older than a tick are kept by stat"
+    _mark_stored_message(store, "p04.json", "stored")
+    _mark_stored_message(store, "p05.json", "stored")
+    target = folder / "p05.json"
+    before = target.stat()
+    text = target.read_text(encoding="utf-8")
+    assert "GetObjekt5" in text
+    target.write_text(text.replace("GetObjekt5", "GetObjekx5"), encoding="utf-8")  # same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_size == before.st_size and target.stat().st_mtime_ns == before.st_mtime_ns
+    _, document = _check(project)
+    assert "stored" in _messages(document, "p04.json")
+    fresh = _messages(document, "p05.json")
+    assert "stored" not in fresh and any("GetObjekx5" in message for message in fresh)
+
+
+def test_store_lookup_by_signature_and_by_digest(tmp_path: Path) -> None:
+    policy = tmp_path / "p.json"
+    policy.write_text("{}", encoding="utf-8")
+    info = policy.stat()
+    assert file_signature(info, now_ns=info.st_ctime_ns + RACY_NANOSECONDS - 1) is None, "changed within a tick"
+    signature = file_signature(info, now_ns=info.st_ctime_ns + RACY_NANOSECONDS)
+    assert signature == [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+    store = ResultStore("k", tmp_path)
+    outcome: dict[str, Any] = {"findings": []}
+    store.put("/abs/p.json", "p.json", "d1", None, outcome)
+    assert store.get("/abs/p.json", "p.json", signature) is None, "a racy entry is found by digest only"
+    assert store.knows("/abs/p.json", "p.json") and not store.knows("/abs/p.json", "elsewhere/p.json")
+    assert store.get_by_digest("/abs/p.json", "p.json", "d2", signature) is None
+    assert store.get_by_digest("/abs/p.json", "p.json", "d1", signature) is outcome
+    assert store.get("/abs/p.json", "p.json", signature) is outcome, "the digest match kept the new signature"
+    assert signature is not None
+    assert store.get("/abs/p.json", "p.json", [*signature[:2], signature[2] + 1, signature[3]]) is None
+    assert store.get("/abs/p.json", "p.json", None) is None
+    store.save()
+    assert ResultStore("k", tmp_path).get("/abs/p.json", "p.json", signature) == outcome
 
 
 def test_results_with_a_time_window_are_never_stored(project: Path) -> None:

@@ -12,6 +12,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,22 @@ def display_path(path: Path) -> str:
         normal = os.path.normpath(text)
         if not normal.startswith(".."):
             return replace_surrogates(normal)  # already relative to the working directory
+    folder, name = os.path.split(text)
     try:
-        relative = os.path.relpath(path)
-    except ValueError:
+        folder_relative = _relative_folder(folder, os.getcwd()) if folder and name not in ("", ".", "..") else ".."
+        if folder_relative == "..":  # the working directory itself, or a folder beside it
+            relative = os.path.relpath(path)
+        else:
+            relative = name if folder_relative == "." else os.path.join(folder_relative, name)
+    except (ValueError, OSError):
         relative = str(path)
     return replace_surrogates(str(path) if relative.startswith("..") else relative)
+
+
+@lru_cache(maxsize=256)
+def _relative_folder(folder: str, working_directory: str) -> str:
+    """``os.path.relpath`` of a folder, once per folder: the files of one folder share it."""
+    return os.path.relpath(folder, working_directory)
 
 
 def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> list[Path]:
