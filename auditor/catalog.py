@@ -143,6 +143,10 @@ def _valid_header(header: Any, version: str) -> bool:
     if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT or header.get("version") != version:
         return False
     services, actions, names = header.get("services"), header.get("actions"), header.get("service_names")
+    level_count = len(header["level_names"]) if _is_str_list(header.get("level_names")) else 0
+    if not 0 < level_count <= 26:
+        return False
+    codes_pattern = re.compile(f"[a-{chr(96 + level_count)}A-{chr(64 + level_count)}]*")  # one letter per level
     return (
         isinstance(header.get("updated"), str)
         and isinstance(names, dict)
@@ -153,12 +157,10 @@ def _valid_header(header: Any, version: str) -> bool:
         and isinstance(actions, dict)
         and set(actions) == set(services)
         and all(isinstance(listing, str) for listing in actions.values())
-        and _is_str_list(header.get("level_names"))
-        and 0 < len(header["level_names"]) <= 26
         and isinstance(header.get("levels"), dict)
         and set(header["levels"]) == set(services)
         and all(isinstance(codes, str) and len(codes) == len(actions[name].split())
-                and all(0 <= ord(c.lower()) - ord("a") < len(header["level_names"]) for c in codes)
+                and codes_pattern.fullmatch(codes) is not None
                 for name, codes in header["levels"].items())
         and _valid_service_index(header.get("arn_services"), services)
         and _valid_service_index(header.get("key_services"), services)

@@ -265,7 +265,11 @@ def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[Path] = []
     for path in files:
-        name, shown = os.path.abspath(path), display_path(path)
+        name = os.path.abspath(path)
+        if not store.has(name):
+            pending.append(path)
+            continue
+        shown = display_path(path)
         found = store.get(name, shown, _signature(path))
         if found is None and store.knows(name, shown):
             fingerprint = _file_fingerprint(path)

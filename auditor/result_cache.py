@@ -146,6 +146,10 @@ class ResultStore:
             return {}
         return {name: entry for name, entry in entries.items() if _valid_entry(entry)}
 
+    def has(self, name: str) -> bool:
+        """Whether anything is stored for this file (under any display path)."""
+        return name in self._entries
+
     def knows(self, name: str, shown: str) -> bool:
         """Whether an outcome of this file is stored (worth reading the file to compare digests)."""
         entry = self._entries.get(name)

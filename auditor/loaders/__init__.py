@@ -71,25 +71,25 @@ def _relative_folder(folder: str, working_directory: str) -> str:
 
 def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> list[Path]:
     """Files to read, in a stable order, each once; what can't be walked is reported."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     files: list[Path] = []
-    real_folders: dict[Path, Path] = {}
+    real_folders: dict[str, str] = {}
 
-    def resolved(path: Path) -> Path:
+    def resolved(path: Path) -> str:
         """``path.resolve()``, resolving each folder once: only a symbolic link needs resolving by itself."""
-        if path.name in ("", ".", "..") or path.is_symlink():
-            return path.resolve()
-        folder = path.parent
+        folder, name = os.path.split(os.fspath(path))
+        if name in ("", ".", "..") or os.path.islink(path):
+            return str(path.resolve())
         real = real_folders.get(folder)
         if real is None:
-            real = real_folders[folder] = folder.resolve()
-        return real / path.name
+            real = real_folders[folder] = str(Path(folder or os.curdir).resolve())
+        return os.path.join(real, name)
 
     def add(path: Path) -> None:
         try:
             key = resolved(path)
         except (OSError, RuntimeError):
-            key = path.absolute()
+            key = str(path.absolute())
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -131,7 +131,7 @@ def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path
         for name in sorted(filenames):
             if not (options.include or options.exclude):
                 if name.lower().endswith(POLICY_SUFFIXES):
-                    yield Path(directory) / name
+                    yield Path(os.path.join(directory, name))
                 continue
             path = Path(directory) / name
             relative = os.path.relpath(path, root)
