@@ -240,30 +240,15 @@ def globs_intersect(left: str, right: str) -> bool:
 
 
 def _can_start_with(glob: str, prefix: str) -> bool:
-    """Whether some string the glob matches starts with the literal prefix."""
-    size = len(glob)
-    states = {0}
-    for char in prefix:
-        reached: set[int] = set()
-        for j in _closure(glob, states):
-            if j < size:
-                if glob[j] == "*":
-                    reached.add(j)
-                elif glob[j] == char or glob[j] == "?":
-                    reached.add(j + 1)
-        if not reached:
-            return False
-        states = reached
-    return True
+    """Whether some string the glob matches starts with the literal prefix.
 
-
-def _closure(glob: str, states: set[int]) -> set[int]:
-    result = set(states)
-    for j in states:
-        while j < len(glob) and glob[j] == "*":
-            j += 1
-            result.add(j)
-    return result
+    Up to the glob's first ``*`` the prefix must match character by character (``?`` matches any);
+    from that ``*`` on, it can absorb whatever is left of the prefix.
+    """
+    head, star, _ = glob.partition("*")
+    if len(prefix) > len(head) and not star:
+        return False
+    return all(wanted == "?" or wanted == char for wanted, char in zip(head, prefix, strict=False))
 
 
 @dataclass(frozen=True, slots=True)
