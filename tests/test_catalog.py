@@ -83,7 +83,8 @@ def test_cache_is_written_and_a_corrupt_cache_is_rebuilt(tmp_path: Path, monkeyp
     lines = good.splitlines()
     corruptions = ["", "{", good[: len(good) // 2], "[]\n" + "\n".join(lines[1:]),
                    "\n".join([lines[0].replace('"version":', '"version": "0", "x":', 1), *lines[1:]]),
-                   "\n".join([lines[0], '{"actions": 7}', *lines[2:]])]
+                   "\n".join([lines[0], '{"actions": 7}', *lines[2:]]),
+                   good.replace('"Read"', '"Write"', 1)]  # a well-formed line that says something else
     for corrupt in corruptions:
         files[0].write_text(corrupt)
         assert load_compiled()["services"] == reference["services"]
