@@ -25,6 +25,8 @@ from auditor.run import DriftSettings
 from auditor.source import Source
 
 if TYPE_CHECKING:
+    from auditor.catalog import Catalog
+    from auditor.engine import CheckContext
     from auditor.result_cache import ResultStore
 
 CHUNKS_PER_WORKER = 4
@@ -147,11 +149,10 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     so the parent need not read the file itself.
     """
     from auditor.catalog import load_catalog
-    from auditor.engine import CheckContext
     from auditor.run import check_loaded
 
     catalog = load_catalog(use_cache=use_cache)
-    context = CheckContext(catalog, context_options)
+    context = _worker_context(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
     prints = [_file_fingerprint(Path(name)) if fingerprints and part == 0 else None for name, part, _ in units]
@@ -164,6 +165,22 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
             outcome["fingerprint"] = fingerprint
         outcomes.append(outcome)
     return outcomes
+
+
+_contexts: list[tuple[Catalog, dict[str, Any], CheckContext]] = []
+
+
+def _worker_context(catalog: Catalog, context_options: Mapping[str, Any]) -> CheckContext:
+    """One ``CheckContext`` for every chunk this process checks with the same settings: what the rules
+    memoise for one chunk serves the next (a worker checks several)."""
+    from auditor.engine import CheckContext
+
+    for known_catalog, known_options, context in _contexts:
+        if known_catalog is catalog and known_options == context_options:
+            return context
+    context = CheckContext(catalog, context_options)
+    _contexts[:] = [(catalog, dict(context_options), context)]
+    return context
 
 
 def _share_outcome(findings: Sequence[Finding]) -> dict[str, Any]:
