@@ -389,27 +389,39 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
         cached: frozenset[tuple[str, str]] | None = cache[key]
         return cached
     per_action = run_cache(context, "action_resource_types")
-    index = arn_index(context.catalog)
     pairs: set[tuple[str, str]] = set()
     result: frozenset[tuple[str, str]] | None = None
     for action in actions:
-        types = per_action.get(action)
-        if types is None and action.partition(":")[0] in INCOMPLETE_ACTION_RESOURCES:
-            types = per_action[action] = frozenset({("?", "*")})
+        types = per_action.get(action, _NOT_YET)
+        if types is _NOT_YET:
+            types = per_action[action] = _action_resource_types(action, context)
         if types is None:
-            info = context.catalog.action(action)
-            found = set()
-            for name, _required in info.resource_types if info else ():
-                pair = (info.service if info else "", name.lower())
-                found.add(pair if index.has_type(pair[0], pair[1]) else ("?", name.lower()))
-            types = per_action[action] = frozenset(found) if found else frozenset({("?", "*")})
-        if any(service == "?" for service, _ in types):
             break  # an action IAM evaluates against "*" alone, or a type without ARN format: anything may apply
         pairs |= types
     else:
         result = frozenset(pairs)
     cache[key] = result
     return result
+
+
+_NOT_YET = object()
+
+
+def _action_resource_types(action: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:
+    """(service, resource type) pairs the action takes; None when it may apply to anything (``*`` alone, a type
+    without an ARN format, or a service whose catalogue entry lists too few)."""
+    if action.partition(":")[0] in INCOMPLETE_ACTION_RESOURCES:
+        return None
+    info = context.catalog.action(action)
+    if info is None or not info.resource_types:
+        return None
+    index = arn_index(context.catalog)
+    pairs = set()
+    for name, _required in info.resource_types:
+        if not index.has_type(info.service, name.lower()):
+            return None
+        pairs.add((info.service, name.lower()))
+    return frozenset(pairs)
 
 
 @RULES.rule(
