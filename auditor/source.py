@@ -39,7 +39,8 @@ class Source:
     shift positions for text cut out of a larger document (a code block in markdown).
     """
 
-    __slots__ = ("_index", "_lines", "_positions", "column_offset", "display_path", "line_offset", "text")
+    __slots__ = ("_index", "_lines", "_positions", "column_offset", "display_path", "line_offset", "text",
+                 "unique_keys")
 
     def __init__(
         self,
@@ -56,6 +57,8 @@ class Source:
         self._lines: _LineIndex | None = None
         self.line_offset = line_offset
         self.column_offset = column_offset
+        self.unique_keys = False
+        """Set by the JSON parser when no object repeats a key: locating may then stop at the key it wants."""
 
     def locate(self, pointer: str) -> tuple[int, int]:
         """1-based (line, column) of the value at ``pointer``, or of its nearest ancestor."""
@@ -110,7 +113,7 @@ class Source:
         if self._index is None:
             assert self.text is not None
             try:
-                self._index = _JsonIndex(self.text)
+                self._index = _JsonIndex(self.text, self.unique_keys)
             except ValueError:
                 self._positions_map()  # not JSON: the tolerant token scan below
                 return None
@@ -201,14 +204,16 @@ _SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")
 class _JsonIndex:
     """Offsets of JSON values by pointer, found by walking only the containers on a pointer's path.
 
-    Each container is walked once, with the C JSON scanner stepping over its children,
-    and the offsets of all its children are kept; as with the full token scan, a
-    repeated key resolves to its last occurrence.
+    A container is walked with the C JSON scanner stepping over its children, keeping the
+    offsets of the children it passes. The walk stops at the child asked for and resumes from
+    there when a later child is wanted: in an array always, in an object only when the
+    document has no repeated key (``unique_keys``); otherwise an object is walked to its end
+    so that, as in the parsed document, a repeated key resolves to its last occurrence.
     """
 
-    __slots__ = ("_expanded", "_offsets", "_scan", "text")
+    __slots__ = ("_expanded", "_offsets", "_resume", "_scan", "_unique_keys", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, unique_keys: bool = False) -> None:
         self.text = text
         self._scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
         root = _SKIP_WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
@@ -216,6 +221,9 @@ class _JsonIndex:
             raise ValueError("empty document")
         self._offsets: dict[str, int] = {"": root}
         self._expanded: set[str] = set()
+        self._resume: dict[str, tuple[int, int]] = {}
+        """Containers walked part of the way: (offset of the last child's value, that child's index)."""
+        self._unique_keys = unique_keys
 
     def offset(self, pointer: str) -> int | None:
         deepest, found = self._walk(pointer)
@@ -240,45 +248,71 @@ class _JsonIndex:
             child = pointer[:cut]
             child_offset = offsets.get(child)
             if child_offset is None and current not in self._expanded:
-                self._expand(current, position)
+                self._expand(current, position, child)
                 child_offset = offsets.get(child)
             if child_offset is None:
                 return current, position
             current, position = child, child_offset
         return current, position
 
-    def _expand(self, pointer: str, offset: int) -> None:
-        self._expanded.add(pointer)
-        text, offsets, scan, skip = self.text, self._offsets, self._scan, _SKIP_WHITESPACE.match
+    def _expand(self, pointer: str, offset: int, wanted: str) -> None:
+        """Walk the container at ``offset`` on from where it was left, until ``wanted`` or its end."""
+        text, offsets, skip = self.text, self._offsets, _SKIP_WHITESPACE.match
         opening = text[offset]
         if opening not in "{[":
+            self._expanded.add(pointer)
             return
-        closing = "}" if opening == "{" else "]"
-        position = skip(text, offset + 1).end()  # type: ignore[union-attr]
-        if text.startswith(closing, position):
-            return
-        index = 0
+        may_stop = opening == "[" or self._unique_keys
+        resume = self._resume.pop(pointer, None)
         try:
+            if resume is None:
+                position = skip(text, offset + 1).end()  # type: ignore[union-attr]
+                if text.startswith("}" if opening == "{" else "]", position):
+                    self._expanded.add(pointer)
+                    return
+                index = 0
+            else:
+                value, index = resume
+                position = self._after_value(value)
+                if position is None:
+                    self._expanded.add(pointer)
+                    return
             while True:
                 if opening == "{":
                     if not text.startswith('"', position):
-                        return
+                        break
                     key, position = scanstring(text, position + 1)
                     position = skip(text, position).end()  # type: ignore[union-attr]
                     if not text.startswith(":", position):
-                        return
+                        break
                     position = skip(text, position + 1).end()  # type: ignore[union-attr]
-                    offsets[join_pointer(pointer, key)] = position
+                    child = join_pointer(pointer, key)
                 else:
-                    offsets[f"{pointer}/{index}"] = position
-                    index += 1
-                _, position = scan(text, position)
-                position = skip(text, position).end()  # type: ignore[union-attr]
-                if not text.startswith(",", position):
+                    child = f"{pointer}/{index}"
+                offsets[child] = position
+                index += 1
+                if may_stop and child == wanted:
+                    self._resume[pointer] = (position, index)
                     return
-                position = skip(text, position + 1).end()  # type: ignore[union-attr]
+                following = self._after_value(position)
+                if following is None:
+                    break
+                position = following
         except (StopIteration, ValueError, IndexError):
-            return
+            pass
+        self._expanded.add(pointer)
+
+    def _after_value(self, value: int) -> int | None:
+        """Offset of the next child after the value at ``value`` (past its comma), or None at the container's end."""
+        text, skip = self.text, _SKIP_WHITESPACE.match
+        try:
+            _, position = self._scan(text, value)
+        except (StopIteration, ValueError, IndexError):
+            return None
+        position = skip(text, position).end()  # type: ignore[union-attr]
+        if not text.startswith(",", position):
+            return None
+        return skip(text, position + 1).end()  # type: ignore[union-attr]
 
 
 class _Frame:

@@ -176,6 +176,7 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
         raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
+    source.unique_keys = not seen_duplicate
     invalid = None
     if _may_hold_surrogates(text) and _SURROGATE_OR_ESCAPE.search(text):
         data, found = _without_surrogates(data)
