@@ -197,9 +197,10 @@ class PermissionModel:
             elif len(key) == 1:
                 cached = self.catalog.expand(key[0])
             else:
-                merged: set[str] = set()
+                merged = set(self._all.intersection(key))  # the names written out in full, in one step
                 for pattern in key:
-                    merged |= self.catalog.expand(pattern)
+                    if "*" in pattern or "?" in pattern:
+                        merged |= self.catalog.expand(pattern)
                 cached = frozenset(merged)
                 self._merged_elements += len(cached)
                 if self._merged_elements > MAX_MERGED_ELEMENTS:  # a long-lived process has seen many lists

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
+from auditor.permissions import permission_model
 from auditor.registry import Hit, RuleSet, example
 from auditor.source import join_pointer
 
@@ -115,6 +116,9 @@ def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, i
     by_statement = context.options.setdefault("_unknown_action_statements", {})
     key = (statement.actions, statement.not_actions)
     found = by_statement.get(key)
+    if found is None and permission_model(context.catalog).all_actions.issuperset(
+            map(str.lower, (statement.actions or ()) + (statement.not_actions or ()))):
+        found = by_statement[key] = ()  # every entry the full name of a catalogue action: the usual case
     if found is None:
         memo = context.options.setdefault("_unknown_action_memo", {})
         problems = []
