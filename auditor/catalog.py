@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -377,18 +376,14 @@ def load_compiled(use_cache: bool = True) -> dict[str, Any]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Write a cache file whole, or not at all: a read-only home still gets a working catalogue, only slower."""
+    from auditor.output import replace_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".catalog-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        replace_atomically(path, text)
     except OSError:
-        pass  # a read-only home still gets a working catalogue, only slower
+        pass
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -1,17 +1,19 @@
-"""Writing report files: atomically for regular files, in place for devices and pipes."""
+"""Writing files so that a reader never sees half of one: reports, and the caches under the cache directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader never sees half of it.
+    """Write a report to ``path``: replaced whole for a regular file, written in place for a device or a pipe.
 
-    A regular file is written beside itself and renamed over (a symbolic link keeps pointing at it);
-    a device or a pipe (``/dev/null``, ``/dev/stdout``, a FIFO) is written in place, never replaced.
+    A symbolic link keeps pointing at its target, which is replaced; ``/dev/null``, ``/dev/stdout`` and a
+    FIFO are written to, never replaced. An existing file keeps its permissions.
     """
     try:
         mode = path.stat().st_mode
@@ -23,6 +25,29 @@ def write_text(path: Path, text: str) -> None:
         return
     target = path.resolve() if path.is_symlink() else path
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    replace_atomically(target, text, stat.S_IMODE(mode) if mode is not None else _default_file_mode())
+
+
+def replace_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to a new file beside ``path`` and rename it over ``path``; on failure nothing is left behind.
+
+    The new file gets ``mode``, or stays readable by its owner only (``None``: the caches).
+    """
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _default_file_mode() -> int:
+    """What ``open(path, "w")`` would give a new file under the current umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -177,3 +177,30 @@ def test_output_to_a_pipe_or_through_a_link_writes_in_place(tmp_path: Path) -> N
     link.symlink_to(target)
     assert run_cli("check", "--format", "json", "--output", str(link), str(policy), cwd=tmp_path).returncode == 1
     assert link.is_symlink() and json.loads(target.read_text(encoding="utf-8"))["findings"]
+
+
+def test_a_report_file_keeps_its_permissions_and_a_failed_write_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import output
+
+    private = tmp_path / "private.json"
+    private.write_text("{}", encoding="utf-8")
+    private.chmod(0o600)
+    output.write_text(private, "new")
+    assert private.read_text(encoding="utf-8") == "new" and stat.S_IMODE(private.stat().st_mode) == 0o600
+    fresh = tmp_path / "out" / "fresh.json"
+    umask = os.umask(0o027)
+    try:
+        output.write_text(fresh, "x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640, "a new report follows the umask, as open() would"
+
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output.os, "replace", disk_full)
+    with pytest.raises(OSError):
+        output.write_text(private, "never")
+    assert private.read_text(encoding="utf-8") == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "private.json"], "no temporary file is left"
