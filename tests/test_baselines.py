@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,36 @@ def test_two_defaults_or_none_for_several_revisions_is_an_error(tmp_path):
 def test_missing_extra_path_is_an_error(tmp_path):
     with pytest.raises(BaselineError, match="no such file or directory"):
         load_bundled_baselines([tmp_path / "nowhere"])
+
+
+def test_a_checked_baseline_is_read_back_from_the_cache_without_yaml(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second load gives equal baselines from JSON (ruamel is not even imported); any edit is parsed again."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    parsed = list(load_bundled_baselines())
+    cached_files = sorted((tmp_path / "cache").glob("baseline-*.json"))
+    assert len(cached_files) == len(list(_baseline_file_paths()))
+    again = list(load_bundled_baselines())
+    assert again == parsed and all(a.path == b.path for a, b in zip(again, parsed, strict=True))
+    probe = ("import sys; from auditor.baselines import load_bundled_baselines; "
+             "assert len(load_bundled_baselines()) > 0; print('ruamel.yaml' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={**os.environ, "IAM_AUDIT_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.stdout.strip() == "False", result.stderr
+    cached_files[0].write_text('{"not": "a baseline"}', encoding="utf-8")
+    assert list(load_bundled_baselines()) == parsed, "a damaged cache entry is parsed again"
+    own = tmp_path / "acme" / "reader-role.yaml"
+    own.parent.mkdir()
+    own.write_text(MINIMAL, encoding="utf-8")
+    assert load_baseline_file(own).id == "acme/reader-role"
+    own.write_text(MINIMAL.replace("kind: identity", "kind: identiti"), encoding="utf-8")
+    with pytest.raises(BaselineError) as raised:
+        load_baseline_file(own)
+    assert raised.value.line > 0, "an edited file is checked again, with its line"
+
+
+def _baseline_file_paths() -> list[Path]:
+    return sorted(p for p in bundled_baselines_dir().rglob("*.yaml"))
