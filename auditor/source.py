@@ -208,10 +208,13 @@ class _JsonIndex:
     offsets of the children it passes. The walk stops at the child asked for and resumes from
     there when a later child is wanted: in an array always, in an object only when the
     document has no repeated key (``unique_keys``); otherwise an object is walked to its end
-    so that, as in the parsed document, a repeated key resolves to its last occurrence.
+    so that, as in the parsed document, a repeated key resolves to its last occurrence. A
+    container directly under the root (an export's ``RoleDetailList``) is walked child by
+    child when the root walk passes it, so that reaching one of its children later costs no
+    second scan of it.
     """
 
-    __slots__ = ("_expanded", "_offsets", "_resume", "_scan", "_unique_keys", "text")
+    __slots__ = ("_ends", "_expanded", "_offsets", "_resume", "_scan", "_unique_keys", "text")
 
     def __init__(self, text: str, unique_keys: bool = False) -> None:
         self.text = text
@@ -221,8 +224,10 @@ class _JsonIndex:
             raise ValueError("empty document")
         self._offsets: dict[str, int] = {"": root}
         self._expanded: set[str] = set()
-        self._resume: dict[str, tuple[int, int]] = {}
-        """Containers walked part of the way: (offset of the last child's value, that child's index)."""
+        self._ends: dict[str, int] = {}
+        """Containers walked to their end: the offset just past the closing bracket."""
+        self._resume: dict[str, tuple[str, int, int]] = {}
+        """Containers walked part of the way: (the last child passed, its value's offset, the next index)."""
         self._unique_keys = unique_keys
 
     def offset(self, pointer: str) -> int | None:
@@ -255,29 +260,36 @@ class _JsonIndex:
             current, position = child, child_offset
         return current, position
 
-    def _expand(self, pointer: str, offset: int, wanted: str) -> None:
+    def _expand(self, pointer: str, offset: int, wanted: str | None) -> None:
         """Walk the container at ``offset`` on from where it was left, until ``wanted`` or its end."""
         text, offsets, skip = self.text, self._offsets, _SKIP_WHITESPACE.match
         opening = text[offset]
         if opening not in "{[":
             self._expanded.add(pointer)
             return
+        closing = "}" if opening == "{" else "]"
         may_stop = opening == "[" or self._unique_keys
-        resume = self._resume.pop(pointer, None)
+        passed = self._resume.pop(pointer, None)
         try:
-            if resume is None:
+            if passed is None:
                 position = skip(text, offset + 1).end()  # type: ignore[union-attr]
-                if text.startswith("}" if opening == "{" else "]", position):
-                    self._expanded.add(pointer)
-                    return
                 index = 0
-            else:
-                value, index = resume
-                position = self._after_value(value)
-                if position is None:
+                if text.startswith(closing, position):
+                    self._ends[pointer] = position + 1
                     self._expanded.add(pointer)
                     return
             while True:
+                if passed is not None:
+                    child, value, index = passed
+                    end = self._value_end(child, value, walk=pointer == "" and may_stop)
+                    if end is None:
+                        break
+                    position = skip(text, end).end()  # type: ignore[union-attr]
+                    if not text.startswith(",", position):
+                        if text.startswith(closing, position):
+                            self._ends[pointer] = position + 1
+                        break
+                    position = skip(text, position + 1).end()  # type: ignore[union-attr]
                 if opening == "{":
                     if not text.startswith('"', position):
                         break
@@ -290,29 +302,28 @@ class _JsonIndex:
                 else:
                     child = f"{pointer}/{index}"
                 offsets[child] = position
-                index += 1
+                passed = (child, position, index + 1)
                 if may_stop and child == wanted:
-                    self._resume[pointer] = (position, index)
+                    self._resume[pointer] = passed
                     return
-                following = self._after_value(position)
-                if following is None:
-                    break
-                position = following
         except (StopIteration, ValueError, IndexError):
             pass
         self._expanded.add(pointer)
 
-    def _after_value(self, value: int) -> int | None:
-        """Offset of the next child after the value at ``value`` (past its comma), or None at the container's end."""
-        text, skip = self.text, _SKIP_WHITESPACE.match
+    def _value_end(self, pointer: str, value: int, walk: bool) -> int | None:
+        """Offset just past the value at ``value`` (None if it is not JSON); with ``walk``, a container is walked
+        child by child, keeping its children's offsets, instead of being stepped over whole (only where no
+        repeated key can leave the offsets of an earlier occurrence behind)."""
+        if walk and self.text.startswith(("{", "["), value):
+            if pointer not in self._expanded:
+                self._expand(pointer, value, None)
+            end = self._ends.get(pointer)
+            if end is not None:
+                return end
         try:
-            _, position = self._scan(text, value)
+            return int(self._scan(self.text, value)[1])
         except (StopIteration, ValueError, IndexError):
             return None
-        position = skip(text, position).end()  # type: ignore[union-attr]
-        if not text.startswith(",", position):
-            return None
-        return skip(text, position + 1).end()  # type: ignore[union-attr]
 
 
 class _Frame:

@@ -67,6 +67,9 @@ def test_every_pointer_is_located_where_the_token_scan_puts_it(value: Any, inden
         assert parsed.source.locate(pointer) == parsed.source.offset_to_position(expected[pointer]), pointer
         assert parsed.source.has_pointer(pointer)
     assert not parsed.source.has_pointer("/no-such-key")
+    present = set(wanted)
+    for pointer in expected.keys() - present:  # inside an earlier occurrence of a repeated key
+        assert not parsed.source.has_pointer(pointer), pointer
 
 
 def test_a_repeated_key_is_located_at_its_last_occurrence_after_an_earlier_lookup() -> None:
@@ -76,3 +79,5 @@ def test_a_repeated_key_is_located_at_its_last_occurrence_after_an_earlier_looku
     assert parsed.source.locate("/Statement/1/Action") == (5, 14)
     assert parsed.source.locate("/Statement/0") == (4, 3)
     assert parsed.source.locate("/Statement") == (3, 15)
+    first_longer = parse_json('{"a": [1, 2, 3], "a": [4]}', "doc.json").source
+    assert first_longer.locate("/a/0") == (1, 24) and not first_longer.has_pointer("/a/2")
