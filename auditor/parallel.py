@@ -155,16 +155,28 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     context = _worker_context(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
-    prints = [_file_fingerprint(Path(name)) if fingerprints and part == 0 else None for name, part, _ in units]
-    loads = [load_file(Path(name), options) for name, _, _ in units]
+    prints = [_Fingerprint(Path(name)) if fingerprints and part == 0 else None for name, part, _ in units]
+    loads = [load_file(Path(name), options, on_read=fingerprint)
+             for (name, _, _), fingerprint in zip(units, prints, strict=True)]
     for (_, part, shares), loaded, fingerprint in zip(units, loads, prints, strict=True):
         findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
                                           (part, shares))
         outcome = _outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings)
-        if fingerprint is not None:
-            outcome["fingerprint"] = fingerprint
+        if fingerprint is not None and fingerprint.value is not None:
+            outcome["fingerprint"] = fingerprint.value
         outcomes.append(outcome)
     return outcomes
+
+
+class _Fingerprint:
+    """Given to ``load_file``: the fingerprint of the very bytes that were checked (see ``_fingerprint_of``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.value: tuple[str, str, list[int] | None] | None = None
+
+    def __call__(self, info: os.stat_result, data: bytes) -> None:
+        self.value = _fingerprint_of(self.path, info, data)
 
 
 _contexts: list[tuple[Catalog, dict[str, Any], CheckContext]] = []
@@ -378,22 +390,25 @@ def _signature(path: Path) -> list[int] | None:
 
 
 def _file_fingerprint(path: Path) -> tuple[str, str, list[int] | None] | None:
-    """(display path, digest of the bytes, ``stat`` signature) of a file whose outcome may be stored, else None.
-
-    The signature is taken before the bytes are read: a change after that gives the file a new one.
-    """
-    from auditor.loaders import display_path
-    from auditor.result_cache import file_digest, file_signature, time_dependent
-
+    """The fingerprint of a file as it is now (see ``_fingerprint_of``); None when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            signature = file_signature(os.fstat(handle.fileno()))
+            info = os.fstat(handle.fileno())
             data = handle.read()
     except OSError:
         return None
+    return _fingerprint_of(path, info, data)
+
+
+def _fingerprint_of(path: Path, info: os.stat_result, data: bytes) -> tuple[str, str, list[int] | None] | None:
+    """(display path, digest of the bytes, ``stat`` signature) under which an outcome may be stored; None when
+    it may not (a time window). ``info`` is taken before ``data`` is read: a later change gives a new signature."""
+    from auditor.loaders import display_path
+    from auditor.result_cache import file_digest, file_signature, time_dependent
+
     if time_dependent(data):
         return None
-    return display_path(path), file_digest(data), signature
+    return display_path(path), file_digest(data), file_signature(info)
 
 
 def _result_store(sizes: Mapping[Path, int], catalog_version: str, options: LoadOptions, selection: Selection,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -160,7 +160,9 @@ def load_paths(paths: Iterable[str], options: LoadOptions | None = None) -> Load
     return result
 
 
-def load_file(path: Path, options: LoadOptions | None = None) -> LoadResult:
+def load_file(path: Path, options: LoadOptions | None = None,
+              on_read: Callable[[os.stat_result, bytes], None] | None = None) -> LoadResult:
+    """Load one file; ``on_read`` is given its ``stat`` (taken before reading) and the bytes read."""
     options = options or LoadOptions()
     shown = display_path(path)
     result = LoadResult()
@@ -184,6 +186,8 @@ def load_file(path: Path, options: LoadOptions | None = None) -> LoadResult:
         result.errors.append(InputError(shown, f"file is over the limit of {options.max_file_bytes:,} bytes "
                                                "(raise it with --max-file-size)"))
         return result
+    if on_read is not None:
+        on_read(info, raw)
     try:
         text = decode_bytes(raw)
     except ParseError as exc:
