@@ -181,9 +181,12 @@ def expanded_nodes(data: Any, limit: int = MAX_EXPANDED_NODES) -> int:
     return size(data)
 
 
-@st.composite
 def serialized(draw: st.DrawFn, data: Any) -> tuple[str, str]:
-    """``data`` as JSON (any layout) or YAML, with a file name that says which."""
+    """``data`` as JSON (any layout) or YAML, with a file name that says which.
+
+    A function given ``draw`` rather than a strategy of ``data``: Hypothesis would write out the repr of
+    the strategy's arguments (megabytes for a mutated export) to label every draw.
+    """
     assume(expanded_nodes(data) <= MAX_EXPANDED_NODES)
     form = draw(st.sampled_from(("json", "json-ascii", "json-indent", "yaml")))
     if form == "yaml":
@@ -198,9 +201,9 @@ def serialized(draw: st.DrawFn, data: Any) -> tuple[str, str]:
 TEXT_NOISE = st.text(alphabet='{}[]":,\\ \n\t-#&*!|>\'%@`~0123456789aeAZ\x00\ufeff€', max_size=8)
 
 
-@st.composite
 def text_mutation(draw: st.DrawFn, text: str) -> str:
-    """Byte-level damage: truncation, deletion, insertion, duplication, a swapped character."""
+    """Byte-level damage: truncation, deletion, insertion, duplication, a swapped character (given ``draw``,
+    as ``serialized`` is)."""
     for _ in range(draw(st.integers(0, 4))):
         if not text:
             text = draw(TEXT_NOISE)
@@ -396,7 +399,7 @@ def assert_reporters(report: Report, read_line: Callable[[str, int], str | None]
 @given(st.data())
 def test_random_json_and_yaml_documents(data: st.DataObject) -> None:
     document = data.draw(json_values)
-    text, name = data.draw(serialized(document))
+    text, name = serialized(data.draw, document)
     check_text(text, name)
 
 
@@ -404,7 +407,7 @@ def test_random_json_and_yaml_documents(data: st.DataObject) -> None:
 @given(st.data())
 def test_policies_with_every_element_of_the_wrong_type(data: st.DataObject) -> None:
     document = data.draw(policies)
-    text, name = data.draw(serialized(document))
+    text, name = serialized(data.draw, document)
     loaded, _ = check_text(text, name)
     if "Statement" in document and name.endswith(".json"):
         assert loaded.policies, "a document with a Statement is always checked as a policy"
@@ -414,8 +417,8 @@ def test_policies_with_every_element_of_the_wrong_type(data: st.DataObject) -> N
 @given(st.data())
 def test_damaged_text(data: st.DataObject) -> None:
     document = data.draw(st.one_of(policies, json_values))
-    text, name = data.draw(serialized(document))
-    check_text(data.draw(text_mutation(text)), name)
+    text, name = serialized(data.draw, document)
+    check_text(text_mutation(data.draw, text), name)
 
 
 @FUZZ
@@ -472,9 +475,9 @@ def test_mutated_aws_managed_policies(data: st.DataObject) -> None:
         pytest.skip("../shared/corpus/aws-managed is not available")
     text = data.draw(st.sampled_from(files)).read_text(encoding="utf-8")
     document = data.draw(structural_mutation(json.loads(text)))
-    text, name = data.draw(serialized(document))
+    text, name = serialized(data.draw, document)
     if data.draw(st.booleans()):
-        text = data.draw(text_mutation(text))
+        text = text_mutation(data.draw, text)
     check_text(text, name)
 
 
@@ -519,7 +522,7 @@ def test_mutated_account_exports(data: st.DataObject) -> None:
     if example is not None:
         bases.append(example)
     document = data.draw(structural_mutation(data.draw(st.sampled_from(bases)), rounds=6))
-    text, name = data.draw(serialized(document))
+    text, name = serialized(data.draw, document)
     check_text(text, name)
 
 
@@ -538,7 +541,7 @@ def test_terraform_plans(data: st.DataObject) -> None:
         ], "child_modules": data.draw(st.one_of(st.just([]), json_values))}},
     }
     document = data.draw(st.one_of(st.just(plan), structural_mutation(plan)))
-    text, name = data.draw(serialized(document))
+    text, name = serialized(data.draw, document)
     check_text(text, name)
 
 
