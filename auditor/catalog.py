@@ -18,10 +18,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -450,19 +450,21 @@ class Catalog:
         return tuple(f"{service}:{name}" for name in names)
 
     def all_actions(self) -> tuple[str, ...]:
+        """Every action's lower-case full name, in catalogue order (the order of ``access_codes``)."""
         if self._all_actions is None:
-            self._all_actions = tuple(
-                f"{service}:{name}" for service in self._listings for name in self._action_names(service) or ()
-            )
+            self._all_actions = tuple(chain.from_iterable(
+                map(f"{service}:".__add__, listing.lower().split()) for service, listing in self._listings.items()
+            ))
         return self._all_actions
 
-    def action_summaries(self) -> Iterator[tuple[str, str, bool]]:
-        """(lower-case full name, access level, accepts only ``*``) of every action, cheaply."""
-        for service, listing in self._listings.items():
-            codes = self._store.levels.get(service, "")
-            names = self._store.level_names
-            for name, code in zip(listing.lower().split(), codes, strict=True):
-                yield f"{service}:{name}", names[ord(code.lower()) - ord("a")], code.isupper()
+    def access_codes(self) -> tuple[tuple[str, ...], str, list[str]]:
+        """``all_actions()``, one letter per action in the same order, and the access-level names the letters
+        stand for: ``a`` is the first name, and an upper-case letter marks an action that accepts only ``*``."""
+        actions = self.all_actions()
+        codes = "".join(self._store.levels.get(service, "") for service in self._listings)
+        if len(codes) != len(actions):
+            raise ValueError("catalogue access levels do not line up with its actions")
+        return actions, codes, self._store.level_names
 
     def action(self, full_name: str) -> ActionInfo | None:
         key = full_name.lower()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 from auditor.catalog import Catalog
 from auditor.engine import CheckContext
@@ -51,18 +52,20 @@ class ActionClasses:
 
 @lru_cache(maxsize=4)
 def action_classes(catalog: Catalog) -> ActionClasses:
-    write, risky, tagging, star_only = set(), set(), set(), set()
-    for action, level, accepts_only_star in catalog.action_summaries():
-        is_write = "Write" in level or "Permissions management" in level
-        if is_write:
-            write.add(action)
-        if "Tagging" in level:
-            tagging.add(action)
-        if accepts_only_star:
-            star_only.add(action)
-        elif is_write or "Tagging" in level:
-            risky.add(action)
-    return ActionClasses(frozenset(write), frozenset(risky), frozenset(tagging), frozenset(star_only))
+    actions, codes, level_names = catalog.access_codes()
+
+    def having(letters: set[str]) -> frozenset[str]:
+        return frozenset(compress(actions, map(letters.__contains__, codes)))
+
+    def levels(wanted: Callable[[str], bool]) -> set[str]:
+        return {letter for index, name in enumerate(level_names) if wanted(name)
+                for letter in (chr(ord("a") + index), chr(ord("A") + index))}
+
+    write = levels(lambda name: "Write" in name or "Permissions management" in name)
+    tagging = levels(lambda name: "Tagging" in name)
+    star_only = {letter for letter in levels(lambda name: True) if letter.isupper()}
+    return ActionClasses(write=having(write), risky_scopable=having((write | tagging) - star_only),
+                         tagging=having(tagging), star_only=having(star_only))
 
 
 def model(context: CheckContext) -> PermissionModel:
