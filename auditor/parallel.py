@@ -250,10 +250,11 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     catalog = load_catalog(use_cache=use_cache)  # once, before the workers start: none of them builds the cache
     drift = drift or DriftSettings()
     context_options = dict(context_options or {})
-    sizes = {path: _size(path) for path in files}
+    stats = {path: _stat(path) for path in files}
+    sizes = {path: info.st_size if info is not None else 0 for path, info in stats.items()}
     store = _result_store(sizes, catalog.version, options, selection, context_options, drift) \
         if reuse_results and use_cache else None
-    outcomes, pending = _stored_outcomes(files, store)
+    outcomes, pending = _stored_outcomes(files, stats, store)
     processes = effective_jobs(jobs, {path: sizes[path] for path in pending})
     if store is None and processes <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
@@ -280,7 +281,7 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     return result, findings, verdicts
 
 
-def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
+def _stored_outcomes(files: Sequence[Path], stats: Mapping[Path, os.stat_result | None], store: ResultStore | None
                      ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
     """(outcomes read back from the store by file, files still to check).
 
@@ -290,6 +291,7 @@ def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
     if store is None:
         return {}, list(files)
     from auditor.loaders import display_path
+    from auditor.result_cache import file_signature
 
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[Path] = []
@@ -298,8 +300,8 @@ def _stored_outcomes(files: Sequence[Path], store: ResultStore | None
         if not store.has(name):
             pending.append(path)
             continue
-        shown = display_path(path)
-        found = store.get(name, shown, _signature(path))
+        shown, info = display_path(path), stats[path]
+        found = store.get(name, shown, file_signature(info) if info is not None else None)
         if found is None and store.knows(name, shown):
             fingerprint = _file_fingerprint(path)
             found = store.get_by_digest(name, *fingerprint) if fingerprint is not None else None
@@ -373,18 +375,9 @@ def _shared_out(size: int, any_size: bool) -> bool:
     return size >= SPLIT_BYTES and (any_size or size <= SPLIT_MAX_BYTES)
 
 
-def _size(path: Path) -> int:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _signature(path: Path) -> list[int] | None:
-    from auditor.result_cache import file_signature
-
-    try:
-        return file_signature(os.stat(path))
+        return os.stat(path)
     except OSError:
         return None
 
