@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
-from itertools import chain
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
@@ -450,21 +451,24 @@ class Catalog:
         return tuple(f"{service}:{name}" for name in names)
 
     def all_actions(self) -> tuple[str, ...]:
-        """Every action's lower-case full name, in catalogue order (the order of ``access_codes``)."""
+        """Every action's lower-case full name, in catalogue order (the order of the access-level codes)."""
         if self._all_actions is None:
             self._all_actions = tuple(chain.from_iterable(
                 map(f"{service}:".__add__, listing.lower().split()) for service, listing in self._listings.items()
             ))
         return self._all_actions
 
-    def access_codes(self) -> tuple[tuple[str, ...], str, list[str]]:
-        """``all_actions()``, one letter per action in the same order, and the access-level names the letters
-        stand for: ``a`` is the first name, and an upper-case letter marks an action that accepts only ``*``."""
+    def actions_with_access(self, wanted: Callable[[str, bool], bool]) -> frozenset[str]:
+        """The actions for which ``wanted(access level, accepts only "*")`` is true, picked in C from the one
+        letter per action that ``level_codes`` wrote (no loop over the 22,000 actions in Python)."""
         actions = self.all_actions()
         codes = "".join(self._store.levels.get(service, "") for service in self._listings)
         if len(codes) != len(actions):
             raise ValueError("catalogue access levels do not line up with its actions")
-        return actions, codes, self._store.level_names
+        letters = {letter for index, level in enumerate(self._store.level_names)
+                   for letter, only_star in ((chr(ord("a") + index), False), (chr(ord("A") + index), True))
+                   if wanted(level, only_star)}
+        return frozenset(compress(actions, map(letters.__contains__, codes)))
 
     def action(self, full_name: str) -> ActionInfo | None:
         key = full_name.lower()

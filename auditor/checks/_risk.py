@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
 
 from auditor.catalog import Catalog
 from auditor.engine import CheckContext
@@ -52,20 +51,16 @@ class ActionClasses:
 
 @lru_cache(maxsize=4)
 def action_classes(catalog: Catalog) -> ActionClasses:
-    actions, codes, level_names = catalog.access_codes()
+    def writes(level: str) -> bool:
+        return "Write" in level or "Permissions management" in level
 
-    def having(letters: set[str]) -> frozenset[str]:
-        return frozenset(compress(actions, map(letters.__contains__, codes)))
-
-    def levels(wanted: Callable[[str], bool]) -> set[str]:
-        return {letter for index, name in enumerate(level_names) if wanted(name)
-                for letter in (chr(ord("a") + index), chr(ord("A") + index))}
-
-    write = levels(lambda name: "Write" in name or "Permissions management" in name)
-    tagging = levels(lambda name: "Tagging" in name)
-    star_only = {letter for letter in levels(lambda name: True) if letter.isupper()}
-    return ActionClasses(write=having(write), risky_scopable=having((write | tagging) - star_only),
-                         tagging=having(tagging), star_only=having(star_only))
+    return ActionClasses(
+        write=catalog.actions_with_access(lambda level, _: writes(level)),
+        risky_scopable=catalog.actions_with_access(
+            lambda level, only_star: not only_star and (writes(level) or "Tagging" in level)),
+        tagging=catalog.actions_with_access(lambda level, _: "Tagging" in level),
+        star_only=catalog.actions_with_access(lambda _, only_star: only_star),
+    )
 
 
 def model(context: CheckContext) -> PermissionModel:
