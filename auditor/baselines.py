@@ -9,7 +9,6 @@ turns them into :class:`auditor.model.Policy` objects.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -185,42 +184,40 @@ def load_baseline_file(path: Path | str) -> Baseline:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(path, 0, 0, f"cannot read: {exc}") from None
-    cache_file = _cache_file(text)
-    cached = _read_cached(cache_file, path)
+    key = _cache_key(text)
+    cached = _read_cached(key, path)
     if cached is not None:
         return cached
     from auditor.baseline_reader import parse_baseline
+    from auditor.catalog import write_derived
 
     baseline = parse_baseline(path, text)
-    if cache_file is not None:
-        from auditor.catalog import _write_atomically
-
-        _write_atomically(cache_file, json.dumps(_to_plain(baseline)))
+    if key is not None:
+        write_derived("baseline", key, _to_plain(baseline))
     return baseline
 
 
-def _cache_file(text: str) -> Path | None:
-    from auditor.catalog import cache_allowed, cache_dir
-
-    if not cache_allowed():
-        return None
+def _cache_key(text: str) -> str | None:
+    """The baseline's text and the state of the code that checks it; None when that code cannot be seen."""
     reader = Path(__file__).with_name("baseline_reader.py")
     try:
         code = reader.stat()
         own = Path(__file__).stat()
     except OSError:
         return None
-    key = f"{BASELINE_CACHE_FORMAT}|{code.st_size}|{code.st_mtime_ns}|{own.st_size}|{own.st_mtime_ns}|{text}"
-    return cache_dir() / f"baseline-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    return f"{BASELINE_CACHE_FORMAT}|{code.st_size}|{code.st_mtime_ns}|{own.st_size}|{own.st_mtime_ns}|{text}"
 
 
-def _read_cached(cache_file: Path | None, path: Path) -> Baseline | None:
-    if cache_file is None:
+def _read_cached(key: str | None, path: Path) -> Baseline | None:
+    from auditor.catalog import read_derived
+
+    data = read_derived("baseline", key) if key is not None else None
+    if data is None:
         return None
     try:
-        return _from_plain(json.loads(cache_file.read_text(encoding="utf-8")), path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # absent or not ours: parsed again and rewritten
+        return _from_plain(data, path)
+    except (KeyError, TypeError, AttributeError):
+        return None  # not ours: parsed again and rewritten
 
 
 def _to_plain(baseline: Baseline) -> dict[str, Any]:

@@ -350,6 +350,38 @@ def cache_allowed() -> bool:
     return _cache_allowed
 
 
+def read_derived(kind: str, key: str) -> Any:
+    """What ``write_derived`` kept for ``key`` (the text it was derived from, and whatever else it depends
+    on); None when nothing is kept, the file is not ours, or caches are off."""
+    if not cache_allowed():
+        return None
+    path, digest = _derived_file(kind, key)
+    try:
+        envelope = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(envelope, dict) and envelope.get("key_sha256") == digest:
+        return envelope.get("data")
+    return None
+
+
+def write_derived(kind: str, key: str, data: Any) -> None:
+    """Keep JSON-able ``data`` derived from ``key`` in the cache directory (not at all if it is not JSON-able)."""
+    if not cache_allowed():
+        return
+    path, digest = _derived_file(kind, key)
+    try:
+        text = json.dumps({"key_sha256": digest, "data": data})
+    except (TypeError, ValueError):
+        return
+    _write_atomically(path, text)
+
+
+def _derived_file(kind: str, key: str) -> tuple[Path, str]:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return cache_dir() / f"{kind}-{digest[:24]}.json", digest
+
+
 def load_store(use_cache: bool = True) -> _Store:
     global _cache_allowed
     if not use_cache:

@@ -7,9 +7,6 @@ checked by the tests against the current catalogue, not at load time.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -310,17 +307,11 @@ def _read_yaml(file: Path) -> Any:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise KnowledgeError(f"{file}: {error}") from error
-    from auditor.catalog import _write_atomically, cache_allowed, cache_dir
+    from auditor.catalog import read_derived, write_derived
 
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    cached = cache_dir() / f"knowledge-{digest[:24]}.json"
-    if cache_allowed():
-        try:
-            envelope = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(envelope, dict) and envelope.get("source_sha256") == digest and "data" in envelope:
-                return envelope["data"]
-        except (OSError, ValueError):
-            pass
+    cached = read_derived("knowledge", text)
+    if cached is not None:
+        return cached
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -328,9 +319,7 @@ def _read_yaml(file: Path) -> Any:
         data = YAML(typ="safe").load(text)
     except YAMLError as error:
         raise KnowledgeError(f"{file}: {error}") from error
-    if cache_allowed():
-        with contextlib.suppress(TypeError, ValueError):  # not JSON-representable: parse each time
-            _write_atomically(cached, json.dumps({"source_sha256": digest, "data": data}))
+    write_derived("knowledge", text, data)
     return data
 
 
