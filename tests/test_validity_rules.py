@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
@@ -96,6 +100,20 @@ def test_glob_intersection() -> None:
     assert globs_intersect("b*", "*/*") and globs_intersect("x*", "*y") and globs_intersect("ab*", "a?c")
     assert not globs_intersect("alias/x", "key/*") and not globs_intersect("*x", "*y")
     assert not globs_intersect("a*", "b*")
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + r"\Z")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab*?", max_size=4), st.text("ab*?", max_size=4))
+def test_glob_intersection_finds_a_common_string_exactly_when_one_exists(left: str, right: str) -> None:
+    # A common string, if any, is no longer than the two patterns together; "z" stands for any other character.
+    both = (_glob_regex(left), _glob_regex(right))
+    exists = any(all(r.match("".join(chars)) for r in both)
+                 for size in range(len(left) + len(right) + 1) for chars in itertools.product("abz", repeat=size))
+    assert globs_intersect(left, right) == exists
 
 
 # --- IAM301 resource-type-mismatch ---------------------------------------------------------------------------

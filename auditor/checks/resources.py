@@ -180,13 +180,14 @@ class ArnIndex:
         head = re.split(r"[*?]", resource, maxsplit=1)[0]
         found = []
         for entry in formats:
-            if not (_segment_fits(region, entry.region) and _segment_fits(account, entry.account)):
-                continue
+            prefix = entry.resource_prefix
             if literal:
-                if resource.startswith(entry.resource_prefix) and _glob_match(resource, entry.resource):
-                    found.append(entry)
-            elif (head.startswith(entry.resource_prefix) or entry.resource_prefix.startswith(head)) and \
-                    globs_intersect(resource, entry.resource):
+                if not (resource.startswith(prefix) and _glob_match(resource, entry.resource)):
+                    continue
+            elif not ((head.startswith(prefix) or prefix.startswith(head))
+                      and globs_intersect(resource, entry.resource)):
+                continue
+            if _segment_fits(region, entry.region) and _segment_fits(account, entry.account):
                 found.append(entry)
         return tuple(found)
 
@@ -212,9 +213,19 @@ def globs_intersect(left: str, right: str) -> bool:
     for one, other in ((left, right), (right, left)):
         if one.endswith("*") and not has_wildcard(one[:-1]):
             return _can_start_with(other, one[:-1])
-    left_tail, right_tail = re.split(r"[*?]", left)[-1], re.split(r"[*?]", right)[-1]
-    if not (left_tail.endswith(right_tail) or right_tail.endswith(left_tail)):
-        return False
+    # Up to the first "*" of either side, and from the last, each character stands for exactly one character
+    # of the string: compare those ends directly and search only between them.
+    start = 0
+    while start < len(left) and start < len(right) and left[start] != "*" and right[start] != "*":
+        if not _chars_meet(left[start], right[start]):
+            return False
+        start += 1
+    end = 0
+    while end < len(left) - start and end < len(right) - start and left[-1 - end] != "*" and right[-1 - end] != "*":
+        if not _chars_meet(left[-1 - end], right[-1 - end]):
+            return False
+        end += 1
+    left, right = left[start:len(left) - end], right[start:len(right) - end]
     n, m = len(left), len(right)
     seen: set[tuple[int, int]] = set()
     pending = [(0, 0)]
@@ -237,6 +248,10 @@ def globs_intersect(left: str, right: str) -> bool:
         elif i < n and j < m and (left[i] == right[j] or left[i] == "?" or right[j] == "?"):
             pending.append((i + 1, j + 1))
     return False
+
+
+def _chars_meet(one: str, other: str) -> bool:
+    return one == other or one == "?" or other == "?"
 
 
 def _can_start_with(glob: str, prefix: str) -> bool:
@@ -318,11 +333,6 @@ def _is_pattern(text: str) -> bool:
     return "*" in text or "?" in text
 
 
-def _resource_entries(statement: Statement) -> Iterator[tuple[str, str, str]]:
-    for element, values in (("Resource", statement.resources), ("NotResource", statement.not_resources)):
-        for index, value in enumerate(values or ()):
-            pointer = statement.element_pointer(element, index if len(values or ()) > 1 else None)
-            yield element, value, pointer
 
 
 @RULES.rule(
@@ -350,13 +360,17 @@ def _resource_entries(statement: Statement) -> Iterator[tuple[str, str, str]]:
 def malformed_arn(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
         bad = []
-        for element, value, pointer in _resource_entries(statement):
-            verdict = judge_arn(value, context)
-            if verdict.problem is None:
-                continue
-            if verdict.formats == () and _formats_unreliable(statement, context):
-                continue
-            bad.append((element, value, pointer, verdict))
+        for element, values in (("Resource", statement.resources), ("NotResource", statement.not_resources)):
+            for index, value in enumerate(values or ()):
+                verdict = judge_arn(value, context)
+                if verdict.problem is None:
+                    continue
+                if verdict.formats == () and _formats_unreliable(statement, context):
+                    continue
+                pointer = statement.element_pointer(element, index if len(values or ()) > 1 else None)
+                bad.append((element, value, pointer, verdict))
+        if not bad:
+            continue
         entries = len(statement.resources or ()) + len(statement.not_resources or ())
         # In an Allow whose other resources work, a dead entry is clutter; alone, the statement grants nothing.
         downgrade = statement.is_allow and statement.resources is not None and len(bad) < entries
