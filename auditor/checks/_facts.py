@@ -12,6 +12,7 @@ from typing import Any
 
 from auditor.engine import CheckContext
 from auditor.model import Statement
+from auditor.permissions import permission_model
 
 _OPAQUE = re.compile(r"\$\{[^{}]*\}|\{\{.*?\}\}|<[^<>\s]+>")
 """IAM policy variables, CloudFormation placeholders of the loader and ``<placeholder>`` values of vendor docs."""
@@ -33,13 +34,6 @@ def run_cache(context: CheckContext, name: str) -> dict[Any, Any]:
     return cache
 
 
-def action_key(statement: Statement) -> tuple[str, ...] | None:
-    """The statement's ``Action`` patterns in lower case; None for ``NotAction`` or no actions."""
-    if not statement.actions:
-        return None
-    return tuple(a.lower() for a in statement.actions)
-
-
 def statement_actions(statement: Statement, context: CheckContext) -> frozenset[str] | None:
     """Every current action the ``Action`` element matches (lower-case ``svc:action``).
 
@@ -47,22 +41,18 @@ def statement_actions(statement: Statement, context: CheckContext) -> frozenset[
     patterns matches nothing in the catalogue (unknown or retired): the unknown-action
     rules report those, and guessing what the author meant would only add noise.
     """
-    key = action_key(statement)
-    if key is None:
+    if not statement.actions:
         return None
     cache = run_cache(context, "statement_actions")
+    key = statement.actions
     if key in cache:
         found: frozenset[str] | None = cache[key]
         return found
-    expanded: set[str] = set()
+    model = permission_model(context.catalog)
+    known = model.all_actions
     result: frozenset[str] | None = None
-    for pattern in key:
-        matched = context.catalog.expand(pattern)
-        if not matched:
-            break
-        expanded |= matched
-    else:
-        result = frozenset(expanded)
+    if all(pattern in known or context.catalog.expand(pattern) for pattern in map(str.lower, key)):
+        result = model.expand(key)  # the union, shared with the permission model's compilation
     cache[key] = result
     return result
 
