@@ -623,8 +623,10 @@ def _tool_version() -> str:
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Written whole or not at all: an interrupted fetch never leaves half an export for ``check`` to read."""
+    from auditor.output import write_text
+
+    write_text(path, json.dumps(document, indent=4, ensure_ascii=False) + "\n")
 
 
 class _Run:

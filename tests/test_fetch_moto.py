@@ -881,6 +881,18 @@ def test_progress_only_on_a_terminal(moto_url: str, world: dict[str, Any], tmp_p
     assert pipe.getvalue() == ""
 
 
+def test_an_export_replaces_the_old_one_and_keeps_its_permissions(
+    moto_url: str, world: dict[str, Any], tmp_path: Path
+) -> None:
+    output = tmp_path / "account.json"
+    output.write_text("old export")
+    output.chmod(0o600)
+    fetch_accounts(FetchOptions(output=output, endpoint_url=moto_url), Console(file=io.StringIO()))
+    assert json.loads(output.read_text())["UserDetailList"] is not None
+    assert output.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["account.json"]  # no temporary file left beside it
+
+
 def test_mounted_on_a_typer_app_in_a_fresh_interpreter(
     moto_url: str, world: dict[str, Any], tmp_path: Path
 ) -> None:
