@@ -132,12 +132,24 @@ def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, i
     return found
 
 
+def _policy_problems(policy: Policy, context: CheckContext
+                     ) -> list[tuple[Statement, tuple[str, int, bool, Verdict]]]:
+    """Every problem of the policy's statements, kept for the policy last asked about: the engine runs the four
+    rules of this module one after the other on each policy."""
+    last = context.options.get("_unknown_action_policy")
+    if last is not None and last[0] is policy:
+        found: list[tuple[Statement, tuple[str, int, bool, Verdict]]] = last[1]
+        return found
+    found = [(statement, problem) for statement in policy.statements for problem in _problems(statement, context)]
+    context.options["_unknown_action_policy"] = (policy, found)
+    return found
+
+
 def _hits(policy: Policy, context: CheckContext, slug: str) -> Iterator[Hit]:
-    for statement in policy.statements:
-        for element, index, listed, verdict in _problems(statement, context):
-            if verdict[0] == slug:
-                yield Hit(verdict[1], pointer=_action_pointer(statement, element, index, listed),
-                          statement=statement, details=verdict[2])
+    for statement, (element, index, listed, verdict) in _policy_problems(policy, context):
+        if verdict[0] == slug:
+            yield Hit(verdict[1], pointer=_action_pointer(statement, element, index, listed),
+                      statement=statement, details=verdict[2])
 
 
 @RULES.rule(

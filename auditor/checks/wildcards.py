@@ -41,18 +41,16 @@ _V = '{"Version": "2012-10-17", "Statement": ['
 
 def full_admin(statement: CompiledStatement, context: CheckContext) -> bool:
     """An Allow on every resource that grants every action, or all but a few and a way to the rest."""
+    total = model(context).all_actions
+    if len(statement.actions) < ADMIN_SHARE * len(total):
+        return False
     if not statement.is_allow or statement.never_applies or not statement.any_resource:
         return False
     if scoping_conditions(statement.conditions):
         return False
-    total = model(context).all_actions
     if statement.actions is total or len(statement.actions) == len(total):
         return True
-    return (
-        statement.statement.not_actions is not None
-        and len(statement.actions) >= ADMIN_SHARE * len(total)
-        and bool(statement.actions & SELF_GRANTING_ACTIONS)
-    )
+    return statement.statement.not_actions is not None and bool(statement.actions & SELF_GRANTING_ACTIONS)
 
 
 def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[PolicyKind, ...] = (PolicyKind.IDENTITY,)
