@@ -274,14 +274,20 @@ def execute_check(request: CheckRequest) -> int:
         )
     report, sources = build_report(request)
     for fmt, path in targets.items():
-        if fmt == "console":
-            _console(report, request, sources, path)
-            continue
-        text = render(report, fmt, request.show_suppressed)
-        if path is None:
-            sys.stdout.write(text)
-        else:
-            write_text(path, text)
+        try:
+            if fmt == "console":
+                _console(report, request, sources, path)
+                continue
+            text = render(report, fmt, request.show_suppressed)
+            if path is None:
+                sys.stdout.write(text)
+            else:
+                write_text(path, text)
+        except BrokenPipeError:
+            raise  # the reader of standard output went away: the command line stops quietly
+        except OSError as exc:
+            where = "standard output" if path is None else str(path)
+            raise ValueError(f"cannot write the {fmt} report to {where}: {exc.strerror or exc}") from None
     for error in report.errors:
         sys.stderr.write(f"iam-audit: error: {error}\n")
     if "console" not in targets:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from auditor.model import CATEGORIES
-from tests.conftest import FIXTURES, run_cli, run_json
+from tests.conftest import FIXTURES, REPO, run_cli, run_json
 
 BAD = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListObject", "Resource": "*"}]}'
 CLEAN = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", ' \
@@ -52,6 +57,29 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> N
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
         assert result.stderr.strip()
+
+
+def test_a_report_that_cannot_be_written_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("")
+    result = run_cli("check", str(tmp_path / "bad.json"), "-f", "json", "-o", str(not_a_folder / "report.json"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"iam-audit: error: cannot write the json report to {not_a_folder / 'report.json'}")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_standard_output_that_cannot_be_written_is_exit_2_with_one_line(tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "auditor", "check", str(tmp_path / "bad.json"), "-f", fmt],
+                                stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=600,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"iam-audit: error: cannot write the {fmt} report to standard output: ")
+    assert "Traceback" not in result.stderr
 
 
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
