@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
@@ -333,8 +333,26 @@ def _run() -> None:
 
     code = run_check(sys.argv[1:])
     if code is not None:
-        sys.exit(code)
+        _exit_without_teardown(code)
     app()
+
+
+def _exit_without_teardown(code: int) -> NoReturn:
+    """End a finished check at once: the interpreter would otherwise free every parsed document and memoised
+    set one by one before exiting (half a second after a 160 MB export). Every report file is closed by now."""
+    import contextlib
+    import os
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_FINDINGS  # the reader went away: as in run()
+    except OSError as exc:
+        sys.stderr.write(f"iam-audit: error: cannot write to standard output: {exc}\n")
+        code = EXIT_USAGE
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
