@@ -6,11 +6,14 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a report to ``path``: replaced whole for a regular file, written in place for a device or a pipe.
+def write_text(path: Path, text: str | Iterable[str]) -> None:
+    """Write a report (whole, or in pieces as they are made) to ``path``: replaced whole for a regular file,
+    written in place for a device or a pipe.
 
     A symbolic link keeps pointing at its target, which is replaced; ``/dev/null``, ``/dev/stdout`` and a
     FIFO are written to, never replaced. An existing file keeps its permissions.
@@ -21,14 +24,14 @@ def write_text(path: Path, text: str) -> None:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            _write(handle, text)
         return
     target = path.resolve() if path.is_symlink() else path
     target.parent.mkdir(parents=True, exist_ok=True)
     replace_atomically(target, text, stat.S_IMODE(mode) if mode is not None else _default_file_mode())
 
 
-def replace_atomically(path: Path, text: str, mode: int | None = None) -> None:
+def replace_atomically(path: Path, text: str | Iterable[str], mode: int | None = None) -> None:
     """Write ``text`` to a new file beside ``path`` and rename it over ``path``; on failure nothing is left behind.
 
     The new file gets ``mode``, or stays readable by its owner only (``None``: the caches).
@@ -38,12 +41,19 @@ def replace_atomically(path: Path, text: str, mode: int | None = None) -> None:
         if mode is not None and hasattr(os, "fchmod"):
             os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            _write(handle, text)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _write(handle: TextIO, text: str | Iterable[str]) -> None:
+    if isinstance(text, str):
+        handle.write(text)
+    else:
+        handle.writelines(text)
 
 
 def _default_file_mode() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,6 +213,19 @@ def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest)
     return findings, outcome.expired
 
 
+def render_chunks(report: Report, fmt: str, show_suppressed: bool) -> Iterable[str]:
+    """The report in pieces as they are made (JSON and SARIF: finding by finding), else whole."""
+    if fmt == "json":
+        from auditor.reporters import json_format
+
+        return json_format.render_chunks(report, include_suppressed=show_suppressed)
+    if fmt == "sarif":
+        from auditor.reporters import sarif
+
+        return sarif.render_chunks(report)
+    return (render(report, fmt, show_suppressed),)
+
+
 def render(report: Report, fmt: str, show_suppressed: bool) -> str:
     if fmt == "json":
         from auditor.reporters import json_format
@@ -278,9 +291,9 @@ def execute_check(request: CheckRequest) -> int:
             if fmt == "console":
                 _console(report, request, sources, path)
                 continue
-            text = render(report, fmt, request.show_suppressed)
+            text = render_chunks(report, fmt, request.show_suppressed)
             if path is None:
-                sys.stdout.write(text)
+                sys.stdout.writelines(text)
             else:
                 write_text(path, text)
         except BrokenPipeError:

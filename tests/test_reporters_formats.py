@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint, fingerprint_parts
 from auditor.model import Finding, InputError, Location, Severity, StatementRef
 from auditor.report import Report, RuleDocs, RuleInfo, Summary
-from auditor.reporters import github, html, junit, markdown, sarif
+from auditor.reporters import github, html, json_format, junit, markdown, sarif
 from auditor.reporters._escape import github_data, github_property, markdown_text, strip_control, xml_text
+from auditor.reporters._json import LazyItems, readable, readable_chunks
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -494,3 +495,33 @@ def test_sarif_artifact_location_of_any_path(path: str, uri: str, base: bool) ->
     location = sarif.artifact_location(path)
     assert location["uri"] == uri
     assert ("uriBaseId" in location) == base
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _lazy_arrays(value: object) -> object:
+    """The same value with every list replaced by a LazyItems that makes its members on iteration."""
+    if isinstance(value, list):
+        return LazyItems([_lazy_arrays(item) for item in value], lambda item: item)
+    if isinstance(value, dict):
+        return {key: _lazy_arrays(item) for key, item in value.items()}
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.integers(min_value=0, max_value=4))
+def test_readable_json_is_the_same_text_whole_or_streamed_and_parses_back(value: object, expand: int) -> None:
+    text = readable(value, expand)
+    assert json.loads(text) == value
+    assert "".join(readable_chunks(_lazy_arrays(value), expand)) == text
+
+
+def test_json_and_sarif_reports_stream_the_same_text_they_render_whole() -> None:
+    report = _report()
+    assert "".join(json_format.render_chunks(report)) == json_format.render(report)
+    assert json.loads("".join(sarif.render_chunks(report))) == sarif.to_sarif(report)

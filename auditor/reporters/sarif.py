@@ -8,7 +8,7 @@ have findings but no entry in ``report.rules`` are appended, built from the find
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +17,7 @@ from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
 from auditor.model import Finding, InputError, Severity
 from auditor.report import Report, RuleInfo
 from auditor.reporters._escape import markdown_fence
-from auditor.reporters._json import readable
+from auditor.reporters._json import LazyItems, readable_chunks
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/iam-audit/iam-audit"
@@ -41,11 +41,17 @@ SECURITY_SEVERITY = {
 
 
 def render(report: Report) -> str:
+    return "".join(render_chunks(report))
+
+
+def render_chunks(report: Report) -> Iterator[str]:
+    """The log in pieces, each result made as it is written."""
     # runs[0].results[i] sits at depth 4: one result per line
-    return readable(to_sarif(report), expand=3, default=_json_fallback)
+    return readable_chunks(to_sarif(report, lazy_results=True), expand=3, default=_json_fallback)
 
 
-def to_sarif(report: Report) -> dict[str, Any]:
+def to_sarif(report: Report, lazy_results: bool = False) -> dict[str, Any]:
+    """The SARIF log; with ``lazy_results``, its results are made only as they are iterated (for writing)."""
     rules = _rule_descriptors(report)
     rule_index = {descriptor["id"]: index for index, descriptor in enumerate(rules)}
     driver: dict[str, Any] = {
@@ -55,11 +61,16 @@ def to_sarif(report: Report) -> dict[str, Any]:
     }
     if report.tool_version:
         driver["version"] = report.tool_version
+    findings = _sorted(report.findings)
+
+    def result(finding: Finding) -> dict[str, Any]:
+        return _result(finding, rule_index[finding.rule_id])
+
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "invocations": [_invocation(report.errors, report.summary.expired_suppressions)],
         "columnKind": "unicodeCodePoints",
-        "results": [_result(finding, rule_index[finding.rule_id]) for finding in _sorted(report.findings)],
+        "results": LazyItems(findings, result) if lazy_results else [result(finding) for finding in findings],
     }
     if report.catalog_version:
         run["properties"] = {"catalogVersion": report.catalog_version}
