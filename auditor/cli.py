@@ -333,7 +333,9 @@ def _run() -> None:
 
     code = run_check(sys.argv[1:])
     if code is not None:
-        _exit_without_teardown(code)
+        if sys.gettrace() is None and sys.getprofile() is None:  # no profiler or coverage that writes at exit
+            _exit_without_teardown(code)
+        sys.exit(code)
     app()
 
 
