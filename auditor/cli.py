@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import sys
 from enum import Enum
 from pathlib import Path
@@ -307,7 +309,19 @@ def _mount_commands() -> None:
 _mount_commands()
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when the process was started without one (``iam-audit check . >&-``): writing fails."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def isatty(self) -> bool:
+        return False
+
+
 def run() -> None:
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     if sys.argv[1:2] == ["check"]:
         import gc
 
@@ -316,7 +330,11 @@ def run() -> None:
         # Other commands (fetch talks to AWS for minutes through botocore, which makes cycles) keep it.
         gc.disable()
     try:
-        _run()
+        try:
+            _run()
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a full disk shows here, not as an exception Python ignores at exit
     except BrokenPipeError:
         # The reader went away (`iam-audit check . | head`): stop quietly, as cat and grep do.
         import os
@@ -326,6 +344,10 @@ def run() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("iam-audit: interrupted\n")
         sys.exit(130)
+    except OSError as exc:  # writing the output failed (no space left, an I/O error): one line, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"iam-audit: error: {exc.strerror or exc}{where}\n")
+        sys.exit(EXIT_USAGE)
 
 
 def _run() -> None:

@@ -82,6 +82,33 @@ def test_standard_output_that_cannot_be_written_is_exit_2_with_one_line(tmp_path
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [("rules",), ("rules", "--format", "json"), ("explain", "IAM001"), ("config",),
+                                  ("baseline", "list"), ("--version",)])
+def test_every_command_whose_output_cannot_be_written_is_exit_2_with_one_line(args: tuple[str, ...]) -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "auditor", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, cwd=REPO, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "iam-audit: error: No space left on device\n"
+
+
+def test_a_closed_standard_output_is_an_error_only_for_what_goes_there(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+
+    def without_stdout(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "auditor", *args], stderr=subprocess.PIPE, text=True, cwd=REPO,
+                              timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              preexec_fn=lambda: os.close(1))
+
+    closed = without_stdout("check", str(tmp_path / "bad.json"))
+    assert closed.returncode == 2
+    assert closed.stderr.endswith("standard output is closed\n") and "Traceback" not in closed.stderr
+    to_file = without_stdout("check", str(tmp_path / "bad.json"), "-f", "json", "-o", str(tmp_path / "out.json"))
+    assert to_file.returncode == 1 and to_file.stderr == ""
+    assert json.loads((tmp_path / "out.json").read_text())["findings"]
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
