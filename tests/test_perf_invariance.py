@@ -217,3 +217,36 @@ def test_a_worker_that_dies_is_replaced_by_this_process(tmp_path: Path, monkeypa
     monkeypatch.setattr(parallel, "_run_chunk", _dies_in_a_worker)
     assert findings(2) == reference
     assert "a worker process stopped unexpectedly" in capsys.readouterr().err
+
+
+def test_a_worker_keeps_no_document_alive_after_its_chunk(tmp_path: Path) -> None:
+    """What the rules memoise across chunks must not hold a policy or its source (a whole export's text)."""
+    from auditor import parallel
+    from auditor.engine import Selection
+    from auditor.loaders import LoadOptions
+    from auditor.model import Policy
+    from auditor.run import DriftSettings
+    from auditor.source import Source
+
+    for name, text in VARIED.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    units = [(str(path), 0, 1) for path in sorted(tmp_path.rglob("*")) if path.is_file()]
+    parallel.check_chunk(units, LoadOptions(), Selection(), True, {}, DriftSettings())
+    held: list[object] = []
+
+    def walk(value: object, depth: int) -> None:
+        if isinstance(value, (Policy, Source)):
+            held.append(value)
+        elif depth < 4 and isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, depth + 1)
+                walk(item, depth + 1)
+        elif depth < 4 and isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, depth + 1)
+
+    for _, _, context in parallel._contexts:
+        walk(context.options, 0)
+    assert held == []

@@ -134,14 +134,15 @@ def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, i
 
 def _policy_problems(policy: Policy, context: CheckContext
                      ) -> list[tuple[Statement, tuple[str, int, bool, Verdict]]]:
-    """Every problem of the policy's statements, kept for the policy last asked about: the engine runs the four
-    rules of this module one after the other on each policy."""
-    last = context.options.get("_unknown_action_policy")
-    if last is not None and last[0] is policy:
+    """Every problem of the policy's statements, kept for the statements last asked about: the engine runs the
+    four rules of this module one after the other on each policy. (Keyed by the statements, which hold no
+    source: keeping the policy would keep a whole export's text alive after its check.)"""
+    last = context.options.get("_unknown_action_statements_last")
+    if last is not None and last[0] is policy.statements:
         found: list[tuple[Statement, tuple[str, int, bool, Verdict]]] = last[1]
         return found
     found = [(statement, problem) for statement in policy.statements for problem in _problems(statement, context)]
-    context.options["_unknown_action_policy"] = (policy, found)
+    context.options["_unknown_action_statements_last"] = (policy.statements, found)
     return found
 
 
