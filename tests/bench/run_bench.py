@@ -8,7 +8,8 @@ Each workload runs every tool once per round, rounds interleaved, so a burst of 
 on the machine hits all tools alike. Times are whole-process wall-clock seconds and
 CPU seconds (user + system, steadier than wall time on a shared machine); peak memory
 is ``ru_maxrss`` from ``os.wait4`` (the largest of the process and its workers) and, on
-Linux, the largest sum over the process tree sampled every 20 ms. The table shows medians and the
+Linux, the largest sum over the process tree sampled every 20 ms (of PSS, so that pages the
+forked workers share with their parent count once). The table shows medians and the
 peer's median divided by iam-audit's (``12.3x`` = iam-audit is 12.3 times faster).
 
 iam-audit runs cold (its stored results of earlier runs emptied before each run, the
@@ -84,19 +85,29 @@ class Sample:
 
 
 def _tree_rss_kb(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants, from /proc (0 where unavailable)."""
+    """Memory of ``pid`` and all its descendants, from /proc (0 where unavailable): the sum of their PSS, in which
+    a page that forked workers still share with their parent counts once (the sum of VmRSS where the kernel has
+    no smaps_rollup)."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status", encoding="ascii", errors="replace") as status:
-                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            total += _pss_kb(current)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
                     pending.extend(int(child) for child in children.read().split())
         except (OSError, ValueError):
             continue
     return total
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as rollup:
+            return next((int(line.split()[1]) for line in rollup if line.startswith("Pss:")), 0)
+    except OSError:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
 
 
 class _TreeSampler(threading.Thread):
@@ -279,7 +290,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{row['peak_rss_mb']:>8.1f} {row['peak_tree_mb']:>8.1f} {row['wall_ratio']:>7.2f}x "
               f"{row['cpu_ratio']:>6.2f}x  "
               f"{' '.join(f'{w:.2f}' for w in row['wall_all_s'])}")
-    print("\npeak MB: the largest single process; all MB: the largest sum over the process and its workers.")
+    print("\npeak MB: the largest single process; all MB: the largest sum over the process and its workers "
+          "(PSS: pages they share count once).")
     print("x wall / x cpu: the tool's median over the first row's median of the same workload "
           "(above 1 = slower than iam-audit).")
 
