@@ -26,6 +26,7 @@ from typing import Any
 
 from auditor.fingerprint import FINGERPRINT_VERSION
 from auditor.model import Finding, Severity
+from auditor.output import make_folder
 
 CRASH_HOOK = "IAM_AUDIT_TEST_CRASH_AFTER_FINDINGS"
 """Tests set this to N: the process exits (status 9) after writing N findings, inside the transaction."""
@@ -143,7 +144,7 @@ class History:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(self.path.parent)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"{self.path}: cannot open the history database: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -27,8 +28,18 @@ def write_text(path: Path, text: str | Iterable[str]) -> None:
             _write(handle, text)
         return
     target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     replace_atomically(target, text, stat.S_IMODE(mode) if mode is not None else _default_file_mode())
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents; a file standing where a folder is needed is named as such."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # mkdir's own message would be "File exists" about the file in the way
+        blocking = next((str(p) for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), exc.filename)
+        raise NotADirectoryError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} (a file is in the way)",
+                                 blocking) from None
 
 
 def replace_atomically(path: Path, text: str | Iterable[str], mode: int | None = None) -> None:

@@ -109,6 +109,14 @@ def test_a_closed_standard_output_is_an_error_only_for_what_goes_there(tmp_path:
     assert json.loads((tmp_path / "out.json").read_text())["findings"]
 
 
+def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    (tmp_path / "file.txt").write_text("")
+    result = run_cli("check", str(tmp_path / "bad.json"), "--write-accepted", str(tmp_path / "file.txt" / "a.toml"))
+    assert result.returncode == 2
+    assert result.stderr == f"iam-audit: error: Not a directory (a file is in the way): {tmp_path / 'file.txt'}\n"
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
