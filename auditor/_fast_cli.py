@@ -3,7 +3,8 @@
 Typer builds a validator per parameter on every run, which costs more than checking a
 small policy. For ``check`` with options of simple types (strings, integers, paths,
 flags, repeatable options) this module parses the command line itself, from the
-``typer.Option``/``typer.Argument`` declarations of :func:`auditor.cli.check`, and calls
+``typer.Option``/``typer.Argument`` declarations of :func:`auditor.cli_check.check` (read with a
+stand-in, so that Typer is not even imported), and calls
 the function directly. Anything it does not know for certain (``--help``, an unknown or
 abbreviated option, a value it cannot convert, a parameter type it does not handle)
 returns ``None`` and the caller hands the command line to Typer, which then gives its
@@ -62,13 +63,34 @@ def _converter(annotation: Any) -> Callable[[str], Any]:
     return converter
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """What ``typer.Option(...)``/``typer.Argument(...)`` was given, read without importing Typer."""
+
+    is_option: bool
+    param_decls: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+class _TyperStandIn:
+    """Evaluates the annotations of a command in place of the ``typer`` module."""
+
+    @staticmethod
+    def Option(*param_decls: Any, **settings: Any) -> _Declared:
+        return _Declared(True, tuple(param_decls), settings)
+
+    @staticmethod
+    def Argument(*param_decls: Any, **settings: Any) -> _Declared:
+        return _Declared(False, tuple(param_decls), settings)
+
+
 def describe(function: Callable[..., Any]) -> tuple[dict[str, _Parameter], _Parameter | None, dict[str, Any]]:
     """Options by spelling, the positional parameter, and every parameter's default."""
     import inspect
 
-    from typer.models import ArgumentInfo, OptionInfo
-
-    hints = typing.get_type_hints(function, include_extras=True)
+    command = inspect.unwrap(function)
+    names = {**command.__globals__, "typer": _TyperStandIn}
+    hints = typing.get_type_hints(command, globalns=names, include_extras=True)
     options: dict[str, _Parameter] = {}
     positional: _Parameter | None = None
     defaults: dict[str, Any] = {}
@@ -77,12 +99,12 @@ def describe(function: Callable[..., Any]) -> tuple[dict[str, _Parameter], _Para
         if typing.get_origin(hint) is not typing.Annotated:
             raise _Unsupported
         base, *extras = typing.get_args(hint)
-        infos = [e for e in extras if isinstance(e, (OptionInfo, ArgumentInfo))]
+        infos = [e for e in extras if isinstance(e, _Declared)]
         if len(infos) != 1:
             raise _Unsupported
         info = infos[0]
-        if any(getattr(info, attribute, None) for attribute in ("callback", "envvar", "is_eager", "parser",
-                                                                  "click_type", "autocompletion", "shell_complete")):
+        if any(info.settings.get(attribute) for attribute in ("callback", "envvar", "is_eager", "parser",
+                                                               "click_type", "autocompletion", "shell_complete")):
             raise _Unsupported
         default = parameter.default
         if default is inspect.Parameter.empty:
@@ -92,19 +114,20 @@ def describe(function: Callable[..., Any]) -> tuple[dict[str, _Parameter], _Para
         multiple = typing.get_origin(base) is list
         if multiple:
             (base,) = typing.get_args(base)
-        if isinstance(info, ArgumentInfo):
+        if not info.is_option:
             if positional is not None or not multiple:
                 raise _Unsupported
             positional = _Parameter(name, _converter(base), True, default)
             continue
-        # in Annotated, Option("--name", "-n") keeps its first spelling where a default would go
-        spellings = ((info.default,) if isinstance(info.default, str) else ()) + tuple(info.param_decls or ())
+        spellings = [d for d in info.param_decls if isinstance(d, str)]
+        if len(spellings) != len(info.param_decls) or "default" in info.settings:
+            raise _Unsupported
         declarations = [d for d in spellings if d.startswith("-")] or [f"--{name.replace('_', '-')}"]
         if any("/" in d for d in declarations):
             raise _Unsupported
         convert = None if base is bool and not multiple else _converter(base)
-        minimum = getattr(info, "min", None)
-        maximum = getattr(info, "max", None)
+        minimum = info.settings.get("min")
+        maximum = info.settings.get("max")
         entry = _Parameter(name, convert, multiple, default, minimum, maximum)
         for spelling in declarations:
             options[spelling] = entry
@@ -176,19 +199,17 @@ def run_check(argv: Sequence[str]) -> int | None:
     """The exit code of ``check`` run without Typer's parsing, or None when Typer must handle ``argv``."""
     if not argv or argv[0] != "check":
         return None
-    from auditor import cli
+    from auditor import cli_check
 
     try:
-        arguments = parse(cli.check, argv[1:])
+        arguments = parse(cli_check.check, argv[1:])
     except _Unsupported:
         return None
-    import typer
-
     try:
-        cli.check(**arguments)
-    except typer.Exit as done:
-        return int(done.exit_code)
+        return cli_check.check(**arguments)
+    except cli_check.UsageProblem as problem:
+        sys.stderr.write(f"iam-audit: error: {problem}\n")
+        return 2
     except (KeyboardInterrupt, EOFError):
         sys.stderr.write("\nAborted!\n")
         return 1
-    return 0

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from auditor.cli_check import FORMATS
+
 EXIT_USAGE = 2
-FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
 
 
 def _fail(message: str) -> typer.Exit:

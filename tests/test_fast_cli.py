@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import typer
 from auditor import cli, run
 from auditor._fast_cli import _Unsupported, parse, run_check
 from auditor.run import CheckRequest
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, REPO, run_cli
 
 SAME_AS_TYPER = [
     ["x.json"],
@@ -79,3 +82,13 @@ def test_same_output_and_exit_code_either_way(tmp_path: Path) -> None:
     bad = run_cli("check", "--fail-on", "loud", "x", env={"IAM_AUDIT_CACHE_DIR": str(tmp_path)})
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("iam-audit: error: --fail-on")
+
+
+def test_the_quick_path_does_not_import_typer(tmp_path: Path) -> None:
+    program = ("import sys\n"
+               "from auditor._fast_cli import run_check\n"
+               f"code = run_check(['check', '--no-source', {str(FIXTURES / 'demo')!r}])\n"
+               "sys.stderr.write(f'{code} {\"typer\" in sys.modules} {\"click\" in sys.modules}')\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "IAM_AUDIT_CACHE_DIR": str(tmp_path)})
+    assert result.stderr.endswith("1 False False"), result.stderr

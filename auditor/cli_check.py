@@ -1,0 +1,184 @@
+"""The ``check`` command, without Typer: the quick path (:mod:`auditor._fast_cli`) calls it directly, and
+:mod:`auditor.cli` mounts it on the Typer app for everything else (help, completion, unusual spellings).
+
+The annotations name ``typer.Option``; they are only evaluated when read, by Typer (which finds the real
+module here, set by :mod:`auditor.cli`) or by the quick path (which reads them with a stand-in).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+if TYPE_CHECKING:
+    import typer
+
+    from auditor.config import Config
+
+FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
+CONFIG_HELP = ("Configuration file (default: .iam-audit.toml, else [tool.iam-audit] in pyproject.toml, searched "
+               "upward from the working directory).")
+NO_CONFIG_HELP = "Ignore configuration files."
+
+
+class UsageProblem(Exception):
+    """A command line or configuration that cannot be run: one line for stderr, exit code 2."""
+
+
+def parse_severity(value: str, option: str) -> object:
+    from auditor.model import Severity
+
+    if value.lower() == "never":
+        return None
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise UsageProblem(f"{option}: {exc} or never") from None
+
+
+def load_config(config_file: Optional[Path], no_config: bool) -> Config:
+    from auditor.config import ConfigError
+    from auditor.config import load_config as read_config
+
+    try:
+        return read_config(config_file, discover=not no_config)
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def check(
+    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files or folders (searched recursively).",
+                                               show_default=False)],
+    format: Annotated[
+        Optional[list[str]],
+        typer.Option("--format", "-f", help=f"Output format, repeatable: {', '.join(FORMATS)}.",
+                     show_default=False),
+    ] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the (single) format here.")] = None,
+    output_json: Annotated[Optional[Path], typer.Option("--output-json", help="Also write JSON here.")] = None,
+    output_sarif: Annotated[Optional[Path], typer.Option("--output-sarif", help="Also write SARIF here.")] = None,
+    output_junit: Annotated[Optional[Path], typer.Option("--output-junit", help="Also write JUnit XML here.")] = None,
+    output_github: Annotated[Optional[Path], typer.Option("--output-github",
+                                                          help="Also write GitHub annotations here.")] = None,
+    output_markdown: Annotated[Optional[Path], typer.Option("--output-markdown", help="Also write Markdown.")] = None,
+    output_html: Annotated[Optional[Path], typer.Option("--output-html", help="Also write HTML here.")] = None,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="critical|high|medium|low|info|never "
+                                                   "[default: high, or fail-on in the config]",
+                                                   show_default=False)] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules (id, slug or category); "
+                                                        "replaces select of the config.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules (id, slug or category); "
+                                                        "added to ignore of the config.")] = None,
+    category: Annotated[Optional[list[str]], typer.Option("--category", help="Only findings of these categories.")]
+    = None,
+    include: Annotated[Optional[list[str]], typer.Option("--include", help="Glob of files to read in folders.")]
+    = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Glob of files to leave out.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Treat standalone policy files as this kind: "
+                                                "identity, resource, trust or organization.")] = None,
+    show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")] = False,
+    no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Largest file read, in MB "
+                                                         "[default: 200]", show_default=False)] = None,
+    max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
+                                                       "[default: 200]", show_default=False)] = None,
+    max_yaml_size: Annotated[int, typer.Option("--max-yaml-size", help="Largest YAML file parsed, in MB.")] = 20,
+    max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "
+                                                "the rest are reported as not checked.")] = 10_000,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache or the "
+                                           "stored results of earlier runs.")] = False,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
+    force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply --exclude to files named on the "
+                                                "command line too (for pre-commit).")] = False,
+    accepted: Annotated[Optional[Path], typer.Option("--accepted", help="Findings recorded in this file "
+                                                     "(--write-accepted) are reported as suppressed; only new "
+                                                     "findings fail the run.", show_default=False)] = None,
+    write_accepted: Annotated[Optional[Path], typer.Option("--write-accepted", help="Record today's findings in "
+                                                           "this file to accept them.", show_default=False)] = None,
+    baseline: Annotated[Optional[list[str]], typer.Option("--baseline", metavar="ID|PATH", help="Compare with "
+                        "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
+                                                     help="Bind a baseline placeholder; repeatable.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=0, help="Check files in this many processes "
+                                                "(0: one per core). Default: one per core (up to 8) when 200 files "
+                                                "or more, or a file of 4 to 64 MiB (an account export, shared "
+                                                "out by principals), are to be checked; else one.",
+                                                show_default=False)] = None,
+) -> int:
+    """Lint every policy found under the paths and report findings."""
+    from auditor.run import execute_check, request_from_config
+
+    for option, value in (("--max-file-size", max_file_size), ("--max-yaml-size", max_yaml_size),
+                          ("--max-nesting", max_nesting), ("--max-statements", max_statements)):
+        if value is not None and value < 1:
+            raise UsageProblem(f"{option} must be at least 1, got {value}")
+    formats = [f.lower() for f in (format or [])]
+    for name in formats:
+        if name not in FORMATS:
+            raise UsageProblem(f"--format: unknown format {name!r}; choose from {', '.join(FORMATS)}")
+    from auditor.model import PolicyKind
+
+    forced_kind = None
+    if kind is not None:
+        try:
+            forced_kind = PolicyKind(kind.lower())
+        except ValueError:
+            raise UsageProblem(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
+    config = load_config(config_file, no_config)
+    overrides: dict[str, object] = {}
+    if fail_on is not None:
+        overrides["fail-on"] = parse_severity(fail_on, "--fail-on")
+    if select:
+        overrides["select"] = tuple(select)
+    if ignore:
+        overrides["ignore"] = config.ignore + tuple(ignore)
+    if include:
+        overrides["include"] = tuple(include)
+    if exclude:
+        overrides["exclude"] = tuple(exclude)
+    for key, limit in (("max-file-size", max_file_size), ("max-nesting", max_nesting)):
+        if limit is not None:
+            if limit <= 0:
+                raise UsageProblem(f"--{key}: must be a positive number")
+            overrides[key] = limit
+    if accepted is not None:
+        overrides["accepted"] = accepted
+    if force_exclude:
+        overrides["force-exclude"] = True
+    for key, override in overrides.items():
+        config = config.override(key, override)
+    from auditor.drift import DriftError, parse_vars
+
+    try:
+        variables = parse_vars(var or ())
+    except DriftError as exc:
+        raise UsageProblem(str(exc)) from None
+    extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
+                     "markdown": output_markdown, "html": output_html}
+    request = request_from_config(
+        tuple(paths),
+        config,
+        formats=tuple(formats),
+        output=output,
+        extra_outputs={k: v for k, v in extra_outputs.items() if v is not None},
+        categories=tuple(category or ()),
+        kind=forced_kind,
+        show_suppressed=show_suppressed,
+        show_source=not no_source,
+        quiet=quiet,
+        color=not no_color,
+        max_yaml_bytes=max_yaml_size * 1024 * 1024,
+        max_statements=max_statements,
+        use_cache=not no_cache,
+        write_accepted=write_accepted,
+        baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),
+        variables={**config.vars, **variables},
+        jobs=jobs,
+    )
+    try:
+        return execute_check(request)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
