@@ -76,7 +76,7 @@ def _exit_without_teardown(code: int) -> NoReturn:
     except BrokenPipeError:
         code = EXIT_FINDINGS  # the reader went away: as in run()
     except OSError as exc:
-        sys.stderr.write(f"iam-audit: error: cannot write to standard output: {exc}\n")
+        sys.stderr.write(f"iam-audit: error: cannot write to standard output: {exc.strerror or exc}\n")
         code = EXIT_USAGE
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
