@@ -143,7 +143,7 @@ _BLOCK = 1 << 12  # small enough that locating one of 18,000 findings scans litt
 class _LineIndex:
     """Offset <-> line over a text, from newline counts per 4 KiB block (a few C-speed passes, little memory)."""
 
-    __slots__ = ("_block_newlines", "_last_newline", "_newlines_before", "text")
+    __slots__ = ("_block_newlines", "_last_bounds", "_last_newline", "_newlines_before", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -161,6 +161,8 @@ class _LineIndex:
         self._newlines_before = newlines_before
         self._last_newline = last_newline
         self._block_newlines: dict[int, list[int]] = {}
+        self._last_bounds = (0, 0, -1)
+        """(line, start, end) of the line last asked for: an excerpt asks for the next line after it."""
 
     def position(self, offset: int) -> tuple[int, int]:
         """(0-based line, 1-based column) of ``offset``."""
@@ -189,13 +191,21 @@ class _LineIndex:
         total_lines = self._newlines_before[-1] + 1
         if line < 1 or line > total_lines:
             return None
+        last_line, last_start, last_end = self._last_bounds
+        if line == last_line:
+            return last_start, last_end
         wanted = line - 1  # newlines before the line's start
-        start = 0
-        if wanted:
+        if line == last_line + 1:
+            start = last_end + 1
+        elif wanted:
             block = bisect.bisect_left(self._newlines_before, wanted) - 1
             start = self._newlines_in(block)[wanted - self._newlines_before[block] - 1] + 1
+        else:
+            start = 0
         end = self.text.find("\n", start)
-        return start, len(self.text) if end == -1 else end
+        end = len(self.text) if end == -1 else end
+        self._last_bounds = (line, start, end)
+        return start, end
 
 
 _SKIP_WHITESPACE = re.compile(r"[ \t\n\r]*")

@@ -81,3 +81,15 @@ def test_a_repeated_key_is_located_at_its_last_occurrence_after_an_earlier_looku
     assert parsed.source.locate("/Statement") == (3, 15)
     first_longer = parse_json('{"a": [1, 2, 3], "a": [4]}', "doc.json").source
     assert first_longer.locate("/a/0") == (1, 24) and not first_longer.has_pointer("/a/2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab\n", max_size=40), st.lists(st.integers(-1, 12), max_size=20))
+def test_line_text_is_the_line_in_any_order_of_asking(text: str, lines: list[int]) -> None:
+    """Excerpts ask for a line and then the next: the shortcut for that must agree with a plain split."""
+    from auditor.source import Source
+
+    source = Source("x.json", text)
+    expected = text.split("\n")
+    for line in lines:
+        assert source.line_text(line) == (expected[line - 1].rstrip("\r") if 1 <= line <= len(expected) else None)

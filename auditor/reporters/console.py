@@ -51,19 +51,22 @@ def render(report: Report, out: TextIO, read_line: LineReader | None = None, sho
            show_suppressed: bool = False, color: bool = False) -> None:
     writer = _Writer(out, color)
     findings = sorted(report.findings if show_suppressed else report.active_findings, key=Finding.sort_key)
+    excerpts: dict[tuple[int, int, str], str] = {}  # per file: several rules often point at the same spot
     for path, group in groupby(findings, key=lambda f: f.location.path):
         writer.line(writer.style(clean(path), UNDERLINE))
+        excerpts.clear()
         for finding in group:
-            _render_finding(finding, writer, read_line if show_source else None)
+            _render_finding(finding, writer, read_line if show_source else None, excerpts)
         writer.line()
     _render_summary(report, writer)
 
 
 def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
-    _render_finding(finding, _Writer(out, color), None)
+    _render_finding(finding, _Writer(out, color), None, {})
 
 
-def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | None) -> None:
+def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | None,
+                    excerpts: dict[tuple[int, int, str], str]) -> None:
     style = SEVERITY_STYLE[finding.severity]
     location = finding.location
     suppressed = ""
@@ -80,23 +83,34 @@ def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | N
                 f"{clean(finding.message)}{subject}{suppressed}")
     if read_line is None or not location.line:
         return
-    width = len(str(location.line + CONTEXT_LINES))
+    key = (location.line, location.column, style)
+    excerpt = excerpts.get(key)
+    if excerpt is None:
+        excerpt = excerpts[key] = _excerpt(location.path, location.line, location.column, style, writer, read_line)
+    writer.out.write(excerpt)
+
+
+def _excerpt(path: str, line: int, column: int, style: str, writer: _Writer, read_line: LineReader) -> str:
+    """The lines around ``line`` with a caret under ``column``, as text ready to write."""
+    shown = []
+    width = len(str(line + CONTEXT_LINES))
     start = 0
-    if location.column > MAX_EXCERPT_WIDTH - 20:
-        start = location.column - 1 - MAX_EXCERPT_WIDTH // 2
+    if column > MAX_EXCERPT_WIDTH - 20:
+        start = column - 1 - MAX_EXCERPT_WIDTH // 2
     gutter_blank = writer.style(f"{'':>{width}} │", BLUE)
-    for number in range(max(1, location.line - CONTEXT_LINES), location.line + CONTEXT_LINES + 1):
-        text = read_line(location.path, number)
+    for number in range(max(1, line - CONTEXT_LINES), line + CONTEXT_LINES + 1):
+        text = read_line(path, number)
         if text is None:
             continue
         excerpt = text[start:start + MAX_EXCERPT_WIDTH]
         prefix = "…" if start and text[:start].strip() else ""
         suffix = "…" if len(text) > start + MAX_EXCERPT_WIDTH else ""
-        marker = writer.style(">", BOLD) if number == location.line else " "
-        writer.line(f" {marker} {writer.style(f'{number:>{width}} │', BLUE)} {clean(prefix + excerpt + suffix)}")
-        if number == location.line and location.column:
-            pad = " " * (location.column - 1 - start + len(prefix))
-            writer.line(f"   {gutter_blank} {pad}{writer.style('^', style)}")
+        marker = writer.style(">", BOLD) if number == line else " "
+        shown.append(f" {marker} {writer.style(f'{number:>{width}} │', BLUE)} {clean(prefix + excerpt + suffix)}\n")
+        if number == line and column:
+            pad = " " * (column - 1 - start + len(prefix))
+            shown.append(f"   {gutter_blank} {pad}{writer.style('^', style)}\n")
+    return "".join(shown)
 
 
 def _render_summary(report: Report, writer: _Writer) -> None:
