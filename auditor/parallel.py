@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.engine import Selection
-from auditor.loaders import LoadOptions, discover, load_file
+from auditor.loaders import STDIN, LoadOptions, discover, load_file, standard_input_bytes
 from auditor.loaders.parse import ParseError, decode_bytes
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
@@ -73,8 +73,11 @@ class FileSource(Source):
         if not self._loaded:
             self._loaded = True
             try:
-                with open(self.display_path, "rb") as handle:
-                    self.text = decode_bytes(handle.read())
+                if self.display_path == STDIN:
+                    self.text = decode_bytes(standard_input_bytes(SPLIT_MAX_BYTES))  # read already: kept
+                else:
+                    with open(self.display_path, "rb") as handle:
+                        self.text = decode_bytes(handle.read())
             except (OSError, ParseError):
                 self.text = None
         return self.text
@@ -256,6 +259,9 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         if reuse_results and use_cache else None
     outcomes, pending = _stored_outcomes(files, stats, store)
     processes = effective_jobs(jobs, {path: sizes[path] for path in pending})
+    if processes > 1 and any(os.fspath(path) == STDIN for path in pending):  # workers have no standard input
+        pending = [path for path in pending if os.fspath(path) != STDIN]
+        outcomes[STDIN] = check_chunk([(STDIN, 0, 1)], options, selection, use_cache, context_options, drift)[0]
     if store is None and processes <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
         # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
@@ -296,6 +302,9 @@ def _stored_outcomes(files: Sequence[Path], stats: Mapping[Path, os.stat_result 
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[Path] = []
     for path in files:
+        if os.fspath(path) == STDIN:  # never stored: it has no name to find it under next time
+            pending.append(path)
+            continue
         name = os.path.abspath(path)
         if not store.has(name):
             pending.append(path)

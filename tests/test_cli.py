@@ -154,3 +154,25 @@ def test_the_permissions_fetch_needs_pass_the_audit() -> None:
     _, report = run_json(str(FIXTURES / "fetch-permissions.json"))
     assert [f for f in report["findings"] if f["severity"] not in ("low", "info")] == []
     assert report["summary"]["policies"] == 1
+
+
+def test_standard_input_is_checked_as_the_path_dash(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    for index in range(3):
+        (tmp_path / "folder" / f"p{index}.json").write_text(BAD)
+    policy = (FIXTURES / "demo" / "ci-deploy-policy.json").read_text()
+    runs = {jobs: run_cli("check", "-", str(tmp_path / "folder"), "-", "--format", "json", "--jobs", jobs,
+                          stdin=policy, env={"IAM_AUDIT_CACHE_DIR": str(tmp_path / "cache")})
+            for jobs in ("1", "2")}
+    assert runs["1"].returncode == runs["2"].returncode == 1
+    assert runs["1"].stdout == runs["2"].stdout  # workers have no standard input: the main process reads it
+    report = json.loads(runs["1"].stdout)
+    from_stdin = [(f["rule_id"], f["location"]["line"]) for f in report["findings"] if f["location"]["path"] == "-"]
+    assert from_stdin == [("IAM201", 9), ("IAM012", 16), ("IAM003", 24)]
+    assert report["summary"]["files"] == 4  # "-" named twice is read once
+
+
+def test_standard_input_in_yaml_is_recognised_without_a_file_name() -> None:
+    template = (FIXTURES / "demo" / "network-stack.yaml").read_text()
+    result = run_cli("check", "-", "--format", "json", stdin=template)
+    assert {(f["rule_id"], f["location"]["line"]) for f in json.loads(result.stdout)["findings"]} >= {("IAM201", 28)}

@@ -7,9 +7,11 @@ Every file ends in exactly one of: policies (and principals), a located problem
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +25,8 @@ from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normali
 from auditor.source import Source
 
 POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+STDIN = "-"
+"""The path that stands for standard input (``aws iam get-account-authorization-details | iam-audit check -``)."""
 SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
      ".ruff_cache", ".pytest_cache", ".terraform", ".aws-sam", "cdk.out"}
@@ -96,6 +100,11 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
 
     for raw in paths:
         path = Path(raw)
+        if raw == STDIN:
+            if STDIN not in seen:
+                seen.add(STDIN)
+                files.append(path)
+            continue
         if not os.path.lexists(path):
             result.errors.append(InputError(replace_surrogates(raw), "no such file or directory"))
             continue
@@ -164,6 +173,8 @@ def load_file(path: Path, options: LoadOptions | None = None,
               on_read: Callable[[os.stat_result, bytes], None] | None = None) -> LoadResult:
     """Load one file; ``on_read`` is given its ``stat`` (taken before reading) and the bytes read."""
     options = options or LoadOptions()
+    if os.fspath(path) == STDIN:
+        return _load_standard_input(options)
     shown = display_path(path)
     result = LoadResult()
     try:
@@ -198,7 +209,42 @@ def load_file(path: Path, options: LoadOptions | None = None,
     return load_text(text, shown, options, result)
 
 
+_standard_input: list[bytes] = []
+
+
+def standard_input_bytes(limit: int) -> bytes:
+    """Standard input, read once (up to ``limit + 1`` bytes) however often it is asked for."""
+    if not _standard_input:
+        stream = sys.stdin.buffer if sys.stdin is not None and hasattr(sys.stdin, "buffer") else None
+        if stream is None:
+            raise OSError(errno.EBADF, "standard input is closed")
+        _standard_input.append(stream.read(limit + 1))
+    return _standard_input[0]
+
+
+def _load_standard_input(options: LoadOptions) -> LoadResult:
+    result = LoadResult()
+    try:
+        raw = standard_input_bytes(options.max_file_bytes)
+    except OSError as exc:
+        result.errors.append(InputError(STDIN, f"cannot read: {exc.strerror or exc}"))
+        return result
+    if len(raw) > options.max_file_bytes:
+        result.errors.append(InputError(STDIN, f"standard input is over the limit of {options.max_file_bytes:,} "
+                                                "bytes (raise it with --max-file-size)"))
+        return result
+    try:
+        text = decode_bytes(raw)
+    except ParseError as exc:
+        result.errors.append(InputError(STDIN, exc.message, exc.line, exc.column))
+        return result
+    result.files = 1
+    return load_text(text, STDIN, options, result)
+
+
 def is_yaml_name(shown: str, text: str) -> bool:
+    if shown == STDIN:  # no name to go by: JSON starts with a bracket
+        return not text.lstrip().startswith(("{", "["))
     lowered = shown.lower()
     return lowered.endswith((".yaml", ".yml")) or (lowered.endswith(".template") and not text.lstrip().startswith("{"))
 
