@@ -65,10 +65,11 @@ def drift_command(
         chosen = resolve_baseline(baseline)
     except (UnknownBaselineError, BaselineError) as exc:
         raise _fail(str(exc)) from None
-    if not target.exists():
-        raise _fail(f"{target}: no such file or directory")
     from auditor.catalog import load_catalog
-    from auditor.loaders import LoadOptions, load_paths
+    from auditor.loaders import STDIN, LoadOptions, load_paths
+
+    if str(target) != STDIN and not target.exists():
+        raise _fail(f"{target}: no such file or directory")
 
     loaded = load_paths([str(target)], LoadOptions(kind=forced))
     if loaded.errors:

@@ -361,6 +361,10 @@ def test_drift_command_json_and_exit_codes(tmp_path: Path) -> None:
     policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
     assert run_cli("drift", "stackstate/eventbridge-role", str(policy)).returncode == 0
+    from_stdin = run_cli("drift", "stackstate/firehose-role", "-", "--principal", "stackstatefirehoserole-eu-west-1",
+                         "--format", "json", stdin=Path(FIXTURE).read_text())
+    assert from_stdin.returncode == 1, from_stdin.stderr
+    assert json.loads(from_stdin.stdout)["findings"][0]["location"]["path"] == "-"
 
 
 @pytest.mark.parametrize("args", [
