@@ -9,6 +9,7 @@ single-process run. One file is never split: a single large export runs in one w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -148,8 +149,8 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     """Load and check some files (or shares of one) in this process; the outcome of each as plain data.
 
     The files share one ``CheckContext``, so what a rule memoises for one file serves the next. With
-    ``fingerprints``, each file's outcome says under which fingerprint it may be stored (``"fingerprint"``),
-    so the parent need not read the file itself.
+    ``fingerprints``, each file's outcome says under which fingerprint it may be stored, and as what JSON
+    (``"stored"``), so the parent need neither read the file nor encode the outcome itself.
     """
     from auditor.catalog import load_catalog
     from auditor.run import check_loaded
@@ -165,8 +166,12 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
         findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
                                           (part, shares))
         outcome = _outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings)
-        if fingerprint is not None and fingerprint.value is not None:
-            outcome["fingerprint"] = fingerprint.value
+        if fingerprint is not None and fingerprint.value is not None and shares == 1:
+            from auditor.result_cache import store_text
+
+            # encoded here, in parallel, for the store the main process writes: its largest serial cost
+            with contextlib.suppress(TypeError, ValueError):  # not plain data: not stored rather than wrong
+                outcome["stored"] = (fingerprint.value, store_text(outcome))
         outcomes.append(outcome)
     return outcomes
 
@@ -277,10 +282,10 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
             shares.setdefault(name, []).append(outcome)  # share 0 comes first: chunks are in share order
     for name, parts in shares.items():
         outcome = outcomes[name] = _joined(parts)
-        fingerprint = outcome.pop("fingerprint", None)
-        if store is not None and fingerprint is not None:
-            shown, digest, signature = fingerprint
-            store.put(os.path.abspath(name), shown, digest, signature, outcome)
+        stored = outcome.pop("stored", None)
+        if store is not None and stored is not None:
+            (shown, digest, signature), text = stored
+            store.put(os.path.abspath(name), shown, digest, signature, outcome, text)
     if store is not None:
         store.save()
     findings, verdicts = _merge(files, outcomes, result)

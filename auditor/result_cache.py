@@ -131,6 +131,8 @@ class ResultStore:
     def __init__(self, key: str, directory: Path | None = None) -> None:
         self.path = (directory or results_dir()) / f"results-{key}.json"
         self._entries: dict[str, list[Any]] = self._read()
+        self._texts: dict[str, str] = {}
+        """Outcomes already encoded as JSON, by file."""
         self._changed = False
 
     def _read(self) -> dict[str, list[Any]]:
@@ -175,8 +177,14 @@ class ResultStore:
         outcome: dict[str, Any] = entry[3]
         return outcome
 
-    def put(self, name: str, shown: str, digest: str, signature: Signature | None, outcome: dict[str, Any]) -> None:
+    def put(self, name: str, shown: str, digest: str, signature: Signature | None, outcome: dict[str, Any],
+            text: str | None = None) -> None:
+        """Store an outcome; ``text``, when given, is ``store_text(outcome)`` made beforehand (by a worker)."""
         self._entries[name] = [shown, digest, signature, outcome]
+        if text is not None:
+            self._texts[name] = text
+        else:
+            self._texts.pop(name, None)
         self._changed = True
 
     def save(self) -> None:
@@ -188,12 +196,24 @@ class ResultStore:
         from auditor.catalog import _write_atomically
 
         try:
-            text = json.dumps({"format": STORE_FORMAT, "entries": self._entries}, ensure_ascii=False)
+            entries = ", ".join(
+                f"{_encode(name)}: [{_encode(shown)}, {_encode(digest)}, {_encode(signature)}, "
+                f"{self._texts.get(name) or store_text(outcome)}]"
+                for name, (shown, digest, signature, outcome) in self._entries.items())
         except (TypeError, ValueError):
             return  # an outcome that is not plain data: nothing is stored rather than something wrong
+        text = f'{{"format": {STORE_FORMAT}, "entries": {{{entries}}}}}'  # json.dumps of the whole, in pieces
         _write_atomically(self.path, text)
         self._changed = False
         _prune(self.path.parent, keep=self.path)
+
+
+def store_text(outcome: Mapping[str, Any]) -> str:
+    """An outcome as the store writes it (JSON, UTF-8 kept as is)."""
+    return _encode(outcome)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _valid_entry(entry: Any) -> bool:
