@@ -159,7 +159,7 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     context = _worker_context(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
-    prints = [_Fingerprint(Path(name)) if fingerprints and part == 0 else None for name, part, _ in units]
+    prints = [_Fingerprint() if fingerprints and part == 0 else None for _, part, _ in units]
     loads = [load_file(Path(name), options, on_read=fingerprint)
              for (name, _, _), fingerprint in zip(units, prints, strict=True)]
     for (_, part, shares), loaded, fingerprint in zip(units, loads, prints, strict=True):
@@ -179,12 +179,11 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
 class _Fingerprint:
     """Given to ``load_file``: the fingerprint of the very bytes that were checked (see ``_fingerprint_of``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self) -> None:
         self.value: tuple[str, str, list[int] | None] | None = None
 
-    def __call__(self, info: os.stat_result, data: bytes) -> None:
-        self.value = _fingerprint_of(self.path, info, data)
+    def __call__(self, shown: str, info: os.stat_result, data: bytes) -> None:
+        self.value = _fingerprint_of(shown, info, data)
 
 
 _contexts: list[tuple[Catalog, dict[str, Any], CheckContext]] = []
@@ -404,18 +403,19 @@ def _file_fingerprint(path: Path) -> tuple[str, str, list[int] | None] | None:
             data = handle.read()
     except OSError:
         return None
-    return _fingerprint_of(path, info, data)
+    from auditor.loaders import display_path
+
+    return _fingerprint_of(display_path(path), info, data)
 
 
-def _fingerprint_of(path: Path, info: os.stat_result, data: bytes) -> tuple[str, str, list[int] | None] | None:
+def _fingerprint_of(shown: str, info: os.stat_result, data: bytes) -> tuple[str, str, list[int] | None] | None:
     """(display path, digest of the bytes, ``stat`` signature) under which an outcome may be stored; None when
     it may not (a time window). ``info`` is taken before ``data`` is read: a later change gives a new signature."""
-    from auditor.loaders import display_path
     from auditor.result_cache import file_digest, file_signature, time_dependent
 
     if time_dependent(data):
         return None
-    return display_path(path), file_digest(data), file_signature(info)
+    return shown, file_digest(data), file_signature(info)
 
 
 def _result_store(sizes: Mapping[Path, int], catalog_version: str, options: LoadOptions, selection: Selection,

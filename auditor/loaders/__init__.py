@@ -170,8 +170,9 @@ def load_paths(paths: Iterable[str], options: LoadOptions | None = None) -> Load
 
 
 def load_file(path: Path, options: LoadOptions | None = None,
-              on_read: Callable[[os.stat_result, bytes], None] | None = None) -> LoadResult:
-    """Load one file; ``on_read`` is given its ``stat`` (taken before reading) and the bytes read."""
+              on_read: Callable[[str, os.stat_result, bytes], None] | None = None) -> LoadResult:
+    """Load one file; ``on_read`` is given its display path, its ``stat`` (taken before reading) and the bytes
+    read."""
     options = options or LoadOptions()
     if os.fspath(path) == STDIN:
         return _load_standard_input(options)
@@ -198,7 +199,7 @@ def load_file(path: Path, options: LoadOptions | None = None,
                                                "(raise it with --max-file-size)"))
         return result
     if on_read is not None:
-        on_read(info, raw)
+        on_read(shown, info, raw)
     try:
         text = decode_bytes(raw)
     except ParseError as exc:
