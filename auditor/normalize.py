@@ -73,7 +73,7 @@ class _Normalizer:
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list):
-            if value and all(type(item) is str for item in value):
+            if value and _all_strings(value):
                 return tuple(value)
             items: list[str] = []
             for index, item in enumerate(value):
@@ -213,9 +213,9 @@ class _Normalizer:
         elif "Action" not in raw and "NotAction" not in raw:
             self.problem("action-element", "statement has neither Action nor NotAction", pointer)
         if "Action" in raw:
-            actions = self.string_list(raw["Action"], "Action", join_pointer(pointer, "Action"))
+            actions = self.string_list(raw["Action"], "Action", f"{pointer}/Action")
         if "NotAction" in raw:
-            not_actions = self.string_list(raw["NotAction"], "NotAction", join_pointer(pointer, "NotAction"))
+            not_actions = self.string_list(raw["NotAction"], "NotAction", f"{pointer}/NotAction")
         has_resource = "Resource" in raw or "NotResource" in raw
         if "Resource" in raw and "NotResource" in raw:
             self.problem("resource-element", "statement has both Resource and NotResource; use one", pointer)
@@ -229,9 +229,9 @@ class _Normalizer:
         elif not has_resource:
             self.problem("resource-element", "statement has neither Resource nor NotResource", pointer)
         if "Resource" in raw:
-            resources = self.string_list(raw["Resource"], "Resource", join_pointer(pointer, "Resource"))
+            resources = self.string_list(raw["Resource"], "Resource", f"{pointer}/Resource")
         if "NotResource" in raw:
-            not_resources = self.string_list(raw["NotResource"], "NotResource", join_pointer(pointer, "NotResource"))
+            not_resources = self.string_list(raw["NotResource"], "NotResource", f"{pointer}/NotResource")
         principals = not_principals = None
         has_principal = "Principal" in raw or "NotPrincipal" in raw
         if "Principal" in raw and "NotPrincipal" in raw:
@@ -375,6 +375,14 @@ def normalize_policy(
         size=policy_size(document),
         is_aws_managed=is_aws_managed,
     )
+
+
+def _all_strings(items: list[Any]) -> bool:
+    try:
+        "".join(items)  # raises TypeError at the first item that is not a str: the check at C speed
+    except TypeError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:
