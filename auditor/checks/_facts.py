@@ -30,7 +30,10 @@ def has_wildcard(text: str) -> bool:
 
 
 def run_cache(context: CheckContext, name: str) -> dict[Any, Any]:
-    cache: dict[Any, Any] = context.options.setdefault(f"_validity_{name}", {})
+    key = "_validity_" + name
+    cache: dict[Any, Any] | None = context.options.get(key)
+    if cache is None:
+        cache = context.options[key] = {}
     return cache
 
 
