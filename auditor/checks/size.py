@@ -123,13 +123,6 @@ def inline_aggregate_hits(principal: Principal) -> Iterator[Hit]:
                        "policies": [p.label for p in principal.inline_policies]})
 
 
-def _action_entries(statement: Statement) -> Iterator[tuple[str, int, str]]:
-    for element in ("Action", "NotAction"):
-        values = statement.actions if element == "Action" else statement.not_actions
-        for index, action in enumerate(values or ()):
-            yield element, index, action
-
-
 def _pointer(statement: Statement, element: str, index: int) -> str:
     values = statement.actions if element == "Action" else statement.not_actions
     return statement.element_pointer(element, index if values and len(values) > 1 else None)
@@ -150,15 +143,20 @@ def _pointer(statement: Statement, element: str, index: int) -> str:
 )
 def duplicate_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
-        seen: dict[tuple[str, str], int] = {}
-        for element, index, action in _action_entries(statement):
-            key = (element, action.lower())
-            if key in seen:
-                yield Hit(f"{action!r} is listed twice in {element} (also at position {seen[key] + 1})",
-                          pointer=_pointer(statement, element, index), statement=statement,
-                          details={"action": action, "first_index": seen[key]})
-            else:
-                seen[key] = index
+        for element, values in (("Action", statement.actions), ("NotAction", statement.not_actions)):
+            if not values or len(values) < 2:
+                continue
+            lowered = tuple(map(str.lower, values))
+            if len(set(lowered)) == len(lowered):
+                continue  # the usual case: no repetition
+            seen: dict[str, int] = {}
+            for index, (action, key) in enumerate(zip(values, lowered, strict=True)):
+                if key in seen:
+                    yield Hit(f"{action!r} is listed twice in {element} (also at position {seen[key] + 1})",
+                              pointer=_pointer(statement, element, index), statement=statement,
+                              details={"action": action, "first_index": seen[key]})
+                else:
+                    seen[key] = index
 
 
 @lru_cache(maxsize=4096)
@@ -188,7 +186,7 @@ def redundant_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             values = statement.actions if element == "Action" else statement.not_actions
             if not values or len(values) < 2:
                 continue
-            key = tuple(v.lower() for v in values)
+            key = tuple(map(str.lower, values))
             found = cache.get(key)
             if found is None:
                 found = cache[key] = _redundant(key, context)
