@@ -172,6 +172,14 @@ def test_standard_input_is_checked_as_the_path_dash(tmp_path: Path) -> None:
     assert report["summary"]["files"] == 4  # "-" named twice is read once
 
 
+def test_empty_standard_input_fails_the_run() -> None:
+    # `aws iam get-account-authorization-details | iam-audit check -` after the aws command failed
+    result = run_cli("check", "-", "--format", "json", stdin="")
+    assert result.returncode == 1
+    assert [(f["rule_id"], f["message"]) for f in json.loads(result.stdout)["findings"]] == [
+        ("IAM100", "the file is empty")]
+
+
 def test_standard_input_in_yaml_is_recognised_without_a_file_name() -> None:
     template = (FIXTURES / "demo" / "network-stack.yaml").read_text()
     result = run_cli("check", "-", "--format", "json", stdin=template)

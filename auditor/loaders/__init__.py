@@ -244,8 +244,9 @@ def _load_standard_input(options: LoadOptions) -> LoadResult:
 
 
 def is_yaml_name(shown: str, text: str) -> bool:
-    if shown == STDIN:  # no name to go by: JSON starts with a bracket
-        return not text.lstrip().startswith(("{", "["))
+    if shown == STDIN:  # no name to go by: JSON starts with a bracket, and nothing at all is an empty JSON file
+        start = text.lstrip()
+        return bool(start) and not start.startswith(("{", "["))
     lowered = shown.lower()
     return lowered.endswith((".yaml", ".yml")) or (lowered.endswith(".template") and not text.lstrip().startswith("{"))
 
