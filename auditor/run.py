@@ -223,35 +223,27 @@ def render_chunks(report: Report, fmt: str, show_suppressed: bool) -> Iterable[s
         from auditor.reporters import sarif
 
         return sarif.render_chunks(report)
-    return (render(report, fmt, show_suppressed),)
-
-
-def render(report: Report, fmt: str, show_suppressed: bool) -> str:
-    if fmt == "json":
-        from auditor.reporters import json_format
-
-        return json_format.render(report, include_suppressed=show_suppressed)
-    if fmt == "sarif":
-        from auditor.reporters import sarif
-
-        return sarif.render(report)
     if fmt == "junit":
         from auditor.reporters import junit
 
-        return junit.render(report)
+        return (junit.render(report),)
     if fmt == "github":
         from auditor.reporters import github
 
-        return github.render(report)
+        return (github.render(report),)
     if fmt == "markdown":
         from auditor.reporters import markdown
 
-        return markdown.render(report)
+        return (markdown.render(report),)
     if fmt == "html":
         from auditor.reporters import html
 
-        return html.render(report)
+        return (html.render(report),)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def render(report: Report, fmt: str, show_suppressed: bool) -> str:
+    return "".join(render_chunks(report, fmt, show_suppressed))
 
 
 def exit_code(report: Report, fail_on: Severity | None) -> int:
