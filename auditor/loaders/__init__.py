@@ -171,34 +171,40 @@ def load_paths(paths: Iterable[str], options: LoadOptions | None = None) -> Load
 
 def load_file(path: Path, options: LoadOptions | None = None,
               on_read: Callable[[str, os.stat_result, bytes], None] | None = None) -> LoadResult:
-    """Load one file; ``on_read`` is given its display path, its ``stat`` (taken before reading) and the bytes
-    read."""
+    """Load one file (``-``: standard input); ``on_read`` is given a file's display path, its ``stat`` (taken
+    before reading) and the bytes read."""
     options = options or LoadOptions()
-    if os.fspath(path) == STDIN:
-        return _load_standard_input(options)
-    shown = display_path(path)
     result = LoadResult()
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            result.errors.append(InputError(shown, "not a regular file (a FIFO, socket or device): not read"))
+    info: os.stat_result | None = None
+    if os.fspath(path) == STDIN:
+        shown, what = STDIN, "standard input"
+        try:
+            raw = standard_input_bytes(options.max_file_bytes)
+        except OSError as exc:
+            result.errors.append(InputError(shown, f"cannot read: {exc.strerror or exc}"))
             return result
-        if info.st_size > options.max_file_bytes:
-            result.errors.append(
-                InputError(shown, f"file is {info.st_size:,} bytes, over the limit of {options.max_file_bytes:,} "
-                                  "(raise it with --max-file-size)")
-            )
+    else:
+        shown, what = display_path(path), "file"
+        try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                result.errors.append(InputError(shown, "not a regular file (a FIFO, socket or device): not read"))
+                return result
+            if info.st_size > options.max_file_bytes:
+                result.errors.append(InputError(
+                    shown, f"file is {info.st_size:,} bytes, over the limit of {options.max_file_bytes:,} "
+                           "(raise it with --max-file-size)"))
+                return result
+            with open(path, "rb") as handle:
+                raw = handle.read(options.max_file_bytes + 1)
+        except OSError as exc:
+            result.errors.append(InputError(shown, f"cannot read: {exc.strerror or exc}"))
             return result
-        with open(path, "rb") as handle:
-            raw = handle.read(options.max_file_bytes + 1)
-    except OSError as exc:
-        result.errors.append(InputError(shown, f"cannot read: {exc.strerror or exc}"))
-        return result
-    if len(raw) > options.max_file_bytes:  # it grew since stat
-        result.errors.append(InputError(shown, f"file is over the limit of {options.max_file_bytes:,} bytes "
+    if len(raw) > options.max_file_bytes:  # standard input, or a file that grew since stat
+        result.errors.append(InputError(shown, f"{what} is over the limit of {options.max_file_bytes:,} bytes "
                                                "(raise it with --max-file-size)"))
         return result
-    if on_read is not None:
+    if on_read is not None and info is not None:
         on_read(shown, info, raw)
     try:
         text = decode_bytes(raw)
@@ -221,26 +227,6 @@ def standard_input_bytes(limit: int) -> bytes:
             raise OSError(errno.EBADF, "standard input is closed")
         _standard_input.append(stream.read(limit + 1))
     return _standard_input[0]
-
-
-def _load_standard_input(options: LoadOptions) -> LoadResult:
-    result = LoadResult()
-    try:
-        raw = standard_input_bytes(options.max_file_bytes)
-    except OSError as exc:
-        result.errors.append(InputError(STDIN, f"cannot read: {exc.strerror or exc}"))
-        return result
-    if len(raw) > options.max_file_bytes:
-        result.errors.append(InputError(STDIN, f"standard input is over the limit of {options.max_file_bytes:,} "
-                                                "bytes (raise it with --max-file-size)"))
-        return result
-    try:
-        text = decode_bytes(raw)
-    except ParseError as exc:
-        result.errors.append(InputError(STDIN, exc.message, exc.line, exc.column))
-        return result
-    result.files = 1
-    return load_text(text, STDIN, options, result)
 
 
 def is_yaml_name(shown: str, text: str) -> bool:
