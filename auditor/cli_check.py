@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import typer
 
     from auditor.config import Config
+    from auditor.model import Severity
 
 FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
 CONFIG_HELP = ("Configuration file (default: .iam-audit.toml, else [tool.iam-audit] in pyproject.toml, searched "
@@ -25,7 +26,8 @@ class UsageProblem(Exception):
     """A command line or configuration that cannot be run: one line for stderr, exit code 2."""
 
 
-def parse_severity(value: str, option: str) -> object:
+def parse_severity(value: str, option: str) -> Severity | None:
+    """``--fail-on``: a severity, or None for ``never``."""
     from auditor.model import Severity
 
     if value.lower() == "never":

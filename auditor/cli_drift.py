@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.cli_check import FORMATS
+from auditor.cli_check import FORMATS, UsageProblem, parse_severity
 
 EXIT_USAGE = 2
 
@@ -47,14 +47,12 @@ def drift_command(
         raise _fail(f"--format: unknown format {format!r}; choose from {', '.join(FORMATS)}")
     from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
     from auditor.drift import DriftError, drift_loaded, parse_vars
-    from auditor.model import PolicyKind, Severity
+    from auditor.model import PolicyKind
 
-    threshold: Severity | None = None
-    if fail_on.lower() != "never":
-        try:
-            threshold = Severity.parse(fail_on)
-        except ValueError as exc:
-            raise _fail(f"--fail-on: {exc} or never") from None
+    try:
+        threshold = parse_severity(fail_on, "--fail-on")
+    except UsageProblem as problem:
+        raise _fail(str(problem)) from None
     forced = None
     if kind is not None:
         try:
