@@ -123,9 +123,12 @@ def inline_aggregate_hits(principal: Principal) -> Iterator[Hit]:
                        "policies": [p.label for p in principal.inline_policies]})
 
 
-def _pointer(statement: Statement, element: str, index: int) -> str:
-    values = statement.actions if element == "Action" else statement.not_actions
-    return statement.element_pointer(element, index if values and len(values) > 1 else None)
+def _action_lists(statement: Statement) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(element, patterns) of the statement's ``Action`` and ``NotAction`` lists of two entries or more: the
+    only ones where an entry can repeat or cover another."""
+    for element, values in (("Action", statement.actions), ("NotAction", statement.not_actions)):
+        if values is not None and len(values) > 1:
+            yield element, values
 
 
 @RULES.rule(
@@ -143,9 +146,7 @@ def _pointer(statement: Statement, element: str, index: int) -> str:
 )
 def duplicate_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
-        for element, values in (("Action", statement.actions), ("NotAction", statement.not_actions)):
-            if not values or len(values) < 2:
-                continue
+        for element, values in _action_lists(statement):
             lowered = tuple(map(str.lower, values))
             if len(set(lowered)) == len(lowered):
                 continue  # the usual case: no repetition
@@ -153,7 +154,7 @@ def duplicate_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             for index, (action, key) in enumerate(zip(values, lowered, strict=True)):
                 if key in seen:
                     yield Hit(f"{action!r} is listed twice in {element} (also at position {seen[key] + 1})",
-                              pointer=_pointer(statement, element, index), statement=statement,
+                              pointer=statement.element_pointer(element, index), statement=statement,
                               details={"action": action, "first_index": seen[key]})
                 else:
                     seen[key] = index
@@ -182,17 +183,14 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 def redundant_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     cache = run_cache(context, "redundant_actions")
     for statement in policy.statements:
-        for element in ("Action", "NotAction"):
-            values = statement.actions if element == "Action" else statement.not_actions
-            if not values or len(values) < 2:
-                continue
+        for element, values in _action_lists(statement):
             key = tuple(map(str.lower, values))
             found = cache.get(key)
             if found is None:
                 found = cache[key] = _redundant(key, context)
             for index, cover in found:
                 yield Hit(f"{values[index]!r} is already matched by {values[cover]!r} in the same {element}",
-                          pointer=_pointer(statement, element, index), statement=statement,
+                          pointer=statement.element_pointer(element, index), statement=statement,
                           details={"action": values[index], "covered_by": values[cover]})
 
 
