@@ -35,8 +35,7 @@ def run() -> None:
         try:
             _run()
         finally:
-            if sys.stdout is not None:
-                sys.stdout.flush()  # a full disk shows here, not as an exception Python ignores at exit
+            sys.stdout.flush()  # a full disk shows here, not as an exception Python ignores at exit
     except BrokenPipeError:
         # The reader went away (`iam-audit check . | head`): stop quietly, as cat and grep do.
         import os
