@@ -56,7 +56,8 @@ class ServiceKeys:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.exact: dict[str, dict[str, KeyInfo]] = {}
-        self.templates: dict[str, list[tuple[re.Pattern[str], KeyInfo]]] = {}
+        self.templates: dict[str, list[tuple[tuple[str, ...], KeyInfo]]] = {}
+        """Keys with a variable part, as the literal pieces around it (lower-case), by prefix."""
         self.used_by_actions: set[str] = set()
         """Normalised keys some action (or an action's resource type) lists; the others cannot be judged."""
         self._seen: set[str] = set()
@@ -93,9 +94,7 @@ class ServiceKeys:
         prefix = lowered.partition(":")[0]
         info = KeyInfo(key, key_type, key_type.startswith("ArrayOf"), False)
         if "${" in lowered:
-            parts = _TEMPLATE.split(lowered)
-            regex = re.compile(".+".join(re.escape(p) for p in parts) + r"\Z", re.DOTALL)
-            self.templates.setdefault(prefix, []).append((regex, info))
+            self.templates.setdefault(prefix, []).append((tuple(_TEMPLATE.split(lowered)), info))
         else:
             self.exact.setdefault(prefix, {})[lowered] = info
 
@@ -112,8 +111,8 @@ class ServiceKeys:
         found = self.exact.get(prefix, {}).get(lowered)
         if found is not None:
             return found
-        for regex, info in self.templates.get(prefix, ()):
-            if regex.match(lowered):
+        for pieces, info in self.templates.get(prefix, ()):
+            if _template_regex(pieces).match(lowered):
                 return info
         return None
 
@@ -131,6 +130,12 @@ class ServiceKeys:
 @lru_cache(maxsize=4)
 def service_keys(catalog: Catalog) -> ServiceKeys:
     return ServiceKeys(catalog)
+
+
+@lru_cache(maxsize=4096)
+def _template_regex(pieces: tuple[str, ...]) -> re.Pattern[str]:
+    """A key template's literal pieces with a variable part (one character or more) between each two."""
+    return re.compile(".+".join(re.escape(p) for p in pieces) + r"\Z", re.DOTALL)
 
 
 def normal_key(key: str) -> str:
