@@ -419,9 +419,11 @@ def _write_atomically(path: Path, text: str) -> None:
         pass
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern.lower())
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+@lru_cache(maxsize=65536)
+def glob_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """IAM's wildcards as a regex for the whole string: ``*`` any run of characters, ``?`` any one."""
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 class Catalog:
@@ -553,7 +555,7 @@ class Catalog:
         if not sep:
             return frozenset()
         if "*" in service or "?" in service:
-            regex = _pattern_regex(key)
+            regex = glob_regex(key)
             return frozenset(a for a in self.all_actions() if regex.match(a))
         names = self._action_names(service)
         if names is None:
@@ -565,7 +567,7 @@ class Catalog:
         head = name[:-1]
         if name.endswith("*") and "*" not in head and "?" not in head:
             return frozenset(f"{service}:{a}" for a in names if a.startswith(head))
-        regex = _pattern_regex(name)
+        regex = glob_regex(name)
         return frozenset(f"{service}:{a}" for a in names if regex.match(a))
 
     def resource_type(self, service: str, name: str) -> ResourceTypeInfo | None:

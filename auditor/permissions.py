@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from auditor.catalog import Catalog
+from auditor.catalog import Catalog, glob_regex
 from auditor.model import Condition, Policy, Statement
 
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
@@ -339,15 +339,9 @@ def pattern_covers(outer: str, inner: str) -> bool:
     return _cover_regex(outer).match(inner) is not None
 
 
-@lru_cache(maxsize=65536)
-def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
 def glob_matches(pattern: str, text: str, ignore_case: bool = False) -> bool:
     """IAM's ``*``/``?`` matching of one pattern against one string."""
-    return _glob_regex(pattern, ignore_case).match(text) is not None
+    return glob_regex(pattern, ignore_case).match(text) is not None
 
 
 def _parse_time(value: object) -> datetime | None:

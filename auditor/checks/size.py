@@ -11,10 +11,9 @@ one into a customer managed policy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from functools import lru_cache
 
+from auditor.catalog import glob_regex
 from auditor.checks._facts import has_wildcard, run_cache
 from auditor.engine import CheckContext
 from auditor.model import Policy, PolicyKind, Principal, Severity, Statement
@@ -160,12 +159,6 @@ def duplicate_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                     seen[key] = index
 
 
-@lru_cache(maxsize=4096)
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern.lower())
-    return re.compile("".join(parts) + r"\Z")
-
-
 @RULES.rule(
     "IAM502", "redundant-action", "size-limit", Severity.LOW, "Action covered by a wildcard in the same statement",
     what="Reports an action, or a narrower pattern, that another pattern of the same `Action`/`NotAction` "
@@ -221,7 +214,7 @@ def _covers(wildcard: str, action: str, order: dict[str, int], context: CheckCon
     if not has_wildcard(action):
         if wildcard.endswith("*") and not has_wildcard(wildcard[:-1]):
             return action.startswith(wildcard[:-1])
-        return bool(_pattern_regex(wildcard).match(action))
+        return bool(glob_regex(wildcard.lower()).match(action))
     narrower = context.catalog.expand(action)
     wider = context.catalog.expand(wildcard)
     # equal sets: only the later of the two patterns is the redundant one
