@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from auditor.catalog import glob_regex
 from auditor.model import Condition, Policy, Statement
 
 # --------------------------------------------------------------------------- wildcard patterns
@@ -46,17 +47,11 @@ def squash(pattern: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=8192)
-def _regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts) + r"\Z", re.DOTALL)
-
-
 def glob_match(pattern: str, text: str) -> bool:
     """Whether the literal ``text`` matches the IAM pattern (case-sensitive)."""
     if not _has_wildcard(pattern):
         return pattern == text
-    return _regex(pattern).match(text) is not None
+    return glob_regex(pattern).match(text) is not None
 
 
 def _strip_literal_ends(first: str, second: str) -> tuple[str, str] | None:

@@ -66,8 +66,19 @@ class CompiledStatement:
 
     @property
     def any_resource(self) -> bool:
-        """True when the statement covers every resource (``*``) or uses ``NotResource``."""
-        return self.not_resources is not None or "*" in self.resources
+        """True when the statement covers every resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*``) or uses
+        ``NotResource``."""
+        return self.not_resources is not None or any(covers_every_resource(r) for r in self.resources)
+
+
+def covers_every_resource(resource: str) -> bool:
+    """``*``, or an ARN pattern whose every part after the partition is a wildcard (a last ``*`` stands for
+    the parts it leaves out, as in ``arn:*`` or ``arn:aws:*``): it matches whatever ``*`` matches."""
+    if resource == "*":
+        return True
+    if not resource.endswith("*") or resource[:4].lower() != "arn:":
+        return False
+    return all(part and not part.strip("*") for part in resource.split(":", 5)[2:])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -306,14 +317,14 @@ def permission_model(catalog: Catalog) -> PermissionModel:
 def deny_covers(deny: CompiledStatement, allow: CompiledStatement) -> bool:
     """True when the Deny's resources include every resource the Allow grants on."""
     if deny.not_resources is None:
-        if "*" in deny.resources:
+        if any(covers_every_resource(r) for r in deny.resources):
             return True
         if allow.not_resources is not None or not allow.resources:
             return False
         return all(any(pattern_covers(d, a) for d in deny.resources) for a in allow.resources)
     # Deny on everything except some resources: covers the Allow only when no allowed resource
     # can fall among the exceptions.
-    if allow.not_resources is not None or "*" in allow.resources:
+    if allow.any_resource:
         return False
     return all(
         not any(pattern_covers(exception, a) or pattern_covers(a, exception) for exception in deny.not_resources)

@@ -9,7 +9,7 @@ import pytest
 from auditor.catalog import load_catalog
 from auditor.loaders import LoadOptions, load_text
 from auditor.model import Policy
-from auditor.permissions import PermissionModel, pattern_covers
+from auditor.permissions import PermissionModel, covers_every_resource, pattern_covers
 
 V = '{"Version": "2012-10-17", "Statement": ['
 
@@ -131,3 +131,20 @@ def test_repeated_statements_cost_once_and_subtract_like_one(model: PermissionMo
     assert not many.is_allowed("s3:GetObject") and many.is_allowed("ec2:RunInstances")
     assert many.allowed() == model.all_actions - model.expand(("s3:*",))
     assert not any("iam:createuser" in g.actions for g in many.grants if g.statement.not_actions == excluded[:1])
+
+
+@pytest.mark.parametrize("resource", ["*", "arn:*", "arn:aws:*", "arn:aws:*:*:*:*", "arn:*:*:*:*:*", "arn:aws:**:*:*:*"])
+def test_patterns_that_match_every_resource(resource: str) -> None:
+    assert covers_every_resource(resource)
+
+
+@pytest.mark.parametrize("resource", ["arn:aws:s3:::*", "arn:aws:*:*:*:*/*", "arn:aws:*::*:*", "arn:aws", "*/*",
+                                      "arn:aws:*:us-east-1:*:*", "arn:aws:*:*:123456789012:*"])
+def test_patterns_that_leave_some_resources_out(resource: str) -> None:
+    assert not covers_every_resource(resource)
+
+
+def test_deny_on_every_arn_removes_the_grant(model: PermissionModel) -> None:
+    allow = policy('{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}, '
+                   '{"Effect": "Deny", "Action": "s3:*", "Resource": "arn:*"}')
+    assert not model.effective([allow]).grants

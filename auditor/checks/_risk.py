@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from auditor.catalog import Catalog
+from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
-from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Statement
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef
 from auditor.permissions import CompiledStatement, PermissionModel, glob_matches, permission_model
 
 # Keys that describe the caller or the request channel. An insider satisfies them (works from the
@@ -87,14 +88,6 @@ def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]
 
 def is_negated(condition: Condition) -> bool:
     return condition.base_operator in NEGATED_OPERATORS
-
-
-def has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def statement_grants_any_resource(statement: Statement) -> bool:
-    return statement.not_resources is not None or "*" in (statement.resources or ())
 
 
 def access_levels(actions: Iterable[str], catalog: Catalog) -> dict[str, str]:

@@ -298,9 +298,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         return ArnVerdict(f"{resource!r} has {len(parts)} of the 6 colon-separated parts of an ARN "
                           "(arn:partition:service:region:account:resource)")
     _, partition, service, region, account, rest = parts
-    if partition not in PARTITIONS and not _is_pattern(partition):
+    if partition not in PARTITIONS and not has_wildcard(partition):
         return ArnVerdict(f"{resource!r}: {partition!r} is not an AWS partition (aws, aws-cn, aws-us-gov, ...)")
-    if _is_pattern(service):
+    if has_wildcard(service):
         return ArnVerdict()
     index = arn_index(context.catalog)
     if not context.catalog.has_service(service) and context.retired.is_retired_service(service):
@@ -313,9 +313,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         close = difflib.get_close_matches(service, index.arn_services(), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return ArnVerdict(f"{resource!r}: {service!r} is not the service part of any AWS ARN{hint}")
-    if region and not _is_pattern(region) and not _REGION.match(region):
+    if region and not has_wildcard(region) and not _REGION.match(region):
         return ArnVerdict(f"{resource!r}: {region!r} is not an AWS Region code (like 'us-east-1')")
-    if account and not _is_pattern(account) and not _ACCOUNT.match(account):
+    if account and not has_wildcard(account) and not _ACCOUNT.match(account):
         return ArnVerdict(f"{resource!r}: {account!r} is not a 12-digit account id")
     if service in INCOMPLETE_ARN_FORMATS:
         return ArnVerdict()
@@ -329,8 +329,6 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     return ArnVerdict(formats=formats)
 
 
-def _is_pattern(text: str) -> bool:
-    return "*" in text or "?" in text
 
 
 

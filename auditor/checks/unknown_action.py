@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from auditor.catalog import glob_regex
+from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
 from auditor.permissions import permission_model
@@ -27,7 +29,7 @@ def _action_entries(statement: Statement) -> Iterator[tuple[str, str, int, bool]
         values = statement.actions if element == "Action" else statement.not_actions
         if values is None:
             continue
-        listed = len(values) > 1 or _is_list_in_source(statement, element)
+        listed = len(values) > 1
         for index, action in enumerate(values):
             yield action, element, index, listed
 
@@ -35,19 +37,6 @@ def _action_entries(statement: Statement) -> Iterator[tuple[str, str, int, bool]
 def _action_pointer(statement: Statement, element: str, index: int, listed: bool) -> str:
     pointer = statement.element_pointer(element)
     return join_pointer(pointer, index) if listed else pointer
-
-
-def _is_list_in_source(statement: Statement, element: str) -> bool:
-    return False
-
-
-def _has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern.lower())
-    return re.compile("".join(parts) + r"\Z")
 
 
 def classify(action: str, context: CheckContext) -> tuple[str, str, dict[str, object]] | None:
@@ -61,7 +50,7 @@ def classify(action: str, context: CheckContext) -> tuple[str, str, dict[str, ob
         return ("unknown-action", f"{action!r} is not of the form service:Action{hint}",
                 {"action": action, "suggestions": suggestions})
     service, _, name = action.partition(":")
-    if _has_wildcard(service):
+    if has_wildcard(service):
         if catalog.expand(action):
             return None
         return ("wildcard-matches-nothing", f"{action!r} matches no IAM action", {"action": action})
@@ -81,8 +70,8 @@ def classify(action: str, context: CheckContext) -> tuple[str, str, dict[str, ob
                 {"action": action, "service": service, "suggestions": candidates or services})
     if catalog.expand(action):
         return None
-    if _has_wildcard(name):
-        retired_matches = context.retired.matching(service, _wildcard_regex(name))
+    if has_wildcard(name):
+        retired_matches = context.retired.matching(service, glob_regex(name.lower()))
         if retired_matches:
             return ("retired-action", f"{action!r} matches only actions AWS has retired "
                     f"({', '.join(sorted(retired_matches)[:3])})", {"action": action, "retired": True})

@@ -73,6 +73,8 @@ def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[Policy
     fix="Grant the actions the job needs on the resources it touches; keep break-glass admin roles few, "
         "MFA-protected and monitored.",
     bad=[example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}]}', "IAM001"),
+         example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:*:*:*:*"}]}', "IAM001",
+                 note="an ARN pattern whose every part is a wildcard matches every resource, as * does"),
          example(_V + '{"Effect": "Allow", "NotAction": ["iam:Create*", "iam:Attach*"], "Resource": "*"}]}',
                  "IAM001", "IAM004", "IAM012")],
     good=[example(_V + '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}'),
