@@ -279,3 +279,47 @@ def test_stackstate_kms_key_policy_is_public(shared_dir: Path) -> None:
     statement = text[start:end]
     reported = findings(statement, PolicyKind.RESOURCE, select="IAM030")
     assert len(reported) == 1
+
+
+# CloudFormation values known only at deployment (!Ref, !GetAtt, pseudo parameters)
+
+_TEMPLATE = """
+Parameters:
+  ExternalId: {Type: String, NoEcho: true}
+  Partner: {Type: String}
+Resources:
+  Queue: {Type: AWS::SQS::Queue}
+  Ci: {Type: AWS::IAM::Role}
+  QueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Queue]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: "*", Action: sqs:SendMessage, Resource: !GetAtt Queue.Arn,
+             Condition: {ArnEquals: {aws:SourceArn: !Ref Topic}}}
+          - {Effect: Allow, Principal: "*", Action: sqs:SendMessage, Resource: !GetAtt Queue.Arn,
+             Condition: {StringEquals: {aws:SourceAccount: !Ref AWS::AccountId}}}
+          - {Effect: Allow, Principal: "*", Action: sqs:SendMessage, Resource: !GetAtt Queue.Arn,
+             Condition: {ArnLike: {aws:SourceArn: !Sub "arn:aws:sns:${AWS::Region}:*:alerts"}}}
+  VendorRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {AWS: !Sub "arn:aws:iam::${Partner}:root"}, Action: sts:AssumeRole,
+             Condition: {StringEquals: {sts:ExternalId: !Ref ExternalId}}}
+          - {Effect: Allow, Principal: {AWS: !GetAtt Ci.Arn}, Action: sts:AssumeRole}
+          - {Effect: Allow, Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}, Action: sts:AssumeRole}
+          - {Effect: Allow, Principal: {AWS: !Ref Partner}, Action: sts:AssumeRole}
+"""
+
+
+def test_deploy_time_values_narrow_and_are_not_placeholders() -> None:
+    loaded = load_text(_TEMPLATE, "stack.yaml", LoadOptions())
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()),
+                         Selection(select=frozenset({"public-access", "cross-account-trust"})))
+    # only the ArnLike with a wildcard account opens the queue, and only the parameter account lacks an external id
+    assert sorted((f.rule_id, f.location.line) for f in reported) == [("IAM030", 19), ("IAM031", 31)]

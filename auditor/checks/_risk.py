@@ -123,6 +123,24 @@ def principal_account(ref: PrincipalRef) -> str | None:
     return arn_account(ref.value) if ref.type == "AWS" else None
 
 
+_DEPLOY_TIME_VALUE = re.compile(r"\{\{[^{}]*\}\}")
+"""What the CloudFormation loader writes for a value known only when the stack is deployed (``!Ref``,
+``!GetAtt``, ``!ImportValue``, pseudo parameters): one concrete value, never a wildcard."""
+_OWN_ACCOUNT_ROOT = re.compile(r"arn:[^:]+:iam::\{\{AWS::AccountId\}\}:")
+
+
+def is_deploy_time_value(text: str) -> bool:
+    return _DEPLOY_TIME_VALUE.fullmatch(text.strip()) is not None
+
+
+def is_own_account_principal(ref: PrincipalRef) -> bool:
+    """A template principal of the stack's own account: ``!GetAtt Role.Arn`` (a resource of the same template),
+    ``!Ref AWS::AccountId`` or an IAM ARN built from it."""
+    text = ref.value.strip()
+    return ref.type == "AWS" and (text.startswith("{{GetAtt:") or text == "{{AWS::AccountId}}"
+                                  or _OWN_ACCOUNT_ROOT.match(text) is not None)
+
+
 def is_everyone(ref: PrincipalRef) -> bool:
     return (ref.type == "*" or ref.type == "AWS") and ref.value.strip() == "*"
 
@@ -141,11 +159,13 @@ _ORG_ID = re.compile(r"^o-[a-z0-9]{4,32}$")
 def _narrowing_value(key: str, value: object) -> bool:
     if not isinstance(value, str):
         return False
-    text = value.strip()
+    text = _DEPLOY_TIME_VALUE.sub("${DeployedValue}", value.strip())
+    if _is_bound_placeholder(text):
+        return True
     if key in _ACCOUNT_KEYS:
-        return ACCOUNT.match(text) is not None or _is_bound_placeholder(text)
+        return ACCOUNT.match(text) is not None
     if key in _ORG_ID_KEYS:
-        return _ORG_ID.match(text) is not None or _is_bound_placeholder(text)
+        return _ORG_ID.match(text) is not None
     if key in _ORG_PATH_KEYS:
         head = text.split("/", 1)[0]
         return _ORG_ID.match(head) is not None
@@ -161,7 +181,8 @@ def _narrowing_value(key: str, value: object) -> bool:
 
 
 def _is_bound_placeholder(text: str) -> bool:
-    """``${AccountId}``-style template parameters stand for one concrete value once deployed."""
+    """``${AccountId}``-style template parameters (and CloudFormation's deploy-time values, rewritten to that
+    form by ``_narrowing_value``) stand for one concrete value once deployed."""
     return bool(re.fullmatch(r"\$\{[A-Za-z][A-Za-z0-9_]*\}", text)) and not text.lower().startswith("${aws:")
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 from auditor.checks._risk import (
     arn_account,
+    is_deploy_time_value,
     is_everyone,
     is_negated,
+    is_own_account_principal,
     narrowing_condition,
     principal_account,
 )
@@ -26,7 +28,7 @@ CATEGORY = "cross-account-trust"
 _V = '{"Version": "2012-10-17", "Statement": ['
 
 _PLACEHOLDER = re.compile(
-    r"^<[^>]*>$|\$\{(?!aws:)[^}]+\}|\{\{[^}]*\}\}|(?-i:^[A-Z][A-Z0-9]*_[A-Z0-9_]*$)|external[_-]?id|"
+    r"^<[^>]*>$|\$\{(?!aws:)[^}]+\}|(?-i:^[A-Z][A-Z0-9]*_[A-Z0-9_]*$)|external[_-]?id|"
     r"your|placeholder|example|changeme|change[_-]me|replace|xxxx|todo|^(string|secret|id)$",
     re.IGNORECASE,
 )
@@ -71,6 +73,9 @@ def external_ids(statement: Statement) -> list[str] | None:
 
 
 def is_placeholder(value: str) -> bool:
+    """A documentation placeholder; a CloudFormation ``!Ref ExternalId`` is the value the stack is deployed with."""
+    if is_deploy_time_value(value):
+        return False
     return bool(_PLACEHOLDER.search(value.strip())) or not value.strip()
 
 
@@ -80,6 +85,8 @@ def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
         if ref.type != "AWS" or is_everyone(ref):
             continue
         account = principal_account(ref)
+        if account is None and is_own_account_principal(ref):
+            continue
         if account is None or account != own:
             found.append(ref)
     return found
@@ -90,7 +97,8 @@ def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
     "Another account may assume the role without an external id",
     what="Reports a trust policy statement that lets a principal of another AWS account assume the role without "
          "a `sts:ExternalId` condition. Principals of the role's own account (known from the role ARN in an "
-         "export, or the `account_id` option) are fine. Medium when the role's account is unknown. A "
+         "export, or the `account_id` option; in a CloudFormation template, `!GetAtt` of one of its resources or an "
+         "ARN built from `AWS::AccountId`) are fine. Medium when the role's account is unknown. A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported.",
     why="A third party that assumes roles for many customers can be tricked by another of its customers into "
         "using your role (the confused deputy); the external id ties each assumption to you.",
@@ -124,7 +132,8 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
     "IAM032", "trust-external-id-placeholder", CATEGORY, Severity.HIGH,
     "The external id is still a documentation placeholder",
     what="Reports an `sts:ExternalId` condition whose value is a documentation placeholder (`<get_from_upsolver>`, "
-         "`${ExternalId}`, `EXTERNAL_ID`, `YOUR_EXTERNAL_ID`...) rather than the value the vendor issued.",
+         "`${ExternalId}`, `EXTERNAL_ID`, `YOUR_EXTERNAL_ID`...) rather than the value the vendor issued. A "
+         "CloudFormation `!Ref` to a parameter is the value the stack is deployed with, not a placeholder.",
     why="The vendor never sends that value, so the integration fails; or worse, every customer who copied the "
         "page shares the same 'secret', and the external id protects nothing.",
     example='"Condition": {"StringEquals": {"sts:ExternalId": "<get_from_upsolver>"}}',
