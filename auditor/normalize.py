@@ -62,8 +62,9 @@ def policy_size(document: Any) -> int:
 
 
 class _Normalizer:
-    def __init__(self, kind: PolicyKind) -> None:
+    def __init__(self, kind: PolicyKind, resource_implied: bool = False) -> None:
         self.kind = kind
+        self.resource_implied = resource_implied
         self.problems: list[Problem] = []
 
     def problem(self, rule: str, message: str, pointer: str, **details: Any) -> None:
@@ -226,7 +227,7 @@ class _Normalizer:
                     "a role trust policy must not name a Resource: the role itself is the resource",
                     join_pointer(pointer, "Resource" if "Resource" in raw else "NotResource"),
                 )
-        elif not has_resource:
+        elif not has_resource and not self.resource_implied:
             self.problem("resource-element", "statement has neither Resource nor NotResource", pointer)
         if "Resource" in raw:
             resources = self.string_list(raw["Resource"], "Resource", f"{pointer}/Resource")
@@ -280,9 +281,12 @@ def normalize_policy(
     label: str | None = None,
     is_aws_managed: bool = False,
     max_statements: int = DEFAULT_MAX_STATEMENTS,
+    resource_implied: bool = False,
 ) -> Policy:
-    """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so."""
-    normalizer = _Normalizer(kind)
+    """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so.
+    ``resource_implied``: a resource policy whose statements may leave out ``Resource`` (an ECR repository's:
+    the repository is the resource)."""
+    normalizer = _Normalizer(kind, resource_implied)
     statements: list[Statement] = []
     version = policy_id = None
     if not isinstance(document, dict):

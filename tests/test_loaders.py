@@ -83,6 +83,39 @@ def test_cloudformation_intrinsics_resolve_or_become_placeholders() -> None:
     assert {p.label for p in role.inline_policies} == {"inline:read-data", "ManagedPolicy:ExtraPolicy"}
 
 
+def test_cloudformation_policy_given_as_a_json_string_is_checked() -> None:
+    template = """Resources:
+  Admin:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !Sub |
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${AWS::AccountId}-b/*"}]}
+  Broken:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: '{"Version": "2012-10-17", '
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    parsed, broken = loaded.policies
+    assert parsed.statements[0].resources == ("arn:aws:s3:::{{AWS::AccountId}}-b/*",)
+    assert parsed.location(parsed.statements[0].pointer).line == 5  # the property: the string has no positions
+    assert [p.rule for p in broken.problems] == ["not-a-policy"]
+
+
+def test_ecr_repository_policy_statements_may_leave_out_resource() -> None:
+    statement = "{Effect: Allow, Principal: {AWS: arn:aws:iam::111122223333:root}, Action: ecr:BatchGetImage}"
+    template = f"""Resources:
+  Repo: {{Type: AWS::ECR::Repository, Properties: {{RepositoryPolicyText: {{Version: "2012-10-17",
+          Statement: [{statement}]}}}}}}
+  Topic: {{Type: AWS::SNS::TopicPolicy, Properties: {{Topics: [t], PolicyDocument: {{Version: "2012-10-17",
+          Statement: [{statement}]}}}}}}
+"""
+    repository, topic = load_text(template, "stack.yaml", LoadOptions()).policies
+    assert repository.problems == ()
+    assert [p.rule for p in topic.problems] == ["resource-element"]
+
+
 def test_yaml_short_form_tags_and_positions() -> None:
     loaded = load_paths([str(FIXTURES / "demo/network-stack.yaml")])
     policy = next(p for p in loaded.policies if p.label == "inline:write-logs")

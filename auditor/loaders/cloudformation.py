@@ -1,7 +1,7 @@
 """CloudFormation templates (JSON or YAML with short-form tags).
 
 Policies are taken from IAM resources and from the resource policies of S3, SQS,
-SNS, KMS, Secrets Manager and ECR. Intrinsic functions are resolved where the
+SNS, KMS, Secrets Manager and ECR, written as YAML/JSON or as a JSON string. Intrinsic functions are resolved where the
 template says enough (pseudo parameters, parameter defaults, ``Fn::Join``,
 ``Fn::Sub``, ``Fn::Select``, ``Fn::If`` takes its first branch); anything else
 becomes a ``{{...}}`` placeholder that checks treat as an unknown value.
@@ -25,7 +25,7 @@ PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 
-# (properties key, policy kind, label) per resource type holding one resource policy document.
+# (properties key, label) per resource type holding one resource policy document.
 RESOURCE_POLICY_TYPES = {
     "AWS::S3::BucketPolicy": ("PolicyDocument", "s3"),
     "AWS::SQS::QueuePolicy": ("PolicyDocument", "sqs"),
@@ -33,7 +33,10 @@ RESOURCE_POLICY_TYPES = {
     "AWS::KMS::Key": ("KeyPolicy", "kms"),
     "AWS::SecretsManager::ResourcePolicy": ("ResourcePolicy", "secretsmanager"),
     "AWS::ECR::Repository": ("RepositoryPolicyText", "ecr"),
+    "AWS::ECR::PublicRepository": ("RepositoryPolicyText", "ecr-public"),
 }
+RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository"})
+"""Their policies' statements may leave out ``Resource``: the repository is the resource."""
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
                            "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
@@ -126,6 +129,17 @@ class _Resolver:
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
 
+def _json_document(text: str) -> Any:
+    """A policy property given as a JSON string (CloudFormation accepts one for its Json-typed properties, often
+    written ``PolicyDocument: !Sub | {...}``): the document it holds; the string itself when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -167,12 +181,15 @@ def load_cloudformation(template: dict[str, Any], source: Source,
 
     principal_parts: dict[str, dict[str, Any]] = {}
 
-    def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str) -> Policy:
+    def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
+                   resource_implied: bool = False) -> Policy:
         resolved = resolver.resolve(document)
         if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
             resolved = None
+        elif isinstance(resolved, str):
+            resolved = _json_document(resolved)
         policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,
-                                  max_statements=max_statements)
+                                  max_statements=max_statements, resource_implied=resource_implied)
         result.policies.append(policy)
         return policy
 
@@ -226,7 +243,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             key, service = RESOURCE_POLICY_TYPES[rtype]
             if key in props:
                 add_policy(props[key], PolicyKind.RESOURCE, join_pointer(pointer, key),
-                           Subject(service, logical_id, None), f"{service}:{logical_id}")
+                           Subject(service, logical_id, None), f"{service}:{logical_id}",
+                           resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
                 result.counts["resource_policies"] += 1
 
     for logical_id, parts in principal_parts.items():
