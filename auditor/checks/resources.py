@@ -47,6 +47,10 @@ ARN_SERVICE_ALIASES = {"codestar-connections": ("codeconnections",), "codeconnec
 """AWS renamed CodeStar Connections to CodeConnections (2024); each prefix's actions accept the other's ARNs."""
 
 
+SLASH_FREE_NAME = "${BucketName}"
+"""S3 bucket names are letters, digits, dots and hyphens."""
+
+
 @dataclass(frozen=True, slots=True)
 class ArnFormat:
     service: str
@@ -62,6 +66,9 @@ class ArnFormat:
     """The literal start of the resource part, before the first variable."""
     listed: bool = True
     """False for the formats this module adds: no action lists them, so IAM301 cannot judge them."""
+    slash_free: bool = False
+    """The resource part ends in a name that cannot hold a ``/`` (an S3 bucket name): an ARN with a literal ``/``
+    there names something else (``arn:aws:s3:::bucket/*`` names objects, never the bucket)."""
 
 
 def _glob_match(text: str, glob: str) -> bool:
@@ -112,8 +119,10 @@ class ArnIndex:
                 if len(parts) < 6 or parts[0] != "arn":
                     continue
                 resource = parts[5]
+                raw_resource = text.split(":", 5)[5]
+                slash_free = raw_resource.endswith(SLASH_FREE_NAME) and raw_resource.count("${") == 1
                 entry = ArnFormat(service, type_name, text, parts[3], parts[4], resource,
-                                  resource.partition("*")[0], not type_key.startswith("?"))
+                                  resource.partition("*")[0], not type_key.startswith("?"), slash_free)
                 by_type.setdefault(type_key.lower(), entry)
                 every.append(entry)
         self._types[service] = (by_type, every)
@@ -186,6 +195,8 @@ class ArnIndex:
                     continue
             elif not ((head.startswith(prefix) or prefix.startswith(head))
                       and globs_intersect(resource, entry.resource)):
+                continue
+            if entry.slash_free and resource.startswith(prefix) and "/" in resource[len(prefix):]:
                 continue
             if _segment_fits(region, entry.region) and _segment_fits(account, entry.account):
                 found.append(entry)
@@ -452,10 +463,15 @@ def _action_resource_types(action: str, context: CheckContext) -> frozenset[tupl
                  '"Resource": "arn:aws:s3:::bucket-name"}]}', "IAM301"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                  '"Action": ["kms:Decrypt", "kms:GenerateDataKey"], '
-                 '"Resource": "arn:aws:kms:${Region}:${AccountId}:alias/stackstate-integration"}]}', "IAM301")],
+                 '"Resource": "arn:aws:kms:${Region}:${AccountId}:alias/stackstate-integration"}]}', "IAM301"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", '
+                 '"Resource": "arn:aws:s3:::bucket-name/reports/*"}]}', "IAM301",
+                 note="a bucket name has no '/': an ARN with one names objects, which s3:ListBucket does not take")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Action": ["s3:GetObject", "s3:ListBucket"], '
                   '"Resource": ["arn:aws:s3:::bucket-name", "arn:aws:s3:::bucket-name/*"]}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", '
+                  '"Resource": "arn:aws:s3:::logs-*"}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", '
                   '"Resource": "arn:aws:kms:*:123456789012:key/*", '
                   '"Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/app"}}}]}')],
