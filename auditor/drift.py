@@ -123,6 +123,14 @@ def select_baselines(refs: Sequence[str] = (), extra_paths: Sequence[str] = ()) 
     return list(unique.values())
 
 
+def check_baseline_refs(refs: Sequence[str], mappings: Iterable[Any] = ()) -> None:
+    """:class:`DriftError` for an unknown baseline id, revision or file among ``refs`` and the mappings: raised
+    before anything is checked, whether or not the input has principals to compare."""
+    chosen = select_baselines(refs)
+    for mapping in mappings:
+        _find_baseline(_mapping_pair(mapping)[1], chosen)
+
+
 def matching_baselines(
     principal: Principal, baselines: Sequence[Baseline], mappings: Iterable[Any] = ()
 ) -> list[Baseline]:

@@ -159,6 +159,10 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     select = frozenset(request.select) | frozenset(request.categories)
     selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
     drift = DriftSettings(request.baselines, dict(request.variables), tuple(request.baseline_mappings))
+    if drift.baselines or drift.mappings:
+        from auditor.drift import check_baseline_refs
+
+        check_baseline_refs(drift.baselines, drift.mappings)
     from auditor.parallel import load_and_check
 
     loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,

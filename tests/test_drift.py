@@ -374,6 +374,8 @@ def test_drift_command_json_and_exit_codes(tmp_path: Path) -> None:
     ("drift", "stackstate/firehose-role", "/does/not/exist.json"),
     ("baseline", "show", "nope/none"),
     ("check", FIXTURE, "--baseline", "nope/none"),
+    ("check", str(Path(FIXTURE).parents[1] / "demo/ci-deploy-policy.json"), "--baseline", "nope/none"),
+    ("check", str(Path(FIXTURE).parents[1] / "demo/ci-deploy-policy.json"), "--baseline", "upsolver/server-role@v0"),
     ("check", FIXTURE, "--var", "novalue"),
 ])
 def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...]) -> None:
