@@ -55,6 +55,19 @@ def test_terraform_findings_point_at_the_policy_string_line() -> None:
         assert finding["location"]["line"] == expected_line
 
 
+def test_terraform_plan_policy_that_is_not_json_is_a_located_syntax_error() -> None:
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "aws_iam_policy.bad", "type": "aws_iam_policy", "name": "bad",
+         "values": {"name": "bad", "policy": "{not json"}}]}}}
+    text = json.dumps(plan, indent=2)
+    loaded = load_text(text, "plan.json", LoadOptions())
+    ((source, problem),) = loaded.document_problems
+    assert problem.rule == "syntax-error" and "aws_iam_policy.bad.policy is not a JSON policy" in problem.message
+    assert "(line 1, column 2 of the string)" in problem.message
+    expected = next(n for n, line in enumerate(text.splitlines(), 1) if '"policy"' in line)
+    assert source.locate(problem.pointer)[0] == expected
+
+
 def test_export_uses_default_version_and_builds_principals() -> None:
     loaded = load_paths([str(FIXTURES / "loaders/export-cli-shape.json")])
     assert dict(loaded.counts) == {"users": 1, "groups": 1, "roles": 1, "policies": 1}

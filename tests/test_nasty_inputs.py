@@ -136,7 +136,7 @@ CASES = [
     Case("duplicate keys", {"dup.json": CLEAN.replace('"Effect": "Allow"', '"Effect": "Allow", "Effect": "Deny"')},
          1, {"IAM108"}, message="key 'Effect' appears more than once"),
     Case("integer of 5,000 digits", {"bigint.json": _policy_with(Condition={"NumericLessThan": {"s3:max-keys": 1}})
-         .replace(": 1}", ": " + "9" * 5000 + "}")}, 1, {"IAM100"}, message="Exceeds the limit (4300 digits)"),
+         .replace(": 1}", ": " + "9" * 5000 + "}")}, 1, {"IAM100"}, message="a number of more than 4,300 digits"),
     Case("lone surrogate escape", {"surrogate.json": CLEAN.replace('"Effect"', '"Sid": "\\ud800", "Effect"')},
          1, {"IAM100", "IAM111"}, message="half of a UTF-16 surrogate pair"),
     Case("YAML billion laughs", {"laughs.yaml": BILLION_LAUGHS}, 1, {"IAM100"},

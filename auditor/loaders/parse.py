@@ -171,8 +171,8 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
         raise _nesting_error(text, source, max_nesting) from None
     except json.JSONDecodeError as exc:
         raise ParseError(_json_message(exc, text), exc.lineno, exc.colno) from None
-    except ValueError as exc:  # an integer literal of more than 4,300 digits
-        raise ParseError(f"invalid JSON: {exc}") from None
+    except ValueError:  # an integer literal longer than Python reads (sys.get_int_max_str_digits())
+        raise _long_number_error(text, source) from None
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
         raise _nesting_error(text, source, max_nesting)
     duplicates = tuple(source.duplicate_keys()) if seen_duplicate else ()
@@ -227,6 +227,17 @@ def _nesting_error(text: str, source: Source, max_nesting: int) -> ParseError:
                       f"{MAX_NESTING_CEILING})", line, column)
 
 
+def _long_number_error(text: str, source: Source) -> ParseError:
+    match = _LONG_NUMBER.search(text)
+    line, column = source.offset_to_position(match.start()) if match else (0, 0)
+    return ParseError(f"a number of more than {_MAX_DIGITS:,} digits: no policy value is that long",
+                      line, column)
+
+
+_MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python 3.10.7 and later limit them
+_LONG_NUMBER = re.compile(rf"\d{{{_MAX_DIGITS + 1},}}")
+
+
 def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
     """A JSON document held in a string (a URL-encoded policy in an export, a Terraform attribute)."""
     max_nesting = effective_nesting(max_nesting)
@@ -234,8 +245,10 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise ParseError(f"nesting deeper than {max_nesting} levels") from None
-    except ValueError as exc:
-        raise ParseError(f"invalid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"{_json_message(exc, text)} (line {exc.lineno}, column {exc.colno} of the string)") from None
+    except ValueError:
+        raise ParseError(_long_number_error(text, Source("", text)).message) from None
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
         raise ParseError(f"nesting deeper than {max_nesting} levels")
     if _may_hold_surrogates(text) and _SURROGATE_OR_ESCAPE.search(text):

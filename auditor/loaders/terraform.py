@@ -11,7 +11,7 @@ from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Subject
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
@@ -124,8 +124,9 @@ def _policy(
         try:
             document = parse_embedded_json(value, max_nesting)
         except ParseError as exc:
-            result.not_checked.append(f"{source.display_path}: {label} is not JSON ({exc.message}; "
-                                      "unknown until apply?)")
+            # a value unknown until apply is left out of the plan, not written as some other string
+            result.document_problems.append(
+                (source, Problem("syntax-error", f"{label} is not a JSON policy document: {exc.message}", pointer)))
             return None
     policy = normalize_policy(document, kind, source, pointer, subject=subject, label=label,
                               max_statements=max_statements)
