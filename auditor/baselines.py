@@ -378,11 +378,64 @@ def load_bundled_baselines(extra_paths: Iterable[Path | str] = ()) -> BaselineSe
 
 
 def resolve_baseline(ref_or_path: str, extra_paths: Iterable[Path | str] = ()) -> Baseline:
-    """A baseline file path, else a bundled (or extra) baseline id or ``id@revision``."""
+    """A baseline file path, a plain policy file, else a bundled (or extra) baseline id or ``id@revision``."""
     candidate = Path(ref_or_path)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return load_baseline_file(candidate)
+    if candidate.is_file():
+        if candidate.suffix in (".yaml", ".yml") and _is_baseline_text(candidate):
+            return load_baseline_file(candidate)
+        return baseline_from_policy_file(candidate)
     return load_bundled_baselines(extra_paths).get(ref_or_path)
+
+
+def _document_at(policy: Any) -> Mapping[str, Any]:
+    """The policy document as written (the loader keeps only its normal form)."""
+    from auditor.loaders import is_yaml_name
+    from auditor.loaders.parse import parse_json, parse_yaml
+
+    text = policy.source.document_text() or ""
+    parse = parse_yaml if is_yaml_name(policy.source.display_path, text) else parse_json
+    document = parse(text, policy.source.display_path).data
+    for token in filter(None, policy.pointer.split("/")):  # "", /PolicyDocument or /PolicyVersion/Document
+        document = document[token]
+    return document if isinstance(document, Mapping) else {}
+
+
+def _is_baseline_text(path: Path) -> bool:
+    """A baseline file names its ``id`` at the top level; a YAML policy document does not."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return any(line.startswith("id:") for line in handle)
+    except OSError:
+        return True  # load_baseline_file reports it
+
+
+def baseline_from_policy_file(path: Path) -> Baseline:
+    """A policy document (JSON or YAML) used as the documented policy: an identity, trust or resource policy
+    by its content, with no principal name patterns (an export's principal is chosen with ``--principal``)."""
+    from auditor.loaders import LoadOptions, load_paths
+    from auditor.model import PolicyKind
+
+    loaded = load_paths([str(path)], LoadOptions())
+    for error in loaded.errors:
+        raise BaselineError(path, error.line, error.column, error.message)
+    for source, problem in loaded.document_problems:
+        line, column = (problem.line, problem.column) if problem.line else source.locate(problem.pointer)
+        raise BaselineError(path, line, column, problem.message)
+    standalone = [p for p in loaded.policies if p.subject is None]
+    if len(standalone) != 1 or loaded.principals:
+        reason = "; ".join(reason for _, reason in loaded.skipped) or (
+            f"it holds {len(loaded.policies)} policies and {len(loaded.principals)} principals")
+        raise BaselineError(path, 0, 0, f"not a baseline file (YAML with an id) nor one policy document: {reason}")
+    policy = standalone[0]
+    document = _document_at(policy)
+    provenance = Provenance(document=str(path))
+    name = path.stem
+    if policy.kind is PolicyKind.TRUST:
+        return Baseline(f"file/{name}", "file", True, path.name, "(file)", PrincipalSpec("role"), provenance, (),
+                        trust_policy=BaselinePolicy(name, "trust", document), path=path)
+    principal = PrincipalSpec("resource" if policy.kind is PolicyKind.RESOURCE else "role")
+    return Baseline(f"file/{name}", "file", True, path.name, "(file)", principal, provenance,
+                    (BaselinePolicy(name, policy.kind.value, document),), path=path)
 
 
 # --------------------------------------------------------------------------- comparing revisions

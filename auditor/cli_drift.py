@@ -6,6 +6,7 @@ Only typer is imported at start-up; the engine loads when the command runs.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,8 @@ def _fail(message: str) -> typer.Exit:
 
 def drift_command(
     baseline: Annotated[
-        str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev) or a file.")
+        str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev), a baseline "
+                                                      "YAML file, or a policy document to compare with.")
     ],
     target: Annotated[Path, typer.Argument(metavar="TARGET", help="A policy file or an account export.")],
     principal: Annotated[
@@ -72,11 +74,22 @@ def drift_command(
     loaded = load_paths([str(target)], LoadOptions(kind=forced))
     if loaded.errors:
         raise _fail(str(loaded.errors[0]))
-    try:
-        results = drift_loaded(chosen, loaded, principal, load_catalog(), parse_vars(var or ()), strict_vars=True)
-    except DriftError as exc:
-        raise _fail(str(exc)) from None
-    report = _report(loaded, results)
+    if not loaded.policies and not loaded.principals and loaded.skipped:
+        shown, reason = loaded.skipped[0]
+        raise _fail(f"{shown}: {reason}: TARGET holds no policy to compare")
+    if not loaded.policies and not loaded.principals and loaded.document_problems:
+        # a TARGET that is not JSON/YAML or not a policy: its malformed findings, located, as check reports them
+        from auditor.checks import all_rules
+        from auditor.engine import CheckContext, run_rules
+
+        report = _report(loaded, [], run_rules(loaded, all_rules(), CheckContext(load_catalog())))
+    else:
+        try:
+            results = drift_loaded(chosen, loaded, principal, load_catalog(), parse_vars(var or ()),
+                                   strict_vars=True)
+        except DriftError as exc:
+            raise _fail(str(exc)) from None
+        report = _report(loaded, results)
     from auditor.output import write_text
     from auditor.run import exit_code, render
 
@@ -91,14 +104,15 @@ def drift_command(
     raise typer.Exit(exit_code(report, threshold))
 
 
-def _report(loaded: Any, results: list[Any]) -> Any:
+def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> Any:
     from auditor import __version__
     from auditor.checks import all_rules
     from auditor.model import Finding
     from auditor.report import Report, Summary
 
-    findings = sorted((f for r in results for f in r.findings), key=Finding.sort_key)
-    paths = tuple(sorted({p.source.display_path for p in loaded.policies}))
+    findings = sorted([*malformed, *(f for r in results for f in r.findings)], key=Finding.sort_key)
+    paths = tuple(sorted({p.source.display_path for p in loaded.policies}
+                         | {source.display_path for source, _ in loaded.document_problems}))
     summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
                       verdicts=tuple((r.target, r.verdict) for r in results), paths=paths)
     return Report(tuple(findings), (), summary, all_rules().infos(), __version__)
@@ -109,6 +123,7 @@ def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, c
     from auditor.run import use_color
 
     sources = {p.source.display_path: p.source for p in loaded.policies}
+    sources.update((source.display_path, source) for source, _ in loaded.document_problems)
 
     def read_line(shown: str, line: int) -> str | None:
         source = sources.get(shown)

@@ -415,3 +415,38 @@ def test_baseline_extract_writes_files(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["documents"][0]["written"]
     assert list((tmp_path / "out" / "acme").glob("*.yaml"))
+
+
+_DOCUMENTED = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", '
+               '"s3:ListBucket"], "Resource": ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]}]}')
+
+
+def test_a_plain_policy_file_serves_as_the_baseline(tmp_path: Path) -> None:
+    documented = tmp_path / "documented.json"
+    documented.write_text(_DOCUMENTED)
+    same, widened = tmp_path / "same.json", tmp_path / "widened.json"
+    same.write_text(_DOCUMENTED.replace('"Resource"', '"Sid": "Read", "Resource"'))
+    widened.write_text(_DOCUMENTED.replace('"s3:ListBucket"]', '"s3:ListBucket", "s3:PutObject"]'))
+    assert run_cli("drift", str(documented), str(same)).returncode == 0
+    result = run_cli("drift", str(documented), str(widened), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    reported = json.loads(result.stdout)["findings"]
+    assert [(f["rule_id"], f["baseline"]) for f in reported] == [("IAM901", "file/documented@file")]
+    assert "s3:PutObject" in reported[0]["message"]
+
+
+def test_a_baseline_file_that_is_not_valid_says_where(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"Version": "2012-10-17",\n "Statement": [}')
+    result = run_cli("drift", str(broken), FIXTURE)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"iam-audit: error: {broken}:2:") and len(result.stderr.splitlines()) == 1
+
+
+def test_a_target_that_is_not_json_is_a_located_malformed_finding(tmp_path: Path) -> None:
+    target = tmp_path / "target.json"
+    target.write_text('{"Version": "2012-10-17", "Statement": [')
+    result = run_cli("drift", "upsolver/server-role", str(target), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["rule_id"] == "IAM100" and (finding["location"]["line"], finding["location"]["column"]) == (1, 41)
