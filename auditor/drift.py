@@ -100,7 +100,7 @@ def select_baselines(refs: Sequence[str] = (), extra_paths: Sequence[str] = ()) 
     """
     from pathlib import Path
 
-    from auditor.baselines import BaselineError, UnknownBaselineError, load_baseline_file, load_bundled_baselines
+    from auditor.baselines import BaselineError, UnknownBaselineError, load_bundled_baselines, resolve_baseline
 
     ids = [r for r in refs if not Path(r).exists()]
     paths = [r for r in refs if Path(r).exists()] + list(extra_paths)
@@ -110,7 +110,7 @@ def select_baselines(refs: Sequence[str] = (), extra_paths: Sequence[str] = ()) 
         for raw in paths:
             path = Path(raw)
             if path.is_file():
-                chosen.append(load_baseline_file(path))
+                chosen.append(resolve_baseline(str(path)))
             else:
                 extra = load_bundled_baselines([path])
                 own = {b.ref for b in load_bundled_baselines()}
