@@ -63,12 +63,16 @@ class CompiledStatement:
     """Its conditions can never hold (a time window that has closed)."""
     is_allow: bool
     """An Allow (else a Deny); asked for by nearly every rule, so kept rather than derived."""
+    any_resource: bool
+    """It covers every resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*``) or uses ``NotResource``."""
 
-    @property
-    def any_resource(self) -> bool:
-        """True when the statement covers every resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*``) or uses
-        ``NotResource``."""
-        return self.not_resources is not None or any(covers_every_resource(r) for r in self.resources)
+
+def _names_every_resource(resources: tuple[str, ...] | None) -> bool:
+    if not resources:
+        return False
+    if "*" in resources:
+        return True
+    return any(covers_every_resource(r) for r in resources if r[-1:] == "*")
 
 
 def covers_every_resource(resource: str) -> bool:
@@ -249,6 +253,7 @@ class PermissionModel:
                 conditions=statement.conditions,
                 never_applies=never_holds(statement.conditions, self.now),
                 is_allow=statement.is_allow,
+                any_resource=statement.not_resources is not None or _names_every_resource(statement.resources),
             )
             for statement in policy.statements
             if statement.effect in ("Allow", "Deny")
@@ -317,7 +322,7 @@ def permission_model(catalog: Catalog) -> PermissionModel:
 def deny_covers(deny: CompiledStatement, allow: CompiledStatement) -> bool:
     """True when the Deny's resources include every resource the Allow grants on."""
     if deny.not_resources is None:
-        if any(covers_every_resource(r) for r in deny.resources):
+        if _names_every_resource(deny.resources):
             return True
         if allow.not_resources is not None or not allow.resources:
             return False
