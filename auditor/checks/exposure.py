@@ -13,6 +13,7 @@ from auditor.checks._risk import (
     narrowing_condition,
     scoping_conditions,
 )
+from auditor.checks.resources import names_every_resource_of
 from auditor.checks.wildcards import full_admin
 from auditor.engine import CheckContext
 from auditor.knowledge import load_sensitive
@@ -52,12 +53,12 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
     wanted = sensitive_sets()[category]
     catalog = context.catalog
     for statement in compiled(policy, context):
-        if not statement.is_allow or statement.never_applies or not statement.any_resource:
-            continue
-        if scoping_conditions(statement.conditions) or full_admin(statement, context):
+        if not statement.is_allow or statement.never_applies:
             continue
         found = statement.actions & wanted
-        if not found:
+        if found and not statement.any_resource:
+            found = frozenset(a for a in found if names_every_resource_of(a, statement.resources, context))
+        if not found or scoping_conditions(statement.conditions) or full_admin(statement, context):
             continue
         st = statement.statement
         names = display(found, catalog)
@@ -76,7 +77,8 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
     "Actions that hand out credentials, on every resource",
     what="Reports an `Allow` of an action that returns credentials or secrets (`rules/sensitive.yaml`: "
          "`iam:CreateAccessKey`, `iam:UpdateLoginProfile`, `ecr:GetAuthorizationToken`, "
-         "`redshift:GetClusterCredentials`...) on `\"Resource\": \"*\"` without a scoping condition. High for IAM "
+         "`redshift:GetClusterCredentials`...) on every resource (`*`, or a pattern such as `arn:aws:iam::*:user/*` "
+         "that matches every ARN of a type the action takes) without a scoping condition. High for IAM "
          "user credentials (`iam:`, `sts:`); low when every action accepts only `*` (`ecr:GetAuthorizationToken`: "
          "the token reaches only repositories other permissions allow).",
     why="The holder can mint credentials for other users, databases or registries and act as them; the new "
@@ -95,14 +97,16 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
 @RULES.rule(
     "IAM021", "data-access", "data-access", Severity.MEDIUM, "Reading sensitive data on every resource",
     what="Reports an `Allow` of an action that reads stored data (`s3:GetObject`, `secretsmanager:GetSecretValue`, "
-         "`ssm:GetParameter`, `kms:Decrypt`, `dynamodb:Scan`...) on `\"Resource\": \"*\"` without a scoping "
-         "condition.",
+         "`ssm:GetParameter`, `kms:Decrypt`, `dynamodb:Scan`...) on every resource (`*`, or a pattern such as "
+         "`arn:aws:s3:::*/*` that matches every ARN of a type the action takes) without a scoping condition.",
     why="Every bucket, secret, parameter and table of the account is readable, including those created later "
         "for other purposes; one leaked credential exposes all of it.",
     example='{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}',
     fix="Name the buckets, secrets or keys the job reads, or scope with `aws:ResourceTag/...`.",
     bad=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}',
-                 "IAM021")],
+                 "IAM021"),
+         example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"}]}', "IAM021",
+                 note="every object of every bucket: as much as * gives s3:GetObject")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
                   '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}')],
 )
@@ -115,14 +119,16 @@ def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     "Changing resource policies or sharing, on every resource",
     what="Reports an `Allow` of an action that rewrites resource policies or shares resources "
          "(`s3:PutBucketPolicy`, `kms:PutKeyPolicy`, `lambda:AddPermission`, `ec2:ModifySnapshotAttribute`...) "
-         "on `\"Resource\": \"*\"` without a scoping condition. Low when every action accepts only `*`.",
+         "on every resource (`*`, or a pattern such as `arn:aws:s3:::*` that matches every ARN of a type the action "
+         "takes) without a scoping condition. Low when every action accepts only `*`.",
     why="The holder can open any bucket, key, queue or snapshot to another account or to the public, which "
         "bypasses every identity policy of the account.",
     example='{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}',
     fix="Restrict to the resources the job administers; guard public sharing with an SCP or Block Public Access.",
     bad=[example(_V + '{"Effect": "Allow", "Action": "ec2:ModifySnapshotAttribute", "Resource": "*"}]}',
                  "IAM003", "IAM022")],
-    good=[example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::b"}]}')],
+    good=[example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::b"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::team-*"}]}')],
 )
 def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     return _sensitive_hits(policy, context, "resource-exposure")

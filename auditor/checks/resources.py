@@ -19,6 +19,7 @@ from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
+from auditor.permissions import pattern_covers
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -158,6 +159,10 @@ class ArnIndex:
 
     def has_type(self, service: str, type_key: str) -> bool:
         return type_key in self._service_formats(service)[0]
+
+    def type_format(self, service: str, type_key: str) -> ArnFormat:
+        """The (first) ARN format of a resource type that ``has_type`` knows."""
+        return self._service_formats(service)[0][type_key]
 
     def path_style(self, arn_service: str) -> bool:
         return any(f.resource.startswith("/") for f in self.formats(arn_service))
@@ -428,6 +433,49 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
 
 
 _NOT_YET = object()
+
+
+def names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext) -> bool:
+    """Whether the ``Resource`` patterns match every ARN of each resource type the action requires (of one of
+    the types it takes, when it requires none): every secret for ``secretsmanager:GetSecretValue``
+    (``arn:aws:secretsmanager:*:*:secret:*``), every object of every bucket for ``s3:GetObject``
+    (``arn:aws:s3:::*/*``). Memoised per run."""
+    cache = run_cache(context, "every_resource_of")
+    key = (action, resources)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _names_every_resource_of(action, resources, context)
+    return found
+
+
+def _names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext) -> bool:
+    pairs = _action_resource_types(action, context)
+    info = context.catalog.action(action)
+    if pairs is None or info is None:
+        return False
+    index = arn_index(context.catalog)
+
+    def covered(type_key: str) -> bool:
+        arn_format = index.type_format(info.service, type_key.lower())
+        return any(_pattern_covers_format(resource.lower(), arn_format) for resource in resources)
+
+    required = [name for name, is_required in info.resource_types if is_required]
+    if required:
+        return all(covered(name) for name in required)
+    return any(covered(name) for name, _ in info.resource_types)
+
+
+def _pattern_covers_format(pattern: str, arn_format: ArnFormat) -> bool:
+    if "${" in pattern or "{{" in pattern:  # a policy variable or template value: one principal's, one stack's
+        return False
+    parts = pattern.split(":", 5)
+    wanted = arn_format.text.lower().split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or len(wanted) < 6 or "$" in wanted[2]:
+        return False
+    _, _, service, region, account, rest = parts
+    return ((service == wanted[2] or not service.strip("*"))
+            and pattern_covers(region, arn_format.region) and pattern_covers(account, arn_format.account)
+            and pattern_covers(rest, arn_format.resource))
 
 
 def _action_resource_types(action: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:
