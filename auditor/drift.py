@@ -403,8 +403,8 @@ class _Report:
                 location=location,
                 subject=subject,
                 statement=StatementRef(statement.index, statement.sid) if statement is not None else None,
-                baseline=self.baseline.ref,
-                details=details,
+                baseline=self.baseline.id,
+                details={**details, "baseline_revision": self.baseline.revision},
             )
         )
 

@@ -64,14 +64,17 @@ def fingerprint_parts(finding: Finding) -> dict[str, Any]:
         statement_key = f"sid:{statement.sid.strip()}"
     else:
         statement_key = f"index:{statement.index}"
-    key: Any = _normalise_details(finding.details)
+    details = dict(finding.details)
+    revision = details.pop("baseline_revision", None)  # drift: kept in the baseline part, as id@revision
+    baseline = f"{finding.baseline}@{revision}" if finding.baseline and revision else finding.baseline or ""
+    key: Any = _normalise_details(details)
     if not key:
         key = _normalise_message(finding.message)
     return {
         "rule": finding.rule_id.strip().upper(),
         "path": normalise_path(finding.location.path),
         "subject": [str(subject.get(name) or "") for name in ("kind", "name", "policy")],
-        "baseline": finding.baseline or "",
+        "baseline": baseline,
         "statement": statement_key,
         "key": key,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from auditor.baselines import Baseline, BaselinePolicy, Placeholder, PrincipalSp
 from auditor.catalog import load_catalog
 from auditor.drift import DriftError, DriftResult, compare_policy, compare_principal, drift_loaded, parse_vars
 from auditor.drift_logic import glob_contains, glob_intersects, squash
+from auditor.fingerprint import fingerprint
 from auditor.loaders import LoadOptions, load_text
 from auditor.model import PolicyKind
 from auditor.normalize import normalize_policy
@@ -104,7 +106,12 @@ def test_action_added_and_removed() -> None:
     assert rules(added) == {"IAM901"}
     finding = added.findings[0]
     assert finding.details["added_actions"] == [{"action": "s3:PutObject", "access_level": "Write"}]
-    assert finding.baseline == "test/reader@1" and finding.statement is not None and finding.statement.index == 0
+    assert finding.baseline == "test/reader" and finding.details["baseline_revision"] == "1"
+    assert finding.statement is not None and finding.statement.index == 0
+    # accepted-findings files written when `baseline` held id@revision keep matching
+    as_before = dataclasses.replace(finding, baseline="test/reader@1",
+                                    details={k: v for k, v in finding.details.items() if k != "baseline_revision"})
+    assert fingerprint(finding) == fingerprint(as_before)
     assert added.verdict.startswith("1 new: 1 action(s) added")
     removed = compare(edited(lambda s: s[0]["Action"].remove("s3:GetObjectVersion")))
     assert rules(removed) == {"IAM902"}
@@ -431,7 +438,7 @@ def test_a_plain_policy_file_serves_as_the_baseline(tmp_path: Path) -> None:
     result = run_cli("drift", str(documented), str(widened), "--format", "json")
     assert result.returncode == 1, result.stderr
     reported = json.loads(result.stdout)["findings"]
-    assert [(f["rule_id"], f["baseline"]) for f in reported] == [("IAM901", "file/documented@file")]
+    assert [(f["rule_id"], f["baseline"]) for f in reported] == [("IAM901", "file/documented")]
     assert "s3:PutObject" in reported[0]["message"]
 
 

@@ -75,7 +75,7 @@ def test_every_compared_principal_has_one_verdict(report: dict[str, Any]) -> Non
 def test_drift_findings_carry_baseline_evidence_and_locations(report: dict[str, Any]) -> None:
     drift = {(f["subject"]["name"], f["rule_id"]): f for f in report["findings"] if f["rule_id"].startswith("IAM9")}
     added = drift[("StackStateFirehoseRole-eu-west-1", "IAM901")]
-    assert added["baseline"] == "stackstate/firehose-role@5.1"
+    assert (added["baseline"], added["details"]["baseline_revision"]) == ("stackstate/firehose-role", "5.1")
     assert added["details"]["added_actions"] == [{"action": "s3:DeleteObject", "access_level": "Write"}]
     assert added["details"]["bindings"] == {"AccountId": "111122223333", "Region": "eu-west-1"}
     assert added["location"]["path"].endswith("account-vendors.json") and added["location"]["line"] > 0
