@@ -110,6 +110,16 @@ def test_writes_three_self_contained_outputs(tmp_path: Path) -> None:
     assert "First run" in markdown
 
 
+def test_markdown_lists_what_was_not_checked(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"name": "pkg", "version": "1"}')
+    out = tmp_path / "out"
+    result = _report(str(RUN1), str(tmp_path / "package.json"), "-o", str(out), "--history", str(tmp_path / "h"),
+                     "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "### Not checked (1)" in markdown and "package.json: skipped, not an IAM policy" in markdown
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",

@@ -294,7 +294,6 @@ def _controls_table(controls: Sequence[ControlResult]) -> Markup:
 
 
 def _inputs_section(result: ScheduledReport) -> Section:
-    report = result.check_report
     rows = [
         h("tr", h("td", account.label), h("td", ", ".join(account.inputs)), h("td", str(len(account.files)),
                                                                              class_="num"),
@@ -307,11 +306,18 @@ def _inputs_section(result: ScheduledReport) -> Section:
         h("p", "History database: ", h("code", str(result.history_path)), class_="muted"),
         h("p", f"Rules run: {len(result.rules_run)}.", class_="muted"),
     ]
-    not_checked = list(report.summary.not_checked) + [f"{p}: skipped, {r}" for p, r in report.summary.skipped]
+    not_checked = _not_checked(result)
     if not_checked:
         body.append(h("h3", "Not checked"))
         body.append(h("ul", [h("li", text) for text in not_checked]))
     return Section("inputs", "Inputs", join(body))
+
+
+def _not_checked(result: ScheduledReport) -> list[str]:
+    """What the audit did not cover: parts of inputs left out, files that hold no policy (an input that cannot be
+    read stops the report instead)."""
+    summary = result.check_report.summary
+    return list(summary.not_checked) + [f"{path}: skipped, {reason}" for path, reason in summary.skipped]
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
@@ -374,6 +380,12 @@ def render_markdown(result: ScheduledReport, *, max_rows: int = MARKDOWN_MAX_ROW
     if not_evaluated:
         parts.append(f"_{not_evaluated} control results are **not evaluated** (no rule evidences them yet, or "
                      "their rules did not run); see report.html._")
+    not_checked = _not_checked(result)
+    if not_checked:
+        rows = [f"- {md(text)}" for text in not_checked[:max_rows]]
+        if len(not_checked) > max_rows:
+            rows.append(f"- _…and {len(not_checked) - max_rows} more in report.html._")
+        parts += [f"### Not checked ({len(not_checked)})", "\n".join(rows)]
     parts.append("Full report: `report.html` (self-contained; open it in a browser). Data: `report.json`.")
     return "\n\n".join(parts) + "\n"
 
