@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from auditor.model import Severity
 
 FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
-CONFIG_HELP = ("Configuration file (default: .iam-audit.toml, else [tool.iam-audit] in pyproject.toml, searched "
+CONFIG_HELP = ("Configuration file (default: .iam-audit.toml, else \\[tool.iam-audit] in pyproject.toml, searched "
                "upward from the working directory).")
 NO_CONFIG_HELP = "Ignore configuration files."
 

@@ -83,14 +83,14 @@ class _Normalizer:
                 else:
                     self.problem(
                         "wrong-type",
-                        f"{element} entries must be strings, found {_type_name(item)}",
+                        f"{element} entries must be strings, found {type_name(item)}",
                         join_pointer(pointer, index),
                     )
             if not value:
                 self.problem("wrong-type", f"{element} is an empty list: it matches nothing", pointer)
             return tuple(items)
         self.problem(
-            "wrong-type", f"{element} must be a string or a list of strings, found {_type_name(value)}", pointer
+            "wrong-type", f"{element} must be a string or a list of strings, found {type_name(value)}", pointer
         )
         return ()
 
@@ -106,7 +106,7 @@ class _Normalizer:
             return ()
         if not isinstance(value, dict):
             self.problem(
-                "wrong-type", f"{element} must be \"*\" or an object, found {_type_name(value)}", pointer
+                "wrong-type", f"{element} must be \"*\" or an object, found {type_name(value)}", pointer
             )
             return ()
         refs: list[PrincipalRef] = []
@@ -134,7 +134,7 @@ class _Normalizer:
 
     def conditions(self, value: Any, pointer: str) -> tuple[Condition, ...]:
         if not isinstance(value, dict):
-            self.problem("bad-condition-block", f"Condition must be an object, found {_type_name(value)}", pointer)
+            self.problem("bad-condition-block", f"Condition must be an object, found {type_name(value)}", pointer)
             return ()
         result: list[Condition] = []
         for operator, block in value.items():
@@ -142,7 +142,7 @@ class _Normalizer:
             if not isinstance(block, dict):
                 self.problem(
                     "bad-condition-block",
-                    f"condition operator {operator} must map condition keys to values, found {_type_name(block)}",
+                    f"condition operator {operator} must map condition keys to values, found {type_name(block)}",
                     op_pointer,
                 )
                 continue
@@ -160,7 +160,7 @@ class _Normalizer:
                         self.problem(
                             "bad-condition-block",
                             f"condition value for {key} must be a string, number or boolean, "
-                            f"found {_type_name(item)}",
+                            f"found {type_name(item)}",
                             item_pointer,
                         )
                 if isinstance(raw, list) and not raw:
@@ -170,7 +170,7 @@ class _Normalizer:
 
     def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, int]) -> Statement | None:
         if not isinstance(raw, dict):
-            self.problem("wrong-type", f"a statement must be an object, found {_type_name(raw)}", pointer)
+            self.problem("wrong-type", f"a statement must be an object, found {type_name(raw)}", pointer)
             return None
         for key in raw:
             if key not in STATEMENT_ELEMENTS:
@@ -178,7 +178,7 @@ class _Normalizer:
                 self.problem("unknown-element", f"unknown statement element {key!r}{hint}", join_pointer(pointer, key))
         sid = raw.get("Sid")
         if sid is not None and not isinstance(sid, str):
-            self.problem("wrong-type", f"Sid must be a string, found {_type_name(sid)}", join_pointer(pointer, "Sid"))
+            self.problem("wrong-type", f"Sid must be a string, found {type_name(sid)}", join_pointer(pointer, "Sid"))
             sid = None
         if sid:
             if sid in sids:
@@ -206,7 +206,7 @@ class _Normalizer:
             elif isinstance(effect, str) and effect.lower() in ("allow", "deny"):
                 message = f'Effect {effect!r} must be spelt "{effect.capitalize()}"'
             else:
-                message = f'Effect must be "Allow" or "Deny", found {effect!r}'
+                message = f'Effect must be "Allow" or "Deny", found {_json_text(effect)}'
             self.problem("bad-effect", message, where)
         actions = not_actions = resources = not_resources = None
         if "Action" in raw and "NotAction" in raw:
@@ -291,7 +291,7 @@ def normalize_policy(
     version = policy_id = None
     if not isinstance(document, dict):
         normalizer.problem(
-            "not-a-policy", f"a policy must be a JSON object, found {_type_name(document)}", pointer
+            "not-a-policy", f"a policy must be a JSON object, found {type_name(document)}", pointer
         )
     else:
         for key in document:
@@ -347,7 +347,7 @@ def normalize_policy(
             else:
                 normalizer.problem(
                     "wrong-type",
-                    f"Statement must be an object or a list of objects, found {_type_name(raw_statements)}",
+                    f"Statement must be an object or a list of objects, found {type_name(raw_statements)}",
                     statement_pointer,
                 )
                 raw_list = []
@@ -389,7 +389,17 @@ def _all_strings(items: list[Any]) -> bool:
     return True
 
 
-def _type_name(value: Any) -> str:
+def _json_text(value: Any) -> str:
+    """A value as JSON spells it (``true``, ``null``, ``"allow"``), for messages about the document."""
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False)[:80]
+    except (TypeError, ValueError):
+        return repr(value)[:80]
+
+
+def type_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

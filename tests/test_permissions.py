@@ -133,7 +133,8 @@ def test_repeated_statements_cost_once_and_subtract_like_one(model: PermissionMo
     assert not any("iam:createuser" in g.actions for g in many.grants if g.statement.not_actions == excluded[:1])
 
 
-@pytest.mark.parametrize("resource", ["*", "arn:*", "arn:aws:*", "arn:aws:*:*:*:*", "arn:*:*:*:*:*", "arn:aws:**:*:*:*"])
+@pytest.mark.parametrize("resource", ["*", "arn:*", "arn:aws:*", "arn:aws:*:*:*:*", "arn:*:*:*:*:*",
+                                      "arn:aws:**:*:*:*"])
 def test_patterns_that_match_every_resource(resource: str) -> None:
     assert covers_every_resource(resource)
 

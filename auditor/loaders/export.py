@@ -241,6 +241,8 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         incomplete = meta.get("incomplete") or []
         for item in incomplete if isinstance(incomplete, list) else [incomplete]:
             what = item.get("what") if isinstance(item, dict) else item
+            if not isinstance(what, str) or not what.strip():
+                what = "a part it does not name (iam_audit.incomplete)"
             result.not_checked.append(f"{source.display_path}: the export is incomplete: {what}")
     return result
 
