@@ -8,8 +8,9 @@ from pathlib import Path
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
 from auditor.engine import CheckContext, Selection, run_rules
-from auditor.loaders import LoadOptions, load_text
+from auditor.loaders import LoadOptions, load_paths, load_text
 from auditor.model import Finding, PolicyKind
+from tests.conftest import FIXTURES
 
 V = '{"Version": "2012-10-17", "Statement": ['
 RULES = all_rules()
@@ -323,3 +324,10 @@ def test_deploy_time_values_narrow_and_are_not_placeholders() -> None:
                          Selection(select=frozenset({"public-access", "cross-account-trust"})))
     # only the ArnLike with a wildcard account opens the queue, and only the parameter account lacks an external id
     assert sorted((f.rule_id, f.location.line) for f in reported) == [("IAM030", 19), ("IAM031", 31)]
+
+
+def test_template_values_as_provider_or_action_are_unknown_not_wrong() -> None:
+    loaded = load_paths([str(FIXTURES / "loaders/cfn-oidc-template.yaml")])
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()))
+    # the provider is !GetAtt: its aud/sub conditions still count; !Sub "s3:${Act}" and !Ref Act are no typos
+    assert sorted((f.rule_id, f.location.line) for f in reported) == [("IAM033", 19)]

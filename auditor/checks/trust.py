@@ -60,6 +60,14 @@ def _conditions_on(statement: Statement, key: str) -> list[Condition]:
     return [c for c in statement.conditions if c.key.lower() == wanted]
 
 
+def _claim_conditions(statement: Statement, provider: str, claim: str) -> list[Condition]:
+    """Conditions on a token claim (``aud``, ``sub``) of the provider; of any provider when the provider is a
+    template value (``!GetAtt Provider.Arn``, ``aws_iam_openid_connect_provider.x.arn``) whose host is unknown."""
+    if "{{" in provider:
+        return [c for c in statement.conditions if c.key.lower().endswith(f":{claim}")]
+    return _conditions_on(statement, f"{provider}:{claim}")
+
+
 def _positive(condition: Condition) -> bool:
     return not is_negated(condition) and not condition.if_exists and condition.base_operator not in ("Null", "Bool")
 
@@ -217,8 +225,8 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
             provider = _provider(ref)
             if provider is None:
                 continue
-            aud = [c for c in _conditions_on(statement, f"{provider}:aud") if _positive(c)]
-            sub = [c for c in _conditions_on(statement, f"{provider}:sub") if _positive(c)]
+            aud = [c for c in _claim_conditions(statement, provider, "aud") if _positive(c)]
+            sub = [c for c in _claim_conditions(statement, provider, "sub") if _positive(c)]
             needs_sub = not provider.lower().startswith(_AUD_ONLY_PROVIDERS)
             problems = []
             severity = None
