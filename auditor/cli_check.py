@@ -86,7 +86,8 @@ def check(
                                                          "[default: 200]", show_default=False)] = None,
     max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
                                                        "[default: 200]", show_default=False)] = None,
-    max_yaml_size: Annotated[int, typer.Option("--max-yaml-size", help="Largest YAML file parsed, in MB.")] = 20,
+    max_yaml_size: Annotated[int, typer.Option("--max-yaml-size",
+                                               help="Largest YAML or Terraform (.tf) file parsed, in MB.")] = 20,
     max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "
                                                 "the rest are reported as not checked.")] = 10_000,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache or the "

@@ -24,7 +24,8 @@ from auditor.model import InputError, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source
 
-POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template", ".tf")
+TERRAFORM_SUFFIX = ".tf"
 STDIN = "-"
 """The path that stands for standard input (``aws iam get-account-authorization-details | iam-audit check -``)."""
 SKIPPED_DIRECTORIES = frozenset(
@@ -240,6 +241,17 @@ def is_yaml_name(shown: str, text: str) -> bool:
 def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None) -> LoadResult:
     result = result if result is not None else LoadResult(files=1)
     text = replace_surrogates(text)  # only text not decoded from a file can hold them; escapes are handled later
+    if shown != STDIN and shown.lower().endswith(TERRAFORM_SUFFIX):
+        from auditor.loaders.terraform_hcl import load_terraform_hcl
+
+        if len(text) > options.max_yaml_bytes:  # the same pure-Python parsing speed as YAML's, and its limit
+            result.document_problems.append((Source(shown, text), Problem(
+                "syntax-error", f"Terraform file of {len(text):,} characters is over the limit of "
+                f"{options.max_yaml_bytes:,} for YAML and HCL (raise it with --max-yaml-size)", "", line=1, column=1)))
+            return result
+        loaded = load_terraform_hcl(text, shown, max_nesting=options.max_nesting,
+                                    max_statements=options.max_statements)
+        return _merged(loaded, shown, result)
     is_yaml = is_yaml_name(shown, text)
     try:
         if is_yaml and len(text) > options.max_yaml_bytes:
@@ -293,10 +305,15 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
             normalize_policy(document, kind, source, pointer, subject=None, label=None,
                              max_statements=options.max_statements)
         )
+    return _merged(loaded, source.display_path, result)
+
+
+def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
+    """``result`` with one file's ``loaded`` added, and a note for every policy cut at --max-statements."""
     for policy in loaded.policies:
         for problem in policy.problems:
             if problem.rule == "policy-size" and "limit" in problem.details:
-                where = f"{source.display_path}" + (f" ({policy.label})" if policy.label else "")
+                where = shown + (f" ({policy.label})" if policy.label else "")
                 loaded.not_checked.append(
                     f"{where}: statements after the first {problem.details['limit']:,} of "
                     f"{problem.details['statements']:,} (over --max-statements)"
@@ -322,7 +339,9 @@ def _not_a_policy_reason(data: Any) -> str:
     if isinstance(data, dict):
         keys = ", ".join(key if len(key) <= 40 else key[:39] + "…" for key in list(data)[:3])
         return f"not an IAM policy (top-level keys: {keys})" if keys else "not an IAM policy (empty object)"
-    return f"not an IAM policy (top level is a {type(data).__name__})"
+    from auditor.normalize import type_name
+
+    return f"not an IAM policy (the document is {type_name(data)})"
 
 
 def infer_kind(document: dict[str, Any]) -> PolicyKind:

@@ -1,0 +1,853 @@
+"""Terraform configuration (``.tf`` files in HCL): the IAM policies a module declares.
+
+The file is read with python-hcl2's parse tree, so every element of a policy keeps the line
+and column it has in the file. A policy attribute may be ``jsonencode({...})``, JSON in a
+heredoc or a string, or a reference to a ``data "aws_iam_policy_document"`` block of the same
+file, which is turned into the JSON the AWS provider renders. Terraform expressions inside
+values (``var.bucket``, ``aws_s3_bucket.b.arn``, ``"${...}"``) become ``{{...}}`` placeholders
+that checks treat as unknown deploy-time values. A policy given any other way (``file(...)``,
+a local or module output, a data source of another file) is listed as not checked: the plan
+(``terraform show -json``) has its value.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Token, Tree
+
+from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
+from auditor.loaders.result import LoadResult
+from auditor.loaders.terraform import OWNER_ATTRIBUTE, POLICY_ATTRIBUTES
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
+from auditor.source import Source, join_pointer, scan_json_offsets
+
+# resource type -> [(attribute, kind)]; the plan's data source (aws_iam_policy_document.json) is a block here
+RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
+    **{rtype: attributes for rtype, attributes in POLICY_ATTRIBUTES.items() if rtype != "aws_iam_policy_document"},
+    "aws_ecr_repository_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_secretsmanager_secret_policy": [("policy", PolicyKind.RESOURCE)],
+}
+RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy"})
+"""Their policies' statements may leave out ``Resource``: the repository is the resource."""
+POLICY_DOCUMENT = "aws_iam_policy_document"
+DOCUMENT_OUTPUTS = frozenset({"json", "minified_json"})
+ROLE_REFERENCE_ATTRIBUTES = frozenset({"name", "id"})
+MERGED_DOCUMENT_ATTRIBUTES = ("source_policy_documents", "override_policy_documents", "source_json", "override_json")
+
+STATEMENT_LISTS = {"actions": "Action", "not_actions": "NotAction", "resources": "Resource",
+                   "not_resources": "NotResource"}
+PRINCIPAL_BLOCKS = {"principals": "Principal", "not_principals": "NotPrincipal"}
+STRUCTURAL_ELEMENTS = ("Principal", "NotPrincipal", "Condition")
+"""Statement elements whose shape a placeholder cannot stand in for: a statement with one unknown is not checked."""
+
+_HCL_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_TEMPLATE_MARK = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_WHITESPACE = re.compile(r"\s+")
+_SHOWN_EXPRESSION = 80
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    """A Terraform expression whose value is known only when Terraform runs."""
+
+    expression: str
+
+    @property
+    def placeholder(self) -> str:
+        return "{{" + self.expression + "}}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A heredoc's text with its interpolations turned into placeholders, and how to find the original offsets."""
+
+    text: str
+    output_starts: list[int]
+    raw_starts: list[int]
+    placeholder_offsets: tuple[int, ...]
+    directive: bool
+
+    def raw_offset(self, offset: int) -> int:
+        segment = max(bisect.bisect_right(self.output_starts, offset) - 1, 0)
+        return self.raw_starts[segment] + offset - self.output_starts[segment]
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTING,
+                       max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
+    """The policies and roles of one ``.tf`` file; HCL that does not parse is a located ``syntax-error``."""
+    import hcl2
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+    result = LoadResult(files=1)
+    positions: dict[str, tuple[int, int]] = {}  # filled while the file is read
+    source = Source(source_name, text, positions)
+    max_nesting = effective_nesting(max_nesting)
+    too_deep = Problem("syntax-error", f"HCL nesting deeper than {max_nesting} levels (the limit; --max-nesting "
+                                       "raises it)", "", line=1, column=1)
+    try:
+        tree = hcl2.parses_to_tree(text)
+    except UnexpectedInput as exc:
+        if isinstance(exc, UnexpectedCharacters):
+            message = f"HCL syntax error: unexpected character {exc.char!r}"
+        elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+            message = f"HCL syntax error: unexpected {str(exc.token).strip()[:40] or 'line break'!r}"
+        else:
+            message = "HCL syntax error: unexpected end of file (a '}', ']' or ')' is missing)"
+        at_end = not (isinstance(exc.line, int) and exc.line > 0)
+        line, column = source.offset_to_position(len(text)) if at_end else (exc.line, exc.column)
+        result.document_problems.append((source, Problem("syntax-error", message, "", line=line, column=column)))
+        return result
+    except RecursionError:
+        result.document_problems.append((source, too_deep))
+        return result
+    except LarkError as exc:
+        result.document_problems.append((source, Problem("syntax-error", f"HCL syntax error: {exc}", "", line=1,
+                                                         column=1)))
+        return result
+    try:
+        _ConfigurationReader(source, positions, result, max_nesting, max_statements).read(tree)
+    except (_TooDeep, RecursionError):
+        result.policies.clear()
+        result.principals.clear()
+        result.document_problems.append((source, too_deep))
+        return result
+    if not (result.policies or result.principals or result.not_checked or result.document_problems):
+        result.skipped.append((source_name, "no IAM policy (no Terraform resource that holds one, nor an "
+                                            "aws_iam_policy_document data source)"))
+    return result
+
+
+class _ConfigurationReader:
+    def __init__(self, source: Source, positions: dict[str, tuple[int, int]], result: LoadResult, max_nesting: int,
+                 max_statements: int) -> None:
+        self.source = source
+        self.text = source.text or ""
+        self.positions = positions
+        self.result = result
+        self.max_nesting = max_nesting
+        self.max_statements = max_statements
+        self.documents: dict[str, Tree] = {}
+        self.rendered_documents: dict[str, dict[str, Any] | None] = {}
+        self.role_keys_by_name: dict[str, str] = {}
+
+    # ----------------------------------------------------------------- the file's blocks
+
+    def read(self, tree: Tree) -> None:
+        blocks = [item for item in _body_items(_child_tree(tree, "body")) if item.data == "block"]
+        resources: list[tuple[str, str, Tree]] = []
+        for block in blocks:
+            kind, labels = _block_type(block), _block_labels(block)
+            if kind == "data" and len(labels) == 2 and labels[0] == POLICY_DOCUMENT:
+                self.documents[labels[1]] = block
+            elif kind == "resource" and len(labels) == 2 and labels[0] in RESOURCE_POLICY_ATTRIBUTES:
+                resources.append((labels[0], labels[1], block))
+        used_documents: set[str] = set()
+        roles: dict[str, dict[str, Any]] = {}
+        inline_by_role: dict[str, list[Policy]] = {}
+        role_policies: list[tuple[Tree, Policy]] = []
+        for rtype, name, block in resources:
+            address = f"{rtype}.{name}"
+            pointer = join_pointer(join_pointer("/resource", rtype), name)
+            self.mark(pointer, block)
+            attributes = _attributes(block)
+            literal_name = self.literal(attributes.get("name"))
+            display_name = literal_name or address
+            subject = Subject("role" if rtype == "aws_iam_role" else "policy", display_name, None)
+            if rtype == "aws_iam_role":
+                if literal_name:
+                    self.role_keys_by_name[literal_name] = name
+                roles[name] = {"name": display_name, "pointer": pointer, "trust": None}
+                self.result.counts["roles"] += 1
+            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES[rtype]:
+                if attribute not in attributes:
+                    continue
+                policy = self.policy(attributes[attribute], kind, join_pointer(pointer, attribute), subject,
+                                     address, attribute, used_documents, rtype in RESOURCE_IMPLIED_TYPES)
+                if policy is None:
+                    continue
+                if rtype == "aws_iam_role":
+                    roles[name]["trust"] = policy
+                owner = OWNER_ATTRIBUTE.get(rtype)
+                if owner and owner[0] == "role" and "role" in attributes:
+                    role_policies.append((attributes["role"], policy))
+            if rtype == "aws_iam_role":
+                inline_blocks = [item for item in _body_items(_child_tree(block, "body"))
+                                 if item.data == "block" and _block_type(item) == "inline_policy"]
+                for index, inline in enumerate(inline_blocks):
+                    inline_attributes = _attributes(inline)
+                    if "policy" not in inline_attributes:
+                        continue  # an empty inline_policy block: Terraform removes the role's inline policies
+                    inline_pointer = join_pointer(join_pointer(pointer, "inline_policy"), index)
+                    self.mark(inline_pointer, inline)
+                    label = f"inline:{self.literal(inline_attributes.get('name')) or index}"
+                    policy = self.policy(inline_attributes["policy"], PolicyKind.IDENTITY,
+                                         join_pointer(inline_pointer, "policy"), subject,
+                                         f"{address}.inline_policy[{index}]", "policy", used_documents, label=label)
+                    if policy is not None:
+                        inline_by_role.setdefault(name, []).append(policy)
+        for role_expression, policy in role_policies:
+            role_key = self.role_key(role_expression)
+            if role_key is not None:
+                inline_by_role.setdefault(role_key, []).append(policy)
+        for name, block in self.documents.items():
+            if name not in used_documents:
+                self.standalone_document(name, block)
+        for name, role in roles.items():
+            self.result.principals.append(Principal(
+                "role", role["name"], "", self.source, role["pointer"],
+                inline_policies=tuple(inline_by_role.get(name, ())), trust_policy=role["trust"]))
+
+    def role_key(self, expression: Tree) -> str | None:
+        """The role block an ``aws_iam_role_policy``'s ``role`` names: ``aws_iam_role.NAME.name``/``.id`` or the
+        literal name of a role of this file."""
+        traversal = _traversal(_interpolation_only(expression))
+        if traversal is not None and len(traversal) == 3 and traversal[0] == "aws_iam_role" \
+                and traversal[2] in ROLE_REFERENCE_ATTRIBUTES:
+            return traversal[1]
+        literal = self.literal(expression)
+        return self.role_keys_by_name.get(literal) if literal else None
+
+    # ----------------------------------------------------------------- policy attributes
+
+    def policy(self, expression: Tree, kind: PolicyKind, pointer: str, subject: Subject, address: str,
+               attribute: str, used_documents: set[str], resource_implied: bool = False,
+               label: str | None = None) -> Policy | None:
+        label = label or f"{address}.{attribute}"
+        where = f"{self.source.display_path}: {address}.{attribute}"
+        node = _interpolation_only(expression)
+        self.mark(pointer, node)
+        value = _unwrap_expression(node)
+        if getattr(value, "data", None) == "literal_value" and str(value.children[0]) == "null":
+            return None
+        if value.data == "function_call" and _function_name(value) == "jsonencode":
+            arguments = _argument_expressions(value)
+            if len(arguments) != 1:
+                self.not_checked(where, f"= {self.shown(node)}: not checked (jsonencode takes one argument)")
+                return None
+            marks: dict[str, int] = {}
+            document = self.value(arguments[0], pointer, 0, marks)
+            if isinstance(document, _Unknown):
+                self.not_checked(where, f"= {self.shown(node)}: not checked (the document is not written out in "
+                                        "this file; the plan from terraform show -json has it)")
+                return None
+            document = self.without_unknown_statements(document, pointer, marks, where)
+            if document is None:
+                return None
+            for marked, offset in marks.items():
+                self.mark_offset(marked, offset)
+            return self.add_policy(_rendered(document), kind, pointer, subject, label, resource_implied)
+        if value.data in ("heredoc_template", "heredoc_template_trim", "string"):
+            document = self.json_text(value, pointer, where, address, attribute)
+            if document is None:
+                return None
+            return self.add_policy(document, kind, pointer, subject, label, resource_implied)
+        traversal = _traversal(node)
+        if traversal is not None and len(traversal) == 4 and traversal[:2] == ["data", POLICY_DOCUMENT] \
+                and traversal[3] in DOCUMENT_OUTPUTS:
+            name = traversal[2]
+            if name not in self.documents:
+                self.not_checked(where, f"= {self.shown(node)}: not checked (the data source is not in this file)")
+                return None
+            used_documents.add(name)
+            document = self.policy_document(name)
+            if document is None:
+                self.not_checked(where, f"= {self.shown(node)}: not checked (none of its statements can be)")
+                return None
+            return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
+        self.not_checked(where, f"= {self.shown(node)}: not checked (iam-audit reads jsonencode(...), JSON text and "
+                                "aws_iam_policy_document data sources of the same file; the plan from "
+                                "terraform show -json has the value)")
+        return None
+
+    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
+                   resource_implied: bool = False) -> Policy:
+        policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
+                                  max_statements=self.max_statements, resource_implied=resource_implied)
+        self.result.policies.append(policy)
+        return policy
+
+    def without_unknown_statements(self, document: Any, pointer: str, marks: dict[str, int],
+                                   where: str) -> Any | None:
+        """The document without the statements whose shape is unknown (each listed as not checked); None when no
+        statement can be checked."""
+        if not isinstance(document, dict):
+            return document
+        statements = document.get("Statement")
+        statements_pointer = join_pointer(pointer, "Statement")
+        if isinstance(statements, _Unknown):
+            self.not_checked(where, f"Statement = {_shorter(statements.expression)}: not checked (the statements "
+                                    "are not written out in this file)")
+            return None
+        if isinstance(statements, dict):
+            unknown = _unknown_shape(statements)
+            if unknown is not None:
+                self.not_checked(where, f"the statement's {unknown}: not checked")
+                return None
+            return document
+        if not isinstance(statements, list):
+            return document
+        kept: list[Any] = []
+        new_index: dict[int, int] = {}
+        for index, statement in enumerate(statements):
+            unknown = (f"is {_shorter(statement.expression)}" if isinstance(statement, _Unknown)
+                       else _unknown_shape(statement) if isinstance(statement, dict) else None)
+            if unknown is not None:
+                self.not_checked(where, f"statement {index} {unknown}: not checked")
+                continue
+            new_index[index] = len(kept)
+            kept.append(statement)
+        if len(kept) == len(statements):
+            return document
+        if not kept:
+            return None
+        prefix = statements_pointer + "/"
+        renumbered: dict[str, int] = {}
+        for marked, offset in marks.items():
+            if not marked.startswith(prefix):
+                renumbered[marked] = offset
+                continue
+            index_text, _, rest = marked[len(prefix):].partition("/")
+            if index_text.isdigit() and int(index_text) in new_index:
+                renumbered[prefix + str(new_index[int(index_text)]) + ("/" + rest if rest else "")] = offset
+        marks.clear()
+        marks.update(renumbered)
+        return {**document, "Statement": kept}
+
+    def json_text(self, value: Tree, pointer: str, where: str, address: str, attribute: str) -> Any | None:
+        """The document in a heredoc or quoted string of JSON; its positions when it is a heredoc."""
+        if value.data == "string":
+            text = self.value(value, pointer, 0, {})
+            if isinstance(text, _Unknown):
+                self.not_checked(where, f"= {self.shown(value)}: not checked (built with template directives)")
+                return None
+            template = _Template(text, [0], [0], (), False)
+            heredoc_body_offset = None
+        else:
+            raw = str(value.children[0])
+            body_start = raw.find("\n") + 1
+            body_end = raw.rstrip("\r\n").rfind("\n") + 1
+            template = _interpolated(raw[body_start:max(body_start, body_end)])
+            heredoc_body_offset = _start(value) + body_start
+            if template.directive:
+                self.not_checked(where, f"= {self.shown(value)}: not checked (a template directive %{{...}} "
+                                        "decides the text)")
+                return None
+        try:
+            document = parse_embedded_json(template.text, self.max_nesting)
+        except ParseError as exc:
+            if template.placeholder_offsets and not _all_inside_strings(template):
+                self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
+                return None
+            line, column = self.source.locate(pointer)
+            if heredoc_body_offset is not None:
+                error_offset = _json_error_offset(template.text)
+                if error_offset is not None:
+                    line, column = self.source.offset_to_position(heredoc_body_offset
+                                                                   + template.raw_offset(error_offset))
+            self.result.document_problems.append((self.source, Problem(
+                "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
+                line=line, column=column)))
+            return None
+        if heredoc_body_offset is not None:
+            for relative, offset in scan_json_offsets(template.text):
+                if relative:
+                    self.mark_offset(pointer + relative, heredoc_body_offset + template.raw_offset(offset))
+        return document
+
+    # ----------------------------------------------------------------- data "aws_iam_policy_document"
+
+    def document_pointer(self, name: str) -> str:
+        return join_pointer(join_pointer("/data", POLICY_DOCUMENT), name)
+
+    def standalone_document(self, name: str, block: Tree) -> None:
+        from auditor.loaders import infer_kind
+
+        document = self.policy_document(name)
+        if document is None:
+            return
+        address = f"data.{POLICY_DOCUMENT}.{name}"
+        self.add_policy(document, infer_kind(document), self.document_pointer(name), Subject("policy", address, None),
+                        address)
+
+    def policy_document(self, name: str) -> dict[str, Any] | None:
+        """The JSON the AWS provider renders for a ``data "aws_iam_policy_document"`` block (read once); None when
+        none of its statements can be checked (each reason is listed as not checked)."""
+        if name in self.rendered_documents:
+            return self.rendered_documents[name]
+        block = self.documents[name]
+        pointer = self.document_pointer(name)
+        where = f"{self.source.display_path}: data.{POLICY_DOCUMENT}.{name}"
+        self.mark(pointer, block)
+        attributes = _attributes(block)
+        left_out = False
+        for merged in MERGED_DOCUMENT_ATTRIBUTES:
+            if merged in attributes:
+                self.not_checked(where, f"the statements merged from {merged} are not checked")
+                left_out = True
+        document: dict[str, Any] = {}
+        version = self.literal(attributes.get("version"))
+        document["Version"] = version or "2012-10-17"
+        if "version" in attributes:
+            self.mark(join_pointer(pointer, "Version"), _unwrap_expression(attributes["version"]))
+        policy_id = self.literal(attributes.get("policy_id"))
+        if policy_id:
+            document["Id"] = policy_id
+        statements: list[dict[str, Any]] = []
+        statements_pointer = join_pointer(pointer, "Statement")
+        for item in _body_items(_child_tree(block, "body")):
+            if item.data != "block":
+                continue
+            kind, labels = _block_type(item), _block_labels(item)
+            if kind == "dynamic" and labels == ["statement"]:
+                line = self.source.offset_to_position(_start(item))[0]
+                self.not_checked(where, f'dynamic "statement" at line {line}: not checked (its statements are made '
+                                        "when Terraform runs)")
+                left_out = True
+                continue
+            if kind != "statement":
+                continue
+            marks: dict[str, int] = {}
+            statement_pointer = join_pointer(statements_pointer, len(statements))
+            statement = self.document_statement(item, statement_pointer, marks)
+            unknown = _unknown_shape(statement)
+            if unknown is not None:
+                line = self.source.offset_to_position(_start(item))[0]
+                self.not_checked(where, f"statement at line {line}: its {unknown}: not checked")
+                left_out = True
+                continue
+            for marked, offset in marks.items():
+                self.mark_offset(marked, offset)
+            statements.append(_provider_strings(_rendered(statement)))
+        document["Statement"] = statements
+        checkable = document if statements or not left_out else None
+        self.rendered_documents[name] = checkable
+        return checkable
+
+    def document_statement(self, block: Tree, pointer: str, marks: dict[str, int]) -> dict[str, Any]:
+        marks[pointer] = _start(block)
+        attributes = _attributes(block)
+        statement: dict[str, Any] = {}
+        if "sid" in attributes:
+            statement["Sid"] = self.value(attributes["sid"], join_pointer(pointer, "Sid"), 1, marks, True)
+        if "effect" in attributes:
+            statement["Effect"] = self.value(attributes["effect"], join_pointer(pointer, "Effect"), 1, marks, True)
+        else:
+            statement["Effect"] = "Allow"
+        for attribute, element in STATEMENT_LISTS.items():
+            if attribute in attributes:
+                element_pointer = join_pointer(pointer, element)
+                marks[element_pointer] = _start(attributes[attribute])
+                statement[element] = self.list_value(attributes[attribute], element_pointer, 0, marks)
+        nested = [item for item in _body_items(_child_tree(block, "body")) if item.data == "block"]
+        for block_type, element in PRINCIPAL_BLOCKS.items():
+            principal_blocks = [item for item in nested if _block_type(item) == block_type]
+            if principal_blocks:
+                statement[element] = self.principals(principal_blocks, join_pointer(pointer, element), marks)
+        conditions = [item for item in nested if _block_type(item) == "condition"]
+        if conditions:
+            statement["Condition"] = self.conditions(conditions, join_pointer(pointer, "Condition"), marks)
+        return statement
+
+    def principals(self, blocks: list[Tree], pointer: str, marks: dict[str, int]) -> Any:
+        marks[pointer] = _start(blocks[0])
+        by_type: dict[Any, list[Any]] = {}
+        for block in blocks:
+            attributes = _attributes(block)
+            principal_type = self.value(attributes["type"], pointer, 1, {}, True) if "type" in attributes else ""
+            if "identifiers" not in attributes:
+                continue
+            identifiers = by_type.setdefault(principal_type, [])
+            type_pointer = join_pointer(pointer, _rendered(principal_type))
+            marks.setdefault(type_pointer, _start(block))
+            identifiers.extend(self.list_value(attributes["identifiers"], type_pointer, len(identifiers), marks))
+        if list(by_type) == ["*"] and by_type["*"] == ["*"]:
+            return "*"
+        return by_type
+
+    def conditions(self, blocks: list[Tree], pointer: str, marks: dict[str, int]) -> dict[Any, Any]:
+        marks[pointer] = _start(blocks[0])
+        operators: dict[Any, dict[Any, list[Any]]] = {}
+        for block in blocks:
+            attributes = _attributes(block)
+            test = self.value(attributes["test"], pointer, 1, {}, True) if "test" in attributes else ""
+            variable = self.value(attributes["variable"], pointer, 1, {}, True) if "variable" in attributes else ""
+            operator_pointer = join_pointer(pointer, _rendered(test))
+            key_pointer = join_pointer(operator_pointer, _rendered(variable))
+            marks.setdefault(operator_pointer, _start(block))
+            marks.setdefault(key_pointer, _start(block))
+            values = operators.setdefault(test, {}).setdefault(variable, [])
+            if "values" in attributes:
+                values.extend(self.list_value(attributes["values"], key_pointer, len(values), marks))
+        return operators
+
+    # ----------------------------------------------------------------- expressions to values
+
+    def value(self, node: Tree, pointer: str, depth: int, marks: dict[str, int],
+              policy_variables: bool = False) -> Any:
+        """The JSON value of an HCL expression; ``_Unknown`` where Terraform decides it. ``marks`` receives the
+        offset of each value by pointer; ``policy_variables``: ``&{...}`` stands for ``${...}`` (in
+        aws_iam_policy_document)."""
+        if depth > self.max_nesting:
+            raise _TooDeep
+        node = _unwrap_expression(node)
+        if not isinstance(node, Token):
+            marks[pointer] = _start(node)
+        kind = node.type if isinstance(node, Token) else node.data
+        if kind == "object":
+            found: dict[Any, Any] = {}
+            for element in _meaningful_children(node):
+                key_node, value_node = _meaningful_children(element)
+                key = self.object_key(key_node)
+                found[key] = self.value(value_node, join_pointer(pointer, _rendered(key)), depth + 1, marks,
+                                        policy_variables)
+            return found
+        if kind == "tuple":
+            return self.list_value(node, pointer, 0, marks, depth, policy_variables)
+        if kind == "string":
+            return self.template(node, policy_variables)
+        if kind in ("heredoc_template", "heredoc_template_trim"):
+            return self.heredoc_value(node, kind == "heredoc_template_trim")
+        if kind == "int_lit":
+            return int(str(node.children[0]))
+        if kind == "float_lit":
+            return float(str(node.children[0]))
+        if kind == "literal_value":
+            return {"true": True, "false": False}.get(str(node.children[0]))
+        return _Unknown(self.expression_text(node))
+
+    def list_value(self, node: Tree, pointer: str, first_index: int, marks: dict[str, int], depth: int = 1,
+                   policy_variables: bool = True) -> list[Any]:
+        """The items of a tuple (pointers numbered from ``first_index``); any other value is one item."""
+        node = _unwrap_expression(node)
+        if isinstance(node, Token) or node.data != "tuple":
+            value = self.value(node, join_pointer(pointer, first_index), depth + 1, marks, policy_variables)
+            return value if isinstance(value, list) else [value]
+        return [self.value(item, join_pointer(pointer, first_index + index), depth + 1, marks, policy_variables)
+                for index, item in enumerate(_meaningful_children(node))]
+
+    def object_key(self, key_node: Tree) -> Any:
+        inner = _meaningful_children(key_node)[0]
+        unwrapped = _unwrap_expression(inner)
+        if not isinstance(unwrapped, Token) and unwrapped.data in ("identifier", "keyword"):
+            return str(unwrapped.children[0])
+        if not isinstance(unwrapped, Token) and unwrapped.data == "string":
+            return self.template(unwrapped, False)
+        return _Unknown(self.expression_text(unwrapped))
+
+    def template(self, node: Tree, policy_variables: bool) -> Any:
+        parts: list[str] = []
+        for part in node.children:
+            if isinstance(part, Token):
+                continue  # the quotes
+            piece = part.children[0]
+            if isinstance(piece, Token):
+                if piece.type == "ESCAPED_INTERPOLATION" or piece.type == "ESCAPED_DIRECTIVE":
+                    parts.append(str(piece)[1:])
+                else:
+                    literal = _HCL_ESCAPE.sub(_unescape, str(piece))
+                    parts.append(literal.replace("&{", "${") if policy_variables else literal)
+            elif piece.data == "interpolation":
+                parts.append(_Unknown(self.expression_text(_meaningful_children(piece)[0])).placeholder)
+            else:  # %{ if } / %{ for }: the text depends on values known only when Terraform runs
+                return _Unknown(self.expression_text(node))
+        return "".join(parts)
+
+    def heredoc_value(self, node: Tree, trim: bool) -> Any:
+        raw = str(node.children[0])
+        body_start = raw.find("\n") + 1
+        body = raw[body_start:max(body_start, raw.rstrip("\r\n").rfind("\n") + 1)]
+        if trim:
+            lines = body.split("\n")
+            indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+            cut = min(indents, default=0)
+            body = "\n".join(line[cut:] for line in lines)
+        template = _interpolated(body)
+        return _Unknown(self.expression_text(node)) if template.directive else template.text
+
+    def literal(self, expression: Tree | None) -> str | None:
+        """A string attribute's value when it holds no expression."""
+        if expression is None:
+            return None
+        node = _unwrap_expression(expression)
+        if isinstance(node, Token) or node.data != "string":
+            return None
+        value = self.template(node, False)
+        return value if isinstance(value, str) and "{{" not in value else None
+
+    # ----------------------------------------------------------------- positions and messages
+
+    def mark(self, pointer: str, node: Tree | Token) -> None:
+        self.mark_offset(pointer, _start(node))
+
+    def mark_offset(self, pointer: str, offset: int) -> None:
+        self.positions[pointer] = self.source.offset_to_position(offset)
+
+    def expression_text(self, node: Tree | Token) -> str:
+        start, end = _span(node)
+        return _placeholder_text(self.text[start:end])
+
+    def shown(self, node: Tree | Token) -> str:
+        """An expression as a message quotes it: on one line, cut short."""
+        start, end = _span(node)
+        return _shorter(_WHITESPACE.sub(" ", self.text[start:end]).strip())
+
+    def not_checked(self, where: str, what: str) -> None:
+        self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")
+
+
+# --------------------------------------------------------------------- parse-tree helpers
+
+
+def _is_layout(node: Any) -> bool:
+    return not isinstance(node, str) and getattr(node, "data", None) == "new_line_or_comment"
+
+
+def _meaningful_children(node: Tree) -> list[Any]:
+    """Children that carry meaning: no punctuation tokens, no line breaks or comments."""
+    return [child for child in node.children if not isinstance(child, Token) and not _is_layout(child)]
+
+
+def _child_tree(node: Tree, data: str) -> Tree:
+    return next(child for child in node.children if getattr(child, "data", None) == data)
+
+
+def _body_items(body: Tree) -> Iterator[Tree]:
+    for child in body.children:
+        if getattr(child, "data", None) in ("attribute", "block"):
+            yield child
+
+
+def _name(node: Any) -> str:
+    """The text of an identifier, keyword or one-part string (a block type or label, an attribute name)."""
+    if getattr(node, "data", None) == "string":
+        return "".join(str(part.children[0]) for part in _meaningful_children(node))
+    return str(node.children[0])
+
+
+def _block_type(block: Tree) -> str:
+    return _name(block.children[0])
+
+
+def _block_labels(block: Tree) -> list[str]:
+    labels = []
+    for child in block.children[1:]:
+        if getattr(child, "data", None) not in ("identifier", "keyword", "literal_value", "string"):
+            break
+        labels.append(_name(child))
+    return labels
+
+
+def _attributes(block: Tree) -> dict[str, Tree]:
+    """Attribute name -> expression, for the attributes directly in a block's body."""
+    found = {}
+    for item in _body_items(_child_tree(block, "body")):
+        if item.data == "attribute":
+            found[_name(item.children[0])] = _meaningful_children(item)[-1]
+    return found
+
+
+def _unwrap_expression(node: Any) -> Any:
+    """The term an ``expr_term`` (or a parenthesized expression) wraps."""
+    while getattr(node, "data", None) == "expr_term":
+        inner = _meaningful_children(node)
+        if len(inner) != 1:
+            return node
+        node = inner[0]
+    return node
+
+
+def _interpolation_only(expression: Tree) -> Tree:
+    """``"${expr}"`` (Terraform 0.11 style) means ``expr``."""
+    node = _unwrap_expression(expression)
+    if getattr(node, "data", None) == "string":
+        parts = _meaningful_children(node)
+        if len(parts) == 1 and getattr(parts[0].children[0], "data", None) == "interpolation":
+            return _meaningful_children(parts[0].children[0])[0]
+    return expression
+
+
+def _traversal(expression: Any) -> list[str] | None:
+    """``data.aws_iam_policy_document.x.json`` as its names (index steps left out), or None for any other
+    expression."""
+    node = _unwrap_expression(expression)
+    kind = getattr(node, "data", None)
+    if kind == "identifier":
+        return [str(node.children[0])]
+    if kind == "get_attr_expr_term":
+        base, step = _meaningful_children(node)
+        names = _traversal(base)
+        return None if names is None else [*names, _name(_meaningful_children(step)[0])]
+    if kind == "index_expr_term":
+        return _traversal(_meaningful_children(node)[0])
+    return None
+
+
+def _function_name(call: Tree) -> str:
+    return ":".join(str(part.children[0]) for part in call.children
+                    if getattr(part, "data", None) == "identifier")
+
+
+def _argument_expressions(call: Tree) -> list[Any]:
+    arguments = next((child for child in call.children if getattr(child, "data", None) == "arguments"), None)
+    return [] if arguments is None else _meaningful_children(arguments)
+
+
+def _start(node: Tree | Token) -> int:
+    return (node.start_pos or 0) if isinstance(node, Token) else int(node.meta.start_pos)
+
+
+def _span(node: Tree | Token) -> tuple[int, int]:
+    if isinstance(node, Token):
+        return node.start_pos or 0, node.end_pos or 0
+    return int(node.meta.start_pos), int(node.meta.end_pos)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escape = match.group()
+    if escape[1] in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[escape[1]]
+    codepoint = int(escape[2:], 16)
+    return chr(codepoint) if codepoint <= 0x10FFFF and not 0xD800 <= codepoint < 0xE000 else escape
+
+
+def _placeholder_text(expression: str) -> str:
+    """An expression as placeholder text: one line, and no character that would end a JSON string around it."""
+    return _WHITESPACE.sub(" ", expression).strip().replace('"', "'").replace("\\", "")
+
+
+def _shorter(text: str) -> str:
+    return text if len(text) <= _SHOWN_EXPRESSION else text[:_SHOWN_EXPRESSION - 1] + "…"
+
+
+def _interpolated(raw: str) -> _Template:
+    """A heredoc body's text as Terraform renders it, ``${...}`` written as a ``{{...}}`` placeholder."""
+    pieces: list[str] = []
+    output_starts: list[int] = []
+    raw_starts: list[int] = []
+    placeholders: list[int] = []
+    length = 0
+    position = 0
+
+    def emit(text: str, raw_start: int) -> None:
+        nonlocal length
+        output_starts.append(length)
+        raw_starts.append(raw_start)
+        pieces.append(text)
+        length += len(text)
+
+    while True:
+        match = _TEMPLATE_MARK.search(raw, position)
+        if match is None:
+            emit(raw[position:], position)
+            break
+        emit(raw[position:match.start()], position)
+        mark = match.group()
+        if mark in ("$${", "%%{"):
+            emit(mark[1:], match.start() + 1)
+            position = match.end()
+            continue
+        end = _closing_brace(raw, match.end())
+        if mark == "%{" or end < 0:
+            return _Template(raw, [0], [0], (), True)
+        placeholders.append(length)
+        emit(_Unknown(_placeholder_text(raw[match.end():end])).placeholder, match.start())
+        position = end + 1
+    return _Template("".join(pieces), output_starts, raw_starts, tuple(placeholders), False)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Offset of the ``}`` that closes an interpolation whose expression starts at ``start``, or -1."""
+    depth = 0
+    position = start
+    while position < len(text):
+        character = text[position]
+        if character == '"':
+            position += 1
+            while position < len(text) and text[position] != '"':
+                position += 2 if text[position] == "\\" else 1
+        elif character == "{":
+            depth += 1
+        elif character == "}":
+            if depth == 0:
+                return position
+            depth -= 1
+        position += 1
+    return -1
+
+
+def _all_inside_strings(template: _Template) -> bool:
+    spans = [match.span() for match in _JSON_STRING.finditer(template.text)]
+    starts = [start for start, _ in spans]
+    for offset in template.placeholder_offsets:
+        index = bisect.bisect_right(starts, offset) - 1
+        if index < 0 or not spans[index][0] < offset < spans[index][1]:
+            return False
+    return True
+
+
+def _json_error_offset(text: str) -> int | None:
+    import json
+
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.pos
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def _unknown_shape(statement: dict[Any, Any]) -> str | None:
+    """How a statement's Principal, NotPrincipal or Condition is unknown ("Condition is local.c"), if it is."""
+    for element in STRUCTURAL_ELEMENTS:
+        value = statement.get(element)
+        if isinstance(value, _Unknown):
+            return f"{element} is {_shorter(value.expression)}"
+        if not isinstance(value, dict):
+            continue
+        for key, inner in value.items():
+            if isinstance(key, _Unknown):
+                return f"{element} has the key {_shorter(key.expression)}"
+            if element == "Condition":
+                if isinstance(inner, _Unknown):
+                    return f"{element} {key} is {_shorter(inner.expression)}"
+                if isinstance(inner, dict) and any(isinstance(name, _Unknown) for name in inner):
+                    return f"{element} {key} has a key Terraform decides"
+    return None
+
+
+def _provider_strings(value: Any) -> Any:
+    """Values as the provider writes them: its arguments are strings, so ``values = [true, 3600]`` is
+    ``["true", "3600"]``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _provider_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_provider_strings(item) for item in value]
+    return value
+
+
+def _rendered(value: Any) -> Any:
+    """A value with its unknowns written as ``{{...}}`` placeholders."""
+    if isinstance(value, _Unknown):
+        return value.placeholder
+    if isinstance(value, dict):
+        return {str(_rendered(key)): _rendered(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rendered(item) for item in value]
+    return value

@@ -1,0 +1,351 @@
+"""Terraform configuration (.tf): policies in HCL become the normal form, and findings carry the file's lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
+from auditor.engine import CheckContext, run_rules
+from auditor.loaders import POLICY_SUFFIXES, LoadOptions, load_paths, load_text
+from auditor.loaders.result import LoadResult
+from auditor.model import Finding, PolicyKind
+from tests.conftest import FIXTURES, REPO, run_json
+
+TERRAFORM = FIXTURES / "loaders" / "terraform"
+RULES = all_rules()
+
+
+def findings(loaded: LoadResult) -> list[Finding]:
+    return run_rules(loaded, RULES, CheckContext(load_catalog()))
+
+
+def rules_at(loaded: LoadResult) -> set[tuple[str, int, int]]:
+    return {(f.rule_id, f.location.line, f.location.column) for f in findings(loaded)}
+
+
+def load_tf(text: str, **options: int) -> LoadResult:
+    return load_text(text, "main.tf", LoadOptions(**options))  # type: ignore[arg-type]
+
+
+def position_of(path: Path, needle: str) -> tuple[int, int]:
+    text = path.read_text(encoding="utf-8")
+    offset = text.index(needle)
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("admin-policy.tf", {("IAM001", 9, 7)}),
+        ("reports-user.tf", {("IAM201", 17, 22)}),
+        ("public-bucket.tf", {("IAM030", 12, 19)}),
+        ("ci-role.tf", {("IAM031", 10, 22), ("IAM033", 20, 22), ("IAM003", 46, 17), ("IAM012", 49, 3)}),
+        ("worker-role.tf", {("IAM012", 23, 9), ("IAM002", 25, 22), ("IAM003", 26, 22), ("IAM020", 26, 22),
+                            ("IAM022", 26, 22)}),
+        ("broken.tf", {("IAM100", 9, 9)}),
+        ("least-privilege.tf", set()),
+        ("unresolved.tf", set()),
+        ("network.tf", set()),
+    ],
+)
+def test_rule_ids_and_positions_of_each_fixture(fixture: str, expected: set[tuple[str, int, int]]) -> None:
+    assert rules_at(load_paths([str(TERRAFORM / fixture)])) == expected
+
+
+def test_positions_are_those_of_the_offending_hcl() -> None:
+    path = TERRAFORM / "reports-user.tf"
+    (finding,) = findings(load_paths([str(path)]))
+    assert (finding.location.line, finding.location.column) == position_of(path, '"s3:GetObjekt"')
+    path = TERRAFORM / "ci-role.tf"
+    by_rule = {f.rule_id: f for f in findings(load_paths([str(path)]))}
+    assert (by_rule["IAM003"].location.line, by_rule["IAM003"].location.column) == position_of(path, '["*"]')
+    assert by_rule["IAM012"].location.line == position_of(path, 'sid       = "DeployFunctions"')[0] - 1
+
+
+def test_role_becomes_a_principal_with_its_trust_and_inline_policies() -> None:
+    loaded = load_paths([str(TERRAFORM / "ci-role.tf"), str(TERRAFORM / "worker-role.tf")])
+    roles = {principal.name: principal for principal in loaded.principals}
+    assert set(roles) == {"ci-deploy", "queue-worker"}
+    ci = roles["ci-deploy"]
+    assert ci.trust_policy is not None and ci.trust_policy.kind is PolicyKind.TRUST
+    assert [p.label for p in ci.inline_policies] == ["aws_iam_role_policy.ci_deploy.policy"]
+    assert ci.location().line == position_of(TERRAFORM / "ci-role.tf", 'resource "aws_iam_role" "ci"')[0]
+    worker = roles["queue-worker"]
+    assert [p.label for p in worker.inline_policies] == ["inline:queue"]
+    assert loaded.counts["roles"] == 2
+
+
+def test_role_policy_attached_by_the_roles_literal_name() -> None:
+    loaded = load_tf('''
+resource "aws_iam_role" "app" {
+  name               = "app"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] })
+}
+resource "aws_iam_role_policy" "by_name" {
+  role   = "app"
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "s3:GetObject",
+    Resource = "arn:aws:s3:::b/*" }] })
+}
+resource "aws_iam_role_policy" "by_id" {
+  role   = "${aws_iam_role.app.id}"
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "s3:PutObject",
+    Resource = "arn:aws:s3:::b/*" }] })
+}
+''')
+    (role,) = loaded.principals
+    assert [p.label for p in role.inline_policies] == ["aws_iam_role_policy.by_name.policy",
+                                                       "aws_iam_role_policy.by_id.policy"]
+
+
+def test_references_become_placeholders_and_policy_variables_are_restored() -> None:
+    loaded = load_paths([str(TERRAFORM / f) for f in ("public-bucket.tf", "reports-user.tf", "ci-role.tf")])
+    by_label = {policy.label: policy for policy in loaded.policies}
+    bucket = by_label["aws_s3_bucket_policy.b.policy"]
+    assert bucket.kind is PolicyKind.RESOURCE
+    assert bucket.statements[0].resources == ("{{aws_s3_bucket.b.arn}}/*",)
+    reports = by_label["aws_iam_user_policy.reports.policy"]
+    assert reports.statements[0].resources == ("arn:aws:s3:::{{var.reports_bucket}}",
+                                               "arn:aws:s3:::{{var.reports_bucket}}/${aws:username}/*")
+    deploy = by_label["aws_iam_role_policy.ci_deploy.policy"]
+    assert deploy.statements[1].resources == (
+        "arn:aws:lambda:{{var.region}}:{{data.aws_caller_identity.current.account_id}}:function:app-*",)
+    assert deploy.statements[2].resources == ("arn:aws:s3:::ci-artifacts/${aws:PrincipalTag/team}/*",)
+
+
+def test_policy_document_data_source_renders_as_the_provider_does() -> None:
+    text = '''
+data "aws_iam_policy_document" "doc" {
+  policy_id = "shared-bucket"
+  statement {
+    sid     = "Everyone"
+    actions = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::b/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = ["o-a1b2c3d4e5"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalOrgID"
+      values   = ["o-f6g7h8i9j0"]
+    }
+    condition {
+      test     = "NumericLessThan"
+      variable = "aws:MultiFactorAuthAge"
+      values   = [3600]
+    }
+  }
+  statement {
+    effect        = "Deny"
+    not_actions   = ["s3:GetObject"]
+    not_resources = ["arn:aws:s3:::b/public/*"]
+    not_principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::111122223333:root"]
+    }
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::444455556666:root"]
+    }
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::777788889999:root"]
+    }
+  }
+}
+'''
+    loaded = load_tf(text)
+    (policy,) = loaded.policies
+    assert policy.kind is PolicyKind.RESOURCE and policy.policy_id == "shared-bucket" and policy.version == "2012-10-17"
+    allow, deny = policy.statements
+    assert (allow.sid, allow.effect, allow.actions) == ("Everyone", "Allow", ("s3:GetObject",))
+    assert [(p.type, p.value) for p in allow.principals or ()] == [("*", "*")]
+    assert {(c.operator, c.key, c.values) for c in allow.conditions} == {
+        ("StringEquals", "aws:PrincipalOrgID", ("o-a1b2c3d4e5", "o-f6g7h8i9j0")),
+        ("NumericLessThan", "aws:MultiFactorAuthAge", ("3600",)),
+    }
+    assert (deny.effect, deny.not_actions, deny.not_resources) == ("Deny", ("s3:GetObject",),
+                                                                    ("arn:aws:s3:::b/public/*",))
+    assert [p.value for p in deny.principals or ()] == ["arn:aws:iam::444455556666:root",
+                                                        "arn:aws:iam::777788889999:root"]
+    assert [p.value for p in deny.not_principals or ()] == ["arn:aws:iam::111122223333:root"]
+    lines = text.splitlines()
+    assert policy.location(deny.principals[1].pointer).line == lines.index(  # type: ignore[index]
+        '      identifiers = ["arn:aws:iam::777788889999:root"]') + 1
+    assert policy.location(allow.conditions[0].pointer).line == lines.index("    condition {") + 1
+    assert policy.location(deny.pointer).line == lines.index("  statement {", 5) + 1
+
+
+def test_statement_whose_shape_terraform_decides_is_left_out_and_the_rest_keeps_its_lines() -> None:
+    text = '''resource "aws_iam_policy" "mixed" {
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      local.logging_statement,
+      { Effect = "Allow", Action = "s3:GetObject", Resource = "*", Condition = local.conditions },
+      {
+        Effect   = "Allow"
+        Action   = ["s3:GetObjekt"]
+        Resource = "arn:aws:s3:::b/*"
+      },
+    ]
+  })
+}
+'''
+    loaded = load_tf(text)
+    (policy,) = loaded.policies
+    assert len(policy.statements) == 1 and policy.statements[0].pointer.endswith("/Statement/0")
+    assert rules_at(loaded) == {("IAM201", 9, 20)}
+    assert loaded.not_checked == [
+        "main.tf: aws_iam_policy.mixed.policy: statement 0 is local.logging_statement: not checked",
+        "main.tf: aws_iam_policy.mixed.policy: statement 1 Condition is local.conditions: not checked",
+    ]
+
+
+def test_policies_built_by_terraform_are_listed_as_not_checked() -> None:
+    loaded = load_paths([str(TERRAFORM / "unresolved.tf")])
+    where = "fixtures/loaders/terraform/unresolved.tf"
+    assert loaded.not_checked == [
+        f"{where}: aws_iam_policy.from_file.policy = file(\"${{path.module}}/policies/from-file.json\"): not checked "
+        "(iam-audit reads jsonencode(...), JSON text and aws_iam_policy_document data sources of the same file; "
+        "the plan from terraform show -json has the value)",
+        f"{where}: aws_iam_role_policy.shared.policy = data.aws_iam_policy_document.shared.json: not checked "
+        "(the data source is not in this file)",
+        f"{where}: aws_iam_policy.assembled.policy: Statement = concat(local.base_statements, "
+        "var.extra_statements): not checked (the statements are not written out in this file)",
+        f"{where}: aws_iam_policy.partly_known.policy: statement 0 is local.logging_statement: not checked",
+        f"{where}: data.aws_iam_policy_document.per_queue: dynamic \"statement\" at line 37: not checked "
+        "(its statements are made when Terraform runs)",
+    ]
+    assert sorted(policy.label or "" for policy in loaded.policies) == [
+        "aws_iam_policy.partly_known.policy", "data.aws_iam_policy_document.per_queue"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ('resource "aws_iam_policy" "p" {\n  policy = jsonencode({\n    Version = "2012-10-17"\n',
+         "HCL syntax error: unexpected end of file (a '}', ']' or ')' is missing)", (4, 1)),
+        ('resource "aws_iam_policy" "p" {\n  policy = jsonencode({ Version = "2012-10-17" }))\n}\n',
+         "HCL syntax error: unexpected ')'", (2, 50)),
+        ('variable "x" {\n  default = "a" @ "b"\n}\n', "HCL syntax error: unexpected '@'", (2, 17)),
+    ],
+)
+def test_hcl_that_does_not_parse_is_a_located_syntax_error(text: str, message: str,
+                                                           position: tuple[int, int]) -> None:
+    loaded = load_tf(text)
+    ((source, problem),) = loaded.document_problems
+    assert (problem.rule, problem.message, (problem.line, problem.column)) == ("syntax-error", message, position)
+    assert source.display_path == "main.tf" and loaded.files == 1 and not loaded.policies
+
+
+def test_heredoc_that_is_not_json_is_a_syntax_error_at_its_line() -> None:
+    loaded = load_tf('resource "aws_iam_policy" "p" {\n  policy = <<EOF\n{\n  "Version": "2012-10-17",\n'
+                     '  "Statement": [\n    {"Effect": "Allow" "Action": "s3:GetObject", "Resource": "*"}\n'
+                     '  ]\n}\nEOF\n}\n')
+    ((_, problem),) = loaded.document_problems
+    assert problem.rule == "syntax-error"
+    assert problem.message.startswith("aws_iam_policy.p.policy is not a JSON policy document: expecting ','")
+    assert (problem.line, problem.column) == (6, 24)
+    assert rules_at(loaded) == {("IAM100", 6, 24)}
+
+
+def test_file_without_iam_is_skipped_with_a_reason() -> None:
+    loaded = load_paths([str(TERRAFORM / "network.tf")])
+    assert loaded.files == 1 and not loaded.policies and not loaded.document_problems
+    assert loaded.skipped == [("fixtures/loaders/terraform/network.tf", "no IAM policy (no Terraform resource that "
+                                                                        "holds one, nor an aws_iam_policy_document "
+                                                                        "data source)")]
+
+
+def test_max_statements_applies_to_terraform_policies() -> None:
+    statements = ", ".join(f'{{ Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::b{i}/*" }}'
+                           for i in range(3))
+    loaded = load_tf(f'resource "aws_iam_policy" "many" {{\n  policy = jsonencode({{ Version = "2012-10-17", '
+                     f'Statement = [{statements}] }})\n}}\n', max_statements=2)
+    (policy,) = loaded.policies
+    assert len(policy.statements) == 2
+    assert loaded.not_checked == ["main.tf (aws_iam_policy.many.policy): statements after the first 2 of 3 "
+                                  "(over --max-statements)"]
+
+
+def test_tf_files_are_found_in_folders_and_standard_input_stays_json() -> None:
+    assert ".tf" in POLICY_SUFFIXES
+    loaded = load_paths([str(TERRAFORM)])
+    assert loaded.files == len(list(TERRAFORM.glob("*.tf")))
+    from_stdin = load_text('{"Version": "2012-10-17", "Statement": []}', "-", LoadOptions())
+    assert not from_stdin.document_problems and len(from_stdin.policies) == 1
+
+
+def test_checking_json_does_not_import_the_hcl_parser() -> None:
+    probe = ("import sys; from auditor.loaders import LoadOptions, load_text;"
+             "load_text('{\"Version\": \"2012-10-17\", \"Statement\": []}', 'p.json', LoadOptions());"
+             "assert not {'hcl2', 'lark'} & set(sys.modules), sorted(m for m in sys.modules if 'hcl' in m)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_command_on_the_terraform_folder() -> None:
+    code, report = run_json("fixtures/loaders/terraform")
+    assert code == 1
+    found = {(f["rule_id"], f["location"]["path"].rsplit("/", 1)[-1], f["location"]["line"])
+             for f in report["findings"]}
+    assert found == {
+        ("IAM001", "admin-policy.tf", 9), ("IAM100", "broken.tf", 9), ("IAM031", "ci-role.tf", 10),
+        ("IAM033", "ci-role.tf", 20), ("IAM003", "ci-role.tf", 46), ("IAM012", "ci-role.tf", 49),
+        ("IAM030", "public-bucket.tf", 12), ("IAM201", "reports-user.tf", 17), ("IAM012", "worker-role.tf", 23),
+        ("IAM002", "worker-role.tf", 25), ("IAM003", "worker-role.tf", 26), ("IAM020", "worker-role.tf", 26),
+        ("IAM022", "worker-role.tf", 26),
+    }
+    summary = report["summary"]
+    assert summary["files"] == 9 and summary["policies"] == 10
+    assert [entry["path"] for entry in summary["skipped"]] == ["fixtures/loaders/terraform/network.tf"]
+    assert len(summary["not_checked"]) == 5
+
+
+def test_policy_document_made_only_of_other_documents_is_not_checked() -> None:
+    loaded = load_tf('''
+data "aws_iam_policy_document" "combined" {
+  source_policy_documents = [data.aws_iam_policy_document.base.json]
+}
+data "aws_iam_policy_document" "by_variable" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["*"]
+    principals {
+      type        = var.principal_type
+      identifiers = ["arn:aws:iam::111122223333:root"]
+    }
+  }
+}
+resource "aws_iam_policy" "combined" {
+  policy = data.aws_iam_policy_document.combined.json
+}
+''')
+    assert not loaded.policies and not loaded.skipped
+    assert loaded.not_checked == [
+        "main.tf: data.aws_iam_policy_document.combined: the statements merged from source_policy_documents are "
+        "not checked",
+        "main.tf: aws_iam_policy.combined.policy = data.aws_iam_policy_document.combined.json: not checked (none "
+        "of its statements can be)",
+        "main.tf: data.aws_iam_policy_document.by_variable: statement at line 6: its Principal has the key "
+        "var.principal_type: not checked",
+    ]
+
+
+def test_a_terraform_file_over_the_parse_limit_is_refused_at_once() -> None:
+    loaded = load_text("# padding\n" * 100, "big.tf", LoadOptions(max_yaml_bytes=100))
+    ((_, problem),) = loaded.document_problems
+    assert problem.rule == "syntax-error" and "over the limit of 100" in problem.message
+    assert "--max-yaml-size" in problem.message
