@@ -67,6 +67,17 @@ def snapshot_of_this_checkout(target: Path, env: dict[str, str]) -> str:
     return git("rev-parse", "HEAD", cwd=target, env=env).stdout.strip()
 
 
+TERRAFORM = """resource "aws_iam_policy" "reports" {
+  name = "reports"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{ Effect = "Allow",
+      Action = ["ACTION"], Resource = "arn:aws:s3:::reports/*" }]
+  })
+}
+"""
+
+
 def test_bad_policy_blocks_the_commit_and_a_clean_one_passes(tmp_path: Path, git_env: dict[str, str]) -> None:
     hook_repo = tmp_path / "iam-audit"
     rev = snapshot_of_this_checkout(hook_repo, git_env)
@@ -83,15 +94,18 @@ def test_bad_policy_blocks_the_commit_and_a_clean_one_passes(tmp_path: Path, git
 
     (project / "iam" / "reports.json").write_text(json.dumps(BAD, indent=2) + "\n")
     (project / "package.json").write_text('{"name": "not-a-policy"}\n')
+    (project / "iam" / "main.tf").write_text(TERRAFORM.replace("ACTION", "s3:GetObjekt"))
     git("add", "-A", cwd=project, env=git_env)
     blocked = git("commit", "-m", "add reports policy", cwd=project, env=git_env, check=False)
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode != 0, output
     assert "iam-audit" in output and "Failed" in output
     assert "iam/reports.json:7:17: high IAM201 unknown-action 's3:GetObjekt' is not an action of Amazon S3" in output
+    assert "iam/main.tf:6:16: high IAM201 unknown-action 's3:GetObjekt'" in output, output  # .tf files reach it too
     assert git("rev-list", "--all", cwd=project, env=git_env).stdout == ""  # nothing was committed
 
     (project / "iam" / "reports.json").write_text(json.dumps(CLEAN, indent=2) + "\n")
+    (project / "iam" / "main.tf").write_text(TERRAFORM.replace("ACTION", "s3:GetObject"))
     git("add", "-A", cwd=project, env=git_env)
     passed = git("commit", "-m", "add reports policy", cwd=project, env=git_env, check=False)
     assert passed.returncode == 0, passed.stdout + passed.stderr
