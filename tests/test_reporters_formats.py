@@ -126,6 +126,8 @@ def test_strip_control_removes_whole_escape_sequences_and_keeps_newline_tab_and_
 def test_github_escaping_follows_the_documented_rules() -> None:
     assert github_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
     assert github_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    # U+2028/U+2029 break lines for str.splitlines and JavaScript: they go, as control characters do
+    assert len(github_data("Effect \u2028 found\u2029 \x85").splitlines()) == 1
 
 
 @settings(max_examples=200, deadline=None)

@@ -20,9 +20,9 @@ _ANSI_SEQUENCE = re.compile(
     """,
     re.VERBOSE,
 )
-# C0 except tab and newline, DEL, C1, and the bidirectional formatting controls
-# that reorder text on screen ("Trojan Source").
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 except tab and newline, DEL, C1, the line and paragraph separators (line breaks to str.splitlines and to
+# JavaScript), and the bidirectional formatting controls that reorder text on screen ("Trojan Source").
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # What XML 1.0 cannot carry at all, even as a character reference.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Backslash escapes for what could start emphasis, code, a link, a table cell, math.
