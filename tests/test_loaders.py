@@ -116,6 +116,35 @@ def test_cloudformation_policy_given_as_a_json_string_is_checked() -> None:
     assert [p.rule for p in broken.problems] == ["not-a-policy"]
 
 
+def test_sam_function_policies_are_the_function_role_s() -> None:
+    template = """Transform: AWS::Serverless-2016-10-31
+Resources:
+  Func:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Policies:
+        - AWSLambdaBasicExecutionRole
+        - S3ReadPolicy: {BucketName: !Ref Data}
+        - Statement:
+            - {Effect: Allow, Action: s3:GetObjects, Resource: "*"}
+  Other:
+    Type: AWS::Serverless::Function
+    Properties: {Role: !GetAtt R.Arn, Policies: [{Statement: [{Effect: Allow, Action: "*", Resource: "*"}]}]}
+"""
+    loaded = load_text(template, "sam.yaml", LoadOptions())
+    (role,) = loaded.principals
+    assert (role.kind, role.name) == ("role", "FuncRole")
+    assert role.attached_policy_arns == ("arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole",)
+    (policy,) = role.inline_policies
+    assert policy.version == "2012-10-17" and policy.problems == ()  # SAM adds the Version
+    assert policy.statements[0].actions == ("s3:GetObjects",)
+    assert policy.location(policy.statements[0].pointer).line == 11
+    assert [n.split(": ", 1)[1] for n in loaded.not_checked] == [
+        "Func: SAM policy template S3ReadPolicy (AWS SAM expands it when deploying)",
+        "Other: Policies are ignored by AWS SAM because Role is set"]
+
+
 def test_ecr_repository_policy_statements_may_leave_out_resource() -> None:
     statement = "{Effect: Allow, Principal: {AWS: arn:aws:iam::111122223333:root}, Action: ecr:BatchGetImage}"
     template = f"""Resources:

@@ -38,6 +38,7 @@ RESOURCE_POLICY_TYPES = {
 RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository"})
 """Their policies' statements may leave out ``Resource``: the repository is the resource."""
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
+SAM_FUNCTION = "AWS::Serverless::Function"
 STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
                            "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
 
@@ -193,6 +194,36 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         result.policies.append(policy)
         return policy
 
+    def read_sam_policies(logical_id: str, props: dict[str, Any], pointer: str) -> None:
+        """``Policies`` of an AWS SAM function: the role SAM creates for it (``<Function>Role``) gets them."""
+        where = f"{source.display_path}: {logical_id}"
+        if "Role" in props:
+            result.not_checked.append(f"{where}: Policies are ignored by AWS SAM because Role is set")
+            return
+        listed = props["Policies"]
+        items = list(enumerate(listed)) if isinstance(listed, list) else [(None, listed)]
+        policies_pointer = join_pointer(pointer, "Policies")
+        name = f"{logical_id}Role"
+        parts = principal_parts.setdefault(logical_id, {"kind": "role", "name": name, "inline": [], "trust": None,
+                                                         "pointer": pointer, "managed": []})
+        for index, item in items:
+            item_pointer = policies_pointer if index is None else join_pointer(policies_pointer, index)
+            value = resolver.resolve(item)
+            if isinstance(value, dict) and "Statement" in value:
+                document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
+                parts["inline"].append(add_policy(document, PolicyKind.IDENTITY, item_pointer,
+                                                  Subject("role", name, None), f"inline:{logical_id}"))
+            elif isinstance(value, str):
+                parts["managed"].append(value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}")
+            elif isinstance(value, dict) and len(value) == 1:
+                template = next(iter(value))
+                result.not_checked.append(f"{where}: SAM policy template {template} (AWS SAM expands it when "
+                                          "deploying)")
+            else:
+                result.not_checked.append(f"{where}: a Policies entry that is neither a policy document, a "
+                                          "managed policy nor a SAM policy template")
+        result.counts["roles"] += 1
+
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict):
             continue
@@ -239,6 +270,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
                                                              "trust": None, "pointer": pointer, "managed": []})
                         principal_parts[logical]["inline"].append(policy)
+        elif rtype == SAM_FUNCTION and "Policies" in props:
+            read_sam_policies(logical_id, props, pointer)
         elif rtype in RESOURCE_POLICY_TYPES:
             key, service = RESOURCE_POLICY_TYPES[rtype]
             if key in props:
