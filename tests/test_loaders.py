@@ -68,6 +68,19 @@ def test_terraform_plan_policy_that_is_not_json_is_a_located_syntax_error() -> N
     assert source.locate(problem.pointer)[0] == expected
 
 
+def test_terraform_plan_policy_known_only_after_apply_is_listed_as_not_checked() -> None:
+    plan = {"format_version": "1.2",
+            "planned_values": {"root_module": {"resources": [
+                {"address": "aws_iam_role_policy.u", "type": "aws_iam_role_policy", "name": "u",
+                 "values": {"name": "u", "role": "r"}}]}},
+            "resource_changes": [{"address": "aws_iam_role_policy.u", "type": "aws_iam_role_policy",
+                                  "change": {"after": {"name": "u"}, "after_unknown": {"policy": True}}}]}
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert loaded.policies == [] and loaded.document_problems == []
+    assert loaded.not_checked == ["plan.json: aws_iam_role_policy.u.policy is known only after apply (check the "
+                                  "state, `terraform show -json`, once applied)"]
+
+
 def test_export_uses_default_version_and_builds_principals() -> None:
     loaded = load_paths([str(FIXTURES / "loaders/export-cli-shape.json")])
     assert dict(loaded.counts) == {"users": 1, "groups": 1, "roles": 1, "policies": 1}

@@ -64,6 +64,7 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
         return result
     roles: dict[str, dict[str, Any]] = {}
     inline_by_role: dict[str, list[Policy]] = {}
+    unknown = _unknown_until_apply(plan)
     for module, module_pointer in _modules(root.get("root_module"), join_pointer(f"/{root_key}", "root_module")):
         resources = module.get("resources")
         if not isinstance(resources, list):
@@ -81,6 +82,10 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
             kind_name = "role" if rtype == "aws_iam_role" else "policy"
             subject = Subject(kind_name, str(name), values.get("arn") if isinstance(values.get("arn"), str) else None)
             for attribute, kind in POLICY_ATTRIBUTES[rtype]:
+                if values.get(attribute) is None and attribute in unknown.get(address, ()):
+                    result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
+                                              "apply (check the state, `terraform show -json`, once applied)")
+                    continue
                 policy = _policy(values.get(attribute), kind, source, join_pointer(values_pointer, attribute),
                                  subject, f"{address}.{attribute}", result, limits)
                 if policy is None:
@@ -110,6 +115,19 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                       trust_policy=role["trust"])
         )
     return result
+
+
+def _unknown_until_apply(plan: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Resource address -> top-level attributes whose planned value Terraform knows only after apply."""
+    found: dict[str, frozenset[str]] = {}
+    changes = plan.get("resource_changes")
+    for change in changes if isinstance(changes, list) else []:
+        if not isinstance(change, dict) or not isinstance(change.get("change"), dict):
+            continue
+        after_unknown = change["change"].get("after_unknown")
+        if isinstance(after_unknown, dict) and isinstance(change.get("address"), str):
+            found[change["address"]] = frozenset(k for k, v in after_unknown.items() if v is True)
+    return found
 
 
 def _policy(
