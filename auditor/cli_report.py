@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from auditor.cli_check import CONFIG_HELP, NO_CONFIG_HELP, UsageProblem, load_config
+
 EXIT_USAGE = 2
 
 
@@ -71,6 +73,8 @@ def report_command(
                                                           "repeat for several accounts.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
 ) -> None:
     """Scheduled compliance report: audit, record the run in the history, write HTML + Markdown + JSON."""
     from auditor.scheduled import OUTPUT_FORMATS, FetchSpec, ReportInputError, ReportRequest, execute_report
@@ -86,6 +90,10 @@ def report_command(
         raise _fail("--account-id: empty")
     if (profile or role_arn) and not fetch:
         raise _fail("--profile and --role-arn only apply with --fetch")
+    try:
+        config = load_config(config_file, no_config)
+    except UsageProblem as problem:
+        raise _fail(str(problem)) from None
     request = ReportRequest(
         inputs=tuple(inputs or ()),
         output_dir=output,
@@ -103,6 +111,7 @@ def report_command(
         title=title,
         use_cache=not no_cache,
         quiet=quiet,
+        config=config,
     )
     try:
         code = execute_report(request)

@@ -73,6 +73,9 @@ class ReportRequest:
     title: str = "IAM compliance report"
     use_cache: bool = True
     quiet: bool = False
+    config: Any = None
+    """The project configuration (:class:`auditor.config.Config`): suppressions, severities, baselines, vars, and
+    select/ignore/include/exclude unless the request sets them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +359,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
     from auditor.checks import all_rules
     from auditor.engine import Selection
     from auditor.knowledge import load_controls
-    from auditor.run import CheckRequest, build_report
+    from auditor.run import CheckRequest, build_report, request_from_config
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     inputs = list(request.inputs)
@@ -364,12 +367,16 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         inputs += _fetch(request.fetch, request.output_dir)
     if not inputs:
         raise ReportInputError("no INPUT given (a file or folder of exports or policies, or --fetch)")
-    check = CheckRequest(paths=tuple(inputs), select=request.select, ignore=request.ignore,
-                         include=request.include, exclude=request.exclude, use_cache=request.use_cache)
+    given = {name: value for name in ("select", "ignore", "include", "exclude")
+             if (value := getattr(request, name))}
+    if request.config is not None:
+        check = request_from_config(tuple(inputs), request.config, use_cache=request.use_cache, **given)
+    else:
+        check = CheckRequest(paths=tuple(inputs), use_cache=request.use_cache, **given)
     report, sources = build_report(check)
     if report.errors:
         raise ReportInputError("; ".join(str(error) for error in report.errors) + " (no run was recorded)")
-    selection = Selection(select=frozenset(request.select), ignore=frozenset(request.ignore))
+    selection = Selection(select=frozenset(check.select), ignore=frozenset(check.ignore))
     rules_run = frozenset(rule.id for rule in all_rules() if selection.enabled(rule))
     placements = _place_files(inputs, sources, request.account_id)
     fallback = next(iter(placements.values()), None) or _Placement(

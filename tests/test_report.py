@@ -120,6 +120,22 @@ def test_markdown_lists_what_was_not_checked(tmp_path: Path) -> None:
     assert "### Not checked (1)" in markdown and "package.json: skipped, not an IAM policy" in markdown
 
 
+def test_the_project_configuration_applies(tmp_path: Path) -> None:
+    config = tmp_path / "audit.toml"
+    config.write_text('[[suppress]]\nrule = "IAM012"\nreason = "reviewed: the CI role"\n')
+    runs = {}
+    for name, extra in (("plain", ("--no-config",)), ("configured", ("--config", str(config)))):
+        result = _report(str(RUN1), "-o", str(tmp_path / name), "--history", str(tmp_path / f"{name}.db"),
+                         "--format", "json", "--fail-on", "never", *extra)
+        assert result.returncode == 0, result.stderr
+        runs[name] = _account(_json(tmp_path / name), ACCOUNT)
+    plain, configured = runs["plain"], runs["configured"]
+    suppressed = sum(1 for f in plain["findings"] if f["rule_id"] == "IAM012")
+    assert suppressed >= 1 and configured["counts"]["suppressed"] == suppressed
+    assert configured["counts"]["findings"] == plain["counts"]["findings"] - suppressed
+    assert not any(f["rule_id"] == "IAM012" for f in configured["findings"])
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
