@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.cli_check import FORMATS, UsageProblem, parse_severity
+from auditor.cli_check import CONFIG_HELP, FORMATS, NO_CONFIG_HELP, UsageProblem, load_config, parse_severity
 
 EXIT_USAGE = 2
 
@@ -42,8 +42,12 @@ def drift_command(
     ] = None,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    config_file: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
 ) -> None:
-    """Compare a policy file, or a principal of an account export, with a documented baseline."""
+    """Compare a policy file, or a principal of an account export, with a documented baseline.
+
+    The project configuration adds its baseline-paths and binds the vars the baseline names (--var wins)."""
     fmt = format.lower()
     if fmt not in FORMATS:
         raise _fail(f"--format: unknown format {format!r}; choose from {', '.join(FORMATS)}")
@@ -62,8 +66,13 @@ def drift_command(
         except ValueError:
             raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust") from None
     try:
-        chosen = resolve_baseline(baseline)
-    except (UnknownBaselineError, BaselineError) as exc:
+        config = load_config(config_file, no_config)
+        chosen = resolve_baseline(baseline, config.baseline_paths)
+        named = {placeholder.name for placeholder in chosen.placeholders}
+        variables = {**{k: v for k, v in config.vars.items() if k in named}, **parse_vars(var or ())}
+    except UsageProblem as problem:
+        raise _fail(str(problem)) from None
+    except (UnknownBaselineError, BaselineError, DriftError) as exc:
         raise _fail(str(exc)) from None
     from auditor.catalog import load_catalog
     from auditor.loaders import STDIN, LoadOptions, load_paths
@@ -85,8 +94,7 @@ def drift_command(
         report = _report(loaded, [], run_rules(loaded, all_rules(), CheckContext(load_catalog())))
     else:
         try:
-            results = drift_loaded(chosen, loaded, principal, load_catalog(), parse_vars(var or ()),
-                                   strict_vars=True)
+            results = drift_loaded(chosen, loaded, principal, load_catalog(), variables, strict_vars=True)
         except DriftError as exc:
             raise _fail(str(exc)) from None
         report = _report(loaded, results)

@@ -457,3 +457,16 @@ def test_a_target_that_is_not_json_is_a_located_malformed_finding(tmp_path: Path
     assert result.returncode == 1, result.stderr
     (finding,) = json.loads(result.stdout)["findings"]
     assert finding["rule_id"] == "IAM100" and (finding["location"]["line"], finding["location"]["column"]) == (1, 41)
+
+
+def test_drift_binds_the_configured_vars_the_baseline_names(tmp_path: Path) -> None:
+    (tmp_path / ".iam-audit.toml").write_text('[vars]\nUpsolverOrgId = "acme01"\nUnrelated = "x"\n')
+    documented = resolve_baseline("upsolver/server-role").bind({"UpsolverOrgId": "acme01"})
+    target = tmp_path / "server.json"
+    target.write_text(json.dumps(dict(documented.policies[0].document)))
+    configured = run_cli("drift", "upsolver/server-role", str(target), "--format", "json", cwd=tmp_path)
+    assert configured.returncode in (0, 1), configured.stderr
+    verdicts = json.loads(configured.stdout)["summary"]["verdicts"]
+    assert "UpsolverOrgId=acme01]" in str(verdicts) and "(inferred)" not in str(verdicts)
+    ignored = run_cli("drift", "upsolver/server-role", str(target), "--format", "json", "--no-config", cwd=tmp_path)
+    assert "(inferred)" in str(json.loads(ignored.stdout)["summary"]["verdicts"])
