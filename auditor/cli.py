@@ -31,6 +31,7 @@ app = typer.Typer(
 
 class RulesFormat(str, Enum):
     table = "table"
+    console = "console"  # the table: the name the other commands give their human-readable output
     markdown = "markdown"
     json = "json"
 
@@ -98,7 +99,8 @@ def show_config(config_file: ConfigOption = None, no_config: NoConfigOption = Fa
 
 @app.command("rules")
 def list_rules(
-    format: Annotated[RulesFormat, typer.Option("--format", "-f", help="table, markdown or json")] = RulesFormat.table,
+    format: Annotated[RulesFormat, typer.Option("--format", "-f",
+                                                help="table (or console), markdown or json")] = RulesFormat.table,
 ) -> None:
     """List every rule: id, slug, category, default severity, title."""
     from auditor.checks import all_rules

@@ -30,11 +30,13 @@ baseline_app = typer.Typer(
 
 class ShowFormat(str, Enum):
     text = "text"
+    console = "console"  # the text: the name the other commands give their human-readable output
     json = "json"
 
 
 class ListFormat(str, Enum):
     table = "table"
+    console = "console"  # the table
     json = "json"
 
 
@@ -71,7 +73,7 @@ def _summary(baseline: Baseline) -> dict[str, Any]:
 
 @baseline_app.command("list")
 def list_baselines(
-    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json")] = ListFormat.table,
+    format: Annotated[ListFormat, typer.Option("--format", "-f", help="table (or console) or json")] = ListFormat.table,
 ) -> None:
     """Every bundled baseline revision: id, revision, default, vendor, title, principal patterns."""
     from auditor.baselines import BaselineError, load_bundled_baselines
@@ -160,7 +162,7 @@ def baseline_text(baseline: Baseline) -> str:
 @baseline_app.command("show")
 def show(
     ref: Annotated[str, typer.Argument(metavar="ID", help="vendor/name, vendor/name@revision or a file.")],
-    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text or json")] = ShowFormat.text,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
 ) -> None:
     """One baseline: provenance, placeholders, managed policies, trust and permission policies."""
     baseline = _load(ref)
@@ -174,7 +176,7 @@ def show(
 def diff(
     before: Annotated[str, typer.Argument(metavar="ID@A", help="The older revision.")],
     after: Annotated[str, typer.Argument(metavar="ID@B", help="The newer revision.")],
-    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text or json")] = ShowFormat.text,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
 ) -> None:
     """What changes between two baselines (usually two revisions of one id)."""
     from auditor.baselines import diff_revisions

@@ -184,3 +184,9 @@ def test_standard_input_in_yaml_is_recognised_without_a_file_name() -> None:
     template = (FIXTURES / "demo" / "network-stack.yaml").read_text()
     result = run_cli("check", "-", "--format", "json", stdin=template)
     assert {(f["rule_id"], f["location"]["line"]) for f in json.loads(result.stdout)["findings"]} >= {("IAM201", 28)}
+
+
+@pytest.mark.parametrize(("args", "human"), [(("rules",), "table"), (("baseline", "list"), "table"),
+                                             (("baseline", "show", "upsolver/s3-access"), "text")])
+def test_console_names_the_human_readable_format_everywhere(args: tuple[str, ...], human: str) -> None:
+    assert run_cli(*args, "--format", "console").stdout == run_cli(*args, "--format", human).stdout != ""
