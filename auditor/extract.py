@@ -28,6 +28,8 @@ from typing import Any, TextIO
 
 from ruamel.yaml import YAML
 
+from auditor.loaders.parse import ParseError, decode_bytes
+
 __all__ = [
     "DocumentExtraction",
     "ExtractedBlock",
@@ -954,7 +956,7 @@ def run_extract(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     if fmt not in ("console", "text", "json"):
-        print(f"iam-audit: unknown format {fmt!r} for baseline extract (console or json)", file=err)
+        print(f"iam-audit: error: unknown format {fmt!r} for baseline extract (console or json)", file=err)
         return 2
     unreadable = False
     malformed = False
@@ -962,10 +964,13 @@ def run_extract(
     for raw in paths:
         path = Path(raw)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"iam-audit: cannot read {path}: {reason}", file=err)
+            text = decode_bytes(path.read_bytes())  # the loaders' decoding: a BOM, UTF-16, a located bad byte
+        except (OSError, ParseError) as exc:
+            if isinstance(exc, ParseError):
+                where, reason = (f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)), exc.message
+            else:
+                where, reason = str(path), f"cannot read: {exc.strerror or exc}"
+            print(f"iam-audit: error: {where}: {reason}", file=err)
             unreadable = True
             continue
         extraction = extract_text(text, source=str(path))

@@ -234,7 +234,12 @@ def test_extract_command_exit_codes_and_json(tmp_path):
     missing = tmp_path / "missing.md"
     err = io.StringIO()
     assert run_extract([missing, DOCS / "broken.md"], None, "console", stdout=io.StringIO(), stderr=err) == 2
-    assert err.getvalue().startswith(f"iam-audit: cannot read {missing}")
+    assert err.getvalue().startswith(f"iam-audit: error: {missing}: cannot read: No such file")
+    latin = tmp_path / "latin.md"
+    latin.write_bytes(b"# Policy\n\ncaf\xe9\n")
+    err = io.StringIO()
+    assert run_extract([latin], None, "console", stdout=io.StringIO(), stderr=err) == 2
+    assert err.getvalue() == f"iam-audit: error: {latin}:3:4: not valid UTF-8 (byte 0xe9): save the file as UTF-8\n"
     out = io.StringIO()
     assert run_extract([DOCS / "page.html"], None, "json", stdout=out, stderr=io.StringIO()) == 1
     data = json.loads(out.getvalue())
