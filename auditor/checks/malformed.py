@@ -23,9 +23,10 @@ def _problems(policy: Policy, slug: str) -> Iterator[Hit]:
 
 
 @RULES.rule(
-    "IAM100", "syntax-error", CATEGORY, Severity.HIGH, "The file is not valid JSON or YAML",
-    what="Reports a policy file that cannot be parsed: a JSON or YAML syntax error, an empty file, a comment in "
-         "JSON, or text that is not UTF-8.",
+    "IAM100", "syntax-error", CATEGORY, Severity.HIGH, "The file is not valid JSON, YAML or HCL",
+    what="Reports a policy file that cannot be parsed: a JSON, YAML or Terraform HCL syntax error, an empty file, a "
+         "comment in JSON, text that is not UTF-8, or a policy string (in a Terraform plan or .tf file, a "
+         "CloudFormation property) that is not JSON.",
     why="IAM rejects the document outright, and every other check is blind to a file it cannot read.",
     example='{"Version": "2012-10-17", "Statement": [ {"Effect": "Allow",} ]}',
     fix="Correct the syntax at the reported line and column (a trailing comma, a missing quote or bracket).",
