@@ -352,7 +352,15 @@ def pattern_covers(outer: str, inner: str) -> bool:
     """
     if outer == "*" or outer == inner:
         return True
+    # What inner matches starts with its literal head, then anything: outer's literal head must lead that one.
+    if not _literal_head(inner).startswith(_literal_head(outer)):
+        return False
     return _cover_regex(outer).match(inner) is not None
+
+
+def _literal_head(pattern: str) -> str:
+    """The pattern up to its first wildcard."""
+    return pattern.partition("*")[0].partition("?")[0]
 
 
 def glob_matches(pattern: str, text: str, ignore_case: bool = False) -> bool:

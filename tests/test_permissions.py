@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.catalog import load_catalog
 from auditor.loaders import LoadOptions, load_text
 from auditor.model import Policy
-from auditor.permissions import PermissionModel, covers_every_resource, pattern_covers
+from auditor.permissions import PermissionModel, _cover_regex, covers_every_resource, pattern_covers
 
 V = '{"Version": "2012-10-17", "Statement": ['
 
@@ -149,3 +151,11 @@ def test_deny_on_every_arn_removes_the_grant(model: PermissionModel) -> None:
     allow = policy('{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}, '
                    '{"Effect": "Deny", "Action": "s3:*", "Resource": "arn:*"}')
     assert not model.effective([allow]).grants
+
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("ab/*?", max_size=6), st.text("ab/*?", max_size=6))
+def test_the_literal_head_shortcut_never_changes_pattern_covers(outer: str, inner: str) -> None:
+    by_regex = outer == "*" or outer == inner or _cover_regex(outer).match(inner) is not None
+    assert pattern_covers(outer, inner) == by_regex
