@@ -42,6 +42,7 @@ def drift_command(
     ] = None,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
     config_file: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
     no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
 ) -> None:
@@ -102,7 +103,7 @@ def drift_command(
     from auditor.run import exit_code, render
 
     if fmt == "console":
-        _console(report, loaded, output, not no_source, not no_color)
+        _console(report, loaded, output, not no_source, not no_color, quiet)
     else:
         text = render(report, fmt, False)
         if output is None:
@@ -126,7 +127,7 @@ def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> A
     return Report(tuple(findings), (), summary, all_rules().infos(), __version__)
 
 
-def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool) -> None:
+def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool, quiet: bool) -> None:
     from auditor.reporters import console as console_reporter
     from auditor.run import use_color
 
@@ -140,5 +141,11 @@ def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, c
     if output is not None:
         with open(output, "w", encoding="utf-8") as handle:
             console_reporter.render(report, handle, read_line, show_source)
+        return
+    if quiet:
+        from auditor.model import Finding
+
+        for finding in sorted(report.active_findings, key=Finding.sort_key):
+            console_reporter.render_line(finding, sys.stdout, use_color(color))
         return
     console_reporter.render(report, sys.stdout, read_line, show_source, color=use_color(color))
