@@ -425,9 +425,19 @@ def test_damaged_text(data: st.DataObject) -> None:
 
 @FUZZ
 @given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1")), TEXT_NOISE),
-       st.sampled_from(("f.json", "f.yaml", "f.template")))
+       st.sampled_from(("f.json", "f.yaml", "f.template", "f.tf")))
 def test_arbitrary_text(text: str, name: str) -> None:
     check_text(text, name)
+
+
+TERRAFORM_FIXTURES = sorted((REPO / "fixtures" / "loaders" / "terraform").glob("*.tf"))
+
+
+@FUZZ
+@given(st.data())
+def test_damaged_terraform(data: st.DataObject) -> None:
+    text = data.draw(st.sampled_from(TERRAFORM_FIXTURES)).read_text(encoding="utf-8")
+    check_text(text_mutation(data.draw, text), "main.tf")
 
 
 @FUZZ
