@@ -68,6 +68,11 @@ class CheckContext:
         return load_retired_actions()
 
 
+GRANT_CATEGORIES = frozenset({"wildcard-action", "wildcard-resource", "not-action", "privilege-escalation",
+                              "credentials-exposure", "data-access", "resource-exposure"})
+"""What a policy grants: reported at info for a policy that is only a permissions boundary, which grants nothing."""
+
+
 def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None, selection: Selection) -> Finding:
     statement = hit.statement
     if hit.line and source is not None:
@@ -82,13 +87,17 @@ def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None,
         location = Location("<unknown>")
     subject = policy.subject.to_json(policy.label) if policy is not None and policy.subject else None
     severity = selection.severity_for(rule, hit.severity or rule.info.severity)
+    message = hit.message
+    if policy is not None and policy.boundary_only and rule.info.category in GRANT_CATEGORIES:
+        severity = Severity.INFO
+        message += " (the policy is only a permissions boundary: it limits its principals and grants nothing)"
     return Finding(
         rule_id=rule.id,
         slug=rule.slug,
         category=rule.info.category,
         severity=severity,
         title=rule.info.title,
-        message=hit.message,
+        message=message,
         location=location,
         subject=subject,
         statement=StatementRef(statement.index, statement.sid) if statement else None,

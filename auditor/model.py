@@ -212,6 +212,8 @@ class Policy:
     size: int = 0
     """Characters excluding whitespace, as IAM counts them against its quotas."""
     is_aws_managed: bool = False
+    boundary_only: bool = False
+    """A managed policy of an export used only as a permissions boundary: it limits principals, grants nothing."""
 
     def location(self, pointer: str | None = None) -> Location:
         target = self.pointer if pointer is None else pointer

@@ -331,3 +331,26 @@ def test_template_values_as_provider_or_action_are_unknown_not_wrong() -> None:
     reported = run_rules(loaded, RULES, CheckContext(load_catalog()))
     # the provider is !GetAtt: its aud/sub conditions still count; !Sub "s3:${Act}" and !Ref Act are no typos
     assert sorted((f.rule_id, f.location.line) for f in reported) == [("IAM033", 19)]
+
+
+def _boundary_export(attached: bool) -> str:
+    policy = {"PolicyName": "boundary", "Arn": "arn:aws:iam::111122223333:policy/boundary", "DefaultVersionId": "v1",
+              "AttachmentCount": 1 if attached else 0,
+              "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                  "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}
+    role = {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "RolePolicyList": [],
+            "AttachedManagedPolicies": [{"PolicyArn": policy["Arn"]}] if attached else [],
+            "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": policy["Arn"]},
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}
+    return export(Policies=[policy], RoleDetailList=[role])
+
+
+def test_a_policy_used_only_as_a_permissions_boundary_grants_nothing() -> None:
+    select = Selection(select=frozenset({"IAM002", "IAM003", "IAM021"}))
+    for attached, severity in ((False, "info"), (True, "medium")):
+        loaded = load_text(_boundary_export(attached), "account.json", LoadOptions())
+        reported = run_rules(loaded, RULES, CheckContext(load_catalog()), select)
+        assert {f.rule_id for f in reported} == {"IAM002", "IAM003", "IAM021"}
+        assert {f.severity.value for f in reported} == {severity}, attached
+        assert all(("only a permissions boundary" in f.message) is not attached for f in reported)

@@ -8,6 +8,7 @@ to it. A malformed entry is reported and skipped; the rest of the export loads.
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +40,29 @@ def _document(value: Any, max_nesting: int) -> Any:
     return value
 
 
+def _boundary_and_attached_arns(data: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(ARNs the export's users and roles have as permissions boundary, ARNs attached to any principal)."""
+    boundaries: set[str] = set()
+    attached: set[str] = set()
+    for key in ("UserDetailList", "GroupDetailList", "RoleDetailList"):
+        entries = data.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, dict):
+                continue
+            boundary = entry.get("PermissionsBoundary")
+            if isinstance(boundary, dict) and isinstance(boundary.get("PermissionsBoundaryArn"), str):
+                boundaries.add(boundary["PermissionsBoundaryArn"])
+            items = entry.get("AttachedManagedPolicies")
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict) and isinstance(item.get("PolicyArn"), str):
+                    attached.add(item["PolicyArn"])
+    return boundaries, attached
+
+
+def _positive_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -61,6 +85,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                 max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
     managed: dict[str, Policy] = {}
+    boundaries, attached_arns = _boundary_and_attached_arns(data)
 
     def document(value: Any) -> Any:
         return _document(value, max_nesting)
@@ -102,6 +127,9 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         if arn in managed:
             _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
             continue
+        if (arn in boundaries or _positive_count(entry.get("PermissionsBoundaryUsageCount"))) \
+                and arn not in attached_arns and not _positive_count(entry.get("AttachmentCount")):
+            policy = dataclasses.replace(policy, boundary_only=True)
         managed[arn] = policy
         result.policies.append(policy)
         result.counts["policies"] += 1
