@@ -177,7 +177,7 @@ class _Normalizer:
                 hint = _case_hint(key, STATEMENT_ELEMENTS)
                 self.problem("unknown-element", f"unknown statement element {key!r}{hint}", join_pointer(pointer, key))
         sid = raw.get("Sid")
-        if sid is not None and not isinstance(sid, str):
+        if "Sid" in raw and not isinstance(sid, str):  # null too: IAM takes a Sid as a string only
             self.problem("wrong-type", f"Sid must be a string, found {type_name(sid)}", join_pointer(pointer, "Sid"))
             sid = None
         if sid:

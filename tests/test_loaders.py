@@ -248,3 +248,10 @@ def test_corpus_exports_load_completely(corpus_dir: Path, name: str, counts: dic
         len(g["GroupPolicyList"]) for g in data["GroupDetailList"]) + sum(
         len(r["RolePolicyList"]) for r in data["RoleDetailList"])
     assert len(loaded.policies) == counts["policies"] + inline + counts["roles"]
+
+
+def test_a_null_sid_is_a_wrong_type() -> None:
+    loaded = load_text('{"Version": "2012-10-17", "Statement": [{"Sid": null, "Effect": "Allow", '
+                       '"Action": "s3:GetObject", "Resource": "*"}]}', "p.json", LoadOptions())
+    assert [(p.rule, p.message) for p in loaded.policies[0].problems] == [
+        ("wrong-type", "Sid must be a string, found null")]
