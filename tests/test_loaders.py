@@ -255,3 +255,11 @@ def test_a_null_sid_is_a_wrong_type() -> None:
                        '"Action": "s3:GetObject", "Resource": "*"}]}', "p.json", LoadOptions())
     assert [(p.rule, p.message) for p in loaded.policies[0].problems] == [
         ("wrong-type", "Sid must be a string, found null")]
+
+
+def test_block_yaml_too_deep_for_the_parser_is_located_where_it_passes_the_limit() -> None:
+    text = "".join(f"{'  ' * level}k{level}:\n" for level in range(1000)) + f"{'  ' * 1000}leaf\n"
+    loaded = load_text(text, "deep.yaml", LoadOptions())
+    ((_, problem),) = loaded.document_problems
+    assert problem.message.startswith("nesting deeper than 200 levels")
+    assert (problem.line, problem.column) == (201, 401)  # k200: the 201st mapping level

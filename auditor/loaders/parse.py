@@ -296,7 +296,9 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     except YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise ParseError("nesting too deep for the YAML parser") from None
+        line, column = source.offset_to_position(_block_depth_offset(text, max_nesting))
+        raise ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
+                         f"{MAX_NESTING_CEILING})", line, column) from None
     except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:
         # A scalar the constructor cannot build (an integer of 5,000 digits, a date like 2024-02-31)
         # or a key it cannot hash (a mapping used as a key).
@@ -412,6 +414,28 @@ def _end_of_block_scalar(text: str, indicator: int) -> int:
             return len(text)
         position = next_end
     return len(text)
+
+
+def _block_depth_offset(text: str, limit: int) -> int:
+    """Where block-style YAML first nests deeper than ``limit``, judged by indentation (one level per deeper
+    indent and per ``- ``), or the deepest line; only to say where a document the parser could not nest is."""
+    indents: list[int] = []
+    deepest = (0, 0)
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        content = line.lstrip(" ")
+        if content.strip() and not content.startswith("#"):
+            indent = len(line) - len(content)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+            dashes = len(content) - len(content.lstrip("- ")) if content.startswith("- ") else 0
+            depth = len(indents) + content[:dashes].count("-")
+            if depth > limit:
+                return offset + indent
+            deepest = max(deepest, (depth, offset + indent))
+        offset += len(line)
+    return deepest[1]
 
 
 def _check_expansion(root: Any) -> None:
