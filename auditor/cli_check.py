@@ -65,7 +65,7 @@ def check(
     output_markdown: Annotated[Optional[Path], typer.Option("--output-markdown", help="Also write Markdown.")] = None,
     output_html: Annotated[Optional[Path], typer.Option("--output-html", help="Also write HTML here.")] = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="critical|high|medium|low|info|never "
-                                                   "[default: high, or fail-on in the config]",
+                                                   "\\[default: high, or fail-on in the config]",
                                                    show_default=False)] = None,
     select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules (id, slug or category); "
                                                         "replaces select of the config.")] = None,
@@ -83,9 +83,9 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
     max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Largest file read, in MB "
-                                                         "[default: 200]", show_default=False)] = None,
+                                                         "\\[default: 200]", show_default=False)] = None,
     max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
-                                                       "[default: 200]", show_default=False)] = None,
+                                                       "\\[default: 200]", show_default=False)] = None,
     max_yaml_size: Annotated[int, typer.Option("--max-yaml-size",
                                                help="Largest YAML or Terraform (.tf) file parsed, in MB.")] = 20,
     max_statements: Annotated[int, typer.Option("--max-statements", help="Statements checked per policy; "

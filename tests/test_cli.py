@@ -190,3 +190,10 @@ def test_standard_input_in_yaml_is_recognised_without_a_file_name() -> None:
                                              (("baseline", "show", "upsolver/s3-access"), "text")])
 def test_console_names_the_human_readable_format_everywhere(args: tuple[str, ...], human: str) -> None:
     assert run_cli(*args, "--format", "console").stdout == run_cli(*args, "--format", human).stdout != ""
+
+
+def test_help_keeps_its_bracketed_text() -> None:
+    """rich reads [words] as markup and drops them unless escaped."""
+    shown = " ".join(run_cli("check", "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "[tool.iam-audit] in pyproject.toml" in shown and "accepted [default: 200]" in shown
+    assert "[default: high, or fail-on in the config]" in shown
