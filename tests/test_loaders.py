@@ -263,3 +263,25 @@ def test_block_yaml_too_deep_for_the_parser_is_located_where_it_passes_the_limit
     ((_, problem),) = loaded.document_problems
     assert problem.message.startswith("nesting deeper than 200 levels")
     assert (problem.line, problem.column) == (201, 401)  # k200: the 201st mapping level
+
+
+def test_cloudformation_intrinsics_around_whole_policies() -> None:
+    template = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {"Fn::Transform": {Name: Macro}}
+      Policies:
+        - !If [Prod, {PolicyName: admin, PolicyDocument: {Version: "2012-10-17",
+                      Statement: [{Effect: Allow, Action: "*", Resource: "*"}]}}, !Ref AWS::NoValue]
+        - PolicyName: empty
+  Loose:
+    Type: AWS::IAM::ManagedPolicy
+    Properties: {PolicyDocument: {Version: "2012-10-17", Statement: !Ref Statements}}
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    assert [p.label for p in loaded.policies] == ["inline:admin"]  # the !If's first branch, as deployed in Prod
+    assert [n.split(": ", 1)[1] for n in loaded.not_checked] == [
+        "trust: the policy document ({{Transform}}) is known only when the stack is deployed",
+        "Role Policies entry 1: no PolicyDocument",
+        "ManagedPolicy:Loose: its Statement ({{Ref:Statements}}) is known only when the stack is deployed"]

@@ -286,8 +286,8 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
     for statement in policy.statements:
         if not statement.is_allow or _source_scoped(statement):
             continue
-        services = [r for r in statement.principals or ()
-                    if r.type == "Service" and r.value.strip().lower() not in exempt]
+        services = [r for r in statement.principals or ()  # a template value ({{FindInMap}}) names no known service
+                    if r.type == "Service" and r.value.strip().lower() not in exempt and "{{" not in r.value]
         if not services:
             continue
         yield Hit(

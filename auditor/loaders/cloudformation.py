@@ -19,6 +19,7 @@ from auditor.source import Source, join_pointer
 
 _REMOVE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 
 PSEUDO_PARAMETERS = {
     "AWS::Partition": "aws",
@@ -130,6 +131,24 @@ class _Resolver:
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
 
+def _is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith("Fn::")
+
+
+def _present(policy: Policy | None) -> list[Policy]:
+    return [policy] if policy is not None else []
+
+
+def _deploy_time_part(document: Any) -> str | None:
+    """What of a policy document an intrinsic left unknown as a whole: the document, or its Statement list."""
+    if isinstance(document, str) and _PLACEHOLDER.fullmatch(document.strip()):
+        return f"the policy document ({document.strip()})"
+    statement = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statement, str) and _PLACEHOLDER.fullmatch(statement.strip()):
+        return f"its Statement ({statement.strip()})"
+    return None
+
+
 def _json_document(text: str) -> Any:
     """A policy property given as a JSON string (CloudFormation accepts one for its Json-typed properties, often
     written ``PolicyDocument: !Sub | {...}``): the document it holds; the string itself when it is not JSON."""
@@ -183,12 +202,18 @@ def load_cloudformation(template: dict[str, Any], source: Source,
     principal_parts: dict[str, dict[str, Any]] = {}
 
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
-                   resource_implied: bool = False) -> Policy:
+                   resource_implied: bool = False) -> Policy | None:
+        """The policy, or None (and a not-checked note) when an intrinsic leaves the document unknown."""
         resolved = resolver.resolve(document)
         if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
             resolved = None
         elif isinstance(resolved, str):
             resolved = _json_document(resolved)
+        unknown = _deploy_time_part(resolved)
+        if unknown is not None:
+            result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
+                                      "deployed")
+            return None
         policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,
                                   max_statements=max_statements, resource_implied=resource_implied)
         result.policies.append(policy)
@@ -211,8 +236,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             value = resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
                 document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
-                parts["inline"].append(add_policy(document, PolicyKind.IDENTITY, item_pointer,
-                                                  Subject("role", name, None), f"inline:{logical_id}"))
+                parts["inline"].extend(_present(add_policy(document, PolicyKind.IDENTITY, item_pointer,
+                                                           Subject("role", name, None), f"inline:{logical_id}")))
             elif isinstance(value, str):
                 parts["managed"].append(value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}")
             elif isinstance(value, dict) and len(value) == 1:
@@ -247,12 +272,19 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             inline_list = props.get("Policies")
             if isinstance(inline_list, list):
                 for index, item in enumerate(inline_list):
-                    if isinstance(item, dict) and "PolicyDocument" in item:
-                        label = f"inline:{item.get('PolicyName', index)}"
-                        item_pointer = join_pointer(join_pointer(join_pointer(pointer, "Policies"), index),
-                                                    "PolicyDocument")
-                        parts["inline"].append(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
-                                                          item_pointer, subject, label))
+                    if _is_intrinsic(item):  # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]
+                        item = resolver.resolve(item)
+                    if item is _REMOVE:
+                        continue
+                    if not isinstance(item, dict) or "PolicyDocument" not in item:
+                        result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
+                                                  "PolicyDocument")
+                        continue
+                    label = f"inline:{item.get('PolicyName', index)}"
+                    item_pointer = join_pointer(join_pointer(join_pointer(pointer, "Policies"), index),
+                                                "PolicyDocument")
+                    parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
+                                                               item_pointer, subject, label)))
             managed = resolver.resolve(props.get("ManagedPolicyArns", []))
             if isinstance(managed, list):
                 parts["managed"].extend(str(arn) for arn in managed if isinstance(arn, str))
@@ -269,7 +301,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         logical = target["Ref"]
                         principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
                                                              "trust": None, "pointer": pointer, "managed": []})
-                        principal_parts[logical]["inline"].append(policy)
+                        principal_parts[logical]["inline"].extend(_present(policy))
         elif rtype == SAM_FUNCTION and "Policies" in props:
             read_sam_policies(logical_id, props, pointer)
         elif rtype in RESOURCE_POLICY_TYPES:
