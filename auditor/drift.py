@@ -24,6 +24,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from auditor.drift_logic import ActionSpace, Cell, Gap, Stmt, compile_statements, find_gaps
+from auditor.knowledge import load_privileged_managed_policies
 from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
 from auditor.source import Source
 
@@ -45,7 +46,6 @@ __all__ = [
     "select_baselines",
 ]
 
-ADMIN_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 _LISTED = 100
 _CANDIDATES = 3
 _SHOWN = 5
@@ -509,6 +509,13 @@ class _Report:
         what = "the trust" if kind == "trust" else "the target"
         if gap.kind == "action":
             self.missing["action removed"] += count
+            unseen = self.principal.missing_policy_arns if self.principal is not None and kind != "trust" else ()
+            if unseen:  # what the target lacks may come from a managed policy whose document is not here
+                self.add("IAM902", f"{what} does not allow {self.action_list(actions)}, which {ref} grants, unless "
+                         f"an attached managed policy not in the input does ({', '.join(map(_policy_name, unseen))})",
+                         {"removed_actions": self.listed(actions), "action_count": count,
+                          "baseline_statement": origin, "unchecked_policies": list(unseen)}, severity=Severity.LOW)
+                return
             self.add("IAM902", f"{what} does not allow {self.action_list(actions)}, which {ref} grants: "
                      "the integration may break",
                      {"removed_actions": self.listed(actions), "action_count": count,
@@ -696,10 +703,11 @@ def compare_principal(
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns
-        severity = Severity.CRITICAL if name in ADMIN_POLICIES and ":iam::aws:" in arn else Severity.HIGH
+        privileged = name in load_privileged_managed_policies() and ":iam::aws:" in arn  # rules/, as IAM006
+        severity = Severity.CRITICAL if privileged else Severity.HIGH
         report.new["managed policy"] += 1
         report.add("IAM906", f"{principal.name} has {name} attached, which {baseline.ref} does not document"
-                   + (" (its document is not in the export)" if unknown else ""),
+                   + (" (its document is not in the input)" if unknown else ""),
                    {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity)
     for arn in missing_managed:
         report.missing["managed missing"] += 1

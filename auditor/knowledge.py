@@ -363,6 +363,36 @@ class ConfusedDeputyExemption:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class PrivilegedManagedPolicy:
+    name: str
+    severity: str
+    grants: str
+
+
+@lru_cache(maxsize=1)
+def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
+    """``rules/privileged-managed-policies.yaml``: AWS managed policies (by name) that make their holder an
+    administrator, or give the means to become one."""
+    file = rules_dir() / "privileged-managed-policies.yaml"
+    data = _read_yaml(file)
+    if not isinstance(data, list) or not data:
+        raise KnowledgeError(f"{file}: expected a non-empty list of policies")
+    policies: dict[str, PrivilegedManagedPolicy] = {}
+    for index, entry in enumerate(data):
+        where = f"{file}: [{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"name", "severity", "grants"}:
+            raise KnowledgeError(f"{where}: expected the keys name, severity and grants")
+        name = _text(entry["name"], f"{where}.name")
+        severity = _text(entry["severity"], f"{where}.severity")
+        if severity not in ("critical", "high", "medium", "low", "info"):
+            raise KnowledgeError(f"{where}.severity: {severity!r} is not a severity")
+        if name in policies:
+            raise KnowledgeError(f"{where}: {name} is listed twice")
+        policies[name] = PrivilegedManagedPolicy(name, severity, _text(entry["grants"], f"{where}.grants"))
+    return policies
+
+
 @lru_cache(maxsize=1)
 def load_confused_deputy_exemptions() -> dict[str, ConfusedDeputyExemption]:
     """``rules/confused-deputy.yaml``: service principals (lower-case) that need no source condition."""

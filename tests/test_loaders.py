@@ -155,7 +155,9 @@ Resources:
     assert policy.location(policy.statements[0].pointer).line == 11
     assert [n.split(": ", 1)[1] for n in loaded.not_checked] == [
         "Func: SAM policy template S3ReadPolicy (AWS SAM expands it when deploying)",
-        "Other: Policies are ignored by AWS SAM because Role is set"]
+        "Other: Policies are ignored by AWS SAM because Role is set",
+        "role FuncRole: the attached managed policies arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole are not "
+        "in the template, so their statements were not checked"]
 
 
 def test_ecr_repository_policy_statements_may_leave_out_resource() -> None:

@@ -354,3 +354,20 @@ def test_a_policy_used_only_as_a_permissions_boundary_grants_nothing() -> None:
         assert {f.rule_id for f in reported} == {"IAM002", "IAM003", "IAM021"}
         assert {f.severity.value for f in reported} == {severity}, attached
         assert all(("only a permissions boundary" in f.message) is not attached for f in reported)
+
+
+def test_admin_managed_policy_attached_in_a_template_is_found_at_its_line() -> None:
+    template = """Resources:
+  Vendor:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow,
+        Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/ReadOnlyAccess
+        - !Sub "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    (finding,) = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert (finding.severity.value, finding.location.line, finding.location.column) == ("critical", 9, 11)
+    assert finding.details["policy_arn"] == "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -221,3 +221,21 @@ def test_controls() -> None:
     by_key = {c.key: c for c in controls}
     assert "IAM001" in by_key["aws-fsbp/1.0.0/IAM.1"].rules
     assert "IAM001" in by_key["cis-aws-foundations/3.0.0/1.16"].rules
+
+
+def test_privileged_managed_policies_are_what_aws_publishes(shared_dir: Path) -> None:
+    """Each listed AWS managed policy, read from the corpus of every AWS managed policy, grants what the entry says:
+    every action (AdministratorAccess), all but IAM (PowerUserAccess), all of IAM or all of Organizations."""
+    from auditor.catalog import load_catalog
+    from auditor.knowledge import load_privileged_managed_policies
+    from auditor.loaders import LoadOptions, load_text
+    from auditor.permissions import PermissionModel
+
+    model = PermissionModel(load_catalog())
+    listed = load_privileged_managed_policies()
+    assert {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"} <= set(listed)
+    for name in listed:
+        text = (shared_dir / "corpus" / "aws-managed" / f"{name}.json").read_text(encoding="utf-8")
+        effective = model.effective(load_text(text, f"{name}.json", LoadOptions()).policies)
+        assert effective.is_allowed("iam:AttachRolePolicy") or effective.is_allowed("organizations:CreateAccount") \
+            or (effective.is_allowed("ec2:RunInstances") and effective.is_allowed("lambda:CreateFunction")), name

@@ -185,14 +185,14 @@ RULES.rule(
     "drift-managed-policy",
     Severity.HIGH,
     "Managed policy attachments differ from the documented baseline",
-    what="The principal has an AWS managed policy attached that the baseline does not list (critical for "
-    "AdministratorAccess, PowerUserAccess and IAMFullAccess), or lacks one the baseline attaches (medium). "
+    what="The principal has an AWS managed policy attached that the baseline does not list (critical for those of "
+    "`rules/privileged-managed-policies.yaml`, as IAM006), or lacks one the baseline attaches (medium). "
     "AWS managed policies are compared by ARN, customer managed ones by name.",
     why="An attached AdministratorAccess makes every documented scope meaningless; a missing documented "
     "attachment breaks the integration.",
     example="The StackState EventBridge role has AdministratorAccess attached.",
     fix="Detach what the baseline does not list; attach what it does.",
-    bad=[example(_export(_ADMIN), "IAM906", "IAM034", baseline=_EVENTBRIDGE)],
+    bad=[example(_export(_ADMIN), "IAM906", "IAM034", "IAM006", baseline=_EVENTBRIDGE)],
     good=[example(_export(""), "IAM034", baseline=_EVENTBRIDGE)],
 )(_needs_a_baseline)
 

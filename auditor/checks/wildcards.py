@@ -19,7 +19,8 @@ from auditor.checks._risk import (
     scoping_conditions,
 )
 from auditor.engine import CheckContext
-from auditor.model import Policy, PolicyKind, Severity
+from auditor.knowledge import load_privileged_managed_policies
+from auditor.model import Policy, PolicyKind, Principal, Severity
 from auditor.permissions import CompiledStatement
 from auditor.registry import Hit, RuleSet, example
 
@@ -269,3 +270,48 @@ def allow_not_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             pointer=st.element_pointer("NotResource"), statement=st,
             details={"not_resources": list(st.not_resources)},
         )
+
+
+_ROLE = ('{"RoleDetailList": [{"RoleName": "ci", "Arn": "arn:aws:iam::111122223333:role/ci", "RolePolicyList": [], '
+         '"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+         '{"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}, "AttachedManagedPolicies": [')
+_AWS_POLICY = "arn:aws:iam::aws:policy/"
+
+
+@RULES.rule(
+    "IAM006", "admin-managed-policy", "wildcard-action", Severity.CRITICAL,
+    "An AWS managed policy that makes the principal an administrator is attached",
+    what="Reports a user, group or role with an AWS managed policy attached that grants administrator access or "
+         "the means to take it (`rules/privileged-managed-policies.yaml`): `AdministratorAccess` (critical), "
+         "`PowerUserAccess`, `IAMFullAccess`, `AWSOrganizationsFullAccess` (high). It needs no copy of the "
+         "policy's document, so it works on CloudFormation templates and on exports that leave AWS managed "
+         "policies out.",
+    why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
+        "integration role ends up owning the account; every scoped policy beside it stops mattering.",
+    example='"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]',
+    fix="Detach it and grant the actions the job needs; keep break-glass administrators few and MFA-protected.",
+    bad=[example(_ROLE + '{"PolicyName": "AdministratorAccess", "PolicyArn": '
+                 f'"{_AWS_POLICY}AdministratorAccess"}}]}}], "Policies": []}}', "IAM006")],
+    good=[example(_ROLE + '{"PolicyName": "ReadOnlyAccess", "PolicyArn": '
+                  f'"{_AWS_POLICY}ReadOnlyAccess"}}]}}], "Policies": []}}')],
+    scope="principal",
+)
+def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
+    privileged = load_privileged_managed_policies()
+    for index, arn in enumerate(principal.attached_policy_arns):
+        name = arn.rpartition("/")[2]
+        known = privileged.get(name) if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
+        if known is None:
+            continue
+        yield Hit(f"{principal.kind} {principal.name} has {name} attached: {known.grants}",
+                  pointer=_attachment_pointer(principal, index), severity=Severity.parse(known.severity),
+                  details={"policy_arn": arn})
+
+
+def _attachment_pointer(principal: Principal, index: int) -> str:
+    """The ``index``-th managed policy attachment in the file: an export's or a template's list, else the principal."""
+    for element in ("AttachedManagedPolicies", "ManagedPolicyArns"):
+        pointer = f"{principal.pointer}/{element}/{index}"
+        if principal.source.has_pointer(pointer):
+            return pointer
+    return principal.pointer
