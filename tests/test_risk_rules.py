@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
 from auditor.engine import CheckContext, Selection, run_rules
@@ -371,3 +373,27 @@ def test_admin_managed_policy_attached_in_a_template_is_found_at_its_line() -> N
     (finding,) = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
     assert (finding.severity.value, finding.location.line, finding.location.column) == ("critical", 9, 11)
     assert finding.details["policy_arn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+_GITLAB = ('{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com"}, '
+           '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"gitlab.com:aud": '
+           '"https://gitlab.com"}, "StringLike": {"gitlab.com:sub": "SUB"}}}')
+_TFC = _GITLAB.replace("gitlab.com", "app.terraform.io")
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    (_GITLAB.replace("SUB", "project_path:*"), {"IAM033"}),
+    (_GITLAB.replace("SUB", "project_path:group/*"), {"IAM033"}),
+    (_GITLAB.replace("SUB", "project_path:group/app:ref_type:branch:ref:main"), set()),
+    (_TFC.replace("SUB", "organization:*"), {"IAM033"}),
+    (_TFC.replace("SUB", "organization:acme:*"), {"IAM033"}),
+    (_TFC.replace("SUB", "organization:acme:project:infra:workspace:prod:run_phase:apply"), set()),
+    ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole", '
+     '"Condition": {"StringLike": {"sts:ExternalId": "*"}}}', {"IAM031"}),  # every caller's id matches
+    ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
+     '"Condition": {"StringEquals": {"aws:ResourceAccount": "111122223333"}}}', {"IAM035"}),  # the role's own
+    ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
+     '"Condition": {"StringEquals": {"aws:PrincipalAccount": "111122223333"}}}', set()),
+])
+def test_trust_conditions_that_do_or_do_not_confine(statement: str, expected: set[str]) -> None:
+    assert ids(statement, PolicyKind.TRUST) == expected

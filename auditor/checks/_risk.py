@@ -145,11 +145,12 @@ def is_everyone(ref: PrincipalRef) -> bool:
     return (ref.type == "*" or ref.type == "AWS") and ref.value.strip() == "*"
 
 
-# Keys whose concrete value confines a statement to known accounts, organisations or networks.
-_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "kms:calleraccount",
-                           "aws:resourceaccount"})
-_ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:resourceorgid", "aws:sourceorgid"})
-_ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:resourceorgpaths", "aws:sourceorgpaths"})
+# Keys whose concrete value confines a statement's callers to known accounts, organisations or networks.
+# Not aws:ResourceAccount, aws:ResourceOrgID or aws:ResourceOrgPaths: in a resource or trust policy they describe
+# the resource itself, whose owner every request matches, whoever makes it.
+_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "kms:calleraccount"})
+_ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:sourceorgid"})
+_ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths"})
 _ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
 _NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
 NARROWING_KEYS = _ACCOUNT_KEYS | _ORG_ID_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS

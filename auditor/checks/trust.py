@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
     arn_account,
     is_deploy_time_value,
@@ -68,13 +69,19 @@ def _claim_conditions(statement: Statement, provider: str, claim: str) -> list[C
     return _conditions_on(statement, f"{provider}:{claim}")
 
 
+def _matches_anything(condition: Condition) -> bool:
+    return condition.base_operator.endswith("Like") and all(
+        isinstance(v, str) and v.strip() and not v.strip().strip("*?") for v in condition.values)
+
+
 def _positive(condition: Condition) -> bool:
     return not is_negated(condition) and not condition.if_exists and condition.base_operator not in ("Null", "Bool")
 
 
 def external_ids(statement: Statement) -> list[str] | None:
-    """The ``sts:ExternalId`` values a positive condition demands, or None when there is no such condition."""
-    found = [c for c in _conditions_on(statement, "sts:ExternalId") if _positive(c)]
+    """The ``sts:ExternalId`` values a positive condition demands, or None when there is no such condition
+    (``StringLike`` on ``*`` demands nothing: every caller's external id matches)."""
+    found = [c for c in _conditions_on(statement, "sts:ExternalId") if _positive(c) and not _matches_anything(c)]
     if not found:
         return None
     return [str(v) for c in found for v in c.values]
@@ -183,6 +190,12 @@ def _wide_sub(value: str, provider: str) -> bool:
         repo = text[len("repo:"):].split(":", 1)[0]
         owner, _, name = repo.partition("/")
         return not owner or "*" in owner or "?" in owner or not name or "*" in name or "?" in name
+    if text.startswith("project_path:"):  # GitLab (gitlab.com or self-managed): group/subgroup/project
+        path = text[len("project_path:"):].split(":", 1)[0]
+        return "/" not in path or has_wildcard(path)
+    if text.startswith("organization:"):  # Terraform Cloud: organization:ORG:project:P:workspace:W:run_phase:R
+        organization, _, rest = text[len("organization:"):].partition(":")
+        return not organization or has_wildcard(organization) or not rest or rest.startswith(("*", "?"))
     return False
 
 
@@ -192,7 +205,8 @@ def _wide_sub(value: str, provider: str) -> bool:
     what="Reports a trust policy that lets an OIDC provider's tokens (GitHub Actions "
          "`token.actions.githubusercontent.com`, EKS, GitLab, Terraform Cloud, Google...) assume the role without "
          "both an `aud` and a `sub` condition, or with a `sub` that admits every repository of an owner "
-         "(`repo:org/*`) or everyone. Critical when `sub` is missing. Cognito identity pools need `aud` only.",
+         "(`repo:org/*`, GitLab's `project_path:group/*`, Terraform Cloud's `organization:org:*`) or everyone. "
+         "Critical when `sub` is missing. Cognito identity pools need `aud` only.",
     why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
         "workspace) gets a token the role accepts.",
     example='{"Effect": "Allow", "Principal": {"Federated": '
