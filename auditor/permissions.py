@@ -13,9 +13,12 @@ The model follows IAM's evaluation logic for identity policies:
 - a statement whose conditions can never hold today (``DateLessThan`` a past date on
   ``aws:CurrentTime``, ``aws:EpochTime`` or ``aws:TokenIssueTime``) grants or denies nothing.
 
-Permission boundaries, SCPs, session policies and resource policies are out of scope: the model
-answers "what do these identity policies allow", which is an upper bound of what the principal
-can do.
+- a permissions boundary (``effective(policies, boundary)``) lets through only the actions one of
+  its ``Allow`` statements names, and its ``Deny`` statements deny as the principal's own do. Its
+  resources and conditions are not intersected with the grants': what remains is an upper bound.
+
+SCPs, session policies and resource policies are out of scope: the model answers "what do these
+identity policies allow", which is an upper bound of what the principal can do.
 
 Typical use::
 
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -65,6 +68,13 @@ class CompiledStatement:
     """An Allow (else a Deny); asked for by nearly every rule, so kept rather than derived."""
     any_resource: bool
     """It covers every resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*``) or uses ``NotResource``."""
+
+
+def _within(allow: CompiledStatement, bounded: set[str]) -> CompiledStatement:
+    """The Allow with only the actions a permissions boundary lets through."""
+    if allow.actions <= bounded:
+        return allow
+    return replace(allow, actions=allow.actions & bounded)
 
 
 def _names_every_resource(resources: tuple[str, ...] | None) -> bool:
@@ -261,8 +271,8 @@ class PermissionModel:
         self._compiled[id(policy)] = (policy, compiled)
         return compiled
 
-    def effective(self, policies: Sequence[Policy]) -> EffectivePermissions:
-        """Evaluate the identity policies of one principal (or one policy) together."""
+    def effective(self, policies: Sequence[Policy], boundary: Policy | None = None) -> EffectivePermissions:
+        """Evaluate the identity policies of one principal (or one policy) together, within ``boundary``."""
         allows: list[CompiledStatement] = []
         denies: list[CompiledStatement] = []
         for policy in policies:
@@ -270,6 +280,16 @@ class PermissionModel:
                 if compiled.never_applies or not compiled.actions:
                     continue
                 (allows if compiled.is_allow else denies).append(compiled)
+        if boundary is not None:
+            bounded: set[str] = set()
+            for compiled in self.compile(boundary):
+                if compiled.never_applies or not compiled.actions:
+                    continue
+                if compiled.is_allow:
+                    bounded |= compiled.actions
+                else:
+                    denies.append(compiled)
+            allows = [_within(allow, bounded) for allow in allows if not allow.actions.isdisjoint(bounded)]
         grants = []
         differences: dict[tuple[int, int], frozenset[str]] = {}  # repeated Allows share one result
         for allow in allows:

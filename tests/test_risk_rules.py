@@ -397,3 +397,40 @@ _TFC = _GITLAB.replace("gitlab.com", "app.terraform.io")
 ])
 def test_trust_conditions_that_do_or_do_not_confine(statement: str, expected: set[str]) -> None:
     assert ids(statement, PolicyKind.TRUST) == expected
+
+
+
+def _bounded_role(boundary: list[dict[str, object]]) -> str:
+    def managed(name: str, statements: list[dict[str, object]], attached: int) -> dict[str, object]:
+        return {"PolicyName": name, "Arn": f"arn:aws:iam::111122223333:policy/{name}", "DefaultVersionId": "v1",
+                "AttachmentCount": attached, "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True,
+                                                                    "Document": {"Version": "2012-10-17",
+                                                                                 "Statement": statements}}]}
+    role = {"RoleName": "r1", "Arn": "arn:aws:iam::111122223333:role/r1",
+            "RolePolicyList": [{"PolicyName": "pass", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}}],
+            "AttachedManagedPolicies": [{"PolicyArn": "arn:aws:iam::111122223333:policy/run"}],
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}
+    policies = [managed("run", [{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}], 1)]
+    if boundary:
+        role["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
+                                       "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/bnd"}
+        policies.append(managed("bnd", boundary, 0))
+    return export(Policies=policies, RoleDetailList=[role])
+
+
+@pytest.mark.parametrize(("boundary", "escalates"), [
+    ([], True),
+    ([{"Effect": "Allow", "Action": ["ec2:*", "s3:*"], "Resource": "*"}], False),  # no iam:PassRole inside
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"},
+      {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}], False),
+    ([{"Effect": "Allow", "Action": ["ec2:*", "iam:PassRole"], "Resource": "*"}], True),
+])
+def test_a_permissions_boundary_bounds_what_a_principal_can_escalate_with(
+        boundary: list[dict[str, object]], escalates: bool) -> None:
+    loaded = load_text(_bounded_role(boundary), "account.json", LoadOptions())
+    reported = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+    on_role = [f for f in reported if (f.subject or {}).get("name") == "r1"
+               and f.details.get("path") == "passrole-ec2-runinstances"]
+    assert bool(on_role) is escalates

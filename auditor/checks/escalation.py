@@ -283,8 +283,9 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     )
 
 
-def _evaluate_policies(policies: Sequence[Policy], context: CheckContext) -> list[tuple[_Method, dict[str, Usable]]]:
-    effective = model(context).effective(policies)
+def _evaluate_policies(policies: Sequence[Policy], context: CheckContext, boundary: Policy | None = None
+                       ) -> list[tuple[_Method, dict[str, Usable]]]:
+    effective = model(context).effective(policies, boundary)
     if is_full_admin(effective, context):
         return []
     return list(evaluate(effective, context))
@@ -295,7 +296,9 @@ def principal_is_exempt(principal: Principal) -> bool:
 
 
 def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
-    if policy.kind is not PolicyKind.IDENTITY or context.in_effect_for_principal(policy):
+    """Not evaluated alone: evaluated with its principal's other policies, a permissions boundary only (it grants
+    nothing to escalate with), a service-linked role's."""
+    if policy.kind is not PolicyKind.IDENTITY or policy.boundary_only or context.in_effect_for_principal(policy):
         return True
     label = policy.label or ""
     return policy.is_aws_managed and "/aws-service-role/" in label
@@ -307,7 +310,8 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
     what="Reports a known privilege-escalation method (from `rules/escalation/`: Rhino Security Labs' 21, "
          "pathfinding.cloud and later research) when the actions it needs are effectively allowed: inside one "
          "policy file, or for a user or role of an account export across its inline, attached and group "
-         "policies, after `Deny`. Resource and condition constraints count (see `auditor/checks/escalation.py`). "
+         "policies, after `Deny` and within its permissions boundary. Resource and condition constraints count "
+         "(see `auditor/checks/escalation.py`). "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
          "resources only: it pays only if that resource is privileged.",
@@ -334,7 +338,7 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
         if principal_is_exempt(subject):
             return
         who = f"{subject.kind} {subject.name}"
-        for path, chosen in _evaluate_policies(subject.identity_policies, context):
+        for path, chosen in _evaluate_policies(subject.identity_policies, context, subject.permissions_boundary):
             yield _hit(path, chosen, who, subject)
         return
     if policy_is_exempt(subject, context):
