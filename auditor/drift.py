@@ -15,12 +15,14 @@ makes the target's strings match the baseline's, across the whole principal.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from auditor.drift_logic import ActionSpace, Cell, Gap, Stmt, compile_statements, find_gaps
@@ -49,6 +51,11 @@ __all__ = [
 _LISTED = 100
 _CANDIDATES = 3
 _SHOWN = 5
+
+
+@lru_cache(maxsize=4)
+def _star_only_actions(catalog: Catalog) -> frozenset[str]:
+    return catalog.actions_with_access(lambda _, only_star: only_star)
 
 
 class DriftError(ValueError):
@@ -310,6 +317,8 @@ def action_space(catalog: Catalog) -> ActionSpace:
 class _Compiler:
     def __init__(self, catalog: Catalog) -> None:
         self.space = action_space(catalog)
+        self.star_only = self.space.mask(_star_only_actions(catalog))
+        """Actions that take no resource, as a mask of the space."""
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound)
@@ -535,6 +544,20 @@ class _Report:
 _Outcome = list[tuple[str, list[Gap], list[Gap]]]
 
 
+def _without_star_only(gaps: list[Gap], compiler: _Compiler) -> list[Gap]:
+    """Resource gaps less the actions that take no resource (s3:ListAllMyBuckets): IAM asks for those on "*"
+    alone, so any Resource pattern that grants them at all grants them the same."""
+    star_only = compiler.star_only
+    kept = []
+    for gap in gaps:
+        if gap.kind == "resource" and gap.actions & star_only:
+            if not gap.actions & ~star_only:
+                continue
+            gap = dataclasses.replace(gap, actions=gap.actions & ~star_only)
+        kept.append(gap)
+    return kept
+
+
 def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
          targets: Mapping[int, list[Stmt]]) -> tuple[tuple[int, int], _Outcome]:
     """Forward and reverse gaps of every comparison, against the closest documented alternative."""
@@ -547,7 +570,7 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
         inner_as_outer = compiler.policies(comparison.target, inner=False)
         best: tuple[tuple[int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
-            forward = find_gaps(inner, compiler.policies(alternative, inner=False))
+            forward = _without_star_only(find_gaps(inner, compiler.policies(alternative, inner=False)), compiler)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
                                 skip_unbound=True)
             score = (len(forward), len(reverse))

@@ -474,3 +474,16 @@ def test_drift_binds_the_configured_vars_the_baseline_names(tmp_path: Path) -> N
     assert "UpsolverOrgId=acme01]" in str(verdicts) and "(inferred)" not in str(verdicts)
     ignored = run_cli("drift", "upsolver/server-role", str(target), "--format", "json", "--no-config", cwd=tmp_path)
     assert "(inferred)" in str(json.loads(ignored.stdout)["summary"]["verdicts"])
+
+
+def test_an_action_that_takes_no_resource_is_not_widened_by_star(tmp_path: Path) -> None:
+    bindings = {"OutputBucketName": "acme-out", "InputBucketName": "acme-in", "AccountId": "111122223333"}
+    document = dict(resolve_baseline("upsolver/s3-access").bind(bindings).policies[0].document)
+    statements = [dict(s) for s in document["Statement"]]
+    assert statements[0]["Action"] == ["s3:ListAllMyBuckets"] and statements[0]["Resource"] == ["arn:aws:s3:::*"]
+    statements[0]["Resource"] = "*"  # ListAllMyBuckets is asked for on "*" alone: the same grant
+    target = tmp_path / "user.json"
+    target.write_text(json.dumps({**document, "Statement": statements}))
+    args = [a for name, value in bindings.items() for a in ("--var", f"{name}={value}")]
+    result = run_cli("drift", "upsolver/s3-access", str(target), *args, "--format", "json")
+    assert result.returncode == 0 and json.loads(result.stdout)["findings"] == [], result.stdout
