@@ -8,7 +8,7 @@ checked by the tests against the current catalogue, not at load time.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -363,6 +363,19 @@ class ConfusedDeputyExemption:
     reason: str
 
 
+def _keyed_entries(name: str, keys: tuple[str, ...], what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, entry) of a ``rules/`` file that is a non-empty list of mappings with exactly ``keys``."""
+    file = rules_dir() / name
+    data = _read_yaml(file)
+    if not isinstance(data, list) or not data:
+        raise KnowledgeError(f"{file}: expected a non-empty list of {what}")
+    for index, entry in enumerate(data):
+        where = f"{file}: [{index}]"
+        if not isinstance(entry, dict) or set(entry) != set(keys):
+            raise KnowledgeError(f"{where}: expected the keys {', '.join(keys[:-1])} and {keys[-1]}")
+        yield where, entry
+
+
 @dataclass(frozen=True, slots=True)
 class PrivilegedManagedPolicy:
     name: str
@@ -374,15 +387,8 @@ class PrivilegedManagedPolicy:
 def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
     """``rules/privileged-managed-policies.yaml``: AWS managed policies (by name) that make their holder an
     administrator, or give the means to become one."""
-    file = rules_dir() / "privileged-managed-policies.yaml"
-    data = _read_yaml(file)
-    if not isinstance(data, list) or not data:
-        raise KnowledgeError(f"{file}: expected a non-empty list of policies")
     policies: dict[str, PrivilegedManagedPolicy] = {}
-    for index, entry in enumerate(data):
-        where = f"{file}: [{index}]"
-        if not isinstance(entry, dict) or set(entry) != {"name", "severity", "grants"}:
-            raise KnowledgeError(f"{where}: expected the keys name, severity and grants")
+    for where, entry in _keyed_entries("privileged-managed-policies.yaml", ("name", "severity", "grants"), "policies"):
         name = _text(entry["name"], f"{where}.name")
         severity = _text(entry["severity"], f"{where}.severity")
         if severity not in ("critical", "high", "medium", "low", "info"):
@@ -396,15 +402,8 @@ def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
 @lru_cache(maxsize=1)
 def load_confused_deputy_exemptions() -> dict[str, ConfusedDeputyExemption]:
     """``rules/confused-deputy.yaml``: service principals (lower-case) that need no source condition."""
-    file = rules_dir() / "confused-deputy.yaml"
-    data = _read_yaml(file)
-    if not isinstance(data, list) or not data:
-        raise KnowledgeError(f"{file}: expected a non-empty list of services")
     exemptions: dict[str, ConfusedDeputyExemption] = {}
-    for index, entry in enumerate(data):
-        where = f"{file}: [{index}]"
-        if not isinstance(entry, dict) or set(entry) != {"service", "reason"}:
-            raise KnowledgeError(f"{where}: expected the keys service and reason")
+    for where, entry in _keyed_entries("confused-deputy.yaml", ("service", "reason"), "services"):
         service = _text(entry["service"], f"{where}.service").lower()
         if service in exemptions:
             raise KnowledgeError(f"{where}: {service} is listed twice")
