@@ -54,8 +54,10 @@ _SHOWN = 5
 
 
 @lru_cache(maxsize=4)
-def _star_only_actions(catalog: Catalog) -> frozenset[str]:
-    return catalog.actions_with_access(lambda _, only_star: only_star)
+def _star_only_mask(catalog: Catalog) -> int:
+    """The actions that take no resource, as a mask of the catalogue's action space (built once: a _Compiler is
+    made per principal compared)."""
+    return action_space(catalog).mask(catalog.actions_with_access(lambda _, only_star: only_star))
 
 
 class DriftError(ValueError):
@@ -317,7 +319,7 @@ def action_space(catalog: Catalog) -> ActionSpace:
 class _Compiler:
     def __init__(self, catalog: Catalog) -> None:
         self.space = action_space(catalog)
-        self.star_only = self.space.mask(_star_only_actions(catalog))
+        self.star_only = _star_only_mask(catalog)
         """Actions that take no resource, as a mask of the space."""
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:

@@ -70,13 +70,6 @@ class CompiledStatement:
     """It covers every resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*``) or uses ``NotResource``."""
 
 
-def _within(allow: CompiledStatement, bounded: set[str]) -> CompiledStatement:
-    """The Allow with only the actions a permissions boundary lets through."""
-    if allow.actions <= bounded:
-        return allow
-    return replace(allow, actions=allow.actions & bounded)
-
-
 def _names_every_resource(resources: tuple[str, ...] | None) -> bool:
     if not resources:
         return False
@@ -189,6 +182,8 @@ class PermissionModel:
         """Actions held by the unions of several patterns memoised so far (bounded by MAX_MERGED_ELEMENTS)."""
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
+        self._boundaries: dict[int, tuple[Policy, frozenset[str], list[CompiledStatement]]] = {}
+        self._bounded_allows: dict[tuple[int, int], tuple[CompiledStatement, Policy, CompiledStatement]] = {}
 
     @property
     def all_actions(self) -> frozenset[str]:
@@ -199,6 +194,8 @@ class PermissionModel:
         checked so far will not be seen again, so that they and their sources can be freed."""
         self._compiled.clear()
         self._pairs.clear()
+        self._boundaries.clear()
+        self._bounded_allows.clear()
 
     def expand(self, patterns: Iterable[str]) -> frozenset[str]:
         """Union of the catalogue actions matched by ``patterns``, memoised per pattern tuple."""
@@ -281,15 +278,10 @@ class PermissionModel:
                     continue
                 (allows if compiled.is_allow else denies).append(compiled)
         if boundary is not None:
-            bounded: set[str] = set()
-            for compiled in self.compile(boundary):
-                if compiled.never_applies or not compiled.actions:
-                    continue
-                if compiled.is_allow:
-                    bounded |= compiled.actions
-                else:
-                    denies.append(compiled)
-            allows = [_within(allow, bounded) for allow in allows if not allow.actions.isdisjoint(bounded)]
+            bounded, boundary_denies = self._boundary(boundary)
+            denies.extend(boundary_denies)
+            allows = [self._within(allow, boundary, bounded) for allow in allows
+                      if not allow.actions.isdisjoint(bounded)]
         grants = []
         differences: dict[tuple[int, int], frozenset[str]] = {}  # repeated Allows share one result
         for allow in allows:
@@ -316,6 +308,33 @@ class PermissionModel:
             if actions:
                 grants.append(Grant(allow, actions, tuple(recorded)))
         return EffectivePermissions(tuple(grants), tuple(denies))
+
+    def _boundary(self, boundary: Policy) -> tuple[frozenset[str], list[CompiledStatement]]:
+        """(the actions the boundary's Allows name, its Denies), memoised per boundary policy."""
+        entry = self._boundaries.get(id(boundary))
+        if entry is None or entry[0] is not boundary:
+            bounded: set[str] = set()
+            denies = []
+            for compiled in self.compile(boundary):
+                if compiled.never_applies or not compiled.actions:
+                    continue
+                if compiled.is_allow:
+                    bounded |= compiled.actions
+                else:
+                    denies.append(compiled)
+            entry = self._boundaries[id(boundary)] = (boundary, frozenset(bounded), denies)
+        return entry[1], entry[2]
+
+    def _within(self, allow: CompiledStatement, boundary: Policy, bounded: frozenset[str]) -> CompiledStatement:
+        """The Allow with only the actions the boundary lets through; one object per pair, so that what is
+        memoised per statement (Deny interactions) serves every principal with that boundary."""
+        if allow.actions <= bounded:
+            return allow
+        key = (id(allow), id(boundary))
+        entry = self._bounded_allows.get(key)
+        if entry is None or entry[0] is not allow or entry[1] is not boundary:
+            entry = self._bounded_allows[key] = (allow, boundary, replace(allow, actions=allow.actions & bounded))
+        return entry[2]
 
     def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[bool, bool]:
         """Whether the two name a common action, and whether the Deny removes those from the Allow.
