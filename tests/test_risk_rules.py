@@ -434,3 +434,27 @@ def test_a_permissions_boundary_bounds_what_a_principal_can_escalate_with(
     on_role = [f for f in reported if (f.subject or {}).get("name") == "r1"
                and f.details.get("path") == "passrole-ec2-runinstances"]
     assert bool(on_role) is escalates
+
+
+_OPEN_TRUST = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
+_ORG_FENCE = ('{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", '
+              '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
+
+
+@pytest.mark.parametrize(("deny", "expected"), [
+    (_ORG_FENCE, set()),  # everyone outside the organisation is refused: the Allow is confined to it
+    (_ORG_FENCE.replace("StringNotEquals", "StringEquals"), {"IAM035"}),  # refuses the organisation instead
+    (_ORG_FENCE.replace('"sts:AssumeRole", "Condition"', '"sts:TagSession", "Condition"'), {"IAM035"}),
+    (_ORG_FENCE.replace('}}}', '}, "Bool": {"aws:MultiFactorAuthPresent": "false"}}}'), {"IAM035"}),  # ANDed
+])
+def test_a_deny_outside_the_organisation_confines_an_open_trust(deny: str, expected: set[str]) -> None:
+    assert ids(f"{_OPEN_TRUST}, {deny}", PolicyKind.TRUST) == expected
+
+
+def test_a_deny_outside_the_organisation_confines_a_public_bucket_policy() -> None:
+    allow = '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}'
+    fence = ('{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "RESOURCE", '
+             '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
+    assert "IAM030" not in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::b/*')}", PolicyKind.RESOURCE)
+    # a fence around another bucket leaves this one public
+    assert "IAM030" in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::other/*')}", PolicyKind.RESOURCE)

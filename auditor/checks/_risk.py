@@ -187,6 +187,32 @@ def _is_bound_placeholder(text: str) -> bool:
     return bool(re.fullmatch(r"\$\{[A-Za-z][A-Za-z0-9_]*\}", text)) and not text.lower().startswith("${aws:")
 
 
+def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckContext) -> Condition | None:
+    """The condition of a Deny in the same policy that refuses the Allow's actions to everyone outside known
+    accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID o-...``), if any: the
+    Allow is then confined as if it carried the positive condition itself."""
+    from auditor.permissions import deny_covers
+
+    for deny in compiled(policy, context):
+        st = deny.statement
+        if deny.is_allow or deny.never_applies or not any(is_everyone(p) for p in st.principals or ()):
+            continue
+        if not allow.actions <= deny.actions or not deny.conditions:
+            continue
+        if policy.kind is not PolicyKind.TRUST and not deny_covers(deny, allow):
+            continue
+        if all(_confines_as_deny(condition) for condition in deny.conditions):
+            return deny.conditions[0]
+    return None
+
+
+def _confines_as_deny(condition: Condition) -> bool:
+    """In a Deny: refuses every request whose key is not one of known values (true, too, when the key is absent)."""
+    key = condition.key.lower()
+    return (key in NARROWING_KEYS and is_negated(condition) and condition.set_qualifier is None
+            and bool(condition.values) and all(_narrowing_value(key, v) for v in condition.values))
+
+
 def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
     """A condition that confines the statement to known accounts, organisations or networks, if any.
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from auditor.checks._risk import (
     action_classes,
     compiled,
+    denied_outside,
     display,
     is_everyone,
     narrowing_condition,
@@ -173,7 +174,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         everyone = [p for p in st.principals or () if is_everyone(p)]
         if not everyone and st.not_principals is None:
             continue
-        if narrowing_condition(st.conditions) is not None:
+        if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
             continue
         writes = statement.actions & action_classes(catalog).write
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")

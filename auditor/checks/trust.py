@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
     arn_account,
+    compiled,
+    denied_outside,
     is_deploy_time_value,
     is_everyone,
     is_negated,
@@ -317,7 +319,8 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
     "IAM035", "trust-any-principal", CATEGORY, Severity.CRITICAL, "Any AWS principal may assume the role",
     what='Reports a trust policy statement with `"Principal": "*"`, `{"AWS": "*"}` or `NotPrincipal` and no '
          "condition that confines it to known accounts or an organisation (`aws:PrincipalOrgID`, "
-         "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account...). An `sts:ExternalId` alone does not "
+         "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account...), in the statement or as a `Deny` of "
+         "everyone outside them (`StringNotEquals`). An `sts:ExternalId` alone does not "
          "confine it: external ids are not secrets.",
     why="Every IAM user and role of every AWS account can assume the role and use its permissions.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}',
@@ -330,11 +333,16 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
                   kind=PolicyKind.TRUST)],
 )
 def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    for statement in _assume_statements(policy):
+    if policy.kind is not PolicyKind.TRUST:
+        return
+    for allow in compiled(policy, context):
+        statement = allow.statement
+        if not allow.is_allow:
+            continue
         everyone = [r for r in statement.principals or () if is_everyone(r)]
         if not everyone and statement.not_principals is None:
             continue
-        if narrowing_condition(statement.conditions) is not None:
+        if narrowing_condition(statement.conditions) is not None or denied_outside(allow, policy, context):
             continue
         pointer = everyone[0].pointer if everyone else statement.element_pointer("NotPrincipal")
         yield Hit(
