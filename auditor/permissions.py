@@ -183,6 +183,7 @@ class PermissionModel:
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
         self._boundaries: dict[int, tuple[Policy, frozenset[str], list[CompiledStatement]]] = {}
+        self._denied_everywhere: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str]]] = {}
         self._bounded_allows: dict[tuple[int, int], tuple[CompiledStatement, Policy, CompiledStatement]] = {}
 
     @property
@@ -196,6 +197,7 @@ class PermissionModel:
         self._pairs.clear()
         self._boundaries.clear()
         self._bounded_allows.clear()
+        self._denied_everywhere.clear()
 
     def expand(self, patterns: Iterable[str]) -> frozenset[str]:
         """Union of the catalogue actions matched by ``patterns``, memoised per pattern tuple."""
@@ -304,6 +306,11 @@ class PermissionModel:
                     if not actions:
                         break
                 else:
+                    covered = self._actions_denied_everywhere(allow, deny)
+                    if covered:
+                        actions = actions - covered
+                        if not actions:
+                            break
                     recorded.append(deny)
             if actions:
                 grants.append(Grant(allow, actions, tuple(recorded)))
@@ -335,6 +342,36 @@ class PermissionModel:
         if entry is None or entry[0] is not allow or entry[1] is not boundary:
             entry = self._bounded_allows[key] = (allow, boundary, replace(allow, actions=allow.actions & bounded))
         return entry[2]
+
+    def _actions_denied_everywhere(self, allow: CompiledStatement, deny: CompiledStatement) -> frozenset[str]:
+        """Actions of both that an unconditional Deny refuses on every resource they can take, though its
+        patterns do not cover the Allow's (Deny iam:PassRole on arn:aws:iam::*:role/* against Allow on *)."""
+        if deny.conditions or deny.not_resources is not None or not deny.resources:
+            return frozenset()
+        key = (id(allow), id(deny))
+        cached = self._denied_everywhere.get(key)
+        if cached is None or cached[0] is not allow or cached[1] is not deny:
+            found = frozenset(a for a in allow.actions & deny.actions if self._denied_on_every_type(a, deny))
+            cached = self._denied_everywhere[key] = (allow, deny, found)
+        return cached[2]
+
+    def _denied_on_every_type(self, action: str, deny: CompiledStatement) -> bool:
+        """Every request for the action names a resource of each type it requires, and a Deny that matches any
+        resource of a request refuses it: covering one required type is enough; with none required, all."""
+        info = self.catalog.action(action)
+        if info is None or not info.resource_types:
+            return False  # asked for on "*" alone: only a Deny on "*" refuses it, and that one covers already
+
+        def covered(name: str) -> bool:
+            resource_type = self.catalog.resource_type(info.service, name)
+            return resource_type is not None and bool(resource_type.arn_format) and any(
+                _pattern_covers_arn_format(pattern, text) for pattern in deny.resources
+                for text in resource_type.arn_format.split(", "))
+
+        required = [name for name, is_required in info.resource_types if is_required]
+        if required:
+            return any(covered(name) for name in required)
+        return all(covered(name) for name, _ in info.resource_types)
 
     def _interaction(self, allow: CompiledStatement, deny: CompiledStatement) -> tuple[bool, bool]:
         """Whether the two name a common action, and whether the Deny removes those from the Allow.
@@ -395,6 +432,21 @@ def pattern_covers(outer: str, inner: str) -> bool:
     if not _literal_head(inner).startswith(_literal_head(outer)):
         return False
     return _cover_regex(outer).match(inner) is not None
+
+
+_FORMAT_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def _pattern_covers_arn_format(pattern: str, arn_format: str) -> bool:
+    """Whether an ARN pattern matches every ARN of a resource type's format (``${...}`` variables are anything;
+    the partition is the policy's own, whatever the pattern names)."""
+    if pattern == "*":
+        return True
+    parts = pattern.split(":", 2)
+    wanted = _FORMAT_VARIABLE.sub("*", arn_format).split(":", 2)
+    if len(parts) < 3 or len(wanted) < 3 or parts[0] != "arn" or wanted[0] != "arn":
+        return False
+    return pattern_covers(parts[2], wanted[2])
 
 
 def _literal_head(pattern: str) -> str:

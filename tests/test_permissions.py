@@ -159,3 +159,26 @@ def test_deny_on_every_arn_removes_the_grant(model: PermissionModel) -> None:
 def test_the_literal_head_shortcut_never_changes_pattern_covers(outer: str, inner: str) -> None:
     by_regex = outer == "*" or outer == inner or _cover_regex(outer).match(inner) is not None
     assert pattern_covers(outer, inner) == by_regex
+
+
+@pytest.mark.parametrize(("action", "denied_on", "removed"), [
+    ("iam:PassRole", "arn:aws:iam::*:role/*", True),  # the one type PassRole takes, every ARN of it
+    ("iam:PassRole", "arn:aws:iam::*:role/app-*", False),
+    ("ec2:RunInstances", "arn:aws:ec2:*:*:instance/*", True),  # every launch names a new instance
+    ("ec2:RunInstances", "arn:aws:ec2:*:*:capacity-reservation/*", False),  # optional: a launch may name none
+    ("s3:GetObject", "arn:aws:s3:::*/*", False),  # objects through an access point stay readable
+])
+def test_a_deny_on_every_arn_of_a_type_the_action_needs_removes_it(
+        model: PermissionModel, action: str, denied_on: str, removed: bool) -> None:
+    effective = model.effective([policy(
+        f'{{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}, '
+        f'{{"Effect": "Deny", "Action": "{action}", "Resource": "{denied_on}"}}')])
+    assert effective.is_allowed(action) is not removed
+
+
+def test_a_conditional_deny_on_every_role_removes_nothing(model: PermissionModel) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, {"Effect": "Deny", "Action": '
+        '"iam:PassRole", "Resource": "arn:aws:iam::*:role/*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": '
+        '"false"}}}')])
+    assert effective.is_allowed("iam:PassRole")
