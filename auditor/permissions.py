@@ -345,8 +345,9 @@ class PermissionModel:
 
     def _actions_denied_everywhere(self, allow: CompiledStatement, deny: CompiledStatement) -> frozenset[str]:
         """Actions of both that an unconditional Deny refuses on every resource they can take, though its
-        patterns do not cover the Allow's (Deny iam:PassRole on arn:aws:iam::*:role/* against Allow on *)."""
-        if deny.conditions or deny.not_resources is not None or not deny.resources:
+        patterns do not cover the Allow's (Deny iam:PassRole on arn:aws:iam::*:role/* against Allow on *, or
+        Deny * with NotResource naming only another service's ARNs)."""
+        if deny.conditions or not (deny.resources or deny.not_resources):
             return frozenset()
         key = (id(allow), id(deny))
         cached = self._denied_everywhere.get(key)
@@ -364,9 +365,13 @@ class PermissionModel:
 
         def covered(name: str) -> bool:
             resource_type = self.catalog.resource_type(info.service, name)
-            return resource_type is not None and bool(resource_type.arn_format) and any(
-                _pattern_covers_arn_format(pattern, text) for pattern in deny.resources
-                for text in resource_type.arn_format.split(", "))
+            if resource_type is None or not resource_type.arn_format:
+                return False
+            formats = resource_type.arn_format.split(", ")
+            if deny.not_resources is not None:  # denied everywhere but the exceptions: none may be of this type
+                return not any(_may_name_arn_format(pattern, text) for pattern in deny.not_resources
+                               for text in formats)
+            return any(_pattern_covers_arn_format(pattern, text) for pattern in deny.resources for text in formats)
 
         required = [name for name, is_required in info.resource_types if is_required]
         if required:
@@ -447,6 +452,13 @@ def _pattern_covers_arn_format(pattern: str, arn_format: str) -> bool:
     if len(parts) < 3 or len(wanted) < 3 or parts[0] != "arn" or wanted[0] != "arn":
         return False
     return pattern_covers(parts[2], wanted[2])
+
+
+def _may_name_arn_format(pattern: str, arn_format: str) -> bool:
+    """Whether a pattern may match some ARN of the format; only a service part that differs says no."""
+    service = pattern.split(":")[2] if pattern.count(":") >= 2 else "*"
+    wanted = arn_format.split(":")[2] if arn_format.count(":") >= 2 else "*"
+    return "*" in service or "?" in service or "$" in wanted or service.lower() == wanted.lower()
 
 
 def _literal_head(pattern: str) -> str:

@@ -182,3 +182,16 @@ def test_a_conditional_deny_on_every_role_removes_nothing(model: PermissionModel
         '"iam:PassRole", "Resource": "arn:aws:iam::*:role/*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": '
         '"false"}}}')])
     assert effective.is_allowed("iam:PassRole")
+
+
+@pytest.mark.parametrize(("excepted", "removed"), [
+    ("arn:aws:s3:::x/*", True),  # every IAM policy ARN falls under the Deny: only S3 objects are excepted
+    ("arn:aws:iam::*:policy/team-*", False),  # the exception can be the policy asked for
+    ("*", False),
+])
+def test_a_deny_with_not_resource_of_another_service_removes_the_grant(
+        model: PermissionModel, excepted: str, removed: bool) -> None:
+    effective = model.effective([policy(
+        '{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*"}, '
+        f'{{"Effect": "Deny", "Action": "*", "NotResource": "{excepted}"}}')])
+    assert effective.is_allowed("iam:CreatePolicyVersion") is not removed
