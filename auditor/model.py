@@ -8,6 +8,7 @@ pointer, resolved to a line and column only when a finding needs it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,6 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from auditor.source import Source
+
+TEMPLATE_VALUE = re.compile(r"\{\{[^{}]*\}\}")
+"""How the CloudFormation and Terraform loaders write a value known only when the stack is deployed (``!Ref X`` as
+``{{Ref:X}}``, ``var.x`` as ``{{var.x}}``): one concrete value, never a wildcard."""
+
+
+def is_template_value(text: str) -> bool:
+    return TEMPLATE_VALUE.fullmatch(text.strip()) is not None
 
 
 class Severity(str, Enum):

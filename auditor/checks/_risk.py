@@ -11,7 +11,7 @@ from functools import lru_cache
 from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
-from auditor.model import Condition, Policy, PolicyKind, PrincipalRef
+from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef
 from auditor.permissions import CompiledStatement, PermissionModel, glob_matches, permission_model
 
 # Keys that describe the caller or the request channel. An insider satisfies them (works from the
@@ -123,14 +123,7 @@ def principal_account(ref: PrincipalRef) -> str | None:
     return arn_account(ref.value) if ref.type == "AWS" else None
 
 
-_DEPLOY_TIME_VALUE = re.compile(r"\{\{[^{}]*\}\}")
-"""What the CloudFormation loader writes for a value known only when the stack is deployed (``!Ref``,
-``!GetAtt``, ``!ImportValue``, pseudo parameters): one concrete value, never a wildcard."""
 _OWN_ACCOUNT_ROOT = re.compile(r"arn:[^:]+:iam::\{\{AWS::AccountId\}\}:")
-
-
-def is_deploy_time_value(text: str) -> bool:
-    return _DEPLOY_TIME_VALUE.fullmatch(text.strip()) is not None
 
 
 def is_own_account_principal(ref: PrincipalRef) -> bool:
@@ -160,7 +153,7 @@ _ORG_ID = re.compile(r"^o-[a-z0-9]{4,32}$")
 def _narrowing_value(key: str, value: object) -> bool:
     if not isinstance(value, str):
         return False
-    text = _DEPLOY_TIME_VALUE.sub("${DeployedValue}", value.strip())
+    text = TEMPLATE_VALUE.sub("${DeployedValue}", value.strip())
     if _is_bound_placeholder(text):
         return True
     if key in _ACCOUNT_KEYS:

@@ -14,7 +14,6 @@ from auditor.checks._risk import (
     arn_account,
     compiled,
     denied_outside,
-    is_deploy_time_value,
     is_everyone,
     is_negated,
     is_own_account_principal,
@@ -23,7 +22,7 @@ from auditor.checks._risk import (
 )
 from auditor.engine import CheckContext
 from auditor.knowledge import load_confused_deputy_exemptions
-from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -91,7 +90,7 @@ def external_ids(statement: Statement) -> list[str] | None:
 
 def is_placeholder(value: str) -> bool:
     """A documentation placeholder; a CloudFormation ``!Ref ExternalId`` is the value the stack is deployed with."""
-    if is_deploy_time_value(value):
+    if is_template_value(value):
         return False
     return bool(_PLACEHOLDER.search(value.strip())) or not value.strip()
 

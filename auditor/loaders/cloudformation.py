@@ -13,13 +13,12 @@ import re
 from typing import Any
 
 from auditor.loaders.result import InlineSuppression, LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Subject
+from auditor.model import Policy, PolicyKind, Principal, Subject, is_template_value
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
 _REMOVE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
-_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 
 PSEUDO_PARAMETERS = {
     "AWS::Partition": "aws",
@@ -141,10 +140,10 @@ def _present(policy: Policy | None) -> list[Policy]:
 
 def _deploy_time_part(document: Any) -> str | None:
     """What of a policy document an intrinsic left unknown as a whole: the document, or its Statement list."""
-    if isinstance(document, str) and _PLACEHOLDER.fullmatch(document.strip()):
+    if isinstance(document, str) and is_template_value(document):
         return f"the policy document ({document.strip()})"
     statement = document.get("Statement") if isinstance(document, dict) else None
-    if isinstance(statement, str) and _PLACEHOLDER.fullmatch(statement.strip()):
+    if isinstance(statement, str) and is_template_value(statement):
         return f"its Statement ({statement.strip()})"
     return None
 
