@@ -189,7 +189,8 @@ def _cache_file(version: str) -> Path:
     return cache_dir() / f"catalog-{version}-f{CACHE_FORMAT}.jsonl"
 
 
-_ARN_VARIABLE = re.compile(r"\$\{[^}]*\}")
+ARN_VARIABLE = re.compile(r"\$\{[^}]*\}")
+"""A variable of an ARN format in the catalogue (``${Partition}``, ``${BucketName}``)."""
 
 
 def arn_service_index(services: dict[str, Any]) -> dict[str, str]:

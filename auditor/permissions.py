@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from auditor.catalog import Catalog, glob_regex
+from auditor.catalog import ARN_VARIABLE, Catalog, glob_regex
 from auditor.model import Condition, Policy, Statement
 
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
@@ -439,16 +439,13 @@ def pattern_covers(outer: str, inner: str) -> bool:
     return _cover_regex(outer).match(inner) is not None
 
 
-_FORMAT_VARIABLE = re.compile(r"\$\{[^}]*\}")
-
-
 def _pattern_covers_arn_format(pattern: str, arn_format: str) -> bool:
     """Whether an ARN pattern matches every ARN of a resource type's format (``${...}`` variables are anything;
     the partition is the policy's own, whatever the pattern names)."""
     if pattern == "*":
         return True
     parts = pattern.split(":", 2)
-    wanted = _FORMAT_VARIABLE.sub("*", arn_format).split(":", 2)
+    wanted = ARN_VARIABLE.sub("*", arn_format).split(":", 2)
     if len(parts) < 3 or len(wanted) < 3 or parts[0] != "arn" or wanted[0] != "arn":
         return False
     return pattern_covers(parts[2], wanted[2])

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from auditor.catalog import Catalog
+from auditor.catalog import ARN_VARIABLE, Catalog
 from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
@@ -28,7 +28,6 @@ CATEGORY = "resource-mismatch"
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
 _REGION = re.compile(r"[a-z]{2,5}(-[a-z]+)+-\d{1,2}\Z")
 _ACCOUNT = re.compile(r"(\d{12}|aws)?\Z")
-_FORMAT_VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
 INCOMPLETE_ACTION_RESOURCES = frozenset({"apigateway", "aws-marketplace"})
@@ -116,7 +115,7 @@ class ArnIndex:
         listed = [(key, info.name, info.arn_format) for key, info in self._catalog.resource_types(service).items()]
         for type_key, type_name, arn_format in listed + self._extra.get(service, []):
             for text in arn_format.split(", "):  # a few types list two formats
-                parts = _FORMAT_VARIABLE.sub("*", text).lower().split(":", 5)
+                parts = ARN_VARIABLE.sub("*", text).lower().split(":", 5)
                 if len(parts) < 6 or parts[0] != "arn":
                     continue
                 resource = parts[5]
@@ -343,10 +342,6 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         return ArnVerdict(f"{resource!r} matches no resource type of the {service!r} ARN formats "
                           f"(for instance {', '.join(examples)})", formats=())
     return ArnVerdict(formats=formats)
-
-
-
-
 
 
 @RULES.rule(
