@@ -143,9 +143,6 @@ def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, c
             console_reporter.render(report, handle, read_line, show_source)
         return
     if quiet:
-        from auditor.model import Finding
-
-        for finding in sorted(report.active_findings, key=Finding.sort_key):
-            console_reporter.render_line(finding, sys.stdout, use_color(color))
+        console_reporter.render_quiet(report, sys.stdout, use_color(color))
         return
     console_reporter.render(report, sys.stdout, read_line, show_source, color=use_color(color))

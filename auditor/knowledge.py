@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from auditor.model import Severity
+
 TARGETS = frozenset(
     {
         "none",
@@ -379,7 +381,7 @@ def _keyed_entries(name: str, keys: tuple[str, ...], what: str) -> Iterator[tupl
 @dataclass(frozen=True, slots=True)
 class PrivilegedManagedPolicy:
     name: str
-    severity: str
+    severity: Severity
     grants: str
 
 
@@ -390,9 +392,10 @@ def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
     policies: dict[str, PrivilegedManagedPolicy] = {}
     for where, entry in _keyed_entries("privileged-managed-policies.yaml", ("name", "severity", "grants"), "policies"):
         name = _text(entry["name"], f"{where}.name")
-        severity = _text(entry["severity"], f"{where}.severity")
-        if severity not in ("critical", "high", "medium", "low", "info"):
-            raise KnowledgeError(f"{where}.severity: {severity!r} is not a severity")
+        try:
+            severity = Severity.parse(_text(entry["severity"], f"{where}.severity"))
+        except ValueError as exc:
+            raise KnowledgeError(f"{where}.severity: {exc}") from None
         if name in policies:
             raise KnowledgeError(f"{where}: {name} is listed twice")
         policies[name] = PrivilegedManagedPolicy(name, severity, _text(entry["grants"], f"{where}.grants"))

@@ -318,8 +318,7 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
         return
     color = use_color(request.color)
     if request.quiet:
-        for finding in sorted(report.active_findings, key=Finding.sort_key):
-            console_reporter.render_line(finding, sys.stdout, color)
+        console_reporter.render_quiet(report, sys.stdout, color)
         for notice in report.summary.expired_suppressions:
             sys.stdout.write(f"warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
         return

@@ -304,7 +304,7 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
         if known is None:
             continue
         yield Hit(f"{principal.kind} {principal.name} has {name} attached: {known.grants}",
-                  pointer=_attachment_pointer(principal, index), severity=Severity.parse(known.severity),
+                  pointer=_attachment_pointer(principal, index), severity=known.severity,
                   details={"policy_arn": arn})
 
 

@@ -65,6 +65,12 @@ def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
     _render_finding(finding, _Writer(out, color), None, {})
 
 
+def render_quiet(report: Report, out: TextIO, color: bool = False) -> None:
+    """``--quiet``: the active findings, one line each, and nothing else."""
+    for finding in sorted(report.active_findings, key=Finding.sort_key):
+        render_line(finding, out, color)
+
+
 def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | None,
                     excerpts: dict[tuple[int, int, str], str]) -> None:
     style = SEVERITY_STYLE[finding.severity]
