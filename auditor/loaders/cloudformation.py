@@ -1,10 +1,10 @@
 """CloudFormation templates (JSON or YAML with short-form tags).
 
-Policies are taken from IAM resources and from the resource policies of S3, SQS,
-SNS, KMS, Secrets Manager and ECR, written as YAML/JSON or as a JSON string. Intrinsic functions are resolved where the
-template says enough (pseudo parameters, parameter defaults, ``Fn::Join``,
-``Fn::Sub``, ``Fn::Select``, ``Fn::If`` takes its first branch); anything else
-becomes a ``{{...}}`` placeholder that checks treat as an unknown value.
+Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS,
+Secrets Manager and ECR, and AWS SAM functions, written as YAML/JSON or as a JSON string.
+Intrinsic functions are resolved where the template says enough (pseudo parameters,
+parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::If`` takes its first
+branch); anything else becomes a ``{{...}}`` placeholder that checks treat as an unknown value.
 """
 
 from __future__ import annotations

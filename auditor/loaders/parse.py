@@ -30,11 +30,13 @@ CFN_SHORT_TAGS = {
 
 
 class ParseError(Exception):
-    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+    def __init__(self, message: str, line: int = 0, column: int = 0, offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.offset = offset
+        """For JSON held in a string: where in that string the error is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +248,8 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
     except RecursionError:
         raise ParseError(f"nesting deeper than {max_nesting} levels") from None
     except json.JSONDecodeError as exc:
-        raise ParseError(f"{_json_message(exc, text)} (line {exc.lineno}, column {exc.colno} of the string)") from None
+        raise ParseError(f"{_json_message(exc, text)} (line {exc.lineno}, column {exc.colno} of the string)",
+                         offset=exc.pos) from None
     except ValueError:
         raise ParseError(_long_number_error(text, Source("", text)).message) from None
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):

@@ -351,11 +351,8 @@ class _ConfigurationReader:
                 self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
                 return None
             line, column = self.source.locate(pointer)
-            if heredoc_body_offset is not None:
-                error_offset = _json_error_offset(template.text)
-                if error_offset is not None:
-                    line, column = self.source.offset_to_position(heredoc_body_offset
-                                                                   + template.raw_offset(error_offset))
+            if heredoc_body_offset is not None and exc.offset is not None:
+                line, column = self.source.offset_to_position(heredoc_body_offset + template.raw_offset(exc.offset))
             self.result.document_problems.append((self.source, Problem(
                 "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
                 line=line, column=column)))
@@ -795,18 +792,6 @@ def _all_inside_strings(template: _Template) -> bool:
         if index < 0 or not spans[index][0] < offset < spans[index][1]:
             return False
     return True
-
-
-def _json_error_offset(text: str) -> int | None:
-    import json
-
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return exc.pos
-    except (ValueError, RecursionError):
-        return None
-    return None
 
 
 def _unknown_shape(statement: dict[Any, Any]) -> str | None:
