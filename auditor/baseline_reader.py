@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,9 @@ class _FileReader:
             if token.startswith("${") and ":" in token:
                 raise self.fail(item, "token", f"{token!r} is an IAM policy variable, not a placeholder")
             example = item.get("example")
+            matches = self.string(item, "matches", required=False)
+            if matches is not None and not fnmatchcase(token, matches) and kind == "example-value":
+                raise self.fail(item, "matches", f"the example value {token!r} does not match {matches!r}")
             found.append(
                 Placeholder(
                     token=token,
@@ -301,6 +305,7 @@ class _FileReader:
                     meaning=self.string(item, "meaning", required=False) or "",
                     example=None if example is None else str(example),
                     kind=kind,
+                    matches=matches,
                 )
             )
         return tuple(found)

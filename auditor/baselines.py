@@ -61,6 +61,8 @@ class Placeholder:
 
     ``kind`` is ``placeholder`` for a token the vendor marks as such, ``example-value``
     for a concrete value the vendor shows only as an example of what to put there.
+    ``matches``: a shell pattern every value must match to be inferred from a target
+    (the vendor's account in a role ARN), so that any value cannot pass for the placeholder.
     """
 
     token: str
@@ -68,6 +70,10 @@ class Placeholder:
     meaning: str = ""
     example: str | None = None
     kind: str = "placeholder"
+    matches: str | None = None
+
+    def admits(self, value: str) -> bool:
+        return self.matches is None or fnmatchcase(value, self.matches)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,8 @@ def baseline_text(baseline: Baseline) -> str:
     for p in baseline.placeholders:
         example = f" (e.g. {p.example})" if p.example else ""
         kind = " [example value]" if p.kind == "example-value" else ""
-        lines.append(f"  {p.token} -> --var {p.name}=...: {p.meaning}{example}{kind}")
+        shape = f" [must match {p.matches}]" if p.matches else ""
+        lines.append(f"  {p.token} -> --var {p.name}=...: {p.meaning}{example}{kind}{shape}")
     lines += ["", "managed policies:" if baseline.managed_policies else "managed policies: none"]
     lines += [f"  {arn}" for arn in baseline.managed_policies]
     lines += [f"  {arn} (optional)" for arn in baseline.optional_managed_policies]

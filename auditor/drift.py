@@ -31,7 +31,7 @@ from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Seve
 from auditor.source import Source
 
 if TYPE_CHECKING:
-    from auditor.baselines import Baseline, BaselinePolicy
+    from auditor.baselines import Baseline, BaselinePolicy, Placeholder
     from auditor.catalog import Catalog
     from auditor.engine import Selection
     from auditor.registry import RuleSet
@@ -233,9 +233,10 @@ def _template(text: str, tokens: Mapping[str, str]) -> tuple[re.Pattern[str], di
     return re.compile("".join(regex) + r"\Z", re.DOTALL), groups
 
 
-def _acceptable(value: str, token: str) -> bool:
-    if not value or "*" in value or "?" in value or "${" in value:
+def _acceptable(value: str, placeholder: Placeholder) -> bool:
+    if not value or "*" in value or "?" in value or "${" in value or not placeholder.admits(value):
         return False
+    token = placeholder.token
     if token.startswith("arn:"):
         parts = value.split(":")
         return len(parts) > 2 and parts[0] == "arn" and parts[2] == token.split(":")[2]
@@ -248,7 +249,7 @@ def infer_bindings(
 ) -> Bindings:
     """Values for the baseline's placeholders: given ones, else the value the target uses in their place."""
     tokens = {t: n for t, n in _tokens(baseline).items() if n not in given}
-    token_of = {n: t for t, n in tokens.items()}
+    placeholder_of = {p.name: p for p in baseline.placeholders}
     values = {name: value for name, value in given.items() if name in _tokens(baseline).values()}
     candidates: dict[str, Counter[str]] = {}
     targets: dict[tuple[str, str], set[str]] = {}
@@ -268,7 +269,7 @@ def infer_bindings(
             if match is None:
                 continue
             found = {name: match.group(group) for name, group in groups.items()}
-            if all(_acceptable(value, token_of[name]) for name, value in found.items()):
+            if all(_acceptable(value, placeholder_of[name]) for name, value in found.items()):
                 for name, value in found.items():
                     candidates.setdefault(name, Counter())[value] += 1
     inferred: list[str] = []
@@ -651,6 +652,11 @@ def _check_vars(baseline: Baseline, variables: Mapping[str, str], strict: bool) 
     if strict and unknown:
         known = ", ".join(sorted(names)) or "none"
         raise DriftError(f"--var {unknown[0]}: {baseline.ref} has no such placeholder (it has: {known})")
+    for placeholder in baseline.placeholders:
+        value = variables.get(placeholder.name)
+        if strict and value is not None and not placeholder.admits(value):
+            raise DriftError(f"--var {placeholder.name}={value}: {baseline.ref} documents a value matching "
+                             f"{placeholder.matches} ({placeholder.meaning})")
     return {k: v for k, v in variables.items() if k in names}
 
 

@@ -212,6 +212,13 @@ def test_placeholder_cannot_be_an_iam_variable(tmp_path):
         load_baseline_file(write(tmp_path, "reader-role.yaml", text))
 
 
+def test_an_example_value_must_match_its_own_shape(tmp_path):
+    text = MINIMAL.replace("token: ACCOUNT_ID, name: AccountId",
+                           "token: ACCOUNT_ID, name: AccountId, kind: example-value, matches: '[0-9]*'")
+    with pytest.raises(BaselineError, match="does not match"):
+        load_baseline_file(write(tmp_path, "reader-role.yaml", text))
+
+
 def test_two_defaults_or_none_for_several_revisions_is_an_error(tmp_path):
     write(tmp_path, "reader-role@r1.yaml", MINIMAL.replace("revision: r1", "revision: r1\ndefault: true"))
     write(tmp_path, "reader-role@r2.yaml", MINIMAL.replace("revision: r1", "revision: r2\ndefault: true"))

@@ -320,6 +320,25 @@ def test_a_wildcard_never_binds_a_placeholder() -> None:
     assert "IAM905" in rules(result) and result.new_access
 
 
+def test_a_placeholder_with_a_shape_binds_only_values_of_that_shape() -> None:
+    """upsolver/connection-trust: the role is Upsolver's (account 428641199958); another account is drift."""
+    connection = resolve_baseline("upsolver/connection-trust")
+
+    def trust(principal: str) -> DriftResult:
+        document = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"sts:ExternalId": "ABCD1234"}}}]}
+        policy = normalize_policy(document, PolicyKind.TRUST, Source("trust.json", json.dumps(document)))
+        return compare_policy(connection, policy, CATALOG)
+
+    assert not trust("arn:aws:iam::428641199958:role/upsolver-role-0000").findings
+    foreign = trust("arn:aws:iam::999988887777:role/attacker")
+    assert rules(foreign) == {"IAM905"} and "UpsolverRoleArn" not in foreign.bindings
+    with pytest.raises(DriftError, match="428641199958:role/"):
+        compare_policy(connection, normalize_policy({"Statement": []}, PolicyKind.TRUST, Source("t.json")), CATALOG,
+                       {"UpsolverRoleArn": "arn:aws:iam::999988887777:role/attacker"}, strict_vars=True)
+
+
 def test_iam_policy_variables_are_not_placeholders() -> None:
     s3_access = resolve_baseline("upsolver/s3-access")
     document = json.loads(json.dumps(s3_access.bind({"OutputBucketName": "out", "InputBucketName": "in",
