@@ -487,7 +487,10 @@ class Gap:
     deny: Stmt | None = None
 
 
-def _cell_removed(cell: Cell, inner_denies: Sequence[Stmt]) -> bool:
+def _cells_left(cell: Cell, inner_denies: Sequence[Stmt]) -> list[Cell]:
+    """What of the cell no unconditional inner Deny refuses: nothing when a Deny covers it, and only the
+    resources a Deny's ``NotResource`` spares when the Deny refuses everything else."""
+    left = [cell]
     for deny in inner_denies:
         if deny.conditions or deny.has_not_principal:
             continue
@@ -495,9 +498,28 @@ def _cell_removed(cell: Cell, inner_denies: Sequence[Stmt]) -> bool:
         if (deny.principals is not None and principal is not None
                 and not any(principal_contains(d, principal) for d in deny.principals)):
             continue
-        if covers_resource(deny, cell[0], cell[1]):
-            return True
-    return False
+        left = [spared for part in left if not covers_resource(deny, part[0], part[1])
+                for spared in _spared_by(deny, part)]
+    return left
+
+
+def _spared_by(deny: Stmt, cell: Cell) -> list[Cell]:
+    """The cell narrowed to the resources a ``NotResource`` Deny leaves alone (a superset: sound for drift).
+
+    An Allow on ``*`` with a Deny on everything but ``bucket/*`` allows ``bucket/*``. When an exclusion
+    only partly overlaps the cell's pattern, the intersection has no pattern of its own: the cell stays whole.
+    """
+    is_not, resource, principal = cell
+    if deny.resources is not None:
+        return [cell]
+    if is_not:
+        return [(False, spared, principal) for spared in deny.not_resources]
+    if any(glob_contains(spared, resource) for spared in deny.not_resources):
+        return [cell]
+    narrowed = [spared for spared in deny.not_resources if glob_intersects(spared, resource)]
+    if not all(glob_contains(resource, spared) for spared in narrowed):
+        return [cell]
+    return [(False, spared, principal) for spared in narrowed]
 
 
 def _witness_certain(statement: Stmt, cells: Sequence[Cell], inner_denies: Sequence[Stmt]) -> bool:
@@ -519,7 +541,7 @@ def _check_group(
     inner_denies: Sequence[Stmt],
     implied: dict[int, bool],
 ) -> list[Gap]:
-    cells = [c for c in cells_of(statement) if not _cell_removed(c, inner_denies)]
+    cells = [left for c in cells_of(statement) for left in _cells_left(c, inner_denies)]
     if not cells:
         return []
     if not outer_allows:

@@ -196,6 +196,24 @@ def test_target_allow_everything_then_deny_is_still_checked() -> None:
     assert not result.findings
 
 
+def test_a_not_resource_deny_narrows_a_wide_allow_to_what_it_spares() -> None:
+    read = {"Version": "2012-10-17", "Statement": [READER["Statement"][0]]}
+
+    def target(spared: list[str]) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:*", "NotResource": spared},
+        ]}
+
+    assert not compare(target([f"{BUCKET}/*"]), base=read).findings
+    assert rules(compare(target([f"{BUCKET}/reports/*", f"{BUCKET}/logs/*"]), base=read)) == {"IAM902"}
+    assert rules(compare(target([f"{BUCKET}/*", "arn:aws:s3:::other/*"]), base=read)) == {"IAM903"}
+    assert rules(compare(target(["arn:aws:s3:::acme-*"]), base=read)) == {"IAM903"}
+    conditional = target([f"{BUCKET}/*"])
+    conditional["Statement"][1]["Condition"] = {"Bool": {"aws:SecureTransport": "false"}}
+    assert rules(compare(conditional, base=read)) == {"IAM903"}
+
+
 def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
     documented = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
