@@ -607,6 +607,9 @@ def _compare(
     report.inferred = bindings.inferred
     if score[0]:
         for name, candidates in bindings.candidates.items():
+            others = [value for value in candidates if value != values[name]]
+            if not any(_gap_mentions(gap, others) for _, forward, _ in outcome for gap in forward):
+                continue  # the gaps are drift of their own, whatever value the placeholder takes
             report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(candidates)} values in the "
                        f"target ({', '.join(candidates)}); no one value makes the target match, compared with "
                        f"{values[name]}", {"placeholder": name, "values": candidates, "chosen": values[name]})
@@ -615,6 +618,18 @@ def _compare(
             report.forward(gap, kind)
         for gap in reverse:
             report.reverse(gap, kind)
+
+
+def _gap_mentions(gap: Gap, values: Sequence[str]) -> bool:
+    """Whether a string of the gap's target requests (resource, principal, condition value) holds one of
+    ``values``: the gap may come from a placeholder value the comparison did not choose."""
+    texts: list[str] = []
+    for is_not, resource, principal in gap.cells:
+        texts.extend(resource if is_not else (resource,))
+        if principal is not None:
+            texts.append(principal)
+    texts.extend(str(value) for condition in gap.statement.conditions for value in condition.values)
+    return any(value in text for value in values for text in texts)
 
 
 def _verdict(report: _Report) -> tuple[str, bool]:

@@ -357,6 +357,20 @@ def test_a_placeholder_with_a_shape_binds_only_values_of_that_shape() -> None:
                        {"UpsolverRoleArn": "arn:aws:iam::999988887777:role/attacker"}, strict_vars=True)
 
 
+def test_unrelated_drift_does_not_blame_a_placeholder_with_several_candidates() -> None:
+    s3_access = resolve_baseline("upsolver/s3-access")
+    bound = s3_access.bind({"OutputBucketName": "acme-out", "InputBucketName": "acme-in", "AccountId": "111122223333"})
+    document = json.loads(json.dumps(bound.policies[0].document))
+    exact = compare_policy(s3_access, normalize_policy(document, PolicyKind.IDENTITY, Source("p.json")), CATALOG)
+    assert not exact.findings and exact.bindings["InputBucketName"] == "acme-in"
+    document["Statement"].append({"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"})
+    extra = compare_policy(s3_access, normalize_policy(document, PolicyKind.IDENTITY, Source("p.json")), CATALOG)
+    assert rules(extra) == {"IAM901"}
+    document["Statement"].append({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::acme-x/*"})
+    third = compare_policy(s3_access, normalize_policy(document, PolicyKind.IDENTITY, Source("p.json")), CATALOG)
+    assert "IAM907" in rules(third)
+
+
 def test_iam_policy_variables_are_not_placeholders() -> None:
     s3_access = resolve_baseline("upsolver/s3-access")
     document = json.loads(json.dumps(s3_access.bind({"OutputBucketName": "out", "InputBucketName": "in",
