@@ -118,15 +118,16 @@ def list_rules(
                  "title": r.info.title} for r in rules]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from auditor.reporters.console import print_table
 
     table = Table(show_header=True, header_style="bold")
     for column in ("id", "slug", "category", "severity", "title"):
         table.add_column(column)
     for r in rules:
         table.add_row(r.id, r.slug, r.info.category, r.info.severity.value, r.info.title)
-    Console().print(table)
+    print_table(table)
 
 
 @app.command()

@@ -85,8 +85,9 @@ def list_baselines(
     if format is ListFormat.json:
         sys.stdout.write(json.dumps([_summary(b) for b in baselines], indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from auditor.reporters.console import print_table
 
     table = Table(show_header=True, header_style="bold")
     for column in ("id", "revision", "default", "vendor", "title", "principal"):
@@ -95,7 +96,7 @@ def list_baselines(
         patterns = ", ".join(b.principal.name_patterns) or "(choose explicitly)"
         table.add_row(b.id, b.revision, "yes" if b.default else "", b.vendor, b.title,
                       f"{b.principal.kind}: {patterns}")
-    Console(highlight=False, width=max(160, Console().width)).print(table)
+    print_table(table)
 
 
 def baseline_json(baseline: Baseline) -> dict[str, Any]:

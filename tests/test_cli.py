@@ -143,6 +143,15 @@ def test_rules_and_explain() -> None:
         assert heading in explained.stdout
 
 
+def test_listings_piped_to_a_file_keep_one_row_per_line() -> None:
+    """``iam-audit rules | grep`` finds a rule's whole title on its line, whatever the width of the terminal."""
+    listed = run_cli("rules", env={"COLUMNS": "80"})
+    assert any("IAM001" in line and "Full administrator access" in line for line in listed.stdout.splitlines())
+    baselines = run_cli("baseline", "list", env={"COLUMNS": "80"})
+    assert any("upsolver/connection-trust" in line and "Upsolver connection role trust" in line
+               for line in baselines.stdout.splitlines())
+
+
 def test_console_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", str(tmp_path / "bad.json"))

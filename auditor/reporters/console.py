@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import groupby
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from auditor.model import Finding, Severity
 from auditor.report import Report
 from auditor.reporters._escape import strip_control
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 LineReader = Callable[[str, int], "str | None"]
 
@@ -156,3 +159,14 @@ def _render_summary(report: Report, writer: _Writer) -> None:
         writer.line(f"{writer.style(clean(principal), BOLD)}: {clean(verdict)}")
     if not report.active_findings and not report.errors:
         writer.line(writer.style("No findings.", GREEN))
+
+
+def print_table(table: Table, out: TextIO | None = None) -> None:
+    """A listing (rules, baselines) as wide as the terminal, or unwrapped when piped to grep or a file."""
+    import sys
+
+    from rich.console import Console
+
+    out = out or sys.stdout
+    terminal = out.isatty()
+    Console(file=out, highlight=False, width=None if terminal else 10_000).print(table)
