@@ -147,7 +147,11 @@ _ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths"})
 _ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
 _NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
 NARROWING_KEYS = _ACCOUNT_KEYS | _ORG_ID_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS
-_ORG_ID = re.compile(r"^o-[a-z0-9]{4,32}$")
+_RESOURCE_OWNER_VARIABLES = {
+    **dict.fromkeys(_ACCOUNT_KEYS, ("${aws:resourceaccount}",)),
+    **dict.fromkeys(_ORG_ID_KEYS, ("${aws:resourceorgid}",)),
+    **dict.fromkeys(_ORG_PATH_KEYS, ("${aws:resourceorgpaths}",)),
+}
 
 
 def _narrowing_value(key: str, value: object) -> bool:
@@ -156,13 +160,13 @@ def _narrowing_value(key: str, value: object) -> bool:
     text = TEMPLATE_VALUE.sub("${DeployedValue}", value.strip())
     if _is_bound_placeholder(text):
         return True
-    if key in _ACCOUNT_KEYS:
-        return ACCOUNT.match(text) is not None
-    if key in _ORG_ID_KEYS:
-        return _ORG_ID.match(text) is not None
+    if text.lower() in _RESOURCE_OWNER_VARIABLES.get(key, ()):
+        return True  # the data-perimeter form: callers of the resource's own account or organisation
+    if key in _ACCOUNT_KEYS or key in _ORG_ID_KEYS:
+        # A literal value confines the callers even when no account or organisation has it: it admits no one.
+        return _literal(text)
     if key in _ORG_PATH_KEYS:
-        head = text.split("/", 1)[0]
-        return _ORG_ID.match(head) is not None
+        return _literal(text.split("/", 1)[0])
     if key in _ARN_KEYS:
         if arn_account(text) is not None or _is_bound_placeholder(text.split(":")[4] if text.count(":") >= 4 else ""):
             return True
@@ -172,6 +176,10 @@ def _narrowing_value(key: str, value: object) -> bool:
     if key in _NETWORK_KEYS:
         return bool(text) and not text.startswith(("*", "?")) and text.rstrip("*?") not in ("vpc-", "vpce-")
     return False
+
+
+def _literal(text: str) -> bool:
+    return bool(text) and not has_wildcard(text) and "${" not in text
 
 
 def _is_bound_placeholder(text: str) -> bool:

@@ -141,9 +141,12 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "`NotPrincipal`) and whose conditions do not confine it to known accounts, organisations or networks "
          "(`aws:SourceAccount`, `aws:SourceArn` with an account, `aws:SourceOwner`, `aws:PrincipalOrgID`, "
          "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account, `aws:SourceVpce`, `aws:SourceVpc`, "
-         "`aws:ResourceOrgID`, `aws:PrincipalOrgPaths`, `kms:CallerAccount`). `kms:ViaService` alone does not "
-         "narrow it, nor does a wildcard value (`\"aws:PrincipalAccount\": \"*\"`), a negated operator or "
-         "`...IfExists`. Critical when write or permissions-management actions are open.",
+         "`aws:PrincipalOrgPaths`, `kms:CallerAccount`), with a literal value or the resource's own "
+         "(`\"aws:PrincipalOrgID\": \"${aws:ResourceOrgID}\"`, `\"aws:PrincipalAccount\": "
+         "\"${aws:ResourceAccount}\"`). `kms:ViaService` alone does not narrow it, nor do `aws:ResourceAccount` "
+         "or `aws:ResourceOrgID` compared with a value (they describe the resource, not the caller), a wildcard "
+         "value (`\"aws:PrincipalAccount\": \"*\"`), a negated operator or `...IfExists`. Critical when write "
+         "or permissions-management actions are open.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
@@ -159,6 +162,10 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     good=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
                   '"Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
+                  kind=PolicyKind.RESOURCE),
+          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", '
+                  '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
+                  '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "${aws:ResourceOrgID}"}}}]}',
                   kind=PolicyKind.RESOURCE),
           example(_V + '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}', kind=PolicyKind.RESOURCE)],

@@ -329,6 +329,10 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
                  kind=PolicyKind.TRUST)],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
+                  kind=PolicyKind.TRUST),
+          # an id no organisation can have admits no one: a mistake, but not a door open to everyone
+          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
+                  '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}]}',
                   kind=PolicyKind.TRUST)],
 )
 def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
