@@ -20,7 +20,7 @@ from auditor.catalog import Catalog
 from auditor.checks._facts import is_every_action, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.knowledge_catalog import ConditionLanguage, load_condition_language
-from auditor.model import Condition, Policy, Severity, Statement
+from auditor.model import Condition, Policy, PolicyKind, Severity, Statement
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -235,7 +235,11 @@ def _key_pointer(condition: Condition) -> str:
                  ' "Resource": "*", "Condition": {"Null": {"lakeformation:GlueARN": "false"}}}]}', "IAM400")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", '
                   '"Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}, '
-                  '"StringEquals": {"aws:RequestTag/team": "data", "ec2:InstanceType": "t3.micro"}}}]}')],
+                  '"StringEquals": {"aws:RequestTag/team": "data", "ec2:InstanceType": "t3.micro"}}}]}'),
+          # the key SNS writes into every new topic's default policy (undocumented, but honoured)
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, '
+                  '"Action": "SNS:Publish", "Resource": "arn:aws:sns:us-east-1:111122223333:t", '
+                  '"Condition": {"StringEquals": {"AWS:SourceOwner": "111122223333"}}}]}', kind=PolicyKind.RESOURCE)],
 )
 def unknown_condition_key(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement, condition in _conditions(policy):
