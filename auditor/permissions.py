@@ -78,14 +78,22 @@ def _names_every_resource(resources: tuple[str, ...] | None) -> bool:
     return any(covers_every_resource(r) for r in resources if r[-1:] == "*")
 
 
+def matches_any_name(pattern: str) -> bool:
+    """``*``, ``**``, ``?*``: wildcards only, one ``*`` at least, so every non-empty name matches (a ``?``
+    asks for one character, which every resource name and ARN part after the partition has but the region
+    and account of some)."""
+    return "*" in pattern and not pattern.strip("*?")
+
+
 def covers_every_resource(resource: str) -> bool:
-    """``*``, or an ARN pattern whose every part after the partition is a wildcard (a last ``*`` stands for
-    the parts it leaves out, as in ``arn:*`` or ``arn:aws:*``): it matches whatever ``*`` matches."""
-    if resource == "*":
+    """``*`` (or ``**``, ``?*``), or an ARN pattern whose every part after the partition is a ``*`` (a last
+    one stands for the parts it leaves out, as in ``arn:*`` or ``arn:aws:*``): it matches whatever ``*`` does."""
+    if matches_any_name(resource):
         return True
     if not resource.endswith("*") or resource[:4].lower() != "arn:":
         return False
-    return all(part and not part.strip("*") for part in resource.split(":", 5)[2:])
+    parts = resource.split(":", 5)[2:]
+    return all(part and not part.strip("*") for part in parts[:-1]) and (not parts or matches_any_name(parts[-1]))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -107,7 +107,8 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
     bad=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}',
                  "IAM021"),
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"}]}', "IAM021",
-                 note="every object of every bucket: as much as * gives s3:GetObject")],
+                 note="every object of every bucket: as much as * gives s3:GetObject"),
+         example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
                   '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}')],
 )

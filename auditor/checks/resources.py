@@ -19,7 +19,7 @@ from auditor.catalog import ARN_VARIABLE, Catalog
 from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
-from auditor.permissions import pattern_covers
+from auditor.permissions import matches_any_name, pattern_covers
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -300,6 +300,8 @@ def judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
 
 def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     text = opaque(resource).lower()
+    if not text:
+        return ArnVerdict("an empty string is not an ARN or '*': the entry matches no resource")
     if not text.strip("*?"):
         return ArnVerdict()
     if not text.startswith("arn:"):
@@ -359,7 +361,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
                  '"Resource": "arn:aws:s3::bucket-name/*"}]}', "IAM300"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", '
-                 '"Resource": "arn:aws:sqs:useast1:123456789012:jobs"}]}', "IAM300")],
+                 '"Resource": "arn:aws:sqs:useast1:123456789012:jobs"}]}', "IAM300"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                 '"Resource": ""}]}', "IAM300")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
                   '"Resource": ["arn:aws:s3:::bucket-name/home/${aws:username}/*", '
                   '"arn:aws:s3:::{{Ref:DataBucket}}/*"]}]}'),
@@ -468,6 +472,8 @@ def _pattern_covers_format(pattern: str, arn_format: ArnFormat) -> bool:
     if len(parts) < 6 or parts[0] != "arn" or len(wanted) < 6 or "$" in wanted[2]:
         return False
     _, _, service, region, account, rest = parts
+    if matches_any_name(rest):
+        rest = "*"  # every resource name is non-empty: arn:aws:s3:::?* names every bucket and object
     return ((service == wanted[2] or not service.strip("*"))
             and pattern_covers(region, arn_format.region) and pattern_covers(account, arn_format.account)
             and pattern_covers(rest, arn_format.resource))

@@ -77,7 +77,8 @@ def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[Policy
          example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:*:*:*:*"}]}', "IAM001",
                  note="an ARN pattern whose every part is a wildcard matches every resource, as * does"),
          example(_V + '{"Effect": "Allow", "NotAction": ["iam:Create*", "iam:Attach*"], "Resource": "*"}]}',
-                 "IAM001", "IAM004", "IAM012")],
+                 "IAM001", "IAM004", "IAM012"),
+         example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "**"}]}', "IAM001")],
     good=[example(_V + '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}')],
 )
