@@ -188,6 +188,20 @@ def _is_bound_placeholder(text: str) -> bool:
     return bool(re.fullmatch(r"\$\{[A-Za-z][A-Za-z0-9_]*\}", text)) and not text.lower().startswith("${aws:")
 
 
+def denied_to_everyone(allow: CompiledStatement, policy: Policy, context: CheckContext) -> bool:
+    """Whether a Deny of everyone in the same policy, with no condition, refuses whatever the Allow grants."""
+    from auditor.permissions import deny_covers
+
+    for deny in compiled(policy, context):
+        if deny.is_allow or deny.never_applies or deny.conditions:
+            continue
+        if not any(is_everyone(p) for p in deny.statement.principals or ()):
+            continue
+        if allow.actions <= deny.actions and (policy.kind is PolicyKind.TRUST or deny_covers(deny, allow)):
+            return True
+    return False
+
+
 def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckContext) -> Condition | None:
     """The condition of a Deny in the same policy that refuses the Allow's actions to everyone outside known
     accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID o-...``), if any: the

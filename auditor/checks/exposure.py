@@ -9,6 +9,7 @@ from auditor.checks._risk import (
     action_classes,
     compiled,
     denied_outside,
+    denied_to_everyone,
     display,
     is_everyone,
     narrowing_condition,
@@ -169,7 +170,11 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "${aws:ResourceOrgID}"}}}]}',
                   kind=PolicyKind.RESOURCE),
           example(_V + '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
-                  '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}', kind=PolicyKind.RESOURCE)],
+                  '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}', kind=PolicyKind.RESOURCE),
+          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+                  '"Resource": "arn:aws:s3:::b/*"}, {"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
+                  '"Resource": "arn:aws:s3:::b/*"}]}', kind=PolicyKind.RESOURCE,
+                  note="a Deny of everyone with no condition refuses what the Allow grants")],
 )
 def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     if policy.kind is not PolicyKind.RESOURCE:
@@ -182,7 +187,8 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         everyone = [p for p in st.principals or () if is_everyone(p)]
         if not everyone and st.not_principals is None:
             continue
-        if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
+        if (narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context)
+                or denied_to_everyone(statement, policy, context)):
             continue
         writes = statement.actions & action_classes(catalog).write
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")

@@ -14,6 +14,7 @@ from auditor.checks._risk import (
     arn_account,
     compiled,
     denied_outside,
+    denied_to_everyone,
     is_everyone,
     is_negated,
     is_own_account_principal,
@@ -333,6 +334,9 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
           # an id no organisation can have admits no one: a mistake, but not a door open to everyone
           example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}]}',
+                  kind=PolicyKind.TRUST),
+          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}, '
+                  '{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}',
                   kind=PolicyKind.TRUST)],
 )
 def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
@@ -345,7 +349,8 @@ def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         everyone = [r for r in statement.principals or () if is_everyone(r)]
         if not everyone and statement.not_principals is None:
             continue
-        if narrowing_condition(statement.conditions) is not None or denied_outside(allow, policy, context):
+        if (narrowing_condition(statement.conditions) is not None or denied_outside(allow, policy, context)
+                or denied_to_everyone(allow, policy, context)):
             continue
         pointer = everyone[0].pointer if everyone else statement.element_pointer("NotPrincipal")
         yield Hit(
