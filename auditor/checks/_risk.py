@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from auditor.catalog import Catalog
@@ -70,6 +70,18 @@ def model(context: CheckContext) -> PermissionModel:
 
 def compiled(policy: Policy, context: CheckContext) -> tuple[CompiledStatement, ...]:
     return model(context).compile(policy)
+
+
+def allows_left(policy: Policy, context: CheckContext) -> tuple[CompiledStatement, ...]:
+    """The Allow statements of an identity policy that can apply, each with the actions its policy's
+    unconditional Denies leave it (``Allow * *`` beside ``Deny * *`` is gone); others policies' Allows as
+    they are. The per-statement rules judge these, so a Deny in the same policy is never overlooked."""
+    statements = compiled(policy, context)
+    allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
+    if policy.kind is not PolicyKind.IDENTITY or len(allows) == len(statements):
+        return allows
+    return tuple(replace(grant.source, actions=grant.actions) if grant.actions is not grant.source.actions
+                 else grant.source for grant in model(context).effective([policy]).grants)
 
 
 def is_caller_context_key(key: str) -> bool:

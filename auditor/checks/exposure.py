@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from auditor.checks._risk import (
     action_classes,
+    allows_left,
     compiled,
     denied_outside,
     denied_to_everyone,
@@ -54,9 +55,7 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
         return
     wanted = sensitive_sets()[category]
     catalog = context.catalog
-    for statement in compiled(policy, context):
-        if not statement.is_allow or statement.never_applies:
-            continue
+    for statement in allows_left(policy, context):
         found = statement.actions & wanted
         if found and not statement.any_resource:
             found = frozenset(a for a in found if names_every_resource_of(a, statement.resources, context))
@@ -109,6 +108,9 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
                  "IAM021"),
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"}]}', "IAM021",
                  note="every object of every bucket: as much as * gives s3:GetObject"),
+         example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
+                 '{"Effect": "Deny", "NotAction": "s3:GetObject", "Resource": "*"}]}', "IAM021",
+                 note="the Deny leaves s3:GetObject alone of the Allow, on every resource"),
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
                   '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}')],

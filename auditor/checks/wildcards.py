@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from auditor.checks._risk import (
     action_classes,
-    compiled,
+    allows_left,
     display,
     has_wildcard,
     model,
@@ -56,11 +56,8 @@ def full_admin(statement: CompiledStatement, context: CheckContext) -> bool:
 
 def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[PolicyKind, ...] = (PolicyKind.IDENTITY,)
                       ) -> Iterator[CompiledStatement]:
-    if policy.kind not in kinds:
-        return
-    for statement in compiled(policy, context):
-        if statement.is_allow and not statement.never_applies:
-            yield statement
+    if policy.kind in kinds:
+        yield from allows_left(policy, context)
 
 
 @RULES.rule(
@@ -80,6 +77,9 @@ def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[Policy
                  "IAM001", "IAM004", "IAM012"),
          example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "**"}]}', "IAM001")],
     good=[example(_V + '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
+                  '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}',
+                  note="a Deny in the same policy takes away what the Allow grants"),
           example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}')],
 )
 def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
@@ -124,6 +124,8 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
         st = statement.statement
         if st.actions is None or full_admin(statement, context):
             continue
+        if statement.actions.isdisjoint(action_classes(context.catalog).write):
+            continue  # a Deny of the same policy took every write action away
         verdict = _write_wildcards(st.actions, context)
         if verdict is None:
             continue
