@@ -26,6 +26,8 @@ from auditor.source import Source
 
 POLICY_SUFFIXES = (".json", ".yaml", ".yml", ".template", ".tf")
 TERRAFORM_SUFFIX = ".tf"
+TERRAFORM_JSON_SUFFIX = ".tf.json"
+"""Terraform configuration in JSON syntax (found by ``.json``), read as Terraform when the file is named so."""
 STDIN = "-"
 """The path that stands for standard input (``aws iam get-account-authorization-details | iam-audit check -``)."""
 SKIPPED_DIRECTORIES = frozenset(
@@ -293,6 +295,10 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
         loaded = load_cloudformation(data, source, max_statements=options.max_statements)
     elif is_terraform_plan(data):
         loaded = load_terraform(data, source, **limits)
+    elif source.display_path != STDIN and source.display_path.lower().endswith(TERRAFORM_JSON_SUFFIX):
+        from auditor.loaders.terraform_json import load_terraform_json
+
+        loaded = load_terraform_json(data, source, **limits)
     else:
         document, pointer = _unwrap(data)
         if document is None or not looks_like_policy(document):

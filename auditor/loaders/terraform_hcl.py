@@ -12,72 +12,43 @@ a local or module output, a data source of another file) is listed as not checke
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Tree
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.loaders.terraform import OWNER_ATTRIBUTE, POLICY_ATTRIBUTES
+from auditor.loaders.terraform import OWNER_ATTRIBUTE
+from auditor.loaders.terraform_common import (
+    DOCUMENT_OUTPUTS,
+    MERGED_DOCUMENT_ATTRIBUTES,
+    NO_IAM_POLICY,
+    POLICY_DOCUMENT,
+    PRINCIPAL_BLOCKS,
+    RESOURCE_IMPLIED_TYPES,
+    RESOURCE_POLICY_ATTRIBUTES,
+    ROLE_REFERENCE_ATTRIBUTES,
+    STATEMENT_LISTS,
+    WHITESPACE,
+    Template,
+    Unknown,
+    all_inside_strings,
+    interpolated,
+    placeholder_text,
+    principal_element,
+    provider_strings,
+    rendered,
+    shorter,
+    unknown_shape,
+)
 from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer, scan_json_offsets
 
-# resource type -> [(attribute, kind)]; the plan's data source (aws_iam_policy_document.json) is a block here
-RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
-    **{rtype: attributes for rtype, attributes in POLICY_ATTRIBUTES.items() if rtype != "aws_iam_policy_document"},
-    "aws_ecr_repository_policy": [("policy", PolicyKind.RESOURCE)],
-    "aws_secretsmanager_secret_policy": [("policy", PolicyKind.RESOURCE)],
-}
-RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy"})
-"""Their policies' statements may leave out ``Resource``: the repository is the resource."""
-POLICY_DOCUMENT = "aws_iam_policy_document"
-DOCUMENT_OUTPUTS = frozenset({"json", "minified_json"})
-ROLE_REFERENCE_ATTRIBUTES = frozenset({"name", "id"})
-MERGED_DOCUMENT_ATTRIBUTES = ("source_policy_documents", "override_policy_documents", "source_json", "override_json")
-
-STATEMENT_LISTS = {"actions": "Action", "not_actions": "NotAction", "resources": "Resource",
-                   "not_resources": "NotResource"}
-PRINCIPAL_BLOCKS = {"principals": "Principal", "not_principals": "NotPrincipal"}
-STRUCTURAL_ELEMENTS = ("Principal", "NotPrincipal", "Condition")
-"""Statement elements whose shape a placeholder cannot stand in for: a statement with one unknown is not checked."""
-
 _HCL_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-_TEMPLATE_MARK = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
-_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-_WHITESPACE = re.compile(r"\s+")
-_SHOWN_EXPRESSION = 80
-
-
-@dataclass(frozen=True, slots=True)
-class _Unknown:
-    """A Terraform expression whose value is known only when Terraform runs."""
-
-    expression: str
-
-    @property
-    def placeholder(self) -> str:
-        return "{{" + self.expression + "}}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Template:
-    """A heredoc's text with its interpolations turned into placeholders, and how to find the original offsets."""
-
-    text: str
-    output_starts: list[int]
-    raw_starts: list[int]
-    placeholder_offsets: tuple[int, ...]
-    directive: bool
-
-    def raw_offset(self, offset: int) -> int:
-        segment = max(bisect.bisect_right(self.output_starts, offset) - 1, 0)
-        return self.raw_starts[segment] + offset - self.output_starts[segment]
 
 
 class _TooDeep(Exception):
@@ -124,8 +95,7 @@ def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTI
         result.document_problems.append((source, too_deep))
         return result
     if not (result.policies or result.principals or result.not_checked or result.document_problems):
-        result.skipped.append((source_name, "no IAM policy (no Terraform resource that holds one, nor an "
-                                            "aws_iam_policy_document data source)"))
+        result.skipped.append((source_name, NO_IAM_POLICY))
     return result
 
 
@@ -238,7 +208,7 @@ class _ConfigurationReader:
                 return None
             marks: dict[str, int] = {}
             document = self.value(arguments[0], pointer, 0, marks)
-            if isinstance(document, _Unknown):
+            if isinstance(document, Unknown):
                 self.not_checked(where, f"= {self.shown(node)}: not checked (the document is not written out in "
                                         "this file; the plan from terraform show -json has it)")
                 return None
@@ -247,7 +217,7 @@ class _ConfigurationReader:
                 return None
             for marked, offset in marks.items():
                 self.mark_offset(marked, offset)
-            return self.add_policy(_rendered(document), kind, pointer, subject, label, resource_implied)
+            return self.add_policy(rendered(document), kind, pointer, subject, label, resource_implied)
         if value.data in ("heredoc_template", "heredoc_template_trim", "string"):
             document = self.json_text(value, pointer, where, address, attribute)
             if document is None:
@@ -286,12 +256,12 @@ class _ConfigurationReader:
             return document
         statements = document.get("Statement")
         statements_pointer = join_pointer(pointer, "Statement")
-        if isinstance(statements, _Unknown):
-            self.not_checked(where, f"Statement = {_shorter(statements.expression)}: not checked (the statements "
+        if isinstance(statements, Unknown):
+            self.not_checked(where, f"Statement = {shorter(statements.expression)}: not checked (the statements "
                                     "are not written out in this file)")
             return None
         if isinstance(statements, dict):
-            unknown = _unknown_shape(statements)
+            unknown = unknown_shape(statements)
             if unknown is not None:
                 self.not_checked(where, f"the statement's {unknown}: not checked")
                 return None
@@ -301,8 +271,8 @@ class _ConfigurationReader:
         kept: list[Any] = []
         new_index: dict[int, int] = {}
         for index, statement in enumerate(statements):
-            unknown = (f"is {_shorter(statement.expression)}" if isinstance(statement, _Unknown)
-                       else _unknown_shape(statement) if isinstance(statement, dict) else None)
+            unknown = (f"is {shorter(statement.expression)}" if isinstance(statement, Unknown)
+                       else unknown_shape(statement) if isinstance(statement, dict) else None)
             if unknown is not None:
                 self.not_checked(where, f"statement {index} {unknown}: not checked")
                 continue
@@ -329,16 +299,16 @@ class _ConfigurationReader:
         """The document in a heredoc or quoted string of JSON; its positions when it is a heredoc."""
         if value.data == "string":
             text = self.value(value, pointer, 0, {})
-            if isinstance(text, _Unknown):
+            if isinstance(text, Unknown):
                 self.not_checked(where, f"= {self.shown(value)}: not checked (built with template directives)")
                 return None
-            template = _Template(text, [0], [0], (), False)
+            template = Template(text, [0], [0], (), False)
             heredoc_body_offset = None
         else:
             raw = str(value.children[0])
             body_start = raw.find("\n") + 1
             body_end = raw.rstrip("\r\n").rfind("\n") + 1
-            template = _interpolated(raw[body_start:max(body_start, body_end)])
+            template = interpolated(raw[body_start:max(body_start, body_end)])
             heredoc_body_offset = _start(value) + body_start
             if template.directive:
                 self.not_checked(where, f"= {self.shown(value)}: not checked (a template directive %{{...}} "
@@ -347,7 +317,7 @@ class _ConfigurationReader:
         try:
             document = parse_embedded_json(template.text, self.max_nesting)
         except ParseError as exc:
-            if template.placeholder_offsets and not _all_inside_strings(template):
+            if template.placeholder_offsets and not all_inside_strings(template):
                 self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
                 return None
             line, column = self.source.locate(pointer)
@@ -418,7 +388,7 @@ class _ConfigurationReader:
             marks: dict[str, int] = {}
             statement_pointer = join_pointer(statements_pointer, len(statements))
             statement = self.document_statement(item, statement_pointer, marks)
-            unknown = _unknown_shape(statement)
+            unknown = unknown_shape(statement)
             if unknown is not None:
                 line = self.source.offset_to_position(_start(item))[0]
                 self.not_checked(where, f"statement at line {line}: its {unknown}: not checked")
@@ -426,7 +396,7 @@ class _ConfigurationReader:
                 continue
             for marked, offset in marks.items():
                 self.mark_offset(marked, offset)
-            statements.append(_provider_strings(_rendered(statement)))
+            statements.append(provider_strings(rendered(statement)))
         document["Statement"] = statements
         checkable = document if statements or not left_out else None
         self.rendered_documents[name] = checkable
@@ -466,12 +436,10 @@ class _ConfigurationReader:
             if "identifiers" not in attributes:
                 continue
             identifiers = by_type.setdefault(principal_type, [])
-            type_pointer = join_pointer(pointer, _rendered(principal_type))
+            type_pointer = join_pointer(pointer, rendered(principal_type))
             marks.setdefault(type_pointer, _start(block))
             identifiers.extend(self.list_value(attributes["identifiers"], type_pointer, len(identifiers), marks))
-        if list(by_type) == ["*"] and by_type["*"] == ["*"]:
-            return "*"
-        return by_type
+        return principal_element(by_type)
 
     def conditions(self, blocks: list[Tree], pointer: str, marks: dict[str, int]) -> dict[Any, Any]:
         marks[pointer] = _start(blocks[0])
@@ -480,8 +448,8 @@ class _ConfigurationReader:
             attributes = _attributes(block)
             test = self.value(attributes["test"], pointer, 1, {}, True) if "test" in attributes else ""
             variable = self.value(attributes["variable"], pointer, 1, {}, True) if "variable" in attributes else ""
-            operator_pointer = join_pointer(pointer, _rendered(test))
-            key_pointer = join_pointer(operator_pointer, _rendered(variable))
+            operator_pointer = join_pointer(pointer, rendered(test))
+            key_pointer = join_pointer(operator_pointer, rendered(variable))
             marks.setdefault(operator_pointer, _start(block))
             marks.setdefault(key_pointer, _start(block))
             values = operators.setdefault(test, {}).setdefault(variable, [])
@@ -493,7 +461,7 @@ class _ConfigurationReader:
 
     def value(self, node: Tree, pointer: str, depth: int, marks: dict[str, int],
               policy_variables: bool = False) -> Any:
-        """The JSON value of an HCL expression; ``_Unknown`` where Terraform decides it. ``marks`` receives the
+        """The JSON value of an HCL expression; ``Unknown`` where Terraform decides it. ``marks`` receives the
         offset of each value by pointer; ``policy_variables``: ``&{...}`` stands for ``${...}`` (in
         aws_iam_policy_document)."""
         if depth > self.max_nesting:
@@ -507,7 +475,7 @@ class _ConfigurationReader:
             for element in _meaningful_children(node):
                 key_node, value_node = _meaningful_children(element)
                 key = self.object_key(key_node)
-                found[key] = self.value(value_node, join_pointer(pointer, _rendered(key)), depth + 1, marks,
+                found[key] = self.value(value_node, join_pointer(pointer, rendered(key)), depth + 1, marks,
                                         policy_variables)
             return found
         if kind == "tuple":
@@ -522,7 +490,7 @@ class _ConfigurationReader:
             return float(str(node.children[0]))
         if kind == "literal_value":
             return {"true": True, "false": False}.get(str(node.children[0]))
-        return _Unknown(self.expression_text(node))
+        return Unknown(self.expression_text(node))
 
     def list_value(self, node: Tree, pointer: str, first_index: int, marks: dict[str, int], depth: int = 1,
                    policy_variables: bool = True) -> list[Any]:
@@ -541,7 +509,7 @@ class _ConfigurationReader:
             return str(unwrapped.children[0])
         if not isinstance(unwrapped, Token) and unwrapped.data == "string":
             return self.template(unwrapped, False)
-        return _Unknown(self.expression_text(unwrapped))
+        return Unknown(self.expression_text(unwrapped))
 
     def template(self, node: Tree, policy_variables: bool) -> Any:
         parts: list[str] = []
@@ -556,9 +524,9 @@ class _ConfigurationReader:
                     literal = _HCL_ESCAPE.sub(_unescape, str(piece))
                     parts.append(literal.replace("&{", "${") if policy_variables else literal)
             elif piece.data == "interpolation":
-                parts.append(_Unknown(self.expression_text(_meaningful_children(piece)[0])).placeholder)
+                parts.append(Unknown(self.expression_text(_meaningful_children(piece)[0])).placeholder)
             else:  # %{ if } / %{ for }: the text depends on values known only when Terraform runs
-                return _Unknown(self.expression_text(node))
+                return Unknown(self.expression_text(node))
         return "".join(parts)
 
     def heredoc_value(self, node: Tree, trim: bool) -> Any:
@@ -570,8 +538,8 @@ class _ConfigurationReader:
             indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
             cut = min(indents, default=0)
             body = "\n".join(line[cut:] for line in lines)
-        template = _interpolated(body)
-        return _Unknown(self.expression_text(node)) if template.directive else template.text
+        template = interpolated(body)
+        return Unknown(self.expression_text(node)) if template.directive else template.text
 
     def literal(self, expression: Tree | None) -> str | None:
         """A string attribute's value when it holds no expression."""
@@ -593,12 +561,12 @@ class _ConfigurationReader:
 
     def expression_text(self, node: Tree | Token) -> str:
         start, end = _span(node)
-        return _placeholder_text(self.text[start:end])
+        return placeholder_text(self.text[start:end])
 
     def shown(self, node: Tree | Token) -> str:
         """An expression as a message quotes it: on one line, cut short."""
         start, end = _span(node)
-        return _shorter(_WHITESPACE.sub(" ", self.text[start:end]).strip())
+        return shorter(WHITESPACE.sub(" ", self.text[start:end]).strip())
 
     def not_checked(self, where: str, what: str) -> None:
         self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")
@@ -717,122 +685,3 @@ def _unescape(match: re.Match[str]) -> str:
         return _SIMPLE_ESCAPES[escape[1]]
     codepoint = int(escape[2:], 16)
     return chr(codepoint) if codepoint <= 0x10FFFF and not 0xD800 <= codepoint < 0xE000 else escape
-
-
-def _placeholder_text(expression: str) -> str:
-    """An expression as placeholder text: one line, and no character that would end a JSON string around it."""
-    return _WHITESPACE.sub(" ", expression).strip().replace('"', "'").replace("\\", "")
-
-
-def _shorter(text: str) -> str:
-    return text if len(text) <= _SHOWN_EXPRESSION else text[:_SHOWN_EXPRESSION - 1] + "…"
-
-
-def _interpolated(raw: str) -> _Template:
-    """A heredoc body's text as Terraform renders it, ``${...}`` written as a ``{{...}}`` placeholder."""
-    pieces: list[str] = []
-    output_starts: list[int] = []
-    raw_starts: list[int] = []
-    placeholders: list[int] = []
-    length = 0
-    position = 0
-
-    def emit(text: str, raw_start: int) -> None:
-        nonlocal length
-        output_starts.append(length)
-        raw_starts.append(raw_start)
-        pieces.append(text)
-        length += len(text)
-
-    while True:
-        match = _TEMPLATE_MARK.search(raw, position)
-        if match is None:
-            emit(raw[position:], position)
-            break
-        emit(raw[position:match.start()], position)
-        mark = match.group()
-        if mark in ("$${", "%%{"):
-            emit(mark[1:], match.start() + 1)
-            position = match.end()
-            continue
-        end = _closing_brace(raw, match.end())
-        if mark == "%{" or end < 0:
-            return _Template(raw, [0], [0], (), True)
-        placeholders.append(length)
-        emit(_Unknown(_placeholder_text(raw[match.end():end])).placeholder, match.start())
-        position = end + 1
-    return _Template("".join(pieces), output_starts, raw_starts, tuple(placeholders), False)
-
-
-def _closing_brace(text: str, start: int) -> int:
-    """Offset of the ``}`` that closes an interpolation whose expression starts at ``start``, or -1."""
-    depth = 0
-    position = start
-    while position < len(text):
-        character = text[position]
-        if character == '"':
-            position += 1
-            while position < len(text) and text[position] != '"':
-                position += 2 if text[position] == "\\" else 1
-        elif character == "{":
-            depth += 1
-        elif character == "}":
-            if depth == 0:
-                return position
-            depth -= 1
-        position += 1
-    return -1
-
-
-def _all_inside_strings(template: _Template) -> bool:
-    spans = [match.span() for match in _JSON_STRING.finditer(template.text)]
-    starts = [start for start, _ in spans]
-    for offset in template.placeholder_offsets:
-        index = bisect.bisect_right(starts, offset) - 1
-        if index < 0 or not spans[index][0] < offset < spans[index][1]:
-            return False
-    return True
-
-
-def _unknown_shape(statement: dict[Any, Any]) -> str | None:
-    """How a statement's Principal, NotPrincipal or Condition is unknown ("Condition is local.c"), if it is."""
-    for element in STRUCTURAL_ELEMENTS:
-        value = statement.get(element)
-        if isinstance(value, _Unknown):
-            return f"{element} is {_shorter(value.expression)}"
-        if not isinstance(value, dict):
-            continue
-        for key, inner in value.items():
-            if isinstance(key, _Unknown):
-                return f"{element} has the key {_shorter(key.expression)}"
-            if element == "Condition":
-                if isinstance(inner, _Unknown):
-                    return f"{element} {key} is {_shorter(inner.expression)}"
-                if isinstance(inner, dict) and any(isinstance(name, _Unknown) for name in inner):
-                    return f"{element} {key} has a key Terraform decides"
-    return None
-
-
-def _provider_strings(value: Any) -> Any:
-    """Values as the provider writes them: its arguments are strings, so ``values = [true, 3600]`` is
-    ``["true", "3600"]``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _provider_strings(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_provider_strings(item) for item in value]
-    return value
-
-
-def _rendered(value: Any) -> Any:
-    """A value with its unknowns written as ``{{...}}`` placeholders."""
-    if isinstance(value, _Unknown):
-        return value.placeholder
-    if isinstance(value, dict):
-        return {str(_rendered(key)): _rendered(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rendered(item) for item in value]
-    return value

@@ -1,0 +1,436 @@
+"""Terraform configuration in JSON syntax (``.tf.json``, such as the ``cdk.tf.json`` CDK for Terraform writes).
+
+The same resources, attributes and ``data "aws_iam_policy_document"`` blocks as in a ``.tf``
+file (:mod:`auditor.loaders.terraform_hcl`), written as JSON: ``{"resource": {"TYPE": {"NAME":
+{...}}}}``, any level of which may also be a list of objects, and a nested block (``statement``,
+``inline_policy``) an object or a list of objects. Strings are templates: ``"${var.bucket}"``
+becomes a ``{{var.bucket}}`` placeholder. A policy attribute may be JSON text or
+``"${data.aws_iam_policy_document.NAME.json}"`` naming a data source of the same file; any other
+expression (``"${jsonencode({...})}"``, ``"${file(...)}"``) is listed as not checked: the plan
+(``terraform show -json``) has its value. Every element is located at its value in the file; a
+policy given as JSON text at the attribute that holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
+from auditor.loaders.result import LoadResult
+from auditor.loaders.terraform import OWNER_ATTRIBUTE
+from auditor.loaders.terraform_common import (
+    DOCUMENT_OUTPUTS,
+    MERGED_DOCUMENT_ATTRIBUTES,
+    NO_IAM_POLICY,
+    POLICY_DOCUMENT,
+    PRINCIPAL_BLOCKS,
+    RESOURCE_IMPLIED_TYPES,
+    RESOURCE_POLICY_ATTRIBUTES,
+    ROLE_REFERENCE_ATTRIBUTES,
+    STATEMENT_LISTS,
+    WHITESPACE,
+    Unknown,
+    all_inside_strings,
+    interpolated,
+    placeholder_text,
+    principal_element,
+    provider_strings,
+    rendered,
+    shorter,
+    single_interpolation,
+    unknown_shape,
+)
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, type_name
+from auditor.source import Source, join_pointer
+
+COMMENT = "//"
+"""A property of a block body (or of the file's root) whose name starts with it is a comment."""
+_REFERENCE = re.compile(r'\s*([A-Za-z_][\w-]*)((?:\s*(?:\.\s*[A-Za-z_][\w-]*|\[\s*(?:\d+|"[^"\\]*")\s*\]))*)\s*\Z')
+_STEP = re.compile(r"\.\s*([A-Za-z_][\w-]*)|\[[^\]]*\]")
+
+Block = tuple[tuple[str, ...], dict[str, Any], str]
+"""A block's labels, its body and the JSON pointer of the body in the file."""
+
+
+def load_terraform_json(data: Any, source: Source, max_nesting: int = MAX_NESTING,
+                        max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
+    """The policies and roles of one parsed ``.tf.json`` file."""
+    result = LoadResult(files=1)
+    if not isinstance(data, dict):
+        result.skipped.append((source.display_path, f"not a Terraform configuration (the document is "
+                                                    f"{type_name(data)}, not an object of blocks)"))
+        return result
+    reader = _ConfigurationReader(source, result, effective_nesting(max_nesting), max_statements)
+    try:
+        reader.read(data)
+    except RecursionError:
+        result.policies.clear()
+        result.principals.clear()
+        result.document_problems.append((source, Problem(
+            "syntax-error", "nesting too deep to read as Terraform configuration", "", line=1, column=1)))
+        return result
+    if not (result.policies or result.principals or result.not_checked or result.document_problems):
+        result.skipped.append((source.display_path, NO_IAM_POLICY))
+    return result
+
+
+class _ConfigurationReader:
+    def __init__(self, file: Source, result: LoadResult, max_nesting: int, max_statements: int) -> None:
+        self.file = file
+        """The parsed file: locates a pointer into its JSON."""
+        self.positions: dict[str, tuple[int, int]] = {}
+        self.source = Source(file.display_path, file.text, self.positions)
+        """The policies' source: a rendered data source's pointers (``.../Statement/0/Action``) are not the
+        file's (``.../statement/0/actions``), so each is given the position of the file's value."""
+        self.result = result
+        self.max_nesting = max_nesting
+        self.max_statements = max_statements
+        self.documents: dict[str, tuple[dict[str, Any], str]] = {}
+        self.rendered_documents: dict[str, dict[str, Any] | None] = {}
+        self.role_keys_by_name: dict[str, str] = {}
+
+    # ----------------------------------------------------------------- the file's blocks
+
+    def read(self, data: dict[str, Any]) -> None:
+        resources: list[Block] = []
+        for block_type, value in data.items():
+            if block_type == "data":
+                for (data_type, name), body, pointer in _blocks(value, "/data", 2):
+                    if data_type == POLICY_DOCUMENT:
+                        self.documents[name] = (body, pointer)
+            elif block_type == "resource":
+                resources.extend(block for block in _blocks(value, "/resource", 2)
+                                 if block[0][0] in RESOURCE_POLICY_ATTRIBUTES)
+        used_documents: set[str] = set()
+        roles: dict[str, dict[str, Any]] = {}
+        inline_by_role: dict[str, list[Policy]] = {}
+        role_policies: list[tuple[Any, Policy]] = []
+        for (rtype, name), body, pointer in resources:
+            address = f"{rtype}.{name}"
+            self.mark(pointer, pointer)
+            literal_name = self.literal(body.get("name"))
+            display_name = literal_name or address
+            subject = Subject("role" if rtype == "aws_iam_role" else "policy", display_name, None)
+            if rtype == "aws_iam_role":
+                if literal_name:
+                    self.role_keys_by_name[literal_name] = name
+                roles[name] = {"name": display_name, "pointer": pointer, "trust": None}
+                self.result.counts["roles"] += 1
+            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES[rtype]:
+                if attribute not in body:
+                    continue
+                policy = self.policy(body[attribute], kind, join_pointer(pointer, attribute), subject, address,
+                                     attribute, used_documents, rtype in RESOURCE_IMPLIED_TYPES)
+                if policy is None:
+                    continue
+                if rtype == "aws_iam_role":
+                    roles[name]["trust"] = policy
+                owner = OWNER_ATTRIBUTE.get(rtype)
+                if owner and owner[0] == "role" and "role" in body:
+                    role_policies.append((body["role"], policy))
+            if rtype == "aws_iam_role" and "inline_policy" in body:
+                inline_blocks = _blocks(body["inline_policy"], join_pointer(pointer, "inline_policy"), 0)
+                for index, (_, inline, inline_pointer) in enumerate(inline_blocks):
+                    if "policy" not in inline:
+                        continue  # an empty inline_policy block: Terraform removes the role's inline policies
+                    self.mark(inline_pointer, inline_pointer)
+                    label = f"inline:{self.literal(inline.get('name')) or index}"
+                    policy = self.policy(inline["policy"], PolicyKind.IDENTITY, join_pointer(inline_pointer, "policy"),
+                                         subject, f"{address}.inline_policy[{index}]", "policy", used_documents,
+                                         label=label)
+                    if policy is not None:
+                        inline_by_role.setdefault(name, []).append(policy)
+        for role_value, policy in role_policies:
+            role_key = self.role_key(role_value)
+            if role_key is not None:
+                inline_by_role.setdefault(role_key, []).append(policy)
+        for name in self.documents:
+            if name not in used_documents:
+                self.standalone_document(name)
+        for name, role in roles.items():
+            self.result.principals.append(Principal(
+                "role", role["name"], "", self.source, role["pointer"],
+                inline_policies=tuple(inline_by_role.get(name, ())), trust_policy=role["trust"]))
+
+    def role_key(self, value: Any) -> str | None:
+        """The role block an ``aws_iam_role_policy``'s ``role`` names: ``"${aws_iam_role.NAME.name}"``/``.id`` or
+        the literal name of a role of this file."""
+        expression = single_interpolation(value) if isinstance(value, str) else None
+        traversal = _reference(expression) if expression is not None else None
+        if traversal is not None and len(traversal) == 3 and traversal[0] == "aws_iam_role" \
+                and traversal[2] in ROLE_REFERENCE_ATTRIBUTES:
+            return traversal[1]
+        literal = self.literal(value)
+        return self.role_keys_by_name.get(literal) if literal else None
+
+    # ----------------------------------------------------------------- policy attributes
+
+    def policy(self, value: Any, kind: PolicyKind, pointer: str, subject: Subject, address: str, attribute: str,
+               used_documents: set[str], resource_implied: bool = False, label: str | None = None) -> Policy | None:
+        label = label or f"{address}.{attribute}"
+        where = f"{self.source.display_path}: {address}.{attribute}"
+        self.mark(pointer, pointer)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.not_checked(where, f"is {type_name(value)}: not checked (Terraform takes a policy as a string of "
+                                    "JSON)")
+            return None
+        expression = single_interpolation(value)
+        if expression is not None:
+            traversal = _reference(expression)
+            if traversal is not None and len(traversal) == 4 and traversal[:2] == ["data", POLICY_DOCUMENT] \
+                    and traversal[3] in DOCUMENT_OUTPUTS:
+                name = traversal[2]
+                if name not in self.documents:
+                    self.not_checked(where, f"= {_shown(value)}: not checked (the data source is not in this file)")
+                    return None
+                used_documents.add(name)
+                document = self.policy_document(name)
+                if document is None:
+                    self.not_checked(where, f"= {_shown(value)}: not checked (none of its statements can be)")
+                    return None
+                return self.add_policy(document, kind, self.documents[name][1], subject, label, resource_implied)
+            self.not_checked(where, f"= {_shown(value)}: not checked (iam-audit reads a .tf.json policy written as "
+                                    "JSON text or as an aws_iam_policy_document data source of the same file; the "
+                                    "plan from terraform show -json has the value)")
+            return None
+        template = interpolated(value)
+        if template.directive:
+            self.not_checked(where, f"= {_shown(value)}: not checked (a template directive %{{...}} decides the "
+                                    "text)")
+            return None
+        try:
+            document = parse_embedded_json(template.text, self.max_nesting)
+        except ParseError as exc:
+            if template.placeholder_offsets and not all_inside_strings(template):
+                self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
+                return None
+            line, column = self.file.locate(pointer)
+            self.result.document_problems.append((self.source, Problem(
+                "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
+                line=line, column=column)))
+            return None
+        return self.add_policy(document, kind, pointer, subject, label, resource_implied)
+
+    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
+                   resource_implied: bool = False) -> Policy:
+        policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
+                                  max_statements=self.max_statements, resource_implied=resource_implied)
+        self.result.policies.append(policy)
+        return policy
+
+    # ----------------------------------------------------------------- data "aws_iam_policy_document"
+
+    def standalone_document(self, name: str) -> None:
+        from auditor.loaders import infer_kind
+
+        document = self.policy_document(name)
+        if document is None:
+            return
+        address = f"data.{POLICY_DOCUMENT}.{name}"
+        self.add_policy(document, infer_kind(document), self.documents[name][1], Subject("policy", address, None),
+                        address)
+
+    def policy_document(self, name: str) -> dict[str, Any] | None:
+        """The JSON the AWS provider renders for a ``data "aws_iam_policy_document"`` block (read once); None when
+        none of its statements can be checked (each reason is listed as not checked)."""
+        if name in self.rendered_documents:
+            return self.rendered_documents[name]
+        body, pointer = self.documents[name]
+        where = f"{self.source.display_path}: data.{POLICY_DOCUMENT}.{name}"
+        self.mark(pointer, pointer)
+        left_out = False
+        for merged in MERGED_DOCUMENT_ATTRIBUTES:
+            if merged in body:
+                self.not_checked(where, f"the statements merged from {merged} are not checked")
+                left_out = True
+        document: dict[str, Any] = {}
+        version = self.literal(body.get("version"))
+        document["Version"] = version or "2012-10-17"
+        if "version" in body:
+            self.mark(join_pointer(pointer, "Version"), join_pointer(pointer, "version"))
+        policy_id = self.literal(body.get("policy_id"))
+        if policy_id:
+            document["Id"] = policy_id
+        statements: list[dict[str, Any]] = []
+        statements_pointer = join_pointer(pointer, "Statement")
+        for key, value in body.items():
+            if key == "dynamic":
+                for labels, _, dynamic_pointer in _blocks(value, join_pointer(pointer, key), 1):
+                    if labels == ("statement",):
+                        line = self.file.locate(dynamic_pointer)[0]
+                        self.not_checked(where, f'dynamic "statement" at line {line}: not checked (its statements '
+                                                "are made when Terraform runs)")
+                        left_out = True
+                continue
+            if key != "statement":
+                continue
+            for _, block, block_pointer in _blocks(value, join_pointer(pointer, key), 0):
+                marks: dict[str, str] = {}
+                statement = self.document_statement(block, block_pointer,
+                                                    join_pointer(statements_pointer, len(statements)), marks)
+                unknown = unknown_shape(statement)
+                if unknown is not None:
+                    line = self.file.locate(block_pointer)[0]
+                    self.not_checked(where, f"statement at line {line}: its {unknown}: not checked")
+                    left_out = True
+                    continue
+                for marked, file_pointer in marks.items():
+                    self.mark(marked, file_pointer)
+                statements.append(provider_strings(rendered(statement)))
+        document["Statement"] = statements
+        checkable = document if statements or not left_out else None
+        self.rendered_documents[name] = checkable
+        return checkable
+
+    def document_statement(self, block: dict[str, Any], at: str, pointer: str,
+                           marks: dict[str, str]) -> dict[str, Any]:
+        """One ``statement`` block (at ``at`` in the file) as the provider renders it; ``marks`` receives the file
+        pointer of each element's pointer under ``pointer``."""
+        marks[pointer] = at
+        statement: dict[str, Any] = {}
+        if "sid" in block:
+            statement["Sid"] = self.value(block["sid"], join_pointer(at, "sid"), join_pointer(pointer, "Sid"), marks,
+                                          True)
+        if "effect" in block:
+            statement["Effect"] = self.value(block["effect"], join_pointer(at, "effect"),
+                                             join_pointer(pointer, "Effect"), marks, True)
+        else:
+            statement["Effect"] = "Allow"
+        for attribute, element in STATEMENT_LISTS.items():
+            if attribute in block:
+                element_pointer = join_pointer(pointer, element)
+                marks[element_pointer] = join_pointer(at, attribute)
+                statement[element] = self.list_value(block[attribute], join_pointer(at, attribute), element_pointer,
+                                                     0, marks)
+        for block_type, element in PRINCIPAL_BLOCKS.items():
+            principal_blocks = list(_blocks(block.get(block_type), join_pointer(at, block_type), 0))
+            if principal_blocks:
+                statement[element] = self.principals(principal_blocks, join_pointer(pointer, element), marks)
+        conditions = list(_blocks(block.get("condition"), join_pointer(at, "condition"), 0))
+        if conditions:
+            statement["Condition"] = self.conditions(conditions, join_pointer(pointer, "Condition"), marks)
+        return statement
+
+    def principals(self, blocks: list[Block], pointer: str, marks: dict[str, str]) -> Any:
+        marks[pointer] = blocks[0][2]
+        by_type: dict[Any, list[Any]] = {}
+        for _, block, at in blocks:
+            principal_type = self.key(block["type"]) if "type" in block else ""
+            if "identifiers" not in block:
+                continue
+            identifiers = by_type.setdefault(principal_type, [])
+            type_pointer = join_pointer(pointer, rendered(principal_type))
+            marks.setdefault(type_pointer, at)
+            identifiers.extend(self.list_value(block["identifiers"], join_pointer(at, "identifiers"), type_pointer,
+                                               len(identifiers), marks))
+        return principal_element(by_type)
+
+    def conditions(self, blocks: list[Block], pointer: str, marks: dict[str, str]) -> dict[Any, Any]:
+        marks[pointer] = blocks[0][2]
+        operators: dict[Any, dict[Any, list[Any]]] = {}
+        for _, block, at in blocks:
+            test = self.key(block["test"]) if "test" in block else ""
+            variable = self.key(block["variable"]) if "variable" in block else ""
+            operator_pointer = join_pointer(pointer, rendered(test))
+            key_pointer = join_pointer(operator_pointer, rendered(variable))
+            marks.setdefault(operator_pointer, at)
+            marks.setdefault(key_pointer, at)
+            values = operators.setdefault(test, {}).setdefault(variable, [])
+            if "values" in block:
+                values.extend(self.list_value(block["values"], join_pointer(at, "values"), key_pointer, len(values),
+                                              marks))
+        return operators
+
+    # ----------------------------------------------------------------- JSON values to values
+
+    def value(self, value: Any, at: str, pointer: str, marks: dict[str, str], policy_variables: bool = False) -> Any:
+        """The value of a JSON value read as a Terraform expression: strings are templates, ``Unknown`` where
+        Terraform decides. ``marks`` receives the file pointer (``at``) of each value's pointer;
+        ``policy_variables``: ``&{...}`` stands for ``${...}`` (in aws_iam_policy_document)."""
+        marks[pointer] = at
+        if isinstance(value, str):
+            return self.template(value, policy_variables)
+        if isinstance(value, dict):
+            found: dict[Any, Any] = {}
+            for key, item in value.items():
+                name = self.template(key, policy_variables)
+                found[name] = self.value(item, join_pointer(at, key), join_pointer(pointer, rendered(name)), marks,
+                                         policy_variables)
+            return found
+        if isinstance(value, list):
+            return [self.value(item, join_pointer(at, index), join_pointer(pointer, index), marks, policy_variables)
+                    for index, item in enumerate(value)]
+        return value  # a number, true, false or null
+
+    def list_value(self, value: Any, at: str, pointer: str, first_index: int, marks: dict[str, str]) -> list[Any]:
+        """The items of an array (pointers numbered from ``first_index``); any other value is one item."""
+        if not isinstance(value, list):
+            found = self.value(value, at, join_pointer(pointer, first_index), marks, True)
+            return found if isinstance(found, list) else [found]
+        return [self.value(item, join_pointer(at, index), join_pointer(pointer, first_index + index), marks, True)
+                for index, item in enumerate(value)]
+
+    def key(self, value: Any) -> Any:
+        """A value that becomes an object key (a principal type, a condition operator or key): a string or an
+        ``Unknown``."""
+        if isinstance(value, str):
+            return self.template(value, True)
+        return Unknown(placeholder_text(repr(value)))
+
+    def template(self, raw: str, policy_variables: bool) -> Any:
+        expression = single_interpolation(raw)
+        if expression is not None:
+            return Unknown(placeholder_text(expression))
+        template = interpolated(raw, policy_variables)
+        return Unknown(placeholder_text(raw)) if template.directive else template.text
+
+    def literal(self, value: Any) -> str | None:
+        """A string attribute's value when it holds no expression."""
+        if not isinstance(value, str):
+            return None
+        found = self.template(value, False)
+        return found if isinstance(found, str) and "{{" not in found else None
+
+    # ----------------------------------------------------------------- positions and messages
+
+    def mark(self, pointer: str, at: str) -> None:
+        """``pointer`` (of a policy, or one of its elements) is at the file's value ``at``."""
+        self.positions[pointer] = self.file.locate(at)
+
+    def not_checked(self, where: str, what: str) -> None:
+        self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")
+
+
+def _blocks(value: Any, pointer: str, labels: int, found: tuple[str, ...] = ()) -> Iterator[Block]:
+    """The blocks a property of a block type holds (``labels`` levels of labels, then the body), each level an
+    object or a list of objects; comment properties are left out."""
+    items = enumerate(value) if isinstance(value, list) else [(None, value)]
+    for index, item in items:
+        if not isinstance(item, dict):
+            continue
+        item_pointer = pointer if index is None else join_pointer(pointer, index)
+        if labels == 0:
+            yield found, {key: inner for key, inner in item.items() if not key.startswith(COMMENT)}, item_pointer
+            continue
+        for key, inner in item.items():
+            if not key.startswith(COMMENT):
+                yield from _blocks(inner, join_pointer(item_pointer, key), labels - 1, (*found, key))
+
+
+def _reference(expression: str) -> list[str] | None:
+    """``data.aws_iam_policy_document.x.json`` as its names (index steps left out), or None for any other
+    expression."""
+    match = _REFERENCE.match(expression)
+    if match is None:
+        return None
+    return [match.group(1), *(step.group(1) for step in _STEP.finditer(match.group(2)) if step.group(1))]
+
+
+def _shown(value: str) -> str:
+    """A template as a message quotes it: on one line, cut short."""
+    return shorter(WHITESPACE.sub(" ", value).strip())
