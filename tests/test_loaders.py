@@ -267,6 +267,38 @@ def test_block_yaml_too_deep_for_the_parser_is_located_where_it_passes_the_limit
     assert (problem.line, problem.column) == (201, 401)  # k200: the 201st mapping level
 
 
+def test_cloudformation_if_gives_what_either_branch_would() -> None:
+    template = """Conditions:
+  Prod: !Equals [!Ref Env, prod]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - !If [Prod, {PolicyName: read, PolicyDocument: {Statement: [{Effect: Allow, Action: s3:GetObject,
+                                                                     Resource: "*"}]}},
+                     {PolicyName: write, PolicyDocument: {Statement: [{Effect: Allow, Action: s3:PutObject,
+                                                                      Resource: "*"}]}}]
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - !If [Prod, !Ref AWS::NoValue, {Effect: Allow, Action: "*", Resource: "*"}]
+          - Effect: Allow
+            Action: !If [Prod, "s3:*", "s3:GetObject"]
+            Resource: !If [Prod, "arn:aws:s3:::a/*", ["arn:aws:s3:::b/*", "arn:aws:s3:::a/*"]]
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    assert [p.label for p in loaded.policies] == ["inline:read", "inline:write", "ManagedPolicy:Policy"]
+    admin, scoped = loaded.policies[2].statements
+    assert (admin.actions, admin.resources) == (("*",), ("*",))
+    assert loaded.policies[2].location(admin.pointer).line == 18
+    assert scoped.actions == ("s3:*",)  # s3:GetObject adds nothing to s3:*
+    assert scoped.resources == ("arn:aws:s3:::a/*", "arn:aws:s3:::b/*")
+
+
 def test_cloudformation_intrinsics_around_whole_policies() -> None:
     template = """Resources:
   Role:
@@ -282,7 +314,7 @@ def test_cloudformation_intrinsics_around_whole_policies() -> None:
     Properties: {PolicyDocument: {Version: "2012-10-17", Statement: !Ref Statements}}
 """
     loaded = load_text(template, "stack.yaml", LoadOptions())
-    assert [p.label for p in loaded.policies] == ["inline:admin"]  # the !If's first branch, as deployed in Prod
+    assert [p.label for p in loaded.policies] == ["inline:admin"]  # the !If's one policy, deployed in Prod
     assert [n.split(": ", 1)[1] for n in loaded.not_checked] == [
         "trust: the policy document ({{Transform}}) is known only when the stack is deployed",
         "Role Policies entry 1: no PolicyDocument",

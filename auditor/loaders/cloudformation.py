@@ -3,13 +3,15 @@
 Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS,
 Secrets Manager and ECR, and AWS SAM functions, written as YAML/JSON or as a JSON string.
 Intrinsic functions are resolved where the template says enough (pseudo parameters,
-parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::If`` takes its first
-branch); anything else becomes a ``{{...}}`` placeholder that checks treat as an unknown value.
+parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``; an ``Fn::If`` gives the statements,
+actions and resources of both branches); anything else becomes a ``{{...}}`` placeholder that checks
+treat as an unknown value.
 """
 
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.loaders.result import InlineSuppression, LoadResult
@@ -73,11 +75,31 @@ class _Resolver:
         return "{{Ref:" + name + "}}"
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
+        """The value with its intrinsic functions resolved; where an ``Fn::If`` cannot be decided, what both
+        branches allow (see ``_Either``)."""
+        return _collapsed(self._resolve(value, depth))
+
+    def alternatives(self, value: Any) -> list[Any]:
+        """What the value may be once deployed: both branches of an ``Fn::If`` (less ``AWS::NoValue``)."""
+        resolved = self._resolve(value, 0)
+        branches = resolved.branches if isinstance(resolved, _Either) else (resolved,)
+        return [_collapsed(branch) for branch in branches if branch is not _REMOVE]
+
+    def _resolve(self, value: Any, depth: int) -> Any:
         if depth > 50:
             return "{{unresolved}}"
         if isinstance(value, list):
-            items = [self.resolve(item, depth + 1) for item in value]
-            return [item for item in items if item is not _REMOVE]
+            items: list[Any] = []
+            other_branches: list[Any] = []  # after the items, so that each item keeps its index (its location)
+            for item in value:
+                resolved_item = self._resolve(item, depth + 1)
+                if isinstance(resolved_item, _Either):
+                    present = [branch for branch in resolved_item.branches if branch is not _REMOVE] or [_REMOVE]
+                    items.append(present[0])
+                    other_branches.extend(present[1:])
+                else:
+                    items.append(resolved_item)
+            return [item for item in items + other_branches if item is not _REMOVE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -86,7 +108,7 @@ class _Resolver:
                 return self.ref(argument)
             if name.startswith("Fn::") or name == "Condition":
                 return self.function(name, argument, depth)
-        resolved = {key: self.resolve(item, depth + 1) for key, item in value.items()}
+        resolved = {key: _joined_branches(key, self._resolve(item, depth + 1)) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not _REMOVE}
 
     def function(self, name: str, argument: Any, depth: int) -> Any:
@@ -108,7 +130,7 @@ class _Resolver:
                 if text.isdigit() and len(text) <= 9 and int(text) < len(items):
                     return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
-            return self.resolve(argument[1], depth + 1)
+            return _Either(tuple(_collapsed(self._resolve(branch, depth + 1)) for branch in argument[1:]))
         if name == "Fn::GetAtt":
             parts = argument if isinstance(argument, list) else [argument]
             return "{{GetAtt:" + ".".join(_as_text(part) for part in parts) + "}}"
@@ -128,6 +150,59 @@ class _Resolver:
             return _as_text(self.ref(name))
 
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
+
+
+class _Either:
+    """The two branches of an ``Fn::If`` whose condition is decided at deploy time. In a list both are kept
+    (a statement, an action, a resource under either condition); as the value of a policy element that
+    takes a list (``Action``, ``Resource``...) both branches' values are; a policy document of either branch
+    gives its statements. Elsewhere the first branch stands (``Effect``, a name), as before."""
+
+    __slots__ = ("branches",)
+
+    def __init__(self, branches: tuple[Any, ...]) -> None:
+        self.branches = branches
+
+
+_LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Statement", "ManagedPolicyArns"})
+
+
+def _joined_branches(key: str, value: Any) -> Any:
+    if not isinstance(value, _Either):
+        return value
+    present = [branch for branch in value.branches if branch is not _REMOVE]
+    if not present:
+        return _REMOVE
+    if key in _LIST_ELEMENTS:
+        lists = [branch if isinstance(branch, list) else [branch] for branch in present]
+        return [item for index, items in enumerate(lists) for item in items
+                if not any(_covered(item, other) for other in lists[:index] + lists[index + 1:])
+                and item not in [earlier for before in lists[:index] for earlier in before]]
+    return _collapsed(value)
+
+
+def _covered(item: Any, patterns: list[Any]) -> bool:
+    """An action or resource another branch's pattern matches already: ``s3:GetObject`` beside ``s3:*`` adds
+    nothing to what either branch allows (and the linter would call it redundant)."""
+    return isinstance(item, str) and any(
+        isinstance(pattern, str) and pattern != item and ("*" in pattern or "?" in pattern)
+        and fnmatchcase(item.lower(), pattern.lower()) for pattern in patterns)
+
+
+def _collapsed(value: Any) -> Any:
+    """An ``_Either`` where one value is needed: the statements of both, for two policy documents, else the first
+    branch that is there."""
+    if not isinstance(value, _Either):
+        return value
+    present = [branch for branch in value.branches if branch is not _REMOVE]
+    if not present:
+        return _REMOVE
+    documents = [branch for branch in present if isinstance(branch, dict) and "Statement" in branch]
+    if len(documents) == len(present) > 1:
+        statements = [item for document in documents for item in
+                      (document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]])]
+        return {**documents[0], "Statement": statements}
+    return present[0]
 
 
 def _is_intrinsic(value: Any) -> bool:
@@ -270,11 +345,10 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                                             join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
             inline_list = props.get("Policies")
             if isinstance(inline_list, list):
-                for index, item in enumerate(inline_list):
-                    if _is_intrinsic(item):  # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]
-                        item = resolver.resolve(item)
-                    if item is _REMOVE:
-                        continue
+                # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
+                entries = [(index, branch) for index, item in enumerate(inline_list)
+                           for branch in (resolver.alternatives(item) if _is_intrinsic(item) else [item])]
+                for index, item in entries:
                     if not isinstance(item, dict) or "PolicyDocument" not in item:
                         result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
                                                   "PolicyDocument")
