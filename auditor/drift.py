@@ -721,17 +721,23 @@ def compare_principal(
 
     pool = list(principal.inline_policies)
     added_managed: list[str] = []
-    for policy in principal.attached_policies:
+    group_arns = set(principal.group_policy_arns)
+    for policy in (*principal.attached_policies, *principal.group_policies):
         arn = policy.label or ""
-        if documented(arn):
+        if policy in principal.group_policies and arn not in group_arns:
+            pool.append(policy)  # a group's inline policy
+        elif documented(arn):
             continue
-        if policy.is_aws_managed:
+        elif policy.is_aws_managed:
             added_managed.append(arn)
         else:
             pool.append(policy)
-    added_managed.extend(a for a in principal.missing_policy_arns if not documented(a))
-    pool.extend(principal.group_policies)
-    attached = set(principal.attached_policy_arns) | {p.label or "" for p in principal.group_policies}
+    seen = {p.label for p in principal.group_policies}
+    added_managed.extend(a for a in (*principal.missing_policy_arns, *(a for a in principal.group_policy_arns
+                                                                       if a not in seen))
+                         if not documented(a) and a not in added_managed)
+    attached = (set(principal.attached_policy_arns) | {p.label or "" for p in principal.group_policies}
+                | group_arns)
     missing_managed = [
         arn for arn in baseline.managed_policies
         if arn not in attached and not any(_policy_name(a) == _policy_name(arn) and ":iam::aws:" not in arn
@@ -748,11 +754,12 @@ def compare_principal(
     _compare(report, _Compiler(catalog), comparisons, given)
     for arn in added_managed:
         name = _policy_name(arn)
-        unknown = arn in principal.missing_policy_arns
+        unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)
         privileged = name in load_privileged_managed_policies() and ":iam::aws:" in arn  # rules/, as IAM006
         severity = Severity.CRITICAL if privileged else Severity.HIGH
         report.new["managed policy"] += 1
-        report.add("IAM906", f"{principal.name} has {name} attached, which {baseline.ref} does not document"
+        through = " (through a group)" if arn in group_arns and arn not in principal.attached_policy_arns else ""
+        report.add("IAM906", f"{principal.name} has {name} attached{through}, which {baseline.ref} does not document"
                    + (" (its document is not in the input)" if unknown else ""),
                    {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity)
     for arn in missing_managed:

@@ -244,6 +244,8 @@ class Principal:
     attached_policies: tuple[Policy, ...] = ()
     group_names: tuple[str, ...] = ()
     group_policies: tuple[Policy, ...] = ()
+    group_policy_arns: tuple[str, ...] = ()
+    """The managed policies attached to its groups (their documents, when known, are among ``group_policies``)."""
     trust_policy: Policy | None = None
     permissions_boundary: Policy | None = None
     missing_policy_arns: tuple[str, ...] = ()

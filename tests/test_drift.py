@@ -538,3 +538,30 @@ def test_an_action_that_takes_no_resource_is_not_widened_by_star(tmp_path: Path)
     args = [a for name, value in bindings.items() for a in ("--var", f"{name}={value}")]
     result = run_cli("drift", "upsolver/s3-access", str(target), *args, "--format", "json")
     assert result.returncode == 0 and json.loads(result.stdout)["findings"] == [], result.stdout
+
+
+def test_a_managed_policy_attached_to_a_users_group_is_the_users_drift(tmp_path: Path) -> None:
+    s3_access = resolve_baseline("upsolver/s3-access")
+    bound = s3_access.bind({"OutputBucketName": "out-b", "InputBucketName": "in-b", "AccountId": "111122223333"})
+
+    def export(group_managed: list[str]) -> Path:
+        data = {
+            "UserDetailList": [{"UserName": "UpsolverUser", "Arn": "arn:aws:iam::111122223333:user/UpsolverUser",
+                                "GroupList": ["upsolver"], "AttachedManagedPolicies": [], "UserPolicyList": [
+                                    {"PolicyName": "s3", "PolicyDocument": bound.policies[0].document}]}],
+            "GroupDetailList": [{"GroupName": "upsolver", "Arn": "arn:aws:iam::111122223333:group/upsolver",
+                                 "GroupPolicyList": [], "AttachedManagedPolicies": [
+                                     {"PolicyName": arn.rsplit("/", 1)[1], "PolicyArn": arn}
+                                     for arn in group_managed]}],
+            "RoleDetailList": [], "Policies": []}
+        path = tmp_path / f"export-{len(group_managed)}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    clean = run_cli("drift", "upsolver/s3-access", str(export([])), "-p", "UpsolverUser", "--format", "json")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    admin = run_cli("drift", "upsolver/s3-access", str(export(["arn:aws:iam::aws:policy/AdministratorAccess"])),
+                    "-p", "UpsolverUser", "--format", "json")
+    findings = json.loads(admin.stdout)["findings"]
+    assert [(f["rule_id"], f["severity"]) for f in findings] == [("IAM906", "critical")]
+    assert "through a group" in findings[0]["message"]

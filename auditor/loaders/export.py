@@ -184,12 +184,12 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                 continue
             yield pointer, entry, entry[name_key]
 
-    groups: dict[str, tuple[tuple[Policy, ...], str]] = {}
+    groups: dict[str, tuple[tuple[Policy, ...], tuple[str, ...]]] = {}
     for pointer, entry, name in entries("GroupDetailList", "GroupName"):
         subject = Subject("group", name, _text(entry.get("Arn")))
         own = inline(entry, "GroupPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
-        groups[name] = (own + found, pointer)
+        groups[name] = (own + found, arns)
         result.principals.append(
             Principal("group", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
@@ -203,15 +203,18 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         arns, found, missing = attached(entry, pointer)
         group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, source) if isinstance(g, str))
         group_policies: list[Policy] = []
+        group_arns: list[str] = []
         for group in group_names:
             if group in groups:
                 group_policies.extend(groups[group][0])
+                group_arns.extend(arn for arn in groups[group][1] if arn not in group_arns)
             else:
                 result.not_checked.append(f"user {name}: group {group} is not in the export")
         result.principals.append(
             Principal("user", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, group_names=group_names,
-                      group_policies=tuple(group_policies), permissions_boundary=boundary(entry),
+                      group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
+                      permissions_boundary=boundary(entry),
                       missing_policy_arns=missing)
         )
         _note_missing(result, f"user {name}", missing)
