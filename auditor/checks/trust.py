@@ -192,6 +192,10 @@ def _wide_sub(value: str, provider: str) -> bool:
         repo = text[len("repo:"):].split(":", 1)[0]
         owner, _, name = repo.partition("/")
         return not owner or "*" in owner or "?" in owner or not name or "*" in name or "?" in name
+    if text.startswith("system:"):  # EKS (IRSA): system:serviceaccount:NAMESPACE:NAME
+        namespace, _, name = text.removeprefix("system:serviceaccount:").partition(":")
+        return (not text.startswith("system:serviceaccount:") or not namespace or has_wildcard(namespace)
+                or not name or has_wildcard(name))
     if text.startswith("project_path:"):  # GitLab (gitlab.com or self-managed): group/subgroup/project
         path = text[len("project_path:"):].split(":", 1)[0]
         return "/" not in path or has_wildcard(path)
@@ -207,7 +211,9 @@ def _wide_sub(value: str, provider: str) -> bool:
     what="Reports a trust policy that lets an OIDC provider's tokens (GitHub Actions "
          "`token.actions.githubusercontent.com`, EKS, GitLab, Terraform Cloud, Google...) assume the role without "
          "both an `aud` and a `sub` condition, or with a `sub` that admits every repository of an owner "
-         "(`repo:org/*`, GitLab's `project_path:group/*`, Terraform Cloud's `organization:org:*`) or everyone. "
+         "(`repo:org/*`, GitLab's `project_path:group/*`, Terraform Cloud's `organization:org:*`), every service "
+         "account of an EKS cluster or namespace (`system:serviceaccount:*`, `system:serviceaccount:ns:*`) or "
+         "everyone. "
          "Critical when `sub` is missing. Cognito identity pools need `aud` only.",
     why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
         "workspace) gets a token the role accepts.",
@@ -227,13 +233,26 @@ def _wide_sub(value: str, provider: str) -> bool:
                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
                  '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": '
                  '{"token.actions.githubusercontent.com:sub": "repo:my-org/*"}}}]}', "IAM033",
-                 kind=PolicyKind.TRUST)],
+                 kind=PolicyKind.TRUST),
+         example(_V + '{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/'
+                 'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                 '{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com"}, '
+                 '"StringLike": {"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": '
+                 '"system:serviceaccount:*"}}}]}', "IAM033", kind=PolicyKind.TRUST,
+                 note="every service account of every namespace of the cluster")],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
                   '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
                   '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
                   '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", '
                   '"token.actions.githubusercontent.com:sub": "repo:my-org/app:ref:refs/heads/main"}}}]}',
-                  kind=PolicyKind.TRUST)],
+                  kind=PolicyKind.TRUST),
+          example(_V + '{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/'
+                  'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}, '
+                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                  '{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com", '
+                  '"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": '
+                  '"system:serviceaccount:payments:api"}}}]}', kind=PolicyKind.TRUST)],
 )
 def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _assume_statements(policy):
