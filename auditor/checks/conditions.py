@@ -456,7 +456,11 @@ def if_exists_with_null(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         "such as `aws:TagKeys` or `aws:CalledVia`.",
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
                  '"Resource": "arn:aws:s3:::b/*", "Condition": {"ForAllValues:StringEquals": '
-                 '{"aws:PrincipalTag/team": "data"}}}]}', "IAM405")],
+                 '{"aws:PrincipalTag/team": "data"}}}]}', "IAM405"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+                 '"arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole", "Condition": '
+                 '{"ForAllValues:StringEquals": {"sts:ExternalId": "Zq81kdP0x"}}}]}', "IAM405", "IAM031",
+                 kind=PolicyKind.TRUST, note="a caller who sends no external id gets in")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:CreateTags", '
                   '"Resource": "*", "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}, '
                   '"StringEquals": {"aws:PrincipalTag/team": "data"}}}]}')],
@@ -467,12 +471,17 @@ def for_all_values_single_valued_key(policy: Policy, context: CheckContext) -> I
         if qualifier is None or qualifier.lower() not in ("forallvalues", "foranyvalue"):
             continue
         info = judge_key(condition.key, context).info
-        if info is None or info.multivalued or not (info.is_global or _is_tag_key(info.name)):
+        if info is None or info.multivalued or not (info.is_global or _is_tag_key(info.name)
+                                                     or info.name.lower() in _SINGLE_VALUED_SERVICE_KEYS):
             continue  # the catalogue's types do not say reliably whether a service key is single-valued
         severity = Severity.LOW if qualifier.lower() == "foranyvalue" else None
         yield Hit(f"{qualifier}: on {condition.key!r}, which has a single value per request; use "
                   f"{condition.operator.partition(':')[2]}", pointer=_key_pointer(condition), statement=statement,
                   severity=severity, details={"key": condition.key, "operator": condition.operator})
+
+
+_SINGLE_VALUED_SERVICE_KEYS = frozenset({"sts:externalid", "sts:rolesessionname", "sts:sourceidentity"})
+"""Service keys known to carry one value per request (a role assumption has one external id, one session name)."""
 
 
 def _is_tag_key(name: str) -> bool:

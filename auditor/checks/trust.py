@@ -82,8 +82,10 @@ def _positive(condition: Condition) -> bool:
 
 def external_ids(statement: Statement) -> list[str] | None:
     """The ``sts:ExternalId`` values a positive condition demands, or None when there is no such condition
-    (``StringLike`` on ``*`` demands nothing: every caller's external id matches)."""
-    found = [c for c in _conditions_on(statement, "sts:ExternalId") if _positive(c) and not _matches_anything(c)]
+    (``StringLike`` on ``*`` demands nothing: every caller's external id matches; ``ForAllValues:`` is true for
+    a caller who sends none)."""
+    found = [c for c in _conditions_on(statement, "sts:ExternalId")
+             if _positive(c) and not _matches_anything(c) and c.set_qualifier != "ForAllValues"]
     if not found:
         return None
     return [str(v) for c in found for v in c.values]
