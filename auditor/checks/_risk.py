@@ -12,7 +12,13 @@ from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
 from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef
-from auditor.permissions import CompiledStatement, PermissionModel, glob_matches, permission_model
+from auditor.permissions import (
+    CompiledStatement,
+    PermissionModel,
+    glob_matches,
+    matches_any_name,
+    permission_model,
+)
 
 # Keys that describe the caller or the request channel. An insider satisfies them (works from the
 # office network, has MFA, is in the organisation), and they do not say which resources are touched.
@@ -94,8 +100,21 @@ def is_tag_key(key: str) -> bool:
 
 
 def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
-    """Conditions that narrow which resources or requests a statement covers (tags count)."""
-    return tuple(c for c in conditions if not is_caller_context_key(c.key))
+    """Conditions that narrow which resources or requests a statement covers (tags count); not one that every
+    value matches (``StringLike {"aws:ResourceAccount": "*"}``)."""
+    return tuple(c for c in conditions if not is_caller_context_key(c.key) and not _admits_every_value(c))
+
+
+_ALWAYS_PRESENT_KEYS = frozenset({"aws:resourceaccount", "aws:requestedregion", "aws:principalaccount",
+                                   "aws:principalarn", "aws:principaltype", "aws:userid", "aws:securetransport",
+                                   "aws:currenttime", "aws:epochtime"})
+"""Keys every request carries: a ``*`` on them matches every request. On another key it still asks that the key
+be there (``StringLike {"aws:ResourceTag/team": "*"}``: resources with a team tag)."""
+
+
+def _admits_every_value(condition: Condition) -> bool:
+    return (condition.key.lower() in _ALWAYS_PRESENT_KEYS and condition.base_operator in ("StringLike", "ArnLike")
+            and any(isinstance(v, str) and matches_any_name(v) for v in condition.values))
 
 
 def is_negated(condition: Condition) -> bool:

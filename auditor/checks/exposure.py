@@ -111,9 +111,15 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
          example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
                  '{"Effect": "Deny", "NotAction": "s3:GetObject", "Resource": "*"}]}', "IAM021",
                  note="the Deny leaves s3:GetObject alone of the Allow, on every resource"),
+         example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", '
+                 '"Condition": {"StringLike": {"aws:ResourceAccount": "*"}}}]}', "IAM021",
+                 note="a condition every value matches scopes nothing"),
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
-                  '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}')],
+                  '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", '
+                  '"Condition": {"StringLike": {"aws:ResourceTag/team": "*"}}}]}',
+                  note="only resources that carry a team tag: the key must be there")],
 )
 def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     return _sensitive_hits(policy, context, "data-access")
