@@ -123,13 +123,23 @@ class _Normalizer:
                 continue
             self.string_list(names, f"{element}.{principal_type}", type_pointer)
             if isinstance(names, str):
-                refs.append(PrincipalRef(principal_type, names, type_pointer))
+                found = [PrincipalRef(principal_type, names, type_pointer)]
             elif isinstance(names, list):
-                refs.extend(
-                    PrincipalRef(principal_type, item, join_pointer(type_pointer, i))
-                    for i, item in enumerate(names)
-                    if isinstance(item, str)
-                )
+                found = [PrincipalRef(principal_type, item, join_pointer(type_pointer, i))
+                         for i, item in enumerate(names) if isinstance(item, str)]
+            else:
+                found = []
+            for ref in found:
+                wildcard = "*" in ref.value or "?" in ref.value
+                if ref.type in ("AWS", "Service") and ref.value.strip() != "*" and wildcard:
+                    self.problem(
+                        "principal-element",
+                        f"{element} {ref.type} {ref.value!r} has a wildcard: IAM takes \"*\" only as the whole "
+                        "principal, never inside an ARN; name the principals, or use \"*\" with an "
+                        "aws:PrincipalArn or aws:PrincipalAccount condition",
+                        ref.pointer,
+                    )
+            refs.extend(found)
         return tuple(refs)
 
     def conditions(self, value: Any, pointer: str) -> tuple[Condition, ...]:
@@ -247,6 +257,13 @@ class _Normalizer:
         elif self.kind in (PolicyKind.RESOURCE, PolicyKind.TRUST) and not has_principal:
             self.problem(
                 "principal-element", f"a {self.kind.value} policy statement must name a Principal", pointer
+            )
+        if "NotPrincipal" in raw and self.kind in (PolicyKind.TRUST, PolicyKind.ORGANIZATION):
+            self.problem(
+                "principal-element",
+                f"NotPrincipal cannot be used in a {self.kind.value} policy (only some resource policies accept it); "
+                "use Principal with an aws:PrincipalArn condition",
+                join_pointer(pointer, "NotPrincipal"),
             )
         if "Principal" in raw:
             principals = self.principals(raw["Principal"], "Principal", join_pointer(pointer, "Principal"))

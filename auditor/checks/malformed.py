@@ -128,8 +128,10 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 @RULES.rule(
     "IAM106", "principal-element", CATEGORY, Severity.HIGH, "Principal missing, misplaced or of a bad form",
-    what="Reports a `Principal` in an identity policy, a resource or trust policy statement without one, and "
-         "principals that are neither `\"*\"` nor an object of `AWS`, `Service`, `Federated` or `CanonicalUser`.",
+    what="Reports a `Principal` in an identity policy, a resource or trust policy statement without one, a "
+         "`NotPrincipal` in a trust or organization policy, principals that are neither `\"*\"` nor an object of "
+         "`AWS`, `Service`, `Federated` or `CanonicalUser`, and an `AWS` or `Service` principal with a wildcard "
+         "inside it (`arn:aws:iam::*:root`).",
     why="IAM rejects the policy; in a bucket or key policy a missing principal means the statement never "
         "applies to anyone.",
     example='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "123456789012", '
@@ -137,7 +139,13 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     fix='Identity policies: remove `Principal`. Resource and trust policies: name principals as '
         '`{"AWS": "arn:aws:iam::123456789012:root"}`, `{"Service": "ec2.amazonaws.com"}` or `"*"`.',
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, '
-                 '"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}', "IAM106")],
+                 '"Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}', "IAM106"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+                 '"arn:aws:iam::*:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}', "IAM106",
+                 kind=PolicyKind.RESOURCE, note="a wildcard inside a principal ARN is not accepted"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": '
+                 '"arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}', "IAM106", "IAM035",
+                 kind=PolicyKind.TRUST, note="NotPrincipal is not accepted in a trust policy")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:ListBucket", '
                   '"Resource": "arn:aws:s3:::b"}]}', kind=PolicyKind.RESOURCE)],
