@@ -386,7 +386,9 @@ class _Report:
         self.missing: Counter[str] = Counter()
 
     def add(self, rule_id: str, message: str, details: dict[str, Any], *, severity: Severity | None = None,
-            where: Stmt | None = None) -> None:
+            where: Stmt | None = None, attachment: str | None = None) -> None:
+        """A finding at the statement ``where``, at the principal's attachment of the managed policy
+        ``attachment``, or at the target."""
         rule = self.rules.get(rule_id)
         assert rule is not None
         policy = where.policy if where is not None else None
@@ -398,6 +400,9 @@ class _Report:
                 subject: dict[str, Any] | None = self.principal.subject.to_json(label)
             else:
                 subject = policy.subject.to_json(label) if policy.subject is not None else None
+        elif attachment is not None and self.principal is not None:
+            location = self.principal.location(self.principal.attachment_pointer(attachment))
+            subject = self.anchor.subject
         else:
             location, subject = self.anchor.location, self.anchor.subject
         details = dict(details)
@@ -761,7 +766,8 @@ def compare_principal(
         through = " (through a group)" if arn in group_arns and arn not in principal.attached_policy_arns else ""
         report.add("IAM906", f"{principal.name} has {name} attached{through}, which {baseline.ref} does not document"
                    + (" (its document is not in the input)" if unknown else ""),
-                   {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity)
+                   {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity,
+                   attachment=arn)
     for arn in missing_managed:
         report.missing["managed missing"] += 1
         report.add("IAM906", f"{principal.name} lacks {_policy_name(arn)}, which {baseline.ref} attaches: "

@@ -259,9 +259,20 @@ class Principal:
         """Every identity policy in effect: own inline and attached, then groups'."""
         return self.inline_policies + self.attached_policies + self.group_policies
 
-    def location(self) -> Location:
-        line, column = self.source.locate(self.pointer)
-        return Location(self.source.display_path, line, column, self.pointer)
+    def location(self, pointer: str | None = None) -> Location:
+        target = self.pointer if pointer is None else pointer
+        line, column = self.source.locate(target)
+        return Location(self.source.display_path, line, column, target)
+
+    def attachment_pointer(self, arn: str) -> str:
+        """Where the file attaches the managed policy: an export's or a template's list entry, else the principal."""
+        if arn in self.attached_policy_arns:
+            index = self.attached_policy_arns.index(arn)
+            for element in ("AttachedManagedPolicies", "ManagedPolicyArns"):
+                pointer = f"{self.pointer}/{element}/{index}"
+                if self.source.has_pointer(pointer):
+                    return pointer
+        return self.pointer
 
 
 @dataclass(frozen=True, slots=True)

@@ -565,3 +565,27 @@ def test_a_managed_policy_attached_to_a_users_group_is_the_users_drift(tmp_path:
     findings = json.loads(admin.stdout)["findings"]
     assert [(f["rule_id"], f["severity"]) for f in findings] == [("IAM906", "critical")]
     assert "through a group" in findings[0]["message"]
+
+
+def test_an_added_managed_policy_is_reported_where_it_is_attached(tmp_path: Path) -> None:
+    template = tmp_path / "stack.yaml"
+    template.write_text("""Resources:
+  Connection:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: Connection
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: "arn:aws:iam::428641199958:role/upsolver-role-1"}
+            Action: sts:AssumeRole
+            Condition: {StringEquals: {sts:ExternalId: ABCD1234}}
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/ReadOnlyAccess
+        - arn:aws:iam::aws:policy/AdministratorAccess
+""")
+    result = run_cli("drift", "upsolver/connection-trust", str(template), "-p", "Connection", "--format", "json")
+    added = {f["details"]["added_managed_policies"][0]: f["location"]["line"]
+             for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM906"}
+    assert added == {"arn:aws:iam::aws:policy/ReadOnlyAccess": 14, "arn:aws:iam::aws:policy/AdministratorAccess": 15}

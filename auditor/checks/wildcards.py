@@ -301,20 +301,11 @@ _AWS_POLICY = "arn:aws:iam::aws:policy/"
 )
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
-    for index, arn in enumerate(principal.attached_policy_arns):
+    for arn in principal.attached_policy_arns:
         name = arn.rpartition("/")[2]
         known = privileged.get(name) if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
         if known is None:
             continue
         yield Hit(f"{principal.kind} {principal.name} has {name} attached: {known.grants}",
-                  pointer=_attachment_pointer(principal, index), severity=known.severity,
+                  pointer=principal.attachment_pointer(arn), severity=known.severity,
                   details={"policy_arn": arn})
-
-
-def _attachment_pointer(principal: Principal, index: int) -> str:
-    """The ``index``-th managed policy attachment in the file: an export's or a template's list, else the principal."""
-    for element in ("AttachedManagedPolicies", "ManagedPolicyArns"):
-        pointer = f"{principal.pointer}/{element}/{index}"
-        if principal.source.has_pointer(pointer):
-            return pointer
-    return principal.pointer
