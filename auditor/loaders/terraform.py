@@ -1,40 +1,35 @@
 """Terraform plan or state JSON (``terraform show -json``), modules included.
 
 Terraform stores policy documents as JSON strings inside the plan; findings in them
-point at the line of that string in the plan file.
+point at the line of that string in the plan file. Roles, users and groups get their inline
+policies and the managed policies attachments attach, matched by the planned names; a value
+known only after apply is matched by the references of the plan's ``configuration``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.loaders.terraform_common import (
+    AWS_MANAGED_ARN,
+    MANAGED_POLICY,
+    OWNER_ATTRIBUTE,
+    POLICY_ATTRIBUTES,
+    PRINCIPAL_RESOURCES,
+    ROLE_MANAGED_POLICY_ARNS,
+    Ref,
+    TerraformPrincipals,
+    reference_ref,
+)
+from auditor.model import Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
-
-# resource type -> [(attribute, kind)]
-POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
-    "aws_iam_policy": [("policy", PolicyKind.IDENTITY)],
-    "aws_iam_role": [("assume_role_policy", PolicyKind.TRUST)],
-    "aws_iam_role_policy": [("policy", PolicyKind.IDENTITY)],
-    "aws_iam_user_policy": [("policy", PolicyKind.IDENTITY)],
-    "aws_iam_group_policy": [("policy", PolicyKind.IDENTITY)],
-    "aws_s3_bucket_policy": [("policy", PolicyKind.RESOURCE)],
-    "aws_kms_key": [("policy", PolicyKind.RESOURCE)],
-    "aws_sqs_queue_policy": [("policy", PolicyKind.RESOURCE)],
-    "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
-    "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
-    "aws_sns_topic": [("policy", PolicyKind.RESOURCE)],
-    "aws_iam_policy_document": [("json", PolicyKind.IDENTITY)],
-}
-OWNER_ATTRIBUTE = {
-    "aws_iam_role_policy": ("role", "role"),
-    "aws_iam_user_policy": ("user", "user"),
-    "aws_iam_group_policy": ("group", "group"),
-}
 
 
 def is_terraform_plan(data: Any) -> bool:
@@ -53,6 +48,29 @@ def _modules(module: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]]:
             yield from _modules(child, join_pointer(join_pointer(pointer, "child_modules"), index))
 
 
+AFTER_APPLY = "its value is known only after apply: check the state, `terraform show -json`, once applied"
+_INDEX = re.compile(r"\[[^\]]*\]")
+
+
+class _PlanSource(Source):
+    """The plan, where a principal is located: its attached policies' pointers (``.../ManagedPolicyArns/N``, which
+    the plan does not have) stand for where the plan attaches them."""
+
+    __slots__ = ("base", "extra")
+
+    def __init__(self, base: Source) -> None:
+        super().__init__(base.display_path, base.text, None, base.line_offset, base.column_offset)
+        self.base = base
+        self.extra: dict[str, tuple[int, int]] = {}
+
+    def locate(self, pointer: str) -> tuple[int, int]:
+        found = self.extra.get(pointer)
+        return found if found is not None else self.base.locate(pointer)
+
+    def has_pointer(self, pointer: str) -> bool:
+        return pointer in self.extra or self.base.has_pointer(pointer)
+
+
 def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_NESTING,
                    max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
@@ -62,9 +80,8 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
     if not isinstance(root, dict):
         result.not_checked.append(f"{source.display_path}: plan has no planned_values or values")
         return result
-    roles: dict[str, dict[str, Any]] = {}
-    inline_by_role: dict[str, list[Policy]] = {}
-    unknown = _unknown_until_apply(plan)
+    principals = TerraformPrincipals(source.display_path, "plan", AFTER_APPLY)
+    arguments = _Arguments(source, _unknown_until_apply(plan), _configured_references(plan))
     for module, module_pointer in _modules(root.get("root_module"), join_pointer(f"/{root_key}", "root_module")):
         resources = module.get("resources")
         if not isinstance(resources, list):
@@ -74,28 +91,38 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue
             rtype = resource.get("type")
             values = resource.get("values")
-            if not isinstance(rtype, str) or rtype not in POLICY_ATTRIBUTES or not isinstance(values, dict):
+            if not isinstance(rtype, str) or not isinstance(values, dict):
                 continue
             address = str(resource.get("address", f"{rtype}.{resource.get('name')}"))
             values_pointer = join_pointer(join_pointer(join_pointer(module_pointer, "resources"), index), "values")
+            managed = resource.get("mode", "managed") == "managed"
+            principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
             name = values.get("name") or address
-            kind_name = "role" if rtype == "aws_iam_role" else "policy"
-            subject = Subject(kind_name, str(name), values.get("arn") if isinstance(values.get("arn"), str) else None)
-            for attribute, kind in POLICY_ATTRIBUTES[rtype]:
-                if values.get(attribute) is None and attribute in unknown.get(address, ()):
+            arn = values.get("arn") if isinstance(values.get("arn"), str) else None
+            subject = Subject(principal_kind or "policy", str(name), arn)
+            if principal_kind is not None:
+                principals.declare(principal_kind, address, str(name), values_pointer)
+                result.counts[principal_kind + "s"] += 1
+            policies: dict[str, Policy | None] = {}
+            for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
+                if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
                     result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
                                               "apply (check the state, `terraform show -json`, once applied)")
                     continue
-                policy = _policy(values.get(attribute), kind, source, join_pointer(values_pointer, attribute),
-                                 subject, f"{address}.{attribute}", result, limits)
+                policy = policies[attribute] = _policy(values.get(attribute), kind, source,
+                                                       join_pointer(values_pointer, attribute), subject,
+                                                       f"{address}.{attribute}", result, limits)
                 if policy is None:
                     continue
-                if rtype == "aws_iam_role":
-                    roles[str(name)] = {"trust": policy, "pointer": values_pointer, "address": address}
+                if principal_kind == "role":
+                    principals.trust(address, policy)
                 owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner and owner[0] == "role" and isinstance(values.get("role"), str):
-                    inline_by_role.setdefault(values["role"], []).append(policy)
-            if rtype == "aws_iam_role":
+                if owner:
+                    for target in arguments.of(address, values, values_pointer, owner[1]):
+                        principals.inline_policy(owner[0], target, policy)
+            if rtype == MANAGED_POLICY:
+                _managed_policy(principals, address, values, policies.get("policy"), arn, managed)
+            if principal_kind == "role":
                 inline = values.get("inline_policy")
                 if isinstance(inline, list):
                     for i_index, item in enumerate(inline):
@@ -107,14 +134,88 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                                 subject, f"inline:{item.get('name', i_index)}", result, limits,
                             )
                             if policy is not None:
-                                inline_by_role.setdefault(str(name), []).append(policy)
-                result.counts["roles"] += 1
-    for name, role in roles.items():
-        result.principals.append(
-            Principal("role", name, "", source, role["pointer"], inline_policies=tuple(inline_by_role.get(name, ())),
-                      trust_policy=role["trust"])
-        )
+                                principals.own_policy(address, policy)
+            if managed:
+                principals.read_attachments(rtype, address, partial(arguments.of, address, values, values_pointer))
+    principal_source = _PlanSource(source)
+    principals.principals(result, principal_source, principal_source.extra)
     return result
+
+
+def _managed_policy(principals: TerraformPrincipals, address: str, values: dict[str, Any], policy: Policy | None,
+                    arn: str | None, managed: bool) -> None:
+    """An ``aws_iam_policy`` resource, or a data source that read one: an AWS managed policy is attached by its ARN
+    alone (as CloudFormation's ``ManagedPolicyArns``), its document is checked on its own."""
+    if not managed and (arn is None or arn.startswith(AWS_MANAGED_ARN)):
+        if arn is not None:
+            principals.policy_data_source(address, arn, None)
+        return
+    name, path = values.get("name"), values.get("path")
+    principals.managed_policy(address, policy, arn, name if isinstance(name, str) else None,
+                              path if isinstance(path, str) else "/")
+
+
+class _Arguments:
+    """The values of a planned resource's arguments as :class:`Ref`: its strings, and where Terraform knows one only
+    after apply, the references its configuration makes."""
+
+    def __init__(self, source: Source, unknown: dict[str, frozenset[str]],
+                 configured: dict[str, tuple[str, dict[str, list[str]]]]) -> None:
+        self.source = source
+        self.unknown = unknown
+        self.configured = configured
+
+    def of(self, address: str, values: dict[str, Any], pointer: str, argument: str) -> list[Ref]:
+        value = values.get(argument)
+        at = join_pointer(pointer, argument)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        refs = [Ref(argument if index is None else f"{argument}[{index}]", json.dumps(item),
+                    self.source.locate(at if index is None else join_pointer(at, index)), text=item)
+                for index, item in items if isinstance(item, str)]
+        unknown = (value is None and argument in self.unknown.get(address, ())) or (
+            isinstance(value, list) and None in value)
+        if not unknown:
+            return refs  # null: not set
+        prefix, expressions = self.configured.get(_INDEX.sub("", address), ("", None))
+        position = self.source.locate(pointer)
+        if expressions is None:
+            if argument == ROLE_MANAGED_POLICY_ARNS:
+                return refs  # computed when not set
+            return [*refs, Ref(argument, "(known after apply)", position)]
+        references = [reference_ref(argument, reference, position, _INDEX.sub("", reference).split("."), prefix)
+                      for reference in expressions.get(argument, ())]
+        resolvable = [ref for ref in references if ref.address is not None]
+        if resolvable or argument not in expressions:
+            return [*refs, *resolvable]
+        return [*refs, Ref(argument, " ".join(expressions[argument]) or "(known after apply)", position)]
+
+
+def _configured_references(plan: dict[str, Any]) -> dict[str, tuple[str, dict[str, list[str]]]]:
+    """Resource address (indexes left out) -> (its module's address prefix, argument -> the references its
+    expression makes), from the plan's ``configuration``."""
+    found: dict[str, tuple[str, dict[str, list[str]]]] = {}
+    pending: list[tuple[Any, str]] = []
+    configuration = plan.get("configuration")
+    if isinstance(configuration, dict):
+        pending.append((configuration.get("root_module"), ""))
+    while pending:
+        module, prefix = pending.pop()
+        if not isinstance(module, dict):
+            continue
+        resources = module.get("resources")
+        for resource in resources if isinstance(resources, list) else []:
+            if not isinstance(resource, dict) or not isinstance(resource.get("address"), str):
+                continue
+            expressions = resource.get("expressions")
+            found[prefix + resource["address"]] = (prefix, {
+                argument: [ref for ref in expression.get("references", ()) if isinstance(ref, str)]
+                for argument, expression in (expressions.items() if isinstance(expressions, dict) else ())
+                if isinstance(expression, dict)})
+        calls = module.get("module_calls")
+        for name, call in calls.items() if isinstance(calls, dict) else ():
+            if isinstance(call, dict):
+                pending.append((call.get("module"), f"{prefix}module.{name}."))
+    return found
 
 
 def _unknown_until_apply(plan: dict[str, Any]) -> dict[str, frozenset[str]]:

@@ -10,11 +10,37 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from auditor.loaders.terraform import POLICY_ATTRIBUTES
-from auditor.model import PolicyKind
+from auditor.model import Policy, PolicyKind, Principal
+
+if TYPE_CHECKING:
+    from auditor.loaders.result import LoadResult
+    from auditor.source import Source
+
+# resource type -> [(attribute, kind)], in a plan (where aws_iam_policy_document is a resource with its json)
+POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
+    "aws_iam_policy": [("policy", PolicyKind.IDENTITY)],
+    "aws_iam_role": [("assume_role_policy", PolicyKind.TRUST)],
+    "aws_iam_role_policy": [("policy", PolicyKind.IDENTITY)],
+    "aws_iam_user_policy": [("policy", PolicyKind.IDENTITY)],
+    "aws_iam_group_policy": [("policy", PolicyKind.IDENTITY)],
+    "aws_s3_bucket_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_kms_key": [("policy", PolicyKind.RESOURCE)],
+    "aws_sqs_queue_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
+    "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_sns_topic": [("policy", PolicyKind.RESOURCE)],
+    "aws_iam_policy_document": [("json", PolicyKind.IDENTITY)],
+}
+OWNER_ATTRIBUTE = {
+    "aws_iam_role_policy": ("role", "role"),
+    "aws_iam_user_policy": ("user", "user"),
+    "aws_iam_group_policy": ("group", "group"),
+}
+"""An inline policy resource -> (the kind of principal it belongs to, the attribute that names it)."""
 
 # resource type -> [(attribute, kind)]; the plan's data source (aws_iam_policy_document.json) is a block here
 RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
@@ -26,7 +52,6 @@ RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy"})
 """Their policies' statements may leave out ``Resource``: the repository is the resource."""
 POLICY_DOCUMENT = "aws_iam_policy_document"
 DOCUMENT_OUTPUTS = frozenset({"json", "minified_json"})
-ROLE_REFERENCE_ATTRIBUTES = frozenset({"name", "id"})
 MERGED_DOCUMENT_ATTRIBUTES = ("source_policy_documents", "override_policy_documents", "source_json", "override_json")
 
 STATEMENT_LISTS = {"actions": "Action", "not_actions": "NotAction", "resources": "Resource",
@@ -207,3 +232,270 @@ def rendered(value: Any) -> Any:
     if isinstance(value, list):
         return [rendered(item) for item in value]
     return value
+
+
+# --------------------------------------------------------------------- principals and managed policy attachments
+
+PRINCIPAL_RESOURCES = {"aws_iam_role": "role", "aws_iam_user": "user", "aws_iam_group": "group"}
+"""The resources that declare a principal, and its kind."""
+MANAGED_POLICY = "aws_iam_policy"
+"""A customer managed policy (a resource), or one looked up by name or ARN (a data source)."""
+ROLE_MANAGED_POLICY_ARNS = "managed_policy_arns"
+"""An ``aws_iam_role`` argument: the ARNs of the managed policies attached to the role."""
+ATTACHMENTS: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
+    "aws_iam_role_policy_attachment": ((("role", "role"),), "policy_arn"),
+    "aws_iam_user_policy_attachment": ((("user", "user"),), "policy_arn"),
+    "aws_iam_group_policy_attachment": ((("group", "group"),), "policy_arn"),
+    "aws_iam_policy_attachment": ((("roles", "role"), ("users", "user"), ("groups", "group")), "policy_arn"),
+    "aws_iam_role_policy_attachments_exclusive": ((("role_name", "role"),), "policy_arns"),
+    "aws_iam_user_policy_attachments_exclusive": ((("user_name", "user"),), "policy_arns"),
+    "aws_iam_group_policy_attachments_exclusive": ((("group_name", "group"),), "policy_arns"),
+}
+"""A resource that attaches managed policies -> ((argument naming principals, their kind), ...), the argument naming
+the policies. An argument whose name ends in ``s`` is a list."""
+PRINCIPAL_REFERENCE_ATTRIBUTES = frozenset({"name", "id"})
+"""How an attachment names a role, user or group of the configuration: ``aws_iam_role.NAME.name`` (``id`` is the
+name too)."""
+POLICY_REFERENCE_ATTRIBUTES = frozenset({"arn", "id"})
+"""How an attachment names a managed policy: ``aws_iam_policy.NAME.arn`` (its ``id`` is the ARN too)."""
+AWS_MANAGED_ARN = "arn:aws:iam::aws:policy/"
+READ_RESOURCES = frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
+"""The resources a configuration reader reads."""
+CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
+"""Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
+expression."""
+_NOT_RESOURCES = frozenset({"var", "local", "module", "each", "count", "path", "terraform", "self"})
+
+
+def is_list_argument(argument: str) -> bool:
+    return argument.endswith("s")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A value an attachment names a principal or a policy with, as a reader found it: a string (its interpolations
+    as ``{{...}}`` placeholders), a reference to a resource or data source, or an expression Terraform decides."""
+
+    argument: str
+    """Where it is written: ``policy_arn``, ``managed_policy_arns[1]``."""
+    shown: str
+    """The expression as written, for messages."""
+    position: tuple[int, int]
+    text: str | None = None
+    address: str | None = None
+    """The resource or data source a reference names (``aws_iam_role.app``, ``data.aws_iam_policy.admin``)."""
+    attribute: str | None = None
+    """The attribute of it the reference reads (``name``, ``arn``)."""
+
+    @property
+    def literal(self) -> str | None:
+        return self.text if self.text is not None and "{{" not in self.text else None
+
+
+def reference_ref(argument: str, shown: str, position: tuple[int, int], names: Sequence[str] | None,
+                  prefix: str = "") -> Ref:
+    """A reference (``aws_iam_role.app.name``, ``data.aws_iam_policy.x.arn``) as the address it names and the
+    attribute it reads; ``prefix``: the module the reference is written in (``module.m.``, in a plan)."""
+    size = 4 if names and names[0] == "data" else 3
+    if names is None or len(names) != size or names[0] in _NOT_RESOURCES:
+        return Ref(argument, shown, position)
+    return Ref(argument, shown, position, address=prefix + ".".join(names[:-1]), attribute=names[-1])
+
+
+@dataclass
+class _Parts:
+    kind: str
+    name: str
+    pointer: str
+    trust: Policy | None = None
+    inline: list[Policy] = field(default_factory=list)
+    attached: list[tuple[str, Policy | None, tuple[int, int], bool]] = field(default_factory=list)
+    """(ARN, its document when in the input, where it is attached, whether a reason it is not checked is listed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Managed:
+    arn: str | None
+    policy: Policy | None = None
+    unknown: str = ""
+    """Why the policy is not known, when ``arn`` is None."""
+    declared: bool = False
+    """An ``aws_iam_policy`` resource of the input: when its document is not checked, the reason is listed."""
+
+
+class TerraformPrincipals:
+    """The roles, users and groups of one Terraform configuration file or plan, with the policies that reach them:
+    their own inline policies, and the managed policies attachment resources and ``managed_policy_arns`` attach.
+
+    An attachment is resolved when the whole file is read (resources may come in any order); one whose principal or
+    policy cannot be resolved is listed as not checked with the reason. The position of the ``N``-th attached policy
+    is given to the pointer ``<principal>/ManagedPolicyArns/N`` (as in a CloudFormation template), so that a finding
+    about the attachment points at it.
+    """
+
+    def __init__(self, display_path: str, noun: str, unknown: str) -> None:
+        self.display_path = display_path
+        self.noun = noun
+        """``file`` or ``plan``: what messages call the input."""
+        self.unknown = unknown
+        """Why a value Terraform decides is not checked (where its value can be found)."""
+        self.parts: dict[str, _Parts] = {}
+        self.by_name: dict[tuple[str, str], str] = {}
+        self.managed: dict[str, _Managed] = {}
+        self.by_arn: dict[str, str] = {}
+        self.inline: list[tuple[str, Ref, Policy]] = []
+        self.attachments: list[tuple[str, str, str | Ref, Ref]] = []
+
+    def declare(self, kind: str, address: str, name: str | None, pointer: str) -> None:
+        """A role, user or group; ``name``: its name when the input says it."""
+        self.parts[address] = _Parts(kind, name or address, pointer)
+        if name:
+            self.by_name.setdefault((kind, name), address)
+
+    def trust(self, address: str, policy: Policy) -> None:
+        self.parts[address].trust = policy
+
+    def own_policy(self, address: str, policy: Policy) -> None:
+        """An inline policy written inside the principal's resource (``inline_policy`` of a role)."""
+        self.parts[address].inline.append(policy)
+
+    def inline_policy(self, kind: str, target: Ref, policy: Policy) -> None:
+        """An ``aws_iam_role_policy`` (user, group): the policy of the principal its ``role`` names, if resolved."""
+        self.inline.append((kind, target, policy))
+
+    def managed_policy(self, address: str, policy: Policy | None, arn: str | None, name: str | None,
+                       path: str | None) -> None:
+        """An ``aws_iam_policy`` resource: ``arn`` when known (state), else made of its name and path when given."""
+        if arn is None and name is not None and path is not None:
+            arn = "arn:aws:iam::{{account_id}}:policy" + path + name
+        arn = arn or "{{" + address + ".arn}}"
+        self.managed[address] = _Managed(arn, policy, declared=True)
+        self.by_arn.setdefault(arn, address)
+
+    def policy_data_source(self, address: str, arn: str | None, name: str | None) -> None:
+        """A ``data "aws_iam_policy"``: known when its ``arn`` is given, or its ``name`` is an AWS managed policy's
+        that iam-audit knows (a name alone may find a customer managed policy of the account)."""
+        from auditor.knowledge import load_privileged_managed_policies
+
+        if arn is not None:
+            self.managed[address] = _Managed(arn)
+        elif name is not None and name in load_privileged_managed_policies():
+            self.managed[address] = _Managed(AWS_MANAGED_ARN + name)
+        elif name is not None:
+            self.managed[address] = _Managed(None, unknown=f"{address} finds the policy named {name!r} when "
+                                                           "Terraform runs, an AWS managed or a customer managed one; "
+                                                           "give its arn, or check the plan")
+        else:
+            self.managed[address] = _Managed(None, unknown=f"{address} finds a policy Terraform decides")
+
+    def attach(self, kind: str, where: str, target: str | Ref, policy: Ref) -> None:
+        """``where`` (a resource address) attaches ``policy`` to the principal ``target`` names (or the principal of
+        that address)."""
+        self.attachments.append((kind, where, target, policy))
+
+    def read_attachments(self, rtype: str, address: str, arguments: Callable[[str], list[Ref]]) -> None:
+        """The attachments a resource makes, if it is an attachment or a role with ``managed_policy_arns``;
+        ``arguments``: an argument's value as refs (one a list item), none when it is not set."""
+        if rtype == "aws_iam_role":
+            for ref in arguments(ROLE_MANAGED_POLICY_ARNS):
+                self.attach("role", address, address, ref)
+        if rtype not in ATTACHMENTS:
+            return
+        targets, policy_argument = ATTACHMENTS[rtype]
+        policies = arguments(policy_argument)
+        for target_argument, kind in targets:
+            for target in arguments(target_argument):
+                for policy in policies:
+                    self.attach(kind, address, target, policy)
+
+    # ----------------------------------------------------------------- resolving
+
+    def resolve_principal(self, kind: str, ref: Ref) -> tuple[str | None, str]:
+        """The address of the principal a reference or name means, or None and why not."""
+        if ref.address is not None:
+            parts = self.parts.get(ref.address)
+            if parts is not None and parts.kind == kind and ref.attribute in PRINCIPAL_REFERENCE_ATTRIBUTES:
+                return ref.address, ""
+            if parts is not None:
+                return None, f"the attachment takes the {kind}'s name, not its {ref.attribute}"
+            if ref.address.rpartition(".")[0].endswith(f"aws_iam_{kind}"):
+                return None, f"{ref.address} is not in this {self.noun}"
+        literal = ref.literal
+        if literal is not None:
+            address = self.by_name.get((kind, literal))
+            if address is not None:
+                return address, ""
+            return None, f"no aws_iam_{kind} of this {self.noun} is named {literal!r}"
+        return None, self.unknown
+
+    def resolve_policy(self, ref: Ref) -> tuple[_Managed | None, str]:
+        """The managed policy a reference or ARN means, or None and why not."""
+        if ref.address is not None:
+            managed = self.managed.get(ref.address)
+            if managed is not None and ref.attribute in POLICY_REFERENCE_ATTRIBUTES:
+                return (managed, "") if managed.arn is not None else (None, managed.unknown)
+            if managed is not None:
+                return None, f"the attachment takes the policy's ARN, not its {ref.attribute}"
+            if ref.address.rpartition(".")[0].endswith(MANAGED_POLICY):
+                return None, f"{ref.address} is not in this {self.noun}"
+        literal = ref.literal
+        if literal is not None:
+            if not (literal.startswith("arn:") and ":policy/" in literal):
+                return None, "it is not the ARN of a managed policy"
+            address = self.by_arn.get(literal)
+            return (self.managed[address] if address is not None else _Managed(literal)), ""
+        return None, self.unknown
+
+    def principals(self, result: LoadResult, source: Source, positions: dict[str, tuple[int, int]]) -> None:
+        """Resolve what attaches to what, list what cannot be, and add the principals to ``result``."""
+        for kind, owner, inline in self.inline:
+            address, _ = self.resolve_principal(kind, owner)
+            if address is not None:  # else the policy is checked on its own
+                self.parts[address].inline.append(inline)
+        for kind, where, target, ref in self.attachments:
+            self.resolve_attachment(result, kind, where, target, ref)
+        for parts in self.parts.values():
+            arns: list[str] = []
+            documents: list[Policy] = []
+            missing: list[str] = []
+            unlisted: list[str] = []
+            for arn, policy, position, listed in parts.attached:
+                if arn in arns:
+                    continue
+                positions[f"{parts.pointer}/ManagedPolicyArns/{len(arns)}"] = position
+                arns.append(arn)
+                if policy is not None:
+                    documents.append(policy)
+                    continue
+                missing.append(arn)
+                if not listed:
+                    unlisted.append(arn)
+            result.principals.append(Principal(
+                parts.kind, parts.name, "", source, parts.pointer, inline_policies=tuple(parts.inline),
+                attached_policy_arns=tuple(arns), attached_policies=tuple(documents),
+                missing_policy_arns=tuple(missing), trust_policy=parts.trust))
+            if unlisted:  # attached by ARN; their documents are elsewhere
+                result.not_checked.append(
+                    f"{self.display_path}: {parts.kind} {parts.name}: the attached managed policies "
+                    f"{', '.join(unlisted)} are not in the {self.noun}, so their statements were not checked")
+
+    def resolve_attachment(self, result: LoadResult, kind: str, where: str, target: str | Ref, ref: Ref) -> None:
+        """Attach the policy ``ref`` names to the principal of ``target``, or list why it is not checked."""
+        if isinstance(target, Ref):
+            address, why = self.resolve_principal(kind, target)
+            if address is None:
+                self.not_checked(result, where, target, f"the {kind} it attaches {shorter(ref.shown)} to is not "
+                                                        f"checked ({why})")
+                return
+        else:
+            address = target
+        parts = self.parts[address]
+        managed, why = self.resolve_policy(ref)
+        if managed is None or managed.arn is None:
+            self.not_checked(result, where, ref, f"the policy it attaches to {parts.kind} {parts.name} is not checked "
+                                                 f"({why})")
+            return
+        parts.attached.append((managed.arn, managed.policy, ref.position, managed.declared))
+
+    def not_checked(self, result: LoadResult, where: str, ref: Ref, what: str) -> None:
+        result.not_checked.append(f"{self.display_path}: {where}.{ref.argument} = {shorter(ref.shown)}: {what}")

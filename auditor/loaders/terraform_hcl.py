@@ -7,43 +7,52 @@ file, which is turned into the JSON the AWS provider renders. Terraform expressi
 values (``var.bucket``, ``aws_s3_bucket.b.arn``, ``"${...}"``) become ``{{...}}`` placeholders
 that checks treat as unknown deploy-time values. A policy given any other way (``file(...)``,
 a local or module output, a data source of another file) is listed as not checked: the plan
-(``terraform show -json``) has its value.
+(``terraform show -json``) has its value. Roles, users and groups get their inline policies and
+the managed policies attached to them (:class:`auditor.loaders.terraform_common.TerraformPrincipals`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from lark import Token, Tree
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.loaders.terraform import OWNER_ATTRIBUTE
 from auditor.loaders.terraform_common import (
+    CONFIGURATION_UNKNOWN,
     DOCUMENT_OUTPUTS,
+    MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
+    OWNER_ATTRIBUTE,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
+    PRINCIPAL_RESOURCES,
+    READ_RESOURCES,
     RESOURCE_IMPLIED_TYPES,
     RESOURCE_POLICY_ATTRIBUTES,
-    ROLE_REFERENCE_ATTRIBUTES,
     STATEMENT_LISTS,
     WHITESPACE,
+    Ref,
     Template,
+    TerraformPrincipals,
     Unknown,
     all_inside_strings,
     interpolated,
+    is_list_argument,
     placeholder_text,
     principal_element,
     provider_strings,
+    reference_ref,
     rendered,
     shorter,
     unknown_shape,
 )
-from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.model import Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer, scan_json_offsets
 
@@ -110,49 +119,53 @@ class _ConfigurationReader:
         self.max_statements = max_statements
         self.documents: dict[str, Tree] = {}
         self.rendered_documents: dict[str, dict[str, Any] | None] = {}
-        self.role_keys_by_name: dict[str, str] = {}
 
     # ----------------------------------------------------------------- the file's blocks
 
     def read(self, tree: Tree) -> None:
         blocks = [item for item in _body_items(_child_tree(tree, "body")) if item.data == "block"]
         resources: list[tuple[str, str, Tree]] = []
+        principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
         for block in blocks:
             kind, labels = _block_type(block), _block_labels(block)
             if kind == "data" and len(labels) == 2 and labels[0] == POLICY_DOCUMENT:
                 self.documents[labels[1]] = block
-            elif kind == "resource" and len(labels) == 2 and labels[0] in RESOURCE_POLICY_ATTRIBUTES:
+            elif kind == "data" and len(labels) == 2 and labels[0] == MANAGED_POLICY:
+                attributes = _attributes(block)
+                principals.policy_data_source(f"data.{MANAGED_POLICY}.{labels[1]}",
+                                              self.literal(attributes.get("arn")), self.literal(attributes.get("name")))
+            elif kind == "resource" and len(labels) == 2 and labels[0] in READ_RESOURCES:
                 resources.append((labels[0], labels[1], block))
         used_documents: set[str] = set()
-        roles: dict[str, dict[str, Any]] = {}
-        inline_by_role: dict[str, list[Policy]] = {}
-        role_policies: list[tuple[Tree, Policy]] = []
         for rtype, name, block in resources:
             address = f"{rtype}.{name}"
             pointer = join_pointer(join_pointer("/resource", rtype), name)
             self.mark(pointer, block)
             attributes = _attributes(block)
             literal_name = self.literal(attributes.get("name"))
-            display_name = literal_name or address
-            subject = Subject("role" if rtype == "aws_iam_role" else "policy", display_name, None)
-            if rtype == "aws_iam_role":
-                if literal_name:
-                    self.role_keys_by_name[literal_name] = name
-                roles[name] = {"name": display_name, "pointer": pointer, "trust": None}
-                self.result.counts["roles"] += 1
-            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES[rtype]:
+            principal_kind = PRINCIPAL_RESOURCES.get(rtype)
+            subject = Subject(principal_kind or "policy", literal_name or address, None)
+            if principal_kind is not None:
+                principals.declare(principal_kind, address, literal_name, pointer)
+                self.result.counts[principal_kind + "s"] += 1
+            policies: dict[str, Policy | None] = {}
+            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
                 if attribute not in attributes:
                     continue
-                policy = self.policy(attributes[attribute], kind, join_pointer(pointer, attribute), subject,
-                                     address, attribute, used_documents, rtype in RESOURCE_IMPLIED_TYPES)
+                policy = policies[attribute] = self.policy(
+                    attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
+                    used_documents, rtype in RESOURCE_IMPLIED_TYPES)
                 if policy is None:
                     continue
-                if rtype == "aws_iam_role":
-                    roles[name]["trust"] = policy
+                if principal_kind == "role":
+                    principals.trust(address, policy)
                 owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner and owner[0] == "role" and "role" in attributes:
-                    role_policies.append((attributes["role"], policy))
-            if rtype == "aws_iam_role":
+                if owner and owner[1] in attributes:
+                    principals.inline_policy(owner[0], self.ref(attributes[owner[1]], owner[1]), policy)
+            if rtype == MANAGED_POLICY:
+                path = self.literal(attributes["path"]) if "path" in attributes else "/"
+                principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
+            if principal_kind == "role":
                 inline_blocks = [item for item in _body_items(_child_tree(block, "body"))
                                  if item.data == "block" and _block_type(item) == "inline_policy"]
                 for index, inline in enumerate(inline_blocks):
@@ -166,28 +179,33 @@ class _ConfigurationReader:
                                          join_pointer(inline_pointer, "policy"), subject,
                                          f"{address}.inline_policy[{index}]", "policy", used_documents, label=label)
                     if policy is not None:
-                        inline_by_role.setdefault(name, []).append(policy)
-        for role_expression, policy in role_policies:
-            role_key = self.role_key(role_expression)
-            if role_key is not None:
-                inline_by_role.setdefault(role_key, []).append(policy)
+                        principals.own_policy(address, policy)
+            principals.read_attachments(rtype, address, partial(self.refs, attributes))
         for name, block in self.documents.items():
             if name not in used_documents:
                 self.standalone_document(name, block)
-        for name, role in roles.items():
-            self.result.principals.append(Principal(
-                "role", role["name"], "", self.source, role["pointer"],
-                inline_policies=tuple(inline_by_role.get(name, ())), trust_policy=role["trust"]))
+        principals.principals(self.result, self.source, self.positions)
 
-    def role_key(self, expression: Tree) -> str | None:
-        """The role block an ``aws_iam_role_policy``'s ``role`` names: ``aws_iam_role.NAME.name``/``.id`` or the
-        literal name of a role of this file."""
-        traversal = _traversal(_interpolation_only(expression))
-        if traversal is not None and len(traversal) == 3 and traversal[0] == "aws_iam_role" \
-                and traversal[2] in ROLE_REFERENCE_ATTRIBUTES:
-            return traversal[1]
-        literal = self.literal(expression)
-        return self.role_keys_by_name.get(literal) if literal else None
+    def refs(self, attributes: dict[str, Tree], argument: str) -> list[Ref]:
+        """An attachment's argument as refs: one for each item of a list written out, else one."""
+        if argument not in attributes:
+            return []
+        node = _unwrap_expression(attributes[argument])
+        if is_list_argument(argument) and not isinstance(node, Token) and node.data == "tuple":
+            return [self.ref(item, f"{argument}[{index}]") for index, item in enumerate(_meaningful_children(node))]
+        return [self.ref(attributes[argument], argument)]
+
+    def ref(self, expression: Tree, argument: str) -> Ref:
+        """How an attachment names a principal or policy: a reference (``aws_iam_role.NAME.name``), a string, or an
+        expression Terraform decides."""
+        node = _interpolation_only(expression)
+        position = self.source.offset_to_position(_start(node))
+        traversal = _traversal(node)
+        if traversal is not None:
+            return reference_ref(argument, self.shown(node), position, traversal)
+        value = _unwrap_expression(node)
+        text = self.template(value, False) if not isinstance(value, Token) and value.data == "string" else None
+        return Ref(argument, self.shown(node), position, text=text if isinstance(text, str) else None)
 
     # ----------------------------------------------------------------- policy attributes
 

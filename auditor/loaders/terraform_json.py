@@ -8,41 +8,50 @@ becomes a ``{{var.bucket}}`` placeholder. A policy attribute may be JSON text or
 ``"${data.aws_iam_policy_document.NAME.json}"`` naming a data source of the same file; any other
 expression (``"${jsonencode({...})}"``, ``"${file(...)}"``) is listed as not checked: the plan
 (``terraform show -json``) has its value. Every element is located at its value in the file; a
-policy given as JSON text at the attribute that holds it.
+policy given as JSON text at the attribute that holds it. Roles, users and groups get their inline
+policies and the managed policies attached to them, as in a ``.tf`` file.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.loaders.terraform import OWNER_ATTRIBUTE
 from auditor.loaders.terraform_common import (
+    CONFIGURATION_UNKNOWN,
     DOCUMENT_OUTPUTS,
+    MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
+    OWNER_ATTRIBUTE,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
+    PRINCIPAL_RESOURCES,
+    READ_RESOURCES,
     RESOURCE_IMPLIED_TYPES,
     RESOURCE_POLICY_ATTRIBUTES,
-    ROLE_REFERENCE_ATTRIBUTES,
     STATEMENT_LISTS,
     WHITESPACE,
+    Ref,
+    TerraformPrincipals,
     Unknown,
     all_inside_strings,
     interpolated,
+    is_list_argument,
     placeholder_text,
     principal_element,
     provider_strings,
+    reference_ref,
     rendered,
     shorter,
     single_interpolation,
     unknown_shape,
 )
-from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.model import Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, type_name
 from auditor.source import Source, join_pointer
 
@@ -90,48 +99,51 @@ class _ConfigurationReader:
         self.max_statements = max_statements
         self.documents: dict[str, tuple[dict[str, Any], str]] = {}
         self.rendered_documents: dict[str, dict[str, Any] | None] = {}
-        self.role_keys_by_name: dict[str, str] = {}
 
     # ----------------------------------------------------------------- the file's blocks
 
     def read(self, data: dict[str, Any]) -> None:
         resources: list[Block] = []
+        principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
         for block_type, value in data.items():
             if block_type == "data":
                 for (data_type, name), body, pointer in _blocks(value, "/data", 2):
                     if data_type == POLICY_DOCUMENT:
                         self.documents[name] = (body, pointer)
+                    elif data_type == MANAGED_POLICY:
+                        principals.policy_data_source(f"data.{MANAGED_POLICY}.{name}", self.literal(body.get("arn")),
+                                                      self.literal(body.get("name")))
             elif block_type == "resource":
-                resources.extend(block for block in _blocks(value, "/resource", 2)
-                                 if block[0][0] in RESOURCE_POLICY_ATTRIBUTES)
+                resources.extend(block for block in _blocks(value, "/resource", 2) if block[0][0] in READ_RESOURCES)
         used_documents: set[str] = set()
-        roles: dict[str, dict[str, Any]] = {}
-        inline_by_role: dict[str, list[Policy]] = {}
-        role_policies: list[tuple[Any, Policy]] = []
         for (rtype, name), body, pointer in resources:
             address = f"{rtype}.{name}"
             self.mark(pointer, pointer)
             literal_name = self.literal(body.get("name"))
-            display_name = literal_name or address
-            subject = Subject("role" if rtype == "aws_iam_role" else "policy", display_name, None)
-            if rtype == "aws_iam_role":
-                if literal_name:
-                    self.role_keys_by_name[literal_name] = name
-                roles[name] = {"name": display_name, "pointer": pointer, "trust": None}
-                self.result.counts["roles"] += 1
-            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES[rtype]:
+            principal_kind = PRINCIPAL_RESOURCES.get(rtype)
+            subject = Subject(principal_kind or "policy", literal_name or address, None)
+            if principal_kind is not None:
+                principals.declare(principal_kind, address, literal_name, pointer)
+                self.result.counts[principal_kind + "s"] += 1
+            policies: dict[str, Policy | None] = {}
+            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
                 if attribute not in body:
                     continue
-                policy = self.policy(body[attribute], kind, join_pointer(pointer, attribute), subject, address,
-                                     attribute, used_documents, rtype in RESOURCE_IMPLIED_TYPES)
+                policy = policies[attribute] = self.policy(
+                    body[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
+                    used_documents, rtype in RESOURCE_IMPLIED_TYPES)
                 if policy is None:
                     continue
-                if rtype == "aws_iam_role":
-                    roles[name]["trust"] = policy
+                if principal_kind == "role":
+                    principals.trust(address, policy)
                 owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner and owner[0] == "role" and "role" in body:
-                    role_policies.append((body["role"], policy))
-            if rtype == "aws_iam_role" and "inline_policy" in body:
+                if owner and owner[1] in body:
+                    principals.inline_policy(owner[0], self.ref(body[owner[1]], join_pointer(pointer, owner[1]),
+                                                                owner[1]), policy)
+            if rtype == MANAGED_POLICY:
+                path = self.literal(body["path"]) if "path" in body else "/"
+                principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
+            if principal_kind == "role" and "inline_policy" in body:
                 inline_blocks = _blocks(body["inline_policy"], join_pointer(pointer, "inline_policy"), 0)
                 for index, (_, inline, inline_pointer) in enumerate(inline_blocks):
                     if "policy" not in inline:
@@ -142,29 +154,33 @@ class _ConfigurationReader:
                                          subject, f"{address}.inline_policy[{index}]", "policy", used_documents,
                                          label=label)
                     if policy is not None:
-                        inline_by_role.setdefault(name, []).append(policy)
-        for role_value, policy in role_policies:
-            role_key = self.role_key(role_value)
-            if role_key is not None:
-                inline_by_role.setdefault(role_key, []).append(policy)
+                        principals.own_policy(address, policy)
+            principals.read_attachments(rtype, address, partial(self.refs, body, pointer))
         for name in self.documents:
             if name not in used_documents:
                 self.standalone_document(name)
-        for name, role in roles.items():
-            self.result.principals.append(Principal(
-                "role", role["name"], "", self.source, role["pointer"],
-                inline_policies=tuple(inline_by_role.get(name, ())), trust_policy=role["trust"]))
+        principals.principals(self.result, self.source, self.positions)
 
-    def role_key(self, value: Any) -> str | None:
-        """The role block an ``aws_iam_role_policy``'s ``role`` names: ``"${aws_iam_role.NAME.name}"``/``.id`` or
-        the literal name of a role of this file."""
-        expression = single_interpolation(value) if isinstance(value, str) else None
-        traversal = _reference(expression) if expression is not None else None
-        if traversal is not None and len(traversal) == 3 and traversal[0] == "aws_iam_role" \
-                and traversal[2] in ROLE_REFERENCE_ATTRIBUTES:
-            return traversal[1]
-        literal = self.literal(value)
-        return self.role_keys_by_name.get(literal) if literal else None
+    def refs(self, body: dict[str, Any], pointer: str, argument: str) -> list[Ref]:
+        """An attachment's argument as refs: one for each item of a list written out, else one."""
+        if argument not in body:
+            return []
+        value, at = body[argument], join_pointer(pointer, argument)
+        if is_list_argument(argument) and isinstance(value, list):
+            return [self.ref(item, join_pointer(at, index), f"{argument}[{index}]") for index, item in enumerate(value)]
+        return [self.ref(value, at, argument)]
+
+    def ref(self, value: Any, at: str, argument: str) -> Ref:
+        """How an attachment names a principal or policy: a reference (``"${aws_iam_role.NAME.name}"``), a string,
+        or an expression Terraform decides."""
+        position = self.file.locate(at)
+        if not isinstance(value, str):
+            return Ref(argument, f"{type_name(value)}", position)
+        expression = single_interpolation(value)
+        if expression is not None:
+            return reference_ref(argument, _shown(value), position, _reference(expression))
+        text = self.template(value, False)
+        return Ref(argument, _shown(value), position, text=text if isinstance(text, str) else None)
 
     # ----------------------------------------------------------------- policy attributes
 

@@ -1,0 +1,281 @@
+"""Terraform managed policy attachments (``aws_iam_*_policy_attachment``, ``aws_iam_policy_attachment``, the
+``*_attachments_exclusive`` resources, ``managed_policy_arns`` of a role) in .tf, .tf.json and plans: the policies
+reach their principals, IAM006 points at the attachment, drift sees them, and what cannot be resolved is listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from auditor.baselines import resolve_baseline
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
+from auditor.drift import compare_principal
+from auditor.engine import CheckContext, run_rules
+from auditor.loaders import LoadOptions, load_paths, load_text
+from auditor.loaders.result import LoadResult
+from auditor.model import Finding, Principal
+from tests.conftest import FIXTURES
+
+ATTACHMENTS = FIXTURES / "loaders" / "terraform_attachments"
+RULES = all_rules()
+CATALOG = load_catalog()
+AWS = "arn:aws:iam::aws:policy/"
+TRUST = ('assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+         'Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }] })')
+
+
+def findings(loaded: LoadResult) -> list[Finding]:
+    return run_rules(loaded, RULES, CheckContext(CATALOG))
+
+
+def iam006(loaded: LoadResult) -> set[tuple[str, str, int, int]]:
+    """(principal, policy ARN, line, column) of each IAM006."""
+    return {(f"{f.subject['kind']} {f.subject['name']}" if f.subject else "", f.details["policy_arn"],
+             f.location.line, f.location.column) for f in findings(loaded) if f.rule_id == "IAM006"}
+
+
+def load(name: str) -> LoadResult:
+    return load_paths([str(ATTACHMENTS / name)])
+
+
+def load_tf(text: str, name: str = "main.tf") -> LoadResult:
+    return load_text(text, name, LoadOptions())
+
+
+def principals(loaded: LoadResult) -> dict[str, Principal]:
+    return {f"{p.kind} {p.name}": p for p in loaded.principals}
+
+
+def not_checked(loaded: LoadResult) -> list[str]:
+    """What was not checked, each fixture named without its folder."""
+    return [line.split("terraform_attachments/", 1)[-1] for line in loaded.not_checked]
+
+
+def position_of(name: str, needle: str, occurrence: int = 0) -> tuple[int, int]:
+    text = (ATTACHMENTS / name).read_text(encoding="utf-8")
+    offset = -1
+    for _ in range(occurrence + 1):
+        offset = text.index(needle, offset + 1)
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+
+# --------------------------------------------------------------------------- .tf
+
+
+def test_attachments_in_hcl_give_iam006_at_the_policy_they_attach() -> None:
+    name = "deploy-role.tf"
+    admin = position_of(name, f'"{AWS}AdministratorAccess"')
+    iam_full = position_of(name, "data.aws_iam_policy.iam_full.arn")
+    assert iam006(load(name)) == {
+        ("role deploy", f"{AWS}AdministratorAccess", *admin),
+        ("user ci", f"{AWS}IAMFullAccess", *iam_full),
+        ("group admins", f"{AWS}IAMFullAccess", *iam_full),
+    }
+
+
+def test_attached_policies_become_the_principals_own() -> None:
+    loaded = load("deploy-role.tf")
+    deploy = principals(loaded)["role deploy"]
+    assert deploy.attached_policy_arns == (f"{AWS}ReadOnlyAccess", "arn:aws:iam::{{account_id}}:policy/keys",
+                                           f"{AWS}AdministratorAccess")
+    assert [p.label for p in deploy.attached_policies] == ["aws_iam_policy.keys.policy"]
+    assert deploy.missing_policy_arns == (f"{AWS}ReadOnlyAccess", f"{AWS}AdministratorAccess")
+    assert "deploy-role.tf: role deploy: the attached managed policies " \
+           f"{AWS}ReadOnlyAccess, {AWS}AdministratorAccess are not in the file, so their statements were not " \
+           "checked" in not_checked(loaded)
+    escalation = [f for f in findings(loaded) if f.rule_id == "IAM012"]
+    assert [f.subject["name"] for f in escalation if f.subject] == ["deploy"]  # through the attached policy
+
+
+def test_read_only_attachment_is_recorded_without_iam006() -> None:
+    loaded = load("read-only.tf")
+    (auditor,) = loaded.principals
+    assert auditor.attached_policy_arns == (f"{AWS}ReadOnlyAccess",)
+    assert auditor.missing_policy_arns == (f"{AWS}ReadOnlyAccess",)
+    assert not iam006(loaded)
+    assert not findings(loaded)
+
+
+def test_unresolvable_role_or_policy_is_listed_as_not_checked() -> None:
+    loaded = load("unresolved.tf")
+    shown = not_checked(loaded)
+    assert shown == [
+        f'unresolved.tf: aws_iam_role_policy_attachment.elsewhere.role = aws_iam_role.shared.name: the role it '
+        f'attaches "{AWS}AdministratorAccess" to is not checked (aws_iam_role.shared is not in this file)',
+        "unresolved.tf: aws_iam_role_policy_attachment.chosen.policy_arn = var.policy_arn: the policy it attaches "
+        "to role app is not checked (Terraform decides it when it runs; the plan from terraform show -json has the "
+        "value)",
+    ]
+    (app,) = loaded.principals
+    assert app.attached_policy_arns == ()
+    assert not iam006(loaded)
+
+
+def test_literal_names_ids_and_wrong_attributes() -> None:
+    loaded = load_tf(f'''
+resource "aws_iam_role" "app" {{
+  name = "app"
+  {TRUST}
+}}
+resource "aws_iam_role_policy_attachment" "by_name" {{
+  role       = "app"
+  policy_arn = "{AWS}PowerUserAccess"
+}}
+resource "aws_iam_role_policy_attachment" "by_id" {{
+  role       = "${{aws_iam_role.app.id}}"
+  policy_arn = "{AWS}PowerUserAccess"
+}}
+resource "aws_iam_role_policy_attachment" "by_arn" {{
+  role       = aws_iam_role.app.arn
+  policy_arn = "{AWS}AdministratorAccess"
+}}
+resource "aws_iam_role_policy_attachments_exclusive" "exclusive" {{
+  role_name   = aws_iam_role.app.name
+  policy_arns = ["{AWS}IAMFullAccess", "AdministratorAccess"]
+}}
+''')
+    (app,) = loaded.principals
+    assert app.attached_policy_arns == (f"{AWS}PowerUserAccess", f"{AWS}IAMFullAccess")  # the same ARN once
+    assert {(arn, line) for _, arn, line, _ in iam006(loaded)} == {(f"{AWS}PowerUserAccess", 8),
+                                                                   (f"{AWS}IAMFullAccess", 20)}
+    assert loaded.not_checked[:2] == [
+        f'main.tf: aws_iam_role_policy_attachment.by_arn.role = aws_iam_role.app.arn: the role it attaches '
+        f'"{AWS}AdministratorAccess" to is not checked (the attachment takes the role\'s name, not its arn)',
+        'main.tf: aws_iam_role_policy_attachments_exclusive.exclusive.policy_arns[1] = "AdministratorAccess": the '
+        "policy it attaches to role app is not checked (it is not the ARN of a managed policy)",
+    ]
+
+
+def test_data_source_found_by_a_name_iam_audit_cannot_place_is_not_checked() -> None:
+    loaded = load_tf('''
+resource "aws_iam_user" "dev" {
+  name = "dev"
+}
+data "aws_iam_policy" "team" {
+  name = "TeamPolicy"
+}
+resource "aws_iam_user_policy_attachment" "team" {
+  user       = aws_iam_user.dev.name
+  policy_arn = data.aws_iam_policy.team.arn
+}
+resource "aws_iam_user_policy" "own" {
+  user   = "dev"
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "s3:GetObject",
+    Resource = "arn:aws:s3:::b/*" }] })
+}
+''')
+    (dev,) = loaded.principals
+    assert (dev.kind, dev.name, dev.attached_policy_arns) == ("user", "dev", ())
+    assert [p.label for p in dev.inline_policies] == ["aws_iam_user_policy.own.policy"]
+    assert loaded.not_checked == [
+        "main.tf: aws_iam_user_policy_attachment.team.policy_arn = data.aws_iam_policy.team.arn: the policy it "
+        "attaches to user dev is not checked (data.aws_iam_policy.team finds the policy named 'TeamPolicy' when "
+        "Terraform runs, an AWS managed or a customer managed one; give its arn, or check the plan)"]
+
+
+# --------------------------------------------------------------------------- .tf.json
+
+
+def test_attachments_in_json_syntax() -> None:
+    name = "deploy-role.tf.json"
+    loaded = load(name)
+    assert iam006(loaded) == {
+        ("role deploy", f"{AWS}AdministratorAccess", *position_of(name, f'"{AWS}AdministratorAccess"')),
+        ("group admins", f"{AWS}IAMFullAccess", *position_of(name, f'"{AWS}IAMFullAccess"')),
+    }
+    deploy = principals(loaded)["role deploy"]
+    assert [p.label for p in deploy.attached_policies] == ["aws_iam_policy.keys.policy"]
+    assert deploy.missing_policy_arns == (f"{AWS}ReadOnlyAccess", f"{AWS}AdministratorAccess")
+    assert not_checked(loaded)[0] == (
+        f"deploy-role.tf.json: aws_iam_role_policy_attachment.elsewhere.role = ${{aws_iam_role.shared.name}}: the "
+        f"role it attaches {AWS}PowerUserAccess to is not checked (aws_iam_role.shared is not in this file)")
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def test_attachments_in_a_plan() -> None:
+    name = "plan.json"
+    loaded = load(name)
+    assert iam006(loaded) == {
+        ("role worker", f"{AWS}PowerUserAccess", *position_of(name, f'"{AWS}PowerUserAccess"')),
+        ("role worker", f"{AWS}AdministratorAccess", *position_of(name, f'"{AWS}AdministratorAccess"')),
+    }
+    worker = principals(loaded)["role worker"]
+    # policy_arn known only after apply: the configuration's reference names the plan's aws_iam_policy
+    assert [p.label for p in worker.attached_policies] == ["aws_iam_policy.keys.policy"]
+    assert worker.missing_policy_arns == (f"{AWS}PowerUserAccess", f"{AWS}AdministratorAccess")
+    assert not_checked(loaded)[0] == (
+        f'plan.json: aws_iam_role_policy_attachment.other.role = "someone-else": the role it attaches '
+        f'"{AWS}AdministratorAccess" to is not checked (no aws_iam_role of this plan is named \'someone-else\')')
+
+
+def test_plan_attachment_whose_policy_is_known_only_after_apply_without_configuration(tmp_path: Path) -> None:
+    plan: dict[str, Any] = json.loads((ATTACHMENTS / "plan.json").read_text(encoding="utf-8"))
+    del plan["configuration"]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    loaded = load_paths([str(path)])
+    assert f"{path}: aws_iam_role_policy_attachment.keys.policy_arn = (known after apply): the policy it attaches " \
+           "to role worker is not checked (its value is known only after apply: check the state, `terraform show " \
+           "-json`, once applied)" in loaded.not_checked
+    assert principals(loaded)["role worker"].attached_policies == ()
+
+
+# --------------------------------------------------------------------------- drift
+
+
+SERVER_ROLE = resolve_baseline("upsolver/server-role")
+ORG = {"UpsolverOrgId": "acme01"}
+
+
+def drift(text: str, name: str = "main.tf") -> list[tuple[str, dict[str, Any]]]:
+    (role,) = load_tf(text, name).principals
+    return [(f.rule_id, dict(f.details)) for f in compare_principal(SERVER_ROLE, role, CATALOG, ORG).findings]
+
+
+def test_drift_sees_the_managed_policies_attachments_attach() -> None:
+    text = (ATTACHMENTS / "upsolver-server-role.tf").read_text(encoding="utf-8")
+    assert drift(text) == []
+    added = drift(text + f'''
+resource "aws_iam_role_policy_attachment" "admin" {{
+  role       = aws_iam_role.upsolver_server.name
+  policy_arn = "{AWS}AdministratorAccess"
+}}
+''')
+    assert [(rule, details["added_managed_policies"]) for rule, details in added] == [
+        ("IAM906", [f"{AWS}AdministratorAccess"])]
+
+
+def test_drift_counts_a_customer_policy_attached_to_the_role() -> None:
+    text = (ATTACHMENTS / "upsolver-server-role.tf").read_text(encoding="utf-8") + '''
+resource "aws_iam_policy" "extra" {
+  name   = "extra"
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "iam:CreateAccessKey",
+    Resource = "*" }] })
+}
+resource "aws_iam_role_policy_attachment" "extra" {
+  role       = aws_iam_role.upsolver_server.name
+  policy_arn = aws_iam_policy.extra.arn
+}
+'''
+    found = drift(text)
+    assert [rule for rule, _ in found] == ["IAM901"]
+    assert [added["action"] for added in found[0][1]["added_actions"]] == ["iam:CreateAccessKey"]
+
+
+def test_drift_of_a_plan_with_managed_policy_arns_and_an_attachment(tmp_path: Path) -> None:
+    path = ATTACHMENTS / "upsolver-plan.json"
+    (role,) = load_paths([str(path)]).principals
+    assert not compare_principal(SERVER_ROLE, role, CATALOG, ORG).findings
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    plan["planned_values"]["root_module"]["resources"][0]["values"]["managed_policy_arns"].append(
+        f"{AWS}AdministratorAccess")
+    changed = tmp_path / "plan.json"
+    changed.write_text(json.dumps(plan), encoding="utf-8")
+    (role,) = load_paths([str(changed)]).principals
+    found = compare_principal(SERVER_ROLE, role, CATALOG, ORG).findings
+    assert [(f.rule_id, f.severity.value, f.details["added_managed_policies"]) for f in found] == [
+        ("IAM906", "critical", [f"{AWS}AdministratorAccess"])]
