@@ -185,7 +185,13 @@ _RESOURCE_OWNER_VARIABLES = {
 }
 
 
-def _narrowing_value(key: str, value: object) -> bool:
+_LITERAL_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringNotEquals",
+                                "StringNotEqualsIgnoreCase"})
+"""Operators that compare ``*`` and ``?`` as characters (``StringEquals {"aws:PrincipalAccount": "*"}`` admits no
+one); the ``Like`` and ``Arn`` operators take them as wildcards."""
+
+
+def _narrowing_value(key: str, value: object, wildcards_literal: bool = False) -> bool:
     if not isinstance(value, str):
         return False
     text = TEMPLATE_VALUE.sub("${DeployedValue}", value.strip())
@@ -195,9 +201,9 @@ def _narrowing_value(key: str, value: object) -> bool:
         return True  # the data-perimeter form: callers of the resource's own account or organisation
     if key in _ACCOUNT_KEYS or key in _ORG_ID_KEYS:
         # A literal value confines the callers even when no account or organisation has it: it admits no one.
-        return _literal(text)
+        return _literal(text, wildcards_literal)
     if key in _ORG_PATH_KEYS:
-        return _literal(text.split("/", 1)[0])
+        return _literal(text.split("/", 1)[0], wildcards_literal)
     if key in _ARN_KEYS:
         if arn_account(text) is not None or _is_bound_placeholder(text.split(":")[4] if text.count(":") >= 4 else ""):
             return True
@@ -209,8 +215,8 @@ def _narrowing_value(key: str, value: object) -> bool:
     return False
 
 
-def _literal(text: str) -> bool:
-    return bool(text) and not has_wildcard(text) and "${" not in text
+def _literal(text: str, wildcards_literal: bool = False) -> bool:
+    return bool(text) and (wildcards_literal or not has_wildcard(text)) and "${" not in text
 
 
 def _is_bound_placeholder(text: str) -> bool:
@@ -256,7 +262,8 @@ def _confines_as_deny(condition: Condition) -> bool:
     """In a Deny: refuses every request whose key is not one of known values (true, too, when the key is absent)."""
     key = condition.key.lower()
     return (key in NARROWING_KEYS and is_negated(condition) and condition.set_qualifier is None
-            and bool(condition.values) and all(_narrowing_value(key, v) for v in condition.values))
+            and bool(condition.values)
+            and all(_narrowing_value(key, v, condition.base_operator in _LITERAL_OPERATORS) for v in condition.values))
 
 
 def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
@@ -272,7 +279,8 @@ def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
             continue
         if condition.set_qualifier == "ForAllValues" or condition.base_operator in ("Null", "Bool"):
             continue
-        if condition.values and all(_narrowing_value(key, v) for v in condition.values):
+        literal = condition.base_operator in _LITERAL_OPERATORS
+        if condition.values and all(_narrowing_value(key, v, literal) for v in condition.values):
             return condition
     return None
 

@@ -155,7 +155,8 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "(`\"aws:PrincipalOrgID\": \"${aws:ResourceOrgID}\"`, `\"aws:PrincipalAccount\": "
          "\"${aws:ResourceAccount}\"`). `kms:ViaService` alone does not narrow it, nor do `aws:ResourceAccount` "
          "or `aws:ResourceOrgID` compared with a value (they describe the resource, not the caller), a wildcard "
-         "value (`\"aws:PrincipalAccount\": \"*\"`), a negated operator or `...IfExists`. Critical when write "
+         "value under `StringLike` (`\"aws:PrincipalAccount\": \"*\"`; under `StringEquals` the `*` is a character no "
+         "account has), a negated operator or `...IfExists`. Critical when write "
          "or permissions-management actions are open.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
