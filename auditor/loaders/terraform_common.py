@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from auditor.model import Policy, PolicyKind, Principal
+from auditor.model import Policy, PolicyKind, Principal, Subject
+from auditor.normalize import normalize_policy
+from auditor.source import join_pointer
 
 if TYPE_CHECKING:
     from auditor.loaders.result import LoadResult
@@ -499,3 +503,171 @@ class TerraformPrincipals:
 
     def not_checked(self, result: LoadResult, where: str, ref: Ref, what: str) -> None:
         result.not_checked.append(f"{self.display_path}: {where}.{ref.argument} = {shorter(ref.shown)}: {what}")
+
+
+# --------------------------------------------------------------------- what both configuration readers do
+
+ExpressionT = TypeVar("ExpressionT")
+"""How a reader holds an attribute's value: a parse tree (``.tf``), a JSON value (``.tf.json``)."""
+LocationT = TypeVar("LocationT")
+"""How a reader says where a value is in the file: its parse tree node, its JSON pointer."""
+
+
+def policy_document_name(traversal: Sequence[str] | None) -> str | None:
+    """The NAME of a reference ``data.aws_iam_policy_document.NAME.json`` (or ``.minified_json``), else None."""
+    if traversal is not None and len(traversal) == 4 and list(traversal[:2]) == ["data", POLICY_DOCUMENT] \
+            and traversal[3] in DOCUMENT_OUTPUTS:
+        return traversal[2]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationResource(Generic[ExpressionT, LocationT]):
+    """A ``resource "TYPE" "NAME"`` block of a configuration file, as a reader found it."""
+
+    rtype: str
+    name: str
+    attributes: Mapping[str, ExpressionT]
+    pointer: str
+    at: LocationT
+
+    @property
+    def address(self) -> str:
+        return f"{self.rtype}.{self.name}"
+
+
+class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
+    """The reading of a Terraform configuration file that does not depend on its syntax: the resources' policies,
+    principals and attachments, and the ``data "aws_iam_policy_document"`` blocks policies use. A reader of one
+    syntax says how to read a value (``literal``, ``policy``, ``argument_ref``) and where it is (``mark``)."""
+
+    source: Source
+    result: LoadResult
+    positions: dict[str, tuple[int, int]]
+    max_statements: int
+    documents: Mapping[str, object]
+    """The file's ``data "aws_iam_policy_document"`` blocks by name."""
+
+    @abstractmethod
+    def literal(self, value: ExpressionT | None) -> str | None:
+        """A string attribute's value when it holds no expression."""
+
+    @abstractmethod
+    def mark(self, pointer: str, at: LocationT) -> None:
+        """``pointer`` (of a policy, or one of its elements) is at ``at`` in the file."""
+
+    @abstractmethod
+    def policy(self, value: ExpressionT, kind: PolicyKind, pointer: str, subject: Subject, address: str,
+               attribute: str, used_documents: set[str], resource_implied: bool = False,
+               label: str | None = None) -> Policy | None:
+        """The policy an attribute's value holds, added to the result; None when there is none to check."""
+
+    @abstractmethod
+    def argument_ref(self, resource: ConfigurationResource[ExpressionT, LocationT], argument: str) -> Ref:
+        """A resource's argument (which it has) as one ref."""
+
+    @abstractmethod
+    def argument_refs(self, resource: ConfigurationResource[ExpressionT, LocationT], argument: str) -> list[Ref]:
+        """A resource's argument as refs: one for each item of a list written out, else one; none when not set."""
+
+    @abstractmethod
+    def inline_policy_blocks(self, resource: ConfigurationResource[ExpressionT, LocationT]
+                             ) -> Iterator[tuple[Mapping[str, ExpressionT], str, LocationT]]:
+        """A role's ``inline_policy`` blocks: (attributes, pointer, where it is), in the order of the file."""
+
+    @abstractmethod
+    def document_pointer(self, name: str) -> str:
+        """The pointer of the ``data "aws_iam_policy_document"`` block ``name``."""
+
+    @abstractmethod
+    def policy_document(self, name: str) -> dict[str, Any] | None:
+        """The JSON the AWS provider renders for the data source ``name``; None when none of its statements can be
+        checked."""
+
+    def read_resources(self, resources: Sequence[ConfigurationResource[ExpressionT, LocationT]],
+                       principals: TerraformPrincipals) -> None:
+        """Read the resources, then the data sources no policy uses (as policies of their own), then add the
+        principals with what attaches to them."""
+        used_documents: set[str] = set()
+        for resource in resources:
+            self.read_resource(resource, principals, used_documents)
+        for name in self.documents:
+            if name not in used_documents:
+                self.standalone_document(name)
+        principals.principals(self.result, self.source, self.positions)
+
+    def read_resource(self, resource: ConfigurationResource[ExpressionT, LocationT], principals: TerraformPrincipals,
+                      used_documents: set[str]) -> None:
+        """One resource's policies, the principal it declares and the attachments it makes."""
+        rtype, address, attributes, pointer = resource.rtype, resource.address, resource.attributes, resource.pointer
+        self.mark(pointer, resource.at)
+        literal_name = self.literal(attributes.get("name"))
+        principal_kind = PRINCIPAL_RESOURCES.get(rtype)
+        subject = Subject(principal_kind or "policy", literal_name or address, None)
+        if principal_kind is not None:
+            principals.declare(principal_kind, address, literal_name, pointer)
+            self.result.counts[principal_kind + "s"] += 1
+        policies: dict[str, Policy | None] = {}
+        for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
+            if attribute not in attributes:
+                continue
+            policy = policies[attribute] = self.policy(
+                attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
+                used_documents, rtype in RESOURCE_IMPLIED_TYPES)
+            if policy is None:
+                continue
+            if principal_kind == "role":
+                principals.trust(address, policy)
+            owner = OWNER_ATTRIBUTE.get(rtype)
+            if owner and owner[1] in attributes:
+                principals.inline_policy(owner[0], self.argument_ref(resource, owner[1]), policy)
+        if rtype == MANAGED_POLICY:
+            path = self.literal(attributes["path"]) if "path" in attributes else "/"
+            principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
+        if principal_kind == "role":
+            for index, (inline, inline_pointer, at) in enumerate(self.inline_policy_blocks(resource)):
+                if "policy" not in inline:
+                    continue  # an empty inline_policy block: Terraform removes the role's inline policies
+                self.mark(inline_pointer, at)
+                label = f"inline:{self.literal(inline.get('name')) or index}"
+                policy = self.policy(inline["policy"], PolicyKind.IDENTITY, join_pointer(inline_pointer, "policy"),
+                                     subject, f"{address}.inline_policy[{index}]", "policy", used_documents,
+                                     label=label)
+                if policy is not None:
+                    principals.own_policy(address, policy)
+        principals.read_attachments(rtype, address, partial(self.argument_refs, resource))
+
+    def document_policy(self, name: str, shown: str, where: str, kind: PolicyKind, subject: Subject, label: str,
+                        used_documents: set[str], resource_implied: bool) -> Policy | None:
+        """The policy of an attribute that names the data source ``name`` (``shown`` as written), or None and why
+        it is not checked."""
+        if name not in self.documents:
+            self.not_checked(where, f"= {shown}: not checked (the data source is not in this file)")
+            return None
+        used_documents.add(name)
+        document = self.policy_document(name)
+        if document is None:
+            self.not_checked(where, f"= {shown}: not checked (none of its statements can be)")
+            return None
+        return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
+
+    def standalone_document(self, name: str) -> None:
+        """A data source no policy attribute uses, checked as a policy of its own."""
+        from auditor.loaders import infer_kind
+
+        document = self.policy_document(name)
+        if document is None:
+            return
+        address = f"data.{POLICY_DOCUMENT}.{name}"
+        self.add_policy(document, infer_kind(document), self.document_pointer(name), Subject("policy", address, None),
+                        address)
+
+    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
+                   resource_implied: bool = False) -> Policy:
+        policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
+                                  max_statements=self.max_statements, resource_implied=resource_implied)
+        self.result.policies.append(policy)
+        return policy
+
+    def not_checked(self, where: str, what: str) -> None:
+        self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")

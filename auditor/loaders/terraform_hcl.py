@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 from lark import Token, Tree
@@ -24,19 +23,16 @@ from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, pa
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
-    DOCUMENT_OUTPUTS,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
-    OWNER_ATTRIBUTE,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
-    PRINCIPAL_RESOURCES,
     READ_RESOURCES,
-    RESOURCE_IMPLIED_TYPES,
-    RESOURCE_POLICY_ATTRIBUTES,
     STATEMENT_LISTS,
     WHITESPACE,
+    ConfigurationReader,
+    ConfigurationResource,
     Ref,
     Template,
     TerraformPrincipals,
@@ -45,6 +41,7 @@ from auditor.loaders.terraform_common import (
     interpolated,
     is_list_argument,
     placeholder_text,
+    policy_document_name,
     principal_element,
     provider_strings,
     reference_ref,
@@ -53,11 +50,14 @@ from auditor.loaders.terraform_common import (
     unknown_shape,
 )
 from auditor.model import Policy, PolicyKind, Problem, Subject
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS
 from auditor.source import Source, join_pointer, scan_json_offsets
 
 _HCL_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+_Resource = ConfigurationResource[Tree, Tree]
 
 
 class _TooDeep(Exception):
@@ -108,7 +108,7 @@ def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTI
     return result
 
 
-class _ConfigurationReader:
+class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
     def __init__(self, source: Source, positions: dict[str, tuple[int, int]], result: LoadResult, max_nesting: int,
                  max_statements: int) -> None:
         self.source = source
@@ -124,7 +124,7 @@ class _ConfigurationReader:
 
     def read(self, tree: Tree) -> None:
         blocks = [item for item in _body_items(_child_tree(tree, "body")) if item.data == "block"]
-        resources: list[tuple[str, str, Tree]] = []
+        resources: list[_Resource] = []
         principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
         for block in blocks:
             kind, labels = _block_type(block), _block_labels(block)
@@ -135,65 +135,26 @@ class _ConfigurationReader:
                 principals.policy_data_source(f"data.{MANAGED_POLICY}.{labels[1]}",
                                               self.literal(attributes.get("arn")), self.literal(attributes.get("name")))
             elif kind == "resource" and len(labels) == 2 and labels[0] in READ_RESOURCES:
-                resources.append((labels[0], labels[1], block))
-        used_documents: set[str] = set()
-        for rtype, name, block in resources:
-            address = f"{rtype}.{name}"
-            pointer = join_pointer(join_pointer("/resource", rtype), name)
-            self.mark(pointer, block)
-            attributes = _attributes(block)
-            literal_name = self.literal(attributes.get("name"))
-            principal_kind = PRINCIPAL_RESOURCES.get(rtype)
-            subject = Subject(principal_kind or "policy", literal_name or address, None)
-            if principal_kind is not None:
-                principals.declare(principal_kind, address, literal_name, pointer)
-                self.result.counts[principal_kind + "s"] += 1
-            policies: dict[str, Policy | None] = {}
-            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
-                if attribute not in attributes:
-                    continue
-                policy = policies[attribute] = self.policy(
-                    attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
-                    used_documents, rtype in RESOURCE_IMPLIED_TYPES)
-                if policy is None:
-                    continue
-                if principal_kind == "role":
-                    principals.trust(address, policy)
-                owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner and owner[1] in attributes:
-                    principals.inline_policy(owner[0], self.ref(attributes[owner[1]], owner[1]), policy)
-            if rtype == MANAGED_POLICY:
-                path = self.literal(attributes["path"]) if "path" in attributes else "/"
-                principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
-            if principal_kind == "role":
-                inline_blocks = [item for item in _body_items(_child_tree(block, "body"))
-                                 if item.data == "block" and _block_type(item) == "inline_policy"]
-                for index, inline in enumerate(inline_blocks):
-                    inline_attributes = _attributes(inline)
-                    if "policy" not in inline_attributes:
-                        continue  # an empty inline_policy block: Terraform removes the role's inline policies
-                    inline_pointer = join_pointer(join_pointer(pointer, "inline_policy"), index)
-                    self.mark(inline_pointer, inline)
-                    label = f"inline:{self.literal(inline_attributes.get('name')) or index}"
-                    policy = self.policy(inline_attributes["policy"], PolicyKind.IDENTITY,
-                                         join_pointer(inline_pointer, "policy"), subject,
-                                         f"{address}.inline_policy[{index}]", "policy", used_documents, label=label)
-                    if policy is not None:
-                        principals.own_policy(address, policy)
-            principals.read_attachments(rtype, address, partial(self.refs, attributes))
-        for name, block in self.documents.items():
-            if name not in used_documents:
-                self.standalone_document(name, block)
-        principals.principals(self.result, self.source, self.positions)
+                pointer = join_pointer(join_pointer("/resource", labels[0]), labels[1])
+                resources.append(ConfigurationResource(labels[0], labels[1], _attributes(block), pointer, block))
+        self.read_resources(resources, principals)
 
-    def refs(self, attributes: dict[str, Tree], argument: str) -> list[Ref]:
-        """An attachment's argument as refs: one for each item of a list written out, else one."""
-        if argument not in attributes:
+    def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Tree], str, Tree]]:
+        blocks = [item for item in _body_items(_child_tree(resource.at, "body"))
+                  if item.data == "block" and _block_type(item) == "inline_policy"]
+        for index, block in enumerate(blocks):
+            yield _attributes(block), join_pointer(join_pointer(resource.pointer, "inline_policy"), index), block
+
+    def argument_ref(self, resource: _Resource, argument: str) -> Ref:
+        return self.ref(resource.attributes[argument], argument)
+
+    def argument_refs(self, resource: _Resource, argument: str) -> list[Ref]:
+        if argument not in resource.attributes:
             return []
-        node = _unwrap_expression(attributes[argument])
+        node = _unwrap_expression(resource.attributes[argument])
         if is_list_argument(argument) and not isinstance(node, Token) and node.data == "tuple":
             return [self.ref(item, f"{argument}[{index}]") for index, item in enumerate(_meaningful_children(node))]
-        return [self.ref(attributes[argument], argument)]
+        return [self.argument_ref(resource, argument)]
 
     def ref(self, expression: Tree, argument: str) -> Ref:
         """How an attachment names a principal or policy: a reference (``aws_iam_role.NAME.name``), a string, or an
@@ -241,30 +202,14 @@ class _ConfigurationReader:
             if document is None:
                 return None
             return self.add_policy(document, kind, pointer, subject, label, resource_implied)
-        traversal = _traversal(node)
-        if traversal is not None and len(traversal) == 4 and traversal[:2] == ["data", POLICY_DOCUMENT] \
-                and traversal[3] in DOCUMENT_OUTPUTS:
-            name = traversal[2]
-            if name not in self.documents:
-                self.not_checked(where, f"= {self.shown(node)}: not checked (the data source is not in this file)")
-                return None
-            used_documents.add(name)
-            document = self.policy_document(name)
-            if document is None:
-                self.not_checked(where, f"= {self.shown(node)}: not checked (none of its statements can be)")
-                return None
-            return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
+        name = policy_document_name(_traversal(node))
+        if name is not None:
+            return self.document_policy(name, self.shown(node), where, kind, subject, label, used_documents,
+                                        resource_implied)
         self.not_checked(where, f"= {self.shown(node)}: not checked (iam-audit reads jsonencode(...), JSON text and "
                                 "aws_iam_policy_document data sources of the same file; the plan from "
                                 "terraform show -json has the value)")
         return None
-
-    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
-                   resource_implied: bool = False) -> Policy:
-        policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
-                                  max_statements=self.max_statements, resource_implied=resource_implied)
-        self.result.policies.append(policy)
-        return policy
 
     def without_unknown_statements(self, document: Any, pointer: str, marks: dict[str, int],
                                    where: str) -> Any | None:
@@ -355,16 +300,6 @@ class _ConfigurationReader:
 
     def document_pointer(self, name: str) -> str:
         return join_pointer(join_pointer("/data", POLICY_DOCUMENT), name)
-
-    def standalone_document(self, name: str, block: Tree) -> None:
-        from auditor.loaders import infer_kind
-
-        document = self.policy_document(name)
-        if document is None:
-            return
-        address = f"data.{POLICY_DOCUMENT}.{name}"
-        self.add_policy(document, infer_kind(document), self.document_pointer(name), Subject("policy", address, None),
-                        address)
 
     def policy_document(self, name: str) -> dict[str, Any] | None:
         """The JSON the AWS provider renders for a ``data "aws_iam_policy_document"`` block (read once); None when
@@ -585,9 +520,6 @@ class _ConfigurationReader:
         """An expression as a message quotes it: on one line, cut short."""
         start, end = _span(node)
         return shorter(WHITESPACE.sub(" ", self.text[start:end]).strip())
-
-    def not_checked(self, where: str, what: str) -> None:
-        self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")
 
 
 # --------------------------------------------------------------------- parse-tree helpers

@@ -16,26 +16,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
-    DOCUMENT_OUTPUTS,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
-    OWNER_ATTRIBUTE,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
-    PRINCIPAL_RESOURCES,
     READ_RESOURCES,
-    RESOURCE_IMPLIED_TYPES,
-    RESOURCE_POLICY_ATTRIBUTES,
     STATEMENT_LISTS,
     WHITESPACE,
+    ConfigurationReader,
+    ConfigurationResource,
     Ref,
     TerraformPrincipals,
     Unknown,
@@ -43,6 +39,7 @@ from auditor.loaders.terraform_common import (
     interpolated,
     is_list_argument,
     placeholder_text,
+    policy_document_name,
     principal_element,
     provider_strings,
     reference_ref,
@@ -52,7 +49,7 @@ from auditor.loaders.terraform_common import (
     unknown_shape,
 )
 from auditor.model import Policy, PolicyKind, Problem, Subject
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, type_name
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, type_name
 from auditor.source import Source, join_pointer
 
 COMMENT = "//"
@@ -62,6 +59,7 @@ _STEP = re.compile(r"\.\s*([A-Za-z_][\w-]*)|\[[^\]]*\]")
 
 Block = tuple[tuple[str, ...], dict[str, Any], str]
 """A block's labels, its body and the JSON pointer of the body in the file."""
+_Resource = ConfigurationResource[Any, str]
 
 
 def load_terraform_json(data: Any, source: Source, max_nesting: int = MAX_NESTING,
@@ -86,7 +84,7 @@ def load_terraform_json(data: Any, source: Source, max_nesting: int = MAX_NESTIN
     return result
 
 
-class _ConfigurationReader:
+class _ConfigurationReader(ConfigurationReader[Any, str]):
     def __init__(self, file: Source, result: LoadResult, max_nesting: int, max_statements: int) -> None:
         self.file = file
         """The parsed file: locates a pointer into its JSON."""
@@ -103,7 +101,7 @@ class _ConfigurationReader:
     # ----------------------------------------------------------------- the file's blocks
 
     def read(self, data: dict[str, Any]) -> None:
-        resources: list[Block] = []
+        resources: list[_Resource] = []
         principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
         for block_type, value in data.items():
             if block_type == "data":
@@ -114,61 +112,27 @@ class _ConfigurationReader:
                         principals.policy_data_source(f"data.{MANAGED_POLICY}.{name}", self.literal(body.get("arn")),
                                                       self.literal(body.get("name")))
             elif block_type == "resource":
-                resources.extend(block for block in _blocks(value, "/resource", 2) if block[0][0] in READ_RESOURCES)
-        used_documents: set[str] = set()
-        for (rtype, name), body, pointer in resources:
-            address = f"{rtype}.{name}"
-            self.mark(pointer, pointer)
-            literal_name = self.literal(body.get("name"))
-            principal_kind = PRINCIPAL_RESOURCES.get(rtype)
-            subject = Subject(principal_kind or "policy", literal_name or address, None)
-            if principal_kind is not None:
-                principals.declare(principal_kind, address, literal_name, pointer)
-                self.result.counts[principal_kind + "s"] += 1
-            policies: dict[str, Policy | None] = {}
-            for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
-                if attribute not in body:
-                    continue
-                policy = policies[attribute] = self.policy(
-                    body[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
-                    used_documents, rtype in RESOURCE_IMPLIED_TYPES)
-                if policy is None:
-                    continue
-                if principal_kind == "role":
-                    principals.trust(address, policy)
-                owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner and owner[1] in body:
-                    principals.inline_policy(owner[0], self.ref(body[owner[1]], join_pointer(pointer, owner[1]),
-                                                                owner[1]), policy)
-            if rtype == MANAGED_POLICY:
-                path = self.literal(body["path"]) if "path" in body else "/"
-                principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
-            if principal_kind == "role" and "inline_policy" in body:
-                inline_blocks = _blocks(body["inline_policy"], join_pointer(pointer, "inline_policy"), 0)
-                for index, (_, inline, inline_pointer) in enumerate(inline_blocks):
-                    if "policy" not in inline:
-                        continue  # an empty inline_policy block: Terraform removes the role's inline policies
-                    self.mark(inline_pointer, inline_pointer)
-                    label = f"inline:{self.literal(inline.get('name')) or index}"
-                    policy = self.policy(inline["policy"], PolicyKind.IDENTITY, join_pointer(inline_pointer, "policy"),
-                                         subject, f"{address}.inline_policy[{index}]", "policy", used_documents,
-                                         label=label)
-                    if policy is not None:
-                        principals.own_policy(address, policy)
-            principals.read_attachments(rtype, address, partial(self.refs, body, pointer))
-        for name in self.documents:
-            if name not in used_documents:
-                self.standalone_document(name)
-        principals.principals(self.result, self.source, self.positions)
+                resources.extend(ConfigurationResource(rtype, name, body, pointer, pointer)
+                                 for (rtype, name), body, pointer in _blocks(value, "/resource", 2)
+                                 if rtype in READ_RESOURCES)
+        self.read_resources(resources, principals)
 
-    def refs(self, body: dict[str, Any], pointer: str, argument: str) -> list[Ref]:
-        """An attachment's argument as refs: one for each item of a list written out, else one."""
-        if argument not in body:
+    def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Any], str, str]]:
+        if "inline_policy" in resource.attributes:
+            at = join_pointer(resource.pointer, "inline_policy")
+            for _, inline, inline_pointer in _blocks(resource.attributes["inline_policy"], at, 0):
+                yield inline, inline_pointer, inline_pointer
+
+    def argument_ref(self, resource: _Resource, argument: str) -> Ref:
+        return self.ref(resource.attributes[argument], join_pointer(resource.pointer, argument), argument)
+
+    def argument_refs(self, resource: _Resource, argument: str) -> list[Ref]:
+        if argument not in resource.attributes:
             return []
-        value, at = body[argument], join_pointer(pointer, argument)
+        value, at = resource.attributes[argument], join_pointer(resource.pointer, argument)
         if is_list_argument(argument) and isinstance(value, list):
             return [self.ref(item, join_pointer(at, index), f"{argument}[{index}]") for index, item in enumerate(value)]
-        return [self.ref(value, at, argument)]
+        return [self.argument_ref(resource, argument)]
 
     def ref(self, value: Any, at: str, argument: str) -> Ref:
         """How an attachment names a principal or policy: a reference (``"${aws_iam_role.NAME.name}"``), a string,
@@ -197,19 +161,10 @@ class _ConfigurationReader:
             return None
         expression = single_interpolation(value)
         if expression is not None:
-            traversal = _reference(expression)
-            if traversal is not None and len(traversal) == 4 and traversal[:2] == ["data", POLICY_DOCUMENT] \
-                    and traversal[3] in DOCUMENT_OUTPUTS:
-                name = traversal[2]
-                if name not in self.documents:
-                    self.not_checked(where, f"= {_shown(value)}: not checked (the data source is not in this file)")
-                    return None
-                used_documents.add(name)
-                document = self.policy_document(name)
-                if document is None:
-                    self.not_checked(where, f"= {_shown(value)}: not checked (none of its statements can be)")
-                    return None
-                return self.add_policy(document, kind, self.documents[name][1], subject, label, resource_implied)
+            name = policy_document_name(_reference(expression))
+            if name is not None:
+                return self.document_policy(name, _shown(value), where, kind, subject, label, used_documents,
+                                            resource_implied)
             self.not_checked(where, f"= {_shown(value)}: not checked (iam-audit reads a .tf.json policy written as "
                                     "JSON text or as an aws_iam_policy_document data source of the same file; the "
                                     "plan from terraform show -json has the value)")
@@ -232,24 +187,10 @@ class _ConfigurationReader:
             return None
         return self.add_policy(document, kind, pointer, subject, label, resource_implied)
 
-    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
-                   resource_implied: bool = False) -> Policy:
-        policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
-                                  max_statements=self.max_statements, resource_implied=resource_implied)
-        self.result.policies.append(policy)
-        return policy
-
     # ----------------------------------------------------------------- data "aws_iam_policy_document"
 
-    def standalone_document(self, name: str) -> None:
-        from auditor.loaders import infer_kind
-
-        document = self.policy_document(name)
-        if document is None:
-            return
-        address = f"data.{POLICY_DOCUMENT}.{name}"
-        self.add_policy(document, infer_kind(document), self.documents[name][1], Subject("policy", address, None),
-                        address)
+    def document_pointer(self, name: str) -> str:
+        return self.documents[name][1]
 
     def policy_document(self, name: str) -> dict[str, Any] | None:
         """The JSON the AWS provider renders for a ``data "aws_iam_policy_document"`` block (read once); None when
@@ -417,9 +358,6 @@ class _ConfigurationReader:
     def mark(self, pointer: str, at: str) -> None:
         """``pointer`` (of a policy, or one of its elements) is at the file's value ``at``."""
         self.positions[pointer] = self.file.locate(at)
-
-    def not_checked(self, where: str, what: str) -> None:
-        self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")
 
 
 def _blocks(value: Any, pointer: str, labels: int, found: tuple[str, ...] = ()) -> Iterator[Block]:
