@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from auditor.catalog import ARN_VARIABLE, Catalog, glob_regex
-from auditor.model import Condition, Policy, Statement
+from auditor.model import Condition, Policy, PolicyKind, Statement
 
 TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
 MAX_MERGED_ELEMENTS = 5_000_000
@@ -189,6 +189,7 @@ class PermissionModel:
         self._merged_elements = 0
         """Actions held by the unions of several patterns memoised so far (bounded by MAX_MERGED_ELEMENTS)."""
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
+        self._allows_left: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
         self._boundaries: dict[int, tuple[Policy, frozenset[str], list[CompiledStatement]]] = {}
         self._denied_everywhere: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str]]] = {}
@@ -202,6 +203,7 @@ class PermissionModel:
         """Drop what was compiled per policy (the action sets of patterns stay): call it when the policies
         checked so far will not be seen again, so that they and their sources can be freed."""
         self._compiled.clear()
+        self._allows_left.clear()
         self._pairs.clear()
         self._boundaries.clear()
         self._bounded_allows.clear()
@@ -277,6 +279,21 @@ class PermissionModel:
         )
         self._compiled[id(policy)] = (policy, compiled)
         return compiled
+
+    def allows_left(self, policy: Policy) -> tuple[CompiledStatement, ...]:
+        """The Allow statements of the policy that can apply, each with the actions the policy's own unconditional
+        Denies leave it (``Allow * *`` beside ``Deny * *`` is gone); only identity policies are evaluated so."""
+        entry = self._allows_left.get(id(policy))
+        if entry is not None and entry[0] is policy:
+            return entry[1]
+        statements = self.compile(policy)
+        allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
+        if policy.kind is PolicyKind.IDENTITY and len(allows) != len(statements):
+            allows = tuple(replace(grant.source, actions=grant.actions)
+                           if grant.actions is not grant.source.actions else grant.source
+                           for grant in self.effective([policy]).grants)
+        self._allows_left[id(policy)] = (policy, allows)
+        return allows
 
     def effective(self, policies: Sequence[Policy], boundary: Policy | None = None) -> EffectivePermissions:
         """Evaluate the identity policies of one principal (or one policy) together, within ``boundary``."""

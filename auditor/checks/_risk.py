@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from auditor.catalog import Catalog
@@ -79,15 +79,29 @@ def compiled(policy: Policy, context: CheckContext) -> tuple[CompiledStatement, 
 
 
 def allows_left(policy: Policy, context: CheckContext) -> tuple[CompiledStatement, ...]:
-    """The Allow statements of an identity policy that can apply, each with the actions its policy's
-    unconditional Denies leave it (``Allow * *`` beside ``Deny * *`` is gone); others policies' Allows as
-    they are. The per-statement rules judge these, so a Deny in the same policy is never overlooked."""
-    statements = compiled(policy, context)
-    allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
-    if policy.kind is not PolicyKind.IDENTITY or len(allows) == len(statements):
-        return allows
-    return tuple(replace(grant.source, actions=grant.actions) if grant.actions is not grant.source.actions
-                 else grant.source for grant in model(context).effective([policy]).grants)
+    """The Allow statements of a policy that can apply, less what its own unconditional Denies refuse (see
+    ``PermissionModel.allows_left``): the per-statement rules judge these, so a Deny beside them is never
+    overlooked."""
+    return model(context).allows_left(policy)
+
+
+ADMIN_SHARE = 0.9
+"""A grant of at least this share of the catalogue, with a way to grant itself the rest, is administrator access."""
+SELF_GRANTING_ACTIONS = frozenset(
+    {
+        "iam:putuserpolicy", "iam:putrolepolicy", "iam:putgrouppolicy", "iam:attachuserpolicy",
+        "iam:attachrolepolicy", "iam:attachgrouppolicy", "iam:createpolicyversion", "iam:addusertogroup",
+        "iam:setdefaultpolicyversion",
+    }
+)
+
+
+def administrator_actions(actions: frozenset[str], context: CheckContext) -> bool:
+    """Every action, or all but a few (a NotAction, a Deny of a handful) with a way to grant oneself the rest."""
+    total = model(context).all_actions
+    if actions is total or len(actions) == len(total):
+        return True
+    return len(actions) >= ADMIN_SHARE * len(total) and not actions.isdisjoint(SELF_GRANTING_ACTIONS)
 
 
 def is_caller_context_key(key: str) -> bool:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.checks._risk import (
+    SELF_GRANTING_ACTIONS,
     action_classes,
+    administrator_actions,
     allows_left,
     display,
     has_wildcard,
@@ -26,32 +28,17 @@ from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
 
-ADMIN_SHARE = 0.9
-"""A statement granting at least this share of the catalogue, with a way to grant itself the rest, is admin."""
-
-SELF_GRANTING_ACTIONS = frozenset(
-    {
-        "iam:putuserpolicy", "iam:putrolepolicy", "iam:putgrouppolicy", "iam:attachuserpolicy",
-        "iam:attachrolepolicy", "iam:attachgrouppolicy", "iam:createpolicyversion", "iam:addusertogroup",
-        "iam:setdefaultpolicyversion",
-    }
-)
 SENSITIVE_SERVICES = frozenset({"iam", "sts", "kms", "organizations"})
 _V = '{"Version": "2012-10-17", "Statement": ['
 
 
 def full_admin(statement: CompiledStatement, context: CheckContext) -> bool:
     """An Allow on every resource that grants every action, or all but a few and a way to the rest."""
-    total = model(context).all_actions
-    if len(statement.actions) < ADMIN_SHARE * len(total):
-        return False
     if not statement.is_allow or statement.never_applies or not statement.any_resource:
         return False
     if scoping_conditions(statement.conditions):
         return False
-    if statement.actions is total or len(statement.actions) == len(total):
-        return True
-    return statement.statement.not_actions is not None and bool(statement.actions & SELF_GRANTING_ACTIONS)
+    return administrator_actions(statement.actions, context)
 
 
 def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[PolicyKind, ...] = (PolicyKind.IDENTITY,)
@@ -75,7 +62,10 @@ def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[Policy
                  note="an ARN pattern whose every part is a wildcard matches every resource, as * does"),
          example(_V + '{"Effect": "Allow", "NotAction": ["iam:Create*", "iam:Attach*"], "Resource": "*"}]}',
                  "IAM001", "IAM004", "IAM012"),
-         example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "**"}]}', "IAM001")],
+         example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "**"}]}', "IAM001"),
+         example(_V + '{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}, '
+                 '{"Effect": "Allow", "Action": "*", "Resource": "*"}]}', "IAM001", "IAM012",
+                 note="a Deny of a few actions leaves an administrator, who can grant themselves the rest")],
     good=[example(_V + '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
                   '{"Effect": "Deny", "Action": "*", "Resource": "*"}]}',
@@ -87,8 +77,14 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         if not full_admin(statement, context):
             continue
         st = statement.statement
-        if st.not_actions is not None:
-            missing = len(model(context).all_actions) - len(statement.actions)
+        missing = len(model(context).all_actions) - len(statement.actions)
+        details: dict[str, object]
+        if st.not_actions is None and missing:
+            message = (f"Allows every action on every resource but the {missing} a Deny of the policy refuses, "
+                       f"including {', '.join(display(statement.actions & SELF_GRANTING_ACTIONS, context.catalog, 2))}"
+                       ", which grant the rest: this is administrator access")
+            details = {"denied_actions": missing}
+        elif st.not_actions is not None:
             message = (f"NotAction leaves {len(statement.actions)} actions allowed on every resource, including "
                        f"{', '.join(display(statement.actions & SELF_GRANTING_ACTIONS, context.catalog, 2))}, "
                        "which grant the rest: this is administrator access")
