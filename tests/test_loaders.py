@@ -299,6 +299,31 @@ Resources:
     assert scoped.resources == ("arn:aws:s3:::a/*", "arn:aws:s3:::b/*")
 
 
+def test_cloudformation_split_is_resolved_and_unknown_actions_are_listed_as_not_checked() -> None:
+    template = """Parameters:
+  Actions: {Type: CommaDelimitedList}
+Resources:
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: !Split [",", "ec2:RunInstances,iam:CreateAccessKey"]
+            Resource: "*"
+          - Effect: Allow
+            Action: [s3:GetObject, !Ref Actions]
+            Resource: "arn:aws:s3:::b/*"
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    split, partly = loaded.policies[0].statements
+    assert split.actions == ("ec2:RunInstances", "iam:CreateAccessKey")
+    assert partly.actions == ("s3:GetObject", "{{Ref:Actions}}")
+    assert [n.split(": ", 1)[1] for n in loaded.not_checked] == [
+        "ManagedPolicy:Policy: statement 1 Action {{Ref:Actions}} is known only when the stack is deployed"]
+
+
 def test_cloudformation_intrinsics_around_whole_policies() -> None:
     template = """Resources:
   Role:

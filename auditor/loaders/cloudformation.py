@@ -3,7 +3,7 @@
 Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS,
 Secrets Manager and ECR, and AWS SAM functions, written as YAML/JSON or as a JSON string.
 Intrinsic functions are resolved where the template says enough (pseudo parameters,
-parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``; an ``Fn::If`` gives the statements,
+parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``; an ``Fn::If`` gives the statements,
 actions and resources of both branches); anything else becomes a ``{{...}}`` placeholder that checks
 treat as an unknown value.
 """
@@ -131,6 +131,10 @@ class _Resolver:
                     return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
             return _Either(tuple(_collapsed(self._resolve(branch, depth + 1)) for branch in argument[1:]))
+        if name == "Fn::Split" and isinstance(argument, list) and len(argument) == 2:
+            delimiter, text = argument[0], self.resolve(argument[1], depth + 1)
+            if isinstance(delimiter, str) and delimiter and isinstance(text, str) and not is_template_value(text):
+                return text.split(delimiter)
         if name == "Fn::GetAtt":
             parts = argument if isinstance(argument, list) else [argument]
             return "{{GetAtt:" + ".".join(_as_text(part) for part in parts) + "}}"
@@ -223,6 +227,22 @@ def _deploy_time_part(document: Any) -> str | None:
     return None
 
 
+def _deploy_time_actions(document: Any) -> list[str]:
+    """The actions an intrinsic left unknown (``Action: !Ref Actions``): the rest of the statement is checked, but
+    not what those grant."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    found = []
+    for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+        if not isinstance(statement, dict):
+            continue
+        for element in ("Action", "NotAction"):
+            value = statement.get(element)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and is_template_value(item):
+                    found.append(f"statement {index} {element} {item.strip()}")
+    return found
+
+
 def _json_document(text: str) -> Any:
     """A policy property given as a JSON string (CloudFormation accepts one for its Json-typed properties, often
     written ``PolicyDocument: !Sub | {...}``): the document it holds; the string itself when it is not JSON."""
@@ -288,6 +308,9 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
                                       "deployed")
             return None
+        for where_unknown in _deploy_time_actions(resolved):
+            result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
+                                      "stack is deployed")
         policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,
                                   max_statements=max_statements, resource_implied=resource_implied)
         result.policies.append(policy)
