@@ -239,37 +239,23 @@ def _is_bound_placeholder(text: str) -> bool:
     return bool(re.fullmatch(r"\$\{[A-Za-z][A-Za-z0-9_]*\}", text)) and not text.lower().startswith("${aws:")
 
 
-def denied_to_everyone(allow: CompiledStatement, policy: Policy, context: CheckContext) -> bool:
-    """Whether a Deny of everyone in the same policy, with no condition, refuses whatever the Allow grants."""
-    from auditor.permissions import deny_covers
-
-    for deny in compiled(policy, context):
-        if deny.is_allow or deny.never_applies or deny.conditions:
-            continue
-        if not any(is_everyone(p) for p in deny.statement.principals or ()):
-            continue
-        if allow.actions <= deny.actions and (policy.kind is PolicyKind.TRUST or deny_covers(deny, allow)):
-            return True
-    return False
-
-
-def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckContext) -> Condition | None:
-    """The condition of a Deny in the same policy that refuses the Allow's actions to everyone outside known
-    accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID o-...``), if any: the
-    Allow is then confined as if it carried the positive condition itself."""
+def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckContext) -> bool:
+    """Whether a Deny of everyone in the same policy refuses the Allow's actions to everyone (no condition), or to
+    everyone outside known accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID
+    o-...``): the Allow is then confined as if it carried the positive condition itself."""
     from auditor.permissions import deny_covers
 
     for deny in compiled(policy, context):
         st = deny.statement
         if deny.is_allow or deny.never_applies or not any(is_everyone(p) for p in st.principals or ()):
             continue
-        if not allow.actions <= deny.actions or not deny.conditions:
+        if not allow.actions <= deny.actions:
             continue
         if policy.kind is not PolicyKind.TRUST and not deny_covers(deny, allow):
             continue
-        if all(_confines_as_deny(condition) for condition in deny.conditions):
-            return deny.conditions[0]
-    return None
+        if all(_confines_as_deny(condition) for condition in deny.conditions):  # true for no condition at all
+            return True
+    return False
 
 
 def _confines_as_deny(condition: Condition) -> bool:

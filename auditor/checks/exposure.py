@@ -10,7 +10,6 @@ from auditor.checks._risk import (
     allows_left,
     compiled,
     denied_outside,
-    denied_to_everyone,
     display,
     is_everyone,
     narrowing_condition,
@@ -196,8 +195,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         everyone = [p for p in st.principals or () if is_everyone(p)]
         if not everyone and st.not_principals is None:
             continue
-        if (narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context)
-                or denied_to_everyone(statement, policy, context)):
+        if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
             continue
         writes = statement.actions & action_classes(catalog).write
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")

@@ -14,7 +14,6 @@ from auditor.checks._risk import (
     arn_account,
     compiled,
     denied_outside,
-    denied_to_everyone,
     is_everyone,
     is_negated,
     is_own_account_principal,
@@ -370,8 +369,7 @@ def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         everyone = [r for r in statement.principals or () if is_everyone(r)]
         if not everyone and statement.not_principals is None:
             continue
-        if (narrowing_condition(statement.conditions) is not None or denied_outside(allow, policy, context)
-                or denied_to_everyone(allow, policy, context)):
+        if narrowing_condition(statement.conditions) is not None or denied_outside(allow, policy, context):
             continue
         pointer = everyone[0].pointer if everyone else statement.element_pointer("NotPrincipal")
         yield Hit(
