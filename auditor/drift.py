@@ -727,16 +727,24 @@ def compare_principal(
     pool = list(principal.inline_policies)
     added_managed: list[str] = []
     group_arns = set(principal.group_policy_arns)
-    for policy in (*principal.attached_policies, *principal.group_policies):
-        arn = policy.label or ""
-        if policy in principal.group_policies and arn not in group_arns:
-            pool.append(policy)  # a group's inline policy
-        elif documented(arn):
-            continue
-        elif policy.is_aws_managed:
+
+    def sort_out(managed: Policy) -> None:
+        """An undocumented AWS managed policy is compared by ARN, a customer managed one by its statements."""
+        arn = managed.label or ""
+        if documented(arn):
+            return
+        if managed.is_aws_managed:
             added_managed.append(arn)
         else:
-            pool.append(policy)
+            pool.append(managed)
+
+    for policy in principal.attached_policies:
+        sort_out(policy)
+    for policy in principal.group_policies:
+        if policy.label in group_arns:
+            sort_out(policy)
+        else:
+            pool.append(policy)  # a group's inline policy
     seen = {p.label for p in principal.group_policies}
     added_managed.extend(a for a in (*principal.missing_policy_arns, *(a for a in principal.group_policy_arns
                                                                        if a not in seen))

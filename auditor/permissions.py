@@ -288,7 +288,7 @@ class PermissionModel:
             return entry[1]
         statements = self.compile(policy)
         allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
-        if policy.kind is PolicyKind.IDENTITY and len(allows) != len(statements):
+        if policy.kind is PolicyKind.IDENTITY and any(not s.is_allow for s in statements):
             allows = tuple(replace(grant.source, actions=grant.actions)
                            if grant.actions is not grant.source.actions else grant.source
                            for grant in self.effective([policy]).grants)
