@@ -16,13 +16,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from auditor.model import Policy, PolicyKind, Principal, Subject
+from auditor.loaders.parse import ParseError
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import normalize_policy
 from auditor.source import join_pointer
 
 if TYPE_CHECKING:
     from auditor.loaders.result import LoadResult
     from auditor.source import Source
+
+NOT_PARSED = object()
+"""What ``ConfigurationReader.parse_policy_text`` gives for JSON text it could not read (JSON ``null`` is None)."""
 
 # resource type -> [(attribute, kind)], in a plan (where aws_iam_policy_document is a resource with its json)
 POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
@@ -545,6 +549,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
     result: LoadResult
     positions: dict[str, tuple[int, int]]
     max_statements: int
+    max_nesting: int
     documents: Mapping[str, object]
     """The file's ``data "aws_iam_policy_document"`` blocks by name."""
 
@@ -668,6 +673,24 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                                   max_statements=self.max_statements, resource_implied=resource_implied)
         self.result.policies.append(policy)
         return policy
+
+    def parse_policy_text(self, template: Template, where: str, address: str, attribute: str, pointer: str,
+                          position: Callable[[ParseError], tuple[int, int]]) -> Any:
+        """The document in a policy's JSON text, or ``NOT_PARSED``: JSON built with interpolations outside its
+        strings is listed as not checked, other broken JSON is a ``syntax-error`` at ``position(error)``."""
+        from auditor.loaders.parse import parse_embedded_json
+
+        try:
+            return parse_embedded_json(template.text, self.max_nesting)
+        except ParseError as exc:
+            if template.placeholder_offsets and not all_inside_strings(template):
+                self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
+            else:
+                line, column = position(exc)
+                self.result.document_problems.append((self.source, Problem(
+                    "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
+                    line=line, column=column)))
+            return NOT_PARSED
 
     def not_checked(self, where: str, what: str) -> None:
         self.result.not_checked.append(f"{where} {what}" if what.startswith("=") else f"{where}: {what}")

@@ -19,13 +19,14 @@ from typing import Any
 
 from lark import Token, Tree
 
-from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
+from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
+    NOT_PARSED,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
     READ_RESOURCES,
@@ -37,7 +38,6 @@ from auditor.loaders.terraform_common import (
     Template,
     TerraformPrincipals,
     Unknown,
-    all_inside_strings,
     interpolated,
     is_list_argument,
     placeholder_text,
@@ -277,18 +277,13 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
                 self.not_checked(where, f"= {self.shown(value)}: not checked (a template directive %{{...}} "
                                         "decides the text)")
                 return None
-        try:
-            document = parse_embedded_json(template.text, self.max_nesting)
-        except ParseError as exc:
-            if template.placeholder_offsets and not all_inside_strings(template):
-                self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
-                return None
-            line, column = self.source.locate(pointer)
-            if heredoc_body_offset is not None and exc.offset is not None:
-                line, column = self.source.offset_to_position(heredoc_body_offset + template.raw_offset(exc.offset))
-            self.result.document_problems.append((self.source, Problem(
-                "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
-                line=line, column=column)))
+        def position(error: ParseError) -> tuple[int, int]:
+            if heredoc_body_offset is not None and error.offset is not None:
+                return self.source.offset_to_position(heredoc_body_offset + template.raw_offset(error.offset))
+            return self.source.locate(pointer)
+
+        document = self.parse_policy_text(template, where, address, attribute, pointer, position)
+        if document is NOT_PARSED:
             return None
         if heredoc_body_offset is not None:
             for relative, offset in scan_json_offsets(template.text):

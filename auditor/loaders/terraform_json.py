@@ -18,13 +18,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting, parse_embedded_json
+from auditor.loaders.parse import MAX_NESTING, effective_nesting
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
+    NOT_PARSED,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
     READ_RESOURCES,
@@ -35,7 +36,6 @@ from auditor.loaders.terraform_common import (
     Ref,
     TerraformPrincipals,
     Unknown,
-    all_inside_strings,
     interpolated,
     is_list_argument,
     placeholder_text,
@@ -174,16 +174,9 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
             self.not_checked(where, f"= {_shown(value)}: not checked (a template directive %{{...}} decides the "
                                     "text)")
             return None
-        try:
-            document = parse_embedded_json(template.text, self.max_nesting)
-        except ParseError as exc:
-            if template.placeholder_offsets and not all_inside_strings(template):
-                self.not_checked(where, "is JSON built with interpolations outside its strings: not checked")
-                return None
-            line, column = self.file.locate(pointer)
-            self.result.document_problems.append((self.source, Problem(
-                "syntax-error", f"{address}.{attribute} is not a JSON policy document: {exc.message}", pointer,
-                line=line, column=column)))
+        document = self.parse_policy_text(template, where, address, attribute, pointer,
+                                          lambda _: self.file.locate(pointer))
+        if document is NOT_PARSED:
             return None
         return self.add_policy(document, kind, pointer, subject, label, resource_implied)
 
