@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, Statement, Subject
+from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, Statement, Subject, is_template_value
 from auditor.source import Source, join_pointer
 
 VALID_VERSIONS = ("2012-10-17", "2008-10-17")
@@ -437,3 +437,19 @@ def _case_hint(key: str, valid: tuple[str, ...]) -> str:
         if name.lower() == str(key).lower():
             return f" (element names are case-sensitive: did you mean {name!r}?)"
     return ""
+
+
+def template_actions(document: Any) -> list[str]:
+    """Where a template left an action unknown (``Action: !Ref Actions``, ``actions = var.actions``), as
+    "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those grant."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    found = []
+    for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+        if not isinstance(statement, dict):
+            continue
+        for element in ("Action", "NotAction"):
+            value = statement.get(element)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and is_template_value(item):
+                    found.append(f"statement {index} {element} {item.strip()}")
+    return found

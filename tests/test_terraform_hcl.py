@@ -51,6 +51,7 @@ def position_of(path: Path, needle: str) -> tuple[int, int]:
         ("least-privilege.tf", set()),
         ("unresolved.tf", set()),
         ("network.tf", set()),
+        ("conditional.tf", {("IAM003", 10, 17), ("IAM021", 10, 17), ("IAM001", 23, 18)}),
     ],
 )
 def test_rule_ids_and_positions_of_each_fixture(fixture: str, expected: set[tuple[str, int, int]]) -> None:
@@ -232,6 +233,47 @@ def test_policies_built_by_terraform_are_listed_as_not_checked() -> None:
         "aws_iam_policy.partly_known.policy", "data.aws_iam_policy_document.per_queue"]
 
 
+def test_a_conditional_stands_for_what_either_result_allows() -> None:
+    loaded = load_paths([str(TERRAFORM / "conditional.tf")])
+    by_label = {policy.label: policy for policy in loaded.policies}
+    reader = by_label["aws_iam_policy.reader.policy"].statements[0]
+    assert reader.actions == ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging")
+    # an item that a wildcard of the other result matches adds nothing (and is not reported as redundant)
+    assert reader.resources == ("*",)
+    assert by_label["aws_iam_policy.break_glass.policy"].statements[0].actions == ("*",)
+    assert loaded.not_checked == [
+        "fixtures/loaders/terraform/conditional.tf: aws_iam_policy.extra.policy: statement 0 Action "
+        "{{var.extra_actions}} is known only when Terraform runs (the plan, terraform show -json, has the value)"]
+
+
+def test_each_result_of_a_conditional_keeps_its_own_position() -> None:
+    text = (TERRAFORM / "conditional.tf").read_text(encoding="utf-8").replace(
+        '"s3:GetObjectTagging"', '"s3:GetObjectTaging"')
+    loaded = load_tf(text)
+    offset = text.index('"s3:GetObjectTaging"')
+    expected = (text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
+    assert ("IAM201", *expected) in rules_at(loaded)
+
+
+def test_a_conditional_in_condition_values_stays_unknown() -> None:
+    loaded = load_tf('''
+data "aws_iam_policy_document" "d" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["*"]
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:PrincipalTag/team"
+      values   = var.strict ? ["a"] : ["b"]
+    }
+  }
+}
+''')
+    condition = loaded.policies[0].statements[0].conditions[0]
+    # both values together would narrow a negated operator: the condition is as Terraform decides it
+    assert condition.values == ("{{var.strict ? ['a'] : ['b']}}",)
+
+
 @pytest.mark.parametrize(
     ("text", "message", "position"),
     [
@@ -306,12 +348,13 @@ def test_check_command_on_the_terraform_folder() -> None:
         ("IAM033", "ci-role.tf", 20), ("IAM003", "ci-role.tf", 46), ("IAM012", "ci-role.tf", 49),
         ("IAM030", "public-bucket.tf", 12), ("IAM201", "reports-user.tf", 17), ("IAM012", "worker-role.tf", 23),
         ("IAM002", "worker-role.tf", 25), ("IAM003", "worker-role.tf", 26), ("IAM020", "worker-role.tf", 26),
-        ("IAM022", "worker-role.tf", 26),
+        ("IAM022", "worker-role.tf", 26), ("IAM003", "conditional.tf", 10), ("IAM021", "conditional.tf", 10),
+        ("IAM001", "conditional.tf", 23),
     }
     summary = report["summary"]
-    assert summary["files"] == 9 and summary["policies"] == 10
+    assert summary["files"] == 10 and summary["policies"] == 13
     assert [entry["path"] for entry in summary["skipped"]] == ["fixtures/loaders/terraform/network.tf"]
-    assert len(summary["not_checked"]) == 5
+    assert len(summary["not_checked"]) == 6
 
 
 def test_policy_document_made_only_of_other_documents_is_not_checked() -> None:

@@ -190,6 +190,15 @@ def test_policies_built_by_terraform_are_listed_as_not_checked() -> None:
     assert not loaded.skipped and not findings(loaded)
 
 
+def test_actions_terraform_decides_are_listed_as_not_checked() -> None:
+    loaded = load_tf_json('''{"data": {"aws_iam_policy_document": {"d": {"statement": [
+        {"actions": ["s3:GetObject", "${var.extra}"], "resources": ["*"]}]}}}}''')
+    assert loaded.not_checked == [
+        "main.tf.json: data.aws_iam_policy_document.d: statement 0 Action {{var.extra}} is known only when "
+        "Terraform runs (the plan, terraform show -json, has the value)"]
+    assert [policy.label for policy in loaded.policies] == ["data.aws_iam_policy_document.d"]
+
+
 def test_statement_or_policy_whose_shape_terraform_decides_is_not_checked() -> None:
     loaded = load_tf_json('''{
   "data": {

@@ -11,12 +11,12 @@ treat as an unknown value.
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import Any
 
+from auditor.loaders.either import kept_items
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Policy, PolicyKind, Principal, Subject, is_template_value
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_actions
 from auditor.source import Source, join_pointer
 
 _REMOVE = object()
@@ -179,18 +179,8 @@ def _joined_branches(key: str, value: Any) -> Any:
         return _REMOVE
     if key in _LIST_ELEMENTS:
         lists = [branch if isinstance(branch, list) else [branch] for branch in present]
-        return [item for index, items in enumerate(lists) for item in items
-                if not any(_covered(item, other) for other in lists[:index] + lists[index + 1:])
-                and item not in [earlier for before in lists[:index] for earlier in before]]
+        return [lists[branch][index] for branch, index in kept_items(lists)]
     return _collapsed(value)
-
-
-def _covered(item: Any, patterns: list[Any]) -> bool:
-    """An action or resource another branch's pattern matches already: ``s3:GetObject`` beside ``s3:*`` adds
-    nothing to what either branch allows (and the linter would call it redundant)."""
-    return isinstance(item, str) and any(
-        isinstance(pattern, str) and pattern != item and ("*" in pattern or "?" in pattern)
-        and fnmatchcase(item.lower(), pattern.lower()) for pattern in patterns)
 
 
 def _collapsed(value: Any) -> Any:
@@ -225,22 +215,6 @@ def _deploy_time_part(document: Any) -> str | None:
     if isinstance(statement, str) and is_template_value(statement):
         return f"its Statement ({statement.strip()})"
     return None
-
-
-def _deploy_time_actions(document: Any) -> list[str]:
-    """The actions an intrinsic left unknown (``Action: !Ref Actions``): the rest of the statement is checked, but
-    not what those grant."""
-    statements = document.get("Statement") if isinstance(document, dict) else None
-    found = []
-    for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
-        if not isinstance(statement, dict):
-            continue
-        for element in ("Action", "NotAction"):
-            value = statement.get(element)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and is_template_value(item):
-                    found.append(f"statement {index} {element} {item.strip()}")
-    return found
 
 
 def _json_document(text: str) -> Any:
@@ -308,7 +282,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
                                       "deployed")
             return None
-        for where_unknown in _deploy_time_actions(resolved):
+        for where_unknown in template_actions(resolved):
             result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
                                       "stack is deployed")
         policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,

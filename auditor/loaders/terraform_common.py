@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from auditor.loaders.parse import ParseError
 from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
-from auditor.normalize import normalize_policy
+from auditor.normalize import normalize_policy, template_actions
 from auditor.source import join_pointer
 
 if TYPE_CHECKING:
@@ -64,6 +64,10 @@ MERGED_DOCUMENT_ATTRIBUTES = ("source_policy_documents", "override_policy_docume
 
 STATEMENT_LISTS = {"actions": "Action", "not_actions": "NotAction", "resources": "Resource",
                    "not_resources": "NotResource"}
+EITHER_ELEMENTS = frozenset({"Statement", "Action", "NotAction", "Resource", "NotResource", "AWS", "Service",
+                             "Federated", "CanonicalUser"})
+"""Policy elements (and principal types) that take a list: a conditional there stands for the items of both its
+results, what the policy allows whichever way Terraform decides."""
 PRINCIPAL_BLOCKS = {"principals": "Principal", "not_principals": "NotPrincipal"}
 STRUCTURAL_ELEMENTS = ("Principal", "NotPrincipal", "Condition")
 """Statement elements whose shape a placeholder cannot stand in for: a statement with one unknown is not checked."""
@@ -669,6 +673,9 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
 
     def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
                    resource_implied: bool = False) -> Policy:
+        for where_unknown in template_actions(document):
+            self.result.not_checked.append(f"{self.source.display_path}: {label}: {where_unknown} is known only "
+                                           "when Terraform runs (the plan, terraform show -json, has the value)")
         policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
                                   max_statements=self.max_statements, resource_implied=resource_implied)
         self.result.policies.append(policy)

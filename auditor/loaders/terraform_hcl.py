@@ -19,10 +19,12 @@ from typing import Any
 
 from lark import Token, Tree
 
+from auditor.loaders.either import kept_items
 from auditor.loaders.parse import MAX_NESTING, ParseError, effective_nesting
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
+    EITHER_ELEMENTS,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
     NO_IAM_POLICY,
@@ -401,8 +403,8 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             marks.setdefault(operator_pointer, _start(block))
             marks.setdefault(key_pointer, _start(block))
             values = operators.setdefault(test, {}).setdefault(variable, [])
-            if "values" in attributes:
-                values.extend(self.list_value(attributes["values"], key_pointer, len(values), marks))
+            if "values" in attributes:  # a conditional stays unknown: both results together may allow less
+                values.extend(self.list_value(attributes["values"], key_pointer, len(values), marks, either=False))
         return operators
 
     # ----------------------------------------------------------------- expressions to values
@@ -423,8 +425,12 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             for element in _meaningful_children(node):
                 key_node, value_node = _meaningful_children(element)
                 key = self.object_key(key_node)
-                found[key] = self.value(value_node, join_pointer(pointer, rendered(key)), depth + 1, marks,
-                                        policy_variables)
+                key_pointer = join_pointer(pointer, rendered(key))
+                if key in EITHER_ELEMENTS and _is_conditional(_unwrap_expression(value_node)):
+                    marks[key_pointer] = _start(value_node)
+                    found[key] = self.list_value(value_node, key_pointer, 0, marks, depth + 1, policy_variables)
+                else:
+                    found[key] = self.value(value_node, key_pointer, depth + 1, marks, policy_variables)
             return found
         if kind == "tuple":
             return self.list_value(node, pointer, 0, marks, depth, policy_variables)
@@ -441,14 +447,45 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         return Unknown(self.expression_text(node))
 
     def list_value(self, node: Tree, pointer: str, first_index: int, marks: dict[str, int], depth: int = 1,
-                   policy_variables: bool = True) -> list[Any]:
-        """The items of a tuple (pointers numbered from ``first_index``); any other value is one item."""
+                   policy_variables: bool = True, either: bool = True) -> list[Any]:
+        """The items of a tuple (pointers numbered from ``first_index``); any other value is one item.
+
+        With ``either``, a conditional (``var.public ? "*" : aws_s3_bucket.b.arn``), as the list or as one of its
+        items, gives the items of both its results: what the list allows whichever way Terraform decides.
+        """
+        if depth > self.max_nesting:
+            raise _TooDeep
         node = _unwrap_expression(node)
+        if either and _is_conditional(node):
+            return self.either_items(node, pointer, first_index, marks, depth, policy_variables)
         if isinstance(node, Token) or node.data != "tuple":
             value = self.value(node, join_pointer(pointer, first_index), depth + 1, marks, policy_variables)
             return value if isinstance(value, list) else [value]
-        return [self.value(item, join_pointer(pointer, first_index + index), depth + 1, marks, policy_variables)
-                for index, item in enumerate(_meaningful_children(node))]
+        items: list[Any] = []
+        for item in _meaningful_children(node):
+            if either and _is_conditional(_unwrap_expression(item)):
+                items += self.list_value(item, pointer, first_index + len(items), marks, depth + 1, policy_variables)
+            else:
+                items.append(self.value(item, join_pointer(pointer, first_index + len(items)), depth + 1, marks,
+                                        policy_variables))
+        return items
+
+    def either_items(self, node: Tree, pointer: str, first_index: int, marks: dict[str, int], depth: int,
+                     policy_variables: bool) -> list[Any]:
+        """The items of both results of a conditional, as ``kept_items`` keeps them, numbered from ``first_index``."""
+        branches: list[list[Any]] = []
+        branch_marks: list[dict[str, int]] = []
+        for result in _meaningful_children(node)[1:]:
+            branch_marks.append({})
+            branches.append(self.list_value(result, pointer, 0, branch_marks[-1], depth + 1, policy_variables))
+        items: list[Any] = []
+        for branch, index in kept_items(branches):
+            old_prefix, new_prefix = join_pointer(pointer, index), join_pointer(pointer, first_index + len(items))
+            for marked, offset in branch_marks[branch].items():
+                if marked == old_prefix or marked.startswith(old_prefix + "/"):
+                    marks[new_prefix + marked[len(old_prefix):]] = offset
+            items.append(branches[branch][index])
+        return items
 
     def object_key(self, key_node: Tree) -> Any:
         inner = _meaningful_children(key_node)[0]
@@ -576,6 +613,10 @@ def _unwrap_expression(node: Any) -> Any:
             return node
         node = inner[0]
     return node
+
+
+def _is_conditional(node: Any) -> bool:
+    return getattr(node, "data", None) == "conditional"
 
 
 def _interpolation_only(expression: Tree) -> Tree:
