@@ -35,7 +35,8 @@ CALLER_CONTEXT_KEYS = frozenset(
     }
 )
 CALLER_CONTEXT_PREFIXES = ("aws:principaltag/",)
-_TAG_KEY = re.compile(r"^[a-z0-9-]+:(requesttag|resourcetag)/|^aws:tagkeys$|^[a-z0-9-]+:tagkeys$")
+_TAG_KEY = re.compile(r"^[a-z0-9-]+:(requesttag|resourcetag|existingobjecttag|requestobjecttag)/|^aws:tagkeys$"
+                      r"|^[a-z0-9-]+:tagkeys$|^s3:requestobjecttagkeys$")
 
 NEGATED_OPERATORS = frozenset(
     {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike",
@@ -114,21 +115,43 @@ def is_tag_key(key: str) -> bool:
 
 
 def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
-    """Conditions that narrow which resources or requests a statement covers (tags count); not one that every
-    value matches (``StringLike {"aws:ResourceAccount": "*"}``)."""
-    return tuple(c for c in conditions if not is_caller_context_key(c.key) and not _admits_every_value(c))
+    """Conditions that narrow which resources or requests a statement covers (tags count).
+
+    Not one that the requests of the statement's actions meet whatever they touch: a ``*`` on a key other than a
+    tag (``StringLike {"iam:PolicyARN": "*"}``), a negated operator (everything but what it names; on
+    the account or organisation owning the resource it still confines the statement to other owners' resources,
+    which they must share), ``...IfExists`` on a tag (true for untagged resources and requests without tags; on
+    a key the actions' requests carry, such as ``iam:PassedToService`` for ``iam:PassRole``, it compares as
+    without it).
+    """
+    return tuple(c for c in conditions if not is_caller_context_key(c.key) and not _admits_every_value(c)
+                 and not (is_negated(c) and c.key.lower() not in RESOURCE_OWNER_KEYS)
+                 and not (c.if_exists and c.base_operator != "Null" and is_tag_key(c.key)))
 
 
-_ALWAYS_PRESENT_KEYS = frozenset({"aws:resourceaccount", "aws:requestedregion", "aws:principalaccount",
-                                   "aws:principalarn", "aws:principaltype", "aws:userid", "aws:securetransport",
-                                   "aws:currenttime", "aws:epochtime"})
-"""Keys every request carries: a ``*`` on them matches every request. On another key it still asks that the key
-be there (``StringLike {"aws:ResourceTag/team": "*"}``: resources with a team tag)."""
+RESOURCE_OWNER_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
 
 
 def _admits_every_value(condition: Condition) -> bool:
-    return (condition.key.lower() in _ALWAYS_PRESENT_KEYS and condition.base_operator in ("StringLike", "ArnLike")
+    """A ``*`` on a key other than a tag: a tag may be absent (a ``*`` on ``aws:ResourceTag/team`` asks for resources
+    with a team tag, on ``aws:RequestTag/team`` keeps out the actions whose requests carry no tags)."""
+    return (condition.base_operator in ("StringLike", "ArnLike", "ArnEquals") and not is_tag_key(condition.key)
             and any(isinstance(v, str) and matches_any_name(v) for v in condition.values))
+
+
+def condition_admits(condition: Condition, value: str) -> bool | None:
+    """Whether a string or ARN condition holds for a request whose key has the one ``value``; None for other
+    operators."""
+    operator = condition.base_operator
+    if operator in ("StringEquals", "StringNotEquals"):
+        matched = any(v == value for v in condition.values)
+    elif operator in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
+        matched = any(isinstance(v, str) and v.lower() == value.lower() for v in condition.values)
+    elif operator in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals"):
+        matched = any(isinstance(v, str) and glob_matches(v, value) for v in condition.values)
+    else:
+        return None
+    return matched != is_negated(condition)
 
 
 def is_negated(condition: Condition) -> bool:

@@ -32,6 +32,8 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.checks._risk import (
+    RESOURCE_OWNER_KEYS,
+    condition_admits,
     has_wildcard,
     is_caller_context_key,
     is_negated,
@@ -40,15 +42,13 @@ from auditor.checks._risk import (
     service_matches,
 )
 from auditor.engine import CheckContext
-from auditor.knowledge import EscalationPath, load_escalation_paths
+from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
 from auditor.model import Condition, Policy, PolicyKind, Principal, Severity
 from auditor.permissions import EffectivePermissions, Grant
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
 
-RESOURCE_FACTS_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
-"""Keys that confine a grant to the principal's own account or organisation: still exploitable."""
 
 SELF_SERVICE_ACTIONS = frozenset(
     {"iam:createaccesskey", "iam:createloginprofile", "iam:updateloginprofile"}
@@ -118,17 +118,30 @@ def _passed_to(path: EscalationPath) -> tuple[str, ...]:
 
 
 def fence(conditions: Sequence[Condition], method: _Method) -> Condition | None:
-    """The first condition that stops an insider from using the grant for ``method``, if any."""
+    """The first condition that stops an insider from using the grant for ``method``, if any (one confining it to
+    the resources of the insider's own account or organisation does not)."""
     for condition in conditions:
         key = condition.key.lower()
-        if is_caller_context_key(key) or is_tag_key(key) or key in RESOURCE_FACTS_KEYS:
+        if is_caller_context_key(key) or is_tag_key(key) or key in RESOURCE_OWNER_KEYS:
             continue
         if key == "iam:passedtoservice":
             admits = service_matches(condition.values, method.passed_to)
             if admits != is_negated(condition):
                 continue
+        if key == "iam:policyarn" and _admits_privileged_policy(condition):
+            continue
         return condition
     return None
+
+
+def _admits_privileged_policy(condition: Condition) -> bool:
+    """Whether the condition lets an AWS managed policy that makes its holder an administrator (or gives the
+    means to become one, ``rules/privileged-managed-policies.yaml``) be attached."""
+    partitions = {"aws"} | {value.split(":")[1] for value in condition.values
+                            if isinstance(value, str) and value.startswith("arn:") and value.count(":") >= 2
+                            and not has_wildcard(value.split(":")[1])}
+    return any(condition_admits(condition, f"arn:{partition}:iam::aws:policy/{name}")
+               for name in load_privileged_managed_policies() for partition in sorted(partitions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +324,8 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "pathfinding.cloud and later research) when the actions it needs are effectively allowed: inside one "
          "policy file, or for a user or role of an account export across its inline, attached and group "
          "policies, after `Deny` and within its permissions boundary. Resource and condition constraints count "
-         "(see `auditor/checks/escalation.py`). "
+         "(see `auditor/checks/escalation.py`): a condition on `iam:PolicyARN` fences the attach methods only when "
+         "it keeps out every policy of `rules/privileged-managed-policies.yaml`. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
          "resources only: it pays only if that resource is privileged.",
@@ -321,10 +335,20 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
     fix="Restrict the sensitive action to specific resources (`iam:PassRole` to the one role the job passes, "
         "with `iam:PassedToService`), remove the second half of the pair, or deny it with a permissions boundary.",
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-                 '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}', "IAM003", "IAM012")],
+                 '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}', "IAM003", "IAM012"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", '
+                 '"Resource": "*", "Condition": {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}}]}',
+                 "IAM012", note="every AWS managed policy, AdministratorAccess among them"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", '
+                 '"Resource": "*", "Condition": {"ArnNotEquals": {"iam:PolicyARN": '
+                 '"arn:aws:iam::aws:policy/AdministratorAccess"}}}]}', "IAM003", "IAM012",
+                 note="IAMFullAccess is still allowed, and with it AdministratorAccess")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}, '
                   '{"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}]}', "IAM003"),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", '
+                  '"Resource": "*", "Condition": {"ArnEquals": {"iam:PolicyARN": '
+                  '"arn:aws:iam::aws:policy/ReadOnlyAccess"}}}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
                   '"Resource": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '

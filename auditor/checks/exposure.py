@@ -138,7 +138,10 @@ def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     bad=[example(_V + '{"Effect": "Allow", "Action": "ec2:ModifySnapshotAttribute", "Resource": "*"}]}',
                  "IAM003", "IAM022")],
     good=[example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::b"}]}'),
-          example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::team-*"}]}')],
+          example(_V + '{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::team-*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:*:*:snapshot/*", '
+                  '"Condition": {"StringLike": {"aws:RequestTag/CSIVolumeSnapshotName": "*"}}}]}', "IAM002",
+                  note="ModifySnapshotAttribute carries no request tag: the condition keeps it out")],
 )
 def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     return _sensitive_hits(policy, context, "resource-exposure")

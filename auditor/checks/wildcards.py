@@ -174,7 +174,10 @@ def _read_verb_pattern(pattern: str) -> bool:
     'Write, permissions-management or tagging actions on "Resource": "*"',
     what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
          "`NotResource`) without a condition that scopes the resources (a tag, a service key, "
-         "`aws:ResourceAccount`...). Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
+         "`aws:ResourceAccount`...). A condition does not scope when every request can meet it: a `*` on a key "
+         "other than a tag, a negated operator other than on the resource's account or organisation "
+         "(`StringNotEquals aws:ResourceTag/env prod`: every resource but those), `...IfExists` on a tag. "
+         "Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
          "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write. "
          "Low when only tagging actions are concerned.",
     why="The statement changes every resource of those types in the account, present and future, including "
@@ -183,7 +186,16 @@ def _read_verb_pattern(pattern: str) -> bool:
     fix="Name the resources (ARNs with the bucket, table or function names), or scope with "
         "`aws:ResourceTag/...` conditions.",
     bad=[example(_V + '{"Effect": "Allow", "Action": ["sqs:SendMessage", "ec2:DescribeInstances"], '
-                 '"Resource": "*"}]}', "IAM003")],
+                 '"Resource": "*"}]}', "IAM003"),
+         example(_V + '{"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*", '
+                 '"Condition": {"StringEqualsIfExists": {"aws:ResourceTag/team": "data"}}}]}', "IAM003",
+                 note="IfExists: every untagged instance too"),
+         example(_V + '{"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*", '
+                 '"Condition": {"StringNotEquals": {"aws:ResourceTag/env": "prod"}}}]}', "IAM003",
+                 note="every instance but the production ones"),
+         example(_V + '{"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": "*", '
+                 '"Condition": {"ArnLike": {"iam:PolicyARN": "*"}}}]}', "IAM003", "IAM012",
+                 note="a * that every request meets")],
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", '
                   '"s3:ListAllMyBuckets"], "Resource": "*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*", '
