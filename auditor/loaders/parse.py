@@ -287,6 +287,8 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
                          f"{MAX_NESTING_CEILING})", line, column)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
+    repeated_keys: dict[int, list[tuple[str, tuple[int, int]]]] = {}
+    yaml.Constructor = _last_value_constructor(repeated_keys)
     try:
         with _recursion_room(4 * max_nesting):  # ruamel's composer recurses two or three frames per level
             loaded = yaml.load(text)
@@ -309,7 +311,7 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     _check_expansion(loaded)
     positions: dict[str, tuple[int, int]] = {}
     duplicates: list[tuple[str, str, tuple[int, int]]] = []
-    converter = _YamlConverter(positions, duplicates, max_nesting)
+    converter = _YamlConverter(positions, duplicates, max_nesting, repeated_keys)
     try:
         with _recursion_room(2 * max_nesting):
             data = converter.convert(loaded, "", (1, 1), 0)
@@ -474,16 +476,37 @@ def _check_expansion(root: Any) -> None:
         stack.extend((child, False) for child in children)
 
 
+def _last_value_constructor(repeated_keys: dict[int, list[tuple[str, tuple[int, int]]]]) -> type:
+    """A constructor that keeps the last value of a key a mapping repeats, as CloudFormation does (ruamel keeps
+    the first), and notes in ``repeated_keys`` where each repetition is, by the mapping's ``id``."""
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    class LastValueConstructor(RoundTripConstructor):  # type: ignore[misc]
+        def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+            if key not in mapping:
+                return True
+            mark = key_node.start_mark
+            repeated_keys.setdefault(id(mapping), []).append((str(key), (mark.line + 1, mark.column + 1)))
+            mapping[key] = value
+            if hasattr(mapping, "_yaml_set_kv_line_col"):
+                mapping._yaml_set_kv_line_col(key, [mark.line, mark.column, mark.line, mark.column])
+            return False
+
+    return LastValueConstructor
+
+
 class _YamlConverter:
     def __init__(
         self,
         positions: dict[str, tuple[int, int]],
         duplicates: list[tuple[str, str, tuple[int, int]]],
         max_nesting: int,
+        repeated_keys: dict[int, list[tuple[str, tuple[int, int]]]] | None = None,
     ) -> None:
         self.positions = positions
         self.duplicates = duplicates
         self.max_nesting = max_nesting
+        self.repeated_keys = repeated_keys or {}
         self.nodes = 0
 
     def convert(self, node: Any, pointer: str, position: tuple[int, int], depth: int) -> Any:
@@ -502,6 +525,7 @@ class _YamlConverter:
         if isinstance(node, CommentedMap):
             result: dict[str, Any] = {}
             seen: set[str] = set()
+            self.duplicates.extend((pointer, key, at) for key, at in self.repeated_keys.get(id(node), ()))
             for key, value in node.items():
                 key_text = str(key)
                 try:
