@@ -481,7 +481,7 @@ def _last_value_constructor(repeated_keys: dict[int, list[tuple[str, tuple[int, 
     the first), and notes in ``repeated_keys`` where each repetition is, by the mapping's ``id``."""
     from ruamel.yaml.constructor import RoundTripConstructor
 
-    class LastValueConstructor(RoundTripConstructor):  # type: ignore[misc]
+    class LastValueConstructor(RoundTripConstructor):
         def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
             if key not in mapping:
                 return True
