@@ -41,8 +41,13 @@ def looks_like_policy(document: Any) -> bool:
         return False
     if "Statement" in document:
         return True
-    if document.get("Version") in VALID_VERSIONS:
-        return True
+    for key, value in document.items():  # in another case ("statement": [...]) a broken policy, not another file
+        if not isinstance(key, str):
+            continue
+        if key.lower() == "version" and value in VALID_VERSIONS:
+            return True
+        if key.lower() == "statement" and isinstance(value, (list, dict)):
+            return True
     keys = set(document)
     return len(keys & {"Effect", "Action", "NotAction", "Resource", "NotResource", "Principal"}) >= 2
 

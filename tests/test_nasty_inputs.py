@@ -138,6 +138,10 @@ CASES = [
     Case("duplicate keys, YAML: the last value counts, as in CloudFormation",
          {"dup.yaml": "Version: '2012-10-17'\nStatement:\n  - Effect: Deny\n    Action: '*'\n    Resource: '*'\n"
                       "    Effect: Allow\n"}, 1, {"IAM001", "IAM108"}, message="key 'Effect' appears more than once"),
+    Case("policy element names in lower case", {"lower.json": '{"version": "2012-10-17", "statement": '
+                                                               '[{"effect": "Allow", "action": "s3:GetObject"}]}'},
+         1, {"IAM101", "IAM102", "IAM110"}, message="did you mean 'Statement'?"),
+    Case("another file's lower-case statement key", {"query.json": '{"statement": "SELECT 1"}'}, 0, set()),
     Case("integer of 5,000 digits", {"bigint.json": _policy_with(Condition={"NumericLessThan": {"s3:max-keys": 1}})
          .replace(": 1}", ": " + "9" * 5000 + "}")}, 1, {"IAM100"}, message="a number of more than 4,300 digits"),
     Case("lone surrogate escape", {"surrogate.json": CLEAN.replace('"Effect"', '"Sid": "\\ud800", "Effect"')},
