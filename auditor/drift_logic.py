@@ -168,6 +168,7 @@ _NEGATED_PATTERNS = frozenset({"StringNotLike", "ArnNotLike"})
 _NEGATED_SETS = frozenset(
     {"StringNotEquals", "StringNotEqualsIgnoreCase", "NumericNotEquals", "DateNotEquals", "NotIpAddress"}
 )
+_LITERAL_EQUIVALENTS = {"StringLike": "StringEquals", "StringNotLike": "StringNotEquals"}
 _LOWER_VALUES = frozenset({"Bool", "Null", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"})
 
 
@@ -193,6 +194,8 @@ class Cond:
     def of(cls, condition: Condition) -> Cond:
         base = _ALIASES.get(condition.base_operator, condition.base_operator)
         values = [_value_text(v) for v in condition.values]
+        if base in _LITERAL_EQUIVALENTS and not any(_has_wildcard(v) for v in values):
+            base = _LITERAL_EQUIVALENTS[base]  # StringLike "data" matches what StringEquals "data" does
         if base in _LOWER_VALUES:
             values = [v.lower() for v in values]
         return cls(

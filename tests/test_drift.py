@@ -172,6 +172,14 @@ def test_string_equals_is_stronger_than_a_matching_string_like() -> None:
     assert rules(result) == {"IAM902"}
 
 
+def test_string_like_without_a_wildcard_is_the_same_as_string_equals() -> None:
+    same = compare(edited(lambda s: s[2].update(
+        Condition={"StringLike": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}})))
+    assert rules(same) == set()
+    wider = compare(edited(lambda s: s[2].update(Condition={"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}})))
+    assert rules(wider) == {"IAM904"}
+
+
 def test_deny_in_the_target_narrows_and_a_missing_baseline_deny_widens() -> None:
     narrowed = compare(edited(lambda s: s.append(
         {"Effect": "Deny", "Action": "s3:GetObjectVersion", "Resource": "*"})))
