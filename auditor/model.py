@@ -299,6 +299,9 @@ class Finding:
     details: Mapping[str, Any] = field(default_factory=dict)
     suppressed: str | None = None
     """Why the finding is suppressed (the suppression's reason), or None."""
+    suppressed_in_source: bool = False
+    """Whether that suppression is written in the checked file itself (a Sid, CloudFormation ``Metadata``) rather
+    than in the configuration or an accepted-findings file."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

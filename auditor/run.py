@@ -318,7 +318,7 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
         return
     color = use_color(request.color)
     if request.quiet:
-        console_reporter.render_quiet(report, sys.stdout, color)
+        console_reporter.render_quiet(report, sys.stdout, color, request.show_suppressed)
         for notice in report.summary.expired_suppressions:
             sys.stdout.write(f"warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
         return

@@ -150,10 +150,12 @@ def apply_suppressions(
     for finding in findings:
         if finding.suppressed is None:
             reason = next((s.reason for s in live if matches(s, finding, root)), None)
-            if reason is None:
-                reason = _inline_reason(finding, inline)
             if reason is not None:
                 finding = replace(finding, suppressed=reason)
+            else:
+                reason = _inline_reason(finding, inline)
+                if reason is not None:
+                    finding = replace(finding, suppressed=reason, suppressed_in_source=True)
         result.append(finding)
     return Outcome(result, expired)
 

@@ -177,3 +177,15 @@ def test_cli_show_suppressed_sarif_and_missing_reason(project: Path) -> None:
     assert broken.returncode == 2
     assert broken.stderr.startswith("iam-audit: error: .iam-audit.toml:2:1: the "
                                     "suppression of IAM201 has no reason")
+
+
+def test_a_suppression_in_the_file_is_in_source_and_quiet_lists_it_with_show_suppressed(project: Path) -> None:
+    args = ("check", "--no-config", "--select", "unknown-action", "--no-color", "policies/new.json")
+    sarif = json.loads(run_cli(*args, "--format", "sarif", "--show-suppressed", cwd=project).stdout)
+    kinds = {r["message"]["text"].split("'")[1]: [s["kind"] for s in r.get("suppressions", ())]
+             for r in sarif["runs"][0]["results"]}
+    assert kinds == {"s3:PutObjekt": [], "s3:ListObjekts": ["inSource"]}
+    quiet = run_cli(*args, "--quiet", cwd=project).stdout.splitlines()
+    assert len(quiet) == 1 and "s3:PutObjekt" in quiet[0]
+    shown = run_cli(*args, "--quiet", "--show-suppressed", cwd=project).stdout.splitlines()
+    assert len(shown) == 2 and "(suppressed: Sid AllowIamAuditIgnoreIAM201IAM200 (IamAuditIgnore))" in shown[1]

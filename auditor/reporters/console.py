@@ -68,9 +68,10 @@ def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
     _render_finding(finding, _Writer(out, color), None, {})
 
 
-def render_quiet(report: Report, out: TextIO, color: bool = False) -> None:
-    """``--quiet``: the active findings, one line each, and nothing else."""
-    for finding in sorted(report.active_findings, key=Finding.sort_key):
+def render_quiet(report: Report, out: TextIO, color: bool = False, show_suppressed: bool = False) -> None:
+    """``--quiet``: the active findings (and the suppressed ones, with ``--show-suppressed``), one line each, and
+    nothing else."""
+    for finding in sorted(report.findings if show_suppressed else report.active_findings, key=Finding.sort_key):
         render_line(finding, out, color)
 
 

@@ -143,7 +143,8 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     if label:
         result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": label, "kind": "object"}]
     if finding.suppressed is not None:
-        result["suppressions"] = [{"kind": "external", "justification": finding.suppressed}]
+        kind = "inSource" if finding.suppressed_in_source else "external"
+        result["suppressions"] = [{"kind": kind, "justification": finding.suppressed}]
     return result
 
 
