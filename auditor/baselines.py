@@ -390,7 +390,13 @@ def resolve_baseline(ref_or_path: str, extra_paths: Iterable[Path | str] = ()) -
         if candidate.suffix in (".yaml", ".yml") and _is_baseline_text(candidate):
             return load_baseline_file(candidate)
         return baseline_from_policy_file(candidate)
-    return load_bundled_baselines(extra_paths).get(ref_or_path)
+    try:
+        return load_bundled_baselines(extra_paths).get(ref_or_path)
+    except UnknownBaselineError as exc:
+        if candidate.suffix.lower() in (".json", ".yaml", ".yml") or ref_or_path.startswith(("/", ".", "~")):
+            raise UnknownBaselineError(f"no such file: {ref_or_path} (a baseline is a file or a bundled id: "
+                                       f"iam-audit baseline list)") from exc
+        raise
 
 
 def _document_at(policy: Any) -> Mapping[str, Any]:

@@ -115,6 +115,7 @@ def drift_command(
 
 def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> Any:
     from auditor import __version__
+    from auditor.catalog import load_catalog
     from auditor.checks import all_rules
     from auditor.model import Finding
     from auditor.report import Report, Summary
@@ -124,7 +125,7 @@ def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> A
                          | {source.display_path for source, _ in loaded.document_problems}))
     summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
                       verdicts=tuple((r.target, r.verdict) for r in results), paths=paths)
-    return Report(tuple(findings), (), summary, all_rules().infos(), __version__)
+    return Report(tuple(findings), (), summary, all_rules().infos(), __version__, load_catalog().version)
 
 
 def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool, quiet: bool) -> None:

@@ -80,7 +80,7 @@ def fetch_command(
     try:
         outcome = fetch_accounts(options, console)
     except FetchUsageError as error:
-        _say(console, f"error: {error}")
+        _say(console, f"iam-audit: error: {error}")
         raise typer.Exit(2) from None
     report_outcome(outcome, console, quiet=quiet)
     raise typer.Exit(outcome.exit_code)

@@ -439,7 +439,7 @@ class _Report:
         """The first few actions of a set, in AWS spelling."""
         shown = ", ".join(self.catalog.display_name(a) for a in self.space.names_of(actions, _SHOWN))
         count = actions.bit_count()
-        return shown + (f" and {count - _SHOWN} more" if count > _SHOWN else "")
+        return shown + (f" and {count - _SHOWN} others" if count > _SHOWN else "")
 
     def listed(self, actions: int) -> list[dict[str, str]]:
         return self.action_rows(self.space.names_of(actions, _LISTED))

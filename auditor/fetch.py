@@ -838,9 +838,9 @@ def _say(console: Console, text: str) -> None:
 
 
 def report_outcome(outcome: FetchOutcome, console: Console, quiet: bool = False) -> None:
-    """One line per written file (unless quiet), one warning per missing part (always)."""
-    for part in outcome.run_incomplete:
-        _say(console, f"warning: not exported: {part.what} ({part.error_code}: {part.message})")
+    """One line per written file (unless quiet), one warning per missing part (always); when nothing was exported,
+    one error line that gives the reasons."""
+    gaps = [f"{part.what} ({part.error_code}: {part.message})" for part in outcome.run_incomplete]
     for account in outcome.accounts:
         if account.file is not None and not quiet:
             counts = account.counts
@@ -851,15 +851,16 @@ def report_outcome(outcome: FetchOutcome, console: Console, quiet: bool = False)
                 f"{counts['Policies']} managed policies, {counts['ResourcePolicies']} resource policies)",
             )
         for part in account.incomplete:
-            where = (
-                ""
-                if part.names_account
-                else f"account {account.account_id or account.source}: not exported: "
-            )
-            _say(console, f"warning: {where}{part.what} ({part.error_code}: {part.message})")
+            where = "" if part.names_account else f"account {account.account_id or account.source}: not exported: "
+            gaps.append(f"{where}{part.what} ({part.error_code}: {part.message})")
+    if outcome.exit_code == 2:
+        hint = ("; give --profile, or set AWS_PROFILE or the AWS_ACCESS_KEY_ID variables"
+                if any("NoCredentialsError" in gap for gap in gaps) else "")
+        _say(console, f"iam-audit: error: nothing could be exported: {'; '.join(gaps) or 'no account'}{hint}")
+        return
+    for gap in gaps:
+        _say(console, f"iam-audit: warning: {gap}")
     if outcome.index_file is not None and not quiet:
         _say(console, f"wrote {outcome.index_file}")
-    if outcome.exit_code == 2:
-        _say(console, "error: nothing could be exported")
-    elif not outcome.complete:
-        _say(console, "warning: the export is incomplete; see iam_audit.incomplete in the output")
+    if not outcome.complete:
+        _say(console, "iam-audit: warning: the export is incomplete; see iam_audit.incomplete in the output")

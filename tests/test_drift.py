@@ -124,6 +124,7 @@ def test_wildcard_adds_every_action_it_expands_to() -> None:
     assert finding.rule_id == "IAM901"
     expected = CATALOG.expand("s3:Get*") - {"s3:getobject", "s3:getobjectversion"}
     assert finding.details["action_count"] == len(expected)
+    assert finding.message.endswith(f" and {len(expected) - 5} others")
 
 
 def test_not_action_is_the_complement_over_the_catalogue() -> None:
@@ -454,6 +455,21 @@ def test_usage_errors_exit_2_with_one_line(args: tuple[str, ...]) -> None:
 def test_unknown_baseline_lists_the_known_ids() -> None:
     result = run_cli("baseline", "show", "nope/none")
     assert "upsolver/server-role" in result.stderr and "stackstate/kms-key" in result.stderr
+
+
+def test_a_baseline_path_that_does_not_exist_is_named_as_a_file() -> None:
+    result = run_cli("drift", "/no/such/baseline.yaml", FIXTURE)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("iam-audit: error: no such file: /no/such/baseline.yaml (a baseline is a file or "
+                                     "a bundled id: iam-audit baseline list)")
+
+
+def test_drift_json_names_the_catalogue_as_check_does() -> None:
+    result = run_cli("drift", "stackstate/firehose-role", FIXTURE, "--principal", "stackstatefirehoserole-eu-west-1",
+                     "--format", "json")
+    data = json.loads(result.stdout)
+    checked = json.loads(run_cli("check", FIXTURE, "--format", "json").stdout)
+    assert data["tool"]["catalog"] == checked["tool"]["catalog"] != ""
 
 
 def test_baseline_list_show_diff() -> None:

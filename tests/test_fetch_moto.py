@@ -800,7 +800,7 @@ def test_one_denied_assume_role_leaves_the_other_accounts(proxy: FaultProxy, tmp
     ]
     assert not (tmp_path / "out" / f"{ACCOUNT_C}.json").exists()
     assert (
-        f"warning: account {ACCOUNT_C}: AssumeRole denied "
+        f"iam-audit: warning: account {ACCOUNT_C}: AssumeRole denied "
         "(AccessDenied: not authorized to perform AssumeRole)" in stderr.splitlines()
     )
 
@@ -816,7 +816,7 @@ def test_nothing_exported_is_exit_code_2(proxy: FaultProxy, tmp_path: Path) -> N
         f"arn:aws:iam::{ACCOUNT_B}:role/audit",
     )
     assert code == 2
-    assert "error: nothing could be exported" in stderr
+    assert "iam-audit: error: nothing could be exported: " in stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -828,11 +828,9 @@ def test_no_credentials_is_exit_code_2_without_traceback(
     code, _, stderr = run_cli("-o", str(tmp_path / "x.json"), "--endpoint-url", moto_url)
     assert code == 2
     assert stderr.splitlines() == [
-        (
-            "warning: default credentials: GetCallerIdentity failed "
-            "(NoCredentialsError: Unable to locate credentials)"
-        ),
-        "error: nothing could be exported",
+        "iam-audit: error: nothing could be exported: default credentials: GetCallerIdentity failed "
+        "(NoCredentialsError: Unable to locate credentials); give --profile, or set AWS_PROFILE or the "
+        "AWS_ACCESS_KEY_ID variables"
     ]
 
 
@@ -849,7 +847,7 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
             "message": "not authorized to perform ListAccounts",
         }
     ]
-    assert "error: nothing could be exported" in stderr
+    assert "iam-audit: error: nothing could be exported: " in stderr
 
 
 @pytest.mark.parametrize(
@@ -866,7 +864,7 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
 def test_usage_errors_are_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
     code, _, stderr = run_cli("-o", str(tmp_path / "x.json"), *args)
     assert code == 2
-    assert stderr.strip() == f"error: {message}"
+    assert stderr.strip() == f"iam-audit: error: {message}"
 
 
 def test_progress_only_on_a_terminal(moto_url: str, world: dict[str, Any], tmp_path: Path) -> None:
