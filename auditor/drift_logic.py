@@ -157,6 +157,15 @@ def is_universal(pattern: str) -> bool:
     return squash(pattern) == "*"
 
 
+_POLICY_VARIABLE_KEY = re.compile(r"\$\{([A-Za-z0-9-]+:[^}/]*)")
+
+
+def variables_lowered(text: str) -> str:
+    """IAM policy variables with their key in lower case, as IAM reads condition keys: ``${AWS:UserName}`` is
+    ``${aws:username}``; a tag key after ``/`` and a baseline's own placeholders (``${AccountId}``) are kept."""
+    return _POLICY_VARIABLE_KEY.sub(lambda match: "${" + match.group(1).lower(), text) if "${" in text else text
+
+
 # --------------------------------------------------------------------------- conditions
 
 _ALIASES = {"ArnEquals": "ArnLike", "ArnNotEquals": "ArnNotLike"}
@@ -193,7 +202,7 @@ class Cond:
     @classmethod
     def of(cls, condition: Condition) -> Cond:
         base = _ALIASES.get(condition.base_operator, condition.base_operator)
-        values = [_value_text(v) for v in condition.values]
+        values = [variables_lowered(_value_text(v)) for v in condition.values]
         if base in _LITERAL_EQUIVALENTS and not any(_has_wildcard(v) for v in values):
             base = _LITERAL_EQUIVALENTS[base]  # StringLike "data" matches what StringEquals "data" does
         if base in _LOWER_VALUES:
@@ -379,10 +388,10 @@ def compile_statements(
                 actions |= space.expand(pattern)
             actions = space.all & ~actions
         if statement.resources is not None:
-            resources: tuple[str, ...] | None = statement.resources
+            resources: tuple[str, ...] | None = tuple(map(variables_lowered, statement.resources))
             not_resources: tuple[str, ...] = ()
         elif statement.not_resources is not None:
-            resources, not_resources = None, statement.not_resources
+            resources, not_resources = None, tuple(map(variables_lowered, statement.not_resources))
         else:
             resources, not_resources = ("*",), ()
         principals: tuple[str, ...] | None = None

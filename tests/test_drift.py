@@ -181,6 +181,13 @@ def test_string_like_without_a_wildcard_is_the_same_as_string_equals() -> None:
     assert rules(wider) == {"IAM904"}
 
 
+def test_a_policy_variable_in_another_case_is_the_same_variable() -> None:
+    home = edited(lambda s: s[0].update(Resource=f"{BUCKET}/home/${{aws:username}}/*"))
+    assert rules(compare(edited(lambda s: s[0].update(Resource=f"{BUCKET}/home/${{AWS:UserName}}/*")), home)) == set()
+    assert rules(compare(edited(lambda s: s[0].update(Resource=f"{BUCKET}/home/${{aws:userid}}/*")), home)) == {
+        "IAM902", "IAM903"}
+
+
 def test_deny_in_the_target_narrows_and_a_missing_baseline_deny_widens() -> None:
     narrowed = compare(edited(lambda s: s.append(
         {"Effect": "Deny", "Action": "s3:GetObjectVersion", "Resource": "*"})))
