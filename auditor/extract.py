@@ -824,6 +824,25 @@ def _baseline_yaml() -> YAML:
     return yaml
 
 
+def _unknown_actions(block: ExtractedBlock) -> list[str]:
+    """The actions (and patterns) of a block that name no action of the catalogue: they grant nothing."""
+    from auditor.catalog import load_catalog
+
+    catalog = load_catalog()
+    statements = block.effective_document.get("Statement") if isinstance(block.effective_document, dict) else None
+    found: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        for element in ("Action", "NotAction"):
+            value = statement.get(element)
+            for action in value if isinstance(value, list) else [value]:
+                if isinstance(action, str) and ":" in action and not catalog.expand(action.lower()) \
+                        and f"{action!r} is not an IAM action (it grants nothing)" not in found:
+                    found.append(f"{action!r} is not an IAM action (it grants nothing)")
+    return found
+
+
 def _baseline_mapping(
     group: Sequence[ExtractedBlock], baseline_id: str, vendor: str, title: str, vendor_url: str | None
 ) -> dict[str, Any]:
@@ -842,8 +861,12 @@ def _baseline_mapping(
                 token,
                 {"token": token, "name": placeholder_name(token, block.effective_document), "meaning": ""},
             )
+    defects += [f"block at line {b.line}: {problem}" for b in permissions for problem in _unknown_actions(b)]
     kinds = {b.kind for b in permissions}
     principal_kind = "resource" if kinds == {"resource"} and not trust else "role"
+    if principal_kind == "role" and not trust and any(
+            "${aws:username}" in json.dumps(b.effective_document).lower() for b in permissions):
+        principal_kind = "user"  # ${aws:username} has a value for IAM users only
     pattern = re.sub(r"\$\{[^}]*\}", "*", title)
     name_patterns = [pattern] if re.fullmatch(r"[A-Za-z0-9_+=,.@*-]+", pattern) else []
     used_names: set[str] = set()

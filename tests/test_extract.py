@@ -140,6 +140,9 @@ def test_extract_command_on_the_seeds_writes_loadable_baselines(seeds_dir, tmp_p
     management = loaded.get("upsolver/upsolvermanagementrole")
     assert any("inserted '{' at 51:5" in defect for defect in management.defects)
     assert management.provenance.vendor_url == loaded.get("upsolver/management-role").provenance.vendor_url
+    s3_access = loaded.get("004-3cc048cf01de6d62/aws-s3-permissions")
+    assert s3_access.principal.kind == loaded.get("upsolver/s3-access").principal.kind == "user"
+    assert "block at line 26: 's3:ListObject' is not an IAM action (it grants nothing)" in s3_access.defects
 
 
 # --------------------------------------------------------------------------- the project's fixtures
