@@ -175,9 +175,11 @@ def duplicate_sid(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 @RULES.rule(
     "IAM108", "duplicate-key", CATEGORY, Severity.HIGH, "A key appears twice in one JSON object",
-    what="Reports a JSON object that repeats a key, for instance two `Resource` elements in one statement.",
+    what="Reports a JSON object or YAML mapping that repeats a key, for instance two `Resource` elements in one "
+         "statement. The rest of the policy is checked with the last value, as most parsers and CloudFormation "
+         "read it.",
     why="Most parsers keep only the last value, so reviewers and tools see a different policy than the author "
-        "wrote; IAM rejects the document.",
+        "wrote; IAM rejects the document, while CloudFormation deploys a YAML template with the last value.",
     example='{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*", "Resource": "*"}',
     fix="Merge the values into one list under a single key.",
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", '
