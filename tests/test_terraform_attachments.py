@@ -1,6 +1,7 @@
 """Terraform managed policy attachments (``aws_iam_*_policy_attachment``, ``aws_iam_policy_attachment``, the
-``*_attachments_exclusive`` resources, ``managed_policy_arns`` of a role) in .tf, .tf.json and plans: the policies
-reach their principals, IAM006 points at the attachment, drift sees them, and what cannot be resolved is listed."""
+``*_attachments_exclusive`` resources, ``managed_policy_arns`` of a role) and group memberships in .tf, .tf.json and
+plans: the policies reach their principals, IAM006 points at the attachment, drift sees them, and what cannot be
+resolved is listed."""
 
 from __future__ import annotations
 
@@ -191,6 +192,35 @@ def test_attachments_in_json_syntax() -> None:
     assert not_checked(loaded)[0] == (
         f"deploy-role.tf.json: aws_iam_role_policy_attachment.elsewhere.role = ${{aws_iam_role.shared.name}}: the "
         f"role it attaches {AWS}PowerUserAccess to is not checked (aws_iam_role.shared is not in this file)")
+
+
+def test_users_get_the_policies_of_the_groups_they_are_put_in() -> None:
+    loaded = load("group-members.tf")
+    by_name = principals(loaded)
+    alice, bob = by_name["user alice"], by_name["user bob"]
+    assert (alice.group_names, alice.group_policy_arns, alice.group_policies) == (
+        ("admins",), (f"{AWS}AdministratorAccess",), ())
+    assert bob.group_names == ("ops",)
+    assert [p.label for p in bob.group_policies] == ["aws_iam_group_policy.ops.policy"]
+    escalation = [f for f in findings(loaded) if f.rule_id == "IAM012"]
+    assert [(f.subject["kind"], f.subject["name"]) for f in escalation if f.subject] == [("user", "bob")]
+    assert not_checked(loaded)[-1] == (
+        'group-members.tf: aws_iam_user_group_membership.bob.groups[1] = "platform": the policies of the group it '
+        "puts user bob in are not checked (no aws_iam_group of this file is named 'platform')")
+
+
+def test_group_membership_in_json_syntax() -> None:
+    loaded = load_tf(json.dumps({"resource": {
+        "aws_iam_user": {"carol": {"name": "carol"}},
+        "aws_iam_group": {"ops": {"name": "ops"}},
+        "aws_iam_group_policy": {"ops": {"group": "${aws_iam_group.ops.name}", "policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})}},
+        "aws_iam_group_membership": {"ops": {"name": "ops", "users": ["${aws_iam_user.carol.name}"],
+                                             "group": "${aws_iam_group.ops.name}"}},
+    }}), "main.tf.json")
+    carol = principals(loaded)["user carol"]
+    assert carol.group_names == ("ops",) and [p.label for p in carol.group_policies] == [
+        "aws_iam_group_policy.ops.policy"]
 
 
 # --------------------------------------------------------------------------- plans

@@ -265,13 +265,16 @@ ATTACHMENTS: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
 }
 """A resource that attaches managed policies -> ((argument naming principals, their kind), ...), the argument naming
 the policies. An argument whose name ends in ``s`` is a list."""
+MEMBERSHIPS = {"aws_iam_group_membership": ("users", "group"), "aws_iam_user_group_membership": ("user", "groups")}
+"""A resource that puts users in groups -> (the argument naming the users, the argument naming the groups)."""
 PRINCIPAL_REFERENCE_ATTRIBUTES = frozenset({"name", "id"})
 """How an attachment names a role, user or group of the configuration: ``aws_iam_role.NAME.name`` (``id`` is the
 name too)."""
 POLICY_REFERENCE_ATTRIBUTES = frozenset({"arn", "id"})
 """How an attachment names a managed policy: ``aws_iam_policy.NAME.arn`` (its ``id`` is the ARN too)."""
 AWS_MANAGED_ARN = "arn:aws:iam::aws:policy/"
-READ_RESOURCES = frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
+READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
+                  | frozenset(MEMBERSHIPS))
 """The resources a configuration reader reads."""
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
@@ -357,6 +360,8 @@ class TerraformPrincipals:
         self.by_arn: dict[str, str] = {}
         self.inline: list[tuple[str, Ref, Policy]] = []
         self.attachments: list[tuple[str, str, str | Ref, Ref]] = []
+        self.memberships: list[tuple[str, Ref, Ref]] = []
+        """(the resource's address, a user, a group it puts the user in)."""
 
     def declare(self, kind: str, address: str, name: str | None, pointer: str) -> None:
         """A role, user or group; ``name``: its name when the input says it."""
@@ -411,6 +416,9 @@ class TerraformPrincipals:
         if rtype == "aws_iam_role":
             for ref in arguments(ROLE_MANAGED_POLICY_ARNS):
                 self.attach("role", address, address, ref)
+        if rtype in MEMBERSHIPS:
+            users, groups = MEMBERSHIPS[rtype]
+            self.memberships += [(address, user, group) for user in arguments(users) for group in arguments(groups)]
         if rtype not in ATTACHMENTS:
             return
         targets, policy_argument = ATTACHMENTS[rtype]
@@ -466,30 +474,62 @@ class TerraformPrincipals:
                 self.parts[address].inline.append(inline)
         for kind, where, target, ref in self.attachments:
             self.resolve_attachment(result, kind, where, target, ref)
-        for parts in self.parts.values():
-            arns: list[str] = []
-            documents: list[Policy] = []
-            missing: list[str] = []
-            unlisted: list[str] = []
-            for arn, policy, position, listed in parts.attached:
-                if arn in arns:
-                    continue
-                positions[f"{parts.pointer}/ManagedPolicyArns/{len(arns)}"] = position
-                arns.append(arn)
-                if policy is not None:
-                    documents.append(policy)
-                    continue
-                missing.append(arn)
-                if not listed:
-                    unlisted.append(arn)
+        attached = {address: self.attached_policies(result, parts, positions) for address, parts in self.parts.items()}
+        groups_of = self.resolve_memberships(result)
+        for address, parts in self.parts.items():
+            arns, documents, missing = attached[address]
+            groups = groups_of.get(address, [])
             result.principals.append(Principal(
                 parts.kind, parts.name, "", source, parts.pointer, inline_policies=tuple(parts.inline),
                 attached_policy_arns=tuple(arns), attached_policies=tuple(documents),
+                group_names=tuple(self.parts[group].name for group in groups),
+                group_policies=tuple(policy for group in groups
+                                     for policy in (*self.parts[group].inline, *attached[group][1])),
+                group_policy_arns=tuple(dict.fromkeys(arn for group in groups for arn in attached[group][0])),
                 missing_policy_arns=tuple(missing), trust_policy=parts.trust))
-            if unlisted:  # attached by ARN; their documents are elsewhere
-                result.not_checked.append(
-                    f"{self.display_path}: {parts.kind} {parts.name}: the attached managed policies "
-                    f"{', '.join(unlisted)} are not in the {self.noun}, so their statements were not checked")
+
+    def attached_policies(self, result: LoadResult, parts: _Parts, positions: dict[str, tuple[int, int]]
+                          ) -> tuple[list[str], list[Policy], list[str]]:
+        """(ARNs, the documents the input has, the ARNs whose documents it lacks) of a principal's managed policies;
+        each attachment's position goes to ``<principal>/ManagedPolicyArns/N``."""
+        arns: list[str] = []
+        documents: list[Policy] = []
+        missing: list[str] = []
+        unlisted: list[str] = []
+        for arn, policy, position, listed in parts.attached:
+            if arn in arns:
+                continue
+            positions[f"{parts.pointer}/ManagedPolicyArns/{len(arns)}"] = position
+            arns.append(arn)
+            if policy is not None:
+                documents.append(policy)
+                continue
+            missing.append(arn)
+            if not listed:
+                unlisted.append(arn)
+        if unlisted:  # attached by ARN; their documents are elsewhere
+            result.not_checked.append(
+                f"{self.display_path}: {parts.kind} {parts.name}: the attached managed policies "
+                f"{', '.join(unlisted)} are not in the {self.noun}, so their statements were not checked")
+        return arns, documents, missing
+
+    def resolve_memberships(self, result: LoadResult) -> dict[str, list[str]]:
+        """The groups (addresses) each user (address) is put in; a membership that cannot be resolved is listed."""
+        groups_of: dict[str, list[str]] = {}
+        for where, user_ref, group_ref in self.memberships:
+            user, why = self.resolve_principal("user", user_ref)
+            if user is None:
+                self.not_checked(result, where, user_ref, f"the user it puts in {shorter(group_ref.shown)} is not "
+                                                          f"checked with that group's policies ({why})")
+                continue
+            group, why = self.resolve_principal("group", group_ref)
+            if group is None:
+                self.not_checked(result, where, group_ref, f"the policies of the group it puts user "
+                                                           f"{self.parts[user].name} in are not checked ({why})")
+                continue
+            if group not in groups_of.setdefault(user, []):
+                groups_of[user].append(group)
+        return groups_of
 
     def resolve_attachment(self, result: LoadResult, kind: str, where: str, target: str | Ref, ref: Ref) -> None:
         """Attach the policy ``ref`` names to the principal of ``target``, or list why it is not checked."""
