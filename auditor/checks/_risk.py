@@ -130,6 +130,7 @@ def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]
 
 
 RESOURCE_OWNER_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
+"""Keys of the account or organisation that owns the resource a request touches."""
 
 
 def _admits_every_value(condition: Condition) -> bool:

@@ -49,7 +49,6 @@ from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
 
-
 SELF_SERVICE_ACTIONS = frozenset(
     {"iam:createaccesskey", "iam:createloginprofile", "iam:updateloginprofile"}
 )
