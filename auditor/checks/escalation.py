@@ -41,6 +41,7 @@ from auditor.checks._risk import (
     model,
     service_matches,
 )
+from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
 from auditor.model import Condition, Policy, PolicyKind, Principal, Severity
@@ -49,6 +50,8 @@ from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
 
+NAMED_ROLE_DELEGATION = frozenset({"sts:assumerole"})
+"""Actions for which a role named in full is not an escalation target: assuming it is what the policy is for."""
 SELF_SERVICE_ACTIONS = frozenset(
     {"iam:createaccesskey", "iam:createloginprofile", "iam:updateloginprofile"}
 )
@@ -159,13 +162,12 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
     service = action.partition(":")[0]
     if len(parts) != 6 or parts[0] != "arn":
         return None
-    if parts[2] != service and not has_wildcard(parts[2]):
-        return None
     info = context.catalog.resource_type(service, rtype)
-    expected_head = ""
-    if info is not None:
-        format_parts = info.arn_format.split(":", 5)
-        expected_head = format_parts[5].split("${", 1)[0] if len(format_parts) == 6 else ""
+    format_parts = info.arn_format.split(":", 5) if info is not None else []
+    arn_service = format_parts[2] if len(format_parts) == 6 else service  # ssm:SendCommand takes ec2 instances
+    if parts[2] != arn_service and not has_wildcard(parts[2]):
+        return None
+    expected_head = format_parts[5].split("${", 1)[0] if len(format_parts) == 6 else ""
     resource = parts[5]
     head = resource
     for index, char in enumerate(resource):
@@ -176,23 +178,62 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
         return None
     if rtype == "policy" and parts[4] == "aws":
         return None  # AWS managed policies cannot be changed by anyone outside AWS
+    if rtype == "role" and resource.lower().startswith("role/aws-service-role/"):
+        return None  # a service-linked role trusts its service alone: no one assumes or passes it
     if action.lower() in SELF_SERVICE_ACTIONS and "${aws:username}" in resource.lower():
         return None
     name = resource[len(expected_head):] if resource.startswith(expected_head) else resource
-    if has_wildcard(name) or has_wildcard(parts[4]) or "${" in name:
+    if has_wildcard(name) or "${" in name:
         return "any"
-    return "specific"
+    if rtype == "role" and action.lower() in NAMED_ROLE_DELEGATION:
+        return None  # a role the policy names is the delegation its author chose, in whichever account
+    # IAM's own actions reach the caller's account alone: arn:aws:iam::*:role/app names one role
+    return "any" if has_wildcard(parts[4]) and service != "iam" else "specific"
+
+
+def _required_types(action: str, context: CheckContext) -> frozenset[str]:
+    """The resource types (with a known ARN format) every request of ``action`` names: ``ec2:RunInstances`` an
+    instance, an image, a subnet... None for the actions of services whose catalogue entries may be incomplete."""
+    info = context.catalog.action(action)
+    if info is None or info.service in INCOMPLETE_ACTION_RESOURCES:
+        return frozenset()
+    index = arn_index(context.catalog)
+    return frozenset(name.lower() for name, is_required in info.resource_types
+                     if is_required and index.has_type(info.service, name.lower()))
+
+
+def _types_named(grant: Grant, action: str, required: frozenset[str], context: CheckContext) -> frozenset[str]:
+    """Which of the ``required`` types the grant's resources can name (all of them for ``*`` or ``NotResource``,
+    and for patterns with template values or policy variables)."""
+    if grant.any_resource or grant.not_resources is not None or not required:
+        return required
+    index = arn_index(context.catalog)
+    service = action.partition(":")[0]
+    return frozenset(name for name in required
+                     if any(can_name(pattern.lower(), index.type_format(service, name)) for pattern in grant.resources))
+
+
+def authorizable(effective: EffectivePermissions, action: str, context: CheckContext) -> bool:
+    """Whether some grant of ``action`` (lower-case) can name a resource of a type its requests must name: a grant
+    of ``ec2:*`` on launch templates alone never allows ``ec2:RunInstances``, which needs an instance (among
+    others). One type is enough: the catalogue marks some alternatives as both required."""
+    required = _required_types(action, context)
+    return not required or any(_types_named(grant, action, required, context)
+                               for grant in effective.grants_for(action))
 
 
 def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
                  context: CheckContext) -> Usable | None:
     """The grant of ``action`` (lower-case) that serves ``method`` best (any resource beats specific ones)."""
     rtype = method.resource_types.get(action)
+    required = _required_types(action, context) if rtype is None else frozenset()
     best: Usable | None = None
     for grant in effective.grants_for(action):
         if grant.conditions and fence(grant.conditions, method) is not None:
             continue
         loose = tuple(f"{c.operator}:{c.key}" for c in grant.conditions)
+        if rtype is None and required and not _types_named(grant, action, required, context):
+            continue  # names no resource the action's requests need (ec2:AssociateIamInstanceProfile on snapshots)
         if rtype is None or grant.any_resource:
             return Usable(grant, "any", grant.resources or ("*",), loose)
         scopes = [(p, _resource_scope(p, action, rtype, context)) for p in grant.resources]
@@ -212,11 +253,14 @@ def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator
     if not allowed:
         return
     cache: dict[tuple[str, str], Usable | None] = {}
+    can_call: dict[str, bool] = {}
 
     def use(action: str, method: _Method) -> Usable | None:
         key = (action, method.path.id)
         if key not in cache:
-            cache[key] = usable_grant(effective, action, method, context)
+            if action not in can_call:
+                can_call[action] = authorizable(effective, action, context)
+            cache[key] = usable_grant(effective, action, method, context) if can_call[action] else None
         return cache[key]
 
     for method in _methods():
@@ -324,7 +368,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "policy file, or for a user or role of an account export across its inline, attached and group "
          "policies, after `Deny` and within its permissions boundary. Resource and condition constraints count "
          "(see `auditor/checks/escalation.py`): a condition on `iam:PolicyARN` fences the attach methods only when "
-         "it keeps out every policy of `rules/privileged-managed-policies.yaml`. "
+         "it keeps out every policy of `rules/privileged-managed-policies.yaml`; an action counts only when its "
+         "grants can name every resource type its requests need (`ec2:RunInstances` on launch templates alone "
+         "does not); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
          "resources only: it pays only if that resource is privileged.",
@@ -341,13 +387,27 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", '
                  '"Resource": "*", "Condition": {"ArnNotEquals": {"iam:PolicyARN": '
                  '"arn:aws:iam::aws:policy/AdministratorAccess"}}}]}', "IAM003", "IAM012",
-                 note="IAMFullAccess is still allowed, and with it AdministratorAccess")],
+                 note="IAMFullAccess is still allowed, and with it AdministratorAccess"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:SendCommand", '
+                 '"Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*::document/AWS-RunShellScript"]}]}',
+                 "IAM012", note="every instance: an instance ARN is ec2's, not ssm's"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '
+                 '"Resource": "arn:aws:iam::*:role/app-instance-role"}, {"Effect": "Allow", '
+                 '"Action": "ec2:RunInstances", "Resource": "*"}]}', "IAM003", "IAM012",
+                 note="one role (PassRole reaches the caller's account alone): medium, on specific resources")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}, '
                   '{"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}]}', "IAM003"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", '
                   '"Resource": "*", "Condition": {"ArnEquals": {"iam:PolicyARN": '
                   '"arn:aws:iam::aws:policy/ReadOnlyAccess"}}}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:RunInstances", '
+                  '"Resource": "arn:aws:ec2:*:*:launch-template/*"}, '
+                  '{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}', "IAM003",
+                  note="a launch template alone: RunInstances needs an instance, a subnet, an image..."),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachRolePolicy", '
+                  '"Resource": "arn:aws:iam::*:role/aws-service-role/*"}]}',
+                  note="service-linked roles: their policies cannot be changed"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
                   '"Resource": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '

@@ -464,6 +464,21 @@ def _names_every_resource_of(action: str, resources: tuple[str, ...], context: C
     return any(covered(name) for name, _ in info.resource_types)
 
 
+def can_name(pattern: str, arn_format: ArnFormat) -> bool:
+    """Whether a ``Resource`` pattern (lower-case) matches some ARN of the format; true for ``*`` and for patterns
+    with template values or policy variables, whose value is not known."""
+    if pattern == "*" or "${" in pattern or "{{" in pattern:
+        return True
+    parts = pattern.split(":", 5)
+    if len(parts) < 6:
+        return len(parts) > 1 and parts[-1] == "*"  # arn:aws:ec2:* stands for the rest
+    _, _, service, region, account, rest = parts
+    wanted = arn_format.text.lower().split(":", 5)
+    if len(wanted) < 6 or "$" in wanted[2]:
+        return True
+    return (_segment_fits(service, wanted[2]) and bool(ArnIndex._matching([arn_format], region, account, rest)))
+
+
 def _pattern_covers_format(pattern: str, arn_format: ArnFormat) -> bool:
     if "${" in pattern or "{{" in pattern:  # a policy variable or template value: one principal's, one stack's
         return False
