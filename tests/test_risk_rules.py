@@ -229,6 +229,31 @@ def test_github_oidc_without_sub_is_critical() -> None:
     assert (finding.rule_id, finding.severity.value) == ("IAM033", "critical")
 
 
+_GITHUB = ('{"Effect": "Allow", "Principal": {"Federated": '
+           '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+           '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+           '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "OPERATOR": '
+           '{"token.actions.githubusercontent.com:sub": "SUB"}}}')
+
+
+@pytest.mark.parametrize(("operator", "sub", "expected"), [
+    ("StringLike", "repo:*", ("critical", "admits every repository or subject of every owner")),
+    ("StringLike", "repo:acme*", ("critical", "admits every repository or subject of every owner")),
+    ("StringLike", "repo:*:ref:refs/heads/main", ("critical", "of every owner")),
+    ("StringLike", "repo:acme/*", ("high", "'repo:acme/*' admits every repository or subject of an owner")),
+    ("StringNotEquals", "repo:evil/x:ref:refs/heads/main", ("critical", "(StringNotEquals) names no subject")),
+    ("StringLikeIfExists", "repo:acme/app:*", None),
+    ("StringEqualsIgnoreCase", "repo:acme/*", None),  # compares the * as a character: names no real repository
+])
+def test_github_oidc_sub_reach_sets_the_severity(operator: str, sub: str, expected: tuple[str, str] | None) -> None:
+    reported = findings(_GITHUB.replace("OPERATOR", operator).replace("SUB", sub), PolicyKind.TRUST, "IAM033")
+    if expected is None:
+        assert reported == []
+        return
+    (finding,) = reported
+    assert finding.severity.value == expected[0] and expected[1] in finding.message
+
+
 def test_principal_star_in_trust_is_critical_unless_confined() -> None:
     open_trust = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
     assert ids(open_trust, PolicyKind.TRUST) == {"IAM035"}

@@ -79,6 +79,12 @@ def _positive(condition: Condition) -> bool:
     return not is_negated(condition) and not condition.if_exists and condition.base_operator not in ("Null", "Bool")
 
 
+def _names_claim(condition: Condition) -> bool:
+    """A condition that admits only the token claims it names. ``...IfExists`` counts: every OpenID Connect token
+    carries ``aud`` and ``sub``."""
+    return not is_negated(condition) and condition.base_operator not in ("Null", "Bool")
+
+
 def external_ids(statement: Statement) -> list[str] | None:
     """The ``sts:ExternalId`` values a positive condition demands, or None when there is no such condition
     (``StringLike`` on ``*`` demands nothing: every caller's external id matches; ``ForAllValues:`` is true for
@@ -185,25 +191,39 @@ def _provider(ref: PrincipalRef) -> str | None:
     return value  # cognito-identity.amazonaws.com, accounts.google.com, www.amazon.com, graph.facebook.com
 
 
-def _wide_sub(value: str, provider: str) -> bool:
+_LITERAL_STRING = frozenset({"StringEquals", "StringEqualsIgnoreCase"})
+"""Operators that compare ``*`` as a character: ``StringEquals`` on ``repo:org/*`` admits no real repository."""
+
+
+def _sub_reach(value: str, provider: str) -> str | None:
+    """How far a ``sub`` pattern reaches: ``everyone`` (every repository, project or workspace of every owner,
+    including one anybody can create), ``owner`` (every one of one owner, cluster or namespace), or None."""
     text = value.strip()
     if text in ("*", "?*") or text.startswith("*"):
-        return True
+        return "everyone"
     if provider == _GITHUB and text.startswith("repo:"):
         repo = text[len("repo:"):].split(":", 1)[0]
         owner, _, name = repo.partition("/")
-        return not owner or "*" in owner or "?" in owner or not name or "*" in name or "?" in name
+        if not owner or has_wildcard(owner):  # repo:acme* admits the owner acme-attacker too
+            return "everyone"
+        return "owner" if not name or has_wildcard(name) else None
     if text.startswith("system:"):  # EKS (IRSA): system:serviceaccount:NAMESPACE:NAME
         namespace, _, name = text.removeprefix("system:serviceaccount:").partition(":")
-        return (not text.startswith("system:serviceaccount:") or not namespace or has_wildcard(namespace)
+        wide = (not text.startswith("system:serviceaccount:") or not namespace or has_wildcard(namespace)
                 or not name or has_wildcard(name))
+        return "owner" if wide else None
     if text.startswith("project_path:"):  # GitLab (gitlab.com or self-managed): group/subgroup/project
         path = text[len("project_path:"):].split(":", 1)[0]
-        return "/" not in path or has_wildcard(path)
+        group = path.split("/", 1)[0]
+        if not group or has_wildcard(group):
+            return "everyone"
+        return "owner" if "/" not in path or has_wildcard(path) else None
     if text.startswith("organization:"):  # Terraform Cloud: organization:ORG:project:P:workspace:W:run_phase:R
         organization, _, rest = text[len("organization:"):].partition(":")
-        return not organization or has_wildcard(organization) or not rest or rest.startswith(("*", "?"))
-    return False
+        if not organization or has_wildcard(organization):
+            return "everyone"
+        return "owner" if not rest or rest.startswith(("*", "?")) else None
+    return None
 
 
 @RULES.rule(
@@ -215,7 +235,8 @@ def _wide_sub(value: str, provider: str) -> bool:
          "(`repo:org/*`, GitLab's `project_path:group/*`, Terraform Cloud's `organization:org:*`), every service "
          "account of an EKS cluster or namespace (`system:serviceaccount:*`, `system:serviceaccount:ns:*`) or "
          "everyone. "
-         "Critical when `sub` is missing. Cognito identity pools need `aud` only.",
+         "Critical when `sub` is missing or admits every owner (`*`, `repo:*`, `repo:acme*`: anyone can create a "
+         "matching repository). Cognito identity pools need `aud` only.",
     why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
         "workspace) gets a token the role accepts.",
     example='{"Effect": "Allow", "Principal": {"Federated": '
@@ -235,6 +256,12 @@ def _wide_sub(value: str, provider: str) -> bool:
                  '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": '
                  '{"token.actions.githubusercontent.com:sub": "repo:my-org/*"}}}]}', "IAM033",
                  kind=PolicyKind.TRUST),
+         example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
+                 '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                 '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": '
+                 '{"token.actions.githubusercontent.com:sub": "repo:my-org*"}}}]}', "IAM033",
+                 kind=PolicyKind.TRUST, note="critical: anyone can create the owner my-org-fork"),
          example(_V + '{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/'
                  'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}, '
                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
@@ -253,7 +280,13 @@ def _wide_sub(value: str, provider: str) -> bool:
                   '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
                   '{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com", '
                   '"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": '
-                  '"system:serviceaccount:payments:api"}}}]}', kind=PolicyKind.TRUST)],
+                  '"system:serviceaccount:payments:api"}}}]}', kind=PolicyKind.TRUST),
+          example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
+                  '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
+                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+                  '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLikeIfExists": '
+                  '{"token.actions.githubusercontent.com:sub": "repo:my-org/app:*"}}}]}', kind=PolicyKind.TRUST,
+                  note="IfExists: every token carries sub")],
 )
 def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _assume_statements(policy):
@@ -261,20 +294,31 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
             provider = _provider(ref)
             if provider is None:
                 continue
-            aud = [c for c in _claim_conditions(statement, provider, "aud") if _positive(c)]
-            sub = [c for c in _claim_conditions(statement, provider, "sub") if _positive(c)]
+            aud = [c for c in _claim_conditions(statement, provider, "aud") if _names_claim(c)]
+            written_sub = _claim_conditions(statement, provider, "sub")
+            sub = [c for c in written_sub if _names_claim(c)]
             needs_sub = not provider.lower().startswith(_AUD_ONLY_PROVIDERS)
             problems = []
             severity = None
             if not aud:
                 problems.append(f"no {provider}:aud condition")
             if needs_sub and not sub:
-                problems.append(f"no {provider}:sub condition: any subject of the provider may assume the role")
+                problems.append(
+                    f"its {provider}:sub condition ({', '.join(sorted({c.operator for c in written_sub}))}) names no "
+                    "subject it admits: every other subject of the provider may assume the role" if written_sub else
+                    f"no {provider}:sub condition: any subject of the provider may assume the role")
                 severity = Severity.CRITICAL
-            wide = [str(v) for c in sub for v in c.values if _wide_sub(str(v), provider)]
-            if wide:
-                problems.append(f"{provider}:sub {', '.join(repr(v) for v in wide)} admits every repository "
-                                "or subject of an owner")
+            reach = {str(v): _sub_reach(str(v), provider) for c in sub if c.base_operator not in _LITERAL_STRING
+                     for v in c.values}
+            wide = [value for value, how in reach.items() if how is not None]
+            everyone = [value for value, how in reach.items() if how == "everyone"]
+            if everyone:
+                problems.append(f"{provider}:sub {', '.join(repr(v) for v in everyone)} admits every repository "
+                                "or subject of every owner: anyone can create one that matches")
+                severity = Severity.CRITICAL
+            if len(everyone) < len(wide):
+                problems.append(f"{provider}:sub {', '.join(repr(v) for v in wide if v not in everyone)} admits "
+                                "every repository or subject of an owner")
             if problems:
                 yield Hit(
                     f"Web-identity trust of {provider}: {'; '.join(problems)}",
