@@ -225,8 +225,13 @@ class Policy:
     """A managed policy of an export used only as a permissions boundary: it limits principals, grants nothing."""
 
     def location(self, pointer: str | None = None) -> Location:
+        """Where ``pointer`` is written. The N-th item of an element written as one value rather than a list
+        (``"Action": "s3:GetObject"`` has no ``/Action/0``) is the element itself."""
         target = self.pointer if pointer is None else pointer
         line, column = self.source.locate(target)
+        parent, _, last = target.rpartition("/")
+        if last.isdigit() and parent and not self.source.has_pointer(target) and self.source.has_pointer(parent):
+            target = parent
         return Location(self.source.display_path, line, column, target)
 
 

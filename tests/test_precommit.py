@@ -101,7 +101,7 @@ def test_bad_policy_blocks_the_commit_and_a_clean_one_passes(tmp_path: Path, git
     assert blocked.returncode != 0, output
     assert "iam-audit" in output and "Failed" in output
     assert "iam/reports.json:7:17: high IAM201 unknown-action 's3:GetObjekt' is not an action of Amazon S3" in output
-    assert "iam/main.tf:6:16: high IAM201 unknown-action 's3:GetObjekt'" in output, output  # .tf files reach it too
+    assert "iam/main.tf:6:17: high IAM201 unknown-action 's3:GetObjekt'" in output, output  # .tf files reach it too
     assert git("rev-list", "--all", cwd=project, env=git_env).stdout == ""  # nothing was committed
 
     (project / "iam" / "reports.json").write_text(json.dumps(CLEAN, indent=2) + "\n")

@@ -207,7 +207,7 @@ def test_statement_whose_shape_terraform_decides_is_left_out_and_the_rest_keeps_
     loaded = load_tf(text)
     (policy,) = loaded.policies
     assert len(policy.statements) == 1 and policy.statements[0].pointer.endswith("/Statement/0")
-    assert rules_at(loaded) == {("IAM201", 9, 20)}
+    assert rules_at(loaded) == {("IAM201", 9, 21)}  # the list item, not the list
     assert loaded.not_checked == [
         "main.tf: aws_iam_policy.mixed.policy: statement 0 is local.logging_statement: not checked",
         "main.tf: aws_iam_policy.mixed.policy: statement 1 Condition is local.conditions: not checked",

@@ -228,7 +228,7 @@ def test_statement_or_policy_whose_shape_terraform_decides_is_not_checked() -> N
     ]
     (policy,) = loaded.policies
     assert len(policy.statements) == 1 and policy.statements[0].pointer.endswith("/Statement/0")
-    assert rules_at(loaded) == {("IAM201", 11, 23)}
+    assert rules_at(loaded) == {("IAM201", 11, 24)}  # the list item, not the list
 
 
 def test_syntax_errors_are_located() -> None:

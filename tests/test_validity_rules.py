@@ -272,3 +272,23 @@ def test_duplicates_and_redundant_actions() -> None:
     assert sorted(by_rule["IAM502"]) == ["s3:GetObject", "s3:GetObjectAcl"]
     assert "IAM502" not in ids(allow(["s3:Get*", "s3:List*"]))
     assert "IAM502" in ids(allow(["s3:Get*", "s3:GetObject*"]))
+
+
+_ONE_ITEM = """{"Version": "2012-10-17", "Statement": [{
+  "Effect": "Allow",
+  "Action": ACTION,
+  "Resource": RESOURCE
+}]}"""
+
+
+@pytest.mark.parametrize(("action", "resource", "line", "pointer"), [
+    ('[\n    "s3:GetObjekt"\n  ]', '"*"', 4, "/Statement/0/Action/0"),  # the one item of a list: its own line
+    ('"s3:GetObjekt"', '"*"', 3, "/Statement/0/Action"),  # a plain value has no /0
+    ('"s3:GetObject"', '[\n    "arn:aws:s3::b/*"\n  ]', 5, "/Statement/0/Resource/0"),
+])
+def test_a_finding_on_the_one_item_of_a_list_points_at_the_item(action: str, resource: str, line: int,
+                                                                 pointer: str) -> None:
+    text = _ONE_ITEM.replace("ACTION", action).replace("RESOURCE", resource)
+    loaded = load_text(text, "p.json", LoadOptions())
+    reported = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog())) if f.rule_id in ("IAM201", "IAM300")]
+    assert [(f.location.line, f.location.pointer) for f in reported] == [(line, pointer)], text

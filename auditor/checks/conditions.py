@@ -556,7 +556,7 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
         for element, values in (("Resource", statement.resources), ("NotResource", statement.not_resources)):
             for index, value in enumerate(values or ()):
-                pointer = statement.element_pointer(element, index if len(values or ()) > 1 else None)
+                pointer = statement.element_pointer(element, index)
                 for problem, name in _variable_problems(value, context):
                     yield Hit(problem, pointer=pointer, statement=statement,
                               details={"value": value, "variable": name})

@@ -380,7 +380,7 @@ def malformed_arn(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                     continue
                 if verdict.formats == () and _formats_unreliable(statement, context):
                     continue
-                pointer = statement.element_pointer(element, index if len(values or ()) > 1 else None)
+                pointer = statement.element_pointer(element, index)
                 bad.append((element, value, pointer, verdict))
         if not bad:
             continue
@@ -562,7 +562,7 @@ def resource_type_mismatch(policy: Policy, context: CheckContext) -> Iterator[Hi
         # In an Allow with other resources that work, a dead entry is clutter; alone, the statement grants nothing.
         severity = Severity.LOW if statement.is_allow and len(dead) < len(statement.resources) else None
         for index, value, formats in dead:
-            pointer = statement.element_pointer("Resource", index if len(statement.resources) > 1 else None)
+            pointer = statement.element_pointer("Resource", index)
             yield Hit(_mismatch_message(value, formats, taken, statement), pointer=pointer, statement=statement,
                       severity=severity,
                       details={"resource": value, "resource_types": sorted({f.resource_type for f in formats}),

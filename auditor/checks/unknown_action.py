@@ -16,27 +16,18 @@ from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
 from auditor.permissions import permission_model
 from auditor.registry import Hit, RuleSet, example
-from auditor.source import join_pointer
 
 RULES = RuleSet()
 CATEGORY = "unknown-action"
 _ACTION_SHAPE = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+\Z")
 
 
-def _action_entries(statement: Statement) -> Iterator[tuple[str, str, int, bool]]:
-    """(action, element, index, listed); the pointer is built only for an action that is reported."""
+def _action_entries(statement: Statement) -> Iterator[tuple[str, str, int]]:
+    """(action, element, index); the pointer is built only for an action that is reported."""
     for element in ("Action", "NotAction"):
         values = statement.actions if element == "Action" else statement.not_actions
-        if values is None:
-            continue
-        listed = len(values) > 1
-        for index, action in enumerate(values):
-            yield action, element, index, listed
-
-
-def _action_pointer(statement: Statement, element: str, index: int, listed: bool) -> str:
-    pointer = statement.element_pointer(element)
-    return join_pointer(pointer, index) if listed else pointer
+        for index, action in enumerate(values or ()):
+            yield action, element, index
 
 
 def classify(action: str, context: CheckContext) -> tuple[str, str, dict[str, object]] | None:
@@ -97,8 +88,8 @@ def _quote_list(items: list[str]) -> str:
 Verdict = tuple[str, str, dict[str, object]]
 
 
-def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, int, bool, Verdict], ...]:
-    """(element, index, listed, verdict) of each action of the statement that is not a current action.
+def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, int, Verdict], ...]:
+    """(element, index, verdict) of each action of the statement that is not a current action.
 
     Computed once per distinct Action/NotAction list of a run and shared by the four rules of this module.
     """
@@ -111,24 +102,24 @@ def _problems(statement: Statement, context: CheckContext) -> tuple[tuple[str, i
     if found is None:
         memo = context.options.setdefault("_unknown_action_memo", {})
         problems = []
-        for action, element, index, listed in _action_entries(statement):
+        for action, element, index in _action_entries(statement):
             verdict = memo.get(action, memo)
             if verdict is memo:
                 verdict = memo[action] = classify(action, context)
             if verdict is not None:
-                problems.append((element, index, listed, verdict))
+                problems.append((element, index, verdict))
         found = by_statement[key] = tuple(problems)
     return found
 
 
 def _policy_problems(policy: Policy, context: CheckContext
-                     ) -> list[tuple[Statement, tuple[str, int, bool, Verdict]]]:
+                     ) -> list[tuple[Statement, tuple[str, int, Verdict]]]:
     """Every problem of the policy's statements, kept for the statements last asked about: the engine runs the
     four rules of this module one after the other on each policy. (Keyed by the statements, which hold no
     source: keeping the policy would keep a whole export's text alive after its check.)"""
     last = context.options.get("_unknown_action_statements_last")
     if last is not None and last[0] is policy.statements:
-        found: list[tuple[Statement, tuple[str, int, bool, Verdict]]] = last[1]
+        found: list[tuple[Statement, tuple[str, int, Verdict]]] = last[1]
         return found
     found = [(statement, problem) for statement in policy.statements for problem in _problems(statement, context)]
     context.options["_unknown_action_statements_last"] = (policy.statements, found)
@@ -136,9 +127,9 @@ def _policy_problems(policy: Policy, context: CheckContext
 
 
 def _hits(policy: Policy, context: CheckContext, slug: str) -> Iterator[Hit]:
-    for statement, (element, index, listed, verdict) in _policy_problems(policy, context):
+    for statement, (element, index, verdict) in _policy_problems(policy, context):
         if verdict[0] == slug:
-            yield Hit(verdict[1], pointer=_action_pointer(statement, element, index, listed),
+            yield Hit(verdict[1], pointer=statement.element_pointer(element, index),
                       statement=statement, details=verdict[2])
 
 

@@ -126,7 +126,7 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
         if verdict is None:
             continue
         first, message, high, details = verdict
-        pointer = st.element_pointer("Action", first if len(st.actions) > 1 else None)
+        pointer = st.element_pointer("Action", first)
         yield Hit(message, pointer=pointer, statement=st, severity=Severity.HIGH if high else None,
                   details=details)
 
