@@ -39,6 +39,7 @@ from auditor.checks._risk import (
     is_negated,
     is_tag_key,
     model,
+    scoping_conditions,
     service_matches,
 )
 from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
@@ -287,9 +288,14 @@ def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator
 
 
 def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> bool:
+    """Whether the principal may already do everything: there is nothing to escalate to. Conditions on the caller
+    (MFA, network, Region) do not count, in the Allow or in a Deny: an insider meets them or goes around them.
+    (All but a few actions is not everything: the escalation findings say how the rest is taken.)"""
     total = len(model(context).all_actions)
     return any(
-        len(grant.actions) == total and grant.any_resource and not grant.conditions and not grant.denials
+        len(grant.actions) == total and grant.any_resource and not scoping_conditions(grant.conditions)
+        and all(deny.conditions and all(is_caller_context_key(c.key) for c in deny.conditions)
+                for deny in grant.denials)
         for grant in effective.grants
     )
 
@@ -408,6 +414,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachRolePolicy", '
                   '"Resource": "arn:aws:iam::*:role/aws-service-role/*"}]}',
                   note="service-linked roles: their policies cannot be changed"),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", '
+                  '"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}', "IAM001",
+                  note="an administrator (with MFA) has nothing to escalate to"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
                   '"Resource": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '
