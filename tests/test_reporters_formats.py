@@ -123,6 +123,10 @@ def test_strip_control_removes_whole_escape_sequences_and_keeps_newline_tab_and_
     assert strip_control(text) == "red abcdok\tx\ny 🔥"
 
 
+def test_markdown_text_keeps_quotes_as_written() -> None:
+    assert markdown_text("'s3:GetObjekt' is not \"an action\"") == "'s3:GetObjekt' is not \"an action\""
+
+
 def test_github_escaping_follows_the_documented_rules() -> None:
     assert github_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
     assert github_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"

@@ -61,12 +61,13 @@ def html_text(text: object) -> str:
 def markdown_text(text: object) -> str:
     """Inline Markdown text that renders literally, safe inside a GitHub table cell.
 
-    Newlines become spaces (a table row is one line), HTML specials become entities,
+    Newlines become spaces (a table row is one line), ``<``, ``>`` and ``&`` become entities
+    (no tag can open, so quotes stay as written and read well as plain text, in a mail),
     Markdown punctuation is backslash-escaped, and ``@`` gets a zero-width space so a
     condition value like ``@org/team`` cannot mention anyone.
     """
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(str(text)))
-    return html.escape(escaped, quote=True).replace("@", "@&#8203;")
+    return html.escape(escaped, quote=False).replace("@", "@&#8203;")
 
 
 def markdown_fence(text: str) -> str:
