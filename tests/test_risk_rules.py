@@ -483,3 +483,14 @@ def test_a_deny_outside_the_organisation_confines_a_public_bucket_policy() -> No
     assert "IAM030" not in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::b/*')}", PolicyKind.RESOURCE)
     # a fence around another bucket leaves this one public
     assert "IAM030" in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::other/*')}", PolicyKind.RESOURCE)
+
+
+@pytest.mark.parametrize(("action", "severity"), [
+    ("s3:GetObject", "high"),  # a public bucket may be a website
+    ("secretsmanager:GetSecretValue", "critical"),  # a public secret never is
+    ("sqs:SendMessage", "critical"),  # a write
+])
+def test_public_access_severity_follows_what_is_opened(action: str, severity: str) -> None:
+    (finding,) = findings(f'{{"Effect": "Allow", "Principal": "*", "Action": "{action}", "Resource": "*"}}',
+                          PolicyKind.RESOURCE, "IAM030")
+    assert finding.severity.value == severity

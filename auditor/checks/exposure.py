@@ -34,6 +34,10 @@ def sensitive_sets() -> dict[str, frozenset[str]]:
     }
 
 
+SECRET_READS = frozenset({"secretsmanager:getsecretvalue", "secretsmanager:batchgetsecretvalue"})
+"""Reads of secret values: open to everyone in a resource policy, critical like a write."""
+
+
 @lru_cache(maxsize=1)
 def _reasons() -> dict[str, str]:
     return {entry.action.lower(): entry.reason
@@ -159,7 +163,9 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "or `aws:ResourceOrgID` compared with a value (they describe the resource, not the caller), a wildcard "
          "value under `StringLike` (`\"aws:PrincipalAccount\": \"*\"`; under `StringEquals` the `*` is a character no "
          "account has), a negated operator or `...IfExists`. Critical when write "
-         "or permissions-management actions are open.",
+         "or permissions-management actions are open, or actions that return secrets or credentials "
+         "(`secretsmanager:GetSecretValue`, the credentials-exposure list of `rules/sensitive.yaml`): a public "
+         "bucket may be a website, a public secret never is.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
@@ -171,7 +177,9 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", '
                  '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
                  '"Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}}]}', "IAM030",
-                 kind=PolicyKind.RESOURCE)],
+                 kind=PolicyKind.RESOURCE),
+         example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", '
+                 '"Resource": "*"}]}', "IAM030", kind=PolicyKind.RESOURCE, note="critical: a public secret")],
     good=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
                   '"Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
@@ -201,14 +209,16 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
             continue
         writes = statement.actions & action_classes(catalog).write
+        secrets = statement.actions & (sensitive_sets()["credentials-exposure"] | SECRET_READS)
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
         yield Hit(
             f"Allows {who} to {', '.join(display(statement.actions, catalog, 3))}"
             f"{' and more' if len(statement.actions) > 3 else ''}"
             f"{' with no condition that narrows it' if not st.conditions else ' under conditions that admit anyone'}",
-            pointer=pointer, statement=st, severity=Severity.CRITICAL if writes else None,
+            pointer=pointer, statement=st, severity=Severity.CRITICAL if writes or secrets else None,
             details={"actions": display(statement.actions, catalog, 20),
                      "conditions": [f"{c.operator}:{c.key}" for c in st.conditions],
-                     "write_actions": display(writes, catalog, 20)},
+                     "write_actions": display(writes, catalog, 20),
+                     "credentials_actions": display(secrets, catalog, 20)},
         )
