@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from auditor.checks._facts import run_cache
 from auditor.checks._risk import (
     RESOURCE_OWNER_KEYS,
     condition_admits,
@@ -195,12 +196,15 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
 def _required_types(action: str, context: CheckContext) -> frozenset[str]:
     """The resource types (with a known ARN format) every request of ``action`` names: ``ec2:RunInstances`` an
     instance, an image, a subnet... None for the actions of services whose catalogue entries may be incomplete."""
-    info = context.catalog.action(action)
-    if info is None or info.service in INCOMPLETE_ACTION_RESOURCES:
-        return frozenset()
-    index = arn_index(context.catalog)
-    return frozenset(name.lower() for name, is_required in info.resource_types
-                     if is_required and index.has_type(info.service, name.lower()))
+    cache = run_cache(context, "escalation_required_types")
+    found: frozenset[str] | None = cache.get(action)
+    if found is None:
+        info = context.catalog.action(action)
+        index = arn_index(context.catalog)
+        found = cache[action] = frozenset() if info is None or info.service in INCOMPLETE_ACTION_RESOURCES else \
+            frozenset(name.lower() for name, is_required in info.resource_types
+                      if is_required and index.has_type(info.service, name.lower()))
+    return found
 
 
 def _types_named(grant: Grant, action: str, required: frozenset[str], context: CheckContext) -> frozenset[str]:
@@ -208,10 +212,16 @@ def _types_named(grant: Grant, action: str, required: frozenset[str], context: C
     and for patterns with template values or policy variables)."""
     if grant.any_resource or grant.not_resources is not None or not required:
         return required
-    index = arn_index(context.catalog)
-    service = action.partition(":")[0]
-    return frozenset(name for name in required
-                     if any(can_name(pattern.lower(), index.type_format(service, name)) for pattern in grant.resources))
+    cache = run_cache(context, "escalation_types_named")
+    key = (action, grant.resources)
+    found: frozenset[str] | None = cache.get(key)
+    if found is None:
+        index = arn_index(context.catalog)
+        service = action.partition(":")[0]
+        found = cache[key] = frozenset(
+            name for name in required
+            if any(can_name(pattern.lower(), index.type_format(service, name)) for pattern in grant.resources))
+    return found
 
 
 def authorizable(effective: EffectivePermissions, action: str, context: CheckContext) -> bool:
