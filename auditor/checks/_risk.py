@@ -223,7 +223,7 @@ _RESOURCE_OWNER_VARIABLES = {
 }
 
 
-_LITERAL_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringNotEquals",
+LITERAL_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringNotEquals",
                                 "StringNotEqualsIgnoreCase"})
 """Operators that compare ``*`` and ``?`` as characters (``StringEquals {"aws:PrincipalAccount": "*"}`` admits no
 one); the ``Like`` and ``Arn`` operators take them as wildcards."""
@@ -287,7 +287,7 @@ def _confines_as_deny(condition: Condition) -> bool:
     key = condition.key.lower()
     return (key in NARROWING_KEYS and is_negated(condition) and condition.set_qualifier is None
             and bool(condition.values)
-            and all(_narrowing_value(key, v, condition.base_operator in _LITERAL_OPERATORS) for v in condition.values))
+            and all(_narrowing_value(key, v, condition.base_operator in LITERAL_OPERATORS) for v in condition.values))
 
 
 def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
@@ -303,7 +303,7 @@ def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
             continue
         if condition.set_qualifier == "ForAllValues" or condition.base_operator in ("Null", "Bool"):
             continue
-        literal = condition.base_operator in _LITERAL_OPERATORS
+        literal = condition.base_operator in LITERAL_OPERATORS
         if condition.values and all(_narrowing_value(key, v, literal) for v in condition.values):
             return condition
     return None

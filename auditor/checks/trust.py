@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
+    LITERAL_OPERATORS,
     arn_account,
     compiled,
     denied_outside,
@@ -75,14 +76,14 @@ def _matches_anything(condition: Condition) -> bool:
         isinstance(v, str) and v.strip() and not v.strip().strip("*?") for v in condition.values)
 
 
-def _positive(condition: Condition) -> bool:
-    return not is_negated(condition) and not condition.if_exists and condition.base_operator not in ("Null", "Bool")
-
-
 def _names_claim(condition: Condition) -> bool:
     """A condition that admits only the token claims it names. ``...IfExists`` counts: every OpenID Connect token
     carries ``aud`` and ``sub``."""
     return not is_negated(condition) and condition.base_operator not in ("Null", "Bool")
+
+
+def _positive(condition: Condition) -> bool:
+    return _names_claim(condition) and not condition.if_exists
 
 
 def external_ids(statement: Statement) -> list[str] | None:
@@ -189,10 +190,6 @@ def _provider(ref: PrincipalRef) -> str | None:
     if ":oidc-provider/" in value:
         return value.split(":oidc-provider/", 1)[1]
     return value  # cognito-identity.amazonaws.com, accounts.google.com, www.amazon.com, graph.facebook.com
-
-
-_LITERAL_STRING = frozenset({"StringEquals", "StringEqualsIgnoreCase"})
-"""Operators that compare ``*`` as a character: ``StringEquals`` on ``repo:org/*`` admits no real repository."""
 
 
 def _sub_reach(value: str, provider: str) -> str | None:
@@ -308,7 +305,7 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
                     "subject it admits: every other subject of the provider may assume the role" if written_sub else
                     f"no {provider}:sub condition: any subject of the provider may assume the role")
                 severity = Severity.CRITICAL
-            reach = {str(v): _sub_reach(str(v), provider) for c in sub if c.base_operator not in _LITERAL_STRING
+            reach = {str(v): _sub_reach(str(v), provider) for c in sub if c.base_operator not in LITERAL_OPERATORS
                      for v in c.values}
             wide = [value for value, how in reach.items() if how is not None]
             everyone = [value for value, how in reach.items() if how == "everyone"]
