@@ -827,20 +827,12 @@ def _baseline_yaml() -> YAML:
 def _unknown_actions(block: ExtractedBlock) -> list[str]:
     """The actions (and patterns) of a block that name no action of the catalogue: they grant nothing."""
     from auditor.catalog import load_catalog
+    from auditor.normalize import written_actions
 
     catalog = load_catalog()
-    statements = block.effective_document.get("Statement") if isinstance(block.effective_document, dict) else None
-    found: list[str] = []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict):
-            continue
-        for element in ("Action", "NotAction"):
-            value = statement.get(element)
-            for action in value if isinstance(value, list) else [value]:
-                if isinstance(action, str) and ":" in action and not catalog.expand(action.lower()) \
-                        and f"{action!r} is not an IAM action (it grants nothing)" not in found:
-                    found.append(f"{action!r} is not an IAM action (it grants nothing)")
-    return found
+    unknown = [item for _, _, item in written_actions(block.effective_document)
+               if isinstance(item, str) and ":" in item and not catalog.expand(item.lower())]
+    return [f"{action!r} is not an IAM action (it grants nothing)" for action in dict.fromkeys(unknown)]
 
 
 def _baseline_mapping(

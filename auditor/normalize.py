@@ -8,6 +8,7 @@ statements) whose ``problems`` the malformed-family rules report.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, Statement, Subject, is_template_value
@@ -444,17 +445,20 @@ def _case_hint(key: str, valid: tuple[str, ...]) -> str:
     return ""
 
 
-def template_actions(document: Any) -> list[str]:
-    """Where a template left an action unknown (``Action: !Ref Actions``, ``actions = var.actions``), as
-    "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those grant."""
+def written_actions(document: Any) -> Iterator[tuple[int, str, Any]]:
+    """(statement index, ``Action`` or ``NotAction``, item) of every action a raw policy document writes."""
     statements = document.get("Statement") if isinstance(document, dict) else None
-    found = []
     for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
         if not isinstance(statement, dict):
             continue
         for element in ("Action", "NotAction"):
             value = statement.get(element)
             for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and is_template_value(item):
-                    found.append(f"statement {index} {element} {item.strip()}")
-    return found
+                yield index, element, item
+
+
+def template_actions(document: Any) -> list[str]:
+    """Where a template left an action unknown (``Action: !Ref Actions``, ``actions = var.actions``), as
+    "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those grant."""
+    return [f"statement {index} {element} {item.strip()}" for index, element, item in written_actions(document)
+            if isinstance(item, str) and is_template_value(item)]
