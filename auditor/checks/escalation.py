@@ -235,7 +235,10 @@ def authorizable(effective: EffectivePermissions, action: str, context: CheckCon
 
 def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
                  context: CheckContext) -> Usable | None:
-    """The grant of ``action`` (lower-case) that serves ``method`` best (any resource beats specific ones)."""
+    """The grant of ``action`` (lower-case) that serves ``method`` best (any resource beats specific ones); None
+    when no grant can name a resource the action's requests need (see ``authorizable``)."""
+    if not authorizable(effective, action, context):
+        return None
     rtype = method.resource_types.get(action)
     required = _required_types(action, context) if rtype is None else frozenset()
     best: Usable | None = None
@@ -264,14 +267,11 @@ def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator
     if not allowed:
         return
     cache: dict[tuple[str, str], Usable | None] = {}
-    can_call: dict[str, bool] = {}
 
     def use(action: str, method: _Method) -> Usable | None:
         key = (action, method.path.id)
         if key not in cache:
-            if action not in can_call:
-                can_call[action] = authorizable(effective, action, context)
-            cache[key] = usable_grant(effective, action, method, context) if can_call[action] else None
+            cache[key] = usable_grant(effective, action, method, context)
         return cache[key]
 
     for method in _methods():
