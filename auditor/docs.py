@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 
+from auditor.loaders.export import is_export
 from auditor.registry import Example, Rule, RuleSet
 
 
 def _example_block(sample: Example) -> str:
     try:
-        pretty = json.dumps(json.loads(sample.document), indent=2)
+        parsed = json.loads(sample.document)
     except ValueError:
-        pretty = sample.document
+        parsed, pretty = None, sample.document
+    else:
+        pretty = json.dumps(parsed, indent=2)
     expected = ", ".join(sorted(sample.expect)) or "no findings"
-    kind = f"{sample.kind.value} policy"
-    return f"{kind}, reports: {expected}\n\n```json\n{pretty}\n```\n"
+    kind = "account export" if is_export(parsed) else f"{sample.kind.value} policy"
+    note = f" ({sample.note})" if sample.note else ""
+    return f"{kind}, reports: {expected}{note}\n\n```json\n{pretty}\n```\n"
 
 
 def rule_markdown(rule: Rule, heading_level: int = 2) -> str:
