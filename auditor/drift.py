@@ -15,17 +15,25 @@ makes the target's strings match the baseline's, across the whole principal.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from auditor.drift_logic import ActionSpace, Cell, Gap, Stmt, compile_statements, find_gaps
+from auditor.drift_logic import (
+    Cell,
+    Gap,
+    Stmt,
+    action_space,
+    compile_statements,
+    find_gaps,
+    shown_actions,
+    star_only_mask,
+    without_star_only,
+)
 from auditor.knowledge import load_privileged_managed_policies
 from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
 from auditor.source import Source
@@ -51,13 +59,6 @@ __all__ = [
 _LISTED = 100
 _CANDIDATES = 3
 _SHOWN = 5
-
-
-@lru_cache(maxsize=4)
-def _star_only_mask(catalog: Catalog) -> int:
-    """The actions that take no resource, as a mask of the catalogue's action space (built once: a _Compiler is
-    made per principal compared)."""
-    return action_space(catalog).mask(catalog.actions_with_access(lambda _, only_star: only_star))
 
 
 class DriftError(ValueError):
@@ -301,26 +302,10 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     return load_catalog()
 
 
-_SPACES: dict[int, tuple[Catalog, ActionSpace]] = {}
-
-
-def action_space(catalog: Catalog) -> ActionSpace:
-    """The catalogue's actions as bit positions (built once per catalogue)."""
-    cached = _SPACES.get(id(catalog))
-    if cached is None or cached[0] is not catalog:
-
-        def level(name: str) -> str:
-            info = catalog.action(name)
-            return info.access_level if info else ""
-
-        cached = _SPACES[id(catalog)] = (catalog, ActionSpace(catalog.all_actions(), catalog.expand, level))
-    return cached[1]
-
-
 class _Compiler:
     def __init__(self, catalog: Catalog) -> None:
         self.space = action_space(catalog)
-        self.star_only = _star_only_mask(catalog)
+        self.star_only = star_only_mask(catalog)
         """Actions that take no resource, as a mask of the space."""
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
@@ -437,9 +422,7 @@ class _Report:
 
     def action_list(self, actions: int) -> str:
         """The first few actions of a set, in AWS spelling."""
-        shown = ", ".join(self.catalog.display_name(a) for a in self.space.names_of(actions, _SHOWN))
-        count = actions.bit_count()
-        return shown + (f" and {count - _SHOWN} others" if count > _SHOWN else "")
+        return shown_actions(actions, self.space, self.catalog, _SHOWN)
 
     def listed(self, actions: int) -> list[dict[str, str]]:
         return self.action_rows(self.space.names_of(actions, _LISTED))
@@ -552,20 +535,6 @@ class _Report:
 _Outcome = list[tuple[str, list[Gap], list[Gap]]]
 
 
-def _without_star_only(gaps: list[Gap], compiler: _Compiler) -> list[Gap]:
-    """Resource gaps less the actions that take no resource (s3:ListAllMyBuckets): IAM asks for those on "*"
-    alone, so any Resource pattern that grants them at all grants them the same."""
-    star_only = compiler.star_only
-    kept = []
-    for gap in gaps:
-        if gap.kind == "resource" and gap.actions & star_only:
-            if not gap.actions & ~star_only:
-                continue
-            gap = dataclasses.replace(gap, actions=gap.actions & ~star_only)
-        kept.append(gap)
-    return kept
-
-
 def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
          targets: Mapping[int, list[Stmt]]) -> tuple[tuple[int, int], _Outcome]:
     """Forward and reverse gaps of every comparison, against the closest documented alternative."""
@@ -578,7 +547,8 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
         inner_as_outer = compiler.policies(comparison.target, inner=False)
         best: tuple[tuple[int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
-            forward = _without_star_only(find_gaps(inner, compiler.policies(alternative, inner=False)), compiler)
+            outer = compiler.policies(alternative, inner=False)
+            forward = without_star_only(find_gaps(inner, outer), compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
                                 skip_unbound=True)
             score = (len(forward), len(reverse))

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from auditor.catalog import glob_regex
+from auditor.catalog import Catalog, glob_regex
 from auditor.model import Condition, Policy, Statement
 
 # --------------------------------------------------------------------------- wildcard patterns
@@ -302,22 +302,30 @@ class ActionSpace:
     unions, intersections and complements cost microseconds.
     """
 
-    def __init__(self, names: Iterable[str], expand: Any, access_level: Any) -> None:
+    def __init__(self, names: Iterable[str], expand: Any, writes: Iterable[str] = (),
+                 permissions_management: Iterable[str] = ()) -> None:
         self.names: tuple[str, ...] = tuple(sorted(names))
         self.index = {name: i for i, name in enumerate(self.names)}
         self.all = (1 << len(self.names)) - 1
         self._expand = expand
         self._cache: dict[str, int] = {}
-        self.writes = self.mask(n for n in self.names if access_level(n) != "List" and access_level(n) != "Read")
+        self.writes = self.mask(writes)
+        """Actions whose access level is not only List or Read."""
+        self.permissions_management = self.mask(permissions_management)
 
     def mask(self, names: Iterable[str]) -> int:
         index = self.index
-        bits = 0
-        for name in names:
-            position = index.get(name)
-            if position is not None:
+        positions = {position for name in names if (position := index.get(name)) is not None}
+        if len(positions) < 64:
+            bits = 0
+            for position in positions:
                 bits |= 1 << position
-        return bits
+            return bits
+        # One big int built in C: OR-ing thousands of 22,000-bit ints one by one costs milliseconds.
+        flags = bytearray(b"0" * len(self.names))
+        for position in positions:
+            flags[len(flags) - 1 - position] = ord("1")
+        return int(flags, 2)
 
     def expand(self, pattern: str) -> int:
         key = pattern.lower()
@@ -334,6 +342,39 @@ class ActionSpace:
             found.append(self.names[low.bit_length() - 1])
             bits ^= low
         return found
+
+
+_SPACES: dict[int, tuple[Catalog, ActionSpace]] = {}
+
+
+def action_space(catalog: Catalog) -> ActionSpace:
+    """The catalogue's actions as bit positions (built once per catalogue)."""
+    cached = _SPACES.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        space = ActionSpace(
+            catalog.all_actions(), catalog.expand,
+            writes=catalog.actions_with_access(lambda level, _: level not in ("List", "Read")),
+            permissions_management=catalog.actions_with_access(lambda level, _: "Permissions management" in level),
+        )
+        cached = _SPACES[id(catalog)] = (catalog, space)
+    return cached[1]
+
+
+def shown_actions(actions: int, space: ActionSpace, catalog: Catalog, limit: int, first: int = 0) -> str:
+    """The first ``limit`` actions of a set in AWS spelling (those also in ``first`` ahead of the rest), and
+    how many others there are."""
+    count = actions.bit_count()
+    names = space.names_of(actions & first, limit)
+    names += space.names_of(actions & ~first, limit - len(names))
+    shown = ", ".join(catalog.display_name(a) for a in names)
+    others = count - len(names)
+    return shown + (f" and {others} other{'s' if others > 1 else ''}" if others > 0 else "")
+
+
+@lru_cache(maxsize=4)
+def star_only_mask(catalog: Catalog) -> int:
+    """The actions that take no resource, as a mask of the catalogue's action space (built once per catalogue)."""
+    return action_space(catalog).mask(catalog.actions_with_access(lambda _, only_star: only_star))
 
 
 # --------------------------------------------------------------------------- statements
@@ -661,3 +702,16 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                     merged[key] = found
         gaps.extend(merged.values())
     return gaps
+
+
+def without_star_only(gaps: list[Gap], star_only: int) -> list[Gap]:
+    """Resource gaps less the actions that take no resource (``star_only``, such as s3:ListAllMyBuckets): IAM
+    asks for those on "*" alone, so any Resource pattern that grants them at all grants them the same."""
+    kept = []
+    for gap in gaps:
+        if gap.kind == "resource" and gap.actions & star_only:
+            if not gap.actions & ~star_only:
+                continue
+            gap = replace(gap, actions=gap.actions & ~star_only)
+        kept.append(gap)
+    return kept

@@ -223,6 +223,11 @@ class Policy:
     is_aws_managed: bool = False
     boundary_only: bool = False
     """A managed policy of an export used only as a permissions boundary: it limits principals, grants nothing."""
+    version_id: str | None = None
+    """An export's managed policy: the ``VersionId`` of this document (``v3``)."""
+    dormant_versions: tuple[Policy, ...] = ()
+    """An export's customer managed policy: its stored versions other than the default, which are not in
+    effect until someone makes one the default (``iam:SetDefaultPolicyVersion``). Only IAM013 reads them."""
 
     def location(self, pointer: str | None = None) -> Location:
         """Where ``pointer`` is written. The N-th item of an element written as one value rather than a list

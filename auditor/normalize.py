@@ -305,6 +305,7 @@ def normalize_policy(
     is_aws_managed: bool = False,
     max_statements: int = DEFAULT_MAX_STATEMENTS,
     resource_implied: bool = False,
+    version_id: str | None = None,
 ) -> Policy:
     """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so.
     ``resource_implied``: a resource policy whose statements may leave out ``Resource`` (an ECR repository's:
@@ -401,6 +402,7 @@ def normalize_policy(
         problems=tuple(normalizer.problems),
         size=policy_size(document),
         is_aws_managed=is_aws_managed,
+        version_id=version_id,
     )
 
 

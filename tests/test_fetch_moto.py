@@ -28,8 +28,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from auditor import fetch
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
 from auditor.cli_fetch import fetch_command
+from auditor.engine import CheckContext, Selection, run_rules
 from auditor.fetch import FetchOptions, fetch_accounts
+from auditor.loaders import LoadOptions, load_text
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -538,6 +542,16 @@ def test_managed_policies_keep_every_version_and_mark_the_default(
     assert versions["v1"]["Document"] == POLICY_V1
     assert versions["v2"]["Document"] == POLICY_V2
     assert versions["v3"]["Document"] == POLICY_V3
+
+
+def test_a_stored_version_wider_than_the_default_is_found_in_the_fetched_export(
+    full_export: dict[str, Any], world: dict[str, Any]
+) -> None:
+    loaded = load_text(json.dumps(full_export["data"]), "account.json", LoadOptions())
+    found = run_rules(loaded, all_rules(), CheckContext(load_catalog()), Selection(select=frozenset({"IAM013"})))
+    # v1 allows less than the default v2; v3 allows s3:* on every resource
+    assert [(f.details["version_id"], f.subject["arn"] if f.subject else None) for f in found] == [
+        ("v3", world["policy_arn"])]
 
 
 def test_resource_policies_of_every_service(full_export: dict[str, Any], world: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ FAMILIES = (
     "auditor.checks.size",
     "auditor.checks.wildcards",
     "auditor.checks.escalation",
+    "auditor.checks.versions",
     "auditor.checks.exposure",
     "auditor.checks.trust",
     "auditor.checks.drift_rules",

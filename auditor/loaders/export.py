@@ -112,18 +112,29 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
             continue
         v_index, version = chosen
-        doc_pointer = join_pointer(join_pointer(join_pointer(pointer, "PolicyVersionList"), v_index), "Document")
         is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
-        policy = normalize_policy(
-            document(version.get("Document")),
-            PolicyKind.IDENTITY,
-            source,
-            doc_pointer,
-            subject=Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn),
-            label=arn,
-            is_aws_managed=is_aws,
-            max_statements=max_statements,
+        versions_pointer = join_pointer(pointer, "PolicyVersionList")
+        subject = Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn)
+        stored = [(v_index, version)]
+        if not is_aws:  # only an AWS managed policy's own author can change which version is the default
+            stored += [(index, other) for index, other in enumerate(versions)
+                       if index != v_index and isinstance(other, dict) and "Document" in other]
+        policy, *dormant = (
+            normalize_policy(
+                document(stored_version.get("Document")),
+                PolicyKind.IDENTITY,
+                source,
+                join_pointer(join_pointer(versions_pointer, index), "Document"),
+                subject=subject,
+                label=arn,
+                is_aws_managed=is_aws,
+                max_statements=max_statements,
+                version_id=_text(stored_version.get("VersionId")),
+            )
+            for index, stored_version in stored
         )
+        if dormant:
+            policy = dataclasses.replace(policy, dormant_versions=tuple(dormant))
         if arn in managed:
             _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
             continue
