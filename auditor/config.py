@@ -29,10 +29,12 @@ COMMAND_LINE = "command line"
 _TOP_LEVEL_KEYS = (
     "select", "ignore", "severity", "fail-on", "include", "exclude", "force-exclude", "baselines", "vars",
     "baseline-paths", "escalation-paths", "max-file-size", "max-nesting", "suppress", "accepted",
+    "trusted-accounts",
 )
 _SUPPRESS_KEYS = ("rule", "reason", "path", "principal", "policy", "sid", "expires")
 _BASELINE_KEYS = ("principal", "baseline", "vars")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 class ConfigError(ValueError):
@@ -100,6 +102,8 @@ class Config:
     max_nesting: int = DEFAULT_MAX_NESTING
     suppress: tuple[Suppression, ...] = ()
     accepted: Path | None = None
+    trusted_accounts: tuple[str, ...] = ()
+    """Your own AWS accounts (your organisation's): their principals need no sts:ExternalId to assume a role."""
     origins: Mapping[str, str] = field(default_factory=dict)
     """Where each value came from, by config key (``fail-on``) or ``severity.<name>``."""
 
@@ -125,6 +129,7 @@ class Config:
             "baseline_paths": self.baseline_paths,
             "baselines": self.baselines,
             "vars": dict(self.vars),
+            "trusted_accounts": self.trusted_accounts,
         }
 
 
@@ -327,6 +332,17 @@ class _Reader:
         for key in ("baseline-paths", "escalation-paths"):
             if key in table:
                 values[key.replace("-", "_")] = tuple(self.resolve_path(p) for p in self.strings(table, key))
+        if "trusted-accounts" in table:
+            written = table["trusted-accounts"]
+            if isinstance(written, int) or (isinstance(written, list) and any(isinstance(i, int) for i in written)):
+                raise self.error('trusted-accounts: write account ids as strings ("012345678901"): a number loses '
+                                 "its leading zeros", "trusted-accounts")
+            accounts = self.strings(table, "trusted-accounts")
+            for account in accounts:
+                if not _ACCOUNT_ID.fullmatch(account):
+                    raise self.error(f"trusted-accounts: {account!r} is not an AWS account id (12 digits, written "
+                                     'as a string: "012345678901")', "trusted-accounts")
+            values["trusted_accounts"] = accounts
         if "vars" in table:
             values["vars"] = self.string_table(table["vars"], "vars")
         if "baselines" in table:
@@ -481,7 +497,8 @@ def describe(config: Config) -> str:
               ("include", config.include), ("exclude", config.exclude), ("force-exclude", config.force_exclude),
               ("vars", dict(config.vars)),
               ("baseline-paths", config.baseline_paths), ("escalation-paths", config.escalation_paths),
-              ("max-file-size", config.max_file_size), ("max-nesting", config.max_nesting))
+              ("max-file-size", config.max_file_size), ("max-nesting", config.max_nesting),
+              ("trusted-accounts", config.trusted_accounts))
     for key, value in simple:
         lines.append(f"{key} = {toml(value)}  # {config.origin(key)}")
     if config.accepted is not None:

@@ -132,6 +132,8 @@ def test_baselines_as_a_simple_table(tmp_path: Path) -> None:
         ('max-nesting = -1\n', 1, 1, "positive integer"),
         ('select = [\n  "IAM201",\n', 3, 1, "invalid TOML"),
         ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvar = {}\n', 4, 1, "unknown key 'var'"),
+        ('fail-on = "high"\ntrusted-accounts = ["11112222333"]\n', 2, 1, "'11112222333' is not an AWS account id"),
+        ('trusted-accounts = [111122223333]\n', 1, 1, "write account ids as strings"),
     ],
 )
 def test_bad_configuration_is_located(tmp_path: Path, text: str, line: int, column: int, words: str) -> None:
@@ -215,3 +217,29 @@ def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
     write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nforce-exclude = true\n')
     only_vendor = run_cli("check", "--format", "json", "vendor/a.json", cwd=tmp_path)
     assert only_vendor.returncode == 0 and json.loads(only_vendor.stdout)["summary"]["files"] == 0
+
+
+TRUST_ANOTHER_ACCOUNT = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::444455556666:root", "arn:aws:iam::999988887777:role/x"]},
+     "Action": "sts:AssumeRole"}]}
+
+
+def test_trusted_accounts_need_no_external_id(tmp_path: Path) -> None:
+    (tmp_path / "trust.json").write_text(json.dumps(TRUST_ANOTHER_ACCOUNT, indent=2))
+
+    def iam031(*args: str) -> list[tuple[str, str]]:
+        result = run_cli("check", "--format", "json", "--kind", "trust", "--select", "IAM031", *args, "trust.json",
+                         cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        return [(f["severity"], f["message"]) for f in json.loads(result.stdout)["findings"]]
+
+    assert iam031() == [("medium", "444455556666, 999988887777 may assume this role without an sts:ExternalId "
+                                   "condition (the role's own account is unknown: list your accounts in "
+                                   "trusted-accounts)")]
+    write(tmp_path / ".iam-audit.toml", 'trusted-accounts = ["444455556666"]\n')
+    assert iam031() == [("high", "999988887777 may assume this role without an sts:ExternalId condition")]
+    write(tmp_path / ".iam-audit.toml", 'trusted-accounts = ["444455556666", "999988887777"]\n')
+    assert iam031() == []
+    assert iam031("--no-config")[0][0] == "medium"
+    shown = run_cli("config", cwd=tmp_path).stdout
+    assert 'trusted-accounts = ["444455556666", "999988887777"]  # ' in shown

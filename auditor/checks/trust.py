@@ -1,13 +1,13 @@
 """Cross-account trust: who may assume a role, and whether a service may be tricked into it.
 
-The role's own account comes from its ARN (account exports carry it), else from the
-``account_id`` check option; principals of that account are not cross-account.
+The role's own account comes from its ARN (account exports carry it); principals of that account,
+and of the accounts the ``trusted-accounts`` setting names (your organisation's), are not cross-account.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
@@ -41,13 +41,10 @@ _POSITIVE_STRING = frozenset({"StringEquals", "StringLike", "StringEqualsIgnoreC
                               "ForAnyValue:StringLike"})
 
 
-def _role_account(policy: Policy, context: CheckContext) -> str | None:
+def _role_account(policy: Policy) -> str | None:
     if policy.subject is not None and policy.subject.arn:
-        account = arn_account(policy.subject.arn)
-        if account:
-            return account
-    option = context.options.get("account_id")
-    return str(option) if option else None
+        return arn_account(policy.subject.arn) or None
+    return None
 
 
 def _assume_statements(policy: Policy) -> Iterator[Statement]:
@@ -104,7 +101,8 @@ def is_placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.search(value.strip())) or not value.strip()
 
 
-def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
+def _cross_account(statement: Statement, own: str | None, trusted: Collection[str] = ()) -> list[PrincipalRef]:
+    """AWS principals outside the role's own account and the ``trusted`` ones (wildcards: see IAM035)."""
     found = []
     for ref in statement.principals or ():
         if ref.type != "AWS" or is_everyone(ref):
@@ -112,7 +110,7 @@ def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
         account = principal_account(ref)
         if account is None and is_own_account_principal(ref):
             continue
-        if account is None or account != own:
+        if account is None or (account != own and account not in trusted):
             found.append(ref)
     return found
 
@@ -122,8 +120,9 @@ def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
     "Another account may assume the role without an external id",
     what="Reports a trust policy statement that lets a principal of another AWS account assume the role without "
          "a `sts:ExternalId` condition. Principals of the role's own account (known from the role ARN in an "
-         "export, or the `account_id` option; in a CloudFormation template, `!GetAtt` of one of its resources or an "
-         "ARN built from `AWS::AccountId`) are fine. Medium when the role's account is unknown. A "
+         "export; in a CloudFormation template, `!GetAtt` of one of its resources or an ARN built from "
+         "`AWS::AccountId`) are fine, and so are those of the accounts the `trusted-accounts` setting lists "
+         "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known. A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported.",
     why="A third party that assumes roles for many customers can be tricked by another of its customers into "
         "using your role (the confused deputy); the external id ties each assumption to you.",
@@ -137,18 +136,20 @@ def _cross_account(statement: Statement, own: str | None) -> list[PrincipalRef]:
                   kind=PolicyKind.TRUST)],
 )
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    own = _role_account(policy, context)
+    own = _role_account(policy)
+    trusted = frozenset(context.options.get("trusted_accounts") or ())
     for statement in _assume_statements(policy):
-        others = _cross_account(statement, own)
+        others = _cross_account(statement, own, trusted)
         if not others or external_ids(statement) is not None or narrowing_condition(statement.conditions):
             continue
         # the same account id written twice is still one account: report the statement once
         accounts = sorted({principal_account(r) or r.value for r in others})
+        known = own is not None or bool(trusted)
         yield Hit(
             f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition"
-            + ("" if own else " (the role's own account is unknown)"),
+            + ("" if known else " (the role's own account is unknown: list your accounts in trusted-accounts)"),
             pointer=others[0].pointer, statement=statement,
-            severity=None if own else Severity.MEDIUM,
+            severity=None if known else Severity.MEDIUM,
             details={"principals": [r.value for r in others], "role_account": own},
         )
 
