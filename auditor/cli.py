@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from auditor import __version__, cli_check
-from auditor.cli_check import CONFIG_HELP, NO_CONFIG_HELP, UsageProblem
+from auditor.cli_check import CONFIG_HELP, NO_COLOR_HELP, NO_CONFIG_HELP, UsageProblem, plain_output
 from auditor.entry import EXIT_USAGE, run
 
 cli_check.typer = typer  # the check command's annotations name typer.Option: Typer evaluates them there
@@ -101,6 +101,7 @@ def show_config(config_file: ConfigOption = None, no_config: NoConfigOption = Fa
 def list_rules(
     format: Annotated[RulesFormat, typer.Option("--format", "-f",
                                                 help="table (or console), markdown or json")] = RulesFormat.table,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """List every rule: id, slug, category, default severity, title."""
     from auditor.checks import all_rules
@@ -131,7 +132,10 @@ def list_rules(
 
 
 @app.command()
-def explain(rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (unknown-action).")]) -> None:
+def explain(
+    rule: Annotated[str, typer.Argument(help="Rule id (IAM201) or slug (unknown-action).")],
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
+) -> None:
     """Explain a rule: what it finds, why it matters, an example, the fix."""
     from auditor.checks import all_rules
     from auditor.docs import rule_markdown

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from auditor.cli_check import NO_COLOR_HELP, plain_output
+
 if TYPE_CHECKING:
     from auditor.baselines import Baseline
 
@@ -74,6 +76,7 @@ def _summary(baseline: Baseline) -> dict[str, Any]:
 @baseline_app.command("list")
 def list_baselines(
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="table (or console) or json")] = ListFormat.table,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """Every bundled baseline revision: id, revision, default, vendor, title, principal patterns."""
     from auditor.baselines import BaselineError, load_bundled_baselines
@@ -165,6 +168,7 @@ def baseline_text(baseline: Baseline) -> str:
 def show(
     ref: Annotated[str, typer.Argument(metavar="ID", help="vendor/name, vendor/name@revision or a file.")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """One baseline: provenance, placeholders, managed policies, trust and permission policies."""
     baseline = _load(ref)
@@ -179,6 +183,7 @@ def diff(
     before: Annotated[str, typer.Argument(metavar="ID@A", help="The older revision.")],
     after: Annotated[str, typer.Argument(metavar="ID@B", help="The newer revision.")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """What changes between two baselines (usually two revisions of one id)."""
     from auditor.baselines import diff_revisions
@@ -196,6 +201,7 @@ def extract(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write baseline files here.")] = None,
     vendor: Annotated[str | None, typer.Option("--vendor", help="Vendor directory name for the files.")] = None,
     format: Annotated[ExtractFormat, typer.Option("--format", "-f", help="console or json")] = ExtractFormat.console,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """Find every IAM policy in vendor documents (doc:line:col) and write baseline files."""
     from auditor.extract import run_extract

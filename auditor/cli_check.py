@@ -7,6 +7,7 @@ module here, set by :mod:`auditor.cli`) or by the quick path (which reads them w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -20,6 +21,22 @@ FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
 CONFIG_HELP = ("Configuration file (default: .iam-audit.toml, else \\[tool.iam-audit] in pyproject.toml, searched "
                "upward from the working directory).")
 NO_CONFIG_HELP = "Ignore configuration files."
+NO_COLOR_HELP = "Plain text, no colour."
+
+
+def plain_output(no_color: bool) -> bool:
+    """``--no-color`` of the commands without a reporter: every console made later prints plain text (rich
+    honours ``NO_COLOR``)."""
+    if no_color:
+        import os
+
+        os.environ["NO_COLOR"] = "1"
+    return no_color
+
+
+def rule_names(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``--select``/``--ignore`` values, each repeatable and each a comma-separated list (``IAM001,IAM012``)."""
+    return tuple(name.strip() for value in values or () for name in value.split(",") if name.strip())
 
 
 class UsageProblem(Exception):
@@ -81,7 +98,7 @@ def check(
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")] = False,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP)] = False,
     max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Largest file read, in MB "
                                                          "\\[default: 200]", show_default=False)] = None,
     max_nesting: Annotated[Optional[int], typer.Option("--max-nesting", help="Deepest JSON/YAML nesting accepted "
@@ -135,9 +152,9 @@ def check(
     if fail_on is not None:
         overrides["fail-on"] = parse_severity(fail_on, "--fail-on")
     if select:
-        overrides["select"] = tuple(select)
+        overrides["select"] = rule_names(select)
     if ignore:
-        overrides["ignore"] = config.ignore + tuple(ignore)
+        overrides["ignore"] = config.ignore + rule_names(ignore)
     if include:
         overrides["include"] = tuple(include)
     if exclude:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli_check import NO_COLOR_HELP, plain_output
+
 DEFAULT_SESSION_NAME = "iam-audit-fetch"
 
 
@@ -54,6 +56,7 @@ def fetch_command(
     ] = False,
     max_workers: Annotated[int, typer.Option("--max-workers", help="Concurrent AWS calls.")] = 4,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
 ) -> None:
     """Export a live account read-only, in the get-account-authorization-details shape.
 

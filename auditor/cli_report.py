@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli_check import CONFIG_HELP, NO_CONFIG_HELP, UsageProblem, load_config
+from auditor.cli_check import (
+    CONFIG_HELP,
+    NO_COLOR_HELP,
+    NO_CONFIG_HELP,
+    UsageProblem,
+    load_config,
+    plain_output,
+    rule_names,
+)
 
 EXIT_USAGE = 2
 
@@ -72,6 +80,7 @@ def report_command(
     role_arn: Annotated[Optional[list[str]], typer.Option("--role-arn", help="Role to assume for --fetch; "
                                                           "repeat for several accounts.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the catalogue cache.")] = False,
     config_file: Annotated[Optional[Path], typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
     no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
@@ -103,8 +112,8 @@ def report_command(
         fail_on_new=new_threshold,  # type: ignore[arg-type]
         account_id=account_id.strip() if account_id else None,
         trend_runs=trend_runs,
-        select=tuple(select or ()),
-        ignore=tuple(ignore or ()),
+        select=rule_names(select),
+        ignore=rule_names(ignore),
         include=tuple(include or ()),
         exclude=tuple(exclude or ()),
         fetch=FetchSpec(profile=profile, role_arns=tuple(role_arn or ())) if fetch else None,
