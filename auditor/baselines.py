@@ -94,7 +94,8 @@ class PrincipalSpec:
     name_patterns: tuple[str, ...] = ()
 
     def matches(self, name: str) -> bool:
-        return any(fnmatchcase(name, pattern) for pattern in self.name_patterns)
+        """Whether ``name`` fits a pattern, in any letter case (IAM names are unique regardless of case)."""
+        return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in self.name_patterns)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.cli_check import CONFIG_HELP, FORMATS, NO_CONFIG_HELP, UsageProblem, load_config, parse_severity
+from auditor.cli_check import (
+    CONFIG_HELP,
+    FORMATS,
+    NO_COLOR_HELP,
+    NO_CONFIG_HELP,
+    UsageProblem,
+    load_config,
+    parse_severity,
+)
 
 EXIT_USAGE = 2
 
@@ -41,7 +49,7 @@ def drift_command(
         str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource or trust.")
     ] = None,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
     config_file: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, show_default=False)] = None,
     no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
@@ -118,13 +126,14 @@ def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> A
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
     from auditor.model import Finding
-    from auditor.report import Report, Summary
+    from auditor.report import Report, Summary, Verdict
 
     findings = sorted([*malformed, *(f for r in results for f in r.findings)], key=Finding.sort_key)
     paths = tuple(sorted({p.source.display_path for p in loaded.policies}
                          | {source.display_path for source, _ in loaded.document_problems}))
     summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
-                      verdicts=tuple((r.target, r.verdict) for r in results), paths=paths)
+                      verdicts=tuple(Verdict(r.target, r.verdict, r.baseline, paths[0] if len(paths) == 1 else "")
+                                     for r in results), paths=paths)
     return Report(tuple(findings), (), summary, all_rules().infos(), __version__, load_catalog().version)
 
 

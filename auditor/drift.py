@@ -36,6 +36,7 @@ from auditor.drift_logic import (
 )
 from auditor.knowledge import load_privileged_managed_policies
 from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
+from auditor.report import Verdict
 from auditor.source import Source
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class DriftRun:
     """Drift over the principals of an account: findings, one verdict per comparison, who was compared."""
 
     findings: list[Finding] = field(default_factory=list)
-    verdicts: list[tuple[str, str]] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
     compared: set[str] = field(default_factory=set)
 
 
@@ -152,13 +153,39 @@ def matching_baselines(
             mapped.append(_find_baseline(ref, baselines))
     if mapped:
         return mapped
-    name = principal.name.lower()
-    return [
-        b
-        for b in baselines
-        if b.principal.kind == principal.kind
-        and any(fnmatchcase(name, pattern.lower()) for pattern in b.principal.name_patterns)
-    ]
+    return [b for b in baselines if b.principal.kind == principal.kind and b.principal.matches(principal.name)]
+
+
+def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: Sequence[Verdict],
+                        has_principals: bool) -> list[str]:
+    """What ``check`` was asked to compare but compared with nothing, in words for "not checked": each baseline
+    chosen with ``--baseline`` (an id or a file), and, when the input has principals, each configured mapping."""
+    from pathlib import Path
+
+    compared = {verdict.baseline for verdict in verdicts}
+    notes = []
+    for ref in refs:
+        if Path(ref).is_dir():  # a folder of extra baselines (baseline-paths), not one chosen baseline
+            continue
+        for baseline in select_baselines([ref]):
+            if baseline.ref in compared:
+                continue
+            if has_principals:
+                patterns = ", ".join(baseline.principal.name_patterns) or "none"
+                notes.append(f"baseline {baseline.ref}: no user, group or role of the input matches it (name "
+                             f"patterns: {patterns}); map principals to it with [[baselines]] in the configuration")
+            else:
+                notes.append(f"baseline {baseline.ref}: the input has no users, groups or roles to compare with it; "
+                             f"for a policy file, run `iam-audit drift {ref} FILE`")
+    if has_principals:
+        names = [verdict.principal.lower() for verdict in verdicts]
+        for mapping in mappings:
+            pattern, ref = _mapping_pair(mapping)
+            if not any(fnmatchcase(name, pattern.lower()) for name in names):
+                origin = getattr(mapping, "origin", "configuration")
+                notes.append(f"{origin}: the baseline mapping {pattern!r} -> {ref} matches no user, group or role "
+                             "of the input")
+    return notes
 
 
 def _mapping_pair(mapping: Any) -> tuple[str, str]:
@@ -771,7 +798,7 @@ def drift_for_principals(
         for baseline in matching_baselines(principal, baselines, mappings):
             result = compare_principal(baseline, principal, catalog, vars or {})
             run.findings.extend(result.findings)
-            run.verdicts.append((principal.name, result.verdict))
+            run.verdicts.append(Verdict(principal.name, result.verdict, baseline.ref, principal.source.display_path))
             run.compared.add(principal.arn or principal.name)
     return run
 
@@ -784,7 +811,7 @@ def drift_for_check(
     selection: Selection,
     catalog: Catalog,
     mappings: Iterable[Any] = (),
-) -> tuple[list[Finding], list[tuple[str, str]]]:
+) -> tuple[list[Finding], list[Verdict]]:
     """The ``check`` hook: drift findings (selected and with severity overrides) and verdicts."""
     if not principals:
         return [], []

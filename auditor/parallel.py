@@ -22,6 +22,7 @@ from auditor.loaders import STDIN, LoadOptions, discover, load_file, standard_in
 from auditor.loaders.parse import ParseError, decode_bytes
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
+from auditor.report import Verdict
 from auditor.run import DriftSettings
 from auditor.source import Source
 
@@ -213,7 +214,7 @@ def _joined(shares: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return outcome
 
 
-def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _outcome(loaded: LoadResult, findings: Sequence[Finding], verdicts: Sequence[Verdict]) -> dict[str, Any]:
     return {
         "findings": [finding_to_dict(f) for f in findings],
         "verdicts": [list(v) for v in verdicts],
@@ -239,7 +240,7 @@ def _run_chunk(job: Job) -> list[dict[str, Any]]:
 def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Selection, jobs: int | None,
                    use_cache: bool = True, context_options: Mapping[str, Any] | None = None,
                    drift: DriftSettings | None = None, reuse_results: bool = False,
-                   ) -> tuple[LoadResult, list[Finding], list[tuple[str, str]]]:
+                   ) -> tuple[LoadResult, list[Finding], list[Verdict]]:
     """What ``load_paths`` and ``run_rules`` give together, computed by ``jobs`` processes (see ``effective_jobs``).
 
     Checked in this process with nothing to store, the ``LoadResult`` holds the documents themselves.
@@ -356,7 +357,7 @@ def _run_chunks(jobs_list: list[Job], processes: int) -> list[list[dict[str, Any
 
 
 def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: LoadResult
-           ) -> tuple[list[Finding], list[tuple[str, str]]]:
+           ) -> tuple[list[Finding], list[Verdict]]:
     """Fold the outcomes into ``result`` (placeholders for the documents) in file order; the findings and verdicts."""
     sources: dict[str, FileSource] = {}
 
@@ -367,10 +368,10 @@ def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: L
         return found
 
     findings: list[Finding] = []
-    verdicts: list[tuple[str, str]] = []
+    verdicts: list[Verdict] = []
     for outcome in (outcomes.pop(str(path)) for path in files):  # each freed once merged
         findings.extend(finding_from_dict(data) for data in outcome["findings"])
-        verdicts.extend(tuple(v) for v in outcome["verdicts"])
+        verdicts.extend(Verdict(*v) for v in outcome["verdicts"])
         result.suppressions.extend(InlineSuppression(**item) for item in outcome["suppressions"])
         result.policies.extend(Policy(PolicyKind.IDENTITY, source(path), "", ()) for path in outcome["policies"])
         result.document_problems.extend((source(path), Problem(**problem))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from auditor.model import Finding, InputError, Severity
 
@@ -37,6 +37,17 @@ class RuleInfo:
         return f"https://github.com/iam-audit/iam-audit/blob/main/docs/rules.md#{self.id.lower()}-{self.slug}"
 
 
+class Verdict(NamedTuple):
+    """The one-line outcome of comparing a principal (or a policy) with a documented baseline."""
+
+    principal: str
+    verdict: str
+    baseline: str = ""
+    """The baseline's ``vendor/name@revision``."""
+    path: str = ""
+    """The input file the principal was read from."""
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     files: int = 0
@@ -47,8 +58,8 @@ class Summary:
     """Files that were read but are plainly not policies: (path, why)."""
     not_checked: tuple[str, ...] = ()
     """What could not be checked, in words (unreadable files, incomplete exports)."""
-    verdicts: tuple[tuple[str, str], ...] = ()
-    """Per compared principal: (principal, verdict line) for drift."""
+    verdicts: tuple[Verdict, ...] = ()
+    """Per comparison of a principal with a baseline, for drift."""
     paths: tuple[str, ...] = ()
     """Display paths of the input files that were read (clean ones included)."""
     expired_suppressions: tuple[Mapping[str, Any], ...] = ()
@@ -94,5 +105,5 @@ class Report:
         if self.summary.expired_suppressions:
             data["expired_suppressions"] = [dict(e) for e in self.summary.expired_suppressions]
         if self.summary.verdicts:
-            data["verdicts"] = [{"principal": p, "verdict": v} for p, v in self.summary.verdicts]
+            data["verdicts"] = [v._asdict() for v in self.summary.verdicts]
         return data

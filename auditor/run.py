@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
 from auditor.output import write_text
-from auditor.report import Report, Summary
+from auditor.report import Report, Summary, Verdict
 
 if TYPE_CHECKING:
     from auditor.catalog import Catalog
@@ -78,7 +78,7 @@ class DriftSettings:
 
 def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, context_options: Mapping[str, Any],
                  drift: DriftSettings, context: CheckContext | None = None, part: tuple[int, int] = (0, 1)
-                 ) -> tuple[list[Finding], list[tuple[str, str]]]:
+                 ) -> tuple[list[Finding], list[Verdict]]:
     """Every rule and the drift comparison over what was loaded (in this process or in a worker).
 
     ``context``: one shared by several calls, so that what rules memoise serves them all. ``part``: (k, n)
@@ -92,7 +92,7 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
 
     rules = all_rules()
     findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection, part)
-    verdicts: list[tuple[str, str]] = []
+    verdicts: list[Verdict] = []
     if part[0] == 0:
         drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
                                                    selection, catalog, drift.mappings)
@@ -167,6 +167,11 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,
                                                 request.context_options, drift, reuse_results=True)
+    if drift.baselines or drift.mappings:
+        from auditor.drift import unmatched_baselines
+
+        has_principals = any(loaded.counts.get(kind) for kind in ("users", "groups", "roles"))
+        loaded.not_checked.extend(unmatched_baselines(drift.baselines, drift.mappings, verdicts, has_principals))
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

@@ -620,3 +620,33 @@ def test_an_added_managed_policy_is_reported_where_it_is_attached(tmp_path: Path
     added = {f["details"]["added_managed_policies"][0]: f["location"]["line"]
              for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM906"}
     assert added == {"arn:aws:iam::aws:policy/ReadOnlyAccess": 14, "arn:aws:iam::aws:policy/AdministratorAccess": 15}
+
+
+def test_a_chosen_baseline_or_mapping_that_matches_nobody_is_reported_as_not_checked(tmp_path: Path) -> None:
+    def not_checked(*args: str) -> list[str]:
+        result = run_cli("check", "--format", "json", *args, cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        return list(json.loads(result.stdout)["summary"].get("not_checked", []))
+
+    assert not_checked("--no-config", FIXTURE, "--baseline", "upsolver/connection-trust") == [
+        "baseline upsolver/connection-trust@gitbook: no user, group or role of the input matches it (name patterns: "
+        "none); map principals to it with [[baselines]] in the configuration"]
+    assert not_checked("--no-config", FIXTURE, "--baseline", "upsolver/server-role") == []  # it matches a role
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": []}')
+    assert not_checked("--no-config", str(policy), "--baseline", "upsolver/s3-access") == [
+        "baseline upsolver/s3-access@streams: the input has no users, groups or roles to compare with it; for a policy "
+        "file, run `iam-audit drift upsolver/s3-access FILE`"]
+    (tmp_path / ".iam-audit.toml").write_text('[[baselines]]\nprincipal = "UpsolverServerRole"\n'
+                                              'baseline = "upsolver/server-role"\n\n[[baselines]]\n'
+                                              'principal = "UpsolverServerRl*"\nbaseline = "upsolver/server-role"\n')
+    assert not_checked(FIXTURE) == [".iam-audit.toml:5: the baseline mapping 'UpsolverServerRl*' -> "
+                                    "upsolver/server-role matches no user, group or role of the input"]
+    assert not_checked(str(policy)) == []  # no principals at all: a pre-commit run on one policy file
+
+
+def test_verdicts_name_the_baseline_and_the_file() -> None:
+    result = run_cli("check", "--format", "json", "--no-config", FIXTURE)
+    verdicts = json.loads(result.stdout)["summary"]["verdicts"]
+    assert {v["path"] for v in verdicts} == {"fixtures/drift/account-vendors.json"}  # as findings show it
+    assert all(v["verdict"].endswith("]") and f"[{v['baseline']}" in v["verdict"] for v in verdicts)

@@ -156,8 +156,10 @@ def _render_summary(report: Report, writer: _Writer) -> None:
     for notice in summary.expired_suppressions:
         writer.line(f"{writer.style('warning', YELLOW)}: {clean(str(notice['path']))}:{notice['line']}: "
                     f"{clean(str(notice['message']))}")
-    for principal, verdict in summary.verdicts:
-        writer.line(f"{writer.style(clean(principal), BOLD)}: {clean(verdict)}")
+    several_files = len({verdict.path for verdict in summary.verdicts}) > 1
+    for verdict in summary.verdicts:
+        where = f"{clean(verdict.path)}: " if several_files and verdict.path else ""
+        writer.line(f"{where}{writer.style(clean(verdict.principal), BOLD)}: {clean(verdict.verdict)}")
     if not report.active_findings and not report.errors:
         writer.line(writer.style("No findings.", GREEN))
 

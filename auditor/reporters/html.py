@@ -188,7 +188,9 @@ def _overview(report: Report) -> Section:
     ]
     if report.summary.verdicts:
         rows = [
-            h("tr", h("td", principal), h("td", verdict)) for principal, verdict in report.summary.verdicts
+            h("tr", h("td", v.principal, h("br"), h("small", v.path)) if v.path else h("td", v.principal),
+              h("td", v.verdict))
+            for v in report.summary.verdicts
         ]
         body.append(
             h("table", h("thead", h("tr", h("th", "Principal"), h("th", "Drift verdict"))), h("tbody", rows))
