@@ -16,6 +16,7 @@ makes the target's strings match the baseline's, across the whole principal.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.drift_logic import (
     Cell,
+    Cond,
     Gap,
     Stmt,
     action_space,
@@ -150,10 +152,80 @@ def matching_baselines(
     for mapping in mappings:
         pattern, ref = _mapping_pair(mapping)
         if fnmatchcase(principal.name.lower(), pattern.lower()):
-            mapped.append(_find_baseline(ref, baselines))
+            found = _find_baseline(ref, baselines)
+            if found not in mapped:
+                mapped.append(found)
     if mapped:
         return mapped
     return [b for b in baselines if b.principal.kind == principal.kind and b.principal.matches(principal.name)]
+
+
+def resource_names(policy: Policy) -> tuple[str, ...]:
+    """The names a resource policy's resource goes by: its own (a logical id, an address, a name) and aliases."""
+    return (policy.subject.name, *policy.subject.aliases) if policy.subject is not None else ()
+
+
+def matching_resource_baselines(
+    policy: Policy, baselines: Sequence[Baseline], mappings: Iterable[Any] = ()
+) -> list[Baseline]:
+    """Resource baselines for one resource policy: explicit mappings first, else name patterns (any case), each
+    tried on the resource's name and its aliases."""
+    names = [name.lower() for name in resource_names(policy)]
+    mapped: list[Baseline] = []
+    for mapping in mappings:
+        pattern, ref = _mapping_pair(mapping)
+        if any(fnmatchcase(name, pattern.lower()) for name in names):
+            found = _find_baseline(ref, baselines)
+            if found.principal.kind == "resource" and found not in mapped:
+                mapped.append(found)
+    if mapped:
+        return mapped
+    return [b for b in baselines if b.principal.kind == "resource" and any(b.principal.matches(n) for n in names)]
+
+
+def _chosen_resource_policies(baseline: Baseline, policies: Sequence[Policy], name: str | None) -> list[Policy]:
+    """The resource policies of a target that a resource baseline is compared with: the one named ``name`` (by its
+    name or an alias), else those its name patterns match, else the only one; [] when the target has none."""
+    resources = [p for p in policies if p.kind is PolicyKind.RESOURCE and p.subject is not None]
+    if not resources:
+        return []
+    known = sorted({n for p in resources for n in resource_names(p)})
+    if name is not None:
+        chosen = [p for p in resources if name.lower() in (n.lower() for n in resource_names(p))]
+        if not chosen:
+            raise DriftError(f"no resource of TARGET is named {name!r} (it has: {', '.join(known)})")
+        return chosen
+    chosen = [p for p in resources if matching_resource_baselines(p, [baseline])]
+    if chosen or len(resources) == 1:
+        return chosen or resources
+    patterns = ", ".join(baseline.principal.name_patterns) or "none"
+    raise DriftError(f"no resource of TARGET matches {baseline.ref} (name patterns: {patterns}); choose one with "
+                     f"--principal NAME (it has: {', '.join(known)})")
+
+
+def _resource_label(policy: Policy) -> str:
+    names = resource_names(policy)
+    return f"{names[0]} ({', '.join(names[1:])})" if len(names) > 1 else names[0]
+
+
+def _condition_change(missing: Sequence[Cond], present: Sequence[Cond], ref: str) -> str:
+    """How the target's conditions fall short of the baseline's ``missing`` ones: dropped, or weakened (the
+    target has a condition on the same key that admits more: another value, a wildcard, IfExists...)."""
+    dropped = [f"{c.written_operator} {c.written_key}" for c in missing if not any(p.key == c.key for p in present)]
+    parts = [f"without {', '.join(dropped)}, which {ref} requires"] if dropped else []
+    for condition in missing:
+        same_key = [p for p in present if p.key == condition.key]
+        if same_key:
+            have = " and ".join(f"{p.written_operator} {_values_text(p)}" for p in same_key)
+            parts.append(f"under a weaker {condition.written_key} condition ({have}) than {ref}'s "
+                         f"{condition.written_operator} {_values_text(condition)}")
+    return "; ".join(parts)
+
+
+def _values_text(condition: Cond) -> str:
+    values = sorted(condition.values)
+    shown = ", ".join(json.dumps(v) for v in values[:_SHOWN])
+    return f"[{shown}{', ...' if len(values) > _SHOWN else ''}]"
 
 
 def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: Sequence[Verdict],
@@ -491,21 +563,27 @@ class _Report:
             principals = sorted({c[2] for c in gap.cells if c[2] is not None})
             self.new["trusted principal"] += len(principals)
             to_everyone = Severity.CRITICAL if "AWS:*" in principals else None
+            granted = "" if kind == "trust" else f" to {self.action_list(actions)}"
             self.add("IAM905", f"{'the trust' if kind == 'trust' else 'the policy'} admits "
-                     f"{', '.join(principals)}, which {ref} does not",
+                     f"{', '.join(principals)}{granted}, which {ref} does not",
                      {**listed, "added_principals": principals}, severity=to_everyone, where=where)
             return
         if gap.kind == "condition":
             removed = [c.to_json() for c in gap.missing_conditions]
-            shown = ", ".join(f"{c['operator']} {c['key']}" for c in removed)
+            change = _condition_change(gap.missing_conditions, statement.conditions, ref)
+            weakened = [c.to_json() for c in statement.conditions
+                        if any(c.key == m.key for m in gap.missing_conditions)]
+            evidence = {"removed_conditions": removed, **({"weaker_conditions": weakened} if weakened else {})}
             if kind == "trust":
                 self.new["trust condition"] += 1
-                self.add("IAM905", f"the trust lets principals assume the role without {shown}, which {ref} "
-                         "requires", {**listed, "removed_conditions": removed}, where=where)
+                self.add("IAM905", f"the trust lets principals assume the role {change}", {**listed, **evidence},
+                         where=where)
                 return
             self.new["condition loosened"] += count
-            self.add("IAM904", f"allows {self.action_list(actions)} without {shown}, which {ref} requires",
-                     {**listed, "removed_conditions": removed, "target_resources": resources}, where=where)
+            principals = sorted({c[2] for c in gap.cells if c[2] is not None})
+            to_whom = f" to {', '.join(principals)}" if principals else ""
+            self.add("IAM904", f"allows {self.action_list(actions)}{to_whom} {change}",
+                     {**listed, **evidence, "target_resources": resources}, where=where)
             return
         if gap.kind == "deny":
             deny = gap.deny
@@ -534,6 +612,15 @@ class _Report:
         origin = {"policy": gap.statement.policy.label if gap.statement.policy else None,
                   "index": statement.index if statement else None, "sid": statement.sid if statement else None}
         what = "the trust" if kind == "trust" else "the target"
+        if gap.kind == "deny" and gap.denied_wholly and gap.deny is not None:
+            deny = gap.deny.statement
+            self.missing["action removed"] += count
+            self.add("IAM902", f"{what} denies {self.action_list(actions)} wherever {ref} grants it (Deny statement "
+                     f"{deny.sid or deny.index if deny else ''}): the integration may break",
+                     {"removed_actions": self.listed(actions), "action_count": count, "baseline_statement": origin,
+                      "denied_by": {"index": deny.index if deny else None, "sid": deny.sid if deny else None}},
+                     where=gap.deny)
+            return
         if gap.kind == "action":
             self.missing["action removed"] += count
             unseen = self.principal.missing_policy_arns if self.principal is not None and kind != "trust" else ()
@@ -572,13 +659,14 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
     for comparison in comparisons:
         inner = targets[id(comparison)]
         inner_as_outer = compiler.policies(comparison.target, inner=False)
-        best: tuple[tuple[int, int], list[Gap], list[Gap]] | None = None
+        best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
             forward = without_star_only(find_gaps(inner, outer), compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
                                 skip_unbound=True)
-            score = (len(forward), len(reverse))
+            # ties go to the alternative that leaves fewer resources or principals uncovered
+            score = (len(forward), len(reverse), sum(len(gap.cells) for gap in forward))
             if best is None or score < best[0]:
                 best = (score, forward, reverse)
         if best is not None:
@@ -789,8 +877,10 @@ def drift_for_principals(
     mappings: Iterable[Any] = (),
     vars: Mapping[str, str] | None = None,
     catalog: Catalog | None = None,
+    resource_policies: Iterable[Policy] = (),
 ) -> DriftRun:
-    """Compare every principal that a baseline applies to (by mapping or name pattern)."""
+    """Compare every principal, and every resource policy, that a baseline applies to (by mapping or name
+    pattern)."""
     catalog = _catalog(catalog)
     mappings = list(mappings)
     run = DriftRun()
@@ -800,6 +890,12 @@ def drift_for_principals(
             run.findings.extend(result.findings)
             run.verdicts.append(Verdict(principal.name, result.verdict, baseline.ref, principal.source.display_path))
             run.compared.add(principal.arn or principal.name)
+    for policy in resource_policies:
+        for baseline in matching_resource_baselines(policy, baselines, mappings):
+            result = compare_policy(baseline, policy, catalog, vars or {})
+            run.findings.extend(result.findings)
+            run.verdicts.append(Verdict(_resource_label(policy), result.verdict, baseline.ref,
+                                        policy.source.display_path))
     return run
 
 
@@ -811,11 +907,13 @@ def drift_for_check(
     selection: Selection,
     catalog: Catalog,
     mappings: Iterable[Any] = (),
+    resource_policies: Sequence[Policy] = (),
 ) -> tuple[list[Finding], list[Verdict]]:
     """The ``check`` hook: drift findings (selected and with severity overrides) and verdicts."""
-    if not principals:
+    if not principals and not resource_policies:
         return [], []
-    run = drift_for_principals(principals, select_baselines(baseline_refs), mappings, variables, catalog)
+    run = drift_for_principals(principals, select_baselines(baseline_refs), mappings, variables, catalog,
+                               resource_policies)
     findings = []
     for finding in run.findings:
         rule = rules.get(finding.rule_id)
@@ -845,6 +943,10 @@ def drift_loaded(
     baseline's name patterns match. Anything else: each standalone policy.
     """
     catalog = _catalog(catalog)
+    if baseline.principal.kind == "resource":
+        chosen_policies = _chosen_resource_policies(baseline, loaded.policies, principal)
+        if chosen_policies:
+            return [compare_policy(baseline, p, catalog, variables, strict_vars=strict_vars) for p in chosen_policies]
     if loaded.principals:
         if principal is not None:
             chosen = [p for p in loaded.principals if p.name.lower() == principal.lower()]
@@ -858,7 +960,8 @@ def drift_loaded(
                                  "choose one with --principal NAME")
         return [compare_principal(baseline, p, catalog, variables, strict_vars=strict_vars) for p in chosen]
     if principal is not None:
-        raise DriftError("--principal needs an account export as TARGET")
+        raise DriftError("--principal names a user, group or role (or, for a resource baseline, a resource) of "
+                         "TARGET, which has none")
     standalone = [p for p in loaded.policies if p.subject is None]
     if not standalone:
         raise DriftError("TARGET holds no policy to compare")

@@ -243,6 +243,10 @@ def implies(stronger: Cond, weaker: Cond) -> bool:
         return stronger.values == weaker.values
     if stronger.operator == "StringEquals" and weaker.operator == "StringLike":
         return all(any(glob_match(w, s) for w in weaker.values) for s in stronger.values)
+    if stronger.operator == "StringEquals" and weaker.operator == "StringEqualsIgnoreCase":
+        return {v.lower() for v in stronger.values} <= weaker.values  # the weaker's values are lower-cased
+    if stronger.operator == "StringNotEqualsIgnoreCase" and weaker.operator == "StringNotEquals":
+        return {v.lower() for v in weaker.values} <= stronger.values  # the stronger's values are lower-cased
     return False
 
 
@@ -538,6 +542,8 @@ class Gap:
     outer_resources: set[str] = field(default_factory=set)
     missing_conditions: list[Cond] = field(default_factory=list)
     deny: Stmt | None = None
+    denied_wholly: bool = True
+    """For ``deny``: an outer Deny refuses the actions on every cell, whatever the conditions of the request."""
 
 
 def _cells_left(cell: Cell, inner_denies: Sequence[Stmt]) -> list[Cell]:
@@ -636,6 +642,7 @@ def _check_group(
                 found = gap("deny")
                 found.deny = deny
                 found.cells.append(cell)
+                found.denied_wholly &= not deny.conditions and covers_cell(deny, cell)
                 break
     return list(gaps.values())
 

@@ -201,6 +201,8 @@ class Subject:
     kind: str
     name: str
     arn: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names of a resource (a KMS key's aliases), which baselines' name patterns may match."""
 
     def to_json(self, policy_label: str | None) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "arn": self.arn, "policy": policy_label}

@@ -94,8 +94,9 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
     findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection, part)
     verdicts: list[Verdict] = []
     if part[0] == 0:
+        resource_policies = [p for p in loaded.policies if p.kind is PolicyKind.RESOURCE and p.subject is not None]
         drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
-                                                   selection, catalog, drift.mappings)
+                                                   selection, catalog, drift.mappings, resource_policies)
         findings.extend(drift_findings)
     permission_model(catalog).forget_policies()  # no later call sees these policies again
     return findings, verdicts

@@ -650,3 +650,143 @@ def test_verdicts_name_the_baseline_and_the_file() -> None:
     verdicts = json.loads(result.stdout)["summary"]["verdicts"]
     assert {v["path"] for v in verdicts} == {"fixtures/drift/account-vendors.json"}  # as findings show it
     assert all(v["verdict"].endswith("]") and f"[{v['baseline']}" in v["verdict"] for v in verdicts)
+
+
+# ------------------------------------------------------------------ hunt 7: wording and resource baselines
+
+
+def messages(result: DriftResult) -> list[tuple[str, str, str]]:
+    return [(f.rule_id, f.severity.value, f.message) for f in result.findings]
+
+
+def test_a_weakened_condition_is_named_as_weaker_not_as_missing() -> None:
+    wider = compare(edited(lambda s: s[1]["Condition"]["StringLike"].update({"s3:prefix": ["reports/*", "*"]})))
+    [(rule, _, message)] = messages(wider)
+    assert rule == "IAM904"
+    assert message == ('allows s3:ListBucket under a weaker s3:prefix condition (StringLike ["*", "reports/*"]) '
+                       'than test/reader@1\'s StringLike ["reports/*"]')
+    dropped = compare(edited(lambda s: s[1].pop("Condition")))
+    assert messages(dropped)[0][2] == "allows s3:ListBucket without StringLike s3:prefix, which test/reader@1 requires"
+    if_exists = compare(edited(lambda s: s[2].update(
+        {"Condition": {"StringEqualsIfExists": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}})))
+    assert "under a weaker kms:ViaService condition (StringEqualsIfExists" in messages(if_exists)[0][2]
+
+
+def test_string_equals_ignore_case_is_weaker_not_narrower() -> None:
+    target = edited(lambda s: s[0].update({"Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                                           "Condition": {"StringEqualsIgnoreCase": {"sts:ExternalId": "Ab12"}}}),
+                    TRUST)
+    result = compare(target, TRUST, PolicyKind.TRUST, VendorAccount="999988887777", ExternalId="Ab12")
+    assert [(rule, severity) for rule, severity, _ in messages(result)] == [("IAM905", "high")]  # no IAM902
+    assert "under a weaker sts:ExternalId condition (StringEqualsIgnoreCase" in messages(result)[0][2]
+
+
+def test_a_deny_that_refuses_a_documented_action_everywhere_removes_it() -> None:
+    denied = compare(edited(lambda s: s.append({"Effect": "Deny", "Action": "s3:GetObjectVersion", "Resource": "*"})))
+    [(rule, severity, message)] = messages(denied)
+    assert (rule, severity) == ("IAM902", "medium")  # as if it were left out of the Allow: the integration breaks
+    assert message.startswith("the target denies s3:GetObjectVersion wherever test/reader@1 grants it")
+    assert denied.findings[0].statement is not None and denied.findings[0].statement.index == 3
+    partly = compare(edited(lambda s: s.append({"Effect": "Deny", "Action": "s3:GetObjectVersion",
+                                                "Resource": f"{BUCKET}/private/*"})))
+    assert [(rule, severity) for rule, severity, _ in messages(partly)] == [("IAM902", "low")]  # more narrowly
+
+
+def test_a_principal_added_to_a_resource_policy_statement_is_named_with_its_actions() -> None:
+    key = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "ViaS3", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]}
+    documented = Baseline(id="test/key", revision="1", default=True, title="key", vendor="test",
+                          principal=PrincipalSpec("resource", ("alias/test-key",)), provenance=Provenance("test"),
+                          policies=(BaselinePolicy("key", "resource", key),))
+
+    def drift_of(target: dict[str, Any]) -> list[tuple[str, str, str]]:
+        policy = normalize_policy(target, PolicyKind.RESOURCE, Source("key.json", json.dumps(target)))
+        return messages(compare_policy(documented, policy, CATALOG))
+
+    added_action = copy.deepcopy(key)
+    added_action["Statement"][1]["Action"] = ["kms:Decrypt", "kms:CreateGrant"]
+    assert drift_of(added_action) == [("IAM905", "critical", "the policy admits AWS:* to kms:CreateGrant, which "
+                                                             "test/key@1 does not")]
+    added_account = copy.deepcopy(key)
+    added_account["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                                       "Action": "kms:Decrypt", "Resource": "*"})
+    [(rule, _, message)] = drift_of(added_account)
+    assert rule == "IAM904" and "kms:Decrypt to AWS:arn:aws:iam::444455556666:root without" in message
+
+
+def test_of_two_documented_trusts_the_closer_one_names_only_what_neither_admits() -> None:
+    ec2 = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    documented = dataclasses.replace(baseline(READER, TRUST), alternative_trust_policies=(
+        BaselinePolicy("ec2", "trust", ec2),))
+    target = copy.deepcopy(ec2)
+    target["Statement"][0]["Principal"]["Service"] = ["ec2.amazonaws.com", "lambda.amazonaws.com"]
+    policy = normalize_policy(target, PolicyKind.TRUST, Source("trust.json", json.dumps(target)))
+    result = compare_policy(documented, policy, CATALOG)
+    assert messages(result) == [("IAM905", "high", "the trust admits Service:lambda.amazonaws.com, which "
+                                                  "test/reader@1 does not")]
+
+
+KMS_ACCOUNT, KMS_REGION = "111122223333", "us-east-1"
+
+
+def _kms_key_policy(drop_via_service: bool) -> dict[str, Any]:
+    key = resolve_baseline("stackstate/kms-key").bind({"AccountId": KMS_ACCOUNT, "Region": KMS_REGION})
+    document = copy.deepcopy(dict(key.policies[0].document))
+    if drop_via_service:
+        for statement in document["Statement"]:
+            if statement.get("Sid") == "AllowS3Access":
+                statement.pop("Condition")
+    return document
+
+
+def _kms_key_inputs(tmp_path: Path, drop_via_service: bool) -> list[Path]:
+    """The vendor's key, with its alias, as a CloudFormation template, a Terraform file and an account export."""
+    document = _kms_key_policy(drop_via_service)
+    template = tmp_path / "key.template.json"
+    template.write_text(json.dumps({"Resources": {
+        "IntegrationKey": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": document}},
+        "IntegrationAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": "alias/stackstate-integration", "TargetKeyId": {"Ref": "IntegrationKey"}}}}}, indent=2))
+    terraform = tmp_path / "key.tf"
+    terraform.write_text('resource "aws_kms_key" "integration" {\n  policy = jsonencode('
+                         + json.dumps(document, indent=2) + ')\n}\n\nresource "aws_kms_alias" "integration" {\n'
+                         '  name          = "alias/stackstate-integration"\n'
+                         '  target_key_id = aws_kms_key.integration.key_id\n}\n')
+    export = tmp_path / "account.json"
+    export.write_text(json.dumps({"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": [],
+                                  "ResourcePolicies": [{
+                                      "service": "kms", "name": "alias/stackstate-integration", "region": KMS_REGION,
+                                      "arn": f"arn:aws:kms:{KMS_REGION}:{KMS_ACCOUNT}:key/1234abcd",
+                                      "policy": document}]}, indent=2))
+    return [template, terraform, export]
+
+
+def test_check_compares_a_vendor_key_policy_with_its_resource_baseline_in_every_shape(tmp_path: Path) -> None:
+    for drop_via_service in (False, True):
+        folder = tmp_path / str(drop_via_service)
+        folder.mkdir()
+        inputs = [str(p) for p in _kms_key_inputs(folder, drop_via_service)]
+        result = run_cli("check", "--format", "json", "--no-config", "--select", "drift-condition-loosened", *inputs)
+        report = json.loads(result.stdout)
+        assert {v["path"] for v in report["summary"]["verdicts"]} == set(inputs), result.stderr
+        assert all(v["baseline"] == "stackstate/kms-key@5.1" for v in report["summary"]["verdicts"])
+        loosened = {f["location"]["path"] for f in report["findings"] if f["rule_id"] == "IAM904"}
+        assert loosened == (set(inputs) if drop_via_service else set()), report["findings"]
+        assert all(v["verdict"].startswith("9 new" if drop_via_service else "no new access")
+                   for v in report["summary"]["verdicts"])
+
+
+def test_drift_takes_a_key_policy_inside_a_template_terraform_or_export(tmp_path: Path) -> None:
+    for target in _kms_key_inputs(tmp_path, drop_via_service=True):
+        extra = ("-p", "alias/stackstate-integration") if target.name == "account.json" else ()
+        result = run_cli("drift", "stackstate/kms-key", str(target), *extra, "--format", "json", "--no-config")
+        assert result.returncode == 1, result.stderr
+        assert {f["rule_id"] for f in json.loads(result.stdout)["findings"]} == {"IAM904"}
+    wrong = run_cli("drift", "stackstate/kms-key", str(tmp_path / "account.json"), "-p", "alias/other", "--no-config")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == ("iam-audit: error: no resource of TARGET is named 'alias/other' (it has: "
+                                    "alias/stackstate-integration)")

@@ -268,6 +268,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         return result
 
     principal_parts: dict[str, dict[str, Any]] = {}
+    aliases = _kms_aliases(resources, resolver)
 
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
                    resource_implied: bool = False) -> Policy | None:
@@ -378,7 +379,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             key, service = RESOURCE_POLICY_TYPES[rtype]
             if key in props:
                 add_policy(props[key], PolicyKind.RESOURCE, join_pointer(pointer, key),
-                           Subject(service, logical_id, None), f"{service}:{logical_id}",
+                           Subject(service, logical_id, None, tuple(aliases.get(logical_id, ()))),
+                           f"{service}:{logical_id}",
                            resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
                 result.counts["resource_policies"] += 1
 
@@ -396,3 +398,27 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 f"{', '.join(parts['managed'])} are not in the template, so their statements were not checked")
     result.counts["templates"] += 1
     return result
+
+
+def _kms_aliases(resources: dict[str, Any], resolver: _Resolver) -> dict[str, list[str]]:
+    """The ``AliasName`` of each ``AWS::KMS::Alias``, by the logical id of the key its ``TargetKeyId`` names
+    (``!Ref Key``, ``!GetAtt Key.Arn``)."""
+    found: dict[str, list[str]] = {}
+    for resource in resources.values():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::KMS::Alias":
+            continue
+        props = resource.get("Properties")
+        if not isinstance(props, dict):
+            continue
+        name, target = resolver.resolve(props.get("AliasName")), props.get("TargetKeyId")
+        key = None
+        if isinstance(target, dict):
+            key = target.get("Ref")
+            attribute = target.get("Fn::GetAtt")
+            if isinstance(attribute, list) and attribute:
+                key = attribute[0]
+            elif isinstance(attribute, str):
+                key = attribute.partition(".")[0]
+        if isinstance(name, str) and not is_template_value(name) and isinstance(key, str):
+            found.setdefault(key, []).append(name)
+    return found

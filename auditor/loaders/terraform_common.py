@@ -273,8 +273,10 @@ name too)."""
 POLICY_REFERENCE_ATTRIBUTES = frozenset({"arn", "id"})
 """How an attachment names a managed policy: ``aws_iam_policy.NAME.arn`` (its ``id`` is the ARN too)."""
 AWS_MANAGED_ARN = "arn:aws:iam::aws:policy/"
+KMS_ALIAS = "aws_kms_alias"
+"""Names a KMS key (``target_key_id``) by an alias, which a resource baseline's name patterns may match."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
-                  | frozenset(MEMBERSHIPS))
+                  | frozenset(MEMBERSHIPS) | {KMS_ALIAS})
 """The resources a configuration reader reads."""
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
@@ -638,21 +640,35 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         """Read the resources, then the data sources no policy uses (as policies of their own), then add the
         principals with what attaches to them."""
         used_documents: set[str] = set()
+        aliases = self.kms_aliases(resources)
         for resource in resources:
-            self.read_resource(resource, principals, used_documents)
+            self.read_resource(resource, principals, used_documents, tuple(aliases.get(resource.address, ())))
         for name in self.documents:
             if name not in used_documents:
                 self.standalone_document(name)
         principals.principals(self.result, self.source, self.positions)
 
+    def kms_aliases(self, resources: Sequence[ConfigurationResource[ExpressionT, LocationT]]) -> dict[str, list[str]]:
+        """The literal ``name`` of each ``aws_kms_alias``, by the address of the key its ``target_key_id`` names."""
+        found: dict[str, list[str]] = {}
+        for resource in resources:
+            if resource.rtype != KMS_ALIAS or "target_key_id" not in resource.attributes:
+                continue
+            name = self.literal(resource.attributes.get("name"))
+            key = self.argument_ref(resource, "target_key_id").address
+            if name and key:
+                found.setdefault(key, []).append(name)
+        return found
+
     def read_resource(self, resource: ConfigurationResource[ExpressionT, LocationT], principals: TerraformPrincipals,
-                      used_documents: set[str]) -> None:
-        """One resource's policies, the principal it declares and the attachments it makes."""
+                      used_documents: set[str], aliases: tuple[str, ...] = ()) -> None:
+        """One resource's policies, the principal it declares and the attachments it makes; ``aliases``: other
+        names of the resource (a KMS key's)."""
         rtype, address, attributes, pointer = resource.rtype, resource.address, resource.attributes, resource.pointer
         self.mark(pointer, resource.at)
         literal_name = self.literal(attributes.get("name"))
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)
-        subject = Subject(principal_kind or "policy", literal_name or address, None)
+        subject = Subject(principal_kind or "policy", literal_name or address, None, aliases)
         if principal_kind is not None:
             principals.declare(principal_kind, address, literal_name, pointer)
             self.result.counts[principal_kind + "s"] += 1
@@ -665,6 +681,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 used_documents, rtype in RESOURCE_IMPLIED_TYPES)
             if policy is None:
                 continue
+            if kind is PolicyKind.RESOURCE:
+                self.result.counts["resource_policies"] += 1
             if principal_kind == "role":
                 principals.trust(address, policy)
             owner = OWNER_ATTRIBUTE.get(rtype)
