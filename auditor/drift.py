@@ -345,9 +345,10 @@ def _acceptable(value: str, placeholder: Placeholder) -> bool:
 
 def infer_bindings(
     baseline: Baseline, baseline_statements: Sequence[Stmt], target_statements: Sequence[Stmt],
-    given: Mapping[str, str],
+    given: Mapping[str, str], fallback: Mapping[str, str] | None = None,
 ) -> Bindings:
-    """Values for the baseline's placeholders: given ones, else the value the target uses in their place."""
+    """Values for the baseline's placeholders: given ones, else the value the target uses in their place, else the
+    ``fallback`` one (the account of the principal or resource compared, for ``AccountId``)."""
     tokens = {t: n for t, n in _tokens(baseline).items() if n not in given}
     placeholder_of = {p.name: p for p in baseline.placeholders}
     values = {name: value for name, value in given.items() if name in _tokens(baseline).values()}
@@ -380,6 +381,10 @@ def infer_bindings(
         inferred.append(name)
         if len(ranked) > 1:
             several[name] = [value for value, _ in ranked]
+    for name, value in (fallback or {}).items():
+        if name in tokens.values() and name not in values and _acceptable(value, placeholder_of[name]):
+            values[name] = value
+            inferred.append(name)
     return Bindings(values, inferred, several)
 
 
@@ -676,7 +681,8 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
 
 
 def _compare(
-    report: _Report, compiler: _Compiler, comparisons: Sequence[_Comparison], given: Mapping[str, str]
+    report: _Report, compiler: _Compiler, comparisons: Sequence[_Comparison], given: Mapping[str, str],
+    arn: str | None = None,
 ) -> None:
     """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
     baseline = report.baseline
@@ -685,7 +691,9 @@ def _compare(
     baseline_raw = [
         s for c in comparisons for alt in given_sets.get(c.kind, []) for s in compiler.policies(alt, inner=False)
     ]
-    bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given)
+    account = _arn_account(arn)
+    bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given,
+                              {ACCOUNT_PLACEHOLDER: account} if account else None)
     best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
         score, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
@@ -708,6 +716,16 @@ def _compare(
             report.forward(gap, kind)
         for gap in reverse:
             report.reverse(gap, kind)
+
+
+ACCOUNT_PLACEHOLDER = "AccountId"
+"""The placeholder the bundled baselines use for the account their resources are deployed in: when the target
+does not show its value, the account of the principal (or resource) compared stands in."""
+
+
+def _arn_account(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else None
 
 
 def _gap_mentions(gap: Gap, values: Sequence[str]) -> bool:
@@ -779,7 +797,8 @@ def compare_policy(
     subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
     name = policy.subject.name if policy.subject is not None else policy.source.display_path
     report = _Report(baseline, catalog, _Anchor(policy.location(), subject, name), None)
-    _compare(report, _Compiler(catalog), [_Comparison(kind, [policy], documented[kind])], given)
+    _compare(report, _Compiler(catalog), [_Comparison(kind, [policy], documented[kind])], given,
+             policy.subject.arn if policy.subject is not None else None)
     return _result(report, name)
 
 
@@ -849,7 +868,7 @@ def compare_principal(
     sets = _baseline_sets(baseline)
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])
-    _compare(report, _Compiler(catalog), comparisons, given)
+    _compare(report, _Compiler(catalog), comparisons, given, principal.arn)
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)

@@ -790,3 +790,19 @@ def test_drift_takes_a_key_policy_inside_a_template_terraform_or_export(tmp_path
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == ("iam-audit: error: no resource of TARGET is named 'alias/other' (it has: "
                                     "alias/stackstate-integration)")
+
+
+def test_an_account_placeholder_the_target_does_not_show_takes_the_principals_account() -> None:
+    eventbridge = resolve_baseline("stackstate/eventbridge-role")
+    widened = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": "*"}]}
+    export = {"UserDetailList": [], "GroupDetailList": [], "Policies": [], "RoleDetailList": [{
+        "RoleName": "StackStateEventBridgeRole-eu-west-1", "Arn": "arn:aws:iam::444455556666:role/x",
+        "AttachedManagedPolicies": [], "RolePolicyList": [{"PolicyName": "eventbridge", "PolicyDocument": widened}],
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}]}
+    loaded = load_text(json.dumps(export), "account.json", LoadOptions())
+    [result] = drift_loaded(eventbridge, loaded, catalog=CATALOG)
+    [widening] = [f for f in result.findings if f.rule_id == "IAM903"]
+    assert ":444455556666:deliverystream/" in widening.message and "${AccountId}" not in widening.message
+    assert result.bindings["AccountId"] == "444455556666" and "AccountId" in result.inferred
