@@ -203,6 +203,22 @@ def _chosen_resource_policies(baseline: Baseline, policies: Sequence[Policy], na
                      f"--principal NAME (it has: {', '.join(known)})")
 
 
+def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, variables: Mapping[str, str]) -> str:
+    """For a principal with new access: the other bundled revisions of the baseline it matches (the vendor's
+    document as it was, or as it is now), in words for the verdict; "" when there is none."""
+    from auditor.baselines import load_bundled_baselines
+
+    bundled = load_bundled_baselines()
+    if baseline.ref not in bundled:
+        return ""
+    matching = []
+    for revision in bundled.revisions(baseline.id):
+        other = bundled.get(f"{baseline.id}@{revision}")
+        if other.ref != baseline.ref and not compare_principal(other, principal, catalog, variables).new_access:
+            matching.append(other.ref)
+    return f"; it matches {', '.join(matching)} (another revision of the vendor's document)" if matching else ""
+
+
 def _resource_label(policy: Policy) -> str:
     names = resource_names(policy)
     return f"{names[0]} ({', '.join(names[1:])})" if len(names) > 1 else names[0]
@@ -907,7 +923,10 @@ def drift_for_principals(
         for baseline in matching_baselines(principal, baselines, mappings):
             result = compare_principal(baseline, principal, catalog, vars or {})
             run.findings.extend(result.findings)
-            run.verdicts.append(Verdict(principal.name, result.verdict, baseline.ref, principal.source.display_path))
+            verdict = result.verdict
+            if result.new_access:
+                verdict += _revision_hint(baseline, principal, catalog, vars or {})
+            run.verdicts.append(Verdict(principal.name, verdict, baseline.ref, principal.source.display_path))
             run.compared.add(principal.arn or principal.name)
     for policy in resource_policies:
         for baseline in matching_resource_baselines(policy, baselines, mappings):

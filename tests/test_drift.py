@@ -806,3 +806,20 @@ def test_an_account_placeholder_the_target_does_not_show_takes_the_principals_ac
     [widening] = [f for f in result.findings if f.rule_id == "IAM903"]
     assert ":444455556666:deliverystream/" in widening.message and "${AccountId}" not in widening.message
     assert result.bindings["AccountId"] == "444455556666" and "AccountId" in result.inferred
+
+
+def test_a_role_that_follows_another_revision_of_the_vendor_document_is_told_so(tmp_path: Path) -> None:
+    older = resolve_baseline("upsolver/management-role@plaintext")
+    bound = older.bind({p.name: p.example for p in older.placeholders if p.example})
+    role = {"RoleName": "UpsolverManagementRole", "Arn": "arn:aws:iam::111122223333:role/UpsolverManagementRole",
+            "AttachedManagedPolicies": [],
+            "RolePolicyList": [{"PolicyName": p.name, "PolicyDocument": p.document} for p in bound.policies],
+            "AssumeRolePolicyDocument": bound.trust_policies[0].document}
+    export = tmp_path / "account.json"
+    export.write_text(json.dumps({"UserDetailList": [], "GroupDetailList": [], "Policies": [],
+                                  "RoleDetailList": [role]}, default=dict))
+    result = run_cli("check", "--format", "json", "--no-config", str(export))
+    [verdict] = json.loads(result.stdout)["summary"]["verdicts"]
+    assert verdict["baseline"] == "upsolver/management-role@gitbook"  # the default revision
+    assert verdict["verdict"].endswith("; it matches upsolver/management-role@plaintext (another revision of the "
+                                       "vendor's document)"), verdict
