@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from auditor.catalog import Catalog
 from auditor.drift_logic import (
+    ActionSpace,
     Gap,
     action_space,
     compile_statements,
@@ -85,38 +87,39 @@ def dormant_policy_version(policy: Policy, context: CheckContext) -> Iterator[Hi
     space = action_space(context.catalog)
     star_only = star_only_mask(context.catalog)
     default = compile_statements(policy, space, inner=False)
-    default_id = policy.version_id or "the default"
-    name = policy.subject.name if policy.subject is not None else policy.label or "the policy"
     for dormant in policy.dormant_versions:
         gaps = without_star_only(find_gaps(compile_statements(dormant, space, inner=True), default), star_only)
-        if not gaps:
-            continue
-        by_kind: dict[str, int] = {}
-        for gap in gaps:
-            by_kind[gap.kind] = by_kind.get(gap.kind, 0) | gap.actions
-        every = 0
-        for actions in by_kind.values():
-            every |= actions
-        first = space.permissions_management
-        parts = [words.format(count=actions.bit_count(),
-                              actions=shown_actions(actions, space, context.catalog, _SHOWN, first))
-                 for kind, words in _GAP_WORDS.items() if (actions := by_kind.get(kind, 0))]
-        version = dormant.version_id or "a stored version"
-        severity = Severity.HIGH if every & first else Severity.MEDIUM if every & space.writes else Severity.LOW
-        yield Hit(
-            f"Version {version} of {name} is not the default ({default_id}) but allows {'; '.join(parts)}. "
-            "Anyone allowed iam:SetDefaultPolicyVersion on it can make it the default: delete it if it is "
-            "not needed",
-            pointer=_first_statement_pointer(gaps, dormant),
-            severity=severity,
-            details={
-                "version_id": dormant.version_id,
-                "default_version_id": policy.version_id,
-                "action_count": every.bit_count(),
-                "actions": [context.catalog.display_name(a) for a in space.names_of(every, _LISTED)],
-                "gaps": sorted(by_kind),
-            },
-        )
+        if gaps:
+            yield _more_than_the_default(policy, dormant, gaps, space, context.catalog)
+
+
+def _more_than_the_default(policy: Policy, dormant: Policy, gaps: list[Gap], space: ActionSpace,
+                           catalog: Catalog) -> Hit:
+    by_kind: dict[str, int] = {}
+    for gap in gaps:
+        by_kind[gap.kind] = by_kind.get(gap.kind, 0) | gap.actions
+    every = 0
+    for actions in by_kind.values():
+        every |= actions
+    first = space.permissions_management
+    parts = [words.format(count=actions.bit_count(), actions=shown_actions(actions, space, catalog, _SHOWN, first))
+             for kind, words in _GAP_WORDS.items() if (actions := by_kind.get(kind, 0))]
+    name = policy.subject.name if policy.subject is not None else policy.label or "the policy"
+    severity = Severity.HIGH if every & first else Severity.MEDIUM if every & space.writes else Severity.LOW
+    return Hit(
+        f"Version {dormant.version_id or 'a stored version'} of {name} is not the default "
+        f"({policy.version_id or 'the default'}) but allows {'; '.join(parts)}. Anyone allowed "
+        "iam:SetDefaultPolicyVersion on it can make it the default: delete it if it is not needed",
+        pointer=_first_statement_pointer(gaps, dormant),
+        severity=severity,
+        details={
+            "version_id": dormant.version_id,
+            "default_version_id": policy.version_id,
+            "action_count": every.bit_count(),
+            "actions": [catalog.display_name(a) for a in space.names_of(every, _LISTED)],
+            "gaps": sorted(by_kind),
+        },
+    )
 
 
 def _first_statement_pointer(gaps: list[Gap], dormant: Policy) -> str:
