@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 _LISTED = 100
+_KMS_KEY_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:key/", re.IGNORECASE)
+_KMS_ALIAS_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:alias/", re.IGNORECASE)
 _CANDIDATES = 3
 _SHOWN = 5
 
@@ -621,9 +623,29 @@ class _Report:
             return
         self.new["resource widened"] += count
         baseline_resources = sorted(gap.outer_resources)
+        corrected = self.kms_alias_corrected(actions, resources, baseline_resources)
         self.add("IAM903", f"allows {self.action_list(actions)} on {', '.join(resources)}, beyond {ref}'s "
-                 f"{', '.join(baseline_resources[:_SHOWN])}",
-                 {**listed, "target_resources": resources, "baseline_resources": baseline_resources}, where=where)
+                 f"{', '.join(baseline_resources[:_SHOWN])}"
+                 + ("; the baseline names a KMS alias ARN, which IAM never matches for these actions (they act on "
+                    "keys), so a key ARN is the usual correction of that defect: make sure it is the integration's key"
+                    if corrected else ""),
+                 {**listed, "target_resources": resources, "baseline_resources": baseline_resources},
+                 severity=Severity.LOW if corrected else None, where=where)
+
+    def key_actions_only(self, actions: int) -> bool:
+        """Every action of the set is a KMS action that acts on keys and never on aliases."""
+        for name in self.space.names_of(actions):
+            info = self.catalog.action(name)
+            if info is None or info.service != "kms" or any(rt == "alias" for rt, _ in info.resource_types):
+                return False
+        return True
+
+    def kms_alias_corrected(self, actions: int, target: Sequence[str], documented: Sequence[str]) -> bool:
+        """A target that names KMS keys where the baseline names only KMS alias ARNs, for actions on keys: the
+        baseline grants nothing there as written (a vendor mistake), and the target is the usual fix."""
+        return (bool(target) and all(_KMS_KEY_ARN.match(r) for r in target)
+                and bool(documented) and all(_KMS_ALIAS_ARN.match(r) for r in documented)
+                and self.key_actions_only(actions))
 
     def reverse(self, gap: Gap, kind: str) -> None:
         ref = self.baseline.ref
@@ -633,6 +655,10 @@ class _Report:
         origin = {"policy": gap.statement.policy.label if gap.statement.policy else None,
                   "index": statement.index if statement else None, "sid": statement.sid if statement else None}
         what = "the trust" if kind == "trust" else "the target"
+        documented = [c[1] for c in gap.cells if not c[0]]
+        if gap.kind == "resource" and len(documented) == len(gap.cells) \
+                and all(_KMS_ALIAS_ARN.match(r) for r in documented) and self.key_actions_only(actions):
+            return  # the baseline grants nothing on an alias ARN for actions on keys: the target loses nothing
         if gap.kind == "deny" and gap.denied_wholly and gap.deny is not None:
             deny = gap.deny.statement
             self.missing["action removed"] += count

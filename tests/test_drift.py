@@ -823,3 +823,19 @@ def test_a_role_that_follows_another_revision_of_the_vendor_document_is_told_so(
     assert verdict["baseline"] == "upsolver/management-role@gitbook"  # the default revision
     assert verdict["verdict"].endswith("; it matches upsolver/management-role@plaintext (another revision of the "
                                        "vendor's document)"), verdict
+
+
+def test_naming_the_key_where_the_vendor_named_its_alias_is_the_documented_correction() -> None:
+    firehose = resolve_baseline("stackstate/firehose-role").bind({"AccountId": "111122223333", "Region": "us-east-1"})
+    document = copy.deepcopy(dict(firehose.policies[0].document))
+    key_arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    [kms] = [s for s in document["Statement"] if any(str(a).startswith("kms:") for a in s["Action"])]
+    kms["Resource"] = key_arn
+    policy = normalize_policy(document, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(document)))
+    result = compare_policy(firehose, policy, CATALOG)
+    [(rule, severity, message)] = messages(result)  # no IAM902: on an alias ARN the baseline granted nothing
+    assert (rule, severity) == ("IAM903", "low")
+    assert "the baseline names a KMS alias ARN, which IAM never matches for these actions" in message
+    kms["Resource"] = "*"
+    policy = normalize_policy(document, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(document)))
+    assert [(r, s) for r, s, _ in messages(compare_policy(firehose, policy, CATALOG))] == [("IAM903", "high")]
