@@ -103,7 +103,8 @@ class Config:
     suppress: tuple[Suppression, ...] = ()
     accepted: Path | None = None
     trusted_accounts: tuple[str, ...] = ()
-    """Your own AWS accounts (your organisation's): their principals need no sts:ExternalId to assume a role."""
+    """Your own AWS accounts (your organisation's): their principals need no sts:ExternalId to assume a role
+    (IAM031), and a resource policy may grant them access (IAM036)."""
     origins: Mapping[str, str] = field(default_factory=dict)
     """Where each value came from, by config key (``fail-on``) or ``severity.<name>``."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -47,14 +47,21 @@ class CheckContext:
         self.catalog = catalog
         self.options = dict(options or {})
         self._principal_policy_ids: frozenset[int] = frozenset()
+        self.input_accounts: frozenset[str] = frozenset()
+        """The accounts of the users, groups and roles of the file being checked (an export's own account)."""
 
-    def note_principals(self, principals: Iterable[Principal]) -> None:
-        """Remember which policies are in effect for a user or role that principal-scope rules evaluate."""
+    def note_principals(self, principals: Sequence[Principal]) -> None:
+        """Remember which policies are in effect for a user or role that principal-scope rules evaluate, and the
+        accounts the principals belong to."""
         self._principal_policy_ids = frozenset(
             id(policy)
             for principal in principals
             if principal.kind in ("user", "role")
             for policy in principal.identity_policies
+        )
+        self.input_accounts = frozenset(
+            parts[4] for principal in principals
+            if len(parts := (principal.arn or "").split(":")) > 5 and parts[4].isdigit() and len(parts[4]) == 12
         )
 
     def in_effect_for_principal(self, policy: Policy) -> bool:

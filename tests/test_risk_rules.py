@@ -494,3 +494,40 @@ def test_public_access_severity_follows_what_is_opened(action: str, severity: st
     (finding,) = findings(f'{{"Effect": "Allow", "Principal": "*", "Action": "{action}", "Resource": "*"}}',
                           PolicyKind.RESOURCE, "IAM030")
     assert finding.severity.value == severity
+
+
+def _external(statement: str, trusted: tuple[str, ...] = ()) -> list[Finding]:
+    loaded = load_text(V + statement + "]}", "bucket-policy.json", LoadOptions(kind=PolicyKind.RESOURCE))
+    context = CheckContext(load_catalog(), {"trusted_accounts": trusted})
+    return run_rules(loaded, RULES, context, Selection(select=frozenset({"IAM036"})))
+
+
+def test_a_resource_policy_granting_another_account_needs_to_know_which_accounts_are_yours() -> None:
+    other = ('{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999988887777:role/reader", "111122223333"]}, '
+             '"Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}')
+    assert _external(other) == []  # a bucket policy alone: nothing says which accounts are yours
+    [finding] = _external(other, ("111122223333",))
+    assert finding.severity.value == "medium" and finding.details["principals"] == [
+        "arn:aws:iam::999988887777:role/reader"]
+    assert finding.message.startswith("Allows 999988887777, not one of your accounts (111122223333), to s3:GetObject")
+    assert finding.location.line == 1
+    writes = other.replace('"s3:GetObject"', '["s3:GetObject", "s3:PutObject"]')
+    assert [f.severity.value for f in _external(writes, ("111122223333",))] == ["high"]
+    assert _external(other, ("111122223333", "999988887777")) == []
+    confined = other.replace('"Resource": "arn:aws:s3:::reports/*"', '"Resource": "arn:aws:s3:::reports/*", '
+                             '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}')
+    assert _external(confined, ("111122223333",)) == []
+    assert _external(other.replace('"Allow"', '"Deny"'), ("111122223333",)) == []
+
+
+def test_the_users_and_roles_of_an_export_tell_its_account_to_its_resource_policies() -> None:
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+                                                      "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                                                      "Resource": "arn:aws:sqs:us-east-1:111122223333:q"}]}
+    text = export(RoleDetailList=[{"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app",
+                                   "RolePolicyList": [], "AttachedManagedPolicies": []}],
+                  ResourcePolicies=[{"service": "sqs", "name": "q", "region": "us-east-1",
+                                     "arn": "arn:aws:s3:::no-account-in-this-arn", "policy": policy}])
+    loaded = load_text(text, "account.json", LoadOptions())
+    found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM036"})))
+    assert [(f.rule_id, f.severity.value) for f in found] == [("IAM036", "high")]  # SendMessage writes

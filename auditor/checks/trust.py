@@ -12,9 +12,11 @@ from collections.abc import Collection, Iterator
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
     LITERAL_OPERATORS,
+    action_classes,
     arn_account,
     compiled,
     denied_outside,
+    display,
     is_everyone,
     is_negated,
     is_own_account_principal,
@@ -420,4 +422,72 @@ def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                if external_ids(statement) is not None else ""),
             pointer=pointer, statement=statement,
             details={"conditions": [f"{c.operator}:{c.key}" for c in statement.conditions]},
+        )
+
+
+def _key_policy_export(statement: str) -> str:
+    """An account export whose KMS key (in 111122223333) has a key policy of one ``statement``."""
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    return ('{"RoleDetailList": [{"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", '
+            '"RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": {"Version": '
+            '"2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
+            '"Action": "sts:AssumeRole"}]}}], "ResourcePolicies": [{"service": "kms", "name": "alias/app", '
+            f'"arn": "{key}", "region": "us-east-1", "policy": {_V}{statement}]}}}}]}}')
+
+
+@RULES.rule(
+    "IAM036", "resource-external-account", CATEGORY, Severity.MEDIUM,
+    "A resource policy grants access to an account that is not yours",
+    what="Reports an `Allow` in a resource policy (a bucket, key, queue, topic, secret, repository or function "
+         "policy) whose principals include an AWS account, or a user or role of one, that is neither the "
+         "resource's own account nor one the `trusted-accounts` setting lists, with no condition confining it to "
+         "your organisation (`aws:PrincipalOrgID`...). The resource's account comes from its ARN or from the users "
+         "and roles of the same export; when neither that nor `trusted-accounts` is known (a bucket policy file "
+         "alone), the rule cannot tell yours from others' and reports nothing. High when write or "
+         "permissions-management actions are granted. `\"*\"` is IAM030's.",
+    why="Whoever controls the other account can use the resource with the granted actions, from outside your "
+        "organisation and its guardrails (service control policies, your logging); a vendor's account you once "
+        "trusted keeps the access until the statement is removed.",
+    example='{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "kms:Decrypt", '
+            '"Resource": "*"}',
+    fix="Remove the statement if the access is no longer needed; otherwise name the partner's role rather than "
+        "its whole account, narrow the actions, and list the account in `trusted-accounts` to record that it is "
+        "trusted.",
+    bad=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                                    '"Action": ["kms:Decrypt", "kms:ReEncrypt*"], "Resource": "*"}'), "IAM036",
+                 note="high: kms:ReEncryptTo writes")],
+    good=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, '
+                                     '"Action": "kms:*", "Resource": "*"}'),
+                  note="the key's own account"),
+          example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                                     '"Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": '
+                                     '{"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}'),
+                  note="confined to the organisation")],
+)
+def resource_external_account(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    if policy.kind is not PolicyKind.RESOURCE:
+        return
+    resource_account = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
+    trusted = frozenset(context.options.get("trusted_accounts") or ())
+    yours = trusted | context.input_accounts | ({resource_account} if resource_account else set())
+    if not yours:
+        return
+    writes = action_classes(context.catalog).write
+    for allow in compiled(policy, context):
+        statement = allow.statement
+        if not allow.is_allow or allow.never_applies:
+            continue
+        others = [r for r in statement.principals or () if (account := principal_account(r)) and account not in yours]
+        if not others or narrowing_condition(statement.conditions) is not None:
+            continue
+        accounts = sorted({principal_account(r) or r.value for r in others})
+        written = allow.actions & writes
+        yield Hit(
+            f"Allows {', '.join(accounts)}, not one of your accounts ({', '.join(sorted(yours))}), to "
+            f"{', '.join(display(allow.actions, context.catalog, 3))}{' and more' if len(allow.actions) > 3 else ''}"
+            "; list the account in trusted-accounts if it is a partner you trust",
+            pointer=others[0].pointer, statement=statement,
+            severity=Severity.HIGH if written else None,
+            details={"principals": [r.value for r in others], "your_accounts": sorted(yours),
+                     "write_actions": display(written, context.catalog, 20)},
         )
