@@ -426,8 +426,10 @@ def _read_kms(account: _Account, region: str, retrier: _Retrier) -> _PartResult:
                 what = f"{_operation_name(kms, 'get_key_policy')} on {key_id} in {region}"
                 missing.append(_incomplete(what, error))
                 continue
-            name = min(aliases.get(key_id, [key_id]))
-            found.append(_resource("kms", key["KeyArn"], name, region, _policy_document(policy)))
+            names = sorted(aliases.get(key_id, [key_id]))
+            record = _resource("kms", key["KeyArn"], names[0], region, _policy_document(policy))
+            record["aliases"] = names[1:]  # baselines match a key by any of its aliases
+            found.append(record)
     return found, missing
 
 

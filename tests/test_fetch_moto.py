@@ -211,6 +211,7 @@ def world(moto_url: str) -> dict[str, Any]:
     kms = client("kms")
     key = kms.create_key(Description="fetch test")["KeyMetadata"]
     kms.create_alias(AliasName="alias/fetch-test", TargetKeyId=key["KeyId"])
+    kms.create_alias(AliasName="alias/stackstate-integration", TargetKeyId=key["KeyId"])
 
     sqs = client("sqs")
     sqs.create_queue(QueueName="fetch-test-queue", Attributes={"Policy": json.dumps(QUEUE_POLICY)})
@@ -556,7 +557,8 @@ def test_a_stored_version_wider_than_the_default_is_found_in_the_fetched_export(
 
 def test_resource_policies_of_every_service(full_export: dict[str, Any], world: dict[str, Any]) -> None:
     records = full_export["data"]["ResourcePolicies"]
-    assert all(set(record) == {"service", "arn", "name", "region", "policy"} for record in records)
+    assert all(set(record) == {"service", "arn", "name", "region", "policy"}
+               | ({"aliases"} if record["service"] == "kms" else set()) for record in records)
     assert all(record["region"] == REGION for record in records)
     by_arn = {record["arn"]: record for record in records}
     assert by_arn["arn:aws:s3:::fetch-test-bucket"]["policy"] == BUCKET_POLICY
@@ -564,6 +566,7 @@ def test_resource_policies_of_every_service(full_export: dict[str, Any], world: 
     assert by_arn[QUEUE_ARN]["name"] == "fetch-test-queue"
     key = by_arn[world["key"]["Arn"]]
     assert key["service"] == "kms" and key["name"] == "alias/fetch-test"
+    assert key["aliases"] == ["alias/stackstate-integration"]  # every alias, for baselines to match the key by
     assert key["policy"]["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{HOME_ACCOUNT}:root"}
     topic = by_arn[world["topic_arn"]]
     assert topic["service"] == "sns" and topic["name"] == "fetch-test-topic"
@@ -986,3 +989,16 @@ def test_denied_authorization_details_still_exports_resource_policies(
         "iam:GetAccountAuthorizationDetails"
     ]
     assert {record["service"] for record in data["ResourcePolicies"]} >= {"s3", "sqs", "kms"}
+
+
+def test_a_fetched_key_is_compared_with_the_baseline_its_second_alias_names(
+    full_export: dict[str, Any], tmp_path: Path
+) -> None:
+    exported = tmp_path / "account.json"
+    exported.write_text(json.dumps(full_export["data"]))
+    result = subprocess.run([sys.executable, "-m", "auditor", "check", "--format", "json", "--no-config",
+                             str(exported)], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    verdicts = json.loads(result.stdout)["summary"]["verdicts"]
+    keys = [(v["principal"], v["aliases"], v["baseline"]) for v in verdicts if v["baseline"].startswith("stackstate/")]
+    assert keys == [("alias/fetch-test", ["alias/stackstate-integration"], "stackstate/kms-key@5.1")]

@@ -392,3 +392,40 @@ def test_a_terraform_file_over_the_parse_limit_is_refused_at_once() -> None:
     ((_, problem),) = loaded.document_problems
     assert problem.rule == "syntax-error" and "over the limit of 100" in problem.message
     assert "--max-yaml-size" in problem.message
+
+
+def test_a_key_policy_resource_and_log_and_search_domain_policies_are_read() -> None:
+    loaded = load_tf('''
+resource "aws_kms_key" "k" {}
+
+resource "aws_kms_key_policy" "k" {
+  key_id = aws_kms_key.k.id
+  policy = jsonencode({Version = "2012-10-17", Statement = [
+    {Effect = "Allow", Principal = {AWS = "*"}, Action = "kms:Decrypt", Resource = "*"}]})
+}
+
+resource "aws_kms_alias" "k" {
+  name          = "alias/app-data"
+  target_key_id = aws_kms_key.k.key_id
+}
+
+resource "aws_cloudwatch_log_resource_policy" "l" {
+  policy_name     = "l"
+  policy_document = jsonencode({Version = "2012-10-17", Statement = [
+    {Effect = "Allow", Principal = {Service = "es.amazonaws.com"}, Action = "logs:PutLogEvents", Resource = "*"}]})
+}
+
+resource "aws_opensearch_domain_policy" "o" {
+  domain_name     = "search"
+  access_policies = jsonencode({Version = "2012-10-17", Statement = [
+    {Effect = "Allow", Principal = {AWS = "*"}, Action = "es:ESHttpGet", Resource = "*"}]})
+}
+''')
+    by_label = {p.label: p for p in loaded.policies}
+    assert set(by_label) == {"aws_kms_key_policy.k.policy", "aws_cloudwatch_log_resource_policy.l.policy_document",
+                             "aws_opensearch_domain_policy.o.access_policies"}
+    assert all(p.kind is PolicyKind.RESOURCE for p in loaded.policies)
+    assert by_label["aws_kms_key_policy.k.policy"].subject.aliases == ("alias/app-data",)  # type: ignore[union-attr]
+    assert loaded.counts["resource_policies"] == 3
+    assert sorted((f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id == "IAM030") == [
+        ("IAM030", 7), ("IAM030", 24)]

@@ -18,6 +18,8 @@ from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     AWS_MANAGED_ARN,
+    KMS_ALIAS,
+    KMS_KEY_POLICY,
     MANAGED_POLICY,
     OWNER_ATTRIBUTE,
     POLICY_ATTRIBUTES,
@@ -82,6 +84,62 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
         return result
     principals = TerraformPrincipals(source.display_path, "plan", AFTER_APPLY)
     arguments = _Arguments(source, _unknown_until_apply(plan), _configured_references(plan))
+    planned = list(_planned_resources(root, root_key))
+    aliases = _kms_aliases(planned, arguments)
+    for rtype, address, values, values_pointer, resource in planned:
+        managed = resource.get("mode", "managed") == "managed"
+        principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
+        name = values.get("name") or address
+        arn = values.get("arn") if isinstance(values.get("arn"), str) else None
+        key = _kms_key_of(address, rtype, values, values_pointer, arguments) if rtype == KMS_KEY_POLICY else address
+        subject = Subject(principal_kind or "policy", str(name), arn, tuple(aliases.get(key, ())))
+        if principal_kind is not None:
+            principals.declare(principal_kind, address, str(name), values_pointer)
+            result.counts[principal_kind + "s"] += 1
+        policies: dict[str, Policy | None] = {}
+        for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
+            if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
+                result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
+                                          "apply (check the state, `terraform show -json`, once applied)")
+                continue
+            policy = policies[attribute] = _policy(values.get(attribute), kind, source,
+                                                   join_pointer(values_pointer, attribute), subject,
+                                                   f"{address}.{attribute}", result, limits)
+            if policy is None:
+                continue
+            if kind is PolicyKind.RESOURCE:
+                result.counts["resource_policies"] += 1
+            if principal_kind == "role":
+                principals.trust(address, policy)
+            owner = OWNER_ATTRIBUTE.get(rtype)
+            if owner:
+                for target in arguments.of(address, values, values_pointer, owner[1]):
+                    principals.inline_policy(owner[0], target, policy)
+        if rtype == MANAGED_POLICY:
+            _managed_policy(principals, address, values, policies.get("policy"), arn, managed)
+        if principal_kind == "role":
+            inline = values.get("inline_policy")
+            if isinstance(inline, list):
+                for i_index, item in enumerate(inline):
+                    if isinstance(item, dict):
+                        policy = _policy(
+                            item.get("policy"), PolicyKind.IDENTITY, source,
+                            join_pointer(join_pointer(join_pointer(values_pointer, "inline_policy"), i_index),
+                                         "policy"),
+                            subject, f"inline:{item.get('name', i_index)}", result, limits,
+                        )
+                        if policy is not None:
+                            principals.own_policy(address, policy)
+        if managed:
+            principals.read_attachments(rtype, address, partial(arguments.of, address, values, values_pointer))
+    principal_source = _PlanSource(source)
+    principals.principals(result, principal_source, principal_source.extra)
+    return result
+
+
+def _planned_resources(root: dict[str, Any], root_key: str
+                       ) -> Iterator[tuple[str, str, dict[str, Any], str, dict[str, Any]]]:
+    """Every resource of every module of the plan: (type, address, values, pointer of its values, the resource)."""
     for module, module_pointer in _modules(root.get("root_module"), join_pointer(f"/{root_key}", "root_module")):
         resources = module.get("resources")
         if not isinstance(resources, list):
@@ -95,51 +153,41 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue
             address = str(resource.get("address", f"{rtype}.{resource.get('name')}"))
             values_pointer = join_pointer(join_pointer(join_pointer(module_pointer, "resources"), index), "values")
-            managed = resource.get("mode", "managed") == "managed"
-            principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
-            name = values.get("name") or address
-            arn = values.get("arn") if isinstance(values.get("arn"), str) else None
-            subject = Subject(principal_kind or "policy", str(name), arn)
-            if principal_kind is not None:
-                principals.declare(principal_kind, address, str(name), values_pointer)
-                result.counts[principal_kind + "s"] += 1
-            policies: dict[str, Policy | None] = {}
-            for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
-                if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
-                    result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
-                                              "apply (check the state, `terraform show -json`, once applied)")
-                    continue
-                policy = policies[attribute] = _policy(values.get(attribute), kind, source,
-                                                       join_pointer(values_pointer, attribute), subject,
-                                                       f"{address}.{attribute}", result, limits)
-                if policy is None:
-                    continue
-                if principal_kind == "role":
-                    principals.trust(address, policy)
-                owner = OWNER_ATTRIBUTE.get(rtype)
-                if owner:
-                    for target in arguments.of(address, values, values_pointer, owner[1]):
-                        principals.inline_policy(owner[0], target, policy)
-            if rtype == MANAGED_POLICY:
-                _managed_policy(principals, address, values, policies.get("policy"), arn, managed)
-            if principal_kind == "role":
-                inline = values.get("inline_policy")
-                if isinstance(inline, list):
-                    for i_index, item in enumerate(inline):
-                        if isinstance(item, dict):
-                            policy = _policy(
-                                item.get("policy"), PolicyKind.IDENTITY, source,
-                                join_pointer(join_pointer(join_pointer(values_pointer, "inline_policy"), i_index),
-                                             "policy"),
-                                subject, f"inline:{item.get('name', i_index)}", result, limits,
-                            )
-                            if policy is not None:
-                                principals.own_policy(address, policy)
-            if managed:
-                principals.read_attachments(rtype, address, partial(arguments.of, address, values, values_pointer))
-    principal_source = _PlanSource(source)
-    principals.principals(result, principal_source, principal_source.extra)
-    return result
+            yield rtype, address, values, values_pointer, resource
+
+
+def _kms_key_of(address: str, rtype: str, values: dict[str, Any], pointer: str, arguments: _Arguments) -> str:
+    """The address of the key an ``aws_kms_alias`` (``target_key_id``) or ``aws_kms_key_policy`` (``key_id``)
+    names: by the reference its configuration makes, or by the key id or ARN the plan knows."""
+    argument = "target_key_id" if rtype == KMS_ALIAS else "key_id"
+    for ref in arguments.of(address, values, pointer, argument):
+        if ref.address is not None:
+            return ref.address
+        if ref.text:
+            return ref.text
+    return address
+
+
+def _kms_aliases(planned: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]], arguments: _Arguments
+                 ) -> dict[str, list[str]]:
+    """The names of the ``aws_kms_alias`` resources by the address of the key they name (its key id and ARN too,
+    for a key the plan names by value)."""
+    by_value: dict[str, str] = {}
+    for rtype, address, values, _, _ in planned:
+        if rtype == "aws_kms_key":
+            for attribute in ("key_id", "id", "arn"):
+                if isinstance(values.get(attribute), str):
+                    by_value[values[attribute]] = address
+    found: dict[str, list[str]] = {}
+    for rtype, address, values, pointer, _ in planned:
+        name = values.get("name")
+        if rtype == KMS_ALIAS and isinstance(name, str):
+            key = _kms_key_of(address, rtype, values, pointer, arguments)
+            found.setdefault(by_value.get(key, key), []).append(name)
+    for value, address in by_value.items():  # a key policy may name its key by value too
+        if address in found:
+            found[value] = found[address]
+    return found
 
 
 def _managed_policy(principals: TerraformPrincipals, address: str, values: dict[str, Any], policy: Policy | None,

@@ -37,6 +37,10 @@ POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     "aws_iam_group_policy": [("policy", PolicyKind.IDENTITY)],
     "aws_s3_bucket_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_kms_key": [("policy", PolicyKind.RESOURCE)],
+    "aws_kms_key_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_cloudwatch_log_resource_policy": [("policy_document", PolicyKind.RESOURCE)],
+    "aws_opensearch_domain_policy": [("access_policies", PolicyKind.RESOURCE)],
+    "aws_elasticsearch_domain_policy": [("access_policies", PolicyKind.RESOURCE)],
     "aws_sqs_queue_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
@@ -275,6 +279,8 @@ POLICY_REFERENCE_ATTRIBUTES = frozenset({"arn", "id"})
 AWS_MANAGED_ARN = "arn:aws:iam::aws:policy/"
 KMS_ALIAS = "aws_kms_alias"
 """Names a KMS key (``target_key_id``) by an alias, which a resource baseline's name patterns may match."""
+KMS_KEY_POLICY = "aws_kms_key_policy"
+"""Holds the policy of the key its ``key_id`` names: the key's aliases are its aliases too."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
                   | frozenset(MEMBERSHIPS) | {KMS_ALIAS})
 """The resources a configuration reader reads."""
@@ -642,7 +648,10 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         used_documents: set[str] = set()
         aliases = self.kms_aliases(resources)
         for resource in resources:
-            self.read_resource(resource, principals, used_documents, tuple(aliases.get(resource.address, ())))
+            key = resource.address
+            if resource.rtype == KMS_KEY_POLICY and "key_id" in resource.attributes:
+                key = self.argument_ref(resource, "key_id").address or key
+            self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
         for name in self.documents:
             if name not in used_documents:
                 self.standalone_document(name)
