@@ -131,3 +131,35 @@ def test_on_the_large_export_every_unreported_version_allows_no_action_the_defau
             else:
                 assert model.effective([version]).allowed() <= current, (policy.label, version.version_id)
     assert compared == 815 and 0 < reported < compared
+
+
+def test_a_version_without_an_id_or_a_readable_document_is_said_so() -> None:
+    wide = document(statement("s3:*"))
+    nameless = managed("app", "v2", ("v2", document(READ_REPORTS)), ("v1", wide))
+    del nameless["PolicyVersionList"][1]["VersionId"]
+    [finding] = dormant_findings(export_text(nameless))
+    assert finding.message.startswith("A stored version (with no VersionId) of app is not the default (v2) but allows")
+    unreadable = managed("app", "v2", ("v2", document(READ_REPORTS)), ("v1", wide), ("v0", wide))
+    unreadable["PolicyVersionList"][1]["Document"] = None
+    del unreadable["PolicyVersionList"][2]["Document"]
+    text = export_text(unreadable)
+    loaded = load_text(text, "account.json", LoadOptions())
+    assert loaded.policies[0].dormant_versions == ()
+    rows = text.splitlines()
+    null_document = rows.index('          "Document": null') + 1
+    no_document = rows.index('          "VersionId": "v0",')  # the version's own line: it has no Document
+    assert loaded.not_checked == [
+        f"account.json:{line}: policy arn:aws:iam::{ACCOUNT}:policy/app: stored version {vid} has no statements IAM "
+        "could read, so it was not compared with the default (IAM013)"
+        for line, vid in ((null_document, "v1"), (no_document, "v0"))]
+
+
+def test_an_attached_policy_without_a_default_version_is_not_called_missing() -> None:
+    broken = managed("app", "v9", ("v1", document(READ_REPORTS)))
+    broken["PolicyVersionList"][0]["IsDefaultVersion"] = False
+    role = {"RoleName": "r1", "Arn": f"arn:aws:iam::{ACCOUNT}:role/r1", "RolePolicyList": [],
+            "AttachedManagedPolicies": [{"PolicyName": "app", "PolicyArn": broken["Arn"]}]}
+    text = json.dumps({"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": [broken]})
+    loaded = load_text(text, "account.json", LoadOptions())
+    assert loaded.not_checked == [f"role r1: attached policy {broken['Arn']} has no default version in the export's "
+                                  "PolicyVersionList, so it was not checked"]

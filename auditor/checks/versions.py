@@ -106,10 +106,11 @@ def _more_than_the_default(policy: Policy, dormant: Policy, gaps: list[Gap], spa
              for kind, words in _GAP_WORDS.items() if (actions := by_kind.get(kind, 0))]
     name = policy.subject.name if policy.subject is not None else policy.label or "the policy"
     severity = Severity.HIGH if every & first else Severity.MEDIUM if every & space.writes else Severity.LOW
+    version = f"Version {dormant.version_id}" if dormant.version_id else "A stored version (with no VersionId)"
     return Hit(
-        f"Version {dormant.version_id or 'a stored version'} of {name} is not the default "
-        f"({policy.version_id or 'the default'}) but allows {'; '.join(parts)}. Anyone allowed "
-        "iam:SetDefaultPolicyVersion on it can make it the default: delete it if it is not needed",
+        f"{version} of {name} is not the default ({policy.version_id or 'the default'}) but allows "
+        f"{'; '.join(parts)}. Anyone allowed iam:SetDefaultPolicyVersion on it can make it the default: delete it "
+        "if it is not needed",
         pointer=_first_statement_pointer(gaps, dormant),
         severity=severity,
         details={

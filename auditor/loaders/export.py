@@ -19,7 +19,7 @@ from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
-EXPORT_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+EXPORT_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies", "ResourcePolicies")
 
 
 def is_export(data: Any) -> bool:
@@ -67,6 +67,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _aliases(value: Any) -> tuple[str, ...]:
+    """A ``ResourcePolicies`` entry's other names (a KMS key's further aliases, as ``iam-audit fetch`` writes)."""
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+
 def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, source: Source) -> list[Any]:
     value = data.get(key, [])
     if value is None:
@@ -85,6 +90,8 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                 max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
     managed: dict[str, Policy] = {}
+    unusable: dict[str, str] = {}
+    """Managed policies of the export that could not be read: ARN -> why."""
     boundaries, attached_arns = _boundary_and_attached_arns(data)
 
     def document(value: Any) -> Any:
@@ -99,6 +106,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         versions = entry.get("PolicyVersionList")
         if not isinstance(versions, list):
             _bad_entry(result, source, pointer, f"policy {arn} has no PolicyVersionList")
+            unusable[arn] = "has no PolicyVersionList in the export"
             continue
         default_id = entry.get("DefaultVersionId")
         chosen = None
@@ -110,6 +118,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                 break
         if chosen is None:
             _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
+            unusable[arn] = "has no default version in the export's PolicyVersionList"
             continue
         v_index, version = chosen
         is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
@@ -117,11 +126,10 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         subject = Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn)
         stored = [(v_index, version)]
         if not is_aws:  # only an AWS managed policy's own author can change which version is the default
-            stored += [(index, other) for index, other in enumerate(versions)
-                       if index != v_index and isinstance(other, dict) and "Document" in other]
+            stored += [(index, other) for index, other in enumerate(versions) if index != v_index]
         policy, *dormant = (
             normalize_policy(
-                document(stored_version.get("Document")),
+                document(stored_version.get("Document") if isinstance(stored_version, dict) else None),
                 PolicyKind.IDENTITY,
                 source,
                 join_pointer(join_pointer(versions_pointer, index), "Document"),
@@ -129,10 +137,16 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                 label=arn,
                 is_aws_managed=is_aws,
                 max_statements=max_statements,
-                version_id=_text(stored_version.get("VersionId")),
+                version_id=_text(stored_version.get("VersionId")) if isinstance(stored_version, dict) else None,
             )
             for index, stored_version in stored
         )
+        for unreadable in (version for version in dormant if not version.statements):
+            line, _ = source.locate(unreadable.pointer)
+            which = unreadable.version_id or "(no VersionId)"
+            result.not_checked.append(f"{source.display_path}:{line}: policy {arn}: stored version {which} has no "
+                                      "statements IAM could read, so it was not compared with the default (IAM013)")
+        dormant = [version for version in dormant if version.statements]
         if dormant:
             policy = dataclasses.replace(policy, dormant_versions=tuple(dormant))
         if arn in managed:
@@ -205,7 +219,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             Principal("group", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
         )
-        _note_missing(result, f"group {name}", missing)
+        _note_missing(result, f"group {name}", missing, unusable)
         result.counts["groups"] += 1
 
     for pointer, entry, name in entries("UserDetailList", "UserName"):
@@ -228,7 +242,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                       permissions_boundary=boundary(entry),
                       missing_policy_arns=missing)
         )
-        _note_missing(result, f"user {name}", missing)
+        _note_missing(result, f"user {name}", missing, unusable)
         result.counts["users"] += 1
 
     seen_roles: set[str] = set()
@@ -256,7 +270,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
                       attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
                       permissions_boundary=boundary(entry), missing_policy_arns=missing)
         )
-        _note_missing(result, f"role {name}", missing)
+        _note_missing(result, f"role {name}", missing, unusable)
         result.counts["roles"] += 1
 
     for index, entry in enumerate(_list(data, "ResourcePolicies", "", result, source)):
@@ -271,7 +285,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             PolicyKind.RESOURCE,
             source,
             join_pointer(pointer, "policy"),
-            subject=Subject(service, name, _text(entry.get("arn"))),
+            subject=Subject(service, name, _text(entry.get("arn")), _aliases(entry.get("aliases"))),
             label=f"{service}:resource-policy",
             max_statements=max_statements,
         )
@@ -296,6 +310,7 @@ def _bad_entry(result: LoadResult, source: Source, pointer: str, message: str) -
     )
 
 
-def _note_missing(result: LoadResult, who: str, missing: tuple[str, ...]) -> None:
+def _note_missing(result: LoadResult, who: str, missing: tuple[str, ...], unusable: dict[str, str]) -> None:
     for arn in missing:
-        result.not_checked.append(f"{who}: attached policy {arn} is not in the export, so it was not checked")
+        why = unusable.get(arn, "is not in the export")
+        result.not_checked.append(f"{who}: attached policy {arn} {why}, so it was not checked")
