@@ -531,3 +531,22 @@ def test_the_users_and_roles_of_an_export_tell_its_account_to_its_resource_polic
     loaded = load_text(text, "account.json", LoadOptions())
     found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM036"})))
     assert [(f.rule_id, f.severity.value) for f in found] == [("IAM036", "high")]  # SendMessage writes
+
+
+def test_terraforms_caller_identity_is_the_own_account_and_a_variable_account_may_be_one_of_yours() -> None:
+    def iam031(principal: str, trusted: tuple[str, ...]) -> list[tuple[str, str]]:
+        text = ('resource "aws_iam_role" "r" {\n  name = "r"\n  assume_role_policy = jsonencode({Version = '
+                '"2012-10-17", Statement = [{Effect = "Allow", Action = "sts:AssumeRole", Principal = {AWS = '
+                f'"{principal}"}}}}]}})\n}}\n')
+        loaded = load_text(text, "main.tf", LoadOptions())
+        context = CheckContext(load_catalog(), {"trusted_accounts": trusted})
+        return [(f.severity.value, f.message)
+                for f in run_rules(loaded, RULES, context, Selection(select=frozenset({"IAM031"})))]
+
+    own = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"
+    assert iam031(own, ()) == [] and iam031(own, ("111122223333",)) == []
+    decided = iam031("arn:aws:iam::${var.partner}:root", ("111122223333",))
+    assert decided == [("medium", "arn:aws:iam::{{var.partner}}:root may assume this role without an sts:ExternalId "
+                                  "condition (the account is decided when the template is deployed: it may be one of "
+                                  "yours)")]
+    assert [s for s, _ in iam031("arn:aws:iam::999988887777:root", ("111122223333",))] == ["high"]

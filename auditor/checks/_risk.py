@@ -192,14 +192,17 @@ def principal_account(ref: PrincipalRef) -> str | None:
     return arn_account(ref.value) if ref.type == "AWS" else None
 
 
-_OWN_ACCOUNT_ROOT = re.compile(r"arn:[^:]+:iam::\{\{AWS::AccountId\}\}:")
+_OWN_ACCOUNT = r"\{\{(?:AWS::AccountId|data\.aws_caller_identity\.[\w-]+\.account_id)\}\}"
+"""The deploying account in a template: CloudFormation's ``AWS::AccountId``, Terraform's ``aws_caller_identity``."""
+_OWN_ACCOUNT_ROOT = re.compile(rf"arn:[^:]+:iam::{_OWN_ACCOUNT}:")
 
 
 def is_own_account_principal(ref: PrincipalRef) -> bool:
     """A template principal of the stack's own account: ``!GetAtt Role.Arn`` (a resource of the same template),
-    ``!Ref AWS::AccountId`` or an IAM ARN built from it."""
+    ``!Ref AWS::AccountId`` or Terraform's ``data.aws_caller_identity.NAME.account_id``, or an IAM ARN built from
+    one of them."""
     text = ref.value.strip()
-    return ref.type == "AWS" and (text.startswith("{{GetAtt:") or text == "{{AWS::AccountId}}"
+    return ref.type == "AWS" and (text.startswith("{{GetAtt:") or re.fullmatch(_OWN_ACCOUNT, text) is not None
                                   or _OWN_ACCOUNT_ROOT.match(text) is not None)
 
 

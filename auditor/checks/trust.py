@@ -147,11 +147,17 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         # the same account id written twice is still one account: report the statement once
         accounts = sorted({principal_account(r) or r.value for r in others})
         known = own is not None or bool(trusted)
+        decided_later = not any(principal_account(r) for r in others)  # {{var.account}}: it may be one of yours
+        if not known:
+            reason = " (the role's own account is unknown: list your accounts in trusted-accounts)"
+        elif decided_later:
+            reason = " (the account is decided when the template is deployed: it may be one of yours)"
+        else:
+            reason = ""
         yield Hit(
-            f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition"
-            + ("" if known else " (the role's own account is unknown: list your accounts in trusted-accounts)"),
+            f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition{reason}",
             pointer=others[0].pointer, statement=statement,
-            severity=None if known else Severity.MEDIUM,
+            severity=Severity.MEDIUM if reason else None,
             details={"principals": [r.value for r in others], "role_account": own},
         )
 
