@@ -89,7 +89,11 @@ def check(*args: Any, **kwargs: Any) -> None:
 
 
 @app.command("config")
-def show_config(config_file: ConfigOption = None, no_config: NoConfigOption = False) -> None:
+def show_config(
+    config_file: ConfigOption = None,
+    no_config: NoConfigOption = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
+) -> None:
     """Print the resolved configuration and where each value came from."""
     from auditor.config import describe
 

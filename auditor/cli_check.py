@@ -184,7 +184,7 @@ def check(
         formats=tuple(formats),
         output=output,
         extra_outputs={k: v for k, v in extra_outputs.items() if v is not None},
-        categories=tuple(category or ()),
+        categories=rule_names(category),
         kind=forced_kind,
         show_suppressed=show_suppressed,
         show_source=not no_source,

@@ -221,11 +221,6 @@ def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, v
     return f"; it matches {', '.join(matching)} (another revision of the vendor's document)" if matching else ""
 
 
-def _resource_label(policy: Policy) -> str:
-    names = resource_names(policy)
-    return f"{names[0]} ({', '.join(names[1:])})" if len(names) > 1 else names[0]
-
-
 def _condition_change(missing: Sequence[Cond], present: Sequence[Cond], ref: str) -> str:
     """How the target's conditions fall short of the baseline's ``missing`` ones: dropped, or weakened (the
     target has a condition on the same key that admits more: another value, a wildcard, IfExists...)."""
@@ -247,9 +242,10 @@ def _values_text(condition: Cond) -> str:
 
 
 def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: Sequence[Verdict],
-                        has_principals: bool) -> list[str]:
+                        has_principals: bool, has_resources: bool) -> list[str]:
     """What ``check`` was asked to compare but compared with nothing, in words for "not checked": each baseline
-    chosen with ``--baseline`` (an id or a file), and, when the input has principals, each configured mapping."""
+    chosen with ``--baseline`` (an id or a file), and, when the input has principals or resource policies, each
+    configured mapping."""
     from pathlib import Path
 
     compared = {verdict.baseline for verdict in verdicts}
@@ -260,21 +256,24 @@ def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: 
         for baseline in select_baselines([ref]):
             if baseline.ref in compared:
                 continue
-            if has_principals:
-                patterns = ", ".join(baseline.principal.name_patterns) or "none"
-                notes.append(f"baseline {baseline.ref}: no user, group or role of the input matches it (name "
-                             f"patterns: {patterns}); map principals to it with [[baselines]] in the configuration")
+            patterns = ", ".join(baseline.principal.name_patterns) or "none"
+            on_resources = baseline.principal.kind == "resource"
+            what = "resource policy" if on_resources else "user, group or role"
+            if has_resources if on_resources else has_principals:
+                notes.append(f"baseline {baseline.ref}: no {what} of the input matches it (name patterns: "
+                             f"{patterns}); map {'resources' if on_resources else 'principals'} to it with "
+                             "[[baselines]] in the configuration")
             else:
-                notes.append(f"baseline {baseline.ref}: the input has no users, groups or roles to compare with it; "
-                             f"for a policy file, run `iam-audit drift {ref} FILE`")
-    if has_principals:
-        names = [verdict.principal.lower() for verdict in verdicts]
+                notes.append(f"baseline {baseline.ref}: the input has no {what} to compare with it; for a policy "
+                             f"file, run `iam-audit drift {ref} FILE`")
+    if has_principals or has_resources:
+        names = [name.lower() for verdict in verdicts for name in (verdict.principal, *verdict.aliases)]
         for mapping in mappings:
             pattern, ref = _mapping_pair(mapping)
             if not any(fnmatchcase(name, pattern.lower()) for name in names):
                 origin = getattr(mapping, "origin", "configuration")
-                notes.append(f"{origin}: the baseline mapping {pattern!r} -> {ref} matches no user, group or role "
-                             "of the input")
+                notes.append(f"{origin}: the baseline mapping {pattern!r} -> {ref} matches no user, group, role or "
+                             "resource policy of the input")
     return notes
 
 
@@ -347,7 +346,8 @@ def _template(text: str, tokens: Mapping[str, str]) -> tuple[re.Pattern[str], di
             continue
         group = groups[name] = f"g{len(groups)}"
         wide = whole or ":" in part or "/" in part
-        regex.append(f"(?P<{group}>.+)" if wide else f"(?P<{group}>[^/:]+)")
+        # a deploy-time value ({{AWS::AccountId}}, {{var.region}}) stands where the placeholder does, colons and all
+        regex.append(f"(?P<{group}>.+)" if wide else rf"(?P<{group}>\{{\{{[^}}]*\}}\}}|[^/:]+)")
     return re.compile("".join(regex) + r"\Z", re.DOTALL), groups
 
 
@@ -958,8 +958,9 @@ def drift_for_principals(
         for baseline in matching_resource_baselines(policy, baselines, mappings):
             result = compare_policy(baseline, policy, catalog, vars or {})
             run.findings.extend(result.findings)
-            run.verdicts.append(Verdict(_resource_label(policy), result.verdict, baseline.ref,
-                                        policy.source.display_path))
+            names = resource_names(policy)
+            run.verdicts.append(Verdict(names[0], result.verdict, baseline.ref, policy.source.display_path,
+                                        names[1:]))
     return run
 
 

@@ -46,6 +46,12 @@ class Verdict(NamedTuple):
     """The baseline's ``vendor/name@revision``."""
     path: str = ""
     """The input file the principal was read from."""
+    aliases: tuple[str, ...] = ()
+    """Other names of a resource compared (a KMS key's aliases)."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.principal} ({', '.join(self.aliases)})" if self.aliases else self.principal
 
 
 @dataclass(frozen=True, slots=True)

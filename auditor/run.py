@@ -98,6 +98,11 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
         drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
                                                    selection, catalog, drift.mappings, resource_policies)
         findings.extend(drift_findings)
+        # in file order, as when each file is checked on its own (principals are compared before resources)
+        rank: dict[str, int] = {}
+        for source in (*(p.source for p in loaded.policies), *(p.source for p in loaded.principals)):
+            rank.setdefault(source.display_path, len(rank))
+        verdicts.sort(key=lambda verdict: rank.get(verdict.path, len(rank)))
     permission_model(catalog).forget_policies()  # no later call sees these policies again
     return findings, verdicts
 
@@ -151,7 +156,10 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     known |= set(CATEGORIES)
     if request.config is not None:
         validate_names(request.config, known)
-    for name in request.select + request.ignore + request.categories + tuple(request.severity):
+    for name in request.categories:
+        if name.lower() not in CATEGORIES:
+            raise ValueError(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")
+    for name in request.select + request.ignore + tuple(request.severity):
         if name.lower() not in known:
             raise ValueError(f"unknown rule, slug or category {name!r}; `iam-audit rules` lists them")
     for suppression in request.suppressions:
@@ -172,7 +180,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         from auditor.drift import unmatched_baselines
 
         has_principals = any(loaded.counts.get(kind) for kind in ("users", "groups", "roles"))
-        loaded.not_checked.extend(unmatched_baselines(drift.baselines, drift.mappings, verdicts, has_principals))
+        has_resources = bool(loaded.counts.get("resource_policies"))
+        loaded.not_checked.extend(unmatched_baselines(drift.baselines, drift.mappings, verdicts, has_principals,
+                                                      has_resources))
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

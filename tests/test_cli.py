@@ -210,7 +210,7 @@ def test_help_keeps_its_bracketed_text() -> None:
 
 
 @pytest.mark.parametrize("args", [("explain", "IAM001"), ("rules",), ("baseline", "show", "upsolver/server-role"),
-                                  ("baseline", "list")])
+                                  ("baseline", "list"), ("config",)])
 def test_every_command_that_prints_takes_no_color(args: tuple[str, ...]) -> None:
     # an SGR sequence that sets a foreground or background colour; bold, italic and underline are not colours
     colour = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;\d+)*m")
@@ -231,3 +231,12 @@ def test_select_and_ignore_take_comma_separated_lists() -> None:
     assert {f["rule_id"] for f in ignored["findings"]} == {f["rule_id"] for f in everything["findings"]} - {
         "IAM012", "IAM003"}
     assert {"IAM012", "IAM003"} <= {f["rule_id"] for f in everything["findings"]}
+
+
+def test_category_takes_a_comma_separated_list_and_names_a_wrong_one_as_a_category() -> None:
+    demo = str(FIXTURES / "demo")
+    _, both = run_json("--category", "privilege-escalation,public-access", demo)
+    assert {f["category"] for f in both["findings"]} == {"privilege-escalation", "public-access"}
+    wrong = run_cli("check", "--category", "privilege-escalation,escalation", demo)
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("iam-audit: error: --category: unknown category 'escalation'; the categories are ")

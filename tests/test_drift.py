@@ -635,13 +635,13 @@ def test_a_chosen_baseline_or_mapping_that_matches_nobody_is_reported_as_not_che
     policy = tmp_path / "policy.json"
     policy.write_text('{"Version": "2012-10-17", "Statement": []}')
     assert not_checked("--no-config", str(policy), "--baseline", "upsolver/s3-access") == [
-        "baseline upsolver/s3-access@streams: the input has no users, groups or roles to compare with it; for a policy "
+        "baseline upsolver/s3-access@streams: the input has no user, group or role to compare with it; for a policy "
         "file, run `iam-audit drift upsolver/s3-access FILE`"]
     (tmp_path / ".iam-audit.toml").write_text('[[baselines]]\nprincipal = "UpsolverServerRole"\n'
                                               'baseline = "upsolver/server-role"\n\n[[baselines]]\n'
                                               'principal = "UpsolverServerRl*"\nbaseline = "upsolver/server-role"\n')
     assert not_checked(FIXTURE) == [".iam-audit.toml:5: the baseline mapping 'UpsolverServerRl*' -> "
-                                    "upsolver/server-role matches no user, group or role of the input"]
+                                    "upsolver/server-role matches no user, group, role or resource policy of the input"]
     assert not_checked(str(policy)) == []  # no principals at all: a pre-commit run on one policy file
 
 
@@ -839,3 +839,64 @@ def test_naming_the_key_where_the_vendor_named_its_alias_is_the_documented_corre
     kms["Resource"] = "*"
     policy = normalize_policy(document, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(document)))
     assert [(r, s) for r, s, _ in messages(compare_policy(firehose, policy, CATALOG))] == [("IAM903", "high")]
+
+
+def test_cloudformation_pseudo_parameters_stand_for_the_account_and_region_placeholders(tmp_path: Path) -> None:
+    key = resolve_baseline("stackstate/kms-key")
+    document = json.loads(json.dumps(dict(key.policies[0].document)).replace("${AccountId}", "${AWS::AccountId}")
+                          .replace("${Region}", "${AWS::Region}"))
+
+    def sub(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: sub(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [sub(item) for item in node]
+        return {"Fn::Sub": node} if isinstance(node, str) and "${AWS::" in node else node
+
+    subbed = sub(document)
+    template = tmp_path / "key.json"
+    template.write_text(json.dumps({"Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": subbed}},
+        "Alias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/stackstate-integration",
+                                                             "TargetKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}}}}))
+    result = run_cli("check", "--format", "json", "--no-config", str(template), cwd=tmp_path)
+    report = json.loads(result.stdout)
+    assert not [f for f in report["findings"] if f["rule_id"].startswith("IAM9")], report["findings"]
+    [verdict] = report["summary"]["verdicts"]
+    assert verdict["verdict"].startswith("no new access") and "AccountId={{AWS::AccountId}} (inferred)" in \
+        verdict["verdict"]
+
+
+def test_a_plan_names_its_key_by_the_alias_the_configuration_points_at_it() -> None:
+    plan = str(Path(__file__).parents[1] / "fixtures/loaders/terraform-plan-kms.json")
+    result = run_cli("check", "--format", "json", "--no-config", plan)
+    report = json.loads(result.stdout)
+    [verdict] = report["summary"]["verdicts"]
+    assert (verdict["principal"], verdict["aliases"], verdict["baseline"]) == (
+        "aws_kms_key.integration", ["alias/stackstate-integration"], "stackstate/kms-key@5.1")
+    assert "IAM904" in {f["rule_id"] for f in report["findings"]}  # AWS:* without kms:ViaService
+
+
+def test_not_checked_notes_for_a_resource_baseline_name_resources(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": []}')
+    result = run_cli("check", "--format", "json", "--no-config", str(policy), "--baseline", "stackstate/kms-key",
+                     cwd=tmp_path)
+    assert json.loads(result.stdout)["summary"]["not_checked"] == [
+        "baseline stackstate/kms-key@5.1: the input has no resource policy to compare with it; for a policy file, "
+        "run `iam-audit drift stackstate/kms-key FILE`"]
+    export = tmp_path / "account.json"
+    export.write_text(json.dumps({"ResourcePolicies": [{"service": "kms", "name": "alias/other", "arn": "arn:aws:kms:"
+                                                        "us-east-1:111122223333:key/1", "policy": {
+                                                            "Version": "2012-10-17", "Statement": []}}]}))
+    (tmp_path / ".iam-audit.toml").write_text('[[baselines]]\nprincipal = "NoSuchRole*"\n'
+                                              'baseline = "upsolver/server-role"\n')
+    result = run_cli("check", "--format", "json", str(export), "--baseline", "stackstate/kms-key",
+                     "--baseline", "upsolver/server-role", cwd=tmp_path)
+    assert json.loads(result.stdout)["summary"]["not_checked"] == [
+        "baseline stackstate/kms-key@5.1: no resource policy of the input matches it (name patterns: "
+        "alias/stackstate-integration); map resources to it with [[baselines]] in the configuration",
+        "baseline upsolver/server-role@gitbook: the input has no user, group or role to compare with it; for a policy "
+        "file, run `iam-audit drift upsolver/server-role FILE`",
+        ".iam-audit.toml:1: the baseline mapping 'NoSuchRole*' -> upsolver/server-role matches no user, group, role "
+        "or resource policy of the input"]

@@ -159,7 +159,7 @@ def _render_summary(report: Report, writer: _Writer) -> None:
     several_files = len({verdict.path for verdict in summary.verdicts}) > 1
     for verdict in summary.verdicts:
         where = f"{clean(verdict.path)}: " if several_files and verdict.path else ""
-        writer.line(f"{where}{writer.style(clean(verdict.principal), BOLD)}: {clean(verdict.verdict)}")
+        writer.line(f"{where}{writer.style(clean(verdict.label), BOLD)}: {clean(verdict.verdict)}")
     if not report.active_findings and not report.errors:
         writer.line(writer.style("No findings.", GREEN))
 

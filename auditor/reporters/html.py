@@ -188,7 +188,7 @@ def _overview(report: Report) -> Section:
     ]
     if report.summary.verdicts:
         rows = [
-            h("tr", h("td", v.principal, h("br"), h("small", v.path)) if v.path else h("td", v.principal),
+            h("tr", h("td", v.label, h("br"), h("small", v.path)) if v.path else h("td", v.label),
               h("td", v.verdict))
             for v in report.summary.verdicts
         ]
