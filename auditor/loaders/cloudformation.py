@@ -1,7 +1,8 @@
 """CloudFormation templates (JSON or YAML with short-form tags).
 
-Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS,
-Secrets Manager and ECR, and AWS SAM functions, written as YAML/JSON or as a JSON string.
+Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS (a key's aliases
+named from its ``AWS::KMS::Alias``), Secrets Manager, ECR, CloudWatch Logs and OpenSearch, and AWS SAM
+functions, written as YAML/JSON or as a JSON string.
 Intrinsic functions are resolved where the template says enough (pseudo parameters,
 parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``; an ``Fn::If`` gives the statements,
 actions and resources of both branches); anything else becomes a ``{{...}}`` placeholder that checks
