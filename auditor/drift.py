@@ -32,6 +32,7 @@ from auditor.drift_logic import (
     action_space,
     compile_statements,
     find_gaps,
+    implies,
     shown_actions,
     star_only_mask,
     without_star_only,
@@ -230,8 +231,12 @@ def _condition_change(missing: Sequence[Cond], present: Sequence[Cond], ref: str
         same_key = [p for p in present if p.key == condition.key]
         if same_key:
             have = " and ".join(f"{p.written_operator} {_values_text(p)}" for p in same_key)
-            parts.append(f"under a weaker {condition.written_key} condition ({have}) than {ref}'s "
-                         f"{condition.written_operator} {_values_text(condition)}")
+            want = f"{condition.written_operator} {_values_text(condition)}"
+            if all(implies(condition, p) for p in same_key):  # admits all the baseline's does, and more
+                parts.append(f"under a weaker {condition.written_key} condition ({have}) than {ref}'s {want}")
+            else:
+                parts.append(f"under another {condition.written_key} condition ({have}) than {ref}'s {want}, which "
+                             "admits requests the documented one does not")
     return "; ".join(parts)
 
 

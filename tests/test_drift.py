@@ -900,3 +900,12 @@ def test_not_checked_notes_for_a_resource_baseline_name_resources(tmp_path: Path
         "file, run `iam-audit drift upsolver/server-role FILE`",
         ".iam-audit.toml:1: the baseline mapping 'NoSuchRole*' -> upsolver/server-role matches no user, group, role "
         "or resource policy of the input"]
+
+
+def test_a_condition_with_another_value_is_named_as_other_not_weaker() -> None:
+    other = compare(edited(lambda s: s[1]["Condition"]["StringLike"].update({"s3:prefix": ["exports/*"]})))
+    [(rule, _, message), narrower] = messages(other)  # and the documented prefix is no longer allowed: IAM902
+    assert narrower[0] == "IAM902"
+    assert rule == "IAM904" and message == (
+        'allows s3:ListBucket under another s3:prefix condition (StringLike ["exports/*"]) than test/reader@1\'s '
+        'StringLike ["reports/*"], which admits requests the documented one does not')
