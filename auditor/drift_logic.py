@@ -299,6 +299,10 @@ def principal_contains(outer: str, inner: str) -> bool:
 # --------------------------------------------------------------------------- actions
 
 
+_SPACE_CACHE_ENTRIES = 2048
+"""Patterns whose masks an :class:`ActionSpace` keeps: enough for the patterns one account repeats."""
+
+
 class ActionSpace:
     """The catalogue's actions as bit positions (in sorted order), so action sets are Python ints.
 
@@ -335,6 +339,8 @@ class ActionSpace:
         key = pattern.lower()
         found = self._cache.get(key)
         if found is None:
+            if len(self._cache) >= _SPACE_CACHE_ENTRIES:  # each mask is as large as the space (about 3 KB)
+                self._cache.clear()
             found = self._cache[key] = self.all if key == "*" else self.mask(self._expand(key))
         return found
 

@@ -208,6 +208,18 @@ class Subject:
         return {"kind": self.kind, "name": self.name, "arn": self.arn, "policy": policy_label}
 
 
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A version of a managed policy that is not in effect, as the export holds it: normalised only by the one
+    check that compares it with the default (``normalize.stored_version``), so a large export does not hold
+    every old version in normal form."""
+
+    version_id: str | None
+    document: Any
+    pointer: str
+    """Of its ``Document`` in the export."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Policy:
     kind: PolicyKind
@@ -227,7 +239,7 @@ class Policy:
     """A managed policy of an export used only as a permissions boundary: it limits principals, grants nothing."""
     version_id: str | None = None
     """An export's managed policy: the ``VersionId`` of this document (``v3``)."""
-    dormant_versions: tuple[Policy, ...] = ()
+    dormant_versions: tuple[StoredVersion, ...] = ()
     """An export's customer managed policy: its stored versions other than the default, which are not in
     effect until someone makes one the default (``iam:SetDefaultPolicyVersion``). Only IAM013 reads them."""
 

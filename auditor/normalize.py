@@ -11,7 +11,17 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Problem, Statement, Subject, is_template_value
+from auditor.model import (
+    Condition,
+    Policy,
+    PolicyKind,
+    PrincipalRef,
+    Problem,
+    Statement,
+    StoredVersion,
+    Subject,
+    is_template_value,
+)
 from auditor.source import Source, join_pointer
 
 VALID_VERSIONS = ("2012-10-17", "2008-10-17")
@@ -464,3 +474,10 @@ def template_actions(document: Any) -> list[str]:
     "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those grant."""
     return [f"statement {index} {element} {item.strip()}" for index, element, item in written_actions(document)
             if isinstance(item, str) and is_template_value(item)]
+
+
+def stored_version(policy: Policy, version: StoredVersion) -> Policy:
+    """A stored version of the managed policy ``policy`` (an export's, not in effect) in normal form."""
+    return normalize_policy(version.document, PolicyKind.IDENTITY, policy.source, version.pointer,
+                            subject=policy.subject, label=policy.label, is_aws_managed=policy.is_aws_managed,
+                            version_id=version.version_id)

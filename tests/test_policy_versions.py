@@ -13,6 +13,7 @@ from auditor.checks import all_rules
 from auditor.engine import CheckContext, Selection, run_rules
 from auditor.loaders import LoadOptions, load_paths, load_text
 from auditor.model import Finding
+from auditor.normalize import stored_version
 from auditor.permissions import permission_model
 from tests.conftest import SHARED
 
@@ -129,7 +130,8 @@ def test_on_the_large_export_every_unreported_version_allows_no_action_the_defau
             if version.version_id in flagged:
                 reported += 1
             else:
-                assert model.effective([version]).allowed() <= current, (policy.label, version.version_id)
+                assert model.effective([stored_version(policy, version)]).allowed() <= current, (
+                    policy.label, version.version_id)
     assert compared == 815 and 0 < reported < compared
 
 

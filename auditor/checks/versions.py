@@ -24,6 +24,7 @@ from auditor.drift_logic import (
 )
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity
+from auditor.normalize import stored_version
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -87,7 +88,8 @@ def dormant_policy_version(policy: Policy, context: CheckContext) -> Iterator[Hi
     space = action_space(context.catalog)
     star_only = star_only_mask(context.catalog)
     default = compile_statements(policy, space, inner=False)
-    for dormant in policy.dormant_versions:
+    for stored in policy.dormant_versions:
+        dormant = stored_version(policy, stored)
         gaps = without_star_only(find_gaps(compile_statements(dormant, space, inner=True), default), star_only)
         if gaps:
             yield _more_than_the_default(policy, dormant, gaps, space, context.catalog)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.model import Policy, PolicyKind, Principal, Problem, StoredVersion, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
@@ -65,6 +65,26 @@ def _positive_count(value: Any) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _stored_versions(versions: list[Any], default_index: int, pointer: str, document: Callable[[Any], Any],
+                     source: Source, arn: str, result: LoadResult) -> tuple[StoredVersion, ...]:
+    """The versions other than the default, as written; one with no statements to read is noted as not checked."""
+    stored = []
+    for index, version in enumerate(versions):
+        if index == default_index:
+            continue
+        version_pointer = join_pointer(pointer, index)
+        version_id = _text(version.get("VersionId")) if isinstance(version, dict) else None
+        written = document(version.get("Document")) if isinstance(version, dict) else None
+        if not isinstance(written, dict) or not written.get("Statement"):
+            line, _ = source.locate(join_pointer(version_pointer, "Document"))
+            result.not_checked.append(f"{source.display_path}:{line}: policy {arn}: stored version "
+                                      f"{version_id or '(no VersionId)'} has no statements IAM could read, so it was "
+                                      "not compared with the default (IAM013)")
+            continue
+        stored.append(StoredVersion(version_id, written, join_pointer(version_pointer, "Document")))
+    return tuple(stored)
 
 
 def _aliases(value: Any) -> tuple[str, ...]:
@@ -124,31 +144,21 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
         versions_pointer = join_pointer(pointer, "PolicyVersionList")
         subject = Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn)
-        stored = [(v_index, version)]
-        if not is_aws:  # only an AWS managed policy's own author can change which version is the default
-            stored += [(index, other) for index, other in enumerate(versions) if index != v_index]
-        policy, *dormant = (
-            normalize_policy(
-                document(stored_version.get("Document") if isinstance(stored_version, dict) else None),
-                PolicyKind.IDENTITY,
-                source,
-                join_pointer(join_pointer(versions_pointer, index), "Document"),
-                subject=subject,
-                label=arn,
-                is_aws_managed=is_aws,
-                max_statements=max_statements,
-                version_id=_text(stored_version.get("VersionId")) if isinstance(stored_version, dict) else None,
-            )
-            for index, stored_version in stored
+        policy = normalize_policy(
+            document(version.get("Document")),
+            PolicyKind.IDENTITY,
+            source,
+            join_pointer(join_pointer(versions_pointer, v_index), "Document"),
+            subject=subject,
+            label=arn,
+            is_aws_managed=is_aws,
+            max_statements=max_statements,
+            version_id=_text(version.get("VersionId")),
         )
-        for unreadable in (version for version in dormant if not version.statements):
-            line, _ = source.locate(unreadable.pointer)
-            which = unreadable.version_id or "(no VersionId)"
-            result.not_checked.append(f"{source.display_path}:{line}: policy {arn}: stored version {which} has no "
-                                      "statements IAM could read, so it was not compared with the default (IAM013)")
-        dormant = [version for version in dormant if version.statements]
-        if dormant:
-            policy = dataclasses.replace(policy, dormant_versions=tuple(dormant))
+        if not is_aws:  # only an AWS managed policy's own author can change which version is the default
+            dormant = _stored_versions(versions, v_index, versions_pointer, document, source, arn, result)
+            if dormant:
+                policy = dataclasses.replace(policy, dormant_versions=dormant)
         if arn in managed:
             _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
             continue
