@@ -78,9 +78,11 @@ def policy_size(document: Any) -> int:
 
 
 class _Normalizer:
-    def __init__(self, kind: PolicyKind, resource_implied: bool = False) -> None:
+    def __init__(self, kind: PolicyKind, resource_implied: bool = False, container_unknown: bool = False) -> None:
         self.kind = kind
         self.resource_implied = resource_implied
+        self.container_unknown = container_unknown
+        """A resource policy file alone: what it is attached to is not known (it may be an ECR repository's)."""
         self.problems: list[Problem] = []
 
     def problem(self, rule: str, message: str, pointer: str, **details: Any) -> None:
@@ -253,7 +255,9 @@ class _Normalizer:
                     "a role trust policy must not name a Resource: the role itself is the resource",
                     join_pointer(pointer, "Resource" if "Resource" in raw else "NotResource"),
                 )
-        elif not has_resource and not self.resource_implied:
+        elif not has_resource and not self.resource_implied and not (
+                self.container_unknown and self.kind is PolicyKind.RESOURCE and actions
+                and all(_is_ecr_action(a) for a in actions)):
             self.problem("resource-element", "statement has neither Resource nor NotResource", pointer)
         if "Resource" in raw:
             resources = self.string_list(raw["Resource"], "Resource", f"{pointer}/Resource")
@@ -305,6 +309,12 @@ class _Normalizer:
         )
 
 
+def _is_ecr_action(action: str) -> bool:
+    """An ECR repository policy leaves ``Resource`` out (the repository is the resource): a resource policy's
+    statement of ECR actions alone is one."""
+    return action.lower().startswith(("ecr:", "ecr-public:"))
+
+
 def normalize_policy(
     document: Any,
     kind: PolicyKind,
@@ -320,7 +330,7 @@ def normalize_policy(
     """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so.
     ``resource_implied``: a resource policy whose statements may leave out ``Resource`` (an ECR repository's:
     the repository is the resource)."""
-    normalizer = _Normalizer(kind, resource_implied)
+    normalizer = _Normalizer(kind, resource_implied, container_unknown=subject is None)
     statements: list[Statement] = []
     version = policy_id = None
     if not isinstance(document, dict):

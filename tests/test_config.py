@@ -237,7 +237,8 @@ def test_trusted_accounts_need_no_external_id(tmp_path: Path) -> None:
                                    "condition (the role's own account is unknown: list your accounts in "
                                    "trusted-accounts)")]
     write(tmp_path / ".iam-audit.toml", 'trusted-accounts = ["444455556666"]\n')
-    assert iam031() == [("high", "999988887777 may assume this role without an sts:ExternalId condition")]
+    assert iam031() == [("high", "999988887777 may assume this role without an sts:ExternalId condition; if it is "
+                                 "one of your organisation's accounts, list it in trusted-accounts")]
     write(tmp_path / ".iam-audit.toml", 'trusted-accounts = ["444455556666", "999988887777"]\n')
     assert iam031() == []
     assert iam031("--no-config")[0][0] == "medium"

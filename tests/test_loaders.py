@@ -344,3 +344,17 @@ def test_cloudformation_intrinsics_around_whole_policies() -> None:
         "trust: the policy document ({{Transform}}) is known only when the stack is deployed",
         "Role Policies entry 1: no PolicyDocument",
         "ManagedPolicy:Loose: its Statement ({{Ref:Statements}}) is known only when the stack is deployed"]
+
+
+def test_an_ecr_repository_policy_alone_or_in_an_export_may_leave_out_resource() -> None:
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecr:BatchGetImage"],
+                                                        "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}]}
+    [alone] = load_text(json.dumps(document), "repo-policy.json", LoadOptions(kind=PolicyKind.RESOURCE)).policies
+    assert alone.problems == ()
+    export = {"ResourcePolicies": [{"service": "ecr", "name": "app", "region": "us-east-1",
+                                    "arn": "arn:aws:ecr:us-east-1:111122223333:repository/app", "policy": document}]}
+    [exported] = load_text(json.dumps(export), "account.json", LoadOptions()).policies
+    assert exported.problems == ()
+    s3 = {"ResourcePolicies": [{**export["ResourcePolicies"][0], "service": "s3"}]}
+    [bucket] = load_text(json.dumps(s3), "account.json", LoadOptions()).policies
+    assert [p.rule for p in bucket.problems] == ["resource-element"]  # a bucket policy must name its resources

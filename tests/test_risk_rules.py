@@ -418,7 +418,8 @@ _TFC = _GITLAB.replace("gitlab.com", "app.terraform.io")
     ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
      '"Condition": {"StringEquals": {"aws:ResourceAccount": "111122223333"}}}', {"IAM035"}),  # the role's own
     ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
-     '"Condition": {"StringEquals": {"aws:PrincipalAccount": "111122223333"}}}', set()),
+     '"Condition": {"StringEquals": {"aws:PrincipalAccount": "111122223333"}}}', {"IAM031"}),  # as if named:
+    # medium, the role's own account being unknown in a plain file
 ])
 def test_trust_conditions_that_do_or_do_not_confine(statement: str, expected: set[str]) -> None:
     assert ids(statement, PolicyKind.TRUST) == expected
@@ -550,3 +551,36 @@ def test_terraforms_caller_identity_is_the_own_account_and_a_variable_account_ma
                                   "condition (the account is decided when the template is deployed: it may be one of "
                                   "yours)")]
     assert [s for s, _ in iam031("arn:aws:iam::999988887777:root", ("111122223333",))] == ["high"]
+
+
+def test_a_star_confined_to_a_foreign_account_is_that_account() -> None:
+    key = ('{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["kms:Decrypt"], "Resource": "*", '
+           '"Condition": {"StringEquals": {"kms:CallerAccount": "999988887777"}}}')
+    [finding] = _external(key, ("111122223333",))
+    assert finding.severity.value == "high"
+    assert finding.message.startswith("Allows 999988887777, not one of your accounts (111122223333), to kms:Decrypt")
+    assert _external(key.replace("999988887777", "111122223333"), ("111122223333",)) == []  # the own account
+    trust = findings('{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": '
+                     '{"StringEquals": {"aws:PrincipalAccount": "999988887777"}}}', PolicyKind.TRUST, "IAM031 IAM035")
+    assert [(f.rule_id, f.location.line) for f in trust] == [("IAM031", 1)]
+
+
+def test_a_deny_of_everyone_outside_the_organisation_confines_a_partner_grant() -> None:
+    partner = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+               '"Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:111122223333:q"}')
+    deny = ('{"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*", "Condition": '
+            '{"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
+    assert [f.severity.value for f in _external(partner)] == ["high"]  # the queue's ARN names its account
+    assert _external(partner + ", " + deny) == []
+
+
+def test_the_external_id_a_deny_demands_and_statements_that_assume_nothing_are_not_iam031() -> None:
+    partner = '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}'
+    assert [f.rule_id for f in findings(partner, PolicyKind.TRUST, "IAM031")] == ["IAM031"]
+    deny = ('{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": '
+            '{"StringNotEquals": {"sts:ExternalId": "Zq81kdP0x"}}}')
+    assert findings(partner + ", " + deny, PolicyKind.TRUST, "IAM031") == []
+    if_exists = deny.replace("StringNotEquals", "StringNotEqualsIfExists")  # a request without one passes the Deny
+    assert [f.rule_id for f in findings(partner + ", " + if_exists, PolicyKind.TRUST, "IAM031")] == ["IAM031"]
+    tag_only = partner.replace('"sts:AssumeRole"', '["sts:TagSession", "sts:SetSourceIdentity"]')
+    assert findings(tag_only, PolicyKind.TRUST, "IAM031") == []

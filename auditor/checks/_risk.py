@@ -312,6 +312,26 @@ def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
     return None
 
 
+def confined_accounts(conditions: Sequence[Condition]) -> tuple[frozenset[str], Condition] | None:
+    """The accounts a statement's callers must belong to, when a positive condition on an account key
+    (``aws:PrincipalAccount``, ``kms:CallerAccount``, ``aws:SourceAccount``...) names them as literal account ids:
+    ``"Principal": "*"`` with ``"aws:PrincipalAccount": "999988887777"`` grants that account as if it were named
+    as the principal. With that condition (the last one, for a location); None when there is none."""
+    found: tuple[frozenset[str], Condition] | None = None
+    for condition in conditions:
+        key = condition.key.lower()
+        if key not in _ACCOUNT_KEYS or is_negated(condition) or condition.if_exists:
+            continue
+        if condition.set_qualifier == "ForAllValues" or condition.base_operator not in LITERAL_OPERATORS:
+            continue
+        values = [v.strip() for v in condition.values if isinstance(v, str)]
+        if not values or len(values) != len(condition.values) or not all(re.fullmatch(r"\d{12}", v) for v in values):
+            continue
+        accounts = frozenset(values) if found is None else found[0] & frozenset(values)
+        found = (accounts, condition)
+    return found
+
+
 def service_matches(values: Iterable[object], services: Iterable[str]) -> bool:
     """True when some value (a pattern) matches one of the service principal names."""
     names = tuple(services)

@@ -15,6 +15,7 @@ from auditor.checks._risk import (
     action_classes,
     arn_account,
     compiled,
+    confined_accounts,
     denied_outside,
     display,
     is_everyone,
@@ -23,6 +24,7 @@ from auditor.checks._risk import (
     narrowing_condition,
     principal_account,
 )
+from auditor.checks.exposure import SECRET_READS, sensitive_sets
 from auditor.engine import CheckContext
 from auditor.knowledge import load_confused_deputy_exemptions
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
@@ -140,26 +142,59 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     own = _role_account(policy)
     trusted = frozenset(context.options.get("trusted_accounts") or ())
-    for statement in _assume_statements(policy):
-        others = _cross_account(statement, own, trusted)
-        if not others or external_ids(statement) is not None or narrowing_condition(statement.conditions):
+    if _external_id_required_by_deny(policy, context):
+        return
+    for allow in compiled(policy, context):
+        statement = allow.statement
+        if policy.kind is not PolicyKind.TRUST or not allow.is_allow or "sts:assumerole" not in allow.actions:
+            continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
+        if external_ids(statement) is not None:
             continue
-        # the same account id written twice is still one account: report the statement once
-        accounts = sorted({principal_account(r) or r.value for r in others})
+        confined = confined_accounts(statement.conditions)
+        if confined is not None and any(is_everyone(r) for r in statement.principals or ()):
+            # "*" confined by aws:PrincipalAccount to accounts: as if they were named (IAM035 has the rest)
+            accounts = sorted(confined[0] - trusted - ({own} if own else set()))
+            pointer, principals = confined[1].pointer, accounts
+            decided_later = False
+        else:
+            others = _cross_account(statement, own, trusted)
+            if not others or narrowing_condition(statement.conditions):
+                continue
+            # the same account id written twice is still one account: report the statement once
+            accounts = sorted({principal_account(r) or r.value for r in others})
+            pointer, principals = others[0].pointer, [r.value for r in others]
+            decided_later = not any(principal_account(r) for r in others)  # {{var.account}}: may be one of yours
+        if not accounts:
+            continue
         known = own is not None or bool(trusted)
-        decided_later = not any(principal_account(r) for r in others)  # {{var.account}}: it may be one of yours
         if not known:
             reason = " (the role's own account is unknown: list your accounts in trusted-accounts)"
         elif decided_later:
             reason = " (the account is decided when the template is deployed: it may be one of yours)"
         else:
-            reason = ""
+            reason = "; if it is one of your organisation's accounts, list it in trusted-accounts"
         yield Hit(
             f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition{reason}",
-            pointer=others[0].pointer, statement=statement,
-            severity=Severity.MEDIUM if reason else None,
-            details={"principals": [r.value for r in others], "role_account": own},
+            pointer=pointer, statement=statement,
+            severity=Severity.MEDIUM if not known or decided_later else None,
+            details={"principals": principals, "role_account": own},
         )
+
+
+def _external_id_required_by_deny(policy: Policy, context: CheckContext) -> bool:
+    """A Deny of everyone's sts:AssumeRole unless they send the external id (``StringNotEquals sts:ExternalId``,
+    which also refuses a request without one): every Allow of the trust then requires it."""
+    for deny in compiled(policy, context):
+        statement = deny.statement
+        if deny.is_allow or deny.never_applies or "sts:assumerole" not in deny.actions:
+            continue
+        if not any(is_everyone(r) for r in statement.principals or ()) or len(statement.conditions) != 1:
+            continue
+        [condition] = statement.conditions
+        if (condition.key.lower() == "sts:externalid" and is_negated(condition) and not condition.if_exists
+                and condition.set_qualifier is None and condition.values):
+            return True
+    return False
 
 
 @RULES.rule(
@@ -447,10 +482,13 @@ def _key_policy_export(statement: str) -> str:
     what="Reports an `Allow` in a resource policy (a bucket, key, queue, topic, secret, repository or function "
          "policy) whose principals include an AWS account, or a user or role of one, that is neither the "
          "resource's own account nor one the `trusted-accounts` setting lists, with no condition confining it to "
-         "your organisation (`aws:PrincipalOrgID`...). The resource's account comes from its ARN or from the users "
-         "and roles of the same export; when neither that nor `trusted-accounts` is known (a bucket policy file "
-         "alone), the rule cannot tell yours from others' and reports nothing. High when write or "
-         "permissions-management actions are granted. `\"*\"` is IAM030's.",
+         "your organisation (`aws:PrincipalOrgID`...), or a `\"*\"` principal that a condition confines to such an "
+         "account (`aws:PrincipalAccount`, `kms:CallerAccount`, `aws:SourceAccount`). A Deny of everyone outside "
+         "your organisation in the same policy confines it too. The resource's account comes from its ARN, from the "
+         "ARNs its statements name, or from the users and roles of the same export; when none of those nor "
+         "`trusted-accounts` is known (a bucket policy file alone), the rule cannot tell yours from others' and "
+         "reports nothing. High when write, permissions-management or secret-reading actions are granted. An "
+         "unconfined `\"*\"` is IAM030's.",
     why="Whoever controls the other account can use the resource with the granted actions, from outside your "
         "organisation and its guardrails (service control policies, your logging); a vendor's account you once "
         "trusted keeps the access until the statement is removed.",
@@ -461,7 +499,7 @@ def _key_policy_export(statement: str) -> str:
         "trusted.",
     bad=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
                                     '"Action": ["kms:Decrypt", "kms:ReEncrypt*"], "Resource": "*"}'), "IAM036",
-                 note="high: kms:ReEncryptTo writes")],
+                 note="high: kms:Decrypt and kms:ReEncrypt* are write actions in the catalogue")],
     good=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, '
                                      '"Action": "kms:*", "Resource": "*"}'),
                   note="the key's own account"),
@@ -473,27 +511,48 @@ def _key_policy_export(statement: str) -> str:
 def resource_external_account(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     if policy.kind is not PolicyKind.RESOURCE:
         return
-    resource_account = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
-    trusted = frozenset(context.options.get("trusted_accounts") or ())
-    yours = trusted | context.input_accounts | ({resource_account} if resource_account else set())
+    yours = _your_accounts(policy, context)
     if not yours:
         return
     writes = action_classes(context.catalog).write
+    secrets = sensitive_sets()["credentials-exposure"] | SECRET_READS
     for allow in compiled(policy, context):
         statement = allow.statement
-        if not allow.is_allow or allow.never_applies:
+        if not allow.is_allow or allow.never_applies or denied_outside(allow, policy, context):
             continue
-        others = [r for r in statement.principals or () if (account := principal_account(r)) and account not in yours]
-        if not others or narrowing_condition(statement.conditions) is not None:
+        confined = confined_accounts(statement.conditions)
+        if confined is not None:  # "*" (or a service) acting for the accounts a condition names
+            foreign, pointer = sorted(confined[0] - yours), confined[1].pointer
+            values = foreign
+        elif narrowing_condition(statement.conditions) is not None:
+            continue  # confined to an organisation, a network or principals of known ARNs
+        else:
+            others = [r for r in statement.principals or ()
+                      if (account := principal_account(r)) and account not in yours]
+            foreign = sorted({principal_account(r) or r.value for r in others})
+            pointer = others[0].pointer if others else ""
+            values = [r.value for r in others]
+        if not foreign:
             continue
-        accounts = sorted({principal_account(r) or r.value for r in others})
-        written = allow.actions & writes
+        serious = allow.actions & (writes | secrets)
         yield Hit(
-            f"Allows {', '.join(accounts)}, not one of your accounts ({', '.join(sorted(yours))}), to "
+            f"Allows {', '.join(foreign)}, not one of your accounts ({', '.join(sorted(yours))}), to "
             f"{', '.join(display(allow.actions, context.catalog, 3))}{' and more' if len(allow.actions) > 3 else ''}"
             "; list the account in trusted-accounts if it is a partner you trust",
-            pointer=others[0].pointer, statement=statement,
-            severity=Severity.HIGH if written else None,
-            details={"principals": [r.value for r in others], "your_accounts": sorted(yours),
-                     "write_actions": display(written, context.catalog, 20)},
+            pointer=pointer, statement=statement,
+            severity=Severity.HIGH if serious else None,
+            details={"principals": values, "your_accounts": sorted(yours),
+                     "write_or_secret_actions": display(serious, context.catalog, 20)},
         )
+
+
+def _your_accounts(policy: Policy, context: CheckContext) -> frozenset[str]:
+    """The resource's own account (from its ARN, else from the ARNs its statements name when they agree on one),
+    the accounts of the users and roles of the same export, and ``trusted-accounts``."""
+    own = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
+    if own is None:
+        named = {account for statement in policy.statements for resource in statement.resources or ()
+                 if (account := arn_account(resource))}
+        own = next(iter(named)) if len(named) == 1 else None
+    trusted = frozenset(context.options.get("trusted_accounts") or ())
+    return trusted | context.input_accounts | ({own} if own else set())

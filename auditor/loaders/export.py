@@ -298,6 +298,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             subject=Subject(service, name, _text(entry.get("arn")), _aliases(entry.get("aliases"))),
             label=f"{service}:resource-policy",
             max_statements=max_statements,
+            resource_implied=service in ("ecr", "ecr-public"),
         )
         result.policies.append(policy)
         result.counts["resource_policies"] += 1
