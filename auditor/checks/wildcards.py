@@ -239,7 +239,8 @@ def _star_risky_actions(statement: CompiledStatement, context: CheckContext
 @RULES.rule(
     "IAM004", "allow-not-action", "not-action", Severity.HIGH, "Allow with NotAction",
     what="Reports an `Allow` statement that uses `NotAction`: it grants every action of every service except "
-         "the few listed, including services and actions AWS adds later.",
+         "the few listed, including services and actions AWS adds later. Medium when `Resource` names specific "
+         "resources (only the actions that act on them are granted), high on every resource.",
     why='`"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"` grants almost everything (data, compute, '
         "KMS, CloudTrail), although it reads like a restriction.",
     example='{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}',
@@ -252,10 +253,15 @@ def allow_not_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         st = statement.statement
         if st.not_actions is None:
             continue
+        if statement.any_resource:
+            message = (f"Allow with NotAction grants {len(statement.actions)} actions: everything except "
+                       f"{', '.join(st.not_actions)}")
+        else:  # only the actions that can act on the resources named
+            message = (f"Allow with NotAction grants every action except {', '.join(st.not_actions)} that applies to "
+                       f"{', '.join(st.resources or ('the resources it names',))}, including actions AWS adds later")
         yield Hit(
-            f"Allow with NotAction grants {len(statement.actions)} actions: everything except "
-            f"{', '.join(st.not_actions)}",
-            pointer=st.element_pointer("NotAction"), statement=st,
+            message, pointer=st.element_pointer("NotAction"), statement=st,
+            severity=None if statement.any_resource else Severity.MEDIUM,
             details={"not_actions": list(st.not_actions), "granted_actions": len(statement.actions)},
         )
 
@@ -294,7 +300,8 @@ _AWS_POLICY = "arn:aws:iam::aws:policy/"
     "An AWS managed policy that makes the principal an administrator is attached",
     what="Reports a user, group or role with an AWS managed policy attached that grants administrator access or "
          "the means to take it (`rules/privileged-managed-policies.yaml`): `AdministratorAccess` (critical), "
-         "`PowerUserAccess`, `IAMFullAccess`, `AWSOrganizationsFullAccess` (high). It needs no copy of the "
+         "`PowerUserAccess`, `IAMFullAccess`, `AWSOrganizationsFullAccess` (high); medium when a permissions "
+         "boundary that is not itself administrator access limits the principal. It needs no copy of the "
          "policy's document, so it works on CloudFormation templates and on exports that leave AWS managed "
          "policies out.",
     why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
@@ -309,11 +316,20 @@ _AWS_POLICY = "arn:aws:iam::aws:policy/"
 )
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
+    boundary = principal.permissions_boundary
+    bounded = boundary is not None and not any(full_admin(s, context) for s in _allow_statements(boundary, context))
     for arn in principal.attached_policy_arns:
         name = arn.rpartition("/")[2]
         known = privileged.get(name) if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
         if known is None:
             continue
-        yield Hit(f"{principal.kind} {principal.name} has {name} attached: {known.grants}",
-                  pointer=principal.attachment_pointer(arn), severity=known.severity,
-                  details={"policy_arn": arn})
+        details: dict[str, object] = {"policy_arn": arn}
+        message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}"
+        severity = known.severity
+        if bounded and boundary is not None:
+            boundary_name = boundary.subject.name if boundary.subject is not None else boundary.label
+            message += (f", but its permissions boundary {boundary_name} allows less, and only what both allow is "
+                        "granted (IAM012 weighs the two together)")
+            severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
+            details["permissions_boundary"] = boundary.label
+        yield Hit(message, pointer=principal.attachment_pointer(arn), severity=severity, details=details)
