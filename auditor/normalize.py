@@ -309,6 +309,28 @@ class _Normalizer:
         )
 
 
+_POLICY_VARIABLE = re.compile(r"\$\{[^}:]+:[^}]+\}")
+"""``${aws:username}``, ``${aws:PrincipalTag/team}``; not a template's ``${AccountId}``."""
+
+
+def _old_version_problem(normalizer: _Normalizer, statements: list[Statement], version: str, pointer: str,
+                         details: dict[str, Any]) -> None:
+    """A missing or 2008-10-17 Version: what it breaks depends on the policy variables the statements use."""
+    used = [(statement, match.group(0)) for statement in statements
+            for text in (*(statement.resources or ()), *(statement.not_resources or ()),
+                         *(str(v) for c in statement.conditions for v in c.values))
+            for match in _POLICY_VARIABLE.finditer(text)]
+    if not used:
+        normalizer.problem("bad-version", f"policy {version}, where policy variables are plain text; it uses none "
+                           'yet: add "Version": "2012-10-17"', pointer, **details)
+        return
+    statement, variable = used[0]
+    in_deny = any(st.effect == "Deny" for st, _ in used)
+    normalizer.problem("bad-version", f"policy {version}, so {variable} in statement {statement.sid or statement.index}"
+                       f' is plain text{": the Deny it scopes matches nothing" if in_deny else ""}; add "Version": '
+                       '"2012-10-17"', pointer, **details, variables=sorted({v for _, v in used}), in_deny=in_deny)
+
+
 def _is_ecr_action(action: str) -> bool:
     """An ECR repository policy leaves ``Resource`` out (the repository is the resource): a resource policy's
     statement of ECR actions alone is one."""
@@ -333,6 +355,7 @@ def normalize_policy(
     normalizer = _Normalizer(kind, resource_implied, container_unknown=subject is None)
     statements: list[Statement] = []
     version = policy_id = None
+    old_version: tuple[str, str, dict[str, Any]] | None = None
     if not isinstance(document, dict):
         normalizer.problem(
             "not-a-policy", f"a policy must be a JSON object, found {type_name(document)}", pointer
@@ -348,13 +371,7 @@ def normalize_policy(
                 )
         raw_version = document.get("Version")
         if raw_version is None:
-            normalizer.problem(
-                "bad-version",
-                'policy has no Version, so IAM treats it as "2008-10-17" where policy variables such as '
-                '${aws:username} are plain text: add "Version": "2012-10-17"',
-                pointer,
-                missing=True,
-            )
+            old_version = ('has no Version, which IAM reads as "2008-10-17"', pointer, {"missing": True})
         elif raw_version not in VALID_VERSIONS:
             normalizer.problem(
                 "bad-version",
@@ -364,12 +381,7 @@ def normalize_policy(
         else:
             version = raw_version
             if raw_version == "2008-10-17":
-                normalizer.problem(
-                    "bad-version",
-                    'Version "2008-10-17" predates policy variables: use "2012-10-17"',
-                    join_pointer(pointer, "Version"),
-                    outdated=True,
-                )
+                old_version = ('has Version "2008-10-17"', join_pointer(pointer, "Version"), {"outdated": True})
         raw_id = document.get("Id")
         policy_id = raw_id if isinstance(raw_id, str) else None
         if "Statement" not in document:
@@ -410,6 +422,8 @@ def normalize_policy(
                 statement = normalizer.statement(raw, index, item_pointer, sids)
                 if statement is not None:
                     statements.append(statement)
+    if old_version is not None:
+        _old_version_problem(normalizer, statements, *old_version)
     return Policy(
         kind=kind,
         source=source,

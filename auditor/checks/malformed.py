@@ -56,7 +56,8 @@ def not_a_policy(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 @RULES.rule(
     "IAM102", "bad-version", CATEGORY, Severity.MEDIUM, "Missing or outdated policy Version",
     what='Reports a policy without `Version`, with a value other than "2012-10-17" or "2008-10-17", or with the '
-         'outdated "2008-10-17".',
+         'outdated "2008-10-17". Without a valid 2012-10-17 version: low when the policy uses no policy variable, '
+         'medium when it does, high when a Deny does (the guardrail then matches nothing).',
     why="Without the 2012-10-17 version, policy variables such as `${aws:username}` are literal text, so a "
         "statement meant to scope access per user silently matches nothing or the wrong thing; an invalid "
         "version makes IAM reject the policy.",
@@ -72,9 +73,16 @@ def not_a_policy(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 )
 def bad_version(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for problem in policy.problems:
-        if problem.rule == "bad-version":
-            severity = Severity.LOW if problem.details.get("outdated") else None
-            yield Hit(problem.message, pointer=problem.pointer, details=problem.details, severity=severity)
+        if problem.rule != "bad-version":
+            continue
+        details = problem.details
+        if not (details.get("missing") or details.get("outdated")):
+            severity = None  # not a version IAM knows: it rejects the policy
+        elif details.get("variables"):
+            severity = Severity.HIGH if details.get("in_deny") else Severity.MEDIUM
+        else:
+            severity = Severity.LOW
+        yield Hit(problem.message, pointer=problem.pointer, details=details, severity=severity)
 
 
 @RULES.rule(
