@@ -584,3 +584,38 @@ def test_the_external_id_a_deny_demands_and_statements_that_assume_nothing_are_n
     assert [f.rule_id for f in findings(partner + ", " + if_exists, PolicyKind.TRUST, "IAM031")] == ["IAM031"]
     tag_only = partner.replace('"sts:AssumeRole"', '["sts:TagSession", "sts:SetSourceIdentity"]')
     assert findings(tag_only, PolicyKind.TRUST, "IAM031") == []
+
+
+@pytest.mark.parametrize(("boundary", "severity"), [
+    ([], "critical"),
+    ([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}], "medium"),
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"}], "critical"),  # a boundary that bounds nothing
+])
+def test_administrator_access_under_a_narrow_permissions_boundary_is_medium(
+    boundary: list[dict[str, object]], severity: str
+) -> None:
+    document = json.loads(_bounded_role(boundary))
+    document["RoleDetailList"][0]["AttachedManagedPolicies"].append(
+        {"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    loaded = load_text(json.dumps(document), "account.json", LoadOptions())
+    [finding] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert finding.severity.value == severity
+    assert ("its permissions boundary bnd allows less" in finding.message) is (severity == "medium")
+
+
+def test_not_action_on_named_resources_is_medium_and_says_so() -> None:
+    on_key = findings('{"Effect": "Allow", "NotAction": "kms:*", '
+                      '"Resource": "arn:aws:kms:us-east-1:111122223333:key/1234abcd"}', select="IAM004")
+    assert [(f.severity.value, f.message) for f in on_key] == [(
+        "medium", "Allow with NotAction grants every action except kms:* that applies to "
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd, including actions AWS adds later")]
+    everywhere = findings('{"Effect": "Allow", "NotAction": "kms:*", "Resource": "*"}', select="IAM004")
+    assert [f.severity.value for f in everywhere] == ["high"] and "grants" in everywhere[0].message
+
+
+def test_a_finding_over_actions_of_several_kinds_says_what_each_does() -> None:
+    [finding] = findings('{"Effect": "Allow", "Action": ["ec2:GetPasswordData", "codepipeline:PollForJobs"], '
+                         '"Resource": "*"}', select="IAM020")
+    assert finding.message.startswith("codepipeline:PollForJobs, ec2:GetPasswordData on every resource: "
+                                      "codepipeline:PollForJobs returns jobs")
+    assert "; ec2:GetPasswordData returns the encrypted Administrator password" in finding.message

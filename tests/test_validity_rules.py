@@ -292,3 +292,29 @@ def test_a_finding_on_the_one_item_of_a_list_points_at_the_item(action: str, res
     loaded = load_text(text, "p.json", LoadOptions())
     reported = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog())) if f.rule_id in ("IAM201", "IAM300")]
     assert [(f.location.line, f.location.pointer) for f in reported] == [(line, pointer)], text
+
+
+@pytest.mark.parametrize(("version", "statement", "severity", "words"), [
+    (None, '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}', "low", "it uses none yet"),
+    ("2008-10-17", '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username}/*"}',
+     "medium", "so ${aws:username} in statement 0 is plain text;"),
+    (None, '{"Sid": "Home", "Effect": "Deny", "NotAction": "s3:*", "Resource": "*", "Condition": {"StringNotLike": '
+           '{"s3:prefix": "home/${aws:username}/*"}}}', "high", "in statement Home is plain text: the Deny it scopes"),
+    ("2012-10-18", '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}', "medium",
+     "is not a policy language version"),
+])
+def test_an_old_or_missing_version_matters_as_much_as_the_variables_it_breaks(
+    version: str | None, statement: str, severity: str, words: str
+) -> None:
+    head = f'"Version": "{version}", ' if version else ""
+    loaded = load_text('{' + head + '"Statement": [' + statement + "]}", "p.json", LoadOptions())
+    [finding] = [f for f in run_rules(loaded, all_rules(), CheckContext(load_catalog())) if f.rule_id == "IAM102"]
+    assert finding.severity.value == severity and words in finding.message, finding.message
+
+
+def test_an_arn_with_an_empty_segment_is_malformed_not_another_services_recovery_point() -> None:
+    loaded = load_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:DescribeKey", '
+                       '"Resource": "arn:*:kms:*:::*"}]}', "p.json", LoadOptions())
+    found = [f for f in run_rules(loaded, all_rules(), CheckContext(load_catalog()))
+             if f.rule_id in ("IAM300", "IAM301")]
+    assert [f.rule_id for f in found] == ["IAM300"] and "'kms' ARN formats" in found[0].message

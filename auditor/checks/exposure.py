@@ -68,12 +68,25 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
         names = display(found, catalog)
         reasons = _reasons()
         pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
-        first = min(found, key=lambda a: catalog.display_name(a))
         yield Hit(
-            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on every resource: {reasons[first]}",
+            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on every resource: "
+            f"{_what_they_do(found, reasons, context)}",
             pointer=pointer, statement=st, severity=_severity(found, category, context),
             details={"actions": names, "reasons": {catalog.display_name(a): reasons[a] for a in sorted(found)}},
         )
+
+
+def _what_they_do(found: frozenset[str], reasons: dict[str, str], context: CheckContext) -> str:
+    """The reason of the action named first; with actions of other reasons, the first of each too (at most two)."""
+    by_reason: dict[str, str] = {}
+    for action in sorted(found, key=context.catalog.display_name):
+        by_reason.setdefault(reasons[action], context.catalog.display_name(action))
+    if len(by_reason) == 1:
+        return next(iter(by_reason))
+    shown = [f"{action} {reason}" for reason, action in list(by_reason.items())[:2]]
+    more = len(by_reason) - len(shown)
+    rest = f"; and {more} other kind{'s' if more > 1 else ''} of access (see details)" if more else ""
+    return "; ".join(shown) + rest
 
 
 @RULES.rule(

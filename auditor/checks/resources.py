@@ -184,6 +184,8 @@ class ArnIndex:
         # ``arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId}`` (AWS Backup) names other
         # services' ARNs with a colon-separated resource part; a resource part without those colons is not one.
         colons = resource.count(":")
+        if resource.startswith(":"):  # an empty segment ("arn:aws:kms:*:::*") begins no "type:id" resource part
+            return ()
         return self._matching([f for f in self.any_service if f.resource.count(":") <= colons], region, account,
                               resource)
 
