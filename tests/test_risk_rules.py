@@ -619,3 +619,11 @@ def test_a_finding_over_actions_of_several_kinds_says_what_each_does() -> None:
     assert finding.message.startswith("codepipeline:PollForJobs, ec2:GetPasswordData on every resource: "
                                       "codepipeline:PollForJobs returns jobs")
     assert "; ec2:GetPasswordData returns the encrypted Administrator password" in finding.message
+
+
+def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone() -> None:
+    [finding] = findings('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": '
+                         '"arn:aws:s3:::site/*", "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}',
+                         PolicyKind.RESOURCE, "IAM030")
+    assert finding.message == ("Allows every AWS principal to s3:GetObject from any account that meets aws:SourceIp: "
+                               "a network or user-name condition names no account or organisation")

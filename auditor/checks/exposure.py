@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from auditor.checks._risk import (
@@ -12,6 +12,7 @@ from auditor.checks._risk import (
     denied_outside,
     display,
     is_everyone,
+    is_negated,
     narrowing_condition,
     scoping_conditions,
 )
@@ -19,7 +20,7 @@ from auditor.checks.resources import names_every_resource_of
 from auditor.checks.wildcards import full_admin
 from auditor.engine import CheckContext
 from auditor.knowledge import load_sensitive
-from auditor.model import Policy, PolicyKind, Severity
+from auditor.model import Condition, Policy, PolicyKind, Severity
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -74,6 +75,15 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
             pointer=pointer, statement=st, severity=_severity(found, category, context),
             details={"actions": names, "reasons": {catalog.display_name(a): reasons[a] for a in sorted(found)}},
         )
+
+
+def _unconfined(conditions: Sequence[Condition]) -> str:
+    """Why the conditions of a public statement still leave it open to principals of any account."""
+    keys = sorted({c.key for c in conditions})
+    if all(c.key.lower() in ("aws:sourceip", "aws:userid", "aws:username") and not is_negated(c) for c in conditions):
+        return (f" from any account that meets {', '.join(keys)}: a network or user-name condition names no account "
+                "or organisation")
+    return f" under conditions ({', '.join(keys)}) that confine it to no account or organisation"
 
 
 def _what_they_do(found: frozenset[str], reasons: dict[str, str], context: CheckContext) -> str:
@@ -228,7 +238,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         yield Hit(
             f"Allows {who} to {', '.join(display(statement.actions, catalog, 3))}"
             f"{' and more' if len(statement.actions) > 3 else ''}"
-            f"{' with no condition that narrows it' if not st.conditions else ' under conditions that admit anyone'}",
+            f"{' with no condition that narrows it' if not st.conditions else _unconfined(st.conditions)}",
             pointer=pointer, statement=st, severity=Severity.CRITICAL if writes or secrets else None,
             details={"actions": display(statement.actions, catalog, 20),
                      "conditions": [f"{c.operator}:{c.key}" for c in st.conditions],
