@@ -348,6 +348,7 @@ def normalize_policy(
     max_statements: int = DEFAULT_MAX_STATEMENTS,
     resource_implied: bool = False,
     version_id: str | None = None,
+    measure_size: bool = True,
 ) -> Policy:
     """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so.
     ``resource_implied``: a resource policy whose statements may leave out ``Resource`` (an ECR repository's:
@@ -434,7 +435,7 @@ def normalize_policy(
         subject=subject,
         label=label,
         problems=tuple(normalizer.problems),
-        size=policy_size(document),
+        size=policy_size(document) if measure_size else 0,
         is_aws_managed=is_aws_managed,
         version_id=version_id,
     )
@@ -504,4 +505,4 @@ def stored_version(policy: Policy, version: StoredVersion) -> Policy:
     """A stored version of the managed policy ``policy`` (an export's, not in effect) in normal form."""
     return normalize_policy(version.document, PolicyKind.IDENTITY, policy.source, version.pointer,
                             subject=policy.subject, label=policy.label, is_aws_managed=policy.is_aws_managed,
-                            version_id=version.version_id)
+                            version_id=version.version_id, measure_size=False)  # no quota applies to it

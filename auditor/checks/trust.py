@@ -28,6 +28,7 @@ from auditor.checks.exposure import SECRET_READS, sensitive_sets
 from auditor.engine import CheckContext
 from auditor.knowledge import load_confused_deputy_exemptions
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
+from auditor.permissions import glob_matches
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -142,11 +143,10 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     own = _role_account(policy)
     trusted = frozenset(context.options.get("trusted_accounts") or ())
-    if _external_id_required_by_deny(policy, context):
+    if policy.kind is not PolicyKind.TRUST or _external_id_required_by_deny(policy):
         return
-    for allow in compiled(policy, context):
-        statement = allow.statement
-        if policy.kind is not PolicyKind.TRUST or not allow.is_allow or "sts:assumerole" not in allow.actions:
+    for statement in _assume_statements(policy):
+        if not _may_assume(statement):
             continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
         if external_ids(statement) is not None:
             continue
@@ -181,12 +181,19 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         )
 
 
-def _external_id_required_by_deny(policy: Policy, context: CheckContext) -> bool:
+def _may_assume(statement: Statement) -> bool:
+    """Whether the statement's actions (or what its NotAction leaves) include sts:AssumeRole."""
+    if statement.actions is not None:
+        return any(glob_matches(pattern, "sts:AssumeRole", ignore_case=True) for pattern in statement.actions)
+    return not any(glob_matches(pattern, "sts:AssumeRole", ignore_case=True)
+                   for pattern in statement.not_actions or ())
+
+
+def _external_id_required_by_deny(policy: Policy) -> bool:
     """A Deny of everyone's sts:AssumeRole unless they send the external id (``StringNotEquals sts:ExternalId``,
     which also refuses a request without one): every Allow of the trust then requires it."""
-    for deny in compiled(policy, context):
-        statement = deny.statement
-        if deny.is_allow or deny.never_applies or "sts:assumerole" not in deny.actions:
+    for statement in policy.statements:
+        if statement.effect != "Deny" or not _may_assume(statement):
             continue
         if not any(is_everyone(r) for r in statement.principals or ()) or len(statement.conditions) != 1:
             continue
