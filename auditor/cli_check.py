@@ -26,11 +26,12 @@ NO_COLOR_HELP = "Plain text, no colour."
 
 def plain_output(no_color: bool) -> bool:
     """``--no-color`` of the commands without a reporter: every console made later prints plain text (rich
-    honours ``NO_COLOR``)."""
+    drops colours for ``NO_COLOR``, and bold and underline too for a ``dumb`` terminal)."""
     if no_color:
         import os
 
         os.environ["NO_COLOR"] = "1"
+        os.environ["TERM"] = "dumb"
     return no_color
 
 

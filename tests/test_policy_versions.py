@@ -81,7 +81,7 @@ def test_an_older_version_with_more_actions_is_reported_at_its_statement() -> No
 
 
 @pytest.mark.parametrize(("older", "gap", "severity"), [
-    (document(statement("ec2:RunInstances")), "without conditions the default sets", "medium"),
+    (document(statement("ec2:RunInstances")), "under looser conditions than the default's", "medium"),
     (document(statement("s3:GetObject", "arn:aws:s3:::*")), "on resources the default does not name", "low"),
     (document(TAGGED_RUN, statement("s3:GetObject", "arn:aws:s3:::reports/*")),
      "which a Deny of the default refuses", "low"),

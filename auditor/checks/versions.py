@@ -34,7 +34,7 @@ _LISTED = 25
 _GAP_WORDS = {
     "action": "{count} action(s) the default does not allow: {actions}",
     "resource": "{actions} on resources the default does not name",
-    "condition": "{actions} without conditions the default sets",
+    "condition": "{actions} under looser conditions than the default's",
     "deny": "{actions}, which a Deny of the default refuses",
     "principal": "{actions} for principals the default does not name",
 }
