@@ -38,7 +38,7 @@ from auditor.drift_logic import (
     without_star_only,
 )
 from auditor.knowledge import load_privileged_managed_policies
-from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef
+from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef, arn_account
 from auditor.report import Verdict
 from auditor.source import Source
 
@@ -738,7 +738,7 @@ def _compare(
     baseline_raw = [
         s for c in comparisons for alt in given_sets.get(c.kind, []) for s in compiler.policies(alt, inner=False)
     ]
-    account = _arn_account(arn)
+    account = arn_account(arn) if arn else None
     bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given,
                               {ACCOUNT_PLACEHOLDER: account} if account else None)
     best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
@@ -768,11 +768,6 @@ def _compare(
 ACCOUNT_PLACEHOLDER = "AccountId"
 """The placeholder the bundled baselines use for the account their resources are deployed in: when the target
 does not show its value, the account of the principal (or resource) compared stands in."""
-
-
-def _arn_account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else None
 
 
 def _gap_mentions(gap: Gap, values: Sequence[str]) -> bool:

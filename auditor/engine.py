@@ -9,7 +9,7 @@ from typing import Any
 
 from auditor.catalog import Catalog
 from auditor.loaders.result import LoadResult
-from auditor.model import Finding, Location, Policy, Principal, Severity, StatementRef
+from auditor.model import Finding, Location, Policy, Principal, Severity, StatementRef, arn_account
 from auditor.registry import Hit, Rule, RuleSet
 from auditor.source import Source
 
@@ -60,8 +60,7 @@ class CheckContext:
             for policy in principal.identity_policies
         )
         self.input_accounts = frozenset(
-            parts[4] for principal in principals
-            if len(parts := (principal.arn or "").split(":")) > 5 and parts[4].isdigit() and len(parts[4]) == 12
+            account for principal in principals if principal.arn and (account := arn_account(principal.arn))
         )
 
     def in_effect_for_principal(self, policy: Policy) -> bool:

@@ -22,6 +22,20 @@ TEMPLATE_VALUE = re.compile(r"\{\{[^{}]*\}\}")
 ``{{Ref:X}}``, ``var.x`` as ``{{var.x}}``): one concrete value, never a wildcard."""
 
 
+ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def arn_account(arn: str) -> str | None:
+    """The account field of an ARN, or a bare 12-digit account id; None when absent or a wildcard."""
+    text = arn.strip()
+    if ACCOUNT.match(text):
+        return text
+    parts = text.split(":", 5)
+    if len(parts) >= 5 and parts[0] == "arn" and ACCOUNT.match(parts[4]):
+        return parts[4]
+    return None
+
+
 def is_template_value(text: str) -> bool:
     return TEMPLATE_VALUE.fullmatch(text.strip()) is not None
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
-from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef
+from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef, arn_account
 from auditor.permissions import (
     CompiledStatement,
     PermissionModel,
@@ -172,20 +172,6 @@ def display(actions: Iterable[str], catalog: Catalog, limit: int | None = None) 
     """AWS spellings of (the first ``limit``, alphabetically, of) lower-case action names."""
     names = sorted(actions) if limit is None else heapq.nsmallest(limit, actions)
     return [catalog.display_name(a) for a in names]
-
-
-ACCOUNT = re.compile(r"^\d{12}$")
-
-
-def arn_account(arn: str) -> str | None:
-    """The account field of an ARN, or a bare 12-digit account id; None when absent or a wildcard."""
-    text = arn.strip()
-    if ACCOUNT.match(text):
-        return text
-    parts = text.split(":", 5)
-    if len(parts) >= 5 and parts[0] == "arn" and ACCOUNT.match(parts[4]):
-        return parts[4]
-    return None
 
 
 def principal_account(ref: PrincipalRef) -> str | None:
