@@ -151,16 +151,7 @@ def matching_baselines(
     principal: Principal, baselines: Sequence[Baseline], mappings: Iterable[Any] = ()
 ) -> list[Baseline]:
     """Baselines for one principal: explicit mappings first, else ``principal.name_patterns`` (any case)."""
-    mapped: list[Baseline] = []
-    for mapping in mappings:
-        pattern, ref = _mapping_pair(mapping)
-        if fnmatchcase(principal.name.lower(), pattern.lower()):
-            found = _find_baseline(ref, baselines)
-            if found not in mapped:
-                mapped.append(found)
-    if mapped:
-        return mapped
-    return [b for b in baselines if b.principal.kind == principal.kind and b.principal.matches(principal.name)]
+    return _named_baselines((principal.name,), principal.kind, baselines, mappings, mapped_kind=None)
 
 
 def resource_names(policy: Policy) -> tuple[str, ...]:
@@ -173,17 +164,24 @@ def matching_resource_baselines(
 ) -> list[Baseline]:
     """Resource baselines for one resource policy: explicit mappings first, else name patterns (any case), each
     tried on the resource's name and its aliases."""
-    names = [name.lower() for name in resource_names(policy)]
+    return _named_baselines(resource_names(policy), "resource", baselines, mappings, mapped_kind="resource")
+
+
+def _named_baselines(names: Sequence[str], kind: str, baselines: Sequence[Baseline], mappings: Iterable[Any],
+                     mapped_kind: str | None) -> list[Baseline]:
+    """The baselines a configured mapping gives one of ``names`` (those for ``mapped_kind`` only, when given),
+    else the baselines for ``kind`` whose name patterns match one of them; any letter case."""
+    lowered = [name.lower() for name in names]
     mapped: list[Baseline] = []
     for mapping in mappings:
         pattern, ref = _mapping_pair(mapping)
-        if any(fnmatchcase(name, pattern.lower()) for name in names):
+        if any(fnmatchcase(name, pattern.lower()) for name in lowered):
             found = _find_baseline(ref, baselines)
-            if found.principal.kind == "resource" and found not in mapped:
+            if (mapped_kind is None or found.principal.kind == mapped_kind) and found not in mapped:
                 mapped.append(found)
     if mapped:
         return mapped
-    return [b for b in baselines if b.principal.kind == "resource" and any(b.principal.matches(n) for n in names)]
+    return [b for b in baselines if b.principal.kind == kind and any(b.principal.matches(n) for n in names)]
 
 
 def _chosen_resource_policies(baseline: Baseline, policies: Sequence[Policy], name: str | None) -> list[Policy]:
