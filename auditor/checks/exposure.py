@@ -40,6 +40,12 @@ SECRET_READS = frozenset({"secretsmanager:getsecretvalue", "secretsmanager:batch
 
 
 @lru_cache(maxsize=1)
+def secret_actions() -> frozenset[str]:
+    """Actions that return secrets or credentials: the credentials-exposure list and the secret reads."""
+    return sensitive_sets()["credentials-exposure"] | SECRET_READS
+
+
+@lru_cache(maxsize=1)
 def _reasons() -> dict[str, str]:
     return {entry.action.lower(): entry.reason
             for entries in load_sensitive().by_category().values() for entry in entries}
@@ -232,7 +238,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
             continue
         writes = statement.actions & action_classes(catalog).write
-        secrets = statement.actions & (sensitive_sets()["credentials-exposure"] | SECRET_READS)
+        secrets = statement.actions & secret_actions()
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
         yield Hit(

@@ -24,7 +24,7 @@ from auditor.checks._risk import (
     narrowing_condition,
     principal_account,
 )
-from auditor.checks.exposure import SECRET_READS, sensitive_sets
+from auditor.checks.exposure import secret_actions
 from auditor.engine import CheckContext
 from auditor.knowledge import load_confused_deputy_exemptions
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
@@ -44,6 +44,11 @@ _GITHUB = "token.actions.githubusercontent.com"
 _AUD_ONLY_PROVIDERS = ("cognito-identity.amazonaws.com",)
 _POSITIVE_STRING = frozenset({"StringEquals", "StringLike", "StringEqualsIgnoreCase", "ForAnyValue:StringEquals",
                               "ForAnyValue:StringLike"})
+
+
+def _trusted_accounts(context: CheckContext) -> frozenset[str]:
+    """The ``trusted-accounts`` setting: your organisation's accounts."""
+    return frozenset(context.options.get("trusted_accounts") or ())
 
 
 def _role_account(policy: Policy) -> str | None:
@@ -142,7 +147,7 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
 )
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     own = _role_account(policy)
-    trusted = frozenset(context.options.get("trusted_accounts") or ())
+    trusted = _trusted_accounts(context)
     if policy.kind is not PolicyKind.TRUST or _external_id_required_by_deny(policy):
         return
     for statement in _assume_statements(policy):
@@ -522,7 +527,7 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
     if not yours:
         return
     writes = action_classes(context.catalog).write
-    secrets = sensitive_sets()["credentials-exposure"] | SECRET_READS
+    secrets = secret_actions()
     for allow in compiled(policy, context):
         statement = allow.statement
         if not allow.is_allow or allow.never_applies or denied_outside(allow, policy, context):
@@ -561,5 +566,4 @@ def _your_accounts(policy: Policy, context: CheckContext) -> frozenset[str]:
         named = {account for statement in policy.statements for resource in statement.resources or ()
                  if (account := arn_account(resource))}
         own = next(iter(named)) if len(named) == 1 else None
-    trusted = frozenset(context.options.get("trusted_accounts") or ())
-    return trusted | context.input_accounts | ({own} if own else set())
+    return _trusted_accounts(context) | context.input_accounts | ({own} if own else set())
