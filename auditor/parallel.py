@@ -22,7 +22,7 @@ from auditor.loaders import STDIN, LoadOptions, discover, load_file, standard_in
 from auditor.loaders.parse import ParseError, decode_bytes
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
-from auditor.report import Verdict
+from auditor.report import Verdict, excerpt_line_numbers
 from auditor.run import DriftSettings
 from auditor.source import Source
 
@@ -63,13 +63,14 @@ def effective_jobs(jobs: int | None, sizes: Mapping[Path, int]) -> int:
 
 
 class FileSource(Source):
-    """A source known by its path only: the text is read again if a reporter wants to show a line."""
+    """A source known by its path only: the lines a worker sent for excerpts, else the file read again."""
 
-    __slots__ = ("_loaded",)
+    __slots__ = ("_loaded", "known_lines")
 
     def __init__(self, display_path: str) -> None:
         super().__init__(display_path)
         self._loaded = False
+        self.known_lines: dict[int, str | None] = {}
 
     def document_text(self) -> str | None:
         if not self._loaded:
@@ -85,6 +86,8 @@ class FileSource(Source):
         return self.text
 
     def line_text(self, line: int) -> str | None:
+        if line in self.known_lines:
+            return self.known_lines[line]
         self.document_text()
         return super().line_text(line)
 
@@ -160,14 +163,16 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     context = _worker_context(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
-    prints = [_Fingerprint() if fingerprints and part == 0 else None for _, part, _ in units]
+    prints = [_Fingerprint(fingerprints) if part == 0 else None for _, part, _ in units]
     loads = [load_file(Path(name), options, on_read=fingerprint)
              for (name, _, _), fingerprint in zip(units, prints, strict=True)]
     for (_, part, shares), loaded, fingerprint in zip(units, loads, prints, strict=True):
         findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
                                           (part, shares))
         outcome = _outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings)
-        if fingerprint is not None and fingerprint.value is not None and shares == 1:
+        if fingerprint is not None:
+            outcome["lines"] = fingerprint.excerpt_lines(findings)
+        if fingerprints and fingerprint is not None and fingerprint.value is not None and shares == 1:
             from auditor.result_cache import store_text
 
             # encoded here, in parallel, for the store the main process writes: its largest serial cost
@@ -178,13 +183,34 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
 
 
 class _Fingerprint:
-    """Given to ``load_file``: the fingerprint of the very bytes that were checked (see ``_fingerprint_of``)."""
+    """Given to ``load_file``: the fingerprint of the very bytes that were checked (see ``_fingerprint_of``), when
+    asked for, and those bytes (of a file below SPLIT_BYTES) for the lines the report shows."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
         self.value: tuple[str, str, list[int] | None] | None = None
+        self.shown = ""
+        self.data: bytes | None = None
 
     def __call__(self, shown: str, info: os.stat_result, data: bytes) -> None:
-        self.value = _fingerprint_of(shown, info, data)
+        if self.wanted:
+            self.value = _fingerprint_of(shown, info, data)
+        self.shown = shown
+        self.data = data if len(data) < SPLIT_BYTES else None
+
+    def excerpt_lines(self, findings: Sequence[Finding]) -> list[tuple[str, int, str | None]]:
+        """(path, line, text or None past the end) of every line an excerpt around a finding in this file shows,
+        as ``FileSource`` would read them, so that the main process need not read the file again."""
+        data, self.data = self.data, None
+        wanted = sorted({line for finding in findings if finding.location.path == self.shown and finding.location.line
+                         for line in excerpt_line_numbers(finding.location.line)})
+        if data is None or not wanted:
+            return []
+        try:
+            source = Source(self.shown, decode_bytes(data))
+        except ParseError:
+            return []
+        return [(self.shown, line, source.line_text(line)) for line in wanted]
 
 
 _contexts: list[tuple[Catalog, dict[str, Any], CheckContext]] = []
@@ -374,6 +400,8 @@ def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: L
         verdicts.extend(Verdict(*v) for v in outcome["verdicts"])
         result.suppressions.extend(InlineSuppression(**item) for item in outcome["suppressions"])
         result.policies.extend(Policy(PolicyKind.IDENTITY, source(path), "", ()) for path in outcome["policies"])
+        for path, line, text in outcome.get("lines", ()):
+            source(path).known_lines[line] = text
         result.document_problems.extend((source(path), Problem(**problem))
                                         for path, problem in outcome["document_problems"])
         result.errors.extend(InputError(**error) for error in outcome["errors"])

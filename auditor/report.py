@@ -37,6 +37,15 @@ class RuleInfo:
         return f"https://github.com/iam-audit/iam-audit/blob/main/docs/rules.md#{self.id.lower()}-{self.slug}"
 
 
+EXCERPT_CONTEXT_LINES = 1
+"""Lines a report shows on each side of a finding's line."""
+
+
+def excerpt_line_numbers(line: int) -> range:
+    """The 1-based lines an excerpt around ``line`` shows (some may be past the end of the file)."""
+    return range(max(1, line - EXCERPT_CONTEXT_LINES), line + EXCERPT_CONTEXT_LINES + 1)
+
+
 class Verdict(NamedTuple):
     """The one-line outcome of comparing a principal (or a policy) with a documented baseline."""
 

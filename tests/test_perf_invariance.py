@@ -250,3 +250,27 @@ def test_a_worker_keeps_no_document_alive_after_its_chunk(tmp_path: Path) -> Non
     for _, _, context in parallel._contexts:
         walk(context.options, 0)
     assert held == []
+
+
+def test_workers_send_the_lines_excerpts_show_so_files_are_not_read_again(varied: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.engine import Selection
+    from auditor.loaders import LoadOptions
+    from auditor.loaders.parse import decode_bytes
+    from auditor.parallel import load_and_check
+    from auditor.source import Source
+
+    monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = shutil.copytree(varied, tmp_path / "inputs")
+    originals = {path: Source("", decode_bytes(path.read_bytes())) for path in folder.rglob("*.*")
+                 if path.name != "latin1.json"}
+    monkeypatch.chdir(tmp_path)
+    loaded, findings, _ = load_and_check(["inputs"], LoadOptions(), Selection(), jobs=2)
+    shutil.rmtree(folder)  # whatever the report shows now comes from the workers
+    sources = {policy.source.display_path: policy.source for policy in loaded.policies}
+    shown = [f for f in findings if f.location.line and f.location.path in sources]
+    assert len({f.location.path for f in shown}) >= 4
+    for finding in shown:
+        original = originals[tmp_path / finding.location.path]
+        for number in (finding.location.line - 1, finding.location.line, finding.location.line + 1):
+            assert sources[finding.location.path].line_text(number) == original.line_text(number), (finding, number)

@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, TextIO
 
 from auditor.model import Finding, Severity
-from auditor.report import Report
+from auditor.report import EXCERPT_CONTEXT_LINES, Report, excerpt_line_numbers
 from auditor.reporters._escape import strip_control
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ SEVERITY_STYLE = {
     Severity.INFO: "2",
 }
 BOLD, DIM, BLUE, UNDERLINE, YELLOW, GREEN = "1", "2", "34", "1;4", "1;33", "32"
-CONTEXT_LINES = 1
 MAX_EXCERPT_WIDTH = 160
 
 
@@ -103,12 +102,12 @@ def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | N
 def _excerpt(path: str, line: int, column: int, style: str, writer: _Writer, read_line: LineReader) -> str:
     """The lines around ``line`` with a caret under ``column``, as text ready to write."""
     shown = []
-    width = len(str(line + CONTEXT_LINES))
+    width = len(str(line + EXCERPT_CONTEXT_LINES))
     start = 0
     if column > MAX_EXCERPT_WIDTH - 20:
         start = column - 1 - MAX_EXCERPT_WIDTH // 2
     gutter_blank = writer.style(f"{'':>{width}} │", BLUE)
-    for number in range(max(1, line - CONTEXT_LINES), line + CONTEXT_LINES + 1):
+    for number in excerpt_line_numbers(line):
         text = read_line(path, number)
         if text is None:
             continue
