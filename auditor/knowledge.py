@@ -412,3 +412,48 @@ def load_confused_deputy_exemptions() -> dict[str, ConfusedDeputyExemption]:
             raise KnowledgeError(f"{where}: {service} is listed twice")
         exemptions[service] = ConfusedDeputyExemption(service, _text(entry["reason"], f"{where}.reason"))
     return exemptions
+
+
+@dataclass(frozen=True, slots=True)
+class AwsServiceAccount:
+    """An account of AWS's through which a service delivers logs into customers' buckets."""
+
+    account: str
+    service: str
+    purpose: str
+    actions: frozenset[str]
+    """The lower-case actions the service needs."""
+    regions: tuple[str, ...]
+    source: str
+
+    def describe(self) -> str:
+        return f"{self.service}'s {self.purpose} account for {', '.join(self.regions)} ({self.account})"
+
+
+_ACCOUNT_ID = re.compile(r"\d{12}\Z")
+
+
+@lru_cache(maxsize=1)
+def load_aws_service_accounts() -> dict[str, AwsServiceAccount]:
+    """``rules/aws-service-accounts.yaml`` by account id."""
+    accounts: dict[str, AwsServiceAccount] = {}
+    for where, entry in _keyed_entries("aws-service-accounts.yaml", ("service", "purpose", "actions", "source",
+                                                                     "accounts"), "services"):
+        actions = frozenset(_action(item, f"{where}.actions").lower()
+                            for item in _sequence(entry["actions"], f"{where}.actions", non_empty=True))
+        by_region = entry["accounts"]
+        if not isinstance(by_region, dict) or not by_region:
+            raise KnowledgeError(f"{where}.accounts: expected a mapping of Region to account id")
+        regions: dict[str, list[str]] = {}
+        for region, account in by_region.items():
+            if not isinstance(account, str) or not _ACCOUNT_ID.match(account):
+                raise KnowledgeError(f"{where}.accounts.{region}: expected a 12-digit account id in quotes, "
+                                     f"got {account!r}")
+            regions.setdefault(account, []).append(_text(region, f"{where}.accounts"))
+        for account, names in regions.items():
+            if account in accounts:
+                raise KnowledgeError(f"{where}: {account} is listed twice")
+            accounts[account] = AwsServiceAccount(account, _text(entry["service"], f"{where}.service"),
+                                                  _text(entry["purpose"], f"{where}.purpose"), actions,
+                                                  tuple(names), _text(entry["source"], f"{where}.source"))
+    return accounts

@@ -627,3 +627,33 @@ def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyon
                          PolicyKind.RESOURCE, "IAM030")
     assert finding.message == ("Allows every AWS principal to s3:GetObject from any account that meets aws:SourceIp: "
                                "a network or user-name condition names no account or organisation")
+
+
+@pytest.mark.parametrize(("principal", "actions", "expected"), [
+    ('{"AWS": "arn:aws:iam::127311923021:root"}', '"s3:PutObject"', []),  # ELB, us-east-1
+    ('{"AWS": "arn:aws:iam::193672423079:user/logs"}', '["s3:PutObject", "s3:GetBucketAcl"]', []),  # Redshift
+    ('{"AWS": "086441151436"}', '["s3:GetBucketAcl", "s3:PutObject"]', []),  # CloudTrail, before its principal
+    ('{"AWS": "arn:aws:iam::127311923021:root"}', '["s3:PutObject", "s3:GetObject"]', [("low", "s3:GetObject")]),
+    ('{"AWS": ["arn:aws:iam::127311923021:root", "999988887777"]}', '"s3:PutObject"', [("high", "999988887777")]),
+])
+def test_the_accounts_aws_services_deliver_logs_through_are_not_foreign(principal: str, actions: str,
+                                                                        expected: list[tuple[str, str]]) -> None:
+    statement = (f'{{"Effect": "Allow", "Principal": {principal}, "Action": {actions}, '
+                 '"Resource": ["arn:aws:s3:::logs/AWSLogs/111122223333/*", "arn:aws:s3:::logs"]}')
+    found = _external(statement, ("111122223333",))
+    assert [f.severity.value for f in found] == [severity for severity, _ in expected]
+    for finding, (_, named) in zip(found, expected, strict=True):
+        assert named in finding.message
+    if expected and expected[0][0] == "low":
+        assert found[0].message.startswith("Grants s3:GetObject to Elastic Load Balancing's access-log delivery "
+                                           "account for us-east-1 (127311923021), which needs only s3:PutObject")
+
+
+def test_the_aws_service_accounts_file_is_well_formed() -> None:
+    from auditor.knowledge import load_aws_service_accounts
+
+    accounts = load_aws_service_accounts()
+    assert accounts["127311923021"].service == "Elastic Load Balancing"
+    assert accounts["665727464434"].regions == ("us-gov-west-1", "us-gov-east-1")  # Redshift: one for both
+    assert all(len(a) == 12 and a.isdigit() and info.actions and info.source.startswith("https://docs.aws.amazon.com/")
+               for a, info in accounts.items())

@@ -26,9 +26,9 @@ from auditor.checks._risk import (
 )
 from auditor.checks.exposure import secret_actions
 from auditor.engine import CheckContext
-from auditor.knowledge import load_confused_deputy_exemptions
+from auditor.knowledge import load_aws_service_accounts, load_confused_deputy_exemptions
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
-from auditor.permissions import glob_matches
+from auditor.permissions import CompiledStatement, glob_matches
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -478,14 +478,18 @@ def trust_any_principal(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         )
 
 
-def _key_policy_export(statement: str) -> str:
-    """An account export whose KMS key (in 111122223333) has a key policy of one ``statement``."""
-    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+def _key_policy_export(statement: str, service: str = "kms", name: str = "alias/app",
+                       arn: str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab") -> str:
+    """An account export (of 111122223333) whose KMS key, or other resource, has a policy of one ``statement``."""
     return ('{"RoleDetailList": [{"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", '
             '"RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": {"Version": '
             '"2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
-            '"Action": "sts:AssumeRole"}]}}], "ResourcePolicies": [{"service": "kms", "name": "alias/app", '
-            f'"arn": "{key}", "region": "us-east-1", "policy": {_V}{statement}]}}}}]}}')
+            f'"Action": "sts:AssumeRole"}}]}}}}], "ResourcePolicies": [{{"service": "{service}", "name": "{name}", '
+            f'"arn": "{arn}", "region": "us-east-1", "policy": {_V}{statement}]}}}}]}}')
+
+
+def _bucket_policy_export(statement: str) -> str:
+    return _key_policy_export(statement, "s3", "alb-logs", "arn:aws:s3:::alb-logs")
 
 
 @RULES.rule(
@@ -496,7 +500,9 @@ def _key_policy_export(statement: str) -> str:
          "resource's own account nor one the `trusted-accounts` setting lists, with no condition confining it to "
          "your organisation (`aws:PrincipalOrgID`...), or a `\"*\"` principal that a condition confines to such an "
          "account (`aws:PrincipalAccount`, `kms:CallerAccount`, `aws:SourceAccount`). A Deny of everyone outside "
-         "your organisation in the same policy confines it too. The resource's account comes from its ARN, from the "
+         "your organisation in the same policy confines it too. The accounts through which AWS services deliver logs "
+         "(Elastic Load Balancing, Redshift, CloudTrail: `rules/aws-service-accounts.yaml`) are AWS's: reported, at "
+         "low, only when granted more than the service needs. The resource's account comes from its ARN, from the "
          "ARNs its statements name, or from the users and roles of the same export; when none of those nor "
          "`trusted-accounts` is known (a bucket policy file alone), the rule cannot tell yours from others' and "
          "reports nothing. High when write, permissions-management or secret-reading actions are granted. An "
@@ -511,14 +517,22 @@ def _key_policy_export(statement: str) -> str:
         "trusted.",
     bad=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
                                     '"Action": ["kms:Decrypt", "kms:ReEncrypt*"], "Resource": "*"}'), "IAM036",
-                 note="high: kms:Decrypt and kms:ReEncrypt* are write actions in the catalogue")],
+                 note="high: kms:Decrypt and kms:ReEncrypt* are write actions in the catalogue"),
+         example(_bucket_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"}, '
+                                       '"Action": ["s3:PutObject", "s3:GetObject"], "Resource": '
+                                       '"arn:aws:s3:::alb-logs/*"}'), "IAM036",
+                 note="low: Elastic Load Balancing's log-delivery account needs only s3:PutObject")],
     good=[example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, '
                                      '"Action": "kms:*", "Resource": "*"}'),
                   note="the key's own account"),
           example(_key_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
                                      '"Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": '
                                      '{"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}'),
-                  note="confined to the organisation")],
+                  note="confined to the organisation"),
+          example(_bucket_policy_export('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"}, '
+                                        '"Action": "s3:PutObject", "Resource": '
+                                        '"arn:aws:s3:::alb-logs/AWSLogs/111122223333/*"}'),
+                  note="Elastic Load Balancing's log-delivery account in us-east-1, as AWS documents it")],
 )
 def resource_external_account(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     if policy.kind is not PolicyKind.RESOURCE:
@@ -528,19 +542,26 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
         return
     writes = action_classes(context.catalog).write
     secrets = secret_actions()
+    aws_owned = load_aws_service_accounts()
     for allow in compiled(policy, context):
         statement = allow.statement
         if not allow.is_allow or allow.never_applies or denied_outside(allow, policy, context):
             continue
         confined = confined_accounts(statement.conditions)
         if confined is not None:  # "*" (or a service) acting for the accounts a condition names
-            foreign, pointer = sorted(confined[0] - yours), confined[1].pointer
+            pointer = confined[1].pointer
+            foreign = sorted(confined[0] - yours - aws_owned.keys())
             values = foreign
+            yield from _aws_service_grants(sorted(confined[0] & aws_owned.keys() - yours), pointer, allow, context)
         elif narrowing_condition(statement.conditions) is not None:
             continue  # confined to an organisation, a network or principals of known ARNs
         else:
             others = [r for r in statement.principals or ()
                       if (account := principal_account(r)) and account not in yours]
+            for reference in (r for r in others if principal_account(r) in aws_owned):
+                yield from _aws_service_grants([principal_account(reference) or ""], reference.pointer, allow,
+                                               context)
+            others = [r for r in others if principal_account(r) not in aws_owned]
             foreign = sorted({principal_account(r) or r.value for r in others})
             pointer = others[0].pointer if others else ""
             values = [r.value for r in others]
@@ -555,6 +576,25 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),
                      "write_or_secret_actions": display(serious, context.catalog, 20)},
+        )
+
+
+def _aws_service_grants(accounts: list[str], pointer: str, allow: CompiledStatement, context: CheckContext
+                        ) -> Iterator[Hit]:
+    """An AWS service's log-delivery account (``rules/aws-service-accounts.yaml``) is AWS's, not a third party's:
+    reported only for actions beyond those the service needs."""
+    for account in accounts:
+        known = load_aws_service_accounts()[account]
+        extra = allow.actions - known.actions
+        if not extra:
+            continue
+        needed = display(known.actions, context.catalog, 5)
+        yield Hit(
+            f"Grants {', '.join(display(extra, context.catalog, 3))}{' and more' if len(extra) > 3 else ''} to "
+            f"{known.describe()}, which needs only {', '.join(needed)}; remove the rest",
+            pointer=pointer, statement=allow.statement, severity=Severity.LOW,
+            details={"aws_service": known.service, "account": account, "needed": needed,
+                     "beyond_needs": display(extra, context.catalog, 20), "source": known.source},
         )
 
 
