@@ -71,6 +71,11 @@ class PolicyKind(str, Enum):
     ORGANIZATION = "organization"
 
 
+IAM_ORGANIZATION_POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
+"""The AWS Organizations policy types written in the IAM policy language (tag, backup and AI opt-out policies
+are not); service control policies are the default of CloudFormation's and Terraform's organization policies."""
+
+
 VALIDITY_CATEGORIES = (
     "malformed",
     "unknown-action",

@@ -331,6 +331,42 @@ def _old_version_problem(normalizer: _Normalizer, statements: list[Statement], v
                        '"2012-10-17"', pointer, **details, variables=sorted({v for _, v in used}), in_deny=in_deny)
 
 
+def _organization_policy_problems(normalizer: _Normalizer, statements: list[Statement]) -> None:
+    """A service control policy takes no ``Principal``; a resource control policy needs ``"Principal": "*"`` in
+    every statement and only denies (AWS's own RCPFullAWSAccess is the one Allow)."""
+    controls = [statement for statement in statements if statement.principals is not None]
+    if not controls:
+        return
+    if len(controls) < len(statements):
+        first = next(statement for statement in statements if statement.principals is None)
+        other = controls[0]
+        normalizer.problem(
+            "principal-element",
+            f"statement {first.sid or first.index} has no Principal while statement {other.sid or other.index} has "
+            'one: a service control policy takes no Principal, a resource control policy needs "Principal": "*" in '
+            "every statement; split them into two policies",
+            first.pointer)
+    for statement in controls:
+        principals = statement.principals or ()
+        if not all(reference.type in ("*", "AWS") and reference.value == "*" for reference in principals):
+            normalizer.problem(
+                "principal-element",
+                'a resource control policy applies to every principal: its Principal must be "*"; name the '
+                "principals it should spare in a condition (aws:PrincipalArn, aws:PrincipalAccount, "
+                "aws:PrincipalOrgID)", statement.element_pointer("Principal"))
+        elif statement.effect == "Allow" and not _allows_everything(statement):
+            normalizer.problem(
+                "bad-effect",
+                'a resource control policy can only Deny (its one Allow, "*" on "*", is AWS\'s RCPFullAWSAccess): '
+                "what it does not deny stays as the resource's own policies decide",
+                statement.element_pointer("Effect"))
+
+
+def _allows_everything(statement: Statement) -> bool:
+    return (statement.actions == ("*",) and statement.resources == ("*",) and not statement.conditions
+            and statement.not_actions is None and statement.not_resources is None)
+
+
 def _is_ecr_action(action: str) -> bool:
     """An ECR repository policy leaves ``Resource`` out (the repository is the resource): a resource policy's
     statement of ECR actions alone is one."""
@@ -425,6 +461,8 @@ def normalize_policy(
                     statements.append(statement)
     if old_version is not None:
         _old_version_problem(normalizer, statements, *old_version)
+    if kind is PolicyKind.ORGANIZATION:
+        _organization_policy_problems(normalizer, statements)
     return Policy(
         kind=kind,
         source=source,

@@ -358,3 +358,34 @@ def test_an_ecr_repository_policy_alone_or_in_an_export_may_leave_out_resource()
     s3 = {"ResourcePolicies": [{**export["ResourcePolicies"][0], "service": "s3"}]}
     [bucket] = load_text(json.dumps(s3), "account.json", LoadOptions()).policies
     assert [p.rule for p in bucket.problems] == ["resource-element"]  # a bucket policy must name its resources
+
+
+ORG_CONTENT = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": '
+               '"arn:aws:iam::111122223333:root"}, "Action": "s3:*", "Resource": "*"}]}')
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("org.yaml", "Resources:\n  Rcp:\n    Type: AWS::Organizations::Policy\n    Properties:\n      Name: rcp\n"
+                 f"      Type: RESOURCE_CONTROL_POLICY\n      Content: '{ORG_CONTENT}'\n"
+                 "  Tags:\n    Type: AWS::Organizations::Policy\n    Properties:\n      Name: tags\n"
+                 "      Type: TAG_POLICY\n      Content: {tags: {Team: {tag_key: {'@@assign': Team}}}}\n"),
+    ("org.tf", f'resource "aws_organizations_policy" "rcp" {{\n  name = "rcp"\n  type = "RESOURCE_CONTROL_POLICY"\n'
+               f'  content = <<EOT\n{ORG_CONTENT}\nEOT\n}}\n'
+               'resource "aws_organizations_policy" "tags" {\n  name = "tags"\n  type = "TAG_POLICY"\n'
+               '  content = jsonencode({tags = {Team = {tag_key = {"@@assign" = "Team"}}}})\n}\n'),
+    ("plan.json", json.dumps({"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "aws_organizations_policy.rcp", "mode": "managed", "type": "aws_organizations_policy",
+         "name": "rcp", "values": {"name": "rcp", "type": "RESOURCE_CONTROL_POLICY", "content": ORG_CONTENT}},
+        {"address": "aws_organizations_policy.tags", "mode": "managed", "type": "aws_organizations_policy",
+         "name": "tags", "values": {"name": "tags", "type": "TAG_POLICY", "content": '{"tags": {}}'}}]}}})),
+])
+def test_service_and_resource_control_policies_of_templates_are_organization_policies(name: str, text: str) -> None:
+    loaded = load_text(text, name, LoadOptions())
+    assert [(p.kind, p.subject.name if p.subject else None) for p in loaded.policies] == [
+        (PolicyKind.ORGANIZATION, "rcp")]  # the tag policy is not in the IAM policy language
+    assert [problem.rule for problem in loaded.policies[0].problems] == ["principal-element"]
+
+
+def test_a_template_without_any_policy_is_listed_as_skipped() -> None:
+    loaded = load_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n", "bucket.yaml", LoadOptions())
+    assert loaded.skipped == [("bucket.yaml", "no IAM policy (no resource of the template holds one)")]

@@ -87,14 +87,20 @@ def bad_version(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 @RULES.rule(
     "IAM103", "bad-effect", CATEGORY, Severity.HIGH, "Missing or invalid Effect",
-    what='Reports a statement whose `Effect` is missing or is not exactly "Allow" or "Deny".',
+    what='Reports a statement whose `Effect` is missing or is not exactly "Allow" or "Deny", and an `Allow` in a '
+         'resource control policy (RCPs only deny; AWS\'s RCPFullAWSAccess, "*" on "*", is the one Allow).',
     why="IAM rejects the policy; a Deny meant as a guardrail that is spelt `deny` protects nothing.",
     example='{"Version": "2012-10-17", "Statement": [{"Effect": "deny", "Action": "s3:*", "Resource": "*"}]}',
     fix='Write `"Effect": "Allow"` or `"Effect": "Deny"` (case-sensitive).',
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "deny", "Action": "s3:ListBucket", '
-                 '"Resource": "arn:aws:s3:::b"}]}', "IAM103")],
+                 '"Resource": "arn:aws:s3:::b"}]}', "IAM103"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": '
+                 '"s3:GetObject", "Resource": "*"}]}', "IAM103", kind=PolicyKind.ORGANIZATION,
+                 note="a resource control policy that allows")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:ListBucket", '
-                  '"Resource": "arn:aws:s3:::b"}]}')],
+                  '"Resource": "arn:aws:s3:::b"}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", '
+                  '"Resource": "*"}]}', kind=PolicyKind.ORGANIZATION, note="AWS's RCPFullAWSAccess")],
 )
 def bad_effect(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     return _problems(policy, "bad-effect")
@@ -137,7 +143,9 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 @RULES.rule(
     "IAM106", "principal-element", CATEGORY, Severity.HIGH, "Principal missing, misplaced or of a bad form",
     what="Reports a `Principal` in an identity policy, a resource or trust policy statement without one, a "
-         "`NotPrincipal` in a trust or organization policy, principals that are neither `\"*\"` nor an object of "
+         "`NotPrincipal` in a trust or organization policy, a resource control policy whose `Principal` is not "
+         "`\"*\"`, an organization policy mixing statements with and without `Principal` (an SCP takes none, an RCP "
+         "needs one in every statement), principals that are neither `\"*\"` nor an object of "
          "`AWS`, `Service`, `Federated` or `CanonicalUser`, and an `AWS` or `Service` principal with a wildcard "
          "inside it (`arn:aws:iam::*:root`).",
     why="IAM rejects the policy; in a bucket or key policy a missing principal means the statement never "
@@ -153,10 +161,20 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                  kind=PolicyKind.RESOURCE, note="a wildcard inside a principal ARN is not accepted"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": '
                  '"arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}', "IAM106", "IAM035",
-                 kind=PolicyKind.TRUST, note="NotPrincipal is not accepted in a trust policy")],
+                 kind=PolicyKind.TRUST, note="NotPrincipal is not accepted in a trust policy"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": '
+                 '"arn:aws:iam::123456789012:root"}, "Action": "s3:*", "Resource": "*"}]}', "IAM106",
+                 kind=PolicyKind.ORGANIZATION, note="a resource control policy applies to every principal"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": '
+                 '"organizations:LeaveOrganization", "Resource": "*"}, {"Effect": "Deny", "Principal": "*", '
+                 '"Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}',
+                 "IAM106", kind=PolicyKind.ORGANIZATION, note="half SCP, half RCP")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:ListBucket", '
-                  '"Resource": "arn:aws:s3:::b"}]}', kind=PolicyKind.RESOURCE)],
+                  '"Resource": "arn:aws:s3:::b"}]}', kind=PolicyKind.RESOURCE),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
+                  '"Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}',
+                  kind=PolicyKind.ORGANIZATION, note="a resource control policy")],
 )
 def principal_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     return _problems(policy, "principal-element")

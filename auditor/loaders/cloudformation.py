@@ -16,7 +16,7 @@ from typing import Any
 
 from auditor.loaders.either import kept_items
 from auditor.loaders.result import InlineSuppression, LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Subject, is_template_value
+from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Subject, is_template_value
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_actions
 from auditor.source import Source, join_pointer
 
@@ -43,6 +43,7 @@ RESOURCE_POLICY_TYPES = {
 }
 RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository"})
 """Their policies' statements may leave out ``Resource``: the repository is the resource."""
+ORGANIZATION_POLICY = "AWS::Organizations::Policy"
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 SAM_FUNCTION = "AWS::Serverless::Function"
 STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
@@ -377,6 +378,16 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
                                                              "trust": None, "pointer": pointer, "managed": []})
                         principal_parts[logical]["inline"].extend(_present(policy))
+        elif rtype == ORGANIZATION_POLICY and "Content" in props:
+            policy_type = resolver.resolve(props.get("Type"))
+            name = resolver.resolve(props.get("Name"))
+            if policy_type in IAM_ORGANIZATION_POLICY_TYPES:
+                add_policy(props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
+                           Subject("policy", name if isinstance(name, str) else logical_id, None),
+                           f"{policy_type}:{logical_id}")
+            elif not isinstance(policy_type, str) or is_template_value(policy_type):
+                result.not_checked.append(f"{source.display_path}: {logical_id}: an organization policy whose Type "
+                                          "is decided when the stack is deployed")
         elif rtype == SAM_FUNCTION and "Policies" in props:
             read_sam_policies(logical_id, props, pointer)
         elif rtype in RESOURCE_POLICY_TYPES:
@@ -401,6 +412,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 f"{source.display_path}: {parts['kind']} {parts['name']}: the attached managed policies "
                 f"{', '.join(parts['managed'])} are not in the template, so their statements were not checked")
     result.counts["templates"] += 1
+    if not (result.policies or result.principals or result.not_checked or result.document_problems):
+        result.skipped.append((source.display_path, "no IAM policy (no resource of the template holds one)"))
     return result
 
 

@@ -21,6 +21,7 @@ from auditor.loaders.terraform_common import (
     KMS_ALIAS,
     KMS_KEY_POLICY,
     MANAGED_POLICY,
+    ORGANIZATION_POLICY,
     OWNER_ATTRIBUTE,
     POLICY_ATTRIBUTES,
     PRINCIPAL_RESOURCES,
@@ -29,7 +30,7 @@ from auditor.loaders.terraform_common import (
     TerraformPrincipals,
     reference_ref,
 )
-from auditor.model import Policy, PolicyKind, Problem, Subject
+from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
@@ -98,6 +99,9 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
             result.counts[principal_kind + "s"] += 1
         policies: dict[str, Policy | None] = {}
         for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
+            if rtype == ORGANIZATION_POLICY and (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) \
+                    not in IAM_ORGANIZATION_POLICY_TYPES:
+                continue  # a tag, backup or AI opt-out policy: not in the IAM policy language
             if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
                 result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
                                           "apply (check the state, `terraform show -json`, once applied)")

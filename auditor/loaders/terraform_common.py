@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from auditor.loaders.parse import ParseError
-from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
+from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import normalize_policy, template_actions
 from auditor.source import join_pointer
 
@@ -45,6 +45,7 @@ POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic": [("policy", PolicyKind.RESOURCE)],
+    "aws_organizations_policy": [("content", PolicyKind.ORGANIZATION)],
     "aws_iam_policy_document": [("json", PolicyKind.IDENTITY)],
 }
 OWNER_ATTRIBUTE = {
@@ -280,6 +281,7 @@ AWS_MANAGED_ARN = "arn:aws:iam::aws:policy/"
 KMS_ALIAS = "aws_kms_alias"
 """Names a KMS key (``target_key_id``) by an alias, which a resource baseline's name patterns may match."""
 KMS_KEY_POLICY = "aws_kms_key_policy"
+ORGANIZATION_POLICY = "aws_organizations_policy"
 """Holds the policy of the key its ``key_id`` names: the key's aliases are its aliases too."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
                   | frozenset(MEMBERSHIPS) | {KMS_ALIAS})
@@ -685,6 +687,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
             if attribute not in attributes:
                 continue
+            if rtype == ORGANIZATION_POLICY and not self.in_policy_language(address, attributes):
+                continue
             policy = policies[attribute] = self.policy(
                 attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
                 used_documents, rtype in RESOURCE_IMPLIED_TYPES)
@@ -712,6 +716,15 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 if policy is not None:
                     principals.own_policy(address, policy)
         principals.read_attachments(rtype, address, partial(self.argument_refs, resource))
+
+    def in_policy_language(self, address: str, attributes: Mapping[str, ExpressionT]) -> bool:
+        """Whether an ``aws_organizations_policy`` is a service or resource control policy (the others, tag and
+        backup policies, have documents of their own); one whose ``type`` is an expression is not checked."""
+        policy_type = self.literal(attributes["type"]) if "type" in attributes else IAM_ORGANIZATION_POLICY_TYPES[0]
+        if policy_type is None:
+            self.result.not_checked.append(f"{self.source.display_path}: {address}: an organization policy whose "
+                                           "type is an expression")
+        return policy_type in IAM_ORGANIZATION_POLICY_TYPES
 
     def document_policy(self, name: str, shown: str, where: str, kind: PolicyKind, subject: Subject, label: str,
                         used_documents: set[str], resource_implied: bool) -> Policy | None:
