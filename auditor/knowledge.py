@@ -457,3 +457,19 @@ def load_aws_service_accounts() -> dict[str, AwsServiceAccount]:
                                                   _text(entry["purpose"], f"{where}.purpose"), actions,
                                                   tuple(names), _text(entry["source"], f"{where}.source"))
     return accounts
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationRole:
+    """A role an AWS service creates in an organisation's member accounts, trusting the account managing them."""
+
+    name: str
+    what: str
+    trusts: str
+
+
+@lru_cache(maxsize=1)
+def load_organization_roles() -> tuple[OrganizationRole, ...]:
+    """``rules/organization-roles.yaml``."""
+    return tuple(OrganizationRole(*(_text(entry[key], f"{where}.{key}") for key in ("name", "is", "trusts")))
+                 for where, entry in _keyed_entries("organization-roles.yaml", ("name", "is", "trusts"), "roles"))

@@ -657,3 +657,23 @@ def test_the_aws_service_accounts_file_is_well_formed() -> None:
     assert accounts["665727464434"].regions == ("us-gov-west-1", "us-gov-east-1")  # Redshift: one for both
     assert all(len(a) == 12 and a.isdigit() and info.actions and info.source.startswith("https://docs.aws.amazon.com/")
                for a, info in accounts.items())
+
+
+def test_the_roles_aws_creates_in_an_organisations_accounts_need_no_external_id() -> None:
+    def iam031(role: str, trusted: tuple[str, ...] = ()) -> list[str]:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}]}
+        text = export(RoleDetailList=[{"RoleName": role, "Arn": f"arn:aws:iam::111122223333:role/{role}",
+                                       "AssumeRolePolicyDocument": trust, "RolePolicyList": [],
+                                       "AttachedManagedPolicies": []}])
+        context = CheckContext(load_catalog(), {"trusted_accounts": trusted})
+        found = run_rules(load_text(text, "account.json", LoadOptions()), RULES, context,
+                          Selection(select=frozenset({"IAM031"})))
+        return [f"{f.severity.value}: {f.message}" for f in found]
+
+    [organization] = iam031("OrganizationAccountAccessRole")
+    assert organization.startswith("low: 999988887777 may assume this role without an sts:ExternalId condition; "
+                                   "OrganizationAccountAccessRole is the role AWS Organizations creates")
+    assert [m.split(":")[0] for m in iam031("stacksets-exec-0123abcd")] == ["low"]
+    assert iam031("OrganizationAccountAccessRole", ("999988887777",)) == []
+    assert [m.split(":")[0] for m in iam031("DatadogIntegrationRole")] == ["high"]

@@ -26,7 +26,12 @@ from auditor.checks._risk import (
 )
 from auditor.checks.exposure import secret_actions
 from auditor.engine import CheckContext
-from auditor.knowledge import load_aws_service_accounts, load_confused_deputy_exemptions
+from auditor.knowledge import (
+    OrganizationRole,
+    load_aws_service_accounts,
+    load_confused_deputy_exemptions,
+    load_organization_roles,
+)
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
 from auditor.permissions import CompiledStatement, glob_matches
 from auditor.registry import Hit, RuleSet, example
@@ -132,7 +137,9 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "a `sts:ExternalId` condition. Principals of the role's own account (known from the role ARN in an "
          "export; in a CloudFormation template, `!GetAtt` of one of its resources or an ARN built from "
          "`AWS::AccountId`) are fine, and so are those of the accounts the `trusted-accounts` setting lists "
-         "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known. A "
+         "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known; low for the "
+         "roles AWS services create in an organisation's accounts, trusting the account that manages them "
+         "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported.",
     why="A third party that assumes roles for many customers can be tricked by another of its customers into "
         "using your role (the confused deputy); the external id ties each assumption to you.",
@@ -172,7 +179,11 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         if not accounts:
             continue
         known = own is not None or bool(trusted)
-        if not known:
+        organization_role = _organization_role(policy)
+        if organization_role is not None and not decided_later:
+            reason = (f"; {policy.subject.name if policy.subject else 'it'} is {organization_role.what}, trusting "
+                      f"{organization_role.trusts}: that needs no external id, list the account in trusted-accounts")
+        elif not known:
             reason = " (the role's own account is unknown: list your accounts in trusted-accounts)"
         elif decided_later:
             reason = " (the account is decided when the template is deployed: it may be one of yours)"
@@ -181,9 +192,19 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         yield Hit(
             f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition{reason}",
             pointer=pointer, statement=statement,
-            severity=Severity.MEDIUM if not known or decided_later else None,
-            details={"principals": principals, "role_account": own},
+            severity=Severity.LOW if organization_role is not None and not decided_later
+            else Severity.MEDIUM if not known or decided_later else None,
+            details={"principals": principals, "role_account": own,
+                     "organization_role": organization_role.name if organization_role is not None else None},
         )
+
+
+def _organization_role(policy: Policy) -> OrganizationRole | None:
+    """The entry of ``rules/organization-roles.yaml`` the role (whose trust policy this is) is named by."""
+    if policy.subject is None or policy.subject.kind != "role":
+        return None
+    return next((role for role in load_organization_roles()
+                 if glob_matches(role.name, policy.subject.name, ignore_case=True)), None)
 
 
 def _may_assume(statement: Statement) -> bool:
