@@ -424,6 +424,8 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
         types = per_action.get(action, _NOT_YET)
         if types is _NOT_YET:
             types = per_action[action] = _action_resource_types(action, context)
+            if types is not None and any(_any_service(pair, context) for pair in types):
+                types = per_action[action] = None
         if types is None:
             break  # an action IAM evaluates against "*" alone, or a type without ARN format: anything may apply
         pairs |= types
@@ -434,6 +436,12 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
 
 
 _NOT_YET = object()
+
+
+def _any_service(pair: tuple[str, str], context: CheckContext) -> bool:
+    """A resource type whose ARNs may be any service's (backup's recoveryPoint is the ARN of the backed-up
+    service's snapshot, image or backup: ``arn:${Partition}:${Vendor}:...``)."""
+    return "${" in arn_index(context.catalog).type_format(*pair).text.split(":")[2]
 
 
 def names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext) -> bool:
@@ -538,6 +546,10 @@ def _action_resource_types(action: str, context: CheckContext) -> frozenset[tupl
                   '"Resource": ["arn:aws:s3:::bucket-name", "arn:aws:s3:::bucket-name/*"]}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", '
                   '"Resource": "arn:aws:s3:::logs-*"}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+                  '"backup:SearchRecoveryPoint", "Resource": ["arn:aws:ec2:*::snapshot/*", '
+                  '"arn:aws:backup:*:*:recovery-point:*"]}]}',
+                  note="an EBS volume's recovery point is an EC2 snapshot (AWSBackupSearchOperatorAccess)"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", '
                   '"Resource": "arn:aws:kms:*:123456789012:key/*", '
                   '"Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/app"}}}]}')],
