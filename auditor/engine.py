@@ -46,26 +46,29 @@ class CheckContext:
     def __init__(self, catalog: Catalog, options: Mapping[str, Any] | None = None) -> None:
         self.catalog = catalog
         self.options = dict(options or {})
-        self._principal_policy_ids: frozenset[int] = frozenset()
+        self._boundaries: dict[int, list[tuple[Principal, Policy | None]]] = {}
         self.input_accounts: frozenset[str] = frozenset()
         """The accounts of the users, groups and roles of the file being checked (an export's own account)."""
 
     def note_principals(self, principals: Sequence[Principal]) -> None:
         """Remember which policies are in effect for a user or role that principal-scope rules evaluate, and the
         accounts the principals belong to."""
-        self._principal_policy_ids = frozenset(
-            id(policy)
-            for principal in principals
-            if principal.kind in ("user", "role")
-            for policy in principal.identity_policies
-        )
+        self._boundaries = {}
+        for principal in principals:
+            if principal.kind in ("user", "role"):
+                for policy in principal.identity_policies:
+                    self._boundaries.setdefault(id(policy), []).append((principal, principal.permissions_boundary))
         self.input_accounts = frozenset(
             account for principal in principals if principal.arn and (account := arn_account(principal.arn))
         )
 
     def in_effect_for_principal(self, policy: Policy) -> bool:
         """True when ``policy`` applies to a user or role of the input (so principal rules see it)."""
-        return id(policy) in self._principal_policy_ids
+        return id(policy) in self._boundaries
+
+    def holders(self, policy: Policy) -> list[tuple[Principal, Policy | None]]:
+        """The users and roles of the input ``policy`` is in effect for, each with its permissions boundary."""
+        return self._boundaries.get(id(policy), [])
 
     @cached_property
     def retired(self) -> Any:

@@ -677,3 +677,33 @@ def test_the_roles_aws_creates_in_an_organisations_accounts_need_no_external_id(
     assert [m.split(":")[0] for m in iam031("stacksets-exec-0123abcd")] == ["low"]
     assert iam031("OrganizationAccountAccessRole", ("999988887777",)) == []
     assert [m.split(":")[0] for m in iam031("DatadogIntegrationRole")] == ["high"]
+
+
+def test_full_admin_under_a_narrow_permissions_boundary_is_medium() -> None:
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    narrow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+
+    def iam001(*boundaries: dict | None) -> list[str]:
+        roles = [{"RoleName": f"r{i}", "Arn": f"arn:aws:iam::111122223333:role/r{i}", "RolePolicyList": [],
+                  "AttachedManagedPolicies": [{"PolicyName": "Admin",
+                                               "PolicyArn": "arn:aws:iam::111122223333:policy/Admin"}],
+                  **({"PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
+                                              "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/B"}}
+                     if boundary is not None else {})}
+                 for i, boundary in enumerate(boundaries)]
+        policies = [{"PolicyName": "Admin", "Arn": "arn:aws:iam::111122223333:policy/Admin", "DefaultVersionId": "v1",
+                     "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": admin}]}]
+        boundary = next((b for b in boundaries if b is not None), None)
+        if boundary is not None:
+            policies.append({"PolicyName": "B", "Arn": "arn:aws:iam::111122223333:policy/B", "DefaultVersionId": "v1",
+                             "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True,
+                                                    "Document": boundary}]})
+        loaded = load_text(export(RoleDetailList=roles, Policies=policies), "account.json", LoadOptions())
+        found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM001"})))
+        return [f"{f.severity.value}: {f.message}" for f in found if f.subject and f.subject.get("name") == "Admin"]
+
+    [bounded] = iam001(narrow, narrow)
+    assert bounded.startswith("medium: Allows every action on every resource: full administrator access, but the "
+                              "permissions boundary B of role r0 and 1 more allows less")
+    assert [m.split(":")[0] for m in iam001(narrow, None)] == ["critical"]  # r1 has no boundary
+    assert [m.split(":")[0] for m in iam001(admin)] == ["critical"]  # a boundary that allows everything limits nothing

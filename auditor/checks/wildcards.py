@@ -51,7 +51,9 @@ def _allow_statements(policy: Policy, context: CheckContext, kinds: tuple[Policy
     "IAM001", "full-admin", "wildcard-action", Severity.CRITICAL, "Full administrator access",
     what='Reports an `Allow` of `"Action": "*"` on `"Resource": "*"`, and a `NotAction` whose few exclusions leave '
          "a way to grant the rest (for instance `NotAction: iam:Create*` still allows `iam:PutUserPolicy`). "
-         "Conditions on the caller (MFA, source IP, organisation) do not change the verdict.",
+         "Conditions on the caller (MFA, source IP, organisation) do not change the verdict. Medium when every user "
+         "and role of the export that the policy is in effect for has a permissions boundary that is not itself "
+         "administrator access.",
     why="Whoever holds the policy can do anything in the account, including erasing logs and locking out its "
         "owners; a stolen credential of such a principal is a full compromise.",
     example='{"Effect": "Allow", "Action": "*", "Resource": "*"}',
@@ -94,7 +96,18 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             details = {}
         if statement.conditions:
             details["conditions"] = [f"{c.operator}:{c.key}" for c in statement.conditions]
-        yield Hit(message, statement=st, details=details)
+        holders = context.holders(policy)
+        severity = None
+        if holders and all(narrowing_boundary(boundary, context) for _, boundary in holders):
+            # in effect only for users and roles whose boundaries allow less: only what both allow is granted
+            principal, boundary = holders[0]
+            assert boundary is not None  # narrowing_boundary holds of it
+            others = f" and {len(holders) - 1} more" if len(holders) > 1 else ""
+            message += (f", but the permissions boundary {boundary_name(boundary)} of {principal.kind} {principal.name}"
+                        f"{others} allows less, and only what both allow is granted (IAM012 weighs the two together)")
+            severity = Severity.MEDIUM
+            details["permissions_boundaries"] = sorted({b.label or "" for _, b in holders if b is not None})
+        yield Hit(message, statement=st, details=details, severity=severity)
 
 
 @RULES.rule(
@@ -295,6 +308,15 @@ _ROLE = ('{"RoleDetailList": [{"RoleName": "ci", "Arn": "arn:aws:iam::1111222233
 _AWS_POLICY = "arn:aws:iam::aws:policy/"
 
 
+def narrowing_boundary(boundary: Policy | None, context: CheckContext) -> bool:
+    """Whether a permissions boundary limits its principal (it is not itself administrator access)."""
+    return boundary is not None and not any(full_admin(s, context) for s in _allow_statements(boundary, context))
+
+
+def boundary_name(boundary: Policy) -> str:
+    return boundary.subject.name if boundary.subject is not None else boundary.label or ""
+
+
 @RULES.rule(
     "IAM006", "admin-managed-policy", "wildcard-action", Severity.CRITICAL,
     "An AWS managed policy that makes the principal an administrator is attached",
@@ -317,7 +339,7 @@ _AWS_POLICY = "arn:aws:iam::aws:policy/"
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
     boundary = principal.permissions_boundary
-    bounded = boundary is not None and not any(full_admin(s, context) for s in _allow_statements(boundary, context))
+    bounded = narrowing_boundary(boundary, context)
     for arn in principal.attached_policy_arns:
         name = arn.rpartition("/")[2]
         known = privileged.get(name) if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
@@ -327,9 +349,8 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
         message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}"
         severity = known.severity
         if bounded and boundary is not None:
-            boundary_name = boundary.subject.name if boundary.subject is not None else boundary.label
-            message += (f", but its permissions boundary {boundary_name} allows less, and only what both allow is "
-                        "granted (IAM012 weighs the two together)")
+            message += (f", but its permissions boundary {boundary_name(boundary)} allows less, and only what both "
+                        "allow is granted (IAM012 weighs the two together)")
             severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
             details["permissions_boundary"] = boundary.label
         yield Hit(message, pointer=principal.attachment_pointer(arn), severity=severity, details=details)
