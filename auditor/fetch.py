@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -213,8 +214,13 @@ def _error_message(error: Exception) -> str:
     if isinstance(response, dict):
         message = response.get("Error", {}).get("Message")
         if message:
-            return str(message)
-    return str(error)
+            return _one_line(str(message))
+    return _one_line(str(error))
+
+
+def _one_line(text: str) -> str:
+    """A message for one line of stderr (botocore's parameter errors span several)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _operation_name(client: Any, method: str) -> str:
@@ -232,7 +238,7 @@ def _make_session(
     options: FetchOptions, credentials: Mapping[str, str] | None = None
 ) -> boto3.session.Session:
     import boto3
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
 
     try:
         if credentials is not None:
@@ -245,7 +251,13 @@ def _make_session(
                 )
         return boto3.session.Session(profile_name=options.profile)
     except ProfileNotFound as error:
-        raise FetchUsageError(f"AWS profile not found: {options.profile}") from error
+        raise FetchUsageError(
+            f"AWS profile not found: {options.profile!r} "
+            "(`aws configure list-profiles` lists the profiles of ~/.aws/config and ~/.aws/credentials)"
+        ) from error
+    except BotoCoreError as error:  # a configuration file that does not parse
+        raise FetchUsageError(f"{_one_line(str(error))}: fix the AWS configuration, or point AWS_CONFIG_FILE "
+                              "elsewhere") from error
 
 
 def _make_client(session: boto3.session.Session, service: str, region: str, options: FetchOptions) -> Any:
@@ -257,7 +269,12 @@ def _make_client(session: boto3.session.Session, service: str, region: str, opti
         s3={"addressing_style": "path"} if options.endpoint_url else None,
     )
     with _CLIENT_CREATION:
-        return session.client(service, region_name=region, endpoint_url=options.endpoint_url, config=config)
+        try:
+            return session.client(service, region_name=region, endpoint_url=options.endpoint_url, config=config)
+        except ValueError as error:  # an endpoint from AWS_ENDPOINT_URL or the profile that is not a URL
+            raise FetchUsageError(f"{error}: the AWS endpoint must be a URL such as http://localhost:4566 "
+                                  "(check --endpoint-url, AWS_ENDPOINT_URL and the profile's endpoint_url)") \
+                from error
 
 
 def _json_ready(value: Any) -> Any:
@@ -572,10 +589,31 @@ def _resolve_regions(base: boto3.session.Session, options: FetchOptions) -> tupl
     if options.regions:
         return tuple(dict.fromkeys(options.regions))
     if base.region_name:
+        if not _REGION_NAME.match(base.region_name):
+            raise FetchUsageError(f"the AWS region {base.region_name!r} (from AWS_DEFAULT_REGION or "
+                                  "the profile) is not a region name such as eu-west-1: correct it or pass --region")
         return (base.region_name,)
     if options.resource_policies:
-        raise FetchUsageError("no AWS region: pass --region or set AWS_REGION for --resource-policies")
+        raise FetchUsageError("no AWS region: pass --region or set AWS_DEFAULT_REGION for --resource-policies")
     return ("us-east-1",)
+
+
+_REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
+"""botocore's own test of a region name (it makes the region part of a host name)."""
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+\Z")
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+"""AssumeRole's pattern for RoleSessionName."""
+
+
+def _is_endpoint_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _validate(options: FetchOptions) -> None:
@@ -585,6 +623,19 @@ def _validate(options: FetchOptions) -> None:
         raise FetchUsageError("--max-workers must be at least 1")
     if options.page_size is not None and options.page_size < 1:
         raise FetchUsageError("page size must be at least 1")
+    for region in options.regions:
+        if not _REGION_NAME.match(region):
+            raise FetchUsageError(f"--region {region!r} is not a region name such as eu-west-1")
+    if options.endpoint_url is not None and not _is_endpoint_url(options.endpoint_url):
+        raise FetchUsageError(f"--endpoint-url {options.endpoint_url!r} is not an http:// or https:// URL: "
+                              "give one such as http://localhost:4566")
+    for arn in options.role_arns:
+        if not _ROLE_ARN.match(arn):
+            raise FetchUsageError(f"--role-arn {arn!r} is not a role ARN: give one such as "
+                                  "arn:aws:iam::111111111111:role/audit")
+    if not _SESSION_NAME.match(options.session_name):
+        raise FetchUsageError(f"--session-name {options.session_name!r} must be 2 to 64 letters, digits or "
+                              "characters of +=,.@_-")
     if options.output.exists() and options.several_accounts != options.output.is_dir():
         kind = "a directory" if options.several_accounts else "a file"
         raise FetchUsageError(f"--output must be {kind}: {options.output}")

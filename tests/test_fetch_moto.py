@@ -874,14 +874,88 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
             ["--org-role", "Audit", "--role-arn", "arn:aws:iam::111111111111:role/a"],
             "--org-role and --role-arn cannot be combined",
         ),
-        (["--profile", "no-such-profile"], "AWS profile not found: no-such-profile"),
+        (
+            ["--profile", "no-such-profile"],
+            "AWS profile not found: 'no-such-profile' (`aws configure list-profiles` lists the profiles of "
+            "~/.aws/config and ~/.aws/credentials)",
+        ),
         (["--max-workers", "0"], "--max-workers must be at least 1"),
+        (
+            ["--endpoint-url", "notaurl"],
+            "--endpoint-url 'notaurl' is not an http:// or https:// URL: give one such as http://localhost:4566",
+        ),
+        (
+            ["--endpoint-url", "http://"],
+            "--endpoint-url 'http://' is not an http:// or https:// URL: give one such as http://localhost:4566",
+        ),
+        (["--region", ""], "--region '' is not a region name such as eu-west-1"),
+        (["--region", "eu west 1"], "--region 'eu west 1' is not a region name such as eu-west-1"),
+        (
+            ["--role-arn", "audit"],
+            "--role-arn 'audit' is not a role ARN: give one such as arn:aws:iam::111111111111:role/audit",
+        ),
+        (
+            ["--role-arn", "arn:aws:iam::111111111111:role/a", "--session-name", "a b"],
+            "--session-name 'a b' must be 2 to 64 letters, digits or characters of +=,.@_-",
+        ),
     ],
 )
 def test_usage_errors_are_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
     code, _, stderr = run_cli("-o", str(tmp_path / "x.json"), *args)
     assert code == 2
     assert stderr.strip() == f"iam-audit: error: {message}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "AWS_ENDPOINT_URL",
+            "notaurl",
+            "Invalid endpoint: notaurl: the AWS endpoint must be a URL such as http://localhost:4566 "
+            "(check --endpoint-url, AWS_ENDPOINT_URL and the profile's endpoint_url)",
+        ),
+        (
+            "AWS_DEFAULT_REGION",
+            "eu west 1",
+            "the AWS region 'eu west 1' (from AWS_DEFAULT_REGION or the profile) is not a region name such as "
+            "eu-west-1: correct it or pass --region",
+        ),
+    ],
+)
+def test_bad_environment_is_exit_code_2_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, _, stderr = run_cli("-o", str(tmp_path / "x.json"))
+    assert code == 2
+    assert stderr.splitlines() == [f"iam-audit: error: {message}"]
+
+
+def test_a_parameter_aws_refuses_is_named_on_one_line(moto_url: str, tmp_path: Path) -> None:
+    code, _, stderr = run_cli(
+        "-o", str(tmp_path / "x.json"), "--endpoint-url", moto_url,
+        "--role-arn", f"arn:aws:iam::{ACCOUNT_B}:role/audit", "--external-id", "x",
+    )
+    assert code == 2
+    assert stderr.splitlines() == [
+        f"iam-audit: error: nothing could be exported: account {ACCOUNT_B}: AssumeRole failed (ParamValidationError: "
+        "Parameter validation failed: Invalid length for parameter ExternalId, value: 1, valid min length: 2)"
+    ]
+
+
+def test_an_aws_config_that_does_not_parse_is_exit_code_2_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "broken-config"
+    config.write_text("[default\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    code, _, stderr = run_cli("-o", str(tmp_path / "x.json"))
+    assert code == 2
+    assert stderr.splitlines() == [
+        f"iam-audit: error: Unable to parse config file: {config}: fix the AWS configuration, or point "
+        "AWS_CONFIG_FILE elsewhere"
+    ]
 
 
 def test_progress_only_on_a_terminal(moto_url: str, world: dict[str, Any], tmp_path: Path) -> None:
