@@ -240,7 +240,7 @@ _GITHUB = ('{"Effect": "Allow", "Principal": {"Federated": '
     ("StringLike", "repo:*", ("critical", "admits every repository or subject of every owner")),
     ("StringLike", "repo:acme*", ("critical", "admits every repository or subject of every owner")),
     ("StringLike", "repo:*:ref:refs/heads/main", ("critical", "of every owner")),
-    ("StringLike", "repo:acme/*", ("high", "'repo:acme/*' admits every repository or subject of an owner")),
+    ("StringLike", "repo:acme/*", ("high", "'repo:acme/*' admits every repository of acme")),
     ("StringNotEquals", "repo:evil/x:ref:refs/heads/main", ("critical", "(StringNotEquals) names no subject")),
     ("StringLikeIfExists", "repo:acme/app:*", None),
     ("StringEqualsIgnoreCase", "repo:acme/*", None),  # compares the * as a character: names no real repository
@@ -707,3 +707,27 @@ def test_full_admin_under_a_narrow_permissions_boundary_is_medium() -> None:
                               "permissions boundary B of role r0 and 1 more allows less")
     assert [m.split(":")[0] for m in iam001(narrow, None)] == ["critical"]  # r1 has no boundary
     assert [m.split(":")[0] for m in iam001(admin)] == ["critical"]  # a boundary that allows everything limits nothing
+
+
+@pytest.mark.parametrize(("sub", "expected"), [
+    ('"repo:*"', "critical: Web-identity trust of token.actions.githubusercontent.com: "
+                 "token.actions.githubusercontent.com:sub 'repo:*' admits every repository or subject of every owner: "
+                 "anyone can create one that matches"),
+    ('"repo:acme/*"', "high: Web-identity trust of token.actions.githubusercontent.com: "
+                      "token.actions.githubusercontent.com:sub 'repo:acme/*' admits every repository of acme"),
+    ('"repo:acme/infra:ref:refs/heads/main"', None),
+])
+def test_a_web_identity_provider_named_by_reference_is_known_by_its_claims(sub: str, expected: str | None) -> None:
+    text = ('resource "aws_iam_openid_connect_provider" "github" {\n  url = "https://token.actions.githubusercontent.com"\n'
+            '}\nresource "aws_iam_role" "gha" {\n  name = "gha"\n  assume_role_policy = jsonencode({\n'
+            '    Version = "2012-10-17"\n    Statement = [{\n      Effect = "Allow"\n'
+            '      Action = "sts:AssumeRoleWithWebIdentity"\n'
+            '      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }\n'
+            '      Condition = {\n        StringEquals = { "token.actions.githubusercontent.com:aud" = '
+            f'"sts.amazonaws.com" }}\n        StringLike = {{ "token.actions.githubusercontent.com:sub" = {sub} }}\n'
+            '      }\n    }, {\n      Effect = "Allow"\n      Action = "sts:TagSession"\n'
+            '      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }\n    }]\n  })\n}\n')
+    loaded = load_text(text, "main.tf", LoadOptions())
+    found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM033"})))
+    # the second statement, sts:TagSession alone, lets no one assume the role
+    assert [f"{f.severity.value}: {f.message}" for f in found] == ([] if expected is None else [expected])

@@ -207,12 +207,11 @@ def _organization_role(policy: Policy) -> OrganizationRole | None:
                  if glob_matches(role.name, policy.subject.name, ignore_case=True)), None)
 
 
-def _may_assume(statement: Statement) -> bool:
-    """Whether the statement's actions (or what its NotAction leaves) include sts:AssumeRole."""
+def _may_assume(statement: Statement, action: str = "sts:AssumeRole") -> bool:
+    """Whether the statement's actions (or what its NotAction leaves) include ``action`` (sts:AssumeRole...)."""
     if statement.actions is not None:
-        return any(glob_matches(pattern, "sts:AssumeRole", ignore_case=True) for pattern in statement.actions)
-    return not any(glob_matches(pattern, "sts:AssumeRole", ignore_case=True)
-                   for pattern in statement.not_actions or ())
+        return any(glob_matches(pattern, action, ignore_case=True) for pattern in statement.actions)
+    return not any(glob_matches(pattern, action, ignore_case=True) for pattern in statement.not_actions or ())
 
 
 def _external_id_required_by_deny(policy: Policy) -> bool:
@@ -258,7 +257,9 @@ def trust_external_id_placeholder(policy: Policy, context: CheckContext) -> Iter
                 )
 
 
-def _provider(ref: PrincipalRef) -> str | None:
+def _provider(ref: PrincipalRef, statement: Statement) -> str | None:
+    """The OpenID Connect (or other web-identity) provider a ``Federated`` principal names; for a template value
+    (``!Ref GithubOidc``, ``aws_iam_openid_connect_provider.github.arn``), the host its claim conditions name."""
     if ref.type != "Federated":
         return None
     value = ref.value.strip()
@@ -266,37 +267,48 @@ def _provider(ref: PrincipalRef) -> str | None:
         return None
     if ":oidc-provider/" in value:
         return value.split(":oidc-provider/", 1)[1]
+    if "{{" in value:
+        hosts = {c.key.rpartition(":")[0] for c in statement.conditions
+                 if c.key.lower().endswith(_CLAIMS) and "{{" not in c.key}
+        return hosts.pop() if len(hosts) == 1 else value
     return value  # cognito-identity.amazonaws.com, accounts.google.com, www.amazon.com, graph.facebook.com
 
 
-def _sub_reach(value: str, provider: str) -> str | None:
-    """How far a ``sub`` pattern reaches: ``everyone`` (every repository, project or workspace of every owner,
-    including one anybody can create), ``owner`` (every one of one owner, cluster or namespace), or None."""
+_CLAIMS = (":aud", ":sub", ":amr", ":oaud")
+
+
+def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
+    """How far a ``sub`` pattern reaches, and in words: ``everyone`` (every repository, project or workspace of
+    every owner, including one anybody can create), ``owner`` (every one of one owner, cluster or namespace), or
+    None."""
     text = value.strip()
+    everyone = ("everyone", "every repository or subject of every owner: anyone can create one that matches")
     if text in ("*", "?*") or text.startswith("*"):
-        return "everyone"
-    if provider == _GITHUB and text.startswith("repo:"):
+        return everyone
+    if text.startswith("repo:") and (provider == _GITHUB or "{{" in provider):
         repo = text[len("repo:"):].split(":", 1)[0]
         owner, _, name = repo.partition("/")
         if not owner or has_wildcard(owner):  # repo:acme* admits the owner acme-attacker too
-            return "everyone"
-        return "owner" if not name or has_wildcard(name) else None
+            return everyone
+        return ("owner", f"every repository of {owner}") if not name or has_wildcard(name) else None
     if text.startswith("system:"):  # EKS (IRSA): system:serviceaccount:NAMESPACE:NAME
         namespace, _, name = text.removeprefix("system:serviceaccount:").partition(":")
-        wide = (not text.startswith("system:serviceaccount:") or not namespace or has_wildcard(namespace)
-                or not name or has_wildcard(name))
-        return "owner" if wide else None
+        if not text.startswith("system:serviceaccount:") or not namespace or has_wildcard(namespace):
+            return "owner", "every service account of every namespace of the cluster"
+        return ("owner", f"every service account of the namespace {namespace}") \
+            if not name or has_wildcard(name) else None
     if text.startswith("project_path:"):  # GitLab (gitlab.com or self-managed): group/subgroup/project
         path = text[len("project_path:"):].split(":", 1)[0]
         group = path.split("/", 1)[0]
         if not group or has_wildcard(group):
-            return "everyone"
-        return "owner" if "/" not in path or has_wildcard(path) else None
+            return everyone
+        return ("owner", f"every project of the group {group}") if "/" not in path or has_wildcard(path) else None
     if text.startswith("organization:"):  # Terraform Cloud: organization:ORG:project:P:workspace:W:run_phase:R
         organization, _, rest = text[len("organization:"):].partition(":")
         if not organization or has_wildcard(organization):
-            return "everyone"
-        return "owner" if not rest or rest.startswith(("*", "?")) else None
+            return everyone
+        return ("owner", f"every workspace of the organization {organization}") \
+            if not rest or rest.startswith(("*", "?")) else None
     return None
 
 
@@ -364,8 +376,10 @@ def _sub_reach(value: str, provider: str) -> str | None:
 )
 def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _assume_statements(policy):
+        if not _may_assume(statement, "sts:AssumeRoleWithWebIdentity"):
+            continue  # sts:TagSession alone lets no one in
         for ref in statement.principals or ():
-            provider = _provider(ref)
+            provider = _provider(ref, statement)
             if provider is None:
                 continue
             aud = [c for c in _claim_conditions(statement, provider, "aud") if _names_claim(c)]
@@ -374,25 +388,25 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
             needs_sub = not provider.lower().startswith(_AUD_ONLY_PROVIDERS)
             problems = []
             severity = None
+
+            def key(claim: str, provider: str = provider) -> str:
+                return f"{provider}:{claim}" if "{{" not in provider else f"{claim} claim"
+
             if not aud:
-                problems.append(f"no {provider}:aud condition")
+                problems.append(f"no {key('aud')} condition")
             if needs_sub and not sub:
                 problems.append(
-                    f"its {provider}:sub condition ({', '.join(sorted({c.operator for c in written_sub}))}) names no "
+                    f"its {key('sub')} condition ({', '.join(sorted({c.operator for c in written_sub}))}) names no "
                     "subject it admits: every other subject of the provider may assume the role" if written_sub else
-                    f"no {provider}:sub condition: any subject of the provider may assume the role")
+                    f"no {key('sub')} condition: any subject of the provider may assume the role")
                 severity = Severity.CRITICAL
-            reach = {str(v): _sub_reach(str(v), provider) for c in sub if c.base_operator not in LITERAL_OPERATORS
-                     for v in c.values}
-            wide = [value for value, how in reach.items() if how is not None]
-            everyone = [value for value, how in reach.items() if how == "everyone"]
-            if everyone:
-                problems.append(f"{provider}:sub {', '.join(repr(v) for v in everyone)} admits every repository "
-                                "or subject of every owner: anyone can create one that matches")
-                severity = Severity.CRITICAL
-            if len(everyone) < len(wide):
-                problems.append(f"{provider}:sub {', '.join(repr(v) for v in wide if v not in everyone)} admits "
-                                "every repository or subject of an owner")
+            reach = {str(v): how for c in sub if c.base_operator not in LITERAL_OPERATORS for v in c.values
+                     if (how := _sub_reach(str(v), provider)) is not None}
+            wide = list(reach)
+            for value, (extent, words) in reach.items():
+                problems.append(f"{key('sub')} {value!r} admits {words}")
+                if extent == "everyone":
+                    severity = Severity.CRITICAL
             if problems:
                 yield Hit(
                     f"Web-identity trust of {provider}: {'; '.join(problems)}",
