@@ -127,6 +127,25 @@ def test_several_formats_at_once(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown format 'yaml'" in bad.stderr
 
 
+def test_what_was_not_checked_reaches_every_ci_format(tmp_path: Path, sarif_validator: Any) -> None:
+    shutil.copy(REPO / "fixtures" / "loaders" / "terraform" / "unresolved.tf", tmp_path / "main.tf")
+    result = run_cli("check", "--no-config", "--format", "json", "--output-sarif", "out.sarif", "--output-junit",
+                     "junit.xml", "--output-github", "gh.txt", "main.tf", cwd=tmp_path)
+    assert result.returncode == 0
+    items = json.loads(result.stdout)["summary"]["not_checked"]
+    assert len(items) == 5
+    log = json.loads((tmp_path / "out.sarif").read_text())
+    assert_valid(sarif_validator, log)
+    notifications = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["message"]["text"] for n in notifications] == items
+    assert {n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for n in notifications} == {"main.tf"}
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count("<skipped message=\"not checked: main.tf: ") == 5
+    github = (tmp_path / "gh.txt").read_text().splitlines()
+    assert len(github) == 5 and all(line.startswith("::warning file=main.tf,title=iam-audit%3A not checked::")
+                                    for line in github)
+
+
 def test_json_keeps_the_spec_shape(tmp_path: Path) -> None:
     (tmp_path / "app.json").write_text(policy_text())
     (tmp_path / ".iam-audit.toml").write_text(CONFIG)

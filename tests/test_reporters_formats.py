@@ -20,6 +20,7 @@ from auditor.report import Report, RuleDocs, RuleInfo, Summary
 from auditor.reporters import github, html, json_format, junit, markdown, sarif
 from auditor.reporters._escape import github_data, github_property, markdown_text, strip_control, xml_text
 from auditor.reporters._json import LazyItems, readable, readable_chunks
+from auditor.reporters._not_checked import locate, not_checked
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -361,6 +362,89 @@ def test_github_annotations_are_one_escaped_line_each_most_severe_first() -> Non
     assert "line=" not in weird
     assert not any("Dup is used twice" in line for line in lines)
     assert "\x1b" not in "".join(lines) and "\x00" not in "".join(lines)
+
+
+# --- what was not checked, in the CI formats ----------------------------------------------------------
+
+TF = "infra/main.tf"
+NOT_CHECKED = (
+    f"{TF}: aws_iam_policy.from_file.policy = file(\"x.json\"): not checked {SCRIPT}",
+    f"{EXPORT}:42: policy arn:aws:iam::1:policy/p: stored version v2 is not the default, 100%",
+    "baseline vendor/role@1: the input has no user, group or role to compare with it",
+    ".iam-audit.toml:7: the baseline mapping 'App*' -> x/y matches no user, group, role or resource policy",
+    f"{ADMIN} (inline:big): statements after the first 10 of 12 (over --max-statements)",
+)
+SKIPPED = (("package.json", "the document has no Statement"),)
+
+
+def _partial_report() -> Report:
+    summary = Summary(files=6, policies=7, paths=(ADMIN, WEIRD, EXPORT, BROKEN, CLEAN), skipped=SKIPPED,
+                      not_checked=NOT_CHECKED)
+    return _report(summary=summary)
+
+
+def test_not_checked_items_are_located_by_their_prefix() -> None:
+    items = [(i.path, i.line) for i in not_checked(_partial_report())]
+    assert items == [(TF, 0), (EXPORT, 42), (None, 0), (".iam-audit.toml", 7), (ADMIN, 0)]
+    assert locate(f"{WEIRD}: x: y", {WEIRD}).path == WEIRD  # a known path with a colon and spaces in it
+    assert locate("C:\\p\\a.json:3: bad", ()).path == "C:\\p\\a.json"
+    assert locate("user alice: group g is not in the export", ()).path is None
+
+
+def test_sarif_lists_what_was_not_checked_as_warnings_and_skipped_files_as_notes(shared_dir: Path) -> None:
+    log = json.loads(sarif.render(_partial_report()))
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False  # the unreadable file
+    notifications = invocation["toolExecutionNotifications"]
+    assert [(n["level"], n["descriptor"]["id"]) for n in notifications] == (
+        [("error", "input-error")] + [("warning", "not-checked")] * 5 + [("note", "not-a-policy")])
+    warnings = notifications[1:6]
+    assert [w["message"]["text"] for w in warnings] == list(NOT_CHECKED)
+    assert warnings[1]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": EXPORT, "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 42}}
+    assert warnings[0]["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": TF,
+                                                                                    "uriBaseId": "%SRCROOT%"}}
+    assert "locations" not in warnings[2]
+    only_partial = _report(errors=(), summary=Summary(files=1, policies=2, paths=(TF,), not_checked=NOT_CHECKED[:1]))
+    invocation = json.loads(sarif.render(only_partial))["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is True and len(invocation["toolExecutionNotifications"]) == 1
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((shared_dir / "spec" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    assert sorted(validator.iter_errors(log), key=str) == []
+
+
+def test_junit_lists_what_was_not_checked_as_skipped_cases() -> None:
+    output = junit.render(_partial_report())
+    root = ET.fromstring(output)
+    suites = _suites(output)
+    tf_cases = suites[TF].findall("testcase")  # a file whose only policy is unresolved: no passing case
+    assert [case.get("name") for case in tf_cases] == [
+        f'not checked: aws_iam_policy.from_file.policy = file("x.json"): not checked {SCRIPT}']
+    skipped = tf_cases[0].find("skipped")
+    assert skipped is not None and skipped.get("message") == f"not checked: {NOT_CHECKED[0]}"
+    export_names = [case.get("name") for case in suites[EXPORT].findall("testcase")]
+    assert export_names[-1].startswith("not checked: line 42: policy arn:aws:iam::1:policy/p")
+    run_cases = suites["iam-audit"].findall("testcase")  # what names no file belongs to the run
+    assert [case.get("name") for case in run_cases] == [f"not checked: {NOT_CHECKED[2]}"]
+    assert suites[".iam-audit.toml"].find("testcase/skipped") is not None
+    assert [c.get("name") for c in suites["package.json"].findall("testcase")] == ["not a policy"]
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "13", "4", "1", "7")
+
+
+def test_github_annotates_what_was_not_checked_and_names_the_skipped_files() -> None:
+    lines = github.render(_partial_report()).splitlines()
+    warnings = [line for line in lines if "title=iam-audit%3A not checked" in line]
+    assert len(warnings) == 5
+    assert warnings[0].startswith(f"::warning file={TF},title=iam-audit%3A not checked::{TF}: ")
+    assert warnings[1].startswith(f"::warning file={EXPORT},line=42,title=iam-audit%3A not checked::")
+    assert warnings[1].endswith("default, 100%25")
+    assert warnings[2].startswith("::warning title=iam-audit%3A not checked::baseline vendor/role@1: ")
+    assert warnings[3].startswith("::warning file=.iam-audit.toml,line=7,")
+    assert lines[-1] == ("::notice title=iam-audit%3A skipped (not policies)::1 file(s) skipped as plainly not "
+                         "policies:%0Apackage.json: the document has no Statement")
+    assert SCRIPT in warnings[0]  # plain text in an annotation: nothing to escape but the command syntax
 
 
 # --- Markdown --------------------------------------------------------------------------------------

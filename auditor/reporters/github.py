@@ -1,8 +1,10 @@
 """GitHub Actions workflow commands: one annotation per finding.
 
 GitHub shows at most 10 annotations of each level per step (50 per job), so
-findings come most severe first. Suppressed findings are not annotated; files that
-could not be read are annotated as errors.
+findings come most severe first, then what the run left out. Suppressed findings are
+not annotated; files that could not be read are annotated as errors, each item that
+could not be checked as a warning (at its file and line where it names them), and the
+files skipped as plainly not policies are listed in one notice.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from auditor.model import Finding, Severity
 from auditor.report import Report
 from auditor.reporters._escape import github_data, github_property
+from auditor.reporters._not_checked import not_checked
 
 COMMANDS = {
     Severity.CRITICAL: "error",
@@ -18,6 +21,7 @@ COMMANDS = {
     Severity.LOW: "notice",
     Severity.INFO: "notice",
 }
+_SKIPPED_LISTED = 20
 
 
 def render(report: Report) -> str:
@@ -27,9 +31,17 @@ def render(report: Report) -> str:
         lines.append(
             _command("error", error.path, error.line, error.column, "iam-audit: input error", error.message)
         )
+    for item in not_checked(report):
+        lines.append(_command("warning", item.path, item.line, 0, "iam-audit: not checked", item.text))
     for notice in report.summary.expired_suppressions:
         lines.append(_command("warning", str(notice["path"]), int(notice["line"]), 0,
                               "iam-audit: expired suppression", str(notice["message"])))
+    skipped = report.summary.skipped
+    if skipped:
+        listed = "\n".join(f"{path}: {reason}" for path, reason in skipped[:_SKIPPED_LISTED])
+        more = f"\n... and {len(skipped) - _SKIPPED_LISTED} more" if len(skipped) > _SKIPPED_LISTED else ""
+        lines.append(_command("notice", None, 0, 0, "iam-audit: skipped (not policies)",
+                              f"{len(skipped)} file(s) skipped as plainly not policies:\n{listed}{more}"))
     return "".join(f"{line}\n" for line in lines)
 
 
@@ -44,9 +56,9 @@ def _annotation(finding: Finding) -> str:
     return _command(COMMANDS[finding.severity], location.path, location.line, location.column, title, message)
 
 
-def _command(command: str, path: str, line: int, column: int, title: str, message: str) -> str:
-    properties = [f"file={github_property(path)}"]
-    if line > 0:
+def _command(command: str, path: str | None, line: int, column: int, title: str, message: str) -> str:
+    properties = [f"file={github_property(path)}"] if path is not None else []
+    if path is not None and line > 0:
         properties.append(f"line={line}")
         if column > 0:
             properties.append(f"col={column}")

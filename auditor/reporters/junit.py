@@ -4,7 +4,9 @@ One ``<testsuite>`` per input file, one ``<testcase>`` per (file, rule) pair tha
 findings, with a ``<failure>`` listing them, and one passing ``pass`` testcase per file
 without findings, so a clean run still shows what was checked. Suppressed findings
 make a ``<skipped>`` testcase when nothing else of that rule is left in the file;
-files that could not be read get an ``<error>``.
+files that could not be read get an ``<error>``; files that are not policies, and each
+item that could not be checked (``not checked`` in the console), a ``<skipped>`` testcase
+(in the suite of its file, or of the run when it names none).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from auditor.model import Finding, InputError
 from auditor.report import Report
 from auditor.reporters._escape import one_line, xml_text
+from auditor.reporters._not_checked import NotChecked, not_checked
 
 SUITE_FOR_RUN = "iam-audit"
 
@@ -28,8 +31,13 @@ def render(report: Report) -> str:
     errors_by_path: dict[str, list[InputError]] = defaultdict(list)
     for error in report.errors:
         errors_by_path[error.path].append(error)
+    notes_by_path: dict[str | None, list[NotChecked]] = defaultdict(list)
+    for item in not_checked(report):
+        notes_by_path[item.path].append(item)
+    unlocated = notes_by_path.pop(None, [])
     skipped = dict(report.summary.skipped)
-    paths = set(findings_by_path) | set(errors_by_path) | set(skipped) | set(report.summary.paths)
+    checked = set(report.summary.paths)
+    paths = set(findings_by_path) | set(errors_by_path) | set(skipped) | checked | {p for p in notes_by_path if p}
 
     for path in sorted(paths):
         suite = _element(root, "testsuite", name=path)
@@ -40,20 +48,31 @@ def render(report: Report) -> str:
             case = _testcase(suite, path, "input error")
             _element(case, "error", message=error.message, type="InputError").text = xml_text(str(error))
         _rule_cases(suite, path, report, findings_by_path.get(path, []))
-        if path not in skipped and path not in errors_by_path and not findings_by_path.get(path):
+        _not_checked_cases(suite, path, notes_by_path.get(path, []))
+        if path in checked and path not in skipped and path not in errors_by_path and not findings_by_path.get(path):
             _testcase(suite, path, "pass")
         _count(suite, suite.iter("testcase"))
 
     _expired_suppressions(root, report)
-    if not paths:
+    if not paths or unlocated:
         suite = _element(root, "testsuite", name=SUITE_FOR_RUN)
-        checked = f"{report.summary.files} file(s), {report.summary.policies} policy(ies) checked"
-        _testcase(suite, SUITE_FOR_RUN, checked)
+        if not paths:
+            checked_text = f"{report.summary.files} file(s), {report.summary.policies} policy(ies) checked"
+            _testcase(suite, SUITE_FOR_RUN, checked_text)
+        _not_checked_cases(suite, SUITE_FOR_RUN, unlocated)
         _count(suite, suite.iter("testcase"))
     _count(root, root.iter("testcase"))
 
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _not_checked_cases(suite: ET.Element, classname: str, items: list[NotChecked]) -> None:
+    """Each item that could not be checked is a skipped test case: CI shows it, and it neither passes nor fails."""
+    for item in items:
+        where = f"line {item.line}: " if item.line else ""
+        case = _testcase(suite, classname, one_line(f"not checked: {where}{item.what}"))
+        _element(case, "skipped", message=one_line(f"not checked: {item.text}"))
 
 
 def _rule_cases(suite: ET.Element, path: str, report: Report, findings: list[Finding]) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
-from auditor.model import Finding, InputError, Severity
+from auditor.model import Finding, Severity
 from auditor.report import Report, RuleInfo
 from auditor.reporters._escape import markdown_fence
 from auditor.reporters._json import LazyItems, readable_chunks
+from auditor.reporters._not_checked import not_checked
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/iam-audit/iam-audit"
@@ -68,7 +69,7 @@ def to_sarif(report: Report, lazy_results: bool = False) -> dict[str, Any]:
 
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "invocations": [_invocation(report.errors, report.summary.expired_suppressions)],
+        "invocations": [_invocation(report)],
         "columnKind": "unicodeCodePoints",
         "results": LazyItems(findings, result) if lazy_results else [result(finding) for finding in findings],
     }
@@ -195,28 +196,38 @@ def artifact_location(path: str) -> dict[str, str]:
     return {"uri": quote(posix, safe="/"), "uriBaseId": SOURCE_ROOT}
 
 
-def _invocation(errors: tuple[InputError, ...], expired: tuple[Mapping[str, Any], ...] = ()) -> dict[str, Any]:
+def _invocation(report: Report) -> dict[str, Any]:
+    """Input errors (level ``error``), what was not checked (``warning``) and the files skipped as not policies
+    (``note``) are tool execution notifications: a partial audit never reads as a clean one. The run is
+    unsuccessful only when a file could not be read."""
+    errors = report.errors
     invocation: dict[str, Any] = {"executionSuccessful": not errors}
+    expired = report.summary.expired_suppressions
     if expired:
         invocation["toolConfigurationNotifications"] = [
-            {
-                "level": "warning",
-                "descriptor": {"id": "expired-suppression"},
-                "message": {"text": str(notice["message"])},
-                "locations": [_location(str(notice["path"]), int(notice["line"]), 0)],
-            }
+            _notification("warning", "expired-suppression", str(notice["message"]), str(notice["path"]),
+                          int(notice["line"]))
             for notice in expired
         ]
-    if errors:
-        invocation["toolExecutionNotifications"] = [
-            {
-                "level": "error",
-                "message": {"text": error.message},
-                "locations": [_location(error.path, error.line, error.column)],
-            }
-            for error in errors
-        ]
+    notifications = [
+        _notification("error", "input-error", error.message, error.path, error.line, error.column)
+        for error in errors
+    ]
+    notifications += [_notification("warning", "not-checked", item.text, item.path, item.line)
+                      for item in not_checked(report)]
+    notifications += [_notification("note", "not-a-policy", f"{path}: skipped, {reason}", path)
+                      for path, reason in report.summary.skipped]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     return invocation
+
+
+def _notification(level: str, descriptor: str, text: str, path: str | None, line: int = 0,
+                  column: int = 0) -> dict[str, Any]:
+    notification: dict[str, Any] = {"level": level, "descriptor": {"id": descriptor}, "message": {"text": text}}
+    if path is not None:
+        notification["locations"] = [_location(path, line, column)]
+    return notification
 
 
 def _json_fallback(value: object) -> Any:
