@@ -731,3 +731,17 @@ def test_a_web_identity_provider_named_by_reference_is_known_by_its_claims(sub: 
     found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM033"})))
     # the second statement, sts:TagSession alone, lets no one assume the role
     assert [f"{f.severity.value}: {f.message}" for f in found] == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize("condition", ['{"StringEquals": {"s3:DataAccessPointAccount": "111122223333"}}',
+                                       '{"StringEquals": {"s3:DataAccessPointArn": '
+                                       '"arn:aws:s3:us-east-1:111122223333:accesspoint/reports"}}'])
+def test_a_bucket_that_delegates_to_access_points_is_not_public(condition: str) -> None:
+    delegate = ('{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*", "Resource": '
+                f'["arn:aws:s3:::data", "arn:aws:s3:::data/*"], "Condition": {condition}}}')
+    assert "IAM030" not in ids(delegate, PolicyKind.RESOURCE)
+    [public] = findings(delegate.replace(f', "Condition": {condition}', ""), PolicyKind.RESOURCE, "IAM030")
+    assert public.message == "Allows every AWS principal to * with no condition that narrows it"
+    if "DataAccessPointAccount" in condition:  # another account's access points: that account decides who gets in
+        [foreign] = _external(delegate.replace("111122223333", "999988887777"), ("111122223333",))
+        assert foreign.message.startswith("Allows 999988887777, not one of your accounts (111122223333), to *;")

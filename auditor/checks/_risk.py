@@ -174,6 +174,16 @@ def display(actions: Iterable[str], catalog: Catalog, limit: int | None = None) 
     return [catalog.display_name(a) for a in names]
 
 
+def granted_text(statement: CompiledStatement, catalog: Catalog, limit: int = 3) -> str:
+    """The actions a statement grants, for a message: its patterns as written when a few wildcards say it best
+    (``*``, ``s3:Get*``), else the first ``limit`` actions."""
+    written = statement.statement.actions
+    if written is not None and len(written) <= limit and any(has_wildcard(a) for a in written):
+        return ", ".join(written)
+    return ", ".join(display(statement.actions, catalog, limit)) + (" and more" if len(statement.actions) > limit
+                                                                       else "")
+
+
 def principal_account(ref: PrincipalRef) -> str | None:
     return arn_account(ref.value) if ref.type == "AWS" else None
 
@@ -199,10 +209,13 @@ def is_everyone(ref: PrincipalRef) -> bool:
 # Keys whose concrete value confines a statement's callers to known accounts, organisations or networks.
 # Not aws:ResourceAccount, aws:ResourceOrgID or aws:ResourceOrgPaths: in a resource or trust policy they describe
 # the resource itself, whose owner every request matches, whoever makes it.
-_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "kms:calleraccount"})
+# s3:DataAccessPointAccount and s3:DataAccessPointArn: the bucket delegates to the access points of that account (or
+# that one access point), whose own policies decide who gets in; S3 counts such a bucket policy as not public.
+_ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "kms:calleraccount",
+                           "s3:dataaccesspointaccount"})
 _ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:sourceorgid"})
 _ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths"})
-_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
+_ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn", "s3:dataaccesspointarn"})
 _NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
 NARROWING_KEYS = _ACCOUNT_KEYS | _ORG_ID_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS
 _RESOURCE_OWNER_VARIABLES = {

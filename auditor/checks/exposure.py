@@ -11,6 +11,7 @@ from auditor.checks._risk import (
     compiled,
     denied_outside,
     display,
+    granted_text,
     is_everyone,
     is_negated,
     narrowing_condition,
@@ -242,8 +243,7 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
         yield Hit(
-            f"Allows {who} to {', '.join(display(statement.actions, catalog, 3))}"
-            f"{' and more' if len(statement.actions) > 3 else ''}"
+            f"Allows {who} to {granted_text(statement, catalog)}"
             f"{' with no condition that narrows it' if not st.conditions else _unconfined(st.conditions)}",
             pointer=pointer, statement=st, severity=Severity.CRITICAL if writes or secrets else None,
             details={"actions": display(statement.actions, catalog, 20),

@@ -18,6 +18,7 @@ from auditor.checks._risk import (
     confined_accounts,
     denied_outside,
     display,
+    granted_text,
     is_everyone,
     is_negated,
     is_own_account_principal,
@@ -605,8 +606,8 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
         serious = allow.actions & (writes | secrets)
         yield Hit(
             f"Allows {', '.join(foreign)}, not one of your accounts ({', '.join(sorted(yours))}), to "
-            f"{', '.join(display(allow.actions, context.catalog, 3))}{' and more' if len(allow.actions) > 3 else ''}"
-            "; list the account in trusted-accounts if it is a partner you trust",
+            f"{granted_text(allow, context.catalog)}; list the account in trusted-accounts if it is a partner you "
+            "trust",
             pointer=pointer, statement=statement,
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),
