@@ -7,14 +7,14 @@ module here, set by :mod:`auditor.cli`) or by the quick path (which reads them w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 if TYPE_CHECKING:
     import typer
 
-    from auditor.config import Config
+    from auditor.config import BaselineMapping, Config
     from auditor.model import Severity
 
 FORMATS = ("console", "json", "sarif", "junit", "github", "markdown", "html")
@@ -64,6 +64,14 @@ def load_config(config_file: Optional[Path], no_config: bool) -> Config:
         return read_config(config_file, discover=not no_config)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
+
+
+def mappings_over(mappings: Sequence[BaselineMapping], command_line: Mapping[str, str]) -> tuple[BaselineMapping, ...]:
+    """The configured baseline mappings with ``--var`` over their own ``vars``: a mapping's vars bind its
+    baseline's placeholders over ``[vars]`` and inference, and the command line wins over the file."""
+    from dataclasses import replace
+
+    return tuple(replace(m, vars={**m.vars, **command_line}) if m.vars and command_line else m for m in mappings)
 
 
 def check(
@@ -197,6 +205,7 @@ def check(
         write_accepted=write_accepted,
         baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),
         variables={**config.vars, **variables},
+        baseline_mappings=mappings_over(config.baselines, variables),
         jobs=jobs,
     )
     try:

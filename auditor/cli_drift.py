@@ -19,6 +19,7 @@ from auditor.cli_check import (
     NO_CONFIG_HELP,
     UsageProblem,
     load_config,
+    mappings_over,
     parse_severity,
 )
 
@@ -56,7 +57,8 @@ def drift_command(
 ) -> None:
     """Compare a policy file, or a principal of an account export, with a documented baseline.
 
-    The project configuration adds its baseline-paths and binds the vars the baseline names (--var wins)."""
+    The project configuration adds its baseline-paths and binds the vars the baseline names, and those of a
+    [[baselines]] mapping that gives the compared principal this baseline (--var wins)."""
     fmt = format.lower()
     if fmt not in FORMATS:
         raise _fail(f"--format: unknown format {format!r}; choose from {', '.join(FORMATS)}")
@@ -78,7 +80,8 @@ def drift_command(
         config = load_config(config_file, no_config)
         chosen = resolve_baseline(baseline, config.baseline_paths)
         named = {placeholder.name for placeholder in chosen.placeholders}
-        variables = {**{k: v for k, v in config.vars.items() if k in named}, **parse_vars(var or ())}
+        command_line = parse_vars(var or ())
+        variables = {**{k: v for k, v in config.vars.items() if k in named}, **command_line}
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
     except (UnknownBaselineError, BaselineError, DriftError) as exc:
@@ -103,7 +106,8 @@ def drift_command(
         report = _report(loaded, [], run_rules(loaded, all_rules(), CheckContext(load_catalog())))
     else:
         try:
-            results = drift_loaded(chosen, loaded, principal, load_catalog(), variables, strict_vars=True)
+            results = drift_loaded(chosen, loaded, principal, load_catalog(), variables, strict_vars=True,
+                                   mappings=mappings_over(config.baselines, command_line))
         except DriftError as exc:
             raise _fail(str(exc)) from None
         report = _report(loaded, results)

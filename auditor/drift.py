@@ -184,6 +184,24 @@ def _named_baselines(names: Sequence[str], kind: str, baselines: Sequence[Baseli
     return [b for b in baselines if b.principal.kind == kind and any(b.principal.matches(n) for n in names)]
 
 
+def mapped_vars(names: Sequence[str], baseline: Baseline, baselines: Sequence[Baseline],
+                mappings: Iterable[Any]) -> dict[str, str]:
+    """The ``vars`` of the configured mappings that give one of ``names`` this baseline (the first mapping wins a
+    name): they bind its placeholders for those principals, over ``[vars]`` and inference."""
+    lowered = [name.lower() for name in names]
+    values: dict[str, str] = {}
+    for mapping in mappings:
+        own = getattr(mapping, "vars", None)
+        if not own:
+            continue
+        pattern, ref = _mapping_pair(mapping)
+        if any(fnmatchcase(name, pattern.lower()) for name in lowered) and \
+                _find_baseline(ref, baselines).ref == baseline.ref:
+            for name, value in own.items():
+                values.setdefault(name, value)
+    return values
+
+
 def _chosen_resource_policies(baseline: Baseline, policies: Sequence[Policy], name: str | None) -> list[Policy]:
     """The resource policies of a target that a resource baseline is compared with: the one named ``name`` (by its
     name or an alias), else those its name patterns match, else the only one; [] when the target has none."""
@@ -945,16 +963,18 @@ def drift_for_principals(
     run = DriftRun()
     for principal in principals:
         for baseline in matching_baselines(principal, baselines, mappings):
-            result = compare_principal(baseline, principal, catalog, vars or {})
+            given = {**(vars or {}), **mapped_vars((principal.name,), baseline, baselines, mappings)}
+            result = compare_principal(baseline, principal, catalog, given)
             run.findings.extend(result.findings)
             verdict = result.verdict
             if result.new_access:
-                verdict += _revision_hint(baseline, principal, catalog, vars or {})
+                verdict += _revision_hint(baseline, principal, catalog, given)
             run.verdicts.append(Verdict(principal.name, verdict, baseline.ref, principal.source.display_path))
             run.compared.add(principal.arn or principal.name)
     for policy in resource_policies:
         for baseline in matching_resource_baselines(policy, baselines, mappings):
-            result = compare_policy(baseline, policy, catalog, vars or {})
+            given = {**(vars or {}), **mapped_vars(resource_names(policy), baseline, baselines, mappings)}
+            result = compare_policy(baseline, policy, catalog, given)
             run.findings.extend(result.findings)
             names = resource_names(policy)
             run.verdicts.append(Verdict(names[0], result.verdict, baseline.ref, policy.source.display_path,
@@ -999,17 +1019,25 @@ def drift_loaded(
     variables: Mapping[str, str] | None = None,
     *,
     strict_vars: bool = False,
+    mappings: Iterable[Any] = (),
 ) -> list[DriftResult]:
     """Compare what one target file loaded into (:class:`auditor.loaders.LoadResult`) with ``baseline``.
 
     An account export: the principal named ``principal`` (any case), else every principal the
-    baseline's name patterns match. Anything else: each standalone policy.
+    baseline's name patterns match. Anything else: each standalone policy. The ``vars`` of the
+    ``mappings`` that give a principal or resource this baseline bind its placeholders over ``variables``.
     """
     catalog = _catalog(catalog)
+    mappings = list(mappings)
+
+    def given(names: Sequence[str]) -> dict[str, str]:
+        return {**(variables or {}), **mapped_vars(names, baseline, [baseline], mappings)}
+
     if baseline.principal.kind == "resource":
         chosen_policies = _chosen_resource_policies(baseline, loaded.policies, principal)
         if chosen_policies:
-            return [compare_policy(baseline, p, catalog, variables, strict_vars=strict_vars) for p in chosen_policies]
+            return [compare_policy(baseline, p, catalog, given(resource_names(p)), strict_vars=strict_vars)
+                    for p in chosen_policies]
     if loaded.principals:
         if principal is not None:
             chosen = [p for p in loaded.principals if p.name.lower() == principal.lower()]
@@ -1021,7 +1049,7 @@ def drift_loaded(
                 patterns = ", ".join(baseline.principal.name_patterns) or "none"
                 raise DriftError(f"no principal of the export matches {baseline.ref} (name patterns: {patterns}); "
                                  "choose one with --principal NAME")
-        return [compare_principal(baseline, p, catalog, variables, strict_vars=strict_vars) for p in chosen]
+        return [compare_principal(baseline, p, catalog, given((p.name,)), strict_vars=strict_vars) for p in chosen]
     if principal is not None:
         raise DriftError("--principal names a user, group or role (or, for a resource baseline, a resource) of "
                          "TARGET, which has none")

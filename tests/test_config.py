@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from auditor.config import BaselineMapping, ConfigError, describe, discover_config, load_config
 from auditor.model import Severity
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
 BAD_ACTION = {"Version": "2012-10-17",
               "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObjekt",
@@ -217,6 +218,48 @@ def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
     write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nforce-exclude = true\n')
     only_vendor = run_cli("check", "--format", "json", "vendor/a.json", cwd=tmp_path)
     assert only_vendor.returncode == 0 and json.loads(only_vendor.stdout)["summary"]["files"] == 0
+
+
+def test_the_vars_of_a_baseline_mapping_bind_its_placeholders(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "drift" / "account-vendors.json", tmp_path / "acct.json")
+    write(tmp_path / ".iam-audit.toml", """
+        [vars]
+        UpsolverOrgId = "global1"
+
+        [[baselines]]
+        principal = "UpsolverServer*"
+        baseline = "upsolver/server-role"
+        vars = { UpsolverOrgId = "zzz99" }
+
+        [[baselines]]
+        principal = "AppServerRole"
+        baseline = "upsolver/server-role"
+        vars = { UpsolverOrgId = "app42" }
+    """)
+
+    def drift(*args: str) -> tuple[dict[str, str], dict[str, list[object]]]:
+        result = run_cli("check", "--format", "json", "--select", "drift-resource-widened", *args, "acct.json",
+                         cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        report = json.loads(result.stdout)
+        verdicts = {v["principal"]: v["verdict"] for v in report["summary"]["verdicts"]}
+        bindings: dict[str, list[object]] = {}
+        for finding in report["findings"]:
+            bindings.setdefault(finding["subject"]["name"], []).append(finding["details"]["bindings"])
+        return verdicts, bindings
+
+    verdicts, bindings = drift()
+    assert verdicts["UpsolverServerRole"].endswith("[upsolver/server-role@gitbook; UpsolverOrgId=zzz99]")
+    assert bindings["UpsolverServerRole"] == [{"UpsolverOrgId": "zzz99"}]
+    assert bindings["AppServerRole"] == [{"UpsolverOrgId": "app42"}]  # each mapping binds its own principals
+    verdicts, bindings = drift("--var", "UpsolverOrgId=acme01")  # the command line wins over the file
+    assert verdicts["UpsolverServerRole"] == "no new access [upsolver/server-role@gitbook; UpsolverOrgId=acme01]"
+    assert "UpsolverServerRole" not in bindings
+    compared = run_cli("drift", "upsolver/server-role", "acct.json", "--principal", "AppServerRole", "-f", "json",
+                       cwd=tmp_path)
+    assert compared.returncode == 1, compared.stderr
+    assert {json.dumps(f["details"]["bindings"]) for f in json.loads(compared.stdout)["findings"]} == {
+        '{"UpsolverOrgId": "app42"}'}
 
 
 TRUST_ANOTHER_ACCOUNT = {"Version": "2012-10-17", "Statement": [
