@@ -745,3 +745,20 @@ def test_a_bucket_that_delegates_to_access_points_is_not_public(condition: str) 
     if "DataAccessPointAccount" in condition:  # another account's access points: that account decides who gets in
         [foreign] = _external(delegate.replace("111122223333", "999988887777"), ("111122223333",))
         assert foreign.message.startswith("Allows 999988887777, not one of your accounts (111122223333), to *;")
+
+
+@pytest.mark.parametrize("resource", ["!GetAtt AdminRole.Arn", "!Ref AdminRoleArn",
+                                      '!Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/admin"'])
+def test_escalation_on_a_role_named_by_a_template_value_is_reported(resource: str) -> None:
+    text = ("Parameters:\n  AdminRoleArn: {Type: String}\nResources:\n  AdminRole:\n    Type: AWS::IAM::Role\n"
+            "    Properties:\n      RoleName: admin\n      AssumeRolePolicyDocument:\n        Version: '2012-10-17'\n"
+            "        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]\n"
+            "  Dev:\n    Type: AWS::IAM::User\n    Properties:\n      Policies:\n        - PolicyName: dev\n"
+            "          PolicyDocument:\n            Version: '2012-10-17'\n            Statement:\n"
+            "              - Effect: Allow\n"
+            "                Action: [iam:PutRolePolicy, iam:PassRole, ec2:RunInstances]\n"
+            f"                Resource: {resource}\n")
+    loaded = load_text(text, "template.yaml", LoadOptions())
+    found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+    assert sorted(f.details["path"] for f in found) == ["iam-put-role-policy", "passrole-ec2-runinstances"]
+    assert all(f.severity.value == "medium" and "on specific resources only" in f.message for f in found)

@@ -46,7 +46,7 @@ from auditor.checks._risk import (
 from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
-from auditor.model import Condition, Policy, PolicyKind, Principal, Severity
+from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, Principal, Severity
 from auditor.permissions import EffectivePermissions, Grant
 from auditor.registry import Hit, RuleSet, example
 
@@ -160,7 +160,9 @@ class Usable:
 def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext) -> str | None:
     if pattern == "*":
         return "any"
-    parts = pattern.split(":", 5)
+    if TEMPLATE_VALUE.fullmatch(pattern.strip()):  # !GetAtt Role.Arn, aws_iam_role.x.arn: one resource, as named
+        return None if rtype == "role" and action.lower() in NAMED_ROLE_DELEGATION else "specific"
+    parts = TEMPLATE_VALUE.sub("{{value}}", pattern).split(":", 5)  # {{AWS::AccountId}} holds colons
     service = action.partition(":")[0]
     if len(parts) != 6 or parts[0] != "arn":
         return None
