@@ -269,12 +269,15 @@ def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: 
     configured mapping."""
     from pathlib import Path
 
+    from auditor.baselines import resolve_baseline
+
     compared = {verdict.baseline for verdict in verdicts}
     notes = []
     for ref in refs:
         if Path(ref).is_dir():  # a folder of extra baselines (baseline-paths), not one chosen baseline
             continue
-        for baseline in select_baselines([ref]):
+        # a file chooses its own baseline: the bundled ones compared beside it were not chosen with --baseline
+        for baseline in [resolve_baseline(ref)] if Path(ref).is_file() else select_baselines([ref]):
             if baseline.ref in compared:
                 continue
             patterns = ", ".join(baseline.principal.name_patterns) or "none"

@@ -1,0 +1,27 @@
+"""``check`` with baselines chosen on the command line or mapped in the configuration: what is reported as not
+checked, and how bad names (a placeholder, a baseline id) are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", ' \
+         '"Resource": "arn:aws:s3:::b/*"}]}'
+
+
+def _not_checked(tmp_path: Path, *args: str) -> list[str]:
+    result = run_cli("check", "--no-config", "--format", "json", *args, cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stderr
+    return list(json.loads(result.stdout)["summary"].get("not_checked", []))
+
+
+def test_a_baseline_file_is_the_only_one_it_chooses_and_the_hint_names_it(tmp_path: Path) -> None:
+    (tmp_path / "base.json").write_text(POLICY)
+    (tmp_path / "target.json").write_text(POLICY)
+    # the bundled baselines compared beside a file are not chosen with --baseline: no note for each of them
+    assert _not_checked(tmp_path, "target.json", "--baseline", "base.json") == [
+        "baseline file/base@file: the input has no user, group or role to compare with it; for a policy file, run "
+        "`iam-audit drift base.json FILE`"]
