@@ -47,12 +47,15 @@ class CheckContext:
         self.catalog = catalog
         self.options = dict(options or {})
         self._boundaries: dict[int, list[tuple[Principal, Policy | None]]] = {}
+        self.principals: Sequence[Principal] = ()
+        """The users, groups and roles of the input being checked."""
         self.input_accounts: frozenset[str] = frozenset()
         """The accounts of the users, groups and roles of the file being checked (an export's own account)."""
 
     def note_principals(self, principals: Sequence[Principal]) -> None:
         """Remember which policies are in effect for a user or role that principal-scope rules evaluate, and the
         accounts the principals belong to."""
+        self.principals = principals
         self._boundaries = {}
         for principal in principals:
             if principal.kind in ("user", "role"):

@@ -762,3 +762,27 @@ def test_escalation_on_a_role_named_by_a_template_value_is_reported(resource: st
     found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
     assert sorted(f.details["path"] for f in found) == ["iam-put-role-policy", "passrole-ec2-runinstances"]
     assert all(f.severity.value == "medium" and "on specific resources only" in f.message for f in found)
+
+
+@pytest.mark.parametrize(("managed", "expected"), [
+    ("arn:aws:iam::aws:policy/AdministratorAccess",
+     ("high", "on role exec, an administrator (AdministratorAccess)")),
+    ("arn:aws:iam::aws:policy/ReadOnlyAccess", ("medium", "on specific resources only: exploitable if they are")),
+])
+def test_passing_a_role_that_is_an_administrator_of_the_same_input_is_high(managed: str,
+                                                                          expected: tuple[str, str]) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "cloudformation.amazonaws.com"}}]}
+    deploy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "cloudformation:CreateStack", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/exec"}]}
+    text = export(RoleDetailList=[
+        {"RoleName": "exec", "Arn": "arn:aws:iam::111122223333:role/exec", "AssumeRolePolicyDocument": trust,
+         "RolePolicyList": [], "AttachedManagedPolicies": [{"PolicyName": managed.rpartition("/")[2],
+                                                            "PolicyArn": managed}]},
+        {"RoleName": "deploy", "Arn": "arn:aws:iam::111122223333:role/deploy", "AssumeRolePolicyDocument": trust,
+         "RolePolicyList": [{"PolicyName": "deploy", "PolicyDocument": deploy}], "AttachedManagedPolicies": []}])
+    loaded = load_text(text, "account.json", LoadOptions())
+    found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+    [finding] = [f for f in found if f.details["path"] == "passrole-cloudformation-createstack"]
+    assert finding.severity.value == expected[0] and expected[1] in finding.message

@@ -26,6 +26,7 @@ reported by IAM001) and service-linked roles (AWS owns their policies) are skipp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -312,9 +313,59 @@ def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> boo
     )
 
 
-def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Principal | None) -> Hit:
+_PRINCIPAL_REFERENCE = re.compile(
+    r"\{\{(?:GetAtt:(?P<logical>[\w-]+)\.Arn|(?P<address>aws_iam_(?:role|user)\.[\w-]+)\.arn)\}\}")
+"""A template's reference to one of its roles or users: ``!GetAtt Role.Arn``, ``aws_iam_role.NAME.arn``."""
+TAKE_ROLE_AS_IS = frozenset({"iam:passrole", "iam:updateassumerolepolicy"})
+"""Actions whose grant on one administrator role is administrator access: pass it to a service, or make it trust
+you (writing policies on a role pays only to whoever can assume it)."""
+
+
+def _named_principal(pattern: str, principals: Sequence[Principal]) -> Principal | None:
+    """The user or role of the input a ``Resource`` names in full (by ARN, or by a template's reference)."""
+    reference = _PRINCIPAL_REFERENCE.fullmatch(pattern.strip())
+    if reference is not None:
+        pointer = (f"/Resources/{reference['logical']}/Properties" if reference["logical"]
+                   else "/resource/" + reference["address"].replace(".", "/"))
+        return next((p for p in principals if p.pointer == pointer), None)
+    parts = pattern.split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or has_wildcard(pattern):
+        return None
+    kind, _, path = parts[5].partition("/")
+    name = path.rpartition("/")[2]
+    if kind not in ("role", "user") or not name:
+        return None
+    return next((p for p in principals if p.kind == kind and (
+        p.arn.lower() == pattern.lower() if p.arn else p.name == name and "{{" in parts[4])), None)
+
+
+def _administrator(principal: Principal, context: CheckContext) -> str | None:
+    """Why the user or role is an administrator (an AWS managed policy such as AdministratorAccess, or what its
+    policies allow within its boundary), or None."""
+    cache = run_cache(context, "escalation_administrators")
+    if id(principal) not in cache:
+        why = None
+        boundary = principal.permissions_boundary
+        if boundary is None or is_full_admin(model(context).effective((boundary,)), context):
+            privileged = load_privileged_managed_policies()
+            why = next((name for arn in principal.attached_policy_arns
+                        if ":iam::aws:policy/" in arn and (name := arn.rpartition("/")[2]) in privileged
+                        and privileged[name].severity is Severity.CRITICAL), None)
+        if why is None and is_full_admin(model(context).effective(principal.identity_policies, boundary), context):
+            why = "every action on every resource"
+        cache[id(principal)] = why
+    found: str | None = cache[id(principal)]
+    return found
+
+
+def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Principal | None,
+         context: CheckContext) -> Hit:
     path = method.path
     specific = any(u.scope == "specific" for u in chosen.values())
+    targets = [(target, why) for action, usable in chosen.items()
+               if usable.scope == "specific" and action in TAKE_ROLE_AS_IS for pattern in usable.resources
+               if (target := _named_principal(pattern, context.principals)) is not None
+               and (why := _administrator(target, context)) is not None] if specific else []
     actions: dict[str, dict[str, Any]] = {}
     policies: list[str] = []
     for action, usable in chosen.items():
@@ -335,6 +386,9 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     names = ", ".join(actions)
     where = f" (granted by {', '.join(policies)})" if principal is not None else ""
     limit = " on specific resources only: exploitable if they are privileged" if specific else ""
+    if targets:
+        target, why = targets[0]
+        limit = f" on {target.kind} {target.name}, an administrator ({why})"
     return Hit(
         f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}",
         pointer=anchor.statement.pointer,
@@ -342,7 +396,7 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
         policy=anchor.policy if principal is not None else None,
         # Changing IAM or passing a role yields the new permissions at once; taking over an existing
         # instance, function or stack, or assuming a role, pays only if that resource is privileged.
-        severity=None if method.direct and not specific else Severity.MEDIUM,
+        severity=None if method.direct and (not specific or targets) else Severity.MEDIUM,
         details={
             "path": path.id,
             "title": path.title,
@@ -391,7 +445,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "does not); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
-         "resources only: it pays only if that resource is privileged.",
+         "resources only: it pays only if that resource is privileged. High again when `iam:PassRole` or "
+         "`iam:UpdateAssumeRolePolicy` names a role of the same input that is an administrator (by ARN, "
+         "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`).",
     why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
         "administrator: the policy's apparent limits do not hold.",
     example='{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}',
@@ -443,12 +499,12 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
             return
         who = f"{subject.kind} {subject.name}"
         for path, chosen in _evaluate_policies(subject.identity_policies, context, subject.permissions_boundary):
-            yield _hit(path, chosen, who, subject)
+            yield _hit(path, chosen, who, subject, context)
         return
     if policy_is_exempt(subject, context):
         return
     for path, chosen in _evaluate_policies((subject,), context):
-        yield _hit(path, chosen, "Whoever holds this policy", None)
+        yield _hit(path, chosen, "Whoever holds this policy", None, context)
 
 
 def paths_for(policies: Iterable[Policy], context: CheckContext) -> list[str]:
