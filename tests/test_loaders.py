@@ -389,3 +389,48 @@ def test_service_and_resource_control_policies_of_templates_are_organization_pol
 def test_a_template_without_any_policy_is_listed_as_skipped() -> None:
     loaded = load_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n", "bucket.yaml", LoadOptions())
     assert loaded.skipped == [("bucket.yaml", "no IAM policy (no resource of the template holds one)")]
+
+
+DOC = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}'
+
+
+@pytest.mark.parametrize(("rtype", "key", "kind"), [
+    ("AWS::SSO::PermissionSet", "InlinePolicy", PolicyKind.IDENTITY),
+    ("AWS::ApiGateway::RestApi", "Policy", PolicyKind.RESOURCE),
+    ("AWS::EFS::FileSystem", "FileSystemPolicy", PolicyKind.RESOURCE),
+    ("AWS::S3::AccessPoint", "Policy", PolicyKind.RESOURCE),
+    ("AWS::Events::EventBus", "Policy", PolicyKind.RESOURCE),
+    ("AWS::KMS::ReplicaKey", "KeyPolicy", PolicyKind.RESOURCE),
+    ("AWS::Backup::BackupVault", "AccessPolicy", PolicyKind.RESOURCE),
+    ("AWS::CodeArtifact::Repository", "PermissionsPolicyDocument", PolicyKind.RESOURCE),
+])
+def test_more_cloudformation_resources_hold_policies(rtype: str, key: str, kind: PolicyKind) -> None:
+    loaded = load_text(f"Resources:\n  R:\n    Type: {rtype}\n    Properties:\n      {key}: '{DOC}'\n", "t.yaml",
+                       LoadOptions())
+    assert [p.kind for p in loaded.policies] == [kind]
+
+
+@pytest.mark.parametrize(("rtype", "attribute", "kind"), [
+    ("aws_ssoadmin_permission_set_inline_policy", "inline_policy", PolicyKind.IDENTITY),
+    ("aws_api_gateway_rest_api_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_efs_file_system_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_s3control_access_point_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_cloudwatch_event_bus_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_backup_vault_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_dynamodb_resource_policy", "policy", PolicyKind.RESOURCE),
+])
+def test_more_terraform_resources_hold_policies(rtype: str, attribute: str, kind: PolicyKind) -> None:
+    loaded = load_text(f'resource "{rtype}" "r" {{\n  {attribute} = <<EOT\n{DOC}\nEOT\n}}\n', "main.tf", LoadOptions())
+    assert [p.kind for p in loaded.policies] == [kind]
+
+
+def test_grants_that_are_not_policy_documents_are_listed_as_not_checked() -> None:
+    template = load_text("Resources:\n  P:\n    Type: AWS::Lambda::Permission\n    Properties:\n"
+                         "      Action: lambda:InvokeFunction\n      FunctionName: f\n      Principal: '*'\n",
+                         "t.yaml", LoadOptions())
+    assert template.not_checked == ["t.yaml: P: AWS::Lambda::Permission, a permission to invoke a function (not a "
+                                    "policy document)"]
+    terraform = load_text('resource "aws_lambda_permission" "p" {\n  action = "lambda:InvokeFunction"\n'
+                          '  function_name = "f"\n  principal = "*"\n}\n', "main.tf", LoadOptions())
+    assert terraform.not_checked == ["main.tf: aws_lambda_permission.p: a permission to invoke a function (not a "
+                                     "policy document)"]

@@ -307,8 +307,8 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     if not text.strip("*?"):
         return ArnVerdict()
     if not text.startswith("arn:"):
-        if text[0] in "*?":
-            return ArnVerdict()
+        if text[0] in "*?" or text.startswith("execute-api:/"):
+            return ArnVerdict()  # execute-api:/stage/GET/path: API Gateway completes it in the API's resource policy
         return ArnVerdict(f"{resource!r} is not an ARN (arn:partition:service:region:account:resource) or '*'")
     parts = text.split(":", 5)
     if len(parts) < 6:

@@ -40,9 +40,32 @@ RESOURCE_POLICY_TYPES = {
     "AWS::SecretsManager::ResourcePolicy": ("ResourcePolicy", "secretsmanager"),
     "AWS::ECR::Repository": ("RepositoryPolicyText", "ecr"),
     "AWS::ECR::PublicRepository": ("RepositoryPolicyText", "ecr-public"),
+    "AWS::ECR::RegistryPolicy": ("PolicyText", "ecr"),
+    "AWS::KMS::ReplicaKey": ("KeyPolicy", "kms"),
+    "AWS::S3::AccessPoint": ("Policy", "s3"),
+    "AWS::S3Express::BucketPolicy": ("PolicyDocument", "s3express"),
+    "AWS::ApiGateway::RestApi": ("Policy", "execute-api"),
+    "AWS::EFS::FileSystem": ("FileSystemPolicy", "elasticfilesystem"),
+    "AWS::Events::EventBus": ("Policy", "events"),
+    "AWS::Backup::BackupVault": ("AccessPolicy", "backup"),
+    "AWS::CodeArtifact::Domain": ("PermissionsPolicyDocument", "codeartifact"),
+    "AWS::CodeArtifact::Repository": ("PermissionsPolicyDocument", "codeartifact"),
+    "AWS::Logs::Destination": ("DestinationPolicy", "logs"),
+    "AWS::Kinesis::ResourcePolicy": ("ResourcePolicy", "kinesis"),
 }
-RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository"})
-"""Their policies' statements may leave out ``Resource``: the repository is the resource."""
+UNREAD_GRANT_TYPES = {
+    "AWS::Lambda::Permission": "a permission to invoke a function (not a policy document)",
+    "AWS::Lambda::LayerVersionPermission": "a permission to use a layer version (not a policy document)",
+    "AWS::Events::EventBusPolicy": "an event bus permission",
+    "AWS::DynamoDB::Table": "a table resource policy",
+}
+"""Resources that grant access in a form iam-audit does not read: listed as not checked when they do."""
+UNREAD_GRANT_KEYS = {"AWS::DynamoDB::Table": "ResourcePolicy"}
+"""The property that makes a resource of ``UNREAD_GRANT_TYPES`` a grant (by default, being one)."""
+IDENTITY_POLICY_TYPES = {"AWS::SSO::PermissionSet": ("InlinePolicy", "permission-set")}
+"""Resources holding an identity policy for principals outside IAM (IAM Identity Center permission sets)."""
+RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository", "AWS::EFS::FileSystem"})
+"""Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 ORGANIZATION_POLICY = "AWS::Organizations::Policy"
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 SAM_FUNCTION = "AWS::Serverless::Function"
@@ -378,6 +401,13 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
                                                              "trust": None, "pointer": pointer, "managed": []})
                         principal_parts[logical]["inline"].extend(_present(policy))
+        elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
+            key, kind = IDENTITY_POLICY_TYPES[rtype]
+            name = resolver.resolve(props.get("Name"))
+            add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
+                       Subject(kind, name if isinstance(name, str) else logical_id, None), f"{kind}:{logical_id}")
+        elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
+            result.not_checked.append(f"{source.display_path}: {logical_id}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
         elif rtype == ORGANIZATION_POLICY and "Content" in props:
             policy_type = resolver.resolve(props.get("Type"))
             name = resolver.resolve(props.get("Name"))

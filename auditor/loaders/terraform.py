@@ -25,6 +25,7 @@ from auditor.loaders.terraform_common import (
     OWNER_ATTRIBUTE,
     POLICY_ATTRIBUTES,
     PRINCIPAL_RESOURCES,
+    RESOURCE_IMPLIED_TYPES,
     ROLE_MANAGED_POLICY_ARNS,
     Ref,
     TerraformPrincipals,
@@ -108,7 +109,8 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue
             policy = policies[attribute] = _policy(values.get(attribute), kind, source,
                                                    join_pointer(values_pointer, attribute), subject,
-                                                   f"{address}.{attribute}", result, limits)
+                                                   f"{address}.{attribute}", result, limits,
+                                                   rtype in RESOURCE_IMPLIED_TYPES)
             if policy is None:
                 continue
             if kind is PolicyKind.RESOURCE:
@@ -285,7 +287,7 @@ def _unknown_until_apply(plan: dict[str, Any]) -> dict[str, frozenset[str]]:
 
 def _policy(
     value: Any, kind: PolicyKind, source: Source, pointer: str, subject: Subject, label: str, result: LoadResult,
-    limits: tuple[int, int] = (MAX_NESTING, DEFAULT_MAX_STATEMENTS),
+    limits: tuple[int, int] = (MAX_NESTING, DEFAULT_MAX_STATEMENTS), resource_implied: bool = False,
 ) -> Policy | None:
     if value is None or value == "":
         return None
@@ -300,6 +302,6 @@ def _policy(
                 (source, Problem("syntax-error", f"{label} is not a JSON policy document: {exc.message}", pointer)))
             return None
     policy = normalize_policy(document, kind, source, pointer, subject=subject, label=label,
-                              max_statements=max_statements)
+                              max_statements=max_statements, resource_implied=resource_implied)
     result.policies.append(policy)
     return policy

@@ -45,7 +45,25 @@ POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic": [("policy", PolicyKind.RESOURCE)],
+    "aws_ecr_repository_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_secretsmanager_secret_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_organizations_policy": [("content", PolicyKind.ORGANIZATION)],
+    "aws_ssoadmin_permission_set_inline_policy": [("inline_policy", PolicyKind.IDENTITY)],
+    "aws_ecr_registry_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_kms_replica_key": [("policy", PolicyKind.RESOURCE)],
+    "aws_s3_access_point": [("policy", PolicyKind.RESOURCE)],
+    "aws_s3control_access_point_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_api_gateway_rest_api": [("policy", PolicyKind.RESOURCE)],
+    "aws_api_gateway_rest_api_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_efs_file_system_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_cloudwatch_event_bus_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_backup_vault_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_glacier_vault": [("access_policy", PolicyKind.RESOURCE)],
+    "aws_codeartifact_domain_permissions_policy": [("policy_document", PolicyKind.RESOURCE)],
+    "aws_codeartifact_repository_permissions_policy": [("policy_document", PolicyKind.RESOURCE)],
+    "aws_cloudwatch_log_destination_policy": [("access_policy", PolicyKind.RESOURCE)],
+    "aws_dynamodb_resource_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_kinesis_resource_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_iam_policy_document": [("json", PolicyKind.IDENTITY)],
 }
 OWNER_ATTRIBUTE = {
@@ -58,11 +76,9 @@ OWNER_ATTRIBUTE = {
 # resource type -> [(attribute, kind)]; the plan's data source (aws_iam_policy_document.json) is a block here
 RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     **{rtype: attributes for rtype, attributes in POLICY_ATTRIBUTES.items() if rtype != "aws_iam_policy_document"},
-    "aws_ecr_repository_policy": [("policy", PolicyKind.RESOURCE)],
-    "aws_secretsmanager_secret_policy": [("policy", PolicyKind.RESOURCE)],
 }
-RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy"})
-"""Their policies' statements may leave out ``Resource``: the repository is the resource."""
+RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy", "aws_efs_file_system_policy"})
+"""Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 POLICY_DOCUMENT = "aws_iam_policy_document"
 DOCUMENT_OUTPUTS = frozenset({"json", "minified_json"})
 MERGED_DOCUMENT_ATTRIBUTES = ("source_policy_documents", "override_policy_documents", "source_json", "override_json")
@@ -283,8 +299,13 @@ KMS_ALIAS = "aws_kms_alias"
 KMS_KEY_POLICY = "aws_kms_key_policy"
 ORGANIZATION_POLICY = "aws_organizations_policy"
 """Holds the policy of the key its ``key_id`` names: the key's aliases are its aliases too."""
+UNREAD_GRANTS = {
+    "aws_lambda_permission": "a permission to invoke a function (not a policy document)",
+    "aws_lambda_layer_version_permission": "a permission to use a layer version (not a policy document)",
+}
+"""Resources that grant access in a form iam-audit does not read: listed as not checked."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
-                  | frozenset(MEMBERSHIPS) | {KMS_ALIAS})
+                  | frozenset(MEMBERSHIPS) | frozenset(UNREAD_GRANTS) | {KMS_ALIAS})
 """The resources a configuration reader reads."""
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
@@ -677,6 +698,9 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         names of the resource (a KMS key's)."""
         rtype, address, attributes, pointer = resource.rtype, resource.address, resource.attributes, resource.pointer
         self.mark(pointer, resource.at)
+        if rtype in UNREAD_GRANTS:
+            self.result.not_checked.append(f"{self.source.display_path}: {address}: {UNREAD_GRANTS[rtype]}")
+            return
         literal_name = self.literal(attributes.get("name"))
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)
         subject = Subject(principal_kind or "policy", literal_name or address, None, aliases)
