@@ -57,13 +57,15 @@ def parse_severity(value: str, option: str) -> Severity | None:
 
 
 def load_config(config_file: Optional[Path], no_config: bool) -> Config:
-    from auditor.config import ConfigError
+    from auditor.config import ConfigError, validate_baselines
     from auditor.config import load_config as read_config
 
     try:
-        return read_config(config_file, discover=not no_config)
-    except ConfigError as exc:
+        config = read_config(config_file, discover=not no_config)
+        validate_baselines(config)
+    except (ConfigError, ValueError) as exc:
         raise UsageProblem(str(exc)) from None
+    return config
 
 
 def mappings_over(mappings: Sequence[BaselineMapping], command_line: Mapping[str, str]) -> tuple[BaselineMapping, ...]:

@@ -449,17 +449,20 @@ class _Reader:
         return tuple(result)
 
 
+def _at(origin: str, message: str) -> ValueError:
+    """A :class:`ConfigError` at ``origin`` (``file:line``), or a plain ValueError for a value of no file."""
+    if origin in (DEFAULT, COMMAND_LINE):
+        return ValueError(message)
+    path, _, line = origin.rpartition(":")
+    return ConfigError(path, message, int(line), 1)
+
+
 def validate_names(config: Config, known: set[str]) -> None:
     """Every rule id, slug or category the configuration names must exist."""
 
     def check(name: str, origin: str, what: str) -> None:
-        if name.lower() in known:
-            return
-        message = f"{what}: unknown rule, slug or category {name!r}; `iam-audit rules` lists them"
-        if origin in (DEFAULT, COMMAND_LINE):
-            raise ValueError(message)
-        path, _, line = origin.rpartition(":")
-        raise ConfigError(path, message, int(line), 1)
+        if name.lower() not in known:
+            raise _at(origin, f"{what}: unknown rule, slug or category {name!r}; `iam-audit rules` lists them")
 
     for key in ("select", "ignore"):
         for name in getattr(config, key):
@@ -468,6 +471,26 @@ def validate_names(config: Config, known: set[str]) -> None:
         check(name, config.origin(f"severity.{name}"), "severity")
     for suppression in config.suppress:
         check(suppression.rule, suppression.origin, "suppress")
+
+
+def validate_baselines(config: Config) -> None:
+    """Every baseline a ``[[baselines]]`` mapping names must exist, and its ``vars`` must be placeholders of that
+    baseline: a :class:`ConfigError` at the line of the entry otherwise, as for every other configuration error.
+    (``[vars]`` binds placeholders of any baseline, so it may hold names one baseline or another lacks.)"""
+    if not config.baselines:
+        return
+    from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
+
+    for mapping in config.baselines:
+        try:
+            baseline = resolve_baseline(mapping.baseline, config.baseline_paths)
+        except (UnknownBaselineError, BaselineError) as exc:
+            raise _at(mapping.origin, f"baselines: {exc}") from None
+        names = sorted(placeholder.name for placeholder in baseline.placeholders)
+        for name in mapping.vars:
+            if name not in names:
+                raise _at(mapping.origin, f"baselines: vars: {baseline.ref} has no placeholder {name!r} (it has: "
+                                          f"{', '.join(names) or 'none'})")
 
 
 def describe(config: Config) -> str:

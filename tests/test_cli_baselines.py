@@ -25,3 +25,21 @@ def test_a_baseline_file_is_the_only_one_it_chooses_and_the_hint_names_it(tmp_pa
     assert _not_checked(tmp_path, "target.json", "--baseline", "base.json") == [
         "baseline file/base@file: the input has no user, group or role to compare with it; for a policy file, run "
         "`iam-audit drift base.json FILE`"]
+
+
+def test_a_bad_baseline_mapping_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(POLICY)
+    config = tmp_path / ".iam-audit.toml"
+    config.write_text('fail-on = "high"\n\n[[baselines]]\nprincipal = "X*"\nbaseline = "nosuch/baseline"\n')
+    for args in (("check", "p.json"), ("drift", "upsolver/server-role", "p.json"), ("config",)):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("iam-audit: error: .iam-audit.toml:3:1: baselines: unknown baseline "
+                                        "'nosuch/baseline' (known: "), args
+    config.write_text('[[baselines]]\nprincipal = "X*"\nbaseline = "upsolver/server-role"\n'
+                      'vars = { ExternalId = "x" }\n')
+    result = run_cli("check", "p.json", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, "iam-audit: error: .iam-audit.toml:1:1: baselines: vars: "
+                                                     "upsolver/server-role@gitbook has no placeholder 'ExternalId' "
+                                                     "(it has: UpsolverOrgId)\n")
+
