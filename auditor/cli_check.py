@@ -68,6 +68,26 @@ def load_config(config_file: Optional[Path], no_config: bool) -> Config:
     return config
 
 
+def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -> None:
+    """``--var`` must name a placeholder of a baseline ``check`` compares with (chosen with ``--baseline``, in
+    ``baseline-paths`` or mapped), as ``drift`` requires of its baseline."""
+    if not names:
+        return
+    from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
+    from auditor.drift import DriftError, select_baselines
+
+    try:
+        baselines = select_baselines(refs)
+        baselines += [resolve_baseline(m.baseline, config.baseline_paths) for m in config.baselines]
+    except (DriftError, UnknownBaselineError, BaselineError) as exc:
+        raise UsageProblem(str(exc)) from None
+    known = {placeholder.name for baseline in baselines for placeholder in baseline.placeholders}
+    for name in names:
+        if name not in known:
+            raise UsageProblem(f"--var {name}: no baseline compared has such a placeholder (they have: "
+                               f"{', '.join(sorted(known)) or 'none'})")
+
+
 def mappings_over(mappings: Sequence[BaselineMapping], command_line: Mapping[str, str]) -> tuple[BaselineMapping, ...]:
     """The configured baseline mappings with ``--var`` over their own ``vars``: a mapping's vars bind its
     baseline's placeholders over ``[vars]`` and inference, and the command line wins over the file."""
@@ -187,6 +207,8 @@ def check(
         variables = parse_vars(var or ())
     except DriftError as exc:
         raise UsageProblem(str(exc)) from None
+    refs = tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths)
+    check_var_names(list(variables), refs, config)
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
     request = request_from_config(
@@ -205,7 +227,7 @@ def check(
         max_statements=max_statements,
         use_cache=not no_cache,
         write_accepted=write_accepted,
-        baselines=tuple(baseline or ()) + tuple(str(p) for p in config.baseline_paths),
+        baselines=refs,
         variables={**config.vars, **variables},
         baseline_mappings=mappings_over(config.baselines, variables),
         jobs=jobs,

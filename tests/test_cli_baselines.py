@@ -43,3 +43,15 @@ def test_a_bad_baseline_mapping_is_a_config_error_at_its_line(tmp_path: Path) ->
                                                      "upsolver/server-role@gitbook has no placeholder 'ExternalId' "
                                                      "(it has: UpsolverOrgId)\n")
 
+
+def test_check_refuses_a_var_no_baseline_has_as_drift_does(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(POLICY)
+    result = run_cli("check", "--no-config", "p.json", "--var", "Nope=1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("iam-audit: error: --var Nope: no baseline compared has such a placeholder (they have: "
+                             "AccountId, ExternalId, InputBucketName, OutputBucketName, Region, UpsolverOrgId, "
+                             "UpsolverRoleArn)\n")
+    only = run_cli("check", "--no-config", "p.json", "--baseline", "upsolver/server-role", "--var", "Region=x",
+                   cwd=tmp_path)
+    assert only.returncode == 2 and "(they have: UpsolverOrgId)" in only.stderr
+    assert run_cli("check", "--no-config", "p.json", "--var", "Region=us-east-1", cwd=tmp_path).returncode == 0
