@@ -786,3 +786,19 @@ def test_passing_a_role_that_is_an_administrator_of_the_same_input_is_high(manag
     found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
     [finding] = [f for f in found if f.details["path"] == "passrole-cloudformation-createstack"]
     assert finding.severity.value == expected[0] and expected[1] in finding.message
+
+
+@pytest.mark.parametrize(("default", "expected"), [
+    ('""', "{{Ref:TrustedAccounts}} may assume this role"),  # decided when the stack is deployed
+    ('"222222222222, 333333333333"', "222222222222, 333333333333 may assume this role"),
+])
+def test_a_list_parameter_gives_its_items_as_principals(default: str, expected: str) -> None:
+    text = (f"Parameters:\n  TrustedAccounts:\n    Type: CommaDelimitedList\n    Default: {default}\n"
+            "Conditions:\n  HasTrusted: !Not [!Equals ['', !Join ['', !Ref TrustedAccounts]]]\nResources:\n"
+            "  Deploy:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n"
+            "        Version: '2012-10-17'\n        Statement:\n          - !If\n            - HasTrusted\n"
+            "            - {Effect: Allow, Action: sts:AssumeRole, Principal: {AWS: !Ref TrustedAccounts}}\n"
+            "            - !Ref AWS::NoValue\n")
+    loaded = load_text(text, "bootstrap.yaml", LoadOptions())
+    found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM031"})))
+    assert [f.message.split(" without")[0] for f in found] == [expected]

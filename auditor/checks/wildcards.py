@@ -82,7 +82,8 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         missing = len(model(context).all_actions) - len(statement.actions)
         details: dict[str, object]
         if st.not_actions is None and missing:
-            message = (f"Allows every action on every resource but the {missing} a Deny of the policy refuses, "
+            message = (f"Allows every action on every resource but the {missing} action{'s' if missing > 1 else ''} "
+                       "a Deny of the policy refuses, "
                        f"including {', '.join(display(statement.actions & SELF_GRANTING_ACTIONS, context.catalog, 2))}"
                        ", which grant the rest: this is administrator access")
             details = {"denied_actions": missing}

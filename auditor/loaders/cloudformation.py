@@ -98,9 +98,15 @@ class _Resolver:
         if name.startswith("AWS::"):
             return "{{" + name + "}}"
         parameter = self.parameters.get(name)
-        if isinstance(parameter, dict) and isinstance(parameter.get("Default"), (str, int, float)):
-            return str(parameter["Default"])
-        return "{{Ref:" + name + "}}"
+        placeholder = "{{Ref:" + name + "}}"
+        default = parameter.get("Default") if isinstance(parameter, dict) else None
+        if isinstance(parameter, dict) and str(parameter.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
+            # a list parameter: its default's items; with none, one value decided when the stack is deployed
+            items = [item.strip() for item in str(default).split(",")] if isinstance(default, (str, int)) else []
+            return [item for item in items if item] or [placeholder]
+        if isinstance(default, (str, int, float)):
+            return str(default)
+        return placeholder
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         """The value with its intrinsic functions resolved; where an ``Fn::If`` cannot be decided, what both
@@ -389,7 +395,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 parts["managed"].extend(str(arn) for arn in managed if isinstance(arn, str))
             result.counts[kind + "s"] += 1
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
-            name = props.get("PolicyName") or props.get("ManagedPolicyName") or logical_id
+            name = resolver.resolve(props.get("PolicyName") or props.get("ManagedPolicyName"))
+            name = name if isinstance(name, str) and name else logical_id
             policy = add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
                                 Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
             for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
