@@ -391,6 +391,80 @@ def test_a_template_without_any_policy_is_listed_as_skipped() -> None:
     assert loaded.skipped == [("bucket.yaml", "no IAM policy (no resource of the template holds one)")]
 
 
+K8S_STREAM = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+"""
+
+
+def test_a_yaml_stream_of_kubernetes_manifests_is_skipped_not_a_syntax_error(tmp_path: Path) -> None:
+    (tmp_path / "k8s.yaml").write_text(K8S_STREAM)
+    code, report = run_json(str(tmp_path / "k8s.yaml"))
+    assert code == 0 and report["findings"] == []
+    assert report["summary"]["skipped"] == [
+        {"path": str(tmp_path / "k8s.yaml"),
+         "reason": "none of its 2 YAML documents is an IAM policy or template "
+                   "(document 1: not an IAM policy (top-level keys: apiVersion, kind, metadata))"}]
+
+
+def test_every_document_of_a_yaml_stream_is_checked_at_its_own_lines() -> None:
+    text = K8S_STREAM + """---
+# a policy
+Version: "2012-10-17"
+Statement:
+  - Effect: Allow
+    Action: s3:GetObjekt
+    Resource: "*"
+    Action: s3:GetObject
+---
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  P:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: iam:PassRole, Resource: "*"}
+---
+a: [1, 2
+"""
+    loaded = load_text(text, "stream.yaml", LoadOptions())
+    lines = text.splitlines()
+    standalone, template = loaded.policies
+    line, column = standalone.source.locate(standalone.statements[0].pointer)
+    assert lines[line - 1][column - 1:] == "Effect: Allow"
+    line, column = template.source.locate(template.statements[0].pointer)
+    assert lines[line - 1][column - 1:].startswith("{Effect: Allow, Action: iam:PassRole")
+    assert standalone.source.document_text() == text[text.index("---\n# a policy"):text.index("---\nAWSTemplate")]
+    problems = [(problem.rule, problem.line, problem.message) for _, problem in loaded.document_problems]
+    assert problems == [
+        ("duplicate-key", lines.index("    Action: s3:GetObject") + 1,
+         "key 'Action' appears more than once in the same object; IAM rejects the document, other parsers keep "
+         "only the last value"),
+        ("syntax-error", len(lines) + 1,
+         "invalid YAML: expected ',' or ']', but got '<stream end>' (YAML document 5 of 5)"),
+    ]
+    assert loaded.skipped == [("stream.yaml", "YAML documents 1, 2 of 5 (document 1: not an IAM policy "
+                                              "(top-level keys: apiVersion, kind, metadata))")]
+    assert loaded.files == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["---\nVersion: '2012-10-17'\nStatement: []\n", "Version: '2012-10-17'\nStatement: []\n---\n",
+     "%YAML 1.2\n---\nVersion: '2012-10-17'\nStatement: []\n...\n# end\n",
+     "# nothing here\n---\n---\nVersion: '2012-10-17'\nStatement: []\n"],
+)
+def test_a_stream_of_one_document_with_markers_is_that_document(text: str) -> None:
+    loaded = load_text(text, "p.yaml", LoadOptions())
+    assert (len(loaded.policies), loaded.document_problems, loaded.skipped) == (1, [], [])
+
+
 DOC = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}'
 
 

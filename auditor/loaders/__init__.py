@@ -18,7 +18,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from auditor.loaders.parse import ParsedText, ParseError, decode_bytes, parse_json, parse_yaml, replace_surrogates
+from auditor.loaders.parse import (
+    ParsedText,
+    ParseError,
+    decode_bytes,
+    parse_json,
+    parse_yaml_stream,
+    replace_surrogates,
+)
 from auditor.loaders.result import LoadResult
 from auditor.model import InputError, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
@@ -255,18 +262,60 @@ def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | 
                                     max_statements=options.max_statements)
         return _merged(loaded, shown, result)
     is_yaml = is_yaml_name(shown, text)
+    documents: list[ParsedText | ParseError]
     try:
         if is_yaml and len(text) > options.max_yaml_bytes:
             raise ParseError(f"YAML file of {len(text):,} characters is over the YAML limit of "
                              f"{options.max_yaml_bytes:,} (raise it with --max-yaml-size, or convert it to JSON)")
-        parse = parse_yaml if is_yaml else parse_json
-        parsed = parse(text, shown, options.max_nesting)
+        documents = parse_yaml_stream(text, shown, options.max_nesting) if is_yaml else \
+            [parse_json(text, shown, options.max_nesting)]
     except ParseError as exc:
-        source = Source(shown, text)
-        line, column = (exc.line, exc.column) if exc.line else (1, 1)
-        result.document_problems.append((source, Problem("syntax-error", exc.message, "", line=line, column=column)))
+        documents = [exc]
+    if len(documents) > 1:
+        return _route_documents(documents, text, shown, options, result)
+    if isinstance(documents[0], ParseError):
+        result.document_problems.append(_syntax_error(documents[0], text, shown))
         return result
-    return route(parsed, options, result)
+    return route(documents[0], options, result)
+
+
+def _syntax_error(error: ParseError, text: str, shown: str, note: str = "") -> tuple[Source, Problem]:
+    line, column = (error.line, error.column) if error.line else (1, 1)
+    return Source(shown, text), Problem("syntax-error", error.message + note, "", line=line, column=column)
+
+
+def _route_documents(documents: list[ParsedText | ParseError], text: str, shown: str, options: LoadOptions,
+                     result: LoadResult) -> LoadResult:
+    """A YAML stream of several documents (Kubernetes manifests hold several): each is checked as a file of its
+    own would be; the file is listed as skipped, once, for those that are not policies or templates."""
+    loaded = LoadResult()
+    passed_over: list[tuple[int, str]] = []
+    for number, document in enumerate(documents, 1):
+        if isinstance(document, ParseError):
+            loaded.document_problems.append(
+                _syntax_error(document, text, shown, f" (YAML document {number} of {len(documents)})"))
+            continue
+        one = route(document, options, LoadResult())
+        if one.skipped and not (one.policies or one.principals):
+            passed_over.extend((number, reason) for _, reason in one.skipped[:1])
+            one.skipped.clear()
+        loaded.extend(one)
+    if passed_over:
+        first, reason = passed_over[0]
+        if len(passed_over) == len(documents):
+            loaded.skipped.append(
+                (shown, f"none of its {len(documents)} YAML documents is an IAM policy or template "
+                        f"(document {first}: {reason})"))
+        elif len(passed_over) == 1:
+            loaded.skipped.append((shown, f"YAML document {first} of {len(documents)}: {reason}"))
+        else:
+            numbers = ", ".join(str(number) for number, _ in passed_over)
+            loaded.skipped.append(
+                (shown, f"YAML documents {numbers} of {len(documents)} (document {first}: {reason})"))
+    loaded.files = 1
+    result.files = 0
+    result.extend(loaded)
+    return result
 
 
 def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadResult:

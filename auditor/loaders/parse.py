@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from auditor.source import Source, join_pointer
@@ -274,11 +275,107 @@ def _json_message(exc: json.JSONDecodeError, text: str) -> str:
 
 
 def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> ParsedText:
+    """One YAML document (a stream of several is an error here: see :func:`parse_yaml_stream`)."""
+    data, positions, duplicates, invalid = _load_yaml(text, display_path, max_nesting)
+    return ParsedText(data, Source(display_path, text, positions), duplicates, invalid)
+
+
+class DocumentSource(Source):
+    """One document of a YAML stream: located and excerpted in the whole text, read again (``document_text``) as
+    the document alone."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, display_path: str, text: str, positions: dict[str, tuple[int, int]], document: str) -> None:
+        super().__init__(display_path, text, positions)
+        self.document = document
+
+    def document_text(self) -> str | None:
+        return self.document
+
+
+def parse_yaml_stream(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> list[ParsedText | ParseError]:
+    """Every document of a YAML stream (documents begin with ``---``), each parsed alone, or why it could not be:
+    Kubernetes manifests and the like hold several. A document without content (``---`` alone, comments) is left
+    out; a stream of one document is :func:`parse_yaml`'s."""
+    spans = yaml_document_spans(text)
+    if spans == [(0, len(text))]:
+        try:
+            return [parse_yaml(text, display_path, max_nesting)]
+        except ParseError as exc:
+            return [exc]
+    documents: list[ParsedText | ParseError] = []
+    for start, end in spans:
+        line_offset = text.count("\n", 0, start)
+        document = text[start:end]
+        try:
+            data, positions, duplicates, invalid = _load_yaml(document, display_path, max_nesting, line_offset)
+        except ParseError as exc:
+            line, column = (exc.line, exc.column) if exc.line else (line_offset + 1, 1)
+            documents.append(ParseError(exc.message, line, column))
+            continue
+        documents.append(ParsedText(data, DocumentSource(display_path, text, positions, document), duplicates,
+                                    invalid))
+    return documents
+
+
+_DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+"""``---`` (a document starts) or ``...`` (it ends) at the start of a line: YAML forbids either in any scalar."""
+
+
+def yaml_document_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each document of a YAML stream that has content. Directives and comments before a ``---``
+    go with the document it starts, comments at the end with the last document; empty documents are left out."""
+    cuts = [0]
+    for match in _DOCUMENT_MARKER.finditer(text):
+        if match.group() == "---":
+            cut = match.start()
+        else:  # the next document begins on the line after "..."
+            newline = text.find("\n", match.end())
+            cut = len(text) if newline < 0 else newline + 1
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    if cuts[-1] < len(text):
+        cuts.append(len(text))
+    spans: list[tuple[int, int]] = []
+    pending: int | None = None  # the start of directives or comments waiting for their document
+    for start, end in pairwise(cuts):
+        begin = start if pending is None else pending
+        pending = None
+        if _has_content(text[start:end]):
+            spans.append((begin, end))
+        elif not text.startswith("---", start):  # directives or comments: they go with the next document
+            pending = begin
+    if pending is not None:
+        if spans:
+            spans[-1] = (spans[-1][0], len(text))
+        else:
+            spans.append((pending, len(text)))
+    return spans or [(0, len(text))]
+
+
+def _has_content(document: str) -> bool:
+    """Whether a document holds a node: a line other than a directive, a comment, or a bare marker."""
+    for line in document.splitlines():
+        if line.startswith("%"):
+            continue
+        rest = line[3:] if _DOCUMENT_MARKER.match(line) else line
+        rest = rest.strip()
+        if rest and not rest.startswith("#"):
+            return True
+    return False
+
+
+def _load_yaml(
+    text: str, display_path: str, max_nesting: int, line_offset: int = 0
+) -> tuple[Any, dict[str, tuple[int, int]], tuple[tuple[str, str, tuple[int, int]], ...], tuple[int, int] | None]:
+    """The data of one YAML document, the position of every pointer in it, its repeated keys and its first lone
+    surrogate; positions and errors are ``line_offset`` lines further down (a document of a stream)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     max_nesting = effective_nesting(max_nesting)
-    source = Source(display_path, text)
+    source = Source(display_path, text, line_offset=line_offset)
     # ruamel's scanner is quadratic in flow nesting depth: refuse deep flow nesting before it starts.
     offset = yaml_flow_depth_exceeded(text, max_nesting)
     if offset >= 0:
@@ -294,7 +391,7 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
             loaded = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
+        line = mark.line + 1 + line_offset if mark else 0
         column = mark.column + 1 if mark else 0
         problem = exc.problem or exc.context or "invalid YAML"
         raise ParseError(f"invalid YAML: {problem}", line, column) from None
@@ -311,17 +408,17 @@ def parse_yaml(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     _check_expansion(loaded)
     positions: dict[str, tuple[int, int]] = {}
     duplicates: list[tuple[str, str, tuple[int, int]]] = []
-    converter = _YamlConverter(positions, duplicates, max_nesting, repeated_keys)
+    converter = _YamlConverter(positions, duplicates, max_nesting, repeated_keys, line_offset)
     try:
         with _recursion_room(2 * max_nesting):
-            data = converter.convert(loaded, "", (1, 1), 0)
+            data = converter.convert(loaded, "", (1 + line_offset, 1), 0)
     except RecursionError:
         raise ParseError("nesting too deep for the YAML parser") from None
     invalid = None
     if _SURROGATE.search(text) or "\\u" in text or "\\U" in text:
         data, found = _without_surrogates(data)
-        invalid = (1, 1) if found else None
-    return ParsedText(data, Source(display_path, text, positions), tuple(duplicates), invalid)
+        invalid = (1 + line_offset, 1) if found else None
+    return data, positions, tuple(duplicates), invalid
 
 
 @contextmanager
@@ -502,11 +599,13 @@ class _YamlConverter:
         duplicates: list[tuple[str, str, tuple[int, int]]],
         max_nesting: int,
         repeated_keys: dict[int, list[tuple[str, tuple[int, int]]]] | None = None,
+        line_offset: int = 0,
     ) -> None:
         self.positions = positions
         self.duplicates = duplicates
         self.max_nesting = max_nesting
         self.repeated_keys = repeated_keys or {}
+        self.line_offset = line_offset
         self.nodes = 0
 
     def convert(self, node: Any, pointer: str, position: tuple[int, int], depth: int) -> Any:
@@ -525,18 +624,19 @@ class _YamlConverter:
         if isinstance(node, CommentedMap):
             result: dict[str, Any] = {}
             seen: set[str] = set()
-            self.duplicates.extend((pointer, key, at) for key, at in self.repeated_keys.get(id(node), ()))
+            self.duplicates.extend((pointer, key, (line + self.line_offset, column))
+                                   for key, (line, column) in self.repeated_keys.get(id(node), ()))
             for key, value in node.items():
                 key_text = str(key)
                 try:
                     line, col = node.lc.value(key)
-                    child_position = (line + 1, col + 1)
+                    child_position = (line + 1 + self.line_offset, col + 1)
                 except (KeyError, TypeError, AttributeError):
                     child_position = position
                 if key_text in seen:
                     try:
                         kline, kcol = node.lc.key(key)
-                        self.duplicates.append((pointer, key_text, (kline + 1, kcol + 1)))
+                        self.duplicates.append((pointer, key_text, (kline + 1 + self.line_offset, kcol + 1)))
                     except (KeyError, TypeError, AttributeError):
                         self.duplicates.append((pointer, key_text, position))
                 seen.add(key_text)
@@ -547,7 +647,7 @@ class _YamlConverter:
             for index, value in enumerate(node):
                 try:
                     line, col = node.lc.item(index)
-                    child_position = (line + 1, col + 1)
+                    child_position = (line + 1 + self.line_offset, col + 1)
                 except (KeyError, TypeError, AttributeError, IndexError):
                     child_position = position
                 items.append(self.convert(value, join_pointer(pointer, index), child_position, depth + 1))
