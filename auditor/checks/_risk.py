@@ -122,10 +122,11 @@ def scoping_conditions(conditions: Sequence[Condition]) -> tuple[Condition, ...]
     the account or organisation owning the resource it still confines the statement to other owners' resources,
     which they must share), ``...IfExists`` on a tag (true for untagged resources and requests without tags; on
     a key the actions' requests carry, such as ``iam:PassedToService`` for ``iam:PassRole``, it compares as
-    without it).
+    without it). Nor the owner of the resource named positively (``aws:ResourceAccount`` your account): that is
+    every resource of the account, all an identity policy reaches anyway.
     """
     return tuple(c for c in conditions if not is_caller_context_key(c.key) and not _admits_every_value(c)
-                 and not (is_negated(c) and c.key.lower() not in RESOURCE_OWNER_KEYS)
+                 and (is_negated(c) if c.key.lower() in RESOURCE_OWNER_KEYS else not is_negated(c))
                  and not (c.if_exists and c.base_operator != "Null" and is_tag_key(c.key)))
 
 

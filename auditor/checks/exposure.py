@@ -147,6 +147,9 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", '
                  '"Condition": {"StringLike": {"aws:ResourceAccount": "*"}}}]}', "IAM021",
                  note="a condition every value matches scopes nothing"),
+         example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*", '
+                 '"Condition": {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}}]}', "IAM021",
+                 note="every secret of the caller's own account, which is all an identity policy reaches anyway"),
          example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
                   '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}'),

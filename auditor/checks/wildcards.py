@@ -187,10 +187,11 @@ def _read_verb_pattern(pattern: str) -> bool:
     "IAM003", "wildcard-resource", "wildcard-resource", Severity.MEDIUM,
     'Write, permissions-management or tagging actions on "Resource": "*"',
     what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
-         "`NotResource`) without a condition that scopes the resources (a tag, a service key, "
-         "`aws:ResourceAccount`...). A condition does not scope when every request can meet it: a `*` on a key "
-         "other than a tag, a negated operator other than on the resource's account or organisation "
-         "(`StringNotEquals aws:ResourceTag/env prod`: every resource but those), `...IfExists` on a tag. "
+         "`NotResource`) without a condition that scopes the resources (a tag, a service key...). A condition does "
+         "not scope when every request can meet it: a `*` on a key other than a tag, a negated operator other than "
+         "on the resource's account or organisation (`StringNotEquals aws:ResourceTag/env prod`: every resource "
+         "but those), `...IfExists` on a tag, nor does `aws:ResourceAccount` (or `aws:ResourceOrgID`) naming an "
+         "account: every resource of your account is all an identity policy reaches anyway. "
          "Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
          "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write. "
          "Low when only tagging actions are concerned.",
