@@ -802,3 +802,12 @@ def test_a_list_parameter_gives_its_items_as_principals(default: str, expected: 
     loaded = load_text(text, "bootstrap.yaml", LoadOptions())
     found = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM031"})))
     assert [f.message.split(" without")[0] for f in found] == [expected]
+
+
+@pytest.mark.parametrize(("action", "severity"), [('"kms:GenerateDataKey*"', "medium"), ('"kms:*"', "high"),
+                                                  ('"kms:Create*"', "high"), ('"iam:Update*"', "high")])
+def test_a_kms_wildcard_is_high_when_it_reaches_key_policies_or_grants(action: str, severity: str) -> None:
+    (finding,) = findings(f'{{"Effect": "Allow", "Action": {action}, "Resource": '
+                          '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}',
+                          PolicyKind.IDENTITY, "IAM002")
+    assert finding.severity.value == severity

@@ -55,6 +55,8 @@ class ActionClasses:
     """Write, permissions-management or tagging actions that accept a resource narrower than ``*``."""
     tagging: frozenset[str]
     star_only: frozenset[str]
+    permissions: frozenset[str]
+    """Permissions-management access level (key policies, grants, IAM)."""
 
 
 @lru_cache(maxsize=4)
@@ -67,6 +69,7 @@ def action_classes(catalog: Catalog) -> ActionClasses:
         risky_scopable=catalog.actions_with_access(
             lambda level, only_star: not only_star and (writes(level) or "Tagging" in level)),
         tagging=catalog.actions_with_access(lambda level, _: "Tagging" in level),
+        permissions=catalog.actions_with_access(lambda level, _: "Permissions management" in level),
         star_only=catalog.actions_with_access(lambda _, only_star: only_star),
     )
 

@@ -117,13 +117,17 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     what="Reports action patterns with `*` or `?` (`s3:*`, `ec2:Delete*`, `*`) in an `Allow` that match write or "
          "permissions-management actions. Read-named patterns (`List*`, `Describe*`, `Get*`...) are not reported "
          "even when the catalogue files one of their matches as write. High for `iam`, `sts`, `kms` and "
-         "`organizations` patterns.",
+         "`organizations` patterns (for `kms`, those that reach permissions-management actions: `kms:*`, "
+         "`kms:Put*`, `kms:Create*`; not `kms:GenerateDataKey*`).",
     why="A wildcard grants every current and future action it matches, usually far more than intended: "
         "`s3:*` includes `s3:PutBucketPolicy` and `s3:DeleteBucket`; `iam:*` is account takeover.",
     example='{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}',
     fix="List the actions the job needs; a read-only wildcard (`s3:Get*`, `ec2:Describe*`) is acceptable.",
     bad=[example(_V + '{"Effect": "Allow", "Action": "dynamodb:*", '
-                 '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}', "IAM002")],
+                 '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}', "IAM002"),
+         example(_V + '{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": '
+                 '"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]}', "IAM002",
+                 note="medium: data keys on one key (kms:* there would be high: kms:PutKeyPolicy)")],
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:Describe*", "s3:List*"], '
                   '"Resource": "arn:aws:s3:::b"}]}'),
           example(_V + '{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], '
@@ -162,7 +166,10 @@ def _write_wildcards(actions: tuple[str, ...], context: CheckContext
             offending.append((index, pattern, risky))
     verdict = None
     if offending:
-        high = any(pattern.partition(":")[0].lower() in SENSITIVE_SERVICES for _, pattern, _ in offending)
+        # iam:*, sts:*, organizations:*: high; kms:GenerateDataKey* on a key is only cryptography: not
+        high = any(pattern.partition(":")[0].lower() in SENSITIVE_SERVICES
+                   and (pattern.partition(":")[0].lower() != "kms" or risky & action_classes(catalog).permissions)
+                   for _, pattern, risky in offending)
         patterns = [pattern for _, pattern, _ in offending]
         risky_all = frozenset().union(*(risky for _, _, risky in offending))
         message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
