@@ -56,7 +56,8 @@ def not_a_policy(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 @RULES.rule(
     "IAM102", "bad-version", CATEGORY, Severity.MEDIUM, "Missing or outdated policy Version",
     what='Reports a policy without `Version`, with a value other than "2012-10-17" or "2008-10-17", or with the '
-         'outdated "2008-10-17". Without a valid 2012-10-17 version: low when the policy uses no policy variable, '
+         'outdated "2008-10-17". Without a valid 2012-10-17 version: low when the policy uses no policy variable '
+         '(info for an explicit "2008-10-17", as AWS writes in the default policies of SNS topics and CloudFront), '
          'medium when it does, high when a Deny does (the guardrail then matches nothing).',
     why="Without the 2012-10-17 version, policy variables such as `${aws:username}` are literal text, so a "
         "statement meant to scope access per user silently matches nothing or the wrong thing; an invalid "
@@ -80,8 +81,8 @@ def bad_version(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             severity = None  # not a version IAM knows: it rejects the policy
         elif details.get("variables"):
             severity = Severity.HIGH if details.get("in_deny") else Severity.MEDIUM
-        else:
-            severity = Severity.LOW
+        else:  # harmless yet; "2008-10-17" is what AWS itself writes in SNS topics' and CloudFront's default policies
+            severity = Severity.INFO if details.get("outdated") else Severity.LOW
         yield Hit(problem.message, pointer=problem.pointer, details=details, severity=severity)
 
 
