@@ -296,6 +296,9 @@ def test_a_finding_on_the_one_item_of_a_list_points_at_the_item(action: str, res
 
 @pytest.mark.parametrize(("version", "statement", "severity", "words"), [
     (None, '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}', "low", "it uses none yet"),
+    ("2008-10-17", '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": '
+                   '"arn:aws:sns:us-east-1:111122223333:t", "Condition": {"StringEquals": {"AWS:SourceOwner": '
+                   '"111122223333"}}}', "info", "it uses none yet"),  # AWS's default topic policy
     ("2008-10-17", '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username}/*"}',
      "medium", "so ${aws:username} in statement 0 is plain text;"),
     (None, '{"Sid": "Home", "Effect": "Deny", "NotAction": "s3:*", "Resource": "*", "Condition": {"StringNotLike": '
