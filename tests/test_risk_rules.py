@@ -811,3 +811,13 @@ def test_a_kms_wildcard_is_high_when_it_reaches_key_policies_or_grants(action: s
                           '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}',
                           PolicyKind.IDENTITY, "IAM002")
     assert finding.severity.value == severity
+
+
+@pytest.mark.parametrize(("resource", "severity"), [("arn:aws:iam::111122223333:role/app/*", "medium"),
+                                                    ("arn:aws:iam::111122223333:role/*", "high"),
+                                                    ("arn:aws:iam::111122223333:role/app-*", "high")])
+def test_passing_the_roles_of_one_path_is_scoped(resource: str, severity: str) -> None:
+    found = findings(f'{{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "{resource}"}}, '
+                     '{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}', PolicyKind.IDENTITY,
+                     "IAM012")
+    assert [f.severity.value for f in found if f.details["path"] == "passrole-ec2-runinstances"] == [severity]
