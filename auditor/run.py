@@ -143,7 +143,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
                           max_yaml_bytes=request.max_yaml_bytes, max_nesting=request.max_nesting,
-                          max_statements=request.max_statements, kind=request.kind)
+                          max_statements=request.max_statements, kind=request.kind,
+                          include_root=_config_glob_root(request, "include"),
+                          exclude_root=_config_glob_root(request, "exclude"))
     paths = request.paths
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()
@@ -205,6 +207,20 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     )
     report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
     return report, sources
+
+
+def _config_glob_root(request: CheckRequest, key: str) -> str | None:
+    """The configuration file's folder when the ``include`` or ``exclude`` globs come from it (paths in the file
+    are relative to its folder, however the folders to check are named); None for globs of the command line,
+    which are relative to each folder walked."""
+    from auditor.config import COMMAND_LINE, DEFAULT
+
+    config = request.config
+    if config is None or config.path is None or config.origin(key) in (DEFAULT, COMMAND_LINE):
+        return None
+    if getattr(request, key) != getattr(config, key):
+        return None
+    return os.path.abspath(config.root)
 
 
 def _excluded_file(path: str, patterns: tuple[str, ...], root: Path) -> bool:

@@ -205,6 +205,25 @@ def test_config_include_exclude_and_nesting_apply(tmp_path: Path) -> None:
     assert {f["location"]["path"] for f in json.loads(result.stdout)["findings"]} == {"skip/b.json"}
 
 
+def test_config_globs_are_relative_to_the_config_folder_however_the_folders_are_named(tmp_path: Path) -> None:
+    for name in ("vendor/a.json", "sub/vendor/z.json", "top.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nselect = ["unknown-action"]\n')
+
+    def reported(folder: Path, *args: str) -> set[str]:
+        result = run_cli("check", "--format", "json", *args, cwd=folder)
+        assert result.returncode in (0, 1), result.stderr
+        return {f["location"]["path"] for f in json.loads(result.stdout)["findings"]}
+
+    assert reported(tmp_path, ".") == {"sub/vendor/z.json", "top.json"}
+    assert reported(tmp_path, "vendor") == set()  # was vendor/a.json: the glob met "a.json", relative to vendor
+    assert reported(tmp_path / "sub", ".") == {"vendor/z.json"}  # sub/vendor/z.json is not vendor/*
+    assert reported(tmp_path / "sub", "..") == {"../top.json", "vendor/z.json"}
+    # a command-line glob replaces the file's and is relative to the folder walked, as before
+    assert reported(tmp_path / "sub", "--exclude", "vendor/*", ".") == set()
+
+
 def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
     (tmp_path / "vendor").mkdir()
     (tmp_path / "vendor" / "a.json").write_text(json.dumps(BAD_ACTION))

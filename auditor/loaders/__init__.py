@@ -56,6 +56,11 @@ class LoadOptions:
     max_statements: int = DEFAULT_MAX_STATEMENTS
     kind: PolicyKind | None = None
     """Force the kind of standalone policy files (otherwise inferred)."""
+    include_root: str | None = None
+    """The absolute folder ``include`` globs are relative to (the configuration file's, when they come from it);
+    None: the folder named on the command line that is walked."""
+    exclude_root: str | None = None
+    """The same for ``exclude``."""
 
 
 def display_path(path: Path) -> str:
@@ -155,13 +160,23 @@ def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path
             path = Path(directory) / name
             relative = os.path.relpath(path, root)
             if options.include:
-                if not any(_glob_match(relative, pattern) for pattern in options.include):
+                included = _relative_to(path, options.include_root, relative)
+                if not any(_glob_match(included, pattern) for pattern in options.include):
                     continue
             elif not name.lower().endswith(POLICY_SUFFIXES):
                 continue
-            if any(_glob_match(relative, pattern) for pattern in options.exclude):
+            excluded = _relative_to(path, options.exclude_root, relative)
+            if any(_glob_match(excluded, pattern) for pattern in options.exclude):
                 continue
             yield path
+
+
+def _relative_to(path: Path, folder: str | None, walked: str) -> str:
+    """``path`` relative to ``folder`` when it lies inside it, else ``walked`` (relative to the walked folder)."""
+    if folder is None:
+        return walked
+    relative = os.path.relpath(os.path.abspath(path), folder)
+    return walked if relative == ".." or relative.startswith(".." + os.sep) else relative
 
 
 def _glob_match(relative: str, pattern: str) -> bool:
