@@ -125,7 +125,8 @@ def check(
     = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Glob of files to leave out.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="Treat standalone policy files as this kind: "
-                                                "identity, resource, trust or organization.")] = None,
+                                                "identity, resource, trust, organization or boundary (a "
+                                                "permissions boundary).")] = None,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")] = False,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
@@ -173,11 +174,13 @@ def check(
     from auditor.model import PolicyKind
 
     forced_kind = None
+    boundary = kind is not None and kind.lower() == "boundary"
     if kind is not None:
         try:
-            forced_kind = PolicyKind(kind.lower())
+            forced_kind = PolicyKind.IDENTITY if boundary else PolicyKind(kind.lower())
         except ValueError:
-            raise UsageProblem(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
+            raise UsageProblem(f"--kind: {kind!r} is not one of identity, resource, trust, organization, "
+                               "boundary") from None
     config = load_config(config_file, no_config)
     overrides: dict[str, object] = {}
     if fail_on is not None:
@@ -219,6 +222,7 @@ def check(
         extra_outputs={k: v for k, v in extra_outputs.items() if v is not None},
         categories=rule_names(category),
         kind=forced_kind,
+        boundary=boundary,
         show_suppressed=show_suppressed,
         show_source=not no_source,
         quiet=quiet,

@@ -35,6 +35,8 @@ class CheckRequest:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     kind: PolicyKind | None = None
+    boundary: bool = False
+    """Standalone policy files are permissions boundaries (``--kind boundary``)."""
     show_suppressed: bool = False
     show_source: bool = True
     quiet: bool = False
@@ -143,7 +145,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     options = LoadOptions(include=request.include, exclude=request.exclude, max_file_bytes=request.max_file_bytes,
                           max_yaml_bytes=request.max_yaml_bytes, max_nesting=request.max_nesting,
-                          max_statements=request.max_statements, kind=request.kind,
+                          max_statements=request.max_statements, kind=request.kind, boundary=request.boundary,
                           include_root=_config_glob_root(request, "include"),
                           exclude_root=_config_glob_root(request, "exclude"))
     paths = request.paths

@@ -239,3 +239,17 @@ def test_category_takes_a_comma_separated_list_and_names_a_wrong_one_as_a_catego
     wrong = run_cli("check", "--category", "privilege-escalation,escalation", demo)
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("iam-audit: error: --category: unknown category 'escalation'; the categories are ")
+
+
+def test_kind_boundary_reports_what_a_permissions_boundary_grants_at_info(tmp_path: Path) -> None:
+    boundary = tmp_path / "boundary.json"
+    boundary.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, '
+                        '{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]}')
+    as_identity = json.loads(run_cli("check", "--format", "json", str(boundary)).stdout)["findings"]
+    assert {f["severity"] for f in as_identity if f["rule_id"] == "IAM001"} == {"critical"}
+    result = run_cli("check", "--format", "json", "--kind", "boundary", str(boundary))
+    found = json.loads(result.stdout)["findings"]
+    assert result.returncode == 0 and found and {f["severity"] for f in found} == {"info"}
+    assert "IAM012" not in {f["rule_id"] for f in found}  # a boundary grants nothing to escalate with
+    bad = run_cli("check", "--kind", "fence", str(boundary))
+    assert bad.returncode == 2 and "identity, resource, trust, organization, boundary" in bad.stderr

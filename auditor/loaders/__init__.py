@@ -7,6 +7,7 @@ Every file ends in exactly one of: policies (and principals), a located problem
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fnmatch
 import os
@@ -56,6 +57,9 @@ class LoadOptions:
     max_statements: int = DEFAULT_MAX_STATEMENTS
     kind: PolicyKind | None = None
     """Force the kind of standalone policy files (otherwise inferred)."""
+    boundary: bool = False
+    """Standalone policy files are permissions boundaries (identity policies that grant nothing: ``--kind
+    boundary``)."""
     include_root: str | None = None
     """The absolute folder ``include`` globs are relative to (the configuration file's, when they come from it);
     None: the folder named on the command line that is walked."""
@@ -371,10 +375,9 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
             return result
         kind = options.kind or infer_kind(document)
         loaded = LoadResult(files=1)
-        loaded.policies.append(
-            normalize_policy(document, kind, source, pointer, subject=None, label=None,
-                             max_statements=options.max_statements)
-        )
+        policy = normalize_policy(document, kind, source, pointer, subject=None, label=None,
+                                  max_statements=options.max_statements)
+        loaded.policies.append(dataclasses.replace(policy, boundary_only=True) if options.boundary else policy)
     return _merged(loaded, source.display_path, result)
 
 
