@@ -297,9 +297,14 @@ def _policy_document(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except ValueError:
         return text
+
+
+def _not_json(token: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's json reads: the export must stay JSON."""
+    raise ValueError(f"{token} is not JSON")
 
 
 def _partition_of(arn: str) -> str:

@@ -932,6 +932,11 @@ def test_bad_environment_is_exit_code_2_without_traceback(
     assert stderr.splitlines() == [f"iam-audit: error: {message}"]
 
 
+def test_a_resource_policy_with_nan_stays_text_so_the_export_stays_json() -> None:
+    assert fetch._policy_document('{"Statement": [{"n": NaN}]}') == '{"Statement": [{"n": NaN}]}'
+    assert fetch._policy_document('{"Statement": []}') == {"Statement": []}
+
+
 def test_a_parameter_aws_refuses_is_named_on_one_line(moto_url: str, tmp_path: Path) -> None:
     code, _, stderr = run_cli(
         "-o", str(tmp_path / "x.json"), "--endpoint-url", moto_url,

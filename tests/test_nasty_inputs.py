@@ -122,6 +122,9 @@ CASES = [
     Case("UTF-16 with BOM", {"utf16.json": CLEAN.encode("utf-16")}, 0),
     Case("UTF-16 without BOM", {"utf16le.json": CLEAN.encode("utf-16-le")}, 2,
          error="looks like UTF-16 or UTF-32 without a byte-order mark"),
+    Case("UTF-16 without BOM, a character beyond ASCII",
+         {"utf16be.json": _policy_with(Sid="Cafe").replace("Cafe", "Caf\u00e9").encode("utf-16-be")}, 2,
+         error="looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8"),
     Case("UTF-32", {"utf32.json": CLEAN.encode("utf-32")}, 2, error="the file is UTF-32"),
     Case("invalid UTF-8", {"latin1.json": _policy_with(Sid="Cafe").replace("Cafe", "Caf\xe9").encode("latin-1")},
          2, error="1:137: not valid UTF-8 (byte 0xe9)"),
@@ -144,6 +147,8 @@ CASES = [
     Case("another file's lower-case statement key", {"query.json": '{"statement": "SELECT 1"}'}, 0, set()),
     Case("integer of 5,000 digits", {"bigint.json": _policy_with(Condition={"NumericLessThan": {"s3:max-keys": 1}})
          .replace(": 1}", ": " + "9" * 5000 + "}")}, 1, {"IAM100"}, message="a number of more than 4,300 digits"),
+    Case("NaN, which Python's json reads", {"nan.json": _policy_with(Condition={"NumericLessThan": {
+         "s3:max-keys": 1}}).replace(": 1}", ": NaN}")}, 1, {"IAM100"}, message="NaN is not JSON"),
     Case("lone surrogate escape", {"surrogate.json": CLEAN.replace('"Effect"', '"Sid": "\\ud800", "Effect"')},
          1, {"IAM100", "IAM111"}, message="half of a UTF-16 surrogate pair"),
     Case("YAML billion laughs", {"laughs.yaml": BILLION_LAUGHS}, 1, {"IAM100"},
@@ -338,7 +343,8 @@ def test_max_nesting_above_the_ceiling_is_clamped(tmp_path: Path) -> None:
     result, report = _check(tmp_path, "deep.json", args=("--max-nesting", "100000"))
     assert result.returncode == 1
     assert [f["message"] for f in report["findings"]] == [
-        "nesting deeper than 500 levels (the limit; --max-nesting raises it up to 500)"]
+        "nesting deeper than 500 levels, the most iam-audit reads (deeper data would exhaust Python's recursion "
+        "limit); no policy nests that deep"]
     assert report["findings"][0]["location"] == {"path": "deep.json", "line": 1, "column": 501}
 
 
@@ -398,3 +404,58 @@ def test_a_100_mb_file_is_checked_in_bounded_time_and_memory(tmp_path: Path) -> 
     assert elapsed < 120, elapsed
     assert peak_mb < 3000, peak_mb
 
+
+
+NOT_JSON = "is not JSON (JSON has no NaN or Infinity): IAM rejects the document; write a number, or a string in " \
+           "double quotes"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ('{"Version": "2012-10-17",\n "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*",\n'
+         '  "Condition": {"NumericLessThan": {"s3:max-keys": NaN}}}}', 3, 52, "NaN " + NOT_JSON),
+        ('{"Sid": "NaN Infinity", "n": [1, Infinity]}', 1, 34, "Infinity " + NOT_JSON),
+        ('{"n": -Infinity}', 1, 7, "-Infinity " + NOT_JSON),
+        ('{"Version": "2012-10-17", "Statement": [{"Sid": "a\x1bb"}]}', 1, 51,
+         "invalid control character U+001B in a string: escape it as \\u001b"),
+        ('{"Sid": "a\tb"}', 1, 11, "invalid control character U+0009 in a string: escape it as \\t"),
+        ('{"Sid": "ab\n}', 1, 12,
+         "a line break inside a string: escape it as \\n, or close the string (is a double quote missing?)"),
+        ('{"Sid": "a', 1, 9, 'a string that never ends: its closing double quote (") is missing'),
+        ('{"Sid": "a\\qb"}', 1, 11, "invalid escape \\q in a string: write \\\\ for a backslash (JSON knows "
+         "\\\\, \\\", \\/, \\b, \\f, \\n, \\r, \\t and \\uXXXX)"),
+        ('{"Sid": "\\u12"}', 1, 11, "invalid \\uXXXX escape: \\u must be followed by four hexadecimal digits"),
+    ],
+)
+def test_json_syntax_errors_are_whole_sentences_at_the_token(text: str, line: int, column: int, message: str) -> None:
+    from auditor.loaders import LoadOptions, load_text
+
+    loaded = load_text(text, "p.json", LoadOptions())
+    assert [(problem.rule, problem.line, problem.column, problem.message)
+            for _, problem in loaded.document_problems] == [("syntax-error", line, column, message)]
+    assert not loaded.policies
+
+
+def test_nan_in_a_policy_held_in_a_string_is_not_json() -> None:
+    from auditor.loaders.parse import ParseError, parse_embedded_json
+
+    with pytest.raises(ParseError) as caught:
+        parse_embedded_json('{"Statement": [\n  {"n": NaN}]}')
+    assert caught.value.message == "NaN " + NOT_JSON + " (line 2, column 9 of the string)"
+    assert caught.value.offset == 24
+
+
+def test_a_utf16_file_with_a_bom_cut_short_is_a_whole_sentence(tmp_path: Path) -> None:
+    _write(tmp_path, {"cut.json": b"\xfe\xff" + '{"S'.encode("utf-16-be")})
+    _, report = _check(tmp_path, "cut.json")
+    assert [(f["location"]["column"], f["message"]) for f in report["findings"]] == [
+        (2, 'a string that never ends: its closing double quote (") is missing')]
+
+
+def test_max_nesting_below_the_ceiling_says_how_far_it_may_be_raised() -> None:
+    from auditor.loaders import LoadOptions, load_text
+
+    loaded = load_text("[" * 60 + "]" * 60, "deep.json", LoadOptions(max_nesting=50))
+    assert [problem.message for _, problem in loaded.document_problems] == [
+        "nesting deeper than 50 levels (the limit; --max-nesting raises it, up to 500)"]

@@ -109,6 +109,8 @@ def decode_bytes(raw: bytes) -> str:
             return _without_nul(raw.decode("utf-16"))
         except UnicodeDecodeError as exc:
             raise ParseError(f"invalid UTF-16: {exc.reason}") from None
+    if _looks_utf16_or_32(raw[:64]):
+        raise ParseError("looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,13 +122,15 @@ def decode_bytes(raw: bytes) -> str:
     return _without_nul(text)
 
 
+def _looks_utf16_or_32(head: bytes) -> bool:
+    """Every other byte of the first ones is NUL: ASCII text in UTF-16 or UTF-32 (no UTF-8 text looks so)."""
+    return len(head) >= 4 and (set(head[1::2]) == {0} or set(head[0::2]) == {0})
+
+
 def _without_nul(text: str) -> str:
     if "\x00" not in text:
         return text
     offset = text.index("\x00")
-    head = text[:64]
-    if len(head) >= 4 and (set(head[1::2]) == {"\x00"} or set(head[0::2]) == {"\x00"}):
-        raise ParseError("looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8")
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     raise ParseError("contains a NUL byte: this is a binary file, not a policy", line, column)
@@ -169,11 +173,14 @@ def parse_json(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> 
     max_nesting = effective_nesting(max_nesting)
     source = Source(display_path, text)
     try:
-        data = json.loads(text, object_pairs_hook=pairs_hook)
+        data = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
     except RecursionError:
         raise _nesting_error(text, source, max_nesting) from None
     except json.JSONDecodeError as exc:
         raise ParseError(_json_message(exc, text), exc.lineno, exc.colno) from None
+    except _NotJson as exc:
+        line, column = source.offset_to_position(exc.offset_in(text))
+        raise ParseError(exc.message, line, column) from None
     except ValueError:  # an integer literal longer than Python reads (sys.get_int_max_str_digits())
         raise _long_number_error(text, source) from None
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
@@ -226,8 +233,16 @@ def nesting_exceeds(data: Any, limit: int) -> bool:
 def _nesting_error(text: str, source: Source, max_nesting: int) -> ParseError:
     offset = _depth_exceeded(text, max_nesting)
     line, column = source.offset_to_position(offset) if offset >= 0 else (0, 0)
-    return ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
-                      f"{MAX_NESTING_CEILING})", line, column)
+    return ParseError(nesting_message(max_nesting), line, column)
+
+
+def nesting_message(max_nesting: int) -> str:
+    """Why data nested deeper than the (effective) ``max_nesting`` is refused, and what can be done."""
+    if max_nesting >= MAX_NESTING_CEILING:
+        return (f"nesting deeper than {MAX_NESTING_CEILING} levels, the most iam-audit reads (deeper data would "
+                "exhaust Python's recursion limit); no policy nests that deep")
+    return (f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it, up to "
+            f"{MAX_NESTING_CEILING})")
 
 
 def _long_number_error(text: str, source: Source) -> ParseError:
@@ -245,12 +260,16 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
     """A JSON document held in a string (a URL-encoded policy in an export, a Terraform attribute)."""
     max_nesting = effective_nesting(max_nesting)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise ParseError(f"nesting deeper than {max_nesting} levels") from None
     except json.JSONDecodeError as exc:
         raise ParseError(f"{_json_message(exc, text)} (line {exc.lineno}, column {exc.colno} of the string)",
                          offset=exc.pos) from None
+    except _NotJson as exc:
+        offset = exc.offset_in(text)
+        line, column = Source("", text).offset_to_position(offset)
+        raise ParseError(f"{exc.message} (line {line}, column {column} of the string)", offset=offset) from None
     except ValueError:
         raise ParseError(_long_number_error(text, Source("", text)).message) from None
     if _may_nest_deeper(text, max_nesting) and nesting_exceeds(data, max_nesting):
@@ -260,7 +279,35 @@ def parse_embedded_json(text: str, max_nesting: int = MAX_NESTING) -> Any:
     return data
 
 
+class _NotJson(Exception):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json module reads them, JSON (and IAM) does not."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+        self.message = (f"{token} is not JSON (JSON has no NaN or Infinity): IAM rejects the document; write a "
+                        "number, or a string in double quotes")
+
+    def offset_in(self, text: str) -> int:
+        """Where the first such token outside a string is (json reads the text in order: it is this one)."""
+        for match in _STRING_OR_CONSTANT.finditer(text):
+            if match.group(1):
+                return match.start(1)
+        return 0
+
+
+_STRING_OR_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NotJson(token)
+
+
+_CONTROL_ESCAPES = {"\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
 def _json_message(exc: json.JSONDecodeError, text: str) -> str:
+    """A whole sentence for the parser's message (which ends in "at": the position is given apart)."""
     message = exc.msg
     if not text.strip():
         return "the file is empty"
@@ -271,6 +318,22 @@ def _json_message(exc: json.JSONDecodeError, text: str) -> str:
         return "expected a key in double quotes (a trailing comma before '}'?)"
     if message == "Extra data":
         return "extra data after the end of the JSON document (two documents in one file, or a stray bracket?)"
+    if message.startswith("Invalid control character") and exc.pos < len(text):
+        character = text[exc.pos]
+        if character in "\r\n":
+            return ("a line break inside a string: escape it as \\n, or close the string (is a double quote "
+                    "missing?)")
+        escape = _CONTROL_ESCAPES.get(character, f"\\u{ord(character):04x}")
+        return f"invalid control character U+{ord(character):04X} in a string: escape it as {escape}"
+    if message.startswith("Unterminated string"):
+        return 'a string that never ends: its closing double quote (") is missing'
+    if message.startswith("Invalid \\escape"):
+        escape = text[exc.pos:exc.pos + 2]
+        return (f"invalid escape {escape} in a string: write \\\\ for a backslash (JSON knows \\\\, \\\", \\/, "
+                "\\b, \\f, \\n, \\r, \\t and \\uXXXX)")
+    if message.startswith("Invalid \\uXXXX escape"):
+        return "invalid \\uXXXX escape: \\u must be followed by four hexadecimal digits"
+    message = re.sub(r"(?: starting)? at$", "", message)
     return message[0].lower() + message[1:] if message else "invalid JSON"
 
 
@@ -380,8 +443,7 @@ def _load_yaml(
     offset = yaml_flow_depth_exceeded(text, max_nesting)
     if offset >= 0:
         line, column = source.offset_to_position(offset)
-        raise ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
-                         f"{MAX_NESTING_CEILING})", line, column)
+        raise ParseError(nesting_message(max_nesting), line, column)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     repeated_keys: dict[int, list[tuple[str, tuple[int, int]]]] = {}
@@ -399,8 +461,7 @@ def _load_yaml(
         raise ParseError(f"invalid YAML: {exc}") from None
     except RecursionError:
         line, column = source.offset_to_position(_block_depth_offset(text, max_nesting))
-        raise ParseError(f"nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it up to "
-                         f"{MAX_NESTING_CEILING})", line, column) from None
+        raise ParseError(nesting_message(max_nesting), line, column) from None
     except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:
         # A scalar the constructor cannot build (an integer of 5,000 digits, a date like 2024-02-31)
         # or a key it cannot hash (a mapping used as a key).
@@ -617,8 +678,7 @@ class _YamlConverter:
                 f"YAML expands to more than {MAX_YAML_NODES:,} values (an alias bomb?)", position[0], position[1]
             )
         if depth >= self.max_nesting and isinstance(node, (CommentedMap, CommentedSeq)):
-            raise ParseError(f"nesting deeper than {self.max_nesting} levels (the limit; --max-nesting raises it "
-                             f"up to {MAX_NESTING_CEILING})", position[0], position[1])
+            raise ParseError(nesting_message(self.max_nesting), position[0], position[1])
         self.positions.setdefault(pointer, position)
         tag = _tag_of(node)
         if isinstance(node, CommentedMap):
