@@ -821,3 +821,15 @@ def test_passing_the_roles_of_one_path_is_scoped(resource: str, severity: str) -
                      '{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}', PolicyKind.IDENTITY,
                      "IAM012")
     assert [f.severity.value for f in found if f.details["path"] == "passrole-ec2-runinstances"] == [severity]
+
+
+@pytest.mark.parametrize(("issuer", "severity"), [
+    ("oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", "high"),  # one cluster's
+    ("oidc.circleci.com/org/0f9a8b7c-1234-4abc-9def-0123456789ab", "high"),  # one organisation's
+    ("token.actions.githubusercontent.com", "critical"),  # every repository in the world
+])
+def test_an_issuer_of_one_tenant_without_sub_is_high(issuer: str, severity: str) -> None:
+    (finding,) = findings(f'{{"Effect": "Allow", "Principal": {{"Federated": "arn:aws:iam::111122223333:oidc-provider/'
+                          f'{issuer}"}}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": '
+                          f'{{"{issuer}:aud": "sts.amazonaws.com"}}}}}}', PolicyKind.TRUST, "IAM033")
+    assert finding.severity.value == severity

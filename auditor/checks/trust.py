@@ -323,7 +323,8 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
          "account of an EKS cluster or namespace (`system:serviceaccount:*`, `system:serviceaccount:ns:*`) or "
          "everyone. "
          "Critical when `sub` is missing or admits every owner (`*`, `repo:*`, `repo:acme*`: anyone can create a "
-         "matching repository). Cognito identity pools need `aud` only.",
+         "matching repository); high when `sub` is missing for an issuer of one tenant (an issuer URL with a path: "
+         "an EKS cluster's, a CircleCI organisation's). Cognito identity pools need `aud` only.",
     why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
         "workspace) gets a token the role accepts.",
     example='{"Effect": "Allow", "Principal": {"Federated": '
@@ -396,11 +397,16 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
             if not aud:
                 problems.append(f"no {key('aud')} condition")
             if needs_sub and not sub:
+                # An issuer with a path (an EKS cluster's, a CircleCI organisation's, a Bitbucket workspace's)
+                # signs tokens for one tenant only: its every subject is one of yours
+                tenant = "{{" not in provider and "/" in provider
+                who = "any subject of the provider (every workload of that tenant)" if tenant else \
+                    "any subject of the provider"
                 problems.append(
                     f"its {key('sub')} condition ({', '.join(sorted({c.operator for c in written_sub}))}) names no "
                     "subject it admits: every other subject of the provider may assume the role" if written_sub else
-                    f"no {key('sub')} condition: any subject of the provider may assume the role")
-                severity = Severity.CRITICAL
+                    f"no {key('sub')} condition: {who} may assume the role")
+                severity = Severity.HIGH if tenant else Severity.CRITICAL
             reach = {str(v): how for c in sub if c.base_operator not in LITERAL_OPERATORS for v in c.values
                      if (how := _sub_reach(str(v), provider)) is not None}
             wide = list(reach)
