@@ -833,3 +833,15 @@ def test_an_issuer_of_one_tenant_without_sub_is_high(issuer: str, severity: str)
                           f'{issuer}"}}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{"StringEquals": '
                           f'{{"{issuer}:aud": "sts.amazonaws.com"}}}}}}', PolicyKind.TRUST, "IAM033")
     assert finding.severity.value == severity
+
+
+@pytest.mark.parametrize(("resource", "severity"), [("arn:aws:iam::*:user/${aws:username}", "medium"),
+                                                    ("arn:aws:iam::*:user/*", "high")])
+def test_an_iam_wildcard_on_the_callers_own_user_is_self_service(resource: str, severity: str) -> None:
+    (finding,) = findings(f'{{"Effect": "Allow", "Action": "iam:*AccessKey*", "Resource": "{resource}"}}',
+                          PolicyKind.IDENTITY, "IAM002")
+    assert finding.severity.value == severity
+    if severity == "medium":  # iam:* on one's own user still attaches policies to it
+        (own,) = findings(f'{{"Effect": "Allow", "Action": "iam:*", "Resource": "{resource}"}}', PolicyKind.IDENTITY,
+                          "IAM002")
+        assert own.severity.value == "high"

@@ -118,7 +118,8 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "permissions-management actions. Read-named patterns (`List*`, `Describe*`, `Get*`...) are not reported "
          "even when the catalogue files one of their matches as write. High for `iam`, `sts`, `kms` and "
          "`organizations` patterns (for `kms`, those that reach permissions-management actions: `kms:*`, "
-         "`kms:Put*`, `kms:Create*`; not `kms:GenerateDataKey*`).",
+         "`kms:Put*`, `kms:Create*`; not `kms:GenerateDataKey*`), except on the caller's own user "
+         "(`user/${aws:username}`: self-service keys and password) when no permissions-management action is granted.",
     why="A wildcard grants every current and future action it matches, usually far more than intended: "
         "`s3:*` includes `s3:PutBucketPolicy` and `s3:DeleteBucket`; `iam:*` is account takeover.",
     example='{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}',
@@ -144,6 +145,10 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
         if verdict is None:
             continue
         first, message, high, details = verdict
+        if high and st.resources and all("${aws:username}" in r.lower() for r in st.resources) and not (
+                statement.actions & action_classes(context.catalog).permissions):
+            high = False  # iam:*AccessKey* on user/${aws:username}: the caller's own keys (iam:* would attach policies)
+            message += " on the caller's own user"
         pointer = st.element_pointer("Action", first)
         yield Hit(message, pointer=pointer, statement=st, severity=Severity.HIGH if high else None,
                   details=details)
