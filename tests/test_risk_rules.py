@@ -845,3 +845,15 @@ def test_an_iam_wildcard_on_the_callers_own_user_is_self_service(resource: str, 
         (own,) = findings(f'{{"Effect": "Allow", "Action": "iam:*", "Resource": "{resource}"}}', PolicyKind.IDENTITY,
                           "IAM002")
         assert own.severity.value == "high"
+
+
+@pytest.mark.parametrize(("effect", "operator", "severity"), [("Allow", "StringLike", "medium"),
+                                                              ("Deny", "StringNotLike", "medium"),
+                                                              ("Deny", "StringLike", "low"),
+                                                              ("Allow", "StringNotLike", "low")])
+def test_string_like_on_an_arn_key_matters_when_it_widens_the_statement(effect: str, operator: str,
+                                                                         severity: str) -> None:
+    (finding,) = findings(f'{{"Effect": "{effect}", "Action": "s3:GetObject", "Resource": "*", "Condition": '
+                          f'{{"{operator}": {{"aws:PrincipalArn": "arn:aws:iam::*:role/admin*"}}}}}}',
+                          PolicyKind.IDENTITY, "IAM406")
+    assert finding.severity.value == severity

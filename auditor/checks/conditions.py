@@ -491,7 +491,9 @@ def _is_tag_key(name: str) -> bool:
 @RULES.rule(
     "IAM406", "string-like-on-arn-key", CATEGORY, Severity.MEDIUM, "StringLike on an ARN condition key",
     what="Reports `StringLike`/`StringNotLike` (also with `IfExists` or a set qualifier) on a key of type ARN, "
-         "as Access Analyzer's STRING_LIKE_OPERATOR_WITH_ARN_CONDITION_KEYS security warning does.",
+         "as Access Analyzer's STRING_LIKE_OPERATOR_WITH_ARN_CONDITION_KEYS security warning does. Low when it only "
+         "makes the statement stricter (`StringLike` in a Deny, as AWS's own deny-root SCP writes it, or "
+         "`StringNotLike` in an Allow).",
     why="`ArnLike` compares an ARN part by part, so a `*` stays inside its part; `StringLike` lets `*` run across "
         "the colons, so `arn:aws:iam::*:role/app` also matches ARNs of other partitions, services or shapes than "
         "the author had in mind, which widens an Allow or narrows a Deny.",
@@ -499,7 +501,10 @@ def _is_tag_key(name: str) -> bool:
     fix="Use `ArnLike`/`ArnNotLike` (or `ArnEquals`) for ARN keys.",
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:DeleteBucket", '
                  '"Resource": "*", "Condition": {"StringNotLike": {"aws:PrincipalArn": '
-                 '"arn:aws:iam::*:role/admin*"}}}]}', "IAM406")],
+                 '"arn:aws:iam::*:role/admin*"}}}]}', "IAM406"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
+                 '"Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}}]}', "IAM406",
+                 kind=PolicyKind.ORGANIZATION, note="low: AWS's deny-root SCP; the Deny only reaches further")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:DeleteBucket", '
                   '"Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": '
                   '"arn:aws:iam::*:role/admin*"}}}]}')],
@@ -514,8 +519,12 @@ def string_like_on_arn_key(policy: Policy, context: CheckContext) -> Iterator[Hi
         if info is None or info.type not in ("ARN", "ArrayOfARN"):
             continue
         replacement = "ArnNotLike" if operator[0] == "StringNotLike" else "ArnLike"
+        # a wildcard that runs across colons matches more: it widens an Allow (StringLike) or, through
+        # StringNotLike, narrows a Deny; the other two make the statement stricter than written
+        widens = (operator[0] == "StringLike") == statement.is_allow
         yield Hit(f"{condition.operator} on the ARN key {condition.key!r}: use {replacement}, which keeps each "
-                  "wildcard inside its ARN part", pointer=_key_pointer(condition), statement=statement,
+                  f"wildcard inside its ARN part{'' if widens else ' (here it only makes the statement stricter)'}",
+                  pointer=_key_pointer(condition), statement=statement, severity=None if widens else Severity.LOW,
                   details={"key": condition.key, "operator": condition.operator})
 
 
