@@ -58,7 +58,7 @@ def drift_command(
     """Compare a policy file, or a principal of an account export, with a documented baseline.
 
     The project configuration adds its baseline-paths and binds the vars the baseline names, and those of a
-    [[baselines]] mapping that gives the compared principal this baseline (--var wins)."""
+    \\[\\[baselines]] mapping that gives the compared principal this baseline (--var wins)."""
     fmt = format.lower()
     if fmt not in FORMATS:
         raise _fail(f"--format: unknown format {format!r}; choose from {', '.join(FORMATS)}")

@@ -100,6 +100,9 @@ def parse_vars(items: Iterable[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise DriftError(f"--var {item!r}: expected NAME=VALUE")
+        if not value.strip():
+            raise DriftError(f"--var {item!r}: the value is empty; give the value the placeholder {name.strip()} "
+                             "takes in your account (or leave --var out to infer it)")
         values[name.strip()] = value
     return values
 

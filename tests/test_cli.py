@@ -253,3 +253,10 @@ def test_kind_boundary_reports_what_a_permissions_boundary_grants_at_info(tmp_pa
     assert "IAM012" not in {f["rule_id"] for f in found}  # a boundary grants nothing to escalate with
     bad = run_cli("check", "--kind", "fence", str(boundary))
     assert bad.returncode == 2 and "identity, resource, trust, organization, boundary" in bad.stderr
+
+
+def test_an_empty_var_value_is_a_usage_error_and_drift_help_shows_the_mapping_table() -> None:
+    result = run_cli("drift", "upsolver/server-role", str(FIXTURES / "drift" / "account-vendors.json"), "--var",
+                     "UpsolverOrgId=", "--no-config")
+    assert result.returncode == 2 and "the value is empty" in result.stderr
+    assert "[[baselines]] mapping" in " ".join(run_cli("drift", "--help", env={"COLUMNS": "200"}).stdout.split())
