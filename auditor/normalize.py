@@ -193,7 +193,7 @@ class _Normalizer:
                         )
                 if isinstance(raw, list) and not raw:
                     self.problem("bad-condition-block", f"condition key {key} has an empty list of values", key_pointer)
-                result.append(Condition(operator, key, tuple(clean), key_pointer))
+                result.append(Condition(_aws_spelling(operator), key, tuple(clean), key_pointer))
         return tuple(result)
 
     def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, int]) -> Statement | None:
@@ -329,6 +329,24 @@ def _old_version_problem(normalizer: _Normalizer, statements: list[Statement], v
     normalizer.problem("bad-version", f"policy {version}, so {variable} in statement {statement.sid or statement.index}"
                        f' is plain text{": the Deny it scopes matches nothing" if in_deny else ""}; add "Version": '
                        '"2012-10-17"', pointer, **details, variables=sorted({v for _, v in used}), in_deny=in_deny)
+
+
+def _aws_spelling(operator: str) -> str:
+    """A condition operator as AWS spells it (``stringequals`` -> ``StringEquals``, ``forallvalues:stringlike``
+    -> ``ForAllValues:StringLike``): IAM reads operator names whatever their case, and so does every check.
+    An unknown operator stays as written (IAM408 reports it)."""
+    from auditor.knowledge_catalog import load_condition_language
+
+    qualifier, sep, rest = operator.rpartition(":")
+    base = rest[: -len("IfExists")] if rest.lower().endswith("ifexists") else rest
+    known = load_condition_language().operator(base)
+    if known is None or (sep and qualifier.lower() not in _QUALIFIERS):
+        return operator
+    suffix = "IfExists" if len(rest) > len(base) else ""
+    return (f"{_QUALIFIERS[qualifier.lower()]}:" if sep else "") + known[0] + suffix
+
+
+_QUALIFIERS = {"forallvalues": "ForAllValues", "foranyvalue": "ForAnyValue"}
 
 
 def _organization_policy_problems(normalizer: _Normalizer, statements: list[Statement]) -> None:

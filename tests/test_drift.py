@@ -909,3 +909,17 @@ def test_a_condition_with_another_value_is_named_as_other_not_weaker() -> None:
     assert rule == "IAM904" and message == (
         'allows s3:ListBucket under another s3:prefix condition (StringLike ["exports/*"]) than test/reader@1\'s '
         'StringLike ["reports/*"], which admits requests the documented one does not')
+
+
+def test_a_condition_operator_written_in_lower_case_is_the_same_operator() -> None:
+    from auditor.model import PolicyKind
+    from auditor.normalize import normalize_policy
+    from auditor.source import Source
+
+    conditions = {"forallvalues:stringlikeifexists": {"aws:TagKeys": "a*"},
+                  "stringequals": {"aws:PrincipalTag/team": "x"}, "Bogus": {"aws:PrincipalTag/team": "x"}}
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+                                                        "Condition": conditions}]}
+    policy = normalize_policy(document, PolicyKind.IDENTITY, Source("p.json"))
+    assert [c.operator for c in policy.statements[0].conditions] == [
+        "ForAllValues:StringLikeIfExists", "StringEquals", "Bogus"]  # an unknown operator stays for IAM408
