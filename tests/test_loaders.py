@@ -508,3 +508,45 @@ def test_grants_that_are_not_policy_documents_are_listed_as_not_checked() -> Non
                           '  function_name = "f"\n  principal = "*"\n}\n', "main.tf", LoadOptions())
     assert terraform.not_checked == ["main.tf: aws_lambda_permission.p: a permission to invoke a function (not a "
                                      "policy document)"]
+
+
+def _role_description(name: str, trusted: str, url_encoded: bool = False) -> dict:
+    from urllib.parse import quote
+
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]}
+    return {"Path": "/", "RoleName": name, "RoleId": "AROAEXAMPLE", "Arn": f"arn:aws:iam::123456789012:role/{name}",
+            "CreateDate": "2024-01-01T00:00:00+00:00", "MaxSessionDuration": 3600,
+            "AssumeRolePolicyDocument": quote(json.dumps(trust)) if url_encoded else trust}
+
+
+def test_get_role_output_is_the_trust_policy_of_that_role(tmp_path: Path) -> None:
+    (tmp_path / "public.json").write_text(json.dumps({"Role": _role_description("x", "*")}, indent=4))
+    (tmp_path / "own.json").write_text(json.dumps({"Role": _role_description("own", "arn:aws:iam::123456789012:root")}))
+    (tmp_path / "encoded.json").write_text(json.dumps({"Role": _role_description("vendor", "999999999999", True)}))
+    code, report = run_json(str(tmp_path))
+    assert code == 1
+    found = {(Path(f["location"]["path"]).name, f["rule_id"], f["severity"], f["location"]["line"],
+              f["subject"]["kind"], f["subject"]["name"], f["subject"]["policy"]) for f in report["findings"]}
+    public_line, _ = line_of(tmp_path / "public.json", '"AWS": "*"')
+    assert found == {("public.json", "IAM035", "critical", public_line, "role", "x", "trust"),
+                     ("encoded.json", "IAM031", "high", 1, "role", "vendor", "trust")}
+    assert "skipped" not in report["summary"]
+    loaded = load_paths([str(tmp_path / "own.json")])
+    assert [(p.kind, p.pointer, p.subject.arn if p.subject else None) for p in loaded.policies] == [
+        (PolicyKind.TRUST, "/Role/AssumeRolePolicyDocument", "arn:aws:iam::123456789012:role/own")]
+
+
+def test_list_roles_output_is_the_trust_policy_of_each_role() -> None:
+    data = {"Roles": [_role_description("a", "arn:aws:iam::123456789012:root"), _role_description("b", "*")]}
+    loaded = load_text(json.dumps(data), "roles.json", LoadOptions())
+    assert [(p.kind, p.pointer, p.subject.name if p.subject else None) for p in loaded.policies] == [
+        (PolicyKind.TRUST, "/Roles/0/AssumeRolePolicyDocument", "a"),
+        (PolicyKind.TRUST, "/Roles/1/AssumeRolePolicyDocument", "b")]
+
+
+def test_get_user_output_holds_no_policy_and_is_skipped() -> None:
+    loaded = load_text('{"User": {"UserName": "u", "Arn": "arn:aws:iam::123456789012:user/u"}}', "u.json",
+                       LoadOptions())
+    assert (loaded.policies, loaded.skipped) == ([], [("u.json", "not an IAM policy (top-level keys: User)")])
+

@@ -339,7 +339,7 @@ def _route_documents(documents: list[ParsedText | ParseError], text: str, shown:
 
 def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadResult:
     from auditor.loaders.cloudformation import is_cloudformation, load_cloudformation
-    from auditor.loaders.export import is_export, load_export
+    from auditor.loaders.export import described_roles, is_export, load_described_roles, load_export
     from auditor.loaders.terraform import is_terraform_plan, load_terraform
 
     data, source = parsed.data, parsed.source
@@ -367,6 +367,8 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
         from auditor.loaders.terraform_json import load_terraform_json
 
         loaded = load_terraform_json(data, source, **limits)
+    elif roles := described_roles(data):
+        loaded = load_described_roles(roles, source, **limits)
     else:
         document, pointer = _unwrap(data)
         if document is None or not looks_like_policy(document):

@@ -261,17 +261,8 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
         seen_roles.add(name)
         subject = Subject("role", name, _text(entry.get("Arn")))
-        trust = None
-        if "AssumeRolePolicyDocument" in entry:
-            trust = normalize_policy(
-                document(entry["AssumeRolePolicyDocument"]),
-                PolicyKind.TRUST,
-                source,
-                join_pointer(pointer, "AssumeRolePolicyDocument"),
-                subject=subject,
-                label="trust",
-                max_statements=max_statements,
-            )
+        trust = _trust_policy(entry, pointer, subject, source, max_nesting, max_statements)
+        if trust is not None:
             result.policies.append(trust)
         own = inline(entry, "RolePolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
@@ -311,6 +302,52 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             if not isinstance(what, str) or not what.strip():
                 what = "a part it does not name (iam_audit.incomplete)"
             result.not_checked.append(f"{source.display_path}: the export is incomplete: {what}")
+    return result
+
+
+def _trust_policy(role: dict[str, Any], pointer: str, subject: Subject, source: Source, max_nesting: int,
+                  max_statements: int) -> Policy | None:
+    """The trust policy of a role as IAM describes it (an export's entry, ``get-role`` or ``list-roles``)."""
+    if "AssumeRolePolicyDocument" not in role:
+        return None
+    return normalize_policy(
+        _document(role["AssumeRolePolicyDocument"], max_nesting),
+        PolicyKind.TRUST,
+        source,
+        join_pointer(pointer, "AssumeRolePolicyDocument"),
+        subject=subject,
+        label="trust",
+        max_statements=max_statements,
+    )
+
+
+def described_roles(data: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(pointer, role) of the roles in ``aws iam get-role`` (``{"Role": {...}}``) or ``list-roles``
+    (``{"Roles": [...]}``) output that hold a trust policy; empty for anything else."""
+    if not isinstance(data, dict):
+        return []
+    role = data.get("Role")
+    if isinstance(role, dict) and "AssumeRolePolicyDocument" in role:
+        return [("/Role", role)]
+    roles = data.get("Roles")
+    if isinstance(roles, list):
+        return [(join_pointer("/Roles", index), item) for index, item in enumerate(roles)
+                if isinstance(item, dict) and "AssumeRolePolicyDocument" in item]
+    return []
+
+
+def load_described_roles(roles: list[tuple[str, dict[str, Any]]], source: Source, max_nesting: int = MAX_NESTING,
+                         max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
+    """The trust policies of ``get-role`` or ``list-roles`` output, each the trust policy of its role: the role's
+    ARN says which account is its own. (The output holds no permissions policy: they are not checked here.)"""
+    result = LoadResult(files=1)
+    for pointer, role in roles:
+        arn = _text(role.get("Arn"))
+        name = _text(role.get("RoleName")) or (arn.rsplit("/", 1)[-1] if arn else pointer)
+        trust = _trust_policy(role, pointer, Subject("role", name, arn), source, max_nesting, max_statements)
+        if trust is not None:
+            result.policies.append(trust)
+            result.counts["roles"] += 1
     return result
 
 
