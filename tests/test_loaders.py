@@ -550,3 +550,24 @@ def test_get_user_output_holds_no_policy_and_is_skipped() -> None:
                        LoadOptions())
     assert (loaded.policies, loaded.skipped) == ([], [("u.json", "not an IAM policy (top-level keys: User)")])
 
+
+def test_a_list_of_statements_is_a_policy_without_its_wrapper_not_a_skipped_file(tmp_path: Path) -> None:
+    (tmp_path / "statements.json").write_text('[{"Effect": "Allow", "Action": "*", "Resource": "*"}]')
+    code, report = run_json(str(tmp_path / "statements.json"))
+    assert code == 1
+    assert [(f["rule_id"], f["severity"], f["location"]["line"], f["location"]["column"], f["message"])
+            for f in report["findings"]] == [
+        ("IAM101", "high", 1, 1, 'a list of 1 statement is not a policy: wrap it as {"Version": "2012-10-17", '
+                                 '"Statement": [ ... ]}')]
+    assert "skipped" not in report["summary"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[1, 2]', '[]', '[{"name": "x", "version": "1.0"}]',
+     '[{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Allow"}]'],
+)
+def test_other_lists_stay_skipped(text: str) -> None:
+    loaded = load_text(text, "list.json", LoadOptions())
+    assert (loaded.document_problems, loaded.skipped) == (
+        [], [("list.json", "not an IAM policy (the document is a list)")])

@@ -371,6 +371,14 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
         loaded = load_described_roles(roles, source, **limits)
     else:
         document, pointer = _unwrap(data)
+        if _is_statement_list(document):
+            line, column = source.locate(pointer)
+            result.document_problems.append((source, Problem(
+                "not-a-policy", f"a list of {len(document)} statement{'s' if len(document) > 1 else ''} is not a "
+                'policy: wrap it as {"Version": "2012-10-17", "Statement": [ ... ]}', pointer,
+                line=line, column=column)))
+            result.files = 1
+            return result
         if document is None or not looks_like_policy(document):
             result.skipped.append((source.display_path, _not_a_policy_reason(data)))
             result.files = 1
@@ -408,6 +416,18 @@ def _unwrap(data: Any) -> tuple[Any, str]:
         if "PolicyDocument" in data and "Statement" not in data:
             return data["PolicyDocument"], "/PolicyDocument"
     return data, ""
+
+
+_STATEMENT_ELEMENTS = frozenset({"Effect", "Action", "NotAction", "Resource", "NotResource", "Principal",
+                                 "NotPrincipal"})
+
+
+def _is_statement_list(document: Any) -> bool:
+    """A list whose every item looks like a statement (an Effect and what it applies to): a policy without its
+    wrapper, which IAM rejects, rather than some other file."""
+    return isinstance(document, list) and bool(document) and all(
+        isinstance(item, dict) and "Effect" in item and len(_STATEMENT_ELEMENTS.intersection(item)) >= 2
+        for item in document)
 
 
 def _not_a_policy_reason(data: Any) -> str:
