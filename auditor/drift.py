@@ -452,13 +452,17 @@ def _catalog(catalog: Catalog | None) -> Catalog:
 
 
 class _Compiler:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, principal: Principal | None = None) -> None:
         self.space = action_space(catalog)
         self.star_only = star_only_mask(catalog)
         """Actions that take no resource, as a mask of the space."""
+        self.known_variables = {"${aws:username}": principal.name} \
+            if principal is not None and principal.kind == "user" else {}
+        """Policy variables whose value the compared principal gives (a user's name for ``${aws:username}``)."""
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
-        return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound)
+        return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound,
+                                  known_variables=self.known_variables)
 
     def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]
@@ -932,7 +936,7 @@ def compare_principal(
     sets = _baseline_sets(baseline)
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])
-    _compare(report, _Compiler(catalog), comparisons, given, principal.arn)
+    _compare(report, _Compiler(catalog, principal), comparisons, given, principal.arn)
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)

@@ -11,7 +11,7 @@ sufficient condition: when a proof fails, a gap is reported, so "no gaps" is a s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -158,6 +158,20 @@ def is_universal(pattern: str) -> bool:
 
 
 _POLICY_VARIABLE_KEY = re.compile(r"\$\{([A-Za-z0-9-]+:[^}/]*)")
+
+
+def _bound(patterns: Iterable[str], known: Mapping[str, str] | None) -> tuple[str, ...]:
+    """Resource patterns with their policy variables in lower case, and those whose value is known (the
+    compared user's ``${aws:username}``) replaced by it."""
+    lowered = tuple(map(variables_lowered, patterns))
+    if not known:
+        return lowered
+    bound = []
+    for text in lowered:
+        for variable, value in known.items():
+            text = text.replace(variable, value)
+        bound.append(text)
+    return tuple(bound)
 
 
 def variables_lowered(text: str) -> str:
@@ -419,7 +433,8 @@ Cell = tuple[bool, Any, str | None]
 
 
 def compile_statements(
-    policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = ()
+    policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = (),
+    known_variables: Mapping[str, str] | None = None,
 ) -> list[Stmt]:
     """Statements of ``policy`` in comparable form.
 
@@ -440,10 +455,10 @@ def compile_statements(
                 actions |= space.expand(pattern)
             actions = space.all & ~actions
         if statement.resources is not None:
-            resources: tuple[str, ...] | None = tuple(map(variables_lowered, statement.resources))
+            resources: tuple[str, ...] | None = _bound(statement.resources, known_variables)
             not_resources: tuple[str, ...] = ()
         elif statement.not_resources is not None:
-            resources, not_resources = None, tuple(map(variables_lowered, statement.not_resources))
+            resources, not_resources = None, _bound(statement.not_resources, known_variables)
         else:
             resources, not_resources = ("*",), ()
         principals: tuple[str, ...] | None = None

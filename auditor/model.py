@@ -142,9 +142,13 @@ class Problem:
 @dataclass(frozen=True, slots=True)
 class Condition:
     operator: str
+    """In AWS's spelling when it is a known operator (see ``written_operator``)."""
     key: str
     values: tuple[Any, ...]
     pointer: str
+    written_operator: str = ""
+    """The operator as the policy spells it, when that differs from AWS's spelling (``stringEquals``): IAM
+    rejects such a policy, while every check reads the operator that was meant."""
 
     @property
     def set_qualifier(self) -> str | None:

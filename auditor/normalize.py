@@ -193,7 +193,9 @@ class _Normalizer:
                         )
                 if isinstance(raw, list) and not raw:
                     self.problem("bad-condition-block", f"condition key {key} has an empty list of values", key_pointer)
-                result.append(Condition(_aws_spelling(operator), key, tuple(clean), key_pointer))
+                spelled = _aws_spelling(operator)
+                result.append(Condition(spelled, key, tuple(clean), key_pointer,
+                                        operator if spelled != operator else ""))
         return tuple(result)
 
     def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, int]) -> Statement | None:
@@ -333,8 +335,8 @@ def _old_version_problem(normalizer: _Normalizer, statements: list[Statement], v
 
 def _aws_spelling(operator: str) -> str:
     """A condition operator as AWS spells it (``stringequals`` -> ``StringEquals``, ``forallvalues:stringlike``
-    -> ``ForAllValues:StringLike``): IAM reads operator names whatever their case, and so does every check.
-    An unknown operator stays as written (IAM408 reports it)."""
+    -> ``ForAllValues:StringLike``), for the checks to read the operator that was meant; IAM rejects other
+    spellings (IAM408 reports them). An unknown operator stays as written."""
     from auditor.knowledge_catalog import load_condition_language
 
     qualifier, sep, rest = operator.rpartition(":")

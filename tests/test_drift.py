@@ -921,5 +921,23 @@ def test_a_condition_operator_written_in_lower_case_is_the_same_operator() -> No
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
                                                         "Condition": conditions}]}
     policy = normalize_policy(document, PolicyKind.IDENTITY, Source("p.json"))
-    assert [c.operator for c in policy.statements[0].conditions] == [
-        "ForAllValues:StringLikeIfExists", "StringEquals", "Bogus"]  # an unknown operator stays for IAM408
+    assert [(c.operator, c.written_operator) for c in policy.statements[0].conditions] == [
+        ("ForAllValues:StringLikeIfExists", "forallvalues:stringlikeifexists"), ("StringEquals", "stringequals"),
+        ("Bogus", "")]  # IAM rejects all three: IAM408 reports them, the checks read the first two as meant
+
+
+
+@pytest.mark.parametrize(("name_in_policy", "drifts"), [("UpsolverUser", False), ("someone-else", True)])
+def test_the_users_own_name_in_place_of_aws_username_is_the_documented_resource(
+        tmp_path: Path, name_in_policy: str, drifts: bool) -> None:
+    bound = resolve_baseline("upsolver/s3-access").bind(
+        {"OutputBucketName": "out-b", "InputBucketName": "in-b", "AccountId": "111122223333"})
+    document = json.loads(json.dumps(bound.policies[0].document).replace("${aws:username}", name_in_policy))
+    assert name_in_policy in json.dumps(document), "the baseline is meant to scope a statement to ${aws:username}"
+    target = tmp_path / "account.json"
+    target.write_text(json.dumps({"UserDetailList": [{
+        "UserName": "UpsolverUser", "Arn": "arn:aws:iam::111122223333:user/UpsolverUser", "GroupList": [],
+        "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "s3", "PolicyDocument": document}]}]}))
+    result = run_cli("drift", "upsolver/s3-access", str(target), "-p", "UpsolverUser", "--format", "json",
+                     "--no-config")
+    assert bool(json.loads(result.stdout)["findings"]) is drifts, result.stdout

@@ -580,8 +580,10 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 @RULES.rule(
     "IAM408", "unknown-operator", CATEGORY, Severity.HIGH, "Unknown condition operator",
-    what="Reports a condition operator that IAM does not define (`StringEqual`, `ArnMatches`), or a set "
-         "qualifier other than `ForAllValues`/`ForAnyValue`.",
+    what="Reports a condition operator that IAM does not define (`StringEqual`, `ArnMatches`), a set "
+         "qualifier other than `ForAllValues`/`ForAnyValue`, and an operator in another case than AWS's "
+         "(`stringEquals`, `StringLikeIfexists`), which IAM rejects too; the other checks read such an operator as "
+         "meant.",
     why="IAM rejects a policy with an unknown operator, so the deployment fails, or the tool that wrote the "
         "policy dropped the intended restriction.",
     example='"Condition": {"StringEqual": {"aws:RequestedRegion": "eu-west-1"}}',
@@ -591,7 +593,10 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                  "IAM408"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:CreateTags", '
                  '"Resource": "*", "Condition": {"ForEachValue:StringEquals": {"aws:TagKeys": "team"}}}]}',
-                 "IAM408")],
+                 "IAM408"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", '
+                 '"Resource": "*", "Condition": {"stringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]}',
+                 "IAM408", note="IAM answers MalformedPolicyDocument: Invalid Condition type")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", '
                   '"Resource": "*", "Condition": {"StringEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}, '
                   '"ForAnyValue:StringLike": {"aws:TagKeys": "team*"}}}]}')],
@@ -601,7 +606,16 @@ def unknown_operator(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     reported: set[str] = set()
     for statement, condition in _conditions(policy):
         pointer = condition.pointer.rsplit("/", 1)[0]
-        if pointer in reported or _operator(condition, language) is not None:
+        if pointer in reported:
+            continue
+        if condition.written_operator:
+            reported.add(pointer)
+            yield Hit(f"{condition.written_operator!r} must be spelt {condition.operator!r}: IAM rejects operator "
+                      "names in another case (the other checks read it as meant)", pointer=pointer,
+                      statement=statement, details={"operator": condition.written_operator,
+                                                    "spelling": condition.operator})
+            continue
+        if _operator(condition, language) is not None:
             continue
         reported.add(pointer)
         qualifier = condition.set_qualifier
