@@ -857,3 +857,10 @@ def test_string_like_on_an_arn_key_matters_when_it_widens_the_statement(effect: 
                           f'{{"{operator}": {{"aws:PrincipalArn": "arn:aws:iam::*:role/admin*"}}}}}}',
                           PolicyKind.IDENTITY, "IAM406")
     assert finding.severity.value == severity
+
+
+@pytest.mark.parametrize(("action", "resource"), [("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:*"),
+                                                  ("s3:GetObject", "arn:aws:s3:::?*/?*")])
+def test_short_or_non_empty_patterns_name_every_resource(action: str, resource: str) -> None:
+    assert "IAM021" in ids(f'{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}',
+                           PolicyKind.IDENTITY)

@@ -489,16 +489,22 @@ def can_name(pattern: str, arn_format: ArnFormat) -> bool:
     return (_segment_fits(service, wanted[2]) and bool(ArnIndex._matching([arn_format], region, account, rest)))
 
 
+_NON_EMPTY_PART = re.compile(r"(^|/)\?\*(?=/|\Z)")
+"""``?*`` as a whole part of a resource path: one character or more, as every bucket, key or name has."""
+
+
 def _pattern_covers_format(pattern: str, arn_format: ArnFormat) -> bool:
     if "${" in pattern or "{{" in pattern:  # a policy variable or template value: one principal's, one stack's
         return False
     parts = pattern.split(":", 5)
     wanted = arn_format.text.lower().split(":", 5)
+    if len(parts) < 6 and parts[-1].endswith("*"):
+        parts += ["*"] * (6 - len(parts))  # arn:aws:secretsmanager:*: the last wildcard stands for the rest
     if len(parts) < 6 or parts[0] != "arn" or len(wanted) < 6 or "$" in wanted[2]:
         return False
     _, _, service, region, account, rest = parts
-    if matches_any_name(rest):
-        rest = "*"  # every resource name is non-empty: arn:aws:s3:::?* names every bucket and object
+    # every resource name and path part is non-empty: arn:aws:s3:::?* names every bucket, ?*/?* every object
+    rest = "*" if matches_any_name(rest) else _NON_EMPTY_PART.sub(r"\1*", rest)
     return ((service == wanted[2] or not service.strip("*"))
             and pattern_covers(region, arn_format.region) and pattern_covers(account, arn_format.account)
             and pattern_covers(rest, arn_format.resource))
