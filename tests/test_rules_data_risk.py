@@ -33,7 +33,7 @@ CONTEXT_RULE_IDS = frozenset(
         "IAM109", "IAM110", "IAM111", "IAM112",
         "IAM200", "IAM201", "IAM202", "IAM203",
         "IAM300", "IAM301",
-        "IAM400", "IAM401", "IAM402", "IAM403", "IAM404", "IAM405", "IAM406", "IAM407", "IAM408",
+        "IAM400", "IAM401", "IAM402", "IAM403", "IAM404", "IAM405", "IAM406", "IAM407", "IAM408", "IAM409",
         "IAM500", "IAM501", "IAM502",
         "IAM901", "IAM902", "IAM903", "IAM904", "IAM905", "IAM906", "IAM907",
     }

@@ -10,6 +10,7 @@ identity and SAML providers (``token.actions.githubusercontent.com:sub``,
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from auditor.catalog import Catalog
 from auditor.checks._facts import is_every_action, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.knowledge_catalog import ConditionLanguage, load_condition_language
-from auditor.model import Condition, Policy, PolicyKind, Severity, Statement
+from auditor.model import Condition, Policy, PolicyKind, Severity, Statement, is_template_value
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -418,6 +419,62 @@ def bad_bool_or_null_value(policy: Policy, context: CheckContext) -> Iterator[Hi
             yield Hit(f"{operator[0]} condition on {condition.key!r} has the value {value!r}; only true or false "
                       "can match", pointer=_value_pointer(condition, index), statement=statement,
                       details={"key": condition.key, "operator": condition.operator, "value": value})
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?\Z")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
+
+
+def _value_problem(family: str, value: Any) -> str | None:
+    """Why a Date, Numeric or IpAddress condition value can never match, or None."""
+    if isinstance(value, bool):
+        return f"a {family} condition cannot compare a boolean"
+    text = str(value).strip()
+    if family == "Numeric":
+        return None if _NUMBER.match(text) else "is not a number"
+    if family == "Date":
+        if _NUMBER.match(text) or _ISO_DATE.match(text):  # epoch seconds, or ISO 8601
+            return None
+        return "is neither an ISO 8601 date and time (2026-01-31T00:00:00Z) nor epoch seconds"
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "is not an IPv4 or IPv6 address or CIDR range (203.0.113.0/24)"
+    return None
+
+
+@RULES.rule(
+    "IAM409", "bad-condition-value", CATEGORY, Severity.MEDIUM, "Date, number or IP condition value of a bad form",
+    what="Reports a value of a `Date...`, `Numeric...` or `IpAddress`/`NotIpAddress` condition that is not a "
+         "date (ISO 8601 or epoch seconds), a number, or an IP address or CIDR range. Template values and policy "
+         "variables are not judged.",
+    why="IAM cannot compare such a value with the request's, so the condition never matches: an Allow grants "
+        "nothing, a Deny never applies (a time-boxed or network-fenced Deny is silently off).",
+    example='"Condition": {"DateLessThan": {"aws:CurrentTime": "end of June"}}',
+    fix="Write `2026-06-30T23:59:59Z`, `3600`, `203.0.113.0/24`.",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
+                 '"Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/33"}}}]}', "IAM409"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
+                 '"Condition": {"NumericGreaterThan": {"aws:MultiFactorAuthAge": "one hour"}}}]}', "IAM409")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
+                  '"Condition": {"NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32"]}, '
+                  '"NumericGreaterThan": {"aws:MultiFactorAuthAge": "3600"}, '
+                  '"DateGreaterThan": {"aws:CurrentTime": "2026-06-30T23:59:59Z"}}}]}')],
+)
+def bad_condition_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    language = load_condition_language()
+    for statement, condition in _conditions(policy):
+        operator = _operator(condition, language)
+        if operator is None or operator[1] not in ("Date", "Numeric", "IpAddress"):
+            continue
+        for index, value in enumerate(condition.values):
+            if _is_variable(value) or (isinstance(value, str) and is_template_value(value)):
+                continue
+            problem = _value_problem(operator[1], value)
+            if problem is not None:
+                yield Hit(f"{operator[0]} condition on {condition.key!r}: {value!r} {problem}, so it never matches",
+                          pointer=_value_pointer(condition, index), statement=statement,
+                          details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
 @RULES.rule(
