@@ -100,13 +100,19 @@ class _Resolver:
         parameter = self.parameters.get(name)
         placeholder = "{{Ref:" + name + "}}"
         default = parameter.get("Default") if isinstance(parameter, dict) else None
-        if isinstance(parameter, dict) and str(parameter.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
+        if self._is_list_parameter({"Ref": name}):
             # a list parameter: its default's items; with none, one value decided when the stack is deployed
             items = [item.strip() for item in str(default).split(",")] if isinstance(default, (str, int)) else []
             return [item for item in items if item] or [placeholder]
         if isinstance(default, (str, int, float)):
             return str(default)
         return placeholder
+
+    def _is_list_parameter(self, value: Any) -> bool:
+        name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+        parameter = self.parameters.get(name) if isinstance(name, str) else None
+        return isinstance(parameter, dict) and str(parameter.get("Type", "")).startswith(
+            ("CommaDelimitedList", "List<"))
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         """The value with its intrinsic functions resolved; where an ``Fn::If`` cannot be decided, what both
@@ -127,6 +133,9 @@ class _Resolver:
             other_branches: list[Any] = []  # after the items, so that each item keeps its index (its location)
             for item in value:
                 resolved_item = self._resolve(item, depth + 1)
+                if isinstance(resolved_item, list) and self._is_list_parameter(item):
+                    items.extend(resolved_item)  # [s3:GetObject, !Ref Actions]: the parameter's items in the list
+                    continue
                 if isinstance(resolved_item, _Either):
                     present = [branch for branch in resolved_item.branches if branch is not _REMOVE] or [_REMOVE]
                     items.append(present[0])
