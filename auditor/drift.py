@@ -623,11 +623,14 @@ class _Report:
                      {**listed, "added_principals": principals}, severity=to_everyone, where=where)
             return
         if gap.kind == "condition":
-            removed = [c.to_json() for c in gap.missing_conditions]
             change = _condition_change(gap.missing_conditions, statement.conditions, ref)
+            written = {c.key for c in statement.conditions}
+            removed = [c.to_json() for c in gap.missing_conditions if c.key not in written]
             weakened = [c.to_json() for c in statement.conditions
                         if any(c.key == m.key for m in gap.missing_conditions)]
-            evidence = {"removed_conditions": removed, **({"weaker_conditions": weakened} if weakened else {})}
+            documented = [c.to_json() for c in gap.missing_conditions if c.key in written]
+            evidence = {"removed_conditions": removed,
+                        **({"weaker_conditions": weakened, "documented_conditions": documented} if weakened else {})}
             if kind == "trust":
                 self.new["trust condition"] += 1
                 self.add("IAM905", f"the trust lets principals assume the role {change}", {**listed, **evidence},

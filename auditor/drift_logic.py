@@ -705,7 +705,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
         only_missing_actions = skip_unbound and statement.unbound
         groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)])
         implied: dict[int, bool] = {}
-        merged: dict[tuple[str, bool], Gap] = {}
+        merged: dict[tuple[str, bool, frozenset[Cond]], Gap] = {}
         for actions in groups:
             sample = actions & -actions
             for found in _check_group(
@@ -717,7 +717,9 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
             ):
                 if only_missing_actions and found.kind != "action":
                     continue
-                key = (found.kind, found.certain)
+                # conditions: one gap per set of missing conditions, so that each names what its actions lack
+                key = (found.kind, found.certain,
+                       frozenset(found.missing_conditions) if found.kind == "condition" else frozenset())
                 if key in merged:
                     target = merged[key]
                     target.actions |= actions
