@@ -557,7 +557,8 @@ class _Report:
                 message=message,
                 location=location,
                 subject=subject,
-                statement=StatementRef(statement.index, statement.sid) if statement is not None else None,
+                statement=StatementRef.of(statement, policy.statements if policy is not None else ())
+                if statement is not None else None,
                 baseline=self.baseline.id,
                 details={**details, "baseline_revision": self.baseline.revision},
             )

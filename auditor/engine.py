@@ -112,7 +112,7 @@ def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None,
         message=message,
         location=location,
         subject=subject,
-        statement=StatementRef(statement.index, statement.sid) if statement else None,
+        statement=StatementRef.of(statement, policy.statements if policy is not None else ()) if statement else None,
         details=dict(hit.details),
     )
 

@@ -7,7 +7,9 @@
 - ``path``: the location's path with ``\\`` turned into ``/``, ``./`` and ``..`` resolved;
 - ``subject``: kind, name and policy label of the subject (``role``, ``Deployer``, ``inline:ci``);
 - ``baseline``: the baseline id of a drift finding;
-- ``statement``: ``sid:<Sid>`` when the statement has a Sid, else ``index:<n>``;
+- ``statement``: ``sid:<Sid>`` when the statement has a Sid, else ``actions:<signature>``: its effect and
+  actions as written, case-folded and sorted, and which of the policy's statements with the same ones it is
+  (``model.statement_signature``);
 - ``key``: what tells two findings of one rule in one statement apart. It is built from
   ``details``: string values (and lists, sets and mappings of them), lists sorted and
   de-duplicated, values under keys containing ``action`` case-folded (IAM actions are
@@ -20,9 +22,10 @@
 Never part of it: line, column, JSON pointer, severity (configurable), category, title,
 the wording of the message when details say enough. So reformatting a file, moving a
 statement, adding statements above it, or overriding a rule's severity keeps the
-fingerprint; renaming the file, the principal or the Sid, or reporting a different
-action, changes it. Checks that can report one rule several times in one statement
-must name what differs in ``details``.
+fingerprint; renaming the file, the principal or the Sid,
+changing a Sid-less statement's actions, or reporting a different action, changes it.
+Checks that can report one rule several times in one statement must name what differs in
+``details``.
 
 Changing anything here changes every stored fingerprint: bump ``FINGERPRINT_VERSION``.
 """
@@ -38,7 +41,8 @@ from typing import Any
 
 from auditor.model import Finding
 
-FINGERPRINT_VERSION = "iamAudit/v1"
+FINGERPRINT_VERSION = "iamAudit/v2"
+"""v2: a statement without a Sid is known by its actions, not its position."""
 
 _POSITION_KEYS = frozenset(
     {"line", "lines", "column", "columns", "col", "pointer", "pointers", "offset", "position", "index"}
@@ -62,6 +66,8 @@ def fingerprint_parts(finding: Finding) -> dict[str, Any]:
         statement_key = ""
     elif statement.sid:
         statement_key = f"sid:{statement.sid.strip()}"
+    elif statement.signature:
+        statement_key = f"actions:{statement.signature}"
     else:
         statement_key = f"index:{statement.index}"
     details = dict(finding.details)

@@ -9,7 +9,7 @@ pointer, resolved to a line and column only when a finding needs it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -326,9 +326,28 @@ class Principal:
 class StatementRef:
     index: int
     sid: str | None
+    signature: str = ""
+    """What identifies a statement without a Sid across edits (see ``statement_signature``)."""
+
+    @classmethod
+    def of(cls, statement: Statement, siblings: Sequence[Statement] = ()) -> StatementRef:
+        return cls(statement.index, statement.sid, "" if statement.sid else statement_signature(statement, siblings))
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "sid": self.sid}
+
+
+def statement_signature(statement: Statement, siblings: Sequence[Statement] = ()) -> str:
+    """A statement's effect and actions as written (case-folded, sorted), and which of the ``siblings`` (the
+    statements of its policy) with the same ones it is: a statement moved, or with others added around it, keeps
+    it."""
+    def text(item: Statement) -> str:
+        actions = "|".join(sorted({a.strip().lower() for a in item.actions or item.not_actions or ()}))
+        return f"{item.effect}:{'not:' if item.actions is None else ''}{actions}"
+
+    own = text(statement)
+    ordinal = sum(1 for other in siblings if other.index < statement.index and text(other) == own)
+    return f"{own}#{ordinal}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

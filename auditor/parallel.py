@@ -118,7 +118,8 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "location": [location.path, location.line, location.column, location.pointer],
         "subject": dict(finding.subject) if finding.subject is not None else None,
-        "statement": [finding.statement.index, finding.statement.sid] if finding.statement else None,
+        "statement": [finding.statement.index, finding.statement.sid, finding.statement.signature]
+        if finding.statement else None,
         "baseline": finding.baseline,
         "details": dict(finding.details),
         "suppressed": finding.suppressed,
@@ -136,7 +137,7 @@ def finding_from_dict(data: Mapping[str, Any]) -> Finding:
         message=data["message"],
         location=Location(*data["location"]),
         subject=data["subject"],
-        statement=StatementRef(statement[0], statement[1]) if statement is not None else None,
+        statement=StatementRef(*statement) if statement is not None else None,
         baseline=data["baseline"],
         details=data["details"],
         suppressed=data["suppressed"],

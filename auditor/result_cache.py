@@ -32,7 +32,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 KEPT_STORES = 8
 """Stores of other settings kept beside the current one (the least recently used beyond are deleted)."""
 MIN_INPUT_BYTES = 512 * 1024

@@ -202,6 +202,24 @@ def test_fingerprint_keys_statements_by_sid_so_reordering_keeps_it() -> None:
     assert fingerprint_parts(first)["statement"] == f"sid:{SCRIPT}"
 
 
+def test_a_statement_without_sid_keeps_its_fingerprints_when_moved() -> None:
+    from auditor.catalog import load_catalog
+    from auditor.checks import all_rules
+    from auditor.engine import CheckContext, run_rules
+    from auditor.loaders import LoadOptions, load_text
+
+    def prints(*statements: str) -> set[tuple[str, str]]:
+        text = '{"Version": "2012-10-17", "Statement": [' + ", ".join(statements) + "]}"
+        found = run_rules(load_text(text, "p.json", LoadOptions()), all_rules(), CheckContext(load_catalog()))
+        return {(f.rule_id, fingerprint(f)) for f in found if f.statement is not None}
+
+    launch = '{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}'
+    other = '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}'
+    first = prints(launch)
+    assert first and prints(other, launch) >= first  # a statement added above it
+    assert not prints(launch.replace("ec2:RunInstances", "ec2:RunInstances\", \"ec2:StartInstances")) & first
+
+
 # --- SARIF -----------------------------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ from auditor.checks._risk import (
 from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
-from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, Principal, Severity
+from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, Principal, Severity, statement_signature
 from auditor.permissions import EffectivePermissions, Grant
 from auditor.registry import Hit, RuleSet, example
 
@@ -247,6 +247,7 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
     rtype = method.resource_types.get(action)
     required = _required_types(action, context) if rtype is None else frozenset()
     best: Usable | None = None
+    widest: Usable | None = None
     for grant in effective.grants_for(action):
         if grant.conditions and fence(grant.conditions, method) is not None:
             continue
@@ -254,16 +255,24 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
         if rtype is None and required and not _types_named(grant, action, required, context):
             continue  # names no resource the action's requests need (ec2:AssociateIamInstanceProfile on snapshots)
         if rtype is None or grant.any_resource:
-            return Usable(grant, "any", grant.resources or ("*",), loose)
-        scopes = [(p, _resource_scope(p, action, rtype, context)) for p in grant.resources]
-        usable = [p for p, s in scopes if s is not None]
-        if not usable:
-            continue
-        if any(s == "any" for _, s in scopes):
-            return Usable(grant, "any", tuple(usable), loose)
-        if best is None:
-            best = Usable(grant, "specific", tuple(usable), loose)
-    return best
+            found = Usable(grant, "any", grant.resources or ("*",), loose)
+        else:
+            scopes = [(p, _resource_scope(p, action, rtype, context)) for p in grant.resources]
+            usable = tuple(p for p, s in scopes if s is not None)
+            if not usable:
+                continue
+            found = Usable(grant, "any" if any(s == "any" for _, s in scopes) else "specific", usable, loose)
+        # of equally good grants, the same one whatever the order of the statements (the finding's anchor)
+        if found.scope == "any":
+            widest = found if widest is None or _order(found) < _order(widest) else widest
+        elif best is None or _order(found) < _order(best):
+            best = found
+    return widest or best
+
+
+def _order(usable: Usable) -> tuple[str, str, tuple[str, ...], str]:
+    statement = usable.grant.statement
+    return usable.grant.policy.label or "", statement_signature(statement), usable.resources, statement.sid or ""
 
 
 def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator[tuple[_Method, dict[str, Usable]]]:
