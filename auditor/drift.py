@@ -771,9 +771,11 @@ def _compare(
     account = arn_account(arn) if arn else None
     bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given,
                               {ACCOUNT_PLACEHOLDER: account} if account else None)
-    best: tuple[tuple[int, int], _Outcome, dict[str, str]] | None = None
+    best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
-        score, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
+        gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
+        # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things
+        score = (*gaps, len(values) - len(set(values.values())))
         if best is None or score < best[0]:
             best = (score, outcome, values)
     assert best is not None
@@ -782,7 +784,9 @@ def _compare(
     report.inferred = bindings.inferred
     if score[0]:
         for name, candidates in bindings.candidates.items():
-            others = [value for value in candidates if value != values[name]]
+            # a value another placeholder takes is explained (the input bucket seen by the output's placeholder)
+            others = [value for value in candidates if value != values[name]
+                      and value not in {v for other, v in values.items() if other != name}]
             if not any(_gap_mentions(gap, others) for _, forward, _ in outcome for gap in forward):
                 continue  # the gaps are drift of their own, whatever value the placeholder takes
             report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(candidates)} values in the "

@@ -941,3 +941,18 @@ def test_the_users_own_name_in_place_of_aws_username_is_the_documented_resource(
     result = run_cli("drift", "upsolver/s3-access", str(target), "-p", "UpsolverUser", "--format", "json",
                      "--no-config")
     assert bool(json.loads(result.stdout)["findings"]) is drifts, result.stdout
+
+
+def test_two_bucket_placeholders_bind_to_two_buckets_when_one_grant_widens(tmp_path: Path) -> None:
+    values = {"OutputBucketName": "acme-out", "InputBucketName": "acme-in", "AccountId": "111122223333"}
+    document = json.loads(json.dumps(resolve_baseline("upsolver/s3-access").bind(values).policies[0].document))
+    reads = [s for s in document["Statement"] if any("acme-in" in r for r in s["Resource"])]
+    assert reads, "the baseline is meant to have a statement on the input bucket"
+    reads[0]["Action"] = ["s3:*"]  # the input bucket, read-only in the documentation, now writable too
+    target = tmp_path / "user.json"
+    target.write_text(json.dumps(document))
+    result = run_cli("drift", "upsolver/s3-access", str(target), "--format", "json", "--no-config")
+    data = json.loads(result.stdout)
+    assert [f["rule_id"] for f in data["findings"]] == ["IAM903"], data["findings"]  # no IAM907 either
+    assert all("acme-in" in r for r in data["findings"][0]["details"]["target_resources"])
+    assert "InputBucketName=acme-in" in str(data["summary"]["verdicts"])
