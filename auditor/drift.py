@@ -945,15 +945,23 @@ def compare_principal(
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])
     _compare(report, _Compiler(catalog, principal), comparisons, given, principal.arn)
+    from auditor.checks.wildcards import narrowing_boundary
+    from auditor.engine import CheckContext
+
+    boundary = principal.permissions_boundary
+    bounded = narrowing_boundary(boundary, CheckContext(catalog))
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)
-        privileged = name in load_privileged_managed_policies() and ":iam::aws:" in arn  # rules/, as IAM006
-        severity = Severity.CRITICAL if privileged else Severity.HIGH
+        known = load_privileged_managed_policies().get(name) if ":iam::aws:" in arn else None  # rules/, as IAM006
+        severity = Severity.HIGH if known is None else known.severity
+        if bounded:  # only what both the policy and the boundary allow is granted, as IAM006 weighs it
+            severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
         report.new["managed policy"] += 1
         through = " (through a group)" if arn in group_arns and arn not in principal.attached_policy_arns else ""
         report.add("IAM906", f"{principal.name} has {name} attached{through}, which {baseline.ref} does not document"
-                   + (" (its document is not in the input)" if unknown else ""),
+                   + (" (its document is not in the input)" if unknown else "")
+                   + (f", within the permissions boundary {boundary.label or ''}" if bounded and boundary else ""),
                    {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity,
                    attachment=arn)
     for arn in missing_managed:

@@ -264,7 +264,7 @@ def test_managed_policies_added_and_missing() -> None:
     (result,) = drift_loaded(documented, loaded, catalog=CATALOG)
     by_detail = {next(k for k in f.details if k.endswith("managed_policies")): f for f in result.findings}
     assert set(by_detail) == {"added_managed_policies", "missing_managed_policies"}
-    assert by_detail["added_managed_policies"].severity.value == "critical"
+    assert by_detail["added_managed_policies"].severity.value == "high"  # PowerUserAccess: high, as IAM006 says
     assert by_detail["missing_managed_policies"].severity.value == "medium"
     assert result.verdict.startswith("1 new: 1 managed policy")
 
@@ -956,3 +956,30 @@ def test_two_bucket_placeholders_bind_to_two_buckets_when_one_grant_widens(tmp_p
     assert [f["rule_id"] for f in data["findings"]] == ["IAM903"], data["findings"]  # no IAM907 either
     assert all("acme-in" in r for r in data["findings"][0]["details"]["target_resources"])
     assert "InputBucketName=acme-in" in str(data["summary"]["verdicts"])
+
+
+@pytest.mark.parametrize(("managed", "boundary", "severity"), [
+    ("AdministratorAccess", False, "critical"), ("PowerUserAccess", False, "high"),
+    ("AdministratorAccess", True, "medium")])
+def test_an_added_managed_policy_weighs_as_iam006_does(tmp_path: Path, managed: str, boundary: bool,
+                                                     severity: str) -> None:
+    bound = resolve_baseline("upsolver/s3-access").bind(
+        {"OutputBucketName": "out-b", "InputBucketName": "in-b", "AccountId": "111122223333"})
+    user: dict[str, Any] = {
+        "UserName": "UpsolverUser", "Arn": "arn:aws:iam::111122223333:user/UpsolverUser", "GroupList": [],
+        "UserPolicyList": [{"PolicyName": "s3", "PolicyDocument": bound.policies[0].document}],
+        "AttachedManagedPolicies": [{"PolicyName": managed, "PolicyArn": f"arn:aws:iam::aws:policy/{managed}"}]}
+    policies = []
+    if boundary:
+        user["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
+                                       "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/B"}
+        policies.append({"PolicyName": "B", "Arn": "arn:aws:iam::111122223333:policy/B", "DefaultVersionId": "v1",
+                         "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                             "Version": "2012-10-17",
+                             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]})
+    target = tmp_path / "account.json"
+    target.write_text(json.dumps({"UserDetailList": [user], "Policies": policies}))
+    result = run_cli("drift", "upsolver/s3-access", str(target), "-p", "UpsolverUser", "--format", "json",
+                     "--no-config")
+    found = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM906"]
+    assert [f["severity"] for f in found] == [severity], found
