@@ -406,19 +406,26 @@ def _is_variable(value: Any) -> bool:
                   '"Null": {"aws:ResourceTag/team": "True"}}}]}')],
 )
 def bad_bool_or_null_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement, condition, spelling, _family, index, value in _literal_values(policy, ("Bool", "Null")):
+        if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
+            continue
+        yield Hit(f"{spelling} condition on {condition.key!r} has the value {value!r}; only true or false "
+                  "can match", pointer=_value_pointer(condition, index), statement=statement,
+                  details={"key": condition.key, "operator": condition.operator, "value": value})
+
+
+def _literal_values(policy: Policy, families: tuple[str, ...]
+                    ) -> Iterator[tuple[Statement, Condition, str, str, int, Any]]:
+    """(statement, condition, operator's AWS spelling, its family, index, value) of every condition value of
+    operators of ``families``, less policy variables and template values (known only later)."""
     language = load_condition_language()
     for statement, condition in _conditions(policy):
         operator = _operator(condition, language)
-        if operator is None or operator[1] not in ("Bool", "Null"):
+        if operator is None or operator[1] not in families:
             continue
         for index, value in enumerate(condition.values):
-            if isinstance(value, bool) or _is_variable(value):
-                continue
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                continue
-            yield Hit(f"{operator[0]} condition on {condition.key!r} has the value {value!r}; only true or false "
-                      "can match", pointer=_value_pointer(condition, index), statement=statement,
-                      details={"key": condition.key, "operator": condition.operator, "value": value})
+            if not (_is_variable(value) or (isinstance(value, str) and is_template_value(value))):
+                yield statement, condition, operator[0], operator[1], index, value
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?\Z")
@@ -462,19 +469,13 @@ def _value_problem(family: str, value: Any) -> str | None:
                   '"DateGreaterThan": {"aws:CurrentTime": "2026-06-30T23:59:59Z"}}}]}')],
 )
 def bad_condition_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    language = load_condition_language()
-    for statement, condition in _conditions(policy):
-        operator = _operator(condition, language)
-        if operator is None or operator[1] not in ("Date", "Numeric", "IpAddress"):
-            continue
-        for index, value in enumerate(condition.values):
-            if _is_variable(value) or (isinstance(value, str) and is_template_value(value)):
-                continue
-            problem = _value_problem(operator[1], value)
-            if problem is not None:
-                yield Hit(f"{operator[0]} condition on {condition.key!r}: {value!r} {problem}, so it never matches",
-                          pointer=_value_pointer(condition, index), statement=statement,
-                          details={"key": condition.key, "operator": condition.operator, "value": value})
+    for statement, condition, spelling, family, index, value in _literal_values(policy, ("Date", "Numeric",
+                                                                                         "IpAddress")):
+        problem = _value_problem(family, value)
+        if problem is not None:
+            yield Hit(f"{spelling} condition on {condition.key!r}: {value!r} {problem}, so it never matches",
+                      pointer=_value_pointer(condition, index), statement=statement,
+                      details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
 @RULES.rule(
