@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -341,13 +342,16 @@ def statement_signature(statement: Statement, siblings: Sequence[Statement] = ()
     """A statement's effect and actions as written (case-folded, sorted), and which of the ``siblings`` (the
     statements of its policy) with the same ones it is: a statement moved, or with others added around it, keeps
     it."""
-    def text(item: Statement) -> str:
-        actions = "|".join(sorted({a.strip().lower() for a in item.actions or item.not_actions or ()}))
-        return f"{item.effect}:{'not:' if item.actions is None else ''}{actions}"
-
-    own = text(statement)
-    ordinal = sum(1 for other in siblings if other.index < statement.index and text(other) == own)
+    own = _signature_text(statement.effect, statement.actions, statement.not_actions)
+    ordinal = sum(1 for other in siblings if other.index < statement.index
+                  and _signature_text(other.effect, other.actions, other.not_actions) == own)
     return f"{own}#{ordinal}"
+
+
+@lru_cache(maxsize=8192)
+def _signature_text(effect: str, actions: tuple[str, ...] | None, not_actions: tuple[str, ...] | None) -> str:
+    listed = "|".join(sorted({a.strip().lower() for a in actions or not_actions or ()}))
+    return f"{effect}:{'not:' if actions is None else ''}{listed}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
