@@ -93,7 +93,9 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
     from auditor.permissions import permission_model
 
     rules = all_rules()
-    findings = run_rules(loaded, rules, context or CheckContext(catalog, context_options), selection, part)
+    context = context or CheckContext(catalog, context_options)
+    findings = run_rules(loaded, rules, context, selection, part)
+    context.note_principals(())  # a context shared with the next file keeps none of these alive
     verdicts: list[Verdict] = []
     if part[0] == 0:
         resource_policies = [p for p in loaded.policies if p.kind is PolicyKind.RESOURCE and p.subject is not None]
