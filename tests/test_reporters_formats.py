@@ -633,3 +633,15 @@ def test_json_and_sarif_reports_stream_the_same_text_they_render_whole() -> None
     report = _report()
     assert "".join(json_format.render_chunks(report)) == json_format.render(report)
     assert json.loads("".join(sarif.render_chunks(report))) == sarif.to_sarif(report)
+
+
+
+def test_the_console_summary_counts_in_the_singular_for_one() -> None:
+    import io
+
+    from auditor.reporters import console
+
+    out = io.StringIO()
+    summary = Summary(files=1, policies=3, principals={"roles": 1, "users": 2, "resource_policies": 1})
+    console.render(_report(findings=(), summary=summary), out)
+    assert "checked: 1 file(s), 3 policies, 2 users, 1 role, 1 resource policy" in out.getvalue()

@@ -131,10 +131,13 @@ def _render_summary(report: Report, writer: _Writer) -> None:
         label = writer.style(f"{severity.value:<10}", SEVERITY_STYLE[severity])
         writer.line(f"  {label} {counts.get(severity.value, 0):>8}")
     parts = [f"{summary.files} file(s)", f"{summary.policies} polic{'y' if summary.policies == 1 else 'ies'}"]
-    for key in ("users", "groups", "roles", "policies", "resource_policies"):
-        if summary.principals.get(key):
-            label = "managed policies" if key == "policies" else key.replace("_", " ")
-            parts.append(f"{summary.principals[key]} {label}")
+    singular = {"users": "user", "groups": "group", "roles": "role", "policies": "managed policy",
+                "resource_policies": "resource policy"}
+    for key, one in singular.items():
+        count = summary.principals.get(key)
+        if count:
+            plural = "managed policies" if key == "policies" else key.replace("_", " ")
+            parts.append(f"{count} {one if count == 1 else plural}")
     writer.line("checked: " + ", ".join(parts))
     if report.suppressed_findings:
         writer.line(f"suppressed: {len(report.suppressed_findings)} finding(s) (--show-suppressed lists them)")
