@@ -157,7 +157,8 @@ Resources:
         "Func: SAM policy template S3ReadPolicy (AWS SAM expands it when deploying)",
         "Other: Policies are ignored by AWS SAM because Role is set",
         "role FuncRole: the attached managed policies arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole are not "
-        "in the template, so their statements were not checked"]
+        "in the template, so their statements were not checked (an AWS managed policy that grants administrator "
+        "access is still reported, by its name)"]
 
 
 def test_ecr_repository_policy_statements_may_leave_out_resource() -> None:

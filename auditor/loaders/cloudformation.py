@@ -454,9 +454,12 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                       missing_policy_arns=tuple(parts["managed"]), trust_policy=parts["trust"])
         )
         if parts["managed"]:  # a template attaches managed policies by ARN; their documents are elsewhere
+            aws_managed = any(":iam::aws:policy/" in arn for arn in parts["managed"])
             result.not_checked.append(
                 f"{source.display_path}: {parts['kind']} {parts['name']}: the attached managed policies "
-                f"{', '.join(parts['managed'])} are not in the template, so their statements were not checked")
+                f"{', '.join(parts['managed'])} are not in the template, so their statements were not checked"
+                + (" (an AWS managed policy that grants administrator access is still reported, by its name)"
+                   if aws_managed else ""))
     result.counts["templates"] += 1
     if not (result.policies or result.principals or result.not_checked or result.document_problems):
         result.skipped.append((source.display_path, "no IAM policy (no resource of the template holds one)"))
