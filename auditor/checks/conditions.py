@@ -313,8 +313,13 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
         if info.is_global:
             if info.policy_kinds is not None and policy.kind.value not in info.policy_kinds:
                 kinds = ", ".join(info.policy_kinds)
-                yield Hit(f"{condition.key!r} is only in the request context of {kinds} policies, never in "
-                          f"{policy.kind.value} policies", pointer=_key_pointer(condition), statement=statement,
+                if info.type == "Bool":  # aws:PrincipalIsAWSService: in every request, true only for a service's
+                    article = "an" if policy.kind.value[0] in "aeiou" else "a"
+                    where = (f"is false in every request {article} {policy.kind.value} policy is evaluated for (it "
+                             f"is true only for AWS services, which {kinds} policies admit)")
+                else:
+                    where = f"is only in the request context of {kinds} policies, never in {policy.kind.value} policies"
+                yield Hit(f"{condition.key!r} {where}", pointer=_key_pointer(condition), statement=statement,
                           details={"key": condition.key, "policy_kinds": list(info.policy_kinds)})
             continue
         name = normal_key(info.name)
