@@ -45,6 +45,7 @@ from auditor.checks._risk import (
     service_matches,
 )
 from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
+from auditor.checks.wildcards import narrowing_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
 from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, Principal, Severity, statement_signature
@@ -357,7 +358,7 @@ def _administrator(principal: Principal, context: CheckContext) -> str | None:
     if id(principal) not in cache:
         why = None
         boundary = principal.permissions_boundary
-        if boundary is None or is_full_admin(model(context).effective((boundary,)), context):
+        if not narrowing_boundary(boundary, context):  # as IAM006 weighs an attached AWS managed policy
             privileged = load_privileged_managed_policies()
             why = next((name for arn in principal.attached_policy_arns
                         if ":iam::aws:policy/" in arn and (name := arn.rpartition("/")[2]) in privileged
