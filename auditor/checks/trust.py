@@ -158,6 +158,7 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
     trusted = _trusted_accounts(context)
     if policy.kind is not PolicyKind.TRUST or _external_id_required_by_deny(policy):
         return
+    organization_role = _organization_role(policy)
     for statement in _assume_statements(policy):
         if not _may_assume(statement):
             continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
@@ -180,10 +181,10 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         if not accounts:
             continue
         known = own is not None or bool(trusted)
-        organization_role = _organization_role(policy)
-        if organization_role is not None and not decided_later:
-            reason = (f"; {policy.subject.name if policy.subject else 'it'} is {organization_role.what}, trusting "
-                      f"{organization_role.trusts}: that needs no external id, list the account in trusted-accounts")
+        by_design = None if decided_later else organization_role  # a role AWS creates trusting its managing account
+        if by_design is not None:
+            reason = (f"; {policy.subject.name if policy.subject else 'it'} is {by_design.what}, trusting "
+                      f"{by_design.trusts}: that needs no external id, list the account in trusted-accounts")
         elif not known:
             reason = " (the role's own account is unknown: list your accounts in trusted-accounts)"
         elif decided_later:
@@ -193,8 +194,8 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         yield Hit(
             f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition{reason}",
             pointer=pointer, statement=statement,
-            severity=Severity.LOW if organization_role is not None and not decided_later
-            else Severity.MEDIUM if not known or decided_later else None,
+            severity=Severity.LOW if by_design is not None else Severity.MEDIUM if not known or decided_later
+            else None,
             details={"principals": principals, "role_account": own,
                      "organization_role": organization_role.name if organization_role is not None else None},
         )
