@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -184,8 +184,12 @@ def granted_text(statement: CompiledStatement, catalog: Catalog, limit: int = 3)
     written = statement.statement.actions
     if written is not None and len(written) <= limit and any(has_wildcard(a) for a in written):
         return ", ".join(written)
-    return ", ".join(display(statement.actions, catalog, limit)) + (" and more" if len(statement.actions) > limit
-                                                                       else "")
+    return first_actions_text(statement.actions, catalog, limit)
+
+
+def first_actions_text(actions: Collection[str], catalog: Catalog, limit: int = 3) -> str:
+    """The first ``limit`` actions in AWS spelling, with "and more" when there are others."""
+    return ", ".join(display(actions, catalog, limit)) + (" and more" if len(actions) > limit else "")
 
 
 def principal_account(ref: PrincipalRef) -> str | None:

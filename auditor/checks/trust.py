@@ -18,6 +18,7 @@ from auditor.checks._risk import (
     confined_accounts,
     denied_outside,
     display,
+    first_actions_text,
     granted_text,
     is_everyone,
     is_negated,
@@ -633,7 +634,7 @@ def _aws_service_grants(accounts: list[str], pointer: str, allow: CompiledStatem
             continue
         needed = display(known.actions, context.catalog, 5)
         yield Hit(
-            f"Grants {', '.join(display(extra, context.catalog, 3))}{' and more' if len(extra) > 3 else ''} to "
+            f"Grants {first_actions_text(extra, context.catalog)} to "
             f"{known.describe()}, which needs only {', '.join(needed)}; remove the rest",
             pointer=pointer, statement=allow.statement, severity=Severity.LOW,
             details={"aws_service": known.service, "account": account, "needed": needed,
