@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from auditor.model import Severity
+from auditor.model import ACCOUNT, Severity
 
 TARGETS = frozenset(
     {
@@ -430,9 +430,6 @@ class AwsServiceAccount:
         return f"{self.service}'s {self.purpose} account for {', '.join(self.regions)} ({self.account})"
 
 
-_ACCOUNT_ID = re.compile(r"\d{12}\Z")
-
-
 @lru_cache(maxsize=1)
 def load_aws_service_accounts() -> dict[str, AwsServiceAccount]:
     """``rules/aws-service-accounts.yaml`` by account id."""
@@ -446,7 +443,7 @@ def load_aws_service_accounts() -> dict[str, AwsServiceAccount]:
             raise KnowledgeError(f"{where}.accounts: expected a mapping of Region to account id")
         regions: dict[str, list[str]] = {}
         for region, account in by_region.items():
-            if not isinstance(account, str) or not _ACCOUNT_ID.match(account):
+            if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
                 raise KnowledgeError(f"{where}.accounts.{region}: expected a 12-digit account id in quotes, "
                                      f"got {account!r}")
             regions.setdefault(account, []).append(_text(region, f"{where}.accounts"))

@@ -11,7 +11,7 @@ from functools import lru_cache
 from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
-from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef, arn_account
+from auditor.model import ACCOUNT, TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef, arn_account
 from auditor.permissions import (
     CompiledStatement,
     PermissionModel,
@@ -332,7 +332,7 @@ def confined_accounts(conditions: Sequence[Condition]) -> tuple[frozenset[str], 
         if condition.set_qualifier == "ForAllValues" or condition.base_operator not in LITERAL_OPERATORS:
             continue
         values = [v.strip() for v in condition.values if isinstance(v, str)]
-        if not values or len(values) != len(condition.values) or not all(re.fullmatch(r"\d{12}", v) for v in values):
+        if not values or len(values) != len(condition.values) or not all(ACCOUNT.fullmatch(v) for v in values):
             continue
         accounts = frozenset(values) if found is None else found[0] & frozenset(values)
         found = (accounts, condition)
