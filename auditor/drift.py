@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -174,33 +174,34 @@ def _named_baselines(names: Sequence[str], kind: str, baselines: Sequence[Baseli
                      mapped_kind: str | None) -> list[Baseline]:
     """The baselines a configured mapping gives one of ``names`` (those for ``mapped_kind`` only, when given),
     else the baselines for ``kind`` whose name patterns match one of them; any letter case."""
-    lowered = [name.lower() for name in names]
     mapped: list[Baseline] = []
-    for mapping in mappings:
-        pattern, ref = _mapping_pair(mapping)
-        if any(fnmatchcase(name, pattern.lower()) for name in lowered):
-            found = _find_baseline(ref, baselines)
-            if (mapped_kind is None or found.principal.kind == mapped_kind) and found not in mapped:
-                mapped.append(found)
+    for _, found in _mappings_of(names, baselines, mappings):
+        if (mapped_kind is None or found.principal.kind == mapped_kind) and found not in mapped:
+            mapped.append(found)
     if mapped:
         return mapped
     return [b for b in baselines if b.principal.kind == kind and any(b.principal.matches(n) for n in names)]
+
+
+def _mappings_of(names: Sequence[str], baselines: Sequence[Baseline], mappings: Iterable[Any]
+                 ) -> Iterator[tuple[Any, Baseline]]:
+    """(mapping, the baseline it gives) of each configured mapping whose pattern matches one of ``names``, in
+    order; any letter case."""
+    lowered = [name.lower() for name in names]
+    for mapping in mappings:
+        pattern, ref = _mapping_pair(mapping)
+        if any(fnmatchcase(name, pattern.lower()) for name in lowered):
+            yield mapping, _find_baseline(ref, baselines)
 
 
 def mapped_vars(names: Sequence[str], baseline: Baseline, baselines: Sequence[Baseline],
                 mappings: Iterable[Any]) -> dict[str, str]:
     """The ``vars`` of the configured mappings that give one of ``names`` this baseline (the first mapping wins a
     name): they bind its placeholders for those principals, over ``[vars]`` and inference."""
-    lowered = [name.lower() for name in names]
     values: dict[str, str] = {}
-    for mapping in mappings:
-        own = getattr(mapping, "vars", None)
-        if not own:
-            continue
-        pattern, ref = _mapping_pair(mapping)
-        if any(fnmatchcase(name, pattern.lower()) for name in lowered) and \
-                _find_baseline(ref, baselines).ref == baseline.ref:
-            for name, value in own.items():
+    for mapping, found in _mappings_of(names, baselines, (m for m in mappings if getattr(m, "vars", None))):
+        if found.ref == baseline.ref:
+            for name, value in mapping.vars.items():
                 values.setdefault(name, value)
     return values
 
