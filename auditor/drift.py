@@ -950,7 +950,7 @@ def compare_principal(
     from auditor.engine import CheckContext
 
     boundary = principal.permissions_boundary
-    bounded = narrowing_boundary(boundary, CheckContext(catalog))
+    bounded = bool(added_managed) and narrowing_boundary(boundary, CheckContext(catalog))
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)
