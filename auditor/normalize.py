@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from auditor.model import (
@@ -333,6 +334,7 @@ def _old_version_problem(normalizer: _Normalizer, statements: list[Statement], v
                        '"2012-10-17"', pointer, **details, variables=sorted({v for _, v in used}), in_deny=in_deny)
 
 
+@lru_cache(maxsize=1024)
 def _aws_spelling(operator: str) -> str:
     """A condition operator as AWS spells it (``stringequals`` -> ``StringEquals``, ``forallvalues:stringlike``
     -> ``ForAllValues:StringLike``), for the checks to read the operator that was meant; IAM rejects other
