@@ -100,7 +100,7 @@ class _Resolver:
         parameter = self.parameters.get(name)
         placeholder = "{{Ref:" + name + "}}"
         default = parameter.get("Default") if isinstance(parameter, dict) else None
-        if self._is_list_parameter({"Ref": name}):
+        if self._is_list_parameter(name):
             # a list parameter: its default's items; with none, one value decided when the stack is deployed
             items = [item.strip() for item in str(default).split(",")] if isinstance(default, (str, int)) else []
             return [item for item in items if item] or [placeholder]
@@ -108,8 +108,8 @@ class _Resolver:
             return str(default)
         return placeholder
 
-    def _is_list_parameter(self, value: Any) -> bool:
-        name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+    def _is_list_parameter(self, name: Any) -> bool:
+        """Whether ``name`` is a parameter of a list type (``CommaDelimitedList``, ``List<...>``)."""
         parameter = self.parameters.get(name) if isinstance(name, str) else None
         return isinstance(parameter, dict) and str(parameter.get("Type", "")).startswith(
             ("CommaDelimitedList", "List<"))
@@ -133,7 +133,8 @@ class _Resolver:
             other_branches: list[Any] = []  # after the items, so that each item keeps its index (its location)
             for item in value:
                 resolved_item = self._resolve(item, depth + 1)
-                if isinstance(resolved_item, list) and self._is_list_parameter(item):
+                if isinstance(resolved_item, list) and isinstance(item, dict) and len(item) == 1 \
+                        and self._is_list_parameter(item.get("Ref")):
                     items.extend(resolved_item)  # [s3:GetObject, !Ref Actions]: the parameter's items in the list
                     continue
                 if isinstance(resolved_item, _Either):
@@ -404,8 +405,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 parts["managed"].extend(str(arn) for arn in managed if isinstance(arn, str))
             result.counts[kind + "s"] += 1
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
-            name = resolver.resolve(props.get("PolicyName") or props.get("ManagedPolicyName"))
-            name = name if isinstance(name, str) and name else logical_id
+            name = _resolved_name(resolver, props.get("PolicyName") or props.get("ManagedPolicyName"), logical_id) \
+                or logical_id
             policy = add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
                                 Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
             for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
@@ -419,17 +420,16 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         principal_parts[logical]["inline"].extend(_present(policy))
         elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
             key, kind = IDENTITY_POLICY_TYPES[rtype]
-            name = resolver.resolve(props.get("Name"))
             add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
-                       Subject(kind, name if isinstance(name, str) else logical_id, None), f"{kind}:{logical_id}")
+                       Subject(kind, _resolved_name(resolver, props.get("Name"), logical_id), None),
+                       f"{kind}:{logical_id}")
         elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
             result.not_checked.append(f"{source.display_path}: {logical_id}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
         elif rtype == ORGANIZATION_POLICY and "Content" in props:
             policy_type = resolver.resolve(props.get("Type"))
-            name = resolver.resolve(props.get("Name"))
             if policy_type in IAM_ORGANIZATION_POLICY_TYPES:
                 add_policy(props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
-                           Subject("policy", name if isinstance(name, str) else logical_id, None),
+                           Subject("policy", _resolved_name(resolver, props.get("Name"), logical_id), None),
                            f"{policy_type}:{logical_id}")
             elif not isinstance(policy_type, str) or is_template_value(policy_type):
                 result.not_checked.append(f"{source.display_path}: {logical_id}: an organization policy whose Type "
@@ -464,6 +464,12 @@ def load_cloudformation(template: dict[str, Any], source: Source,
     if not (result.policies or result.principals or result.not_checked or result.document_problems):
         result.skipped.append((source.display_path, "no IAM policy (no resource of the template holds one)"))
     return result
+
+
+def _resolved_name(resolver: _Resolver, value: Any, logical_id: str) -> str:
+    """A resource's name property as deployed (``!Sub`` resolved), or its logical id when it is not a string."""
+    name = resolver.resolve(value)
+    return name if isinstance(name, str) else logical_id
 
 
 def _kms_aliases(resources: dict[str, Any], resolver: _Resolver) -> dict[str, list[str]]:
