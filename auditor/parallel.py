@@ -164,38 +164,38 @@ def check_chunk(units: Sequence[Unit], options: LoadOptions, selection: Selectio
     context = _worker_context(catalog, context_options)
     outcomes = []
     # Loading every file first and then checking them is faster than alternating the two, file by file.
-    prints = [_Fingerprint(fingerprints) if part == 0 else None for _, part, _ in units]
-    loads = [load_file(Path(name), options, on_read=fingerprint)
-             for (name, _, _), fingerprint in zip(units, prints, strict=True)]
-    for (_, part, shares), loaded, fingerprint in zip(units, loads, prints, strict=True):
+    reads = [_CheckedRead(fingerprints) if part == 0 else None for _, part, _ in units]
+    loads = [load_file(Path(name), options, on_read=read) for (name, _, _), read in zip(units, reads, strict=True)]
+    for (_, part, shares), loaded, read in zip(units, loads, reads, strict=True):
         findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context,
                                           (part, shares))
         outcome = _outcome(loaded, findings, verdicts) if part == 0 else _share_outcome(findings)
-        if fingerprint is not None:
-            outcome["lines"] = fingerprint.excerpt_lines(findings)
-        if fingerprints and fingerprint is not None and fingerprint.value is not None and shares == 1:
+        if read is not None:
+            outcome["lines"] = read.excerpt_lines(findings)
+        if read is not None and read.fingerprint is not None and shares == 1:
             from auditor.result_cache import store_text
 
             # encoded here, in parallel, for the store the main process writes: its largest serial cost
             with contextlib.suppress(TypeError, ValueError):  # not plain data: not stored rather than wrong
-                outcome["stored"] = (fingerprint.value, store_text(outcome))
+                outcome["stored"] = (read.fingerprint, store_text(outcome))
         outcomes.append(outcome)
     return outcomes
 
 
-class _Fingerprint:
-    """Given to ``load_file``: the fingerprint of the very bytes that were checked (see ``_fingerprint_of``), when
-    asked for, and those bytes (of a file below SPLIT_BYTES) for the lines the report shows."""
+class _CheckedRead:
+    """Given to ``load_file``: of the very bytes that were checked, their fingerprint (see ``_fingerprint_of``),
+    when one is wanted for the store, and the bytes themselves (of a file below SPLIT_BYTES) for the lines the
+    report shows."""
 
-    def __init__(self, wanted: bool) -> None:
-        self.wanted = wanted
-        self.value: tuple[str, str, list[int] | None] | None = None
+    def __init__(self, fingerprint_wanted: bool) -> None:
+        self.fingerprint_wanted = fingerprint_wanted
+        self.fingerprint: tuple[str, str, list[int] | None] | None = None
         self.shown = ""
         self.data: bytes | None = None
 
     def __call__(self, shown: str, info: os.stat_result, data: bytes) -> None:
-        if self.wanted:
-            self.value = _fingerprint_of(shown, info, data)
+        if self.fingerprint_wanted:
+            self.fingerprint = _fingerprint_of(shown, info, data)
         self.shown = shown
         self.data = data if len(data) < SPLIT_BYTES else None
 
