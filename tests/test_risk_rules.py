@@ -124,6 +124,37 @@ def test_group_policies_count_for_their_members() -> None:
     assert set(found) == {"member"}
 
 
+# A grant of everything (IAM001) does not hide what the other statements enable.
+
+LAUNCH = '{"Sid": "Launch", "Effect": "Allow", "Action": ["ec2:RunInstances", "iam:PassRole"], "Resource": "*"}'
+ADMIN = '{"Effect": "Allow", "Action": "*", "Resource": "*"}'
+
+
+@pytest.mark.parametrize("select", ["", "IAM012", "privilege-escalation"])
+def test_an_admin_statement_beside_an_escalation_does_not_hide_it(select: str) -> None:
+    reported = findings(f"{LAUNCH}, {ADMIN}", select=select)
+    assert [(f.rule_id, f.statement.sid if f.statement else None) for f in reported
+            if f.rule_id == "IAM012"] == [("IAM012", "Launch")]
+    assert ("IAM001" in {f.rule_id for f in reported}) == (select == "")
+
+
+def test_an_admin_statement_alone_has_nothing_to_escalate_to() -> None:
+    assert {f.rule_id for f in findings(ADMIN)} == {"IAM001"}
+
+
+def test_a_user_who_is_also_an_administrator_keeps_the_escalation_of_another_policy() -> None:
+    inline = {"PolicyName": "Deploy", "PolicyDocument": {"Version": "2012-10-17", "Statement": [json.loads(LAUNCH)]}}
+    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    admin = {"PolicyName": "AdministratorAccess", "Arn": arn, "DefaultVersionId": "v1", "PolicyVersionList": [
+        {"VersionId": "v1", "IsDefaultVersion": True, "Document": {"Version": "2012-10-17",
+                                                                   "Statement": [json.loads(ADMIN)]}}]}
+    attached = [{"PolicyName": "AdministratorAccess", "PolicyArn": arn}]
+    alice = {"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice", "UserPolicyList": [inline]}
+    before = escalations(export(UserDetailList=[{**alice, "AttachedManagedPolicies": []}], Policies=[admin]))
+    after = escalations(export(UserDetailList=[{**alice, "AttachedManagedPolicies": attached}], Policies=[admin]))
+    assert before == after == {"alice": {"passrole-ec2-runinstances"}}
+
+
 # NotAction / NotResource are complements over the catalogue.
 
 def test_allow_not_action_iam_still_grants_almost_everything() -> None:

@@ -20,8 +20,10 @@ that still makes it exploitable:
 Deduplication: a principal of an account export (a user or role) is evaluated as a whole, once per
 method. Policies in effect for such a principal are not evaluated again on their own; policies that
 are not (standalone files, managed policies attached to nobody in the export, policies of groups
-without members) get per-policy findings. Principals that already hold every action (full admin,
-reported by IAM001) and service-linked roles (AWS owns their policies) are skipped.
+without members) get per-policy findings. Service-linked roles (AWS owns their policies) are skipped. A grant of every
+action on every resource (full admin, reported by IAM001) takes no part: the methods the other grants
+enable are still reported, so that ignoring or suppressing IAM001, or removing the admin grant, never
+makes them appear or disappear.
 """
 
 from __future__ import annotations
@@ -312,17 +314,22 @@ def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator
             yield method, chosen
 
 
-def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> bool:
-    """Whether the principal may already do everything: there is nothing to escalate to. Conditions on the caller
-    (MFA, network, Region) do not count, in the Allow or in a Deny: an insider meets them or goes around them.
-    (All but a few actions is not everything: the escalation findings say how the rest is taken.)"""
-    total = len(model(context).all_actions)
-    return any(
-        len(grant.actions) == total and grant.any_resource and not scoping_conditions(grant.conditions)
+def _grants_everything(grant: Grant, context: CheckContext) -> bool:
+    """Whether the grant alone allows every action on every resource: nothing is left to escalate to.
+    Conditions on the caller (MFA, network, Region) do not count, in the Allow or in a Deny: an insider meets
+    them or goes around them. (All but a few actions is not everything: the escalation findings say how the
+    rest is taken.)"""
+    return (
+        len(grant.actions) == len(model(context).all_actions) and grant.any_resource
+        and not scoping_conditions(grant.conditions)
         and all(deny.conditions and all(is_caller_context_key(c.key) for c in deny.conditions)
                 for deny in grant.denials)
-        for grant in effective.grants
     )
+
+
+def is_full_admin(effective: EffectivePermissions, context: CheckContext) -> bool:
+    """Whether the principal may already do everything (some grant allows every action on every resource)."""
+    return any(_grants_everything(grant, context) for grant in effective.grants)
 
 
 _PRINCIPAL_REFERENCE = re.compile(
@@ -425,9 +432,12 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
 
 def _evaluate_policies(policies: Sequence[Policy], context: CheckContext, boundary: Policy | None = None
                        ) -> list[tuple[_Method, dict[str, Usable]]]:
+    """The methods the grants enable, leaving out the grants of everything (IAM001 reports those): what the other
+    statements enable stays reported when IAM001 is ignored or suppressed, and after the admin grant goes."""
     effective = model(context).effective(policies, boundary)
-    if is_full_admin(effective, context):
-        return []
+    limited = tuple(grant for grant in effective.grants if not _grants_everything(grant, context))
+    if len(limited) != len(effective.grants):
+        effective = EffectivePermissions(limited, effective.denies)
     return list(evaluate(effective, context))
 
 
@@ -481,7 +491,11 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '
                  '"Resource": "arn:aws:iam::*:role/app-instance-role"}, {"Effect": "Allow", '
                  '"Action": "ec2:RunInstances", "Resource": "*"}]}', "IAM003", "IAM012",
-                 note="one role (PassRole reaches the caller's account alone): medium, on specific resources")],
+                 note="one role (PassRole reaches the caller's account alone): medium, on specific resources"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                 '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}, '
+                 '{"Effect": "Allow", "Action": "*", "Resource": "*"}]}', "IAM001", "IAM003", "IAM012",
+                 note="an admin statement beside it does not hide it: it is still there when the admin goes")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
                   '"Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}, '
                   '{"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"}]}', "IAM003"),
