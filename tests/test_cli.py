@@ -160,6 +160,17 @@ def test_console_output_is_plain_when_not_a_terminal(tmp_path: Path) -> None:
     assert f"{tmp_path.name}/bad.json:1:" in result.stdout or "bad.json:1:" in result.stdout
 
 
+def test_findings_at_one_spot_show_the_source_once_after_their_lines(tmp_path: Path) -> None:
+    (tmp_path / "iam.json").write_text('{"Version": "2012-10-17", "Statement": [\n'
+                                       '  {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}\n]}\n')
+    lines = run_cli("check", "--no-config", "--select", "IAM012", str(tmp_path / "iam.json")).stdout.splitlines()
+    headers = [n for n, line in enumerate(lines) if ": high IAM012 " in line]
+    excerpts = [n for n, line in enumerate(lines) if line.startswith(" > 2 │ ")]
+    assert len(headers) > 5
+    assert excerpts == [headers[-1] + 2], "\n".join(lines)  # after line 1, the line before it
+    assert headers == list(range(headers[0], headers[-1] + 1))
+
+
 def test_the_permissions_fetch_needs_pass_the_audit() -> None:
     _, report = run_json(str(FIXTURES / "fetch-permissions.json"))
     assert [f for f in report["findings"] if f["severity"] not in ("low", "info")] == []

@@ -53,18 +53,24 @@ def render(report: Report, out: TextIO, read_line: LineReader | None = None, sho
            show_suppressed: bool = False, color: bool = False) -> None:
     writer = _Writer(out, color)
     findings = sorted(report.findings if show_suppressed else report.active_findings, key=Finding.sort_key)
-    excerpts: dict[tuple[int, int, str], str] = {}  # per file: several rules often point at the same spot
     for path, group in groupby(findings, key=lambda f: f.location.path):
         writer.line(writer.style(clean(path), UNDERLINE))
-        excerpts.clear()
-        for finding in group:
-            _render_finding(finding, writer, read_line if show_source else None, excerpts)
+        # several findings often point at one spot (a statement that enables many escalation methods): their
+        # lines first, then the source once, its caret in the colour of the most severe (they sort first)
+        for _spot, at_spot in groupby(group, key=lambda f: (f.location.line, f.location.column)):
+            spot = list(at_spot)
+            for finding in spot:
+                _render_finding(finding, writer)
+            location = spot[0].location
+            if show_source and read_line is not None and location.line:
+                writer.out.write(_excerpt(location.path, location.line, location.column,
+                                          SEVERITY_STYLE[spot[0].severity], writer, read_line))
         writer.line()
     _render_summary(report, writer)
 
 
 def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
-    _render_finding(finding, _Writer(out, color), None, {})
+    _render_finding(finding, _Writer(out, color))
 
 
 def render_quiet(report: Report, out: TextIO, color: bool = False, show_suppressed: bool = False) -> None:
@@ -74,8 +80,7 @@ def render_quiet(report: Report, out: TextIO, color: bool = False, show_suppress
         render_line(finding, out, color)
 
 
-def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | None,
-                    excerpts: dict[tuple[int, int, str], str]) -> None:
+def _render_finding(finding: Finding, writer: _Writer) -> None:
     style = SEVERITY_STYLE[finding.severity]
     location = finding.location
     suppressed = ""
@@ -90,13 +95,6 @@ def _render_finding(finding: Finding, writer: _Writer, read_line: LineReader | N
     writer.line(f"{clean(str(location))}: {writer.style(finding.severity.value, style)} "
                 f"{writer.style(clean(finding.rule_id), BOLD)} {writer.style(clean(finding.slug), DIM)} "
                 f"{clean(finding.message)}{subject}{suppressed}")
-    if read_line is None or not location.line:
-        return
-    key = (location.line, location.column, style)
-    excerpt = excerpts.get(key)
-    if excerpt is None:
-        excerpt = excerpts[key] = _excerpt(location.path, location.line, location.column, style, writer, read_line)
-    writer.out.write(excerpt)
 
 
 def _excerpt(path: str, line: int, column: int, style: str, writer: _Writer, read_line: LineReader) -> str:
