@@ -392,6 +392,36 @@ def test_a_template_without_any_policy_is_listed_as_skipped() -> None:
     assert loaded.skipped == [("bucket.yaml", "no IAM policy (no resource of the template holds one)")]
 
 
+CDK_ROLE = {"Resources": {"BuildRole": {"Type": "AWS::IAM::Role", "Properties": {
+    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+    "Policies": [{"PolicyName": "build", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}}]}}}}
+
+
+def test_cdk_templates_are_walked_and_build_output_folders_are_named_as_skipped(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    for name, content in {
+        "cdk.out/AppStack.template.json": json.dumps(CDK_ROLE),
+        "cdk.out/assembly-Prod/ProdStack.template.json": json.dumps(CDK_ROLE),
+        "cdk.out/manifest.json": '{"version": "36.0.0", "artifacts": {}}',
+        "cdk.out/asset.0a1b2c/package.json": '{"name": "handler"}',
+        ".aws-sam/build/template.yaml": "Resources: {}\n",
+        ".terraform/modules/vpc/main.tf": 'resource "aws_vpc" "this" {}\n',
+        "package.json": '{"name": "app"}',
+    }.items():
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_text(content)
+    loaded = load_paths([str(app)])
+    checked = sorted(Path(policy.source.display_path).name for policy in loaded.policies)
+    assert checked == ["AppStack.template.json"] * 2 + ["ProdStack.template.json"] * 2  # trust + inline each
+    skipped = {Path(path).name: reason for path, reason in loaded.skipped}
+    assert set(skipped) == {".aws-sam", ".terraform", "package.json"}
+    assert skipped[".terraform"].startswith("folder not walked: modules and providers downloaded by terraform")
+    named = load_paths([str(app / ".aws-sam")])
+    assert [Path(path).name for path, _ in named.skipped] == ["template.yaml"]  # named: walked
+
+
 K8S_STREAM = """apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings}

@@ -460,8 +460,8 @@ def test_github_annotates_what_was_not_checked_and_names_the_skipped_files() -> 
     assert warnings[1].endswith("default, 100%25")
     assert warnings[2].startswith("::warning title=iam-audit%3A not checked::baseline vendor/role@1: ")
     assert warnings[3].startswith("::warning file=.iam-audit.toml,line=7,")
-    assert lines[-1] == ("::notice title=iam-audit%3A skipped (not policies)::1 file(s) skipped as plainly not "
-                         "policies:%0Apackage.json: the document has no Statement")
+    assert lines[-1] == ("::notice title=iam-audit%3A skipped::1 item(s) skipped:"
+                         "%0Apackage.json: the document has no Statement")
     assert SCRIPT in warnings[0]  # plain text in an annotation: nothing to escape but the command syntax
 
 

@@ -40,8 +40,18 @@ STDIN = "-"
 """The path that stands for standard input (``aws iam get-account-authorization-details | iam-audit check -``)."""
 SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", ".mypy_cache",
-     ".ruff_cache", ".pytest_cache", ".terraform", ".aws-sam", "cdk.out"}
+     ".ruff_cache", ".pytest_cache"}
 )
+"""Folders that hold no policy of the project: passed over without a word."""
+BUILD_OUTPUT_DIRECTORIES = {
+    ".terraform": "modules and providers downloaded by terraform init",
+    ".aws-sam": "the output of sam build, a copy of the template",
+}
+"""Folders of generated copies and downloads: not walked, and listed as skipped (named on the command line, walked)."""
+CDK_OUTPUT_DIRECTORY = "cdk.out"
+"""What ``cdk synth`` writes: its templates (``*.template.json``) are the only documents of a CDK app's policies,
+so they are walked; its assets (``asset.*``: function code, Docker contexts) and manifests are not."""
+CDK_TEMPLATE_SUFFIX = ".template.json"
 DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_YAML_BYTES = 20 * 1024 * 1024
 """YAML goes through a pure-Python parser (about 0.2-0.5 MB/s); CloudFormation accepts templates of 1 MB."""
@@ -152,11 +162,21 @@ def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path
             dirnames[:] = []
             continue
         visited.add(identity)
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if d not in SKIPPED_DIRECTORIES and not (Path(directory) / d / "pyvenv.cfg").exists()
-        )
+        in_cdk_output = CDK_OUTPUT_DIRECTORY in Path(directory).parts
+        walked = []
+        for name in sorted(dirnames):
+            if name in SKIPPED_DIRECTORIES or (Path(directory) / name / "pyvenv.cfg").exists():
+                continue
+            if name in BUILD_OUTPUT_DIRECTORIES:
+                result.skipped.append((display_path(Path(directory) / name), f"folder not walked: "
+                                       f"{BUILD_OUTPUT_DIRECTORIES[name]} (name it as a path to check it)"))
+                continue
+            if not (in_cdk_output and name.startswith("asset.")):
+                walked.append(name)
+        dirnames[:] = walked
         for name in sorted(filenames):
+            if in_cdk_output and not name.endswith(CDK_TEMPLATE_SUFFIX):
+                continue
             if not (options.include or options.exclude):
                 if name.lower().endswith(POLICY_SUFFIXES):
                     yield Path(os.path.join(directory, name))

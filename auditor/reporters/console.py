@@ -140,7 +140,7 @@ def _render_summary(report: Report, writer: _Writer) -> None:
     if report.suppressed_findings:
         writer.line(f"suppressed: {len(report.suppressed_findings)} finding(s) (--show-suppressed lists them)")
     if summary.skipped:
-        writer.line(f"skipped (not policies): {len(summary.skipped)} file(s)")
+        writer.line(f"skipped: {len(summary.skipped)} item(s)")
         for path, reason in summary.skipped[:20]:
             writer.line("  " + writer.style(f"{clean(path)}: {clean(reason)}", DIM))
         if len(summary.skipped) > 20:

@@ -3,8 +3,8 @@
 GitHub shows at most 10 annotations of each level per step (50 per job), so
 findings come most severe first, then what the run left out. Suppressed findings are
 not annotated; files that could not be read are annotated as errors, each item that
-could not be checked as a warning (at its file and line where it names them), and the
-files skipped as plainly not policies are listed in one notice.
+could not be checked as a warning (at its file and line where it names them), and
+what was skipped (files plainly not policies, build-output folders) is listed in one notice.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def render(report: Report) -> str:
     if skipped:
         listed = "\n".join(f"{path}: {reason}" for path, reason in skipped[:_SKIPPED_LISTED])
         more = f"\n... and {len(skipped) - _SKIPPED_LISTED} more" if len(skipped) > _SKIPPED_LISTED else ""
-        lines.append(_command("notice", None, 0, 0, "iam-audit: skipped (not policies)",
-                              f"{len(skipped)} file(s) skipped as plainly not policies:\n{listed}{more}"))
+        lines.append(_command("notice", None, 0, 0, "iam-audit: skipped",
+                              f"{len(skipped)} item(s) skipped:\n{listed}{more}"))
     return "".join(f"{line}\n" for line in lines)
 
 
