@@ -1,8 +1,8 @@
 """CloudFormation templates (JSON or YAML with short-form tags).
 
-Policies are taken from IAM resources, the resource policies of S3, SQS, SNS, KMS (a key's aliases
+Policies are taken from IAM resources, the resource policies of S3, SQS, SNS (inline too), KMS (a key's aliases
 named from its ``AWS::KMS::Alias``), Secrets Manager, ECR, CloudWatch Logs and OpenSearch, and AWS SAM
-functions, written as YAML/JSON or as a JSON string.
+functions and state machines, written as YAML/JSON or as a JSON string.
 Intrinsic functions are resolved where the template says enough (pseudo parameters,
 parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``; an ``Fn::If`` gives the statements,
 actions and resources of both branches); anything else becomes a ``{{...}}`` placeholder that checks
@@ -32,7 +32,9 @@ PSEUDO_PARAMETERS = {
 RESOURCE_POLICY_TYPES = {
     "AWS::S3::BucketPolicy": ("PolicyDocument", "s3"),
     "AWS::SQS::QueuePolicy": ("PolicyDocument", "sqs"),
+    "AWS::SQS::QueueInlinePolicy": ("PolicyDocument", "sqs"),
     "AWS::SNS::TopicPolicy": ("PolicyDocument", "sns"),
+    "AWS::SNS::TopicInlinePolicy": ("PolicyDocument", "sns"),
     "AWS::KMS::Key": ("KeyPolicy", "kms"),
     "AWS::Logs::ResourcePolicy": ("PolicyDocument", "logs"),
     "AWS::OpenSearchService::Domain": ("AccessPolicies", "es"),
@@ -68,7 +70,8 @@ RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRep
 """Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 ORGANIZATION_POLICY = "AWS::Organizations::Policy"
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
-SAM_FUNCTION = "AWS::Serverless::Function"
+SAM_POLICY_HOLDERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+"""AWS SAM resources whose ``Policies`` go to the role SAM creates for them."""
 STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
                            "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
 
@@ -336,7 +339,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         return policy
 
     def read_sam_policies(logical_id: str, props: dict[str, Any], pointer: str) -> None:
-        """``Policies`` of an AWS SAM function: the role SAM creates for it (``<Function>Role``) gets them."""
+        """``Policies`` of an AWS SAM function or state machine: the role SAM creates for it (``<Function>Role``)
+        gets them."""
         where = f"{source.display_path}: {logical_id}"
         if "Role" in props:
             result.not_checked.append(f"{where}: Policies are ignored by AWS SAM because Role is set")
@@ -434,7 +438,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             elif not isinstance(policy_type, str) or is_template_value(policy_type):
                 result.not_checked.append(f"{source.display_path}: {logical_id}: an organization policy whose Type "
                                           "is decided when the stack is deployed")
-        elif rtype == SAM_FUNCTION and "Policies" in props:
+        elif rtype in SAM_POLICY_HOLDERS and "Policies" in props:
             read_sam_policies(logical_id, props, pointer)
         elif rtype in RESOURCE_POLICY_TYPES:
             key, service = RESOURCE_POLICY_TYPES[rtype]
