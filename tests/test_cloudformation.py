@@ -49,3 +49,25 @@ Resources:
     assert [p.label for p in loaded.policies] == ["sns:TopicPolicy", "sqs:QueuePolicy", "inline:Machine"]
     assert [p.name for p in loaded.principals] == ["MachineRole"]
     assert {"IAM030", "IAM012"} <= {finding.rule_id for finding in findings(loaded)}
+
+
+def test_a_managed_policy_of_the_template_attached_through_managed_policy_arns_counts_for_the_role() -> None:
+    template = """Resources:
+  BuildRole:
+    Type: AWS::IAM::Role
+    Properties:
+      ManagedPolicyArns: [!Ref RunInstances, !GetAtt PassRole.PolicyArn]
+  RunInstances:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: ec2:RunInstances, Resource: '*'}]}
+  PassRole:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'}]}
+"""
+    loaded = load(template)
+    (role,) = loaded.principals
+    assert [p.label for p in role.inline_policies] == ["ManagedPolicy:RunInstances", "ManagedPolicy:PassRole"]
+    assert (role.attached_policy_arns, loaded.not_checked) == ((), [])
+    assert "IAM012" in {finding.rule_id for finding in findings(loaded)}

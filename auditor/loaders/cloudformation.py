@@ -315,6 +315,14 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         return result
 
     principal_parts: dict[str, dict[str, Any]] = {}
+    standalone_policies: dict[str, Policy] = {}
+
+    def parts_of(logical_id: str, kind: str, name: str, pointer: str) -> dict[str, Any]:
+        """What the template gives a user, group or role: ``inline`` policies (its own and the template's standalone
+        ones that name it), ``attached``: the logical ids of the template's managed policies it attaches,
+        ``managed``: the ARNs of other managed policies it attaches."""
+        return principal_parts.setdefault(logical_id, {"kind": kind, "name": name, "inline": [], "trust": None,
+                                                       "pointer": pointer, "managed": [], "attached": []})
     aliases = _kms_aliases(resources, resolver)
 
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
@@ -349,8 +357,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         items = list(enumerate(listed)) if isinstance(listed, list) else [(None, listed)]
         policies_pointer = join_pointer(pointer, "Policies")
         name = f"{logical_id}Role"
-        parts = principal_parts.setdefault(logical_id, {"kind": "role", "name": name, "inline": [], "trust": None,
-                                                         "pointer": pointer, "managed": []})
+        parts = parts_of(logical_id, "role", name, pointer)
         for index, item in items:
             item_pointer = policies_pointer if index is None else join_pointer(policies_pointer, index)
             value = resolver.resolve(item)
@@ -384,8 +391,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             name = props.get(name_key)
             display = name if isinstance(name, str) else logical_id
             subject = Subject(kind, display, None)
-            parts = principal_parts.setdefault(logical_id, {"kind": kind, "name": display, "inline": [],
-                                                             "trust": None, "pointer": pointer, "managed": []})
+            parts = parts_of(logical_id, kind, display, pointer)
             if kind == "role" and "AssumeRolePolicyDocument" in props:
                 parts["trust"] = add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
                                             join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
@@ -404,24 +410,31 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                                                 "PolicyDocument")
                     parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
                                                                item_pointer, subject, label)))
-            managed = resolver.resolve(props.get("ManagedPolicyArns", []))
-            if isinstance(managed, list):
-                parts["managed"].extend(str(arn) for arn in managed if isinstance(arn, str))
+            managed = props.get("ManagedPolicyArns", [])
+            for arn in managed if isinstance(managed, list) else [managed]:
+                in_template = _managed_policy_named(arn, resources)
+                if in_template is not None:
+                    parts["attached"].append(in_template)
+                    continue
+                resolved = resolver.resolve(arn)
+                for value in resolved if isinstance(resolved, list) else [resolved]:
+                    if isinstance(value, str):
+                        parts["managed"].append(value)
             result.counts[kind + "s"] += 1
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
             name = _resolved_name(resolver, props.get("PolicyName") or props.get("ManagedPolicyName"), logical_id) \
                 or logical_id
             policy = add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
                                 Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
+            if policy is not None:
+                standalone_policies[logical_id] = policy
             for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
                               ("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
                 targets = props.get(key)
                 for target in targets if isinstance(targets, list) else [targets] if targets else []:
                     if isinstance(target, dict) and isinstance(target.get("Ref"), str):
                         logical = target["Ref"]
-                        principal_parts.setdefault(logical, {"kind": kind, "name": logical, "inline": [],
-                                                             "trust": None, "pointer": pointer, "managed": []})
-                        principal_parts[logical]["inline"].extend(_present(policy))
+                        parts_of(logical, kind, logical, pointer)["inline"].extend(_present(policy))
         elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
             key, kind = IDENTITY_POLICY_TYPES[rtype]
             add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
@@ -452,6 +465,10 @@ def load_cloudformation(template: dict[str, Any], source: Source,
     for logical_id, parts in principal_parts.items():
         if logical_id not in resources:
             continue
+        for attached in parts["attached"]:
+            policy = standalone_policies.get(attached)
+            if policy is not None and policy not in parts["inline"]:
+                parts["inline"].append(policy)
         result.principals.append(
             Principal(parts["kind"], parts["name"], "", source, parts["pointer"],
                       inline_policies=tuple(parts["inline"]), attached_policy_arns=tuple(parts["managed"]),
@@ -474,6 +491,21 @@ def _resolved_name(resolver: _Resolver, value: Any, logical_id: str) -> str:
     """A resource's name property as deployed (``!Sub`` resolved), or its logical id when it is not a string."""
     name = resolver.resolve(value)
     return name if isinstance(name, str) else logical_id
+
+
+def _managed_policy_named(arn: Any, resources: dict[str, Any]) -> str | None:
+    """The logical id of the template's ``AWS::IAM::ManagedPolicy`` whose ARN ``arn`` is (``!Ref Policy``,
+    ``!GetAtt Policy.PolicyArn``), if it is one."""
+    if not isinstance(arn, dict) or len(arn) != 1:
+        return None
+    (function, argument), = arn.items()
+    if function == "Fn::GetAtt":
+        parts = argument.split(".") if isinstance(argument, str) else argument
+        logical_id = parts[0] if isinstance(parts, list) and parts[1:] == ["PolicyArn"] else None
+    else:
+        logical_id = argument if function == "Ref" else None
+    resource = resources.get(logical_id) if isinstance(logical_id, str) else None
+    return logical_id if isinstance(resource, dict) and resource.get("Type") == "AWS::IAM::ManagedPolicy" else None
 
 
 def _kms_aliases(resources: dict[str, Any], resolver: _Resolver) -> dict[str, list[str]]:
