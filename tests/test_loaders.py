@@ -523,10 +523,48 @@ def test_more_cloudformation_resources_hold_policies(rtype: str, key: str, kind:
     ("aws_cloudwatch_event_bus_policy", "policy", PolicyKind.RESOURCE),
     ("aws_backup_vault_policy", "policy", PolicyKind.RESOURCE),
     ("aws_dynamodb_resource_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_s3_bucket", "policy", PolicyKind.RESOURCE),
+    ("aws_opensearch_domain", "access_policies", PolicyKind.RESOURCE),
+    ("aws_elasticsearch_domain", "access_policies", PolicyKind.RESOURCE),
+    ("aws_secretsmanager_secret", "policy", PolicyKind.RESOURCE),
+    ("aws_glue_resource_policy", "policy", PolicyKind.RESOURCE),
+    ("aws_ecrpublic_repository_policy", "policy", PolicyKind.RESOURCE),
 ])
 def test_more_terraform_resources_hold_policies(rtype: str, attribute: str, kind: PolicyKind) -> None:
     loaded = load_text(f'resource "{rtype}" "r" {{\n  {attribute} = <<EOT\n{DOC}\nEOT\n}}\n', "main.tf", LoadOptions())
     assert [p.kind for p in loaded.policies] == [kind]
+
+
+def test_a_plan_reads_policies_held_in_the_resource_itself_and_lists_documents_it_does_not_read() -> None:
+    def resource(rtype: str, name: str, values: dict) -> dict:
+        return {"address": f"{rtype}.{name}", "mode": "managed", "type": rtype, "name": name, "values": values}
+
+    def configured(rtype: str, name: str, *arguments: str) -> dict:
+        return {"address": f"{rtype}.{name}", "type": rtype, "name": name,
+                "expressions": {argument: {"constant_value": "..."} for argument in arguments}}
+
+    plan = {"format_version": "1.2",
+            "planned_values": {"root_module": {"resources": [
+                resource("aws_s3_bucket", "legacy", {"bucket": "legacy", "policy": DOC}),
+                resource("aws_s3_bucket", "plain", {"bucket": "plain"}),
+                resource("aws_secretsmanager_secret", "deleted", {"name": "deleted", "policy": "{}"}),
+                resource("aws_vpc_endpoint", "s3", {"vpc_id": "vpc-1", "policy": DOC}),
+                resource("aws_vpc_endpoint", "default", {"vpc_id": "vpc-1", "policy": DOC}),
+                resource("aws_sqs_queue", "q", {"name": "q", "redrive_policy": '{"maxReceiveCount": 4}'})]}},
+            "resource_changes": [{"address": "aws_s3_bucket.plain", "type": "aws_s3_bucket",
+                                  "change": {"after": {}, "after_unknown": {"policy": True}}}],
+            "configuration": {"root_module": {"resources": [
+                configured("aws_s3_bucket", "legacy", "bucket", "policy"),
+                configured("aws_s3_bucket", "plain", "bucket"),
+                configured("aws_secretsmanager_secret", "deleted", "name", "policy"),
+                configured("aws_vpc_endpoint", "s3", "vpc_id", "policy"),
+                configured("aws_vpc_endpoint", "default", "vpc_id"),
+                configured("aws_sqs_queue", "q", "name", "redrive_policy")]}}}
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert [(p.label, p.kind) for p in loaded.policies] == [("aws_s3_bucket.legacy.policy", PolicyKind.RESOURCE)]
+    assert loaded.document_problems == []
+    assert loaded.not_checked == ["plan.json: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not read "
+                                  "for aws_vpc_endpoint: not checked"]
 
 
 def test_grants_that_are_not_policy_documents_are_listed_as_not_checked() -> None:

@@ -429,3 +429,77 @@ resource "aws_opensearch_domain_policy" "o" {
     assert loaded.counts["resource_policies"] == 3
     assert sorted((f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id == "IAM030") == [
         ("IAM030", 7), ("IAM030", 24)]
+
+
+def test_policies_held_in_the_resource_itself_are_read() -> None:
+    public = 'jsonencode({Version = "2012-10-17", Statement = [{Effect = "Allow", Principal = "*", Action = "%s", ' \
+             'Resource = "*"}]})'
+    loaded = load_tf(f'''
+resource "aws_s3_bucket" "legacy" {{
+  bucket = "legacy"
+  policy = <<POLICY
+{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+  "Resource": "arn:aws:s3:::legacy/*"}}]}}
+POLICY
+}}
+resource "aws_opensearch_domain" "search" {{
+  domain_name     = "search"
+  access_policies = {public % "es:ESHttpGet"}
+}}
+resource "aws_elasticsearch_domain" "legacy" {{
+  domain_name     = "legacy"
+  access_policies = {public % "es:ESHttpGet"}
+}}
+resource "aws_secretsmanager_secret" "s" {{
+  name   = "s"
+  policy = {public % "secretsmanager:GetSecretValue"}
+}}
+resource "aws_secretsmanager_secret" "deleted" {{
+  name   = "deleted"
+  policy = "{{}}"
+}}
+resource "aws_glue_resource_policy" "g" {{
+  policy = {public % "glue:GetTable"}
+}}
+''')
+    assert [p.label for p in loaded.policies] == [
+        "aws_s3_bucket.legacy.policy", "aws_opensearch_domain.search.access_policies",
+        "aws_elasticsearch_domain.legacy.access_policies", "aws_secretsmanager_secret.s.policy",
+        "aws_glue_resource_policy.g.policy"]
+    assert sorted((f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id == "IAM030") == [
+        ("IAM030", 5), ("IAM030", 11), ("IAM030", 15), ("IAM030", 19), ("IAM030", 26)]
+    assert loaded.not_checked == [] and loaded.document_problems == []
+
+
+def test_a_policy_document_in_an_attribute_iam_audit_does_not_read_is_listed_as_not_checked() -> None:
+    loaded = load_tf('''
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id       = "vpc-1"
+  service_name = "com.amazonaws.us-east-1.s3"
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = "*", Action = "s3:GetObject", Resource = "*" }]
+  })
+}
+resource "aws_iot_policy" "device" {
+  name   = "device"
+  policy = <<EOT
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+EOT
+}
+resource "aws_sqs_queue" "q" {
+  name           = "q"
+  redrive_policy = jsonencode({ deadLetterTargetArn = "arn:aws:sqs:us-east-1:123456789012:dlq", maxReceiveCount = 4 })
+}
+resource "aws_sfn_state_machine" "m" {
+  name       = "m"
+  role_arn   = "arn:aws:iam::123456789012:role/m"
+  definition = jsonencode({ StartAt = "A", States = { A = { Type = "Pass", End = true } } })
+}
+''')
+    assert loaded.policies == []
+    assert loaded.not_checked == [
+        "main.tf: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not read for aws_vpc_endpoint: not "
+        "checked",
+        "main.tf: aws_iot_policy.device.policy: a policy document iam-audit does not read for aws_iot_policy: not "
+        "checked"]

@@ -3,6 +3,7 @@ reads HCL, findings at the lines of the file's JSON values."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,14 @@ def test_check_command_on_the_terraform_json_folder() -> None:
     assert summary["files"] == 6 and summary["policies"] == 10
     assert [entry["path"] for entry in summary["skipped"]] == ["fixtures/loaders/terraform_json/network.tf.json"]
     assert len(summary["not_checked"]) == 5
+
+
+def test_policies_held_in_the_resource_itself_are_read_and_unknown_ones_listed() -> None:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]})
+    text = json.dumps({"resource": {"aws_s3_bucket": {"legacy": {"bucket": "legacy", "policy": document}},
+                                    "aws_vpc_endpoint": {"s3": {"vpc_id": "vpc-1", "policy": document}}}})
+    loaded = load_text(text, "main.tf.json", LoadOptions())
+    assert [p.label for p in loaded.policies] == ["aws_s3_bucket.legacy.policy"]
+    assert loaded.not_checked == ["main.tf.json: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not "
+                                  "read for aws_vpc_endpoint: not checked"]

@@ -18,6 +18,7 @@ from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
     AWS_MANAGED_ARN,
+    EMPTY_DOCUMENT_DELETES,
     KMS_ALIAS,
     KMS_KEY_POLICY,
     MANAGED_POLICY,
@@ -29,10 +30,11 @@ from auditor.loaders.terraform_common import (
     ROLE_MANAGED_POLICY_ARNS,
     Ref,
     TerraformPrincipals,
+    json_object,
     reference_ref,
 )
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Problem, Subject
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source, join_pointer
 
 
@@ -103,7 +105,11 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
             if rtype == ORGANIZATION_POLICY and (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) \
                     not in IAM_ORGANIZATION_POLICY_TYPES:
                 continue  # a tag, backup or AI opt-out policy: not in the IAM policy language
+            if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and json_object(str(values.get(attribute))) == {}:
+                continue
             if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
+                if not arguments.configures(address, attribute):
+                    continue  # computed: the value another resource gives it (aws_s3_bucket_policy), if any
                 result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
                                           "apply (check the state, `terraform show -json`, once applied)")
                 continue
@@ -137,6 +143,7 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                         if policy is not None:
                             principals.own_policy(address, policy)
         if managed:
+            _list_unread_documents(rtype, address, values, arguments, source, result)
             principals.read_attachments(rtype, address, partial(arguments.of, address, values, values_pointer))
     principal_source = _PlanSource(source)
     principals.principals(result, principal_source, principal_source.extra)
@@ -160,6 +167,18 @@ def _planned_resources(root: dict[str, Any], root_key: str
             address = str(resource.get("address", f"{rtype}.{resource.get('name')}"))
             values_pointer = join_pointer(join_pointer(join_pointer(module_pointer, "resources"), index), "values")
             yield rtype, address, values, values_pointer, resource
+
+
+def _list_unread_documents(rtype: str, address: str, values: dict[str, Any], arguments: _Arguments,
+                           source: Source, result: LoadResult) -> None:
+    """List as not checked the attributes the configuration sets to a policy document that iam-audit does not read
+    as one of the resource's policies (``aws_vpc_endpoint``'s ``policy``)."""
+    read = {attribute for attribute, _ in POLICY_ATTRIBUTES.get(rtype, ())}
+    for attribute, value in values.items():
+        if attribute not in read and isinstance(value, str) and arguments.configures(address, attribute) \
+                and looks_like_policy(json_object(value)):
+            result.not_checked.append(f"{source.display_path}: {address}.{attribute}: a policy document iam-audit "
+                                      f"does not read for {rtype}: not checked")
 
 
 def _kms_key_of(address: str, rtype: str, values: dict[str, Any], pointer: str, arguments: _Arguments) -> str:
@@ -218,6 +237,12 @@ class _Arguments:
         self.source = source
         self.unknown = unknown
         self.configured = configured
+
+    def configures(self, address: str, argument: str) -> bool:
+        """Whether the configuration sets the argument (or the plan does not have the resource's configuration): a
+        computed attribute it does not set takes the value AWS or another resource gives it."""
+        configured = self.configured.get(_INDEX.sub("", address))
+        return configured is None or argument in configured[1]
 
     def of(self, address: str, values: dict[str, Any], pointer: str, argument: str) -> list[Ref]:
         value = values.get(argument)

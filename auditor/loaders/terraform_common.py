@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from auditor.loaders.parse import ParseError
+from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
-from auditor.normalize import normalize_policy, template_actions
+from auditor.normalize import looks_like_policy, normalize_policy, template_actions
 from auditor.source import join_pointer
 
 if TYPE_CHECKING:
@@ -36,20 +36,26 @@ POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     "aws_iam_user_policy": [("policy", PolicyKind.IDENTITY)],
     "aws_iam_group_policy": [("policy", PolicyKind.IDENTITY)],
     "aws_s3_bucket_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_s3_bucket": [("policy", PolicyKind.RESOURCE)],
     "aws_kms_key": [("policy", PolicyKind.RESOURCE)],
     "aws_kms_key_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_cloudwatch_log_resource_policy": [("policy_document", PolicyKind.RESOURCE)],
     "aws_opensearch_domain_policy": [("access_policies", PolicyKind.RESOURCE)],
     "aws_elasticsearch_domain_policy": [("access_policies", PolicyKind.RESOURCE)],
+    "aws_opensearch_domain": [("access_policies", PolicyKind.RESOURCE)],
+    "aws_elasticsearch_domain": [("access_policies", PolicyKind.RESOURCE)],
     "aws_sqs_queue_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_sqs_queue": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_sns_topic": [("policy", PolicyKind.RESOURCE)],
     "aws_ecr_repository_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_secretsmanager_secret_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_secretsmanager_secret": [("policy", PolicyKind.RESOURCE)],
+    "aws_glue_resource_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_organizations_policy": [("content", PolicyKind.ORGANIZATION)],
     "aws_ssoadmin_permission_set_inline_policy": [("inline_policy", PolicyKind.IDENTITY)],
     "aws_ecr_registry_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_ecrpublic_repository_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_kms_replica_key": [("policy", PolicyKind.RESOURCE)],
     "aws_s3_access_point": [("policy", PolicyKind.RESOURCE)],
     "aws_s3control_access_point_policy": [("policy", PolicyKind.RESOURCE)],
@@ -77,7 +83,10 @@ OWNER_ATTRIBUTE = {
 RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     **{rtype: attributes for rtype, attributes in POLICY_ATTRIBUTES.items() if rtype != "aws_iam_policy_document"},
 }
-RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy", "aws_efs_file_system_policy"})
+EMPTY_DOCUMENT_DELETES = frozenset({("aws_secretsmanager_secret", "policy")})
+"""Attributes where the document ``{}`` is the provider's way to delete the policy: there is none to check."""
+RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy", "aws_ecrpublic_repository_policy",
+                                    "aws_efs_file_system_policy"})
 """Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 POLICY_DOCUMENT = "aws_iam_policy_document"
 DOCUMENT_OUTPUTS = frozenset({"json", "minified_json"})
@@ -126,6 +135,16 @@ class Template:
     def raw_offset(self, offset: int) -> int:
         segment = max(bisect.bisect_right(self.output_starts, offset) - 1, 0)
         return self.raw_starts[segment] + offset - self.output_starts[segment]
+
+
+def json_object(text: str) -> Any:
+    """The JSON value of a text that holds an object, else None."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        return parse_embedded_json(text)
+    except ParseError:
+        return None
 
 
 def placeholder_text(expression: str) -> str:
@@ -643,6 +662,10 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         """The policy an attribute's value holds, added to the result; None when there is none to check."""
 
     @abstractmethod
+    def written_document(self, value: ExpressionT) -> Any:
+        """The JSON an attribute's value writes out in the file (``jsonencode({...})``, JSON text), else None."""
+
+    @abstractmethod
     def argument_ref(self, resource: ConfigurationResource[ExpressionT, LocationT], argument: str) -> Ref:
         """A resource's argument (which it has) as one ref."""
 
@@ -674,11 +697,22 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             key = resource.address
             if resource.rtype == KMS_KEY_POLICY and "key_id" in resource.attributes:
                 key = self.argument_ref(resource, "key_id").address or key
-            self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
+            if resource.rtype in READ_RESOURCES:
+                self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
+            self.list_unread_documents(resource)
         for name in self.documents:
             if name not in used_documents:
                 self.standalone_document(name)
         principals.principals(self.result, self.source, self.positions)
+
+    def list_unread_documents(self, resource: ConfigurationResource[ExpressionT, LocationT]) -> None:
+        """List as not checked the attributes holding a policy document that iam-audit does not read as one of the
+        resource's policies (``aws_vpc_endpoint``'s ``policy``)."""
+        read = {attribute for attribute, _ in RESOURCE_POLICY_ATTRIBUTES.get(resource.rtype, ())}
+        for attribute, value in resource.attributes.items():
+            if attribute not in read and looks_like_policy(self.written_document(value)):
+                self.not_checked(f"{self.source.display_path}: {resource.address}.{attribute}",
+                                 f"a policy document iam-audit does not read for {resource.rtype}: not checked")
 
     def kms_aliases(self, resources: Sequence[ConfigurationResource[ExpressionT, LocationT]]) -> dict[str, list[str]]:
         """The literal ``name`` of each ``aws_kms_alias``, by the address of the key its ``target_key_id`` names."""
@@ -712,6 +746,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             if attribute not in attributes:
                 continue
             if rtype == ORGANIZATION_POLICY and not self.in_policy_language(address, attributes):
+                continue
+            if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and self.written_document(attributes[attribute]) == {}:
                 continue
             policy = policies[attribute] = self.policy(
                 attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,

@@ -31,7 +31,6 @@ from auditor.loaders.terraform_common import (
     NOT_PARSED,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
-    READ_RESOURCES,
     STATEMENT_LISTS,
     WHITESPACE,
     ConfigurationReader,
@@ -42,6 +41,7 @@ from auditor.loaders.terraform_common import (
     Unknown,
     interpolated,
     is_list_argument,
+    json_object,
     placeholder_text,
     policy_document_name,
     principal_element,
@@ -136,7 +136,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
                 attributes = _attributes(block)
                 principals.policy_data_source(f"data.{MANAGED_POLICY}.{labels[1]}",
                                               self.literal(attributes.get("arn")), self.literal(attributes.get("name")))
-            elif kind == "resource" and len(labels) == 2 and labels[0] in READ_RESOURCES:
+            elif kind == "resource" and len(labels) == 2:
                 pointer = join_pointer(join_pointer("/resource", labels[0]), labels[1])
                 resources.append(ConfigurationResource(labels[0], labels[1], _attributes(block), pointer, block))
         self.read_resources(resources, principals)
@@ -211,6 +211,17 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         self.not_checked(where, f"= {self.shown(node)}: not checked (iam-audit reads jsonencode(...), JSON text and "
                                 "aws_iam_policy_document data sources of the same file; the plan from "
                                 "terraform show -json has the value)")
+        return None
+
+    def written_document(self, expression: Tree) -> Any:
+        value = _unwrap_expression(_interpolation_only(expression))
+        kind = getattr(value, "data", None)
+        if kind == "function_call" and _function_name(value) == "jsonencode":
+            arguments = _argument_expressions(value)
+            return self.value(arguments[0], "", 0, {}) if len(arguments) == 1 else None
+        if kind in ("heredoc_template", "heredoc_template_trim", "string"):
+            text = self.value(value, "", 0, {})
+            return json_object(text) if isinstance(text, str) else None
         return None
 
     def without_unknown_statements(self, document: Any, pointer: str, marks: dict[str, int],

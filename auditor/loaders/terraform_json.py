@@ -28,7 +28,6 @@ from auditor.loaders.terraform_common import (
     NOT_PARSED,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
-    READ_RESOURCES,
     STATEMENT_LISTS,
     WHITESPACE,
     ConfigurationReader,
@@ -38,6 +37,7 @@ from auditor.loaders.terraform_common import (
     Unknown,
     interpolated,
     is_list_argument,
+    json_object,
     placeholder_text,
     policy_document_name,
     principal_element,
@@ -113,8 +113,7 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
                                                       self.literal(body.get("name")))
             elif block_type == "resource":
                 resources.extend(ConfigurationResource(rtype, name, body, pointer, pointer)
-                                 for (rtype, name), body, pointer in _blocks(value, "/resource", 2)
-                                 if rtype in READ_RESOURCES)
+                                 for (rtype, name), body, pointer in _blocks(value, "/resource", 2))
         self.read_resources(resources, principals)
 
     def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Any], str, str]]:
@@ -179,6 +178,12 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
         if document is NOT_PARSED:
             return None
         return self.add_policy(document, kind, pointer, subject, label, resource_implied)
+
+    def written_document(self, value: Any) -> Any:
+        if not isinstance(value, str) or single_interpolation(value) is not None:
+            return None
+        template = interpolated(value)
+        return None if template.directive else json_object(template.text)
 
     # ----------------------------------------------------------------- data "aws_iam_policy_document"
 
