@@ -21,9 +21,18 @@ class _ClosedOutput(io.TextIOBase):
         return False
 
 
+class _LostOutput(io.TextIOBase):
+    """Standard error when the process was started without one (``2>&-``): messages are lost, the run goes on."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def run() -> None:
     if sys.stdout is None:
         sys.stdout = _ClosedOutput()
+    if sys.stderr is None:
+        sys.stderr = _LostOutput()
     if sys.argv[1:2] == ["check"]:
         import gc
 
@@ -37,10 +46,11 @@ def run() -> None:
         finally:
             sys.stdout.flush()  # a full disk shows here, not as an exception Python ignores at exit
     except BrokenPipeError:
-        # The reader went away (`iam-audit check . | head`): stop quietly, as cat and grep do.
-        import os
+        # The reader went away (`iam-audit drift ... | head`; check carries on to its own exit code): stop
+        # quietly, as cat and grep do.
+        from auditor.output import discard_standard_output
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_standard_output()
         sys.exit(EXIT_FINDINGS)
     except KeyboardInterrupt:
         sys.stderr.write("iam-audit: interrupted\n")
@@ -59,9 +69,30 @@ def _run() -> None:
         if sys.gettrace() is None and sys.getprofile() is None:  # no profiler or coverage that writes at exit
             _exit_without_teardown(code)
         sys.exit(code)
+    import importlib
+
+    import typer
+
     from auditor.cli import app
 
-    app()
+    click = importlib.import_module(typer.BadParameter.__module__)  # click's exceptions, or Typer's copy of them
+    try:
+        code = app(prog_name="iam-audit", standalone_mode=False)  # errors come back here, not as a boxed panel
+    except click.UsageError as exc:  # an unknown flag or command, a bad or missing value
+        command = exc.ctx.command_path if exc.ctx is not None else "iam-audit"
+        if message := _one_line(exc.format_message()):  # none when a group given no command printed its help
+            sys.stderr.write(f"iam-audit: error: {message} (see '{command} --help')\n")
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        sys.stderr.write(f"iam-audit: error: {_one_line(exc.format_message())}\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def _exit_without_teardown(code: int) -> NoReturn:
@@ -73,7 +104,7 @@ def _exit_without_teardown(code: int) -> NoReturn:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        code = EXIT_FINDINGS  # the reader went away: as in run()
+        pass  # the reader went away (`| head`): its choice; the check's exit code stands
     except OSError as exc:
         sys.stderr.write(f"iam-audit: error: cannot write to standard output: {exc.strerror or exc}\n")
         code = EXIT_USAGE

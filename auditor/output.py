@@ -72,3 +72,12 @@ def _default_file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def discard_standard_output() -> None:
+    """Send what is still written to standard output nowhere: its reader went away (``| head``), which is the
+    reader's choice, not an error, and the rest of the run (reports to files, the exit code) goes on."""
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
-from auditor.output import write_text
+from auditor.output import discard_standard_output, write_text
 from auditor.report import Report, Summary, Verdict
 
 if TYPE_CHECKING:
@@ -311,6 +311,13 @@ def execute_check(request: CheckRequest) -> int:
         targets[fmt] = extra_path
     for fmt in formats:
         targets.setdefault(fmt, None)
+    by_file: dict[str, str] = {}
+    for fmt, path in targets.items():
+        if path is not None and (real := os.path.realpath(path)) != os.devnull:
+            if real in by_file:
+                raise ValueError(f"the {by_file[real]} and {fmt} reports would both be written to {path}, one over "
+                                 "the other: give each its own file")
+            by_file[real] = fmt
     stdout_formats = [f for f, p in targets.items() if p is None]
     if len(stdout_formats) > 1:
         raise ValueError(
@@ -329,7 +336,7 @@ def execute_check(request: CheckRequest) -> int:
             else:
                 write_text(path, text)
         except BrokenPipeError:
-            raise  # the reader of standard output went away: the command line stops quietly
+            discard_standard_output()
         except OSError as exc:
             where = "standard output" if path is None else str(path)
             raise ValueError(f"cannot write the {fmt} report to {where}: {exc.strerror or exc}") from None

@@ -53,11 +53,53 @@ def test_exit_codes_follow_fail_on(tmp_path: Path) -> None:
 
 def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     for args in (("check", str(tmp_path / "missing.json")), ("check", ".", "--fail-on", "severe"),
-                 ("check", ".", "--format", "xml"), ("check", ".", "--bogus-flag"), ("explain", "IAM999")):
+                 ("check", ".", "--format", "xml"), ("check", ".", "--bogus-flag"), ("explain", "IAM999"),
+                 ("check", ".", "--jobs", "x"), ("check",), ("bogus",), ("report", "--bogus"), ("drift",)):
         result = run_cli(*args)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
-        assert result.stderr.strip()
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("iam-audit: error: "), result.stderr
+
+
+def test_parser_errors_name_the_command_whose_help_to_read() -> None:
+    assert run_cli("report", "--bogus").stderr == ("iam-audit: error: No such option: --bogus "
+                                                   "(see 'iam-audit report --help')\n")
+    assert run_cli("bogus").stderr == "iam-audit: error: No such command 'bogus'. (see 'iam-audit --help')\n"
+
+
+def _shell(command: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` in bash with ``iam-audit`` standing for this checkout's program, and ``set -o pipefail``."""
+    program = f"PYTHONPATH={REPO} {sys.executable} -m auditor"
+    return subprocess.run(["bash", "-c", "set -o pipefail; " + command.replace("iam-audit", program)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+
+
+def test_a_closed_standard_error_does_not_change_the_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "clean.json").write_text(CLEAN)
+    (tmp_path / "bad.json").write_text(BAD)
+    assert _shell("iam-audit check clean.json -f json 2>&- >out.json", tmp_path).returncode == 0
+    assert json.loads((tmp_path / "out.json").read_text())["findings"] == []
+    assert _shell("iam-audit check bad.json 2>&- >/dev/null", tmp_path).returncode == 1
+
+
+def test_a_reader_that_stops_early_leaves_the_exit_code_and_the_report_files_alone(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for number in range(300):  # more output than a pipe holds, so that writing fails once head has gone
+        (policies / f"p{number}.json").write_text(BAD)
+    never = _shell("iam-audit check policies --fail-on never -f json | head -c 10", tmp_path)
+    assert never.returncode == 0 and never.stdout == '{\n  "schem', never.stderr
+    found = _shell("iam-audit check policies --output-sarif out.sarif | head -n 1", tmp_path)
+    assert found.returncode == 1 and found.stderr == ""
+    assert len(json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]) == 300
+
+
+def test_two_reports_to_one_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(BAD)
+    result = run_cli("check", "bad.json", "--output-sarif", "out", "--output-junit", "./out", cwd=tmp_path)
+    assert result.returncode == 2 and not (tmp_path / "out").exists()
+    assert result.stderr == ("iam-audit: error: the sarif and junit reports would both be written to out, one over "
+                             "the other: give each its own file\n")
 
 
 def test_a_report_that_cannot_be_written_is_exit_2_with_one_line(tmp_path: Path) -> None:
