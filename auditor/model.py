@@ -152,6 +152,10 @@ class Condition:
     rejects such a policy, while every check reads the operator that was meant."""
 
     @property
+    def operator_as_written(self) -> str:
+        return self.written_operator or self.operator
+
+    @property
     def set_qualifier(self) -> str | None:
         """``ForAllValues`` or ``ForAnyValue`` when the operator carries one."""
         head, sep, _ = self.operator.partition(":")

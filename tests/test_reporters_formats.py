@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint, fingerprint_parts
-from auditor.model import Finding, InputError, Location, Severity, StatementRef
+from auditor.model import Finding, InputError, Location, PolicyKind, Severity, StatementRef
 from auditor.report import Report, RuleDocs, RuleInfo, Summary
 from auditor.reporters import github, html, json_format, junit, markdown, sarif
 from auditor.reporters._escape import github_data, github_property, markdown_text, strip_control, xml_text
@@ -218,6 +218,42 @@ def test_a_statement_without_sid_keeps_its_fingerprints_when_moved() -> None:
     first = prints(launch)
     assert first and prints(other, launch) >= first  # a statement added above it
     assert not prints(launch.replace("ec2:RunInstances", "ec2:RunInstances\", \"ec2:StartInstances")) & first
+
+
+ONE_KEY_MANY_WAYS = """{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+ "Resource": ["arn:aws:s3:::b/${aws:usernam}/*", "arn:aws:s3:::c/${aws:usernam}/*"],
+ "Condition": {"StringEquals": {"s3:NoSuchKey": "a", "ec2:InstanceType": "t3", "aws:SourceIp": "x",
+                                "aws:username": "${aws:usernam}"},
+               "StringLike": {"s3:NoSuchKey": "b", "ec2:InstanceType": "t4", "aws:SourceIp": "y",
+                              "aws:username": "${aws:usernam}"},
+               "stringEquals": {"s3:prefix": "c"}, "StringEQUALS": {"s3:prefix": "d"},
+               "DateGreaterThan": {"aws:CurrentTime": "x"}, "DateLessThan": {"aws:CurrentTime": "y"}}}]}"""
+
+
+def _bad_examples() -> Iterator[tuple[str, PolicyKind | None]]:
+    from auditor.checks import all_rules
+
+    yield ONE_KEY_MANY_WAYS, None
+    for rule in all_rules():
+        for example in rule.bad:
+            yield example.document, example.kind
+
+
+@pytest.mark.parametrize(("document", "kind"), list(_bad_examples()))
+def test_two_findings_of_one_file_never_share_a_fingerprint(document: str, kind: PolicyKind | None) -> None:
+    """What tells the history, SARIF consumers and --accepted that a finding is new (one key under a second
+    operator, a second bad variable): two findings with one fingerprint would count as one."""
+    from auditor.catalog import load_catalog
+    from auditor.checks import all_rules
+    from auditor.engine import CheckContext, run_rules
+    from auditor.loaders import LoadOptions, load_text
+
+    loaded = load_text(document, "p.json", LoadOptions(kind=kind))
+    found = run_rules(loaded, all_rules(), CheckContext(load_catalog()))
+    prints = [fingerprint(f) for f in found]
+    assert len(set(prints)) == len(prints), [(f.rule_id, f.message) for f in found if prints.count(fingerprint(f)) > 1]
+    if document is ONE_KEY_MANY_WAYS:
+        assert len(found) > 10
 
 
 # --- SARIF -----------------------------------------------------------------------------------------

@@ -248,7 +248,8 @@ def unknown_condition_key(policy: Policy, context: CheckContext) -> Iterator[Hit
         if verdict.problem is not None:
             yield Hit(verdict.problem, pointer=_key_pointer(condition), statement=statement,
                       severity=verdict.severity,
-                      details={"key": condition.key, "suggestions": list(verdict.suggestions)})
+                      details={"key": condition.key, "operator": condition.operator_as_written,
+                               "suggestions": list(verdict.suggestions)})
 
 
 def _statement_keys(statement: Statement, context: CheckContext) -> frozenset[str] | None:
@@ -333,7 +334,7 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
         shown = ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
         yield Hit(f"{condition.key!r} is not supported by any action of the statement ({shown}): the key is never "
                   "in their request context", pointer=_key_pointer(condition), statement=statement,
-                  details={"key": condition.key})
+                  details={"key": condition.key, "operator": condition.operator_as_written})
 
 
 def _value_pointer(condition: Condition, index: int) -> str:
@@ -631,14 +632,15 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                 pointer = statement.element_pointer(element, index)
                 for problem, name in _variable_problems(value, context):
                     yield Hit(problem, pointer=pointer, statement=statement,
-                              details={"value": value, "variable": name})
+                              details={"element": element, "value": value, "variable": name})
         for condition in statement.conditions:
             for index, value in enumerate(condition.values):
                 if not isinstance(value, str):
                     continue
                 for problem, name in _variable_problems(value, context):
                     yield Hit(problem, pointer=_value_pointer(condition, index), statement=statement,
-                              details={"value": value, "variable": name})
+                              details={"element": f"Condition {condition.operator_as_written} {condition.key}",
+                                       "value": value, "variable": name})
 
 
 @RULES.rule(
