@@ -278,6 +278,17 @@ class History:
             resolved=tuple(resolved.values()),
         )
 
+    def forget_runs(self, run_ids: Sequence[int]) -> None:
+        """Take recorded runs back (with their findings), as if never made: their report never reached anyone."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def _latest_run(self, account_key: str) -> RunInfo | None:
         runs = self.runs(account_key, limit=1)
         return runs[-1] if runs else None

@@ -480,9 +480,14 @@ def execute_report(request: ReportRequest) -> int:
     try:
         with History(history_path) as history:
             result = build_scheduled_report(request, history)
+            try:
+                written = write_outputs(result, request.output_dir, request.formats or OUTPUT_FORMATS)
+            except BaseException:
+                # a run whose report was not delivered must not turn its new findings into unchanged ones next time
+                history.forget_runs([account.comparison.run.id for account in result.accounts])
+                raise
     except HistoryError as exc:
         raise ReportInputError(str(exc)) from None
-    written = write_outputs(result, request.output_dir, request.formats or OUTPUT_FORMATS)
     if not request.quiet:
         totals = result.totals()
         sys.stderr.write(

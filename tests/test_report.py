@@ -231,6 +231,19 @@ def test_exit_codes_for_a_scheduler(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--fail-on-new" in bad.stderr
 
 
+def test_a_run_whose_report_cannot_be_written_is_not_recorded(tmp_path: Path) -> None:
+    history = str(tmp_path / "h.sqlite3")
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    assert _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "-q").returncode == 1
+    lost = _report(str(RUN2), "-o", str(tmp_path / "blocked" / "out"), "--history", history)
+    assert lost.returncode == 2 and "Not a directory" in lost.stderr
+    with History(history) as store:
+        assert len(store.runs(ACCOUNT)) == 1
+    retried = _report(str(RUN2), "-o", str(tmp_path / "two"), "--history", history, "--fail-on-new", "high")
+    assert retried.returncode == 1  # what run 2 added is new when its report is first delivered
+    assert _account(_json(tmp_path / "two"), ACCOUNT)["counts"]["new"] > 0
+
+
 # --- accounts and controls --------------------------------------------------------------------------
 
 
