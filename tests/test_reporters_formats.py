@@ -319,6 +319,19 @@ def test_sarif_locations_fingerprints_and_suppressions() -> None:
     assert suppressed[0]["suppressions"] == [{"kind": "external", "justification": f"accepted {SCRIPT}"}]
 
 
+def test_sarif_rules_carry_the_highest_severity_of_their_findings() -> None:
+    """GitHub and GitLab read an alert's severity from its rule descriptor."""
+    findings = (_finding("IAM012", ADMIN, 3, "medium one", severity=Severity.MEDIUM),
+                _finding("IAM012", ADMIN, 9, "critical one (configured)", severity=Severity.CRITICAL))
+    log = json.loads(sarif.render(_report(findings=findings)))["runs"][0]
+    rules = {rule["id"]: rule for rule in log["tool"]["driver"]["rules"]}
+    assert rules["IAM012"]["defaultConfiguration"]["level"] == "error"
+    assert rules["IAM012"]["properties"]["security-severity"] == sarif.SECURITY_SEVERITY[Severity.CRITICAL]
+    assert [r["properties"]["security-severity"] for r in log["results"]] == [
+        sarif.SECURITY_SEVERITY[Severity.MEDIUM], sarif.SECURITY_SEVERITY[Severity.CRITICAL]]
+    assert rules["IAM001"]["properties"]["security-severity"] == sarif.SECURITY_SEVERITY[RULES["IAM001"].severity]
+
+
 def test_sarif_fingerprint_is_equal_for_the_same_finding_on_another_line() -> None:
     finding = _findings()[0]
     moved = replace(finding, location=Location(ADMIN, 33, 1))

@@ -83,16 +83,26 @@ def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
 
 
 def _rule_descriptors(report: Report) -> list[dict[str, Any]]:
-    descriptors = [_rule_descriptor(report.rules[rule_id]) for rule_id in sorted(report.rules)]
+    """One per rule, at the highest severity its findings have in this run (a configured override, a finding
+    rated above the rule's default): GitHub and GitLab take an alert's severity from its rule, not its result,
+    and understating a finding costs more than overstating one of its neighbours."""
+    highest: dict[str, Severity] = {}
+    for finding in report.findings:
+        current = highest.get(finding.rule_id)
+        if current is None or finding.severity.rank > current.rank:
+            highest[finding.rule_id] = finding.severity
+    descriptors = [_rule_descriptor(report.rules[rule_id], highest.get(rule_id))
+                   for rule_id in sorted(report.rules)]
     known = set(report.rules)
     for finding in _sorted(report.findings):
         if finding.rule_id not in known:
             known.add(finding.rule_id)
-            descriptors.append(_descriptor_from_finding(finding))
+            descriptors.append(_descriptor_from_finding(finding, highest[finding.rule_id]))
     return descriptors
 
 
-def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
+def _rule_descriptor(rule: RuleInfo, severity: Severity | None) -> dict[str, Any]:
+    severity = severity or rule.severity
     docs = rule.docs
     help_text = f"{docs.what}\n\nWhy: {docs.why}\n\nFix: {docs.fix}"
     help_markdown = (
@@ -107,18 +117,18 @@ def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
         "fullDescription": {"text": docs.what},
         "help": {"text": help_text, "markdown": help_markdown},
         "helpUri": rule.help_uri,
-        "defaultConfiguration": {"level": LEVELS[rule.severity]},
-        "properties": _rule_properties(rule.category, rule.severity),
+        "defaultConfiguration": {"level": LEVELS[severity]},
+        "properties": _rule_properties(rule.category, severity),
     }
 
 
-def _descriptor_from_finding(finding: Finding) -> dict[str, Any]:
+def _descriptor_from_finding(finding: Finding, severity: Severity) -> dict[str, Any]:
     return {
         "id": finding.rule_id,
         "name": finding.slug,
         "shortDescription": {"text": finding.title},
-        "defaultConfiguration": {"level": LEVELS[finding.severity]},
-        "properties": _rule_properties(finding.category, finding.severity),
+        "defaultConfiguration": {"level": LEVELS[severity]},
+        "properties": _rule_properties(finding.category, severity),
     }
 
 
