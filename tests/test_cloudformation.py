@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
 from auditor.engine import CheckContext, run_rules
@@ -71,3 +73,60 @@ def test_a_managed_policy_of_the_template_attached_through_managed_policy_arns_c
     assert [p.label for p in role.inline_policies] == ["ManagedPolicy:RunInstances", "ManagedPolicy:PassRole"]
     assert (role.attached_policy_arns, loaded.not_checked) == ((), [])
     assert "IAM012" in {finding.rule_id for finding in findings(loaded)}
+
+
+def located(loaded: LoadResult) -> set[tuple[str, int, int, int | None, str | None]]:
+    return {(f.rule_id, f.location.line, f.location.column, f.statement and f.statement.index,
+             f.statement and f.statement.sid) for f in findings(loaded)}
+
+
+BRANCH_FINDINGS_TEMPLATE = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - !If
+          - IsProd
+          - PolicyName: decrypt
+            PolicyDocument:
+              Statement:
+                - Effect: Allow
+                  Action: kms:Decrypt
+                  Resource: '*'
+          - !Ref AWS::NoValue
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - !If
+            - IsProd
+            - Sid: ProdRead
+              Effect: Allow
+              Action: s3:GetObject
+              Resource: '*'
+            - Sid: DevSecrets
+              Effect: Allow
+              Action: secretsmanager:GetSecretValue
+              Resource: '*'
+          - Effect: Allow
+            Action: ssm:GetParameter
+            Resource: arn:aws:ssm:us-east-1:123456789012:parameter/x
+"""
+
+
+def test_findings_in_an_if_branch_are_located_in_the_branch_with_the_index_of_its_list_item() -> None:
+    found = located(load(BRANCH_FINDINGS_TEMPLATE))
+    assert ("IAM021", 13, 29, 0, None) in found  # the Resource of the decrypt policy, not the !If above it
+    assert ("IAM021", 25, 25, 0, "ProdRead") in found
+    assert ("IAM021", 29, 25, 0, "DevSecrets") in found  # the second branch of item 0, not a statement 2
+
+
+def test_findings_in_an_if_branch_of_a_json_template_are_located_in_the_branch() -> None:
+    template = json.dumps({"Resources": {"Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+        "PolicyDocument": {"Statement": [{"Fn::If": ["IsProd", {"Ref": "AWS::NoValue"}, {
+            "Sid": "Dev", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}]}}}}},
+        indent=1)
+    line, text = next((number, text) for number, text in enumerate(template.splitlines(), 1) if '"Resource"' in text)
+    column = text.index('"*"') + 1
+    assert ("IAM021", line, column, 0, "Dev") in located(load_text(template, "stack.json", LoadOptions()))

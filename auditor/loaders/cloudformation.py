@@ -11,14 +11,24 @@ treat as an unknown value.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.loaders.either import kept_items
 from auditor.loaders.result import InlineSuppression, LoadResult
-from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Subject, is_template_value
+from auditor.model import (
+    IAM_ORGANIZATION_POLICY_TYPES,
+    Policy,
+    PolicyKind,
+    Principal,
+    Statement,
+    Subject,
+    is_template_value,
+)
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_actions
-from auditor.source import Source, join_pointer
+from auditor.source import Source, join_pointer, parent_pointer
 
 _REMOVE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
@@ -92,6 +102,9 @@ class _Resolver:
     def __init__(self, template: dict[str, Any]) -> None:
         parameters = template.get("Parameters")
         self.parameters = parameters if isinstance(parameters, dict) else {}
+        self._written: dict[int, tuple[Any, dict[Any, str]]] = {}
+        """Each list and object the resolver built, by id: itself (kept, so that the id stays its own) and the
+        pointer in the template of each of its items."""
 
     def ref(self, name: str) -> Any:
         if name in PSEUDO_PARAMETERS:
@@ -117,36 +130,54 @@ class _Resolver:
         return isinstance(parameter, dict) and str(parameter.get("Type", "")).startswith(
             ("CommaDelimitedList", "List<"))
 
-    def resolve(self, value: Any, depth: int = 0) -> Any:
+    def resolve(self, value: Any, depth: int = 0, at: str = "") -> Any:
         """The value with its intrinsic functions resolved; where an ``Fn::If`` cannot be decided, what both
-        branches allow (see ``_Either``)."""
-        return _collapsed(self._resolve(value, depth))
+        branches allow (see ``_Either``). ``at``: where the template writes the value, for ``written_pointers``."""
+        return self._collapsed(self._resolve(value, depth, at), at)[0]
 
-    def alternatives(self, value: Any) -> list[Any]:
-        """What the value may be once deployed: both branches of an ``Fn::If`` (less ``AWS::NoValue``)."""
-        resolved = self._resolve(value, 0)
-        branches = resolved.branches if isinstance(resolved, _Either) else (resolved,)
-        return [_collapsed(branch) for branch in branches if branch is not _REMOVE]
+    def written_pointers(self, resolved: Any, pointer: str) -> Iterator[tuple[str, str]]:
+        """(pointer in ``resolved``, pointer in the template) of each value the resolution moved: a branch of an
+        ``Fn::If`` in place of the ``Fn::If``, or listed after the other items of its list."""
+        entry = self._written.get(id(resolved))
+        if entry is None or entry[0] is not resolved:
+            return
+        for key, item in resolved.items() if isinstance(resolved, dict) else enumerate(resolved):
+            item_pointer = join_pointer(pointer, key)
+            written = entry[1].get(key, item_pointer)
+            if written != item_pointer:
+                yield item_pointer, written
+            yield from self.written_pointers(item, item_pointer)
 
-    def _resolve(self, value: Any, depth: int) -> Any:
+    def _built(self, container: Any, written: dict[Any, str]) -> Any:
+        self._written[id(container)] = (container, written)
+        return container
+
+    def _written_item(self, container: Any, key: Any, fallback: str) -> str:
+        entry = self._written.get(id(container))
+        return entry[1].get(key, fallback) if entry is not None and entry[0] is container else fallback
+
+    def _resolve(self, value: Any, depth: int, at: str) -> Any:
         if depth > 50:
             return "{{unresolved}}"
         if isinstance(value, list):
-            items: list[Any] = []
-            other_branches: list[Any] = []  # after the items, so that each item keeps its index (its location)
-            for item in value:
-                resolved_item = self._resolve(item, depth + 1)
+            items: list[tuple[Any, str]] = []
+            other_branches: list[tuple[Any, str]] = []  # after the items, so that each item keeps its index
+            for index, item in enumerate(value):
+                item_at = join_pointer(at, index)
+                resolved_item = self._resolve(item, depth + 1, item_at)
                 if isinstance(resolved_item, list) and isinstance(item, dict) and len(item) == 1 \
                         and self._is_list_parameter(item.get("Ref")):
-                    items.extend(resolved_item)  # [s3:GetObject, !Ref Actions]: the parameter's items in the list
-                    continue
-                if isinstance(resolved_item, _Either):
-                    present = [branch for branch in resolved_item.branches if branch is not _REMOVE] or [_REMOVE]
-                    items.append(present[0])
+                    # [s3:GetObject, !Ref Actions]: the parameter's items in the list
+                    items.extend((parameter_item, item_at) for parameter_item in resolved_item)
+                elif isinstance(resolved_item, _Either):
+                    present = resolved_item.present()
+                    items.extend(present[:1])
                     other_branches.extend(present[1:])
-                else:
-                    items.append(resolved_item)
-            return [item for item in items + other_branches if item is not _REMOVE]
+                elif resolved_item is not _REMOVE:
+                    items.append((resolved_item, item_at))
+            every = items + other_branches
+            return self._built([item for item, _ in every], {index: item_at for index, (_, item_at) in
+                                                              enumerate(every)})
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -154,11 +185,57 @@ class _Resolver:
             if name == "Ref" and isinstance(argument, str):
                 return self.ref(argument)
             if name.startswith("Fn::") or name == "Condition":
-                return self.function(name, argument, depth)
-        resolved = {key: _joined_branches(key, self._resolve(item, depth + 1)) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not _REMOVE}
+                return self.function(name, argument, depth, join_pointer(at, name))
+        resolved: dict[str, Any] = {}
+        written: dict[Any, str] = {}
+        for key, item in value.items():
+            key_at = join_pointer(at, key)
+            resolved_item, written[key] = self._joined_branches(key, self._resolve(item, depth + 1, key_at), key_at)
+            if resolved_item is not _REMOVE:
+                resolved[key] = resolved_item
+        return self._built(resolved, written)
 
-    def function(self, name: str, argument: Any, depth: int) -> Any:
+    def _joined_branches(self, key: str, value: Any, at: str) -> tuple[Any, str]:
+        """``value`` as the value of ``key``, and where the template writes it: for an ``_Either`` in an element
+        that takes a list, the items of both branches."""
+        if not isinstance(value, _Either) or key not in _LIST_ELEMENTS:
+            return self._collapsed(value, at)
+        present = value.present()
+        if not present:
+            return _REMOVE, at
+        lists = [(branch if isinstance(branch, list) else [branch], written) for branch, written in present]
+        kept = kept_items([items for items, _ in lists])
+        return self._built([lists[branch][0][index] for branch, index in kept],
+                           {number: self._written_item(present[branch][0], index, lists[branch][1])
+                            for number, (branch, index) in enumerate(kept)}), at
+
+    def _collapsed(self, value: Any, at: str) -> tuple[Any, str]:
+        """An ``_Either`` where one value is needed, and where the template writes it: the statements of both, for
+        two policy documents, else the first branch that is there."""
+        if not isinstance(value, _Either):
+            return value, at
+        present = value.present()
+        if not present:
+            return _REMOVE, at
+        documents = [(branch, written) for branch, written in present
+                     if isinstance(branch, dict) and "Statement" in branch]
+        if len(documents) == len(present) > 1:
+            statements: list[tuple[Any, str]] = []
+            for document, written in documents:
+                listed = document["Statement"]
+                listed_at = self._written_item(document, "Statement", join_pointer(written, "Statement"))
+                statements += [(item, self._written_item(listed, index, join_pointer(listed_at, index)))
+                               for index, item in enumerate(listed)] if isinstance(listed, list) else \
+                    [(listed, listed_at)]
+            merged = self._built([item for item, _ in statements],
+                                 {index: item_at for index, (_, item_at) in enumerate(statements)})
+            first, first_at = documents[0]
+            return self._built({**first, "Statement": merged},
+                               {key: self._written_item(first, key, join_pointer(first_at, key)) for key in first}
+                               | {"Statement": join_pointer(at, "Statement")}), at
+        return present[0]
+
+    def function(self, name: str, argument: Any, depth: int, at: str = "") -> Any:
         if name == "Fn::Sub":
             if isinstance(argument, str):
                 return self.substitute(argument, {})
@@ -177,7 +254,9 @@ class _Resolver:
                 if text.isdigit() and len(text) <= 9 and int(text) < len(items):
                     return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
-            return _Either(tuple(_collapsed(self._resolve(branch, depth + 1)) for branch in argument[1:]))
+            branches = [self._collapsed(self._resolve(branch, depth + 1, join_pointer(at, number)),
+                                        join_pointer(at, number)) for number, branch in enumerate(argument[1:], 1)]
+            return _Either(tuple(branch for branch, _ in branches), tuple(written for _, written in branches))
         if name == "Fn::Split" and isinstance(argument, list) and len(argument) == 2:
             delimiter, text = argument[0], self.resolve(argument[1], depth + 1)
             if isinstance(delimiter, str) and delimiter and isinstance(text, str) and not is_template_value(text):
@@ -209,45 +288,70 @@ class _Either:
     takes a list (``Action``, ``Resource``...) both branches' values are; a policy document of either branch
     gives its statements. Elsewhere the first branch stands (``Effect``, a name), as before."""
 
-    __slots__ = ("branches",)
+    __slots__ = ("branches", "written")
 
-    def __init__(self, branches: tuple[Any, ...]) -> None:
+    def __init__(self, branches: tuple[Any, ...], written: tuple[str, ...]) -> None:
         self.branches = branches
+        self.written = written
+        """Where the template writes each branch."""
+
+    def present(self) -> list[tuple[Any, str]]:
+        """Each branch that is there (not ``AWS::NoValue``), with where the template writes it."""
+        return [(branch, written) for branch, written in zip(self.branches, self.written, strict=True)
+                if branch is not _REMOVE]
 
 
 _LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Statement", "ManagedPolicyArns"})
 
 
-def _joined_branches(key: str, value: Any) -> Any:
-    if not isinstance(value, _Either):
-        return value
-    present = [branch for branch in value.branches if branch is not _REMOVE]
-    if not present:
-        return _REMOVE
-    if key in _LIST_ELEMENTS:
-        lists = [branch if isinstance(branch, list) else [branch] for branch in present]
-        return [lists[branch][index] for branch, index in kept_items(lists)]
-    return _collapsed(value)
+
+def _written_branches(value: Any, pointer: str) -> list[tuple[Any, str]]:
+    """What ``value``, written at ``pointer``, may be once deployed, each with where the template writes it: both
+    branches of an ``Fn::If`` (of one inside it too), none for ``AWS::NoValue``."""
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    branches = value.get("Fn::If") if isinstance(value, dict) and len(value) == 1 else None
+    if not (isinstance(branches, list) and len(branches) == 3):
+        return [(value, pointer)]
+    at = join_pointer(pointer, "Fn::If")
+    return [found for number in (1, 2) for found in _written_branches(branches[number], join_pointer(at, number))]
 
 
-def _collapsed(value: Any) -> Any:
-    """An ``_Either`` where one value is needed: the statements of both, for two policy documents, else the first
-    branch that is there."""
-    if not isinstance(value, _Either):
-        return value
-    present = [branch for branch in value.branches if branch is not _REMOVE]
-    if not present:
-        return _REMOVE
-    documents = [branch for branch in present if isinstance(branch, dict) and "Statement" in branch]
-    if len(documents) == len(present) > 1:
-        statements = [item for document in documents for item in
-                      (document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]])]
-        return {**documents[0], "Statement": statements}
-    return present[0]
+class _TemplateSource(Source):
+    """The template, where its resolved policies are located: a value the resolution moved (see
+    ``_Resolver.written_pointers``) is found where the template writes it."""
 
+    __slots__ = ("base", "moved")
 
-def _is_intrinsic(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith("Fn::")
+    def __init__(self, base: Source) -> None:
+        super().__init__(base.display_path, base.text, None, base.line_offset, base.column_offset)
+        self.base = base
+        self.moved: dict[str, str] = {}
+
+    def written_at(self, pointer: str) -> str:
+        probe = pointer
+        while probe:
+            found = self.moved.get(probe)
+            if found is not None:
+                return found + pointer[len(probe):]
+            probe = parent_pointer(probe)
+        return pointer
+
+    def locate(self, pointer: str) -> tuple[int, int]:
+        return self.base.locate(self.written_at(pointer))
+
+    def has_pointer(self, pointer: str) -> bool:
+        return self.base.has_pointer(self.written_at(pointer))
+
+    def document_text(self) -> str | None:
+        return self.base.document_text()
+
+    def template_index(self, statement: Statement, statement_list: str) -> int:
+        """The index of the item of the template's Statement list (at ``statement_list``) that gives
+        ``statement``: the two branches of an ``Fn::If`` item are both that item."""
+        written, listed = self.written_at(statement.pointer), self.written_at(statement_list)
+        token = written[len(listed) + 1:].partition("/")[0] if written.startswith(listed + "/") else ""
+        return int(token) if token.isdigit() else statement.index
 
 
 def _present(policy: Policy | None) -> list[Policy]:
@@ -309,6 +413,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                         max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
     resolver = _Resolver(template)
+    template_source = _TemplateSource(source)
     resources = template.get("Resources")
     if not isinstance(resources, dict):
         result.not_checked.append(f"{source.display_path}: template has no Resources")
@@ -323,12 +428,14 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         ``managed``: the ARNs of other managed policies it attaches."""
         return principal_parts.setdefault(logical_id, {"kind": kind, "name": name, "inline": [], "trust": None,
                                                        "pointer": pointer, "managed": [], "attached": []})
+
     aliases = _kms_aliases(resources, resolver)
 
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
                    resource_implied: bool = False) -> Policy | None:
         """The policy, or None (and a not-checked note) when an intrinsic leaves the document unknown."""
-        resolved = resolver.resolve(document)
+        resolved = resolver.resolve(document, at=pointer)
+        template_source.moved.update(resolver.written_pointers(resolved, pointer))
         if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
             resolved = None
         elif isinstance(resolved, str):
@@ -341,8 +448,12 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         for where_unknown in template_actions(resolved):
             result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
                                       "stack is deployed")
-        policy = normalize_policy(resolved, kind, source, pointer, subject=subject, label=label,
+        policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
                                   max_statements=max_statements, resource_implied=resource_implied)
+        statement_list = join_pointer(pointer, "Statement")
+        policy = dataclasses.replace(policy, statements=tuple(
+            dataclasses.replace(statement, index=template_source.template_index(statement, statement_list))
+            for statement in policy.statements))
         result.policies.append(policy)
         return policy
 
@@ -397,19 +508,19 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                                             join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
             inline_list = props.get("Policies")
             if isinstance(inline_list, list):
+                policies_pointer = join_pointer(pointer, "Policies")
                 # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
-                entries = [(index, branch) for index, item in enumerate(inline_list)
-                           for branch in (resolver.alternatives(item) if _is_intrinsic(item) else [item])]
-                for index, item in entries:
+                entries = [(index, *branch) for index, item in enumerate(inline_list)
+                           for branch in _written_branches(item, join_pointer(policies_pointer, index))]
+                for index, item, item_pointer in entries:
                     if not isinstance(item, dict) or "PolicyDocument" not in item:
                         result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
                                                   "PolicyDocument")
                         continue
-                    label = f"inline:{item.get('PolicyName', index)}"
-                    item_pointer = join_pointer(join_pointer(join_pointer(pointer, "Policies"), index),
-                                                "PolicyDocument")
+                    label = f"inline:{_resolved_name(resolver, item.get('PolicyName'), str(index))}"
                     parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
-                                                               item_pointer, subject, label)))
+                                                               join_pointer(item_pointer, "PolicyDocument"), subject,
+                                                               label)))
             managed = props.get("ManagedPolicyArns", [])
             for arn in managed if isinstance(managed, list) else [managed]:
                 in_template = _managed_policy_named(arn, resources)
@@ -470,7 +581,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             if policy is not None and policy not in parts["inline"]:
                 parts["inline"].append(policy)
         result.principals.append(
-            Principal(parts["kind"], parts["name"], "", source, parts["pointer"],
+            Principal(parts["kind"], parts["name"], "", template_source, parts["pointer"],
                       inline_policies=tuple(parts["inline"]), attached_policy_arns=tuple(parts["managed"]),
                       missing_policy_arns=tuple(parts["managed"]), trust_policy=parts["trust"])
         )

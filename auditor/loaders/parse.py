@@ -681,6 +681,10 @@ class _YamlConverter:
             raise ParseError(nesting_message(self.max_nesting), position[0], position[1])
         self.positions.setdefault(pointer, position)
         tag = _tag_of(node)
+        function = CFN_SHORT_TAGS.get(tag, "Fn::" + tag[1:]) if tag is not None and tag.startswith("!") else None
+        if function is not None:  # !If [...] is {"Fn::If": [...]}: its items are at .../Fn::If/N
+            pointer = join_pointer(pointer, function)
+            self.positions.setdefault(pointer, position)
         if isinstance(node, CommentedMap):
             result: dict[str, Any] = {}
             seen: set[str] = set()
@@ -718,10 +722,7 @@ class _YamlConverter:
             converted = node if not isinstance(node, str) else str(node)
         else:
             converted = str(node)
-        if tag is not None and tag.startswith("!"):
-            name = CFN_SHORT_TAGS.get(tag, "Fn::" + tag[1:])
-            return {name: converted}
-        return converted
+        return converted if function is None else {function: converted}
 
 
 def _tag_of(node: Any) -> str | None:
