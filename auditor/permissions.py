@@ -13,6 +13,9 @@ The model follows IAM's evaluation logic for identity policies:
 - a statement whose conditions can never hold today (``DateLessThan`` a past date on
   ``aws:CurrentTime``, ``aws:EpochTime`` or ``aws:TokenIssueTime``) grants or denies nothing.
 
+- IAM's own actions reach the caller's account alone (``iam:PassRole`` passes roles of that account only): when
+  the principal's account is known (``effective(..., account=...)``), a Deny on every role (user, policy...) of that
+  account covers them as a Deny naming every account does;
 - a permissions boundary (``effective(policies, boundary)``) lets through only the actions one of
   its ``Allow`` statements names, and its ``Deny`` statements deny as the principal's own do. Its
   resources and conditions are not intersected with the grants': what remains is an upper bound.
@@ -192,7 +195,8 @@ class PermissionModel:
         self._allows_left: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
         self._boundaries: dict[int, tuple[Policy, frozenset[str], list[CompiledStatement]]] = {}
-        self._denied_everywhere: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, frozenset[str]]] = {}
+        self._denied_everywhere: dict[tuple[int, int, str | None],
+                                      tuple[CompiledStatement, CompiledStatement, frozenset[str]]] = {}
         self._bounded_allows: dict[tuple[int, int], tuple[CompiledStatement, Policy, CompiledStatement]] = {}
 
     @property
@@ -295,8 +299,10 @@ class PermissionModel:
         self._allows_left[id(policy)] = (policy, allows)
         return allows
 
-    def effective(self, policies: Sequence[Policy], boundary: Policy | None = None) -> EffectivePermissions:
-        """Evaluate the identity policies of one principal (or one policy) together, within ``boundary``."""
+    def effective(self, policies: Sequence[Policy], boundary: Policy | None = None,
+                  account: str | None = None) -> EffectivePermissions:
+        """Evaluate the identity policies of one principal (or one policy) together, within ``boundary``; ``account``
+        is the principal's own, when known."""
         allows: list[CompiledStatement] = []
         denies: list[CompiledStatement] = []
         for policy in policies:
@@ -331,7 +337,7 @@ class PermissionModel:
                     if not actions:
                         break
                 else:
-                    covered = self._actions_denied_everywhere(allow, deny)
+                    covered = self._actions_denied_everywhere(allow, deny, account)
                     if covered:
                         actions = actions - covered
                         if not actions:
@@ -368,22 +374,25 @@ class PermissionModel:
             entry = self._bounded_allows[key] = (allow, boundary, replace(allow, actions=allow.actions & bounded))
         return entry[2]
 
-    def _actions_denied_everywhere(self, allow: CompiledStatement, deny: CompiledStatement) -> frozenset[str]:
+    def _actions_denied_everywhere(self, allow: CompiledStatement, deny: CompiledStatement,
+                                   account: str | None) -> frozenset[str]:
         """Actions of both that an unconditional Deny refuses on every resource they can take, though its
-        patterns do not cover the Allow's (Deny iam:PassRole on arn:aws:iam::*:role/* against Allow on *, or
-        Deny * with NotResource naming only another service's ARNs)."""
+        patterns do not cover the Allow's (Deny iam:PassRole on arn:aws:iam::*:role/*, or on the roles of the
+        caller's ``account``, against Allow on *, or Deny * with NotResource naming only another service's ARNs)."""
         if deny.conditions or not (deny.resources or deny.not_resources):
             return frozenset()
-        key = (id(allow), id(deny))
+        key = (id(allow), id(deny), account)
         cached = self._denied_everywhere.get(key)
         if cached is None or cached[0] is not allow or cached[1] is not deny:
-            found = frozenset(a for a in allow.actions & deny.actions if self._denied_on_every_type(a, deny))
+            found = frozenset(a for a in allow.actions & deny.actions
+                              if self._denied_on_every_type(a, deny, account))
             cached = self._denied_everywhere[key] = (allow, deny, found)
         return cached[2]
 
-    def _denied_on_every_type(self, action: str, deny: CompiledStatement) -> bool:
+    def _denied_on_every_type(self, action: str, deny: CompiledStatement, account: str | None) -> bool:
         """Every request for the action names a resource of each type it requires, and a Deny that matches any
-        resource of a request refuses it: covering one required type is enough; with none required, all."""
+        resource of a request refuses it: covering one required type is enough; with none required, all. An IAM
+        action names resources of the caller's ``account`` only."""
         info = self.catalog.action(action)
         if info is None or not info.resource_types:
             return False  # asked for on "*" alone: only a Deny on "*" refuses it, and that one covers already
@@ -393,6 +402,8 @@ class PermissionModel:
             if resource_type is None or not resource_type.arn_format:
                 return False
             formats = resource_type.arn_format.split(", ")
+            if account is not None and info.service == "iam":
+                formats = [text.replace("${Account}", account) for text in formats]
             if deny.not_resources is not None:  # denied everywhere but the exceptions: none may be of this type
                 return not any(_may_name_arn_format(pattern, text) for pattern in deny.not_resources
                                for text in formats)

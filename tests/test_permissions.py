@@ -195,3 +195,18 @@ def test_a_deny_with_not_resource_of_another_service_removes_the_grant(
         '{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", "Resource": "*"}, '
         f'{{"Effect": "Deny", "Action": "*", "NotResource": "{excepted}"}}')])
     assert effective.is_allowed("iam:CreatePolicyVersion") is not removed
+
+
+@pytest.mark.parametrize(("action", "denied_on", "account", "removed"), [
+    ("iam:PassRole", "arn:aws:iam::111122223333:role/*", "111122223333", True),  # every role it can pass
+    ("iam:PassRole", "arn:aws:iam::111122223333:role/*", None, False),  # whose account? unknown
+    ("iam:PassRole", "arn:aws:iam::444455556666:role/*", "111122223333", False),
+    ("iam:PassRole", "arn:aws:iam::111122223333:role/app/*", "111122223333", False),
+    ("sts:AssumeRole", "arn:aws:iam::111122223333:role/*", "111122223333", False),  # reaches other accounts' roles
+])
+def test_a_deny_on_every_role_of_the_callers_own_account_removes_an_iam_action(
+        model: PermissionModel, action: str, denied_on: str, account: str | None, removed: bool) -> None:
+    effective = model.effective([policy(
+        f'{{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}, '
+        f'{{"Effect": "Deny", "Action": "{action}", "Resource": "{denied_on}"}}')], account=account)
+    assert effective.is_allowed(action) is not removed

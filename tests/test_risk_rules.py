@@ -493,6 +493,39 @@ def test_a_permissions_boundary_bounds_what_a_principal_can_escalate_with(
     assert bool(on_role) is escalates
 
 
+def _pass_and_run(attached: list[dict[str, object]] = (), boundary: list[dict[str, object]] = ()
+                  ) -> list[tuple[str, str]]:
+    """(severity, resource scope) of the PassRole-to-EC2 escalations of user dev of account 111122223333, who may
+    pass any role and run any instance, with a managed policy of ``attached`` statements and a boundary."""
+    def managed(name: str, statements: list[dict[str, object]]) -> dict[str, object]:
+        return {"PolicyName": name, "Arn": f"arn:aws:iam::111122223333:policy/{name}", "DefaultVersionId": "v1",
+                "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True,
+                                       "Document": {"Version": "2012-10-17", "Statement": statements}}]}
+    user: dict[str, object] = {
+        "UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev",
+        "UserPolicyList": [{"PolicyName": "work", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}}],
+        "AttachedManagedPolicies": [{"PolicyArn": "arn:aws:iam::111122223333:policy/guard"}] if attached else []}
+    policies = [managed("guard", list(attached))] if attached else []
+    if boundary:
+        user["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
+                                       "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/bnd"}
+        policies.append(managed("bnd", list(boundary)))
+    loaded = load_text(export(Policies=policies, UserDetailList=[user]), "account.json", LoadOptions())
+    return [(f.severity.value, f.details["resource_scope"]) for f in run_rules(
+        loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+        if (f.subject or {}).get("name") == "dev" and f.details["path"] == "passrole-ec2-runinstances"]
+
+
+@pytest.mark.parametrize("account", ["*", "111122223333"])
+def test_a_deny_of_passrole_on_every_role_of_the_users_own_account_stops_the_escalation(account: str) -> None:
+    # PassRole passes roles of the caller's account only: the user's ARN says which
+    deny = {"Effect": "Deny", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{account}:role/*"}
+    assert _pass_and_run([deny]) == []
+    other_account = dict(deny, Resource="arn:aws:iam::444455556666:role/*")
+    assert _pass_and_run([other_account]) == [("high", "any")]
+
+
 _OPEN_TRUST = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
 _ORG_FENCE = ('{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", '
               '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')

@@ -50,7 +50,16 @@ from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can
 from auditor.checks.wildcards import narrowing_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
-from auditor.model import TEMPLATE_VALUE, Condition, Policy, PolicyKind, Principal, Severity, statement_signature
+from auditor.model import (
+    TEMPLATE_VALUE,
+    Condition,
+    Policy,
+    PolicyKind,
+    Principal,
+    Severity,
+    arn_account,
+    statement_signature,
+)
 from auditor.permissions import EffectivePermissions, Grant
 from auditor.registry import Hit, RuleSet, example
 
@@ -370,7 +379,7 @@ def _administrator(principal: Principal, context: CheckContext) -> str | None:
             why = next((name for arn in principal.attached_policy_arns
                         if ":iam::aws:policy/" in arn and (name := arn.rpartition("/")[2]) in privileged
                         and privileged[name].severity is Severity.CRITICAL), None)
-        if why is None and is_full_admin(model(context).effective(principal.identity_policies, boundary), context):
+        if why is None and is_full_admin(principal_permissions(principal, context), context):
             why = "every action on every resource"
         cache[id(principal)] = why
     found: str | None = cache[id(principal)]
@@ -430,11 +439,16 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     )
 
 
-def _evaluate_policies(policies: Sequence[Policy], context: CheckContext, boundary: Policy | None = None
-                       ) -> list[tuple[_Method, dict[str, Usable]]]:
+def principal_permissions(principal: Principal, context: CheckContext) -> EffectivePermissions:
+    """What the user's or role's policies allow together, within its permissions boundary and its own account."""
+    return model(context).effective(principal.identity_policies, principal.permissions_boundary,
+                                    arn_account(principal.arn))
+
+
+def _evaluate_permissions(effective: EffectivePermissions, context: CheckContext
+                          ) -> list[tuple[_Method, dict[str, Usable]]]:
     """The methods the grants enable, leaving out the grants of everything (IAM001 reports those): what the other
     statements enable stays reported when IAM001 is ignored or suppressed, and after the admin grant goes."""
-    effective = model(context).effective(policies, boundary)
     limited = tuple(grant for grant in effective.grants if not _grants_everything(grant, context))
     if len(limited) != len(effective.grants):
         effective = EffectivePermissions(limited, effective.denies)
@@ -525,15 +539,15 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
         if principal_is_exempt(subject):
             return
         who = f"{subject.kind} {subject.name}"
-        for path, chosen in _evaluate_policies(subject.identity_policies, context, subject.permissions_boundary):
+        for path, chosen in _evaluate_permissions(principal_permissions(subject, context), context):
             yield _hit(path, chosen, who, subject, context)
         return
     if policy_is_exempt(subject, context):
         return
-    for path, chosen in _evaluate_policies((subject,), context):
+    for path, chosen in _evaluate_permissions(model(context).effective((subject,)), context):
         yield _hit(path, chosen, "Whoever holds this policy", None, context)
 
 
 def paths_for(policies: Iterable[Policy], context: CheckContext) -> list[str]:
     """Ids of the escalation paths the policies enable together (for tests and other rules)."""
-    return [method.path.id for method, _ in _evaluate_policies(tuple(policies), context)]
+    return [method.path.id for method, _ in _evaluate_permissions(model(context).effective(tuple(policies)), context)]
