@@ -647,6 +647,8 @@ def test_html_clean_report_reads_as_clean() -> None:
     ("\\\\server\\share\\a.json", "file://server/share/a.json", False),
     ("/abs/a.json", "file:///abs/a.json", False),
     ("./dir/a b.json", "dir/a%20b.json", True),
+    ("dir/../a.json", "a.json", True),
+    ("../a b.json", (Path.cwd().parent / "a b.json").as_uri(), False),  # no URI under the source root names it
 ])
 def test_sarif_artifact_location_of_any_path(path: str, uri: str, base: bool) -> None:
     location = sarif.artifact_location(path)

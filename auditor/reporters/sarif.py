@@ -8,8 +8,10 @@ have findings but no entry in ``report.rules`` are appended, built from the find
 
 from __future__ import annotations
 
+import os
+import posixpath
 from collections.abc import Iterator, Mapping
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
@@ -194,15 +196,17 @@ def _location(path: str, line: int, column: int) -> dict[str, Any]:
 
 
 def artifact_location(path: str) -> dict[str, str]:
-    """A relative path becomes a URI under ``%SRCROOT%``; an absolute one a ``file:`` URI."""
+    """A relative path becomes a URI under ``%SRCROOT%``; an absolute one, or one that climbs out of the folder
+    the run started in (``../p.json``: no URI under the source root can name it), a ``file:`` URI."""
     windows = PureWindowsPath(path)
     if windows.is_absolute():  # C:\\x or \\\\server\\share\\x; a bare drive (``A:``, ``A:x``) is relative
         return {"uri": windows.as_uri()}
     posix = path.replace("\\", "/")
     if posix.startswith("/"):
         return {"uri": PurePosixPath(posix).as_uri()}
-    while posix.startswith("./"):
-        posix = posix[2:]
+    posix = posixpath.normpath(posix)
+    if posix == ".." or posix.startswith("../"):
+        return {"uri": Path(os.path.abspath(posix)).as_uri()}
     return {"uri": quote(posix, safe="/"), "uriBaseId": SOURCE_ROOT}
 
 
