@@ -230,7 +230,9 @@ class _Normalizer:
                     join_pointer(pointer, "Sid"),
                 )
         effect = raw.get("Effect")
-        if effect not in ("Allow", "Deny"):
+        if _is_template_effect(effect):
+            effect = "Allow"  # decided when the template is deployed: the worst case (template_values lists it)
+        elif effect not in ("Allow", "Deny"):
             where = join_pointer(pointer, "Effect") if "Effect" in raw else pointer
             if effect is None:
                 message = 'statement has no Effect: add "Effect": "Allow" or "Deny"'
@@ -554,11 +556,21 @@ def written_actions(document: Any) -> Iterator[tuple[int, str, Any]]:
                 yield index, element, item
 
 
-def template_actions(document: Any) -> list[str]:
-    """Where a template left an action unknown (``Action: !Ref Actions``, ``actions = var.actions``), as
-    "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those grant."""
-    return [f"statement {index} {element} {item.strip()}" for index, element, item in written_actions(document)
-            if isinstance(item, str) and is_template_value(item)]
+def template_values(document: Any) -> list[str]:
+    """Where a template left an action or an effect unknown (``Action: !Ref Actions``, ``effect = var.effect``), as
+    "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those actions grant;
+    a statement whose effect is unknown is checked as an Allow."""
+    actions = [f"statement {index} {element} {item.strip()}" for index, element, item in written_actions(document)
+               if isinstance(item, str) and is_template_value(item)]
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    effects = [f"statement {index} Effect {statement['Effect'].strip()} (checked as Allow)"
+               for index, statement in enumerate(statements if isinstance(statements, list) else [statements])
+               if isinstance(statement, dict) and _is_template_effect(statement.get("Effect"))]
+    return actions + effects
+
+
+def _is_template_effect(effect: Any) -> bool:
+    return isinstance(effect, str) and is_template_value(effect)
 
 
 def stored_version(policy: Policy, version: StoredVersion) -> Policy:

@@ -300,6 +300,27 @@ Resources:
     assert scoped.resources == ("arn:aws:s3:::a/*", "arn:aws:s3:::b/*")
 
 
+def test_cloudformation_effect_known_only_when_deployed_is_checked_as_an_allow() -> None:
+    text = """Parameters:
+  StatementEffect: {Type: String, AllowedValues: [Allow, Deny]}
+Resources:
+  P:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: !Ref StatementEffect
+            Action: '*'
+            Resource: '*'
+"""
+    loaded = load_text(text, "t.yaml", LoadOptions())
+    ((policy,),) = [loaded.policies]
+    assert policy.problems == () and [s.effect for s in policy.statements] == ["Allow"]
+    assert loaded.not_checked == ["t.yaml: ManagedPolicy:P: statement 0 Effect {{Ref:StatementEffect}} (checked as "
+                                  "Allow) is known only when the stack is deployed"]
+
+
 def test_cloudformation_split_is_resolved_and_unknown_actions_are_listed_as_not_checked() -> None:
     template = """Parameters:
   Actions: {Type: CommaDelimitedList}

@@ -503,3 +503,28 @@ resource "aws_sfn_state_machine" "m" {
         "checked",
         "main.tf: aws_iot_policy.device.policy: a policy document iam-audit does not read for aws_iot_policy: not "
         "checked"]
+
+
+def test_an_effect_terraform_decides_is_checked_as_an_allow_not_reported_as_malformed() -> None:
+    loaded = load_tf('''
+data "aws_iam_policy_document" "p" {
+  statement {
+    effect    = var.effect
+    actions   = ["*"]
+    resources = ["*"]
+  }
+}
+resource "aws_iam_policy" "p" {
+  policy = data.aws_iam_policy_document.p.json
+}
+resource "aws_iam_policy" "q" {
+  policy = jsonencode({ Version = "2012-10-17", Statement = [
+    { Effect = var.public ? "Allow" : "Deny", Action = "*", Resource = "*" }] })
+}
+''')
+    assert sorted((f.rule_id, f.location.line) for f in findings(loaded)) == [("IAM001", 3), ("IAM001", 14)]
+    assert loaded.not_checked == [
+        "main.tf: aws_iam_policy.p.policy: statement 0 Effect {{var.effect}} (checked as Allow) is known only when "
+        "Terraform runs (the plan, terraform show -json, has the value)",
+        "main.tf: aws_iam_policy.q.policy: statement 0 Effect {{var.public ? 'Allow' : 'Deny'}} (checked as Allow) is "
+        "known only when Terraform runs (the plan, terraform show -json, has the value)"]

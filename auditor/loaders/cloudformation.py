@@ -27,7 +27,7 @@ from auditor.model import (
     Subject,
     is_template_value,
 )
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_actions
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_values
 from auditor.source import Source, join_pointer, parent_pointer
 
 _REMOVE = object()
@@ -445,7 +445,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
                                       "deployed")
             return None
-        for where_unknown in template_actions(resolved):
+        for where_unknown in template_values(resolved):
             result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
                                       "stack is deployed")
         policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,

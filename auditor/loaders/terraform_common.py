@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
-from auditor.normalize import looks_like_policy, normalize_policy, template_actions
+from auditor.normalize import looks_like_policy, normalize_policy, template_values
 from auditor.source import join_pointer
 
 if TYPE_CHECKING:
@@ -813,7 +813,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
 
     def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
                    resource_implied: bool = False) -> Policy:
-        for where_unknown in template_actions(document):
+        for where_unknown in template_values(document):
             self.result.not_checked.append(f"{self.source.display_path}: {label}: {where_unknown} is known only "
                                            "when Terraform runs (the plan, terraform show -json, has the value)")
         policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
