@@ -130,3 +130,48 @@ def test_findings_in_an_if_branch_of_a_json_template_are_located_in_the_branch()
     line, text = next((number, text) for number, text in enumerate(template.splitlines(), 1) if '"Resource"' in text)
     column = text.index('"*"') + 1
     assert ("IAM021", line, column, 0, "Dev") in located(load_text(template, "stack.json", LoadOptions()))
+
+
+def test_an_if_outside_a_list_gives_what_either_branch_would() -> None:
+    template = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      ManagedPolicyArns: !If [ReadOnly, [arn:aws:iam::aws:policy/ReadOnlyAccess],
+                                        [arn:aws:iam::aws:policy/AdministratorAccess]]
+      Policies: !If
+        - Dev
+        - - PolicyName: dev-admin
+            PolicyDocument: {Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}
+        - !Ref AWS::NoValue
+  BucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - Sid: PrincipalIf
+            Effect: Allow
+            Principal: !If [Prod, {AWS: arn:aws:iam::123456789012:root}, '*']
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::b/*
+          - Sid: ConditionIf
+            Effect: Allow
+            Principal: '*'
+            Action: s3:PutObject
+            Resource: arn:aws:s3:::b/*
+            Condition: !If [Prod, {StringEquals: {aws:PrincipalOrgID: o-abc123}}, !Ref AWS::NoValue]
+          - Sid: EffectIf
+            Effect: !If [Prod, Deny, Allow]
+            Principal: '*'
+            Action: s3:DeleteObject
+            Resource: arn:aws:s3:::b/*
+"""
+    loaded = load(template)
+    role = loaded.principals[0]
+    assert role.attached_policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",
+                                         "arn:aws:iam::aws:policy/AdministratorAccess")
+    assert [p.label for p in role.inline_policies] == ["inline:dev-admin"]
+    found = {(f.rule_id, f.statement and f.statement.sid) for f in findings(loaded)}
+    assert {("IAM006", None), ("IAM001", None)} <= found
+    assert {("IAM030", "PrincipalIf"), ("IAM030", "ConditionIf"), ("IAM030", "EffectIf")} <= found
+    assert not any(rule == "IAM107" for rule, _ in found)  # each branch of a statement has its Sid: not a repeat

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
+from itertools import islice, product
+from math import prod
 from typing import Any
 
 from auditor.loaders.either import kept_items
@@ -23,6 +25,7 @@ from auditor.model import (
     Policy,
     PolicyKind,
     Principal,
+    Problem,
     Statement,
     Subject,
     is_template_value,
@@ -102,6 +105,9 @@ class _Resolver:
     def __init__(self, template: dict[str, Any]) -> None:
         parameters = template.get("Parameters")
         self.parameters = parameters if isinstance(parameters, dict) else {}
+        self.unchecked: list[str] = []
+        """Where an object has more combinations of Fn::If branches than _MAX_VARIANTS: the others are not
+        checked."""
         self._written: dict[int, tuple[Any, dict[Any, str]]] = {}
         """Each list and object the resolver built, by id: itself (kept, so that the id stays its own) and the
         pointer in the template of each of its items."""
@@ -186,14 +192,26 @@ class _Resolver:
                 return self.ref(argument)
             if name.startswith("Fn::") or name == "Condition":
                 return self.function(name, argument, depth, join_pointer(at, name))
-        resolved: dict[str, Any] = {}
-        written: dict[Any, str] = {}
+        keys: list[tuple[str, list[tuple[Any, str]]]] = []  # per key, its value or each branch of an Fn::If
         for key, item in value.items():
             key_at = join_pointer(at, key)
-            resolved_item, written[key] = self._joined_branches(key, self._resolve(item, depth + 1, key_at), key_at)
-            if resolved_item is not _REMOVE:
-                resolved[key] = resolved_item
-        return self._built(resolved, written)
+            resolved_item = self._resolve(item, depth + 1, key_at)
+            if isinstance(resolved_item, _Either) and key == "Effect" and "Allow" in resolved_item.branches:
+                # checked as what it grants: as a statement of its own, a Deny branch would cancel the Allow one
+                keys.append((key, [("Allow", resolved_item.written[resolved_item.branches.index("Allow")])]))
+            elif isinstance(resolved_item, _Either) and key not in _LIST_ELEMENTS:
+                keys.append((key, list(zip(resolved_item.branches, resolved_item.written, strict=True))))
+            else:
+                keys.append((key, [self._joined_branches(key, resolved_item, key_at)]))
+        variants = [self._built({key: item for (key, _), (item, _) in zip(keys, chosen, strict=True)
+                                 if item is not _REMOVE},
+                                {key: written for (key, _), (_, written) in zip(keys, chosen, strict=True)})
+                    for chosen in islice(product(*(branches for _, branches in keys)), _MAX_VARIANTS)]
+        if len(variants) == 1:
+            return variants[0]
+        if prod(len(branches) for _, branches in keys) > len(variants):
+            self.unchecked.append(at)
+        return _Either(tuple(variants), (at,) * len(variants))
 
     def _joined_branches(self, key: str, value: Any, at: str) -> tuple[Any, str]:
         """``value`` as the value of ``key``, and where the template writes it: for an ``_Either`` in an element
@@ -285,8 +303,10 @@ class _Resolver:
 class _Either:
     """The two branches of an ``Fn::If`` whose condition is decided at deploy time. In a list both are kept
     (a statement, an action, a resource under either condition); as the value of a policy element that
-    takes a list (``Action``, ``Resource``...) both branches' values are; a policy document of either branch
-    gives its statements. Elsewhere the first branch stands (``Effect``, a name), as before."""
+    takes a list (``Action``, ``Resource``...) both branches' values are; in an object, such as a statement
+    whose ``Effect``, ``Principal`` or ``Condition`` is an ``Fn::If``, the object becomes one per branch (each
+    statement is checked), and a policy document of either branch gives its statements. Where one value is needed
+    (a name), the first branch stands."""
 
     __slots__ = ("branches", "written")
 
@@ -301,7 +321,11 @@ class _Either:
                 if branch is not _REMOVE]
 
 
-_LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Statement", "ManagedPolicyArns"})
+_LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Statement", "ManagedPolicyArns",
+                            "AWS", "Service", "Federated", "CanonicalUser"})
+"""Elements (and principal types) that take a list: an ``Fn::If`` there gives the items of both branches."""
+_MAX_VARIANTS = 64
+"""The most objects one object becomes for the combinations of its ``Fn::If`` branches."""
 
 
 
@@ -315,6 +339,15 @@ def _written_branches(value: Any, pointer: str) -> list[tuple[Any, str]]:
         return [(value, pointer)]
     at = join_pointer(pointer, "Fn::If")
     return [found for number in (1, 2) for found in _written_branches(branches[number], join_pointer(at, number))]
+
+
+def _deployed_items(value: Any, pointer: str) -> list[tuple[Any, str]]:
+    """The items a list property written at ``pointer`` may have once deployed, each with where the template writes
+    it: those of both branches of an ``Fn::If``, as the list or as one of its items."""
+    return [item for branch, at in _written_branches(value, pointer)
+            for item in ([found for index, listed in enumerate(branch)
+                          for found in _written_branches(listed, join_pointer(at, index))]
+                         if isinstance(branch, list) else [(branch, at)])]
 
 
 class _TemplateSource(Source):
@@ -346,12 +379,12 @@ class _TemplateSource(Source):
     def document_text(self) -> str | None:
         return self.base.document_text()
 
-    def template_index(self, statement: Statement, statement_list: str) -> int:
-        """The index of the item of the template's Statement list (at ``statement_list``) that gives
-        ``statement``: the two branches of an ``Fn::If`` item are both that item."""
-        written, listed = self.written_at(statement.pointer), self.written_at(statement_list)
+    def template_item(self, statement: str, statement_list: str) -> int | None:
+        """The index of the item of the template's Statement list (at ``statement_list``) that gives the statement
+        at ``statement``: the two branches of an ``Fn::If`` item are both that item."""
+        written, listed = self.written_at(statement), self.written_at(statement_list)
         token = written[len(listed) + 1:].partition("/")[0] if written.startswith(listed + "/") else ""
-        return int(token) if token.isdigit() else statement.index
+        return int(token) if token.isdigit() else None
 
 
 def _present(policy: Policy | None) -> list[Policy]:
@@ -434,6 +467,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
                    resource_implied: bool = False) -> Policy | None:
         """The policy, or None (and a not-checked note) when an intrinsic leaves the document unknown."""
+        resolver.unchecked.clear()
         resolved = resolver.resolve(document, at=pointer)
         template_source.moved.update(resolver.written_pointers(resolved, pointer))
         if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
@@ -448,12 +482,30 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         for where_unknown in template_values(resolved):
             result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
                                       "stack is deployed")
+        for where_unchecked in resolver.unchecked:
+            result.not_checked.append(f"{source.display_path}: {label}: the combinations of Fn::If branches after "
+                                      f"the first {_MAX_VARIANTS} at {where_unchecked}")
         policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
                                   max_statements=max_statements, resource_implied=resource_implied)
         statement_list = join_pointer(pointer, "Statement")
-        policy = dataclasses.replace(policy, statements=tuple(
-            dataclasses.replace(statement, index=template_source.template_index(statement, statement_list))
-            for statement in policy.statements))
+
+        def template_item(statement_pointer: str) -> int | None:
+            return template_source.template_item(statement_pointer, statement_list)
+
+        def is_branch_repeat(problem: Problem) -> bool:
+            """A Sid repeated by another branch of the same template item: the two are never deployed together."""
+            if problem.rule != "duplicate-sid":
+                return False
+            item = template_item(parent_pointer(problem.pointer))
+            return item is not None and item == template_item(join_pointer(statement_list, problem.details["first"]))
+
+        def with_template_index(statement: Statement) -> Statement:
+            item = template_item(statement.pointer)
+            return statement if item is None else dataclasses.replace(statement, index=item)
+
+        policy = dataclasses.replace(
+            policy, statements=tuple(with_template_index(statement) for statement in policy.statements),
+            problems=tuple(problem for problem in policy.problems if not is_branch_repeat(problem)))
         result.policies.append(policy)
         return policy
 
@@ -506,23 +558,19 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             if kind == "role" and "AssumeRolePolicyDocument" in props:
                 parts["trust"] = add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
                                             join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
-            inline_list = props.get("Policies")
-            if isinstance(inline_list, list):
-                policies_pointer = join_pointer(pointer, "Policies")
-                # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
-                entries = [(index, *branch) for index, item in enumerate(inline_list)
-                           for branch in _written_branches(item, join_pointer(policies_pointer, index))]
-                for index, item, item_pointer in entries:
-                    if not isinstance(item, dict) or "PolicyDocument" not in item:
-                        result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
-                                                  "PolicyDocument")
-                        continue
-                    label = f"inline:{_resolved_name(resolver, item.get('PolicyName'), str(index))}"
-                    parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
-                                                               join_pointer(item_pointer, "PolicyDocument"), subject,
-                                                               label)))
-            managed = props.get("ManagedPolicyArns", [])
-            for arn in managed if isinstance(managed, list) else [managed]:
+            # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
+            entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
+            for index, (item, item_pointer) in enumerate(entries):
+                if not isinstance(item, dict) or "PolicyDocument" not in item:
+                    result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
+                                              "PolicyDocument")
+                    continue
+                label = f"inline:{_resolved_name(resolver, item.get('PolicyName'), str(index))}"
+                parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
+                                                           join_pointer(item_pointer, "PolicyDocument"), subject,
+                                                           label)))
+            managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
+            for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
                 in_template = _managed_policy_named(arn, resources)
                 if in_template is not None:
                     parts["attached"].append(in_template)
@@ -530,6 +578,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 resolved = resolver.resolve(arn)
                 for value in resolved if isinstance(resolved, list) else [resolved]:
                     if isinstance(value, str):
+                        template_source.moved[join_pointer(managed_pointer, len(parts["managed"]))] = arn_pointer
                         parts["managed"].append(value)
             result.counts[kind + "s"] += 1
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
