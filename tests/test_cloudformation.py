@@ -175,3 +175,24 @@ def test_an_if_outside_a_list_gives_what_either_branch_would() -> None:
     assert {("IAM006", None), ("IAM001", None)} <= found
     assert {("IAM030", "PrincipalIf"), ("IAM030", "ConditionIf"), ("IAM030", "EffectIf")} <= found
     assert not any(rule == "IAM107" for rule, _ in found)  # each branch of a statement has its Sid: not a repeat
+
+
+def test_an_if_item_of_sam_function_policies_gives_the_policy_of_its_branch() -> None:
+    template = """Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - !If
+          - IsProd
+          - Statement:
+              - Effect: Allow
+                Action: kms:Decrypt
+                Resource: '*'
+          - !Ref AWS::NoValue
+"""
+    loaded = load(template)
+    (policy,) = loaded.policies
+    assert (policy.problems, policy.statements[0].actions) == ((), ("kms:Decrypt",))
+    assert ("IAM003", 12, 27) in {(f.rule_id, f.location.line, f.location.column) for f in findings(loaded)}

@@ -25,7 +25,6 @@ from auditor.model import (
     Policy,
     PolicyKind,
     Principal,
-    Problem,
     Statement,
     Subject,
     is_template_value,
@@ -485,27 +484,25 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         for where_unchecked in resolver.unchecked:
             result.not_checked.append(f"{source.display_path}: {label}: the combinations of Fn::If branches after "
                                       f"the first {_MAX_VARIANTS} at {where_unchecked}")
-        policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
-                                  max_statements=max_statements, resource_implied=resource_implied)
         statement_list = join_pointer(pointer, "Statement")
 
         def template_item(statement_pointer: str) -> int | None:
             return template_source.template_item(statement_pointer, statement_list)
 
-        def is_branch_repeat(problem: Problem) -> bool:
-            """A Sid repeated by another branch of the same template item: the two are never deployed together."""
-            if problem.rule != "duplicate-sid":
-                return False
-            item = template_item(parent_pointer(problem.pointer))
-            return item is not None and item == template_item(join_pointer(statement_list, problem.details["first"]))
+        def same_template_item(first: int, second: int) -> bool:
+            """Two branches of one template item: they are never deployed together."""
+            item = template_item(join_pointer(statement_list, first))
+            return item is not None and item == template_item(join_pointer(statement_list, second))
 
         def with_template_index(statement: Statement) -> Statement:
             item = template_item(statement.pointer)
             return statement if item is None else dataclasses.replace(statement, index=item)
 
+        policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
+                                  max_statements=max_statements, resource_implied=resource_implied,
+                                  exclusive=same_template_item)
         policy = dataclasses.replace(
-            policy, statements=tuple(with_template_index(statement) for statement in policy.statements),
-            problems=tuple(problem for problem in policy.problems if not is_branch_repeat(problem)))
+            policy, statements=tuple(with_template_index(statement) for statement in policy.statements))
         result.policies.append(policy)
         return policy
 
@@ -516,13 +513,9 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         if "Role" in props:
             result.not_checked.append(f"{where}: Policies are ignored by AWS SAM because Role is set")
             return
-        listed = props["Policies"]
-        items = list(enumerate(listed)) if isinstance(listed, list) else [(None, listed)]
-        policies_pointer = join_pointer(pointer, "Policies")
         name = f"{logical_id}Role"
         parts = parts_of(logical_id, "role", name, pointer)
-        for index, item in items:
-            item_pointer = policies_pointer if index is None else join_pointer(policies_pointer, index)
+        for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies")):
             value = resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
                 document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
