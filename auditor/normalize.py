@@ -8,7 +8,7 @@ statements) whose ``problems`` the malformed-family rules report.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -79,11 +79,14 @@ def policy_size(document: Any) -> int:
 
 
 class _Normalizer:
-    def __init__(self, kind: PolicyKind, resource_implied: bool = False, container_unknown: bool = False) -> None:
+    def __init__(self, kind: PolicyKind, resource_implied: bool = False, container_unknown: bool = False,
+                 exclusive: Callable[[int, int], bool] | None = None) -> None:
         self.kind = kind
         self.resource_implied = resource_implied
         self.container_unknown = container_unknown
         """A resource policy file alone: what it is attached to is not known (it may be an ECR repository's)."""
+        self.exclusive = exclusive or _never_exclusive
+        """Whether two statements (their indexes) are never deployed together: see ``normalize_policy``."""
         self.problems: list[Problem] = []
 
     def problem(self, rule: str, message: str, pointer: str, **details: Any) -> None:
@@ -199,7 +202,7 @@ class _Normalizer:
                                         operator if spelled != operator else ""))
         return tuple(result)
 
-    def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, int]) -> Statement | None:
+    def statement(self, raw: Any, index: int, pointer: str, sids: dict[str, list[int]]) -> Statement | None:
         if not isinstance(raw, dict):
             self.problem("wrong-type", f"a statement must be an object, found {type_name(raw)}", pointer)
             return None
@@ -212,16 +215,16 @@ class _Normalizer:
             self.problem("wrong-type", f"Sid must be a string, found {type_name(sid)}", join_pointer(pointer, "Sid"))
             sid = None
         if sid:
-            if sid in sids:
+            first = next((earlier for earlier in sids.get(sid, ()) if not self.exclusive(earlier, index)), None)
+            if first is not None:
                 self.problem(
                     "duplicate-sid",
-                    f"Sid {sid!r} is already used by statement {sids[sid]}; IAM requires unique Sids",
+                    f"Sid {sid!r} is already used by statement {first}; IAM requires unique Sids",
                     join_pointer(pointer, "Sid"),
                     sid=sid,
-                    first=sids[sid],
+                    first=first,
                 )
-            else:
-                sids[sid] = index
+            sids.setdefault(sid, []).append(index)
             if self.kind in (PolicyKind.IDENTITY, PolicyKind.TRUST) and not _SID_IAM.match(sid):
                 self.problem(
                     "bad-sid",
@@ -312,6 +315,10 @@ class _Normalizer:
             not_principals=not_principals,
             conditions=conditions,
         )
+
+
+def _never_exclusive(first: int, second: int) -> bool:
+    return False
 
 
 _POLICY_VARIABLE = re.compile(r"\$\{[^}:]+:[^}]+\}")
@@ -409,11 +416,14 @@ def normalize_policy(
     resource_implied: bool = False,
     version_id: str | None = None,
     measure_size: bool = True,
+    exclusive: Callable[[int, int], bool] | None = None,
 ) -> Policy:
     """``max_statements``: statements beyond it are not checked; a ``policy-size`` problem says so.
     ``resource_implied``: a resource policy whose statements may leave out ``Resource`` (an ECR repository's:
-    the repository is the resource)."""
-    normalizer = _Normalizer(kind, resource_implied, container_unknown=subject is None)
+    the repository is the resource). ``exclusive``: whether the statements at two indexes of a template's
+    Statement list are never deployed together (they come from two results of one conditional): the statements
+    of both are checked, but they may have the same Sid."""
+    normalizer = _Normalizer(kind, resource_implied, container_unknown=subject is None, exclusive=exclusive)
     statements: list[Statement] = []
     version = policy_id = None
     old_version: tuple[str, str, dict[str, Any]] | None = None
@@ -478,7 +488,7 @@ def normalize_policy(
                     limit=max_statements,
                 )
                 raw_list = raw_list[:max_statements]
-            sids: dict[str, int] = {}
+            sids: dict[str, list[int]] = {}
             for index, (raw, item_pointer) in enumerate(raw_list):
                 statement = normalizer.statement(raw, index, item_pointer, sids)
                 if statement is not None:

@@ -528,3 +528,25 @@ resource "aws_iam_policy" "q" {
         "Terraform runs (the plan, terraform show -json, has the value)",
         "main.tf: aws_iam_policy.q.policy: statement 0 Effect {{var.public ? 'Allow' : 'Deny'}} (checked as Allow) is "
         "known only when Terraform runs (the plan, terraform show -json, has the value)"]
+
+
+def test_statements_from_two_results_of_a_conditional_may_share_a_sid() -> None:
+    def policy(name: str, statements: str) -> str:
+        return f'resource "aws_iam_policy" "{name}" {{\n  policy = jsonencode({{ Version = "2012-10-17", ' \
+               f'Statement = {statements} }})\n}}\n'
+
+    def read(sid: str, bucket: str) -> str:
+        return f'{{ Sid = "{sid}", Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::{bucket}/*" }}'
+
+    loaded = load_tf(
+        policy("exclusive", f"[var.prod ? {read('Read', 'prod')} : {read('Read', 'dev')}]")
+        + policy("alongside", f"[var.prod ? {read('Read', 'prod')} : {read('Other', 'dev')}, {read('Read', 'all')}]")
+        + policy("same_result", f"var.prod ? [{read('Read', 'a')}, {read('Read', 'b')}] : [{read('Other', 'c')}]"))
+    by_label = {p.label: p for p in loaded.policies}
+    exclusive = by_label["aws_iam_policy.exclusive.policy"]
+    assert [s.resources for s in exclusive.statements] == [("arn:aws:s3:::prod/*",), ("arn:aws:s3:::dev/*",)]
+    assert exclusive.problems == ()
+    assert [(p.rule, p.details["first"]) for p in by_label["aws_iam_policy.alongside.policy"].problems] == [
+        ("duplicate-sid", 0)]
+    assert [(p.rule, p.details["first"]) for p in by_label["aws_iam_policy.same_result.policy"].problems] == [
+        ("duplicate-sid", 0)]

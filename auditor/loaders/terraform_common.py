@@ -812,12 +812,13 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                         address)
 
     def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
-                   resource_implied: bool = False) -> Policy:
+                   resource_implied: bool = False, exclusive: Callable[[int, int], bool] | None = None) -> Policy:
         for where_unknown in template_values(document):
             self.result.not_checked.append(f"{self.source.display_path}: {label}: {where_unknown} is known only "
                                            "when Terraform runs (the plan, terraform show -json, has the value)")
         policy = normalize_policy(document, kind, self.source, pointer, subject=subject, label=label,
-                                  max_statements=self.max_statements, resource_implied=resource_implied)
+                                  max_statements=self.max_statements, resource_implied=resource_implied,
+                                  exclusive=exclusive)
         self.result.policies.append(policy)
         return policy
 

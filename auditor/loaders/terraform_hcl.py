@@ -14,7 +14,7 @@ the managed policies attached to them (:class:`auditor.loaders.terraform_common.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lark import Token, Tree
@@ -121,6 +121,9 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         self.max_statements = max_statements
         self.documents: dict[str, Tree] = {}
         self.rendered_documents: dict[str, dict[str, Any] | None] = {}
+        self.results_of: dict[int, tuple[dict[Any, Any], dict[int, int]]] = {}
+        """By id, each object (a statement) a result of a conditional gives: the object (kept, so that the id stays
+        its own), and by conditional (its offset in the file), which of its two results gives it."""
 
     # ----------------------------------------------------------------- the file's blocks
 
@@ -198,7 +201,8 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
                 return None
             for marked, offset in marks.items():
                 self.mark_offset(marked, offset)
-            return self.add_policy(rendered(document), kind, pointer, subject, label, resource_implied)
+            return self.add_policy(rendered(document), kind, pointer, subject, label, resource_implied,
+                                   self.exclusive_statements(document))
         if value.data in ("heredoc_template", "heredoc_template_trim", "string"):
             document = self.json_text(value, pointer, where, address, attribute)
             if document is None:
@@ -495,8 +499,24 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             for marked, offset in branch_marks[branch].items():
                 if marked == old_prefix or marked.startswith(old_prefix + "/"):
                     marks[new_prefix + marked[len(old_prefix):]] = offset
-            items.append(branches[branch][index])
+            item = branches[branch][index]
+            if isinstance(item, dict):
+                self.results_of.setdefault(id(item), (item, {}))[1][_start(node)] = branch
+            items.append(item)
         return items
+
+    def exclusive_statements(self, document: Any) -> Callable[[int, int], bool]:
+        """Whether two statements of the document come from different results of one conditional, so that they
+        are never deployed together."""
+        statements = document.get("Statement") if isinstance(document, dict) else None
+        results = [self.results_of.get(id(statement), (None, {}))[1]
+                   for statement in (statements if isinstance(statements, list) else [])]
+
+        def exclusive(first: int, second: int) -> bool:
+            return any(results[second].get(conditional, result) != result
+                       for conditional, result in results[first].items())
+
+        return exclusive
 
     def object_key(self, key_node: Tree) -> Any:
         inner = _meaningful_children(key_node)[0]
