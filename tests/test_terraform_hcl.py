@@ -550,3 +550,49 @@ def test_statements_from_two_results_of_a_conditional_may_share_a_sid() -> None:
         ("duplicate-sid", 0)]
     assert [(p.rule, p.details["first"]) for p in by_label["aws_iam_policy.same_result.policy"].problems] == [
         ("duplicate-sid", 0)]
+
+
+def test_dynamic_conditions_and_principals_of_a_statement_are_listed_as_not_checked() -> None:
+    loaded = load_tf('''
+data "aws_iam_policy_document" "b" {
+  statement {
+    actions   = ["s3:PutObject"]
+    resources = ["arn:aws:s3:::b/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    dynamic "condition" {
+      for_each = var.org_id == "" ? [] : [var.org_id]
+      content {
+        test     = "StringEquals"
+        variable = "aws:PrincipalOrgID"
+        values   = [condition.value]
+      }
+    }
+  }
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::b/*"]
+    dynamic "principals" {
+      for_each = var.readers
+      content {
+        type        = "AWS"
+        identifiers = [principals.value]
+      }
+    }
+  }
+}
+resource "aws_s3_bucket_policy" "b" {
+  bucket = "b"
+  policy = data.aws_iam_policy_document.b.json
+}
+''')
+    ((policy,),) = [loaded.policies]
+    assert [s.actions for s in policy.statements] == [("s3:PutObject",)]
+    assert policy.problems == ()
+    assert loaded.not_checked == [
+        'main.tf: data.aws_iam_policy_document.b: dynamic "condition" at line 10: not checked (its conditions are made '
+        "when Terraform runs; the statement is checked as if none narrowed it)",
+        'main.tf: data.aws_iam_policy_document.b: dynamic "principals" at line 22: its statement is not checked (its '
+        "principals are made when Terraform runs)"]

@@ -293,3 +293,18 @@ def test_policies_held_in_the_resource_itself_are_read_and_unknown_ones_listed()
     assert [p.label for p in loaded.policies] == ["aws_s3_bucket.legacy.policy"]
     assert loaded.not_checked == ["main.tf.json: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not "
                                   "read for aws_vpc_endpoint: not checked"]
+
+
+def test_dynamic_conditions_of_a_statement_are_listed_as_not_checked() -> None:
+    text = json.dumps({"data": {"aws_iam_policy_document": {"b": {"statement": [{
+        "actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::b/*"],
+        "principals": [{"type": "*", "identifiers": ["*"]}],
+        "dynamic": {"condition": {"for_each": "${var.org_ids}", "content": {
+            "test": "StringEquals", "variable": "aws:PrincipalOrgID", "values": ["${condition.value}"]}}}}]}}}},
+        indent=2)
+    line = next(number for number, written in enumerate(text.splitlines(), 1) if '"condition"' in written)
+    loaded = load_text(text, "main.tf.json", LoadOptions())
+    assert [s.actions for s in loaded.policies[0].statements] == [("s3:PutObject",)]
+    assert loaded.not_checked == [
+        f'main.tf.json: data.aws_iam_policy_document.b: dynamic "condition" at line {line}: not checked (its '
+        "conditions are made when Terraform runs; the statement is checked as if none narrowed it)"]

@@ -800,6 +800,21 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             return None
         return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
 
+    def checkable_without_dynamic_blocks(self, where: str, dynamic: Sequence[tuple[str, int]]) -> bool:
+        """List the ``dynamic`` blocks of a data source's statement, (label, line), as not checked; False when the
+        statement cannot be checked without them: dynamic principals decide whom it is about, while dynamic
+        conditions can only narrow it."""
+        checkable = True
+        for label, line in dynamic:
+            if label == "condition":
+                self.not_checked(where, f'dynamic "condition" at line {line}: not checked (its conditions are made '
+                                        "when Terraform runs; the statement is checked as if none narrowed it)")
+            elif label in PRINCIPAL_BLOCKS:
+                self.not_checked(where, f'dynamic "{label}" at line {line}: its statement is not checked (its '
+                                        "principals are made when Terraform runs)")
+                checkable = False
+        return checkable
+
     def standalone_document(self, name: str) -> None:
         """A data source no policy attribute uses, checked as a policy of its own."""
         from auditor.loaders import infer_kind
