@@ -224,7 +224,8 @@ def test_policies_built_by_terraform_are_listed_as_not_checked() -> None:
         f"{where}: aws_iam_role_policy.shared.policy = data.aws_iam_policy_document.shared.json: not checked "
         "(the data source is not in this file)",
         f"{where}: aws_iam_policy.assembled.policy: Statement = concat(local.base_statements, "
-        "var.extra_statements): not checked (the statements are not written out in this file)",
+        "var.extra_statements): not checked (an expression iam-audit does not evaluate; the plan from terraform "
+        "show -json has its value)",
         f"{where}: aws_iam_policy.partly_known.policy: statement 0 is local.logging_statement: not checked",
         f"{where}: data.aws_iam_policy_document.per_queue: dynamic \"statement\" at line 37: not checked "
         "(its statements are made when Terraform runs)",
@@ -596,3 +597,17 @@ resource "aws_s3_bucket_policy" "b" {
         "when Terraform runs; the statement is checked as if none narrowed it)",
         'main.tf: data.aws_iam_policy_document.b: dynamic "principals" at line 22: its statement is not checked (its '
         "principals are made when Terraform runs)"]
+
+
+def test_a_document_given_as_a_local_is_not_said_to_be_missing_from_the_file() -> None:
+    loaded = load_tf('''
+locals {
+  policy = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "iam:*", Resource = "*" }] }
+}
+resource "aws_iam_policy" "b" {
+  policy = jsonencode(local.policy)
+}
+''')
+    assert loaded.not_checked == [
+        "main.tf: aws_iam_policy.b.policy = jsonencode(local.policy): not checked (an expression iam-audit does not "
+        "evaluate; the plan from terraform show -json has its value)"]

@@ -60,6 +60,8 @@ _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
 
 _Resource = ConfigurationResource[Tree, Tree]
+UNEVALUATED = "an expression iam-audit does not evaluate; the plan from terraform show -json has its value"
+"""Why a document or Statement list given as a local, a variable or a function call is not checked."""
 
 
 class _TooDeep(Exception):
@@ -193,8 +195,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             marks: dict[str, int] = {}
             document = self.value(arguments[0], pointer, 0, marks)
             if isinstance(document, Unknown):
-                self.not_checked(where, f"= {self.shown(node)}: not checked (the document is not written out in "
-                                        "this file; the plan from terraform show -json has it)")
+                self.not_checked(where, f"= {self.shown(node)}: not checked ({UNEVALUATED})")
                 return None
             document = self.without_unknown_statements(document, pointer, marks, where)
             if document is None:
@@ -237,8 +238,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         statements = document.get("Statement")
         statements_pointer = join_pointer(pointer, "Statement")
         if isinstance(statements, Unknown):
-            self.not_checked(where, f"Statement = {shorter(statements.expression)}: not checked (the statements "
-                                    "are not written out in this file)")
+            self.not_checked(where, f"Statement = {shorter(statements.expression)}: not checked ({UNEVALUATED})")
             return None
         if isinstance(statements, dict):
             unknown = unknown_shape(statements)
