@@ -196,3 +196,31 @@ Resources:
     (policy,) = loaded.policies
     assert (policy.problems, policy.statements[0].actions) == ((), ("kms:Decrypt",))
     assert ("IAM003", 12, 27) in {(f.rule_id, f.location.line, f.location.column) for f in findings(loaded)}
+
+
+def test_a_policy_written_as_json_text_with_a_syntax_error_is_a_syntax_error_at_the_bad_token() -> None:
+    template = """Resources:
+  Literal:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: |
+        {
+          "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",}
+          ]
+        }
+  Quoted:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: '{"Version": "2012-10-17", '
+"""
+    loaded = load(template)
+    assert loaded.policies == []  # a quoted string is located at its start
+    problems = [(problem.rule, problem.line, problem.column, problem.message)
+                for _, problem in loaded.document_problems]
+    assert problems == [
+        ("syntax-error", 8, 75, "ManagedPolicy:Literal is not a JSON policy document: expected a key in double "
+                                "quotes (a trailing comma before '}'?) (line 3, column 67 of the string)"),
+        ("syntax-error", 14, 23, "ManagedPolicy:Quoted is not a JSON policy document: expected a key in double "
+                                 "quotes (a trailing comma before '}'?) (line 1, column 27 of the string)")]
+    assert {f.rule_id for f in findings(loaded)} == {"IAM100"}

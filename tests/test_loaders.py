@@ -123,10 +123,10 @@ def test_cloudformation_policy_given_as_a_json_string_is_checked() -> None:
       PolicyDocument: '{"Version": "2012-10-17", '
 """
     loaded = load_text(template, "stack.yaml", LoadOptions())
-    parsed, broken = loaded.policies
+    (parsed,) = loaded.policies
     assert parsed.statements[0].resources == ("arn:aws:s3:::{{AWS::AccountId}}-b/*",)
     assert parsed.location(parsed.statements[0].pointer).line == 5  # the property: the string has no positions
-    assert [p.rule for p in broken.problems] == ["not-a-policy"]
+    assert [problem.rule for _, problem in loaded.document_problems] == ["syntax-error"]  # Broken
 
 
 def test_sam_function_policies_are_the_function_role_s() -> None:

@@ -19,12 +19,15 @@ from math import prod
 from typing import Any
 
 from auditor.loaders.either import kept_items
+from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import (
     IAM_ORGANIZATION_POLICY_TYPES,
+    TEMPLATE_VALUE,
     Policy,
     PolicyKind,
     Principal,
+    Problem,
     Statement,
     Subject,
     is_template_value,
@@ -400,15 +403,18 @@ def _deploy_time_part(document: Any) -> str | None:
     return None
 
 
-def _json_document(text: str) -> Any:
-    """A policy property given as a JSON string (CloudFormation accepts one for its Json-typed properties, often
-    written ``PolicyDocument: !Sub | {...}``): the document it holds; the string itself when it is not JSON."""
-    import json
+_LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|")
+"""The start of a YAML literal block scalar, tagged or not (``|``, ``!Sub |-``)."""
 
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return text
+
+def _position_in_string(source: Source, pointer: str, line: int, column: int) -> tuple[int, int]:
+    """Where (``line``, ``column``) of the string written at ``pointer`` is in the file: for a YAML literal block,
+    whose lines are the file's less their indentation, that place; else where the string starts."""
+    start_line, start_column = source.locate(pointer)
+    if not _LITERAL_BLOCK.match(source.line_text(start_line) or "", start_column - 1):
+        return start_line, start_column
+    first = source.line_text(start_line + 1) or ""
+    return start_line + line, len(first) - len(first.lstrip()) + column
 
 
 def _as_text(value: Any) -> str:
@@ -471,8 +477,21 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         template_source.moved.update(resolver.written_pointers(resolved, pointer))
         if resolved is _REMOVE:  # !Ref AWS::NoValue: no document at all
             resolved = None
-        elif isinstance(resolved, str):
-            resolved = _json_document(resolved)
+        elif isinstance(resolved, str) and resolved.lstrip().startswith("{") and not is_template_value(resolved):
+            # a Json-typed property given as JSON text, often written PolicyDocument: !Sub | {...}
+            try:
+                resolved = parse_embedded_json(resolved)
+            except ParseError as error:
+                if TEMPLATE_VALUE.search(resolved):  # !Sub put a value known at deploy time outside a string
+                    result.not_checked.append(f"{source.display_path}: {label}: JSON text built with values known "
+                                              "only when the stack is deployed")
+                    return None
+                line, column = Source("", resolved).offset_to_position(error.offset or 0)
+                line, column = _position_in_string(source, pointer, line, column)
+                result.document_problems.append((source, Problem(
+                    "syntax-error", f"{label} is not a JSON policy document: {error.message}", pointer,
+                    line=line, column=column)))
+                return None
         unknown = _deploy_time_part(resolved)
         if unknown is not None:
             result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
