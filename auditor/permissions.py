@@ -9,7 +9,8 @@ The model follows IAM's evaluation logic for identity policies:
 - a ``Deny`` statement applies across all policies of the principal. A Deny without conditions
   whose resources cover a grant's resources removes the action from that grant; a Deny that has
   conditions, or that covers only part of the grant's resources, is recorded on the grant but does
-  not remove it (the caller may be able to avoid it);
+  not remove it (the caller may be able to avoid it); an unconditional Deny with ``NotResource`` leaves the actions
+  it names only on its exceptions, and the grant of those says so (its resources are narrowed to them);
 - a statement whose conditions can never hold today (``DateLessThan`` a past date on
   ``aws:CurrentTime``, ``aws:EpochTime`` or ``aws:TokenIssueTime``) grants or denies nothing.
 
@@ -293,9 +294,13 @@ class PermissionModel:
         statements = self.compile(policy)
         allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
         if policy.kind is PolicyKind.IDENTITY and any(not s.is_allow for s in statements):
-            allows = tuple(replace(grant.source, actions=grant.actions)
-                           if grant.actions is not grant.source.actions else grant.source
-                           for grant in self.effective([policy]).grants)
+            left: dict[int, frozenset[str]] = {}  # statement -> its actions left (a grant may be split in parts)
+            for grant in self.effective([policy]).grants:
+                key = id(grant.statement)
+                left[key] = left[key] | grant.actions if key in left else grant.actions
+            allows = tuple(allow if left[id(allow.statement)] is allow.actions
+                           else replace(allow, actions=left[id(allow.statement)])
+                           for allow in allows if id(allow.statement) in left)
         self._allows_left[id(policy)] = (policy, allows)
         return allows
 
@@ -315,7 +320,7 @@ class PermissionModel:
             denies.extend(boundary_denies)
             allows = [self._within(allow, boundary, bounded) for allow in allows
                       if not allow.actions.isdisjoint(bounded)]
-        grants = []
+        grants: list[Grant] = []
         differences: dict[tuple[int, int], frozenset[str]] = {}  # repeated Allows share one result
         for allow in allows:
             actions = allow.actions
@@ -344,7 +349,8 @@ class PermissionModel:
                             break
                     recorded.append(deny)
             if actions:
-                grants.append(Grant(allow, actions, tuple(recorded)))
+                grants.extend(Grant(source, part, tuple(recorded))
+                              for source, part in _left_on_exceptions(allow, actions, recorded))
         return EffectivePermissions(tuple(grants), tuple(denies))
 
     def _boundary(self, boundary: Policy) -> tuple[frozenset[str], list[CompiledStatement]]:
@@ -436,6 +442,66 @@ def permission_model(catalog: Catalog) -> PermissionModel:
     return PermissionModel(catalog)
 
 
+def _left_on_exceptions(allow: CompiledStatement, actions: frozenset[str], denies: Iterable[CompiledStatement]
+                        ) -> list[tuple[CompiledStatement, frozenset[str]]]:
+    """The Allow's ``actions`` in parts, each with the statement whose resources it is granted on: an unconditional
+    Deny with ``NotResource`` leaves the actions it names on its exceptions alone."""
+    parts = [(allow, actions)]
+    for deny in denies:
+        if deny.not_resources is None or deny.conditions:
+            continue
+        split = []
+        for source, part in parts:
+            denied = part & deny.actions
+            if denied:
+                narrowed = restricted_to(source, deny.not_resources)
+                if narrowed is not None:
+                    split.append((narrowed, denied))
+            if part - denied:
+                split.append((source, part - denied if denied else part))
+        parts = split
+    return parts
+
+
+def restricted_to(statement: CompiledStatement, limits: tuple[str, ...]) -> CompiledStatement | None:
+    """The statement on only the resources one of the ``limits`` patterns names too (an upper bound of them, as
+    patterns), or None when none can be both."""
+    if statement.any_resource:
+        excluded = statement.not_resources or ()
+        resources = tuple(dict.fromkeys(limit for limit in limits
+                                        if not any(pattern_covers(exception, limit) for exception in excluded)))
+    else:
+        resources = _meet(statement.resources, limits)
+    if not resources:
+        return None
+    return replace(statement, resources=resources, not_resources=None, any_resource=_names_every_resource(resources))
+
+
+@lru_cache(maxsize=4096)
+def _meet(resources: tuple[str, ...], limits: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns naming (at least) what both a resource of ``resources`` and a pattern of ``limits`` name: where one
+    covers the other, the narrower one; where they may still meet, the resource's own."""
+    found: list[str] = []
+    for resource in resources:
+        for limit in limits:
+            if pattern_covers(limit, resource) or covers_every_resource(limit):
+                found.append(resource)
+                break
+            if pattern_covers(resource, limit):
+                found.append(limit)
+            elif _may_meet(resource, limit):
+                found.append(resource)
+                break
+    return tuple(dict.fromkeys(found))
+
+
+def _may_meet(first: str, second: str) -> bool:
+    """Whether two patterns may name a common resource: unless their literal heads (up to a wildcard, a policy
+    variable or a template value) differ, in any letter case, before one ends."""
+    heads = [re.split(r"[*?$]|\{\{", pattern, maxsplit=1)[0].lower() for pattern in (first, second)]
+    return heads[0].startswith(heads[1]) or heads[1].startswith(heads[0])
+
+
 def deny_covers(deny: CompiledStatement, allow: CompiledStatement) -> bool:
     """True when the Deny's resources include every resource the Allow grants on."""
     if deny.not_resources is None:
@@ -448,10 +514,7 @@ def deny_covers(deny: CompiledStatement, allow: CompiledStatement) -> bool:
     # can fall among the exceptions.
     if allow.any_resource:
         return False
-    return all(
-        not any(pattern_covers(exception, a) or pattern_covers(a, exception) for exception in deny.not_resources)
-        for a in allow.resources
-    )
+    return not any(_may_meet(exception, a) for exception in deny.not_resources for a in allow.resources)
 
 
 @lru_cache(maxsize=65536)

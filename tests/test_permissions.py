@@ -210,3 +210,25 @@ def test_a_deny_on_every_role_of_the_callers_own_account_removes_an_iam_action(
         f'{{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}, '
         f'{{"Effect": "Deny", "Action": "{action}", "Resource": "{denied_on}"}}')], account=account)
     assert effective.is_allowed(action) is not removed
+
+
+@pytest.mark.parametrize(("allowed_on", "granted_on"), [
+    ('"Resource": "*"', ("arn:aws:iam::111122223333:role/app/*",)),
+    ('"Resource": "arn:aws:iam::111122223333:role/*"', ("arn:aws:iam::111122223333:role/app/*",)),
+    ('"Resource": "arn:aws:iam::111122223333:role/app/web"', ("arn:aws:iam::111122223333:role/app/web",)),
+    ('"Resource": "arn:aws:iam::111122223333:role/*-web"', ("arn:aws:iam::111122223333:role/*-web",)),  # they meet
+    ('"NotResource": "arn:aws:iam::111122223333:role/ops/*"', ("arn:aws:iam::111122223333:role/app/*",)),
+    ('"NotResource": "arn:aws:iam::111122223333:role/*"', None),  # the exceptions are all left out
+    ('"Resource": "arn:aws:iam::111122223333:role/ops/*"', None),
+])
+def test_a_deny_with_not_resource_leaves_the_grant_on_its_exceptions(
+        model: PermissionModel, allowed_on: str, granted_on: tuple[str, ...] | None) -> None:
+    effective = model.effective([policy(
+        f'{{"Effect": "Allow", "Action": ["iam:PassRole", "iam:GetRole"], {allowed_on}}}, '
+        '{"Effect": "Deny", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::111122223333:role/app/*"}')])
+    assert [grant.resources for grant in effective.grants_for("iam:PassRole")] == ([granted_on] if granted_on else [])
+    (get_role,) = effective.grants_for("iam:GetRole")  # not denied: on what the Allow names
+    assert get_role.source is effective.grants[-1].source
+    assert "iam:passrole" not in get_role.actions
+    (left,) = model.allows_left(effective.grants[0].policy)  # the statement once, with the actions it has left
+    assert left.statement.index == 0 and ("iam:passrole" in left.actions) is (granted_on is not None)

@@ -526,6 +526,13 @@ def test_a_deny_of_passrole_on_every_role_of_the_users_own_account_stops_the_esc
     assert _pass_and_run([other_account]) == [("high", "any")]
 
 
+def test_a_deny_of_passrole_outside_one_path_leaves_it_on_that_path_as_an_allow_on_it_would() -> None:
+    app_roles = "arn:aws:iam::111122223333:role/app/*"
+    assert _pass_and_run([{"Effect": "Deny", "Action": "iam:PassRole", "NotResource": app_roles}]) == [
+        ("medium", "specific")]
+    assert _pass_and_run([{"Effect": "Deny", "Action": "iam:PassRole", "NotResource": "*"}]) == [("high", "any")]
+
+
 _OPEN_TRUST = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
 _ORG_FENCE = ('{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", '
               '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
