@@ -224,3 +224,33 @@ def test_a_policy_written_as_json_text_with_a_syntax_error_is_a_syntax_error_at_
         ("syntax-error", 14, 23, "ManagedPolicy:Quoted is not a JSON policy document: expected a key in double "
                                  "quotes (a trailing comma before '}'?) (line 1, column 27 of the string)")]
     assert {f.rule_id for f in findings(loaded)} == {"IAM100"}
+
+
+def test_the_resources_of_a_for_each_loop_are_checked_with_the_loop_identifier_as_a_placeholder() -> None:
+    template = """Transform: AWS::LanguageExtensions
+Resources:
+  Fn::ForEach::TeamRoles:
+    - Team
+    - [analytics, billing]
+    - ${Team}Role:
+        Type: AWS::IAM::Role
+        Metadata: {iam-audit: {ignore: [IAM034]}}
+        Properties:
+          RoleName: !Sub ${Team}-role
+          AssumeRolePolicyDocument:
+            Statement: [{Effect: Allow, Principal: {AWS: '*'}, Action: sts:AssumeRole}]
+          Policies:
+            - PolicyName: !Ref Team
+              PolicyDocument:
+                Statement:
+                  - Effect: Allow
+                    Action: s3:GetObject
+                    Resource: !Sub arn:aws:s3:::${Team}-data/*
+"""
+    loaded = load(template)
+    (role,) = loaded.principals
+    assert role.name == "{{Team}}Role"
+    assert [p.label for p in role.inline_policies] == ["inline:{{Team}}"]
+    assert role.inline_policies[0].statements[0].resources == ("arn:aws:s3:::{{Team}}-data/*",)
+    assert [s.pointer for s in loaded.suppressions] == ["/Resources/Fn::ForEach::TeamRoles/2/${Team}Role"]
+    assert ("IAM035", 12, 58) in {(f.rule_id, f.location.line, f.location.column) for f in findings(loaded)}

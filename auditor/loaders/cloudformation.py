@@ -98,8 +98,8 @@ def is_cloudformation(data: Any) -> bool:
         return True
     resources = data.get("Resources")
     return isinstance(resources, dict) and any(
-        isinstance(r, dict) and isinstance(r.get("Type"), str) and r["Type"].startswith(("AWS::", "Custom::"))
-        for r in resources.values()
+        (isinstance(r, dict) and isinstance(r.get("Type"), str) and r["Type"].startswith(("AWS::", "Custom::")))
+        or str(key).startswith(_FOR_EACH) for key, r in resources.items()
     )
 
 
@@ -425,8 +425,9 @@ def _as_text(value: Any) -> str:
     return "{{unresolved}}"
 
 
-def metadata_suppressions(resource: dict[str, Any], logical_id: str, source: Source) -> list[InlineSuppression]:
-    """``Metadata: {iam-audit: {ignore: [IAM012, {rule: IAM003, reason: ...}]}}`` on a resource."""
+def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: str,
+                          source: Source) -> list[InlineSuppression]:
+    """``Metadata: {iam-audit: {ignore: [IAM012, {rule: IAM003, reason: ...}]}}`` on the resource at ``pointer``."""
     metadata = resource.get("Metadata")
     settings = metadata.get("iam-audit") if isinstance(metadata, dict) else None
     ignore = settings.get("ignore") if isinstance(settings, dict) else None
@@ -434,7 +435,6 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, source: Sou
         ignore = [ignore]
     if not isinstance(ignore, list):
         return []
-    pointer = join_pointer("/Resources", logical_id)
     default_reason = f"CloudFormation Metadata of {logical_id}"
     found = []
     for item in ignore:
@@ -452,10 +452,12 @@ def load_cloudformation(template: dict[str, Any], source: Source,
     result = LoadResult(files=1)
     resolver = _Resolver(template)
     template_source = _TemplateSource(source)
-    resources = template.get("Resources")
-    if not isinstance(resources, dict):
+    written_resources = template.get("Resources")
+    if not isinstance(written_resources, dict):
         result.not_checked.append(f"{source.display_path}: template has no Resources")
         return result
+    template_resources = list(_template_resources(written_resources, "/Resources", ()))
+    resources = {logical_id: resource for logical_id, resource, _ in template_resources}
 
     principal_parts: dict[str, dict[str, Any]] = {}
     standalone_policies: dict[str, Policy] = {}
@@ -551,15 +553,18 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                                           "managed policy nor a SAM policy template")
         result.counts["roles"] += 1
 
-    for logical_id, resource in resources.items():
+    for logical_id, resource, resource_pointer in template_resources:
         if not isinstance(resource, dict):
+            if logical_id.startswith(_FOR_EACH):
+                result.not_checked.append(f"{source.display_path}: {logical_id}: a loop not written as "
+                                          "[Identifier, Collection, {OutputKey: Resource}]")
             continue
-        result.suppressions.extend(metadata_suppressions(resource, logical_id, source))
+        result.suppressions.extend(metadata_suppressions(resource, logical_id, resource_pointer, source))
         rtype = resource.get("Type")
         props = resource.get("Properties")
         if not isinstance(rtype, str) or not isinstance(props, dict):
             continue
-        pointer = join_pointer(join_pointer("/Resources", logical_id), "Properties")
+        pointer = join_pointer(resource_pointer, "Properties")
         if rtype in PRINCIPAL_TYPES:
             kind = PRINCIPAL_TYPES[rtype]
             name_key = {"role": "RoleName", "user": "UserName", "group": "GroupName"}[kind]
@@ -663,6 +668,41 @@ def _resolved_name(resolver: _Resolver, value: Any, logical_id: str) -> str:
     """A resource's name property as deployed (``!Sub`` resolved), or its logical id when it is not a string."""
     name = resolver.resolve(value)
     return name if isinstance(name, str) else logical_id
+
+
+_FOR_EACH = "Fn::ForEach::"
+
+
+def _template_resources(written: dict[str, Any], pointer: str,
+                        loop_identifiers: tuple[str, ...]) -> Iterator[tuple[str, Any, str]]:
+    """(logical id, resource, its pointer) of each resource of the template. The fragment of a
+    ``Fn::ForEach::Loop`` (AWS::LanguageExtensions) gives its resources once, with the loop's identifier as a value
+    known only when the stack is deployed (``${Team}Role`` as ``{{Team}}Role``)."""
+    for key, value in written.items():
+        at = join_pointer(pointer, key)
+        if key.startswith(_FOR_EACH) and isinstance(value, list) and len(value) == 3 \
+                and isinstance(value[0], str) and isinstance(value[2], dict):
+            yield from _template_resources(value[2], join_pointer(at, 2), (*loop_identifiers, value[0]))
+        else:
+            yield _with_placeholders(key, loop_identifiers), _with_placeholders(value, loop_identifiers), at
+
+
+def _with_placeholders(value: Any, identifiers: tuple[str, ...]) -> Any:
+    """``value`` with each loop identifier (``${Team}``, ``&{Team}``, ``!Ref Team``) as the placeholder ``{{Team}}``."""
+    if not identifiers:
+        return value
+    if isinstance(value, str):
+        for identifier in identifiers:
+            value = value.replace("${" + identifier + "}", "{{" + identifier + "}}").replace(
+                "&{" + identifier + "}", "{{" + identifier + "}}")
+        return value
+    if isinstance(value, list):
+        return [_with_placeholders(item, identifiers) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and value.get("Ref") in identifiers:
+        return "{{" + value["Ref"] + "}}"
+    return {_with_placeholders(key, identifiers): _with_placeholders(item, identifiers) for key, item in value.items()}
 
 
 def _managed_policy_named(arn: Any, resources: dict[str, Any]) -> str | None:
