@@ -18,8 +18,9 @@ The model follows IAM's evaluation logic for identity policies:
   the principal's account is known (``effective(..., account=...)``), a Deny on every role (user, policy...) of that
   account covers them as a Deny naming every account does;
 - a permissions boundary (``effective(policies, boundary)``) lets through only the actions one of
-  its ``Allow`` statements names, and its ``Deny`` statements deny as the principal's own do. Its
-  resources and conditions are not intersected with the grants': what remains is an upper bound.
+  its ``Allow`` statements names, on the resources those statements name too (a grant is split where the
+  boundary lets its actions on different resources), and its ``Deny`` statements deny as the principal's own do.
+  Its conditions are not weighed: what remains is an upper bound.
 
 SCPs, session policies and resource policies are out of scope: the model answers "what do these
 identity policies allow", which is an upper bound of what the principal can do.
@@ -195,10 +196,11 @@ class PermissionModel:
         self._compiled: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._allows_left: dict[int, tuple[Policy, tuple[CompiledStatement, ...]]] = {}
         self._pairs: dict[tuple[int, int], tuple[CompiledStatement, CompiledStatement, bool, bool]] = {}
-        self._boundaries: dict[int, tuple[Policy, frozenset[str], list[CompiledStatement]]] = {}
+        self._boundaries: dict[int, tuple[Policy, _Boundary]] = {}
         self._denied_everywhere: dict[tuple[int, int, str | None],
                                       tuple[CompiledStatement, CompiledStatement, frozenset[str]]] = {}
-        self._bounded_allows: dict[tuple[int, int], tuple[CompiledStatement, Policy, CompiledStatement]] = {}
+        self._bounded_allows: dict[tuple[int, int],
+                                   tuple[CompiledStatement, Policy, tuple[CompiledStatement, ...]]] = {}
 
     @property
     def all_actions(self) -> frozenset[str]:
@@ -316,10 +318,10 @@ class PermissionModel:
                     continue
                 (allows if compiled.is_allow else denies).append(compiled)
         if boundary is not None:
-            bounded, boundary_denies = self._boundary(boundary)
-            denies.extend(boundary_denies)
-            allows = [self._within(allow, boundary, bounded) for allow in allows
-                      if not allow.actions.isdisjoint(bounded)]
+            limits = self._boundary(boundary)
+            denies.extend(limits.denies)
+            allows = [part for allow in allows if not allow.actions.isdisjoint(limits.actions)
+                      for part in self._within(allow, boundary, limits)]
         grants: list[Grant] = []
         differences: dict[tuple[int, int], frozenset[str]] = {}  # repeated Allows share one result
         for allow in allows:
@@ -353,31 +355,40 @@ class PermissionModel:
                               for source, part in _left_on_exceptions(allow, actions, recorded))
         return EffectivePermissions(tuple(grants), tuple(denies))
 
-    def _boundary(self, boundary: Policy) -> tuple[frozenset[str], list[CompiledStatement]]:
-        """(the actions the boundary's Allows name, its Denies), memoised per boundary policy."""
+    def _boundary(self, boundary: Policy) -> _Boundary:
+        """What the boundary lets through, memoised per boundary policy."""
         entry = self._boundaries.get(id(boundary))
         if entry is None or entry[0] is not boundary:
-            bounded: set[str] = set()
+            actions: set[str] = set()
+            anywhere: set[str] = set()
+            allows = []
             denies = []
             for compiled in self.compile(boundary):
                 if compiled.never_applies or not compiled.actions:
                     continue
-                if compiled.is_allow:
-                    bounded |= compiled.actions
-                else:
+                if not compiled.is_allow:
                     denies.append(compiled)
-            entry = self._boundaries[id(boundary)] = (boundary, frozenset(bounded), denies)
-        return entry[1], entry[2]
+                    continue
+                actions |= compiled.actions
+                if compiled.any_resource:
+                    anywhere |= compiled.actions
+                else:
+                    allows.append(compiled)
+            entry = self._boundaries[id(boundary)] = (boundary, _Boundary(
+                frozenset(actions), frozenset(anywhere), tuple(allows), tuple(denies)))
+        return entry[1]
 
-    def _within(self, allow: CompiledStatement, boundary: Policy, bounded: frozenset[str]) -> CompiledStatement:
-        """The Allow with only the actions the boundary lets through; one object per pair, so that what is
-        memoised per statement (Deny interactions) serves every principal with that boundary."""
-        if allow.actions <= bounded:
-            return allow
+    def _within(self, allow: CompiledStatement, boundary: Policy, limits: _Boundary
+                ) -> tuple[CompiledStatement, ...]:
+        """The Allow in parts, each with actions the boundary lets through and the resources both name for them;
+        one set of objects per pair, so that what is memoised per statement (Deny interactions) serves every
+        principal with that boundary."""
+        if allow.actions <= limits.anywhere:
+            return (allow,)
         key = (id(allow), id(boundary))
         entry = self._bounded_allows.get(key)
         if entry is None or entry[0] is not allow or entry[1] is not boundary:
-            entry = self._bounded_allows[key] = (allow, boundary, replace(allow, actions=allow.actions & bounded))
+            entry = self._bounded_allows[key] = (allow, boundary, _parts_within(allow, limits))
         return entry[2]
 
     def _actions_denied_everywhere(self, allow: CompiledStatement, deny: CompiledStatement,
@@ -440,6 +451,35 @@ class PermissionModel:
 def permission_model(catalog: Catalog) -> PermissionModel:
     """The shared model of a catalogue (so memoised compilations are reused across rules)."""
     return PermissionModel(catalog)
+
+
+@dataclass(frozen=True, slots=True)
+class _Boundary:
+    """A permissions boundary as it limits grants."""
+
+    actions: frozenset[str]
+    """What its Allow statements name."""
+    anywhere: frozenset[str]
+    """What they name on every resource."""
+    allows: tuple[CompiledStatement, ...]
+    """Its Allow statements on some resources only."""
+    denies: tuple[CompiledStatement, ...]
+
+
+def _parts_within(allow: CompiledStatement, limits: _Boundary) -> tuple[CompiledStatement, ...]:
+    """The Allow's actions that the boundary lets through, grouped by the resources the boundary lets them on, each
+    group on what both the Allow and the boundary name."""
+    on_any_resource = allow.actions & limits.anywhere
+    parts = [replace(allow, actions=on_any_resource)] if on_any_resource else []
+    resources_of: dict[tuple[str, ...], set[str]] = {}
+    for action in (allow.actions & limits.actions) - limits.anywhere:
+        patterns = tuple(dict.fromkeys(p for s in limits.allows if action in s.actions for p in s.resources))
+        resources_of.setdefault(patterns, set()).add(action)
+    for patterns in sorted(resources_of):
+        narrowed = restricted_to(allow, patterns)
+        if narrowed is not None:
+            parts.append(replace(narrowed, actions=frozenset(resources_of[patterns])))
+    return tuple(parts)
 
 
 def _left_on_exceptions(allow: CompiledStatement, actions: frozenset[str], denies: Iterable[CompiledStatement]

@@ -232,3 +232,19 @@ def test_a_deny_with_not_resource_leaves_the_grant_on_its_exceptions(
     assert "iam:passrole" not in get_role.actions
     (left,) = model.allows_left(effective.grants[0].policy)  # the statement once, with the actions it has left
     assert left.statement.index == 0 and ("iam:passrole" in left.actions) is (granted_on is not None)
+
+
+def test_a_boundary_lets_each_action_through_on_the_resources_it_names_for_it(model: PermissionModel) -> None:
+    boundary = policy('{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/app/*"}, '
+                      '{"Effect": "Allow", "Action": ["iam:PassRole", "iam:GetRole"], '
+                      '"Resource": "arn:aws:iam::1:role/ci"}, '
+                      '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}')
+    effective = model.effective([policy('{"Effect": "Allow", "Action": "*", "Resource": "*"}')], boundary)
+    assert {action: [grant.resources for grant in effective.grants_for(action)]
+            for action in ("iam:PassRole", "iam:GetRole", "s3:GetObject")} == {
+        "iam:PassRole": [("arn:aws:iam::1:role/app/*", "arn:aws:iam::1:role/ci")],
+        "iam:GetRole": [("arn:aws:iam::1:role/ci",)],
+        "s3:GetObject": [("*",)]}
+    assert effective.allowed() == {"iam:passrole", "iam:getrole", "s3:getobject"}
+    assert model.effective([policy('{"Effect": "Allow", "Action": "iam:GetRole", "Resource": '
+                                   '"arn:aws:iam::1:role/ops/*"}')], boundary).grants == ()

@@ -533,6 +533,14 @@ def test_a_deny_of_passrole_outside_one_path_leaves_it_on_that_path_as_an_allow_
     assert _pass_and_run([{"Effect": "Deny", "Action": "iam:PassRole", "NotResource": "*"}]) == [("high", "any")]
 
 
+def test_a_boundary_that_lets_passrole_through_on_one_path_only_leaves_it_there() -> None:
+    run = {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}
+    app_roles = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/app/*"}
+    assert _pass_and_run(boundary=[app_roles, run]) == [("medium", "specific")]
+    assert _pass_and_run(boundary=[app_roles, run, dict(app_roles, Resource="*")]) == [("high", "any")]
+    assert _pass_and_run(boundary=[dict(app_roles, Resource="arn:aws:s3:::b/*"), run]) == []
+
+
 _OPEN_TRUST = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
 _ORG_FENCE = ('{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", '
               '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')
