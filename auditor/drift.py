@@ -946,11 +946,10 @@ def compare_principal(
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])
     _compare(report, _Compiler(catalog, principal), comparisons, given, principal.arn)
-    from auditor.checks.wildcards import narrowing_boundary
+    from auditor.checks.wildcards import boundary_limits, boundary_reference
     from auditor.engine import CheckContext
 
-    boundary = principal.permissions_boundary
-    bounded = bool(added_managed) and narrowing_boundary(boundary, CheckContext(catalog))
+    bounded = bool(added_managed) and boundary_limits(principal, CheckContext(catalog))
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)
@@ -962,7 +961,7 @@ def compare_principal(
         through = " (through a group)" if arn in group_arns and arn not in principal.attached_policy_arns else ""
         report.add("IAM906", f"{principal.name} has {name} attached{through}, which {baseline.ref} does not document"
                    + (" (its document is not in the input)" if unknown else "")
-                   + (f", within the permissions boundary {boundary.label or ''}" if bounded and boundary else ""),
+                   + (f", within the permissions boundary {boundary_reference(principal)}" if bounded else ""),
                    {"added_managed_policies": [arn], "contents_unknown": unknown}, severity=severity,
                    attachment=arn)
     for arn in missing_managed:

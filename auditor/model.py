@@ -301,6 +301,8 @@ class Principal:
     trust_policy: Policy | None = None
     permissions_boundary: Policy | None = None
     missing_policy_arns: tuple[str, ...] = ()
+    missing_boundary_arn: str | None = None
+    """The ARN of its permissions boundary when the input does not hold the boundary's document."""
 
     @property
     def subject(self) -> Subject:

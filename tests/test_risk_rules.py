@@ -541,6 +541,30 @@ def test_a_boundary_that_lets_passrole_through_on_one_path_only_leaves_it_there(
     assert _pass_and_run(boundary=[dict(app_roles, Resource="arn:aws:s3:::b/*"), run]) == []
 
 
+@pytest.mark.parametrize(("boundary", "iam006"), [
+    ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "medium"),  # AWS managed, not administrator access: it limits
+    ("arn:aws:iam::aws:policy/AdministratorAccess", "critical"),  # limits nothing
+    ("arn:aws:iam::111122223333:policy/bnd", "critical"),  # cannot be weighed: the findings say so
+])
+def test_a_permissions_boundary_not_in_the_export_is_listed_and_weighed_by_name_or_named_in_findings(
+        boundary: str, iam006: str) -> None:
+    document = json.loads(_bounded_role([]))
+    role = document["RoleDetailList"][0]
+    role["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary}
+    role["AttachedManagedPolicies"].append({"PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    loaded = load_text(json.dumps(document), "account.json", LoadOptions())
+    assert f"role r1: permissions boundary {boundary} is not in the export, so it was not weighed: its findings are " \
+           "what its policies allow without the boundary, which may allow less" in loaded.not_checked
+    reported = {f.rule_id: f for f in run_rules(loaded, RULES, CheckContext(load_catalog()),
+                                                 Selection(select=frozenset({"IAM006", "IAM012"})))}
+    unweighed = f"(its permissions boundary {boundary} is not in the input, so it was not weighed: it may allow less)"
+    assert reported["IAM006"].severity.value == iam006
+    assert (unweighed in reported["IAM006"].message) is boundary.endswith("/bnd")
+    assert reported["IAM012"].severity.value == "high"  # what its policies allow: the boundary's document is unknown
+    assert reported["IAM012"].message.endswith(unweighed)
+    assert reported["IAM012"].details["permissions_boundary_not_in_input"] == boundary
+
+
 _OPEN_TRUST = '{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}'
 _ORG_FENCE = ('{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", '
               '"Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}')

@@ -47,7 +47,7 @@ from auditor.checks._risk import (
     service_matches,
 )
 from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
-from auditor.checks.wildcards import narrowing_boundary
+from auditor.checks.wildcards import boundary_limits, unweighed_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
 from auditor.model import (
@@ -373,8 +373,7 @@ def _administrator(principal: Principal, context: CheckContext) -> str | None:
     cache = run_cache(context, "escalation_administrators")
     if id(principal) not in cache:
         why = None
-        boundary = principal.permissions_boundary
-        if not narrowing_boundary(boundary, context):  # as IAM006 weighs an attached AWS managed policy
+        if not boundary_limits(principal, context):  # as IAM006 weighs an attached AWS managed policy
             privileged = load_privileged_managed_policies()
             why = next((name for arn in principal.attached_policy_arns
                         if ":iam::aws:policy/" in arn and (name := arn.rpartition("/")[2]) in privileged
@@ -417,25 +416,30 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     if targets:
         target, why = targets[0]
         limit = f" on {target.kind} {target.name}, an administrator ({why})"
+    details: dict[str, Any] = {
+        "path": path.id,
+        "title": path.title,
+        "actions": actions,
+        "policies": policies,
+        "target": path.target,
+        "resource_scope": "specific" if specific else "any",
+        "impact": path.impact,
+        "reference": path.reference,
+        "known_as": list(path.known_as),
+    }
+    message = f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}"
+    if principal is not None and principal.missing_boundary_arn is not None:
+        message += unweighed_boundary(principal)
+        details["permissions_boundary_not_in_input"] = principal.missing_boundary_arn
     return Hit(
-        f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}",
+        message,
         pointer=anchor.statement.pointer,
         statement=anchor.statement,
         policy=anchor.policy if principal is not None else None,
         # Changing IAM or passing a role yields the new permissions at once; taking over an existing
         # instance, function or stack, or assuming a role, pays only if that resource is privileged.
         severity=None if method.direct and (not specific or targets) else Severity.MEDIUM,
-        details={
-            "path": path.id,
-            "title": path.title,
-            "actions": actions,
-            "policies": policies,
-            "target": path.target,
-            "resource_scope": "specific" if specific else "any",
-            "impact": path.impact,
-            "reference": path.reference,
-            "known_as": list(path.known_as),
-        },
+        details=details,
     )
 
 

@@ -99,15 +99,15 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             details["conditions"] = [f"{c.operator}:{c.key}" for c in statement.conditions]
         holders = context.holders(policy)
         severity = None
-        if holders and all(narrowing_boundary(boundary, context) for _, boundary in holders):
+        if holders and all(boundary_limits(holder, context) for holder, _ in holders):
             # in effect only for users and roles whose boundaries allow less: only what both allow is granted
-            principal, boundary = holders[0]
-            assert boundary is not None  # narrowing_boundary holds of it
+            principal = holders[0][0]
             others = f" and {len(holders) - 1} more" if len(holders) > 1 else ""
-            message += (f", but the permissions boundary {boundary_name(boundary)} of {principal.kind} {principal.name}"
-                        f"{others} allows less, and only what both allow is granted (IAM012 weighs the two together)")
+            message += (f", but the permissions boundary {boundary_name(principal)} of {principal.kind} "
+                        f"{principal.name}{others} allows less, and only what both allow is granted (IAM012 weighs "
+                        "the two together)")
             severity = Severity.MEDIUM
-            details["permissions_boundaries"] = sorted({b.label or "" for _, b in holders if b is not None})
+            details["permissions_boundaries"] = sorted({boundary_reference(holder) or "" for holder, _ in holders})
         yield Hit(message, statement=st, details=details, severity=severity)
 
 
@@ -327,8 +327,39 @@ def narrowing_boundary(boundary: Policy | None, context: CheckContext) -> bool:
     return boundary is not None and not any(full_admin(s, context) for s in _allow_statements(boundary, context))
 
 
-def boundary_name(boundary: Policy) -> str:
+def boundary_limits(principal: Principal, context: CheckContext) -> bool:
+    """Whether the principal's permissions boundary limits it. One whose document the input does not hold does when it
+    is an AWS managed policy that does not grant every action: of those, only the critical ones of
+    ``rules/privileged-managed-policies.yaml`` (AdministratorAccess) do."""
+    if principal.missing_boundary_arn is None:
+        return narrowing_boundary(principal.permissions_boundary, context)
+    name = aws_managed_policy_name(principal.missing_boundary_arn)
+    known = load_privileged_managed_policies().get(name) if name is not None else None
+    return name is not None and (known is None or known.severity is not Severity.CRITICAL)
+
+
+def aws_managed_policy_name(arn: str) -> str | None:
+    return arn.rpartition("/")[2] if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
+
+
+def boundary_name(principal: Principal) -> str:
+    boundary = principal.permissions_boundary
+    if boundary is None:
+        return (principal.missing_boundary_arn or "").rpartition("/")[2]
     return boundary.subject.name if boundary.subject is not None else boundary.label or ""
+
+
+def boundary_reference(principal: Principal) -> str | None:
+    """The ARN (or label) of the principal's permissions boundary, whether or not the input holds its document."""
+    boundary = principal.permissions_boundary
+    return boundary.label if boundary is not None else principal.missing_boundary_arn
+
+
+def unweighed_boundary(principal: Principal) -> str:
+    """What a finding on the principal says when its permissions boundary could not be weighed."""
+    arn = principal.missing_boundary_arn
+    return f" (its permissions boundary {arn} is not in the input, so it was not weighed: it may allow less)" \
+        if arn else ""
 
 
 @RULES.rule(
@@ -339,7 +370,9 @@ def boundary_name(boundary: Policy) -> str:
          "`PowerUserAccess`, `IAMFullAccess`, `AWSOrganizationsFullAccess` (high); medium when a permissions "
          "boundary that is not itself administrator access limits the principal. It needs no copy of the "
          "policy's document, so it works on CloudFormation templates and on exports that leave AWS managed "
-         "policies out.",
+         "policies out. A permissions boundary whose document the export lacks is weighed by name when it is an "
+         "AWS managed policy (any but `AdministratorAccess` limits); a customer managed one cannot be weighed, "
+         "and the finding says so.",
     why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
         "integration role ends up owning the account; every scoped policy beside it stops mattering.",
     example='"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]',
@@ -352,19 +385,23 @@ def boundary_name(boundary: Policy) -> str:
 )
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
-    boundary = principal.permissions_boundary
-    bounded = narrowing_boundary(boundary, context)
+    bounded = boundary_limits(principal, context)
+    # an AWS managed boundary the input lacks is weighed by name: it limits, or it is administrator access
+    unweighed = "" if aws_managed_policy_name(principal.missing_boundary_arn or "") else unweighed_boundary(principal)
     for arn in principal.attached_policy_arns:
-        name = arn.rpartition("/")[2]
-        known = privileged.get(name) if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn else None
+        name = aws_managed_policy_name(arn)
+        known = privileged.get(name) if name is not None else None
         if known is None:
             continue
         details: dict[str, object] = {"policy_arn": arn}
         message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}"
         severity = known.severity
-        if bounded and boundary is not None:
-            message += (f", but its permissions boundary {boundary_name(boundary)} allows less, and only what both "
+        if bounded:
+            message += (f", but its permissions boundary {boundary_name(principal)} allows less, and only what both "
                         "allow is granted (IAM012 weighs the two together)")
             severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
-            details["permissions_boundary"] = boundary.label
+            details["permissions_boundary"] = boundary_reference(principal)
+        elif unweighed:
+            message += unweighed
+            details["permissions_boundary_not_in_input"] = principal.missing_boundary_arn
         yield Hit(message, pointer=principal.attachment_pointer(arn), severity=severity, details=details)

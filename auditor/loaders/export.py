@@ -205,10 +205,18 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             result.policies.append(policy)
         return tuple(policies)
 
-    def boundary(entry: dict[str, Any]) -> Policy | None:
+    def boundary(entry: dict[str, Any], who: str) -> tuple[Policy | None, str | None]:
+        """(the principal's permissions boundary, the ARN of one whose document is not in the export: noted)."""
         value = entry.get("PermissionsBoundary")
         arn = value.get("PermissionsBoundaryArn") if isinstance(value, dict) else None
-        return managed.get(arn) if isinstance(arn, str) else None
+        if not isinstance(arn, str):
+            return None, None
+        if arn in managed:
+            return managed[arn], None
+        why = unusable.get(arn, "is not in the export")
+        result.not_checked.append(f"{who}: permissions boundary {arn} {why}, so it was not weighed: its findings are "
+                                  "what its policies allow without the boundary, which may allow less")
+        return None, arn
 
     def entries(list_key: str, name_key: str) -> Iterator[tuple[str, dict[str, Any], str]]:
         """The well-formed entries of one detail list as (pointer, entry, name); a malformed one is reported."""
@@ -237,6 +245,7 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
         own = inline(entry, "UserPolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
         group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, source) if isinstance(g, str))
+        bounded_by, missing_boundary = boundary(entry, f"user {name}")
         group_policies: list[Policy] = []
         group_arns: list[str] = []
         for group in group_names:
@@ -249,8 +258,8 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             Principal("user", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, group_names=group_names,
                       group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
-                      permissions_boundary=boundary(entry),
-                      missing_policy_arns=missing)
+                      permissions_boundary=bounded_by, missing_policy_arns=missing,
+                      missing_boundary_arn=missing_boundary)
         )
         _note_missing(result, f"user {name}", missing, unusable)
         result.counts["users"] += 1
@@ -266,10 +275,12 @@ def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NES
             result.policies.append(trust)
         own = inline(entry, "RolePolicyList", pointer, subject)
         arns, found, missing = attached(entry, pointer)
+        bounded_by, missing_boundary = boundary(entry, f"role {name}")
         result.principals.append(
             Principal("role", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
                       attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
-                      permissions_boundary=boundary(entry), missing_policy_arns=missing)
+                      permissions_boundary=bounded_by, missing_policy_arns=missing,
+                      missing_boundary_arn=missing_boundary)
         )
         _note_missing(result, f"role {name}", missing, unusable)
         result.counts["roles"] += 1
