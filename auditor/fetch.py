@@ -8,7 +8,9 @@ of our own: ``iam_audit`` (run metadata and what could not be read) and, with
 Exit codes: 0 when every account could be exported, also when some parts are missing (a
 warning names each missing part on stderr and the file lists them under
 ``iam_audit.incomplete``); 2 for a usage or environment error and when nothing at all could
-be exported (no credentials, every AssumeRole denied, every read denied).
+be exported (no credentials, every AssumeRole denied, the IAM part of no account read). An
+account whose IAM part (``GetAccountAuthorizationDetails``) could not be read is not exported,
+with or without ``--resource-policies``: its resource policies alone would check clean.
 
 boto3 is imported inside functions: importing it costs more than the rest of the CLI.
 """
@@ -164,7 +166,7 @@ class _AccountAccumulator:
     authorization: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in AUTHORIZATION_LISTS})
     resource_policies: list[dict[str, Any]] = field(default_factory=list)
     incomplete: list[IncompletePart] = field(default_factory=list)
-    parts_read: int = 0
+    authorization_read: bool = False
 
 
 class _Retrier:
@@ -765,9 +767,9 @@ class _Run:
                         for part_name, read in parts:
                             futures[pool.submit(read)] = (accumulator, part_name)
                         continue
-                    accumulator.parts_read += 1
                     if what == "iam:GetAccountAuthorizationDetails":
                         accumulator.authorization = result
+                        accumulator.authorization_read = True
                     else:
                         found, missing = result
                         accumulator.resource_policies.extend(found)
@@ -792,7 +794,7 @@ class _Run:
             account = accumulator.account
             account_id = account.account_id if account else accumulator.target.account_id
             incomplete = sorted(accumulator.incomplete, key=lambda part: part.what)
-            if account is None or accumulator.parts_read == 0:
+            if account is None or not accumulator.authorization_read:
                 status = "failed"
             else:
                 status = "partial" if incomplete else "complete"

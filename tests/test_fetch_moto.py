@@ -1052,22 +1052,28 @@ def test_resource_policies_follow_the_regions_asked_for(
     assert not any(record["service"] in {"sqs", "lambda", "ecr"} for record in data["ResourcePolicies"])
 
 
-def test_denied_authorization_details_still_exports_resource_policies(
-    proxy: FaultProxy, tmp_path: Path
+@pytest.mark.parametrize("fault", ["denied", "throttled"])
+@pytest.mark.parametrize("resource_policies", [False, True])
+def test_an_account_whose_iam_part_cannot_be_read_is_not_exported(
+    proxy: FaultProxy, tmp_path: Path, fault: str, resource_policies: bool
 ) -> None:
-    proxy.deny = {"GetAccountAuthorizationDetails": ""}
-    output = tmp_path / "resources-only.json"
-    outcome = fetch_accounts(
-        quick(output=output, endpoint_url=proxy.url, resource_policies=True), quiet_console()
-    )
-    assert outcome.exit_code == 0
-    assert [account.status for account in outcome.accounts] == ["partial"]
-    data = json.loads(output.read_text())
-    assert all(data[name] == [] for name in fetch.AUTHORIZATION_LISTS)
-    assert [part["what"] for part in data["iam_audit"]["incomplete"]] == [
-        "iam:GetAccountAuthorizationDetails"
-    ]
-    assert {record["service"] for record in data["ResourcePolicies"]} >= {"s3", "sqs", "kms"}
+    # its resource policies alone would check clean: the run must fail as it does without them
+    if fault == "denied":
+        proxy.deny = {"GetAccountAuthorizationDetails": ""}
+    else:  # on every attempt (few: botocore's adaptive mode slows down after each)
+        proxy.throttle = {"GetAccountAuthorizationDetails": 1000}
+    output = tmp_path / "account.json"
+    console_text = io.StringIO()
+    options = quick(output=output, endpoint_url=proxy.url, resource_policies=resource_policies, max_attempts=1,
+                    throttle_retries=0)
+    outcome = fetch_accounts(options, quiet_console())
+    fetch.report_outcome(outcome, Console(file=console_text, stderr=True, width=500))
+    assert outcome.exit_code == 2
+    assert [account.status for account in outcome.accounts] == ["failed"]
+    assert not output.exists()
+    assert console_text.getvalue().startswith(
+        f"iam-audit: error: nothing could be exported: account {HOME_ACCOUNT}: not exported: "
+        "iam:GetAccountAuthorizationDetails (")
 
 
 def test_a_fetched_key_is_compared_with_the_baseline_its_second_alias_names(
