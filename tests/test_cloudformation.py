@@ -254,3 +254,59 @@ Resources:
     assert role.inline_policies[0].statements[0].resources == ("arn:aws:s3:::{{Team}}-data/*",)
     assert [s.pointer for s in loaded.suppressions] == ["/Resources/Fn::ForEach::TeamRoles/2/${Team}Role"]
     assert ("IAM035", 12, 58) in {(f.rule_id, f.location.line, f.location.column) for f in findings(loaded)}
+
+
+LAMBDA_PERMISSIONS = """Resources:
+  Public:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !GetAtt Fn.Arn
+      Principal: "*"
+  AnyBucket:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !Ref Fn
+      Principal: s3.amazonaws.com
+  OwnBucket:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: my-function
+      Principal: s3.amazonaws.com
+      SourceAccount: !Ref AWS::AccountId
+      SourceArn: arn:aws:s3:::my-bucket
+  Organization:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: my-function
+      Principal: "*"
+      PrincipalOrgID: o-a1b2c3d4e5
+  Partner:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: 111122223333:function:my-function
+      Principal: "999988887777"
+"""
+
+
+def test_a_lambda_permission_is_checked_as_the_statement_lambda_adds_to_the_function_policy() -> None:
+    loaded = load(LAMBDA_PERMISSIONS)
+    assert loaded.not_checked == []
+    statements = {policy.label: policy.statements[0] for policy in loaded.policies}
+    assert statements["lambda:Partner"].resources == (
+        "arn:aws:lambda:{{AWS::Region}}:111122223333:function:my-function",)
+    assert [p.value for p in statements["lambda:Partner"].principals or ()] == ["arn:aws:iam::999988887777:root"]
+    assert {(c.operator, c.key) for c in statements["lambda:OwnBucket"].conditions} == {
+        ("StringEquals", "AWS:SourceAccount"), ("ArnLike", "AWS:SourceArn")}
+    found = {(f.rule_id, (f.subject or {}).get("name"), f.location.line) for f in findings(loaded)}
+    assert found == {("IAM030", "Public", 7), ("IAM034", "AnyBucket", 13)}  # each at its Principal
+
+
+def test_a_lambda_permission_without_a_principal_is_listed_as_not_checked() -> None:
+    loaded = load("Resources:\n  P:\n    Type: AWS::Lambda::Permission\n    Properties:\n"
+                  "      Action: lambda:InvokeFunction\n      FunctionName: f\n")
+    assert loaded.policies == [] and loaded.not_checked == ["stack.yaml: P: a Lambda permission without Principal"]

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor.catalog import load_catalog
+from auditor.checks import all_rules
+from auditor.engine import CheckContext, run_rules
 from auditor.loaders import LoadOptions, load_paths, load_text
 from auditor.model import PolicyKind
 from tests.conftest import FIXTURES, run_json
@@ -589,15 +592,50 @@ def test_a_plan_reads_policies_held_in_the_resource_itself_and_lists_documents_i
 
 
 def test_grants_that_are_not_policy_documents_are_listed_as_not_checked() -> None:
-    template = load_text("Resources:\n  P:\n    Type: AWS::Lambda::Permission\n    Properties:\n"
-                         "      Action: lambda:InvokeFunction\n      FunctionName: f\n      Principal: '*'\n",
+    template = load_text("Resources:\n  P:\n    Type: AWS::Lambda::LayerVersionPermission\n    Properties:\n"
+                         "      Action: lambda:GetLayerVersion\n      LayerVersionArn: arn\n      Principal: '*'\n",
                          "t.yaml", LoadOptions())
-    assert template.not_checked == ["t.yaml: P: AWS::Lambda::Permission, a permission to invoke a function (not a "
-                                    "policy document)"]
-    terraform = load_text('resource "aws_lambda_permission" "p" {\n  action = "lambda:InvokeFunction"\n'
-                          '  function_name = "f"\n  principal = "*"\n}\n', "main.tf", LoadOptions())
-    assert terraform.not_checked == ["main.tf: aws_lambda_permission.p: a permission to invoke a function (not a "
-                                     "policy document)"]
+    assert template.not_checked == ["t.yaml: P: AWS::Lambda::LayerVersionPermission, a permission to use a layer "
+                                    "version (not a policy document)"]
+    terraform = load_text('resource "aws_lambda_layer_version_permission" "p" {\n  action = "lambda:GetLayerVersion"'
+                          '\n  layer_name = "l"\n  principal = "*"\n}\n', "main.tf", LoadOptions())
+    assert terraform.not_checked == ["main.tf: aws_lambda_layer_version_permission.p: a permission to use a layer "
+                                     "version (not a policy document)"]
+
+
+LAMBDA_PERMISSION_TF = """resource "aws_lambda_permission" "public" {
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.f.function_name
+  principal     = "*"
+}
+
+resource "aws_lambda_permission" "own_bucket" {
+  action         = "lambda:InvokeFunction"
+  function_name  = "f"
+  qualifier      = "live"
+  principal      = "s3.amazonaws.com"
+  source_arn     = "arn:aws:s3:::my-bucket"
+  source_account = var.account_id
+}
+"""
+
+
+def test_terraform_lambda_permissions_are_checked_as_the_statements_lambda_adds() -> None:
+    loaded = load_text(LAMBDA_PERMISSION_TF, "main.tf", LoadOptions())
+    statements = {policy.label: policy.statements[0] for policy in loaded.policies}
+    assert statements["aws_lambda_permission.own_bucket"].resources == (
+        "arn:aws:lambda:{{region}}:{{account}}:function:f:live",)
+    assert {(c.key, c.values) for c in statements["aws_lambda_permission.own_bucket"].conditions} == {
+        ("AWS:SourceArn", ("arn:aws:s3:::my-bucket",)), ("AWS:SourceAccount", ("{{var.account_id}}",))}
+    found = [(f.rule_id, f.location.line) for f in
+             run_rules(loaded, all_rules(), CheckContext(load_catalog()))]
+    assert found == [("IAM030", 4)]  # at its principal
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "aws_lambda_permission.p", "mode": "managed", "type": "aws_lambda_permission", "name": "p",
+         "values": {"action": "lambda:InvokeFunction", "function_name": "f", "principal": "*", "qualifier": None,
+                    "source_arn": None}}]}}}
+    planned = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert [f.rule_id for f in run_rules(planned, all_rules(), CheckContext(load_catalog()))] == ["IAM030"]
 
 
 def _role_description(name: str, trusted: str, url_encoded: bool = False) -> dict:

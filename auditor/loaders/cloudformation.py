@@ -19,6 +19,7 @@ from math import prod
 from typing import Any
 
 from auditor.loaders.either import kept_items
+from auditor.loaders.lambda_permission import CONDITION_PROPERTIES, ELEMENT_OF_PROPERTY, permission_statement
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import (
@@ -70,8 +71,9 @@ RESOURCE_POLICY_TYPES = {
     "AWS::Logs::Destination": ("DestinationPolicy", "logs"),
     "AWS::Kinesis::ResourcePolicy": ("ResourcePolicy", "kinesis"),
 }
+LAMBDA_PERMISSION = "AWS::Lambda::Permission"
+"""Checked as the statement Lambda adds to the function's policy for it (see ``lambda_permission``)."""
 UNREAD_GRANT_TYPES = {
-    "AWS::Lambda::Permission": "a permission to invoke a function (not a policy document)",
     "AWS::Lambda::LayerVersionPermission": "a permission to use a layer version (not a policy document)",
     "AWS::Events::EventBusPolicy": "an event bus permission",
     "AWS::DynamoDB::Table": "a table resource policy",
@@ -527,6 +529,26 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         result.policies.append(policy)
         return policy
 
+    def read_lambda_permission(logical_id: str, props: dict[str, Any], pointer: str) -> None:
+        """The statement Lambda adds to the function's policy for the permission, located at its properties."""
+        missing = [name for name in ("Action", "FunctionName", "Principal") if name not in props]
+        if missing:
+            result.not_checked.append(f"{source.display_path}: {logical_id}: a Lambda permission without "
+                                      f"{' or '.join(missing)}")
+            return
+        statement = permission_statement(
+            resolver.resolve(props["Principal"]), resolver.resolve(props["FunctionName"]),
+            {name: props[name] for name, _, _ in CONDITION_PROPERTIES if name in props},
+            region=resolver.ref("AWS::Region"), account=resolver.ref("AWS::AccountId"))
+        statement["Action"] = props["Action"]
+        written = f"{pointer}/Statement/0"
+        template_source.moved[written] = pointer
+        for name, element in ELEMENT_OF_PROPERTY.items():
+            template_source.moved[f"{written}/{element}"] = join_pointer(pointer, name)
+        if add_policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, pointer,
+                      Subject("lambda", logical_id, None), f"lambda:{logical_id}") is not None:
+            result.counts["resource_policies"] += 1
+
     def read_sam_policies(logical_id: str, props: dict[str, Any], pointer: str) -> None:
         """``Policies`` of an AWS SAM function or state machine: the role SAM creates for it (``<Function>Role``)
         gets them."""
@@ -617,6 +639,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
                        Subject(kind, _resolved_name(resolver, props.get("Name"), logical_id), None),
                        f"{kind}:{logical_id}")
+        elif rtype == LAMBDA_PERMISSION:
+            read_lambda_permission(logical_id, props, pointer)
         elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
             result.not_checked.append(f"{source.display_path}: {logical_id}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
         elif rtype == ORGANIZATION_POLICY and "Content" in props:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+from auditor.loaders.lambda_permission import TERRAFORM_ARGUMENTS, permission_statement
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
@@ -21,6 +22,7 @@ from auditor.loaders.terraform_common import (
     EMPTY_DOCUMENT_DELETES,
     KMS_ALIAS,
     KMS_KEY_POLICY,
+    LAMBDA_PERMISSION,
     MANAGED_POLICY,
     ORGANIZATION_POLICY,
     OWNER_ATTRIBUTE,
@@ -129,6 +131,8 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                     principals.inline_policy(owner[0], target, policy)
         if rtype == MANAGED_POLICY:
             _managed_policy(principals, address, values, policies.get("policy"), arn, managed)
+        if rtype == LAMBDA_PERMISSION and managed:
+            _lambda_permission(address, values, values_pointer, arguments, source, result, limits)
         if principal_kind == "role":
             inline = values.get("inline_policy")
             if isinstance(inline, list):
@@ -308,6 +312,26 @@ def _unknown_until_apply(plan: dict[str, Any]) -> dict[str, frozenset[str]]:
         if isinstance(after_unknown, dict) and isinstance(change.get("address"), str):
             found[change["address"]] = frozenset(k for k, v in after_unknown.items() if v is True)
     return found
+
+
+def _lambda_permission(address: str, values: dict[str, Any], pointer: str, arguments: _Arguments, source: Source,
+                       result: LoadResult, limits: tuple[int, int]) -> None:
+    """The statement Lambda adds to the function's policy for the permission (a value known only after apply as a
+    placeholder)."""
+    given: dict[str, Any] = {}
+    for argument, name in TERRAFORM_ARGUMENTS.items():
+        if values.get(argument) is not None:
+            given[name] = values[argument]
+        elif argument in arguments.unknown.get(address, ()):
+            given[name] = "{{" + f"{address}.{argument}" + "}}"
+    if not {"Action", "FunctionName", "Principal"} <= set(given):
+        return
+    function = given["FunctionName"] + (f":{values['qualifier']}" if values.get("qualifier") else "")
+    statement = permission_statement(given["Principal"], function, given, "{{region}}", "{{account}}")
+    statement["Action"] = given["Action"]
+    if _policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, source, pointer,
+               Subject("lambda", address, None), address, result, limits) is not None:
+        result.counts["resource_policies"] += 1
 
 
 def _policy(

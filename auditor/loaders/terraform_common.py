@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from auditor.loaders.lambda_permission import ELEMENT_OF_PROPERTY, TERRAFORM_ARGUMENTS, permission_statement
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import looks_like_policy, normalize_policy, template_values
@@ -319,12 +320,13 @@ KMS_KEY_POLICY = "aws_kms_key_policy"
 ORGANIZATION_POLICY = "aws_organizations_policy"
 """Holds the policy of the key its ``key_id`` names: the key's aliases are its aliases too."""
 UNREAD_GRANTS = {
-    "aws_lambda_permission": "a permission to invoke a function (not a policy document)",
     "aws_lambda_layer_version_permission": "a permission to use a layer version (not a policy document)",
 }
 """Resources that grant access in a form iam-audit does not read: listed as not checked."""
+LAMBDA_PERMISSION = "aws_lambda_permission"
+"""Checked as the statement Lambda adds to the function's policy for it (see ``lambda_permission``)."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
-                  | frozenset(MEMBERSHIPS) | frozenset(UNREAD_GRANTS) | {KMS_ALIAS})
+                  | frozenset(MEMBERSHIPS) | frozenset(UNREAD_GRANTS) | {KMS_ALIAS, LAMBDA_PERMISSION})
 """The resources a configuration reader reads."""
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
@@ -735,6 +737,9 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         if rtype in UNREAD_GRANTS:
             self.result.not_checked.append(f"{self.source.display_path}: {address}: {UNREAD_GRANTS[rtype]}")
             return
+        if rtype == LAMBDA_PERMISSION:
+            self.lambda_permission(resource)
+            return
         literal_name = self.literal(attributes.get("name"))
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)
         subject = Subject(principal_kind or "policy", literal_name or address, None, aliases)
@@ -776,6 +781,31 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 if policy is not None:
                     principals.own_policy(address, policy)
         principals.read_attachments(rtype, address, partial(self.argument_refs, resource))
+
+    def lambda_permission(self, resource: ConfigurationResource[ExpressionT, LocationT]) -> None:
+        """The statement Lambda adds to the function's policy for the permission; each of its elements is located
+        at the argument it comes from."""
+        missing = [name for name in ("action", "function_name", "principal") if name not in resource.attributes]
+        if missing:
+            self.not_checked(f"{self.source.display_path}: {resource.address}",
+                             f"a Lambda permission without {' or '.join(missing)}")
+            return
+        values: dict[str, str] = {}
+        written = f"{resource.pointer}/Statement/0"
+        for argument, name in TERRAFORM_ARGUMENTS.items():
+            if argument in resource.attributes:
+                ref = self.argument_ref(resource, argument)
+                values[name] = ref.text if ref.text is not None else "{{" + ref.shown + "}}"
+                self.positions[f"{written}/{ELEMENT_OF_PROPERTY[name]}"] = ref.position
+        function = values["FunctionName"]
+        if "qualifier" in resource.attributes:
+            qualifier = self.argument_ref(resource, "qualifier")
+            function += ":" + (qualifier.text if qualifier.text is not None else "{{" + qualifier.shown + "}}")
+        statement = permission_statement(values["Principal"], function, values, "{{region}}", "{{account}}")
+        statement["Action"] = values["Action"]
+        self.add_policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, resource.pointer,
+                        Subject("lambda", resource.address, None), resource.address)
+        self.result.counts["resource_policies"] += 1
 
     def in_policy_language(self, address: str, attributes: Mapping[str, ExpressionT]) -> bool:
         """Whether an ``aws_organizations_policy`` is a service or resource control policy (the others, tag and
