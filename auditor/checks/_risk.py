@@ -214,6 +214,14 @@ def is_everyone(ref: PrincipalRef) -> bool:
     return (ref.type == "*" or ref.type == "AWS") and ref.value.strip() == "*"
 
 
+def only_aws_services(conditions: Sequence[Condition]) -> bool:
+    """``"Bool": {"aws:PrincipalIsAWSService": "true"}``: only AWS service principals match (acting for any
+    customer, as a service principal named in ``Principal`` does)."""
+    return any(c.key.lower() == "aws:principalisawsservice" and c.base_operator == "Bool" and not c.if_exists
+               and c.set_qualifier is None and c.values and all(str(v).lower() == "true" for v in c.values)
+               for c in conditions)
+
+
 # Keys whose concrete value confines a statement's callers to known accounts, organisations or networks.
 # Not aws:ResourceAccount, aws:ResourceOrgID or aws:ResourceOrgPaths: in a resource or trust policy they describe
 # the resource itself, whose owner every request matches, whoever makes it.

@@ -15,6 +15,7 @@ from auditor.checks._risk import (
     is_everyone,
     is_negated,
     narrowing_condition,
+    only_aws_services,
     scoping_conditions,
 )
 from auditor.checks.resources import names_every_resource_of
@@ -228,7 +229,11 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
           example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
                   '"Resource": "arn:aws:s3:::b/*"}, {"Effect": "Deny", "Principal": "*", "Action": "s3:*", '
                   '"Resource": "arn:aws:s3:::b/*"}]}', kind=PolicyKind.RESOURCE,
-                  note="a Deny of everyone with no condition refuses what the Allow grants")],
+                  note="a Deny of everyone with no condition refuses what the Allow grants"),
+          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", '
+                  '"Resource": "arn:aws:s3:::logs/*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}]}',
+                  "IAM034", kind=PolicyKind.RESOURCE,
+                  note="AWS service principals only: not public, but any customer's (IAM034)")],
 )
 def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     if policy.kind is not PolicyKind.RESOURCE:
@@ -243,6 +248,8 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             continue
         if narrowing_condition(st.conditions) is not None or denied_outside(statement, policy, context):
             continue
+        if everyone and only_aws_services(st.conditions):
+            continue  # service principals, for any customer: the confused deputy of IAM034
         writes = statement.actions & action_classes(catalog).write
         secrets = statement.actions & secret_actions()
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")

@@ -24,6 +24,7 @@ from auditor.checks._risk import (
     is_negated,
     is_own_account_principal,
     narrowing_condition,
+    only_aws_services,
     principal_account,
 )
 from auditor.checks.exposure import secret_actions
@@ -447,7 +448,11 @@ def _source_scoped(statement: Statement) -> bool:
     fix='Add `"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}` (and `aws:SourceArn` where '
         "the service documents it).",
     bad=[example(_V + '{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
-                 '"Action": "sts:AssumeRole"}]}', "IAM034", kind=PolicyKind.TRUST)],
+                 '"Action": "sts:AssumeRole"}]}', "IAM034", kind=PolicyKind.TRUST),
+         example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", '
+                 '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
+                 '"Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}]}', "IAM034",
+                 kind=PolicyKind.RESOURCE, note="every service principal: Principal * with aws:PrincipalIsAWSService")],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
                   '"Action": "sts:AssumeRole"}]}', kind=PolicyKind.TRUST),
           example(_V + '{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
@@ -465,12 +470,15 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
             continue
         services = [r for r in statement.principals or ()  # a template value ({{FindInMap}}) names no known service
                     if r.type == "Service" and r.value.strip().lower() not in exempt and "{{" not in r.value]
+        shown = ", ".join(r.value for r in services)
+        if not services and only_aws_services(statement.conditions):  # Principal "*" for service principals only
+            services = [r for r in statement.principals or () if is_everyone(r)]
+            shown = "every AWS service principal (aws:PrincipalIsAWSService)"
         if not services:
             continue
         yield Hit(
-            f"{', '.join(r.value for r in services)} may act on this "
-            f"{'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS account: add "
-            "aws:SourceAccount or aws:SourceArn",
+            f"{shown} may act on this {'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS "
+            "account: add aws:SourceAccount or aws:SourceArn",
             pointer=services[0].pointer, statement=statement,
             details={"services": [r.value for r in services]},
         )
