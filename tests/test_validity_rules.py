@@ -329,3 +329,14 @@ def test_a_boolean_global_key_of_other_policy_kinds_is_false_not_absent_in_an_id
     [finding] = [f for f in run_rules(loaded, all_rules(), CheckContext(load_catalog())) if f.rule_id == "IAM401"]
     assert finding.message.startswith("'aws:PrincipalIsAWSService' is false in every request an identity policy is "
                                       "evaluated for")
+
+
+@pytest.mark.parametrize(("operator", "effect"), [
+    ("IpAddress", "so the condition never holds"),
+    ("NotIpAddress", "so the value matches no request and the negated operator holds for every one"),
+])
+def test_a_bad_ip_value_says_what_its_operator_then_does(operator: str, effect: str) -> None:
+    deny = {"Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {operator: {"aws:SourceIp": "<my-corporate-cidr>"}}}
+    [finding] = [f for f in findings(deny) if f.rule_id == "IAM409"]
+    assert finding.message.endswith(effect)

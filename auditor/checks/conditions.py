@@ -19,6 +19,7 @@ from typing import Any
 
 from auditor.catalog import Catalog
 from auditor.checks._facts import is_every_action, run_cache, statement_actions
+from auditor.checks._risk import is_negated
 from auditor.engine import CheckContext
 from auditor.knowledge_catalog import ConditionLanguage, load_condition_language
 from auditor.model import Condition, Policy, PolicyKind, Severity, Statement, is_template_value
@@ -461,8 +462,10 @@ def _value_problem(family: str, value: Any) -> str | None:
     what="Reports a value of a `Date...`, `Numeric...` or `IpAddress`/`NotIpAddress` condition that is not a "
          "date (ISO 8601 or epoch seconds), a number, or an IP address or CIDR range. Template values and policy "
          "variables are not judged.",
-    why="IAM cannot compare such a value with the request's, so the condition never matches: an Allow grants "
-        "nothing, a Deny never applies (a time-boxed or network-fenced Deny is silently off).",
+    why="IAM cannot compare such a value with the request's, so the value matches no request: `IpAddress`, "
+        "`DateLessThan`... then never hold (an Allow grants nothing, a time-boxed Deny is silently off) and the "
+        "negated operators (`NotIpAddress`, `DateNotEquals`, `NumericNotEquals`) always hold (a network-fenced "
+        "Deny refuses every caller, the office network too).",
     example='"Condition": {"DateLessThan": {"aws:CurrentTime": "end of June"}}',
     fix="Write `2026-06-30T23:59:59Z`, `3600`, `203.0.113.0/24`.",
     bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
@@ -479,7 +482,9 @@ def bad_condition_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                                                                                          "IpAddress")):
         problem = _value_problem(family, value)
         if problem is not None:
-            yield Hit(f"{spelling} condition on {condition.key!r}: {value!r} {problem}, so it never matches",
+            effect = ("so the value matches no request and the negated operator holds for every one"
+                      if is_negated(condition) else "so the condition never holds")
+            yield Hit(f"{spelling} condition on {condition.key!r}: {value!r} {problem}, {effect}",
                       pointer=_value_pointer(condition, index), statement=statement,
                       details={"key": condition.key, "operator": condition.operator, "value": value})
 
