@@ -69,9 +69,14 @@ def test_wildcards_variables_and_placeholders_are_never_malformed(resource: str)
     ("arn:aws:sqs:useast1:123456789012:q", "Region"),
     ("arn:aws:sqs:us-east-1:12345:q", "12-digit"),
     ("arn:aws:secretsmanager:*:*:db-password", "matches no resource type"),
+    # the formats shown are those most like what was written
+    ("arn:aws:lambda:*:*:function/*", "(for instance arn:${Partition}:lambda:${Region}:${Account}:function:"),
+    ("arn:aws:cloudformation:*:*:stack", "(for instance arn:${Partition}:cloudformation:${Region}:${Account}:stack/"),
+    ("arn:aws:logs:*:*:/aws-glue/*", "(for instance arn:${Partition}:logs:${Region}:${Account}:log-group:"),
 ])
 def test_malformed_arn_messages(resource: str, fragment: str) -> None:
-    found = [f for f in findings(allow(["s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"],
+    found = [f for f in findings(allow(["s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue",
+                                        "lambda:InvokeFunction", "cloudformation:UpdateStack", "logs:PutLogEvents"],
                                        resource)) if f.rule_id == "IAM300"]
     assert len(found) == 1 and fragment in found[0].message
     assert found[0].severity.value == "medium"

@@ -300,6 +300,21 @@ def judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     return verdict
 
 
+_RESOURCE_TYPE_WORD = re.compile(r"[a-z0-9-]+")
+
+
+def _closest_formats(rest: str, formats: set[str], shown: int = 3) -> list[str]:
+    """The ARN formats whose resource part looks most like ``rest`` (``function/*`` first shows
+    ``...:function:${FunctionName}``), the resource type's name weighing most."""
+    def likeness(text: str) -> tuple[float, float, str]:
+        resource = text.split(":", 5)[-1].lower()
+        word, written = _RESOURCE_TYPE_WORD.search(resource), _RESOURCE_TYPE_WORD.search(rest)
+        by_word = difflib.SequenceMatcher(None, word.group() if word else "", written.group() if written else "")
+        return (-by_word.ratio(), -difflib.SequenceMatcher(None, resource, rest).ratio(), text)
+
+    return sorted(formats, key=likeness)[:shown]
+
+
 def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     text = opaque(resource).lower()
     if not text:
@@ -342,7 +357,7 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     if not formats and rest.startswith("/") and index.path_style(service):
         return ArnVerdict()  # API-path ARNs (/workspaces, /templates): the catalogue lists only some paths
     if not formats:
-        examples = sorted({f.text for f in index.formats(service)})[:3]
+        examples = _closest_formats(rest, {f.text for f in index.formats(service)})
         return ArnVerdict(f"{resource!r} matches no resource type of the {service!r} ARN formats "
                           f"(for instance {', '.join(examples)})", formats=())
     return ArnVerdict(formats=formats)
