@@ -345,3 +345,15 @@ def test_a_bad_ip_value_says_what_its_operator_then_does(operator: str, effect: 
             "Condition": {operator: {"aws:SourceIp": "<my-corporate-cidr>"}}}
     [finding] = [f for f in findings(deny) if f.rule_id == "IAM409"]
     assert finding.message.endswith(effect)
+
+
+@pytest.mark.parametrize(("operator", "value", "reported"), [
+    ("Bool", "true", True),  # never holds in an identity policy: the Deny never applies
+    ("BoolIfExists", "false", False),  # always holds: the Deny works as written
+    ("Bool", "false", False),
+])
+def test_principal_is_aws_service_in_an_identity_policy_is_reported_only_when_it_never_holds(
+        operator: str, value: str, reported: bool) -> None:
+    deny = {"Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*",
+            "Condition": {operator: {"aws:PrincipalIsAWSService": value}}}
+    assert ("IAM401" in ids(deny)) is reported

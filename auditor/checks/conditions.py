@@ -316,6 +316,8 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
             if info.policy_kinds is not None and policy.kind.value not in info.policy_kinds:
                 kinds = ", ".join(info.policy_kinds)
                 if info.type == "Bool":  # aws:PrincipalIsAWSService: in every request, true only for a service's
+                    if all(str(value).lower() == "false" for value in condition.values):
+                        continue  # a test of the value the key always has here: always true, harmless
                     article = "an" if policy.kind.value[0] in "aeiou" else "a"
                     where = (f"is false in every request {article} {policy.kind.value} policy is evaluated for (it "
                              f"is true only for AWS services, which {kinds} policies admit)")
