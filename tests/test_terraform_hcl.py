@@ -611,3 +611,37 @@ resource "aws_iam_policy" "b" {
     assert loaded.not_checked == [
         "main.tf: aws_iam_policy.b.policy = jsonencode(local.policy): not checked (an expression iam-audit does not "
         "evaluate; the plan from terraform show -json has its value)"]
+
+
+def test_a_deny_with_dynamic_conditions_is_left_out_rather_than_checked_as_refusing_everything() -> None:
+    loaded = load_tf('''
+data "aws_iam_policy_document" "ci" {
+  statement {
+    actions   = ["iam:PassRole", "ec2:RunInstances"]
+    resources = ["*"]
+  }
+  statement {
+    effect    = "Deny"
+    actions   = ["iam:PassRole"]
+    resources = ["*"]
+    dynamic "condition" {
+      for_each = var.regions
+      content {
+        test     = "StringNotEquals"
+        variable = "aws:RequestedRegion"
+        values   = var.regions
+      }
+    }
+  }
+}
+resource "aws_iam_policy" "ci" {
+  policy = data.aws_iam_policy_document.ci.json
+}
+''')
+    ((policy,),) = [loaded.policies]
+    assert [s.effect for s in policy.statements] == ["Allow"]
+    assert "IAM012" in {f.rule_id for f in findings(loaded)}
+    assert loaded.not_checked == [
+        'main.tf: data.aws_iam_policy_document.ci: dynamic "condition" at line 11: its statement is not checked (its '
+        "conditions are made when Terraform runs; a Deny checked as if none narrowed it would cancel grants it may "
+        "leave in place)"]

@@ -308,3 +308,19 @@ def test_dynamic_conditions_of_a_statement_are_listed_as_not_checked() -> None:
     assert loaded.not_checked == [
         f'main.tf.json: data.aws_iam_policy_document.b: dynamic "condition" at line {line}: not checked (its '
         "conditions are made when Terraform runs; the statement is checked as if none narrowed it)"]
+
+
+def test_a_deny_with_dynamic_conditions_is_left_out_rather_than_checked_as_refusing_everything() -> None:
+    text = json.dumps({"data": {"aws_iam_policy_document": {"ci": {"statement": [
+        {"actions": ["iam:PassRole"], "resources": ["*"]},
+        {"effect": "Deny", "actions": ["iam:PassRole"], "resources": ["*"],
+         "dynamic": {"condition": {"for_each": "${var.regions}", "content": {
+             "test": "StringNotEquals", "variable": "aws:RequestedRegion", "values": "${var.regions}"}}}}]}}}},
+        indent=2)
+    line = next(number for number, written in enumerate(text.splitlines(), 1) if '"condition"' in written)
+    loaded = load_tf_json(text)
+    assert [s.effect for s in loaded.policies[0].statements] == ["Allow"]
+    assert loaded.not_checked == [
+        f'main.tf.json: data.aws_iam_policy_document.ci: dynamic "condition" at line {line}: its statement is not '
+        "checked (its conditions are made when Terraform runs; a Deny checked as if none narrowed it would cancel "
+        "grants it may leave in place)"]

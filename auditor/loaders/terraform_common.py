@@ -830,15 +830,23 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             return None
         return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
 
-    def checkable_without_dynamic_blocks(self, where: str, dynamic: Sequence[tuple[str, int]]) -> bool:
+    def checkable_without_dynamic_blocks(self, where: str, effect: ExpressionT | None,
+                                         dynamic: Sequence[tuple[str, int]]) -> bool:
         """List the ``dynamic`` blocks of a data source's statement, (label, line), as not checked; False when the
         statement cannot be checked without them: dynamic principals decide whom it is about, while dynamic
-        conditions can only narrow it."""
+        conditions can only narrow it, which leaves an Allow (``effect``, the statement's) at its widest but makes
+        a Deny refuse more than it may."""
         checkable = True
+        allows = effect is None or self.literal(effect) == "Allow"
         for label, line in dynamic:
-            if label == "condition":
+            if label == "condition" and allows:
                 self.not_checked(where, f'dynamic "condition" at line {line}: not checked (its conditions are made '
                                         "when Terraform runs; the statement is checked as if none narrowed it)")
+            elif label == "condition":
+                self.not_checked(where, f'dynamic "condition" at line {line}: its statement is not checked (its '
+                                        "conditions are made when Terraform runs; a Deny checked as if none narrowed "
+                                        "it would cancel grants it may leave in place)")
+                checkable = False
             elif label in PRINCIPAL_BLOCKS:
                 self.not_checked(where, f'dynamic "{label}" at line {line}: its statement is not checked (its '
                                         "principals are made when Terraform runs)")

@@ -353,7 +353,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             dynamic = [(_block_labels(nested)[0], self.source.offset_to_position(_start(nested))[0])
                        for nested in _body_items(_child_tree(item, "body"))
                        if nested.data == "block" and _block_type(nested) == "dynamic" and _block_labels(nested)]
-            if not self.checkable_without_dynamic_blocks(where, dynamic):
+            if not self.checkable_without_dynamic_blocks(where, _attributes(item).get("effect"), dynamic):
                 left_out = True
                 continue
             marks: dict[str, int] = {}

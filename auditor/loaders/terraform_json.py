@@ -227,7 +227,7 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
             for _, block, block_pointer in _blocks(value, join_pointer(pointer, key), 0):
                 dynamic = [(labels[0], self.file.locate(dynamic_pointer)[0]) for labels, _, dynamic_pointer
                            in _blocks(block.get("dynamic"), join_pointer(block_pointer, "dynamic"), 1)]
-                if not self.checkable_without_dynamic_blocks(where, dynamic):
+                if not self.checkable_without_dynamic_blocks(where, block.get("effect"), dynamic):
                     left_out = True
                     continue
                 marks: dict[str, str] = {}
