@@ -157,10 +157,17 @@ def _rule_lists(rules: RuleSet, context: CheckContext, selection: Selection) -> 
 def check_policy(
     policy: Policy, rules: Iterable[Rule], context: CheckContext, selection: Selection
 ) -> list[Finding]:
+    """The policy's findings, each once: the variants of a statement a template writes once (one per branch of an
+    ``Fn::If`` in its Sid or Condition) often give the same finding at the same spot, which is one problem."""
     found = []
+    seen: set[tuple[str, int, int, str]] = set()
     for rule in rules:
         for hit in rule.check(policy, context):
-            found.append(_finding(rule, hit, policy, policy.source, selection))
+            finding = _finding(rule, hit, policy, policy.source, selection)
+            spot = (finding.rule_id, finding.location.line, finding.location.column, finding.message)
+            if spot not in seen:
+                seen.add(spot)
+                found.append(finding)
     return found
 
 

@@ -357,3 +357,26 @@ def test_principal_is_aws_service_in_an_identity_policy_is_reported_only_when_it
     deny = {"Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*",
             "Condition": {operator: {"aws:PrincipalIsAWSService": value}}}
     assert ("IAM401" in ids(deny)) is reported
+
+
+def test_a_statement_a_template_writes_once_gives_each_finding_once() -> None:
+    """The variants of a statement (one per Fn::If branch of its Sid) give the same finding at the same spot."""
+    template = """Conditions:
+  IsProd: !Equals [!Ref AWS::Region, us-east-1]
+Resources:
+  Bucket:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: b
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: !If [IsProd, PublicReadUs, PublicReadEu]
+            Effect: Allow
+            Principal: "*"
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::b/*
+"""
+    loaded = load_text(template, "stack.yaml", LoadOptions())
+    found = [(f.rule_id, f.location.line) for f in run_rules(loaded, RULES, CheckContext(load_catalog()))]
+    assert found == [("IAM030", 13)]
