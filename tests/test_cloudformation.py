@@ -310,3 +310,40 @@ def test_a_lambda_permission_without_a_principal_is_listed_as_not_checked() -> N
     loaded = load("Resources:\n  P:\n    Type: AWS::Lambda::Permission\n    Properties:\n"
                   "      Action: lambda:InvokeFunction\n      FunctionName: f\n")
     assert loaded.policies == [] and loaded.not_checked == ["stack.yaml: P: a Lambda permission without Principal"]
+
+
+def test_a_deny_whose_condition_principal_or_effect_is_an_if_does_not_cancel_grants() -> None:
+    template = """Parameters:
+  GuardEffect: {Type: String, AllowedValues: [Allow, Deny]}
+Resources:
+  CiPolicy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Action: [iam:PassRole, ec2:RunInstances], Resource: '*'}
+          - Effect: Deny
+            Action: iam:PassRole
+            Resource: '*'
+            Condition: !If [IsProd, {StringNotEquals: {aws:RequestedRegion: eu-west-1}}, !Ref AWS::NoValue]
+  Guard:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: !If [Strict, Deny, !Ref GuardEffect], Action: '*', Resource: '*'}
+  BucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: '*', Action: s3:GetObject, Resource: arn:aws:s3:::b/*}
+          - Effect: Deny
+            Principal: !If [Locked, {AWS: arn:aws:iam::111122223333:role/x}, '*']
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::b/*
+"""
+    loaded = load(template)
+    assert {"IAM012", "IAM001", "IAM030"} <= {finding.rule_id for finding in findings(loaded)}
+    not_counted = [note for note in loaded.not_checked if "a Deny decided at deploy time is not counted" in note]
+    assert [note.split(": ")[1] for note in not_counted] == ["ManagedPolicy:CiPolicy", "s3:BucketPolicy"]

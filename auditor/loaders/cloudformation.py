@@ -110,8 +110,8 @@ class _Resolver:
         parameters = template.get("Parameters")
         self.parameters = parameters if isinstance(parameters, dict) else {}
         self.unchecked: list[str] = []
-        """Where an object has more combinations of Fn::If branches than _MAX_VARIANTS: the others are not
-        checked."""
+        """What of the document the Fn::If branches leave unchecked: the combinations of an object's branches
+        after _MAX_VARIANTS, a Deny that is not counted."""
         self._written: dict[int, tuple[Any, dict[Any, str]]] = {}
         """Each list and object the resolver built, by id: itself (kept, so that the id stays its own) and the
         pointer in the template of each of its items."""
@@ -200,10 +200,9 @@ class _Resolver:
         for key, item in value.items():
             key_at = join_pointer(at, key)
             resolved_item = self._resolve(item, depth + 1, key_at)
-            if isinstance(resolved_item, _Either) and key == "Effect" and "Allow" in resolved_item.branches:
-                # checked as what it grants: as a statement of its own, a Deny branch would cancel the Allow one
-                keys.append((key, [("Allow", resolved_item.written[resolved_item.branches.index("Allow")])]))
-            elif isinstance(resolved_item, _Either) and key not in _LIST_ELEMENTS:
+            if isinstance(resolved_item, _Either) and key == "Effect":
+                keys.append((key, _granting_effects(resolved_item)))
+            elif isinstance(resolved_item, _Either) and key not in _LIST_ELEMENTS and key != "Sid":
                 keys.append((key, list(zip(resolved_item.branches, resolved_item.written, strict=True))))
             else:
                 keys.append((key, [self._joined_branches(key, resolved_item, key_at)]))
@@ -214,7 +213,15 @@ class _Resolver:
         if len(variants) == 1:
             return variants[0]
         if prod(len(branches) for _, branches in keys) > len(variants):
-            self.unchecked.append(at)
+            self.unchecked.append(f"the combinations of Fn::If branches after the first {_MAX_VARIANTS} at {at}")
+        if any(variant.get("Effect") == "Deny" for variant in variants):
+            # Each variant of a Deny checked would count the widest against the grants, though it may not be the
+            # one deployed; which variant denies least is not known in general, so none is counted.
+            self.unchecked.append(f"the Deny statement at {at}, whose Fn::If is decided when the stack is deployed "
+                                  "(a Deny decided at deploy time is not counted against the grants)")
+            variants = [variant for variant in variants if variant.get("Effect") != "Deny"]
+            if not variants:
+                return _REMOVE
         return _Either(tuple(variants), (at,) * len(variants))
 
     def _joined_branches(self, key: str, value: Any, at: str) -> tuple[Any, str]:
@@ -308,9 +315,10 @@ class _Either:
     """The two branches of an ``Fn::If`` whose condition is decided at deploy time. In a list both are kept
     (a statement, an action, a resource under either condition); as the value of a policy element that
     takes a list (``Action``, ``Resource``...) both branches' values are; in an object, such as a statement
-    whose ``Effect``, ``Principal`` or ``Condition`` is an ``Fn::If``, the object becomes one per branch (each
-    statement is checked), and a policy document of either branch gives its statements. Where one value is needed
-    (a name), the first branch stands."""
+    whose ``Principal`` or ``Condition`` is an ``Fn::If``, the object becomes one per branch (each statement is
+    checked, but a Deny's are dropped and listed as not checked: see ``_Resolver._resolve``; an ``Effect`` is
+    the branch that grants), and a policy document of either branch gives its statements. Where one value is
+    needed (a name, a ``Sid``), the first branch stands."""
 
     __slots__ = ("branches", "written")
 
@@ -331,6 +339,18 @@ _LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "S
 _MAX_VARIANTS = 64
 """The most objects one object becomes for the combinations of its ``Fn::If`` branches."""
 
+
+
+def _granting_effects(effect: _Either) -> list[tuple[Any, str]]:
+    """The branches of an ``Fn::If`` Effect a statement is checked with, and where the template writes them: what
+    it may grant (``Allow``, else any that is not ``Deny``). As a statement of its own, a Deny branch would cancel
+    the grant of the other."""
+    branches = list(zip(effect.branches, effect.written, strict=True))
+    for granting in ([branch for branch in branches if branch[0] == "Allow"],
+                     [branch for branch in branches if branch[0] != "Deny"], branches):
+        if granting:
+            return granting[:1]
+    return branches
 
 
 def _written_branches(value: Any, pointer: str) -> list[tuple[Any, str]]:
@@ -504,9 +524,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         for where_unknown in template_values(resolved):
             result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
                                       "stack is deployed")
-        for where_unchecked in resolver.unchecked:
-            result.not_checked.append(f"{source.display_path}: {label}: the combinations of Fn::If branches after "
-                                      f"the first {_MAX_VARIANTS} at {where_unchecked}")
+        for unchecked in resolver.unchecked:
+            result.not_checked.append(f"{source.display_path}: {label}: {unchecked}")
         statement_list = join_pointer(pointer, "Statement")
 
         def template_item(statement_pointer: str) -> int | None:
