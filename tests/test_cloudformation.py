@@ -347,3 +347,28 @@ Resources:
     assert {"IAM012", "IAM001", "IAM030"} <= {finding.rule_id for finding in findings(loaded)}
     not_counted = [note for note in loaded.not_checked if "a Deny decided at deploy time is not counted" in note]
     assert [note.split(": ")[1] for note in not_counted] == ["ManagedPolicy:CiPolicy", "s3:BucketPolicy"]
+
+
+def test_json_text_with_deploy_time_values_is_a_syntax_error_only_when_they_are_not_its_cause() -> None:
+    template = """Resources:
+  Broken:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !Sub |
+        {
+          "Id": "${AWS::StackName}-${Bucket.Arn}",
+          "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs-${AWS::AccountId}/*",}
+          ]
+        }
+  Built:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !Sub |
+        {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": ${BucketArns}}]}
+"""
+    loaded = load(template)
+    assert [(problem.rule, problem.line, problem.column, problem.message.endswith("(line 4, column 103 of the string)"))
+            for _, problem in loaded.document_problems] == [("syntax-error", 9, 111, True)]
+    assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
+        "ManagedPolicy:Built: JSON text built with values known only when the stack is deployed"]

@@ -425,6 +425,25 @@ def _deploy_time_part(document: Any) -> str | None:
     return None
 
 
+def _syntax_error_besides_template_values(document: Any, text: str,
+                                          error: ParseError) -> tuple[ParseError, str] | None:
+    """The syntax ``error`` of the JSON ``text`` a template ``document`` gives, and the text its offset is in, where
+    it is not the deploy-time values' doing; None when it is: with each value (``${...}`` of an ``Fn::Sub``, else
+    ``{{...}}``) as a neutral JSON value of the same length (``0`` and spaces), the text parses. The error is that
+    of the neutral text, so that it is located in the text the template writes."""
+    argument = document.get("Fn::Sub") if isinstance(document, dict) and len(document) == 1 else None
+    written = argument[0] if isinstance(argument, list) and argument else argument
+    pattern, text = (_SUB_VARIABLE, written) if isinstance(written, str) else (TEMPLATE_VALUE, text)
+    if not pattern.search(text):
+        return error, text
+    neutral = pattern.sub(lambda value: "0".ljust(len(value.group(0))), text)
+    try:
+        parse_embedded_json(neutral)
+    except ParseError as remaining:
+        return remaining, neutral
+    return None
+
+
 _LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|")
 """The start of a YAML literal block scalar, tagged or not (``|``, ``!Sub |-``)."""
 
@@ -505,12 +524,14 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             # a Json-typed property given as JSON text, often written PolicyDocument: !Sub | {...}
             try:
                 resolved = parse_embedded_json(resolved)
-            except ParseError as error:
-                if TEMPLATE_VALUE.search(resolved):  # !Sub put a value known at deploy time outside a string
+            except ParseError as parse_error:
+                syntax_error = _syntax_error_besides_template_values(document, resolved, parse_error)
+                if syntax_error is None:  # !Sub put a value known at deploy time outside a string
                     result.not_checked.append(f"{source.display_path}: {label}: JSON text built with values known "
                                               "only when the stack is deployed")
                     return None
-                line, column = Source("", resolved).offset_to_position(error.offset or 0)
+                error, text = syntax_error
+                line, column = Source("", text).offset_to_position(error.offset or 0)
                 line, column = _position_in_string(source, pointer, line, column)
                 result.document_problems.append((source, Problem(
                     "syntax-error", f"{label} is not a JSON policy document: {error.message}", pointer,
