@@ -591,6 +591,25 @@ def test_a_plan_reads_policies_held_in_the_resource_itself_and_lists_documents_i
                                   "for aws_vpc_endpoint: not checked"]
 
 
+def test_a_plan_reads_a_computed_policy_attribute_only_where_the_configuration_sets_it() -> None:
+    def resource(rtype: str, attribute: str) -> dict:
+        return {"address": f"{rtype}.x", "mode": "managed", "type": rtype, "name": "x",
+                "values": {"name": "x", attribute: DOC}}
+
+    in_resource = [("aws_s3_bucket", "policy"), ("aws_sqs_queue", "policy"), ("aws_sns_topic", "policy"),
+                   ("aws_secretsmanager_secret", "policy"), ("aws_opensearch_domain", "access_policies"),
+                   ("aws_elasticsearch_domain", "access_policies")]
+    state = {"format_version": "1.0", "values": {"root_module": {"resources": [
+        resource(rtype, attribute) for rtype, attribute in in_resource]}}}
+    assert len(load_text(json.dumps(state), "state.json", LoadOptions()).policies) == len(in_resource)
+    plan = {"format_version": "1.2", "planned_values": state["values"],
+            "configuration": {"root_module": {"resources": [
+                {"address": f"{rtype}.x", "type": rtype, "name": "x",
+                 "expressions": {"name": {"constant_value": "x"}}} for rtype, _ in in_resource]}}}
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert loaded.policies == [] and loaded.not_checked == []
+
+
 def test_grants_that_are_not_policy_documents_are_listed_as_not_checked() -> None:
     template = load_text("Resources:\n  P:\n    Type: AWS::Lambda::LayerVersionPermission\n    Properties:\n"
                          "      Action: lambda:GetLayerVersion\n      LayerVersionArn: arn\n      Principal: '*'\n",

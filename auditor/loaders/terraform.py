@@ -109,9 +109,9 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue  # a tag, backup or AI opt-out policy: not in the IAM policy language
             if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and json_object(str(values.get(attribute))) == {}:
                 continue
+            if managed and not arguments.configures(address, attribute):
+                continue  # computed: the value AWS or another resource (aws_s3_bucket_policy) gives it, if any
             if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
-                if not arguments.configures(address, attribute):
-                    continue  # computed: the value another resource gives it (aws_s3_bucket_policy), if any
                 result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
                                           "apply (check the state, `terraform show -json`, once applied)")
                 continue
