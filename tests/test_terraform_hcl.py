@@ -645,3 +645,27 @@ resource "aws_iam_policy" "ci" {
         'main.tf: data.aws_iam_policy_document.ci: dynamic "condition" at line 11: its statement is not checked (its '
         "conditions are made when Terraform runs; a Deny checked as if none narrowed it would cancel grants it may "
         "leave in place)"]
+
+
+def test_an_empty_string_is_no_policy_for_a_resource_that_is_not_a_policy_but_an_error_for_a_policy() -> None:
+    loaded = load_tf('''
+resource "aws_s3_bucket" "site" {
+  bucket = "site"
+  policy = ""
+}
+resource "aws_sqs_queue" "q" {
+  policy = ""
+}
+resource "aws_secretsmanager_secret" "s" {
+  policy = ""
+}
+resource "aws_opensearch_domain" "search" {
+  access_policies = ""
+}
+resource "aws_iam_policy" "p" {
+  policy = ""
+}
+''')
+    assert loaded.policies == []
+    assert [problem.message.split(":")[0] for _, problem in loaded.document_problems] == [
+        "aws_iam_policy.p.policy is not a JSON policy document"]

@@ -324,3 +324,14 @@ def test_a_deny_with_dynamic_conditions_is_left_out_rather_than_checked_as_refus
         f'main.tf.json: data.aws_iam_policy_document.ci: dynamic "condition" at line {line}: its statement is not '
         "checked (its conditions are made when Terraform runs; a Deny checked as if none narrowed it would cancel "
         "grants it may leave in place)"]
+
+
+def test_an_empty_string_is_no_policy_for_a_resource_that_is_not_a_policy_but_an_error_for_a_policy() -> None:
+    loaded = load_tf_json(json.dumps({"resource": {
+        "aws_s3_bucket": {"site": {"bucket": "site", "policy": ""}},
+        "aws_secretsmanager_secret": {"s": {"policy": ""}},
+        "aws_sns_topic": {"t": {"policy": ""}},
+        "aws_iam_policy": {"p": {"policy": ""}}}}))
+    assert loaded.policies == []
+    assert [problem.message.split(":")[0] for _, problem in loaded.document_problems] == [
+        "aws_iam_policy.p.policy is not a JSON policy document"]

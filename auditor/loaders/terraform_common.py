@@ -86,6 +86,11 @@ RESOURCE_POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
 }
 EMPTY_DOCUMENT_DELETES = frozenset({("aws_secretsmanager_secret", "policy")})
 """Attributes where the document ``{}`` is the provider's way to delete the policy: there is none to check."""
+EMPTY_STRING_NO_POLICY = frozenset({
+    ("aws_s3_bucket", "policy"), ("aws_sqs_queue", "policy"), ("aws_sns_topic", "policy"),
+    ("aws_secretsmanager_secret", "policy"), ("aws_opensearch_domain", "access_policies"),
+    ("aws_elasticsearch_domain", "access_policies")})
+"""Optional policies of resources that are not policies themselves: the provider takes ``""`` for no policy."""
 RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy", "aws_ecrpublic_repository_policy",
                                     "aws_efs_file_system_policy"})
 """Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
@@ -752,7 +757,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 continue
             if rtype == ORGANIZATION_POLICY and not self.in_policy_language(address, attributes):
                 continue
-            if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and self.written_document(attributes[attribute]) == {}:
+            if self.sets_no_policy(rtype, attribute, attributes[attribute]):
                 continue
             policy = policies[attribute] = self.policy(
                 attributes[attribute], kind, join_pointer(pointer, attribute), subject, address, attribute,
@@ -781,6 +786,11 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 if policy is not None:
                     principals.own_policy(address, policy)
         principals.read_attachments(rtype, address, partial(self.argument_refs, resource))
+
+    def sets_no_policy(self, rtype: str, attribute: str, value: ExpressionT) -> bool:
+        """Whether the value is the provider's way to have no policy in the attribute: there is none to check."""
+        return ((rtype, attribute) in EMPTY_STRING_NO_POLICY and self.literal(value) == "") or (
+            (rtype, attribute) in EMPTY_DOCUMENT_DELETES and self.written_document(value) == {})
 
     def lambda_permission(self, resource: ConfigurationResource[ExpressionT, LocationT]) -> None:
         """The statement Lambda adds to the function's policy for the permission; each of its elements is located
