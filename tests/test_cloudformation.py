@@ -372,3 +372,26 @@ def test_json_text_with_deploy_time_values_is_a_syntax_error_only_when_they_are_
             for _, problem in loaded.document_problems] == [("syntax-error", 9, 111, True)]
     assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
         "ManagedPolicy:Built: JSON text built with values known only when the stack is deployed"]
+
+
+def test_sids_in_the_branches_of_an_if_document_or_statement_list_are_not_repeats() -> None:
+    read = "{Sid: Read, Effect: Allow, Action: s3:GetObject, Resource: 'arn:aws:s3:::%s/*'}"
+    template = f"""Resources:
+  Document:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !If [IsProd, {{Statement: [{read % "prod"}]}}, {{Statement: [{read % "dev"}]}}]
+  StatementList:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement: !If [IsProd, [{read % "prod"}], [{read % "dev"}]]
+  Repeated:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement: !If [IsProd, [{read % "prod"}, {read % "dev"}], [{read % "dev"}]]
+"""
+    repeats = [(policy.label, problem.pointer) for policy in load(template).policies for problem in policy.problems
+               if problem.rule == "duplicate-sid"]
+    assert repeats == [("ManagedPolicy:Repeated", "/Resources/Repeated/Properties/PolicyDocument/Statement/1/Sid")]

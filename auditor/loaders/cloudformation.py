@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from itertools import islice, product
+from itertools import islice, product, takewhile
 from math import prod
 from typing import Any
 
@@ -403,6 +403,17 @@ class _TemplateSource(Source):
     def document_text(self) -> str | None:
         return self.base.document_text()
 
+    def exclusive(self, first: str, second: str) -> bool:
+        """Whether the values at ``first`` and ``second`` are never deployed together: they are written in different
+        branches of one ``Fn::If`` (of a Statement item, of the Statement list, of the whole document), or are two
+        variants of one object (a statement whose Condition is an ``Fn::If``)."""
+        first_tokens, second_tokens = self.written_at(first).split("/"), self.written_at(second).split("/")
+        if first_tokens == second_tokens:
+            return True
+        pairs = zip(first_tokens, second_tokens, strict=False)
+        common = len(list(takewhile(lambda pair: pair[0] == pair[1], pairs)))  # tokens the two have in common
+        return 0 < common < min(len(first_tokens), len(second_tokens)) and first_tokens[common - 1] == "Fn::If"
+
     def template_item(self, statement: str, statement_list: str) -> int | None:
         """The index of the item of the template's Statement list (at ``statement_list``) that gives the statement
         at ``statement``: the two branches of an ``Fn::If`` item are both that item."""
@@ -552,10 +563,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         def template_item(statement_pointer: str) -> int | None:
             return template_source.template_item(statement_pointer, statement_list)
 
-        def same_template_item(first: int, second: int) -> bool:
-            """Two branches of one template item: they are never deployed together."""
-            item = template_item(join_pointer(statement_list, first))
-            return item is not None and item == template_item(join_pointer(statement_list, second))
+        def exclusive(first: int, second: int) -> bool:
+            return template_source.exclusive(join_pointer(statement_list, first), join_pointer(statement_list, second))
 
         def with_template_index(statement: Statement) -> Statement:
             item = template_item(statement.pointer)
@@ -563,7 +572,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
 
         policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
                                   max_statements=max_statements, resource_implied=resource_implied,
-                                  exclusive=same_template_item)
+                                  exclusive=exclusive)
         policy = dataclasses.replace(
             policy, statements=tuple(with_template_index(statement) for statement in policy.statements))
         result.policies.append(policy)
