@@ -395,3 +395,34 @@ def test_sids_in_the_branches_of_an_if_document_or_statement_list_are_not_repeat
     repeats = [(policy.label, problem.pointer) for policy in load(template).policies for problem in policy.problems
                if problem.rule == "duplicate-sid"]
     assert repeats == [("ManagedPolicy:Repeated", "/Resources/Repeated/Properties/PolicyDocument/Statement/1/Sid")]
+
+
+def test_an_if_in_a_deny_or_a_not_element_does_not_join_its_branches() -> None:
+    allow = "{Effect: Allow, Action: [iam:PassRole, ec2:RunInstances], Resource: '*'}"
+    template = f"""Resources:
+  DenyResource:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {allow}
+          - {{Effect: Deny, Action: iam:PassRole, Resource: !If [IsProd, '*', 'arn:aws:iam::*:role/breakglass']}}
+  DenyItem:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {allow}
+          - !If [IsProd, {{Effect: Deny, Action: iam:PassRole, Resource: '*'}}, !Ref AWS::NoValue]
+  NotAction:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {{Effect: Allow, NotAction: !If [IsProd, ['iam:*', 'organizations:*'], ['s3:*']], Resource: '*'}}
+"""
+    loaded = load(template)
+    found = {(finding.rule_id, finding.subject and finding.subject.get("name")) for finding in findings(loaded)}
+    assert {("IAM012", "DenyResource"), ("IAM012", "DenyItem"), ("IAM001", "NotAction")} <= found
+    assert [note.split(": ")[1] for note in loaded.not_checked if "is not counted against the grants" in note] == [
+        "ManagedPolicy:DenyResource", "ManagedPolicy:DenyItem"]

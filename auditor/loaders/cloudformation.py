@@ -180,7 +180,10 @@ class _Resolver:
                     # [s3:GetObject, !Ref Actions]: the parameter's items in the list
                     items.extend((parameter_item, item_at) for parameter_item in resolved_item)
                 elif isinstance(resolved_item, _Either):
-                    present = resolved_item.present()
+                    # a Deny in one branch of an item may not be deployed: it is not counted against the grants
+                    for _, denied_at in filter(lambda branch: _is_deny(branch[0]), resolved_item.present()):
+                        self._not_counted(denied_at)
+                    present = [branch for branch in resolved_item.present() if not _is_deny(branch[0])]
                     items.extend(present[:1])
                     other_branches.extend(present[1:])
                 elif resolved_item is not _REMOVE:
@@ -197,12 +200,15 @@ class _Resolver:
             if name.startswith("Fn::") or name == "Condition":
                 return self.function(name, argument, depth, join_pointer(at, name))
         keys: list[tuple[str, list[tuple[Any, str]]]] = []  # per key, its value or each branch of an Fn::If
-        for key, item in value.items():
+        resolved_items = {key: self._resolve(item, depth + 1, join_pointer(at, key)) for key, item in value.items()}
+        # the items of both branches together deny more than either, or (NotAction...) allow less
+        narrowing = _NARROWING_ELEMENTS | (_LIST_ELEMENTS if resolved_items.get("Effect") == "Deny" else set())
+        for key, resolved_item in resolved_items.items():
             key_at = join_pointer(at, key)
-            resolved_item = self._resolve(item, depth + 1, key_at)
             if isinstance(resolved_item, _Either) and key == "Effect":
                 keys.append((key, _granting_effects(resolved_item)))
-            elif isinstance(resolved_item, _Either) and key not in _LIST_ELEMENTS and key != "Sid":
+            elif isinstance(resolved_item, _Either) and (key not in _LIST_ELEMENTS or key in narrowing) \
+                    and key != "Sid":
                 keys.append((key, list(zip(resolved_item.branches, resolved_item.written, strict=True))))
             else:
                 keys.append((key, [self._joined_branches(key, resolved_item, key_at)]))
@@ -214,15 +220,18 @@ class _Resolver:
             return variants[0]
         if prod(len(branches) for _, branches in keys) > len(variants):
             self.unchecked.append(f"the combinations of Fn::If branches after the first {_MAX_VARIANTS} at {at}")
-        if any(variant.get("Effect") == "Deny" for variant in variants):
+        if any(_is_deny(variant) for variant in variants):
             # Each variant of a Deny checked would count the widest against the grants, though it may not be the
             # one deployed; which variant denies least is not known in general, so none is counted.
-            self.unchecked.append(f"the Deny statement at {at}, whose Fn::If is decided when the stack is deployed "
-                                  "(a Deny decided at deploy time is not counted against the grants)")
-            variants = [variant for variant in variants if variant.get("Effect") != "Deny"]
+            self._not_counted(at)
+            variants = [variant for variant in variants if not _is_deny(variant)]
             if not variants:
                 return _REMOVE
         return _Either(tuple(variants), (at,) * len(variants))
+
+    def _not_counted(self, at: str) -> None:
+        self.unchecked.append(f"the Deny statement at {at}, whose Fn::If is decided when the stack is deployed "
+                              "(a Deny decided at deploy time is not counted against the grants)")
 
     def _joined_branches(self, key: str, value: Any, at: str) -> tuple[Any, str]:
         """``value`` as the value of ``key``, and where the template writes it: for an ``_Either`` in an element
@@ -336,9 +345,15 @@ class _Either:
 _LIST_ELEMENTS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Statement", "ManagedPolicyArns",
                             "AWS", "Service", "Federated", "CanonicalUser"})
 """Elements (and principal types) that take a list: an ``Fn::If`` there gives the items of both branches."""
+_NARROWING_ELEMENTS = frozenset({"NotAction", "NotResource"})
+"""List elements whose items narrow what a statement allows: an ``Fn::If`` there makes one statement per branch."""
 _MAX_VARIANTS = 64
 """The most objects one object becomes for the combinations of its ``Fn::If`` branches."""
 
+
+
+def _is_deny(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("Effect") == "Deny"
 
 
 def _granting_effects(effect: _Either) -> list[tuple[Any, str]]:
