@@ -544,6 +544,8 @@ def test_a_boundary_that_lets_passrole_through_on_one_path_only_leaves_it_there(
 @pytest.mark.parametrize(("boundary", "iam006"), [
     ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "medium"),  # AWS managed, not administrator access: it limits
     ("arn:aws:iam::aws:policy/AdministratorAccess", "critical"),  # limits nothing
+    ("arn:aws:iam::aws:policy/IAMFullAccess", "high"),  # privileged itself: the role can remove its boundary
+    ("arn:aws:iam::aws:policy/PowerUserAccess", "high"),  # privileged itself: nearly everything gets through
     ("arn:aws:iam::111122223333:policy/bnd", "critical"),  # cannot be weighed: the findings say so
 ])
 def test_a_permissions_boundary_not_in_the_export_is_listed_and_weighed_by_name_or_named_in_findings(

@@ -329,13 +329,12 @@ def narrowing_boundary(boundary: Policy | None, context: CheckContext) -> bool:
 
 def boundary_limits(principal: Principal, context: CheckContext) -> bool:
     """Whether the principal's permissions boundary limits it. One whose document the input does not hold does when it
-    is an AWS managed policy that does not grant every action: of those, only the critical ones of
-    ``rules/privileged-managed-policies.yaml`` (AdministratorAccess) do."""
+    is an AWS managed policy that is not itself privileged (``rules/privileged-managed-policies.yaml``: within
+    IAMFullAccess the principal can remove its own boundary, within PowerUserAccess it keeps nearly everything)."""
     if principal.missing_boundary_arn is None:
         return narrowing_boundary(principal.permissions_boundary, context)
     name = aws_managed_policy_name(principal.missing_boundary_arn)
-    known = load_privileged_managed_policies().get(name) if name is not None else None
-    return name is not None and (known is None or known.severity is not Severity.CRITICAL)
+    return name is not None and name not in load_privileged_managed_policies()
 
 
 def aws_managed_policy_name(arn: str) -> str | None:
@@ -371,7 +370,9 @@ def unweighed_boundary(principal: Principal) -> str:
          "boundary that is not itself administrator access limits the principal. It needs no copy of the "
          "policy's document, so it works on CloudFormation templates and on exports that leave AWS managed "
          "policies out. A permissions boundary whose document the export lacks is weighed by name when it is an "
-         "AWS managed policy (any but `AdministratorAccess` limits); a customer managed one cannot be weighed, "
+         "AWS managed policy (a privileged one of that list lets as much through as it grants itself: high within "
+         "`IAMFullAccess`, which lets the principal remove its boundary; any other limits); a customer managed one "
+         "cannot be weighed, "
          "and the finding says so.",
     why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
         "integration role ends up owning the account; every scoped policy beside it stops mattering.",
@@ -386,8 +387,10 @@ def unweighed_boundary(principal: Principal) -> str:
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
     bounded = boundary_limits(principal, context)
-    # an AWS managed boundary the input lacks is weighed by name: it limits, or it is administrator access
-    unweighed = "" if aws_managed_policy_name(principal.missing_boundary_arn or "") else unweighed_boundary(principal)
+    # an AWS managed boundary the input lacks is weighed by name: it limits, or it is privileged itself
+    boundary_name_if_aws = aws_managed_policy_name(principal.missing_boundary_arn or "")
+    unweighed = "" if boundary_name_if_aws else unweighed_boundary(principal)
+    privileged_boundary = privileged.get(boundary_name_if_aws) if boundary_name_if_aws else None
     for arn in principal.attached_policy_arns:
         name = aws_managed_policy_name(arn)
         known = privileged.get(name) if name is not None else None
@@ -404,4 +407,9 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
         elif unweighed:
             message += unweighed
             details["permissions_boundary_not_in_input"] = principal.missing_boundary_arn
+        elif privileged_boundary is not None and privileged_boundary.severity.rank < severity.rank:
+            message += (f", within its permissions boundary {privileged_boundary.name}, which itself grants "
+                        f"{privileged_boundary.grants}")
+            severity = privileged_boundary.severity
+            details["permissions_boundary"] = principal.missing_boundary_arn
         yield Hit(message, pointer=principal.attachment_pointer(arn), severity=severity, details=details)
