@@ -969,3 +969,17 @@ def test_string_like_on_an_arn_key_matters_when_it_widens_the_statement(effect: 
 def test_short_or_non_empty_patterns_name_every_resource(action: str, resource: str) -> None:
     assert "IAM021" in ids(f'{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}',
                            PolicyKind.IDENTITY)
+
+
+@pytest.mark.parametrize(("roles", "expected"), [
+    ("arn:aws:iam::444455556666:role/*", set()),  # another account's roles: PassRole cannot reach them
+    ("arn:aws:iam::111122223333:role/*", {"passrole-ec2-runinstances"}),
+])
+def test_passrole_reaches_the_roles_of_the_callers_own_account_only(roles: str, expected: set[str]) -> None:
+    statements = [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": roles},
+                  {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]
+    user = {"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u", "AttachedManagedPolicies": [],
+            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17",
+                                                                     "Statement": statements}}]}
+    found = escalations(export(UserDetailList=[user]))
+    assert found.get("u", set()) & {"passrole-ec2-runinstances"} == expected

@@ -170,6 +170,9 @@ class Usable:
     loose_conditions: tuple[str, ...]
 
 
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
 def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext) -> str | None:
     if pattern == "*":
         return "any"
@@ -195,6 +198,9 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
         return None
     if rtype == "policy" and parts[4] == "aws":
         return None  # AWS managed policies cannot be changed by anyone outside AWS
+    if service == "iam" and context.input_accounts and _ACCOUNT_ID.fullmatch(parts[4]) \
+            and parts[4] not in context.input_accounts:
+        return None  # IAM's actions reach the caller's own account alone: another account's roles are out of reach
     if rtype == "role" and resource.lower().startswith("role/aws-service-role/"):
         return None  # a service-linked role trusts its service alone: no one assumes or passes it
     if action.lower() in SELF_SERVICE_ACTIONS and "${aws:username}" in resource.lower():
