@@ -426,3 +426,40 @@ def test_an_if_in_a_deny_or_a_not_element_does_not_join_its_branches() -> None:
     assert {("IAM012", "DenyResource"), ("IAM012", "DenyItem"), ("IAM001", "NotAction")} <= found
     assert [note.split(": ")[1] for note in loaded.not_checked if "is not counted against the grants" in note] == [
         "ManagedPolicy:DenyResource", "ManagedPolicy:DenyItem"]
+
+
+def test_a_deny_in_one_branch_of_an_if_document_or_statement_list_or_naming_its_principals_is_not_counted() -> None:
+    allow = "{Effect: Allow, Action: [iam:PassRole, ec2:RunInstances], Resource: '*'}"
+    deny = "{Effect: Deny, Action: iam:PassRole, Resource: '*'}"
+    template = f"""Resources:
+  Document:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !If [IsProd, {{Statement: [{allow}, {deny}]}}, {{Statement: [{allow}]}}]
+  StatementList:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement: !If [IsProd, [{allow}, {deny}], [{allow}]]
+  DeniedInBoth:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement: !If [IsProd, [{allow}, {deny}], [{allow}, {deny}]]
+  BucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {{Effect: Allow, Principal: '*', Action: s3:GetObject, Resource: 'arn:aws:s3:::b/*'}}
+          - Effect: Deny
+            Principal: {{AWS: !If [Locked, 'arn:aws:iam::111122223333:role/x', '*']}}
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::b/*
+"""
+    loaded = load(template)
+    found = {(finding.rule_id, finding.subject and finding.subject.get("name")) for finding in findings(loaded)}
+    assert {("IAM012", "Document"), ("IAM012", "StatementList"), ("IAM030", "BucketPolicy")} <= found
+    assert ("IAM012", "DeniedInBoth") not in found
+    assert [note.split(": ")[1] for note in loaded.not_checked if "is not counted against the grants" in note] == [
+        "ManagedPolicy:Document", "ManagedPolicy:StatementList", "s3:BucketPolicy"]

@@ -217,6 +217,9 @@ class _Resolver:
                                 {key: written for (key, _), (_, written) in zip(keys, chosen, strict=True)})
                     for chosen in islice(product(*(branches for _, branches in keys)), _MAX_VARIANTS)]
         if len(variants) == 1:
+            if _is_deny(variants[0]) and self._holds_branch(variants[0], at):
+                self._not_counted(at)  # a Principal: {AWS: !If [...]}: the principals of both branches
+                return _REMOVE
             return variants[0]
         if prod(len(branches) for _, branches in keys) > len(variants):
             self.unchecked.append(f"the combinations of Fn::If branches after the first {_MAX_VARIANTS} at {at}")
@@ -228,6 +231,22 @@ class _Resolver:
             if not variants:
                 return _REMOVE
         return _Either(tuple(variants), (at,) * len(variants))
+
+    def _counted(self, statement: Any, at: str, branches: list[list[Any]]) -> bool:
+        """Whether a statement of one branch of an ``Fn::If`` (written at ``at``) is counted: a Deny only when
+        every branch has it, as it may not be deployed."""
+        if _is_deny(statement) and not all(statement in branch for branch in branches):
+            self._not_counted(at)
+            return False
+        return True
+
+    def _holds_branch(self, value: Any, at: str) -> bool:
+        """Whether ``value``, written at ``at``, holds a value the template writes in a branch of an ``Fn::If``."""
+        entry = self._written.get(id(value))
+        if entry is None or entry[0] is not value:
+            return False
+        return any("/Fn::If/" in written[len(at):] for written in entry[1].values()) or any(
+            self._holds_branch(item, at) for item in (value.values() if isinstance(value, dict) else value))
 
     def _not_counted(self, at: str) -> None:
         self.unchecked.append(f"the Deny statement at {at}, whose Fn::If is decided when the stack is deployed "
@@ -243,6 +262,10 @@ class _Resolver:
             return _REMOVE, at
         lists = [(branch if isinstance(branch, list) else [branch], written) for branch, written in present]
         kept = kept_items([items for items, _ in lists])
+        if key == "Statement":
+            kept = [(branch, index) for branch, index in kept if self._counted(
+                lists[branch][0][index], self._written_item(present[branch][0], index, lists[branch][1]),
+                [items for items, _ in lists])]
         return self._built([lists[branch][0][index] for branch, index in kept],
                            {number: self._written_item(present[branch][0], index, lists[branch][1])
                             for number, (branch, index) in enumerate(kept)}), at
@@ -259,12 +282,16 @@ class _Resolver:
                      if isinstance(branch, dict) and "Statement" in branch]
         if len(documents) == len(present) > 1:
             statements: list[tuple[Any, str]] = []
-            for document, written in documents:
-                listed = document["Statement"]
+            lists = [document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+                     for document, _ in documents]
+            for (document, written), listed in zip(documents, lists, strict=True):
                 listed_at = self._written_item(document, "Statement", join_pointer(written, "Statement"))
-                statements += [(item, self._written_item(listed, index, join_pointer(listed_at, index)))
-                               for index, item in enumerate(listed)] if isinstance(listed, list) else \
-                    [(listed, listed_at)]
+                if isinstance(document["Statement"], list):
+                    statements += [(item, self._written_item(listed, index, join_pointer(listed_at, index)))
+                                   for index, item in enumerate(listed)]
+                else:
+                    statements.append((listed[0], listed_at))
+            statements = [(item, item_at) for item, item_at in statements if self._counted(item, item_at, lists)]
             merged = self._built([item for item, _ in statements],
                                  {index: item_at for index, (_, item_at) in enumerate(statements)})
             first, first_at = documents[0]
