@@ -463,3 +463,33 @@ def test_a_deny_in_one_branch_of_an_if_document_or_statement_list_or_naming_its_
     assert ("IAM012", "DeniedInBoth") not in found
     assert [note.split(": ")[1] for note in loaded.not_checked if "is not counted against the grants" in note] == [
         "ManagedPolicy:Document", "ManagedPolicy:StatementList", "s3:BucketPolicy"]
+
+
+def test_each_branch_of_an_if_inside_an_if_is_checked() -> None:
+    public = "{Effect: Allow, Principal: '*', Action: s3:GetObject, Resource: 'arn:aws:s3:::b/*'}"
+    template = f"""Resources:
+  PrincipalIf:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: !If [A, !If [B, {{AWS: '111122223333'}}, '*'], {{AWS: '444455556666'}}]
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::b/*
+  StatementIf:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - !If [A, !If [B, {{Effect: Allow, Principal: {{AWS: '111122223333'}}, Action: s3:GetObject,
+                            Resource: 'arn:aws:s3:::b/*'}}, {public}], !Ref AWS::NoValue]
+  ActionIf:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {{Effect: Allow, Action: !If [A, !If [B, [s3:GetObject], ['iam:*']], [s3:ListBucket]], Resource: '*'}}
+"""
+    found = {(finding.rule_id, finding.location.line) for finding in findings(load(template))}
+    assert {("IAM030", 8), ("IAM030", 17), ("IAM002", 23)} <= found

@@ -319,8 +319,12 @@ class _Resolver:
                 if text.isdigit() and len(text) <= 9 and int(text) < len(items):
                     return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
-            branches = [self._collapsed(self._resolve(branch, depth + 1, join_pointer(at, number)),
-                                        join_pointer(at, number)) for number, branch in enumerate(argument[1:], 1)]
+            branches: list[tuple[Any, str]] = []
+            for number, branch in enumerate(argument[1:], 1):
+                resolved = self._resolve(branch, depth + 1, join_pointer(at, number))
+                # an Fn::If in a branch: each of its branches (not only the first) is one of this one's
+                branches += zip(resolved.branches, resolved.written, strict=True) if isinstance(resolved, _Either) \
+                    else [(resolved, join_pointer(at, number))]
             return _Either(tuple(branch for branch, _ in branches), tuple(written for _, written in branches))
         if name == "Fn::Split" and isinstance(argument, list) and len(argument) == 2:
             delimiter, text = argument[0], self.resolve(argument[1], depth + 1)
