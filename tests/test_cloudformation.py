@@ -493,3 +493,28 @@ def test_each_branch_of_an_if_inside_an_if_is_checked() -> None:
 """
     found = {(finding.rule_id, finding.location.line) for finding in findings(load(template))}
     assert {("IAM030", 8), ("IAM030", 17), ("IAM002", 23)} <= found
+
+
+def test_a_syntax_error_in_a_literal_block_that_starts_blank_or_under_a_long_form_sub_is_at_the_bad_token() -> None:
+    statement = '"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",}]'
+    template = f"""Resources:
+  BlankFirst:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: |
+
+        {{
+          {statement}
+        }}
+  LongSub:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Fn::Sub: |
+          {{
+            {statement}
+          }}
+"""
+    lines = template.splitlines()
+    expected = [(number, text.rindex("}]") + 1) for number, text in enumerate(lines, 1) if statement in text]
+    assert [(problem.line, problem.column) for _, problem in load(template).document_problems] == expected

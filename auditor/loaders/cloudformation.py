@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from itertools import islice, product, takewhile
+from itertools import count, islice, product, takewhile
 from math import prod
 from typing import Any
 
@@ -506,13 +506,17 @@ _LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|")
 
 
 def _position_in_string(source: Source, pointer: str, line: int, column: int) -> tuple[int, int]:
-    """Where (``line``, ``column``) of the string written at ``pointer`` is in the file: for a YAML literal block,
-    whose lines are the file's less their indentation, that place; else where the string starts."""
-    start_line, start_column = source.locate(pointer)
-    if not _LITERAL_BLOCK.match(source.line_text(start_line) or "", start_column - 1):
-        return start_line, start_column
-    first = source.line_text(start_line + 1) or ""
-    return start_line + line, len(first) - len(first.lstrip()) + column
+    """Where (``line``, ``column``) of the string written at ``pointer`` (or as its ``Fn::Sub: |``) is in the file:
+    for a YAML literal block, whose lines are the file's less the indentation of its first line that is not blank,
+    that place; else where the string starts."""
+    substituted = join_pointer(pointer, "Fn::Sub")
+    for written in filter(source.has_pointer, (join_pointer(substituted, 0), substituted, pointer)):
+        start_line, start_column = source.locate(written)
+        if _LITERAL_BLOCK.match(source.line_text(start_line) or "", start_column - 1):
+            following = (source.line_text(number) for number in count(start_line + 1))
+            first = next((text for text in following if text is None or text.strip()), None) or ""
+            return start_line + line, len(first) - len(first.lstrip()) + column
+    return source.locate(pointer)
 
 
 def _as_text(value: Any) -> str:
