@@ -983,3 +983,31 @@ def test_passrole_reaches_the_roles_of_the_callers_own_account_only(roles: str, 
                                                                      "Statement": statements}}]}
     found = escalations(export(UserDetailList=[user]))
     assert found.get("u", set()) & {"passrole-ec2-runinstances"} == expected
+
+
+def test_an_administrators_other_escalations_say_so_and_keep_their_fingerprint() -> None:
+    from auditor.fingerprint import fingerprint
+
+    inline = {"PolicyName": "Deploy", "PolicyDocument": {"Version": "2012-10-17", "Statement": [json.loads(LAUNCH)]}}
+    admin = {"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    alice = {"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice", "UserPolicyList": [inline]}
+
+    def escalation(attached: list[dict[str, str]]) -> Finding:
+        loaded = load_text(export(UserDetailList=[{**alice, "AttachedManagedPolicies": attached}]), "a.json",
+                           LoadOptions())
+        [found] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+        return found
+
+    before, after = escalation([]), escalation([admin])
+    assert after.message.endswith("; it is already an administrator (AdministratorAccess): this counts once that goes")
+    assert "already" not in before.message and fingerprint(before) == fingerprint(after)
+
+
+def test_a_grant_of_every_action_on_every_resource_but_iam_escalates_without_iam() -> None:
+    """Everything but the IAM resources (NotResource) is not the grant of everything: the methods that need no
+    IAM resource are open, those that change IAM or pass a role are not."""
+    statement = '{"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:iam::*:*"}'
+    paths = {f.details["path"] for f in findings(statement,
+                                                 select="IAM012")}
+    assert {"ssm-send-command", "lambda-update-function-code"} <= paths
+    assert not {path for path in paths if path.startswith("iam-") or "passrole" in path}

@@ -46,7 +46,7 @@ from auditor.checks._risk import (
     scoping_conditions,
     service_matches,
 )
-from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name
+from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name, names_every_resource_of
 from auditor.checks.wildcards import boundary_limits, unweighed_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
@@ -269,6 +269,8 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
     for grant in effective.grants_for(action):
         if grant.conditions and fence(grant.conditions, method) is not None:
             continue
+        if grant.not_resources is not None and names_every_resource_of(action, grant.not_resources, context):
+            continue  # NotResource leaves out every resource the action's requests name
         loose = tuple(f"{c.operator}:{c.key}" for c in grant.conditions)
         if rtype is None and required and not _types_named(grant, action, required, context):
             continue  # names no resource the action's requests need (ec2:AssociateIamInstanceProfile on snapshots)
@@ -333,10 +335,10 @@ def _grants_everything(grant: Grant, context: CheckContext) -> bool:
     """Whether the grant alone allows every action on every resource: nothing is left to escalate to.
     Conditions on the caller (MFA, network, Region) do not count, in the Allow or in a Deny: an insider meets
     them or goes around them. (All but a few actions is not everything: the escalation findings say how the
-    rest is taken.)"""
+    rest is taken; nor is every resource but some, ``NotResource``: it may leave out every IAM resource.)"""
     return (
         len(grant.actions) == len(model(context).all_actions) and grant.any_resource
-        and not scoping_conditions(grant.conditions)
+        and grant.not_resources is None and not scoping_conditions(grant.conditions)
         and all(deny.conditions and all(is_caller_context_key(c.key) for c in deny.conditions)
                 for deny in grant.denials)
     )
@@ -434,6 +436,9 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
         "known_as": list(path.known_as),
     }
     message = f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}"
+    if principal is not None and (already := _administrator(principal, context)) is not None:
+        # in the message only: the fingerprint (built from the details) stays when the admin grant goes
+        message += f"; it is already an administrator ({already}): this counts once that goes"
     if principal is not None and principal.missing_boundary_arn is not None:
         message += unweighed_boundary(principal)
         details["permissions_boundary_not_in_input"] = principal.missing_boundary_arn
