@@ -518,3 +518,23 @@ def test_a_syntax_error_in_a_literal_block_that_starts_blank_or_under_a_long_for
     lines = template.splitlines()
     expected = [(number, text.rindex("}]") + 1) for number, text in enumerate(lines, 1) if statement in text]
     assert [(problem.line, problem.column) for _, problem in load(template).document_problems] == expected
+
+
+def test_a_managed_policy_in_sam_policies_is_located_at_its_item() -> None:
+    template = """Transform: AWS::Serverless-2016-10-31
+Resources:
+  Listed:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: a.h
+      Policies:
+        - AWSLambdaExecute
+        - AdministratorAccess
+  Alone:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: a.h
+      Policies: AdministratorAccess
+"""
+    assert {(f.rule_id, f.location.line, f.location.column) for f in findings(load(template))} == {
+        ("IAM006", 9, 11), ("IAM006", 14, 17)}

@@ -573,6 +573,12 @@ def load_cloudformation(template: dict[str, Any], source: Source,
 
     aliases = _kms_aliases(resources, resolver)
 
+    def add_managed(parts: dict[str, Any], arn: str, written: str) -> None:
+        """A managed policy ARN the principal attaches, located where the template writes it (``written``)."""
+        template_source.moved[join_pointer(join_pointer(parts["pointer"], "ManagedPolicyArns"),
+                                           len(parts["managed"]))] = written
+        parts["managed"].append(arn)
+
     def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
                    resource_implied: bool = False) -> Policy | None:
         """The policy, or None (and a not-checked note) when an intrinsic leaves the document unknown."""
@@ -664,7 +670,8 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 parts["inline"].extend(_present(add_policy(document, PolicyKind.IDENTITY, item_pointer,
                                                            Subject("role", name, None), f"inline:{logical_id}")))
             elif isinstance(value, str):
-                parts["managed"].append(value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}")
+                add_managed(parts, value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}",
+                            item_pointer)
             elif isinstance(value, dict) and len(value) == 1:
                 template = next(iter(value))
                 result.not_checked.append(f"{where}: SAM policy template {template} (AWS SAM expands it when "
@@ -716,8 +723,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                 resolved = resolver.resolve(arn)
                 for value in resolved if isinstance(resolved, list) else [resolved]:
                     if isinstance(value, str):
-                        template_source.moved[join_pointer(managed_pointer, len(parts["managed"]))] = arn_pointer
-                        parts["managed"].append(value)
+                        add_managed(parts, value, arn_pointer)
             result.counts[kind + "s"] += 1
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
             name = _resolved_name(resolver, props.get("PolicyName") or props.get("ManagedPolicyName"), logical_id) \
