@@ -652,8 +652,9 @@ def test_terraform_lambda_permissions_are_checked_as_the_statements_lambda_adds(
     plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
         {"address": "aws_lambda_permission.p", "mode": "managed", "type": "aws_lambda_permission", "name": "p",
          "values": {"action": "lambda:InvokeFunction", "function_name": "f", "principal": "*", "qualifier": None,
-                    "source_arn": None}}]}}}
+                    "source_arn": None, "source_account": ""}}]}}}  # a state's "" for an argument left unset
     planned = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert planned.policies[0].statements[0].conditions == ()
     assert [f.rule_id for f in run_rules(planned, all_rules(), CheckContext(load_catalog()))] == ["IAM030"]
 
 

@@ -320,7 +320,7 @@ def _lambda_permission(address: str, values: dict[str, Any], pointer: str, argum
     placeholder)."""
     given: dict[str, Any] = {}
     for argument, name in TERRAFORM_ARGUMENTS.items():
-        if values.get(argument) is not None:
+        if values.get(argument) not in (None, ""):  # a state holds "" for an optional argument left unset
             given[name] = values[argument]
         elif argument in arguments.unknown.get(address, ()):
             given[name] = "{{" + f"{address}.{argument}" + "}}"
