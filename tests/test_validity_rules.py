@@ -330,7 +330,7 @@ def test_an_arn_with_an_empty_segment_is_malformed_not_another_services_recovery
 
 def test_a_boolean_global_key_of_other_policy_kinds_is_false_not_absent_in_an_identity_policy() -> None:
     loaded = load_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*", '
-                       '"Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}}}]}', "p.json", LoadOptions())
+                       '"Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}]}', "p.json", LoadOptions())
     [finding] = [f for f in run_rules(loaded, all_rules(), CheckContext(load_catalog())) if f.rule_id == "IAM401"]
     assert finding.message.startswith("'aws:PrincipalIsAWSService' is false in every request an identity policy is "
                                       "evaluated for")
