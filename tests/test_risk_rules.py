@@ -1011,3 +1011,18 @@ def test_a_grant_of_every_action_on_every_resource_but_iam_escalates_without_iam
                                                  select="IAM012")}
     assert {"ssm-send-command", "lambda-update-function-code"} <= paths
     assert not {path for path in paths if path.startswith("iam-") or "passrole" in path}
+
+
+def test_whether_a_principal_is_an_administrator_is_never_taken_from_another_that_had_its_id() -> None:
+    """Principals of a file checked before are freed, and a new one may get the id of one of them."""
+    from auditor.checks._facts import run_cache
+    from auditor.checks.escalation import _administrator
+
+    user = {"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev", "AttachedManagedPolicies": [],
+            "UserPolicyList": []}
+    loaded = load_text(export(UserDetailList=[user]), "a.json", LoadOptions())
+    context = CheckContext(load_catalog())
+    [dev] = loaded.principals
+    gone = object()  # stands for a freed administrator whose id the new principal reuses
+    run_cache(context, "escalation_administrators")[id(dev)] = (gone, "AdministratorAccess")
+    assert _administrator(dev, context) is None

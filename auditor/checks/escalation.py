@@ -379,7 +379,8 @@ def _administrator(principal: Principal, context: CheckContext) -> str | None:
     """Why the user or role is an administrator (an AWS managed policy such as AdministratorAccess, or what its
     policies allow within its boundary), or None."""
     cache = run_cache(context, "escalation_administrators")
-    if id(principal) not in cache:
+    entry = cache.get(id(principal))
+    if entry is None or entry[0] is not principal:  # the id of a principal of a file checked before may be reused
         why = None
         if not boundary_limits(principal, context):  # as IAM006 weighs an attached AWS managed policy
             privileged = load_privileged_managed_policies()
@@ -388,8 +389,8 @@ def _administrator(principal: Principal, context: CheckContext) -> str | None:
                         and privileged[name].severity is Severity.CRITICAL), None)
         if why is None and is_full_admin(principal_permissions(principal, context), context):
             why = "every action on every resource"
-        cache[id(principal)] = why
-    found: str | None = cache[id(principal)]
+        entry = cache[id(principal)] = (principal, why)
+    found: str | None = entry[1]
     return found
 
 
