@@ -297,6 +297,34 @@ def exit_code(report: Report, fail_on: Severity | None) -> int:
 
 
 def execute_check(request: CheckRequest) -> int:
+    targets = _report_targets(request)
+    report, sources = build_report(request)
+    for fmt, path in targets.items():
+        try:
+            if fmt == "console":
+                _console(report, request, sources, path)
+                continue
+            text = render_chunks(report, fmt, request.show_suppressed)
+            if path is None:
+                sys.stdout.writelines(text)
+            else:
+                write_text(path, text)
+        except BrokenPipeError:
+            discard_standard_output()
+        except OSError as exc:
+            where = "standard output" if path is None else str(path)
+            raise ValueError(f"cannot write the {fmt} report to {where}: {exc.strerror or exc}") from None
+    for error in report.errors:
+        sys.stderr.write(f"iam-audit: error: {error}\n")
+    if "console" not in targets:
+        for notice in report.summary.expired_suppressions:
+            sys.stderr.write(f"iam-audit: warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
+    return exit_code(report, request.fail_on)
+
+
+def _report_targets(request: CheckRequest) -> dict[str, Path | None]:
+    """Where each format's report goes (None: standard output); a usage error (ValueError) when two would share a
+    file or standard output."""
     formats = list(request.formats) or ["console"]
     targets: dict[str, Path | None] = {}
     to_stdout = [f for f in formats if f != "console"]
@@ -324,28 +352,7 @@ def execute_check(request: CheckRequest) -> int:
             f"formats {', '.join(stdout_formats)} would all go to standard output; give all but one a file "
             "with --output-<format>"
         )
-    report, sources = build_report(request)
-    for fmt, path in targets.items():
-        try:
-            if fmt == "console":
-                _console(report, request, sources, path)
-                continue
-            text = render_chunks(report, fmt, request.show_suppressed)
-            if path is None:
-                sys.stdout.writelines(text)
-            else:
-                write_text(path, text)
-        except BrokenPipeError:
-            discard_standard_output()
-        except OSError as exc:
-            where = "standard output" if path is None else str(path)
-            raise ValueError(f"cannot write the {fmt} report to {where}: {exc.strerror or exc}") from None
-    for error in report.errors:
-        sys.stderr.write(f"iam-audit: error: {error}\n")
-    if "console" not in targets:
-        for notice in report.summary.expired_suppressions:
-            sys.stderr.write(f"iam-audit: warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
-    return exit_code(report, request.fail_on)
+    return targets
 
 
 def _console(report: Report, request: CheckRequest, sources: dict[str, Any], path: Path | None) -> None:
