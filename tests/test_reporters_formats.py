@@ -456,6 +456,8 @@ def test_not_checked_items_are_located_by_their_prefix() -> None:
     assert locate(f"{WEIRD}: x: y", {WEIRD}).path == WEIRD  # a known path with a colon and spaces in it
     assert locate("C:\\p\\a.json:3: bad", ()).path == "C:\\p\\a.json"
     assert locate("user alice: group g is not in the export", ()).path is None
+    prose = locate('main.tf: data.aws_iam_policy_document.q: dynamic "statement" at line 37: not checked', ())
+    assert (prose.path, prose.line) == ("main.tf", 37)
 
 
 def test_sarif_lists_what_was_not_checked_as_warnings_and_skipped_files_as_notes(shared_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """What could not be checked (``summary.not_checked``), located for the CI formats.
 
 The items are sentences that start with where they come from when a file is known:
-``path: ...``, ``path:LINE: ...`` or ``path (policy): ...``. SARIF, JUnit and GitHub
+``path: ...``, ``path:LINE: ...`` or ``path (policy): ...``, the line sometimes in the sentence
+(``... at line 37``). SARIF, JUnit and GitHub
 annotations want a file and a line, so the location is read back from that prefix: a path
 the run read (a checked, skipped or unreadable file), or one that ends like an input file
 (a Terraform file whose every policy is unresolved, the configuration file of a mapping).
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from auditor.report import Report
 
 _LINE = re.compile(r":([1-9][0-9]*)(?=: )")
+_LINE_IN_PROSE = re.compile(r"\bat line ([1-9][0-9]*)\b")
 _FILE_LIKE = re.compile(r"\.(?:json|ya?ml|template|tf|toml|txt|md|html?)$", re.IGNORECASE)
 
 
@@ -57,4 +59,6 @@ def _located(text: str, path: str, end: int) -> NotChecked:
     rest = text[end:]
     if rest.startswith(": "):
         rest = rest[2:]
+    if not line and (in_prose := _LINE_IN_PROSE.search(rest)):  # dynamic "statement" at line 37
+        line = int(in_prose.group(1))
     return NotChecked(text, path, line, rest.strip() or text)
