@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from auditor.model import Severity
+from auditor.model import ACCOUNT, Severity
 
 CONFIG_FILENAME = ".iam-audit.toml"
 PYPROJECT = "pyproject.toml"
@@ -34,7 +34,6 @@ _TOP_LEVEL_KEYS = (
 _SUPPRESS_KEYS = ("rule", "reason", "path", "principal", "policy", "sid", "expires")
 _BASELINE_KEYS = ("principal", "baseline", "vars")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
-_ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 class ConfigError(ValueError):
@@ -340,7 +339,7 @@ class _Reader:
                                  "its leading zeros", "trusted-accounts")
             accounts = self.strings(table, "trusted-accounts")
             for account in accounts:
-                if not _ACCOUNT_ID.fullmatch(account):
+                if not ACCOUNT.fullmatch(account):
                     raise self.error(f"trusted-accounts: {account!r} is not an AWS account id (12 digits, written "
                                      'as a string: "012345678901")', "trusted-accounts")
             values["trusted_accounts"] = accounts

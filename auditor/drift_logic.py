@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.catalog import Catalog, glob_regex
-from auditor.model import Condition, Policy, Statement
+from auditor.model import ACCOUNT, Condition, Policy, Statement
 
 # --------------------------------------------------------------------------- wildcard patterns
 
@@ -289,7 +289,7 @@ def principal_key(kind: str, value: str) -> str:
     """``AWS:arn...`` with account ids spelt as root ARNs, ``*`` as ``AWS:*``, services lower-cased."""
     if kind == "*" or (kind == "AWS" and value == "*"):
         return "AWS:*"
-    if kind == "AWS" and re.fullmatch(r"\d{12}", value):
+    if kind == "AWS" and ACCOUNT.fullmatch(value):
         return f"AWS:arn:aws:iam::{value}:root"
     if kind == "Service":
         return f"Service:{value.lower()}"

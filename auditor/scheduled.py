@@ -29,7 +29,7 @@ from typing import Any, Literal
 from auditor.fingerprint import fingerprint
 from auditor.history import History, RunComparison, RunInfo, StoredFinding, default_history_path
 from auditor.knowledge import Control
-from auditor.model import Finding, Severity
+from auditor.model import ACCOUNT, Finding, Severity
 from auditor.report import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -37,7 +37,6 @@ OUTPUT_FORMATS = ("html", "markdown", "json")
 OUTPUT_FILES = {"html": "report.html", "markdown": "report.md", "json": "report.json"}
 DEFAULT_TREND_RUNS = 12
 
-_ACCOUNT_ID = re.compile(r"\d{12}\Z")
 _ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
 _EXPORT_MARKER = re.compile(r'"(?:UserDetailList|GroupDetailList|RoleDetailList|Policies)"\s*:')
 _PRINCIPAL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList")
@@ -200,7 +199,7 @@ def export_account_id(text: str) -> str | None:
     if not isinstance(data, dict):
         return None
     meta = data.get("iam_audit")
-    if isinstance(meta, dict) and isinstance(meta.get("account_id"), str) and _ACCOUNT_ID.match(meta["account_id"]):
+    if isinstance(meta, dict) and isinstance(meta.get("account_id"), str) and ACCOUNT.fullmatch(meta["account_id"]):
         return str(meta["account_id"])
     counts: Counter[str] = Counter()
     for key in _PRINCIPAL_LISTS:
@@ -433,7 +432,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
 
 
 def _has_resource_policies(report: Report, key: str) -> bool | None:
-    if not _ACCOUNT_ID.match(key):
+    if not ACCOUNT.fullmatch(key):
         return None  # policy files: whether bucket or function policies are among them is not known
     return bool(report.summary.principals.get("resource_policies", 0))
 

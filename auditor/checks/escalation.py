@@ -51,6 +51,7 @@ from auditor.checks.wildcards import boundary_limits, unweighed_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
 from auditor.model import (
+    ACCOUNT,
     TEMPLATE_VALUE,
     Condition,
     Policy,
@@ -170,9 +171,6 @@ class Usable:
     loose_conditions: tuple[str, ...]
 
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
-
-
 def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext) -> str | None:
     if pattern == "*":
         return "any"
@@ -198,7 +196,7 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
         return None
     if rtype == "policy" and parts[4] == "aws":
         return None  # AWS managed policies cannot be changed by anyone outside AWS
-    if service == "iam" and context.input_accounts and _ACCOUNT_ID.fullmatch(parts[4]) \
+    if service == "iam" and context.input_accounts and ACCOUNT.fullmatch(parts[4]) \
             and parts[4] not in context.input_accounts:
         return None  # IAM's actions reach the caller's own account alone: another account's roles are out of reach
     if rtype == "role" and resource.lower().startswith("role/aws-service-role/"):

@@ -6,10 +6,9 @@ the resource-policy rules judge it: ``Principal: "*"`` without a source is publi
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from auditor.model import is_template_value
+from auditor.model import ACCOUNT, is_template_value
 
 CONDITION_PROPERTIES = (
     ("SourceArn", "ArnLike", "AWS:SourceArn"),
@@ -29,7 +28,6 @@ TERRAFORM_ARGUMENTS = {
     "function_url_auth_type": "FunctionUrlAuthType", "event_source_token": "EventSourceToken",
 }
 """``aws_lambda_permission``'s arguments by the CloudFormation property they are."""
-_ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 def permission_statement(principal: Any, function: Any, conditions: dict[str, Any], region: str, account: str
@@ -52,7 +50,7 @@ def _principal(value: Any) -> Any:
     """``*``, an account id, an ARN or a service (``s3.amazonaws.com``) as a policy's Principal."""
     if not isinstance(value, str) or value == "*":
         return value
-    if _ACCOUNT_ID.fullmatch(value):
+    if ACCOUNT.fullmatch(value):
         return {"AWS": f"arn:aws:iam::{value}:root"}
     if value.startswith("arn:") or is_template_value(value):
         return {"AWS": value}
