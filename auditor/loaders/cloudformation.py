@@ -19,7 +19,7 @@ from math import prod
 from typing import Any
 
 from auditor.loaders.either import kept_items
-from auditor.loaders.lambda_permission import CONDITION_PROPERTIES, ELEMENT_OF_PROPERTY, permission_statement
+from auditor.loaders.lambda_permission import ELEMENT_OF_PROPERTY, REQUIRED_PROPERTIES, permission_policy
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import (
@@ -636,22 +636,21 @@ def load_cloudformation(template: dict[str, Any], source: Source,
 
     def read_lambda_permission(logical_id: str, props: dict[str, Any], pointer: str) -> None:
         """The statement Lambda adds to the function's policy for the permission, located at its properties."""
-        missing = [name for name in ("Action", "FunctionName", "Principal") if name not in props]
+        missing = [name for name in REQUIRED_PROPERTIES if name not in props]
         if missing:
             result.not_checked.append(f"{source.display_path}: {logical_id}: a Lambda permission without "
                                       f"{' or '.join(missing)}")
             return
-        statement = permission_statement(
-            resolver.resolve(props["Principal"]), resolver.resolve(props["FunctionName"]),
-            {name: props[name] for name, _, _ in CONDITION_PROPERTIES if name in props},
+        document = permission_policy(
+            {**props, "Principal": resolver.resolve(props["Principal"]),
+             "FunctionName": resolver.resolve(props["FunctionName"])},
             region=resolver.ref("AWS::Region"), account=resolver.ref("AWS::AccountId"))
-        statement["Action"] = props["Action"]
         written = f"{pointer}/Statement/0"
         template_source.moved[written] = pointer
         for name, element in ELEMENT_OF_PROPERTY.items():
             template_source.moved[f"{written}/{element}"] = join_pointer(pointer, name)
-        if add_policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, pointer,
-                      Subject("lambda", logical_id, None), f"lambda:{logical_id}") is not None:
+        if add_policy(document, PolicyKind.RESOURCE, pointer, Subject("lambda", logical_id, None),
+                      f"lambda:{logical_id}") is not None:
             result.counts["resource_policies"] += 1
 
     def read_sam_policies(logical_id: str, props: dict[str, Any], pointer: str) -> None:

@@ -6,6 +6,7 @@ the resource-policy rules judge it: ``Principal: "*"`` without a source is publi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from auditor.model import ACCOUNT, is_template_value
@@ -30,20 +31,24 @@ TERRAFORM_ARGUMENTS = {
 """``aws_lambda_permission``'s arguments by the CloudFormation property they are."""
 
 
-def permission_statement(principal: Any, function: Any, conditions: dict[str, Any], region: str, account: str
-                         ) -> dict[str, Any]:
-    """The statement, from the resolved ``Principal`` and ``FunctionName`` and the condition values by property
-    (``Action`` is the caller's to add). ``region`` and ``account``: the stack's, for a function given by name."""
-    statement: dict[str, Any] = {"Effect": "Allow", "Principal": _principal(principal),
-                                 "Resource": _function_arn(function, region, account)}
+REQUIRED_PROPERTIES = ("Action", "FunctionName", "Principal")
+
+
+def permission_policy(properties: Mapping[str, Any], region: str, account: str) -> dict[str, Any]:
+    """The policy of the one statement, from the properties by CloudFormation name (those of
+    ``REQUIRED_PROPERTIES`` there; ``Principal`` and ``FunctionName`` resolved, the qualifier of a version or alias
+    appended to the function). ``region`` and ``account``: the stack's, for a function given by name."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": _principal(properties["Principal"]),
+                                 "Action": properties["Action"],
+                                 "Resource": _function_arn(properties["FunctionName"], region, account)}
     condition: dict[str, dict[str, Any]] = {}
     for name, operator, key in CONDITION_PROPERTIES:
-        if name in conditions:
-            value = conditions[name]
+        if name in properties:
+            value = properties[name]
             condition.setdefault(operator, {})[key] = str(value).lower() if isinstance(value, bool) else value
     if condition:
         statement["Condition"] = condition
-    return statement
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _principal(value: Any) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from auditor.loaders.lambda_permission import TERRAFORM_ARGUMENTS, permission_statement
+from auditor.loaders.lambda_permission import REQUIRED_PROPERTIES, TERRAFORM_ARGUMENTS, permission_policy
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
 from auditor.loaders.terraform_common import (
@@ -324,12 +324,11 @@ def _lambda_permission(address: str, values: dict[str, Any], pointer: str, argum
             given[name] = values[argument]
         elif argument in arguments.unknown.get(address, ()):
             given[name] = "{{" + f"{address}.{argument}" + "}}"
-    if not {"Action", "FunctionName", "Principal"} <= set(given):
+    if not set(REQUIRED_PROPERTIES) <= set(given):
         return
-    function = given["FunctionName"] + (f":{values['qualifier']}" if values.get("qualifier") else "")
-    statement = permission_statement(given["Principal"], function, given, "{{region}}", "{{account}}")
-    statement["Action"] = given["Action"]
-    if _policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, source, pointer,
+    if values.get("qualifier"):
+        given["FunctionName"] += f":{values['qualifier']}"
+    if _policy(permission_policy(given, "{{region}}", "{{account}}"), PolicyKind.RESOURCE, source, pointer,
                Subject("lambda", address, None), address, result, limits) is not None:
         result.counts["resource_policies"] += 1
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from auditor.loaders.lambda_permission import ELEMENT_OF_PROPERTY, TERRAFORM_ARGUMENTS, permission_statement
+from auditor.loaders.lambda_permission import ELEMENT_OF_PROPERTY, TERRAFORM_ARGUMENTS, permission_policy
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import looks_like_policy, normalize_policy, template_values
@@ -807,14 +807,12 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 ref = self.argument_ref(resource, argument)
                 values[name] = ref.text if ref.text is not None else "{{" + ref.shown + "}}"
                 self.positions[f"{written}/{ELEMENT_OF_PROPERTY[name]}"] = ref.position
-        function = values["FunctionName"]
         if "qualifier" in resource.attributes:
             qualifier = self.argument_ref(resource, "qualifier")
-            function += ":" + (qualifier.text if qualifier.text is not None else "{{" + qualifier.shown + "}}")
-        statement = permission_statement(values["Principal"], function, values, "{{region}}", "{{account}}")
-        statement["Action"] = values["Action"]
-        self.add_policy({"Version": "2012-10-17", "Statement": [statement]}, PolicyKind.RESOURCE, resource.pointer,
-                        Subject("lambda", resource.address, None), resource.address)
+            values["FunctionName"] += ":" + (qualifier.text if qualifier.text is not None
+                                             else "{{" + qualifier.shown + "}}")
+        self.add_policy(permission_policy(values, "{{region}}", "{{account}}"), PolicyKind.RESOURCE,
+                        resource.pointer, Subject("lambda", resource.address, None), resource.address)
         self.result.counts["resource_policies"] += 1
 
     def in_policy_language(self, address: str, attributes: Mapping[str, ExpressionT]) -> bool:
