@@ -719,3 +719,55 @@ def test_other_lists_stay_skipped(text: str) -> None:
     loaded = load_text(text, "list.json", LoadOptions())
     assert (loaded.document_problems, loaded.skipped) == (
         [], [("list.json", "not an IAM policy (the document is a list)")])
+
+
+def test_a_plan_checks_a_policy_document_once_where_a_resource_takes_it() -> None:
+    """A data source whose JSON a resource takes is that resource's policy (as in a .tf file), not a second one."""
+    def document(actions: list[str]) -> str:
+        return json.dumps({"Version": "2012-10-17",
+                           "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+
+    used, inline, alone = document(["s3:*"]), document(["sqs:*"]), document(["ec2:*"])
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]})
+
+    def data(address: str, text: str) -> dict:
+        return {"address": address, "mode": "data", "type": "aws_iam_policy_document",
+                "name": address.split(".")[-1].split("[")[0], "values": {"json": text}}
+
+    def managed(address: str, rtype: str, values: dict) -> dict:
+        return {"address": address, "mode": "managed", "type": rtype, "name": "x", "values": values}
+
+    def reference(name: str) -> dict:
+        return {"references": [f"data.aws_iam_policy_document.{name}.json", f"data.aws_iam_policy_document.{name}"]}
+
+    module_resources = [data("module.m[0].data.aws_iam_policy_document.p", used),
+                        managed("module.m[0].aws_iam_policy.p", "aws_iam_policy", {"name": "mp", "policy": used})]
+    root_resources = [
+        data("data.aws_iam_policy_document.p[0]", used), data("data.aws_iam_policy_document.inline", inline),
+        data("data.aws_iam_policy_document.alone", alone), data("data.aws_iam_policy_document.trust", trust),
+        managed("aws_iam_policy.p[0]", "aws_iam_policy", {"name": "p", "policy": used}),
+        managed("aws_iam_role.r", "aws_iam_role", {"name": "r", "assume_role_policy": trust,
+                                                   "inline_policy": [{"name": "i", "policy": inline}]})]
+    values = {"root_module": {"resources": root_resources, "child_modules": [
+        {"address": "module.m[0]", "resources": module_resources}]}}
+    configuration = {"root_module": {
+        "resources": [
+            {"address": "aws_iam_policy.p", "type": "aws_iam_policy", "expressions": {"policy": reference("p")}},
+            {"address": "aws_iam_role.r", "type": "aws_iam_role", "expressions": {
+                "assume_role_policy": reference("trust"), "inline_policy": [{"policy": reference("inline")}]}}],
+        "module_calls": {"m": {"module": {"resources": [
+            {"address": "aws_iam_policy.p", "type": "aws_iam_policy", "expressions": {"policy": reference("p")}}]}}}}}
+    expected = ["aws_iam_policy.p[0].policy", "aws_iam_role.r.assume_role_policy",
+                "data.aws_iam_policy_document.alone.json", "inline:i", "module.m[0].aws_iam_policy.p.policy"]
+    plan = {"format_version": "1.2", "planned_values": values, "configuration": configuration}
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert sorted(policy.label for policy in loaded.policies) == expected
+    state = {"format_version": "1.0", "values": values}  # no configuration: the same document in the same module
+    loaded = load_text(json.dumps(state), "state.json", LoadOptions())
+    assert sorted(policy.label for policy in loaded.policies) == expected
+
+    # a resource that takes another document than the data source it refers to (its own text) leaves it checked
+    root_resources[4] = managed("aws_iam_policy.p[0]", "aws_iam_policy", {"name": "p", "policy": alone})
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert "data.aws_iam_policy_document.p[0].json" in {policy.label for policy in loaded.policies}

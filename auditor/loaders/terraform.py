@@ -27,6 +27,7 @@ from auditor.loaders.terraform_common import (
     ORGANIZATION_POLICY,
     OWNER_ATTRIBUTE,
     POLICY_ATTRIBUTES,
+    POLICY_DOCUMENT,
     PRINCIPAL_RESOURCES,
     RESOURCE_IMPLIED_TYPES,
     ROLE_MANAGED_POLICY_ARNS,
@@ -92,8 +93,11 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
     arguments = _Arguments(source, _unknown_until_apply(plan), _configured_references(plan))
     planned = list(_planned_resources(root, root_key))
     aliases = _kms_aliases(planned, arguments)
+    checked_where_used = _documents_used_verbatim(planned, arguments)
     for rtype, address, values, values_pointer, resource in planned:
         managed = resource.get("mode", "managed") == "managed"
+        if not managed and address in checked_where_used:
+            continue
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
         name = values.get("name") or address
         arn = values.get("arn") if isinstance(values.get("arn"), str) else None
@@ -152,6 +156,48 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
     principal_source = _PlanSource(source)
     principals.principals(result, principal_source, principal_source.extra)
     return result
+
+
+def _documents_used_verbatim(planned: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]],
+                             arguments: _Arguments) -> set[str]:
+    """The ``aws_iam_policy_document`` data sources whose JSON a planned resource takes as its policy, the same
+    document: they are checked there, as that resource's policy, and not a second time on their own (a ``.tf``
+    file is read the same way). The configuration's references say which data source a resource takes; a state,
+    which has no configuration, is matched by the same document in the same module."""
+    documents: dict[str, list[tuple[str, Any]]] = {}
+    for rtype, address, values, _, resource in planned:
+        if rtype == POLICY_DOCUMENT and resource.get("mode") == "data" and isinstance(values.get("json"), str):
+            documents.setdefault(_INDEX.sub("", address), []).append((address, json_object(values["json"])))
+    used: set[str] = set()
+    for rtype, address, values, _, resource in planned:
+        if resource.get("mode", "managed") != "managed":
+            continue
+        prefix, expressions = arguments.configured.get(_INDEX.sub("", address), (_module_prefix(address), None))
+        taken = [(attribute, values.get(attribute)) for attribute, _ in POLICY_ATTRIBUTES.get(rtype, ())]
+        inline = values.get("inline_policy") if PRINCIPAL_RESOURCES.get(rtype) == "role" else None
+        taken += [("inline_policy.policy", item.get("policy")) for item in inline or () if isinstance(item, dict)]
+        for attribute, value in taken:
+            document = json_object(value) if isinstance(value, str) else None
+            if document is None:
+                continue
+            if expressions is None:
+                candidates = [name for name in documents if name.startswith(f"{prefix}data.{POLICY_DOCUMENT}.")]
+            else:
+                references = [_INDEX.sub("", reference) for reference in expressions.get(attribute, ())]
+                candidates = [prefix + ".".join(reference.split(".")[:3]) for reference in references
+                              if reference.startswith(f"data.{POLICY_DOCUMENT}.")]
+            used.update(found for name in candidates for found, rendered in documents.get(name, ())
+                        if rendered == document)
+    return used
+
+
+def _module_prefix(address: str) -> str:
+    """``module.a.module.b.`` of ``module.a[0].module.b.aws_iam_policy.p`` (indexes left out)."""
+    match = _MODULE_PREFIX.match(address)
+    return _INDEX.sub("", match.group(0)) if match else ""
+
+
+_MODULE_PREFIX = re.compile(r"(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*")
 
 
 def _planned_resources(root: dict[str, Any], root_key: str
@@ -290,14 +336,27 @@ def _configured_references(plan: dict[str, Any]) -> dict[str, tuple[str, dict[st
             if not isinstance(resource, dict) or not isinstance(resource.get("address"), str):
                 continue
             expressions = resource.get("expressions")
-            found[prefix + resource["address"]] = (prefix, {
-                argument: [ref for ref in expression.get("references", ()) if isinstance(ref, str)]
-                for argument, expression in (expressions.items() if isinstance(expressions, dict) else ())
-                if isinstance(expression, dict)})
+            found[prefix + resource["address"]] = (prefix, _expression_references(expressions))
         calls = module.get("module_calls")
         for name, call in calls.items() if isinstance(calls, dict) else ():
             if isinstance(call, dict):
                 pending.append((call.get("module"), f"{prefix}module.{name}."))
+    return found
+
+
+def _expression_references(expressions: Any) -> dict[str, list[str]]:
+    """Argument -> the references its expression makes; an argument of a nested block (a role's ``inline_policy``)
+    as ``block.argument``, over every block of that name."""
+    found: dict[str, list[str]] = {}
+    for argument, expression in expressions.items() if isinstance(expressions, dict) else ():
+        if isinstance(expression, dict):
+            found[argument] = [ref for ref in expression.get("references", ()) if isinstance(ref, str)]
+        elif isinstance(expression, list):
+            for block in expression:
+                for name, inner in block.items() if isinstance(block, dict) else ():
+                    if isinstance(inner, dict):
+                        found.setdefault(f"{argument}.{name}", []).extend(
+                            ref for ref in inner.get("references", ()) if isinstance(ref, str))
     return found
 
 
