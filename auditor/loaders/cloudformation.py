@@ -551,37 +551,165 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
 
 def load_cloudformation(template: dict[str, Any], source: Source,
                         max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
-    result = LoadResult(files=1)
-    resolver = _Resolver(template)
-    template_source = _TemplateSource(source)
     written_resources = template.get("Resources")
     if not isinstance(written_resources, dict):
+        result = LoadResult(files=1)
         result.not_checked.append(f"{source.display_path}: template has no Resources")
         return result
-    template_resources = list(_template_resources(written_resources, "/Resources", ()))
-    resources = {logical_id: resource for logical_id, resource, _ in template_resources}
+    return _TemplateReader(template, written_resources, source, max_statements).read()
 
-    principal_parts: dict[str, dict[str, Any]] = {}
-    standalone_policies: dict[str, Policy] = {}
 
-    def parts_of(logical_id: str, kind: str, name: str, pointer: str) -> dict[str, Any]:
-        """What the template gives a user, group or role: ``inline`` policies (its own and the template's standalone
-        ones that name it), ``attached``: the logical ids of the template's managed policies it attaches,
-        ``managed``: the ARNs of other managed policies it attaches."""
-        return principal_parts.setdefault(logical_id, {"kind": kind, "name": name, "inline": [], "trust": None,
-                                                       "pointer": pointer, "managed": [], "attached": []})
+@dataclasses.dataclass
+class _PrincipalParts:
+    """What a template gives a user, group or role: ``inline`` policies (its own and the template's standalone ones
+    that name it), ``attached``: the logical ids of the template's managed policies it attaches, ``managed``: the
+    ARNs of other managed policies it attaches."""
 
-    aliases = _kms_aliases(resources, resolver)
+    kind: str
+    name: str
+    pointer: str
+    inline: list[Policy] = dataclasses.field(default_factory=list)
+    trust: Policy | None = None
+    managed: list[str] = dataclasses.field(default_factory=list)
+    attached: list[str] = dataclasses.field(default_factory=list)
 
-    def add_managed(parts: dict[str, Any], arn: str, written: str) -> None:
+
+class _TemplateReader:
+    """The policies and principals of one template: each resource read by the method for its type, the principals
+    put together from what the resources give them once every resource is read."""
+
+    def __init__(self, template: dict[str, Any], written_resources: dict[str, Any], source: Source,
+                 max_statements: int) -> None:
+        self.source = source
+        self.max_statements = max_statements
+        self.result = LoadResult(files=1)
+        self.resolver = _Resolver(template)
+        self.template_source = _TemplateSource(source)
+        self.template_resources = list(_template_resources(written_resources, "/Resources", ()))
+        self.resources = {logical_id: resource for logical_id, resource, _ in self.template_resources}
+        self.aliases = _kms_aliases(self.resources, self.resolver)
+        self.principal_parts: dict[str, _PrincipalParts] = {}
+        self.standalone_policies: dict[str, Policy] = {}
+
+    def read(self) -> LoadResult:
+        result = self.result
+        for logical_id, resource, resource_pointer in self.template_resources:
+            if not isinstance(resource, dict):
+                if logical_id.startswith(_FOR_EACH):
+                    result.not_checked.append(f"{self.source.display_path}: {logical_id}: a loop not written as "
+                                              "[Identifier, Collection, {OutputKey: Resource}]")
+                continue
+            result.suppressions.extend(metadata_suppressions(resource, logical_id, resource_pointer, self.source))
+            rtype = resource.get("Type")
+            props = resource.get("Properties")
+            if isinstance(rtype, str) and isinstance(props, dict):
+                self.read_resource(logical_id, rtype, props, join_pointer(resource_pointer, "Properties"))
+        self.add_principals()
+        result.counts["templates"] += 1
+        if not (result.policies or result.principals or result.not_checked or result.document_problems):
+            result.skipped.append((self.source.display_path, "no IAM policy (no resource of the template holds one)"))
+        return result
+
+    def read_resource(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
+        resolver, where = self.resolver, f"{self.source.display_path}: {logical_id}"
+        if rtype in PRINCIPAL_TYPES:
+            self.read_principal(logical_id, PRINCIPAL_TYPES[rtype], props, pointer)
+        elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
+            self.read_standalone_policy(logical_id, rtype, props, pointer)
+        elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
+            key, kind = IDENTITY_POLICY_TYPES[rtype]
+            self.add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
+                            Subject(kind, _resolved_name(resolver, props.get("Name"), logical_id), None),
+                            f"{kind}:{logical_id}")
+        elif rtype == LAMBDA_PERMISSION:
+            self.read_lambda_permission(logical_id, props, pointer)
+        elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
+            self.result.not_checked.append(f"{where}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
+        elif rtype == ORGANIZATION_POLICY and "Content" in props:
+            policy_type = resolver.resolve(props.get("Type"))
+            if policy_type in IAM_ORGANIZATION_POLICY_TYPES:
+                self.add_policy(props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
+                                Subject("policy", _resolved_name(resolver, props.get("Name"), logical_id), None),
+                                f"{policy_type}:{logical_id}")
+            elif not isinstance(policy_type, str) or is_template_value(policy_type):
+                self.result.not_checked.append(f"{where}: an organization policy whose Type is decided when the "
+                                               "stack is deployed")
+        elif rtype in SAM_POLICY_HOLDERS and "Policies" in props:
+            self.read_sam_policies(logical_id, props, pointer)
+        elif rtype in RESOURCE_POLICY_TYPES:
+            key, service = RESOURCE_POLICY_TYPES[rtype]
+            if key in props:
+                self.add_policy(props[key], PolicyKind.RESOURCE, join_pointer(pointer, key),
+                                Subject(service, logical_id, None, tuple(self.aliases.get(logical_id, ()))),
+                                f"{service}:{logical_id}", resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
+                self.result.counts["resource_policies"] += 1
+
+    def parts_of(self, logical_id: str, kind: str, name: str, pointer: str) -> _PrincipalParts:
+        found = self.principal_parts.get(logical_id)
+        if found is None:
+            found = self.principal_parts[logical_id] = _PrincipalParts(kind, name, pointer)
+        return found
+
+    def add_managed(self, parts: _PrincipalParts, arn: str, written: str) -> None:
         """A managed policy ARN the principal attaches, located where the template writes it (``written``)."""
-        template_source.moved[join_pointer(join_pointer(parts["pointer"], "ManagedPolicyArns"),
-                                           len(parts["managed"]))] = written
-        parts["managed"].append(arn)
+        self.template_source.moved[join_pointer(join_pointer(parts.pointer, "ManagedPolicyArns"),
+                                                len(parts.managed))] = written
+        parts.managed.append(arn)
 
-    def add_policy(document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
+    def read_principal(self, logical_id: str, kind: str, props: dict[str, Any], pointer: str) -> None:
+        resolver = self.resolver
+        name = props.get({"role": "RoleName", "user": "UserName", "group": "GroupName"}[kind])
+        display = name if isinstance(name, str) else logical_id
+        subject = Subject(kind, display, None)
+        parts = self.parts_of(logical_id, kind, display, pointer)
+        if kind == "role" and "AssumeRolePolicyDocument" in props:
+            parts.trust = self.add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
+                                          join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
+        # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
+        entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
+        for index, (item, item_pointer) in enumerate(entries):
+            if not isinstance(item, dict) or "PolicyDocument" not in item:
+                self.result.not_checked.append(f"{self.source.display_path}: {logical_id} Policies entry {index}: "
+                                               "no PolicyDocument")
+                continue
+            label = f"inline:{_resolved_name(resolver, item.get('PolicyName'), str(index))}"
+            parts.inline.extend(_present(self.add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
+                                                         join_pointer(item_pointer, "PolicyDocument"), subject,
+                                                         label)))
+        managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
+        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
+            in_template = _managed_policy_named(arn, self.resources)
+            if in_template is not None:
+                parts.attached.append(in_template)
+                continue
+            resolved = resolver.resolve(arn)
+            for value in resolved if isinstance(resolved, list) else [resolved]:
+                if isinstance(value, str):
+                    self.add_managed(parts, value, arn_pointer)
+        self.result.counts[kind + "s"] += 1
+
+    def read_standalone_policy(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
+        """An ``AWS::IAM::Policy`` or ``ManagedPolicy``: its own policy, and an inline one of each principal of the
+        template it names."""
+        name = _resolved_name(self.resolver, props.get("PolicyName") or props.get("ManagedPolicyName"),
+                              logical_id) or logical_id
+        policy = self.add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
+                                 Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
+        if policy is not None:
+            self.standalone_policies[logical_id] = policy
+        for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
+                          ("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
+            targets = props.get(key)
+            for target in targets if isinstance(targets, list) else [targets] if targets else []:
+                if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+                    logical = target["Ref"]
+                    self.parts_of(logical, kind, logical, pointer).inline.extend(_present(policy))
+
+    def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject, label: str,
                    resource_implied: bool = False) -> Policy | None:
         """The policy, or None (and a not-checked note) when an intrinsic leaves the document unknown."""
+        resolver, template_source, result, shown = self.resolver, self.template_source, self.result, \
+            self.source.display_path
         resolver.unchecked.clear()
         resolved = resolver.resolve(document, at=pointer)
         template_source.moved.update(resolver.written_pointers(resolved, pointer))
@@ -594,83 +722,79 @@ def load_cloudformation(template: dict[str, Any], source: Source,
             except ParseError as parse_error:
                 syntax_error = _syntax_error_besides_template_values(document, resolved, parse_error)
                 if syntax_error is None:  # !Sub put a value known at deploy time outside a string
-                    result.not_checked.append(f"{source.display_path}: {label}: JSON text built with values known "
-                                              "only when the stack is deployed")
+                    result.not_checked.append(f"{shown}: {label}: JSON text built with values known only when "
+                                              "the stack is deployed")
                     return None
                 error, text = syntax_error
                 line, column = Source("", text).offset_to_position(error.offset or 0)
-                line, column = _position_in_string(source, pointer, line, column)
-                result.document_problems.append((source, Problem(
+                line, column = _position_in_string(self.source, pointer, line, column)
+                result.document_problems.append((self.source, Problem(
                     "syntax-error", f"{label} is not a JSON policy document: {error.message}", pointer,
                     line=line, column=column)))
                 return None
         unknown = _deploy_time_part(resolved)
         if unknown is not None:
-            result.not_checked.append(f"{source.display_path}: {label}: {unknown} is known only when the stack is "
-                                      "deployed")
+            result.not_checked.append(f"{shown}: {label}: {unknown} is known only when the stack is deployed")
             return None
         for where_unknown in template_values(resolved):
-            result.not_checked.append(f"{source.display_path}: {label}: {where_unknown} is known only when the "
-                                      "stack is deployed")
+            result.not_checked.append(f"{shown}: {label}: {where_unknown} is known only when the stack is deployed")
         for unchecked in resolver.unchecked:
-            result.not_checked.append(f"{source.display_path}: {label}: {unchecked}")
+            result.not_checked.append(f"{shown}: {label}: {unchecked}")
         statement_list = join_pointer(pointer, "Statement")
-
-        def template_item(statement_pointer: str) -> int | None:
-            return template_source.template_item(statement_pointer, statement_list)
 
         def exclusive(first: int, second: int) -> bool:
             return template_source.exclusive(join_pointer(statement_list, first), join_pointer(statement_list, second))
 
         def with_template_index(statement: Statement) -> Statement:
-            item = template_item(statement.pointer)
+            item = template_source.template_item(statement.pointer, statement_list)
             return statement if item is None else dataclasses.replace(statement, index=item)
 
         policy = normalize_policy(resolved, kind, template_source, pointer, subject=subject, label=label,
-                                  max_statements=max_statements, resource_implied=resource_implied,
+                                  max_statements=self.max_statements, resource_implied=resource_implied,
                                   exclusive=exclusive)
         policy = dataclasses.replace(
             policy, statements=tuple(with_template_index(statement) for statement in policy.statements))
         result.policies.append(policy)
         return policy
 
-    def read_lambda_permission(logical_id: str, props: dict[str, Any], pointer: str) -> None:
+    def read_lambda_permission(self, logical_id: str, props: dict[str, Any], pointer: str) -> None:
         """The statement Lambda adds to the function's policy for the permission, located at its properties."""
         missing = [name for name in REQUIRED_PROPERTIES if name not in props]
         if missing:
-            result.not_checked.append(f"{source.display_path}: {logical_id}: a Lambda permission without "
-                                      f"{' or '.join(missing)}")
+            self.result.not_checked.append(f"{self.source.display_path}: {logical_id}: a Lambda permission without "
+                                           f"{' or '.join(missing)}")
             return
+        resolver = self.resolver
         document = permission_policy(
             {**props, "Principal": resolver.resolve(props["Principal"]),
              "FunctionName": resolver.resolve(props["FunctionName"])},
             region=resolver.ref("AWS::Region"), account=resolver.ref("AWS::AccountId"))
         written = f"{pointer}/Statement/0"
-        template_source.moved[written] = pointer
+        self.template_source.moved[written] = pointer
         for name, element in ELEMENT_OF_PROPERTY.items():
-            template_source.moved[f"{written}/{element}"] = join_pointer(pointer, name)
-        if add_policy(document, PolicyKind.RESOURCE, pointer, Subject("lambda", logical_id, None),
-                      f"lambda:{logical_id}") is not None:
-            result.counts["resource_policies"] += 1
+            self.template_source.moved[f"{written}/{element}"] = join_pointer(pointer, name)
+        if self.add_policy(document, PolicyKind.RESOURCE, pointer, Subject("lambda", logical_id, None),
+                           f"lambda:{logical_id}") is not None:
+            self.result.counts["resource_policies"] += 1
 
-    def read_sam_policies(logical_id: str, props: dict[str, Any], pointer: str) -> None:
+    def read_sam_policies(self, logical_id: str, props: dict[str, Any], pointer: str) -> None:
         """``Policies`` of an AWS SAM function or state machine: the role SAM creates for it (``<Function>Role``)
         gets them."""
-        where = f"{source.display_path}: {logical_id}"
+        result, where = self.result, f"{self.source.display_path}: {logical_id}"
         if "Role" in props:
             result.not_checked.append(f"{where}: Policies are ignored by AWS SAM because Role is set")
             return
         name = f"{logical_id}Role"
-        parts = parts_of(logical_id, "role", name, pointer)
+        parts = self.parts_of(logical_id, "role", name, pointer)
         for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies")):
-            value = resolver.resolve(item)
+            value = self.resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
                 document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
-                parts["inline"].extend(_present(add_policy(document, PolicyKind.IDENTITY, item_pointer,
-                                                           Subject("role", name, None), f"inline:{logical_id}")))
+                parts.inline.extend(_present(self.add_policy(document, PolicyKind.IDENTITY, item_pointer,
+                                                             Subject("role", name, None), f"inline:{logical_id}")))
             elif isinstance(value, str):
-                add_managed(parts, value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}",
-                            item_pointer)
+                self.add_managed(parts, value if value.startswith("arn:") else f"arn:aws:iam::aws:policy/{value}",
+                                 item_pointer)
             elif isinstance(value, dict) and len(value) == 1:
                 template = next(iter(value))
                 result.not_checked.append(f"{where}: SAM policy template {template} (AWS SAM expands it when "
@@ -680,116 +804,27 @@ def load_cloudformation(template: dict[str, Any], source: Source,
                                           "managed policy nor a SAM policy template")
         result.counts["roles"] += 1
 
-    for logical_id, resource, resource_pointer in template_resources:
-        if not isinstance(resource, dict):
-            if logical_id.startswith(_FOR_EACH):
-                result.not_checked.append(f"{source.display_path}: {logical_id}: a loop not written as "
-                                          "[Identifier, Collection, {OutputKey: Resource}]")
-            continue
-        result.suppressions.extend(metadata_suppressions(resource, logical_id, resource_pointer, source))
-        rtype = resource.get("Type")
-        props = resource.get("Properties")
-        if not isinstance(rtype, str) or not isinstance(props, dict):
-            continue
-        pointer = join_pointer(resource_pointer, "Properties")
-        if rtype in PRINCIPAL_TYPES:
-            kind = PRINCIPAL_TYPES[rtype]
-            name_key = {"role": "RoleName", "user": "UserName", "group": "GroupName"}[kind]
-            name = props.get(name_key)
-            display = name if isinstance(name, str) else logical_id
-            subject = Subject(kind, display, None)
-            parts = parts_of(logical_id, kind, display, pointer)
-            if kind == "role" and "AssumeRolePolicyDocument" in props:
-                parts["trust"] = add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
-                                            join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
-            # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
-            entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
-            for index, (item, item_pointer) in enumerate(entries):
-                if not isinstance(item, dict) or "PolicyDocument" not in item:
-                    result.not_checked.append(f"{source.display_path}: {logical_id} Policies entry {index}: no "
-                                              "PolicyDocument")
-                    continue
-                label = f"inline:{_resolved_name(resolver, item.get('PolicyName'), str(index))}"
-                parts["inline"].extend(_present(add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
-                                                           join_pointer(item_pointer, "PolicyDocument"), subject,
-                                                           label)))
-            managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
-            for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
-                in_template = _managed_policy_named(arn, resources)
-                if in_template is not None:
-                    parts["attached"].append(in_template)
-                    continue
-                resolved = resolver.resolve(arn)
-                for value in resolved if isinstance(resolved, list) else [resolved]:
-                    if isinstance(value, str):
-                        add_managed(parts, value, arn_pointer)
-            result.counts[kind + "s"] += 1
-        elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
-            name = _resolved_name(resolver, props.get("PolicyName") or props.get("ManagedPolicyName"), logical_id) \
-                or logical_id
-            policy = add_policy(props["PolicyDocument"], PolicyKind.IDENTITY, join_pointer(pointer, "PolicyDocument"),
-                                Subject("policy", str(name), None), f"{rtype.split('::')[-1]}:{logical_id}")
-            if policy is not None:
-                standalone_policies[logical_id] = policy
-            for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"),
-                              ("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
-                targets = props.get(key)
-                for target in targets if isinstance(targets, list) else [targets] if targets else []:
-                    if isinstance(target, dict) and isinstance(target.get("Ref"), str):
-                        logical = target["Ref"]
-                        parts_of(logical, kind, logical, pointer)["inline"].extend(_present(policy))
-        elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
-            key, kind = IDENTITY_POLICY_TYPES[rtype]
-            add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
-                       Subject(kind, _resolved_name(resolver, props.get("Name"), logical_id), None),
-                       f"{kind}:{logical_id}")
-        elif rtype == LAMBDA_PERMISSION:
-            read_lambda_permission(logical_id, props, pointer)
-        elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
-            result.not_checked.append(f"{source.display_path}: {logical_id}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
-        elif rtype == ORGANIZATION_POLICY and "Content" in props:
-            policy_type = resolver.resolve(props.get("Type"))
-            if policy_type in IAM_ORGANIZATION_POLICY_TYPES:
-                add_policy(props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
-                           Subject("policy", _resolved_name(resolver, props.get("Name"), logical_id), None),
-                           f"{policy_type}:{logical_id}")
-            elif not isinstance(policy_type, str) or is_template_value(policy_type):
-                result.not_checked.append(f"{source.display_path}: {logical_id}: an organization policy whose Type "
-                                          "is decided when the stack is deployed")
-        elif rtype in SAM_POLICY_HOLDERS and "Policies" in props:
-            read_sam_policies(logical_id, props, pointer)
-        elif rtype in RESOURCE_POLICY_TYPES:
-            key, service = RESOURCE_POLICY_TYPES[rtype]
-            if key in props:
-                add_policy(props[key], PolicyKind.RESOURCE, join_pointer(pointer, key),
-                           Subject(service, logical_id, None, tuple(aliases.get(logical_id, ()))),
-                           f"{service}:{logical_id}",
-                           resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
-                result.counts["resource_policies"] += 1
-
-    for logical_id, parts in principal_parts.items():
-        if logical_id not in resources:
-            continue
-        for attached in parts["attached"]:
-            policy = standalone_policies.get(attached)
-            if policy is not None and policy not in parts["inline"]:
-                parts["inline"].append(policy)
-        result.principals.append(
-            Principal(parts["kind"], parts["name"], "", template_source, parts["pointer"],
-                      inline_policies=tuple(parts["inline"]), attached_policy_arns=tuple(parts["managed"]),
-                      missing_policy_arns=tuple(parts["managed"]), trust_policy=parts["trust"])
-        )
-        if parts["managed"]:  # a template attaches managed policies by ARN; their documents are elsewhere
-            aws_managed = any(":iam::aws:policy/" in arn for arn in parts["managed"])
-            result.not_checked.append(
-                f"{source.display_path}: {parts['kind']} {parts['name']}: the attached managed policies "
-                f"{', '.join(parts['managed'])} are not in the template, so their statements were not checked"
-                + (" (an AWS managed policy that grants administrator access is still reported, by its name)"
-                   if aws_managed else ""))
-    result.counts["templates"] += 1
-    if not (result.policies or result.principals or result.not_checked or result.document_problems):
-        result.skipped.append((source.display_path, "no IAM policy (no resource of the template holds one)"))
-    return result
+    def add_principals(self) -> None:
+        """Every user, group and role of the template, with what the resources gave it."""
+        for logical_id, parts in self.principal_parts.items():
+            if logical_id not in self.resources:
+                continue
+            for attached in parts.attached:
+                policy = self.standalone_policies.get(attached)
+                if policy is not None and policy not in parts.inline:
+                    parts.inline.append(policy)
+            self.result.principals.append(
+                Principal(parts.kind, parts.name, "", self.template_source, parts.pointer,
+                          inline_policies=tuple(parts.inline), attached_policy_arns=tuple(parts.managed),
+                          missing_policy_arns=tuple(parts.managed), trust_policy=parts.trust)
+            )
+            if parts.managed:  # a template attaches managed policies by ARN; their documents are elsewhere
+                aws_managed = any(":iam::aws:policy/" in arn for arn in parts.managed)
+                self.result.not_checked.append(
+                    f"{self.source.display_path}: {parts.kind} {parts.name}: the attached managed policies "
+                    f"{', '.join(parts.managed)} are not in the template, so their statements were not checked"
+                    + (" (an AWS managed policy that grants administrator access is still reported, by its name)"
+                       if aws_managed else ""))
 
 
 def _resolved_name(resolver: _Resolver, value: Any, logical_id: str) -> str:
