@@ -463,7 +463,7 @@ class _Compiler:
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound,
-                                  known_variables=self.known_variables)
+                                  known_variables=self.known_variables, star_only=self.star_only)
 
     def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]

@@ -157,6 +157,17 @@ def is_universal(pattern: str) -> bool:
     return squash(pattern) == "*"
 
 
+def may_grant_resourceless(pattern: str) -> bool:
+    """Whether a ``Resource`` pattern can grant an action that takes no resource (``s3:PutAccountPublicAccessBlock``,
+    ``kinesis:ListStreams``): IAM asks for those on ``*``, and a pattern whose resource part is all wildcards
+    (``arn:aws:s3:::*``, as vendors write for ``s3:ListAllMyBuckets``) is taken to grant them too. A pattern naming
+    resources (``arn:aws:s3:::bucket/*``) grants them nothing; one a template decides (``{{...}}``) may."""
+    if "{{" in pattern or not pattern.lower().startswith("arn:"):
+        return True
+    parts = pattern.split(":", 5)
+    return len(parts) < 6 or not parts[5].strip("*")
+
+
 _POLICY_VARIABLE_KEY = re.compile(r"\$\{([A-Za-z0-9-]+:[^}/]*)")
 
 
@@ -434,13 +445,15 @@ Cell = tuple[bool, Any, str | None]
 
 def compile_statements(
     policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = (),
-    known_variables: Mapping[str, str] | None = None,
+    known_variables: Mapping[str, str] | None = None, star_only: int = 0,
 ) -> list[Stmt]:
     """Statements of ``policy`` in comparable form.
 
     Inner statements with an odd ``Effect`` count as Allow and outer ones as Deny, so
     that a malformed effect can only make the comparison report more. Actions the
-    catalogue does not know grant nothing and are left out (the linter reports them).
+    catalogue does not know grant nothing and are left out (the linter reports them), and so
+    are the actions that take no resource (``star_only``) of a statement whose resources
+    cannot grant them (``s3:*`` on a bucket grants no ``s3:PutAccountPublicAccessBlock``).
     """
     tokens = tuple(unbound_tokens)
     compiled: list[Stmt] = []
@@ -461,6 +474,8 @@ def compile_statements(
             resources, not_resources = None, _bound(statement.not_resources, known_variables)
         else:
             resources, not_resources = ("*",), ()
+        if resources is not None and actions & star_only and not any(map(may_grant_resourceless, resources)):
+            actions &= ~star_only
         principals: tuple[str, ...] | None = None
         has_not_principal = statement.not_principals is not None
         if statement.principals is not None:

@@ -118,21 +118,47 @@ def test_action_added_and_removed() -> None:
     assert removed.verdict.startswith("no new access; 1 missing")
 
 
+def resourceless() -> frozenset[str]:
+    """The catalogue's actions that take no resource: a statement on named resources grants none of them."""
+    return CATALOG.actions_with_access(lambda _, only_star: only_star)
+
+
 def test_wildcard_adds_every_action_it_expands_to() -> None:
     result = compare(edited(lambda s: s[0].update(Action="s3:Get*")))
     (finding,) = result.findings
     assert finding.rule_id == "IAM901"
-    expected = CATALOG.expand("s3:Get*") - {"s3:getobject", "s3:getobjectversion"}
+    expected = CATALOG.expand("s3:Get*") - {"s3:getobject", "s3:getobjectversion"} - resourceless()
+    assert {"s3:getaccountpublicaccessblock", "s3:getbucketpolicy"} & expected == {"s3:getbucketpolicy"}
     assert finding.details["action_count"] == len(expected)
     assert finding.message.endswith(f" and {len(expected) - 5} others")
+
+
+def test_actions_that_take_no_resource_are_granted_on_star_alone() -> None:
+    """s3:* on a bucket grants no s3:PutAccountPublicAccessBlock: granting it on "*" is new access, and a
+    baseline's service wildcard on named resources never granted the account-wide actions the target leaves out."""
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": [BUCKET, f"{BUCKET}/*"]},
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "arn:aws:s3:::*"}]}
+    added = compare(edited(lambda s: s.append(
+        {"Effect": "Allow", "Action": ["s3:PutAccountPublicAccessBlock", "s3:ListAllMyBuckets"], "Resource": "*"}),
+        documented), documented)
+    (finding,) = added.findings
+    assert finding.rule_id == "IAM901" and finding.severity.value == "high"
+    assert [a["action"] for a in finding.details["added_actions"]] == ["s3:PutAccountPublicAccessBlock"]
+    # named resources grant an account-wide action nothing, in the target as in the baseline
+    assert not compare(edited(lambda s: s[0].update(Action=["s3:*", "s3:PutAccountPublicAccessBlock"]), documented),
+                       documented).findings
+    listed = compare(edited(lambda s: s[0].update(Action=["s3:Get*", "s3:Put*", "s3:Delete*", "s3:List*"]),
+                            documented), documented)
+    assert "s3:GetAccountPublicAccessBlock" not in json.dumps([f.details for f in listed.findings])
 
 
 def test_not_action_is_the_complement_over_the_catalogue() -> None:
     result = compare(edited(lambda s: s[0].update(NotAction=["s3:Delete*"]) or s[0].pop("Action")))
     added = next(f for f in result.findings if f.rule_id == "IAM901")
     in_baseline = {"s3:getobject", "s3:getobjectversion", "s3:listbucket", "kms:decrypt"}
-    assert added.details["action_count"] == len(CATALOG.all_actions()) - len(CATALOG.expand("s3:Delete*")) - len(
-        in_baseline)
+    granted = set(CATALOG.all_actions()) - CATALOG.expand("s3:Delete*") - resourceless()  # on the bucket's objects
+    assert added.details["action_count"] == len(granted - in_baseline)
     assert {"IAM903", "IAM904"} <= rules(result)
 
 
