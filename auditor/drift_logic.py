@@ -483,6 +483,8 @@ def compile_statements(
         elif has_not_principal:
             principals = ("AWS:*",) if inner else ()
         conditions = tuple(Cond.of(c) for c in statement.conditions)
+        if principals == ("AWS:*",):
+            principals, conditions = _principals_by_account(conditions) or (principals, conditions)
         unbound = bool(tokens) and any(
             token in text
             for token in tokens
@@ -498,6 +500,18 @@ def compile_statements(
                  has_not_principal, unbound)
         )
     return compiled
+
+
+def _principals_by_account(conditions: tuple[Cond, ...]) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
+    """``Principal: "*"`` with ``StringEquals aws:PrincipalAccount`` admits the principals of those accounts, as
+    their root ARNs do: the principals that condition names, and the other conditions (None when there is none)."""
+    for condition in conditions:
+        if (condition.key == "aws:principalaccount" and condition.operator == "StringEquals"
+                and not condition.qualifier and not condition.if_exists and condition.values
+                and all(ACCOUNT.fullmatch(value) for value in condition.values)):
+            return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
+                    tuple(other for other in conditions if other is not condition))
+    return None
 
 
 def covers_cell(outer: Stmt, cell: Cell) -> bool:

@@ -278,6 +278,22 @@ def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
     assert rules(narrower) == {"IAM902"}
 
 
+def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
+    """Principal "*" with StringEquals aws:PrincipalAccount admits what the account's root ARN does."""
+    def scoped(account: str) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"sts:ExternalId": "abc", "aws:PrincipalAccount": account}}}]}
+
+    assert not compare(scoped("999988887777"), TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings
+    other = compare(scoped("123456789012"), TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
+    assert "IAM905" in rules(other)
+    assert other.findings[0].details["added_principals"] == ["AWS:arn:aws:iam::123456789012:root"]
+    unscoped = edited(lambda s: s[0]["Condition"]["StringEquals"].pop("aws:PrincipalAccount"), scoped("1" * 12))
+    assert any(f.severity.value == "critical"
+               for f in compare(unscoped, TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings)
+
+
 def test_managed_policies_added_and_missing() -> None:
     export = {"RoleDetailList": [{
         "RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole",
