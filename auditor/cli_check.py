@@ -57,12 +57,13 @@ def parse_severity(value: str, option: str) -> Severity | None:
 
 
 def load_config(config_file: Optional[Path], no_config: bool) -> Config:
-    from auditor.config import ConfigError, validate_baselines
+    from auditor.config import ConfigError, validate_baselines, validate_escalation_paths
     from auditor.config import load_config as read_config
 
     try:
         config = read_config(config_file, discover=not no_config)
         validate_baselines(config)
+        validate_escalation_paths(config)
     except (ConfigError, ValueError) as exc:
         raise UsageProblem(str(exc)) from None
     return config

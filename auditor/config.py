@@ -492,6 +492,19 @@ def validate_baselines(config: Config) -> None:
                                           f"{', '.join(names) or 'none'})")
 
 
+def validate_escalation_paths(config: Config) -> None:
+    """Every folder ``escalation-paths`` names must exist and hold valid path definitions (a :class:`ConfigError` at
+    the key's line otherwise, naming the folder or file and what is wrong in it), as ``baseline-paths`` must."""
+    if not config.escalation_paths:
+        return
+    from auditor.knowledge import KnowledgeError, load_escalation_paths
+
+    try:
+        load_escalation_paths(config.escalation_paths)
+    except KnowledgeError as exc:
+        raise _at(config.origin("escalation-paths"), f"escalation-paths: {exc}") from None
+
+
 def describe(config: Config) -> str:
     """The resolved configuration as TOML, each value followed by where it came from."""
     import json

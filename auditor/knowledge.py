@@ -164,14 +164,21 @@ def rules_dir() -> Path:
 
 
 def load_escalation_paths(extra_dirs: Iterable[Path | str] = ()) -> tuple[EscalationPath, ...]:
-    """The bundled paths plus those in ``*.yaml`` files of ``extra_dirs``; ids must be unique across all."""
+    """The bundled paths plus those in ``*.yaml`` (or ``*.yml``) files of ``extra_dirs``; ids must be unique across
+    all. A folder that does not exist, or a file that is not a valid list of paths, is a :class:`KnowledgeError`."""
     directories = [rules_dir() / "escalation", *(Path(d) for d in extra_dirs)]
     paths: list[EscalationPath] = []
     seen: dict[str, Path] = {}
     for directory in directories:
+        if not directory.exists():
+            raise KnowledgeError(f"{directory}: no such folder of escalation paths")
         if not directory.is_dir():
-            raise KnowledgeError(f"{directory}: not a directory of escalation paths")
-        for file in sorted(directory.glob("*.yaml")):
+            raise KnowledgeError(f"{directory}: not a folder of escalation paths (*.yaml files)")
+        try:
+            files = sorted(file for file in directory.iterdir() if file.suffix in (".yaml", ".yml"))
+        except OSError as error:
+            raise KnowledgeError(f"{directory}: cannot read: {error.strerror or error}") from error
+        for file in files:
             for path in _parse_paths(file):
                 if path.id in seen:
                     raise KnowledgeError(f"{file}: path id {path.id!r} already defined in {seen[path.id]}")
@@ -320,7 +327,11 @@ def _read_yaml(file: Path) -> Any:
     try:
         data = YAML(typ="safe").load(text)
     except YAMLError as error:
-        raise KnowledgeError(f"{file}: {error}") from error
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None)
+        if mark is not None and problem:  # one line, located: file:line:column: what is wrong
+            raise KnowledgeError(f"{file}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}") from error
+        raise KnowledgeError(f"{file}: invalid YAML: {' '.join(str(error).split())}") from error
     write_derived("knowledge", text, data)
     return data
 

@@ -140,7 +140,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor import __version__
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
-    from auditor.config import validate_names
+    from auditor.config import validate_escalation_paths, validate_names
     from auditor.engine import Selection
     from auditor.loaders import LoadOptions
     from auditor.suppress import expired_notice
@@ -162,6 +162,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     known |= set(CATEGORIES)
     if request.config is not None:
         validate_names(request.config, known)
+        validate_escalation_paths(request.config)
     for name in request.categories:
         if name.lower() not in CATEGORIES:
             raise ValueError(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")

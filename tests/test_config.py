@@ -306,3 +306,47 @@ def test_trusted_accounts_need_no_external_id(tmp_path: Path) -> None:
     assert iam031("--no-config")[0][0] == "medium"
     shown = run_cli("config", cwd=tmp_path).stdout
     assert 'trusted-accounts = ["444455556666", "999988887777"]  # ' in shown
+
+
+CUSTOM_ESCALATION = """
+- id: custom-queue-takeover
+  title: Custom path of the project
+  requires: [sqs:SendMessage, sqs:ReceiveMessage]
+  target: existing-instance
+  resource_sensitive: {sqs:SendMessage: queue}
+  impact: "the project's own escalation"
+  reference: https://example.com/custom
+  source: local
+"""
+
+
+def test_escalation_paths_of_the_config_are_reported_and_checked(tmp_path: Path) -> None:
+    """escalation-paths was read and shown but never passed to IAM012, and a folder that did not exist (or held an
+    invalid definition) was ignored without a word."""
+    write(tmp_path / "iam" / "escalation" / "custom.yaml", CUSTOM_ESCALATION)
+    (tmp_path / "policy.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage"], "Resource": "*"}]}))
+    write(tmp_path / ".iam-audit.toml", 'select = ["IAM012"]\nescalation-paths = ["iam/escalation"]\n')
+    result = run_cli("check", "--format", "json", "--no-cache", "policy.json", cwd=tmp_path)
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["rule_id"] == "IAM012" and "custom path of the project" in finding["message"]
+    assert result.returncode in (0, 1), result.stderr
+    assert json.loads(run_cli("check", "--format", "json", "--select", "IAM012", "--no-config", "policy.json",
+                              cwd=tmp_path).stdout)["findings"] == []
+
+    write(tmp_path / ".iam-audit.toml", 'select = ["IAM012"]\n\nescalation-paths = ["does/not/exist"]\n')
+    missing = run_cli("check", "policy.json", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"iam-audit: error: .iam-audit.toml:3:1: escalation-paths: "
+                                      f"{tmp_path.resolve() / 'does/not/exist'}: no such folder of escalation paths")
+    write(tmp_path / ".iam-audit.toml", 'escalation-paths = ["iam/escalation"]\n')
+    (tmp_path / "iam" / "escalation" / "broken.yml").write_text("this: is: not: [valid\n")
+    broken = run_cli("check", "policy.json", cwd=tmp_path)
+    assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+    assert broken.stderr.startswith("iam-audit: error: .iam-audit.toml:1:1: escalation-paths: ")
+    assert "broken.yml:1:9: invalid YAML" in broken.stderr
+    (tmp_path / "iam" / "escalation" / "broken.yml").write_text("- id: incomplete\n")
+    incomplete = run_cli("report", "policy.json", "--output", str(tmp_path / "out"), "--history",
+                         str(tmp_path / "h.db"), cwd=tmp_path)
+    assert incomplete.returncode == 2 and "broken.yml: path [0]: missing keys" in incomplete.stderr
+    assert "Traceback" not in missing.stderr + broken.stderr + incomplete.stderr

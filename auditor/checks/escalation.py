@@ -83,9 +83,15 @@ SERVICE_PRINCIPALS = {
 }
 
 
-@lru_cache(maxsize=1)
-def escalation_paths() -> tuple[EscalationPath, ...]:
-    return load_escalation_paths()
+@lru_cache(maxsize=8)
+def escalation_paths(extra_dirs: tuple[str, ...] = ()) -> tuple[EscalationPath, ...]:
+    """The bundled paths, plus those of the folders configured in ``escalation-paths``."""
+    return load_escalation_paths(extra_dirs)
+
+
+def configured_dirs(context: CheckContext) -> tuple[str, ...]:
+    """The ``escalation-paths`` folders of the run's configuration (``CheckContext.options``)."""
+    return tuple(str(folder) for folder in context.options.get("escalation_paths", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +108,10 @@ class _Method:
     direct: bool
 
 
-@lru_cache(maxsize=1)
-def _methods() -> tuple[_Method, ...]:
+@lru_cache(maxsize=8)
+def _methods(extra_dirs: tuple[str, ...] = ()) -> tuple[_Method, ...]:
     methods = []
-    for path in escalation_paths():
+    for path in escalation_paths(extra_dirs):
         spelling = {a.lower(): a for a in (*path.requires, *(a for g in path.any_of for a in g))}
         methods.append(_Method(
             path=path,
@@ -120,9 +126,9 @@ def _methods() -> tuple[_Method, ...]:
     return tuple(methods)
 
 
-@lru_cache(maxsize=1)
-def _relevant_actions() -> frozenset[str]:
-    return frozenset().union(*(path.actions for path in escalation_paths()))
+@lru_cache(maxsize=8)
+def _relevant_actions(extra_dirs: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset().union(*(path.actions for path in escalation_paths(extra_dirs)))
 
 
 def _passed_to(path: EscalationPath) -> tuple[str, ...]:
@@ -295,7 +301,8 @@ def _order(usable: Usable) -> tuple[str, str, tuple[str, ...], str]:
 
 def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator[tuple[_Method, dict[str, Usable]]]:
     """Every escalation method ``effective`` enables, with the grant used for each of its actions."""
-    allowed = effective.allowed(_relevant_actions())
+    extra_dirs = configured_dirs(context)
+    allowed = effective.allowed(_relevant_actions(extra_dirs))
     if not allowed:
         return
     cache: dict[tuple[str, str], Usable | None] = {}
@@ -306,7 +313,7 @@ def evaluate(effective: EffectivePermissions, context: CheckContext) -> Iterator
             cache[key] = usable_grant(effective, action, method, context)
         return cache[key]
 
-    for method in _methods():
+    for method in _methods(extra_dirs):
         if not method.required <= allowed:
             continue
         if method.any_of and not any(all(a in allowed for a in group) for group in method.any_of):
