@@ -295,9 +295,21 @@ class _Reader:
         return value
 
     def string_table(self, value: Any, key: str, table: str = "", index: int | None = None) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
+        """A table of names to strings. A number, boolean or date is refused rather than converted (Python would
+        spell ``true`` as ``True`` and drop an account id's leading zeros): the user quotes it."""
+        if not isinstance(value, dict):
             raise self.error(f"{key} must be a table of strings", key, table, index)
-        return {str(name): str(item) for name, item in value.items()}
+        for name, item in value.items():
+            if isinstance(item, str):
+                continue
+            where = (key, table, index) if table else (name, key, None)
+            if isinstance(item, bool | int | float | _dt.date | _dt.time):
+                spelled = ("true" if item else "false") if isinstance(item, bool) else \
+                    item.isoformat() if isinstance(item, _dt.date | _dt.time) else str(item)
+                raise self.error(f'{key}: {name} must be a string: write it in quotes ({name} = "{spelled}")',
+                                 *where)
+            raise self.error(f"{key}: {name} must be a string, not {_toml_type(item)}", *where)
+        return {str(name): item for name, item in value.items()}
 
     def read(self, table: Mapping[str, Any]) -> Config:
         for key in table:
@@ -446,6 +458,10 @@ class _Reader:
             result.append(Suppression(rule.strip(), reason.strip(), expires=expires, origin=f"{self.shown}:{line}",
                                       **scope))
         return tuple(result)
+
+
+def _toml_type(value: Any) -> str:
+    return "a table" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
 
 
 def _at(origin: str, message: str) -> ValueError:

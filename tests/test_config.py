@@ -135,6 +135,14 @@ def test_baselines_as_a_simple_table(tmp_path: Path) -> None:
         ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvar = {}\n', 4, 1, "unknown key 'var'"),
         ('fail-on = "high"\ntrusted-accounts = ["11112222333"]\n', 2, 1, "'11112222333' is not an AWS account id"),
         ('trusted-accounts = [111122223333]\n', 1, 1, "write account ids as strings"),
+        # [vars] took booleans, numbers and dates and bound their Python spelling ("True", "1.5")
+        ('[vars]\nAccountId = "123456789012"\nExternalId = true\n', 3, 1,
+         'vars: ExternalId must be a string: write it in quotes (ExternalId = "true")'),
+        ('[vars]\nAccountId = 111122223333\n', 2, 1, 'write it in quotes (AccountId = "111122223333")'),
+        ('[vars]\nRate = 1.5\n', 2, 1, 'write it in quotes (Rate = "1.5")'),
+        ('[vars]\nA = "x"\n  B = [1, 2]\n', 3, 3, "vars: B must be a string, not an array"),
+        ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvars = { ExternalId = false }\n', 4, 1,
+         'write it in quotes (ExternalId = "false")'),
     ],
 )
 def test_bad_configuration_is_located(tmp_path: Path, text: str, line: int, column: int, words: str) -> None:
@@ -144,6 +152,16 @@ def test_bad_configuration_is_located(tmp_path: Path, text: str, line: int, colu
     assert (caught.value.line, caught.value.column) == (line, column), str(caught.value)
     assert words in caught.value.message
     assert str(caught.value).startswith(f"{config_file}:{line}:{column}: ")
+
+
+def test_vars_that_are_not_strings_stop_the_run(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", "[vars]\nExternalId = true\n")
+    for command in (("check", "p.json"), ("config",)):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.strip() == ('iam-audit: error: .iam-audit.toml:2:1: vars: ExternalId must be a string: '
+                                         'write it in quotes (ExternalId = "true")')
 
 
 def test_unknown_key_in_pyproject_is_located_in_its_table(tmp_path: Path) -> None:
