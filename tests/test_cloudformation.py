@@ -249,7 +249,7 @@ Resources:
 """
     loaded = load(template)
     (role,) = loaded.principals
-    assert role.name == "{{Team}}Role"
+    assert role.name == "{{Team}}-role"  # the RoleName, as deployed
     assert [p.label for p in role.inline_policies] == ["inline:{{Team}}"]
     assert role.inline_policies[0].statements[0].resources == ("arn:aws:s3:::{{Team}}-data/*",)
     assert [s.pointer for s in loaded.suppressions] == ["/Resources/Fn::ForEach::TeamRoles/2/${Team}Role"]
@@ -538,3 +538,56 @@ Resources:
 """
     assert {(f.rule_id, f.location.line, f.location.column) for f in findings(load(template))} == {
         ("IAM006", 9, 11), ("IAM006", 14, 17)}
+
+
+NAMED_AT_DEPLOY = """Parameters:
+  Env: {Type: String, Default: prod}
+  Suffix: {Type: String}
+Resources:
+  EventBridgeRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub StackStateEventBridgeRole-${AWS::Region}
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: eventbridge
+          PolicyDocument:
+            Statement: [{Effect: Allow, Action: 'firehose:*', Resource: '*'}]
+  FirehoseRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Join ['-', [StackStateFirehoseRole, !Ref 'AWS::Region']]
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: firehose.amazonaws.com}, Action: sts:AssumeRole}]
+  ServerRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: {'Fn::Sub': ['Upsolver${E}ServerRole${S}', {E: !Ref Env, S: !Ref Suffix}]}
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]
+  OtherRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub Other-${AWS::Region}
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sts:AssumeRole}]
+"""
+
+
+def test_a_name_built_with_sub_or_join_is_the_principals_name_and_chooses_its_baseline() -> None:
+    from auditor.drift import matching_baselines, select_baselines
+
+    roles = {p.name: p for p in load(NAMED_AT_DEPLOY).principals}
+    # resolved as deployed: parameter defaults in, what only the stack knows as placeholders
+    assert sorted(roles) == ["Other-{{AWS::Region}}", "StackStateEventBridgeRole-{{AWS::Region}}",
+                             "StackStateFirehoseRole-{{AWS::Region}}", "UpsolverprodServerRole{{Ref:Suffix}}"]
+    baselines = select_baselines()
+    chosen = {name: [b.id for b in matching_baselines(role, baselines)] for name, role in roles.items()}
+    assert chosen == {"StackStateEventBridgeRole-{{AWS::Region}}": ["stackstate/eventbridge-role"],
+                      "StackStateFirehoseRole-{{AWS::Region}}": ["stackstate/firehose-role"],
+                      "UpsolverprodServerRole{{Ref:Suffix}}": ["upsolver/server-role"],
+                      "Other-{{AWS::Region}}": []}
+    # and the findings name it so
+    assert {f.subject["name"] for f in findings(load(NAMED_AT_DEPLOY)) if f.subject and f.subject["kind"] == "role"
+            } >= {"StackStateEventBridgeRole-{{AWS::Region}}"}

@@ -658,8 +658,10 @@ class _TemplateReader:
 
     def read_principal(self, logical_id: str, kind: str, props: dict[str, Any], pointer: str) -> None:
         resolver = self.resolver
-        name = props.get({"role": "RoleName", "user": "UserName", "group": "GroupName"}[kind])
-        display = name if isinstance(name, str) else logical_id
+        # the name as deployed: !Sub, !Join and parameters resolved, what only the stack knows as {{...}} (the
+        # region in StackStateEventBridgeRole-{{AWS::Region}}), so that the baselines' name patterns apply to it
+        display = _resolved_name(resolver, props.get({"role": "RoleName", "user": "UserName",
+                                                       "group": "GroupName"}[kind]), logical_id) or logical_id
         subject = Subject(kind, display, None)
         parts = self.parts_of(logical_id, kind, display, pointer)
         if kind == "role" and "AssumeRolePolicyDocument" in props:
