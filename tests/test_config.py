@@ -368,3 +368,55 @@ def test_escalation_paths_of_the_config_are_reported_and_checked(tmp_path: Path)
                          str(tmp_path / "h.db"), cwd=tmp_path)
     assert incomplete.returncode == 2 and "broken.yml: path [0]: missing keys" in incomplete.stderr
     assert "Traceback" not in missing.stderr + broken.stderr + incomplete.stderr
+
+
+def test_command_line_globs_are_relative_to_the_working_directory(tmp_path: Path) -> None:
+    """--include/--exclude on the command line were matched relative to the folder walked only: `check pol --exclude
+    pol/admin.json` excluded nothing, and `--include 'pol/a*.json'` checked 0 files and passed."""
+    for name in ("pol/admin.json", "pol/med.json", "pol/sub/deep.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / "cfg.toml", 'exclude = ["pol/admin.json"]\nselect = ["unknown-action"]\n')
+
+    def reported(*args: str) -> set[str]:
+        result = run_cli("check", "--format", "json", "--select", "unknown-action", *args, cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        return {f["location"]["path"] for f in json.loads(result.stdout)["findings"]}
+
+    everything = {"pol/admin.json", "pol/med.json", "pol/sub/deep.json"}
+    assert reported("pol", "--config", str(tmp_path / "cfg.toml")) == everything - {"pol/admin.json"}
+    assert reported("pol", "--exclude", "pol/admin.json") == everything - {"pol/admin.json"}  # as in the config
+    assert reported("pol", "--exclude", "*/admin.json") == everything - {"pol/admin.json"}
+    assert reported("pol", "--include", "pol/a*.json") == {"pol/admin.json"}
+    assert reported("pol", "--exclude", "pol/sub/*") == everything - {"pol/sub/deep.json"}
+    # globs relative to the folder named keep working when nothing relative to the working directory matches
+    assert reported("pol", "--exclude", "admin.json") == everything - {"pol/admin.json"}
+    assert reported("pol", "--include", "*.json") == everything
+    assert reported("pol", "--exclude", "sub/*") == everything - {"pol/sub/deep.json"}
+    assert reported(str(tmp_path / "pol"), "--exclude", "pol/med.json") == everything - {"pol/med.json"}
+
+    out = tmp_path / "out"
+    result = run_cli("report", "pol", "--exclude", "pol/admin.json", "--output", str(out), "--history",
+                     str(tmp_path / "h.db"), "--format", "json", "--no-config", cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stderr
+    (account,) = json.loads((out / "report.json").read_text())["accounts"]
+    assert sorted(account["files"]) == ["pol/med.json", "pol/sub/deep.json"]
+
+
+def test_a_run_that_finds_no_files_says_so(tmp_path: Path) -> None:
+    """A folder with no file, or include/exclude globs that leave out every file, passed as "No findings."."""
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "admin.json").write_text(json.dumps(BAD_ACTION))
+    (tmp_path / "empty").mkdir()
+    filtered = run_cli("check", "--format", "json", "--include", "nomatch/*.json", "pol", cwd=tmp_path)
+    assert filtered.returncode == 0, filtered.stderr  # ruff's "No files found" is a warning too, not a failure
+    assert json.loads(filtered.stdout)["summary"]["not_checked"] == [
+        "pol: no files found (the include and exclude globs left out all 1 file: include 'nomatch/*.json')"]
+    empty = run_cli("check", "--no-color", "empty", cwd=tmp_path)
+    assert empty.returncode == 0, empty.stderr
+    assert "empty: no files found (the folder holds no file)" in empty.stdout
+    assert "No files found: nothing was checked (see not checked above)." in empty.stdout
+    assert "No findings." not in empty.stdout
+    (tmp_path / "empty" / "notes.txt").write_text("hello")
+    assert json.loads(run_cli("check", "--format", "json", "empty", cwd=tmp_path).stdout)["summary"][
+        "not_checked"] == ["empty: no files found (none of its 1 file ends in .json, .yaml, .yml, .template or .tf)"]

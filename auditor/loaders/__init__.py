@@ -71,8 +71,10 @@ class LoadOptions:
     """Standalone policy files are permissions boundaries (identity policies that grant nothing: ``--kind
     boundary``)."""
     include_root: str | None = None
-    """The absolute folder ``include`` globs are relative to (the configuration file's, when they come from it);
-    None: the folder named on the command line that is walked."""
+    """The absolute folder ``include`` globs are relative to (the configuration file's, when they come from it).
+    None (globs of the command line): the working directory, as ruff anchors them; a glob that matches no file of
+    a folder walked that way, but does relative to that folder, keeps that meaning (``check pol --exclude 'sub/*'``
+    as before the globs were anchored)."""
     exclude_root: str | None = None
     """The same for ``exclude``."""
 
@@ -145,7 +147,46 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
     return files
 
 
-def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path]:
+def _walk(root: Path, options: LoadOptions, result: LoadResult) -> list[Path]:
+    """The files to read below ``root``; a folder that yields none is said so in ``not checked`` (as ruff says "No
+    files found"), so that a run that checked nothing never passes silently."""
+    found = list(_files_below(root, result))
+    if not (options.include or options.exclude):
+        chosen = [path for path in found if path.name.lower().endswith(POLICY_SUFFIXES)]
+        if not chosen:
+            _none_found(root, f"none of its {_count(len(found))} ends in {_SUFFIXES_SHOWN}" if found else "", result)
+        return chosen
+    walked = {path: os.path.relpath(path, root) for path in found}
+    chosen = found
+    if options.include:
+        chosen = _matching(chosen, options.include, options.include_root, walked)
+    else:
+        chosen = [path for path in chosen if path.name.lower().endswith(POLICY_SUFFIXES)]
+    excluded = set(_matching(chosen, options.exclude, options.exclude_root, walked)) if options.exclude else set()
+    chosen = [path for path in chosen if path not in excluded]
+    if not chosen:
+        globs = "; ".join(f"{name} {', '.join(map(repr, patterns))}"
+                          for name, patterns in (("include", options.include), ("exclude", options.exclude))
+                          if patterns)
+        _none_found(root, f"the include and exclude globs left out all {_count(len(found))}: {globs}" if found
+                    else "", result)
+    return chosen
+
+
+def _none_found(root: Path, why: str, result: LoadResult) -> None:
+    result.not_checked.append(f"{display_path(root)}: no files found ({why or 'the folder holds no file'})")
+
+
+_SUFFIXES_SHOWN = ", ".join(POLICY_SUFFIXES[:-1]) + " or " + POLICY_SUFFIXES[-1]
+
+
+def _count(files: int) -> str:
+    return f"{files} file{'' if files == 1 else 's'}"
+
+
+def _files_below(root: Path, result: LoadResult) -> Iterator[Path]:
+    """Every file below ``root`` that may be read, in a stable order: folders of other tools are passed over,
+    build output is listed as skipped, and a symlink loop is walked once."""
     visited: set[tuple[int, int]] = set()
 
     def on_error(error: OSError) -> None:
@@ -177,28 +218,27 @@ def _walk(root: Path, options: LoadOptions, result: LoadResult) -> Iterator[Path
         for name in sorted(filenames):
             if in_cdk_output and not name.endswith(CDK_TEMPLATE_SUFFIX):
                 continue
-            if not (options.include or options.exclude):
-                if name.lower().endswith(POLICY_SUFFIXES):
-                    yield Path(os.path.join(directory, name))
-                continue
-            path = Path(directory) / name
-            relative = os.path.relpath(path, root)
-            if options.include:
-                included = _relative_to(path, options.include_root, relative)
-                if not any(_glob_match(included, pattern) for pattern in options.include):
-                    continue
-            elif not name.lower().endswith(POLICY_SUFFIXES):
-                continue
-            excluded = _relative_to(path, options.exclude_root, relative)
-            if any(_glob_match(excluded, pattern) for pattern in options.exclude):
-                continue
-            yield path
+            yield Path(os.path.join(directory, name))
 
 
-def _relative_to(path: Path, folder: str | None, walked: str) -> str:
+def _matching(paths: list[Path], patterns: tuple[str, ...], folder: str | None, walked: dict[Path, str]
+              ) -> list[Path]:
+    """The paths that one of ``patterns`` matches, each path taken relative to ``folder`` when it lies inside it
+    (else relative to the folder walked). With no ``folder`` (globs of the command line) the working directory is
+    the anchor, and a pattern that matches none of ``paths`` so is matched relative to the folder walked."""
+    anchored = {path: _relative_to(path, folder if folder is not None else os.getcwd(), walked[path])
+                for path in paths}
+    matched: set[Path] = set()
+    for pattern in patterns:
+        hits = {path for path in paths if _glob_match(anchored[path], pattern)}
+        if not hits and folder is None:
+            hits = {path for path in paths if _glob_match(walked[path], pattern)}
+        matched |= hits
+    return [path for path in paths if path in matched]
+
+
+def _relative_to(path: Path, folder: str, walked: str) -> str:
     """``path`` relative to ``folder`` when it lies inside it, else ``walked`` (relative to the walked folder)."""
-    if folder is None:
-        return walked
     relative = os.path.relpath(os.path.abspath(path), folder)
     return walked if relative == ".." or relative.startswith(".." + os.sep) else relative
 

@@ -161,7 +161,11 @@ def _render_summary(report: Report, writer: _Writer) -> None:
         where = f"{clean(verdict.path)}: " if several_files and verdict.path else ""
         writer.line(f"{where}{writer.style(clean(verdict.label), BOLD)}: {clean(verdict.verdict)}")
     if not report.active_findings and not report.errors:
-        writer.line(writer.style("No findings.", GREEN))
+        if summary.files or summary.policies:
+            writer.line(writer.style("No findings.", GREEN))
+        else:  # as ruff says "No files found": a run that checked nothing must not read as a clean one
+            see = " (see not checked above)" if summary.not_checked else ""
+            writer.line(writer.style(f"No files found: nothing was checked{see}.", YELLOW))
 
 
 def print_table(table: Table, out: TextIO | None = None) -> None:
