@@ -591,3 +591,24 @@ def test_a_name_built_with_sub_or_join_is_the_principals_name_and_chooses_its_ba
     # and the findings name it so
     assert {f.subject["name"] for f in findings(load(NAMED_AT_DEPLOY)) if f.subject and f.subject["kind"] == "role"
             } >= {"StackStateEventBridgeRole-{{AWS::Region}}"}
+
+
+def test_a_policy_written_before_its_role_leaves_the_role_its_name_and_place() -> None:
+    template = """Resources:
+  EbPolicy:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: eventbridge
+      Roles: [!Ref EventBridgeRole]
+      PolicyDocument:
+        Statement: [{Effect: Allow, Action: 'firehose:*', Resource: '*'}]
+  EventBridgeRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: StackStateEventBridgeRole-us-east-1
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: sts:AssumeRole}]
+"""
+    (role,) = load(template).principals
+    assert (role.name, role.pointer) == ("StackStateEventBridgeRole-us-east-1", "/Resources/EventBridgeRole/Properties")
+    assert [p.label for p in role.inline_policies] == ["Policy:EbPolicy"]

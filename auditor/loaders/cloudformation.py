@@ -664,6 +664,7 @@ class _TemplateReader:
                                                        "group": "GroupName"}[kind]), logical_id) or logical_id
         subject = Subject(kind, display, None)
         parts = self.parts_of(logical_id, kind, display, pointer)
+        parts.name, parts.pointer = display, pointer  # a standalone policy read before it named it by logical id
         if kind == "role" and "AssumeRolePolicyDocument" in props:
             parts.trust = self.add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
                                           join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
