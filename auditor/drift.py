@@ -15,6 +15,7 @@ makes the target's strings match the baseline's, across the whole principal.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import re
@@ -25,6 +26,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from auditor.drift_logic import (
+    ActionSpace,
     Cell,
     Cond,
     Gap,
@@ -33,6 +35,7 @@ from auditor.drift_logic import (
     compile_statements,
     find_gaps,
     implies,
+    may_grant_resourceless,
     shown_actions,
     star_only_mask,
     without_star_only,
@@ -452,11 +455,101 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     return load_catalog()
 
 
+class _ResourceApplicability:
+    """Which of a set of actions (a mask of the action space) can be asked for on what a ``Resource`` pattern names,
+    as IAM301 judges a statement: ``s3:GetObject`` on a bucket ARN, or ``ec2:RunInstances`` on an S3 ARN, grants
+    nothing. Where the catalogue cannot tell, every action may apply."""
+
+    _MAX_SERVICES = 24
+    """A set spanning more services (``*``, ``NotAction``) is taken as applying whole: judging it would read
+    hundreds of services' catalogue entries."""
+
+    def __init__(self, catalog: Catalog, space: ActionSpace, star_only: int) -> None:
+        from auditor.engine import CheckContext
+
+        self.context = CheckContext(catalog)
+        self.catalog = catalog
+        self.space = space
+        self.star_only = star_only
+        self._starts: list[int] = []
+        self._services: list[tuple[str, int, int]] = []
+        """(service, first bit, bit count): the space is sorted, so a service's actions are one run of bits."""
+        for index, name in enumerate(space.names):
+            service = name.partition(":")[0]
+            if not self._services or self._services[-1][0] != service:
+                self._starts.append(index)
+                self._services.append((service, index, 0))
+            self._services[-1] = (service, self._services[-1][1], self._services[-1][2] + 1)
+        self._by_service: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
+        self._memo: dict[tuple[int, str], int] = {}
+
+    def applicable(self, actions: int, resource: str) -> int:
+        """The actions of ``actions`` that may be asked for on a resource ``resource`` matches."""
+        key = (actions, resource)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= 4096:  # each key holds a mask as large as the space
+                self._memo.clear()
+            found = self._memo[key] = self._applicable(actions, resource)
+        return found
+
+    def _applicable(self, actions: int, resource: str) -> int:
+        from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, resource_types_named
+
+        if not actions:
+            return 0
+        named = resource_types_named(resource, self.context)
+        if named is None:
+            return actions
+        first = bisect.bisect_right(self._starts, (actions & -actions).bit_length() - 1) - 1
+        last = bisect.bisect_right(self._starts, actions.bit_length() - 1)
+        found = actions & self.star_only if may_grant_resourceless(resource) else 0
+        services = 0
+        for service, start, length in self._services[first:last]:
+            mine = actions & (((1 << length) - 1) << start)
+            if not mine:
+                continue
+            services += 1
+            if services > self._MAX_SERVICES:
+                return actions
+            if service in INCOMPLETE_ACTION_RESOURCES:
+                found |= mine
+                continue
+            loose, by_type = self._service_masks(service)
+            found |= mine & loose
+            for pair in named:
+                found |= mine & by_type.get(pair, 0)
+        return found
+
+    def _service_masks(self, service: str) -> tuple[int, dict[tuple[str, str], int]]:
+        """The service's actions that may be asked for on anything but take some resource, and its actions by the
+        resource type they take."""
+        from auditor.checks.resources import action_resource_types
+
+        found = self._by_service.get(service)
+        if found is None:
+            loose = 0
+            by_type: dict[tuple[str, str], int] = {}
+            for action in self.catalog.service_actions(service):
+                position = self.space.index.get(action)
+                if position is None:
+                    continue
+                types = action_resource_types(action, self.context)
+                if types is None:
+                    loose |= 1 << position
+                    continue
+                for pair in types:
+                    by_type[pair] = by_type.get(pair, 0) | 1 << position
+            found = self._by_service[service] = (loose & ~self.star_only, by_type)
+        return found
+
+
 class _Compiler:
     def __init__(self, catalog: Catalog, principal: Principal | None = None) -> None:
         self.space = action_space(catalog)
         self.star_only = star_only_mask(catalog)
         """Actions that take no resource, as a mask of the space."""
+        self.applicability = _applicability(catalog, self.space, self.star_only)
         self.known_variables = {"${aws:username}": principal.name} \
             if principal is not None and principal.kind == "user" else {}
         """Policy variables whose value the compared principal gives (a user's name for ``${aws:username}``)."""
@@ -467,6 +560,16 @@ class _Compiler:
 
     def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]
+
+
+_APPLICABILITY: list[_ResourceApplicability] = []
+
+
+def _applicability(catalog: Catalog, space: ActionSpace, star_only: int) -> _ResourceApplicability:
+    """One per catalogue: what it learns of a service serves every later comparison."""
+    if not _APPLICABILITY or _APPLICABILITY[0].catalog is not catalog:
+        _APPLICABILITY[:] = [_ResourceApplicability(catalog, space, star_only)]
+    return _APPLICABILITY[0]
 
 
 def _baseline_policy(baseline: Baseline, entry: BaselinePolicy) -> Policy:
@@ -745,9 +848,10 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
-            forward = without_star_only(find_gaps(inner, outer), compiler.star_only)
+            applicable = compiler.applicability.applicable
+            forward = without_star_only(find_gaps(inner, outer, applicable=applicable), compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
-                                skip_unbound=True)
+                                skip_unbound=True, applicable=applicable)
             # ties go to the alternative that leaves fewer resources or principals uncovered
             score = (len(forward), len(reverse), sum(len(gap.cells) for gap in forward))
             if best is None or score < best[0]:

@@ -11,7 +11,7 @@ sufficient condition: when a proof fails, a gap is reported, so "no gaps" is a s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -650,8 +650,10 @@ def _check_group(
     outer_denies: Sequence[Stmt],
     inner_denies: Sequence[Stmt],
     implied: dict[int, bool],
+    granting_nothing: frozenset[str] = frozenset(),
 ) -> list[Gap]:
-    cells = [left for c in cells_of(statement) for left in _cells_left(c, inner_denies)]
+    cells = [left for c in cells_of(statement) if c[0] or c[1] not in granting_nothing
+             for left in _cells_left(c, inner_denies)]
     if not cells:
         return []
     if not outer_allows:
@@ -715,11 +717,14 @@ def _partition(actions: int, others: Sequence[int]) -> list[int]:
     return parts
 
 
-def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False) -> list[Gap]:
+def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False,
+              applicable: Callable[[int, str], int] | None = None) -> list[Gap]:
     """Every place where an inner Allow may allow a request the outer set does not allow.
 
     With ``skip_unbound``, statements holding an unbound placeholder only report actions
-    the outer set does not allow at all (their resources cannot be compared).
+    the outer set does not allow at all (their resources cannot be compared). ``applicable``
+    gives the actions of a set that can be asked for on a resource pattern: an inner statement
+    allows the others nothing there (``s3:GetObject`` on a bucket ARN), so they are no gap.
 
     Actions are grouped by which outer and inner statements name them, so ``*``
     (tens of thousands of actions) costs one check per group, not per action.
@@ -732,7 +737,14 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
         if not statement.allow:
             continue
         only_missing_actions = skip_unbound and statement.unbound
-        groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)])
+        applying: dict[str, int] = {}
+        if applicable is not None and statement.resources is not None:
+            for resource in statement.resources:
+                mask = applicable(statement.actions, resource)
+                if mask != statement.actions:
+                    applying[resource] = mask
+        groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)]
+                            + list(applying.values()))
         implied: dict[int, bool] = {}
         merged: dict[tuple[str, bool, frozenset[Cond]], Gap] = {}
         for actions in groups:
@@ -743,6 +755,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                 [s for s in outer_denies if s.actions & sample],
                 [s for s in inner_denies if s.actions & sample],
                 implied,
+                frozenset(resource for resource, mask in applying.items() if not mask & sample),
             ):
                 if only_missing_actions and found.kind != "action":
                     continue

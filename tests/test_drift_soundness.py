@@ -113,9 +113,20 @@ def instances(pattern: str) -> list[str]:
 
 RESOURCES = tuple(sorted(
     {"arn:aws:s3:::b1", "arn:aws:s3:::b2", "arn:aws:s3:::b1/k1", "arn:aws:s3:::b1/kx", "arn:aws:s3:::b2/k1",
-     "arn:aws:s3:::bb", "arn:aws:s3:::c1", "arn:aws:s3:::b1/k1/deep", "arn:aws:kms:us-east-1:111122223333:key/k1"}
+     "arn:aws:s3:::bb", "arn:aws:s3:::c1", "arn:aws:s3:::b1/k1/deep", "arn:aws:kms:us-east-1:111122223333:key/k1",
+     "arn:aws:ec2:us-east-1:111122223333:instance/i-1"}
     | {r for p in RESOURCE_PATTERNS if p != "*" for r in instances(p)}
 ))
+
+
+def asked_for_on(action: str, resource: str) -> bool:
+    """Whether IAM can ask for ``action`` on ``resource`` (its resource types): s3:ListBucket on a bucket, the
+    object actions on objects, kms:Decrypt on a key, ec2:RunInstances on an instance."""
+    service, _, name = action.lower().partition(":")
+    if resource.startswith("arn:aws:s3:::"):
+        is_object = "/" in resource[len("arn:aws:s3:::"):]
+        return service == "s3" and (not is_object if name == "listbucket" else is_object)
+    return resource.split(":")[2] == service
 CONTEXT_VALUES = {
     "aws:RequestTag/team": ("a", "b", "ab"),
     "aws:SecureTransport": ("true", "false"),
@@ -185,11 +196,19 @@ def allowed_for(document: dict[str, Any], action: str, masks: list[int] | None =
     return allowed & ~denied
 
 
+@cache
+def possible_requests(action: str) -> int:
+    """The (resource, context) requests IAM can make for ``action``, as bits."""
+    contexts = (1 << len(CONTEXTS)) - 1
+    return sum(contexts << (index * len(CONTEXTS)) for index, resource in enumerate(RESOURCES)
+               if asked_for_on(action, resource))
+
+
 def allowed_requests(document: dict[str, Any]) -> int:
     masks = [slot_mask(s) for s in document["Statement"]]
     mask = 0
     for index, action in enumerate(REQUEST_ACTIONS):
-        mask |= allowed_for(document, action, masks) << (index * SLOTS)
+        mask |= (allowed_for(document, action, masks) & possible_requests(action)) << (index * SLOTS)
     return mask
 
 

@@ -18,7 +18,6 @@ from auditor.registry import Hit, RuleSet, example
 RULES = RuleSet()
 
 _STREAM = "arn:aws:firehose:us-east-1:111122223333:deliverystream/stackstate-eventbridge-stream"
-_BUCKET = "arn:aws:s3:::stackstate-logs-111122223333"
 
 
 def _eventbridge(actions: str, resources: str = f'"{_STREAM}"') -> str:
@@ -32,22 +31,20 @@ _EVENTS = '{"Service": "events.amazonaws.com"}'
 _DOCUMENTED = _eventbridge('"firehose:PutRecord", "firehose:PutRecordBatch"')
 
 
-def _firehose(kms_condition: str) -> str:
+def _key_policy(s3_access_condition: str) -> str:
+    """The StackState KMS key policy (stackstate/kms-key), with the condition of its S3 statement as given."""
+    encrypt = '"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"'
     return (
         '{"Version": "2012-10-17", "Statement": ['
-        '{"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject",'
-        ' "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject", "s3:PutObjectAcl"],'
-        f' "Resource": ["{_BUCKET}/AWSLogs/111122223333/EventBridge/us-east-1/*", "{_BUCKET}"]}},'
-        ' {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],'
-        ' "Resource": ["arn:aws:kms:us-east-1:111122223333:alias/stackstate-integration"],'
-        f' "Condition": {{{kms_condition}}}}}]}}'
+        '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": ["kms:Create*",'
+        ' "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",'
+        ' "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",'
+        ' "kms:CancelKeyDeletion"], "Resource": "*"},'
+        f' {{"Effect": "Allow", "Principal": {{"AWS": "*"}}, "Action": [{encrypt}], "Resource": "*"'
+        f'{s3_access_condition}}},'
+        ' {"Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},'
+        f' "Action": [{encrypt}], "Resource": "*"}}]}}'
     )
-
-
-_ENCRYPTION_CONTEXT = (
-    '"ArnLike": {"kms:EncryptionContext:aws:s3:arn": '
-    f'"{_BUCKET}/AWSLogs/111122223333/EventBridge/us-east-1/*"}}'
-)
 
 
 def _trust(principal: str) -> str:
@@ -150,14 +147,16 @@ RULES.rule(
     "subset of the values (or a narrower pattern).",
     why="Conditions are often the only thing that keeps a vendor's broad action list to the vendor's own "
     "resources; without `kms:ViaService` a KMS grant meant for S3 works from anywhere.",
-    example="The baseline lets the Firehose role use the KMS key only via S3 (`kms:ViaService`); the role "
-    "drops that condition.",
+    example="The baseline lets every principal use the KMS key only through S3 (`kms:ViaService`); the key "
+    "policy drops that condition.",
     fix="Restore the condition with the documented values.",
-    bad=[example(_firehose(_ENCRYPTION_CONTEXT), "IAM904", "IAM301", baseline="stackstate/firehose-role",
-                 note="IAM301: the documented KMS statement names an alias ARN, a defect of the vendor's document")],
-    good=[example(_firehose('"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, '
-                            + _ENCRYPTION_CONTEXT), "IAM301", baseline="stackstate/firehose-role")],
+    bad=[example(_key_policy(""), "IAM904", "IAM030", "IAM034", kind=PolicyKind.RESOURCE,
+                 baseline="stackstate/kms-key",
+                 note="IAM030 and IAM034 are the linter's: the documented key policy has both defects as well")],
+    good=[example(_key_policy(', "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}'),
+                  "IAM030", "IAM034", kind=PolicyKind.RESOURCE, baseline="stackstate/kms-key")],
 )(_needs_a_baseline)
+
 
 RULES.rule(
     "IAM905",

@@ -432,15 +432,10 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
     if key in cache:
         cached: frozenset[tuple[str, str]] | None = cache[key]
         return cached
-    per_action = run_cache(context, "action_resource_types")
     pairs: set[tuple[str, str]] = set()
     result: frozenset[tuple[str, str]] | None = None
     for action in actions:
-        types = per_action.get(action, _NOT_YET)
-        if types is _NOT_YET:
-            types = per_action[action] = _action_resource_types(action, context)
-            if types is not None and any(_any_service(pair, context) for pair in types):
-                types = per_action[action] = None
+        types = action_resource_types(action, context)
         if types is None:
             break  # an action IAM evaluates against "*" alone, or a type without ARN format: anything may apply
         pairs |= types
@@ -448,6 +443,29 @@ def _statement_resource_types(statement: Statement, context: CheckContext) -> fr
         result = frozenset(pairs)
     cache[key] = result
     return result
+
+
+def action_resource_types(action: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:
+    """(service, resource type) pairs the action can be asked for on; None when it may be asked for on anything
+    (``*`` alone, a type without ARN format or whose ARNs may be any service's, an incompletely listed service).
+    Memoised per run."""
+    per_action = run_cache(context, "action_resource_types")
+    types = per_action.get(action, _NOT_YET)
+    if types is _NOT_YET:
+        types = per_action[action] = _action_resource_types(action, context)
+        if types is not None and any(_any_service(pair, context) for pair in types):
+            types = per_action[action] = None
+    found: frozenset[tuple[str, str]] | None = types
+    return found
+
+
+def resource_types_named(resource: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:
+    """(service, resource type) pairs of the ARNs a ``Resource`` pattern can match; None when that cannot be told
+    (``*``, a wildcard service, a malformed ARN, a format the catalogue does not list)."""
+    verdict = judge_arn(resource, context)
+    if verdict.problem is not None or not verdict.formats or not all(f.listed for f in verdict.formats):
+        return None
+    return frozenset((f.service, f.resource_type.lower()) for f in verdict.formats)
 
 
 _NOT_YET = object()
@@ -582,16 +600,15 @@ def resource_type_mismatch(policy: Policy, context: CheckContext) -> Iterator[Hi
         taken: frozenset[tuple[str, str]] | None = None
         dead: list[tuple[int, str, tuple[ArnFormat, ...]]] = []
         for index, value in enumerate(statement.resources):
-            verdict = judge_arn(value, context)
-            if verdict.problem is not None or not verdict.formats or not all(f.listed for f in verdict.formats):
+            named = resource_types_named(value, context)
+            if named is None:
                 continue
             if taken is None:
                 taken = _statement_resource_types(statement, context)
                 if taken is None:
                     break
-            named = {(f.service, f.resource_type.lower()) for f in verdict.formats}
             if not named & taken:
-                dead.append((index, value, verdict.formats))
+                dead.append((index, value, judge_arn(value, context).formats or ()))
         if not dead or taken is None:
             continue
         # In an Allow with other resources that work, a dead entry is clutter; alone, the statement grants nothing.
