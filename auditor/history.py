@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -222,8 +222,12 @@ class History:
         not_checked: Sequence[str] = (),
         tool_version: str = "",
         catalog_version: str = "",
+        suppressed: Collection[str] = (),
     ) -> RunComparison:
-        """Store one run (``findings`` as ``(fingerprint, finding)``) and compare it with the previous one."""
+        """Store one run (``findings`` as ``(fingerprint, finding)``) and compare it with the previous one.
+
+        ``suppressed``: fingerprints of findings still present but suppressed now (not stored): a finding of the
+        previous run among them is not resolved, only hidden."""
         crash_after = int(os.environ.get(CRASH_HOOK) or -1)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -268,7 +272,8 @@ class History:
             previous_prints = set()
         resolved: dict[str, StoredFinding] = {}
         for stored in before:
-            if stored.fingerprint in previous_prints and stored.fingerprint not in current:
+            if stored.fingerprint in previous_prints and stored.fingerprint not in current \
+                    and stored.fingerprint not in suppressed:
                 resolved.setdefault(stored.fingerprint, stored)
         return RunComparison(
             run=run,

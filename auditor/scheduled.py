@@ -390,13 +390,16 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         labels[placement.key] = placement.label
         account_inputs[placement.key].add(placement.input)
         account_files[placement.key].append(shown)
-    suppressed: Counter[str] = Counter()
+    suppressed: dict[str, set[str]] = defaultdict(set)
+    suppressed_count: Counter[str] = Counter()
     for finding in report.findings:
         placement = placements.get(finding.location.path, fallback)
-        if finding.suppressed is not None:
-            suppressed[placement.key] += 1
+        print_ = history_fingerprint(finding, placement.fingerprint_path)
+        if finding.suppressed is not None:  # counted as suppressed; never resolved, since it is still there
+            suppressed[placement.key].add(print_)
+            suppressed_count[placement.key] += 1
             continue
-        groups[placement.key].append((history_fingerprint(finding, placement.fingerprint_path), finding))
+        groups[placement.key].append((print_, finding))
     keys = sorted(set(account_files) | set(groups))
     if not keys:
         keys = [fallback.key]
@@ -409,7 +412,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
             key, labels[key], found, started_at=started_at, inputs=sorted(account_inputs.get(key, ())),
             files=len(account_files.get(key, ())), policies=_policies_in(report, account_files.get(key, [])),
             not_checked=report.summary.not_checked, tool_version=report.tool_version,
-            catalog_version=report.catalog_version,
+            catalog_version=report.catalog_version, suppressed=suppressed.get(key, set()),
         )
         tracked = tuple(
             TrackedFinding(print_, finding, "new" if print_ in comparison.new else "unchanged")
@@ -422,7 +425,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
                 trend=tuple(history.runs(key, limit=request.trend_runs)),
                 controls=evaluate_controls(controls, rules_run, tracked,
                                            has_resource_policies=_has_resource_policies(report, key)),
-                not_checked=tuple(report.summary.not_checked), suppressed=suppressed[key],
+                not_checked=tuple(report.summary.not_checked), suppressed=suppressed_count[key],
             )
         )
     return ScheduledReport(

@@ -136,6 +136,31 @@ def test_the_project_configuration_applies(tmp_path: Path) -> None:
     assert not any(f["rule_id"] == "IAM012" for f in configured["findings"])
 
 
+def test_a_finding_suppressed_since_the_previous_run_is_not_resolved(tmp_path: Path) -> None:
+    """A suppression added between two runs listed the finding it hides under "Resolved" (report.md, .html, .json)
+    and counted it as suppressed too: a critical finding unchanged on disk read as fixed."""
+    config = tmp_path / "audit.toml"
+    config.write_text('[[suppress]]\nrule = "IAM012"\nreason = "reviewed: the CI role"\n')
+    history = str(tmp_path / "h.db")
+    first = _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "--format", "json",
+                    "--fail-on", "never", "--no-config")
+    assert first.returncode == 0, first.stderr
+    before = _account(_json(tmp_path / "one"), ACCOUNT)
+    hidden = sum(1 for f in before["findings"] if f["rule_id"] == "IAM012")
+    assert hidden >= 1
+    second = _report(str(RUN1), "-o", str(tmp_path / "two"), "--history", history, "--fail-on", "never",
+                     "--config", str(config))
+    assert second.returncode == 0, second.stderr
+    after = _account(_json(tmp_path / "two"), ACCOUNT)
+    assert after["resolved"] == []
+    assert after["counts"] == {"findings": before["counts"]["findings"] - hidden, "new": 0, "resolved": 0,
+                               "unchanged": before["counts"]["findings"] - hidden, "suppressed": hidden}
+    assert after["counts"]["findings"] + after["counts"]["suppressed"] == before["counts"]["findings"]
+    markdown = (tmp_path / "two" / "report.md").read_text(encoding="utf-8")
+    assert "### Resolved" not in markdown and "resolved" not in markdown.split("|")[0].lower()
+    assert "Nothing resolved." in (tmp_path / "two" / "report.html").read_text(encoding="utf-8")
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
