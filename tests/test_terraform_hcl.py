@@ -669,3 +669,44 @@ resource "aws_iam_policy" "p" {
     assert loaded.policies == []
     assert [problem.message.split(":")[0] for _, problem in loaded.document_problems] == [
         "aws_iam_policy.p.policy is not a JSON policy document"]
+
+
+def test_a_name_terraform_interpolates_is_the_principals_name_and_chooses_its_baseline() -> None:
+    from auditor.drift import matching_baselines, select_baselines
+
+    trust = ('assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+             'Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }] })')
+    loaded = load_tf(f'''
+variable "region" {{ default = "us-east-1" }}
+resource "aws_iam_role" "server" {{
+  name = "UpsolverServerRole-${{var.region}}"
+  {trust}
+}}
+resource "aws_iam_role" "prefixed" {{
+  name_prefix = "UpsolverServerRole-"
+  {trust}
+}}
+resource "aws_iam_role" "variable" {{
+  name = var.role_name
+  {trust}
+}}
+resource "aws_iam_role" "other" {{
+  name = "Other-${{var.region}}"
+  {trust}
+}}
+resource "aws_iam_role" "unnamed" {{
+  {trust}
+}}
+resource "aws_iam_role_policy" "server" {{
+  role   = aws_iam_role.server.id
+  policy = jsonencode({{ Version = "2012-10-17",
+    Statement = [{{ Effect = "Allow", Action = "s3:*", Resource = "*" }}] }})
+}}
+''')
+    baselines = select_baselines()
+    chosen = {p.name: [b.id for b in matching_baselines(p, baselines)] for p in loaded.principals}
+    assert chosen == {"UpsolverServerRole-{{var.region}}": ["upsolver/server-role"],
+                      "UpsolverServerRole-{{unique suffix}}": ["upsolver/server-role"],
+                      "{{var.role_name}}": [], "Other-{{var.region}}": [], "aws_iam_role.unnamed": []}
+    (server,) = (p for p in loaded.principals if p.name == "UpsolverServerRole-{{var.region}}")
+    assert [p.label for p in server.inline_policies] == ["aws_iam_role_policy.server.policy"]

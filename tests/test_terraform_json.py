@@ -335,3 +335,45 @@ def test_an_empty_string_is_no_policy_for_a_resource_that_is_not_a_policy_but_an
     assert loaded.policies == []
     assert [problem.message.split(":")[0] for _, problem in loaded.document_problems] == [
         "aws_iam_policy.p.policy is not a JSON policy document"]
+
+
+TRUST_JSON = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
+              '"ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+
+
+def test_a_name_terraform_interpolates_is_the_principals_name_and_chooses_its_baseline() -> None:
+    from auditor.drift import matching_baselines, select_baselines
+
+    loaded = load_tf_json(json.dumps({"resource": {"aws_iam_role": {
+        "server": {"name": "UpsolverServerRole-${var.region}", "assume_role_policy": TRUST_JSON},
+        "prefixed": {"name_prefix": "UpsolverServerRole-", "assume_role_policy": TRUST_JSON},
+        "variable": {"name": "${var.role_name}", "assume_role_policy": TRUST_JSON},
+        "other": {"name": "Other-${var.region}", "assume_role_policy": TRUST_JSON}}}}))
+    baselines = select_baselines()
+    chosen = {p.name: [b.id for b in matching_baselines(p, baselines)] for p in loaded.principals}
+    assert chosen == {"UpsolverServerRole-{{var.region}}": ["upsolver/server-role"],
+                      "UpsolverServerRole-{{unique suffix}}": ["upsolver/server-role"],
+                      "{{var.role_name}}": [], "Other-{{var.region}}": []}
+
+
+def test_a_plan_names_a_role_by_its_prefix_when_the_name_is_known_only_after_apply(tmp_path: Path) -> None:
+    def role(address: str, values: dict[str, object]) -> dict[str, object]:
+        return {"address": address, "mode": "managed", "type": "aws_iam_role", "name": address.split(".")[1],
+                "values": {"assume_role_policy": TRUST_JSON, **values}}
+
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        role("aws_iam_role.named", {"name": "UpsolverServerRole-us-east-1"}),
+        role("aws_iam_role.prefixed", {"name_prefix": "UpsolverServerRole-"}),
+        role("aws_iam_role.later", {}),
+        role("aws_iam_role.generated", {})]}},
+        "resource_changes": [{"address": f"aws_iam_role.{name}", "change": {"after_unknown": {"name": True}}}
+                             for name in ("prefixed", "later", "generated")],
+        "configuration": {"root_module": {"resources": [
+            {"address": "aws_iam_role.prefixed", "expressions": {"name_prefix": {"constant_value": "x"}}},
+            {"address": "aws_iam_role.later", "expressions": {"name": {"references": ["random_id.x.hex"]}}},
+            {"address": "aws_iam_role.generated", "expressions": {}}]}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    assert sorted(p.name for p in load_paths([str(path)]).principals) == [
+        "UpsolverServerRole-us-east-1", "UpsolverServerRole-{{unique suffix}}", "aws_iam_role.generated",
+        "{{aws_iam_role.later.name}}"]

@@ -31,6 +31,7 @@ from auditor.loaders.terraform_common import (
     PRINCIPAL_RESOURCES,
     RESOURCE_IMPLIED_TYPES,
     ROLE_MANAGED_POLICY_ARNS,
+    UNIQUE_SUFFIX,
     Ref,
     TerraformPrincipals,
     json_object,
@@ -99,7 +100,8 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
         if not managed and address in checked_where_used:
             continue
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
-        name = values.get("name") or address
+        name = _planned_name(address, values, arguments) if principal_kind is not None else \
+            values.get("name") or address
         arn = values.get("arn") if isinstance(values.get("arn"), str) else None
         key = _kms_key_of(address, rtype, values, values_pointer, arguments) if rtype == KMS_KEY_POLICY else address
         subject = Subject(principal_kind or "policy", str(name), arn, tuple(aliases.get(key, ())))
@@ -317,6 +319,23 @@ class _Arguments:
         if resolvable or argument not in expressions:
             return [*refs, *resolvable]
         return [*refs, Ref(argument, " ".join(expressions[argument]) or "(known after apply)", position)]
+
+
+def _planned_name(address: str, values: dict[str, Any], arguments: _Arguments) -> str:
+    """A role's, user's or group's name in a plan or state: the planned one; when Terraform knows it only after
+    apply, its ``name_prefix`` and the unique suffix the provider adds, else a placeholder for the name the
+    configuration sets (``{{aws_iam_role.app.name}}``); the address when the plan does not say how it is named."""
+    name = values.get("name")
+    if name not in (None, ""):
+        return str(name)
+    if "name" in arguments.unknown.get(address, ()):
+        prefix = values.get("name_prefix")
+        if isinstance(prefix, str) and prefix:
+            return prefix + UNIQUE_SUFFIX
+        configured = arguments.configured.get(_INDEX.sub("", address))
+        if configured is not None and "name" in configured[1]:
+            return "{{" + f"{address}.name" + "}}"
+    return address
 
 
 def _configured_references(plan: dict[str, Any]) -> dict[str, tuple[str, dict[str, list[str]]]]:

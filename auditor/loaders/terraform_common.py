@@ -111,6 +111,9 @@ NO_IAM_POLICY = ("no IAM policy (no Terraform resource that holds one, nor an aw
                  "source)")
 """Why a configuration file without one is skipped."""
 
+UNIQUE_SUFFIX = "{{unique suffix}}"
+"""What the AWS provider adds to a ``name_prefix``: a unique id, known once Terraform creates the resource."""
+
 _TEMPLATE_MARK = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 WHITESPACE = re.compile(r"\s+")
@@ -421,9 +424,10 @@ class TerraformPrincipals:
         """(the resource's address, a user, a group it puts the user in)."""
 
     def declare(self, kind: str, address: str, name: str | None, pointer: str) -> None:
-        """A role, user or group; ``name``: its name when the input says it."""
+        """A role, user or group; ``name``: its name when the input says it, what Terraform decides in it as
+        ``{{...}}`` placeholders (``UpsolverServerRole-{{var.region}}``)."""
         self.parts[address] = _Parts(kind, name or address, pointer)
-        if name:
+        if name and "{{" not in name:  # an attachment names a principal by its literal name only
             self.by_name.setdefault((kind, name), address)
 
     def trust(self, address: str, policy: Policy) -> None:
@@ -659,6 +663,19 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         """A string attribute's value when it holds no expression."""
 
     @abstractmethod
+    def name_text(self, value: ExpressionT) -> str | None:
+        """A name argument's value as Terraform renders it, what only Terraform knows (a variable, a function) as
+        ``{{...}}`` placeholders; None when it sets no name (``null``, a value that is not a string)."""
+
+    def deployed_name(self, attributes: Mapping[str, ExpressionT]) -> str | None:
+        """The name of a role, user or group as deployed: its ``name``, or its ``name_prefix`` and the unique
+        suffix Terraform adds to it; None when the file gives neither (Terraform generates one)."""
+        if "name" in attributes:
+            return self.name_text(attributes["name"])
+        prefix = self.name_text(attributes["name_prefix"]) if "name_prefix" in attributes else None
+        return None if prefix is None else prefix + UNIQUE_SUFFIX
+
+    @abstractmethod
     def mark(self, pointer: str, at: LocationT) -> None:
         """``pointer`` (of a policy, or one of its elements) is at ``at`` in the file."""
 
@@ -747,9 +764,11 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             return
         literal_name = self.literal(attributes.get("name"))
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)
-        subject = Subject(principal_kind or "policy", literal_name or address, None, aliases)
+        # a principal's name as deployed, so that the baselines' name patterns apply to UpsolverServerRole-{{var.x}}
+        name = self.deployed_name(attributes) if principal_kind is not None else literal_name
+        subject = Subject(principal_kind or "policy", name or address, None, aliases)
         if principal_kind is not None:
-            principals.declare(principal_kind, address, literal_name, pointer)
+            principals.declare(principal_kind, address, name, pointer)
             self.result.counts[principal_kind + "s"] += 1
         policies: dict[str, Policy | None] = {}
         for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):

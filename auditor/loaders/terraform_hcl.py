@@ -563,6 +563,14 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         template = interpolated(body)
         return Unknown(self.expression_text(node)) if template.directive else template.text
 
+    def name_text(self, expression: Tree) -> str | None:
+        node = _unwrap_expression(expression)
+        if not isinstance(node, Token) and node.data == "string":
+            value = self.template(node, False)
+            return value if isinstance(value, str) else value.placeholder
+        text = self.expression_text(node)
+        return None if text == "null" else Unknown(text).placeholder
+
     def literal(self, expression: Tree | None) -> str | None:
         """A string attribute's value when it holds no expression."""
         if expression is None:

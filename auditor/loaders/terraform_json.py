@@ -349,6 +349,12 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
         template = interpolated(raw, policy_variables)
         return Unknown(placeholder_text(raw)) if template.directive else template.text
 
+    def name_text(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return None
+        found = self.template(value, False)
+        return found if isinstance(found, str) else found.placeholder
+
     def literal(self, value: Any) -> str | None:
         """A string attribute's value when it holds no expression."""
         if not isinstance(value, str):
