@@ -102,6 +102,18 @@ def test_two_reports_to_one_file_is_a_usage_error(tmp_path: Path) -> None:
                              "the other: give each its own file\n")
 
 
+def test_config_and_no_config_together_are_a_usage_error(tmp_path: Path) -> None:
+    """--config FILE --no-config applied FILE without a word."""
+    (tmp_path / "p.json").write_text(BAD)
+    (tmp_path / "audit.toml").write_text('fail-on = "never"\n')
+    for args in (("check", "p.json"), ("config",), ("report", "p.json", "-o", "out", "--history", "h.db")):
+        result = run_cli(*args, "--config", "audit.toml", "--no-config", cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.strip() == "iam-audit: error: --config and --no-config contradict each other: give one " \
+                                         "of them"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_report_that_cannot_be_written_is_exit_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     not_a_folder = tmp_path / "file.txt"
