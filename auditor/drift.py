@@ -483,6 +483,11 @@ class _ResourceApplicability:
         self._by_service: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
         self._memo: dict[tuple[int, str], int] = {}
 
+    def single_valued(self, key: str) -> bool:
+        from auditor.checks.conditions import is_single_valued
+
+        return is_single_valued(key, self.context)
+
     def applicable(self, actions: int, resource: str) -> int:
         """The actions of ``actions`` that may be asked for on a resource ``resource`` matches."""
         key = (actions, resource)
@@ -556,7 +561,8 @@ class _Compiler:
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound,
-                                  known_variables=self.known_variables, star_only=self.star_only)
+                                  known_variables=self.known_variables, star_only=self.star_only,
+                                  single_valued=self.applicability.single_valued)
 
     def policies(self, policies: Iterable[Policy], *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return [s for p in policies for s in self.policy(p, inner=inner, unbound=unbound)]

@@ -446,6 +446,7 @@ Cell = tuple[bool, Any, str | None]
 def compile_statements(
     policy: Policy, space: ActionSpace, *, inner: bool, unbound_tokens: Iterable[str] = (),
     known_variables: Mapping[str, str] | None = None, star_only: int = 0,
+    single_valued: Callable[[str], bool] | None = None,
 ) -> list[Stmt]:
     """Statements of ``policy`` in comparable form.
 
@@ -454,6 +455,8 @@ def compile_statements(
     catalogue does not know grant nothing and are left out (the linter reports them), and so
     are the actions that take no resource (``star_only``) of a statement whose resources
     cannot grant them (``s3:*`` on a bucket grants no ``s3:PutAccountPublicAccessBlock``).
+    ``ForAnyValue:StringEquals`` on a key ``single_valued`` says has one value per request is
+    ``StringEquals``.
     """
     tokens = tuple(unbound_tokens)
     compiled: list[Stmt] = []
@@ -483,6 +486,8 @@ def compile_statements(
         elif has_not_principal:
             principals = ("AWS:*",) if inner else ()
         conditions = tuple(Cond.of(c) for c in statement.conditions)
+        if single_valued is not None:
+            conditions = tuple(_without_set_qualifier(c, single_valued) for c in conditions)
         if principals == ("AWS:*",):
             principals, conditions = _principals_by_account(conditions) or (principals, conditions)
         unbound = bool(tokens) and any(
@@ -500,6 +505,16 @@ def compile_statements(
                  has_not_principal, unbound)
         )
     return compiled
+
+
+def _without_set_qualifier(condition: Cond, single_valued: Callable[[str], bool]) -> Cond:
+    """``ForAnyValue:`` with a positive operator on a single-valued key: the plain operator (both are false when
+    the request lacks the key). A negated operator differs there (``StringNotEquals`` is true), and so does
+    ``ForAllValues:`` (true on a missing key)."""
+    if (condition.qualifier == "foranyvalue" and condition.operator not in _NEGATED_SETS | _NEGATED_PATTERNS
+            and condition.operator != "Null" and single_valued(condition.key)):
+        return replace(condition, qualifier="")
+    return condition
 
 
 def _principals_by_account(conditions: tuple[Cond, ...]) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:

@@ -297,6 +297,19 @@ def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
                for f in compare(unscoped, TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings)
 
 
+def test_for_any_value_on_a_single_valued_key_is_the_plain_operator() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+
+    def qualified(operator: str) -> dict[str, Any]:
+        return edited(lambda s: s[0].update(Condition={operator: {"sts:ExternalId": "abc"}}), documented)
+
+    assert not compare(qualified("ForAnyValue:StringEquals"), TRUST, PolicyKind.TRUST).findings
+    # true when the request has no external id at all: weaker than the documented condition
+    assert "IAM905" in rules(compare(qualified("ForAllValues:StringEquals"), TRUST, PolicyKind.TRUST))
+
+
 def test_managed_policies_added_and_missing() -> None:
     export = {"RoleDetailList": [{
         "RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole",

@@ -541,14 +541,21 @@ def for_all_values_single_valued_key(policy: Policy, context: CheckContext) -> I
         qualifier = condition.set_qualifier
         if qualifier is None or qualifier.lower() not in ("forallvalues", "foranyvalue"):
             continue
-        info = judge_key(condition.key, context).info
-        if info is None or info.multivalued or not (info.is_global or _is_tag_key(info.name)
-                                                     or info.name.lower() in _SINGLE_VALUED_SERVICE_KEYS):
-            continue  # the catalogue's types do not say reliably whether a service key is single-valued
+        if not is_single_valued(condition.key, context):
+            continue
         severity = Severity.LOW if qualifier.lower() == "foranyvalue" else None
         yield Hit(f"{qualifier}: on {condition.key!r}, which has a single value per request; use "
                   f"{condition.operator.partition(':')[2]}", pointer=_key_pointer(condition), statement=statement,
                   severity=severity, details={"key": condition.key, "operator": condition.operator})
+
+
+def is_single_valued(key: str, context: CheckContext) -> bool:
+    """Whether a request carries at most one value of the key, as far as iam-audit can tell: a global key of one
+    value, a tag key, or one of the few service keys known to be so (the catalogue's types do not say reliably
+    whether a service key is single-valued)."""
+    info = judge_key(key, context).info
+    return info is not None and not info.multivalued and (
+        info.is_global or _is_tag_key(info.name) or info.name.lower() in _SINGLE_VALUED_SERVICE_KEYS)
 
 
 _SINGLE_VALUED_SERVICE_KEYS = frozenset({"sts:externalid", "sts:rolesessionname", "sts:sourceidentity"})
