@@ -91,6 +91,27 @@ def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -
                                f"{', '.join(sorted(known)) or 'none'})")
 
 
+def refuse_inputs_as_outputs(paths: Sequence[str], outputs: Mapping[str, Optional[Path]]) -> None:
+    """An output file (``--output``, ``--output-<format>``, ``--write-accepted``) that is one of the files named to
+    check would be overwritten by the report: a usage error, before anything is read or written."""
+    import os
+
+    def same(left: str, right: str) -> bool:
+        try:
+            return os.path.samefile(left, right)
+        except OSError:
+            return os.path.realpath(left) == os.path.realpath(right)
+
+    named = [path for path in paths if path != "-" and not os.path.isdir(path)]
+    for option, output in outputs.items():
+        if output is None or os.fspath(output) in ("-", os.devnull):
+            continue
+        for path in named:
+            if same(os.fspath(output), path):
+                raise UsageProblem(f"{option} {output}: it is one of the files to check, and the report would "
+                                   "overwrite it; write it elsewhere")
+
+
 def mappings_over(mappings: Sequence[BaselineMapping], command_line: Mapping[str, str]) -> tuple[BaselineMapping, ...]:
     """The configured baseline mappings with ``--var`` over their own ``vars``: a mapping's vars bind its
     baseline's placeholders over ``[vars]`` and inference, and the command line wins over the file."""
@@ -217,6 +238,8 @@ def check(
     check_var_names(list(variables), refs, config)
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
+    refuse_inputs_as_outputs(paths, {"--output": output, "--write-accepted": write_accepted,
+                                     **{f"--output-{fmt}": path for fmt, path in extra_outputs.items()}})
     request = request_from_config(
         tuple(paths),
         config,

@@ -102,6 +102,21 @@ def test_two_reports_to_one_file_is_a_usage_error(tmp_path: Path) -> None:
                              "the other: give each its own file\n")
 
 
+def test_a_report_over_a_file_to_check_is_a_usage_error(tmp_path: Path) -> None:
+    """`check -f json -o admin.json admin.json` replaced the policy being checked with the report."""
+    (tmp_path / "admin.json").write_text(BAD)
+    (tmp_path / "sub").mkdir()
+    for args in (("-f", "json", "-o", "admin.json", "admin.json"),
+                 ("--output-sarif", "./admin.json", "sub", "admin.json"),
+                 ("--write-accepted", str(tmp_path / "admin.json"), "admin.json")):
+        result = run_cli("check", *args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("iam-audit: error: --") and len(result.stderr.splitlines()) == 1
+        assert "is one of the files to check" in result.stderr and "Traceback" not in result.stderr
+        assert (tmp_path / "admin.json").read_text() == BAD
+    assert run_cli("check", "-f", "json", "-o", "report.json", "admin.json", cwd=tmp_path).returncode == 1
+
+
 def test_config_and_no_config_together_are_a_usage_error(tmp_path: Path) -> None:
     """--config FILE --no-config applied FILE without a word."""
     (tmp_path / "p.json").write_text(BAD)
