@@ -10,11 +10,15 @@ turns them into :class:`auditor.model.Policy` objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.model import Principal
 
 __all__ = [
     "Baseline",
@@ -31,6 +35,8 @@ __all__ = [
     "diff_revisions",
     "load_baseline_file",
     "load_bundled_baselines",
+    "name_is_unknown",
+    "not_compared_notes",
     "resolve_baseline",
 ]
 
@@ -94,8 +100,124 @@ class PrincipalSpec:
     name_patterns: tuple[str, ...] = ()
 
     def matches(self, name: str) -> bool:
-        """Whether ``name`` fits a pattern, in any letter case (IAM names are unique regardless of case)."""
-        return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in self.name_patterns)
+        """Whether ``name`` fits a pattern, in any letter case (IAM names are unique regardless of case).
+
+        A name a template or configuration builds at deploy time holds its unknown parts as ``{{...}}``
+        placeholders (``StackStateEventBridgeRole-{{AWS::Region}}``): it fits when its literal text does and each
+        placeholder falls where the pattern leaves a run of characters open (a ``*`` or ``?``), or stands for
+        nothing. The pattern's own letters must come from the name's, so a name whose literal part contradicts it
+        (``Other-{{AWS::Region}}``), or that is wholly unknown (``{{var.name}}``), does not fit ``Vendor*Role``."""
+        if "{{" not in name:
+            return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in self.name_patterns)
+        return any(_fits(name, pattern, free=False) for pattern in self.name_patterns)
+
+    def could_match(self, name: str) -> bool:
+        """Whether some value of the placeholders in ``name`` would make it fit a pattern (any letter case): for a
+        name that is wholly unknown (``{{var.name}}``), whether the baseline could be the one that applies."""
+        return any(_fits(name, pattern, free=True) for pattern in self.name_patterns)
+
+
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_HOLE = ""
+"""A placeholder among a name's characters: a run of characters known only at deploy time."""
+
+
+def name_is_unknown(name: str) -> bool:
+    """Whether a principal's name is decided wholly at deploy time: placeholders, and no letter or digit besides."""
+    return "{{" in name and not any(char.isalnum() for char in _PLACEHOLDER.sub("", name))
+
+
+def not_compared_notes(principals: Iterable[Principal], baselines: Sequence[Baseline],
+                       compared: Collection[tuple[str, str]]) -> list[str]:
+    """For "not checked": each user, group or role whose name is decided wholly at deploy time (``{{var.name}}``,
+    see :func:`name_is_unknown`) and that was compared with no baseline (``compared``: the (name, path) of each
+    principal that was), with the baselines of its kind whose name patterns its name could take. A principal no
+    baseline could apply to is not listed."""
+    notes = []
+    for principal in principals:
+        if not name_is_unknown(principal.name) or (principal.name, principal.source.display_path) in compared:
+            continue
+        refs = [b.ref for b in baselines if b.principal.kind == principal.kind and b.principal.could_match(
+            principal.name)]
+        if not refs:
+            continue
+        shown = ", ".join(refs[:_SHOWN_REFS]) + (f" and {len(refs) - _SHOWN_REFS} more" if len(refs) > _SHOWN_REFS
+                                                 else "")
+        location = principal.location()
+        notes.append(f"{location.path}:{location.line}: {principal.kind} {principal.name}: its name is known only "
+                     f"when deployed, so it was not compared with the baselines it could be named for ({shown}); "
+                     "give it a literal name, or map it to its baseline with [[baselines]] in the configuration")
+    return notes
+
+
+_SHOWN_REFS = 5
+
+
+def _name_tokens(name: str) -> list[str]:
+    """The name's characters, lower-cased, each placeholder (and each run of them) as one ``_HOLE``."""
+    tokens: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(name):
+        tokens += name[position:match.start()].lower()
+        if not tokens or tokens[-1] != _HOLE:
+            tokens.append(_HOLE)
+        position = match.end()
+    return tokens + list(name[position:].lower())
+
+
+def _pattern_tokens(pattern: str) -> list[str]:
+    """A shell pattern's items, lower-cased: ``*``, ``?``, a ``[...]`` class, or one character (``[*]``, ``[?]``
+    for the characters themselves, as fnmatch reads them)."""
+    tokens: list[str] = []
+    pattern = pattern.lower()
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "[":
+            end = index + 1
+            if end < len(pattern) and pattern[end] == "!":
+                end += 1
+            if end < len(pattern) and pattern[end] == "]":
+                end += 1
+            end = pattern.find("]", end)
+            if end != -1:
+                tokens.append(pattern[index:end + 1])
+                index = end + 1
+                continue
+        tokens.append(char)
+        index += 1
+    return tokens
+
+
+def _fits(name: str, pattern: str, free: bool) -> bool:
+    """Whether ``name`` (with placeholders) fits ``pattern`` for some value of its placeholders. ``free``: a
+    placeholder may stand for any characters, the pattern's literal ones too; else only for what the pattern's
+    wildcards leave open (or for nothing)."""
+    left, right = _name_tokens(name), _pattern_tokens(pattern)
+    seen: set[tuple[int, int]] = set()
+    pending = [(0, 0)]
+    while pending:
+        state = pending.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        i, j = state
+        if i == len(left) and j == len(right):
+            return True
+        item = right[j] if j < len(right) else None
+        if item == "*":
+            pending.append((i, j + 1))  # the star ends
+            if i < len(left):
+                pending.append((i + 1, j))  # it covers a character (or a placeholder) of the name
+        if i == len(left):
+            continue
+        if left[i] == _HOLE:
+            pending.append((i + 1, j))  # the placeholder ends
+            if item is not None and (free or item in ("*", "?")):
+                pending.append((i, j + 1))  # it covers an item of the pattern
+        elif item is not None and item != "*" and (item == "?" or fnmatchcase(left[i], item)):
+            pending.append((i + 1, j + 1))
+    return False
 
 
 @dataclass(frozen=True)

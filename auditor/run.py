@@ -102,6 +102,7 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
         drift_findings, verdicts = drift_for_check(loaded.principals, drift.baselines, drift.variables, rules,
                                                    selection, catalog, drift.mappings, resource_policies)
         findings.extend(drift_findings)
+        loaded.not_checked.extend(_not_compared(loaded, drift, verdicts))
         # in file order, as when each file is checked on its own (principals are compared before resources)
         rank: dict[str, int] = {}
         for source in (*(p.source for p in loaded.policies), *(p.source for p in loaded.principals)):
@@ -109,6 +110,20 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
         verdicts.sort(key=lambda verdict: rank.get(verdict.path, len(rank)))
     permission_model(catalog).forget_policies()  # no later call sees these policies again
     return findings, verdicts
+
+
+def _not_compared(loaded: LoadResult, drift: DriftSettings, verdicts: list[Verdict]) -> list[str]:
+    """The principals named wholly at deploy time (``RoleName: !Ref Name``) that no baseline was compared with,
+    for "not checked"; see ``baselines.not_compared_notes``."""
+    from auditor.baselines import name_is_unknown, not_compared_notes
+
+    unknown = [principal for principal in loaded.principals if name_is_unknown(principal.name)]
+    if not unknown:
+        return []
+    from auditor.drift import select_baselines
+
+    compared = {(verdict.principal, verdict.path) for verdict in verdicts}
+    return not_compared_notes(unknown, select_baselines(drift.baselines), compared)
 
 
 def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any) -> CheckRequest:

@@ -8,11 +8,13 @@ import pytest
 
 from auditor.baselines import (
     BaselineError,
+    PrincipalSpec,
     UnknownBaselineError,
     bundled_baselines_dir,
     diff_revisions,
     load_baseline_file,
     load_bundled_baselines,
+    name_is_unknown,
     resolve_baseline,
 )
 
@@ -266,3 +268,38 @@ def test_a_checked_baseline_is_read_back_from_the_cache_without_yaml(tmp_path: P
 
 def _baseline_file_paths() -> list[Path]:
     return sorted(p for p in bundled_baselines_dir().rglob("*.yaml"))
+
+
+@pytest.mark.parametrize(("name", "pattern", "matches", "could"), [
+    # a placeholder where the pattern leaves a run open (or standing for nothing): the name fits
+    ("StackStateEventBridgeRole-{{AWS::Region}}", "StackStateEventBridgeRole-*", True, True),
+    ("stackstateeventbridgerole-{{AWS::Region}}", "StackStateEventBridgeRole-*", True, True),
+    ("UpsolverServerRole-{{var.region}}", "Upsolver*ServerRole*", True, True),
+    ("Upsolver{{var.env}}ServerRole", "Upsolver*ServerRole*", True, True),
+    ("{{AWS::StackName}}UpsolverServerRole", "Upsolver*ServerRole*", True, True),
+    ("UpsolverServerRole-{{unique suffix}}", "Upsolver*ServerRole*", True, True),
+    # the literal part contradicts the pattern, or would have to come from the placeholder: no match
+    ("Other-{{AWS::Region}}", "StackStateEventBridgeRole-*", False, False),
+    ("{{AWS::StackName}}-EventBridgeRole", "StackStateEventBridgeRole-*", False, True),
+    ("StackStateEventBridgeRole{{AWS::Region}}", "StackStateEventBridgeRole-*", False, True),
+    ("Upsolver{{var.x}}", "Upsolver*ServerRole*", False, True),
+    ("ab{{x}}", "a?[bc]", False, True),
+    # wholly unknown: it could be any baseline's, and is none's
+    ("{{Ref:RoleName}}", "Upsolver*ServerRole*", False, True),
+    ("{{var.a}}-{{var.b}}", "UpsolverUser*", False, True),
+    ("{{var.a}}", "*", True, True),
+    # literal names as before
+    ("UpsolverServerRole", "Upsolver*ServerRole*", True, True),
+    ("Other", "Upsolver*ServerRole*", False, False),
+])
+def test_a_name_built_at_deploy_time_matches_where_its_placeholders_fall_on_wildcards(
+        name: str, pattern: str, matches: bool, could: bool) -> None:
+    spec = PrincipalSpec("role", (pattern,))
+    assert (spec.matches(name), spec.could_match(name)) == (matches, could)
+
+
+def test_a_name_is_unknown_when_no_letter_or_digit_is_known() -> None:
+    assert name_is_unknown("{{Ref:RoleName}}") and name_is_unknown("{{var.a}}-{{var.b}}")
+    assert name_is_unknown("{{format('%s-role', var.name)}}")
+    assert not name_is_unknown("UpsolverServerRole-{{var.region}}")
+    assert not name_is_unknown("UpsolverServerRole") and not name_is_unknown("aws_iam_role.server")

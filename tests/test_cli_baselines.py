@@ -55,3 +55,73 @@ def test_check_refuses_a_var_no_baseline_has_as_drift_does(tmp_path: Path) -> No
                    cwd=tmp_path)
     assert only.returncode == 2 and "(they have: UpsolverOrgId)" in only.stderr
     assert run_cli("check", "--no-config", "p.json", "--var", "Region=us-east-1", cwd=tmp_path).returncode == 0
+
+
+TRUST = "AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: events.amazonaws.com}, " \
+        "Action: sts:AssumeRole}]}"
+
+
+def test_a_principal_named_wholly_at_deploy_time_is_listed_as_not_compared(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(f"""Parameters:
+  RoleName: {{Type: String}}
+  GroupName: {{Type: String}}
+Resources:
+  Unknown:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Ref RoleName
+      {TRUST}
+  Partly:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub Other-${{AWS::Region}}
+      {TRUST}
+  Literal:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: Literal
+      {TRUST}
+  Group:
+    Type: AWS::IAM::Group
+    Properties:
+      GroupName: !Ref GroupName
+""")
+    # only the role whose name says nothing, and only the baselines for roles; neither a name whose literal part
+    # rules the baselines out, nor a group (no bundled baseline is for one)
+    assert _not_checked(tmp_path, "stack.yaml") == [
+        "stack.yaml:8: role {{Ref:RoleName}}: its name is known only when deployed, so it was not compared with the "
+        "baselines it could be named for (stackstate/eventbridge-role@5.1, stackstate/firehose-role@5.1, "
+        "stackstate/integration-role@5.1, upsolver/management-role@gitbook, upsolver/server-role@gitbook); give it "
+        "a literal name, or map it to its baseline with [[baselines]] in the configuration"]
+    assert _not_checked(tmp_path, "stack.yaml", "--baseline", "upsolver/server-role") == [
+        "stack.yaml:8: role {{Ref:RoleName}}: its name is known only when deployed, so it was not compared with the "
+        "baselines it could be named for (upsolver/server-role@gitbook); give it a literal name, or map it to its "
+        "baseline with [[baselines]] in the configuration",
+        "baseline upsolver/server-role@gitbook: no user, group or role of the input matches it (name patterns: "
+        "Upsolver*ServerRole*); map principals to it with [[baselines]] in the configuration"]
+    # mapped to a baseline, it is compared: nothing to say
+    (tmp_path / ".iam-audit.toml").write_text('[[baselines]]\nprincipal = "{{Ref:RoleName}}"\n'
+                                              'baseline = "stackstate/eventbridge-role"\n')
+    result = run_cli("check", "--format", "json", "stack.yaml", cwd=tmp_path)
+    report = json.loads(result.stdout)
+    assert report["summary"].get("not_checked", []) == []
+    assert [v["principal"] for v in report["summary"]["verdicts"]] == ["{{Ref:RoleName}}"]
+
+
+def test_a_role_whose_name_a_template_builds_is_compared_with_its_baseline(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(f"""Resources:
+  EventBridgeRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub StackStateEventBridgeRole-${{AWS::Region}}
+      {TRUST}
+      Policies:
+        - PolicyName: eventbridge
+          PolicyDocument: {{Statement: [{{Effect: Allow, Action: 'firehose:*', Resource: '*'}}]}}
+""")
+    result = run_cli("check", "--no-config", "--format", "json", "stack.yaml", cwd=tmp_path)
+    report = json.loads(result.stdout)
+    drift = {(f["rule_id"], f["severity"], f["subject"]["name"]) for f in report["findings"] if f["baseline"]}
+    assert {("IAM901", "high", "StackStateEventBridgeRole-{{AWS::Region}}"),
+            ("IAM903", "high", "StackStateEventBridgeRole-{{AWS::Region}}")} <= drift
+    assert report["summary"].get("not_checked", []) == []
