@@ -60,7 +60,7 @@ def report_command(
     fail_on: Annotated[
         Optional[str],
         typer.Option("--fail-on", help="Exit 1 when any finding is at or above this severity, as in check "
-                     "(default: high, or never when --fail-on-new is given)."),
+                     "(default: fail-on of the configuration, else high; never when --fail-on-new is given)."),
     ] = None,
     account_id: Annotated[
         Optional[str], typer.Option("--account-id", help="Record every input under this account.")
@@ -93,8 +93,8 @@ def report_command(
         if name not in OUTPUT_FORMATS:
             raise _fail(f"--format: unknown format {name!r}; choose from {', '.join(OUTPUT_FORMATS)}")
     new_threshold = _severity(fail_on_new, "--fail-on-new")
-    if fail_on is None:
-        fail_on = "never" if new_threshold is not None else "high"
+    if fail_on is None and new_threshold is not None:
+        fail_on = "never"  # alert once per new problem, not every night for old ones
     if account_id is not None and not account_id.strip():
         raise _fail("--account-id: empty")
     if (profile or role_arn) and not fetch:
@@ -108,7 +108,8 @@ def report_command(
         output_dir=output,
         history=history,
         formats=formats,
-        fail_on=_severity(fail_on, "--fail-on"),  # type: ignore[arg-type]
+        # as in check: --fail-on, else fail-on of the configuration (default high)
+        fail_on=config.fail_on if fail_on is None else _severity(fail_on, "--fail-on"),  # type: ignore[arg-type]
         fail_on_new=new_threshold,  # type: ignore[arg-type]
         account_id=account_id.strip() if account_id else None,
         trend_runs=trend_runs,

@@ -256,6 +256,24 @@ def test_exit_codes_for_a_scheduler(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--fail-on-new" in bad.stderr
 
 
+def test_fail_on_of_the_configuration_applies_as_in_check(tmp_path: Path) -> None:
+    """report ignored fail-on of the configuration: it failed on high findings with fail-on = "never"."""
+    history = str(tmp_path / "h.sqlite3")
+
+    def code(*flags: str, fail_on: str) -> int:
+        config = tmp_path / "audit.toml"
+        config.write_text(f'fail-on = "{fail_on}"\n')
+        result = _report(str(RUN1), "-o", str(tmp_path / "out"), "--history", history, "--format", "json",
+                         "--config", str(config), *flags)
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode
+
+    assert code(fail_on="never") == 0
+    assert code(fail_on="info") == 1
+    assert code("--fail-on", "high", fail_on="never") == 1  # the command line wins
+    assert code("--fail-on-new", "high", fail_on="info") == 0  # nothing new: --fail-on-new alone decides
+
+
 def test_a_run_whose_report_cannot_be_written_is_not_recorded(tmp_path: Path) -> None:
     history = str(tmp_path / "h.sqlite3")
     (tmp_path / "blocked").write_text("a file where the output folder should be")
