@@ -198,6 +198,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 
     loaded, findings, verdicts = load_and_check(paths, options, selection, request.jobs, request.use_cache,
                                                 request.context_options, drift, reuse_results=True)
+    if request.paths and not paths:  # as a folder whose every file the globs leave out: said, never silent
+        named = ", ".join(request.paths[:3]) + (f" and {len(request.paths) - 3} more" if len(request.paths) > 3 else "")
+        loaded.not_checked.append(f"no files found: exclude (with force-exclude) left out every file named ({named})")
     if drift.baselines or drift.mappings:
         from auditor.drift import unmatched_baselines
 
@@ -232,7 +235,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
 def _config_glob_root(request: CheckRequest, key: str) -> str | None:
     """The configuration file's folder when the ``include`` or ``exclude`` globs come from it (paths in the file
     are relative to its folder, however the folders to check are named); None for globs of the command line,
-    which are relative to each folder walked."""
+    which the loader anchors at the working directory (see ``LoadOptions.include_root``)."""
     from auditor.config import COMMAND_LINE, DEFAULT
 
     config = request.config

@@ -238,7 +238,7 @@ def test_config_globs_are_relative_to_the_config_folder_however_the_folders_are_
     assert reported(tmp_path, "vendor") == set()  # was vendor/a.json: the glob met "a.json", relative to vendor
     assert reported(tmp_path / "sub", ".") == {"vendor/z.json"}  # sub/vendor/z.json is not vendor/*
     assert reported(tmp_path / "sub", "..") == {"../top.json", "vendor/z.json"}
-    # a command-line glob replaces the file's and is relative to the folder walked, as before
+    # a command-line glob replaces the file's and is relative to the working directory (here also the folder walked)
     assert reported(tmp_path / "sub", "--exclude", "vendor/*", ".") == set()
 
 
@@ -255,6 +255,8 @@ def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
     write(tmp_path / ".iam-audit.toml", 'exclude = ["vendor/*"]\nforce-exclude = true\n')
     only_vendor = run_cli("check", "--format", "json", "vendor/a.json", cwd=tmp_path)
     assert only_vendor.returncode == 0 and json.loads(only_vendor.stdout)["summary"]["files"] == 0
+    assert json.loads(only_vendor.stdout)["summary"]["not_checked"] == [
+        "no files found: exclude (with force-exclude) left out every file named (vendor/a.json)"]
 
 
 def test_the_vars_of_a_baseline_mapping_bind_its_placeholders(tmp_path: Path) -> None:
