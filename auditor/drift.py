@@ -834,8 +834,19 @@ class _Report:
                                    "reason": gap.kind}
         if gap.kind == "principal":
             details["removed_principals"] = sorted({c[2] for c in gap.cells if c[2] is not None})
-        self.add("IAM902", f"{what} allows {self.action_list(actions)} more narrowly than {ref} "
-                 f"({gap.kind}): parts of the integration may break", details, severity=Severity.LOW)
+        self.add("IAM902", f"{what} allows {self.action_list(actions)} more narrowly than {ref}"
+                 f"{_documented_scope(gap.statement)} ({gap.kind}): parts of the integration may break", details,
+                 severity=Severity.LOW)
+
+
+def _documented_scope(documented: Stmt) -> str:
+    """Which of the baseline's statements a narrowing concerns, for a message: its principals, else its Sid (two
+    trust statements narrowed alike would read the same)."""
+    if documented.principals:
+        shown = sorted({principal.partition(":")[2] or principal for principal in documented.principals})
+        return " for " + ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    statement = documented.statement
+    return f" in its statement {statement.sid!r}" if statement is not None and statement.sid else ""
 
 
 _Outcome = list[tuple[str, list[Gap], list[Gap]]]

@@ -279,6 +279,8 @@ def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
     narrower = compare(edited(lambda s: s[0]["Principal"].update(AWS="arn:aws:iam::999988887777:role/vendor"),
                               documented), TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
     assert rules(narrower) == {"IAM902"}
+    assert "more narrowly than test/reader@1 for arn:aws:iam::999988887777:root (principal)" in \
+        narrower.findings[0].message
 
 
 def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
