@@ -52,6 +52,7 @@ _TOP_LEVEL_KEYS = frozenset(
         "policies",
     }
 )
+_PLACEHOLDER_KEYS = frozenset({"token", "name", "meaning", "example", "kind", "matches", "usually"})
 _REQUIRED_KEYS = ("id", "revision", "title", "vendor", "principal", "provenance", "policies")
 
 
@@ -282,6 +283,10 @@ class _FileReader:
         for index, item in enumerate(items):
             if not isinstance(item, CommentedMap):
                 raise self.fail(items, index, "each placeholder must be a mapping")
+            for key in item:
+                if key not in _PLACEHOLDER_KEYS:
+                    raise self.fail(item, key, f"unknown placeholder key {key!r} (expected one of "
+                                               f"{', '.join(sorted(_PLACEHOLDER_KEYS))})")
             token = str(self.string(item, "token"))
             kind = self.string(item, "kind", required=False) or "placeholder"
             if kind not in PLACEHOLDER_KINDS:
@@ -306,6 +311,12 @@ class _FileReader:
                     example=None if example is None else str(example),
                     kind=kind,
                     matches=matches,
+                    usually=self.string(item, "usually", required=False),
                 )
             )
+        names = {placeholder.name for placeholder in found}
+        for item, placeholder in zip(items, found, strict=True):
+            if placeholder.usually is not None and placeholder.usually not in names - {placeholder.name}:
+                raise self.fail(item, "usually", f"'usually' must name another placeholder of the baseline "
+                                                 f"({', '.join(sorted(names - {placeholder.name}))})")
         return tuple(found)

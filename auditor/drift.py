@@ -358,6 +358,9 @@ def _slot_strings(statements: Iterable[Stmt]) -> Iterable[tuple[tuple[str, str],
                 yield ("condition", condition.key), value
 
 
+_IN_ACCOUNT_ARN = re.compile(r"\A(arn:[a-z-]+):(?:iam|sts)::(\d{12}):(?!root\Z).+\Z")
+
+
 def _template(text: str, tokens: Mapping[str, str]) -> tuple[re.Pattern[str], dict[str, str]] | None:
     present = [t for t in tokens if t in text]
     if not present:
@@ -405,6 +408,8 @@ def infer_bindings(
     targets: dict[tuple[str, str], set[str]] = {}
     for slot, text in _slot_strings(target_statements):
         targets.setdefault(slot, set()).add(text)
+        if slot == ("principal", "AWS"):  # a user or role names its account as the account's root ARN does
+            targets[slot].add(_IN_ACCOUNT_ARN.sub(r"\1:iam::\2:root", text))
     seen: set[tuple[tuple[str, str], str]] = set()
     for slot, text in _slot_strings(baseline_statements):
         if (slot, text) in seen:
@@ -435,6 +440,16 @@ def infer_bindings(
             values[name] = value
             inferred.append(name)
     return Bindings(values, inferred, several)
+
+
+def _unlikely(values: Mapping[str, str], placeholders: Sequence[Placeholder]) -> int:
+    """How unlikely an assignment of as many gaps as another is: two placeholders (an input and an output bucket)
+    taking one value more likely name two things, unless one is ``usually`` the other (the agent's account and the
+    resources'), which then counts when they differ."""
+    usually = {(p.name, p.usually) for p in placeholders if p.usually}
+    names = sorted(values)
+    return sum((values[first] == values[second]) != ((first, second) in usually or (second, first) in usually)
+               for index, first in enumerate(names) for second in names[index + 1:])
 
 
 def _assignments(bindings: Bindings) -> list[dict[str, str]]:
@@ -896,8 +911,7 @@ def _compare(
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
         gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
-        # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things
-        score = (*gaps, len(values) - len(set(values.values())))
+        score = (*gaps, _unlikely(values, baseline.placeholders))
         if best is None or score < best[0]:
             best = (score, outcome, values)
     assert best is not None
