@@ -108,212 +108,252 @@ def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, sour
 
 def load_export(data: dict[str, Any], source: Source, max_nesting: int = MAX_NESTING,
                 max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
-    result = LoadResult(files=1)
-    managed: dict[str, Policy] = {}
-    unusable: dict[str, str] = {}
-    """Managed policies of the export that could not be read: ARN -> why."""
-    boundaries, attached_arns = _boundary_and_attached_arns(data)
+    return _ExportReader(data, source, max_nesting, max_statements).read()
 
-    def document(value: Any) -> Any:
-        return _document(value, max_nesting)
 
-    for index, entry in enumerate(_list(data, "Policies", "", result, source)):
-        pointer = join_pointer("/Policies", index)
-        if not isinstance(entry, dict) or not isinstance(entry.get("Arn"), str):
-            _bad_entry(result, source, pointer, "a Policies entry without an Arn")
-            continue
-        arn = entry["Arn"]
-        versions = entry.get("PolicyVersionList")
-        if not isinstance(versions, list):
-            _bad_entry(result, source, pointer, f"policy {arn} has no PolicyVersionList")
-            unusable[arn] = "has no PolicyVersionList in the export"
-            continue
-        default_id = entry.get("DefaultVersionId")
-        chosen = None
-        for v_index, version in enumerate(versions):
-            if isinstance(version, dict) and (
-                version.get("IsDefaultVersion") is True or (default_id and version.get("VersionId") == default_id)
-            ):
-                chosen = (v_index, version)
-                break
-        if chosen is None:
-            _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
-            unusable[arn] = "has no default version in the export's PolicyVersionList"
-            continue
-        v_index, version = chosen
-        is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
-        versions_pointer = join_pointer(pointer, "PolicyVersionList")
-        subject = Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn)
-        policy = normalize_policy(
-            document(version.get("Document")),
-            PolicyKind.IDENTITY,
-            source,
-            join_pointer(join_pointer(versions_pointer, v_index), "Document"),
-            subject=subject,
-            label=arn,
-            is_aws_managed=is_aws,
-            max_statements=max_statements,
-            version_id=_text(version.get("VersionId")),
-        )
-        if not is_aws:  # only an AWS managed policy's own author can change which version is the default
-            dormant = _stored_versions(versions, v_index, versions_pointer, document, source, arn, result)
-            if dormant:
-                policy = dataclasses.replace(policy, dormant_versions=dormant)
-        if arn in managed:
-            _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
-            continue
-        if (arn in boundaries or _positive_count(entry.get("PermissionsBoundaryUsageCount"))) \
-                and arn not in attached_arns and not _positive_count(entry.get("AttachmentCount")):
-            policy = dataclasses.replace(policy, boundary_only=True)
-        managed[arn] = policy
-        result.policies.append(policy)
-        result.counts["policies"] += 1
+class _ExportReader:
+    """The managed policies of an export first (principals refer to them by ARN), then its groups, users (who get
+    their groups' policies), roles and resource policies."""
 
-    def attached(entry: dict[str, Any], pointer: str) -> tuple[tuple[str, ...], tuple[Policy, ...], tuple[str, ...]]:
+    def __init__(self, data: dict[str, Any], source: Source, max_nesting: int, max_statements: int) -> None:
+        self.data = data
+        self.source = source
+        self.max_nesting = max_nesting
+        self.max_statements = max_statements
+        self.result = LoadResult(files=1)
+        self.managed: dict[str, Policy] = {}
+        self.unusable: dict[str, str] = {}
+        """Managed policies of the export that could not be read: ARN -> why."""
+        self.groups: dict[str, tuple[tuple[Policy, ...], tuple[str, ...]]] = {}
+        """Group name -> (its policies, the ARNs of the managed policies attached to it)."""
+
+    def read(self) -> LoadResult:
+        self.read_managed_policies()
+        self.read_groups()
+        self.read_users()
+        self.read_roles()
+        self.read_resource_policies()
+        self.note_incomplete()
+        return self.result
+
+    def document(self, value: Any) -> Any:
+        return _document(value, self.max_nesting)
+
+    def read_managed_policies(self) -> None:
+        result, source = self.result, self.source
+        boundaries, attached_arns = _boundary_and_attached_arns(self.data)
+        for index, entry in enumerate(_list(self.data, "Policies", "", result, source)):
+            pointer = join_pointer("/Policies", index)
+            if not isinstance(entry, dict) or not isinstance(entry.get("Arn"), str):
+                _bad_entry(result, source, pointer, "a Policies entry without an Arn")
+                continue
+            arn = entry["Arn"]
+            versions = entry.get("PolicyVersionList")
+            if not isinstance(versions, list):
+                _bad_entry(result, source, pointer, f"policy {arn} has no PolicyVersionList")
+                self.unusable[arn] = "has no PolicyVersionList in the export"
+                continue
+            chosen = _default_version(versions, entry.get("DefaultVersionId"))
+            if chosen is None:
+                _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
+                self.unusable[arn] = "has no default version in the export's PolicyVersionList"
+                continue
+            v_index, version = chosen
+            is_aws = arn.startswith("arn:aws:iam::aws:policy/") or ":iam::aws:policy/" in arn
+            versions_pointer = join_pointer(pointer, "PolicyVersionList")
+            subject = Subject("managed-policy", _text(entry.get("PolicyName")) or arn, arn)
+            policy = normalize_policy(
+                self.document(version.get("Document")),
+                PolicyKind.IDENTITY,
+                source,
+                join_pointer(join_pointer(versions_pointer, v_index), "Document"),
+                subject=subject,
+                label=arn,
+                is_aws_managed=is_aws,
+                max_statements=self.max_statements,
+                version_id=_text(version.get("VersionId")),
+            )
+            if not is_aws:  # only an AWS managed policy's own author can change which version is the default
+                dormant = _stored_versions(versions, v_index, versions_pointer, self.document, source, arn, result)
+                if dormant:
+                    policy = dataclasses.replace(policy, dormant_versions=dormant)
+            if arn in self.managed:
+                _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
+                continue
+            if (arn in boundaries or _positive_count(entry.get("PermissionsBoundaryUsageCount"))) \
+                    and arn not in attached_arns and not _positive_count(entry.get("AttachmentCount")):
+                policy = dataclasses.replace(policy, boundary_only=True)
+            self.managed[arn] = policy
+            result.policies.append(policy)
+            result.counts["policies"] += 1
+
+    def attached(self, entry: dict[str, Any], pointer: str
+                 ) -> tuple[tuple[str, ...], tuple[Policy, ...], tuple[str, ...]]:
+        """The ARNs of the managed policies attached to a principal, those the export holds, those it lacks."""
         arns: list[str] = []
         found: list[Policy] = []
         missing: list[str] = []
-        for item in _list(entry, "AttachedManagedPolicies", pointer, result, source):
+        for item in _list(entry, "AttachedManagedPolicies", pointer, self.result, self.source):
             arn = item.get("PolicyArn") if isinstance(item, dict) else None
             if not isinstance(arn, str):
                 continue
             arns.append(arn)
-            if arn in managed:
-                found.append(managed[arn])
+            if arn in self.managed:
+                found.append(self.managed[arn])
             else:
                 missing.append(arn)
         return tuple(arns), tuple(found), tuple(missing)
 
-    def inline(entry: dict[str, Any], key: str, pointer: str, subject: Subject) -> tuple[Policy, ...]:
+    def inline(self, entry: dict[str, Any], key: str, pointer: str, subject: Subject) -> tuple[Policy, ...]:
         policies = []
-        for p_index, item in enumerate(_list(entry, key, pointer, result, source)):
+        for p_index, item in enumerate(_list(entry, key, pointer, self.result, self.source)):
             item_pointer = join_pointer(join_pointer(pointer, key), p_index)
             if not isinstance(item, dict):
-                _bad_entry(result, source, item_pointer, f"{key} entry of {subject.name} is not an object")
+                _bad_entry(self.result, self.source, item_pointer, f"{key} entry of {subject.name} is not an object")
                 continue
             name = _text(item.get("PolicyName")) or f"#{p_index}"
             policy = normalize_policy(
-                document(item.get("PolicyDocument")),
+                self.document(item.get("PolicyDocument")),
                 PolicyKind.IDENTITY,
-                source,
+                self.source,
                 join_pointer(item_pointer, "PolicyDocument"),
                 subject=subject,
                 label=f"inline:{name}",
-                max_statements=max_statements,
+                max_statements=self.max_statements,
             )
             policies.append(policy)
-            result.policies.append(policy)
+            self.result.policies.append(policy)
         return tuple(policies)
 
-    def boundary(entry: dict[str, Any], who: str) -> tuple[Policy | None, str | None]:
+    def boundary(self, entry: dict[str, Any], who: str) -> tuple[Policy | None, str | None]:
         """(the principal's permissions boundary, the ARN of one whose document is not in the export: noted)."""
         value = entry.get("PermissionsBoundary")
         arn = value.get("PermissionsBoundaryArn") if isinstance(value, dict) else None
         if not isinstance(arn, str):
             return None, None
-        if arn in managed:
-            return managed[arn], None
-        why = unusable.get(arn, "is not in the export")
-        result.not_checked.append(f"{who}: permissions boundary {arn} {why}, so it was not weighed: its findings are "
-                                  "what its policies allow without the boundary, which may allow less")
+        if arn in self.managed:
+            return self.managed[arn], None
+        why = self.unusable.get(arn, "is not in the export")
+        self.result.not_checked.append(f"{who}: permissions boundary {arn} {why}, so it was not weighed: its findings "
+                                       "are what its policies allow without the boundary, which may allow less")
         return None, arn
 
-    def entries(list_key: str, name_key: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+    def entries(self, list_key: str, name_key: str) -> Iterator[tuple[str, dict[str, Any], str]]:
         """The well-formed entries of one detail list as (pointer, entry, name); a malformed one is reported."""
-        for index, entry in enumerate(_list(data, list_key, "", result, source)):
+        for index, entry in enumerate(_list(self.data, list_key, "", self.result, self.source)):
             pointer = join_pointer(f"/{list_key}", index)
             if not isinstance(entry, dict) or not isinstance(entry.get(name_key), str):
-                _bad_entry(result, source, pointer, f"a {list_key} entry without a {name_key}")
+                _bad_entry(self.result, self.source, pointer, f"a {list_key} entry without a {name_key}")
                 continue
             yield pointer, entry, entry[name_key]
 
-    groups: dict[str, tuple[tuple[Policy, ...], tuple[str, ...]]] = {}
-    for pointer, entry, name in entries("GroupDetailList", "GroupName"):
-        subject = Subject("group", name, _text(entry.get("Arn")))
-        own = inline(entry, "GroupPolicyList", pointer, subject)
-        arns, found, missing = attached(entry, pointer)
-        groups[name] = (own + found, arns)
-        result.principals.append(
-            Principal("group", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
-                      attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
-        )
-        _note_missing(result, f"group {name}", missing, unusable)
-        result.counts["groups"] += 1
+    def read_groups(self) -> None:
+        result = self.result
+        for pointer, entry, name in self.entries("GroupDetailList", "GroupName"):
+            subject = Subject("group", name, _text(entry.get("Arn")))
+            own = self.inline(entry, "GroupPolicyList", pointer, subject)
+            arns, found, missing = self.attached(entry, pointer)
+            self.groups[name] = (own + found, arns)
+            result.principals.append(
+                Principal("group", name, _text(entry.get("Arn")) or "", self.source, pointer, inline_policies=own,
+                          attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
+            )
+            _note_missing(result, f"group {name}", missing, self.unusable)
+            result.counts["groups"] += 1
 
-    for pointer, entry, name in entries("UserDetailList", "UserName"):
-        subject = Subject("user", name, _text(entry.get("Arn")))
-        own = inline(entry, "UserPolicyList", pointer, subject)
-        arns, found, missing = attached(entry, pointer)
-        group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, source) if isinstance(g, str))
-        bounded_by, missing_boundary = boundary(entry, f"user {name}")
-        group_policies: list[Policy] = []
-        group_arns: list[str] = []
-        for group in group_names:
-            if group in groups:
-                group_policies.extend(groups[group][0])
-                group_arns.extend(arn for arn in groups[group][1] if arn not in group_arns)
-            else:
-                result.not_checked.append(f"user {name}: group {group} is not in the export")
-        result.principals.append(
-            Principal("user", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
-                      attached_policy_arns=arns, attached_policies=found, group_names=group_names,
-                      group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
-                      permissions_boundary=bounded_by, missing_policy_arns=missing,
-                      missing_boundary_arn=missing_boundary)
-        )
-        _note_missing(result, f"user {name}", missing, unusable)
-        result.counts["users"] += 1
+    def read_users(self) -> None:
+        result = self.result
+        for pointer, entry, name in self.entries("UserDetailList", "UserName"):
+            subject = Subject("user", name, _text(entry.get("Arn")))
+            own = self.inline(entry, "UserPolicyList", pointer, subject)
+            arns, found, missing = self.attached(entry, pointer)
+            group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, self.source)
+                                if isinstance(g, str))
+            bounded_by, missing_boundary = self.boundary(entry, f"user {name}")
+            group_policies: list[Policy] = []
+            group_arns: list[str] = []
+            for group in group_names:
+                if group in self.groups:
+                    group_policies.extend(self.groups[group][0])
+                    group_arns.extend(arn for arn in self.groups[group][1] if arn not in group_arns)
+                else:
+                    result.not_checked.append(f"user {name}: group {group} is not in the export")
+            result.principals.append(
+                Principal("user", name, _text(entry.get("Arn")) or "", self.source, pointer, inline_policies=own,
+                          attached_policy_arns=arns, attached_policies=found, group_names=group_names,
+                          group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
+                          permissions_boundary=bounded_by, missing_policy_arns=missing,
+                          missing_boundary_arn=missing_boundary)
+            )
+            _note_missing(result, f"user {name}", missing, self.unusable)
+            result.counts["users"] += 1
 
-    seen_roles: set[str] = set()
-    for pointer, entry, name in entries("RoleDetailList", "RoleName"):
-        if name in seen_roles:
-            _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
-        seen_roles.add(name)
-        subject = Subject("role", name, _text(entry.get("Arn")))
-        trust = _trust_policy(entry, pointer, subject, source, max_nesting, max_statements)
-        if trust is not None:
-            result.policies.append(trust)
-        own = inline(entry, "RolePolicyList", pointer, subject)
-        arns, found, missing = attached(entry, pointer)
-        bounded_by, missing_boundary = boundary(entry, f"role {name}")
-        result.principals.append(
-            Principal("role", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
-                      attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
-                      permissions_boundary=bounded_by, missing_policy_arns=missing,
-                      missing_boundary_arn=missing_boundary)
-        )
-        _note_missing(result, f"role {name}", missing, unusable)
-        result.counts["roles"] += 1
+    def read_roles(self) -> None:
+        result, source = self.result, self.source
+        seen_roles: set[str] = set()
+        for pointer, entry, name in self.entries("RoleDetailList", "RoleName"):
+            if name in seen_roles:
+                _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
+            seen_roles.add(name)
+            subject = Subject("role", name, _text(entry.get("Arn")))
+            trust = _trust_policy(entry, pointer, subject, source, self.max_nesting, self.max_statements)
+            if trust is not None:
+                result.policies.append(trust)
+            own = self.inline(entry, "RolePolicyList", pointer, subject)
+            arns, found, missing = self.attached(entry, pointer)
+            bounded_by, missing_boundary = self.boundary(entry, f"role {name}")
+            result.principals.append(
+                Principal("role", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
+                          attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
+                          permissions_boundary=bounded_by, missing_policy_arns=missing,
+                          missing_boundary_arn=missing_boundary)
+            )
+            _note_missing(result, f"role {name}", missing, self.unusable)
+            result.counts["roles"] += 1
 
-    for index, entry in enumerate(_list(data, "ResourcePolicies", "", result, source)):
-        pointer = join_pointer("/ResourcePolicies", index)
-        if not isinstance(entry, dict) or "policy" not in entry:
-            _bad_entry(result, source, pointer, "a ResourcePolicies entry without a policy")
-            continue
-        service = _text(entry.get("service")) or "resource"
-        name = _text(entry.get("name")) or _text(entry.get("arn")) or f"#{index}"
-        policy = normalize_policy(
-            document(entry["policy"]),
-            PolicyKind.RESOURCE,
-            source,
-            join_pointer(pointer, "policy"),
-            subject=Subject(service, name, _text(entry.get("arn")), _aliases(entry.get("aliases"))),
-            label=f"{service}:resource-policy",
-            max_statements=max_statements,
-            resource_implied=service in ("ecr", "ecr-public"),
-        )
-        result.policies.append(policy)
-        result.counts["resource_policies"] += 1
+    def read_resource_policies(self) -> None:
+        result, source = self.result, self.source
+        for index, entry in enumerate(_list(self.data, "ResourcePolicies", "", result, source)):
+            pointer = join_pointer("/ResourcePolicies", index)
+            if not isinstance(entry, dict) or "policy" not in entry:
+                _bad_entry(result, source, pointer, "a ResourcePolicies entry without a policy")
+                continue
+            service = _text(entry.get("service")) or "resource"
+            name = _text(entry.get("name")) or _text(entry.get("arn")) or f"#{index}"
+            policy = normalize_policy(
+                self.document(entry["policy"]),
+                PolicyKind.RESOURCE,
+                source,
+                join_pointer(pointer, "policy"),
+                subject=Subject(service, name, _text(entry.get("arn")), _aliases(entry.get("aliases"))),
+                label=f"{service}:resource-policy",
+                max_statements=self.max_statements,
+                resource_implied=service in ("ecr", "ecr-public"),
+            )
+            result.policies.append(policy)
+            result.counts["resource_policies"] += 1
 
-    meta = data.get("iam_audit")
-    if isinstance(meta, dict):
+    def note_incomplete(self) -> None:
+        """What the export says it leaves out (``iam_audit.incomplete``, written by ``iam-audit fetch``)."""
+        meta = self.data.get("iam_audit")
+        if not isinstance(meta, dict):
+            return
         incomplete = meta.get("incomplete") or []
         for item in incomplete if isinstance(incomplete, list) else [incomplete]:
             what = item.get("what") if isinstance(item, dict) else item
             if not isinstance(what, str) or not what.strip():
                 what = "a part it does not name (iam_audit.incomplete)"
-            result.not_checked.append(f"{source.display_path}: the export is incomplete: {what}")
-    return result
+            self.result.not_checked.append(f"{self.source.display_path}: the export is incomplete: {what}")
+
+
+def _default_version(versions: list[Any], default_id: Any) -> tuple[int, dict[str, Any]] | None:
+    """(index, entry) of the default version in a ``PolicyVersionList``: marked so, or named by the policy."""
+    for v_index, version in enumerate(versions):
+        if isinstance(version, dict) and (
+            version.get("IsDefaultVersion") is True or (default_id and version.get("VersionId") == default_id)
+        ):
+            return v_index, version
+    return None
 
 
 def _trust_policy(role: dict[str, Any], pointer: str, subject: Subject, source: Source, max_nesting: int,
