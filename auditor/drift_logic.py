@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from auditor.catalog import Catalog, glob_regex
@@ -665,10 +665,10 @@ def _check_group(
     outer_denies: Sequence[Stmt],
     inner_denies: Sequence[Stmt],
     implied: dict[int, bool],
-    granting_nothing: frozenset[str] = frozenset(),
+    applies_to: Callable[[str], bool] | None = None,
 ) -> list[Gap]:
-    cells = [left for c in cells_of(statement) if c[0] or c[1] not in granting_nothing
-             for left in _cells_left(c, inner_denies)]
+    cells = [left for c in cells_of(statement) for left in _cells_left(c, inner_denies)
+             if applies_to is None or left[0] or applies_to(left[1])]
     if not cells:
         return []
     if not outer_allows:
@@ -713,6 +713,12 @@ def _check_group(
                 found.denied_wholly &= not deny.conditions and covers_cell(deny, cell)
                 break
     return list(gaps.values())
+
+
+def _applies(applicable: Callable[[int, str], int], actions: int, resource: str) -> bool:
+    """Whether some of ``actions`` can be asked for on ``resource`` (a cell's, or what a Deny's ``NotResource``
+    leaves of it)."""
+    return bool(applicable(actions, resource))
 
 
 def _partition(actions: int, others: Sequence[int]) -> list[int]:
@@ -770,7 +776,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                 [s for s in outer_denies if s.actions & sample],
                 [s for s in inner_denies if s.actions & sample],
                 implied,
-                frozenset(resource for resource, mask in applying.items() if not mask & sample),
+                None if applicable is None else partial(_applies, applicable, actions),
             ):
                 if only_missing_actions and found.kind != "action":
                     continue

@@ -162,7 +162,10 @@ def test_not_action_is_the_complement_over_the_catalogue() -> None:
     in_baseline = {"s3:getobject", "s3:getobjectversion", "s3:listbucket", "kms:decrypt"}
     granted = set(CATALOG.all_actions()) - CATALOG.expand("s3:Delete*") - resourceless()  # on the bucket's objects
     assert added.details["action_count"] == len(granted - in_baseline)
-    assert {"IAM903", "IAM904"} <= rules(result)
+    # s3:ListBucket and kms:Decrypt are never asked for on an object: only on "*" do they widen the baseline
+    assert rules(result) == {"IAM901"}
+    everywhere = compare(edited(lambda s: s[0].update(NotAction=["s3:Delete*"], Resource="*") or s[0].pop("Action")))
+    assert {"IAM901", "IAM903", "IAM904"} == rules(everywhere)
 
 
 def test_resource_widened_and_narrowed() -> None:
@@ -372,6 +375,22 @@ def test_resources_an_action_cannot_be_asked_for_on_grant_it_nothing() -> None:
     # the object ARN does grant object actions: widening it is drift, as before
     assert rules(compare(edited(lambda s: s[0].update(Resource=[BUCKET, "arn:aws:s3:::*/*"]), sloppy), sloppy)) \
         == {"IAM903"}
+
+
+def test_a_deny_that_leaves_named_resources_grants_only_what_they_can_be_asked_for() -> None:
+    """Allow on "*" fenced by a Deny of everything but the bucket and its objects: the account-wide actions are
+    denied with the rest, and each action keeps only the resources of its type."""
+    fence = {"Effect": "Deny", "Action": "s3:*", "NotResource": [BUCKET, f"{BUCKET}/*"]}
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": [BUCKET, f"{BUCKET}/*"]}]}
+    fenced = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, fence]}
+    assert not compare(fenced, documented).findings
+    split = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{BUCKET}/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET}]}
+    fenced = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}, fence]}
+    assert not compare(fenced, split).findings
 
 
 def test_split_statements_are_not_drift() -> None:
