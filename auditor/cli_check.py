@@ -7,7 +7,7 @@ module here, set by :mod:`auditor.cli`) or by the quick path (which reads them w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -91,9 +91,14 @@ def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -
                                f"{', '.join(sorted(known)) or 'none'})")
 
 
-def refuse_inputs_as_outputs(paths: Sequence[str], outputs: Mapping[str, Optional[Path]]) -> None:
-    """An output file (``--output``, ``--output-<format>``, ``--write-accepted``) that is one of the files named to
-    check would be overwritten by the report: a usage error, before anything is read or written."""
+def refuse_inputs_as_outputs(paths: Iterable[str],
+                             outputs: Mapping[str, Optional[Path]] | Iterable[tuple[str, Optional[Path]]],
+                             inputs: str = "files to check") -> None:
+    """An output file (``--output``, ``--output-<format>``, ``--write-accepted``; drift's ``--output``, report's
+    files and ``--history``) that is one of the files named on the command line would be overwritten by the run:
+    a usage error, before anything is read or written. ``inputs`` names them in the message. A path, a ./, ../ or
+    absolute spelling, a symbolic or hard link to one are the same file; files found by walking a folder are not
+    compared."""
     import os
 
     def same(left: str, right: str) -> bool:
@@ -103,12 +108,12 @@ def refuse_inputs_as_outputs(paths: Sequence[str], outputs: Mapping[str, Optiona
             return os.path.realpath(left) == os.path.realpath(right)
 
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    for option, output in outputs.items():
+    for option, output in (outputs.items() if isinstance(outputs, Mapping) else outputs):
         if output is None or os.fspath(output) in ("-", os.devnull):
             continue
         for path in named:
             if same(os.fspath(output), path):
-                raise UsageProblem(f"{option} {output}: it is one of the files to check, and the report would "
+                raise UsageProblem(f"{option} {output}: it is one of the {inputs}, and the report would "
                                    "overwrite it; write it elsewhere")
 
 

@@ -21,6 +21,7 @@ from auditor.cli_check import (
     load_config,
     mappings_over,
     parse_severity,
+    refuse_inputs_as_outputs,
 )
 
 EXIT_USAGE = 2
@@ -67,6 +68,8 @@ def drift_command(
     from auditor.model import PolicyKind
 
     try:
+        # -o naming the TARGET or a BASELINE file would replace it with the report, as in check
+        refuse_inputs_as_outputs([baseline, str(target)], {"--output": output}, "files to compare")
         threshold = parse_severity(fail_on, "--fail-on")
     except UsageProblem as problem:
         raise _fail(str(problem)) from None

@@ -14,6 +14,7 @@ from auditor.cli_check import (
     UsageProblem,
     load_config,
     plain_output,
+    refuse_inputs_as_outputs,
     rule_names,
 )
 
@@ -86,7 +87,14 @@ def report_command(
     no_config: Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)] = False,
 ) -> None:
     """Scheduled compliance report: audit, record the run in the history, write HTML + Markdown + JSON."""
-    from auditor.scheduled import OUTPUT_FORMATS, FetchSpec, ReportInputError, ReportRequest, execute_report
+    from auditor.scheduled import (
+        OUTPUT_FILES,
+        OUTPUT_FORMATS,
+        FetchSpec,
+        ReportInputError,
+        ReportRequest,
+        execute_report,
+    )
 
     formats = tuple(dict.fromkeys(f.lower() for f in (format or OUTPUT_FORMATS)))
     for name in formats:
@@ -100,6 +108,9 @@ def report_command(
     if (profile or role_arn) and not fetch:
         raise _fail("--profile and --role-arn only apply with --fetch")
     try:
+        # an INPUT that is OUTPUT/report.<format> or the --history database would be replaced, as in check
+        refuse_inputs_as_outputs(inputs or (), [*(("--output", output / OUTPUT_FILES[name]) for name in formats),
+                                                ("--history", history)], "inputs")
         config = load_config(config_file, no_config)
     except UsageProblem as problem:
         raise _fail(str(problem)) from None

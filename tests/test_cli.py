@@ -117,6 +117,40 @@ def test_a_report_over_a_file_to_check_is_a_usage_error(tmp_path: Path) -> None:
     assert run_cli("check", "-f", "json", "-o", "report.json", "admin.json", cwd=tmp_path).returncode == 1
 
 
+def test_drift_and_report_refuse_to_write_over_a_file_they_read(tmp_path: Path) -> None:
+    """`drift BASELINE admin.json -f json -o admin.json` replaced the target (or the baseline) with the report, and
+    `report out/report.json -o out` its input with the report: check refused this (1ad8096), drift and report not."""
+    baseline = tmp_path / "base.json"
+    baseline.write_text(CLEAN)
+    (tmp_path / "admin.json").write_text(BAD)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "report.md").write_text(BAD)
+    (tmp_path / "link.json").symlink_to("admin.json")
+    os.link(tmp_path / "base.json", tmp_path / "hard.json")
+    refused = [("drift", "base.json", "admin.json", "-f", "json", "-o", "admin.json"),
+               ("drift", "base.json", "admin.json", "-o", "./admin.json"),
+               ("drift", "base.json", "admin.json", "-f", "json", "-o", str(tmp_path / "admin.json")),
+               ("drift", "base.json", "admin.json", "-o", f"../{tmp_path.name}/link.json"),
+               ("drift", "base.json", "admin.json", "-f", "sarif", "-o", "base.json"),
+               ("drift", str(baseline), "admin.json", "-o", "hard.json"),
+               ("report", "out/report.md", "--output", "out", "--history", "h.db"),
+               ("report", "admin.json", "--output", "out", "--history", "./admin.json")]
+    for args in refused:
+        result = run_cli(*args, "--no-config", cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("iam-audit: error: --") and len(result.stderr.splitlines()) == 1, args
+        assert "is one of the " in result.stderr and "would overwrite it" in result.stderr, args
+        assert (tmp_path / "admin.json").read_text() == BAD and baseline.read_text() == CLEAN, args
+        assert (tmp_path / "out" / "report.md").read_text() == BAD and not (tmp_path / "h.db").exists(), args
+    drift = run_cli("drift", "base.json", "admin.json", "-f", "json", "-o", "drift.json", "--no-config", cwd=tmp_path)
+    assert drift.returncode in (0, 1), drift.stderr
+    assert json.loads((tmp_path / "drift.json").read_text())["schema"] == "iam-audit/1"
+    # a format not asked for is not written: out/report.md may then be read
+    report = run_cli("report", "out/report.md", "--output", "out", "--history", "h.db", "-f", "json",
+                     "--fail-on", "never", "--no-config", cwd=tmp_path)
+    assert report.returncode == 0 and (tmp_path / "out" / "report.json").exists(), report.stderr
+
+
 def test_config_and_no_config_together_are_a_usage_error(tmp_path: Path) -> None:
     """--config FILE --no-config applied FILE without a word."""
     (tmp_path / "p.json").write_text(BAD)
