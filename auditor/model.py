@@ -338,7 +338,10 @@ class StatementRef:
 
     @classmethod
     def of(cls, statement: Statement, siblings: Sequence[Statement] = ()) -> StatementRef:
-        return cls(statement.index, statement.sid, "" if statement.sid else statement_signature(statement, siblings))
+        # with a Sid the signature is not needed, unless the Sid ends in an IamAuditIgnore marker (suppress.py),
+        # which the statement may have lacked in an earlier run
+        needs_signature = not statement.sid or "iamauditignore" in statement.sid.lower()
+        return cls(statement.index, statement.sid, statement_signature(statement, siblings) if needs_signature else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "sid": self.sid}

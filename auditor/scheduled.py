@@ -31,6 +31,7 @@ from auditor.history import History, RunComparison, RunInfo, StoredFinding, defa
 from auditor.knowledge import Control
 from auditor.model import ACCOUNT, Finding, Severity
 from auditor.report import Report
+from auditor.suppress import as_before_ignore
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 OUTPUT_FORMATS = ("html", "markdown", "json")
@@ -397,6 +398,9 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         print_ = history_fingerprint(finding, placement.fingerprint_path)
         if finding.suppressed is not None:  # counted as suppressed; never resolved, since it is still there
             suppressed[placement.key].add(print_)
+            before_ignore = as_before_ignore(finding)  # suppressed by a new Sid ending: known by the old Sid
+            if before_ignore is not None:
+                suppressed[placement.key].add(history_fingerprint(before_ignore, placement.fingerprint_path))
             suppressed_count[placement.key] += 1
             continue
         groups[placement.key].append((print_, finding))

@@ -52,6 +52,18 @@ def sid_ignored_rules(sid: str | None) -> frozenset[str]:
     return frozenset(ids[i:i + 6] for i in range(0, len(ids), 6))
 
 
+def as_before_ignore(finding: Finding) -> Finding | None:
+    """The finding as it was before its statement's Sid gained an ``IamAuditIgnore...`` ending (which changes its
+    fingerprint: a statement is known by its Sid), or None when the Sid has none."""
+    statement = finding.statement
+    if statement is None or not statement.sid or _SID_IGNORE.search(statement.sid) is None:
+        return None
+    sid = _SID_IGNORE.sub("", statement.sid) or None
+    if sid is None and not statement.signature:
+        return None
+    return replace(finding, statement=replace(statement, sid=sid))
+
+
 def _rule_matches(name: str, finding: Finding) -> bool:
     key = name.strip().lower()
     return key in (finding.rule_id.lower(), finding.slug.lower(), finding.category.lower())

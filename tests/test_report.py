@@ -161,6 +161,30 @@ def test_a_finding_suppressed_since_the_previous_run_is_not_resolved(tmp_path: P
     assert "Nothing resolved." in (tmp_path / "two" / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("sid", ["Admin", None])
+def test_a_finding_suppressed_by_its_sid_since_the_previous_run_is_not_resolved(tmp_path: Path,
+                                                                                 sid: str | None) -> None:
+    """The Sid ending that suppresses a finding also changes the statement's name, by which the finding is known:
+    it was listed as resolved (and the same finding counted as suppressed)."""
+    def write(marker: str) -> None:
+        statement = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        if sid is not None or marker:
+            statement["Sid"] = (sid or "") + marker
+        (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+    history = str(tmp_path / "h.db")
+    write("")
+    first = _report(str(tmp_path / "p.json"), "-o", str(tmp_path / "one"), "--history", history, "--format",
+                    "json", "--fail-on", "never", "--no-config")
+    assert first.returncode == 0, first.stderr
+    write("IamAuditIgnoreIAM001")
+    second = _report(str(tmp_path / "p.json"), "-o", str(tmp_path / "two"), "--history", history, "--format",
+                     "json", "--fail-on", "never", "--no-config")
+    assert second.returncode == 0, second.stderr
+    (account,) = _json(tmp_path / "two")["accounts"]
+    assert account["resolved"] == [] and account["counts"]["suppressed"] == 1
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
