@@ -108,9 +108,11 @@ class PrincipalSpec:
 
         A name a template or configuration builds at deploy time holds its unknown parts as ``{{...}}``
         placeholders (``StackStateEventBridgeRole-{{AWS::Region}}``): it fits when its literal text does and each
-        placeholder falls where the pattern leaves a run of characters open (a ``*`` or ``?``), or stands for
-        nothing. The pattern's own letters must come from the name's, so a name whose literal part contradicts it
-        (``Other-{{AWS::Region}}``), or that is wholly unknown (``{{var.name}}``), does not fit ``Vendor*Role``."""
+        placeholder, which stands for at least one character, falls where the pattern leaves characters open (a
+        ``*`` or ``?``). The pattern's own letters must come from the name's, so a name whose literal part
+        contradicts it (``Other-{{AWS::Region}}``), that starts with a stack name where the pattern starts with a
+        letter (``{{AWS::StackName}}VendorRole``), or that is wholly unknown (``{{var.name}}``), does not fit
+        ``Vendor*Role``."""
         if "{{" not in name:
             return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in self.name_patterns)
         return any(_fits(name, pattern, free=False) for pattern in self.name_patterns)
@@ -194,33 +196,34 @@ def _pattern_tokens(pattern: str) -> list[str]:
 
 
 def _fits(name: str, pattern: str, free: bool) -> bool:
-    """Whether ``name`` (with placeholders) fits ``pattern`` for some value of its placeholders. ``free``: a
-    placeholder may stand for any characters, the pattern's literal ones too; else only for what the pattern's
-    wildcards leave open (or for nothing)."""
+    """Whether ``name`` (with placeholders) fits ``pattern`` for some value of its placeholders. A placeholder
+    stands for at least one character (a stack name, a region, a variable's value): ``free``, any characters, the
+    pattern's literal ones too; else only what the pattern's wildcards leave open."""
     left, right = _name_tokens(name), _pattern_tokens(pattern)
-    seen: set[tuple[int, int]] = set()
-    pending = [(0, 0)]
+    seen: set[tuple[int, int, bool]] = set()
+    pending = [(0, 0, False)]  # (name item, pattern item, whether the placeholder at the name item covers any)
     while pending:
         state = pending.pop()
         if state in seen:
             continue
         seen.add(state)
-        i, j = state
+        i, j, covering = state
         if i == len(left) and j == len(right):
             return True
         item = right[j] if j < len(right) else None
         if item == "*":
-            pending.append((i, j + 1))  # the star ends
+            pending.append((i, j + 1, covering))  # the star ends
             if i < len(left):
-                pending.append((i + 1, j))  # it covers a character (or a placeholder) of the name
+                pending.append((i + 1, j, False))  # it covers a character (or a whole placeholder) of the name
         if i == len(left):
             continue
         if left[i] == _HOLE:
-            pending.append((i + 1, j))  # the placeholder ends
+            if covering:
+                pending.append((i + 1, j, False))  # the placeholder ends
             if item is not None and (free or item in ("*", "?")):
-                pending.append((i, j + 1))  # it covers an item of the pattern
+                pending.append((i, j + 1, True))  # it covers an item of the pattern
         elif item is not None and item != "*" and (item == "?" or fnmatchcase(left[i], item)):
-            pending.append((i + 1, j + 1))
+            pending.append((i + 1, j + 1, False))
     return False
 
 

@@ -274,15 +274,20 @@ def _baseline_file_paths() -> list[Path]:
 
 
 @pytest.mark.parametrize(("name", "pattern", "matches", "could"), [
-    # a placeholder where the pattern leaves a run open (or standing for nothing): the name fits
+    # a placeholder where the pattern leaves a run open: the name fits
     ("StackStateEventBridgeRole-{{AWS::Region}}", "StackStateEventBridgeRole-*", True, True),
     ("stackstateeventbridgerole-{{AWS::Region}}", "StackStateEventBridgeRole-*", True, True),
     ("UpsolverServerRole-{{var.region}}", "Upsolver*ServerRole*", True, True),
     ("Upsolver{{var.env}}ServerRole", "Upsolver*ServerRole*", True, True),
-    ("{{AWS::StackName}}UpsolverServerRole", "Upsolver*ServerRole*", True, True),
+    ("Upsolver{{AWS::StackName}}ServerRole", "Upsolver*ServerRole*", True, True),
     ("UpsolverServerRole-{{unique suffix}}", "Upsolver*ServerRole*", True, True),
     # the literal part contradicts the pattern, or would have to come from the placeholder: no match
     ("Other-{{AWS::Region}}", "StackStateEventBridgeRole-*", False, False),
+    # a placeholder is never empty: a name that starts with a stack name does not start with the pattern's letters
+    ("{{AWS::StackName}}UpsolverServerRole", "Upsolver*ServerRole*", False, True),
+    ("{{AWS::StackName}}StackStateEventBridgeRole-x", "StackStateEventBridgeRole-*", False, True),
+    ("Role{{x}}", "Role", False, False),
+    ("Role{{x}}", "Role?", True, True),
     ("{{AWS::StackName}}-EventBridgeRole", "StackStateEventBridgeRole-*", False, True),
     ("StackStateEventBridgeRole{{AWS::Region}}", "StackStateEventBridgeRole-*", False, True),
     ("Upsolver{{var.x}}", "Upsolver*ServerRole*", False, True),
