@@ -164,8 +164,9 @@ def rules_dir() -> Path:
 
 
 def load_escalation_paths(extra_dirs: Iterable[Path | str] = ()) -> tuple[EscalationPath, ...]:
-    """The bundled paths plus those in ``*.yaml`` (or ``*.yml``) files of ``extra_dirs``; ids must be unique across
-    all. A folder that does not exist, or a file that is not a valid list of paths, is a :class:`KnowledgeError`."""
+    """The bundled paths plus those in ``*.yaml`` or ``*.yml`` files (any case, as the loaders read names) of
+    ``extra_dirs``; ids must be unique across all. A folder that does not exist, or a file that is not a valid list
+    of paths, is a :class:`KnowledgeError`."""
     directories = [rules_dir() / "escalation", *(Path(d) for d in extra_dirs)]
     paths: list[EscalationPath] = []
     seen: dict[str, Path] = {}
@@ -175,7 +176,7 @@ def load_escalation_paths(extra_dirs: Iterable[Path | str] = ()) -> tuple[Escala
         if not directory.is_dir():
             raise KnowledgeError(f"{directory}: not a folder of escalation paths (*.yaml files)")
         try:
-            files = sorted(file for file in directory.iterdir() if file.suffix in (".yaml", ".yml"))
+            files = sorted(file for file in directory.iterdir() if file.suffix.lower() in (".yaml", ".yml"))
         except OSError as error:
             raise KnowledgeError(f"{directory}: cannot read: {error.strerror or error}") from error
         for file in files:

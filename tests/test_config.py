@@ -372,6 +372,24 @@ def test_escalation_paths_of_the_config_are_reported_and_checked(tmp_path: Path)
     assert "Traceback" not in missing.stderr + broken.stderr + incomplete.stderr
 
 
+def test_escalation_path_files_are_found_in_any_case(tmp_path: Path) -> None:
+    """An escalation-paths folder's CUSTOM.YAML or paths.YML was ignored without a word: only lower-case suffixes
+    were read, while the loaders read .YAML policy files."""
+    from auditor.knowledge import load_escalation_paths
+
+    write(tmp_path / "esc" / "CUSTOM.YAML", CUSTOM_ESCALATION)
+    write(tmp_path / "esc" / "more.Yml", CUSTOM_ESCALATION.replace("custom-queue-takeover", "custom-two"))
+    (tmp_path / "esc" / "notes.txt").write_text("not a definition")
+    ids = {path.id for path in load_escalation_paths([tmp_path / "esc"])}
+    assert {"custom-queue-takeover", "custom-two"} <= ids
+    (tmp_path / "policy.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:ReceiveMessage"], "Resource": "*"}]}))
+    write(tmp_path / ".iam-audit.toml", 'select = ["IAM012"]\nescalation-paths = ["esc"]\n')
+    result = run_cli("check", "--format", "json", "--no-cache", "policy.json", cwd=tmp_path)
+    assert result.returncode in (0, 1), result.stderr
+    assert any("custom path of the project" in f["message"].lower() for f in json.loads(result.stdout)["findings"])
+
+
 def test_command_line_globs_are_relative_to_the_working_directory(tmp_path: Path) -> None:
     """--include/--exclude on the command line were matched relative to the folder walked only: `check pol --exclude
     pol/admin.json` excluded nothing, and `--include 'pol/a*.json'` checked 0 files and passed."""
