@@ -17,7 +17,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from auditor.catalog import Catalog, glob_regex
-from auditor.model import ACCOUNT, Condition, Policy, Statement
+from auditor.model import ACCOUNT, Condition, Policy, Statement, arn_account
 
 # --------------------------------------------------------------------------- wildcard patterns
 
@@ -489,7 +489,8 @@ def compile_statements(
         if single_valued is not None:
             conditions = tuple(_without_set_qualifier(c, single_valued) for c in conditions)
         if principals == ("AWS:*",):
-            principals, conditions = _principals_by_account(conditions) or (principals, conditions)
+            own = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
+            principals, conditions = _principals_by_account(conditions, own) or (principals, conditions)
         unbound = bool(tokens) and any(
             token in text
             for token in tokens
@@ -517,13 +518,16 @@ def _without_set_qualifier(condition: Cond, single_valued: Callable[[str], bool]
     return condition
 
 
-def _principals_by_account(conditions: tuple[Cond, ...]) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
-    """``Principal: "*"`` with ``StringEquals aws:PrincipalAccount`` admits the principals of those accounts, as
-    their root ARNs do: the principals that condition names, and the other conditions (None when there is none)."""
+def _principals_by_account(conditions: tuple[Cond, ...], own_account: str | None
+                           ) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
+    """``Principal: "*"`` with ``StringEquals aws:PrincipalAccount`` admits the principals of other accounts as
+    their root ARNs do: the principals that condition names, and the other conditions (None when there is none).
+    Not for the policy's own account, whose principals ``*`` admits without a grant of their own, as a root ARN
+    does not."""
     for condition in conditions:
         if (condition.key == "aws:principalaccount" and condition.operator == "StringEquals"
                 and not condition.qualifier and not condition.if_exists and condition.values
-                and all(ACCOUNT.fullmatch(value) for value in condition.values)):
+                and all(ACCOUNT.fullmatch(value) and value != own_account for value in condition.values)):
             return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
                     tuple(other for other in conditions if other is not condition))
     return None

@@ -16,7 +16,7 @@ from auditor.drift import DriftError, DriftResult, compare_policy, compare_princ
 from auditor.drift_logic import glob_contains, glob_intersects, squash
 from auditor.fingerprint import fingerprint
 from auditor.loaders import LoadOptions, load_text
-from auditor.model import PolicyKind
+from auditor.model import PolicyKind, Subject
 from auditor.normalize import normalize_policy
 from auditor.source import Source
 from tests.conftest import run_cli
@@ -297,6 +297,11 @@ def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
     other = compare(scoped("123456789012"), TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
     assert "IAM905" in rules(other)
     assert other.findings[0].details["added_principals"] == ["AWS:arn:aws:iam::123456789012:root"]
+    # the role's own account: "*" admits its principals without a grant of their own, as its root ARN does not
+    own = normalize_policy(scoped("999988887777"), PolicyKind.TRUST, Source("t.json"),
+                           subject=Subject("role", "r", "arn:aws:iam::999988887777:role/r"))
+    assert "IAM905" in {f.rule_id for f in compare_policy(baseline(trust=TRUST), own, CATALOG,
+                                                          {"VendorAccount": "999988887777"}).findings}
     unscoped = edited(lambda s: s[0]["Condition"]["StringEquals"].pop("aws:PrincipalAccount"), scoped("1" * 12))
     assert any(f.severity.value == "critical"
                for f in compare(unscoped, TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings)
