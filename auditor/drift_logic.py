@@ -719,6 +719,16 @@ def _check_group(
     return list(gaps.values())
 
 
+def _applying_only(statement: Stmt, applicable: Callable[[int, str], int]) -> Stmt:
+    """The statement with only the actions that can be asked for on one of its resources."""
+    if statement.resources is None:
+        return statement
+    actions = 0
+    for resource in statement.resources:
+        actions |= applicable(statement.actions, resource)
+    return statement if actions == statement.actions else replace(statement, actions=actions)
+
+
 def _applies(applicable: Callable[[int, str], int], actions: int, resource: str) -> bool:
     """Whether some of ``actions`` can be asked for on ``resource`` (a cell's, or what a Deny's ``NotResource``
     leaves of it)."""
@@ -743,17 +753,22 @@ def _partition(actions: int, others: Sequence[int]) -> list[int]:
 
 
 def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False,
-              applicable: Callable[[int, str], int] | None = None) -> list[Gap]:
+              applicable: Callable[[int, str], int] | None = None, judge_outer: bool = True) -> list[Gap]:
     """Every place where an inner Allow may allow a request the outer set does not allow.
 
     With ``skip_unbound``, statements holding an unbound placeholder only report actions
     the outer set does not allow at all (their resources cannot be compared). ``applicable``
     gives the actions of a set that can be asked for on a resource pattern: an inner statement
-    allows the others nothing there (``s3:GetObject`` on a bucket ARN), so they are no gap.
+    allows the others nothing there (``s3:GetObject`` on a bucket ARN), so they are no gap; nor,
+    with ``judge_outer``, does an outer one, which then does not cover them.
 
     Actions are grouped by which outer and inner statements name them, so ``*``
     (tens of thousands of actions) costs one check per group, not per action.
     """
+    if applicable is not None:  # what names an action only on resources it is never asked for on grants it nothing
+        if judge_outer:
+            outer = [_applying_only(s, applicable) for s in outer]
+        inner = [s if s.allow else _applying_only(s, applicable) for s in inner]
     outer_allows = [s for s in outer if s.allow]
     outer_denies = [s for s in outer if not s.allow]
     inner_denies = [s for s in inner if not s.allow]

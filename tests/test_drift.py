@@ -377,6 +377,10 @@ def test_resources_an_action_cannot_be_asked_for_on_grant_it_nothing() -> None:
     assert not compare(sloppy, split).findings
     moved = edited(lambda s: s[0]["Action"].append("ec2:RunInstances"), sloppy)  # without its tag condition
     assert not compare(moved, sloppy).findings
+    # the target names s3:GetObject on the bucket alone: it does not allow it at all (not "more narrowly")
+    removed = compare(edited(lambda s: s[0].update(Action="s3:GetObject", Resource=BUCKET), split), split)
+    assert [(f.rule_id, f.severity.value) for f in removed.findings] == [("IAM902", "medium")]
+    assert "does not allow s3:GetObject" in removed.findings[0].message
     # the object ARN does grant object actions: widening it is drift, as before
     assert rules(compare(edited(lambda s: s[0].update(Resource=[BUCKET, "arn:aws:s3:::*/*"]), sloppy), sloppy)) \
         == {"IAM903"}
