@@ -247,15 +247,16 @@ def _config_glob_root(request: CheckRequest, key: str) -> str | None:
 
 
 def _excluded_file(path: str, patterns: tuple[str, ...], root: Path) -> bool:
-    from auditor.loaders import _glob_match
+    from auditor.loaders import forms_match, glob_forms
 
     if os.path.isdir(path):
         return False
-    candidates = {os.path.normpath(path)}
+    # as named, as findings show it (../ and all), relative to the globs' folder when inside it, or absolute
+    candidates, absolute = glob_forms(Path(path), None, os.path.normpath(path))
     relative = os.path.relpath(os.path.abspath(path), root)
     if not relative.startswith(".."):
         candidates.add(relative)
-    return any(_glob_match(candidate, pattern) for candidate in candidates for pattern in patterns)
+    return any(forms_match((candidates, absolute), pattern) for pattern in patterns)
 
 
 def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest) -> tuple[list[Finding], Any]:

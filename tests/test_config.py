@@ -390,6 +390,43 @@ def test_escalation_path_files_are_found_in_any_case(tmp_path: Path) -> None:
     assert any("custom path of the project" in f["message"].lower() for f in json.loads(result.stdout)["findings"])
 
 
+def test_globs_match_paths_outside_the_working_directory_and_absolute_paths(tmp_path: Path) -> None:
+    """Findings show a file beside the working directory as ../other/admin.json, but --exclude '../other/admin.json'
+    excluded nothing, nor did an absolute path (as ruff takes them), in --exclude, --include or force-exclude."""
+    for name in ("work/pol/admin.json", "work/pol/med.json", "other/admin.json", "other/med.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(json.dumps(BAD_ACTION))
+    work = tmp_path / "work"
+
+    def reported(*args: str) -> set[str]:
+        config = () if "--config" in args else ("--no-config",)
+        result = run_cli("check", "--format", "json", "--select", "unknown-action", *config, *args, cwd=work)
+        assert result.returncode in (0, 1), result.stderr
+        return {f["location"]["path"] for f in json.loads(result.stdout)["findings"]}
+
+    other = {"../other/admin.json", "../other/med.json"}
+    assert reported("../other") == other
+    assert reported("../other", "--exclude", "../other/admin.json") == other - {"../other/admin.json"}
+    assert reported("../other", "--exclude", "../other/m*") == other - {"../other/med.json"}
+    assert reported("../other", "--include", "../other/admin.json") == {"../other/admin.json"}
+    assert reported("../other", "--exclude", str(tmp_path / "other" / "admin.json")) == other - {
+        "../other/admin.json"}
+    assert reported("pol", "--exclude", str(work / "pol" / "admin.json")) == {"pol/med.json"}
+    assert reported(".", "--include", str(tmp_path / "*" / "pol" / "med.json")) == {"pol/med.json"}
+    (work / "top.json").write_text(json.dumps(BAD_ACTION))  # only an absolute pattern sees the absolute path
+    assert reported(".", "--exclude", "*/top.json") == {"top.json", "pol/admin.json", "pol/med.json"}
+    (work / "top.json").unlink()
+    assert reported(str(tmp_path / "other"), "--exclude", "../other/admin.json") == {str(tmp_path / "other/med.json")}
+    # force-exclude of files named on the command line takes the same spellings
+    assert reported("../other/admin.json", "pol/med.json", "--force-exclude", "--exclude", "../other/*") == {
+        "pol/med.json"}
+    assert reported("../other/admin.json", "pol/med.json", "--force-exclude", "--exclude",
+                    str(work / "pol" / "med.json")) == {"../other/admin.json"}
+    # globs of a configuration file: relative to its folder, or absolute
+    write(work / "cfg.toml", f'exclude = ["pol/admin.json", "{tmp_path / "other" / "med.json"}"]\n')
+    assert reported("pol", "../other", "--config", "cfg.toml") == {"pol/med.json", "../other/admin.json"}
+
+
 def test_command_line_globs_are_relative_to_the_working_directory(tmp_path: Path) -> None:
     """--include/--exclude on the command line were matched relative to the folder walked only: `check pol --exclude
     pol/admin.json` excluded nothing, and `--include 'pol/a*.json'` checked 0 files and passed."""

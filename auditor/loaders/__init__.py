@@ -7,6 +7,7 @@ Every file ends in exactly one of: policies (and principals), a located problem
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import fnmatch
@@ -224,17 +225,40 @@ def _files_below(root: Path, result: LoadResult) -> Iterator[Path]:
 def _matching(paths: list[Path], patterns: tuple[str, ...], folder: str | None, walked: dict[Path, str]
               ) -> list[Path]:
     """The paths that one of ``patterns`` matches, each path taken relative to ``folder`` when it lies inside it
-    (else relative to the folder walked). With no ``folder`` (globs of the command line) the working directory is
-    the anchor, and a pattern that matches none of ``paths`` so is matched relative to the folder walked."""
-    anchored = {path: _relative_to(path, folder if folder is not None else os.getcwd(), walked[path])
-                for path in paths}
+    (else relative to the folder walked), or absolute for an absolute pattern. With no ``folder`` (globs of the
+    command line) the working directory is the anchor: a path is also taken as findings show it and relative to the
+    working directory even outside it (``../other/admin.json``), and a pattern that matches none of ``paths`` so is
+    matched relative to the folder walked."""
+    forms = {path: glob_forms(path, folder, walked[path]) for path in paths}
     matched: set[Path] = set()
     for pattern in patterns:
-        hits = {path for path in paths if _glob_match(anchored[path], pattern)}
+        hits = {path for path in paths if forms_match(forms[path], pattern)}
         if not hits and folder is None:
             hits = {path for path in paths if _glob_match(walked[path], pattern)}
         matched |= hits
     return [path for path in paths if path in matched]
+
+
+def glob_forms(path: Path, folder: str | None, walked: str) -> tuple[set[str], str]:
+    """The spellings of ``path`` a glob is matched against: relative to ``folder`` (None: the working directory)
+    when it lies inside it, else ``walked`` (relative to the folder walked); with no ``folder`` (globs of the command
+    line) also as findings show it (:func:`display_path`) and relative to the working directory, ``../`` and all.
+    Then the absolute path, which only an absolute pattern is matched against (``*/admin.json`` keeps leaving
+    ``admin.json`` of the working directory alone)."""
+    forms = {_relative_to(path, folder if folder is not None else os.getcwd(), walked)}
+    if folder is None:
+        forms.add(display_path(path))
+        with contextlib.suppress(ValueError):  # on another drive (Windows)
+            forms.add(os.path.relpath(path))
+    return forms, os.path.abspath(path)
+
+
+def forms_match(forms: tuple[set[str], str], pattern: str) -> bool:
+    """Whether ``pattern`` matches one of the :func:`glob_forms` of a path."""
+    relative, absolute = forms
+    if os.path.isabs(pattern):
+        return _glob_match(absolute, pattern)
+    return any(_glob_match(form, pattern) for form in relative)
 
 
 def _relative_to(path: Path, folder: str, walked: str) -> str:
