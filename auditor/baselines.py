@@ -400,7 +400,7 @@ def bundled_baselines_dir() -> Path:
 def _baseline_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
 
 
 class BaselineSet:
@@ -517,7 +517,7 @@ def resolve_baseline(ref_or_path: str, extra_paths: Iterable[Path | str] = ()) -
     """A baseline file path, a plain policy file, else a bundled (or extra) baseline id or ``id@revision``."""
     candidate = Path(ref_or_path)
     if candidate.is_file():
-        if candidate.suffix in (".yaml", ".yml") and _is_baseline_text(candidate):
+        if candidate.suffix.lower() in (".yaml", ".yml") and _is_baseline_text(candidate):
             return load_baseline_file(candidate)
         return baseline_from_policy_file(candidate)
     try:

@@ -167,6 +167,12 @@ def test_diff_sees_changed_resources_and_conditions(tmp_path):
     assert diff_revisions(before, before).is_empty
 
 
+def test_baseline_files_are_found_whatever_the_case_of_their_suffix(tmp_path):
+    write(tmp_path, "reader-role.YAML", MINIMAL)
+    assert load_bundled_baselines([tmp_path]).get("acme/reader-role").title == "ACME reader"
+    assert resolve_baseline(str(tmp_path / "reader-role.YAML")).id == "acme/reader-role"
+
+
 def test_user_directory_adds_and_overrides(tmp_path):
     write(tmp_path, "reader-role.yaml", MINIMAL)
     override = (bundled_baselines_dir() / "upsolver" / "server-role.yaml").read_text(encoding="utf-8")
