@@ -52,7 +52,7 @@ _TOP_LEVEL_KEYS = frozenset(
         "policies",
     }
 )
-_PLACEHOLDER_KEYS = frozenset({"token", "name", "meaning", "example", "kind", "matches", "usually"})
+_PLACEHOLDER_KEYS = frozenset({"token", "name", "meaning", "example", "kind", "matches"})
 _REQUIRED_KEYS = ("id", "revision", "title", "vendor", "principal", "provenance", "policies")
 
 
@@ -311,12 +311,6 @@ class _FileReader:
                     example=None if example is None else str(example),
                     kind=kind,
                     matches=matches,
-                    usually=self.string(item, "usually", required=False),
                 )
             )
-        names = {placeholder.name for placeholder in found}
-        for item, placeholder in zip(items, found, strict=True):
-            if placeholder.usually is not None and placeholder.usually not in names - {placeholder.name}:
-                raise self.fail(item, "usually", f"'usually' must name another placeholder of the baseline "
-                                                 f"({', '.join(sorted(names - {placeholder.name}))})")
         return tuple(found)

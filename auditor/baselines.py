@@ -69,9 +69,6 @@ class Placeholder:
     for a concrete value the vendor shows only as an example of what to put there.
     ``matches``: a shell pattern every value must match to be inferred from a target
     (the vendor's account in a role ARN), so that any value cannot pass for the placeholder.
-    ``usually``: the placeholder whose value this one most often has (the agent's account is
-    most often the resources' account), which decides between values that explain a target
-    equally well.
     """
 
     token: str
@@ -80,7 +77,6 @@ class Placeholder:
     example: str | None = None
     kind: str = "placeholder"
     matches: str | None = None
-    usually: str | None = None
 
     def admits(self, value: str) -> bool:
         return self.matches is None or fnmatchcase(value, self.matches)

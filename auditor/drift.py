@@ -442,16 +442,6 @@ def infer_bindings(
     return Bindings(values, inferred, several)
 
 
-def _unlikely(values: Mapping[str, str], placeholders: Sequence[Placeholder]) -> int:
-    """How unlikely an assignment of as many gaps as another is: two placeholders (an input and an output bucket)
-    taking one value more likely name two things, unless one is ``usually`` the other (the agent's account and the
-    resources'), which then counts when they differ."""
-    usually = {(p.name, p.usually) for p in placeholders if p.usually}
-    names = sorted(values)
-    return sum((values[first] == values[second]) != ((first, second) in usually or (second, first) in usually)
-               for index, first in enumerate(names) for second in names[index + 1:])
-
-
 def _assignments(bindings: Bindings) -> list[dict[str, str]]:
     """Every combination of the candidates (at most three per placeholder), most frequent values first."""
     names = sorted(bindings.candidates)
@@ -914,7 +904,8 @@ def _compare(
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
         gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
-        score = (*gaps, _unlikely(values, baseline.placeholders))
+        # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things
+        score = (*gaps, len(values) - len(set(values.values())))
         if best is None or score < best[0]:
             best = (score, outcome, values)
     assert best is not None

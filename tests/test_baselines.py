@@ -197,8 +197,6 @@ def test_user_directory_adds_and_overrides(tmp_path):
         (("token: ACCOUNT_ID", "token: ACCOUNT_NR"), 8, "does not occur in any policy"),
         (("{kind: role,", "{kind: robot,"), 5, "principal kind 'robot'"),
         (("name: AccountId}", "name: AccountId, usualy: Region}"), 8, "unknown placeholder key 'usualy'"),
-        (("name: AccountId}", "name: AccountId, usually: AccountId}"), 8,
-         "'usually' must name another placeholder of the baseline"),
         (("id: acme/reader-role", "id: acme/writer-role"), 1, "does not match the file name"),
         (("      Statement:\n", "      Statements:\n"), 13, "needs a non-empty 'Statement'"),
         (("title: ACME reader\n", "title: [ACME\n"), 4, "invalid YAML"),

@@ -322,7 +322,7 @@ def test_for_any_value_on_a_single_valued_key_is_the_plain_operator() -> None:
 
 def test_values_the_vendor_leaves_to_the_customer_are_placeholders() -> None:
     """The page says to put one's own delivery stream in the EventBridge policy, and to trust the agent's IAM user
-    or account, which may be another account than the resources'."""
+    or account."""
     own_stream = normalize_policy({"Statement": [{"Effect": "Allow", "Action": ["firehose:PutRecord",
                                                                                "firehose:PutRecordBatch"],
                                                   "Resource": "arn:aws:firehose:us-east-1:111122223333:"
@@ -331,12 +331,12 @@ def test_values_the_vendor_leaves_to_the_customer_are_placeholders() -> None:
     result = compare_policy(resolve_baseline("stackstate/eventbridge-role"), own_stream, CATALOG, {})
     assert not result.findings and result.bindings["DeliveryStreamName"] == "acme-events"
     agent_user = normalize_policy({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222233334444:user/stackstate-agent"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/stackstate-agent"},
          "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "x1"}}}]},
         PolicyKind.TRUST, Source("t.json"))
     result = compare_policy(resolve_baseline("stackstate/integration-role"), agent_user, CATALOG, {})
     assert {f.rule_id for f in result.findings} == {"IAM902"}  # the user alone: narrower than the account
-    assert result.bindings["AgentAccountId"] == "222233334444" and not result.new_access
+    assert result.bindings["AccountId"] == "111122223333" and not result.new_access
 
 
 def test_managed_policies_added_and_missing() -> None:
