@@ -32,6 +32,7 @@ from auditor.drift_logic import (
     Gap,
     Stmt,
     action_space,
+    all_implied,
     compile_statements,
     find_gaps,
     implies,
@@ -64,6 +65,15 @@ __all__ = [
 ]
 
 _LISTED = 100
+def _region_and_account(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    return (parts[3], parts[4]) if len(parts) == 6 else ("", "")
+
+
+def _has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
 _KMS_KEY_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:key/", re.IGNORECASE)
 _KMS_ALIAS_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:alias/", re.IGNORECASE)
 _CANDIDATES = 3
@@ -773,7 +783,7 @@ class _Report:
             return
         self.new["resource widened"] += count
         baseline_resources = sorted(gap.outer_resources)
-        corrected = self.kms_alias_corrected(actions, resources, baseline_resources)
+        corrected = self.kms_alias_corrected(gap, resources, baseline_resources)
         self.add("IAM903", f"allows {self.action_list(actions)} on {', '.join(resources)}, beyond {ref}'s "
                  f"{', '.join(baseline_resources[:_SHOWN])}"
                  + ("; the baseline names a KMS alias ARN, which IAM never matches for these actions (they act on "
@@ -790,12 +800,19 @@ class _Report:
                 return False
         return True
 
-    def kms_alias_corrected(self, actions: int, target: Sequence[str], documented: Sequence[str]) -> bool:
+    def kms_alias_corrected(self, gap: Gap, target: Sequence[str], documented: Sequence[str]) -> bool:
         """A target that names KMS keys where the baseline names only KMS alias ARNs, for actions on keys: the
-        baseline grants nothing there as written (a vendor mistake), and the target is the usual fix."""
-        return (bool(target) and all(_KMS_KEY_ARN.match(r) for r in target)
-                and bool(documented) and all(_KMS_ALIAS_ARN.match(r) for r in documented)
-                and self.key_actions_only(actions))
+        baseline grants nothing there as written (a vendor mistake), and the target is the usual fix when it names
+        keys of the alias's account and Region and keeps the baseline's conditions (``kms:ViaService``); keys of
+        any account, or without the conditions, are wider access than the vendor documented."""
+        if not (target and documented and all(_KMS_ALIAS_ARN.match(r) for r in documented)
+                and all(_KMS_KEY_ARN.match(r) for r in target) and self.key_actions_only(gap.actions)):
+            return False
+        aliases_at = {_region_and_account(arn) for arn in documented}
+        if not all(_region_and_account(arn) in aliases_at and not _has_wildcard(",".join(_region_and_account(arn)))
+                   for arn in target):
+            return False
+        return all(all_implied(gap.statement.conditions, outer.conditions) for outer in gap.outer_statements)
 
     def reverse(self, gap: Gap, kind: str) -> None:
         ref = self.baseline.ref

@@ -610,6 +610,8 @@ class Gap:
     certain: bool = True
     cells: list[Cell] = field(default_factory=list)
     outer_resources: set[str] = field(default_factory=set)
+    outer_statements: list[Stmt] = field(default_factory=list)
+    """For ``resource``: the outer Allows that name the actions (on other resources)."""
     missing_conditions: list[Cond] = field(default_factory=list)
     deny: Stmt | None = None
     denied_wholly: bool = True
@@ -708,6 +710,8 @@ def _check_group(
             found.cells.append(cell)
             for outer in outer_allows:
                 found.outer_resources.update(outer.resources or (f"NotResource {x}" for x in outer.not_resources))
+                if outer not in found.outer_statements:
+                    found.outer_statements.append(outer)
             continue
         for deny in outer_denies:
             if may_overlap(deny, cell) and not any(deny_covers(mine, deny) for mine in inner_denies):
@@ -807,6 +811,9 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                     target.actions |= actions
                     target.cells.extend(c for c in found.cells if c not in target.cells)
                     target.outer_resources |= found.outer_resources
+                    target.outer_statements.extend(
+                        o for o in found.outer_statements if o not in target.outer_statements
+                    )
                     target.missing_conditions.extend(
                         c for c in found.missing_conditions if c not in target.missing_conditions
                     )

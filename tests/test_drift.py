@@ -965,6 +965,15 @@ def test_naming_the_key_where_the_vendor_named_its_alias_is_the_documented_corre
     kms["Resource"] = "*"
     policy = normalize_policy(document, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(document)))
     assert [(r, s) for r, s, _ in messages(compare_policy(firehose, policy, CATALOG))] == [("IAM903", "high")]
+    # keys of every account, or the key without the documented conditions, are more than the correction
+    for resource, condition in (("arn:aws:kms:*:*:key/*", kms["Condition"]), (key_arn, None)):
+        changed = copy.deepcopy(document)
+        [statement] = [s for s in changed["Statement"] if any(str(a).startswith("kms:") for a in s["Action"])]
+        statement["Resource"] = resource
+        if condition is None:
+            statement.pop("Condition")
+        policy = normalize_policy(changed, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(changed)))
+        assert [(r, s) for r, s, _ in messages(compare_policy(firehose, policy, CATALOG))] == [("IAM903", "high")]
 
 
 def test_cloudformation_pseudo_parameters_stand_for_the_account_and_region_placeholders(tmp_path: Path) -> None:
