@@ -39,6 +39,7 @@ from auditor.drift_logic import (
     may_grant_resourceless,
     shown_actions,
     star_only_mask,
+    with_own_account,
     without_star_only,
 )
 from auditor.knowledge import load_privileged_managed_policies
@@ -875,15 +876,16 @@ _Outcome = list[tuple[str, list[Gap], list[Gap]]]
 
 
 def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
-         targets: Mapping[int, list[Stmt]]) -> tuple[tuple[int, int], _Outcome]:
-    """Forward and reverse gaps of every comparison, against the closest documented alternative."""
+         targets: Mapping[int, list[Stmt]], own_account: str | None = None) -> tuple[tuple[int, int], _Outcome]:
+    """Forward and reverse gaps of every comparison, against the closest documented alternative; ``own_account``:
+    the account the compared principal or resource is in, where known."""
     unbound = [p.token for p in baseline.placeholders]
     sets = _baseline_sets(baseline)
     outcome: _Outcome = []
     total = (0, 0)
     for comparison in comparisons:
-        inner = targets[id(comparison)]
-        inner_as_outer = compiler.policies(comparison.target, inner=False)
+        inner = with_own_account(targets[id(comparison)], own_account)
+        inner_as_outer = with_own_account(compiler.policies(comparison.target, inner=False), own_account)
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
@@ -920,7 +922,8 @@ def _compare(
                               {ACCOUNT_PLACEHOLDER: account} if account else None)
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
-        gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets)
+        gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets,
+                             account or values.get(ACCOUNT_PLACEHOLDER))
         # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things
         score = (*gaps, len(values) - len(set(values.values())))
         if best is None or score < best[0]:

@@ -437,6 +437,9 @@ class Stmt:
     has_not_principal: bool = False
     unbound: bool = False
     """Contains a placeholder token nobody bound (skipped where it would only add noise)."""
+    account_condition: Cond | None = None
+    """The ``aws:PrincipalAccount`` condition a ``Principal: "*"`` was read as those accounts' root ARNs by (see
+    :func:`with_own_account`)."""
 
 
 Cell = tuple[bool, Any, str | None]
@@ -488,9 +491,13 @@ def compile_statements(
         conditions = tuple(Cond.of(c) for c in statement.conditions)
         if single_valued is not None:
             conditions = tuple(_without_set_qualifier(c, single_valued) for c in conditions)
+        account_condition = None
         if principals == ("AWS:*",):
             own = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
-            principals, conditions = _principals_by_account(conditions, own) or (principals, conditions)
+            folded = _principals_by_account(conditions, own)
+            if folded is not None:
+                account_condition = next(c for c in conditions if c not in folded[1])
+                principals, conditions = folded
         unbound = bool(tokens) and any(
             token in text
             for token in tokens
@@ -503,9 +510,20 @@ def compile_statements(
         )
         compiled.append(
             Stmt(allow, actions, resources, not_resources, principals, conditions, policy, statement,
-                 has_not_principal, unbound)
+                 has_not_principal, unbound, account_condition)
         )
     return compiled
+
+
+def with_own_account(statements: list[Stmt], own_account: str | None) -> list[Stmt]:
+    """The statements with ``Principal: "*"`` read back as everyone (under its ``aws:PrincipalAccount`` condition)
+    where that condition names ``own_account``: a policy's own account, known only once the comparison has bound it
+    (a template or a file does not say whose it is), whose principals ``*`` admits without a grant of their own."""
+    if own_account is None:
+        return statements
+    return [replace(s, principals=("AWS:*",), conditions=(*s.conditions, s.account_condition), account_condition=None)
+            if s.account_condition is not None and own_account in s.account_condition.values else s
+            for s in statements]
 
 
 def _without_set_qualifier(condition: Cond, single_valued: Callable[[str], bool]) -> Cond:

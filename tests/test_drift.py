@@ -302,6 +302,17 @@ def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
                            subject=Subject("role", "r", "arn:aws:iam::999988887777:role/r"))
     assert "IAM905" in {f.rule_id for f in compare_policy(baseline(trust=TRUST), own, CATALOG,
                                                           {"VendorAccount": "999988887777"}).findings}
+    # a file or template does not say whose it is: the account the comparison binds is its own
+    bound = compare(scoped("999988887777"), TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
+    assert not bound.findings  # the vendor's account, bound: another account than the policy's
+    integration = resolve_baseline("stackstate/integration-role")  # trusts the root of ${AccountId}, its own
+    own = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "x", "aws:PrincipalAccount": "111122223333"}}}]}
+    result = compare_policy(integration, normalize_policy(own, PolicyKind.TRUST, Source("t.json")), CATALOG,
+                            {"AccountId": "111122223333", "ExternalId": "x"})
+    assert [(f.rule_id, f.severity.value) for f in result.findings if f.rule_id == "IAM905"] == [
+        ("IAM905", "critical")]
     unscoped = edited(lambda s: s[0]["Condition"]["StringEquals"].pop("aws:PrincipalAccount"), scoped("1" * 12))
     assert any(f.severity.value == "critical"
                for f in compare(unscoped, TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings)
