@@ -256,6 +256,19 @@ def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, v
     return f"; it matches {', '.join(matching)} (another revision of the vendor's document)" if matching else ""
 
 
+def _trust_not_compared(baseline: Baseline) -> str:
+    """That a role's trust policy goes uncompared, the baseline (revision) documenting none, and the bundled
+    revisions that do document one."""
+    from auditor.baselines import load_bundled_baselines
+
+    bundled = load_bundled_baselines()
+    revisions = bundled.revisions(baseline.id) if baseline.ref in bundled else ()
+    refs = [f"{baseline.id}@{revision}" for revision in revisions]
+    documented = [ref for ref in refs if bundled.get(ref).trust_policies]
+    elsewhere = f" ({', '.join(documented)} does: --baseline {documented[0]})" if documented else ""
+    return f"trust policy not compared: this revision documents none{elsewhere}"
+
+
 def _condition_change(missing: Sequence[Cond], present: Sequence[Cond], ref: str) -> str:
     """How the target's conditions fall short of the baseline's ``missing`` ones: dropped, or weakened (the
     target has a condition on the same key that admits more: another value, a wildcard, IfExists...)."""
@@ -648,6 +661,8 @@ class _Report:
         self.inferred: list[str] = []
         self.new: Counter[str] = Counter()
         self.missing: Counter[str] = Counter()
+        self.uncompared: list[str] = []
+        """What of the target the baseline could not be compared with, in words for the verdict."""
 
     def add(self, rule_id: str, message: str, details: dict[str, Any], *, severity: Severity | None = None,
             where: Stmt | None = None, attachment: str | None = None) -> None:
@@ -981,6 +996,8 @@ def _verdict(report: _Report) -> tuple[str, bool]:
     if report.missing:
         text += f"; {sum(report.missing.values())} missing: " + ", ".join(
             f"{n} {labels[k]}" for k, n in sorted(report.missing.items()))
+    for uncompared in report.uncompared:
+        text += f"; {uncompared}"
     shown = ", ".join(
         f"{name}={value}{' (inferred)' if name in report.inferred else ''}"
         for name, value in sorted(report.bindings.items())
@@ -1087,6 +1104,8 @@ def compare_principal(
                                            for a in attached)
     ]
     comparisons = []
+    if principal.trust_policy is not None and not baseline.trust_policies:
+        report.uncompared.append(_trust_not_compared(baseline))
     if baseline.trust_policies and principal.trust_policy is not None:
         comparisons.append(_Comparison("trust", [principal.trust_policy], []))
     if any(p.kind == "identity" for p in baseline.policies):

@@ -101,6 +101,17 @@ def test_drift_findings_carry_baseline_evidence_and_locations(report: dict[str, 
     assert conflict["details"]["values"] == ["111122223333", "444455556666"]
 
 
+def test_a_verdict_says_when_the_baseline_documents_no_trust_policy() -> None:
+    """The default Upsolver management role revision documents no trust: the role's trust goes uncompared, and the
+    verdict says which revision would compare it."""
+    _, data = run_json(str(EXPORT))
+    verdicts = {v["principal"]: v["verdict"] for v in data["summary"]["verdicts"]}
+    assert verdicts["UpsolverManagementRole-Prod"] == (
+        "no new access; trust policy not compared: this revision documents none (upsolver/management-role@plaintext "
+        "does: --baseline upsolver/management-role@plaintext) [upsolver/management-role@gitbook]")
+    assert "trust policy not compared" not in verdicts["StackStateAwsIntegrationRole-Prod"]
+
+
 def test_baseline_option_restricts_the_comparison() -> None:
     _, data = run_json(str(EXPORT), "--baseline", "stackstate/eventbridge-role")
     found = {(f["subject"]["name"], f["rule_id"]) for f in data["findings"] if f["rule_id"].startswith("IAM9")}
