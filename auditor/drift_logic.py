@@ -161,11 +161,18 @@ def may_grant_resourceless(pattern: str) -> bool:
     """Whether a ``Resource`` pattern can grant an action that takes no resource (``s3:PutAccountPublicAccessBlock``,
     ``kinesis:ListStreams``): IAM asks for those on ``*``, and a pattern whose resource part is all wildcards
     (``arn:aws:s3:::*``, as vendors write for ``s3:ListAllMyBuckets``) is taken to grant them too. A pattern naming
-    resources (``arn:aws:s3:::bucket/*``) grants them nothing; one a template decides (``{{...}}``) may."""
-    if "{{" in pattern or not pattern.lower().startswith("arn:"):
+    resources (``arn:aws:s3:::bucket/*``) grants them nothing. A pattern a template decides whole (``{{var.arn}}``)
+    may be ``*``; a part it decides inside an ARN is a name (``arn:aws:s3:::{{var.bucket}}`` names a bucket)."""
+    if not _TEMPLATE_PART.sub("", pattern):
+        return True
+    pattern = _TEMPLATE_PART.sub("name", pattern)
+    if not pattern.lower().startswith("arn:"):
         return True
     parts = pattern.split(":", 5)
     return len(parts) < 6 or not parts[5].strip("*")
+
+
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
 _POLICY_VARIABLE_KEY = re.compile(r"\$\{([A-Za-z0-9-]+:[^}/]*)")

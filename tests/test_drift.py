@@ -151,6 +151,11 @@ def test_actions_that_take_no_resource_are_granted_on_star_alone() -> None:
     # named resources grant an account-wide action nothing, in the target as in the baseline
     assert not compare(edited(lambda s: s[0].update(Action=["s3:*", "s3:PutAccountPublicAccessBlock"]), documented),
                        documented).findings
+    # a bucket a template names (Terraform's var.bucket) is still a bucket: its objects grant no account-wide action
+    bucket = "arn:aws:s3:::{{var.bucket}}"
+    templated = edited(lambda s: s[0].update(Resource=[bucket, f"{bucket}/*"]), documented)
+    found = json.dumps([f.details for f in compare(templated, documented).findings])
+    assert "s3:PutAccountPublicAccessBlock" not in found
     listed = compare(edited(lambda s: s[0].update(Action=["s3:Get*", "s3:Put*", "s3:Delete*", "s3:List*"]),
                             documented), documented)
     assert "s3:GetAccountPublicAccessBlock" not in json.dumps([f.details for f in listed.findings])
