@@ -256,17 +256,19 @@ def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, v
     return f"; it matches {', '.join(matching)} (another revision of the vendor's document)" if matching else ""
 
 
-def _trust_not_compared(baseline: Baseline) -> str:
-    """That a role's trust policy goes uncompared, the baseline (revision) documenting none, and the bundled
-    revisions that do document one."""
+def _trust_not_compared(baseline: Baseline) -> str | None:
+    """That a role's trust policy goes uncompared, when the baseline revision documents none and another bundled
+    revision does (where no revision does, the vendor documents none: there is nothing to compare with)."""
     from auditor.baselines import load_bundled_baselines
 
     bundled = load_bundled_baselines()
     revisions = bundled.revisions(baseline.id) if baseline.ref in bundled else ()
     refs = [f"{baseline.id}@{revision}" for revision in revisions]
     documented = [ref for ref in refs if bundled.get(ref).trust_policies]
-    elsewhere = f" ({', '.join(documented)} does: --baseline {documented[0]})" if documented else ""
-    return f"trust policy not compared: this revision documents none{elsewhere}"
+    if not documented:
+        return None
+    return (f"trust policy not compared: this revision documents none ({', '.join(documented)} does: "
+            f"--baseline {documented[0]})")
 
 
 def _condition_change(missing: Sequence[Cond], present: Sequence[Cond], ref: str) -> str:
@@ -1104,8 +1106,10 @@ def compare_principal(
                                            for a in attached)
     ]
     comparisons = []
-    if principal.trust_policy is not None and not baseline.trust_policies:
-        report.uncompared.append(_trust_not_compared(baseline))
+    uncompared = _trust_not_compared(baseline) if principal.trust_policy is not None and not baseline.trust_policies \
+        else None
+    if uncompared is not None:
+        report.uncompared.append(uncompared)
     if baseline.trust_policies and principal.trust_policy is not None:
         comparisons.append(_Comparison("trust", [principal.trust_policy], []))
     if any(p.kind == "identity" for p in baseline.policies):
