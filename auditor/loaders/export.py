@@ -247,19 +247,25 @@ class _ExportReader:
                 continue
             yield pointer, entry, entry[name_key]
 
+    def add_principal(self, kind: str, name: str, entry: dict[str, Any], pointer: str, own: tuple[Policy, ...],
+                      attached: tuple[tuple[str, ...], tuple[Policy, ...], tuple[str, ...]], **more: Any) -> None:
+        """A user, group or role with its inline policies and (the ARNs, the documents, the missing ARNs of) its
+        attached managed policies; a managed policy the export lacks is noted."""
+        arns, found, missing = attached
+        self.result.principals.append(
+            Principal(kind, name, _text(entry.get("Arn")) or "", self.source, pointer, inline_policies=own,
+                      attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing, **more)
+        )
+        _note_missing(self.result, f"{kind} {name}", missing, self.unusable)
+        self.result.counts[f"{kind}s"] += 1
+
     def read_groups(self) -> None:
-        result = self.result
         for pointer, entry, name in self.entries("GroupDetailList", "GroupName"):
             subject = Subject("group", name, _text(entry.get("Arn")))
             own = self.inline(entry, "GroupPolicyList", pointer, subject)
             arns, found, missing = self.attached(entry, pointer)
             self.groups[name] = (own + found, arns)
-            result.principals.append(
-                Principal("group", name, _text(entry.get("Arn")) or "", self.source, pointer, inline_policies=own,
-                          attached_policy_arns=arns, attached_policies=found, missing_policy_arns=missing)
-            )
-            _note_missing(result, f"group {name}", missing, self.unusable)
-            result.counts["groups"] += 1
+            self.add_principal("group", name, entry, pointer, own, (arns, found, missing))
 
     def read_users(self) -> None:
         result = self.result
@@ -278,15 +284,9 @@ class _ExportReader:
                     group_arns.extend(arn for arn in self.groups[group][1] if arn not in group_arns)
                 else:
                     result.not_checked.append(f"user {name}: group {group} is not in the export")
-            result.principals.append(
-                Principal("user", name, _text(entry.get("Arn")) or "", self.source, pointer, inline_policies=own,
-                          attached_policy_arns=arns, attached_policies=found, group_names=group_names,
-                          group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
-                          permissions_boundary=bounded_by, missing_policy_arns=missing,
-                          missing_boundary_arn=missing_boundary)
-            )
-            _note_missing(result, f"user {name}", missing, self.unusable)
-            result.counts["users"] += 1
+            self.add_principal("user", name, entry, pointer, own, (arns, found, missing), group_names=group_names,
+                               group_policies=tuple(group_policies), group_policy_arns=tuple(group_arns),
+                               permissions_boundary=bounded_by, missing_boundary_arn=missing_boundary)
 
     def read_roles(self) -> None:
         result, source = self.result, self.source
@@ -300,16 +300,10 @@ class _ExportReader:
             if trust is not None:
                 result.policies.append(trust)
             own = self.inline(entry, "RolePolicyList", pointer, subject)
-            arns, found, missing = self.attached(entry, pointer)
+            attached = self.attached(entry, pointer)
             bounded_by, missing_boundary = self.boundary(entry, f"role {name}")
-            result.principals.append(
-                Principal("role", name, _text(entry.get("Arn")) or "", source, pointer, inline_policies=own,
-                          attached_policy_arns=arns, attached_policies=found, trust_policy=trust,
-                          permissions_boundary=bounded_by, missing_policy_arns=missing,
-                          missing_boundary_arn=missing_boundary)
-            )
-            _note_missing(result, f"role {name}", missing, self.unusable)
-            result.counts["roles"] += 1
+            self.add_principal("role", name, entry, pointer, own, attached, trust_policy=trust,
+                               permissions_boundary=bounded_by, missing_boundary_arn=missing_boundary)
 
     def read_resource_policies(self) -> None:
         result, source = self.result, self.source
