@@ -416,7 +416,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
             key, labels[key], found, started_at=started_at, inputs=sorted(account_inputs.get(key, ())),
             files=len(account_files.get(key, ())), policies=_policies_in(report, account_files.get(key, [])),
             not_checked=report.summary.not_checked, tool_version=report.tool_version,
-            catalog_version=report.catalog_version, suppressed=suppressed.get(key, set()),
+            catalog_version=report.catalog_version, suppressed=suppressed.get(key, set()), rules_run=rules_run,
         )
         tracked = tuple(
             TrackedFinding(print_, finding, "new" if print_ in comparison.new else "unchanged")

@@ -185,6 +185,22 @@ def test_a_finding_suppressed_by_its_sid_since_the_previous_run_is_not_resolved(
     assert account["resolved"] == [] and account["counts"]["suppressed"] == 1
 
 
+def test_a_finding_of_a_rule_no_longer_run_is_not_resolved(tmp_path: Path) -> None:
+    """--ignore between two runs: the rule's findings were listed as resolved, though nothing changed on disk."""
+    history = str(tmp_path / "h.db")
+    first = _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "--format", "json",
+                    "--fail-on", "never", "--no-config")
+    assert first.returncode == 0, first.stderr
+    before = _account(_json(tmp_path / "one"), ACCOUNT)
+    ignored = sum(1 for f in before["findings"] if f["rule_id"] == "IAM012")
+    assert ignored >= 1
+    second = _report(str(RUN1), "-o", str(tmp_path / "two"), "--history", history, "--format", "json",
+                     "--fail-on", "never", "--no-config", "--ignore", "IAM012")
+    assert second.returncode == 0, second.stderr
+    after = _account(_json(tmp_path / "two"), ACCOUNT)
+    assert after["resolved"] == [] and after["counts"]["findings"] == before["counts"]["findings"] - ignored
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
