@@ -35,6 +35,7 @@ from auditor.drift_logic import (
     all_implied,
     compile_statements,
     find_gaps,
+    has_wildcard,
     implies,
     may_grant_resourceless,
     shown_actions,
@@ -66,15 +67,6 @@ __all__ = [
 ]
 
 _LISTED = 100
-def _region_and_account(arn: str) -> tuple[str, str]:
-    parts = arn.split(":", 5)
-    return (parts[3], parts[4]) if len(parts) == 6 else ("", "")
-
-
-def _has_wildcard(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
 _KMS_KEY_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:key/", re.IGNORECASE)
 _KMS_ALIAS_ARN = re.compile(r"arn:[^:]+:kms:[^:]*:[^:]*:alias/", re.IGNORECASE)
 _CANDIDATES = 3
@@ -240,31 +232,28 @@ def _chosen_resource_policies(baseline: Baseline, policies: Sequence[Policy], na
                      f"--principal NAME (it has: {', '.join(known)})")
 
 
-def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, variables: Mapping[str, str]) -> str:
-    """For a principal with new access: the other bundled revisions of the baseline it matches (the vendor's
-    document as it was, or as it is now), in words for the verdict; "" when there is none."""
+def _bundled_revisions(baseline: Baseline) -> list[Baseline]:
+    """Every bundled revision of the baseline's id, itself included; none for a baseline that is not bundled."""
     from auditor.baselines import load_bundled_baselines
 
     bundled = load_bundled_baselines()
     if baseline.ref not in bundled:
-        return ""
-    matching = []
-    for revision in bundled.revisions(baseline.id):
-        other = bundled.get(f"{baseline.id}@{revision}")
-        if other.ref != baseline.ref and not compare_principal(other, principal, catalog, variables).new_access:
-            matching.append(other.ref)
+        return []
+    return [bundled.get(f"{baseline.id}@{revision}") for revision in bundled.revisions(baseline.id)]
+
+
+def _revision_hint(baseline: Baseline, principal: Principal, catalog: Catalog, variables: Mapping[str, str]) -> str:
+    """For a principal with new access: the other bundled revisions of the baseline it matches (the vendor's
+    document as it was, or as it is now), in words for the verdict; "" when there is none."""
+    matching = [other.ref for other in _bundled_revisions(baseline) if other.ref != baseline.ref
+                and not compare_principal(other, principal, catalog, variables).new_access]
     return f"; it matches {', '.join(matching)} (another revision of the vendor's document)" if matching else ""
 
 
 def _trust_not_compared(baseline: Baseline) -> str | None:
     """That a role's trust policy goes uncompared, when the baseline revision documents none and another bundled
     revision does (where no revision does, the vendor documents none: there is nothing to compare with)."""
-    from auditor.baselines import load_bundled_baselines
-
-    bundled = load_bundled_baselines()
-    revisions = bundled.revisions(baseline.id) if baseline.ref in bundled else ()
-    refs = [f"{baseline.id}@{revision}" for revision in revisions]
-    documented = [ref for ref in refs if bundled.get(ref).trust_policies]
+    documented = [other.ref for other in _bundled_revisions(baseline) if other.trust_policies]
     if not documented:
         return None
     return (f"trust policy not compared: this revision documents none ({', '.join(documented)} does: "
@@ -827,7 +816,7 @@ class _Report:
                 and all(_KMS_KEY_ARN.match(r) for r in target) and self.key_actions_only(gap.actions)):
             return False
         aliases_at = {_region_and_account(arn) for arn in documented}
-        if not all(_region_and_account(arn) in aliases_at and not _has_wildcard(",".join(_region_and_account(arn)))
+        if not all(_region_and_account(arn) in aliases_at and not has_wildcard(":".join(_region_and_account(arn)))
                    for arn in target):
             return False
         return all(all_implied(gap.statement.conditions, outer.conditions) for outer in gap.outer_statements)
@@ -879,6 +868,11 @@ class _Report:
                  severity=Severity.LOW)
 
 
+def _region_and_account(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    return (parts[3], parts[4]) if len(parts) == 6 else ("", "")
+
+
 def _documented_scope(documented: Stmt) -> str:
     """Which of the baseline's statements a narrowing concerns, for a message: its principals, else its Sid (two
     trust statements narrowed alike would read the same)."""
@@ -900,13 +894,13 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
     sets = _baseline_sets(baseline)
     outcome: _Outcome = []
     total = (0, 0)
+    applicable = compiler.applicability.applicable
     for comparison in comparisons:
         inner = with_own_account(targets[id(comparison)], own_account)
         inner_as_outer = with_own_account(compiler.policies(comparison.target, inner=False), own_account)
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
-            applicable = compiler.applicability.applicable
             # the baseline's grants on resources never asked for (a vendor's KMS alias ARN) stay as written: the
             # reporter tells a target that corrects them (IAM903 at low) from one that adds the action
             forward = without_star_only(find_gaps(inner, outer, applicable=applicable, judge_outer=False),
@@ -1106,10 +1100,8 @@ def compare_principal(
                                            for a in attached)
     ]
     comparisons = []
-    uncompared = _trust_not_compared(baseline) if principal.trust_policy is not None and not baseline.trust_policies \
-        else None
-    if uncompared is not None:
-        report.uncompared.append(uncompared)
+    if principal.trust_policy is not None and not baseline.trust_policies:
+        report.uncompared.extend(filter(None, [_trust_not_compared(baseline)]))
     if baseline.trust_policies and principal.trust_policy is not None:
         comparisons.append(_Comparison("trust", [principal.trust_policy], []))
     if any(p.kind == "identity" for p in baseline.policies):

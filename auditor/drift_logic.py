@@ -22,13 +22,13 @@ from auditor.model import ACCOUNT, Condition, Policy, Statement, arn_account
 # --------------------------------------------------------------------------- wildcard patterns
 
 
-def _has_wildcard(text: str) -> bool:
+def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
 def squash(pattern: str) -> str:
     """The canonical spelling of a pattern: in each run of wildcards, ``?`` first and at most one ``*``."""
-    if not _has_wildcard(pattern):
+    if not has_wildcard(pattern):
         return pattern
     out: list[str] = []
     index, size = 0, len(pattern)
@@ -49,7 +49,7 @@ def squash(pattern: str) -> str:
 
 def glob_match(pattern: str, text: str) -> bool:
     """Whether the literal ``text`` matches the IAM pattern (case-sensitive)."""
-    if not _has_wildcard(pattern):
+    if not has_wildcard(pattern):
         return pattern == text
     return glob_regex(pattern).match(text) is not None
 
@@ -82,9 +82,9 @@ def glob_contains(outer: str, inner: str) -> bool:
     inner, outer = squash(inner), squash(outer)
     if outer == "*" or outer == inner:
         return True
-    if not _has_wildcard(outer):
+    if not has_wildcard(outer):
         return False
-    if not _has_wildcard(inner):
+    if not has_wildcard(inner):
         return glob_match(outer, inner)
     stripped = _strip_literal_ends(inner, outer)
     if stripped is None:
@@ -118,9 +118,9 @@ def glob_intersects(first: str, second: str) -> bool:
     """Whether some string matches both patterns (exact)."""
     if first == "*" or second == "*" or first == second:
         return True
-    if not _has_wildcard(first):
+    if not has_wildcard(first):
         return glob_match(second, first)
-    if not _has_wildcard(second):
+    if not has_wildcard(second):
         return glob_match(first, second)
     stripped = _strip_literal_ends(first, second)
     if stripped is None:
@@ -235,7 +235,7 @@ class Cond:
     def of(cls, condition: Condition) -> Cond:
         base = _ALIASES.get(condition.base_operator, condition.base_operator)
         values = [variables_lowered(_value_text(v)) for v in condition.values]
-        if base in _LITERAL_EQUIVALENTS and not any(_has_wildcard(v) for v in values):
+        if base in _LITERAL_EQUIVALENTS and not any(has_wildcard(v) for v in values):
             base = _LITERAL_EQUIVALENTS[base]  # StringLike "data" matches what StringEquals "data" does
         if base in _LOWER_VALUES:
             values = [v.lower() for v in values]
