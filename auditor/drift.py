@@ -829,10 +829,6 @@ class _Report:
         origin = {"policy": gap.statement.policy.label if gap.statement.policy else None,
                   "index": statement.index if statement else None, "sid": statement.sid if statement else None}
         what = "the trust" if kind == "trust" else "the target"
-        documented = [c[1] for c in gap.cells if not c[0]]
-        if gap.kind == "resource" and len(documented) == len(gap.cells) \
-                and all(_KMS_ALIAS_ARN.match(r) for r in documented) and self.key_actions_only(actions):
-            return  # the baseline grants nothing on an alias ARN for actions on keys: the target loses nothing
         if gap.kind == "deny" and gap.denied_wholly and gap.deny is not None:
             deny = gap.deny.statement
             self.missing["action removed"] += count
