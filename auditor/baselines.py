@@ -10,12 +10,13 @@ turns them into :class:`auditor.model.Policy` objects.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from auditor.model import TEMPLATE_VALUE
 
 if TYPE_CHECKING:
     from auditor.model import Principal
@@ -119,14 +120,13 @@ class PrincipalSpec:
         return any(_fits(name, pattern, free=True) for pattern in self.name_patterns)
 
 
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _HOLE = ""
 """A placeholder among a name's characters: a run of characters known only at deploy time."""
 
 
 def name_is_unknown(name: str) -> bool:
     """Whether a principal's name is decided wholly at deploy time: placeholders, and no letter or digit besides."""
-    return "{{" in name and not any(char.isalnum() for char in _PLACEHOLDER.sub("", name))
+    return "{{" in name and not any(char.isalnum() for char in TEMPLATE_VALUE.sub("", name))
 
 
 def not_compared_notes(principals: Iterable[Principal], baselines: Sequence[Baseline],
@@ -159,7 +159,7 @@ def _name_tokens(name: str) -> list[str]:
     """The name's characters, lower-cased, each placeholder (and each run of them) as one ``_HOLE``."""
     tokens: list[str] = []
     position = 0
-    for match in _PLACEHOLDER.finditer(name):
+    for match in TEMPLATE_VALUE.finditer(name):
         tokens += name[position:match.start()].lower()
         if not tokens or tokens[-1] != _HOLE:
             tokens.append(_HOLE)

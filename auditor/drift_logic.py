@@ -17,7 +17,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from auditor.catalog import Catalog, glob_regex
-from auditor.model import ACCOUNT, Condition, Policy, Statement, arn_account
+from auditor.model import ACCOUNT, TEMPLATE_VALUE, Condition, Policy, Statement, arn_account
 
 # --------------------------------------------------------------------------- wildcard patterns
 
@@ -163,16 +163,13 @@ def may_grant_resourceless(pattern: str) -> bool:
     (``arn:aws:s3:::*``, as vendors write for ``s3:ListAllMyBuckets``) is taken to grant them too. A pattern naming
     resources (``arn:aws:s3:::bucket/*``) grants them nothing. A pattern a template decides whole (``{{var.arn}}``)
     may be ``*``; a part it decides inside an ARN is a name (``arn:aws:s3:::{{var.bucket}}`` names a bucket)."""
-    if not _TEMPLATE_PART.sub("", pattern):
+    if not TEMPLATE_VALUE.sub("", pattern):
         return True
-    pattern = _TEMPLATE_PART.sub("name", pattern)
+    pattern = TEMPLATE_VALUE.sub("name", pattern)
     if not pattern.lower().startswith("arn:"):
         return True
     parts = pattern.split(":", 5)
     return len(parts) < 6 or not parts[5].strip("*")
-
-
-_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
 _POLICY_VARIABLE_KEY = re.compile(r"\$\{([A-Za-z0-9-]+:[^}/]*)")
