@@ -32,6 +32,9 @@ TERRAFORM_ARGUMENTS = {
 
 
 REQUIRED_PROPERTIES = ("Action", "FunctionName", "Principal")
+REQUIRED_TERRAFORM_ARGUMENTS = tuple(next(argument for argument, name in TERRAFORM_ARGUMENTS.items() if name == wanted)
+                                     for wanted in REQUIRED_PROPERTIES)
+"""``action``, ``function_name``, ``principal``: the arguments of the required properties."""
 
 
 def permission_policy(properties: Mapping[str, Any], region: str, account: str) -> dict[str, Any]:

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from auditor.loaders.lambda_permission import ELEMENT_OF_PROPERTY, TERRAFORM_ARGUMENTS, permission_policy
+from auditor.loaders.lambda_permission import (
+    ELEMENT_OF_PROPERTY,
+    REQUIRED_TERRAFORM_ARGUMENTS,
+    TERRAFORM_ARGUMENTS,
+    permission_policy,
+)
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import looks_like_policy, normalize_policy, template_values
@@ -814,7 +819,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
     def lambda_permission(self, resource: ConfigurationResource[ExpressionT, LocationT]) -> None:
         """The statement Lambda adds to the function's policy for the permission; each of its elements is located
         at the argument it comes from."""
-        missing = [name for name in ("action", "function_name", "principal") if name not in resource.attributes]
+        missing = [name for name in REQUIRED_TERRAFORM_ARGUMENTS if name not in resource.attributes]
         if missing:
             self.not_checked(f"{self.source.display_path}: {resource.address}",
                              f"a Lambda permission without {' or '.join(missing)}")
