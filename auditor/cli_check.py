@@ -91,8 +91,7 @@ def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -
                                f"{', '.join(sorted(known)) or 'none'})")
 
 
-def refuse_inputs_as_outputs(paths: Iterable[str],
-                             outputs: Mapping[str, Optional[Path]] | Iterable[tuple[str, Optional[Path]]],
+def refuse_inputs_as_outputs(paths: Iterable[str], outputs: Iterable[tuple[str, Optional[Path]]],
                              inputs: str = "files to check") -> None:
     """An output file (``--output``, ``--output-<format>``, ``--write-accepted``; drift's ``--output``, report's
     files and ``--history``) that is one of the files named on the command line would be overwritten by the run:
@@ -108,7 +107,7 @@ def refuse_inputs_as_outputs(paths: Iterable[str],
             return os.path.realpath(left) == os.path.realpath(right)
 
     named = [path for path in paths if path != "-" and not os.path.isdir(path)]
-    for option, output in (outputs.items() if isinstance(outputs, Mapping) else outputs):
+    for option, output in outputs:
         if output is None or os.fspath(output) in ("-", os.devnull):
             continue
         for path in named:
@@ -243,8 +242,8 @@ def check(
     check_var_names(list(variables), refs, config)
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
-    refuse_inputs_as_outputs(paths, {"--output": output, "--write-accepted": write_accepted,
-                                     **{f"--output-{fmt}": path for fmt, path in extra_outputs.items()}})
+    refuse_inputs_as_outputs(paths, [("--output", output), ("--write-accepted", write_accepted),
+                                     *((f"--output-{fmt}", path) for fmt, path in extra_outputs.items())])
     request = request_from_config(
         tuple(paths),
         config,

@@ -69,7 +69,7 @@ def drift_command(
 
     try:
         # -o naming the TARGET or a BASELINE file would replace it with the report, as in check
-        refuse_inputs_as_outputs([baseline, str(target)], {"--output": output}, "files to compare")
+        refuse_inputs_as_outputs([baseline, str(target)], [("--output", output)], "files to compare")
         threshold = parse_severity(fail_on, "--fail-on")
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
