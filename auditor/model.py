@@ -25,6 +25,9 @@ TEMPLATE_VALUE = re.compile(r"\{\{[^{}]*\}\}")
 
 ACCOUNT = re.compile(r"^\d{12}$")
 
+SID_IGNORE_MARKER = "IamAuditIgnore"
+"""What a Sid ends in, before rule ids, to suppress those rules' findings in its statement (``suppress``)."""
+
 
 def arn_account(arn: str) -> str | None:
     """The account field of an ARN, or a bare 12-digit account id; None when absent or a wildcard."""
@@ -340,7 +343,7 @@ class StatementRef:
     def of(cls, statement: Statement, siblings: Sequence[Statement] = ()) -> StatementRef:
         # with a Sid the signature is not needed, unless the Sid ends in an IamAuditIgnore marker (suppress.py),
         # which the statement may have lacked in an earlier run
-        needs_signature = not statement.sid or "iamauditignore" in statement.sid.lower()
+        needs_signature = not statement.sid or SID_IGNORE_MARKER.lower() in statement.sid.lower()
         return cls(statement.index, statement.sid, statement_signature(statement, siblings) if needs_signature else "")
 
     def to_json(self) -> dict[str, Any]:

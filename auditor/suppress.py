@@ -29,9 +29,9 @@ from typing import Any
 
 from auditor.config import Suppression
 from auditor.loaders.result import InlineSuppression
-from auditor.model import Finding
+from auditor.model import SID_IGNORE_MARKER, Finding
 
-SID_MARKER = "IamAuditIgnore"
+SID_MARKER = SID_IGNORE_MARKER
 _SID_IGNORE = re.compile(SID_MARKER + r"((?:IAM\d{3})+)$", re.IGNORECASE)
 ACCEPTED_SCHEMA = "iam-audit-accepted/1"
 ACCEPTED_REASON = "accepted"
