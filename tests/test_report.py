@@ -45,6 +45,14 @@ def _json(directory: Path) -> dict[str, Any]:
     return json.loads((directory / "report.json").read_text(encoding="utf-8"))
 
 
+def _recorded(tmp_path: Path, out: str, target: str, *args: str) -> dict[str, Any]:
+    """One report of ``target`` into ``tmp_path/out``, recorded in the history of ``tmp_path``: its report.json."""
+    result = _report(target, "-o", str(tmp_path / out), "--history", str(tmp_path / "h.db"), "--fail-on", "never",
+                     *args)
+    assert result.returncode == 0, result.stderr
+    return _json(tmp_path / out)
+
+
 def _account(document: dict[str, Any], key: str) -> dict[str, Any]:
     [account] = [a for a in document["accounts"] if a["key"] == key]
     return account
@@ -141,17 +149,10 @@ def test_a_finding_suppressed_since_the_previous_run_is_not_resolved(tmp_path: P
     and counted it as suppressed too: a critical finding unchanged on disk read as fixed."""
     config = tmp_path / "audit.toml"
     config.write_text('[[suppress]]\nrule = "IAM012"\nreason = "reviewed: the CI role"\n')
-    history = str(tmp_path / "h.db")
-    first = _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "--format", "json",
-                    "--fail-on", "never", "--no-config")
-    assert first.returncode == 0, first.stderr
-    before = _account(_json(tmp_path / "one"), ACCOUNT)
+    before = _account(_recorded(tmp_path, "one", str(RUN1), "--format", "json", "--no-config"), ACCOUNT)
     hidden = sum(1 for f in before["findings"] if f["rule_id"] == "IAM012")
     assert hidden >= 1
-    second = _report(str(RUN1), "-o", str(tmp_path / "two"), "--history", history, "--fail-on", "never",
-                     "--config", str(config))
-    assert second.returncode == 0, second.stderr
-    after = _account(_json(tmp_path / "two"), ACCOUNT)
+    after = _account(_recorded(tmp_path, "two", str(RUN1), "--config", str(config)), ACCOUNT)
     assert after["resolved"] == []
     assert after["counts"] == {"findings": before["counts"]["findings"] - hidden, "new": 0, "resolved": 0,
                                "unchanged": before["counts"]["findings"] - hidden, "suppressed": hidden}
@@ -172,32 +173,20 @@ def test_a_finding_suppressed_by_its_sid_since_the_previous_run_is_not_resolved(
             statement["Sid"] = (sid or "") + marker
         (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
 
-    history = str(tmp_path / "h.db")
     write("")
-    first = _report(str(tmp_path / "p.json"), "-o", str(tmp_path / "one"), "--history", history, "--format",
-                    "json", "--fail-on", "never", "--no-config")
-    assert first.returncode == 0, first.stderr
+    _recorded(tmp_path, "one", str(tmp_path / "p.json"), "--format", "json", "--no-config")
     write("IamAuditIgnoreIAM001")
-    second = _report(str(tmp_path / "p.json"), "-o", str(tmp_path / "two"), "--history", history, "--format",
-                     "json", "--fail-on", "never", "--no-config")
-    assert second.returncode == 0, second.stderr
-    (account,) = _json(tmp_path / "two")["accounts"]
+    (account,) = _recorded(tmp_path, "two", str(tmp_path / "p.json"), "--format", "json", "--no-config")["accounts"]
     assert account["resolved"] == [] and account["counts"]["suppressed"] == 1
 
 
 def test_a_finding_of_a_rule_no_longer_run_is_not_resolved(tmp_path: Path) -> None:
     """--ignore between two runs: the rule's findings were listed as resolved, though nothing changed on disk."""
-    history = str(tmp_path / "h.db")
-    first = _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", history, "--format", "json",
-                    "--fail-on", "never", "--no-config")
-    assert first.returncode == 0, first.stderr
-    before = _account(_json(tmp_path / "one"), ACCOUNT)
+    before = _account(_recorded(tmp_path, "one", str(RUN1), "--format", "json", "--no-config"), ACCOUNT)
     ignored = sum(1 for f in before["findings"] if f["rule_id"] == "IAM012")
     assert ignored >= 1
-    second = _report(str(RUN1), "-o", str(tmp_path / "two"), "--history", history, "--format", "json",
-                     "--fail-on", "never", "--no-config", "--ignore", "IAM012")
-    assert second.returncode == 0, second.stderr
-    after = _account(_json(tmp_path / "two"), ACCOUNT)
+    after = _account(_recorded(tmp_path, "two", str(RUN1), "--format", "json", "--no-config", "--ignore", "IAM012"),
+                     ACCOUNT)
     assert after["resolved"] == [] and after["counts"]["findings"] == before["counts"]["findings"] - ignored
 
 
