@@ -30,6 +30,7 @@ from auditor.baselines import (
 PRINCIPAL_KINDS = ("role", "user", "group", "resource")
 POLICY_KINDS = ("identity", "resource", "organization")
 PLACEHOLDER_KINDS = ("placeholder", "example-value")
+PLACEHOLDER_SCOPES = ("trust", "policies")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -52,7 +53,7 @@ _TOP_LEVEL_KEYS = frozenset(
         "policies",
     }
 )
-_PLACEHOLDER_KEYS = frozenset({"token", "name", "meaning", "example", "kind", "matches"})
+_PLACEHOLDER_KEYS = frozenset({"token", "name", "meaning", "example", "kind", "matches", "scope"})
 _REQUIRED_KEYS = ("id", "revision", "title", "vendor", "principal", "provenance", "policies")
 
 
@@ -278,7 +279,8 @@ class _FileReader:
             return ()
         if not isinstance(items, CommentedSeq):
             raise self.fail(data, "placeholders", "'placeholders' must be a list")
-        text = "\n".join(json.dumps(p.document) for p in baseline.all_policies)
+        texts = {"trust": "\n".join(json.dumps(p.document) for p in baseline.trust_policies),
+                 "policies": "\n".join(json.dumps(p.document) for p in baseline.policies)}
         found: list[Placeholder] = []
         for index, item in enumerate(items):
             if not isinstance(item, CommentedMap):
@@ -293,9 +295,15 @@ class _FileReader:
                 raise self.fail(
                     item, "kind", f"placeholder kind {kind!r} must be one of {', '.join(PLACEHOLDER_KINDS)}"
                 )
-            if json.dumps(token)[1:-1] not in text:
+            scope = self.string(item, "scope", required=False)
+            if scope is not None and scope not in PLACEHOLDER_SCOPES:
+                raise self.fail(item, "scope", f"placeholder scope {scope!r} must be one of "
+                                               f"{', '.join(PLACEHOLDER_SCOPES)} (or no scope: every document)")
+            if not any(json.dumps(token)[1:-1] in texts[where] for where in PLACEHOLDER_SCOPES
+                       if scope in (None, where)):
                 raise self.fail(
                     item, "token", f"placeholder {token!r} does not occur in any policy of the baseline"
+                    + (f" that its scope {scope!r} covers" if scope else "")
                 )
             if token.startswith("${") and ":" in token:
                 raise self.fail(item, "token", f"{token!r} is an IAM policy variable, not a placeholder")
@@ -303,14 +311,19 @@ class _FileReader:
             matches = self.string(item, "matches", required=False)
             if matches is not None and not fnmatchcase(token, matches) and kind == "example-value":
                 raise self.fail(item, "matches", f"the example value {token!r} does not match {matches!r}")
-            found.append(
-                Placeholder(
-                    token=token,
-                    name=str(self.string(item, "name")),
-                    meaning=self.string(item, "meaning", required=False) or "",
-                    example=None if example is None else str(example),
-                    kind=kind,
-                    matches=matches,
-                )
+            placeholder = Placeholder(
+                token=token,
+                name=str(self.string(item, "name")),
+                meaning=self.string(item, "meaning", required=False) or "",
+                example=None if example is None else str(example),
+                kind=kind,
+                matches=matches,
+                scope=scope,
             )
+            for other in found:
+                if other.token == token and (other.scope is None or scope is None or other.scope == scope):
+                    raise self.fail(item, "token", f"placeholder {token!r} is declared twice for the same "
+                                                   "documents (one token may stand for two placeholders only "
+                                                   "with the scopes trust and policies)")
+            found.append(placeholder)
         return tuple(found)

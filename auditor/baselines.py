@@ -10,7 +10,7 @@ turns them into :class:`auditor.model.Policy` objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -70,6 +70,8 @@ class Placeholder:
     for a concrete value the vendor shows only as an example of what to put there.
     ``matches``: a shell pattern every value must match to be inferred from a target
     (the vendor's account in a role ARN), so that any value cannot pass for the placeholder.
+    ``scope``: where the token stands for this placeholder, when a document writes one token for two things
+    (``trust``: the trust policy and its alternatives; ``policies``: the permission policies); None: everywhere.
     """
 
     token: str
@@ -78,9 +80,14 @@ class Placeholder:
     example: str | None = None
     kind: str = "placeholder"
     matches: str | None = None
+    scope: str | None = None
 
     def admits(self, value: str) -> bool:
         return self.matches is None or fnmatchcase(value, self.matches)
+
+    def stands_in(self, scope: str) -> bool:
+        """Whether the token means this placeholder in documents of ``scope`` (``trust`` or ``policies``)."""
+        return self.scope is None or self.scope == scope
 
 
 @dataclass(frozen=True)
@@ -276,15 +283,17 @@ class Baseline:
         bound = [p for p in self.placeholders if p.name in values]
         if not bound:
             return self
-        pairs = sorted(((p.token, values[p.name]) for p in bound), key=lambda pair: -len(pair[0]))
 
-        def bind_policy(policy: BaselinePolicy) -> BaselinePolicy:
-            return replace(policy, document=_substitute(policy.document, pairs))
+        def binder(scope: str) -> Callable[[BaselinePolicy], BaselinePolicy]:
+            pairs = sorted(((p.token, values[p.name]) for p in bound if p.stands_in(scope)),
+                           key=lambda pair: -len(pair[0]))
+            return lambda policy: replace(policy, document=_substitute(policy.document, pairs))
 
+        bind_trust, bind_policy = binder("trust"), binder("policies")
         return replace(
             self,
-            trust_policy=bind_policy(self.trust_policy) if self.trust_policy is not None else None,
-            alternative_trust_policies=tuple(bind_policy(p) for p in self.alternative_trust_policies),
+            trust_policy=bind_trust(self.trust_policy) if self.trust_policy is not None else None,
+            alternative_trust_policies=tuple(bind_trust(p) for p in self.alternative_trust_policies),
             policies=tuple(bind_policy(p) for p in self.policies),
             placeholders=tuple(p for p in self.placeholders if p.name not in values),
         )

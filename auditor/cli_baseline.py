@@ -114,7 +114,8 @@ def baseline_json(baseline: Baseline) -> dict[str, Any]:
     data["defects"] = list(baseline.defects)
     data["notes"] = list(baseline.notes)
     data["placeholders"] = [
-        {"token": p.token, "name": p.name, "meaning": p.meaning, "example": p.example, "kind": p.kind}
+        {"token": p.token, "name": p.name, "meaning": p.meaning, "example": p.example, "kind": p.kind,
+         "matches": p.matches, "scope": p.scope}
         for p in baseline.placeholders
     ]
     data["managed_policies"] = list(baseline.managed_policies)
@@ -150,7 +151,9 @@ def baseline_text(baseline: Baseline) -> str:
         example = f" (e.g. {p.example})" if p.example else ""
         kind = " [example value]" if p.kind == "example-value" else ""
         shape = f" [must match {p.matches}]" if p.matches else ""
-        lines.append(f"  {p.token} -> --var {p.name}=...: {p.meaning}{example}{kind}{shape}")
+        scope = {"trust": " [in the trust policies]", "policies": " [in the permission policies]"}.get(
+            p.scope or "", "")
+        lines.append(f"  {p.token} -> --var {p.name}=...: {p.meaning}{example}{kind}{shape}{scope}")
     lines += ["", "managed policies:" if baseline.managed_policies else "managed policies: none"]
     lines += [f"  {arn}" for arn in baseline.managed_policies]
     lines += [f"  {arn} (optional)" for arn in baseline.optional_managed_policies]

@@ -357,8 +357,13 @@ class Bindings:
     """Inferred placeholders with more than one candidate value, most frequent first."""
 
 
-def _tokens(baseline: Baseline) -> dict[str, str]:
-    return {p.token: p.name for p in baseline.placeholders}
+def _tokens(baseline: Baseline, scope: str) -> dict[str, str]:
+    return {p.token: p.name for p in baseline.placeholders if p.stands_in(scope)}
+
+
+def _scope(kind: str) -> str:
+    """The placeholder scope (see ``Placeholder.scope``) of a comparison's kind."""
+    return "trust" if kind == "trust" else "policies"
 
 
 def _slot_strings(statements: Iterable[Stmt]) -> Iterable[tuple[tuple[str, str], str]]:
@@ -411,15 +416,38 @@ def _acceptable(value: str, placeholder: Placeholder) -> bool:
 
 
 def infer_bindings(
-    baseline: Baseline, baseline_statements: Sequence[Stmt], target_statements: Sequence[Stmt],
+    baseline: Baseline, statements: Mapping[str, tuple[Sequence[Stmt], Sequence[Stmt]]],
     given: Mapping[str, str], fallback: Mapping[str, str] | None = None,
 ) -> Bindings:
     """Values for the baseline's placeholders: given ones, else the value the target uses in their place, else the
-    ``fallback`` one (the account of the principal or resource compared, for ``AccountId``)."""
-    tokens = {t: n for t, n in _tokens(baseline).items() if n not in given}
+    ``fallback`` one (the account of the principal or resource compared, for ``AccountId``). ``statements``: per
+    placeholder scope (``trust``, ``policies``), the baseline's statements and the target's."""
     placeholder_of = {p.name: p for p in baseline.placeholders}
-    values = {name: value for name, value in given.items() if name in _tokens(baseline).values()}
+    names = {p.name for p in baseline.placeholders}
+    values = {name: value for name, value in given.items() if name in names}
     candidates: dict[str, Counter[str]] = {}
+    for scope, (baseline_statements, target_statements) in statements.items():
+        tokens = {t: n for t, n in _tokens(baseline, scope).items() if n not in given}
+        for name, value in _candidates(baseline_statements, target_statements, tokens, placeholder_of):
+            candidates.setdefault(name, Counter())[value] += 1
+    inferred: list[str] = []
+    several: dict[str, list[str]] = {}
+    for name, counts in sorted(candidates.items()):
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        values[name] = ranked[0][0]
+        inferred.append(name)
+        if len(ranked) > 1:
+            several[name] = [value for value, _ in ranked]
+    for name, value in (fallback or {}).items():
+        if name in names and name not in given and name not in values and _acceptable(value, placeholder_of[name]):
+            values[name] = value
+            inferred.append(name)
+    return Bindings(values, inferred, several)
+
+
+def _candidates(baseline_statements: Sequence[Stmt], target_statements: Sequence[Stmt], tokens: Mapping[str, str],
+                placeholder_of: Mapping[str, Placeholder]) -> Iterator[tuple[str, str]]:
+    """(placeholder, value) for each string of the target that a baseline string with ``tokens`` matches."""
     targets: dict[tuple[str, str], set[str]] = {}
     for slot, text in _slot_strings(target_statements):
         targets.setdefault(slot, set()).add(text)
@@ -440,21 +468,7 @@ def infer_bindings(
                 continue
             found = {name: match.group(group) for name, group in groups.items()}
             if all(_acceptable(value, placeholder_of[name]) for name, value in found.items()):
-                for name, value in found.items():
-                    candidates.setdefault(name, Counter())[value] += 1
-    inferred: list[str] = []
-    several: dict[str, list[str]] = {}
-    for name, counts in sorted(candidates.items()):
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        values[name] = ranked[0][0]
-        inferred.append(name)
-        if len(ranked) > 1:
-            several[name] = [value for value, _ in ranked]
-    for name, value in (fallback or {}).items():
-        if name in tokens.values() and name not in values and _acceptable(value, placeholder_of[name]):
-            values[name] = value
-            inferred.append(name)
-    return Bindings(values, inferred, several)
+                yield from found.items()
 
 
 def _assignments(bindings: Bindings) -> list[dict[str, str]]:
@@ -921,18 +935,22 @@ def _compare(
     baseline = report.baseline
     targets = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
     given_sets = _baseline_sets(baseline.bind(given))
-    baseline_raw = [
-        s for c in comparisons for alt in given_sets.get(c.kind, []) for s in compiler.policies(alt, inner=False)
-    ]
+    statements: dict[str, tuple[list[Stmt], list[Stmt]]] = {}
+    for comparison in comparisons:
+        documented, found = statements.setdefault(_scope(comparison.kind), ([], []))
+        documented.extend(s for alt in given_sets.get(comparison.kind, []) for s in compiler.policies(alt, inner=False))
+        found.extend(targets[id(comparison)])
     account = arn_account(arn) if arn else None
-    bindings = infer_bindings(baseline, baseline_raw, [s for v in targets.values() for s in v], given,
-                              {ACCOUNT_PLACEHOLDER: account} if account else None)
+    bindings = infer_bindings(baseline, statements, given, {ACCOUNT_PLACEHOLDER: account} if account else None)
+    token_of = {p.name: p.token for p in baseline.placeholders}
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
         gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets,
                              account or values.get(ACCOUNT_PLACEHOLDER))
-        # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things
-        score = (*gaps, len(values) - len(set(values.values())))
+        # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things,
+        # unless the document writes one token for both (see Placeholder.scope)
+        shared = len({(token_of.get(name), value) for name, value in values.items()}) - len(set(values.values()))
+        score = (*gaps, shared)
         if best is None or score < best[0]:
             best = (score, outcome, values)
     assert best is not None

@@ -131,6 +131,16 @@ def test_binding_replaces_placeholders_and_keeps_policy_variables(baselines):
     assert "${Region}" not in json.dumps(firehose.trust_policy.document if firehose.trust_policy else {})
 
 
+def test_a_token_scoped_twice_binds_the_trust_and_the_permissions_apart(baselines):
+    integration = baselines.get("stackstate/integration-role")
+    bound = integration.bind({"AccountId": "111122223333", "AgentAccountId": "444455556666"})
+    trust = json.dumps([p.document for p in bound.trust_policies])
+    assert "arn:aws:iam::444455556666:root" in trust and "111122223333" not in trust
+    assert "stackstate-logs-111122223333" in json.dumps(bound.policies[0].document)
+    assert "444455556666" not in json.dumps(bound.policies[0].document)
+    assert [p.name for p in bound.placeholders] == ["ExternalId"]
+
+
 def test_diff_names_the_actions_the_plaintext_revision_adds(baselines):
     gitbook = baselines.get("upsolver/management-role@gitbook")
     plaintext = baselines.get("upsolver/management-role@plaintext")
@@ -197,6 +207,10 @@ def test_user_directory_adds_and_overrides(tmp_path):
         (("token: ACCOUNT_ID", "token: ACCOUNT_NR"), 8, "does not occur in any policy"),
         (("{kind: role,", "{kind: robot,"), 5, "principal kind 'robot'"),
         (("name: AccountId}", "name: AccountId, usualy: Region}"), 8, "unknown placeholder key 'usualy'"),
+        (("name: AccountId}", "name: AccountId, scope: trusts}"), 8, "scope 'trusts' must be one of trust, policies"),
+        (("name: AccountId}", "name: AccountId, scope: trust}"), 8, "that its scope 'trust' covers"),
+        (("name: AccountId}", "name: AccountId}\n  - {token: ACCOUNT_ID, name: Other, scope: policies}"), 9,
+         "'ACCOUNT_ID' is declared twice for the same documents"),
         (("id: acme/reader-role", "id: acme/writer-role"), 1, "does not match the file name"),
         (("      Statement:\n", "      Statements:\n"), 13, "needs a non-empty 'Statement'"),
         (("title: ACME reader\n", "title: [ACME\n"), 4, "invalid YAML"),

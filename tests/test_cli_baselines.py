@@ -49,7 +49,7 @@ def test_check_refuses_a_var_no_baseline_has_as_drift_does(tmp_path: Path) -> No
     result = run_cli("check", "--no-config", "p.json", "--var", "Nope=1", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == ("iam-audit: error: --var Nope: no baseline compared has such a placeholder (they have: "
-                             "AccountId, DeliveryStreamName, ExternalId, InputBucketName, "
+                             "AccountId, AgentAccountId, DeliveryStreamName, ExternalId, InputBucketName, "
                              "OutputBucketName, Region, UpsolverOrgId, UpsolverRoleArn)\n")
     only = run_cli("check", "--no-config", "p.json", "--baseline", "upsolver/server-role", "--var", "Region=x",
                    cwd=tmp_path)

@@ -352,7 +352,41 @@ def test_values_the_vendor_leaves_to_the_customer_are_placeholders() -> None:
         PolicyKind.TRUST, Source("t.json"))
     result = compare_policy(resolve_baseline("stackstate/integration-role"), agent_user, CATALOG, {})
     assert {f.rule_id for f in result.findings} == {"IAM902"}  # the user alone: narrower than the account
-    assert result.bindings["AccountId"] == "111122223333" and not result.new_access
+    assert result.bindings["AgentAccountId"] == "111122223333" and not result.new_access
+
+
+def _bound_integration(account: str) -> Any:
+    """The StackState integration policy as documented, with ``account`` for ${AccountId}."""
+    (policy,) = resolve_baseline("stackstate/integration-role").bind({"AccountId": account}).policies
+    return policy.document
+
+
+def compare_export(export: dict[str, Any], **variables: str) -> DriftResult:
+    loaded = load_text(json.dumps({**export, "Policies": []}), "export.json", LoadOptions())
+    (result,) = drift_loaded(resolve_baseline("stackstate/integration-role"), loaded, catalog=CATALOG,
+                             variables=variables)
+    return result
+
+
+def test_one_token_for_two_accounts_binds_per_scope() -> None:
+    """The StackState page writes ${AccountId} for the agent's account in the trust and for the resources' account in
+    the permissions: an agent in another account than the resources is as documented."""
+    export = {"RoleDetailList": [{
+        "RoleName": "StackStateAwsIntegrationRole",
+        "Arn": "arn:aws:iam::111122223333:role/StackStateAwsIntegrationRole",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::444455556666:root"]}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"sts:ExternalId": "ext-1"}}}]},
+        "RolePolicyList": [{"PolicyName": "integration", "PolicyDocument": _bound_integration("111122223333")}],
+        "AttachedManagedPolicies": []}]}
+    result = compare_export(export)
+    assert result.findings == () and not result.new_access, [f.message for f in result.findings]
+    assert (result.bindings["AccountId"], result.bindings["AgentAccountId"]) == ("111122223333", "444455556666")
+    # bound on the command line, each name binds its own documents only
+    pinned = compare_export(export, AccountId="111122223333", AgentAccountId="999988887777")
+    assert [(f.rule_id, f.details.get("added_principals")) for f in pinned.findings if f.rule_id == "IAM905"] == [
+        ("IAM905", ["AWS:arn:aws:iam::444455556666:root"])]
+    assert not [f for f in pinned.findings if f.rule_id in ("IAM901", "IAM903", "IAM907")]
 
 
 def test_managed_policies_added_and_missing() -> None:
