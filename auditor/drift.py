@@ -159,8 +159,10 @@ def check_baseline_refs(refs: Sequence[str], mappings: Iterable[Any] = ()) -> No
 def matching_baselines(
     principal: Principal, baselines: Sequence[Baseline], mappings: Iterable[Any] = ()
 ) -> list[Baseline]:
-    """Baselines for one principal: explicit mappings first, else ``principal.name_patterns`` (any case)."""
-    return _named_baselines((principal.name,), principal.kind, baselines, mappings, mapped_kind=None)
+    """Baselines for one principal: explicit mappings first (on its name or an alias), else the baselines' name
+    patterns (on its name; any case)."""
+    return _named_baselines((principal.name, *principal.aliases), principal.kind, baselines, mappings,
+                            mapped_kind=None, patterns_on=(principal.name,))
 
 
 def resource_names(policy: Policy) -> tuple[str, ...]:
@@ -177,16 +179,18 @@ def matching_resource_baselines(
 
 
 def _named_baselines(names: Sequence[str], kind: str, baselines: Sequence[Baseline], mappings: Iterable[Any],
-                     mapped_kind: str | None) -> list[Baseline]:
+                     mapped_kind: str | None, patterns_on: Sequence[str] | None = None) -> list[Baseline]:
     """The baselines a configured mapping gives one of ``names`` (those for ``mapped_kind`` only, when given),
-    else the baselines for ``kind`` whose name patterns match one of them; any letter case."""
+    else the baselines for ``kind`` whose name patterns match one of ``patterns_on`` (default: ``names``); any
+    letter case."""
     mapped: list[Baseline] = []
     for _, found in _mappings_of(names, baselines, mappings):
         if (mapped_kind is None or found.principal.kind == mapped_kind) and found not in mapped:
             mapped.append(found)
     if mapped:
         return mapped
-    return [b for b in baselines if b.principal.kind == kind and any(b.principal.matches(n) for n in names)]
+    return [b for b in baselines if b.principal.kind == kind
+            and any(b.principal.matches(n) for n in (names if patterns_on is None else patterns_on))]
 
 
 def _mappings_of(names: Sequence[str], baselines: Sequence[Baseline], mappings: Iterable[Any]
@@ -1167,13 +1171,15 @@ def drift_for_principals(
     run = DriftRun()
     for principal in principals:
         for baseline in matching_baselines(principal, baselines, mappings):
-            given = {**(vars or {}), **mapped_vars((principal.name,), baseline, baselines, mappings)}
+            given = {**(vars or {}), **mapped_vars((principal.name, *principal.aliases), baseline, baselines,
+                                                   mappings)}
             result = compare_principal(baseline, principal, catalog, given)
             run.findings.extend(result.findings)
             verdict = result.verdict
             if result.new_access:
                 verdict += _revision_hint(baseline, principal, catalog, given)
-            run.verdicts.append(Verdict(principal.name, verdict, baseline.ref, principal.source.display_path))
+            run.verdicts.append(Verdict(principal.name, verdict, baseline.ref, principal.source.display_path,
+                                        principal.aliases))
             run.compared.add(principal.arn or principal.name)
     for policy in resource_policies:
         for baseline in matching_resource_baselines(policy, baselines, mappings):

@@ -306,6 +306,9 @@ class Principal:
     missing_policy_arns: tuple[str, ...] = ()
     missing_boundary_arn: str | None = None
     """The ARN of its permissions boundary when the input does not hold the boundary's document."""
+    aliases: tuple[str, ...] = ()
+    """What its input calls it besides its name: a template's logical id, a Terraform address (``[[baselines]]``
+    mappings may name it so)."""
 
     @property
     def subject(self) -> Subject:

@@ -56,7 +56,7 @@ class Verdict(NamedTuple):
     path: str = ""
     """The input file the principal was read from."""
     aliases: tuple[str, ...] = ()
-    """Other names of a resource compared (a KMS key's aliases)."""
+    """Other names of what was compared: a KMS key's aliases, a template's logical id or Terraform address."""
 
     @property
     def label(self) -> str:

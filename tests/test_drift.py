@@ -1087,6 +1087,44 @@ def test_not_checked_notes_for_a_resource_baseline_name_resources(tmp_path: Path
         "or resource policy of the input"]
 
 
+_DEPLOY_NAMED_ROLE = {
+    "cloudformation.yaml": """\
+Resources:
+  IntegrationRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub "acme-integration-${AWS::Region}"
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::111122223333:root"}, Action: "sts:AssumeRole",
+             Condition: {StringEquals: {"sts:ExternalId": "abc"}}}
+""",
+    "main.tf": """\
+resource "aws_iam_role" "integration" {
+  name = "acme-integration-${var.region}"
+  assume_role_policy = jsonencode({
+    Statement = [{ Effect = "Allow", Principal = { AWS = "arn:aws:iam::111122223333:root" },
+                   Action = "sts:AssumeRole", Condition = { StringEquals = { "sts:ExternalId" = "abc" } } }]
+  })
+}
+""",
+}
+
+
+@pytest.mark.parametrize(("file_name", "alias"), [("cloudformation.yaml", "IntegrationRole"),
+                                                   ("main.tf", "aws_iam_role.integration")])
+def test_a_mapping_names_a_role_by_its_logical_id_or_address(tmp_path: Path, file_name: str, alias: str) -> None:
+    """A role named at deploy time (acme-integration-{{...}}) is still the one its template calls IntegrationRole."""
+    (tmp_path / file_name).write_text(_DEPLOY_NAMED_ROLE[file_name])
+    (tmp_path / ".iam-audit.toml").write_text(f'[[baselines]]\nprincipal = "{alias}"\n'
+                                              'baseline = "stackstate/integration-role"\n')
+    report = json.loads(run_cli("check", "--format", "json", file_name, cwd=tmp_path).stdout)
+    [verdict] = report["summary"]["verdicts"]
+    assert (verdict["baseline"], verdict["aliases"]) == ("stackstate/integration-role@5.1", [alias])
+    assert verdict["verdict"].startswith("no new access")
+    assert not [note for note in report["summary"].get("not_checked", []) if "baseline mapping" in note]
+
+
 def test_a_condition_with_another_value_is_named_as_other_not_weaker() -> None:
     other = compare(edited(lambda s: s[1]["Condition"]["StringLike"].update({"s3:prefix": ["exports/*"]})))
     [(rule, _, message), narrower] = messages(other)  # and the documented prefix is no longer allowed: IAM902

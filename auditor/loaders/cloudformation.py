@@ -819,7 +819,8 @@ class _TemplateReader:
             self.result.principals.append(
                 Principal(parts.kind, parts.name, "", self.template_source, parts.pointer,
                           inline_policies=tuple(parts.inline), attached_policy_arns=tuple(parts.managed),
-                          missing_policy_arns=tuple(parts.managed), trust_policy=parts.trust)
+                          missing_policy_arns=tuple(parts.managed), trust_policy=parts.trust,
+                          aliases=(logical_id,) if logical_id != parts.name else ())
             )
             if parts.managed:  # a template attaches managed policies by ARN; their documents are elsewhere
                 aws_managed = any(":iam::aws:policy/" in arn for arn in parts.managed)

@@ -552,7 +552,8 @@ class TerraformPrincipals:
                 group_policies=tuple(policy for group in groups
                                      for policy in (*self.parts[group].inline, *attached[group][1])),
                 group_policy_arns=tuple(dict.fromkeys(arn for group in groups for arn in attached[group][0])),
-                missing_policy_arns=tuple(missing), trust_policy=parts.trust))
+                missing_policy_arns=tuple(missing), trust_policy=parts.trust,
+                aliases=(address,) if address != parts.name else ()))
 
     def attached_policies(self, result: LoadResult, parts: _Parts, positions: dict[str, tuple[int, int]]
                           ) -> tuple[list[str], list[Policy], list[str]]:
