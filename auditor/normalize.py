@@ -210,10 +210,34 @@ class _Normalizer:
             if key not in STATEMENT_ELEMENTS:
                 hint = _case_hint(key, STATEMENT_ELEMENTS)
                 self.problem("unknown-element", f"unknown statement element {key!r}{hint}", join_pointer(pointer, key))
+        sid = self.sid(raw, index, pointer, sids)
+        effect = self.effect(raw, pointer)
+        actions, not_actions = self.actions(raw, pointer)
+        resources, not_resources = self.resources(raw, pointer, actions)
+        principals, not_principals = self.statement_principals(raw, pointer)
+        conditions: tuple[Condition, ...] = ()
+        if "Condition" in raw:
+            conditions = self.conditions(raw["Condition"], join_pointer(pointer, "Condition"))
+        return Statement(
+            index=index,
+            pointer=pointer,
+            sid=sid or None,
+            effect=effect,
+            actions=actions,
+            not_actions=not_actions,
+            resources=resources,
+            not_resources=not_resources,
+            principals=principals,
+            not_principals=not_principals,
+            conditions=conditions,
+        )
+
+    def sid(self, raw: dict[str, Any], index: int, pointer: str, sids: dict[str, list[int]]) -> str | None:
+        """The statement's Sid (None when it is not a string), recorded in ``sids`` to find duplicates."""
         sid = raw.get("Sid")
         if "Sid" in raw and not isinstance(sid, str):  # null too: IAM takes a Sid as a string only
             self.problem("wrong-type", f"Sid must be a string, found {type_name(sid)}", join_pointer(pointer, "Sid"))
-            sid = None
+            return None
         if sid:
             first = next((earlier for earlier in sids.get(sid, ()) if not self.exclusive(earlier, index)), None)
             if first is not None:
@@ -232,10 +256,14 @@ class _Normalizer:
                     "(letters and digits only)",
                     join_pointer(pointer, "Sid"),
                 )
+        return sid
+
+    def effect(self, raw: dict[str, Any], pointer: str) -> str:
+        """``Allow`` or ``Deny``; a missing or misspelt Effect is reported and taken as Allow (the worse case)."""
         effect = raw.get("Effect")
         if _is_template_effect(effect):
-            effect = "Allow"  # decided when the template is deployed: the worst case (template_values lists it)
-        elif effect not in ("Allow", "Deny"):
+            return "Allow"  # decided when the template is deployed: the worst case (template_values lists it)
+        if effect not in ("Allow", "Deny"):
             where = join_pointer(pointer, "Effect") if "Effect" in raw else pointer
             if effect is None:
                 message = 'statement has no Effect: add "Effect": "Allow" or "Deny"'
@@ -244,15 +272,22 @@ class _Normalizer:
             else:
                 message = f'Effect must be "Allow" or "Deny", found {_json_text(effect)}'
             self.problem("bad-effect", message, where)
-        actions = not_actions = resources = not_resources = None
+        return effect if isinstance(effect, str) else "Allow"
+
+    def actions(self, raw: dict[str, Any], pointer: str) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """(``Action``, ``NotAction``): the one the statement has, the other None."""
         if "Action" in raw and "NotAction" in raw:
             self.problem("action-element", "statement has both Action and NotAction; use one", pointer)
         elif "Action" not in raw and "NotAction" not in raw:
             self.problem("action-element", "statement has neither Action nor NotAction", pointer)
-        if "Action" in raw:
-            actions = self.string_list(raw["Action"], "Action", f"{pointer}/Action")
-        if "NotAction" in raw:
-            not_actions = self.string_list(raw["NotAction"], "NotAction", f"{pointer}/NotAction")
+        actions = self.string_list(raw["Action"], "Action", f"{pointer}/Action") if "Action" in raw else None
+        not_actions = (self.string_list(raw["NotAction"], "NotAction", f"{pointer}/NotAction")
+                       if "NotAction" in raw else None)
+        return actions, not_actions
+
+    def resources(self, raw: dict[str, Any], pointer: str, actions: tuple[str, ...] | None
+                  ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """(``Resource``, ``NotResource``), each None when absent; whether the policy's kind wants one."""
         has_resource = "Resource" in raw or "NotResource" in raw
         if "Resource" in raw and "NotResource" in raw:
             self.problem("resource-element", "statement has both Resource and NotResource; use one", pointer)
@@ -267,11 +302,14 @@ class _Normalizer:
                 self.container_unknown and self.kind is PolicyKind.RESOURCE and actions
                 and all(_is_ecr_action(a) for a in actions)):
             self.problem("resource-element", "statement has neither Resource nor NotResource", pointer)
-        if "Resource" in raw:
-            resources = self.string_list(raw["Resource"], "Resource", f"{pointer}/Resource")
-        if "NotResource" in raw:
-            not_resources = self.string_list(raw["NotResource"], "NotResource", f"{pointer}/NotResource")
-        principals = not_principals = None
+        resources = self.string_list(raw["Resource"], "Resource", f"{pointer}/Resource") if "Resource" in raw else None
+        not_resources = (self.string_list(raw["NotResource"], "NotResource", f"{pointer}/NotResource")
+                         if "NotResource" in raw else None)
+        return resources, not_resources
+
+    def statement_principals(self, raw: dict[str, Any], pointer: str
+                             ) -> tuple[tuple[PrincipalRef, ...] | None, tuple[PrincipalRef, ...] | None]:
+        """(``Principal``, ``NotPrincipal``), each None when absent; whether the policy's kind allows them."""
         has_principal = "Principal" in raw or "NotPrincipal" in raw
         if "Principal" in raw and "NotPrincipal" in raw:
             self.problem("principal-element", "statement has both Principal and NotPrincipal; use one", pointer)
@@ -293,28 +331,11 @@ class _Normalizer:
                 "use Principal with an aws:PrincipalArn condition",
                 join_pointer(pointer, "NotPrincipal"),
             )
-        if "Principal" in raw:
-            principals = self.principals(raw["Principal"], "Principal", join_pointer(pointer, "Principal"))
-        if "NotPrincipal" in raw:
-            not_principals = self.principals(
-                raw["NotPrincipal"], "NotPrincipal", join_pointer(pointer, "NotPrincipal")
-            )
-        conditions: tuple[Condition, ...] = ()
-        if "Condition" in raw:
-            conditions = self.conditions(raw["Condition"], join_pointer(pointer, "Condition"))
-        return Statement(
-            index=index,
-            pointer=pointer,
-            sid=sid or None,
-            effect=effect if isinstance(effect, str) else "Allow",
-            actions=actions,
-            not_actions=not_actions,
-            resources=resources,
-            not_resources=not_resources,
-            principals=principals,
-            not_principals=not_principals,
-            conditions=conditions,
-        )
+        principals = (self.principals(raw["Principal"], "Principal", join_pointer(pointer, "Principal"))
+                      if "Principal" in raw else None)
+        not_principals = (self.principals(raw["NotPrincipal"], "NotPrincipal", join_pointer(pointer, "NotPrincipal"))
+                          if "NotPrincipal" in raw else None)
+        return principals, not_principals
 
 
 def _never_exclusive(first: int, second: int) -> bool:
