@@ -459,3 +459,32 @@ def test_max_nesting_below_the_ceiling_says_how_far_it_may_be_raised() -> None:
     loaded = load_text("[" * 60 + "]" * 60, "deep.json", LoadOptions(max_nesting=50))
     assert [problem.message for _, problem in loaded.document_problems] == [
         "nesting deeper than 50 levels (the limit; --max-nesting raises it, up to 500)"]
+
+
+def test_a_plan_whose_inline_policy_is_not_a_list_is_read(tmp_path: Path) -> None:
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "aws_iam_role.r", "type": "aws_iam_role", "name": "r",
+         "values": {"name": "r", "assume_role_policy": "{}", "inline_policy": True}}]}}}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    result = run_cli("check", "--no-config", "--format", "json", "plan.json", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert {f["rule_id"] for f in json.loads(result.stdout)["findings"]} == {"IAM101", "IAM102"}
+
+
+def test_a_defect_of_one_reader_is_an_error_of_that_file_not_of_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong inside a reader, the file is named as not checked and the other files are checked."""
+    from auditor.loaders import LoadOptions, load_text
+    from auditor.loaders import terraform as terraform_loader
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("'bool' object is not iterable")
+
+    monkeypatch.setattr(terraform_loader, "load_terraform", broken)
+    plan = json.dumps({"format_version": "1.2", "planned_values": {"root_module": {"resources": []}}})
+    loaded = load_text(plan, "plan.json", LoadOptions())
+    assert [str(error) for error in loaded.errors] == [
+        "plan.json: not checked: reading it as a Terraform plan failed inside iam-audit (TypeError: 'bool' object is "
+        "not iterable); this is a defect of iam-audit, please report it with the file"]
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    load_text(policy, "admin.json", LoadOptions(), loaded)
+    assert [p.source.display_path for p in loaded.policies] == ["admin.json"]

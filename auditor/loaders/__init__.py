@@ -441,18 +441,29 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
                              pointer, {"key": key}, line=line, column=column))
         )
     limits = {"max_nesting": options.max_nesting, "max_statements": options.max_statements}
+    reader: Callable[[], LoadResult] | None = None
     if is_export(data):
-        loaded = load_export(data, source, **limits)
+        reader, what = (lambda: load_export(data, source, **limits)), "an account export"
     elif is_cloudformation(data):
-        loaded = load_cloudformation(data, source, max_statements=options.max_statements)
+        reader, what = (lambda: load_cloudformation(data, source, max_statements=options.max_statements)), \
+            "a CloudFormation template"
     elif is_terraform_plan(data):
-        loaded = load_terraform(data, source, **limits)
+        reader, what = (lambda: load_terraform(data, source, **limits)), "a Terraform plan"
     elif source.display_path != STDIN and source.display_path.lower().endswith(TERRAFORM_JSON_SUFFIX):
         from auditor.loaders.terraform_json import load_terraform_json
 
-        loaded = load_terraform_json(data, source, **limits)
+        reader, what = (lambda: load_terraform_json(data, source, **limits)), "Terraform JSON configuration"
     elif roles := described_roles(data):
-        loaded = load_described_roles(roles, source, **limits)
+        reader, what = (lambda: load_described_roles(roles, source, **limits)), "get-role output"
+    if reader is not None:
+        try:
+            loaded = reader()
+        except Exception as exc:  # a defect of one reader must not stop the checks of the other files
+            result.errors.append(InputError(
+                source.display_path, f"not checked: reading it as {what} failed inside iam-audit "
+                f"({type(exc).__name__}: {exc}); this is a defect of iam-audit, please report it with the file"))
+            result.files = 1
+            return result
     else:
         document, pointer = _unwrap(data)
         if _is_statement_list(document):

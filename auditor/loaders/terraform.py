@@ -177,7 +177,8 @@ def _documents_used_verbatim(planned: list[tuple[str, str, dict[str, Any], str, 
         prefix, expressions = arguments.configured.get(_INDEX.sub("", address), (_module_prefix(address), None))
         taken = [(attribute, values.get(attribute)) for attribute, _ in POLICY_ATTRIBUTES.get(rtype, ())]
         inline = values.get("inline_policy") if PRINCIPAL_RESOURCES.get(rtype) == "role" else None
-        taken += [("inline_policy.policy", item.get("policy")) for item in inline or () if isinstance(item, dict)]
+        taken += [("inline_policy.policy", item.get("policy"))
+                  for item in (inline if isinstance(inline, list) else ()) if isinstance(item, dict)]
         for attribute, value in taken:
             document = json_object(value) if isinstance(value, str) else None
             if document is None:
