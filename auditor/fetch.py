@@ -68,6 +68,23 @@ class FetchUsageError(Exception):
     """Bad options or environment (exit code 2): the message is one line for stderr."""
 
 
+LIVE_INSTALL = "pip install 'iam-audit[live]'"
+"""How to install boto3 with iam-audit: it is the ``live`` extra, not a dependency of ``check``."""
+
+
+def require_boto3(what: str = "fetch") -> None:
+    """:class:`FetchUsageError` when boto3 (or its botocore) cannot be imported, before anything is created: a
+    plain ``pip install iam-audit`` does not install them (``what``: the command or option that needs them)."""
+    try:
+        import boto3  # noqa: F401
+        import botocore.exceptions  # noqa: F401
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in ("boto3", "botocore"):
+            raise FetchUsageError(f"{what} needs boto3, which is not installed: {LIVE_INSTALL}") from None
+        raise FetchUsageError(f"{what} needs boto3, which cannot be imported ({_one_line(str(error))}): "
+                              f"reinstall it with {LIVE_INSTALL}") from None
+
+
 @dataclass(frozen=True)
 class FetchOptions:
     output: Path
@@ -852,6 +869,8 @@ class _Run:
 
 def fetch_accounts(options: FetchOptions, console: Console | None = None) -> FetchOutcome:
     """Export every account the options name; raises FetchUsageError for exit code 2 before any call."""
+    _validate(options)
+    require_boto3()
     from botocore.exceptions import BotoCoreError, ClientError
     from rich.progress import Progress
 
@@ -859,7 +878,6 @@ def fetch_accounts(options: FetchOptions, console: Console | None = None) -> Fet
         from rich.console import Console
 
         console = Console(stderr=True)
-    _validate(options)
     base = _make_session(options)
     regions = _resolve_regions(base, options)
     retrier = _Retrier(options.throttle_retries, options.retry_base_delay)

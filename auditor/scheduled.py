@@ -337,11 +337,22 @@ def evaluate_controls(
 # --- the run ----------------------------------------------------------------------------------------
 
 
-def _fetch(spec: FetchSpec, output_dir: Path) -> list[str]:
+def _require_fetch() -> None:
+    """:class:`ReportInputError` when ``--fetch`` cannot run here: no exporter, or no boto3 (``live`` extra)."""
     try:
         from auditor import fetch as fetch_module  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         raise ReportInputError("--fetch needs auditor.fetch, which this build of iam-audit does not have") from None
+    try:
+        fetch_module.require_boto3("--fetch")
+    except fetch_module.FetchUsageError as exc:
+        raise ReportInputError(str(exc)) from None
+
+
+def _fetch(spec: FetchSpec, output_dir: Path) -> list[str]:
+    _require_fetch()
+    from auditor import fetch as fetch_module  # type: ignore[attr-defined,unused-ignore]
+
     several = len(spec.role_arns) > 1
     target = output_dir / "exports" if several else output_dir / "exports" / "account.json"
     options = fetch_module.FetchOptions(output=target, profile=spec.profile, role_arns=spec.role_arns)
@@ -482,6 +493,8 @@ def execute_report(request: ReportRequest) -> int:
     for fmt in request.formats:
         if fmt not in OUTPUT_FORMATS:
             raise ReportInputError(f"--format: {fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+    if request.fetch is not None:
+        _require_fetch()  # before the history database or the output folder is created
     history_path = request.history or default_history_path()
     try:
         with History(history_path) as history:

@@ -374,3 +374,24 @@ def test_an_empty_var_value_is_a_usage_error_and_drift_help_shows_the_mapping_ta
                      "UpsolverOrgId=", "--no-config")
     assert result.returncode == 2 and "the value is empty" in result.stderr
     assert "[[baselines]] mapping" in " ".join(run_cli("drift", "--help", env={"COLUMNS": "200"}).stdout.split())
+
+
+def test_fetch_without_boto3_is_exit_2_with_how_to_install_it(tmp_path: Path) -> None:
+    """boto3 is the `live` extra: after a plain `pip install iam-audit`, `fetch` and `report --fetch` ended in a
+    ModuleNotFoundError traceback with exit 1 (report --fetch after creating the history database)."""
+    missing = tmp_path / "no-boto3"
+    for module in ("boto3", "botocore"):  # importing either fails, as when they are not installed
+        (missing / module).mkdir(parents=True)
+        (missing / module / "__init__.py").write_text(f'raise ModuleNotFoundError("No module named {module!r}", '
+                                                      f"name={module!r})\n")
+    hidden = {"PYTHONPATH": str(missing)}
+    fetch = run_cli("fetch", "--output", "account.json", cwd=tmp_path, env=hidden)
+    report = run_cli("report", "--fetch", "--output", "out", "--history", "h.db", "--no-config", cwd=tmp_path,
+                     env=hidden)
+    for result, what in ((fetch, "fetch"), (report, "--fetch")):
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == f"iam-audit: error: {what} needs boto3, which is not installed: " \
+                                "pip install 'iam-audit[live]'\n"
+    assert not {"account.json", "out", "h.db"} & {p.name for p in tmp_path.iterdir()}
+    bad_region = run_cli("fetch", "--output", "account.json", "--region", "bad_region", cwd=tmp_path, env=hidden)
+    assert bad_region.returncode == 2 and "--region 'bad_region' is not a region name" in bad_region.stderr
