@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from auditor.cli_check import NO_COLOR_HELP, plain_output
+from auditor.cli_check import CONFIG_HELP, NO_COLOR_HELP, NO_CONFIG_HELP, UsageProblem, load_config, plain_output
 
 if TYPE_CHECKING:
     from auditor.baselines import Baseline
@@ -52,11 +52,24 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def _load(ref: str) -> Baseline:
+ConfigOption = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP, show_default=False)]
+NoConfigOption = Annotated[bool, typer.Option("--no-config", help=NO_CONFIG_HELP)]
+
+
+def _baseline_paths(config_file: Path | None, no_config: bool) -> tuple[Path, ...]:
+    """The folders of baselines the configuration adds (``baseline-paths``), as check and drift read them: a
+    configuration error (a folder that does not exist, a broken baseline file in one) is a located usage error."""
+    try:
+        return load_config(config_file, no_config).baseline_paths
+    except UsageProblem as problem:
+        raise _fail(str(problem)) from None
+
+
+def _load(ref: str, extra_paths: tuple[Path, ...] = ()) -> Baseline:
     from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
 
     try:
-        return resolve_baseline(ref)
+        return resolve_baseline(ref, extra_paths)
     except (UnknownBaselineError, BaselineError) as exc:
         raise _fail(str(exc)) from None
 
@@ -77,12 +90,16 @@ def _summary(baseline: Baseline) -> dict[str, Any]:
 def list_baselines(
     format: Annotated[ListFormat, typer.Option("--format", "-f", help="table (or console) or json")] = ListFormat.table,
     no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
+    config_file: ConfigOption = None,
+    no_config: NoConfigOption = False,
 ) -> None:
-    """Every bundled baseline revision: id, revision, default, vendor, title, principal patterns."""
+    """Every baseline revision, bundled or in the configuration's baseline-paths: id, revision, default, vendor,
+    title, principal patterns."""
     from auditor.baselines import BaselineError, load_bundled_baselines
 
+    extra_paths = _baseline_paths(config_file, no_config)
     try:
-        baselines = list(load_bundled_baselines())
+        baselines = list(load_bundled_baselines(extra_paths))
     except BaselineError as exc:
         raise _fail(str(exc)) from None
     if format is ListFormat.json:
@@ -172,9 +189,11 @@ def show(
     ref: Annotated[str, typer.Argument(metavar="ID", help="vendor/name, vendor/name@revision or a file.")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
+    config_file: ConfigOption = None,
+    no_config: NoConfigOption = False,
 ) -> None:
     """One baseline: provenance, placeholders, managed policies, trust and permission policies."""
-    baseline = _load(ref)
+    baseline = _load(ref, _baseline_paths(config_file, no_config))
     if format is ShowFormat.json:
         sys.stdout.write(json.dumps(baseline_json(baseline), indent=2) + "\n")
     else:
@@ -187,11 +206,14 @@ def diff(
     after: Annotated[str, typer.Argument(metavar="ID@B", help="The newer revision.")],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="text (or console) or json")] = ShowFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP, callback=plain_output)] = False,
+    config_file: ConfigOption = None,
+    no_config: NoConfigOption = False,
 ) -> None:
     """What changes between two baselines (usually two revisions of one id)."""
     from auditor.baselines import diff_revisions
 
-    result = diff_revisions(_load(before), _load(after))
+    extra_paths = _baseline_paths(config_file, no_config)
+    result = diff_revisions(_load(before, extra_paths), _load(after, extra_paths))
     if format is ShowFormat.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:

@@ -125,3 +125,72 @@ def test_a_role_whose_name_a_template_builds_is_compared_with_its_baseline(tmp_p
     assert {("IAM901", "high", "StackStateEventBridgeRole-{{AWS::Region}}"),
             ("IAM903", "high", "StackStateEventBridgeRole-{{AWS::Region}}")} <= drift
     assert report["summary"].get("not_checked", []) == []
+
+
+OWN_BASELINE = """\
+id: acme/reader
+revision: "2024"
+default: true
+title: Reader
+vendor: acme
+principal:
+  kind: role
+  name_patterns: [AcmeReader]
+provenance:
+  document: acme.md
+managed_policies: []
+policies:
+  - name: read
+    kind: identity
+    document:
+      Version: '2012-10-17'
+      Statement:
+        - Effect: Allow
+          Action: s3:GetObject
+          Resource: arn:aws:s3:::acme/*
+"""
+READER_STACK = """\
+Resources:
+  Reader:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: AcmeReader
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: read
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement: [{Effect: Allow, Action: [s3:GetObject, s3:DeleteObject], Resource: "arn:aws:s3:::acme/*"}]
+"""
+
+
+def test_every_command_knows_the_baselines_of_baseline_paths(tmp_path: Path) -> None:
+    """An id defined in a folder of baseline-paths was applied automatically and by drift, but check --baseline ID
+    and baseline show/diff said "unknown baseline", and baseline list neither listed it nor read the folder."""
+    (tmp_path / "own" / "acme").mkdir(parents=True)
+    (tmp_path / "own" / "acme" / "reader.yaml").write_text(OWN_BASELINE)
+    (tmp_path / "stack.yaml").write_text(READER_STACK)
+    (tmp_path / ".iam-audit.toml").write_text('baseline-paths = ["own"]\n')
+    result = run_cli("check", "stack.yaml", "--baseline", "acme/reader", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["rule_id"], f["baseline"]) for f in findings if f["baseline"]] == [("IAM901", "acme/reader")]
+    unknown = run_cli("check", "stack.yaml", "--baseline", "acme/nosuch", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown baseline 'acme/nosuch' (known: acme/reader, " in unknown.stderr
+    listed = run_cli("baseline", "list", "--format", "json", cwd=tmp_path)
+    assert "acme/reader" in {b["id"] for b in json.loads(listed.stdout)}, listed.stderr
+    assert "acme/reader" not in {b["id"] for b in json.loads(run_cli("baseline", "list", "--format", "json",
+                                                                     "--no-config", cwd=tmp_path).stdout)}
+    shown = run_cli("baseline", "show", "acme/reader", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("acme/reader@2024: Reader"), shown.stderr
+    diffed = run_cli("baseline", "diff", "acme/reader", "acme/reader@2024", cwd=tmp_path)
+    assert diffed.returncode == 0 and "no differences" in diffed.stdout, diffed.stderr
+    (tmp_path / "elsewhere.toml").write_text('baseline-paths = ["own"]\n')
+    assert run_cli("baseline", "show", "acme/reader", "--config", "elsewhere.toml", cwd=tmp_path).returncode == 0
+    (tmp_path / "own" / "acme" / "broken.yaml").write_text("id: acme/broken\nrevision: [\n")
+    for args in (("check", "stack.yaml"), ("baseline", "list")):
+        broken = run_cli(*args, cwd=tmp_path)
+        assert broken.returncode == 2, (args, broken.stderr)
+        assert "broken.yaml:3:1: invalid YAML" in broken.stderr and len(broken.stderr.splitlines()) == 1, args
