@@ -57,13 +57,14 @@ def parse_severity(value: str, option: str) -> Severity | None:
 
 
 def load_config(config_file: Optional[Path], no_config: bool) -> Config:
-    from auditor.config import ConfigError, validate_baselines, validate_escalation_paths
+    from auditor.config import ConfigError, validate_baseline_paths, validate_baselines, validate_escalation_paths
     from auditor.config import load_config as read_config
 
     if config_file is not None and no_config:  # ruff refuses --config with --isolated too
         raise UsageProblem("--config and --no-config contradict each other: give one of them")
     try:
         config = read_config(config_file, discover=not no_config)
+        validate_baseline_paths(config)
         validate_baselines(config)
         validate_escalation_paths(config)
     except (ConfigError, ValueError) as exc:

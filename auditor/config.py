@@ -508,6 +508,24 @@ def validate_baselines(config: Config) -> None:
                                           f"{', '.join(names) or 'none'})")
 
 
+def validate_baseline_paths(config: Config) -> None:
+    """Every folder (or file) ``baseline-paths`` names must exist and hold valid baselines: a :class:`ConfigError` at
+    the key's line otherwise, naming the folder, or the file and what is wrong in it, as for ``escalation-paths``.
+    (A missing folder was taken for a baseline id: "unknown baseline '/abs/folder'".)"""
+    if not config.baseline_paths:
+        return
+    from auditor.baselines import BaselineError, load_bundled_baselines
+
+    origin = config.origin("baseline-paths")
+    for path in config.baseline_paths:
+        if not path.exists():
+            raise _at(origin, f"baseline-paths: {path}: no such folder of baselines")
+    try:
+        load_bundled_baselines(config.baseline_paths)
+    except BaselineError as exc:
+        raise _at(origin, f"baseline-paths: {exc}") from None
+
+
 def validate_escalation_paths(config: Config) -> None:
     """Every folder ``escalation-paths`` names must exist and hold valid path definitions (a :class:`ConfigError` at
     the key's line otherwise, naming the folder or file and what is wrong in it), as ``baseline-paths`` must."""

@@ -372,6 +372,25 @@ def test_escalation_paths_of_the_config_are_reported_and_checked(tmp_path: Path)
     assert "Traceback" not in missing.stderr + broken.stderr + incomplete.stderr
 
 
+def test_a_baseline_paths_folder_that_does_not_exist_is_located_in_the_config(tmp_path: Path) -> None:
+    """baseline-paths = ["nope"] said "unknown baseline '/abs/nope' (known: ...)", with no configuration line and as
+    if the folder were a baseline id (drift: "no such file or directory"); escalation-paths names its line."""
+    (tmp_path / "policy.json").write_text(json.dumps(BAD_ACTION))
+    write(tmp_path / ".iam-audit.toml", 'fail-on = "high"\nbaseline-paths = ["nope"]\n')
+    for args in (("check", "policy.json"), ("drift", "upsolver/server-role", "policy.json"), ("baseline", "list"),
+                 ("config",)):
+        missing = run_cli(*args, cwd=tmp_path)
+        assert missing.returncode == 2, args
+        assert missing.stderr == (f"iam-audit: error: .iam-audit.toml:2:1: baseline-paths: "
+                                  f"{tmp_path.resolve() / 'nope'}: no such folder of baselines\n"), args
+    write(tmp_path / "own" / "x" / "broken.yaml", "id: x/broken\nrevision: [\n")
+    write(tmp_path / ".iam-audit.toml", 'baseline-paths = ["own"]\n')
+    broken = run_cli("check", "policy.json", cwd=tmp_path)
+    assert broken.returncode == 2 and len(broken.stderr.splitlines()) == 1, broken.stderr
+    assert broken.stderr.startswith(f"iam-audit: error: .iam-audit.toml:1:1: baseline-paths: "
+                                    f"{tmp_path.resolve() / 'own' / 'x' / 'broken.yaml'}:3:1: invalid YAML")
+
+
 def test_escalation_path_files_are_found_in_any_case(tmp_path: Path) -> None:
     """An escalation-paths folder's CUSTOM.YAML or paths.YML was ignored without a word: only lower-case suffixes
     were read, while the loaders read .YAML policy files."""
