@@ -194,3 +194,13 @@ def test_every_command_knows_the_baselines_of_baseline_paths(tmp_path: Path) -> 
         broken = run_cli(*args, cwd=tmp_path)
         assert broken.returncode == 2, (args, broken.stderr)
         assert "broken.yaml:3:1: invalid YAML" in broken.stderr and len(broken.stderr.splitlines()) == 1, args
+
+
+def test_a_baseline_path_that_does_not_exist_is_no_such_file_in_check_as_in_drift(tmp_path: Path) -> None:
+    """check --baseline ./nofile.yaml said "unknown baseline './nofile.yaml' (known: ...)", as if it were an id."""
+    (tmp_path / "p.json").write_text(POLICY)
+    for ref in ("./nofile.yaml", "nofile.json", str(tmp_path / "gone" / "base.yaml")):
+        result = run_cli("check", "--no-config", "p.json", "--baseline", ref, cwd=tmp_path)
+        assert result.returncode == 2, ref
+        assert result.stderr == (f"iam-audit: error: --baseline: no such file: {ref} (a baseline is a file or a "
+                                 "bundled id: iam-audit baseline list)\n"), ref
