@@ -612,3 +612,72 @@ def test_a_policy_written_before_its_role_leaves_the_role_its_name_and_place() -
     (role,) = load(template).principals
     assert (role.name, role.pointer) == ("StackStateEventBridgeRole-us-east-1", "/Resources/EventBridgeRole/Properties")
     assert [p.label for p in role.inline_policies] == ["Policy:EbPolicy"]
+
+
+def test_an_effect_a_parameter_decides_is_checked_as_allow_and_listed_whatever_its_default() -> None:
+    template = """Parameters:
+  Eff: {Type: String}
+  Eff2: {Type: String, Default: Deny, AllowedValues: [Allow, Deny]}
+  Bucket: {Type: String, Default: data}
+  Region: {Type: String, Default: eu-west-1}
+Resources:
+  P:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: !Ref Eff, Action: iam:PassRole, Resource: '*'}
+  P2:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: !Ref Eff2, Action: iam:CreateAccessKey, Resource: '*'}
+          - {Effect: !Sub '${Eff2}', Action: s3:GetObject, Resource: !Sub 'arn:aws:s3:::${Bucket}/*',
+             Condition: {StringEquals: {aws:RequestedRegion: !Ref Region}}}
+          - {Effect: !If [Strict, Deny, !Ref Eff2], Action: iam:PassRole, Resource: '*'}
+"""
+    loaded = load(template)
+    statements = {(policy.label, statement.index): statement for policy in loaded.policies
+                  for statement in policy.statements}
+    assert {key: statement.effect for key, statement in statements.items()} == {
+        ("ManagedPolicy:P", 0): "Allow", ("ManagedPolicy:P2", 0): "Allow", ("ManagedPolicy:P2", 1): "Allow",
+        ("ManagedPolicy:P2", 2): "Allow"}
+    assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
+        f"ManagedPolicy:{label}: statement {index} Effect {{{{Ref:{parameter}}}}} (checked as Allow) is known only "
+        "when the stack is deployed"
+        for label, index, parameter in (("P", 0, "Eff"), ("P2", 0, "Eff2"), ("P2", 1, "Eff2"), ("P2", 2, "Eff2"))]
+    # elsewhere in the statement a default stands for the value deployed
+    readable = statements[("ManagedPolicy:P2", 1)]
+    assert readable.resources == ("arn:aws:s3:::data/*",)
+    assert [condition.values for condition in readable.conditions] == [("eu-west-1",)]
+    assert {(f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id in ("IAM003", "IAM012", "IAM020")
+            } == {("IAM003", 12), ("IAM003", 18), ("IAM012", 18), ("IAM020", 18), ("IAM003", 21)}
+
+
+def test_an_effect_a_parameter_decides_in_json_text_is_checked_as_allow_whatever_its_default() -> None:
+    template = """Parameters:
+  Eff: {Type: String, Default: Deny}
+  Bucket: {Type: String, Default: data}
+Resources:
+  Text:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !Sub |
+        {"Statement": [{"Effect": "${Eff}", "Action": "iam:CreateAccessKey", "Resource": "*"},
+                       {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${Bucket}/*"}]}
+  Mapped:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: !Sub
+        - '{"Statement": [{"Effect" : "${E}", "Action": "iam:CreateAccessKey", "Resource": "*"}]}'
+        - {E: !Ref Eff}
+"""
+    loaded = load(template)
+    assert [(policy.label, [(s.effect, s.resources) for s in policy.statements]) for policy in loaded.policies] == [
+        ("ManagedPolicy:Text", [("Allow", ("*",)), ("Allow", ("arn:aws:s3:::data/*",))]),
+        ("ManagedPolicy:Mapped", [("Allow", ("*",))])]
+    assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
+        f"ManagedPolicy:{label}: statement 0 Effect {{{{Ref:Eff}}}} (checked as Allow) is known only when the stack "
+        "is deployed" for label in ("Text", "Mapped")]
+    assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [8, 14]

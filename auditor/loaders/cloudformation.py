@@ -6,7 +6,8 @@ functions and state machines, written as YAML/JSON or as a JSON string.
 Intrinsic functions are resolved where the template says enough (pseudo parameters,
 parameter defaults, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``; an ``Fn::If`` gives the statements,
 actions and resources of both branches); anything else becomes a ``{{...}}`` placeholder that checks
-treat as an unknown value.
+treat as an unknown value. A parameter in a statement's ``Effect`` is such a placeholder whatever its default (the
+statement is checked as an Allow, the worst case, and listed).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from auditor.source import Source, join_pointer, parent_pointer
 
 _REMOVE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+_JSON_EFFECT = re.compile(r'"Effect"\s*:\s*"\Z')
+"""JSON text up to the value of an ``Effect``."""
 
 PSEUDO_PARAMETERS = {
     "AWS::Partition": "aws",
@@ -115,6 +118,9 @@ class _Resolver:
         self._written: dict[int, tuple[Any, dict[Any, str]]] = {}
         """Each list and object the resolver built, by id: itself (kept, so that the id stays its own) and the
         pointer in the template of each of its items."""
+        self._in_effect = 0
+        """Above 0 while a statement's ``Effect`` is resolved: a parameter there is decided when the stack is
+        deployed, whatever its default (see ``ref``)."""
 
     def ref(self, name: str) -> Any:
         if name in PSEUDO_PARAMETERS:
@@ -125,7 +131,10 @@ class _Resolver:
             return "{{" + name + "}}"
         parameter = self.parameters.get(name)
         placeholder = "{{Ref:" + name + "}}"
-        default = parameter.get("Default") if isinstance(parameter, dict) else None
+        # A default is taken as the value deployed (a name, a resource, a condition value), but not in an Effect:
+        # whether a statement grants is a switch the stack may be deployed with either way, so it is checked as
+        # the worst case, an Allow, and listed (as for a parameter without a default)
+        default = parameter.get("Default") if isinstance(parameter, dict) and not self._in_effect else None
         if self._is_list_parameter(name):
             # a list parameter: its default's items; with none, one value decided when the stack is deployed
             items = [item.strip() for item in str(default).split(",")] if isinstance(default, (str, int)) else []
@@ -200,7 +209,8 @@ class _Resolver:
             if name.startswith("Fn::") or name == "Condition":
                 return self.function(name, argument, depth, join_pointer(at, name))
         keys: list[tuple[str, list[tuple[Any, str]]]] = []  # per key, its value or each branch of an Fn::If
-        resolved_items = {key: self._resolve(item, depth + 1, join_pointer(at, key)) for key, item in value.items()}
+        resolved_items = {key: self._resolved_item(key, item, depth + 1, join_pointer(at, key))
+                          for key, item in value.items()}
         # the items of both branches together deny more than either, or (NotAction...) allow less
         narrowing = _NARROWING_ELEMENTS | (_LIST_ELEMENTS if resolved_items.get("Effect") == "Deny" else set())
         for key, resolved_item in resolved_items.items():
@@ -231,6 +241,16 @@ class _Resolver:
             if not variants:
                 return _REMOVE
         return _Either(tuple(variants), (at,) * len(variants))
+
+    def _resolved_item(self, key: Any, item: Any, depth: int, at: str) -> Any:
+        """The value ``item`` of an object's ``key`` resolved; a statement's ``Effect`` without parameter defaults."""
+        if key != "Effect":
+            return self._resolve(item, depth, at)
+        self._in_effect += 1
+        try:
+            return self._resolve(item, depth, at)
+        finally:
+            self._in_effect -= 1
 
     def _counted(self, statement: Any, at: str, branches: list[list[Any]]) -> bool:
         """Whether a statement of one branch of an ``Fn::If`` (written at ``at``) is counted: a Deny only when
@@ -306,7 +326,8 @@ class _Resolver:
                 return self.substitute(argument, {})
             if isinstance(argument, list) and argument and isinstance(argument[0], str):
                 variables = argument[1] if len(argument) > 1 and isinstance(argument[1], dict) else {}
-                return self.substitute(argument[0], {k: self.resolve(v, depth + 1) for k, v in variables.items()})
+                return self.substitute(argument[0], {k: self.resolve(v, depth + 1) for k, v in variables.items()},
+                                       variables, depth + 1)
         if name == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             separator, parts = argument
             parts = self.resolve(parts, depth + 1)
@@ -337,16 +358,31 @@ class _Resolver:
             return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
         return "{{" + name.removeprefix("Fn::") + "}}"
 
-    def substitute(self, text: str, variables: dict[str, Any]) -> str:
-        def replace(match: re.Match[str]) -> str:
+    def substitute(self, text: str, variables: dict[str, Any], written: dict[str, Any] | None = None,
+                   depth: int = 0) -> str:
+        """``text`` with its ``${...}`` replaced: by the value of ``variables`` (resolved; ``written``: as the
+        template writes them), else of the parameter or pseudo parameter. The value of an ``"Effect"`` in JSON text
+        (``PolicyDocument: !Sub '{..."Effect": "${Effect}"...}'``) is resolved as an ``Effect`` is."""
+        def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in variables:
+                if self._in_effect and written is not None and name in written:
+                    return _as_text(self.resolve(written[name], depth))
                 return _as_text(variables[name])
             if ":" in name and not name.startswith("AWS::"):
                 return match.group(0)  # an IAM policy variable such as ${aws:username}
             if "." in name:
                 return "{{GetAtt:" + name + "}}"
             return _as_text(self.ref(name))
+
+        def replace(match: re.Match[str]) -> str:
+            if self._in_effect or not _JSON_EFFECT.search(text, max(0, match.start() - 100), match.start()):
+                return value(match)
+            self._in_effect += 1
+            try:
+                return value(match)
+            finally:
+                self._in_effect -= 1
 
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
