@@ -412,8 +412,12 @@ def test_fetch_hook_calls_auditor_fetch(tmp_path: Path, monkeypatch: pytest.Monk
         account = types.SimpleNamespace(file=options.output, account_id=ACCOUNT)
         return types.SimpleNamespace(accounts=(account,))
 
+    def require_boto3(what: str = "fetch") -> None:
+        pass  # boto3 is there
+
     fake = types.ModuleType("auditor.fetch")
     fake.FetchOptions, fake.FetchUsageError, fake.fetch_accounts = FetchOptions, FetchUsageError, fetch_accounts  # type: ignore[attr-defined]
+    fake.require_boto3 = require_boto3  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "auditor.fetch", fake)
     import auditor
 
