@@ -12,6 +12,8 @@ from auditor.cli_check import (
     NO_COLOR_HELP,
     NO_CONFIG_HELP,
     UsageProblem,
+    baseline_refs,
+    check_var_names,
     load_config,
     plain_output,
     refuse_inputs_as_outputs,
@@ -35,6 +37,18 @@ def _severity(value: Optional[str], option: str) -> object:
         return Severity.parse(value)
     except ValueError as exc:
         raise _fail(f"{option}: {exc} or never") from None
+
+
+def _categories(values: Optional[list[str]]) -> tuple[str, ...]:
+    """``--category`` values (repeatable, comma-separated), each a category of the spec: checked here, before the
+    history database is opened, with check's message."""
+    from auditor.model import CATEGORIES
+
+    names = rule_names(values)
+    for name in names:
+        if name.lower() not in CATEGORIES:
+            raise UsageProblem(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")
+    return names
 
 
 def report_command(
@@ -75,6 +89,12 @@ def report_command(
     include: Annotated[Optional[list[str]], typer.Option("--include", help="Glob of files to read in folders.")]
     = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Glob of files to leave out.")] = None,
+    category: Annotated[Optional[list[str]], typer.Option("--category", help="Only findings of these categories.")]
+    = None,
+    baseline: Annotated[Optional[list[str]], typer.Option("--baseline", metavar="ID|PATH", help="Compare with "
+                        "these baselines only (ids) or also with your own (paths); repeatable.")] = None,
+    var: Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE",
+                                                     help="Bind a baseline placeholder; repeatable.")] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Export the live account(s) first (read-only, boto3) into "
                                         "OUTPUT/exports and audit that too.")] = False,
     profile: Annotated[Optional[str], typer.Option("--profile", help="AWS profile for --fetch.")] = None,
@@ -112,6 +132,16 @@ def report_command(
         refuse_inputs_as_outputs(inputs or (), [*(("--output", output / OUTPUT_FILES[name]) for name in formats),
                                                 ("--history", history)], "inputs")
         config = load_config(config_file, no_config)
+        categories = _categories(category)
+        # --baseline and --var as in check: checked before anything is recorded
+        from auditor.drift import DriftError, parse_vars
+
+        try:
+            variables = parse_vars(var or ())
+        except DriftError as exc:
+            raise UsageProblem(str(exc)) from None
+        refs = baseline_refs(baseline or (), config)
+        check_var_names(list(variables), refs, config)
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
     request = ReportRequest(
@@ -128,6 +158,9 @@ def report_command(
         ignore=rule_names(ignore),
         include=tuple(include or ()),
         exclude=tuple(exclude or ()),
+        categories=categories,
+        baselines=refs,
+        variables=variables,
         fetch=FetchSpec(profile=profile, role_arns=tuple(role_arn or ())) if fetch else None,
         title=title,
         use_cache=not no_cache,

@@ -224,12 +224,15 @@ class History:
         catalog_version: str = "",
         suppressed: Collection[str] = (),
         rules_run: Collection[str] | None = None,
+        baselines_compared: Collection[str] | None = None,
     ) -> RunComparison:
         """Store one run (``findings`` as ``(fingerprint, finding)``) and compare it with the previous one.
 
         ``suppressed``: fingerprints of findings still present but suppressed now (not stored): a finding of the
         previous run among them is not resolved, only hidden. ``rules_run``: the rules this run ran, where known: a
-        finding of the previous run by a rule not run now is not resolved, only no longer looked for."""
+        finding of the previous run by a rule not run now is not resolved, only no longer looked for.
+        ``baselines_compared``: the ids of the baselines this run compared with, where restricted (``--baseline``):
+        a drift finding of the previous run against another baseline is not resolved either."""
         crash_after = int(os.environ.get(CRASH_HOOK) or -1)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -275,7 +278,8 @@ class History:
         resolved: dict[str, StoredFinding] = {}
         for stored in before:
             if stored.fingerprint in previous_prints and stored.fingerprint not in current \
-                    and stored.fingerprint not in suppressed and (rules_run is None or stored.rule_id in rules_run):
+                    and stored.fingerprint not in suppressed and (rules_run is None or stored.rule_id in rules_run) \
+                    and (baselines_compared is None or not stored.baseline or stored.baseline in baselines_compared):
                 resolved.setdefault(stored.fingerprint, stored)
         return RunComparison(
             run=run,

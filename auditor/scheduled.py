@@ -21,7 +21,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +69,13 @@ class ReportRequest:
     ignore: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    """Only findings of these categories (``--category``), as in check."""
+    baselines: tuple[str, ...] = ()
+    """What drift compares with, as in check (``--baseline``: ids restrict, paths add); empty: the configuration's
+    (the bundled baselines and ``baseline-paths``)."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """``--var``: placeholder bindings over ``[vars]`` and the ``vars`` of the configuration's mappings."""
     fetch: FetchSpec | None = None
     title: str = "IAM compliance report"
     use_cache: bool = True
@@ -378,17 +385,26 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         inputs += _fetch(request.fetch, request.output_dir)
     if not inputs:
         raise ReportInputError("no INPUT given (a file or folder of exports or policies, or --fetch)")
-    given = {name: value for name in ("select", "ignore", "include", "exclude")
+    given = {name: value for name in ("select", "ignore", "include", "exclude", "categories", "baselines")
              if (value := getattr(request, name))}
     if request.config is not None:
+        from auditor.cli_check import mappings_over
+
+        if request.variables:  # as in check: --var over [vars], and over the vars of the baseline mappings
+            given["variables"] = {**request.config.vars, **request.variables}
+            given["baseline_mappings"] = mappings_over(request.config.baselines, request.variables)
         check = request_from_config(tuple(inputs), request.config, use_cache=request.use_cache, **given)
     else:
-        check = CheckRequest(paths=tuple(inputs), use_cache=request.use_cache, **given)
+        check = CheckRequest(paths=tuple(inputs), use_cache=request.use_cache, variables=dict(request.variables),
+                             **given)
     report, sources = build_report(check)
     if report.errors:
         raise ReportInputError("; ".join(str(error) for error in report.errors) + " (no run was recorded)")
-    selection = Selection(select=frozenset(check.select), ignore=frozenset(check.ignore))
+    # the rules build_report ran (--category selects rules, as in check): a finding of another one is not resolved
+    selection = Selection(select=frozenset(check.select) | frozenset(check.categories),
+                          ignore=frozenset(check.ignore))
     rules_run = frozenset(rule.id for rule in all_rules() if selection.enabled(rule))
+    compared = _baselines_compared(check) if request.baselines else None
     placements = _place_files(inputs, sources, request.account_id)
     fallback = next(iter(placements.values()), None) or _Placement(
         request.account_id or f"path:{Path(inputs[0]).resolve()}", request.account_id or inputs[0], inputs[0], ""
@@ -428,6 +444,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
             files=len(account_files.get(key, ())), policies=_policies_in(report, account_files.get(key, [])),
             not_checked=report.summary.not_checked, tool_version=report.tool_version,
             catalog_version=report.catalog_version, suppressed=suppressed.get(key, set()), rules_run=rules_run,
+            baselines_compared=compared,
         )
         tracked = tuple(
             TrackedFinding(print_, finding, "new" if print_ in comparison.new else "unchanged")
@@ -447,6 +464,19 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
         title=request.title, generated_at=started_at, history_path=history.path, accounts=tuple(accounts),
         check_report=report, rules_run=rules_run,
     )
+
+
+def _baselines_compared(check: Any) -> frozenset[str]:
+    """The ids of the baselines drift compared with when ``--baseline`` chose them: a drift finding of another
+    baseline in the previous run is not resolved, only no longer looked for (as a rule no longer run)."""
+    from auditor.baselines import resolve_baseline
+    from auditor.drift import select_baselines
+
+    ids = {baseline.id for baseline in select_baselines(check.baselines)}
+    for mapping in check.baseline_mappings:  # a mapping compares its principals with its baseline in any case
+        ref = str(mapping.baseline if hasattr(mapping, "baseline") else mapping[1])
+        ids.add(resolve_baseline(ref).id if Path(ref).is_file() else ref.partition("@")[0])
+    return frozenset(ids)
 
 
 def _has_resource_policies(report: Report, key: str) -> bool | None:

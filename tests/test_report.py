@@ -190,6 +190,35 @@ def test_a_finding_of_a_rule_no_longer_run_is_not_resolved(tmp_path: Path) -> No
     assert after["resolved"] == [] and after["counts"]["findings"] == before["counts"]["findings"] - ignored
 
 
+def test_var_baseline_and_category_apply_as_in_check(tmp_path: Path) -> None:
+    """report had no --var, --baseline nor --category ("No such option"), though the README says --var applies in
+    report and the spec lists them as common flags."""
+    export = str(FIXTURES / "drift" / "account-vendors.json")
+    chosen = ("--var", "UpsolverOrgId=other", "--baseline", "upsolver/server-role",
+              "--category", "drift-action-removed,drift-resource-widened")
+    checked = json.loads(run_cli("check", export, "--no-config", "--format", "json", *chosen).stdout)["findings"]
+    full = _account(_recorded(tmp_path, "full", export, "--no-config", "--format", "json"), ACCOUNT)
+    narrowed = _account(_recorded(tmp_path, "narrowed", export, "--no-config", "--format", "json", *chosen), ACCOUNT)
+
+    def shown(findings: Any) -> list[tuple[str, str, str]]:
+        return sorted((f["rule_id"], f["baseline"], f["message"]) for f in findings)
+
+    assert checked and shown(narrowed["findings"]) == shown(checked)
+    assert {(f["baseline"], f["category"]) for f in checked} == {
+        ("upsolver/server-role", "drift-action-removed"), ("upsolver/server-role", "drift-resource-widened")}
+    # the organisation id bound with --var is what makes these differ; without it the run found none of them
+    assert not [f for f in full["findings"] if f["baseline"] == "upsolver/server-role"
+                and f["category"] in ("drift-action-removed", "drift-resource-widened")]
+    assert narrowed["resolved"] == []  # the rules of other categories did not run: their findings are not resolved
+    for wrong, message in ((("--var", "NoSuchName=x"), "--var NoSuchName: no baseline compared has such a "),
+                           (("--category", "escalation"), "--category: unknown category 'escalation'; "),
+                           (("--baseline", "./gone.yaml"), "--baseline: no such file: ./gone.yaml ")):
+        result = _report(export, "-o", str(tmp_path / "wrong"), "--history", str(tmp_path / "wrong.db"),
+                         "--no-config", *wrong)
+        assert result.returncode == 2 and result.stderr.startswith(f"iam-audit: error: {message}"), result.stderr
+        assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "wrong.db").exists()
+
+
 def test_only_the_asked_formats_are_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h"), "--format", "json",
