@@ -68,11 +68,12 @@ def test_wildcards_variables_and_placeholders_are_never_malformed(resource: str)
     ("arn:aws:s4:::b/*", "not the service part"),
     ("arn:aws:sqs:useast1:123456789012:q", "Region"),
     ("arn:aws:sqs:us-east-1:12345:q", "12-digit"),
-    ("arn:aws:secretsmanager:*:*:db-password", "matches no resource type"),
+    ("arn:aws:secretsmanager:*:123456789012:db-password", "matches no resource type"),
     # the formats shown are those most like what was written
-    ("arn:aws:lambda:*:*:function/*", "(for instance arn:${Partition}:lambda:${Region}:${Account}:function:"),
-    ("arn:aws:cloudformation:*:*:stack", "(for instance arn:${Partition}:cloudformation:${Region}:${Account}:stack/"),
-    ("arn:aws:logs:*:*:/aws-glue/*", "(for instance arn:${Partition}:logs:${Region}:${Account}:log-group:"),
+    ("arn:aws:lambda:*:123456789012:function/*", "(for instance arn:${Partition}:lambda:${Region}:${Account}:func"),
+    ("arn:aws:cloudformation:*:123456789012:stack", "(for instance arn:${Partition}:cloudformation:${Region}:"
+                                                    "${Account}:stack/"),
+    ("arn:aws:logs:*:123456789012:/aws-glue/*", "(for instance arn:${Partition}:logs:${Region}:${Account}:log-group:"),
 ])
 def test_malformed_arn_messages(resource: str, fragment: str) -> None:
     found = [f for f in findings(allow(["s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue",
@@ -82,8 +83,28 @@ def test_malformed_arn_messages(resource: str, fragment: str) -> None:
     assert found[0].severity.value == "medium"
 
 
+@pytest.mark.parametrize("resource", [
+    "arn:aws:secretsmanager:*:*:sqlworkbench!*",  # the account's * takes in 111122223333:secret
+    "arn:aws:logs:*:*:/aws-glue/*",  # ... 111122223333:log-group, and the last * a log stream's :log-stream:x
+    "arn:aws:cloudwatch:*:*:iotfleethub*",
+])
+def test_a_star_that_ends_the_region_or_account_runs_past_the_colons(resource: str) -> None:
+    """IAM's rule for the Resource element: a ``*`` that is the last character of an ARN segment may match beyond
+    the colons; so these name secrets, log groups and streams, alarms (AWS's own managed policies use them)."""
+    actions = ["secretsmanager:GetSecretValue", "logs:GetLogEvents", "cloudwatch:DeleteAlarms"]
+    assert not ids(allow(actions, resource)) & {"IAM300", "IAM301"}
+
+
+@pytest.mark.parametrize("resource", [
+    "arn:aws:cloudformation:*:*:stack/app",  # a stack is stack/NAME/ID; no id of a stack set holds a slash
+    "arn:aws:secretsmanager:*:123456789012:db-password",  # an account written out takes in nothing
+])
+def test_a_spanning_star_still_needs_a_resource_type_to_land_on(resource: str) -> None:
+    assert "IAM300" in ids(allow(["cloudformation:DescribeStacks", "secretsmanager:GetSecretValue"], resource))
+
+
 def test_malformed_arn_beside_good_resources_in_an_allow_is_low_and_in_a_deny_medium() -> None:
-    resources = ["arn:aws:secretsmanager:*:*:secret:app-*", "arn:aws:secretsmanager:*:*:db-password"]
+    resources = ["arn:aws:secretsmanager:*:*:secret:app-*", "arn:aws:secretsmanager:*:123456789012:db-password"]
     allowed = [f for f in findings(allow("secretsmanager:GetSecretValue", resources)) if f.rule_id == "IAM300"]
     denied = [f for f in findings({"Effect": "Deny", "Action": "secretsmanager:GetSecretValue",
                                    "Resource": resources}) if f.rule_id == "IAM300"]

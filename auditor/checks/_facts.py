@@ -14,7 +14,7 @@ from auditor.engine import CheckContext
 from auditor.model import Statement
 from auditor.permissions import permission_model
 
-_OPAQUE = re.compile(r"\$\{[^{}]*\}|\{\{.*?\}\}|<[^<>\s]+>")
+OPAQUE_VALUE = re.compile(r"\$\{[^{}]*\}|\{\{.*?\}\}|<[^<>\s]+>")
 """IAM policy variables, CloudFormation placeholders of the loader and ``<placeholder>`` values of vendor docs."""
 
 
@@ -22,7 +22,7 @@ def opaque(text: str) -> str:
     """The text with every variable or placeholder replaced by ``*``: its value is unknown, never an error."""
     if "$" not in text and "{" not in text and "<" not in text:
         return text
-    return _OPAQUE.sub("*", text)
+    return OPAQUE_VALUE.sub("*", text)
 
 
 def has_wildcard(text: str) -> bool:

@@ -69,8 +69,12 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
     catalog = context.catalog
     for statement in allows_left(policy, context):
         found = statement.actions & wanted
+        where = "every resource"
         if found and not statement.any_resource:
-            found = frozenset(a for a in found if names_every_resource_of(a, statement.resources, context))
+            found = frozenset(a for a in found
+                              if names_every_resource_of(a, statement.resources, context, one_account=True))
+            if not all(names_every_resource_of(a, statement.resources, context) for a in found):
+                where = "every resource of the account or Region it names"
         if not found or scoping_conditions(statement.conditions) or full_admin(statement, context):
             continue
         st = statement.statement
@@ -78,7 +82,7 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
         reasons = _reasons()
         pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
         yield Hit(
-            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on every resource: "
+            f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''} on {where}: "
             f"{_what_they_do(found, reasons, context)}",
             pointer=pointer, statement=st, severity=_severity(found, category, context),
             details={"actions": names, "reasons": {catalog.display_name(a): reasons[a] for a in sorted(found)}},
@@ -113,7 +117,8 @@ def _what_they_do(found: frozenset[str], reasons: dict[str, str], context: Check
     what="Reports an `Allow` of an action that returns credentials or secrets (`rules/sensitive.yaml`: "
          "`iam:CreateAccessKey`, `iam:UpdateLoginProfile`, `ecr:GetAuthorizationToken`, "
          "`redshift:GetClusterCredentials`...) on every resource (`*`, or a pattern such as `arn:aws:iam::*:user/*` "
-         "that matches every ARN of a type the action takes) without a scoping condition. High for IAM "
+         "that matches every ARN of a type the action takes, in every account or in the one it names) without a "
+         "scoping condition. High for IAM "
          "user credentials (`iam:`, `sts:`); low when every action accepts only `*` (`ecr:GetAuthorizationToken`: "
          "the token reaches only repositories other permissions allow).",
     why="The holder can mint credentials for other users, databases or registries and act as them; the new "
@@ -133,7 +138,9 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
     "IAM021", "data-access", "data-access", Severity.MEDIUM, "Reading sensitive data on every resource",
     what="Reports an `Allow` of an action that reads stored data (`s3:GetObject`, `secretsmanager:GetSecretValue`, "
          "`ssm:GetParameter`, `kms:Decrypt`, `dynamodb:Scan`...) on every resource (`*`, or a pattern such as "
-         "`arn:aws:s3:::*/*` that matches every ARN of a type the action takes) without a scoping condition.",
+         "`arn:aws:s3:::*/*` that matches every ARN of a type the action takes, in every account and Region or in the "
+         "one it names: `arn:aws:secretsmanager:*:111122223333:secret:*` is every secret an identity policy of that "
+         "account reaches, as `aws:ResourceAccount` naming it is) without a scoping condition.",
     why="Every bucket, secret, parameter and table of the account is readable, including those created later "
         "for other purposes; one leaked credential exposes all of it.",
     example='{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}',
@@ -151,7 +158,13 @@ def credentials_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]
          example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*", '
                  '"Condition": {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}}]}', "IAM021",
                  note="every secret of the caller's own account, which is all an identity policy reaches anyway"),
-         example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021")],
+         example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::?*"}]}', "IAM021"),
+         example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
+                 '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:*"}]}', "IAM021",
+                 note="every secret of the account in the Region"),
+         example(_V + '{"Effect": "Allow", "Action": "ssm:GetParameters", '
+                 '"Resource": "arn:aws:ssm:{{AWS::Region}}:{{AWS::AccountId}}:parameter/*"}]}', "IAM021",
+                 note="a template's own account and Region: every parameter the stack's role reaches")],
     good=[example(_V + '{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", '
                   '"Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", '
@@ -168,7 +181,8 @@ def data_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     what="Reports an `Allow` of an action that rewrites resource policies or shares resources "
          "(`s3:PutBucketPolicy`, `kms:PutKeyPolicy`, `lambda:AddPermission`, `ec2:ModifySnapshotAttribute`...) "
          "on every resource (`*`, or a pattern such as `arn:aws:s3:::*` that matches every ARN of a type the action "
-         "takes) without a scoping condition. Low when every action accepts only `*`.",
+         "takes, in every account or in the one it names) without a scoping condition. Low when every action "
+         "accepts only `*`.",
     why="The holder can open any bucket, key, queue or snapshot to another account or to the public, which "
         "bypasses every identity policy of the account.",
     example='{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}',

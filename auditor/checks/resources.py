@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from auditor.catalog import ARN_VARIABLE, Catalog
-from auditor.checks._facts import has_wildcard, opaque, run_cache, statement_actions
+from auditor.checks._facts import OPAQUE_VALUE, has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
 from auditor.permissions import matches_any_name, pattern_covers
@@ -170,15 +170,17 @@ class ArnIndex:
         return bool(self.formats(arn_service))
 
     def matching(self, arn_service: str, region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
-        """The formats that an ARN pattern (lower-case, variables as ``*``) can match, segment by segment.
-
-        As in IAM, a wildcard does not span the colons between partition, service, Region,
-        account and resource; inside the resource part it may.
+        """The formats that an ARN pattern (lower-case, variables as ``*``) can match, segment by segment; else,
+        where the account ends in ``*``, those it matches with that ``*`` taking in a resource type
+        (``arn:aws:secretsmanager:*:*:app!*``, see ``_spanning_matches``). Inside the resource part a ``*`` spans
+        anything.
         """
         formats = list(self.formats(arn_service))
         for alias in ARN_SERVICE_ALIASES.get(arn_service, ()):
             formats += self.formats(alias)
         found = self._matching(formats, region, account, resource)
+        if not found and account.endswith("*"):
+            found = _spanning_matches(formats, region, account, resource)
         if found:
             return found
         # ``arn:${Partition}:${Vendor}:${Region}:*:${ResourceType}:${RecoveryPointId}`` (AWS Backup) names other
@@ -207,6 +209,19 @@ class ArnIndex:
             if _segment_fits(region, entry.region) and _segment_fits(account, entry.account):
                 found.append(entry)
         return tuple(found)
+
+
+def _spanning_matches(formats: list[ArnFormat], region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
+    """The formats an ARN pattern whose account ends in ``*`` matches with that ``*`` running on past the colon
+    over the resource type a format writes first (``secret:``, ``log-group:``, ``alarm:``): IAM lets a ``*`` that
+    ends a segment match beyond the colons, so ``arn:aws:secretsmanager:*:*:app!*`` names the secrets ``app!...``."""
+    found = []
+    for entry in formats:
+        resource_type, colon, rest = entry.resource.partition(":")
+        if (colon and "*" not in resource_type and _segment_fits(region, entry.region)
+                and globs_intersect(account, f"{entry.account}:{resource_type}") and globs_intersect(resource, rest)):
+            found.append(entry)
+    return tuple(found)
 
 
 def _segment_fits(value: str, pattern: str) -> bool:
@@ -368,7 +383,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
     what="Reports a `Resource` or `NotResource` entry that is not `*` and not a well-formed ARN: wrong number of "
          "parts, unknown partition, a service that has no ARNs, a Region or account that cannot be, or a resource "
          "part that fits none of the service's resource types in the catalogue. Wildcards, policy variables such "
-         "as `${aws:username}` and unresolved template values are accepted wherever they stand. An entry of an "
+         "as `${aws:username}` and unresolved template values are accepted wherever they stand, and a `*` that "
+         "ends the account may run on past the colon, as IAM lets it (`arn:aws:secretsmanager:*:*:app!*` names "
+         "secrets: the account's `*` takes in `111122223333:secret`). An entry of an "
          "Allow whose other resources are fine is reported at low; an ARN of a retired service at info.",
     why="IAM compares resource ARNs as strings: an ARN that names nothing that can exist matches no request. An "
         "Allow then grants nothing (the workload breaks), a Deny protects nothing.",
@@ -380,12 +397,17 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", '
                  '"Resource": "arn:aws:sqs:useast1:123456789012:jobs"}]}', "IAM300"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
-                 '"Resource": ""}]}', "IAM300")],
+                 '"Resource": ""}]}', "IAM300"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks"'
+                 ', "Resource": "arn:aws:cloudformation:*:*:stack/app"}]}', "IAM300")],
     good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
                   '"Resource": ["arn:aws:s3:::bucket-name/home/${aws:username}/*", '
                   '"arn:aws:s3:::{{Ref:DataBucket}}/*"]}]}'),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", '
-                  '"Resource": "arn:aws:sqs:*:123456789012:jobs-?"}]}')],
+                  '"Resource": "arn:aws:sqs:*:123456789012:jobs-?"}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+                  '["secretsmanager:GetSecretValue", "logs:GetLogEvents"], "Resource": '
+                  '["arn:aws:secretsmanager:*:*:sqlworkbench!*", "arn:aws:logs:*:*:/aws-glue/*"]}]}')],
 )
 def malformed_arn(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in policy.statements:
@@ -477,20 +499,24 @@ def _any_service(pair: tuple[str, str], context: CheckContext) -> bool:
     return "${" in arn_index(context.catalog).type_format(*pair).text.split(":")[2]
 
 
-def names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext) -> bool:
+def names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext,
+                            one_account: bool = False) -> bool:
     """Whether the ``Resource`` patterns match every ARN of each resource type the action requires (of one of
     the types it takes, when it requires none): every secret for ``secretsmanager:GetSecretValue``
     (``arn:aws:secretsmanager:*:*:secret:*``), every object of every bucket for ``s3:GetObject``
-    (``arn:aws:s3:::*/*``). Memoised per run."""
+    (``arn:aws:s3:::*/*``). With ``one_account``, every ARN of one account or Region is enough
+    (``arn:aws:secretsmanager:us-east-1:111122223333:secret:*``, ``{{AWS::AccountId}}`` for the account): all an
+    identity policy reaches of the type, as ``aws:ResourceAccount`` naming the account is. Memoised per run."""
     cache = run_cache(context, "every_resource_of")
-    key = (action, resources)
+    key = (action, resources, one_account)
     found = cache.get(key)
     if found is None:
-        found = cache[key] = _names_every_resource_of(action, resources, context)
+        found = cache[key] = _names_every_resource_of(action, resources, context, one_account)
     return found
 
 
-def _names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext) -> bool:
+def _names_every_resource_of(action: str, resources: tuple[str, ...], context: CheckContext, one_account: bool
+                             ) -> bool:
     pairs = _action_resource_types(action, context)
     info = context.catalog.action(action)
     if pairs is None or info is None:
@@ -499,7 +525,7 @@ def _names_every_resource_of(action: str, resources: tuple[str, ...], context: C
 
     def covered(type_key: str) -> bool:
         arn_format = index.type_format(info.service, type_key.lower())
-        return any(_pattern_covers_format(resource.lower(), arn_format) for resource in resources)
+        return any(_pattern_covers_format(resource.lower(), arn_format, one_account) for resource in resources)
 
     required = [name for name, is_required in info.resource_types if is_required]
     if required:
@@ -526,21 +552,37 @@ _NON_EMPTY_PART = re.compile(r"(^|/)\?\*(?=/|\Z)")
 """``?*`` as a whole part of a resource path: one character or more, as every bucket, key or name has."""
 
 
-def _pattern_covers_format(pattern: str, arn_format: ArnFormat) -> bool:
-    if "${" in pattern or "{{" in pattern:  # a policy variable or template value: one principal's, one stack's
-        return False
-    parts = pattern.split(":", 5)
+_UNKNOWN_VALUE = "\x00"
+"""What a policy variable or template value (``{{AWS::AccountId}}``, colons and all) becomes before an ARN is cut
+into its parts."""
+
+
+def _pattern_covers_format(pattern: str, arn_format: ArnFormat, one_account: bool = False) -> bool:
+    parts = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, pattern).split(":", 5)
     wanted = arn_format.text.lower().split(":", 5)
     if len(parts) < 6 and parts[-1].endswith("*"):
         parts += ["*"] * (6 - len(parts))  # arn:aws:secretsmanager:*: the last wildcard stands for the rest
     if len(parts) < 6 or parts[0] != "arn" or len(wanted) < 6 or "$" in wanted[2]:
         return False
     _, _, service, region, account, rest = parts
+    if _UNKNOWN_VALUE in rest:  # a policy variable or template value: one principal's, one stack's
+        return False
     # every resource name and path part is non-empty: arn:aws:s3:::?* names every bucket, ?*/?* every object
     rest = "*" if matches_any_name(rest) else _NON_EMPTY_PART.sub(r"\1*", rest)
     return ((service == wanted[2] or not service.strip("*"))
-            and pattern_covers(region, arn_format.region) and pattern_covers(account, arn_format.account)
+            and _segment_covers(region, arn_format.region, one_account)
+            and _segment_covers(account, arn_format.account, one_account)
             and pattern_covers(rest, arn_format.resource))
+
+
+def _segment_covers(written: str, wanted: str, one_account: bool) -> bool:
+    """Whether a Region or account part covers the format's; with ``one_account``, one Region or account (written
+    out, or a template value or policy variable such as ``{{AWS::AccountId}}``) does too."""
+    if _UNKNOWN_VALUE in written:
+        return one_account
+    if pattern_covers(written, wanted):
+        return True
+    return one_account and bool(written) and not has_wildcard(written)
 
 
 def _action_resource_types(action: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:

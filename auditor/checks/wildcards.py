@@ -8,6 +8,7 @@ catalogue, so letter case, ``?`` and ``NotAction`` complements are handled as IA
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from auditor.checks._risk import (
@@ -199,7 +200,9 @@ def _read_verb_pattern(pattern: str) -> bool:
     "IAM003", "wildcard-resource", "wildcard-resource", Severity.MEDIUM,
     'Write, permissions-management or tagging actions on "Resource": "*"',
     what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
-         "`NotResource`) without a condition that scopes the resources (a tag, a service key...). A condition does "
+         "`NotResource`, or on an ARN that names every resource of their service: `arn:aws:ec2:*:*:*`, in one "
+         "account or Region too) without a condition that scopes the resources (a tag, a service key...). A "
+         "condition does "
          "not scope when every request can meet it: a `*` on a key other than a tag, a negated operator other than "
          "on the resource's account or organisation (`StringNotEquals aws:ResourceTag/env prod`: every resource "
          "but those), `...IfExists` on a tag, nor does `aws:ResourceAccount` (or `aws:ResourceOrgID`) naming an "
@@ -222,7 +225,10 @@ def _read_verb_pattern(pattern: str) -> bool:
                  note="every instance but the production ones"),
          example(_V + '{"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": "*", '
                  '"Condition": {"ArnLike": {"iam:PolicyARN": "*"}}}]}', "IAM003", "IAM012",
-                 note="a * that every request meets")],
+                 note="a * that every request meets"),
+         example(_V + '{"Effect": "Allow", "Action": ["ec2:TerminateInstances", "s3:PutObject"], '
+                 '"Resource": "arn:aws:ec2:*:123456789012:*"}]}', "IAM003",
+                 note="every EC2 resource of the account, as * is for ec2:TerminateInstances")],
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", '
                   '"s3:ListAllMyBuckets"], "Resource": "*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*", '
@@ -230,36 +236,57 @@ def _read_verb_pattern(pattern: str) -> bool:
 )
 def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _allow_statements(policy, context):
-        if not statement.any_resource or scoping_conditions(statement.conditions):
+        if scoping_conditions(statement.conditions):
             continue
+        wide = ""
+        if statement.any_resource:
+            actions = statement.actions
+        else:  # arn:aws:ec2:*:*:* names every resource of EC2, as "*" does for its actions
+            wide = ", ".join(r for r in statement.resources if _names_whole_service(r))
+            services = {r.split(":")[2].lower() for r in statement.resources if _names_whole_service(r)}
+            actions = frozenset(a for a in statement.actions if a.partition(":")[0] in services)
+            if not actions:
+                continue
         if full_admin(statement, context):
             continue
-        verdict = _star_risky_actions(statement, context)
+        verdict = _star_risky_actions(actions, context)
         if verdict is None:
             continue
         message, tagging_only, details = verdict
+        if wide:
+            message = message.replace("on every resource", f"on every resource of {wide}", 1)
         st = statement.statement
         pointer = st.element_pointer("NotResource" if st.not_resources is not None else "Resource")
         yield Hit(message, pointer=pointer, statement=st, severity=Severity.LOW if tagging_only else None,
                   details=details)
 
 
-def _star_risky_actions(statement: CompiledStatement, context: CheckContext
+_WHOLE_SERVICE = re.compile(r"\Aarn:[^:]*:[a-z0-9-]+:(?:\*|[a-z0-9-]+|\{\{[^}]*\}\}|\$\{[^}]*\}):"
+                            r"(?:\*|\d{12}|aws|\{\{[^}]*\}\}|\$\{[^}]*\}):\*+\Z", re.IGNORECASE)
+"""``arn:aws:ec2:*:*:*``: a service's every resource, in every Region and account, or one (written out or a template
+value): every resource of the service an identity policy reaches."""
+
+
+def _names_whole_service(resource: str) -> bool:
+    return resource[-1:] == "*" and _WHOLE_SERVICE.match(resource) is not None
+
+
+def _star_risky_actions(actions: frozenset[str], context: CheckContext
                         ) -> tuple[str, bool, dict[str, object]] | None:
-    """(message, tagging only, details) for the scopable write and tagging actions of a statement, memoised."""
+    """(message, tagging only, details) for the scopable write and tagging ones of a statement's actions, memoised."""
     memo: dict[frozenset[str], tuple[str, bool, dict[str, object]] | None] = \
         context.options.setdefault("_iam003_memo", {})
-    if statement.actions in memo:
-        return memo[statement.actions]
+    if actions in memo:
+        return memo[actions]
     classes = action_classes(context.catalog)
-    risky = statement.actions & classes.risky_scopable
+    risky = actions & classes.risky_scopable
     verdict = None
     if risky:
         catalog = context.catalog
         message = (f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} "
                    f"on every resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})")
         verdict = (message, not (risky & classes.write), {"actions": display(risky, catalog, 50), "count": len(risky)})
-    memo[statement.actions] = verdict
+    memo[actions] = verdict
     return verdict
 
 
