@@ -35,10 +35,20 @@ SID_MARKER = SID_IGNORE_MARKER
 _SID_IGNORE = re.compile(SID_MARKER + r"((?:IAM\d{3})+)$", re.IGNORECASE)
 ACCEPTED_SCHEMA = "iam-audit-accepted/1"
 ACCEPTED_REASON = "accepted"
+ACCEPTED_PATHS = "relative to this file"
+"""The ``paths`` of an accepted-findings file written since paths were anchored at its folder. A file without it
+(written before) has paths relative to the working directory of the run that wrote it, and is read so."""
 
 
 class AcceptedFileError(ValueError):
     pass
+
+
+class AcceptedFindings(Counter[str]):
+    """Fingerprints of an accepted-findings file, with how many findings each stands for, and the folder the paths
+    in them are relative to (``anchor``; None: the working directory, for a file written before anchoring)."""
+
+    anchor: str | None = None
 
 
 def sid_ignored_rules(sid: str | None) -> frozenset[str]:
@@ -190,22 +200,46 @@ def expired_notice(suppression: Suppression) -> dict[str, Any]:
 # Accepted findings ------------------------------------------------------------------------------------
 
 
+def _anchor_of(accepted_file: Path) -> str:
+    """The folder the paths of an accepted-findings file are relative to: its own (real) folder."""
+    return os.path.realpath(os.path.dirname(os.path.abspath(accepted_file)))
+
+
+def _anchored(finding: Finding, anchor: str | None) -> Finding:
+    """The finding with its path relative to ``anchor`` (unchanged for None, standard input or no path), so that its
+    fingerprint is the same from whichever working directory the file was checked: paths are part of it."""
+    path = finding.location.path
+    if anchor is None or not path or path == "-":
+        return finding
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor)
+    except ValueError:  # another drive (Windows): no relative path
+        return finding
+    return replace(finding, location=replace(finding.location, path=relative.replace(os.sep, "/")))
+
+
 def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
-    """Record the active findings; returns how many were written."""
+    """Record the active findings; returns how many were written. Their paths, and so their fingerprints, are
+    relative to the file's folder (``"paths": "relative to this file"``): the file accepts them whichever folder
+    ``check`` runs from."""
     from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
     from auditor.output import write_text
 
+    anchor = _anchor_of(path)
+    anchored = (_anchored(f, anchor) for f in findings if f.suppressed is None)
     entries = sorted(
         ({"fingerprint": fingerprint(f), "rule_id": f.rule_id, "path": f.location.path, "message": f.message}
-         for f in findings if f.suppressed is None),
+         for f in anchored),
         key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]),
     )
-    document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "findings": entries}
+    document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "paths": ACCEPTED_PATHS,
+                "findings": entries}
     write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return len(entries)
 
 
-def read_accepted(path: Path) -> Counter[str]:
+def read_accepted(path: Path) -> AcceptedFindings:
     """Fingerprints in an accepted-findings file, with how many findings each stands for."""
     from auditor.fingerprint import FINGERPRINT_VERSION
 
@@ -228,18 +262,27 @@ def read_accepted(path: Path) -> Counter[str]:
         isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
     ):
         raise AcceptedFileError(f"{path}: findings must be a list of objects with a fingerprint")
-    return Counter(e["fingerprint"] for e in entries)
+    paths = document.get("paths")
+    if paths is not None and paths != ACCEPTED_PATHS:
+        raise AcceptedFileError(f"{path}: paths {paths!r} is not understood by this version (it reads "
+                                f"{ACCEPTED_PATHS!r}); record it again with --write-accepted")
+    accepted = AcceptedFindings(e["fingerprint"] for e in entries)
+    accepted.anchor = _anchor_of(path) if paths is not None else None
+    return accepted
 
 
 def apply_accepted(findings: Iterable[Finding], accepted: Counter[str]) -> list[Finding]:
-    """Active findings whose fingerprint was accepted become suppressed ("accepted"), as many as recorded."""
+    """Active findings whose fingerprint was accepted become suppressed ("accepted"), as many as recorded. The
+    fingerprints are taken with the paths relative to the file's folder when it was written so
+    (:class:`AcceptedFindings` ``anchor``), else as shown (relative to the working directory)."""
     from auditor.fingerprint import fingerprint
 
+    anchor = accepted.anchor if isinstance(accepted, AcceptedFindings) else None
     remaining = Counter(accepted)
     result = []
     for finding in findings:
         if finding.suppressed is None:
-            key = fingerprint(finding)
+            key = fingerprint(_anchored(finding, anchor))
             if remaining[key] > 0:
                 remaining[key] -= 1
                 finding = replace(finding, suppressed=ACCEPTED_REASON)

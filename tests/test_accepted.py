@@ -80,3 +80,26 @@ def test_accepted_file_errors_exit_2(tmp_path: Path) -> None:
         result = run_cli("check", "--no-config", "--accepted", name, "policies", cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.startswith(f"iam-audit: error: {name}: {words}"), result.stderr
+
+
+def test_accepted_findings_stay_accepted_from_any_working_folder(tmp_path: Path) -> None:
+    """The README says `accepted = ...` in the configuration frees the accepted findings from the working folder, but
+    the paths in the file (part of the fingerprints) were relative to the working directory: `cd infra && iam-audit
+    check .` reported every accepted finding again. They are now relative to the accepted file's folder."""
+    (tmp_path / "infra" / "iam").mkdir(parents=True)
+    write_policy(tmp_path / "infra" / "iam" / "a.json", statements(("Read", "s3:GetObjekt"), (None, "s3:PutObjekt")))
+    (tmp_path / ".iam-audit.toml").write_text('accepted = "acc.json"\n')
+    assert run_cli("check", ".", "--write-accepted", "acc.json", cwd=tmp_path).returncode == 0
+    written = json.loads((tmp_path / "acc.json").read_text())
+    assert written["paths"] == "relative to this file"
+    assert {e["path"] for e in written["findings"]} == {"infra/iam/a.json"}
+    for folder, args in ((".", (".",)), ("infra", (".",)), ("infra/iam", ("a.json",)), ("infra", ("../infra",)),
+                         ("infra", ("--no-config", "--accepted", "../acc.json", "iam"))):
+        result = run_cli("check", "--format", "json", *args, cwd=tmp_path / folder)
+        assert result.returncode == 0, (folder, args, result.stdout)
+        assert json.loads(result.stdout)["summary"]["suppressed"] == 2, (folder, args)
+    # a file written before, without "paths" (relative to the working directory), still works from that folder
+    legacy = {key: value for key, value in written.items() if key != "paths"}
+    (tmp_path / "acc.json").write_text(json.dumps(legacy))
+    assert run_cli("check", ".", cwd=tmp_path).returncode == 0
+    assert run_cli("check", ".", cwd=tmp_path / "infra").returncode == 1
