@@ -782,9 +782,9 @@ class _Report:
             documented = [c.to_json() for c in gap.missing_conditions if c.key in written]
             evidence = {"removed_conditions": removed,
                         **({"weaker_conditions": weakened, "documented_conditions": documented} if weakened else {})}
-            if kind == "trust":
+            if kind == "trust":  # the same principals under a looser condition: the trust admits no new ones
                 self.new["trust condition"] += 1
-                self.add("IAM905", f"the trust lets principals assume the role {change}", {**listed, **evidence},
+                self.add("IAM904", f"the trust lets principals assume the role {change}", {**listed, **evidence},
                          where=where)
                 return
             self.new["condition loosened"] += count
@@ -998,7 +998,8 @@ def _gap_mentions(gap: Gap, values: Sequence[str]) -> bool:
 def _verdict(report: _Report) -> tuple[str, bool]:
     labels = {"action added": "action(s) added", "resource widened": "action(s) on wider resources",
               "condition loosened": "action(s) with looser conditions", "deny missing": "action(s) no longer denied",
-              "trusted principal": "trusted principal(s) added", "trust condition": "trust condition(s) removed",
+              "trusted principal": "trusted principal(s) added",
+              "trust condition": "trust condition(s) removed or weakened",
               "trust action": "trust action(s) added", "managed policy": "managed policy attachment(s) added",
               "action removed": "action(s) removed", "action narrowed": "action(s) narrowed",
               "managed missing": "managed policy attachment(s) missing", "placeholder": "placeholder conflict(s)"}

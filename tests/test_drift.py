@@ -280,8 +280,19 @@ def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
     principals = result.findings[0].details["added_principals"]
     assert principals == ["AWS:arn:aws:iam::123456789012:root"]
     without = compare(edited(lambda s: s[0].pop("Condition"), documented), TRUST, PolicyKind.TRUST)
-    assert rules(without) == {"IAM905"}
+    # the same principal without its condition: a condition loosened (IAM904), not a principal added (IAM905)
+    assert [(f.rule_id, f.category, f.severity.value, f.message) for f in without.findings] == [
+        ("IAM904", "drift-condition-loosened", "high", "the trust lets principals assume the role without "
+         "StringEquals sts:ExternalId, which test/reader@1 requires")]
     assert without.findings[0].details["removed_conditions"][0]["key"] == "sts:ExternalId"
+    assert without.findings[0].statement is not None and without.findings[0].statement.index == 0
+    assert without.verdict.startswith("1 new: 1 trust condition(s) removed or weakened")
+    # both: a principal added and the condition dropped
+    both = compare(edited(lambda s: (s[0].pop("Condition"), s[0]["Principal"].update(
+        AWS=["arn:aws:iam::999988887777:root", "arn:aws:iam::123456789012:root"])), documented),
+        TRUST, PolicyKind.TRUST, VendorAccount="999988887777")
+    assert sorted((f.rule_id, f.category) for f in both.findings) == [
+        ("IAM904", "drift-condition-loosened"), ("IAM905", "drift-trust-widened")]
     everyone = compare(edited(lambda s: s[0].update(Principal="*"), documented), TRUST, PolicyKind.TRUST)
     assert any(f.severity.value == "critical" for f in everyone.findings)
     narrower = compare(edited(lambda s: s[0]["Principal"].update(AWS="arn:aws:iam::999988887777:role/vendor"),
@@ -333,7 +344,8 @@ def test_for_any_value_on_a_single_valued_key_is_the_plain_operator() -> None:
 
     assert not compare(qualified("ForAnyValue:StringEquals"), TRUST, PolicyKind.TRUST).findings
     # true when the request has no external id at all: weaker than the documented condition
-    assert "IAM905" in rules(compare(qualified("ForAllValues:StringEquals"), TRUST, PolicyKind.TRUST))
+    loosened = rules(compare(qualified("ForAllValues:StringEquals"), TRUST, PolicyKind.TRUST))
+    assert "IAM904" in loosened and "IAM905" not in loosened
 
 
 def test_values_the_vendor_leaves_to_the_customer_are_placeholders() -> None:
@@ -518,7 +530,7 @@ def test_given_vars_win_over_inference() -> None:
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
          "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
     result = compare(documented, TRUST, PolicyKind.TRUST, ExternalId="xyz")
-    assert rules(result) == {"IAM905", "IAM902"}
+    assert rules(result) == {"IAM904", "IAM902"}  # another external id: the documented condition loosened
     assert "ExternalId=xyz" in result.verdict and "ExternalId=xyz (inferred)" not in result.verdict
 
 
@@ -853,7 +865,7 @@ def test_string_equals_ignore_case_is_weaker_not_narrower() -> None:
                                            "Condition": {"StringEqualsIgnoreCase": {"sts:ExternalId": "Ab12"}}}),
                     TRUST)
     result = compare(target, TRUST, PolicyKind.TRUST, VendorAccount="999988887777", ExternalId="Ab12")
-    assert [(rule, severity) for rule, severity, _ in messages(result)] == [("IAM905", "high")]  # no IAM902
+    assert [(rule, severity) for rule, severity, _ in messages(result)] == [("IAM904", "high")]  # no IAM902
     assert "under a weaker sts:ExternalId condition (StringEqualsIgnoreCase" in messages(result)[0][2]
 
 

@@ -8,7 +8,7 @@
 | UpsolverManagementRole-Prod | reordered, split, lower-cased, `cloudwatch:DescribeAlarm*` | no new access |
 | UpsolverManagementRole-Tagless | tag condition removed | IAM904 |
 | StackStateAwsIntegrationRole-Prod | as documented (account, external id) | no new access |
-| StackStateAwsIntegrationRole-NoExternalId | ExternalId removed from the trust | IAM905 |
+| StackStateAwsIntegrationRole-NoExternalId | ExternalId removed from the trust | IAM904 |
 | StackStateAwsIntegrationRole-Partner | second account trusted | IAM905, IAM907 (${AccountId} two values) |
 | StackStateEventBridgeRole-us-east-1 | as documented | no new access |
 | StackStateEventBridgeRole-eu-west-1 | trust principal added | IAM905 |
@@ -33,7 +33,7 @@ PLANTED = {
     ("UpsolverServerRole-Admin", "IAM906"),
     ("UpsolverServerRole-NoAthena", "IAM906"),
     ("UpsolverManagementRole-Tagless", "IAM904"),
-    ("StackStateAwsIntegrationRole-NoExternalId", "IAM905"),
+    ("StackStateAwsIntegrationRole-NoExternalId", "IAM904"),
     ("StackStateAwsIntegrationRole-Partner", "IAM905"),
     ("StackStateAwsIntegrationRole-Partner", "IAM907"),
     ("StackStateEventBridgeRole-eu-west-1", "IAM905"),
@@ -92,8 +92,11 @@ def test_drift_findings_carry_baseline_evidence_and_locations(report: dict[str, 
     assert {"ec2:ResourceTag/Name"} in lacking.values() and len(loosened) == 2
     trust = drift[("StackStateAwsIntegrationRole-Partner", "IAM905")]
     assert trust["details"]["added_principals"] == ["AWS:arn:aws:iam::444455556666:root"]
-    external = drift[("StackStateAwsIntegrationRole-NoExternalId", "IAM905")]
+    external = drift[("StackStateAwsIntegrationRole-NoExternalId", "IAM904")]
     assert external["details"]["removed_conditions"][0]["key"] == "sts:ExternalId"
+    assert (external["category"], external["severity"]) == ("drift-condition-loosened", "high")
+    assert external["message"].startswith("the trust lets principals assume the role without StringEquals "
+                                          "sts:ExternalId")
     admin = drift[("UpsolverServerRole-Admin", "IAM906")]
     assert admin["severity"] == "critical"
     assert admin["details"]["added_managed_policies"] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
@@ -123,3 +126,17 @@ def test_baseline_option_restricts_the_comparison() -> None:
 def test_select_and_ignore_apply_to_drift_rules() -> None:
     _, data = run_json(str(EXPORT), "--select", "IAM906")
     assert {f["rule_id"] for f in data["findings"]} == {"IAM906"}
+
+
+def test_a_trust_condition_removed_is_a_condition_loosened_not_a_trust_widened() -> None:
+    """Spec, categories: drift-condition-loosened is a baseline condition (an sts:ExternalId) missing or weaker in
+    the target; drift-trust-widened is a trust admitting principals the baseline does not."""
+    _, loosened = run_json(str(EXPORT), "--category", "drift-condition-loosened")
+    assert {(f["subject"]["name"], f["rule_id"]) for f in loosened["findings"]} == {
+        ("UpsolverManagementRole-Tagless", "IAM904"), ("StackStateAwsIntegrationRole-NoExternalId", "IAM904")}
+    _, widened = run_json(str(EXPORT), "--category", "drift-trust-widened")
+    assert {(f["subject"]["name"], f["rule_id"]) for f in widened["findings"]} == {
+        ("StackStateAwsIntegrationRole-Partner", "IAM905"), ("StackStateEventBridgeRole-eu-west-1", "IAM905")}
+    verdicts = {v["principal"]: v["verdict"] for v in loosened["summary"]["verdicts"]}
+    assert verdicts["StackStateAwsIntegrationRole-NoExternalId"].startswith(
+        "1 new: 1 trust condition(s) removed or weakened [")

@@ -142,11 +142,13 @@ RULES.rule(
     Severity.HIGH,
     "Drops or weakens a condition of the documented baseline",
     what="The target allows requests without a condition the baseline puts on them (a tag condition, "
-    "`kms:ViaService`, an encryption context), or with a weaker one (more values, a wider pattern, IfExists "
-    "added). A target statement keeps a baseline condition when it carries the same operator and key with a "
-    "subset of the values (or a narrower pattern).",
+    "`kms:ViaService`, an encryption context, a trust policy's `sts:ExternalId`), or with a weaker one (more "
+    "values, a wider pattern, IfExists added). A target statement keeps a baseline condition when it carries the "
+    "same operator and key with a subset of the values (or a narrower pattern).",
     why="Conditions are often the only thing that keeps a vendor's broad action list to the vendor's own "
-    "resources; without `kms:ViaService` a KMS grant meant for S3 works from anywhere.",
+    "resources; without `kms:ViaService` a KMS grant meant for S3 works from anywhere. Without its "
+    "`sts:ExternalId`, a trust lets another customer of the vendor have the vendor assume the role (the confused "
+    "deputy problem).",
     example="The baseline lets every principal use the KMS key only through S3 (`kms:ViaService`); the key "
     "policy drops that condition.",
     fix="Restore the condition with the documented values.",
@@ -165,12 +167,12 @@ RULES.rule(
     Severity.HIGH,
     "Trust policy admits principals or requests the documented baseline does not",
     what="The role's trust policy (or a resource policy's Principal) admits principals the baseline does not, "
-    "drops a condition such as `sts:ExternalId`, or allows other actions (`sts:TagSession`). Critical when the "
-    "added principal is everyone.",
-    why="Who can assume a vendor role matters more than what it may do: an extra trusted account or a missing "
-    "external id opens the role to parties the vendor never named (the confused deputy problem).",
+    "or allows other actions (`sts:TagSession`). Critical when the added principal is everyone. A condition "
+    "such as `sts:ExternalId` dropped or weakened for the same principals is IAM904.",
+    why="Who can assume a vendor role matters more than what it may do: an extra trusted account opens the role "
+    "to parties the vendor never named.",
     example="The baseline trusts `events.amazonaws.com`; the role also trusts account 444455556666.",
-    fix="Remove the added principals and restore the documented conditions.",
+    fix="Remove the added principals and actions.",
     bad=[example(_trust('{"Service": "events.amazonaws.com", "AWS": "arn:aws:iam::444455556666:root"}'),
                  "IAM905", "IAM031", "IAM034", kind=PolicyKind.TRUST, baseline=_EVENTBRIDGE,
                  note="the documented trust itself lacks aws:SourceAccount (IAM034)")],
