@@ -72,6 +72,19 @@ def load_config(config_file: Optional[Path], no_config: bool) -> Config:
     return config
 
 
+def without_missing_accepted(config: Config, quiet: bool) -> Config:
+    """The configuration without its ``accepted`` file when that does not exist yet: a note on standard error says
+    so and how to record it (unless ``quiet``: ``--quiet``, or ``--write-accepted`` is recording it)."""
+    import sys
+
+    from auditor.config import accepted_not_written
+
+    config, note = accepted_not_written(config)
+    if note is not None and not quiet:
+        sys.stderr.write(f"iam-audit: note: {note}\n")
+    return config
+
+
 def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -> None:
     """``--var`` must name a placeholder of a baseline ``check`` compares with (chosen with ``--baseline``, in
     ``baseline-paths`` or mapped), as ``drift`` requires of its baseline."""
@@ -254,6 +267,7 @@ def check(
         overrides["force-exclude"] = True
     for key, override in overrides.items():
         config = config.override(key, override)
+    config = without_missing_accepted(config, quiet or write_accepted is not None)
     from auditor.drift import DriftError, parse_vars
 
     try:

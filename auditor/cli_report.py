@@ -18,6 +18,7 @@ from auditor.cli_check import (
     plain_output,
     refuse_inputs_as_outputs,
     rule_names,
+    without_missing_accepted,
 )
 
 EXIT_USAGE = 2
@@ -131,7 +132,7 @@ def report_command(
         # an INPUT that is OUTPUT/report.<format> or the --history database would be replaced, as in check
         refuse_inputs_as_outputs(inputs or (), [*(("--output", output / OUTPUT_FILES[name]) for name in formats),
                                                 ("--history", history)], "inputs")
-        config = load_config(config_file, no_config)
+        config = without_missing_accepted(load_config(config_file, no_config), quiet)
         categories = _categories(category)
         # --baseline and --var as in check: checked before anything is recorded
         from auditor.drift import DriftError, parse_vars

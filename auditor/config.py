@@ -508,6 +508,20 @@ def validate_baselines(config: Config) -> None:
                                           f"{', '.join(names) or 'none'})")
 
 
+def accepted_not_written(config: Config) -> tuple[Config, str | None]:
+    """``accepted`` of the configuration naming a file that does not exist yet (the README's example configuration,
+    pasted before any ``--write-accepted``): nothing is accepted yet, which hides no finding, so the run goes on
+    without it, with a note (``file:line:col: ...``) that says how to record the findings. An ``--accepted`` file of
+    the command line that does not exist stays an error (a mistyped name)."""
+    origin = config.origin("accepted")
+    if config.accepted is None or origin in (DEFAULT, COMMAND_LINE) or os.path.lexists(config.accepted):
+        return config, None
+    shown, folder = _display(config.accepted), _display(config.root)
+    note = (f"{origin}:1: accepted: {shown} does not exist yet, so no finding is accepted; record today's findings "
+            f"with `iam-audit check {folder} --write-accepted {shown}`")
+    return replace(config, accepted=None), note
+
+
 def validate_baseline_paths(config: Config) -> None:
     """Every folder (or file) ``baseline-paths`` names must exist and hold valid baselines: a :class:`ConfigError` at
     the key's line otherwise, naming the folder, or the file and what is wrong in it, as for ``escalation-paths``.

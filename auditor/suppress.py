@@ -246,7 +246,8 @@ def read_accepted(path: Path) -> AcceptedFindings:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AcceptedFileError(f"{path}: accepted-findings file not found") from None
+        raise AcceptedFileError(f"{path}: accepted-findings file not found (record one with --write-accepted "
+                                f"{path})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AcceptedFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except ValueError as exc:

@@ -103,3 +103,29 @@ def test_accepted_findings_stay_accepted_from_any_working_folder(tmp_path: Path)
     (tmp_path / "acc.json").write_text(json.dumps(legacy))
     assert run_cli("check", ".", cwd=tmp_path).returncode == 0
     assert run_cli("check", ".", cwd=tmp_path / "infra").returncode == 1
+
+
+def test_a_configured_accepted_file_not_written_yet_accepts_nothing_and_says_how_to_record_it(tmp_path: Path) -> None:
+    """The README's example configuration has accepted = "iam-audit-accepted.json"; pasted before any
+    --write-accepted, it stopped every check and report with "…: accepted-findings file not found" (exit 2), no
+    configuration line and no hint. Nothing accepted yet hides no finding: the run goes on, with a located note."""
+    (tmp_path / "policies").mkdir()
+    write_policy(tmp_path / "policies" / "app.json", statements(("Read", "s3:GetObjekt")))
+    (tmp_path / ".iam-audit.toml").write_text('fail-on = "high"\naccepted = "iam-audit-accepted.json"\n')
+    note = ("iam-audit: note: .iam-audit.toml:2:1: accepted: iam-audit-accepted.json does not exist yet, so no "
+            "finding is accepted; record today's findings with `iam-audit check . --write-accepted "
+            "iam-audit-accepted.json`\n")
+    checked = run_cli("check", "policies", "--format", "json", cwd=tmp_path)
+    assert checked.returncode == 1 and checked.stderr == note
+    assert [f["rule_id"] for f in json.loads(checked.stdout)["findings"]] == ["IAM201"]
+    report = run_cli("report", "policies", "-o", "out", "--history", "h.db", "-f", "json", "-q", cwd=tmp_path)
+    assert report.returncode == 1 and report.stderr == ""  # --quiet: no note
+    written = run_cli("check", "policies", "--write-accepted", "iam-audit-accepted.json", cwd=tmp_path)
+    assert written.returncode == 0 and "does not exist" not in written.stderr
+    again = run_cli("check", "policies", cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == ""
+    # named on the command line, a file that does not exist is still an error (a mistyped name), with the hint
+    mistyped = run_cli("check", "policies", "--accepted", "iam-audit-acepted.json", cwd=tmp_path)
+    assert mistyped.returncode == 2
+    assert mistyped.stderr == ("iam-audit: error: iam-audit-acepted.json: accepted-findings file not found (record one "
+                               "with --write-accepted iam-audit-acepted.json)\n")
