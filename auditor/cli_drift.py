@@ -27,9 +27,26 @@ from auditor.cli_check import (
 EXIT_USAGE = 2
 
 
+DOCUMENT_KINDS = {".md": "Markdown", ".markdown": "Markdown", ".html": "HTML", ".htm": "HTML", ".txt": "text"}
+"""Vendor documents by suffix: ``baseline extract`` reads the policies in them; drift compares policy files."""
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"iam-audit: error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
+
+
+def _document_kind(path: str) -> str | None:
+    """"Markdown", "HTML" or "text" for a vendor document's name, else None."""
+    return DOCUMENT_KINDS.get(Path(path).suffix.lower())
+
+
+def _not_a_policy(path: str, kind: str, role: str) -> str:
+    """What to say of a vendor document given where a policy file is expected (it does not parse as one: read as
+    JSON, its first heading was "JSON has no comments")."""
+    article = "an" if kind[0] in "AEHIOU" else "a"
+    return (f"{path}: {article} {kind} document is not a {role}; `iam-audit baseline extract {path}` finds the "
+            "policies in it (and `-o DIR` writes them as baseline files)")
 
 
 def drift_command(
@@ -88,6 +105,9 @@ def drift_command(
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
     except (UnknownBaselineError, BaselineError, DriftError) as exc:
+        kind = _document_kind(baseline) if isinstance(exc, BaselineError) else None
+        if kind is not None and Path(baseline).is_file():
+            raise _fail(_not_a_policy(baseline, kind, "baseline or a policy file")) from None
         raise _fail(str(exc)) from None
     from auditor.catalog import load_catalog
     from auditor.loaders import STDIN, LoadOptions, load_paths
@@ -101,6 +121,9 @@ def drift_command(
     if not loaded.policies and not loaded.principals and loaded.skipped:
         shown, reason = loaded.skipped[0]
         raise _fail(f"{shown}: {reason}: TARGET holds no policy to compare")
+    if not loaded.policies and not loaded.principals and loaded.document_problems \
+            and (kind_of_target := _document_kind(str(target))) is not None:
+        raise _fail(_not_a_policy(str(target), kind_of_target, "policy file or an account export"))
     if not loaded.policies and not loaded.principals and loaded.document_problems:
         # a TARGET that is not JSON/YAML or not a policy: its malformed findings, located, as check reports them
         from auditor.checks import all_rules

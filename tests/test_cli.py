@@ -395,3 +395,23 @@ def test_fetch_without_boto3_is_exit_2_with_how_to_install_it(tmp_path: Path) ->
     assert not {"account.json", "out", "h.db"} & {p.name for p in tmp_path.iterdir()}
     bad_region = run_cli("fetch", "--output", "account.json", "--region", "bad_region", cwd=tmp_path, env=hidden)
     assert bad_region.returncode == 2 and "--region 'bad_region' is not a region name" in bad_region.stderr
+
+
+def test_drift_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
+    """`drift vendor.md reader.json` (and a Markdown TARGET) said "vendor.md:1:1: JSON has no comments: remove the
+    comment line", advice for a JSON file, about the document's first heading."""
+    (tmp_path / "vendor.md").write_text("# Reader role\n\n```json\n" + CLEAN + "\n```\n")
+    (tmp_path / "page.html").write_text("<h1>Reader</h1><pre>" + CLEAN + "</pre>\n")
+    (tmp_path / "reader.json").write_text(CLEAN)
+    (tmp_path / "reader.txt").write_text(CLEAN)  # a policy in a .txt file is still compared
+    hint = "; `iam-audit baseline extract {0}` finds the policies in it (and `-o DIR` writes them as baseline files)\n"
+    for args, message in ((("vendor.md", "reader.json"), "vendor.md: a Markdown document is not a baseline or a "
+                                                         "policy file"),
+                          (("page.html", "reader.json"), "page.html: an HTML document is not a baseline or a policy "
+                                                         "file"),
+                          (("reader.json", "vendor.md"), "vendor.md: a Markdown document is not a policy file or an "
+                                                         "account export")):
+        result = run_cli("drift", *args, "--no-config", cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert result.stderr == "iam-audit: error: " + message + hint.format(message.partition(":")[0]), args
+    assert run_cli("drift", "reader.txt", "reader.txt", "--no-config", cwd=tmp_path).returncode == 0
