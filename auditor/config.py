@@ -281,12 +281,16 @@ class _Reader:
         return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
 
     def strings(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """A list of strings. A lone string is refused, as a wrong type: ``include = "*.json, *.yaml"`` would be one
+        glob that matches no file, ``exclude = "vendor/*, test/*"`` would leave every file in."""
         value = table[key]
         if isinstance(value, str):
-            return (value,)
+            import json
+
+            raise self.error(f"{key} must be a list of strings: write {key} = [{json.dumps(value)}]", key)
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
-        raise self.error(f"{key} must be a string or a list of strings", key)
+        raise self.error(f"{key} must be a list of strings", key)
 
     def integer(self, table: Mapping[str, Any], key: str) -> int:
         value = table[key]

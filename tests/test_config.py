@@ -49,7 +49,7 @@ def test_discovery_walks_up_and_prefers_the_dedicated_file(tmp_path: Path) -> No
 def test_every_key_is_read_with_its_origin(tmp_path: Path) -> None:
     config_file = write(tmp_path / ".iam-audit.toml", """
         select = ["malformed", "IAM201"]
-        ignore = "IAM203"
+        ignore = ["IAM203"]
         fail-on = "medium"
         include = ["*.json"]
         exclude = ["vendor/*"]
@@ -135,6 +135,12 @@ def test_baselines_as_a_simple_table(tmp_path: Path) -> None:
         ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvar = {}\n', 4, 1, "unknown key 'var'"),
         ('fail-on = "high"\ntrusted-accounts = ["11112222333"]\n', 2, 1, "'11112222333' is not an AWS account id"),
         ('trusted-accounts = [111122223333]\n', 1, 1, "write account ids as strings"),
+        # a lone string was taken as a one-item list: "*.json, *.yaml" as one glob that matches nothing
+        ('fail-on = "high"\nselect = "IAM012"\n', 2, 1, 'select must be a list of strings: write select = ["IAM012"]'),
+        ('include = "*.json, *.yaml"\n', 1, 1, 'include must be a list of strings: write include = ["*.json, *.yaml"]'),
+        ('exclude = ["a", 1]\n', 1, 1, "exclude must be a list of strings"),
+        ('baseline-paths = "own"\n', 1, 1, 'baseline-paths must be a list of strings: write baseline-paths = ["own"]'),
+        ('trusted-accounts = "111122223333"\n', 1, 1, "trusted-accounts must be a list of strings: write "),
         # [vars] took booleans, numbers and dates and bound their Python spelling ("True", "1.5")
         ('[vars]\nAccountId = "123456789012"\nExternalId = true\n', 3, 1,
          'vars: ExternalId must be a string: write it in quotes (ExternalId = "true")'),
