@@ -401,3 +401,19 @@ Resources:
     loaded = load_text(template, "stack.yaml", LoadOptions())
     found = [(f.rule_id, f.location.line) for f in run_rules(loaded, RULES, CheckContext(load_catalog()))]
     assert found == [("IAM030", 13)]
+
+
+@pytest.mark.parametrize(("resources", "reported"), [
+    (["arn:aws:s3:::prod-data"], ["s3:PutAccountPublicAccessBlock", "s3:DeleteObject"]),
+    (["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"], ["s3:PutAccountPublicAccessBlock"]),
+    (["arn:aws:s3:::*"], []),  # every bucket and object; for an account action, wildcards alone are taken as "*"
+    (["*"], []),
+    (["arn:aws:s3:::prod-data", "arn:aws:s3:::${aws:username}-notes/*"], ["s3:PutAccountPublicAccessBlock"]),
+])
+def test_a_deny_names_the_actions_none_of_its_resources_is_asked_for_on(resources: list[str],
+                                                                          reported: list[str]) -> None:
+    statement = {"Effect": "Deny", "Action": ["s3:DeleteBucket", "s3:PutAccountPublicAccessBlock", "s3:DeleteObject"],
+                 "Resource": resources}
+    assert [f.details["action"] for f in findings(statement) if f.rule_id == "IAM302"] == reported
+    allowed = [f for f in findings({**statement, "Effect": "Allow"}) if f.rule_id == "IAM302"]
+    assert not allowed  # an Allow that grants less than it names is not a hole

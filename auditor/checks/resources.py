@@ -672,3 +672,79 @@ def _mismatch_message(resource: str, formats: tuple[ArnFormat, ...], taken: froz
     needs = f"they take {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}"
     return (f"{resource!r} is a resource of type {' or '.join(named[:3])}, which no action of the statement "
             f"({shown}) applies to: {needs}")
+
+
+@RULES.rule(
+    "IAM302", "deny-misses-action", CATEGORY, Severity.LOW, "A Deny that cannot apply to an action it names",
+    what="Reports an action written out in a `Deny` statement that none of the statement's resources can be asked "
+         "for on, while the Deny applies to others of its actions: an action that accepts only `*` "
+         "(`s3:PutAccountPublicAccessBlock`) beside ARNs, or one whose resource types (an object for "
+         "`s3:PutObject`) no ARN of the statement names (a bucket). Only actions written without wildcards (`s3:*` "
+         "on a bucket means the bucket's actions); where no action of the statement applies, IAM301 reports the "
+         "resources instead. Low: another action of the statement may still guard the resource (a Deny of "
+         "`tag:TagResources` beside `glue:TagResource` on a session blocks tagging it through `glue:TagResource`).",
+    why="IAM matches each request against the resource it is asked for on. The Deny looks like a guardrail for "
+        "the action but never matches its requests, so whatever an Allow grants of it stays granted.",
+    example='{"Effect": "Deny", "Action": ["s3:DeleteBucket", "s3:PutAccountPublicAccessBlock"], '
+            '"Resource": "arn:aws:s3:::prod-data"}',
+    fix='Move the action to a Deny on the resources it takes (`"Resource": "*"` for an action that accepts only '
+        "`*`; the object ARN `arn:aws:s3:::bucket/*` for object actions).",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["s3:DeleteBucket", '
+                 '"s3:PutAccountPublicAccessBlock"], "Resource": "arn:aws:s3:::prod-data"}]}', "IAM302"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["s3:DeleteBucket", '
+                 '"s3:DeleteObject"], "Resource": "arn:aws:s3:::prod-data"}]}', "IAM302",
+                 note="objects are arn:aws:s3:::prod-data/KEY: the bucket's ARN names none")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["s3:DeleteBucket", '
+                  '"s3:DeleteObject"], "Resource": ["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"]}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", '
+                  '"Resource": "arn:aws:s3:::prod-data"}]}', note="a wildcard means the actions that apply"),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": '
+                  '"s3:PutAccountPublicAccessBlock", "Resource": "*"}]}')],
+)
+def deny_misses_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement in policy.statements:
+        if statement.effect != "Deny" or not statement.actions or not statement.resources:
+            continue
+        named = [resource_types_named(value, context) for value in statement.resources]
+        missed, applies = _actions_a_deny_misses(statement, named, context)
+        if not missed or not applies:
+            continue
+        for index, action in missed:
+            info = context.catalog.action(action.lower())
+            assert info is not None
+            if info.accepts_only_star:
+                why = "it accepts only \"*\""
+            else:
+                wanted = sorted({t for _, t in action_resource_types(action.lower(), context) or ()})
+                why = f"it takes {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}, which no resource of " \
+                      "the statement names"
+            yield Hit(f"the Deny does not apply to {action}: {why}, so what an Allow grants of it stays granted",
+                      pointer=statement.element_pointer("Action", index), statement=statement,
+                      details={"action": action, "resources": list(statement.resources)})
+
+
+def _actions_a_deny_misses(statement: Statement, named: list[frozenset[tuple[str, str]] | None],
+                           context: CheckContext) -> tuple[list[tuple[int, str]], bool]:
+    """(index, action) of each action written out that no resource of the statement can be asked for on, and
+    whether some action of the statement does apply; nothing when a resource's types cannot be told."""
+    every_wildcard = any(not value.rpartition(":")[2].strip("*?") or not value.startswith("arn:")
+                         for value in statement.resources or ())
+    missed: list[tuple[int, str]] = []
+    applies = False
+    for index, action in enumerate(statement.actions or ()):
+        info = context.catalog.action(action.lower()) if not has_wildcard(action) else None
+        if info is None:
+            applies = True  # a wildcard or an action the unknown-action rules report: taken as applying
+            continue
+        if info.accepts_only_star:
+            if every_wildcard:
+                applies = True
+            else:
+                missed.append((index, action))
+            continue
+        types = action_resource_types(action.lower(), context)
+        if types is None or any(pairs is None or pairs & types for pairs in named):
+            applies = True
+        else:
+            missed.append((index, action))
+    return missed, applies

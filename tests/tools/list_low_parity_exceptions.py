@@ -23,6 +23,9 @@ REASONS = {
     "IAM301": "a resource entry that no action of the statement can use, beside entries that work: it grants "
               "nothing; Access Analyzer does not relate actions to resource types (judged from the catalogue's "
               "action-to-resource-type lists, spot-checked)",
+    "IAM302": "an action of a Deny that none of the statement's resources can be asked for on (the Tagging API's "
+              "tag:TagResources, which accepts only *, beside Glue session ARNs): the Deny does not block it; Access "
+              "Analyzer does not relate actions to resource types (judged from the catalogue, spot-checked)",
     "IAM405": "ForAnyValue on a single-valued key (low): Access Analyzer warns only for ForAllValues",
     "IAM502": "an action already matched by a wildcard of the same statement; in policies over 50,000 characters "
               "Access Analyzer returned nothing at all (not analysed), elsewhere it reports REDUNDANT_ACTION only "
