@@ -43,6 +43,11 @@ def test_only_new_findings_fail_after_accepting(tmp_path: Path) -> None:
 
     code, written = run(tmp_path, "--write-accepted", "accepted.json")
     assert code == 0  # what was just recorded is accepted
+    said = run_cli("check", "--no-config", "--select", "unknown-action", "--write-accepted", "accepted.json",
+                   "policies", cwd=tmp_path)  # it said nothing of what it wrote
+    assert said.stderr == "iam-audit: 3 findings written to accepted.json\n", said.stderr
+    assert run_cli("check", "--no-config", "--select", "unknown-action", "-q", "--write-accepted", "accepted.json",
+                   "policies", cwd=tmp_path).stderr == ""
     accepted = json.loads((tmp_path / "accepted.json").read_text())
     assert accepted["schema"] == "iam-audit-accepted/1"
     assert {(e["rule_id"], e["path"]) for e in accepted["findings"]} == {("IAM201", "policies/app.json"),
