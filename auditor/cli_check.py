@@ -108,22 +108,16 @@ def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -
 def baseline_refs(chosen: Sequence[str], config: Config) -> tuple[str, ...]:
     """What ``check`` (and ``report``) compare with: the ``--baseline`` values, then the folders of
     ``baseline-paths``. Every value is checked first, as ``drift`` checks its BASELINE: a path that does not exist
-    is "no such file", an unknown id names the known ones (those of ``baseline-paths`` too). The engine finds ids
-    among the bundled baselines only, so an id that a folder of ``baseline-paths`` defines is passed as its file."""
-    from auditor.baselines import BaselineError, UnknownBaselineError, bundled_baselines_dir, resolve_baseline
+    is "no such file", an unknown id names the known ones (those of ``baseline-paths`` too)."""
+    from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
 
-    bundled = bundled_baselines_dir().resolve()
-    refs = []
     for ref in chosen:
         if not Path(ref).exists():
             try:
-                found = resolve_baseline(ref, config.baseline_paths)
+                resolve_baseline(ref, config.baseline_paths)
             except (UnknownBaselineError, BaselineError) as exc:
                 raise UsageProblem(f"--baseline: {exc}") from None
-            if found.path is not None and not Path(found.path).resolve().is_relative_to(bundled):
-                ref = str(found.path)
-        refs.append(ref)
-    return tuple(refs) + tuple(str(p) for p in config.baseline_paths)
+    return tuple(chosen) + tuple(str(p) for p in config.baseline_paths)
 
 
 def refuse_inputs_as_outputs(paths: Iterable[str], outputs: Iterable[tuple[str, Optional[Path]]],

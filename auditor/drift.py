@@ -119,27 +119,22 @@ def parse_vars(items: Iterable[str]) -> dict[str, str]:
 def select_baselines(refs: Sequence[str] = (), extra_paths: Sequence[str] = ()) -> list[Baseline]:
     """The baselines ``check`` compares with.
 
-    No ``refs``: the default revision of every bundled baseline. Ids (``vendor/name`` or
-    ``vendor/name@rev``) restrict to those; paths to baseline files or directories add
-    the baselines in them.
+    Directories among ``refs`` (``baseline-paths``) and ``extra_paths`` add their baselines to the bundled ones (a
+    baseline there with a bundled id and revision replaces it). No ids among ``refs``: the default revision of each.
+    Ids (``vendor/name`` or ``vendor/name@rev``, bundled or of those directories) restrict to those; files add
+    the baseline each holds (to the ids, or to every default one).
     """
     from pathlib import Path
 
     from auditor.baselines import BaselineError, UnknownBaselineError, load_bundled_baselines, resolve_baseline
 
     ids = [r for r in refs if not Path(r).exists()]
-    paths = [r for r in refs if Path(r).exists()] + list(extra_paths)
+    files = [r for r in refs if Path(r).is_file()]
+    folders = [r for r in refs if Path(r).is_dir()] + list(extra_paths)
     try:
-        bundled = load_bundled_baselines()
-        chosen = [bundled.get(ref) for ref in ids] if ids else [bundled.get(i) for i in bundled.ids()]
-        for raw in paths:
-            path = Path(raw)
-            if path.is_file():
-                chosen.append(resolve_baseline(str(path)))
-            else:
-                extra = load_bundled_baselines([path])
-                own = {b.ref for b in load_bundled_baselines()}
-                chosen.extend(b for b in extra if b.ref not in own and b.default)
+        known = load_bundled_baselines(folders)
+        chosen = [known.get(ref) for ref in ids] if ids else [known.get(i) for i in known.ids()]
+        chosen += [resolve_baseline(path) for path in files]
     except (UnknownBaselineError, BaselineError) as exc:
         raise DriftError(str(exc)) from None
     unique: dict[str, Baseline] = {}
@@ -298,12 +293,12 @@ def unmatched_baselines(refs: Sequence[str], mappings: Iterable[Any], verdicts: 
     from auditor.baselines import resolve_baseline
 
     compared = {verdict.baseline for verdict in verdicts}
+    folders = [ref for ref in refs if Path(ref).is_dir()]  # of extra baselines (baseline-paths), chosen by none
     notes = []
     for ref in refs:
-        if Path(ref).is_dir():  # a folder of extra baselines (baseline-paths), not one chosen baseline
+        if ref in folders:
             continue
-        # a file chooses its own baseline: the bundled ones compared beside it were not chosen with --baseline
-        for baseline in [resolve_baseline(ref)] if Path(ref).is_file() else select_baselines([ref]):
+        for baseline in [resolve_baseline(ref)] if Path(ref).is_file() else select_baselines([ref, *folders]):
             if baseline.ref in compared:
                 continue
             patterns = ", ".join(baseline.principal.name_patterns) or "none"

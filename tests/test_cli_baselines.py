@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", ' \
          '"Resource": "arn:aws:s3:::b/*"}]}'
@@ -194,6 +194,24 @@ def test_every_command_knows_the_baselines_of_baseline_paths(tmp_path: Path) -> 
         broken = run_cli(*args, cwd=tmp_path)
         assert broken.returncode == 2, (args, broken.stderr)
         assert "broken.yaml:3:1: invalid YAML" in broken.stderr and len(broken.stderr.splitlines()) == 1, args
+
+
+def test_check_baseline_with_an_id_of_baseline_paths_compares_with_that_baseline_only(tmp_path: Path) -> None:
+    """The id was passed to the engine as its file, and a file compares beside every bundled baseline: the account's
+    vendor roles were still compared with the StackState and Upsolver baselines."""
+    (tmp_path / "own" / "acme").mkdir(parents=True)
+    (tmp_path / "own" / "acme" / "reader.yaml").write_text(OWN_BASELINE)
+    (tmp_path / ".iam-audit.toml").write_text('baseline-paths = ["own"]\n')
+    export = str(REPO / "fixtures" / "drift" / "account-vendors.json")
+    report = json.loads(run_cli("check", export, "--baseline", "acme/reader", "--format", "json",
+                                cwd=tmp_path).stdout)
+    assert not report["summary"].get("verdicts")
+    assert [f for f in report["findings"] if f["baseline"]] == []
+    assert report["summary"]["not_checked"] == [
+        "baseline acme/reader@2024: no user, group or role of the input matches it (name patterns: AcmeReader); map "
+        "principals to it with [[baselines]] in the configuration"]
+    everything = json.loads(run_cli("check", export, "--format", "json", cwd=tmp_path).stdout)
+    assert {v["baseline"].split("/")[0] for v in everything["summary"]["verdicts"]} == {"stackstate", "upsolver"}
 
 
 def test_a_baseline_path_that_does_not_exist_is_no_such_file_in_check_as_in_drift(tmp_path: Path) -> None:
