@@ -27,10 +27,6 @@ from auditor.cli_check import (
 EXIT_USAGE = 2
 
 
-DOCUMENT_KINDS = {".md": "Markdown", ".markdown": "Markdown", ".html": "HTML", ".htm": "HTML", ".txt": "text"}
-"""Vendor documents by suffix: ``baseline extract`` reads the policies in them; drift compares policy files."""
-
-
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"iam-audit: error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
@@ -38,6 +34,8 @@ def _fail(message: str) -> typer.Exit:
 
 def _document_kind(path: str) -> str | None:
     """"Markdown", "HTML" or "text" for a vendor document's name, else None."""
+    from auditor.loaders import DOCUMENT_KINDS
+
     return DOCUMENT_KINDS.get(Path(path).suffix.lower())
 
 
@@ -119,11 +117,10 @@ def drift_command(
     if loaded.errors:
         raise _fail(str(loaded.errors[0]))
     if not loaded.policies and not loaded.principals and loaded.skipped:
+        if (kind_of_target := _document_kind(str(target))) is not None:  # a page whose text does not parse
+            raise _fail(_not_a_policy(str(target), kind_of_target, "policy file or an account export"))
         shown, reason = loaded.skipped[0]
         raise _fail(f"{shown}: {reason}: TARGET holds no policy to compare")
-    if not loaded.policies and not loaded.principals and loaded.document_problems \
-            and (kind_of_target := _document_kind(str(target))) is not None:
-        raise _fail(_not_a_policy(str(target), kind_of_target, "policy file or an account export"))
     if not loaded.policies and not loaded.principals and loaded.document_problems:
         # a TARGET that is not JSON/YAML or not a policy: its malformed findings, located, as check reports them
         from auditor.checks import all_rules

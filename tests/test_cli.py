@@ -415,3 +415,14 @@ def test_drift_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
         assert result.returncode == 2, args
         assert result.stderr == "iam-audit: error: " + message + hint.format(message.partition(":")[0]), args
     assert run_cli("drift", "reader.txt", "reader.txt", "--no-config", cwd=tmp_path).returncode == 0
+
+
+def test_check_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
+    """`check vendor.md` gave a high IAM100 "JSON has no comments: remove the comment line" at the first heading."""
+    (tmp_path / "vendor.md").write_text("# Reader role\n\n```json\n" + CLEAN + "\n```\n")
+    (tmp_path / "reader.txt").write_text(CLEAN)  # a policy in a .txt file is still checked
+    result = run_cli("check", "--no-config", "--format", "json", "vendor.md", "reader.txt", cwd=tmp_path)
+    report = json.loads(result.stdout)
+    assert (result.returncode, report["findings"], report["summary"]["skipped"]) == (0, [], [
+        {"path": "vendor.md", "reason": "a Markdown document, not a policy: `iam-audit baseline extract vendor.md` "
+                                        "finds the policies in it"}])

@@ -377,9 +377,19 @@ def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | 
     if len(documents) > 1:
         return _route_documents(documents, text, shown, options, result)
     if isinstance(documents[0], ParseError):
+        kind = DOCUMENT_KINDS.get(Path(shown).suffix.lower()) if shown != STDIN else None
+        if kind is not None:  # a vendor's page named on the command line: the policies are in its text
+            result.skipped.append((shown, f"a {kind} document, not a policy: `iam-audit baseline extract {shown}` "
+                                          "finds the policies in it"))
+            return result
         result.document_problems.append(_syntax_error(documents[0], text, shown))
         return result
     return route(documents[0], options, result)
+
+
+DOCUMENT_KINDS = {".md": "Markdown", ".markdown": "Markdown", ".html": "HTML", ".htm": "HTML", ".txt": "text",
+                   ".rst": "reStructuredText"}
+"""Suffixes of documents that hold policies in their text (what ``baseline extract`` reads), by kind."""
 
 
 def _syntax_error(error: ParseError, text: str, shown: str, note: str = "") -> tuple[Source, Problem]:
