@@ -23,10 +23,14 @@ class Selection:
     ignore: frozenset[str] = frozenset()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     """Overrides by rule id, slug or category."""
+    categories: frozenset[str] = frozenset()
+    """``--category``: only rules of these categories, among those ``select`` chooses; empty means any."""
 
     def enabled(self, rule: Rule) -> bool:
         keys = {rule.id.lower(), rule.slug, rule.info.category}
         if self.select and not keys & {s.lower() for s in self.select}:
+            return False
+        if self.categories and rule.info.category not in {c.lower() for c in self.categories}:
             return False
         return not keys & {s.lower() for s in self.ignore}
 

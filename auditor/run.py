@@ -187,8 +187,8 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     for suppression in request.suppressions:
         if suppression.rule.lower() not in known:
             raise ValueError(f"{suppression.origin}: suppress: unknown rule, slug or category {suppression.rule!r}")
-    select = frozenset(request.select) | frozenset(request.categories)
-    selection = Selection(select=select, ignore=frozenset(request.ignore), severity=dict(request.severity))
+    selection = Selection(select=frozenset(request.select), ignore=frozenset(request.ignore),
+                          severity=dict(request.severity), categories=frozenset(request.categories))
     drift = DriftSettings(request.baselines, dict(request.variables), tuple(request.baseline_mappings))
     if drift.baselines or drift.mappings:
         from auditor.drift import check_baseline_refs

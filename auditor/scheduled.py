@@ -401,8 +401,8 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
     if report.errors:
         raise ReportInputError("; ".join(str(error) for error in report.errors) + " (no run was recorded)")
     # the rules build_report ran (--category selects rules, as in check): a finding of another one is not resolved
-    selection = Selection(select=frozenset(check.select) | frozenset(check.categories),
-                          ignore=frozenset(check.ignore))
+    selection = Selection(select=frozenset(check.select), ignore=frozenset(check.ignore),
+                          categories=frozenset(check.categories))
     rules_run = frozenset(rule.id for rule in all_rules() if selection.enabled(rule))
     compared = _baselines_compared(check) if request.baselines else None
     placements = _place_files(inputs, sources, request.account_id)

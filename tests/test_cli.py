@@ -350,6 +350,9 @@ def test_category_takes_a_comma_separated_list_and_names_a_wrong_one_as_a_catego
     demo = str(FIXTURES / "demo")
     _, both = run_json("--category", "privilege-escalation,public-access", demo)
     assert {f["category"] for f in both["findings"]} == {"privilege-escalation", "public-access"}
+    # with --select too, only the selected rules of those categories (the two were added together)
+    _, narrowed = run_json("--category", "privilege-escalation,public-access", "--select", "IAM012,IAM003", demo)
+    assert {f["rule_id"] for f in narrowed["findings"]} == {"IAM012"}
     wrong = run_cli("check", "--category", "privilege-escalation,escalation", demo)
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("iam-audit: error: --category: unknown category 'escalation'; the categories are ")
