@@ -105,6 +105,21 @@ def check_var_names(names: Sequence[str], refs: Sequence[str], config: Config) -
                                f"{', '.join(sorted(known)) or 'none'})")
 
 
+def baselines_and_vars(chosen: Sequence[str], var: Sequence[str], config: Config
+                       ) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``--baseline`` and ``--var`` of ``check`` and ``report``, checked before anything is read or recorded: what
+    the run compares with (see ``baseline_refs``) and the values bound on the command line."""
+    from auditor.drift import DriftError, parse_vars
+
+    try:
+        variables = parse_vars(var)
+    except DriftError as exc:
+        raise UsageProblem(str(exc)) from None
+    refs = baseline_refs(chosen, config)
+    check_var_names(list(variables), refs, config)
+    return refs, variables
+
+
 def baseline_refs(chosen: Sequence[str], config: Config) -> tuple[str, ...]:
     """What ``check`` (and ``report``) compare with: the ``--baseline`` values, then the folders of
     ``baseline-paths``. Every value is checked first, as ``drift`` checks its BASELINE: a path that does not exist
@@ -262,14 +277,7 @@ def check(
     for key, override in overrides.items():
         config = config.override(key, override)
     config = without_missing_accepted(config, quiet or write_accepted is not None)
-    from auditor.drift import DriftError, parse_vars
-
-    try:
-        variables = parse_vars(var or ())
-    except DriftError as exc:
-        raise UsageProblem(str(exc)) from None
-    refs = baseline_refs(baseline or (), config)
-    check_var_names(list(variables), refs, config)
+    refs, variables = baselines_and_vars(baseline or (), var or (), config)
     extra_outputs = {"json": output_json, "sarif": output_sarif, "junit": output_junit, "github": output_github,
                      "markdown": output_markdown, "html": output_html}
     refuse_inputs_as_outputs(paths, [("--output", output), ("--write-accepted", write_accepted),

@@ -12,8 +12,7 @@ from auditor.cli_check import (
     NO_COLOR_HELP,
     NO_CONFIG_HELP,
     UsageProblem,
-    baseline_refs,
-    check_var_names,
+    baselines_and_vars,
     load_config,
     plain_output,
     refuse_inputs_as_outputs,
@@ -134,15 +133,7 @@ def report_command(
                                                 ("--history", history)], "inputs")
         config = without_missing_accepted(load_config(config_file, no_config), quiet)
         categories = _categories(category)
-        # --baseline and --var as in check: checked before anything is recorded
-        from auditor.drift import DriftError, parse_vars
-
-        try:
-            variables = parse_vars(var or ())
-        except DriftError as exc:
-            raise UsageProblem(str(exc)) from None
-        refs = baseline_refs(baseline or (), config)
-        check_var_names(list(variables), refs, config)
+        refs, variables = baselines_and_vars(baseline or (), var or (), config)  # before anything is recorded
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
     request = ReportRequest(
