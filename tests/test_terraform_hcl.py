@@ -710,3 +710,34 @@ resource "aws_iam_role_policy" "server" {{
                       "{{var.role_name}}": [], "Other-{{var.region}}": [], "aws_iam_role.unnamed": []}
     (server,) = (p for p in loaded.principals if p.name == "UpsolverServerRole-{{var.region}}")
     assert [p.label for p in server.inline_policies] == ["aws_iam_role_policy.server.policy"]
+
+
+def test_a_name_from_a_local_written_out_is_that_string() -> None:
+    """A local cannot be set from outside the module: ``name = local.role_name`` is its string, and so is
+    ``${local.role_name}`` in a name; a local that is an expression, or another file's, stays unknown."""
+    trust = ('assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+             'Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }] })')
+    loaded = load_tf(f'''
+locals {{
+  role_name = "UpsolverServerRole"
+  computed  = "${{var.prefix}}-role"
+}}
+resource "aws_iam_role" "plain" {{
+  name = local.role_name
+  {trust}
+}}
+resource "aws_iam_role" "suffixed" {{
+  name = "${{local.role_name}}-blue"
+  {trust}
+}}
+resource "aws_iam_role" "computed" {{
+  name = local.computed
+  {trust}
+}}
+resource "aws_iam_role" "elsewhere" {{
+  name = local.defined_in_another_file
+  {trust}
+}}
+''')
+    assert sorted(p.name for p in loaded.principals) == [
+        "UpsolverServerRole", "UpsolverServerRole-blue", "{{local.computed}}", "{{local.defined_in_another_file}}"]

@@ -68,6 +68,10 @@ class _TooDeep(Exception):
     pass
 
 
+_LOCAL_PLACEHOLDER = re.compile(r"\{\{local\.([A-Za-z_][A-Za-z0-9_-]*)\}\}")
+"""``${local.NAME}`` in a string, as ``template`` leaves it."""
+
+
 def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTING,
                        max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     """The policies and roles of one ``.tf`` file; HCL that does not parse is a located ``syntax-error``."""
@@ -126,6 +130,9 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         self.results_of: dict[int, tuple[dict[Any, Any], dict[int, int]]] = {}
         """By id, each object (a statement) a result of a conditional gives: the object (kept, so that the id stays
         its own), and by conditional (its offset in the file), which of its two results gives it."""
+        self.locals: dict[str, str] = {}
+        """The file's ``locals`` whose values are strings written out: ``local.NAME`` in a name is that string (a
+        local cannot be set from outside, unlike a variable's default)."""
 
     # ----------------------------------------------------------------- the file's blocks
 
@@ -133,6 +140,12 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         blocks = [item for item in _body_items(_child_tree(tree, "body")) if item.data == "block"]
         resources: list[_Resource] = []
         principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
+        for block in blocks:
+            if _block_type(block) == "locals":
+                for name, expression in _attributes(block).items():
+                    value = self.literal(expression)
+                    if value is not None:
+                        self.locals[name] = value
         for block in blocks:
             kind, labels = _block_type(block), _block_labels(block)
             if kind == "data" and len(labels) == 2 and labels[0] == POLICY_DOCUMENT:
@@ -567,8 +580,11 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         node = _unwrap_expression(expression)
         if not isinstance(node, Token) and node.data == "string":
             value = self.template(node, False)
-            return value if isinstance(value, str) else value.placeholder
+            text = value if isinstance(value, str) else value.placeholder
+            return _LOCAL_PLACEHOLDER.sub(lambda m: self.locals.get(m.group(1), m.group(0)), text)
         text = self.expression_text(node)
+        if text.startswith("local.") and text[6:] in self.locals:
+            return self.locals[text[6:]]
         return None if text == "null" else Unknown(text).placeholder
 
     def literal(self, expression: Tree | None) -> str | None:
