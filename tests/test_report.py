@@ -144,6 +144,22 @@ def test_the_project_configuration_applies(tmp_path: Path) -> None:
     assert not any(f["rule_id"] == "IAM012" for f in configured["findings"])
 
 
+def test_an_expired_suppression_is_in_every_output(tmp_path: Path) -> None:
+    """A compliance report said nothing of a suppression past its date (check lists them in every format)."""
+    config = tmp_path / "audit.toml"
+    config.write_text('[[suppress]]\nrule = "IAM012"\nreason = "reviewed"\nexpires = "2020-01-01"\n')
+    out = tmp_path / "out"
+    result = _report(str(RUN1), "-o", str(out), "--history", str(tmp_path / "h.db"), "--fail-on", "never",
+                     "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    message = "suppression of IAM012 everywhere expired on 2020-01-01; its findings are reported again"
+    assert f"iam-audit: warning: {config}:1: {message}" in result.stderr
+    [notice] = _json(out)["expired_suppressions"]
+    assert (notice["rule"], notice["expires"], notice["line"]) == ("IAM012", "2020-01-01", 1)
+    assert "### Expired suppressions (1)" in (out / "report.md").read_text(encoding="utf-8")
+    assert 'class="expired-suppressions"' in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_a_finding_suppressed_since_the_previous_run_is_not_resolved(tmp_path: Path) -> None:
     """A suppression added between two runs listed the finding it hides under "Resolved" (report.md, .html, .json)
     and counted it as suppressed too: a critical finding unchanged on disk read as fixed."""

@@ -310,7 +310,17 @@ def _inputs_section(result: ScheduledReport) -> Section:
     if not_checked:
         body.append(h("h3", "Not checked"))
         body.append(h("ul", [h("li", text) for text in not_checked]))
+    expired = _expired(result)
+    if expired:
+        body.append(h("h3", "Expired suppressions"))
+        body.append(h("ul", [h("li", text) for text in expired], class_="expired-suppressions"))
     return Section("inputs", "Inputs", join(body))
+
+
+def _expired(result: ScheduledReport) -> list[str]:
+    """The configured suppressions past their date: their findings are reported again (compliance debt)."""
+    return [f"{notice['path']}:{notice['line']}: {notice['message']}"
+            for notice in result.check_report.summary.expired_suppressions]
 
 
 def _not_checked(result: ScheduledReport) -> list[str]:
@@ -386,6 +396,9 @@ def render_markdown(result: ScheduledReport, *, max_rows: int = MARKDOWN_MAX_ROW
         if len(not_checked) > max_rows:
             rows.append(f"- _…and {len(not_checked) - max_rows} more in report.html._")
         parts += [f"### Not checked ({len(not_checked)})", "\n".join(rows)]
+    expired = _expired(result)
+    if expired:
+        parts += [f"### Expired suppressions ({len(expired)})", "\n".join(f"- {md(text)}" for text in expired)]
     parts.append("Full report: `report.html` (self-contained; open it in a browser). Data: `report.json`.")
     return "\n\n".join(parts) + "\n"
 
@@ -440,6 +453,7 @@ def render_json(result: ScheduledReport) -> str:
         "history": str(result.history_path),
         "totals": result.totals(),
         "rules_run": sorted(result.rules_run),
+        "expired_suppressions": [dict(notice) for notice in result.check_report.summary.expired_suppressions],
         "accounts": [_account_json(account) for account in result.accounts],
     }
     return readable(document, expand=2)
