@@ -1026,3 +1026,25 @@ def test_whether_a_principal_is_an_administrator_is_never_taken_from_another_tha
     gone = object()  # stands for a freed administrator whose id the new principal reuses
     run_cache(context, "escalation_administrators")[id(dev)] = (gone, "AdministratorAccess")
     assert _administrator(dev, context) is None
+
+
+@pytest.mark.parametrize(("resource", "action", "rule"), [
+    ("arn:aws:s3:::*", "s3:DeleteObject", "IAM003"),  # S3's every bucket and object: no Region or account in it
+    ("arn:aws:iam::111122223333:*", "iam:DeleteRole", "IAM003"),
+    ("arn:aws:ec2:us-*:*:*", "ec2:TerminateInstances", "IAM003"),
+    ("arn:aws:secretsmanager:us-*:111122223333:secret:*", "secretsmanager:GetSecretValue", "IAM021"),
+    ("arn:aws:secretsmanager:us-east-1:111122223333:secret:*", "secretsmanager:GetSecretValue", "IAM021"),
+])
+def test_every_resource_of_a_service_or_type_in_some_regions_or_one_account(resource: str, action: str,
+                                                                            rule: str) -> None:
+    assert rule in ids(json.dumps({"Effect": "Allow", "Action": action, "Resource": resource}))
+
+
+@pytest.mark.parametrize(("resource", "action"), [
+    ("arn:aws:s3:::reports-*", "s3:DeleteObject"),
+    ("arn:aws:ec2:*:*:instance/i-0abc", "ec2:TerminateInstances"),
+    ("arn:aws:secretsmanager:us-*:111122223333:secret:app-*", "secretsmanager:GetSecretValue"),
+])
+def test_a_named_part_of_a_service_is_not_every_resource(resource: str, action: str) -> None:
+    assert not ids(json.dumps({"Effect": "Allow", "Action": action, "Resource": resource})) & {
+        "IAM003", "IAM021"}

@@ -98,9 +98,14 @@ def test_a_star_that_ends_the_region_or_account_runs_past_the_colons(resource: s
 @pytest.mark.parametrize("resource", [
     "arn:aws:cloudformation:*:*:stack/app",  # a stack is stack/NAME/ID; no id of a stack set holds a slash
     "arn:aws:secretsmanager:*:123456789012:db-password",  # an account written out takes in nothing
+    "arn:aws:secretsmanager:*:{{AWS::AccountId}}:db-password",  # nor a template's account: one id when deployed
+    "arn:aws:secretsmanager:*:${aws:PrincipalAccount}:db-password",
+    "arn:aws:secretsmanager:*:*:secrets:prod/*",  # a misspelt type: no secret's name holds a colon
 ])
 def test_a_spanning_star_still_needs_a_resource_type_to_land_on(resource: str) -> None:
-    assert "IAM300" in ids(allow(["cloudformation:DescribeStacks", "secretsmanager:GetSecretValue"], resource))
+    # IAM300, or IAM301 where another service's format takes the ARN in (AWS Backup's recovery points)
+    assert {"IAM300", "IAM301"} & ids(allow(["cloudformation:DescribeStacks", "secretsmanager:GetSecretValue"],
+                                            resource))
 
 
 def test_malformed_arn_beside_good_resources_in_an_allow_is_low_and_in_a_deny_medium() -> None:

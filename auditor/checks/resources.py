@@ -169,17 +169,19 @@ class ArnIndex:
     def knows_service(self, arn_service: str) -> bool:
         return bool(self.formats(arn_service))
 
-    def matching(self, arn_service: str, region: str, account: str, resource: str) -> tuple[ArnFormat, ...]:
+    def matching(self, arn_service: str, region: str, account: str, resource: str, account_spans: bool = True
+                 ) -> tuple[ArnFormat, ...]:
         """The formats that an ARN pattern (lower-case, variables as ``*``) can match, segment by segment; else,
         where the account ends in ``*``, those it matches with that ``*`` taking in a resource type
-        (``arn:aws:secretsmanager:*:*:app!*``, see ``_spanning_matches``). Inside the resource part a ``*`` spans
-        anything.
+        (``arn:aws:secretsmanager:*:*:app!*``, see ``_spanning_matches``), unless ``account_spans`` is false (the
+        ``*`` stands for a template value or policy variable: one account id when deployed). Inside the resource
+        part a ``*`` spans anything.
         """
         formats = list(self.formats(arn_service))
         for alias in ARN_SERVICE_ALIASES.get(arn_service, ()):
             formats += self.formats(alias)
         found = self._matching(formats, region, account, resource)
-        if not found and account.endswith("*"):
+        if not found and account_spans and account.endswith("*"):
             found = _spanning_matches(formats, region, account, resource)
         if found:
             return found
@@ -219,9 +221,38 @@ def _spanning_matches(formats: list[ArnFormat], region: str, account: str, resou
     for entry in formats:
         resource_type, colon, rest = entry.resource.partition(":")
         if (colon and "*" not in resource_type and _segment_fits(region, entry.region)
-                and globs_intersect(account, f"{entry.account}:{resource_type}") and globs_intersect(resource, rest)):
+                and globs_intersect(account, f"{entry.account}:{resource_type}")
+                and _meets_names(resource, rest)):
             found.append(entry)
     return tuple(found)
+
+
+def _meets_names(pattern: str, names: str) -> bool:
+    """Whether some string matches both ``pattern`` (a ``*`` any run of characters) and ``names``, a format's
+    resource part whose variables (``*``) each hold one name or id, with no colon: ``secrets:prod/*`` meets no
+    secret's ``*``, as no secret's name has a colon."""
+    n, m = len(pattern), len(names)
+    seen: set[tuple[int, int]] = set()
+    pending = [(0, 0)]
+    while pending:
+        state = pending.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        i, j = state
+        if i == n and j == m:
+            return True
+        if i < n and pattern[i] == "*":
+            pending.append((i + 1, j))
+            if j < m:
+                pending.append((i, j + 1))
+        elif j < m and names[j] == "*":
+            pending.append((i, j + 1))
+            if i < n and pattern[i] != ":":
+                pending.append((i + 1, j))
+        elif i < n and j < m and _chars_meet(pattern[i], names[j]):
+            pending.append((i + 1, j + 1))
+    return False
 
 
 def _segment_fits(value: str, pattern: str) -> bool:
@@ -368,7 +399,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         return ArnVerdict(f"{resource!r}: {account!r} is not a 12-digit account id")
     if service in INCOMPLETE_ARN_FORMATS:
         return ArnVerdict()
-    formats = index.matching(service, region, account, rest)
+    written = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, resource).split(":", 5)  # {{AWS::AccountId}} holds colons
+    formats = index.matching(service, region, account, rest,
+                             account_spans=len(written) == 6 and written[4].endswith("*"))
     if not formats and rest.startswith("/") and index.path_style(service):
         return ArnVerdict()  # API-path ARNs (/workspaces, /templates): the catalogue lists only some paths
     if not formats:
@@ -576,13 +609,14 @@ def _pattern_covers_format(pattern: str, arn_format: ArnFormat, one_account: boo
 
 
 def _segment_covers(written: str, wanted: str, one_account: bool) -> bool:
-    """Whether a Region or account part covers the format's; with ``one_account``, one Region or account (written
-    out, or a template value or policy variable such as ``{{AWS::AccountId}}``) does too."""
+    """Whether a Region or account part covers the format's; with ``one_account``, one Region or account, or some
+    (written out, a pattern such as ``us-*``, a template value or policy variable such as ``{{AWS::AccountId}}``),
+    does too."""
     if _UNKNOWN_VALUE in written:
         return one_account
     if pattern_covers(written, wanted):
         return True
-    return one_account and bool(written) and not has_wildcard(written)
+    return one_account and bool(written)  # us-east-1, us-*, 111122223333
 
 
 def _action_resource_types(action: str, context: CheckContext) -> frozenset[tuple[str, str]] | None:

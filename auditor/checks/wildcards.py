@@ -261,10 +261,10 @@ def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                   details=details)
 
 
-_WHOLE_SERVICE = re.compile(r"\Aarn:[^:]*:[a-z0-9-]+:(?:\*|[a-z0-9-]+|\{\{[^}]*\}\}|\$\{[^}]*\}):"
-                            r"(?:\*|\d{12}|aws|\{\{[^}]*\}\}|\$\{[^}]*\}):\*+\Z", re.IGNORECASE)
-"""``arn:aws:ec2:*:*:*``: a service's every resource, in every Region and account, or one (written out or a template
-value): every resource of the service an identity policy reaches."""
+_WHOLE_SERVICE = re.compile(r"\Aarn:[^:]*:[a-z0-9-]+:(?:[a-z0-9*?-]*|\{\{[^}]*\}\}|\$\{[^}]*\}):"
+                            r"(?:[\d*?]*|aws|\{\{[^}]*\}\}|\$\{[^}]*\}):\*+\Z", re.IGNORECASE)
+"""``arn:aws:ec2:*:*:*``, ``arn:aws:s3:::*``: a service's every resource, in every Region and account, or in some
+(written out, a pattern, a template value): every resource of the service an identity policy reaches."""
 
 
 def _names_whole_service(resource: str) -> bool:
