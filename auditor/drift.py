@@ -916,13 +916,15 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
                                         compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
                                 skip_unbound=True, applicable=applicable)
-            # ties go to the alternative that leaves fewer resources or principals uncovered
-            score = (len(forward), len(reverse), sum(len(gap.cells) for gap in forward))
+            # the alternative the target differs from least, either way; then the one whose documented grants it
+            # keeps (a documented trust that lost its ExternalId, not the EC2 one it shares nothing with); ties go
+            # to the one that leaves fewer resources or principals uncovered
+            score = (len(forward) + len(reverse), len(reverse), sum(len(gap.cells) for gap in forward))
             if best is None or score < best[0]:
                 best = (score, forward, reverse)
         if best is not None:
             outcome.append((comparison.kind, best[1], best[2]))
-            total = (total[0] + best[0][0], total[1] + best[0][1])
+            total = (total[0] + len(best[1]), total[1] + len(best[2]))
     return total, outcome
 
 

@@ -1123,6 +1123,20 @@ resource "aws_iam_role" "integration" {
 }
 
 
+def test_a_trust_that_lost_its_external_id_and_gained_an_account_is_compared_with_the_documented_trust() -> None:
+    """Compared with the EC2 alternative (which it shares nothing with, one gap each way) instead of the documented
+    trust (two gaps, none the other way): an IAM905 said the documented account was not admitted, and no IAM904."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": [
+        "arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]}, "Action": "sts:AssumeRole"}]}
+    result = compare_export({"RoleDetailList": [{
+        "RoleName": "StackStateAwsIntegrationRole",
+        "Arn": "arn:aws:iam::111122223333:role/StackStateAwsIntegrationRole", "AssumeRolePolicyDocument": trust,
+        "RolePolicyList": [{"PolicyName": "integration", "PolicyDocument": _bound_integration("111122223333")}],
+        "AttachedManagedPolicies": []}]}, AgentAccountId="111122223333")
+    assert sorted((f.rule_id, f.details.get("added_principals")) for f in result.findings) == [
+        ("IAM904", None), ("IAM905", ["AWS:arn:aws:iam::444455556666:root"])]
+
+
 @pytest.mark.parametrize(("file_name", "alias"), [("cloudformation.yaml", "IntegrationRole"),
                                                    ("main.tf", "aws_iam_role.integration")])
 def test_a_mapping_names_a_role_by_its_logical_id_or_address(tmp_path: Path, file_name: str, alias: str) -> None:
