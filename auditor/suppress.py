@@ -207,16 +207,29 @@ def _anchor_of(accepted_file: Path) -> str:
 
 def _anchored(finding: Finding, anchor: str | None) -> Finding:
     """The finding with its path relative to ``anchor`` (unchanged for None, standard input or no path), so that its
-    fingerprint is the same from whichever working directory the file was checked: paths are part of it."""
+    fingerprint is the same from whichever working directory the file was checked: paths are part of it, and of
+    the details that name the file (IAM012's policies of a policy file)."""
     path = finding.location.path
     if anchor is None or not path or path == "-":
         return finding
     folder, name = os.path.split(os.path.abspath(path))
     try:
-        relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor)
+        relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor).replace(os.sep, "/")
     except ValueError:  # another drive (Windows): no relative path
         return finding
-    return replace(finding, location=replace(finding.location, path=relative.replace(os.sep, "/")))
+    return replace(finding, location=replace(finding.location, path=relative),
+                   details=_with_path(finding.details, path, relative))
+
+
+def _with_path(value: Any, path: str, relative: str) -> Any:
+    """``value`` (details) with every string that is ``path`` replaced by ``relative``."""
+    if isinstance(value, str):
+        return relative if value == path else value
+    if isinstance(value, Mapping):
+        return {key: _with_path(item, path, relative) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_path(item, path, relative) for item in value]
+    return value
 
 
 def write_accepted(path: Path, findings: Iterable[Finding]) -> int:

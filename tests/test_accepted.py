@@ -110,6 +110,20 @@ def test_accepted_findings_stay_accepted_from_any_working_folder(tmp_path: Path)
     assert run_cli("check", ".", cwd=tmp_path / "infra").returncode == 1
 
 
+def test_an_escalation_naming_its_policy_file_stays_accepted_from_any_working_folder(tmp_path: Path) -> None:
+    """IAM012's details name the policies of the escalation: for a policy file, its path from the working folder,
+    which the fingerprint took in, so an accepted high IAM012 came back from another folder."""
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "id.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}]}))
+    (tmp_path / ".iam-audit.toml").write_text('accepted = "acc.json"\n')
+    assert run_cli("check", "pol", "--write-accepted", "acc.json", cwd=tmp_path).returncode == 0
+    assert "IAM012" in {e["rule_id"] for e in json.loads((tmp_path / "acc.json").read_text())["findings"]}
+    for folder in (".", "pol"):
+        result = run_cli("check", "--format", "json", "--fail-on", "low", ".", cwd=tmp_path / folder)
+        assert result.returncode == 0, (folder, [f["rule_id"] for f in json.loads(result.stdout)["findings"]])
+
+
 def test_a_configured_accepted_file_not_written_yet_accepts_nothing_and_says_how_to_record_it(tmp_path: Path) -> None:
     """The README's example configuration has accepted = "iam-audit-accepted.json"; pasted before any
     --write-accepted, it stopped every check and report with "…: accepted-findings file not found" (exit 2), no
