@@ -422,3 +422,35 @@ def test_a_deny_names_the_actions_none_of_its_resources_is_asked_for_on(resource
     assert [f.details["action"] for f in findings(statement) if f.rule_id == "IAM302"] == reported
     allowed = [f for f in findings({**statement, "Effect": "Allow"}) if f.rule_id == "IAM302"]
     assert not allowed  # an Allow that grants less than it names is not a hole
+
+
+def test_an_organizations_policy_over_its_quota_as_written_is_low_and_over_it_minified_medium() -> None:
+    """AWS Organizations counts every character of a policy saved with the CLI or an SDK (the console strips the
+    whitespace); an 8,000-character SCP under 5,120 without whitespace passed."""
+    statements = [{"Sid": f"DenyRegion{i}", "Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+                   "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "eu-central-1"]}}}
+                  for i in range(30)]
+
+    def sizes(document: str) -> list[tuple[str, str]]:
+        loaded = load_text(document, "scp.json", LoadOptions(kind=PolicyKind.ORGANIZATION))
+        return [(f.severity.value, f.message.split(" exceed")[0]) for f in run_rules(loaded, RULES, CheckContext(
+            load_catalog())) if f.rule_id == "IAM500"]
+
+    indented = json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=8)
+    compact = json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+    assert len(compact) < 5_120 < len(indented)
+    assert sizes(indented) == [("low", f"{len(indented):,} characters as written")]
+    assert sizes(compact) == []
+    assert sizes(json.dumps({"Version": "2012-10-17", "Statement": statements * 2}))[0][0] == "medium"
+
+
+def test_an_iam_arn_without_its_account_matches_nothing() -> None:
+    found = [f for f in findings({"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "arn:aws:iam:::role/Org"})
+             if f.rule_id == "IAM300"]
+    assert [f.message for f in found] == ["'arn:aws:iam:::role/Org' has no account: every IAM ARN names one (a "
+                                          "12-digit id, or 'aws' for AWS managed policies), so the entry matches "
+                                          "nothing"]
+    # AWS-owned resources of other services have none: SSM's public documents and parameters, EC2's images
+    assert not ids(allow(["ssm:StartSession", "ssm:GetParameter", "ec2:RunInstances"], [
+        "arn:aws:ssm:*::document/AWS-StartSSHSession", "arn:aws:ssm:*::parameter/aws/service/*",
+        "arn:aws:ec2:*::image/*"])) & {"IAM300"}

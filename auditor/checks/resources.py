@@ -35,6 +35,9 @@ INCOMPLETE_ACTION_RESOURCES = frozenset({"apigateway", "aws-marketplace"})
 (API Gateway: the V1 and V2 pages share the prefix and `apigateway:GET` lists only V1 types; AWS Marketplace:
 `TagResource` lists only DeploymentParameter). IAM301 cannot tell a mismatch from a gap there."""
 INCOMPLETE_ARN_FORMATS = frozenset({"apigateway"})
+ACCOUNT_REQUIRED = frozenset({"iam", "sts"})
+"""Services whose every ARN has an account (other services have AWS-owned resources without one:
+``arn:aws:ssm:*::document/AWS-StartSSHSession``, ``arn:aws:ec2:*::image/*``)."""
 """Services whose ARN formats the catalogue lists only in part (API Gateway's tag and V2 paths): not checked."""
 EXTRA_ARN_FORMATS = (
     # AWS CloudFormation user guide, "AWS::Serverless transform" and hooks: ARNs IAM accepts that the Service
@@ -397,6 +400,9 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
         return ArnVerdict(f"{resource!r}: {region!r} is not an AWS Region code (like 'us-east-1')")
     if account and not has_wildcard(account) and not _ACCOUNT.match(account):
         return ArnVerdict(f"{resource!r}: {account!r} is not a 12-digit account id")
+    if not account and service in ACCOUNT_REQUIRED:
+        return ArnVerdict(f"{resource!r} has no account: every {service.upper()} ARN names one (a 12-digit id, or "
+                          "'aws' for AWS managed policies), so the entry matches nothing")
     if service in INCOMPLETE_ARN_FORMATS:
         return ArnVerdict()
     written = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, resource).split(":", 5)  # {{AWS::AccountId}} holds colons
@@ -593,7 +599,7 @@ into its parts."""
 def _pattern_covers_format(pattern: str, arn_format: ArnFormat, one_account: bool = False) -> bool:
     parts = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, pattern).split(":", 5)
     wanted = arn_format.text.lower().split(":", 5)
-    if len(parts) < 6 and parts[-1].endswith("*"):
+    if len(parts) < 6 and parts[-1] and not parts[-1].strip("*"):
         parts += ["*"] * (6 - len(parts))  # arn:aws:secretsmanager:*: the last wildcard stands for the rest
     if len(parts) < 6 or parts[0] != "arn" or len(wanted) < 6 or "$" in wanted[2]:
         return False
@@ -602,10 +608,18 @@ def _pattern_covers_format(pattern: str, arn_format: ArnFormat, one_account: boo
         return False
     # every resource name and path part is non-empty: arn:aws:s3:::?* names every bucket, ?*/?* every object
     rest = "*" if matches_any_name(rest) else _NON_EMPTY_PART.sub(r"\1*", rest)
+    one_region = one_account and _REGIONS.fullmatch(region) is not None
+    one_account = one_account and _ONE_ACCOUNT.fullmatch(account) is not None
     return ((service == wanted[2] or not service.strip("*"))
-            and _segment_covers(region, arn_format.region, one_account)
+            and _segment_covers(region, arn_format.region, one_region)
             and _segment_covers(account, arn_format.account, one_account)
             and pattern_covers(rest, arn_format.resource))
+
+
+_REGIONS = re.compile(r"[a-z0-9*?-]+|\x00")
+"""One Region, or a pattern of some (``us-*``), or a template value."""
+_ONE_ACCOUNT = re.compile(r"\d{12}|\x00")
+"""One account: its id, or a template value or policy variable."""
 
 
 def _segment_covers(written: str, wanted: str, one_account: bool) -> bool:

@@ -54,7 +54,8 @@ def _size_hit(policy: Policy, quota: int, what: str, severity: Severity | None =
     "IAM500", "policy-size", "size-limit", Severity.MEDIUM, "Policy larger than its IAM quota",
     what="Reports a policy whose size, counted as IAM counts it (characters other than whitespace), exceeds the "
          "quota for its kind: managed policy 6,144; inline policies of one user 2,048, group 5,120, role 10,240 "
-         "(together); trust policy 2,048 (low, up to 4,096 after a quota increase; medium beyond); SCP 5,120. "
+         "(together); trust policy 2,048 (low, up to 4,096 after a quota increase; medium beyond); SCP and RCP "
+         "5,120 (and low when a file is over it as written: the CLI and SDKs keep whitespace, the console not). "
          "A policy file of unknown use is reported over 10,240 (medium, too large for any identity policy) and "
          "over 6,144 (low, fits only inline in a role). AWS managed policies are exempt: info only.",
     why="IAM rejects the create or update call: the deployment fails, often late (in a pipeline or CloudFormation "
@@ -80,8 +81,15 @@ def policy_size(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             yield _size_hit(policy, TRUST_QUOTA, "a role trust policy (raise the quota, up to 4,096)", Severity.LOW)
         return
     if policy.kind is PolicyKind.ORGANIZATION:
+        written = len(policy.source.text or "") if not policy.pointer else 0
         if policy.size > SCP_QUOTA:
-            yield _size_hit(policy, SCP_QUOTA, "a service control policy")
+            yield _size_hit(policy, SCP_QUOTA, "an AWS Organizations policy (SCP or RCP)")
+        elif written > SCP_QUOTA:  # a file as saved with the CLI or an SDK, which keep every character
+            yield Hit(f"{written:,} characters as written exceed the {SCP_QUOTA:,} of an AWS Organizations policy (SCP "
+                      "or RCP) saved with the CLI or an SDK, which keep whitespace (the console removes it: "
+                      f"{policy.size:,} without)", pointer=policy.pointer, severity=Severity.LOW,
+                      details={"size": written, "size_without_whitespace": policy.size, "quota": SCP_QUOTA,
+                               "over_by": written - SCP_QUOTA})
         return
     if policy.kind is not PolicyKind.IDENTITY:
         return  # resource policy quotas differ per service and count bytes
