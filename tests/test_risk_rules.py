@@ -591,6 +591,18 @@ def test_a_deny_outside_the_organisation_confines_a_public_bucket_policy() -> No
     assert "IAM030" in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::other/*')}", PolicyKind.RESOURCE)
 
 
+def test_a_deny_of_everyone_but_the_named_principals_confines_a_public_bucket_policy() -> None:
+    """The NotPrincipal form of the fence was reported high IAM030, its ArnNotEquals aws:PrincipalArn twin not."""
+    allow = '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}'
+    fence = ('{"Effect": "Deny", "NotPrincipal": {"AWS": ["arn:aws:iam::111122223333:root", '
+             '"arn:aws:iam::111122223333:role/app"]}, "Action": "s3:*", "Resource": "RESOURCE"}')
+    assert "IAM030" not in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::b/*')}", PolicyKind.RESOURCE)
+    assert "IAM030" in ids(f"{allow}, {fence.replace('RESOURCE', 'arn:aws:s3:::other/*')}", PolicyKind.RESOURCE)
+    everyone = fence.replace('{"AWS": ["arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/app"]}',
+                             '"*"').replace("RESOURCE", "arn:aws:s3:::b/*")
+    assert "IAM030" in ids(f"{allow}, {everyone}", PolicyKind.RESOURCE)  # Deny NotPrincipal * denies no one
+
+
 @pytest.mark.parametrize(("action", "severity"), [
     ("s3:GetObject", "high"),  # a public bucket may be a website
     ("secretsmanager:GetSecretValue", "critical"),  # a public secret never is

@@ -284,12 +284,14 @@ def _is_bound_placeholder(text: str) -> bool:
 def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckContext) -> bool:
     """Whether a Deny of everyone in the same policy refuses the Allow's actions to everyone (no condition), or to
     everyone outside known accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID
-    o-...``): the Allow is then confined as if it carried the positive condition itself."""
+    o-...``), or to everyone but the principals its ``NotPrincipal`` names: the Allow is then confined as if it
+    carried the positive condition itself."""
     from auditor.permissions import deny_covers
 
     for deny in compiled(policy, context):
         st = deny.statement
-        if deny.is_allow or deny.never_applies or not any(is_everyone(p) for p in st.principals or ()):
+        but_named = bool(st.not_principals) and not any(is_everyone(p) for p in st.not_principals or ())
+        if deny.is_allow or deny.never_applies or not (but_named or any(is_everyone(p) for p in st.principals or ())):
             continue
         if not allow.actions <= deny.actions:
             continue
