@@ -707,6 +707,13 @@ def test_the_external_id_a_deny_demands_and_statements_that_assume_nothing_are_n
     ([], "critical"),
     ([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}], "medium"),
     ([{"Effect": "Allow", "Action": "*", "Resource": "*"}], "critical"),  # a boundary that bounds nothing
+    # one that lets the role remove it, or put another in its place, bounds nothing either
+    ([{"Effect": "Allow", "Action": ["s3:GetObject", "iam:DeleteRolePermissionsBoundary"], "Resource": "*"}],
+     "critical"),
+    ([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Effect": "Allow", "Action":
+      "iam:PutRolePermissionsBoundary", "Resource": "arn:aws:iam::111122223333:role/*"}], "critical"),
+    ([{"Effect": "Allow", "Action": ["s3:GetObject", "iam:DeleteRolePermissionsBoundary"],
+       "Resource": ["arn:aws:s3:::reports/*", "arn:aws:iam::111122223333:role/other"]}], "medium"),
 ])
 def test_administrator_access_under_a_narrow_permissions_boundary_is_medium(
     boundary: list[dict[str, object]], severity: str

@@ -8,9 +8,11 @@ catalogue, so letter case, ``?`` and ``NotAction`` complements are handled as IA
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator
 
+from auditor.checks._facts import opaque
 from auditor.checks._risk import (
     SELF_GRANTING_ACTIONS,
     action_classes,
@@ -355,13 +357,35 @@ def narrowing_boundary(boundary: Policy | None, context: CheckContext) -> bool:
 
 
 def boundary_limits(principal: Principal, context: CheckContext) -> bool:
-    """Whether the principal's permissions boundary limits it. One whose document the input does not hold does when it
-    is an AWS managed policy that is not itself privileged (``rules/privileged-managed-policies.yaml``: within
-    IAMFullAccess the principal can remove its own boundary, within PowerUserAccess it keeps nearly everything)."""
+    """Whether the principal's permissions boundary limits it: not when it is administrator access itself, nor when
+    it lets the principal remove or replace it (``iam:DeleteRolePermissionsBoundary`` on the role). One whose document
+    the input does not hold does when it is an AWS managed policy that is not itself privileged
+    (``rules/privileged-managed-policies.yaml``: within IAMFullAccess the principal can remove its own boundary, within
+    PowerUserAccess it keeps nearly everything)."""
     if principal.missing_boundary_arn is None:
-        return narrowing_boundary(principal.permissions_boundary, context)
+        boundary = principal.permissions_boundary
+        return narrowing_boundary(boundary, context) and not _lets_remove_itself(boundary, principal, context)
     name = aws_managed_policy_name(principal.missing_boundary_arn)
     return name is not None and name not in load_privileged_managed_policies()
+
+
+_BOUNDARY_CHANGES = {"role": ("iam:deleterolepermissionsboundary", "iam:putrolepermissionsboundary"),
+                     "user": ("iam:deleteuserpermissionsboundary", "iam:putuserpermissionsboundary")}
+
+
+def _lets_remove_itself(boundary: Policy | None, principal: Principal, context: CheckContext) -> bool:
+    """Whether the boundary allows the principal to delete or replace its own boundary (on ``*``, or on a pattern that
+    names the principal's ARN)."""
+    wanted = _BOUNDARY_CHANGES.get(principal.kind, ())
+    if boundary is None or not wanted:
+        return False
+    for statement in _allow_statements(boundary, context):
+        if not statement.actions.intersection(wanted):
+            continue
+        if statement.any_resource or not principal.arn or any(
+                fnmatch.fnmatchcase(principal.arn, opaque(pattern)) for pattern in statement.resources):
+            return True
+    return False
 
 
 def aws_managed_policy_name(arn: str) -> str | None:
