@@ -1067,3 +1067,24 @@ def test_every_resource_of_a_service_or_type_in_some_regions_or_one_account(reso
 def test_a_named_part_of_a_service_is_not_every_resource(resource: str, action: str) -> None:
     assert not ids(json.dumps({"Effect": "Allow", "Action": action, "Resource": resource})) & {
         "IAM003", "IAM021"}
+
+
+@pytest.mark.parametrize(("resource", "severity", "ending"), [
+    ("arn:aws:iam::111122223333:role/Worker", "high", "on the role itself"),
+    ("arn:aws:iam::111122223333:role/Other", "medium",
+     "on specific resources only: exploitable if they are privileged"),
+])
+def test_removing_its_own_boundary_is_as_serious_as_on_every_role(resource: str, severity: str, ending: str) -> None:
+    """A user allowed it on arn:aws:iam::*:user/${aws:username} was high, a role on its own ARN medium 'exploitable if
+    they are privileged': what a principal gains from its own boundary going is all its policies allow."""
+    role = {"RoleName": "Worker", "Arn": "arn:aws:iam::111122223333:role/Worker",
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "RolePolicyList": [{"PolicyName": "self", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iam:DeleteRolePermissionsBoundary", "Resource": resource},
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}}],
+            "AttachedManagedPolicies": []}
+    loaded = load_text(export(RoleDetailList=[role]), "export.json", LoadOptions())
+    found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+             if "permissions boundary" in f.message]
+    assert [(f.severity.value, f.message.split(" with ")[1].split(") ", 1)[1]) for f in found] == [(severity, ending)]

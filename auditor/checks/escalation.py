@@ -28,6 +28,7 @@ makes them appear or disappear.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -430,6 +431,10 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     if targets:
         target, why = targets[0]
         limit = f" on {target.kind} {target.name}, an administrator ({why})"
+    elif specific and principal is not None and _on_itself(method, chosen, principal):
+        # its own boundary removed or its own policies rewritten: what it gains is whatever it wants
+        targets = [(principal, "itself")]
+        limit = f" on the {principal.kind} itself"
     details: dict[str, Any] = {
         "path": path.id,
         "title": path.title,
@@ -458,6 +463,18 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
         severity=None if method.direct and (not specific or targets) else Severity.MEDIUM,
         details=details,
     )
+
+
+def _on_itself(method: _Method, chosen: dict[str, Usable], principal: Principal) -> bool:
+    """Whether a grant on specific resources names the principal itself, as the resource its path changes (a role's
+    ``iam:DeleteRolePermissionsBoundary`` or ``iam:PutRolePolicy`` on its own ARN)."""
+    if not principal.arn:
+        return False
+    arn = principal.arn.lower()
+    return any(usable.scope == "specific" and method.resource_types.get(action) == principal.kind
+               and any(fnmatch.fnmatchcase(arn, TEMPLATE_VALUE.sub("*", pattern).lower())
+                       for pattern in usable.resources)
+               for action, usable in chosen.items())
 
 
 def principal_permissions(principal: Principal, context: CheckContext) -> EffectivePermissions:
