@@ -681,3 +681,47 @@ Resources:
         f"ManagedPolicy:{label}: statement 0 Effect {{{{Ref:Eff}}}} (checked as Allow) is known only when the stack "
         "is deployed" for label in ("Text", "Mapped")]
     assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [8, 14]
+
+
+BOUNDED_TEMPLATE = """Resources:
+  Boundary:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      ManagedPolicyName: app-boundary
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Action: ["s3:*", "dynamodb:*"], Resource: "*"}
+  AppRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: app-role
+      PermissionsBoundary: !Ref Boundary
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]
+  OtherRole:
+    Type: AWS::IAM::Role
+    Properties:
+      PermissionsBoundary: arn:aws:iam::aws:policy/PowerUserAccess
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+"""
+
+
+def test_a_permissions_boundary_bounds_the_role_and_grants_nothing_itself() -> None:
+    """Templates ignored PermissionsBoundary: the boundary policy was reported as if it granted, and the bounded
+    administrator as critical, where an export of the same account says info and medium."""
+    loaded = load(BOUNDED_TEMPLATE)
+    roles = {p.name: p for p in loaded.principals}
+    assert roles["app-role"].permissions_boundary is not None
+    assert roles["app-role"].permissions_boundary.boundary_only
+    assert roles["OtherRole"].missing_boundary_arn == "arn:aws:iam::aws:policy/PowerUserAccess"
+    by_rule = {(f.rule_id, f.severity.value) for f in findings(loaded)}
+    assert ("IAM006", "medium") in by_rule and ("IAM006", "critical") not in by_rule
+    assert {severity for rule, severity in by_rule if rule in ("IAM002", "IAM003", "IAM021", "IAM022")} == {"info"}
+    # a managed policy also attached to a principal still grants
+    attached = BOUNDED_TEMPLATE.replace("      ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]",
+                                        "      ManagedPolicyArns: [!Ref Boundary]")
+    assert not load(attached).policies[0].boundary_only

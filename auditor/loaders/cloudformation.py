@@ -608,6 +608,10 @@ class _PrincipalParts:
     trust: Policy | None = None
     managed: list[str] = dataclasses.field(default_factory=list)
     attached: list[str] = dataclasses.field(default_factory=list)
+    boundary: str | None = None
+    """The logical id of the template's managed policy that is its ``PermissionsBoundary``."""
+    boundary_arn: str | None = None
+    """The ARN of a ``PermissionsBoundary`` the template does not hold."""
 
 
 class _TemplateReader:
@@ -715,6 +719,11 @@ class _TemplateReader:
             parts.inline.extend(_present(self.add_policy(item["PolicyDocument"], PolicyKind.IDENTITY,
                                                          join_pointer(item_pointer, "PolicyDocument"), subject,
                                                          label)))
+        if kind in ("role", "user") and props.get("PermissionsBoundary") is not None:
+            boundary = props["PermissionsBoundary"]
+            parts.boundary = _managed_policy_named(boundary, self.resources)
+            resolved_boundary = resolver.resolve(boundary) if parts.boundary is None else None
+            parts.boundary_arn = resolved_boundary if isinstance(resolved_boundary, str) else None
         managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
         for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
             in_template = _managed_policy_named(arn, self.resources)
@@ -843,8 +852,23 @@ class _TemplateReader:
                                           "managed policy nor a SAM policy template")
         result.counts["roles"] += 1
 
+    def mark_boundaries_only(self) -> None:
+        """The template's managed policies that are some principal's permissions boundary and nobody's policy."""
+        principals = list(self.principal_parts.values())
+        attached = {logical_id for parts in principals for logical_id in parts.attached}
+        granting = {id(policy) for parts in principals for policy in parts.inline}
+        for logical_id in {parts.boundary for parts in principals if parts.boundary is not None} - attached:
+            policy = self.standalone_policies.get(logical_id)
+            if policy is None or id(policy) in granting:
+                continue
+            bounding = dataclasses.replace(policy, boundary_only=True)
+            self.standalone_policies[logical_id] = bounding
+            self.result.policies[:] = [bounding if p is policy else p for p in self.result.policies]
+
     def add_principals(self) -> None:
-        """Every user, group and role of the template, with what the resources gave it."""
+        """Every user, group and role of the template, with what the resources gave it; a managed policy of the
+        template used as a permissions boundary and in no other way grants nothing (``Policy.boundary_only``)."""
+        self.mark_boundaries_only()
         for logical_id, parts in self.principal_parts.items():
             if logical_id not in self.resources:
                 continue
@@ -852,10 +876,12 @@ class _TemplateReader:
                 policy = self.standalone_policies.get(attached)
                 if policy is not None and policy not in parts.inline:
                     parts.inline.append(policy)
+            boundary = self.standalone_policies.get(parts.boundary) if parts.boundary is not None else None
             self.result.principals.append(
                 Principal(parts.kind, parts.name, "", self.template_source, parts.pointer,
                           inline_policies=tuple(parts.inline), attached_policy_arns=tuple(parts.managed),
                           missing_policy_arns=tuple(parts.managed), trust_policy=parts.trust,
+                          permissions_boundary=boundary, missing_boundary_arn=parts.boundary_arn,
                           aliases=(logical_id,) if logical_id != parts.name else ())
             )
             if parts.managed:  # a template attaches managed policies by ARN; their documents are elsewhere
