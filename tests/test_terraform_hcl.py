@@ -741,3 +741,41 @@ resource "aws_iam_role" "elsewhere" {{
 ''')
     assert sorted(p.name for p in loaded.principals) == [
         "UpsolverServerRole", "UpsolverServerRole-blue", "{{local.computed}}", "{{local.defined_in_another_file}}"]
+
+
+def test_a_permissions_boundary_bounds_the_role_and_grants_nothing_itself() -> None:
+    """permissions_boundary was ignored: the boundary policy was reported as if it granted, and a bounded
+    AdministratorAccess as critical."""
+    trust = ('assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+             'Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }] })')
+    loaded = load_tf(f'''
+resource "aws_iam_policy" "boundary" {{
+  name   = "developer-boundary"
+  policy = jsonencode({{ Version = "2012-10-17",
+    Statement = [{{ Effect = "Allow", Action = ["s3:*", "dynamodb:*"], Resource = "*" }}] }})
+}}
+resource "aws_iam_role" "app" {{
+  name                 = "app"
+  permissions_boundary = aws_iam_policy.boundary.arn
+  managed_policy_arns  = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+  {trust}
+}}
+resource "aws_iam_role" "other" {{
+  name                 = "other"
+  permissions_boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+  {trust}
+}}
+resource "aws_iam_role" "unknown" {{
+  name                 = "unknown"
+  permissions_boundary = var.boundary_arn
+  {trust}
+}}
+''')
+    roles = {p.name: p for p in loaded.principals}
+    assert roles["app"].permissions_boundary is not None and roles["app"].permissions_boundary.boundary_only
+    assert [p.boundary_only for p in loaded.policies if p.label == "aws_iam_policy.boundary.policy"] == [True]
+    assert roles["other"].missing_boundary_arn == "arn:aws:iam::aws:policy/PowerUserAccess"
+    assert any("aws_iam_role.unknown: permissions boundary var.boundary_arn" in note for note in loaded.not_checked)
+    found = run_rules(loaded, all_rules(), CheckContext(load_catalog()))
+    assert {f.severity.value for f in found if f.rule_id == "IAM006"} == {"medium"}
+    assert {f.severity.value for f in found if f.rule_id in ("IAM002", "IAM003", "IAM021", "IAM022")} == {"info"}

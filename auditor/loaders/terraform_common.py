@@ -12,7 +12,7 @@ import bisect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -391,6 +391,8 @@ class _Parts:
     inline: list[Policy] = field(default_factory=list)
     attached: list[tuple[str, Policy | None, tuple[int, int], bool]] = field(default_factory=list)
     """(ARN, its document when in the input, where it is attached, whether a reason it is not checked is listed)."""
+    boundary: Ref | None = None
+    """Its ``permissions_boundary``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +439,9 @@ class TerraformPrincipals:
 
     def trust(self, address: str, policy: Policy) -> None:
         self.parts[address].trust = policy
+
+    def permissions_boundary(self, address: str, ref: Ref) -> None:
+        self.parts[address].boundary = ref
 
     def own_policy(self, address: str, policy: Policy) -> None:
         """An inline policy written inside the principal's resource (``inline_policy`` of a role)."""
@@ -542,9 +547,11 @@ class TerraformPrincipals:
             self.resolve_attachment(result, kind, where, target, ref)
         attached = {address: self.attached_policies(result, parts, positions) for address, parts in self.parts.items()}
         groups_of = self.resolve_memberships(result)
+        boundaries = self.boundaries(result, attached)
         for address, parts in self.parts.items():
             arns, documents, missing = attached[address]
             groups = groups_of.get(address, [])
+            boundary, boundary_arn = boundaries.get(address, (None, None))
             result.principals.append(Principal(
                 parts.kind, parts.name, "", source, parts.pointer, inline_policies=tuple(parts.inline),
                 attached_policy_arns=tuple(arns), attached_policies=tuple(documents),
@@ -553,7 +560,33 @@ class TerraformPrincipals:
                                      for policy in (*self.parts[group].inline, *attached[group][1])),
                 group_policy_arns=tuple(dict.fromkeys(arn for group in groups for arn in attached[group][0])),
                 missing_policy_arns=tuple(missing), trust_policy=parts.trust,
+                permissions_boundary=boundary, missing_boundary_arn=boundary_arn,
                 aliases=(address,) if address != parts.name else ()))
+
+    def boundaries(self, result: LoadResult, attached: Mapping[str, tuple[list[str], list[Policy], list[str]]]
+                   ) -> dict[str, tuple[Policy | None, str | None]]:
+        """Per principal, (its permissions boundary's document, else its ARN); a managed policy of the input used
+        as a boundary and attached to no one grants nothing (``Policy.boundary_only``): it is marked so."""
+        found: dict[str, tuple[Policy | None, str | None]] = {}
+        for address, parts in self.parts.items():
+            if parts.boundary is None:
+                continue
+            managed, why = self.resolve_policy(parts.boundary)
+            if managed is None:
+                result.not_checked.append(f"{self.display_path}: {address}: permissions boundary "
+                                          f"{parts.boundary.shown}: {why}, so it was not weighed")
+                continue
+            found[address] = (managed.policy, None) if managed.policy is not None else (None, managed.arn)
+        granting = {id(policy) for documents in attached.values() for policy in documents[1]}
+        granting |= {id(policy) for parts in self.parts.values() for policy in parts.inline}
+        marked: dict[int, Policy] = {}
+        for address, (policy, arn) in list(found.items()):
+            if policy is not None and id(policy) not in granting:
+                if id(policy) not in marked:
+                    marked[id(policy)] = replace(policy, boundary_only=True)
+                found[address] = (marked[id(policy)], arn)
+        result.policies[:] = [marked.get(id(p), p) for p in result.policies]
+        return found
 
     def attached_policies(self, result: LoadResult, parts: _Parts, positions: dict[str, tuple[int, int]]
                           ) -> tuple[list[str], list[Policy], list[str]]:
@@ -776,6 +809,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         if principal_kind is not None:
             principals.declare(principal_kind, address, name, pointer)
             self.result.counts[principal_kind + "s"] += 1
+            if principal_kind in ("role", "user") and "permissions_boundary" in attributes:
+                principals.permissions_boundary(address, self.argument_ref(resource, "permissions_boundary"))
         policies: dict[str, Policy | None] = {}
         for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
             if attribute not in attributes:
