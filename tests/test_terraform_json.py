@@ -377,3 +377,22 @@ def test_a_plan_names_a_role_by_its_prefix_when_the_name_is_known_only_after_app
     assert sorted(p.name for p in load_paths([str(path)]).principals) == [
         "UpsolverServerRole-us-east-1", "UpsolverServerRole-{{unique suffix}}", "aws_iam_role.generated",
         "{{aws_iam_role.later.name}}"]
+
+
+def test_permissions_boundary_in_json_configuration_and_in_a_plan() -> None:
+    """The boundary of a role bounds it in every Terraform input, as in an export."""
+    from auditor.loaders import LoadOptions, load_text
+
+    configuration = load_tf_json(json.dumps({"resource": {
+        "aws_iam_policy": {"boundary": {"name": "b", "policy": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})}},
+        "aws_iam_role": {"app": {"name": "app", "assume_role_policy": TRUST_JSON,
+                                 "permissions_boundary": "${aws_iam_policy.boundary.arn}"}}}}))
+    [app] = configuration.principals
+    assert app.permissions_boundary is not None and app.permissions_boundary.boundary_only
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": "aws_iam_role.app", "mode": "managed", "type": "aws_iam_role", "name": "app",
+         "values": {"name": "app", "assume_role_policy": TRUST_JSON,
+                    "permissions_boundary": "arn:aws:iam::aws:policy/PowerUserAccess"}}]}}}
+    [planned] = load_text(json.dumps(plan), "plan.json", LoadOptions()).principals
+    assert planned.missing_boundary_arn == "arn:aws:iam::aws:policy/PowerUserAccess"

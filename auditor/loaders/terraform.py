@@ -108,6 +108,9 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
         if principal_kind is not None:
             principals.declare(principal_kind, address, str(name), values_pointer)
             result.counts[principal_kind + "s"] += 1
+            if principal_kind in ("role", "user") and values.get("permissions_boundary"):
+                for boundary in arguments.of(address, values, values_pointer, "permissions_boundary")[:1]:
+                    principals.permissions_boundary(address, boundary)
         policies: dict[str, Policy | None] = {}
         for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
             if rtype == ORGANIZATION_POLICY and (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) \
