@@ -234,28 +234,7 @@ def _meets_names(pattern: str, names: str) -> bool:
     """Whether some string matches both ``pattern`` (a ``*`` any run of characters) and ``names``, a format's
     resource part whose variables (``*``) each hold one name or id, with no colon: ``secrets:prod/*`` meets no
     secret's ``*``, as no secret's name has a colon."""
-    n, m = len(pattern), len(names)
-    seen: set[tuple[int, int]] = set()
-    pending = [(0, 0)]
-    while pending:
-        state = pending.pop()
-        if state in seen:
-            continue
-        seen.add(state)
-        i, j = state
-        if i == n and j == m:
-            return True
-        if i < n and pattern[i] == "*":
-            pending.append((i + 1, j))
-            if j < m:
-                pending.append((i, j + 1))
-        elif j < m and names[j] == "*":
-            pending.append((i, j + 1))
-            if i < n and pattern[i] != ":":
-                pending.append((i + 1, j))
-        elif i < n and j < m and _chars_meet(pattern[i], names[j]):
-            pending.append((i + 1, j + 1))
-    return False
+    return _search_both(pattern, names, right_takes=":")
 
 
 def _segment_fits(value: str, pattern: str) -> bool:
@@ -291,7 +270,12 @@ def globs_intersect(left: str, right: str) -> bool:
         if not _chars_meet(left[-1 - end], right[-1 - end]):
             return False
         end += 1
-    left, right = left[start:len(left) - end], right[start:len(right) - end]
+    return _search_both(left[start:len(left) - end], right[start:len(right) - end])
+
+
+def _search_both(left: str, right: str, right_takes: str = "") -> bool:
+    """Whether some string matches both patterns, searched character by character; a ``*`` of ``right`` takes in
+    none of the characters of ``right_takes``."""
     n, m = len(left), len(right)
     seen: set[tuple[int, int]] = set()
     pending = [(0, 0)]
@@ -309,9 +293,9 @@ def globs_intersect(left: str, right: str) -> bool:
                 pending.append((i, j + 1))
         elif j < m and right[j] == "*":
             pending.append((i, j + 1))
-            if i < n:
+            if i < n and left[i] not in right_takes:
                 pending.append((i + 1, j))
-        elif i < n and j < m and (left[i] == right[j] or left[i] == "?" or right[j] == "?"):
+        elif i < n and j < m and _chars_meet(left[i], right[j]):
             pending.append((i + 1, j + 1))
     return False
 
