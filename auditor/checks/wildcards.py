@@ -244,8 +244,9 @@ def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         if statement.any_resource:
             actions = statement.actions
         else:  # arn:aws:ec2:*:*:* names every resource of EC2, as "*" does for its actions
-            wide = ", ".join(r for r in statement.resources if _names_whole_service(r))
-            services = {r.split(":")[2].lower() for r in statement.resources if _names_whole_service(r)}
+            wide, services = _whole_services(statement.resources, context)
+            if not services:
+                continue
             actions = frozenset(a for a in statement.actions if a.partition(":")[0] in services)
             if not actions:
                 continue
@@ -269,8 +270,14 @@ _WHOLE_SERVICE = re.compile(r"\Aarn:[^:]*:[a-z0-9-]+:(?:[a-z0-9*?-]*|\{\{[^}]*\}
 (written out, a pattern, a template value): every resource of the service an identity policy reaches."""
 
 
-def _names_whole_service(resource: str) -> bool:
-    return resource[-1:] == "*" and _WHOLE_SERVICE.match(resource) is not None
+def _whole_services(resources: tuple[str, ...], context: CheckContext) -> tuple[str, frozenset[str]]:
+    """(the Resource patterns that name every resource of a service, those services), memoised per run."""
+    memo: dict[tuple[str, ...], tuple[str, frozenset[str]]] = context.options.setdefault("_whole_services", {})
+    found = memo.get(resources)
+    if found is None:
+        wide = [r for r in resources if r[-1:] == "*" and _WHOLE_SERVICE.match(r) is not None]
+        found = memo[resources] = (", ".join(wide), frozenset(r.split(":")[2].lower() for r in wide))
+    return found
 
 
 def _star_risky_actions(actions: frozenset[str], context: CheckContext
