@@ -28,7 +28,6 @@ makes them appear or disappear.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -467,13 +466,9 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
 
 def _on_itself(method: _Method, chosen: dict[str, Usable], principal: Principal) -> bool:
     """Whether a grant on specific resources names the principal itself, as the resource its path changes (a role's
-    ``iam:DeleteRolePermissionsBoundary`` or ``iam:PutRolePolicy`` on its own ARN)."""
-    if not principal.arn:
-        return False
-    arn = principal.arn.lower()
+    ``iam:DeleteRolePermissionsBoundary`` or ``iam:PutRolePolicy`` on its own ARN, or a template's reference to it)."""
     return any(usable.scope == "specific" and method.resource_types.get(action) == principal.kind
-               and any(fnmatch.fnmatchcase(arn, TEMPLATE_VALUE.sub("*", pattern).lower())
-                       for pattern in usable.resources)
+               and any(_named_principal(pattern, (principal,)) is principal for pattern in usable.resources)
                for action, usable in chosen.items())
 
 
