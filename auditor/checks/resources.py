@@ -35,10 +35,10 @@ INCOMPLETE_ACTION_RESOURCES = frozenset({"apigateway", "aws-marketplace"})
 (API Gateway: the V1 and V2 pages share the prefix and `apigateway:GET` lists only V1 types; AWS Marketplace:
 `TagResource` lists only DeploymentParameter). IAM301 cannot tell a mismatch from a gap there."""
 INCOMPLETE_ARN_FORMATS = frozenset({"apigateway"})
+"""Services whose ARN formats the catalogue lists only in part (API Gateway's tag and V2 paths): not checked."""
 ACCOUNT_REQUIRED = frozenset({"iam", "sts"})
 """Services whose every ARN has an account (other services have AWS-owned resources without one:
 ``arn:aws:ssm:*::document/AWS-StartSSHSession``, ``arn:aws:ec2:*::image/*``)."""
-"""Services whose ARN formats the catalogue lists only in part (API Gateway's tag and V2 paths): not checked."""
 EXTRA_ARN_FORMATS = (
     # AWS CloudFormation user guide, "AWS::Serverless transform" and hooks: ARNs IAM accepts that the Service
     # Authorization Reference does not list.
@@ -389,7 +389,7 @@ def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
                           "'aws' for AWS managed policies), so the entry matches nothing")
     if service in INCOMPLETE_ARN_FORMATS:
         return ArnVerdict()
-    written = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, resource).split(":", 5)  # {{AWS::AccountId}} holds colons
+    written = _arn_parts(resource)
     formats = index.matching(service, region, account, rest,
                              account_spans=len(written) == 6 and written[4].endswith("*"))
     if not formats and rest.startswith("/") and index.path_style(service):
@@ -580,8 +580,14 @@ _UNKNOWN_VALUE = "\x00"
 into its parts."""
 
 
+def _arn_parts(pattern: str) -> list[str]:
+    """The colon-separated parts of an ARN pattern (at most six), each policy variable or template value in them
+    ``_UNKNOWN_VALUE``."""
+    return OPAQUE_VALUE.sub(_UNKNOWN_VALUE, pattern).split(":", 5)
+
+
 def _pattern_covers_format(pattern: str, arn_format: ArnFormat, one_account: bool = False) -> bool:
-    parts = OPAQUE_VALUE.sub(_UNKNOWN_VALUE, pattern).split(":", 5)
+    parts = _arn_parts(pattern)
     wanted = arn_format.text.lower().split(":", 5)
     if len(parts) < 6 and parts[-1] and not parts[-1].strip("*"):
         parts += ["*"] * (6 - len(parts))  # arn:aws:secretsmanager:*: the last wildcard stands for the rest
