@@ -305,22 +305,6 @@ def check(
         jobs=jobs,
     )
     try:
-        code = execute_check(request)
+        return execute_check(request)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
-    if write_accepted is not None and not quiet:
-        say_accepted_written(write_accepted)
-    return code
-
-
-def say_accepted_written(path: Path) -> None:
-    """``--write-accepted``: one line on standard error that says how many findings the file now holds."""
-    import sys
-
-    from auditor.suppress import AcceptedFileError, read_accepted
-
-    try:
-        count = sum(read_accepted(path).values())
-    except AcceptedFileError:  # not written as a file to read back (a device): nothing to count
-        return
-    sys.stderr.write(f"iam-audit: {count} finding{'' if count == 1 else 's'} written to {path}\n")

@@ -266,7 +266,10 @@ def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest)
     outcome = apply_suppressions(findings, request.suppressions, inline, root)
     findings = outcome.findings
     if request.write_accepted is not None:
-        write_accepted(request.write_accepted, findings)
+        count = write_accepted(request.write_accepted, findings)
+        if not request.quiet:
+            sys.stderr.write(f"iam-audit: {count} finding{'' if count == 1 else 's'} written to "
+                             f"{request.write_accepted}\n")
         findings = apply_accepted(findings, read_accepted(request.write_accepted))
     elif request.accepted is not None:
         findings = apply_accepted(findings, read_accepted(request.accepted))
