@@ -156,7 +156,7 @@ def matching_baselines(
 ) -> list[Baseline]:
     """Baselines for one principal: explicit mappings first (on its name or an alias), else the baselines' name
     patterns (on its name; any case)."""
-    return _named_baselines((principal.name, *principal.aliases), principal.kind, baselines, mappings,
+    return _named_baselines(principal.names, principal.kind, baselines, mappings,
                             mapped_kind=None, patterns_on=(principal.name,))
 
 
@@ -1169,8 +1169,7 @@ def drift_for_principals(
     run = DriftRun()
     for principal in principals:
         for baseline in matching_baselines(principal, baselines, mappings):
-            given = {**(vars or {}), **mapped_vars((principal.name, *principal.aliases), baseline, baselines,
-                                                   mappings)}
+            given = {**(vars or {}), **mapped_vars(principal.names, baseline, baselines, mappings)}
             result = compare_principal(baseline, principal, catalog, given)
             run.findings.extend(result.findings)
             verdict = result.verdict

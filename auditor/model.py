@@ -315,6 +315,11 @@ class Principal:
         return Subject(self.kind, self.name, self.arn)
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Its name, then its aliases: what a ``[[baselines]]`` mapping may call it."""
+        return (self.name, *self.aliases)
+
+    @property
     def identity_policies(self) -> tuple[Policy, ...]:
         """Every identity policy in effect: own inline and attached, then groups'."""
         return self.inline_policies + self.attached_policies + self.group_policies
