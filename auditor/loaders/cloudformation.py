@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count, islice, product, takewhile
 from math import prod
 from typing import Any
@@ -246,9 +247,15 @@ class _Resolver:
         """The value ``item`` of an object's ``key`` resolved; a statement's ``Effect`` without parameter defaults."""
         if key != "Effect":
             return self._resolve(item, depth, at)
+        with self._effect():
+            return self._resolve(item, depth, at)
+
+    @contextmanager
+    def _effect(self) -> Iterator[None]:
+        """While a statement's ``Effect`` is resolved (see ``ref``)."""
         self._in_effect += 1
         try:
-            return self._resolve(item, depth, at)
+            yield
         finally:
             self._in_effect -= 1
 
@@ -378,11 +385,8 @@ class _Resolver:
         def replace(match: re.Match[str]) -> str:
             if self._in_effect or not _JSON_EFFECT.search(text, max(0, match.start() - 100), match.start()):
                 return value(match)
-            self._in_effect += 1
-            try:
+            with self._effect():
                 return value(match)
-            finally:
-                self._in_effect -= 1
 
         return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
@@ -857,13 +861,10 @@ class _TemplateReader:
         principals = list(self.principal_parts.values())
         attached = {logical_id for parts in principals for logical_id in parts.attached}
         granting = {id(policy) for parts in principals for policy in parts.inline}
-        for logical_id in {parts.boundary for parts in principals if parts.boundary is not None} - attached:
-            policy = self.standalone_policies.get(logical_id)
-            if policy is None or id(policy) in granting:
-                continue
-            bounding = dataclasses.replace(policy, boundary_only=True)
-            self.standalone_policies[logical_id] = bounding
-            self.result.policies[:] = [bounding if p is policy else p for p in self.result.policies]
+        bounding = {logical_id: policy for logical_id in {p.boundary for p in principals if p.boundary} - attached
+                    if (policy := self.standalone_policies.get(logical_id)) is not None and id(policy) not in granting}
+        marked = self.result.mark_boundaries_only(bounding.values())
+        self.standalone_policies.update({logical_id: marked[id(policy)] for logical_id, policy in bounding.items()})
 
     def add_principals(self) -> None:
         """Every user, group and role of the template, with what the resources gave it; a managed policy of the

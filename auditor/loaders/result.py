@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.model import InputError, Policy, Principal, Problem
@@ -31,6 +33,13 @@ class LoadResult:
     files: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     suppressions: list[InlineSuppression] = field(default_factory=list)
+
+    def mark_boundaries_only(self, policies: Iterable[Policy]) -> dict[int, Policy]:
+        """The ``policies`` (some principals' permissions boundaries, no one's policy) marked ``boundary_only``, in
+        ``self.policies`` too: a boundary limits, it grants nothing. By the id of each, its marked copy."""
+        marked = {id(policy): dataclasses.replace(policy, boundary_only=True) for policy in policies}
+        self.policies[:] = [marked.get(id(policy), policy) for policy in self.policies]
+        return marked
 
     def extend(self, other: LoadResult) -> None:
         self.policies.extend(other.policies)

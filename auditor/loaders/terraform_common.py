@@ -12,7 +12,7 @@ import bisect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -579,14 +579,11 @@ class TerraformPrincipals:
             found[address] = (managed.policy, None) if managed.policy is not None else (None, managed.arn)
         granting = {id(policy) for documents in attached.values() for policy in documents[1]}
         granting |= {id(policy) for parts in self.parts.values() for policy in parts.inline}
-        marked: dict[int, Policy] = {}
-        for address, (policy, arn) in list(found.items()):
-            if policy is not None and id(policy) not in granting:
-                if id(policy) not in marked:
-                    marked[id(policy)] = replace(policy, boundary_only=True)
-                found[address] = (marked[id(policy)], arn)
-        result.policies[:] = [marked.get(id(p), p) for p in result.policies]
-        return found
+        bounding = {id(policy): policy for policy, _ in found.values()
+                    if policy is not None and id(policy) not in granting}
+        marked = result.mark_boundaries_only(bounding.values())
+        return {address: (marked.get(id(policy), policy) if policy is not None else None, arn)
+                for address, (policy, arn) in found.items()}
 
     def attached_policies(self, result: LoadResult, parts: _Parts, positions: dict[str, tuple[int, int]]
                           ) -> tuple[list[str], list[Policy], list[str]]:
