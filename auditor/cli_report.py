@@ -42,12 +42,13 @@ def _severity(value: Optional[str], option: str) -> object:
 def _categories(values: Optional[list[str]]) -> tuple[str, ...]:
     """``--category`` values (repeatable, comma-separated), each a category of the spec: checked here, before the
     history database is opened, with check's message."""
-    from auditor.model import CATEGORIES
+    from auditor.run import check_categories
 
     names = rule_names(values)
-    for name in names:
-        if name.lower() not in CATEGORIES:
-            raise UsageProblem(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")
+    try:
+        check_categories(names)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
     return names
 
 

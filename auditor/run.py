@@ -112,6 +112,15 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
     return findings, verdicts
 
 
+def check_categories(names: Iterable[str]) -> None:
+    """``ValueError`` for a ``--category`` value that is not a category of the spec."""
+    from auditor.model import CATEGORIES
+
+    for name in names:
+        if name.lower() not in CATEGORIES:
+            raise ValueError(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")
+
+
 def _not_compared(loaded: LoadResult, drift: DriftSettings, verdicts: list[Verdict]) -> list[str]:
     """The principals named wholly at deploy time (``RoleName: !Ref Name``) that no baseline was compared with,
     for "not checked"; see ``baselines.not_compared_notes``."""
@@ -178,9 +187,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     if request.config is not None:
         validate_names(request.config, known)
         validate_escalation_paths(request.config)
-    for name in request.categories:
-        if name.lower() not in CATEGORIES:
-            raise ValueError(f"--category: unknown category {name!r}; the categories are {', '.join(CATEGORIES)}")
+    check_categories(request.categories)
     for name in request.select + request.ignore + tuple(request.severity):
         if name.lower() not in known:
             raise ValueError(f"unknown rule, slug or category {name!r}; `iam-audit rules` lists them")
