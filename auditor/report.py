@@ -63,6 +63,11 @@ class Verdict(NamedTuple):
         return f"{self.principal} ({', '.join(self.aliases)})" if self.aliases else self.principal
 
 
+def expired_line(notice: Mapping[str, Any]) -> str:
+    """An expired suppression (``Summary.expired_suppressions``) as one line: ``file:line: message``."""
+    return f"{notice['path']}:{notice['line']}: {notice['message']}"
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     files: int = 0

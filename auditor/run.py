@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
 from auditor.output import discard_standard_output, write_text
-from auditor.report import Report, Summary, Verdict
+from auditor.report import Report, Summary, Verdict, expired_line
 
 if TYPE_CHECKING:
     from auditor.catalog import Catalog
@@ -347,9 +347,14 @@ def execute_check(request: CheckRequest) -> int:
     for error in report.errors:
         sys.stderr.write(f"iam-audit: error: {error}\n")
     if "console" not in targets:
-        for notice in report.summary.expired_suppressions:
-            sys.stderr.write(f"iam-audit: warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
+        warn_expired(report.summary)
     return exit_code(report, request.fail_on)
+
+
+def warn_expired(summary: Summary) -> None:
+    """The expired suppressions on standard error, when no console report lists them."""
+    for notice in summary.expired_suppressions:
+        sys.stderr.write(f"iam-audit: warning: {expired_line(notice)}\n")
 
 
 def _report_targets(request: CheckRequest) -> dict[str, Path | None]:
@@ -400,7 +405,7 @@ def _console(report: Report, request: CheckRequest, sources: dict[str, Any], pat
     if request.quiet:
         console_reporter.render_quiet(report, sys.stdout, color, request.show_suppressed)
         for notice in report.summary.expired_suppressions:
-            sys.stdout.write(f"warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
+            sys.stdout.write(f"warning: {expired_line(notice)}\n")
         return
     console_reporter.render(report, sys.stdout, read_line, request.show_source, request.show_suppressed, color)
 

@@ -537,8 +537,9 @@ def execute_report(request: ReportRequest) -> int:
                 raise
     except HistoryError as exc:
         raise ReportInputError(str(exc)) from None
-    for notice in result.check_report.summary.expired_suppressions:
-        sys.stderr.write(f"iam-audit: warning: {notice['path']}:{notice['line']}: {notice['message']}\n")
+    from auditor.run import warn_expired
+
+    warn_expired(result.check_report.summary)
     if not request.quiet:
         totals = result.totals()
         sys.stderr.write(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from auditor.fingerprint import fingerprint
 from auditor.model import Finding, Severity
-from auditor.report import Report, RuleInfo
+from auditor.report import Report, RuleInfo, expired_line
 from auditor.reporters._escape import html_text
 
 
@@ -116,7 +116,7 @@ def render(
     if not_checked is not None:
         sections.append(not_checked)
     if report.summary.expired_suppressions:
-        items = [h("li", f"{n['path']}:{n['line']}: {n['message']}") for n in report.summary.expired_suppressions]
+        items = [h("li", expired_line(notice)) for notice in report.summary.expired_suppressions]
         sections.append(Section("expired-suppressions", "Expired suppressions", h("ul", items)))
     rules = _rules_section(report)
     if rules is not None:

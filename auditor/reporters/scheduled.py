@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, Severity
+from auditor.report import expired_line
 from auditor.reporters import svg
 from auditor.reporters._escape import markdown_text as md
 from auditor.reporters._json import readable
@@ -319,8 +320,7 @@ def _inputs_section(result: ScheduledReport) -> Section:
 
 def _expired(result: ScheduledReport) -> list[str]:
     """The configured suppressions past their date: their findings are reported again (compliance debt)."""
-    return [f"{notice['path']}:{notice['line']}: {notice['message']}"
-            for notice in result.check_report.summary.expired_suppressions]
+    return [expired_line(notice) for notice in result.check_report.summary.expired_suppressions]
 
 
 def _not_checked(result: ScheduledReport) -> list[str]:
