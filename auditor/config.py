@@ -319,58 +319,61 @@ class _Reader:
         for key in table:
             if key not in _TOP_LEVEL_KEYS:
                 raise self.error(f"unknown key {key!r}; known keys: {', '.join(_TOP_LEVEL_KEYS)}", key)
-        values: dict[str, Any] = {}
         for key in table:
             self.origins[key] = self.origin(key)
-        for key in ("select", "ignore", "include", "exclude"):
-            if key in table:
-                values[key] = self.strings(table, key)
-        if "fail-on" in table:
-            value = table["fail-on"]
-            if not isinstance(value, str):
-                raise self.error("fail-on must be a string", "fail-on")
-            if value.strip().lower() == "never":
-                values["fail_on"] = None
-            else:
-                try:
-                    values["fail_on"] = Severity.parse(value)
-                except ValueError as exc:
-                    raise self.error(f"fail-on: {exc} or never", "fail-on") from None
-        if "severity" in table:
-            values["severity"] = self.read_severity(table["severity"])
-        if "force-exclude" in table:
-            if not isinstance(table["force-exclude"], bool):
-                raise self.error("force-exclude must be true or false", "force-exclude")
-            values["force_exclude"] = table["force-exclude"]
-        for key in ("max-file-size", "max-nesting"):
-            if key in table:
-                values[key.replace("-", "_")] = self.integer(table, key)
-        for key in ("baseline-paths", "escalation-paths"):
-            if key in table:
-                values[key.replace("-", "_")] = tuple(self.resolve_path(p) for p in self.strings(table, key))
-        if "trusted-accounts" in table:
-            written = table["trusted-accounts"]
-            if isinstance(written, int) or (isinstance(written, list) and any(isinstance(i, int) for i in written)):
-                raise self.error('trusted-accounts: write account ids as strings ("012345678901"): a number loses '
-                                 "its leading zeros", "trusted-accounts")
-            accounts = self.strings(table, "trusted-accounts")
-            for account in accounts:
-                if not ACCOUNT.fullmatch(account):
-                    raise self.error(f"trusted-accounts: {account!r} is not an AWS account id (12 digits, written "
-                                     'as a string: "012345678901")', "trusted-accounts")
-            values["trusted_accounts"] = accounts
-        if "vars" in table:
-            values["vars"] = self.string_table(table["vars"], "vars")
-        if "baselines" in table:
-            values["baselines"] = self.read_baselines(table["baselines"])
-        if "suppress" in table:
-            values["suppress"] = self.read_suppressions(table["suppress"])
-        if "accepted" in table:
-            accepted = table["accepted"]
-            if not isinstance(accepted, str):
-                raise self.error("accepted must be a path", "accepted")
-            values["accepted"] = self.resolve_path(accepted)
+        values = {key.replace("-", "_"): self.read_value(table, key) for key in _TOP_LEVEL_KEYS if key in table}
         return Config(path=self.path, origins=self.origins, **values)
+
+    def read_value(self, table: Mapping[str, Any], key: str) -> Any:
+        """The value of the top-level ``key`` as :class:`Config` holds it (a located error when it is wrong)."""
+        value = table[key]
+        if key in ("select", "ignore", "include", "exclude"):
+            return self.strings(table, key)
+        if key in ("max-file-size", "max-nesting"):
+            return self.integer(table, key)
+        if key in ("baseline-paths", "escalation-paths"):
+            return tuple(self.resolve_path(path) for path in self.strings(table, key))
+        if key == "fail-on":
+            return self.read_fail_on(value)
+        if key == "force-exclude":
+            if not isinstance(value, bool):
+                raise self.error("force-exclude must be true or false", key)
+            return value
+        if key == "trusted-accounts":
+            return self.read_trusted_accounts(table)
+        if key == "accepted":
+            if not isinstance(value, str):
+                raise self.error("accepted must be a path", key)
+            return self.resolve_path(value)
+        if key == "vars":
+            return self.string_table(value, key)
+        if key == "severity":
+            return self.read_severity(value)
+        if key == "baselines":
+            return self.read_baselines(value)
+        return self.read_suppressions(value)
+
+    def read_fail_on(self, value: Any) -> Severity | None:
+        if not isinstance(value, str):
+            raise self.error("fail-on must be a string", "fail-on")
+        if value.strip().lower() == "never":
+            return None
+        try:
+            return Severity.parse(value)
+        except ValueError as exc:
+            raise self.error(f"fail-on: {exc} or never", "fail-on") from None
+
+    def read_trusted_accounts(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        written = table["trusted-accounts"]
+        if isinstance(written, int) or (isinstance(written, list) and any(isinstance(i, int) for i in written)):
+            raise self.error('trusted-accounts: write account ids as strings ("012345678901"): a number loses '
+                             "its leading zeros", "trusted-accounts")
+        accounts = self.strings(table, "trusted-accounts")
+        for account in accounts:
+            if not ACCOUNT.fullmatch(account):
+                raise self.error(f"trusted-accounts: {account!r} is not an AWS account id (12 digits, written "
+                                 'as a string: "012345678901")', "trusted-accounts")
+        return accounts
 
     def read_severity(self, value: Any) -> dict[str, Severity]:
         if not isinstance(value, dict):
