@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -84,7 +85,6 @@ class _PlanSource(Source):
 def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_NESTING,
                    max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     result = LoadResult(files=1)
-    limits = (max_nesting, max_statements)
     root_key = "planned_values" if isinstance(plan.get("planned_values"), dict) else "values"
     root = plan.get(root_key)
     if not isinstance(root, dict):
@@ -92,25 +92,73 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
         return result
     principals = TerraformPrincipals(source.display_path, "plan", AFTER_APPLY)
     arguments = _Arguments(source, _unknown_until_apply(plan), _configured_references(plan))
+    reader = _PlanReader(source, result, (max_nesting, max_statements), principals, arguments)
     planned = list(_planned_resources(root, root_key))
     aliases = _kms_aliases(planned, arguments)
     checked_where_used = _documents_used_verbatim(planned, arguments)
     for rtype, address, values, values_pointer, resource in planned:
         managed = resource.get("mode", "managed") == "managed"
-        if not managed and address in checked_where_used:
-            continue
+        if managed or address not in checked_where_used:
+            reader.resource(_PlannedResource(rtype, address, values, values_pointer, managed), aliases)
+    principal_source = _PlanSource(source)
+    principals.principals(result, principal_source, principal_source.extra)
+    return result
+
+
+@dataclass(frozen=True)
+class _PlannedResource:
+    rtype: str
+    address: str
+    values: dict[str, Any]
+    pointer: str
+    managed: bool
+    """A managed resource, not a data source."""
+
+    def argument_refs(self, arguments: _Arguments, argument: str) -> list[Ref]:
+        return arguments.of(self.address, self.values, self.pointer, argument)
+
+
+@dataclass
+class _PlanReader:
+    """Adds one planned resource's policies to the result, and what it says of principals to ``principals``."""
+
+    source: Source
+    result: LoadResult
+    limits: tuple[int, int]
+    principals: TerraformPrincipals
+    arguments: _Arguments
+
+    def resource(self, planned: _PlannedResource, aliases: Mapping[str, Sequence[str]]) -> None:
+        rtype, address, values = planned.rtype, planned.address, planned.values
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)  # a data source's role too: its trust policy is known
-        name = _planned_name(address, values, arguments) if principal_kind is not None else \
+        name = _planned_name(address, values, self.arguments) if principal_kind is not None else \
             values.get("name") or address
         arn = values.get("arn") if isinstance(values.get("arn"), str) else None
-        key = _kms_key_of(address, rtype, values, values_pointer, arguments) if rtype == KMS_KEY_POLICY else address
+        key = _kms_key_of(address, rtype, values, planned.pointer, self.arguments) if rtype == KMS_KEY_POLICY \
+            else address
         subject = Subject(principal_kind or "policy", str(name), arn, tuple(aliases.get(key, ())))
         if principal_kind is not None:
-            principals.declare(principal_kind, address, str(name), values_pointer)
-            result.counts[principal_kind + "s"] += 1
+            self.principals.declare(principal_kind, address, str(name), planned.pointer)
+            self.result.counts[principal_kind + "s"] += 1
             if principal_kind in ("role", "user") and values.get("permissions_boundary"):
-                for boundary in arguments.of(address, values, values_pointer, "permissions_boundary")[:1]:
-                    principals.permissions_boundary(address, boundary)
+                for boundary in planned.argument_refs(self.arguments, "permissions_boundary")[:1]:
+                    self.principals.permissions_boundary(address, boundary)
+        policies = self.attribute_policies(planned, subject, principal_kind)
+        if rtype == MANAGED_POLICY:
+            _managed_policy(self.principals, address, values, policies.get("policy"), arn, planned.managed)
+        if rtype == LAMBDA_PERMISSION and planned.managed:
+            _lambda_permission(address, values, planned.pointer, self.arguments, self.source, self.result,
+                               self.limits)
+        if principal_kind == "role":
+            self.inline_policies(planned, subject)
+        if planned.managed:
+            _list_unread_documents(rtype, address, values, self.arguments, self.source, self.result)
+            self.principals.read_attachments(rtype, address, partial(planned.argument_refs, self.arguments))
+
+    def attribute_policies(self, planned: _PlannedResource, subject: Subject, principal_kind: str | None
+                           ) -> dict[str, Policy | None]:
+        """The policies of the resource's policy arguments (a role's trust, a bucket's policy...), by argument."""
+        rtype, address, values = planned.rtype, planned.address, planned.values
         policies: dict[str, Policy | None] = {}
         for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
             if rtype == ORGANIZATION_POLICY and (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) \
@@ -118,49 +166,42 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
                 continue  # a tag, backup or AI opt-out policy: not in the IAM policy language
             if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and json_object(str(values.get(attribute))) == {}:
                 continue
-            if managed and not arguments.configures(address, attribute):
+            if planned.managed and not self.arguments.configures(address, attribute):
                 continue  # computed: the value AWS or another resource (aws_s3_bucket_policy) gives it, if any
-            if values.get(attribute) is None and attribute in arguments.unknown.get(address, ()):
-                result.not_checked.append(f"{source.display_path}: {address}.{attribute} is known only after "
-                                          "apply (check the state, `terraform show -json`, once applied)")
+            if values.get(attribute) is None and attribute in self.arguments.unknown.get(address, ()):
+                self.result.not_checked.append(f"{self.source.display_path}: {address}.{attribute} is known only "
+                                               "after apply (check the state, `terraform show -json`, once applied)")
                 continue
-            policy = policies[attribute] = _policy(values.get(attribute), kind, source,
-                                                   join_pointer(values_pointer, attribute), subject,
-                                                   f"{address}.{attribute}", result, limits,
+            policy = policies[attribute] = _policy(values.get(attribute), kind, self.source,
+                                                   join_pointer(planned.pointer, attribute), subject,
+                                                   f"{address}.{attribute}", self.result, self.limits,
                                                    rtype in RESOURCE_IMPLIED_TYPES)
             if policy is None:
                 continue
             if kind is PolicyKind.RESOURCE:
-                result.counts["resource_policies"] += 1
+                self.result.counts["resource_policies"] += 1
             if principal_kind == "role":
-                principals.trust(address, policy)
+                self.principals.trust(address, policy)
             owner = OWNER_ATTRIBUTE.get(rtype)
             if owner:
-                for target in arguments.of(address, values, values_pointer, owner[1]):
-                    principals.inline_policy(owner[0], target, policy)
-        if rtype == MANAGED_POLICY:
-            _managed_policy(principals, address, values, policies.get("policy"), arn, managed)
-        if rtype == LAMBDA_PERMISSION and managed:
-            _lambda_permission(address, values, values_pointer, arguments, source, result, limits)
-        if principal_kind == "role":
-            inline = values.get("inline_policy")
-            if isinstance(inline, list):
-                for i_index, item in enumerate(inline):
-                    if isinstance(item, dict):
-                        policy = _policy(
-                            item.get("policy"), PolicyKind.IDENTITY, source,
-                            join_pointer(join_pointer(join_pointer(values_pointer, "inline_policy"), i_index),
-                                         "policy"),
-                            subject, f"inline:{item.get('name', i_index)}", result, limits,
-                        )
-                        if policy is not None:
-                            principals.own_policy(address, policy)
-        if managed:
-            _list_unread_documents(rtype, address, values, arguments, source, result)
-            principals.read_attachments(rtype, address, partial(arguments.of, address, values, values_pointer))
-    principal_source = _PlanSource(source)
-    principals.principals(result, principal_source, principal_source.extra)
-    return result
+                for target in planned.argument_refs(self.arguments, owner[1]):
+                    self.principals.inline_policy(owner[0], target, policy)
+        return policies
+
+    def inline_policies(self, planned: _PlannedResource, subject: Subject) -> None:
+        """A role's ``inline_policy`` blocks, as its own policies."""
+        inline = planned.values.get("inline_policy")
+        if not isinstance(inline, list):
+            return
+        blocks = join_pointer(planned.pointer, "inline_policy")
+        for index, item in enumerate(inline):
+            if not isinstance(item, dict):
+                continue
+            policy = _policy(item.get("policy"), PolicyKind.IDENTITY, self.source,
+                             join_pointer(join_pointer(blocks, index), "policy"), subject,
+                             f"inline:{item.get('name', index)}", self.result, self.limits)
+            if policy is not None:
+                self.principals.own_policy(planned.address, policy)
 
 
 def _documents_used_verbatim(planned: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]],
