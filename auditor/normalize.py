@@ -7,12 +7,14 @@ statements) whose ``problems`` the malformed-family rules report.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
 from auditor.model import (
+    IAM_ORGANIZATION_POLICY_TYPES,
     Condition,
     Policy,
     PolicyKind,
@@ -383,35 +385,56 @@ def _aws_spelling(operator: str) -> str:
 _QUALIFIERS = {"forallvalues": "ForAllValues", "foranyvalue": "ForAnyValue"}
 
 
-def _organization_policy_problems(normalizer: _Normalizer, statements: list[Statement]) -> None:
+def organization_policy_problems(statements: Sequence[Statement], declared: str | None = None) -> list[Problem]:
     """A service control policy takes no ``Principal``; a resource control policy needs ``"Principal": "*"`` in
-    every statement and only denies (AWS's own RCPFullAWSAccess is the one Allow)."""
+    every statement and only denies (AWS's own RCPFullAWSAccess is the one Allow). ``declared``: the type the
+    template or configuration gives the policy; without one, statements with a Principal make it an RCP."""
+    problems: list[Problem] = []
     controls = [statement for statement in statements if statement.principals is not None]
-    if not controls:
-        return
-    if len(controls) < len(statements):
-        first = next(statement for statement in statements if statement.principals is None)
-        other = controls[0]
-        normalizer.problem(
+    others = [statement for statement in statements if statement.principals is None]
+    if declared == IAM_ORGANIZATION_POLICY_TYPES[0]:
+        problems.extend(Problem(
+            "principal-element", "a service control policy (SERVICE_CONTROL_POLICY) takes no Principal: it applies "
+            "to the principals of the accounts it is attached to; remove the Principal, or make the policy "
+            "a RESOURCE_CONTROL_POLICY", statement.element_pointer("Principal")) for statement in controls)
+        return problems
+    if declared == IAM_ORGANIZATION_POLICY_TYPES[1]:
+        problems.extend(Problem(
+            "principal-element", 'a resource control policy (RESOURCE_CONTROL_POLICY) needs "Principal": "*" '
+            "in every statement: add it, or make the policy a SERVICE_CONTROL_POLICY", statement.pointer)
+            for statement in others)
+    elif controls and others:
+        first, other = others[0], controls[0]
+        problems.append(Problem(
             "principal-element",
             f"statement {first.sid or first.index} has no Principal while statement {other.sid or other.index} has "
             'one: a service control policy takes no Principal, a resource control policy needs "Principal": "*" in '
             "every statement; split them into two policies",
-            first.pointer)
+            first.pointer))
     for statement in controls:
         principals = statement.principals or ()
         if not all(reference.type in ("*", "AWS") and reference.value == "*" for reference in principals):
-            normalizer.problem(
+            problems.append(Problem(
                 "principal-element",
                 'a resource control policy applies to every principal: its Principal must be "*"; name the '
                 "principals it should spare in a condition (aws:PrincipalArn, aws:PrincipalAccount, "
-                "aws:PrincipalOrgID)", statement.element_pointer("Principal"))
+                "aws:PrincipalOrgID)", statement.element_pointer("Principal")))
         elif statement.effect == "Allow" and not _allows_everything(statement):
-            normalizer.problem(
+            problems.append(Problem(
                 "bad-effect",
                 'a resource control policy can only Deny (its one Allow, "*" on "*", is AWS\'s RCPFullAWSAccess): '
                 "what it does not deny stays as the resource's own policies decide",
-                statement.element_pointer("Effect"))
+                statement.element_pointer("Effect")))
+    return problems
+
+
+def with_organization_type(policy: Policy, declared: str) -> Policy:
+    """The organization policy checked as the type its template or configuration declares, not as its statements
+    suggest."""
+    inferred = organization_policy_problems(policy.statements)
+    kept = [problem for problem in policy.problems if problem not in inferred]
+    return dataclasses.replace(policy, organization_type=declared,
+                               problems=(*kept, *organization_policy_problems(policy.statements, declared)))
 
 
 def _allows_everything(statement: Statement) -> bool:
@@ -517,7 +540,7 @@ def normalize_policy(
     if old_version is not None:
         _old_version_problem(normalizer, statements, *old_version)
     if kind is PolicyKind.ORGANIZATION:
-        _organization_policy_problems(normalizer, statements)
+        normalizer.problems.extend(organization_policy_problems(statements))
     return Policy(
         kind=kind,
         source=source,

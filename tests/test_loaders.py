@@ -411,6 +411,58 @@ def test_service_and_resource_control_policies_of_templates_are_organization_pol
     assert [problem.rule for problem in loaded.policies[0].problems] == ["principal-element"]
 
 
+SCP_WITH_PRINCIPAL = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": '
+                      '"organizations:LeaveOrganization", "Resource": "*"}]}')
+RCP_WITHOUT_PRINCIPAL = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": '
+                         '"*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}')
+
+
+def _organization_policies(form: str, policies: dict[str, tuple[str | None, str]]) -> tuple[str, str]:
+    """A template, configuration or plan with one organization policy per name: (declared type, content)."""
+    if form == "org.yaml":
+        return form, "Resources:\n" + "".join(
+            f"  {name}:\n    Type: AWS::Organizations::Policy\n    Properties:\n      Name: {name}\n"
+            + (f"      Type: {declared}\n" if declared else "") + f"      Content: '{content}'\n"
+            for name, (declared, content) in policies.items())
+    if form == "org.tf":
+        return form, "".join(
+            f'resource "aws_organizations_policy" "{name}" {{\n  name = "{name}"\n'
+            + (f'  type = "{declared}"\n' if declared else "") + f"  content = <<EOT\n{content}\nEOT\n}}\n"
+            for name, (declared, content) in policies.items())
+    return form, json.dumps({"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+        {"address": f"aws_organizations_policy.{name}", "mode": "managed", "type": "aws_organizations_policy",
+         "name": name, "values": {"name": name, "type": declared or "SERVICE_CONTROL_POLICY", "content": content}}
+        for name, (declared, content) in policies.items()]}}})
+
+
+@pytest.mark.parametrize("form", ["org.yaml", "org.tf", "plan.json"])
+def test_an_organization_policy_is_checked_as_the_type_its_template_declares(form: str) -> None:
+    """A Principal makes a policy file an RCP, but a template says which it is: an SCP takes no Principal, an RCP
+    needs one in every statement (AWS rejects either mistake); a policy of the right shape has no problem."""
+    name, text = _organization_policies(form, {
+        "scp": ("SERVICE_CONTROL_POLICY", SCP_WITH_PRINCIPAL),
+        "default": (None, SCP_WITH_PRINCIPAL),  # CloudFormation and Terraform default to a service control policy
+        "rcp": ("RESOURCE_CONTROL_POLICY", RCP_WITHOUT_PRINCIPAL),
+        "goodrcp": ("RESOURCE_CONTROL_POLICY", SCP_WITH_PRINCIPAL),
+        "goodscp": ("SERVICE_CONTROL_POLICY", RCP_WITHOUT_PRINCIPAL)})
+    loaded = load_text(text, name, LoadOptions())
+    found = {policy.subject.name: [(problem.rule, problem.message.split(" (")[0], problem.pointer.rsplit("/", 1)[-1])
+                                   for problem in policy.problems]
+             for policy in loaded.policies if policy.subject is not None}
+    scp = [("principal-element", "a service control policy", "Principal")]
+    if form == "org.yaml":  # CloudFormation requires Type
+        assert found.pop("default", None) is None
+        assert [note.split(": ", 1)[1] for note in loaded.not_checked if "Type" in note] == [
+            "default: an organization policy without Type (CloudFormation requires it: SERVICE_CONTROL_POLICY, "
+            "RESOURCE_CONTROL_POLICY...)"]
+        found["default"] = scp
+    assert found == {"scp": scp, "default": scp,
+                     "rcp": [("principal-element", "a resource control policy", "0")],
+                     "goodrcp": [], "goodscp": []}
+    assert {policy.organization_type for policy in loaded.policies} == {"SERVICE_CONTROL_POLICY",
+                                                                         "RESOURCE_CONTROL_POLICY"}
+
+
 def test_a_template_without_any_policy_is_listed_as_skipped() -> None:
     loaded = load_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n", "bucket.yaml", LoadOptions())
     assert loaded.skipped == [("bucket.yaml", "no IAM policy (no resource of the template holds one)")]

@@ -146,7 +146,8 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     what="Reports a `Principal` in an identity policy, a resource or trust policy statement without one, a "
          "`NotPrincipal` in a trust or organization policy, a resource control policy whose `Principal` is not "
          "`\"*\"`, an organization policy mixing statements with and without `Principal` (an SCP takes none, an RCP "
-         "needs one in every statement), principals that are neither `\"*\"` nor an object of "
+         "needs one in every statement; a CloudFormation or Terraform organization policy is checked as the type it "
+         "declares), principals that are neither `\"*\"` nor an object of "
          "`AWS`, `Service`, `Federated` or `CanonicalUser`, and an `AWS` or `Service` principal with a wildcard "
          "inside it (`arn:aws:iam::*:root`).",
     why="IAM rejects the policy; in a bucket or key policy a missing principal means the statement never "

@@ -672,9 +672,15 @@ class _TemplateReader:
         elif rtype == ORGANIZATION_POLICY and "Content" in props:
             policy_type = resolver.resolve(props.get("Type"))
             if policy_type in IAM_ORGANIZATION_POLICY_TYPES:
-                self.add_policy(props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
-                                Subject("policy", _resolved_name(resolver, props.get("Name"), logical_id), None),
-                                f"{policy_type}:{logical_id}")
+                policy = self.add_policy(
+                    props["Content"], PolicyKind.ORGANIZATION, join_pointer(pointer, "Content"),
+                    Subject("policy", _resolved_name(resolver, props.get("Name"), logical_id), None),
+                    f"{policy_type}:{logical_id}")
+                if policy is not None:
+                    self.result.declare_organization_type(policy, policy_type)
+            elif policy_type is None:
+                self.result.not_checked.append(f"{where}: an organization policy without Type (CloudFormation "
+                                               "requires it: SERVICE_CONTROL_POLICY, RESOURCE_CONTROL_POLICY...)")
             elif not isinstance(policy_type, str) or is_template_value(policy_type):
                 self.result.not_checked.append(f"{where}: an organization policy whose Type is decided when the "
                                                "stack is deployed")

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from auditor.model import InputError, Policy, Principal, Problem
+from auditor.normalize import with_organization_type
 from auditor.source import Source
 
 
@@ -40,6 +41,13 @@ class LoadResult:
         marked = {id(policy): dataclasses.replace(policy, boundary_only=True) for policy in policies}
         self.policies[:] = [marked.get(id(policy), policy) for policy in self.policies]
         return marked
+
+    def declare_organization_type(self, policy: Policy, declared: str) -> Policy:
+        """The organization ``policy`` checked as the type its template or configuration gives it, in
+        ``self.policies`` too."""
+        typed = with_organization_type(policy, declared)
+        self.policies[:] = [typed if added is policy else added for added in self.policies]
+        return typed
 
     def extend(self, other: LoadResult) -> None:
         self.policies.extend(other.policies)

@@ -160,9 +160,9 @@ class _PlanReader:
         """The policies of the resource's policy arguments (a role's trust, a bucket's policy...), by argument."""
         rtype, address, values = planned.rtype, planned.address, planned.values
         policies: dict[str, Policy | None] = {}
+        declared = (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) if rtype == ORGANIZATION_POLICY else None
         for attribute, kind in POLICY_ATTRIBUTES.get(rtype, ()):
-            if rtype == ORGANIZATION_POLICY and (values.get("type") or IAM_ORGANIZATION_POLICY_TYPES[0]) \
-                    not in IAM_ORGANIZATION_POLICY_TYPES:
+            if declared is not None and declared not in IAM_ORGANIZATION_POLICY_TYPES:
                 continue  # a tag, backup or AI opt-out policy: not in the IAM policy language
             if (rtype, attribute) in EMPTY_DOCUMENT_DELETES and json_object(str(values.get(attribute))) == {}:
                 continue
@@ -178,6 +178,8 @@ class _PlanReader:
                                                    rtype in RESOURCE_IMPLIED_TYPES)
             if policy is None:
                 continue
+            if declared is not None:
+                policy = policies[attribute] = self.result.declare_organization_type(policy, declared)
             if kind is PolicyKind.RESOURCE:
                 self.result.counts["resource_policies"] += 1
             if principal_kind == "role":

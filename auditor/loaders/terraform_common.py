@@ -812,7 +812,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         for attribute, kind in RESOURCE_POLICY_ATTRIBUTES.get(rtype, ()):
             if attribute not in attributes:
                 continue
-            if rtype == ORGANIZATION_POLICY and not self.in_policy_language(address, attributes):
+            declared = self.organization_type(address, attributes) if rtype == ORGANIZATION_POLICY else None
+            if rtype == ORGANIZATION_POLICY and declared not in IAM_ORGANIZATION_POLICY_TYPES:
                 continue
             if self.sets_no_policy(rtype, attribute, attributes[attribute]):
                 continue
@@ -821,6 +822,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 used_documents, rtype in RESOURCE_IMPLIED_TYPES)
             if policy is None:
                 continue
+            if declared is not None:
+                policy = policies[attribute] = self.result.declare_organization_type(policy, declared)
             if kind is PolicyKind.RESOURCE:
                 self.result.counts["resource_policies"] += 1
             if principal_kind == "role":
@@ -872,14 +875,15 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                         resource.pointer, Subject("lambda", resource.address, None), resource.address)
         self.result.counts["resource_policies"] += 1
 
-    def in_policy_language(self, address: str, attributes: Mapping[str, ExpressionT]) -> bool:
-        """Whether an ``aws_organizations_policy`` is a service or resource control policy (the others, tag and
-        backup policies, have documents of their own); one whose ``type`` is an expression is not checked."""
+    def organization_type(self, address: str, attributes: Mapping[str, ExpressionT]) -> str | None:
+        """The ``type`` of an ``aws_organizations_policy`` (a service control policy when not set). Only service and
+        resource control policies are in the IAM policy language (tag and backup policies have documents of their
+        own); one whose ``type`` is an expression (None) is not checked."""
         policy_type = self.literal(attributes["type"]) if "type" in attributes else IAM_ORGANIZATION_POLICY_TYPES[0]
         if policy_type is None:
             self.result.not_checked.append(f"{self.source.display_path}: {address}: an organization policy whose "
                                            "type is an expression")
-        return policy_type in IAM_ORGANIZATION_POLICY_TYPES
+        return policy_type
 
     def document_policy(self, name: str, shown: str, where: str, kind: PolicyKind, subject: Subject, label: str,
                         used_documents: set[str], resource_implied: bool) -> Policy | None:
