@@ -823,3 +823,18 @@ def test_a_plan_checks_a_policy_document_once_where_a_resource_takes_it() -> Non
     root_resources[4] = managed("aws_iam_policy.p[0]", "aws_iam_policy", {"name": "p", "policy": alone})
     loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
     assert "data.aws_iam_policy_document.p[0].json" in {policy.label for policy in loaded.policies}
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("package.json", '{"name": "app", "version": "1.0.0", "name": "app2"}'),
+    ("configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: '1'\n  a: '2'\n"),
+    ("template.yaml", "Resources:\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n"
+                      "        Version: '2012-10-17'\n        Statement:\n          - Effect: Allow\n"
+                      "            Action: s3:GetObject\n            Action: s3:PutObject\n            Resource: '*'\n"
+                      "Outputs:\n  O:\n    Description: one\n    Description: two\n    Value: x\n"),
+])
+def test_a_duplicate_key_is_reported_only_inside_a_policy_document(name: str, text: str) -> None:
+    """IAM never sees a package.json, a ConfigMap or a template's Outputs: a duplicate key there is no IAM108."""
+    loaded = load_text(text, name, LoadOptions())
+    duplicates = [problem.details["key"] for _, problem in loaded.document_problems if problem.rule == "duplicate-key"]
+    assert duplicates == (["Action"] if name == "template.yaml" else [])

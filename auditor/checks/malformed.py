@@ -203,8 +203,9 @@ def duplicate_sid(policy: Policy, context: CheckContext) -> Iterator[Hit]:
 
 @RULES.rule(
     "IAM108", "duplicate-key", CATEGORY, Severity.HIGH, "A key appears twice in one JSON object",
-    what="Reports a JSON object or YAML mapping that repeats a key, for instance two `Resource` elements in one "
-         "statement. The rest of the policy is checked with the last value, as most parsers and CloudFormation "
+    what="Reports a JSON object or YAML mapping of a policy document that repeats a key, for instance two "
+         "`Resource` elements in one statement (not elsewhere in a template, plan or export, which IAM never "
+         "sees). The rest of the policy is checked with the last value, as most parsers and CloudFormation "
          "read it.",
     why="Most parsers keep only the last value, so reviewers and tools see a different policy than the author "
         "wrote; IAM rejects the document, while CloudFormation deploys a YAML template with the last value.",

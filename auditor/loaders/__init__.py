@@ -29,7 +29,7 @@ from auditor.loaders.parse import (
     replace_surrogates,
 )
 from auditor.loaders.result import LoadResult
-from auditor.model import InputError, PolicyKind, Problem, Subject
+from auditor.model import InputError, Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source
 
@@ -444,12 +444,10 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
                              "not a character: IAM rejects the document (checked here with U+FFFD in its place)",
                              "", line=line, column=column))
         )
-    for pointer, key, (line, column) in parsed.duplicate_keys:
-        result.document_problems.append(
-            (source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
-                             "IAM rejects the document, other parsers keep only the last value",
-                             pointer, {"key": key}, line=line, column=column))
-        )
+    duplicates = [(source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
+                                   "IAM rejects the document, other parsers keep only the last value",
+                                   pointer, {"key": key}, line=line, column=column))
+                  for pointer, key, (line, column) in parsed.duplicate_keys]
     limits = {"max_nesting": options.max_nesting, "max_statements": options.max_statements}
     reader: Callable[[], LoadResult] | None = None
     if is_export(data):
@@ -472,11 +470,14 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
             result.errors.append(InputError(
                 source.display_path, f"not checked: reading it as {what} failed inside iam-audit "
                 f"({type(exc).__name__}: {exc}); this is a defect of iam-audit, please report it with the file"))
+            result.document_problems.extend(duplicates)
             result.files = 1
             return result
+        result.document_problems.extend(_in_policies(duplicates, loaded.policies))
     else:
         document, pointer = _unwrap(data)
         if _is_statement_list(document):
+            result.document_problems.extend(duplicates)
             line, column = source.locate(pointer)
             result.document_problems.append((source, Problem(
                 "not-a-policy", f"a list of {len(document)} statement{'s' if len(document) > 1 else ''} is not a "
@@ -488,12 +489,22 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
             result.skipped.append((source.display_path, _not_a_policy_reason(data)))
             result.files = 1
             return result
+        result.document_problems.extend(duplicates)
         kind = options.kind or infer_kind(document)
         loaded = LoadResult(files=1)
         policy = normalize_policy(document, kind, source, pointer, subject=None, label=None,
                                   max_statements=options.max_statements)
         loaded.policies.append(dataclasses.replace(policy, boundary_only=True) if options.boundary else policy)
     return _merged(loaded, source.display_path, result)
+
+
+def _in_policies(duplicates: list[tuple[Source, Problem]], policies: Iterable[Policy]
+                 ) -> list[tuple[Source, Problem]]:
+    """The duplicate keys inside a policy document that was read: IAM never sees the rest of a template, plan or
+    export (a template's Outputs), nor a file that holds no policy at all."""
+    pointers = [policy.pointer for policy in policies]
+    return [(source, problem) for source, problem in duplicates
+            if any(problem.pointer == pointer or problem.pointer.startswith(pointer + "/") for pointer in pointers)]
 
 
 def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
