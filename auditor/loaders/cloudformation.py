@@ -123,7 +123,9 @@ class _Resolver:
         """Above 0 while a statement's ``Effect`` is resolved: a parameter there is decided when the stack is
         deployed, whatever its default (see ``ref``)."""
 
-    def ref(self, name: str) -> Any:
+    def ref(self, name: str, whole: bool = True) -> Any:
+        """The value of ``!Ref name``; ``whole``: the reference is the whole value, not part of an ``Fn::Sub``
+        text (where an empty default is one more prefix or suffix, not a value of its own)."""
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
         if name == "AWS::NoValue":
@@ -140,7 +142,9 @@ class _Resolver:
             # a list parameter: its default's items; with none, one value decided when the stack is deployed
             items = [item.strip() for item in str(default).split(",")] if isinstance(default, (str, int)) else []
             return [item for item in items if item] or [placeholder]
-        if isinstance(default, (str, int, float)):
+        if isinstance(default, (str, int, float)) and (str(default) or not whole):
+            # an empty default of a whole value means "not given" (an optional topic ARN, external id, name that
+            # a Condition tests for ""): its value is decided when the stack is deployed, never "" where it is used
             return str(default)
         return placeholder
 
@@ -380,7 +384,7 @@ class _Resolver:
                 return match.group(0)  # an IAM policy variable such as ${aws:username}
             if "." in name:
                 return "{{GetAtt:" + name + "}}"
-            return _as_text(self.ref(name))
+            return _as_text(self.ref(name, whole=False))
 
         def replace(match: re.Match[str]) -> str:
             if self._in_effect or not _JSON_EFFECT.search(text, max(0, match.start() - 100), match.start()):
