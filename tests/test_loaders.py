@@ -838,3 +838,38 @@ def test_a_duplicate_key_is_reported_only_inside_a_policy_document(name: str, te
     loaded = load_text(text, name, LoadOptions())
     duplicates = [problem.details["key"] for _, problem in loaded.document_problems if problem.rule == "duplicate-key"]
     assert duplicates == (["Action"] if name == "template.yaml" else [])
+
+
+def test_a_plan_bounds_a_role_by_a_policy_of_the_same_plan_whose_arn_is_known_after_apply() -> None:
+    """The usual plan: ``permissions_boundary = aws_iam_policy.boundary.arn`` is unknown until apply, and the
+    configuration's reference says which policy it is (as for attachments). The role is bounded, the boundary
+    grants nothing."""
+    boundary = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                '"Resource": "*"}]}')
+    plan = {"format_version": "1.2",
+            "planned_values": {"root_module": {"resources": [
+                {"address": "aws_iam_policy.boundary", "mode": "managed", "type": "aws_iam_policy", "name": "boundary",
+                 "values": {"name": "BoundaryPolicy", "path": "/", "policy": boundary}},
+                {"address": "aws_iam_role.bounded", "mode": "managed", "type": "aws_iam_role", "name": "bounded",
+                 "values": {"name": "BoundedRole", "assume_role_policy": '{"Version": "2012-10-17", "Statement": '
+                            '[{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": '
+                            '"sts:AssumeRole"}]}',
+                            "managed_policy_arns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}]}},
+            "resource_changes": [
+                {"address": "aws_iam_role.bounded", "mode": "managed", "type": "aws_iam_role", "name": "bounded",
+                 "change": {"actions": ["create"], "after_unknown": {"permissions_boundary": True, "arn": True}}}],
+            "configuration": {"root_module": {"resources": [
+                {"address": "aws_iam_policy.boundary", "mode": "managed", "type": "aws_iam_policy",
+                 "name": "boundary", "expressions": {"name": {"constant_value": "BoundaryPolicy"},
+                                                     "policy": {"constant_value": boundary}}},
+                {"address": "aws_iam_role.bounded", "mode": "managed", "type": "aws_iam_role", "name": "bounded",
+                 "expressions": {"name": {"constant_value": "BoundedRole"},
+                                 "managed_policy_arns": {"constant_value": [
+                                     "arn:aws:iam::aws:policy/AdministratorAccess"]},
+                                 "permissions_boundary": {"references": ["aws_iam_policy.boundary.arn",
+                                                                         "aws_iam_policy.boundary"]}}}]}}}
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    [role] = loaded.principals
+    assert role.permissions_boundary is not None and role.permissions_boundary.boundary_only
+    assert [policy.boundary_only for policy in loaded.policies if policy.label == "aws_iam_policy.boundary.policy"] \
+        == [True]

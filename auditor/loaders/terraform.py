@@ -140,7 +140,9 @@ class _PlanReader:
         if principal_kind is not None:
             self.principals.declare(principal_kind, address, str(name), planned.pointer)
             self.result.counts[principal_kind + "s"] += 1
-            if principal_kind in ("role", "user") and values.get("permissions_boundary"):
+            if principal_kind in ("role", "user") and (
+                    values.get("permissions_boundary")
+                    or "permissions_boundary" in self.arguments.unknown.get(address, ())):  # a policy of the plan
                 for boundary in planned.argument_refs(self.arguments, "permissions_boundary")[:1]:
                     self.principals.permissions_boundary(address, boundary)
         policies = self.attribute_policies(planned, subject, principal_kind)
