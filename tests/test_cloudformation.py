@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
 from auditor.engine import CheckContext, run_rules
@@ -780,3 +782,61 @@ def test_a_parameter_whose_default_is_empty_is_a_value_decided_when_the_stack_is
     assert ("IAM031", "VendorReadOnly") in found  # the branch without the condition may be deployed
     [role] = loaded.principals
     assert role.name == "VendorReadOnly"
+
+
+def _group_template(membership: str) -> str:
+    return f"""
+Resources:
+  Devs:
+    Type: AWS::IAM::Group
+    Properties:
+      GroupName: Devs
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+      Policies:
+        - PolicyName: lambda
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - {{Effect: Allow, Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: "*"}}
+  Alice:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: alice
+{membership}      Policies:
+        - PolicyName: pass
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - {{Effect: Allow, Action: iam:PassRole, Resource: "*"}}
+"""
+
+
+ADDITION = """  Join:
+    Type: AWS::IAM::UserToGroupAddition
+    Properties:
+      GroupName: !Ref Devs
+      Users: [!Ref Alice]
+"""
+
+
+@pytest.mark.parametrize("template", [
+    _group_template("      Groups: [!Ref Devs]\n"),
+    _group_template("      Groups: [Devs]\n"),
+    _group_template("") + ADDITION,
+])
+def test_a_user_is_checked_with_the_policies_of_its_groups_in_the_template(template: str) -> None:
+    """``Groups`` of a user, by reference or name, and ``AWS::IAM::UserToGroupAddition``: an escalation split between
+    the user's policy and its group's (PassRole, CreateFunction, InvokeFunction) is the user's, as in an export."""
+    loaded = load(template)
+    users = [principal for principal in loaded.principals if principal.kind == "user"]
+    assert [(user.name, user.group_names, user.group_policy_arns) for user in users] == [
+        ("alice", ("Devs",), ("arn:aws:iam::aws:policy/ReadOnlyAccess",))]
+    assert ("IAM012", "alice") in {(finding.rule_id, (finding.subject or {}).get("name"))
+                                   for finding in findings(loaded)}
+
+
+def test_a_group_that_is_not_in_the_template_is_listed_as_not_checked() -> None:
+    loaded = load(_group_template("      Groups: [Admins]\n"))
+    [alice] = [principal for principal in loaded.principals if principal.kind == "user"]
+    assert alice.group_names == ()
+    assert any("user alice: the group Admins is not in the template" in note for note in loaded.not_checked)

@@ -13,6 +13,7 @@ statement is checked as an Allow, the worst case, and listed).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,6 +77,7 @@ RESOURCE_POLICY_TYPES = {
     "AWS::Kinesis::ResourcePolicy": ("ResourcePolicy", "kinesis"),
 }
 LAMBDA_PERMISSION = "AWS::Lambda::Permission"
+USER_TO_GROUP_ADDITION = "AWS::IAM::UserToGroupAddition"
 """Checked as the statement Lambda adds to the function's policy for it (see ``lambda_permission``)."""
 UNREAD_GRANT_TYPES = {
     "AWS::Lambda::LayerVersionPermission": "a permission to use a layer version (not a policy document)",
@@ -620,6 +622,8 @@ class _PrincipalParts:
     """The logical id of the template's managed policy that is its ``PermissionsBoundary``."""
     boundary_arn: str | None = None
     """The ARN of a ``PermissionsBoundary`` the template does not hold."""
+    groups: list[tuple[Any, str]] = dataclasses.field(default_factory=list)
+    """A user's groups as written (``!Ref Devs``, a name) and where (its ``Groups`` or a ``UserToGroupAddition``)."""
 
 
 class _TemplateReader:
@@ -671,6 +675,15 @@ class _TemplateReader:
                             f"{kind}:{logical_id}")
         elif rtype == LAMBDA_PERMISSION:
             self.read_lambda_permission(logical_id, props, pointer)
+        elif rtype == USER_TO_GROUP_ADDITION:
+            users = props.get("Users")
+            for user in users if isinstance(users, list) else []:
+                if isinstance(user, dict) and isinstance(user.get("Ref"), str):
+                    self.parts_of(user["Ref"], "user", user["Ref"], pointer).groups.append(
+                        (props.get("GroupName"), join_pointer(pointer, "GroupName")))
+                else:
+                    self.result.not_checked.append(f"{where}: a user added to a group by name ({_shown(user)}): "
+                                                   "that user is not known to be one of the template")
         elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
             self.result.not_checked.append(f"{where}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
         elif rtype == ORGANIZATION_POLICY and "Content" in props:
@@ -738,6 +751,8 @@ class _TemplateReader:
             parts.boundary = _managed_policy_named(boundary, self.resources)
             resolved_boundary = resolver.resolve(boundary) if parts.boundary is None else None
             parts.boundary_arn = resolved_boundary if isinstance(resolved_boundary, str) else None
+        if kind == "user":
+            parts.groups.extend(_deployed_items(props.get("Groups", []), join_pointer(pointer, "Groups")))
         managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
         for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
             in_template = _managed_policy_named(arn, self.resources)
@@ -876,22 +891,47 @@ class _TemplateReader:
         marked = self.result.mark_boundaries_only(bounding.values())
         self.standalone_policies.update({logical_id: marked[id(policy)] for logical_id, policy in bounding.items()})
 
+    def groups_of(self, parts: _PrincipalParts) -> list[_PrincipalParts]:
+        """The template's groups a user is in (by ``!Ref`` or by name); a note for each group that is not one."""
+        found: list[_PrincipalParts] = []
+        for written, _ in parts.groups:
+            logical_id = written.get("Ref") if isinstance(written, dict) and len(written) == 1 else None
+            group = self.principal_parts.get(logical_id) if isinstance(logical_id, str) else None
+            if group is None:
+                name = self.resolver.resolve(written)
+                group = next((candidate for key, candidate in self.principal_parts.items()
+                              if candidate.kind == "group" and key in self.resources and candidate.name == name), None)
+            if group is not None and group.kind == "group":
+                found.append(group)
+            else:
+                self.result.not_checked.append(
+                    f"{self.source.display_path}: user {parts.name}: the group {_shown(written)} is not in the "
+                    "template, so its policies were not checked with the user's")
+        return found
+
     def add_principals(self) -> None:
         """Every user, group and role of the template, with what the resources gave it; a managed policy of the
         template used as a permissions boundary and in no other way grants nothing (``Policy.boundary_only``)."""
         self.mark_boundaries_only()
-        for logical_id, parts in self.principal_parts.items():
-            if logical_id not in self.resources:
-                continue
+        for parts in self.principal_parts.values():
             for attached in parts.attached:
                 policy = self.standalone_policies.get(attached)
                 if policy is not None and policy not in parts.inline:
                     parts.inline.append(policy)
+        for logical_id, parts in self.principal_parts.items():
+            if logical_id not in self.resources:
+                continue
             boundary = self.standalone_policies.get(parts.boundary) if parts.boundary is not None else None
+            groups = self.groups_of(parts)
             self.result.principals.append(
                 Principal(parts.kind, parts.name, "", self.template_source, parts.pointer,
                           inline_policies=tuple(parts.inline), attached_policy_arns=tuple(parts.managed),
-                          missing_policy_arns=tuple(parts.managed), trust_policy=parts.trust,
+                          group_names=tuple(group.name for group in groups),
+                          group_policies=tuple(policy for group in groups for policy in group.inline),
+                          group_policy_arns=tuple(dict.fromkeys(arn for group in groups for arn in group.managed)),
+                          missing_policy_arns=tuple(dict.fromkeys(
+                              (*parts.managed, *(arn for group in groups for arn in group.managed)))),
+                          trust_policy=parts.trust,
                           permissions_boundary=boundary, missing_boundary_arn=parts.boundary_arn,
                           aliases=(logical_id,) if logical_id != parts.name else ())
             )
@@ -902,6 +942,10 @@ class _TemplateReader:
                     f"{', '.join(parts.managed)} are not in the template, so their statements were not checked"
                     + (" (an AWS managed policy that grants administrator access is still reported, by its name)"
                        if aws_managed else ""))
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _resolved_name(resolver: _Resolver, value: Any, logical_id: str) -> str:
