@@ -779,3 +779,18 @@ resource "aws_iam_role" "unknown" {{
     found = run_rules(loaded, all_rules(), CheckContext(load_catalog()))
     assert {f.severity.value for f in found if f.rule_id == "IAM006"} == {"medium"}
     assert {f.severity.value for f in found if f.rule_id in ("IAM002", "IAM003", "IAM021", "IAM022")} == {"info"}
+
+
+@pytest.mark.parametrize("element", ["principals", "condition"])
+def test_a_block_written_as_an_attribute_leaves_its_statement_unchecked_and_says_so(element: str) -> None:
+    """``principals = {...}`` (Terraform 0.11) is not the block the provider reads: checking the statement without
+    it would miss a public grant or invent one, so it is listed instead."""
+    body = ('type = "*"\n      identifiers = ["*"]' if element == "principals" else
+            'test = "StringEquals"\n      variable = "aws:SourceAccount"\n      values = ["111122223333"]')
+    text = ('data "aws_iam_policy_document" "p" {\n  statement {\n    actions = ["s3:GetObject"]\n'
+            f'    resources = ["arn:aws:s3:::b/*"]\n    {element} = {{\n      {body}\n    }}\n  }}\n}}\n')
+    loaded = load_text(text, "main.tf", LoadOptions())
+    assert loaded.policies == []
+    assert loaded.not_checked == [
+        f"main.tf: data.aws_iam_policy_document.p: statement at line 2: not checked ({element} = {{...}} is "
+        f"Terraform 0.11 syntax, which Terraform 0.12 and later reject: write {element} {{ ... }} as a block)"]

@@ -369,6 +369,14 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             if not self.checkable_without_dynamic_blocks(where, _attributes(item).get("effect"), dynamic):
                 left_out = True
                 continue
+            assigned = [name for name in (*PRINCIPAL_BLOCKS, "condition") if name in _attributes(item)]
+            if assigned:
+                line = self.source.offset_to_position(_start(item))[0]
+                self.not_checked(where, f"statement at line {line}: not checked ({assigned[0]} = {{...}} is Terraform "
+                                        f"0.11 syntax, which Terraform 0.12 and later reject: write {assigned[0]} "
+                                        "{ ... } as a block)")
+                left_out = True
+                continue
             marks: dict[str, int] = {}
             statement_pointer = join_pointer(statements_pointer, len(statements))
             statement = self.document_statement(item, statement_pointer, marks)
