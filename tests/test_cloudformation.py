@@ -840,3 +840,29 @@ def test_a_group_that_is_not_in_the_template_is_listed_as_not_checked() -> None:
     [alice] = [principal for principal in loaded.principals if principal.kind == "user"]
     assert alice.group_names == ()
     assert any("user alice: the group Admins is not in the template" in note for note in loaded.not_checked)
+
+
+def test_an_if_inside_a_join_gives_one_string_per_branch() -> None:
+    """``!Join ['', [!If [IsGov, arn:aws-us-gov, arn:aws], ':s3:::b']]`` is one ARN or the other, not both
+    branches joined into one string (``arn:aws-us-gov:s3:::barn:aws``)."""
+    loaded = load("""
+Conditions:
+  IsGov: !Equals [!Ref AWS::Partition, aws-us-gov]
+Resources:
+  Reader:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: s3:ListBucket
+            Resource: !Join ['', [!If [IsGov, 'arn:aws-us-gov', 'arn:aws'], ':s3:::b']]
+          - Effect: Allow
+            Action: s3:GetObject
+            Resource: !Join ['/', ['arn:aws:s3:::b', !If [IsGov, gov, !Ref AWS::NoValue], '*']]
+""")
+    [policy] = loaded.policies
+    assert [statement.resources for statement in policy.statements] == [
+        ("arn:aws-us-gov:s3:::b", "arn:aws:s3:::b"),
+        ("arn:aws:s3:::b/*",)]  # b/gov/* or b/*: the items of both branches, of which b/* takes in the other

@@ -343,6 +343,8 @@ class _Resolver:
                                        variables, depth + 1)
         if name == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             separator, parts = argument
+            if isinstance(separator, str) and isinstance(parts, list):
+                return self.joined(separator, parts, depth, join_pointer(at, 1))
             parts = self.resolve(parts, depth + 1)
             if isinstance(separator, str) and isinstance(parts, list):
                 return separator.join(_as_text(part) for part in parts)
@@ -370,6 +372,22 @@ class _Resolver:
         if name == "Fn::ImportValue":
             return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
         return "{{" + name.removeprefix("Fn::") + "}}"
+
+    def joined(self, separator: str, parts: list[Any], depth: int, at: str) -> Any:
+        """``Fn::Join`` of a list written out: one string, or where an ``Fn::If`` is one of the parts, the string of
+        each of its branches (not both branches joined into one)."""
+        choices: list[list[Any]] = []
+        for index, part in enumerate(parts):
+            resolved = self._resolve(part, depth + 1, join_pointer(at, index))
+            if isinstance(resolved, _Either):
+                choices.append(list(resolved.branches))  # AWS::NoValue in a branch: the part left out
+            elif isinstance(resolved, list):  # a list parameter: its items
+                choices.extend([item] for item in resolved)
+            elif resolved is not _REMOVE:
+                choices.append([resolved])
+        strings = list(dict.fromkeys(separator.join(_as_text(part) for part in combination if part is not _REMOVE)
+                                     for combination in islice(product(*choices), _MAX_VARIANTS)))
+        return strings[0] if len(strings) == 1 else _Either(tuple(strings), tuple(at for _ in strings))
 
     def substitute(self, text: str, variables: dict[str, Any], written: dict[str, Any] | None = None,
                    depth: int = 0) -> str:
