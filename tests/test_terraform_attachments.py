@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from auditor.baselines import resolve_baseline
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
@@ -252,6 +254,86 @@ def test_plan_attachment_whose_policy_is_known_only_after_apply_without_configur
            "to role worker is not checked (its value is known only after apply: check the state, `terraform show " \
            "-json`, once applied)" in loaded.not_checked
     assert principals(loaded)["role worker"].attached_policies == ()
+
+
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+PASS_ROLE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]})
+LAMBDA_WRITE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}]})
+
+
+def instances_plan(keys: list[Any], role_references: list[str], module: str = "") -> dict[str, Any]:
+    """A plan as ``terraform show -json`` writes it of roles made with ``for_each`` (string keys) or ``count``
+    (number keys), each with PassRole in an ``inline_policy`` block, and ``aws_iam_role_policy`` resources (one per
+    key) granting lambda:CreateFunction and InvokeFunction, whose ``role`` is known only after apply (an ``id``)
+    and whose configuration makes ``role_references``; all in ``module`` (``module.m[0].``) when given."""
+    def address(rtype: str, key: Any) -> str:
+        return f"{module}{rtype}.{'r' if rtype == 'aws_iam_role' else 'p'}[{json.dumps(key)}]"
+
+    resources, changes = [], []
+    for key in keys:
+        resources += [
+            {"address": address("aws_iam_role", key), "mode": "managed", "type": "aws_iam_role", "name": "r",
+             "index": key, "values": {"name": f"app-{key}", "assume_role_policy": LAMBDA_TRUST,
+                                      "inline_policy": [{"name": "pass", "policy": PASS_ROLE}]}},
+            {"address": address("aws_iam_role_policy", key), "mode": "managed", "type": "aws_iam_role_policy",
+             "name": "p", "index": key, "values": {"name": "lambda", "policy": LAMBDA_WRITE}}]
+        changes.append({"address": address("aws_iam_role_policy", key), "type": "aws_iam_role_policy",
+                        "change": {"actions": ["create"], "after_unknown": {"id": True, "role": True}}})
+    configured: dict[str, Any] = {"resources": [
+        {"address": "aws_iam_role.r", "mode": "managed", "type": "aws_iam_role", "name": "r",
+         "expressions": {"name": {"references": ["each.key"]}, "assume_role_policy": {"constant_value": LAMBDA_TRUST},
+                         "inline_policy": [{"name": {"constant_value": "pass"},
+                                            "policy": {"constant_value": PASS_ROLE}}]}},
+        {"address": "aws_iam_role_policy.p", "mode": "managed", "type": "aws_iam_role_policy", "name": "p",
+         "expressions": {"name": {"constant_value": "lambda"}, "role": {"references": role_references},
+                         "policy": {"constant_value": LAMBDA_WRITE}}}]}
+    planned: dict[str, Any] = {"resources": resources}
+    if module:
+        planned = {"child_modules": [{"address": module.rstrip("."), "resources": resources}]}
+        configured = {"module_calls": {"m": {"module": configured}}}
+    return {"format_version": "1.2", "planned_values": {"root_module": planned}, "resource_changes": changes,
+            "configuration": {"root_module": configured}}
+
+
+def escalating_roles(plan: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(the roles IAM012 names, what was not checked) of the plan."""
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    return sorted(f.subject["name"] for f in findings(loaded) if f.rule_id == "IAM012" and f.subject), \
+        loaded.not_checked
+
+
+@pytest.mark.parametrize(("keys", "own_key", "module"), [
+    (["a", "b"], "each.key", ""),
+    ([0, 1], "count.index", ""),
+    (["a", "b"], "each.key", "module.m[0]."),
+])
+def test_a_plan_gives_a_role_policy_to_the_role_instance_of_its_own_key(keys: list[Any], own_key: str,
+                                                                          module: str) -> None:
+    """``role = aws_iam_role.r[each.key].id``: the plan's references are only ``aws_iam_role.r`` and ``each.key``.
+    The policy goes to the role with the policy's own key, so the escalation split between the role's PassRole
+    and the policy's Lambda actions is found. It was checked on its own, without a word."""
+    assert escalating_roles(instances_plan(keys, ["aws_iam_role.r", own_key], module)) == (
+        [f"app-{key}" for key in keys], [])
+
+
+def test_a_plan_gives_a_role_policy_to_the_role_instance_its_reference_names() -> None:
+    """``role = aws_iam_role.r["b"].id`` in every instance of the policy: both go to role app-b."""
+    plan = instances_plan(["a", "b"], ['aws_iam_role.r["b"].id', 'aws_iam_role.r["b"]', "aws_iam_role.r"])
+    loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
+    assert {p.name: [policy.label for policy in p.inline_policies] for p in loaded.principals} == {
+        "app-a": ["inline:pass"],
+        "app-b": ["inline:pass", 'aws_iam_role_policy.p["a"].policy', 'aws_iam_role_policy.p["b"].policy']}
+
+
+def test_a_plan_lists_a_role_policy_whose_role_it_cannot_tell() -> None:
+    """``role = aws_iam_role.r[each.value.role].id``: which role is not in the plan's references."""
+    assert escalating_roles(instances_plan(["a"], ["aws_iam_role.r", "each.value"])) == ([], [
+        'plan.json: aws_iam_role_policy.p["a"].role = aws_iam_role.r each.value: the policy is checked on its own, '
+        "not with the other policies of its role (its value is known only after apply: check the state, "
+        "`terraform show -json`, once applied)"])
 
 
 # --------------------------------------------------------------------------- drift

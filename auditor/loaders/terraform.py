@@ -25,6 +25,7 @@ from auditor.loaders.terraform_common import (
     KMS_KEY_POLICY,
     LAMBDA_PERMISSION,
     MANAGED_POLICY,
+    NOT_RESOURCES,
     ORGANIZATION_POLICY,
     OWNER_ATTRIBUTE,
     POLICY_ATTRIBUTES,
@@ -36,7 +37,6 @@ from auditor.loaders.terraform_common import (
     Ref,
     TerraformPrincipals,
     json_object,
-    reference_ref,
 )
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
@@ -189,7 +189,7 @@ class _PlanReader:
             owner = OWNER_ATTRIBUTE.get(rtype)
             if owner:
                 for target in planned.argument_refs(self.arguments, owner[1]):
-                    self.principals.inline_policy(owner[0], target, policy)
+                    self.principals.inline_policy(owner[0], address, target, policy)
         return policies
 
     def inline_policies(self, planned: _PlannedResource, subject: Subject) -> None:
@@ -244,8 +244,13 @@ def _documents_used_verbatim(planned: list[tuple[str, str, dict[str, Any], str, 
 
 def _module_prefix(address: str) -> str:
     """``module.a.module.b.`` of ``module.a[0].module.b.aws_iam_policy.p`` (indexes left out)."""
+    return _INDEX.sub("", _module_instance(address))
+
+
+def _module_instance(address: str) -> str:
+    """``module.a[0].module.b.`` of ``module.a[0].module.b.aws_iam_policy.p``."""
     match = _MODULE_PREFIX.match(address)
-    return _INDEX.sub("", match.group(0)) if match else ""
+    return match.group(0) if match else ""
 
 
 _MODULE_PREFIX = re.compile(r"(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*")
@@ -356,18 +361,49 @@ class _Arguments:
             isinstance(value, list) and None in value)
         if not unknown:
             return refs  # null: not set
-        prefix, expressions = self.configured.get(_INDEX.sub("", address), ("", None))
+        _, expressions = self.configured.get(_INDEX.sub("", address), ("", None))
         position = self.source.locate(pointer)
         if expressions is None:
             if argument == ROLE_MANAGED_POLICY_ARNS:
                 return refs  # computed when not set
             return [*refs, Ref(argument, "(known after apply)", position)]
-        references = [reference_ref(argument, reference, position, _INDEX.sub("", reference).split("."), prefix)
-                      for reference in expressions.get(argument, ())]
-        resolvable = [ref for ref in references if ref.address is not None]
+        resolvable = _instance_references(argument, expressions.get(argument, []), address, position)
         if resolvable or argument not in expressions:
             return [*refs, *resolvable]
         return [*refs, Ref(argument, " ".join(expressions[argument]) or "(known after apply)", position)]
+
+
+_REFERENCE = re.compile(r"(?P<resource>(?:data\.)?[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*)(?P<index>\[[^\]]*\])?"
+                        r"(?:\.(?P<attribute>[A-Za-z_][\w-]*))?$")
+_OWN_INSTANCE_KEYS = frozenset({"each.key", "count.index"})
+
+
+def _instance_references(argument: str, references: list[str], address: str, position: tuple[int, int]
+                         ) -> list[Ref]:
+    """The resources (instances) an argument of the planned resource ``address`` names, by the references its
+    configuration makes, in the planned resource's own module instance: ``aws_iam_role.r.name``,
+    ``aws_iam_role.r["a"].name``; and ``aws_iam_role.r[each.key].id`` (or ``[count.index]``), whose references
+    are only ``aws_iam_role.r`` and ``each.key``, as the instance with the planned resource's own key, the
+    attribute it reads unknown (None)."""
+    module = _module_instance(address)
+    own_key = address[len(module):][len(_INDEX.sub("", address[len(module):])):]
+    named: dict[str, Ref] = {}
+    bare: list[str] = []
+    for reference in references:
+        match = _REFERENCE.match(reference)
+        if match is None or match["resource"].split(".", 1)[0] in NOT_RESOURCES:
+            continue
+        resource, index, attribute = match["resource"], match["index"] or "", match["attribute"]
+        if attribute is None:
+            bare.append(resource)
+        else:
+            named.setdefault(resource + index, Ref(argument, reference, position, address=module + resource + index,
+                                                   attribute=attribute))
+    if own_key and _OWN_INSTANCE_KEYS & set(references):
+        for resource in bare:
+            if not any(key == resource or key.startswith(resource + "[") for key in named):
+                named[resource] = Ref(argument, resource + own_key, position, address=module + resource + own_key)
+    return list(named.values())
 
 
 def _planned_name(address: str, values: dict[str, Any], arguments: _Arguments) -> str:

@@ -344,7 +344,12 @@ READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RE
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
 expression."""
-_NOT_RESOURCES = frozenset({"var", "local", "module", "each", "count", "path", "terraform", "self"})
+NOT_RESOURCES = frozenset({"var", "local", "module", "each", "count", "path", "terraform", "self"})
+
+
+def _resource_type(address: str) -> str:
+    """``module.m.aws_iam_role`` of ``module.m.aws_iam_role.app["a.b"]``."""
+    return re.sub(r"\[[^\]]*\]$", "", address).rpartition(".")[0]
 
 
 def is_list_argument(argument: str) -> bool:
@@ -365,7 +370,8 @@ class Ref:
     address: str | None = None
     """The resource or data source a reference names (``aws_iam_role.app``, ``data.aws_iam_policy.admin``)."""
     attribute: str | None = None
-    """The attribute of it the reference reads (``name``, ``arn``)."""
+    """The attribute of it the reference reads (``name``, ``arn``); None when a plan does not say
+    (``aws_iam_role.r[each.key].id``)."""
 
     @property
     def literal(self) -> str | None:
@@ -377,7 +383,7 @@ def reference_ref(argument: str, shown: str, position: tuple[int, int], names: S
     """A reference (``aws_iam_role.app.name``, ``data.aws_iam_policy.x.arn``) as the address it names and the
     attribute it reads; ``prefix``: the module the reference is written in (``module.m.``, in a plan)."""
     size = 4 if names and names[0] == "data" else 3
-    if names is None or len(names) != size or names[0] in _NOT_RESOURCES:
+    if names is None or len(names) != size or names[0] in NOT_RESOURCES:
         return Ref(argument, shown, position)
     return Ref(argument, shown, position, address=prefix + ".".join(names[:-1]), attribute=names[-1])
 
@@ -425,7 +431,7 @@ class TerraformPrincipals:
         self.by_name: dict[tuple[str, str], str] = {}
         self.managed: dict[str, _Managed] = {}
         self.by_arn: dict[str, str] = {}
-        self.inline: list[tuple[str, Ref, Policy]] = []
+        self.inline: list[tuple[str, str, Ref, Policy]] = []
         self.attachments: list[tuple[str, str, str | Ref, Ref]] = []
         self.memberships: list[tuple[str, Ref, Ref]] = []
         """(the resource's address, a user, a group it puts the user in)."""
@@ -447,9 +453,10 @@ class TerraformPrincipals:
         """An inline policy written inside the principal's resource (``inline_policy`` of a role)."""
         self.parts[address].inline.append(policy)
 
-    def inline_policy(self, kind: str, target: Ref, policy: Policy) -> None:
-        """An ``aws_iam_role_policy`` (user, group): the policy of the principal its ``role`` names, if resolved."""
-        self.inline.append((kind, target, policy))
+    def inline_policy(self, kind: str, where: str, target: Ref, policy: Policy) -> None:
+        """An ``aws_iam_role_policy`` (user, group) at ``where``: the policy of the principal its ``role`` names, if
+        resolved."""
+        self.inline.append((kind, where, target, policy))
 
     def managed_policy(self, address: str, policy: Policy | None, arn: str | None, name: str | None,
                        path: str | None) -> None:
@@ -505,11 +512,11 @@ class TerraformPrincipals:
         """The address of the principal a reference or name means, or None and why not."""
         if ref.address is not None:
             parts = self.parts.get(ref.address)
-            if parts is not None and parts.kind == kind and ref.attribute in PRINCIPAL_REFERENCE_ATTRIBUTES:
+            if parts is not None and parts.kind == kind and ref.attribute in (*PRINCIPAL_REFERENCE_ATTRIBUTES, None):
                 return ref.address, ""
             if parts is not None:
                 return None, f"the attachment takes the {kind}'s name, not its {ref.attribute}"
-            if ref.address.rpartition(".")[0].endswith(f"aws_iam_{kind}"):
+            if _resource_type(ref.address).endswith(f"aws_iam_{kind}"):
                 return None, f"{ref.address} is not in this {self.noun}"
         literal = ref.literal
         if literal is not None:
@@ -523,11 +530,11 @@ class TerraformPrincipals:
         """The managed policy a reference or ARN means, or None and why not."""
         if ref.address is not None:
             managed = self.managed.get(ref.address)
-            if managed is not None and ref.attribute in POLICY_REFERENCE_ATTRIBUTES:
+            if managed is not None and ref.attribute in (*POLICY_REFERENCE_ATTRIBUTES, None):
                 return (managed, "") if managed.arn is not None else (None, managed.unknown)
             if managed is not None:
                 return None, f"the attachment takes the policy's ARN, not its {ref.attribute}"
-            if ref.address.rpartition(".")[0].endswith(MANAGED_POLICY):
+            if _resource_type(ref.address).endswith(MANAGED_POLICY):
                 return None, f"{ref.address} is not in this {self.noun}"
         literal = ref.literal
         if literal is not None:
@@ -539,10 +546,15 @@ class TerraformPrincipals:
 
     def principals(self, result: LoadResult, source: Source, positions: dict[str, tuple[int, int]]) -> None:
         """Resolve what attaches to what, list what cannot be, and add the principals to ``result``."""
-        for kind, owner, inline in self.inline:
-            address, _ = self.resolve_principal(kind, owner)
-            if address is not None:  # else the policy is checked on its own
+        for kind, where, owner, inline in self.inline:
+            address, why = self.resolve_principal(kind, owner)
+            if address is not None:
                 self.parts[address].inline.append(inline)
+            elif owner.address is not None or (owner.literal is None and self.noun == "plan"):
+                # a principal of the input may be meant; one named by a literal it lacks, or by a variable of a
+                # configuration file, is outside it
+                self.not_checked(result, where, owner, f"the policy is checked on its own, not with the other "
+                                                       f"policies of its {kind} ({why})")
         for kind, where, target, ref in self.attachments:
             self.resolve_attachment(result, kind, where, target, ref)
         attached = {address: self.attached_policies(result, parts, positions) for address, parts in self.parts.items()}
@@ -830,7 +842,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 principals.trust(address, policy)
             owner = OWNER_ATTRIBUTE.get(rtype)
             if owner and owner[1] in attributes:
-                principals.inline_policy(owner[0], self.argument_ref(resource, owner[1]), policy)
+                principals.inline_policy(owner[0], address, self.argument_ref(resource, owner[1]), policy)
         if rtype == MANAGED_POLICY:
             path = self.literal(attributes["path"]) if "path" in attributes else "/"
             principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
