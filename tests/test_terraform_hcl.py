@@ -794,3 +794,28 @@ def test_a_block_written_as_an_attribute_leaves_its_statement_unchecked_and_says
     assert loaded.not_checked == [
         f"main.tf: data.aws_iam_policy_document.p: statement at line 2: not checked ({element} = {{...}} is "
         f"Terraform 0.11 syntax, which Terraform 0.12 and later reject: write {element} {{ ... }} as a block)"]
+
+
+@pytest.mark.parametrize(("principal", "reported"), [
+    ("aws_iam_role.first.arn", False),  # a role the configuration creates: its own account
+    ("aws_iam_user.dev.arn", False),
+    ('aws_iam_role.first["a"].arn', False),
+    ("var.partner_role_arn", True),  # decided when Terraform runs
+    ("module.partner.role_arn", True),
+    ("aws_iam_role.first.name", True),  # not an ARN
+])
+def test_trust_of_a_role_or_user_of_the_same_configuration_needs_no_external_id(principal: str,
+                                                                                 reported: bool) -> None:
+    """As ``!GetAtt Role.Arn`` in a template: a role chain within the configuration (cloudgoat, iam-vulnerable) was
+    IAM031, "another account may assume the role"."""
+    loaded = load_tf(f'''
+resource "aws_iam_user" "dev" {{
+  name = "dev"
+}}
+resource "aws_iam_role" "second" {{
+  name = "second"
+  assume_role_policy = jsonencode({{ Version = "2012-10-17", Statement = [{{ Effect = "Allow",
+    Principal = {{ AWS = {principal} }}, Action = "sts:AssumeRole" }}] }})
+}}
+''')
+    assert [f.rule_id for f in findings(loaded) if f.rule_id == "IAM031"] == (["IAM031"] if reported else [])

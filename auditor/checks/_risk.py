@@ -199,14 +199,17 @@ def principal_account(ref: PrincipalRef) -> str | None:
 _OWN_ACCOUNT = r"\{\{(?:AWS::AccountId|data\.aws_caller_identity\.[\w-]+\.account_id)\}\}"
 """The deploying account in a template: CloudFormation's ``AWS::AccountId``, Terraform's ``aws_caller_identity``."""
 _OWN_ACCOUNT_ROOT = re.compile(rf"arn:[^:]+:iam::{_OWN_ACCOUNT}:")
+_CONFIGURATION_PRINCIPAL_ARN = re.compile(r"\{\{aws_iam_(?:role|user)\.[\w-]+(?:\[[^\]]*\])?\.arn\}\}")
+"""The ARN of a role or user the same Terraform configuration creates (``aws_iam_role.NAME.arn``)."""
 
 
 def is_own_account_principal(ref: PrincipalRef) -> bool:
     """A template principal of the stack's own account: ``!GetAtt Role.Arn`` (a resource of the same template),
-    ``!Ref AWS::AccountId`` or Terraform's ``data.aws_caller_identity.NAME.account_id``, or an IAM ARN built from
-    one of them."""
+    Terraform's ``aws_iam_role.NAME.arn`` (a role or user of the same configuration), ``!Ref AWS::AccountId`` or
+    Terraform's ``data.aws_caller_identity.NAME.account_id``, or an IAM ARN built from one of them."""
     text = ref.value.strip()
     return ref.type == "AWS" and (text.startswith("{{GetAtt:") or re.fullmatch(_OWN_ACCOUNT, text) is not None
+                                  or _CONFIGURATION_PRINCIPAL_ARN.fullmatch(text) is not None
                                   or _OWN_ACCOUNT_ROOT.match(text) is not None)
 
 
