@@ -682,7 +682,8 @@ Resources:
     assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
         f"ManagedPolicy:{label}: statement 0 Effect {{{{Ref:Eff}}}} (checked as Allow) is known only when the stack "
         "is deployed" for label in ("Text", "Mapped")]
-    assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [8, 14]
+    # the statement in the literal block; the !Sub list's item is where the tag is
+    assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [9, 14]
 
 
 BOUNDED_TEMPLATE = """Resources:
@@ -866,3 +867,26 @@ Resources:
     assert [statement.resources for statement in policy.statements] == [
         ("arn:aws-us-gov:s3:::b", "arn:aws:s3:::b"),
         ("arn:aws:s3:::b/*",)]  # b/gov/* or b/*: the items of both branches, of which b/* takes in the other
+
+
+@pytest.mark.parametrize(("written", "line", "column"), [
+    # a literal block, tagged or not: the place in it
+    ('|\n        {"Version": "2012-10-17",\n         "Statement": [{"Effect": "Allow", "Action": "iam:*",\n'
+     '                        "Resource": "*"}]}', 10, 54),
+    ('!Sub |\n        {"Version": "2012-10-17",\n         "Statement": [{"Effect": "Allow", "Action": "iam:*",\n'
+     '                        "Resource": "arn:aws:iam::${AWS::AccountId}:*"}]}', 10, 54),
+    # one line, quoted or not, written as it is
+    ("'{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"iam:*\", "
+     "\"Resource\": \"*\"}]}'", 8, 94),
+    # escapes: where the string starts
+    ('"{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": [{\\"Effect\\": \\"Allow\\", \\"Action\\": \\"iam:*\\", '
+     '\\"Resource\\": \\"*\\"}]}"', 8, 23),
+])
+def test_a_finding_in_a_policy_written_as_json_text_points_into_the_text(written: str, line: int,
+                                                                         column: int) -> None:
+    """All the findings of a PolicyDocument given as JSON text were at the PolicyDocument line, whatever the
+    statement."""
+    loaded = load(f"Resources:\n  Admin:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      Description: x\n"
+                  f"      Path: /\n      ManagedPolicyName: admin\n      PolicyDocument: {written}\n")
+    [iam002] = [f for f in findings(loaded) if f.rule_id == "IAM002"]
+    assert (iam002.location.line, iam002.location.column) == (line, column)

@@ -128,7 +128,8 @@ def test_cloudformation_policy_given_as_a_json_string_is_checked() -> None:
     loaded = load_text(template, "stack.yaml", LoadOptions())
     (parsed,) = loaded.policies
     assert parsed.statements[0].resources == ("arn:aws:s3:::{{AWS::AccountId}}-b/*",)
-    assert parsed.location(parsed.statements[0].pointer).line == 5  # the property: the string has no positions
+    location = parsed.location(parsed.statements[0].pointer)
+    assert (location.line, location.column) == (7, 24)  # the statement, in the literal block
     assert [problem.rule for _, problem in loaded.document_problems] == ["syntax-error"]  # Broken
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from itertools import count, islice, product, takewhile
 from math import prod
 from typing import Any
@@ -488,12 +489,24 @@ class _TemplateSource(Source):
     """The template, where its resolved policies are located: a value the resolution moved (see
     ``_Resolver.written_pointers``) is found where the template writes it."""
 
-    __slots__ = ("base", "moved")
+    __slots__ = ("base", "embedded", "moved")
 
     def __init__(self, base: Source) -> None:
         super().__init__(base.display_path, base.text, None, base.line_offset, base.column_offset)
         self.base = base
         self.moved: dict[str, str] = {}
+        self.embedded: dict[str, tuple[Source, Callable[[int, int], tuple[int, int]]]] = {}
+        """A policy document written as JSON text, by its pointer: the text, and where a (line, column) of it is
+        in the template."""
+
+    def embed(self, pointer: str, text: Source, position: Callable[[int, int], tuple[int, int]]) -> None:
+        self.embedded[pointer] = (text, position)
+
+    def _in_embedded(self, pointer: str) -> tuple[Source, str, Callable[[int, int], tuple[int, int]]] | None:
+        for document, (text, position) in self.embedded.items() if self.embedded else ():
+            if pointer == document or pointer.startswith(document + "/"):
+                return text, pointer[len(document):], position
+        return None
 
     def written_at(self, pointer: str) -> str:
         probe = pointer
@@ -505,9 +518,16 @@ class _TemplateSource(Source):
         return pointer
 
     def locate(self, pointer: str) -> tuple[int, int]:
+        embedded = self._in_embedded(pointer)
+        if embedded is not None:
+            text, inner, position = embedded
+            return position(*text.locate(inner))
         return self.base.locate(self.written_at(pointer))
 
     def has_pointer(self, pointer: str) -> bool:
+        embedded = self._in_embedded(pointer)
+        if embedded is not None:
+            return embedded[0].has_pointer(embedded[1])
         return self.base.has_pointer(self.written_at(pointer))
 
     def document_text(self) -> str | None:
@@ -557,7 +577,7 @@ def _syntax_error_besides_template_values(document: Any, text: str,
     pattern, text = (_SUB_VARIABLE, written) if isinstance(written, str) else (TEMPLATE_VALUE, text)
     if not pattern.search(text):
         return error, text
-    neutral = pattern.sub(lambda value: "0".ljust(len(value.group(0))), text)
+    neutral = pattern.sub(_neutral, text)
     try:
         parse_embedded_json(neutral)
     except ParseError as remaining:
@@ -569,18 +589,38 @@ _LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|")
 """The start of a YAML literal block scalar, tagged or not (``|``, ``!Sub |-``)."""
 
 
-def _position_in_string(source: Source, pointer: str, line: int, column: int) -> tuple[int, int]:
+def _position_in_string(source: Source, pointer: str, line: int, column: int, text: str | None = None
+                        ) -> tuple[int, int]:
     """Where (``line``, ``column``) of the string written at ``pointer`` (or as its ``Fn::Sub: |``) is in the file:
     for a YAML literal block, whose lines are the file's less the indentation of its first line that is not blank,
-    that place; else where the string starts."""
+    that place; for a one-line ``text`` written as it is (plain or quoted, no escapes), that place; else where the
+    string starts."""
     substituted = join_pointer(pointer, "Fn::Sub")
     for written in filter(source.has_pointer, (join_pointer(substituted, 0), substituted, pointer)):
         start_line, start_column = source.locate(written)
-        if _LITERAL_BLOCK.match(source.line_text(start_line) or "", start_column - 1):
+        line_text = source.line_text(start_line) or ""
+        if _LITERAL_BLOCK.match(line_text, start_column - 1):
             following = (source.line_text(number) for number in count(start_line + 1))
             first = next((text for text in following if text is None or text.strip()), None) or ""
             return start_line + line, len(first) - len(first.lstrip()) + column
+        if text is not None and "\n" not in text and line == 1:
+            rest = line_text[start_column - 1:]
+            quote = rest[:1] if rest[:1] in ("'", '"') else ""
+            if rest[len(quote):].startswith(text):
+                return start_line, start_column + len(quote) + column - 1
     return source.locate(pointer)
+
+
+def _as_written(document: Any, text: str) -> str:
+    """The JSON ``text`` a template ``document`` gives, as the template writes it (an ``Fn::Sub`` string)."""
+    argument = document.get("Fn::Sub") if isinstance(document, dict) and len(document) == 1 else None
+    written = argument[0] if isinstance(argument, list) and argument else argument
+    return written if isinstance(written, str) else text
+
+
+def _neutral(value: re.Match[str]) -> str:
+    """A JSON value of the length of a ``${...}``, which stands in its place so that the text parses as written."""
+    return "0".ljust(len(value.group(0)))
 
 
 def _as_text(value: Any) -> str:
@@ -813,7 +853,10 @@ class _TemplateReader:
         elif isinstance(resolved, str) and resolved.lstrip().startswith("{") and not is_template_value(resolved):
             # a Json-typed property given as JSON text, often written PolicyDocument: !Sub | {...}
             try:
+                written = _as_written(document, resolved)
                 resolved = parse_embedded_json(resolved)
+                template_source.embed(pointer, Source("", _SUB_VARIABLE.sub(_neutral, written)),
+                                      partial(_position_in_string, self.source, pointer, text=written))
             except ParseError as parse_error:
                 syntax_error = _syntax_error_besides_template_values(document, resolved, parse_error)
                 if syntax_error is None:  # !Sub put a value known at deploy time outside a string
