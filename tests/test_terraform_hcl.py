@@ -283,6 +283,8 @@ data "aws_iam_policy_document" "d" {
         ('resource "aws_iam_policy" "p" {\n  policy = jsonencode({ Version = "2012-10-17" }))\n}\n',
          "HCL syntax error: unexpected ')'", (2, 50)),
         ('variable "x" {\n  default = "a" @ "b"\n}\n', "HCL syntax error: unexpected '@'", (2, 17)),
+        ('resource "aws_iam_policy" "p" {\n  policy = jsonencode({}) <<EOF\n{\n "a": 1\n}\nEOF\n}\n',
+         "HCL syntax error: unexpected '<<EOF'", (2, 27)),  # a heredoc: its first line, not '<<EOF\\n{\\n...'
     ],
 )
 def test_hcl_that_does_not_parse_is_a_located_syntax_error(text: str, message: str,

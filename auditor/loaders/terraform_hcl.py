@@ -90,7 +90,8 @@ def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTI
         if isinstance(exc, UnexpectedCharacters):
             message = f"HCL syntax error: unexpected character {exc.char!r}"
         elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
-            message = f"HCL syntax error: unexpected {str(exc.token).strip()[:40] or 'line break'!r}"
+            shown = (str(exc.token).strip().splitlines() or [""])[0]  # a heredoc's first line
+            message = f"HCL syntax error: unexpected {shown[:40] or 'line break'!r}"
         else:
             message = "HCL syntax error: unexpected end of file (a '}', ']' or ')' is missing)"
         at_end = not (isinstance(exc.line, int) and exc.line > 0)
