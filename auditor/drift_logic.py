@@ -584,8 +584,12 @@ def covers_principal_only(outer: Stmt, cell: Cell) -> bool:
 
 
 def may_overlap(deny: Stmt, cell: Cell) -> bool:
-    """False only when the deny provably applies to no resource of the cell."""
-    is_not, resource, _ = cell
+    """False only when the deny provably applies to no resource or principal of the cell."""
+    is_not, resource, principal = cell
+    if (principal is not None and deny.principals is not None and not deny.has_not_principal
+            and not any(principal_contains(d, principal) or principal_contains(principal, d)
+                        for d in deny.principals)):
+        return False  # a Deny of another account's principals
     if is_not:
         return True
     if deny.resources is not None:
@@ -675,6 +679,37 @@ def _spared_by(deny: Stmt, cell: Cell) -> list[Cell]:
     return [(False, spared, principal) for spared in narrowed]
 
 
+_POSITIVE = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+             "NumericNotEquals": "NumericEquals", "DateNotEquals": "DateEquals", "NotIpAddress": "IpAddress",
+             "StringNotLike": "StringLike", "ArnNotLike": "ArnLike"}
+
+
+def _refused_unless(condition: Cond) -> Cond | None:
+    """What a request must meet not to be refused by a Deny whose one condition is ``condition``: for a negated
+    operator (``StringNotEquals sts:ExternalId X``, true when the key is missing, ``...IfExists`` too), the positive
+    one without ``IfExists``; None for the others, whose complement no operator writes."""
+    positive = _POSITIVE.get(condition.operator)
+    if positive is None or condition.qualifier:
+        return None
+    return replace(condition, operator=positive, if_exists=False, written_operator=positive)
+
+
+def _required_by_denies(cell: Cell, denies: Sequence[Stmt]) -> tuple[Cond, ...]:
+    """The conditions every request of the cell that ``denies`` (of the same actions) leave allowed meets: a Deny
+    on the whole cell with one negated condition (``Deny sts:AssumeRole`` unless ``StringEquals sts:ExternalId``),
+    the guard-rail way of writing the condition an Allow would carry."""
+    return tuple(required for deny in denies
+                 if len(deny.conditions) == 1 and not deny.has_not_principal and covers_cell(deny, cell)
+                 for required in [_refused_unless(deny.conditions[0])] if required is not None)
+
+
+def _never_refuses(deny: Stmt, conditions: Sequence[Cond]) -> bool:
+    """Whether requests meeting ``conditions`` never meet ``deny``'s (one of which they contradict): ``Deny`` unless
+    ``StringEquals sts:ExternalId X`` refuses nothing of an Allow that requires that ExternalId."""
+    return any(required is not None and all_implied(conditions, (required,))
+               for required in map(_refused_unless, deny.conditions))
+
+
 def _witness_certain(statement: Stmt, cells: Sequence[Cell], inner_denies: Sequence[Stmt]) -> bool:
     """Whether the inner set surely allows some request of the statement (for a reported added action)."""
     if not satisfiable(statement.conditions) or not cells:
@@ -692,7 +727,7 @@ def _check_group(
     outer_allows: Sequence[Stmt],
     outer_denies: Sequence[Stmt],
     inner_denies: Sequence[Stmt],
-    implied: dict[int, bool],
+    implied: dict[tuple[int, tuple[Cond, ...]], bool],
     applies_to: Callable[[str], bool] | None = None,
 ) -> list[Gap]:
     cells = [left for c in cells_of(statement) for left in _cells_left(c, inner_denies)
@@ -708,22 +743,21 @@ def _check_group(
             gaps[kind] = Gap(kind, statement, 0)
         return gaps[kind]
 
-    def conditions_carried(outer: Stmt) -> bool:
-        known = implied.get(id(outer))
+    def conditions_carried(outer: Stmt, required: tuple[Cond, ...]) -> bool:
+        known = implied.get((id(outer), required))
         if known is None:
-            known = implied[id(outer)] = all_implied(statement.conditions, outer.conditions)
+            known = implied[(id(outer), required)] = all_implied((*statement.conditions, *required), outer.conditions)
         return known
 
     for cell in cells:
+        required = _required_by_denies(cell, inner_denies)
         covering = [o for o in outer_allows if covers_cell(o, cell)]
-        if not any(conditions_carried(o) for o in covering):
+        if not any(conditions_carried(o, required) for o in covering):
             if covering:
                 found = gap("condition")
-                best = min(
-                    ([w for w in o.conditions if not any(implies(s, w) for s in statement.conditions)]
-                     for o in covering),
-                    key=len,
-                )
+                met = (*statement.conditions, *required)
+                best = min(([w for w in o.conditions if not any(implies(s, w) for s in met)] for o in covering),
+                           key=len)
                 found.missing_conditions.extend(c for c in best if c not in found.missing_conditions)
             elif any(covers_principal_only(o, cell) for o in outer_allows):
                 found = gap("resource")
@@ -736,7 +770,8 @@ def _check_group(
                     found.outer_statements.append(outer)
             continue
         for deny in outer_denies:
-            if may_overlap(deny, cell) and not any(deny_covers(mine, deny) for mine in inner_denies):
+            if (may_overlap(deny, cell) and not _never_refuses(deny, (*statement.conditions, *required))
+                    and not any(deny_covers(mine, deny) for mine in inner_denies)):
                 found = gap("deny")
                 found.deny = deny
                 found.cells.append(cell)
@@ -811,7 +846,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                     applying[resource] = mask
         groups = _partition(statement.actions, [s.actions for s in (*outer_allows, *outer_denies, *inner_denies)]
                             + list(applying.values()))
-        implied: dict[int, bool] = {}
+        implied: dict[tuple[int, tuple[Cond, ...]], bool] = {}
         merged: dict[tuple[str, bool, frozenset[Cond]], Gap] = {}
         for actions in groups:
             sample = actions & -actions

@@ -302,6 +302,51 @@ def test_trust_principal_added_external_id_removed_and_both_reverse() -> None:
         narrower.findings[0].message
 
 
+def test_a_condition_enforced_by_a_deny_is_the_condition_carried() -> None:
+    """An Allow without the condition and a Deny of the same requests unless it holds (a negated operator, true
+    when the key is missing) allow what the Allow with the condition does: no drift either way. It was a high
+    IAM904 "without StringEquals sts:ExternalId", and the baseline's Allow was "narrowed" by a Deny that never
+    refuses its requests."""
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    guarded = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringNotEquals": {"sts:ExternalId": "abc"}}}]}
+    assert not compare(guarded, documented, PolicyKind.TRUST).findings
+    assert not compare(documented, guarded, PolicyKind.TRUST).findings
+    # another id, or a Deny that does not cover every principal the Allow admits: the condition is not carried
+    other_id = edited(lambda s: s[1]["Condition"]["StringNotEquals"].update({"sts:ExternalId": "xyz"}), guarded)
+    assert "IAM904" in rules(compare(other_id, documented, PolicyKind.TRUST))
+    elsewhere = edited(lambda s: s[1].update(Principal={"AWS": "arn:aws:iam::123456789012:root"}), guarded)
+    assert "IAM904" in rules(compare(elsewhere, documented, PolicyKind.TRUST))
+    # an identity policy: the kms:ViaService condition moved to a Deny of the same action
+    moved = edited(lambda s: (s[2].pop("Condition"), s.append(
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringNotEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}})))
+    assert not compare(moved).findings
+    # a Deny of one key does not carry the condition to the other keys
+    partial = edited(lambda s: (s[2].pop("Condition"), s.append(
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:*:key/one",
+         "Condition": {"StringNotEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}})))
+    assert "IAM904" in rules(compare(partial))
+
+
+def test_a_deny_of_another_account_s_principals_narrows_nothing_of_this_one() -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:role/vendor"},
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+    denied_elsewhere = edited(lambda s: s.append(
+        {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}),
+        documented)
+    assert not compare(denied_elsewhere, documented, PolicyKind.TRUST).findings
+    denied_here = edited(lambda s: s.append(
+        {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}),
+        documented)
+    assert rules(compare(denied_here, documented, PolicyKind.TRUST)) == {"IAM902"}
+
+
 def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
     """Principal "*" with StringEquals aws:PrincipalAccount admits what the account's root ARN does."""
     def scoped(account: str) -> dict[str, Any]:
