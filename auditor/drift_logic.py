@@ -208,6 +208,9 @@ _NEGATED_SETS = frozenset(
 )
 _LITERAL_EQUIVALENTS = {"StringLike": "StringEquals", "StringNotLike": "StringNotEquals"}
 _LOWER_VALUES = frozenset({"Bool", "Null", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"})
+_SAME_AS_GLOBAL = re.compile(r"\A(?:ec2|iam):resourcetag/")
+"""Service keys that read the resource's tags as ``aws:ResourceTag/`` does (EC2's and IAM's documentation say so;
+the catalogue lists both for their actions): ``ec2:ResourceTag/Name`` is ``aws:ResourceTag/Name``."""
 
 
 def _value_text(value: Any) -> str:
@@ -236,11 +239,12 @@ class Cond:
             base = _LITERAL_EQUIVALENTS[base]  # StringLike "data" matches what StringEquals "data" does
         if base in _LOWER_VALUES:
             values = [v.lower() for v in values]
+        key = condition.key.lower()
         return cls(
             qualifier=(condition.set_qualifier or "").lower(),
             operator=base,
             if_exists=condition.if_exists,
-            key=condition.key.lower(),
+            key=_SAME_AS_GLOBAL.sub("aws:resourcetag/", key) if "resourcetag/" in key else key,
             values=frozenset(values),
             written_operator=condition.operator,
             written_key=condition.key,

@@ -333,6 +333,19 @@ def test_a_condition_enforced_by_a_deny_is_the_condition_carried() -> None:
     assert "IAM904" in rules(compare(partial))
 
 
+def test_ec2_resource_tag_is_the_global_resource_tag() -> None:
+    """EC2 reads ``ec2:ResourceTag/Name`` and ``aws:ResourceTag/Name`` from the same tags (the EC2 guide moved from
+    the first to the second): rewriting one as the other is no drift. It was a high IAM904."""
+    def fenced(key: str) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ec2:TerminateInstances", "ec2:StartInstances"], "Resource": "*",
+             "Condition": {"StringLike": {key: "*upsolver*"}}}]}
+
+    assert not compare(fenced("aws:ResourceTag/Name"), fenced("ec2:ResourceTag/Name")).findings
+    assert not compare(fenced("ec2:ResourceTag/Name"), fenced("aws:ResourceTag/Name")).findings
+    assert rules(compare(fenced("aws:ResourceTag/Owner"), fenced("ec2:ResourceTag/Name"))) == {"IAM902", "IAM904"}
+
+
 def test_a_deny_of_another_account_s_principals_narrows_nothing_of_this_one() -> None:
     documented = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:role/vendor"},
