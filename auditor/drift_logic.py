@@ -322,6 +322,8 @@ _IN_ACCOUNT = re.compile(r"AWS:arn:(aws[a-z-]*):(?:iam|sts)::(\d{12}):")
 def principal_contains(outer: str, inner: str) -> bool:
     if outer == "AWS:*" or outer == inner:
         return True
+    if has_wildcard(outer):  # aws:PrincipalArn arn:aws:iam::111122223333:role/app-*
+        return glob_contains(outer, inner)
     root = _ROOT.match(outer)
     if root is not None:
         member = _IN_ACCOUNT.match(inner)
@@ -502,7 +504,7 @@ def compile_statements(
         account_condition = None
         if principals == ("AWS:*",):
             own = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
-            folded = _principals_by_account(conditions, own)
+            folded = _principals_by_account(conditions, own) or _principals_by_arn(conditions)
             if folded is not None:
                 account_condition = next(c for c in conditions if c not in folded[1])
                 principals, conditions = folded
@@ -557,6 +559,25 @@ def _principals_by_account(conditions: tuple[Cond, ...], own_account: str | None
             return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
                     tuple(other for other in conditions if other is not condition))
     return None
+
+
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+\Z")
+
+
+def _principals_by_arn(conditions: tuple[Cond, ...]) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
+    """``Principal: "*"`` with ``ArnEquals`` (``ArnLike``, ``StringEquals``, ``StringLike``) ``aws:PrincipalArn``
+    admits the principals it names, as naming them in ``Principal`` does (the form AWS recommends, which survives
+    a role being recreated): those principals, and the other conditions."""
+    for condition in conditions:
+        if (condition.key == "aws:principalarn" and condition.operator in _PRINCIPAL_ARN_OPERATORS
+                and not condition.qualifier and not condition.if_exists and condition.values
+                and all(_PRINCIPAL_ARN.match(value) for value in condition.values)):
+            return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
+                    tuple(other for other in conditions if other is not condition))
+    return None
+
+
+_PRINCIPAL_ARN_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnLike"})
 
 
 def covers_cell(outer: Stmt, cell: Cell) -> bool:

@@ -333,6 +333,30 @@ def test_a_condition_enforced_by_a_deny_is_the_condition_carried() -> None:
     assert "IAM904" in rules(compare(partial))
 
 
+def test_everyone_limited_by_principal_arn_is_the_principals_it_names() -> None:
+    """``Principal: "*"`` with ``ArnEquals aws:PrincipalArn`` (the form that survives a role being recreated)
+    admits the principals it names: the documented role is no drift (it was a critical IAM905 "admits AWS:*"), a
+    pattern admits what it matches, and is reported as that, not as everyone."""
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:role/vendor"},
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}]}
+
+    def by_arn(operator: str, arn: str) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"sts:ExternalId": "abc"}, operator: {"aws:PrincipalArn": arn}}
+             if operator != "StringEquals" else
+             {"StringEquals": {"sts:ExternalId": "abc", "aws:PrincipalArn": arn}}}]}
+
+    assert not compare(by_arn("ArnEquals", "arn:aws:iam::999988887777:role/vendor"), documented,
+                       PolicyKind.TRUST).findings
+    assert not compare(by_arn("StringEquals", "arn:aws:iam::999988887777:role/vendor"), documented,
+                       PolicyKind.TRUST).findings
+    wider = compare(by_arn("ArnLike", "arn:aws:iam::999988887777:role/*"), documented, PolicyKind.TRUST)
+    assert [(f.rule_id, f.severity.value, f.details["added_principals"]) for f in wider.findings] == [
+        ("IAM905", "high", ["AWS:arn:aws:iam::999988887777:role/*"])]
+
+
 def test_ec2_resource_tag_is_the_global_resource_tag() -> None:
     """EC2 reads ``ec2:ResourceTag/Name`` and ``aws:ResourceTag/Name`` from the same tags (the EC2 guide moved from
     the first to the second): rewriting one as the other is no drift. It was a high IAM904."""
