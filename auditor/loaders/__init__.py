@@ -137,6 +137,10 @@ def discover(paths: Iterable[str], options: LoadOptions, result: LoadResult) -> 
                 seen.add(STDIN)
                 files.append(path)
             continue
+        if not raw:  # Path("") is the current folder: an unset variable would check whatever the folder holds
+            result.errors.append(InputError('""', "an empty path (a variable that is not set?): name a file or a "
+                                                  "folder, or - for standard input"))
+            continue
         if not os.path.lexists(path):
             result.errors.append(InputError(replace_surrogates(raw), "no such file or directory"))
             continue
