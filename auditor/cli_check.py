@@ -35,9 +35,15 @@ def plain_output(no_color: bool) -> bool:
     return no_color
 
 
-def rule_names(values: Sequence[str] | None) -> tuple[str, ...]:
-    """``--select``/``--ignore`` values, each repeatable and each a comma-separated list (``IAM001,IAM012``)."""
-    return tuple(name.strip() for value in values or () for name in value.split(",") if name.strip())
+def rule_names(values: Sequence[str] | None, option: str) -> tuple[str, ...]:
+    """``--select``/``--ignore``/``--category`` values, each repeatable and each a comma-separated list
+    (``IAM001,IAM012``); one that names nothing (``--select "$RULES"`` with the variable unset) is a usage error:
+    an empty ``--select`` would select every rule."""
+    names = tuple(name.strip() for value in values or () for name in value.split(",") if name.strip())
+    if values and not names:
+        raise UsageProblem(f"{option}: {values[0]!r} names nothing; give rule ids, slugs or categories "
+                           "(iam-audit rules lists them)")
+    return names
 
 
 class UsageProblem(Exception):
@@ -258,9 +264,9 @@ def check(
     if fail_on is not None:
         overrides["fail-on"] = parse_severity(fail_on, "--fail-on")
     if select:
-        overrides["select"] = rule_names(select)
+        overrides["select"] = rule_names(select, "--select")
     if ignore:
-        overrides["ignore"] = config.ignore + rule_names(ignore)
+        overrides["ignore"] = config.ignore + rule_names(ignore, "--ignore")
     if include:
         overrides["include"] = tuple(include)
     if exclude:
@@ -288,7 +294,7 @@ def check(
         formats=tuple(formats),
         output=output,
         extra_outputs={k: v for k, v in extra_outputs.items() if v is not None},
-        categories=rule_names(category),
+        categories=rule_names(category, "--category"),
         kind=forced_kind,
         boundary=boundary,
         show_suppressed=show_suppressed,

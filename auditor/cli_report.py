@@ -44,7 +44,7 @@ def _categories(values: Optional[list[str]]) -> tuple[str, ...]:
     history database is opened, with check's message."""
     from auditor.run import check_categories
 
-    names = rule_names(values)
+    names = rule_names(values, "--category")
     try:
         check_categories(names)
     except ValueError as exc:
@@ -134,6 +134,7 @@ def report_command(
                                                 ("--history", history)], "inputs")
         config = without_missing_accepted(load_config(config_file, no_config), quiet)
         categories = _categories(category)
+        selected, ignored = rule_names(select, "--select"), rule_names(ignore, "--ignore")
         refs, variables = baselines_and_vars(baseline or (), var or (), config)  # before anything is recorded
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
@@ -147,8 +148,8 @@ def report_command(
         fail_on_new=new_threshold,  # type: ignore[arg-type]
         account_id=account_id.strip() if account_id else None,
         trend_runs=trend_runs,
-        select=rule_names(select),
-        ignore=rule_names(ignore),
+        select=selected,
+        ignore=ignored,
         include=tuple(include or ()),
         exclude=tuple(exclude or ()),
         categories=categories,

@@ -242,6 +242,22 @@ def test_an_empty_path_is_an_error_not_the_current_folder(tmp_path: Path, comman
     assert "IAM201" not in result.stdout
 
 
+@pytest.mark.parametrize(("command", "option", "value"), [
+    ("check", "--select", ""), ("check", "--select", ","), ("check", "--ignore", ""), ("check", "--category", " "),
+    ("report", "--select", ""), ("report", "--ignore", ""),
+])
+def test_an_option_that_names_no_rule_is_a_usage_error(tmp_path: Path, command: str, option: str,
+                                                       value: str) -> None:
+    """``--select "$RULES"`` with the variable unset selected every rule, silently widening a configured select."""
+    (tmp_path / "bad.json").write_text(BAD)
+    extra = ["-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.db")] if command == "report" else []
+    result = run_cli(command, str(tmp_path / "bad.json"), *extra, option, value, "--no-config")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"iam-audit: error: {option}: {value!r} names nothing; give rule ids, slugs or " \
+                            "categories (iam-audit rules lists them)\n"
+    assert not (tmp_path / "h.db").exists()
+
+
 def test_demo_shows_findings() -> None:
     result = run_cli("check", str(FIXTURES / "demo"), "--no-color")
     assert result.returncode == 1
