@@ -81,7 +81,9 @@ def drift_command(
     from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
     from auditor.drift import DriftError, drift_loaded, parse_vars
     from auditor.model import PolicyKind
+    from auditor.output import file_or_stdout
 
+    output = file_or_stdout(output) if output is not None else None
     try:
         # -o naming the TARGET or a BASELINE file would replace it with the report, as in check
         refuse_inputs_as_outputs([baseline, str(target)], [("--output", output)], "files to compare")

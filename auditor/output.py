@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 
+def file_or_stdout(path: Path) -> Path | None:
+    """``-o -``: standard output (None), as ``-`` among the inputs is standard input; not a file named ``-``."""
+    return None if str(path) == "-" else path
+
+
 def write_text(path: Path, text: str | Iterable[str]) -> None:
     """Write a report (whole, or in pieces as they are made) to ``path``: replaced whole for a regular file,
     written in place for a device or a pipe.

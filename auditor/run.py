@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, PolicyKind, Severity
-from auditor.output import discard_standard_output, write_text
+from auditor.output import discard_standard_output, file_or_stdout, write_text
 from auditor.report import Report, Summary, Verdict, expired_line
 
 if TYPE_CHECKING:
@@ -367,11 +367,11 @@ def _report_targets(request: CheckRequest) -> dict[str, Path | None]:
         if len(to_stdout) > 1:
             raise ValueError("--output names one file but several formats were asked for; use --output-<format>")
         if to_stdout:
-            targets[to_stdout[0]] = request.output
+            targets[to_stdout[0]] = file_or_stdout(request.output)
         else:
-            targets["console"] = request.output
+            targets["console"] = file_or_stdout(request.output)
     for fmt, extra_path in request.extra_outputs.items():
-        targets[fmt] = extra_path
+        targets[fmt] = file_or_stdout(extra_path)
     for fmt in formats:
         targets.setdefault(fmt, None)
     by_file: dict[str, str] = {}

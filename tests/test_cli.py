@@ -258,6 +258,19 @@ def test_an_option_that_names_no_rule_is_a_usage_error(tmp_path: Path, command: 
     assert not (tmp_path / "h.db").exists()
 
 
+@pytest.mark.parametrize("args", [
+    ("check", "bad.json", "--format", "json", "-o", "-"),
+    ("check", "bad.json", "--format", "json", "--output-json", "-"),
+    ("drift", "upsolver/server-role", "bad.json", "--format", "json", "-o", "-"),
+])
+def test_output_dash_is_standard_output(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """As ``-`` among the inputs is standard input; it wrote a file named ``-``."""
+    (tmp_path / "bad.json").write_text(BAD)
+    result = run_cli(*args, "--no-config", cwd=tmp_path)
+    assert json.loads(result.stdout[result.stdout.index("{"):])["schema"] == "iam-audit/1"
+    assert not (tmp_path / "-").exists()
+
+
 def test_demo_shows_findings() -> None:
     result = run_cli("check", str(FIXTURES / "demo"), "--no-color")
     assert result.returncode == 1
