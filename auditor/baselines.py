@@ -577,11 +577,13 @@ def baseline_from_policy_file(path: Path) -> Baseline:
     document = _document_at(policy)
     provenance = Provenance(document=str(path))
     name = path.stem
+    # a folder of its own per vendor (a/base.json, b/base.json) is the usual reason two files share a name
+    identifier = f"file/{name}" if path.parent == Path() else f"file/{path.resolve().parent.name}/{name}"
     if policy.kind is PolicyKind.TRUST:
-        return Baseline(f"file/{name}", "file", True, path.name, "(file)", PrincipalSpec("role"), provenance, (),
+        return Baseline(identifier, "file", True, path.name, "(file)", PrincipalSpec("role"), provenance, (),
                         trust_policy=BaselinePolicy(name, "trust", document), path=path)
     principal = PrincipalSpec("resource" if policy.kind is PolicyKind.RESOURCE else "role")
-    return Baseline(f"file/{name}", "file", True, path.name, "(file)", principal, provenance,
+    return Baseline(identifier, "file", True, path.name, "(file)", principal, provenance,
                     (BaselinePolicy(name, policy.kind.value, document),), path=path)
 
 

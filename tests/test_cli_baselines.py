@@ -27,6 +27,18 @@ def test_a_baseline_file_is_the_only_one_it_chooses_and_the_hint_names_it(tmp_pa
         "`iam-audit drift base.json FILE`"]
 
 
+def test_baseline_files_of_the_same_name_in_two_folders_keep_apart(tmp_path: Path) -> None:
+    """One folder per vendor, each with its base.json: both were "file/base", so the second was dropped or the
+    findings could not say which one they were compared with."""
+    for vendor in ("a", "b"):
+        (tmp_path / vendor).mkdir()
+        (tmp_path / vendor / "base.json").write_text(POLICY)
+    (tmp_path / "target.json").write_text(POLICY)
+    assert _not_checked(tmp_path, "target.json", "--baseline", "a/base.json", "--baseline", "b/base.json") == [
+        f"baseline file/{vendor}/base@file: the input has no user, group or role to compare with it; for a policy "
+        f"file, run `iam-audit drift {vendor}/base.json FILE`" for vendor in ("a", "b")]
+
+
 def test_a_bad_baseline_mapping_is_a_config_error_at_its_line(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text(POLICY)
     config = tmp_path / ".iam-audit.toml"
