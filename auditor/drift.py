@@ -968,11 +968,41 @@ def _compare(
             report.add("IAM907", f"placeholder {name} of {baseline.ref} takes {len(candidates)} values in the "
                        f"target ({', '.join(candidates)}); no one value makes the target match, compared with "
                        f"{values[name]}", {"placeholder": name, "values": candidates, "chosen": values[name]})
+    _documented_values_kept(report, [s for found in targets.values() for s in found])
     for kind, forward, reverse in outcome:
         for gap in forward:
             report.forward(gap, kind)
         for gap in reverse:
             report.reverse(gap, kind)
+
+
+def _documented_values_kept(report: _Report, target: Sequence[Stmt]) -> None:
+    """A placeholder the target fills with the documentation's own text: its placeholder (``<get_from_upsolver>``)
+    or the example value it shows (an ExternalId printed on a public page, another organization's role). The
+    comparison matches, but the value protects nothing or trusts someone else: IAM908 in a condition, IAM905 as a
+    trusted principal."""
+    baseline = report.baseline
+    for placeholder in baseline.placeholders:
+        value = report.bindings.get(placeholder.name)
+        if placeholder.name not in report.inferred or value not in (placeholder.token, placeholder.example):
+            continue
+        example = placeholder.kind == "example-value" or value == placeholder.example
+        shown = (f"the example value {baseline.ref}'s documentation shows for {placeholder.name}" if example else
+                 f"the placeholder {baseline.ref}'s documentation writes for {placeholder.name}")
+        details = {"placeholder": placeholder.name, "value": value}
+        for statement in target:
+            if any(p.partition(":")[2] == value for p in statement.principals or ()):
+                report.add("IAM905", f"the trust admits {value}, {shown} (most likely another customer's): "
+                           "trust the one the vendor gave you", details, where=statement)
+                report.new["trusted principal"] += 1
+                break
+            if any(value in c.values for c in statement.conditions):
+                why = "anyone who read the page knows it" if example else \
+                    "the vendor never sends it, and every customer who copied the page shares it"
+                report.add("IAM908", f"{placeholder.name} is {value}, {shown}: {why}; put the value the vendor "
+                           "gave you", details, where=statement)
+                report.new["documented value"] += 1
+                break
 
 
 ACCOUNT_PLACEHOLDER = "AccountId"
@@ -999,7 +1029,8 @@ def _verdict(report: _Report) -> tuple[str, bool]:
               "trust condition": "trust condition(s) removed or weakened",
               "trust action": "trust action(s) added", "managed policy": "managed policy attachment(s) added",
               "action removed": "action(s) removed", "action narrowed": "action(s) narrowed",
-              "managed missing": "managed policy attachment(s) missing", "placeholder": "placeholder conflict(s)"}
+              "managed missing": "managed policy attachment(s) missing", "placeholder": "placeholder conflict(s)",
+              "documented value": "documentation value(s) kept"}
     new_total = sum(report.new.values())
     if new_total:
         text = f"{new_total} new: " + ", ".join(f"{n} {labels[k]}" for k, n in sorted(report.new.items()))

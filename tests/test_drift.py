@@ -1078,9 +1078,27 @@ def test_an_account_placeholder_the_target_does_not_show_takes_the_principals_ac
     assert result.bindings["AccountId"] == "444455556666" and "AccountId" in result.inferred
 
 
+@pytest.mark.parametrize(("external_id", "expected"), [
+    ("<get_from_upsolver>", ["IAM908"]),  # the placeholder itself: the vendor never sends it
+    ("Q9XK2M7P", []),
+])
+def test_a_trust_that_keeps_the_documentation_s_placeholder_is_reported(external_id: str,
+                                                                         expected: list[str]) -> None:
+    """The comparison matched (the placeholder bound to itself), so drift said nothing; check says IAM032."""
+    older = resolve_baseline("upsolver/management-role@plaintext")
+    trust = older.bind({"ExternalId": external_id}).trust_policies[0].document
+    policy = normalize_policy(json.loads(json.dumps(trust, default=dict)), PolicyKind.TRUST,
+                              Source("trust.json", json.dumps(trust, default=dict)))
+    result = compare_policy(older, policy, CATALOG, {})
+    assert [f.rule_id for f in result.findings] == expected
+    assert result.new_access is bool(expected)
+
+
 def test_a_role_that_follows_another_revision_of_the_vendor_document_is_told_so(tmp_path: Path) -> None:
     older = resolve_baseline("upsolver/management-role@plaintext")
-    bound = older.bind({p.name: p.example for p in older.placeholders if p.example})
+    # the documentation's example ExternalId would be IAM908: an id of the customer's own
+    bound = older.bind({p.name: "Q9XK2M7P" if p.name == "ExternalId" else p.example
+                        for p in older.placeholders if p.example})
     role = {"RoleName": "UpsolverManagementRole", "Arn": "arn:aws:iam::111122223333:role/UpsolverManagementRole",
             "AttachedManagedPolicies": [],
             "RolePolicyList": [{"PolicyName": p.name, "PolicyDocument": p.document} for p in bound.policies],

@@ -197,6 +197,38 @@ RULES.rule(
     good=[example(_export(""), "IAM034", baseline=_EVENTBRIDGE)],
 )(_needs_a_baseline)
 
+_CONNECTION_TRUST = "upsolver/connection-trust"
+
+
+def _connection_trust(role: str, external_id: str) -> str:
+    return ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+            f'"arn:aws:iam::428641199958:role/{role}"}}, "Action": "sts:AssumeRole", "Condition": '
+            f'{{"StringEquals": {{"sts:ExternalId": "{external_id}"}}}}}}]}}')
+
+
+RULES.rule(
+    "IAM908",
+    "documented-value-kept",
+    "drift-condition-loosened",
+    Severity.HIGH,
+    "A condition keeps the documentation's placeholder or example value",
+    what="The target writes, where the baseline has a placeholder, the documentation's own text: the placeholder "
+    "itself (`<get_from_upsolver>`) or the example value the page shows (`GTWKRE6K`). The comparison matches, so "
+    "no other drift rule reports it. In a trusted principal it is reported as IAM905.",
+    why="An `sts:ExternalId` printed on a public page is known to every other customer of the vendor, so it no "
+    "longer stops the confused deputy; a placeholder is a value the vendor never sends, so the integration fails, "
+    "or every customer who copied the page shares it.",
+    example="The Upsolver connection role trusts the documentation's example role with its example ExternalId "
+    "`GTWKRE6K`.",
+    fix="Put the values the vendor gave your organization (its console shows them); bind them with `--var` to "
+    "compare against them.",
+    bad=[example(_connection_trust("upsolver-role-355e3b5f-960d-406b-afa7-12f4fd8327eb", "GTWKRE6K"), "IAM908",
+                 "IAM905", kind=PolicyKind.TRUST, baseline=_CONNECTION_TRUST,
+                 note="IAM905: the trusted role is the example's, another organization's")],
+    good=[example(_connection_trust("upsolver-role-0b7d41e2-5c3a-4f0e-9d1b-7a6c2e8f4b90", "Q9XK2M7P"),
+                  kind=PolicyKind.TRUST, baseline=_CONNECTION_TRUST)],
+)(_needs_a_baseline)
+
 RULES.rule(
     "IAM907",
     "unbound-placeholder",
