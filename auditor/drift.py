@@ -494,8 +494,8 @@ class _ResourceApplicability:
     nothing. Where the catalogue cannot tell, every action may apply."""
 
     _MAX_SERVICES = 24
-    """A set spanning more services (``*``, ``NotAction``) is taken as applying whole: judging it would read
-    hundreds of services' catalogue entries."""
+    """A set spanning more services (``*``, ``NotAction``) is judged with an index of the whole catalogue, built
+    once (reading hundreds of services' entries), rather than service by service."""
 
     def __init__(self, catalog: Catalog, space: ActionSpace, star_only: int) -> None:
         from auditor.engine import CheckContext
@@ -515,6 +515,7 @@ class _ResourceApplicability:
             self._services[-1] = (service, self._services[-1][1], self._services[-1][2] + 1)
         self._by_service: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
         self._memo: dict[tuple[int, str], int] = {}
+        self._whole: tuple[int, dict[tuple[str, str], int]] | None = None
 
     def single_valued(self, key: str) -> bool:
         from auditor.checks.conditions import is_single_valued
@@ -549,7 +550,7 @@ class _ResourceApplicability:
                 continue
             services += 1
             if services > self._MAX_SERVICES:
-                return actions
+                return self._across_services(actions, named, may_grant_resourceless(resource))
             if service in INCOMPLETE_ACTION_RESOURCES:
                 found |= mine
                 continue
@@ -557,6 +558,29 @@ class _ResourceApplicability:
             found |= mine & loose
             for pair in named:
                 found |= mine & by_type.get(pair, 0)
+        return found
+
+    def _across_services(self, actions: int, named: Iterable[tuple[str, str]], resourceless: bool) -> int:
+        """``_applicable`` for a set of many services (``Deny *`` on a bucket): the actions that may be asked for
+        on anything, on what the catalogue cannot tell, and on the resource types the pattern names."""
+        from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES
+
+        if self._whole is None:
+            anywhere = 0
+            every_type: dict[tuple[str, str], int] = {}
+            for service, start, length in self._services:
+                if service in INCOMPLETE_ACTION_RESOURCES:
+                    anywhere |= ((1 << length) - 1) << start
+                    continue
+                loose, by_type = self._service_masks(service)
+                anywhere |= loose
+                for pair, mask in by_type.items():
+                    every_type[pair] = every_type.get(pair, 0) | mask
+            self._whole = (anywhere, every_type)
+        anywhere, every_type = self._whole
+        found = actions & (anywhere | (self.star_only if resourceless else 0))
+        for pair in named:
+            found |= actions & every_type.get(pair, 0)
         return found
 
     def _service_masks(self, service: str) -> tuple[int, dict[tuple[str, str], int]]:

@@ -145,6 +145,16 @@ def glob_intersects(first: str, second: str) -> bool:
     return below[0]
 
 
+def arn_intersects(first: str, second: str) -> bool:
+    """Whether some ARN matches both patterns. An ARN's partition, service, region and account hold no colon, so
+    two ARN patterns are compared segment by segment (``stream/nothing`` and ``stream/upsolver_*`` of the same
+    service share no stream, though a ``*`` of the region could match across colons in a plain string)."""
+    first_parts, second_parts = first.split(":", 5), second.split(":", 5)
+    if len(first_parts) != 6 or len(second_parts) != 6 or first_parts[0] != "arn" or second_parts[0] != "arn":
+        return glob_intersects(first, second)
+    return all(glob_intersects(a, b) for a, b in zip(first_parts, second_parts, strict=True))
+
+
 def arn_contains(outer: str, inner: str) -> bool:
     """Containment for ``ArnLike`` patterns, which AWS matches component by component (six, split on ``:``)."""
     outer_parts, inner_parts = outer.split(":", 5), inner.split(":", 5)
@@ -618,7 +628,7 @@ def may_overlap(deny: Stmt, cell: Cell) -> bool:
     if is_not:
         return True
     if deny.resources is not None:
-        return any(glob_intersects(p, resource) for p in deny.resources)
+        return any(arn_intersects(p, resource) for p in deny.resources)
     return not any(glob_contains(x, resource) for x in deny.not_resources)
 
 
