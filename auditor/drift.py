@@ -41,6 +41,7 @@ from auditor.drift_logic import (
     shown_actions,
     star_only_mask,
     with_own_account,
+    within_boundary,
     without_star_only,
 )
 from auditor.knowledge import load_privileged_managed_policies
@@ -615,6 +616,17 @@ class _Compiler:
         self.known_variables = {"${aws:username}": principal.name} \
             if principal is not None and principal.kind == "user" else {}
         """Policy variables whose value the compared principal gives (a user's name for ``${aws:username}``)."""
+        self.boundary = principal.permissions_boundary if principal is not None else None
+        """The compared principal's permissions boundary, when the input has its document."""
+
+    def target(self, comparison: _Comparison, *, inner: bool) -> list[Stmt]:
+        """A comparison's target statements; for the permissions of a principal with a permissions boundary, what
+        both its policies and the boundary allow (IAM grants no more), so that a wide policy the boundary limits to
+        the documented grant is no drift, and one the boundary cuts back is."""
+        compiled = self.policies(comparison.target, inner=inner)
+        if comparison.kind != "identity" or self.boundary is None:
+            return compiled
+        return within_boundary(compiled, self.policy(self.boundary, inner=inner))
 
     def policy(self, policy: Policy, *, inner: bool, unbound: Iterable[str] = ()) -> list[Stmt]:
         return compile_statements(policy, self.space, inner=inner, unbound_tokens=unbound,
@@ -930,7 +942,7 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
     applicable = compiler.applicability.applicable
     for comparison in comparisons:
         inner = with_own_account(targets[id(comparison)], own_account)
-        inner_as_outer = with_own_account(compiler.policies(comparison.target, inner=False), own_account)
+        inner_as_outer = with_own_account(compiler.target(comparison, inner=False), own_account)
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
@@ -958,7 +970,7 @@ def _compare(
 ) -> None:
     """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
     baseline = report.baseline
-    targets = {id(c): compiler.policies(c.target, inner=True) for c in comparisons}
+    targets = {id(c): compiler.target(c, inner=True) for c in comparisons}
     given_sets = _baseline_sets(baseline.bind(given))
     statements: dict[str, tuple[list[Stmt], list[Stmt]]] = {}
     for comparison in comparisons:

@@ -556,6 +556,45 @@ def _without_set_qualifier(condition: Cond, single_valued: Callable[[str], bool]
     return condition
 
 
+def within_boundary(statements: Sequence[Stmt], boundary: Sequence[Stmt]) -> list[Stmt]:
+    """What identity ``statements`` grant within a permissions ``boundary``: each Allow narrowed to the actions,
+    resources and conditions of each boundary Allow it shares actions with (a superset where two resource patterns
+    overlap without one holding the other), located where the policy's statement is; the Denies of both."""
+    boundary_allows = [b for b in boundary if b.allow]
+    within = [s for s in statements if not s.allow] + [b for b in boundary if not b.allow]
+    for statement in statements:
+        if not statement.allow:
+            continue
+        for limit in boundary_allows:
+            actions = statement.actions & limit.actions
+            resources = _resources_within(statement, limit) if actions else None
+            if resources is None:
+                continue
+            within.append(replace(statement, actions=actions, resources=resources[0], not_resources=resources[1],
+                                  conditions=(*statement.conditions, *limit.conditions)))
+    return within
+
+
+def _resources_within(statement: Stmt, limit: Stmt) -> tuple[tuple[str, ...] | None, tuple[str, ...]] | None:
+    """(resources, not_resources) of what both statements name, a superset of it; None when they share none."""
+    if statement.resources is None and limit.resources is None:
+        return None, (*statement.not_resources, *limit.not_resources)
+    if statement.resources is None or limit.resources is None:
+        listed, excluded = (limit.resources, statement.not_resources) if statement.resources is None else \
+            (statement.resources, limit.not_resources)
+        assert listed is not None
+        kept = tuple(r for r in listed if not any(glob_contains(x, r) for x in excluded))
+        return (kept, ()) if kept else None
+    shared: list[str] = []
+    for mine in statement.resources:
+        for theirs in limit.resources:
+            narrower = mine if glob_contains(theirs, mine) else theirs if glob_contains(mine, theirs) else \
+                mine if arn_intersects(mine, theirs) else None
+            if narrower is not None and narrower not in shared:
+                shared.append(narrower)
+    return (tuple(shared), ()) if shared else None
+
+
 def _principals_by_account(conditions: tuple[Cond, ...], own_account: str | None
                            ) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
     """``Principal: "*"`` with ``StringEquals aws:PrincipalAccount`` admits the principals of other accounts as

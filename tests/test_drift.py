@@ -1345,3 +1345,29 @@ def test_an_added_managed_policy_weighs_as_iam006_does(tmp_path: Path, managed: 
                      "--no-config")
     found = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM906"]
     assert [f["severity"] for f in found] == [severity], found
+
+
+@pytest.mark.parametrize(("granted", "limit", "expected"), [
+    # a policy on everything, the boundary exactly the documented one: IAM grants what both allow, no more
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"}], READER["Statement"], set()),
+    # the documented policy, a boundary without KMS: the role lost kms:Decrypt
+    (READER["Statement"], [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}], {"IAM902"}),
+    # the boundary allows everything: as if there were none
+    ([{"Effect": "Allow", "Action": "*", "Resource": "*"}], [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+     {"IAM901", "IAM903", "IAM904"}),
+])
+def test_drift_compares_what_the_policies_grant_within_the_permissions_boundary(
+        granted: list[dict[str, Any]], limit: list[dict[str, Any]], expected: set[str]) -> None:
+    """Drift judged the policies alone: AdministratorAccess-like grants under a boundary that is the documented
+    policy were 22,117 actions added (high), while check's IAM001 said the boundary allows less; a boundary that
+    cuts the documented grant was nothing."""
+    role = {"RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole", "AttachedManagedPolicies": [],
+            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": granted}}],
+            "PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
+                                    "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/B"}}
+    boundary = {"PolicyName": "B", "Arn": "arn:aws:iam::111122223333:policy/B", "DefaultVersionId": "v1",
+                "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                    "Version": "2012-10-17", "Statement": limit}}]}
+    loaded = load_text(json.dumps({"RoleDetailList": [role], "Policies": [boundary]}), "account.json", LoadOptions())
+    [principal] = loaded.principals
+    assert rules(compare_principal(baseline(READER), principal, CATALOG, {})) == expected
