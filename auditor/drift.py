@@ -842,9 +842,9 @@ class _Report:
         corrected = self.kms_alias_corrected(gap, resources, baseline_resources)
         self.add("IAM903", f"allows {self.action_list(actions)} on {', '.join(resources)}, beyond {ref}'s "
                  f"{', '.join(baseline_resources[:_SHOWN])}"
-                 + ("; the baseline names a KMS alias ARN, which IAM never matches for these actions (they act on "
-                    "keys), so a key ARN is the usual correction of that defect: make sure it is the integration's key"
-                    if corrected else ""),
+                 + (f"; the baseline names a KMS alias ARN, which IAM never matches for these actions (they act on "
+                    f"keys), so {corrected} is the usual correction of that defect: make sure it is the "
+                    "integration's key" if corrected else ""),
                  {**listed, "target_resources": resources, "baseline_resources": baseline_resources},
                  severity=Severity.LOW if corrected else None, where=where)
 
@@ -856,19 +856,26 @@ class _Report:
                 return False
         return True
 
-    def kms_alias_corrected(self, gap: Gap, target: Sequence[str], documented: Sequence[str]) -> bool:
-        """A target that names KMS keys where the baseline names only KMS alias ARNs, for actions on keys: the
-        baseline grants nothing there as written (a vendor mistake), and the target is the usual fix when it names
-        keys of the alias's account and Region and keeps the baseline's conditions (``kms:ViaService``); keys of
-        any account, or without the conditions, are wider access than the vendor documented."""
+    def kms_alias_corrected(self, gap: Gap, target: Sequence[str], documented: Sequence[str]) -> str | None:
+        """How a target corrects a baseline that names only KMS alias ARNs for actions on keys, which grants nothing
+        there as written (a vendor mistake), or None: a key ARN of the alias's account and Region, or any key
+        that carries the alias (``ForAnyValue:StringEquals kms:ResourceAliases``, as AWS recommends), keeping the
+        baseline's conditions (``kms:ViaService``). Keys of any account, or without the conditions, are wider
+        access than the vendor documented."""
         if not (target and documented and all(_KMS_ALIAS_ARN.match(r) for r in documented)
-                and all(_KMS_KEY_ARN.match(r) for r in target) and self.key_actions_only(gap.actions)):
-            return False
+                and self.key_actions_only(gap.actions)
+                and all(all_implied(gap.statement.conditions, outer.conditions) for outer in gap.outer_statements)):
+            return None
+        aliases = {arn.split(":", 5)[5].lower() for arn in documented}
+        if any(c.key == "kms:resourcealiases" and c.qualifier == "foranyvalue" and c.operator == "StringEquals"
+               and not c.if_exists and c.values and {v.lower() for v in c.values} <= aliases
+               for c in gap.statement.conditions):
+            return "a key that carries the alias (kms:ResourceAliases)"
         aliases_at = {_region_and_account(arn) for arn in documented}
-        if not all(_region_and_account(arn) in aliases_at and not has_wildcard(":".join(_region_and_account(arn)))
-                   for arn in target):
-            return False
-        return all(all_implied(gap.statement.conditions, outer.conditions) for outer in gap.outer_statements)
+        if all(_KMS_KEY_ARN.match(arn) and _region_and_account(arn) in aliases_at
+               and not has_wildcard(":".join(_region_and_account(arn))) for arn in target):
+            return "a key ARN"
+        return None
 
     def reverse(self, gap: Gap, kind: str) -> None:
         ref = self.baseline.ref

@@ -1149,6 +1149,19 @@ def test_naming_the_key_where_the_vendor_named_its_alias_is_the_documented_corre
             statement.pop("Condition")
         policy = normalize_policy(changed, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(changed)))
         assert [(r, s) for r, s, _ in messages(compare_policy(firehose, policy, CATALOG))] == [("IAM903", "high")]
+    # any key that carries the alias, the correction AWS recommends (it was high, without naming the condition);
+    # another alias, or ForAllValues (true for a key with no alias at all), is not
+    for operator, alias, expected in (("ForAnyValue:StringEquals", "alias/stackstate-integration", "low"),
+                                      ("ForAnyValue:StringEquals", "alias/other", "high"),
+                                      ("ForAllValues:StringEquals", "alias/stackstate-integration", "high")):
+        changed = copy.deepcopy(document)
+        [statement] = [s for s in changed["Statement"] if any(str(a).startswith("kms:") for a in s["Action"])]
+        statement["Resource"] = "*"
+        statement["Condition"] = {**statement["Condition"], operator: {"kms:ResourceAliases": alias}}
+        policy = normalize_policy(changed, PolicyKind.IDENTITY, Source("firehose.json", json.dumps(changed)))
+        [(rule, severity, message)] = messages(compare_policy(firehose, policy, CATALOG))
+        assert (rule, severity) == ("IAM903", expected), (operator, alias)
+        assert ("kms:ResourceAliases" in message) is (expected == "low")
 
 
 def test_cloudformation_pseudo_parameters_stand_for_the_account_and_region_placeholders(tmp_path: Path) -> None:
