@@ -52,7 +52,7 @@ def drift_command(
         str, typer.Argument(metavar="BASELINE", help="A baseline id (vendor/name or vendor/name@rev), a baseline "
                                                       "YAML file, or a policy document to compare with.")
     ],
-    target: Annotated[Path, typer.Argument(metavar="TARGET", help="A policy file or an account export.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="A policy file or an account export.")],
     principal: Annotated[
         str | None, typer.Option("--principal", "-p", help="The principal of an export to compare (any case).")
     ] = None,
@@ -86,7 +86,7 @@ def drift_command(
     output = file_or_stdout(output) if output is not None else None
     try:
         # -o naming the TARGET or a BASELINE file would replace it with the report, as in check
-        refuse_inputs_as_outputs([baseline, str(target)], [("--output", output)], "files to compare")
+        refuse_inputs_as_outputs([baseline, target], [("--output", output)], "files to compare")
         threshold = parse_severity(fail_on, "--fail-on")
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
@@ -112,15 +112,18 @@ def drift_command(
     from auditor.catalog import load_catalog
     from auditor.loaders import STDIN, LoadOptions, load_paths
 
-    if str(target) != STDIN and not target.exists():
+    if not target:  # Path("") is the current folder
+        raise _fail('TARGET "": an empty path (a variable that is not set?): name a policy file or an account '
+                    "export, or - for standard input")
+    if target != STDIN and not Path(target).exists():
         raise _fail(f"{target}: no such file or directory")
 
-    loaded = load_paths([str(target)], LoadOptions(kind=forced))
+    loaded = load_paths([target], LoadOptions(kind=forced))
     if loaded.errors:
         raise _fail(str(loaded.errors[0]))
     if not loaded.policies and not loaded.principals and loaded.skipped:
-        if (kind_of_target := _document_kind(str(target))) is not None:  # a page whose text does not parse
-            raise _fail(_not_a_policy(str(target), kind_of_target, "policy file or an account export"))
+        if (kind_of_target := _document_kind(target)) is not None:  # a page whose text does not parse
+            raise _fail(_not_a_policy(target, kind_of_target, "policy file or an account export"))
         shown, reason = loaded.skipped[0]
         raise _fail(f"{shown}: {reason}: TARGET holds no policy to compare")
     if not loaded.policies and not loaded.principals and loaded.document_problems:

@@ -230,13 +230,14 @@ def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> N
     assert report["errors"][0]["message"] == "no such file or directory"
 
 
-@pytest.mark.parametrize("command", ["check", "report"])
+@pytest.mark.parametrize("command", ["check", "report", "drift"])
 def test_an_empty_path_is_an_error_not_the_current_folder(tmp_path: Path, command: str) -> None:
     """``iam-audit check "$POLICY_DIR"`` with the variable unset: Path("") is ".", which checked whatever the job's
-    folder held (and recorded a report run under it)."""
+    folder held (and recorded a report run under it, or compared it with the baseline)."""
     (tmp_path / "bad.json").write_text(BAD)
     extra = ["-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.db")] if command == "report" else []
-    result = run_cli(command, "", *extra, "--no-config", cwd=tmp_path)
+    before = ["upsolver/server-role"] if command == "drift" else []
+    result = run_cli(command, *before, "", *extra, "--no-config", cwd=tmp_path)
     assert result.returncode == 2
     assert '"": an empty path (a variable that is not set?)' in result.stderr
     assert "IAM201" not in result.stdout
