@@ -583,6 +583,8 @@ def _resources_within(statement: Stmt, limit: Stmt) -> tuple[tuple[str, ...] | N
         listed, excluded = (limit.resources, statement.not_resources) if statement.resources is None else \
             (statement.resources, limit.not_resources)
         assert listed is not None
+        if any(is_universal(r) for r in listed):  # "*" less the exclusions: NotResource
+            return None, excluded
         kept = tuple(r for r in listed if not any(glob_contains(x, r) for x in excluded))
         return (kept, ()) if kept else None
     shared: list[str] = []

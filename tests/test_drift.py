@@ -1384,3 +1384,23 @@ def test_drift_compares_what_the_policies_grant_within_the_permissions_boundary(
     loaded = load_text(json.dumps({"RoleDetailList": [role], "Policies": [boundary]}), "account.json", LoadOptions())
     [principal] = loaded.principals
     assert rules(compare_principal(baseline(READER), principal, CATALOG, {})) == expected
+
+
+def test_a_boundary_of_everything_but_the_documented_bucket_cuts_the_grant_there() -> None:
+    """``Allow s3:* NotResource bucket/*`` as the boundary of a role granted s3:GetObject on ``*``: IAM grants it
+    everywhere but the documented bucket. It was read as ``*``: a widening "on *", and the cut not reported."""
+    role = {"RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole", "AttachedManagedPolicies": [],
+            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": "*"}]}}],
+            "PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
+                                    "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/B"}}
+    boundary = {"PolicyName": "B", "Arn": "arn:aws:iam::111122223333:policy/B", "DefaultVersionId": "v1",
+                "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                    "Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": "s3:*", "NotResource": f"{BUCKET}/*"}]}}]}
+    loaded = load_text(json.dumps({"RoleDetailList": [role], "Policies": [boundary]}), "account.json", LoadOptions())
+    [principal] = loaded.principals
+    documented = {"Version": "2012-10-17", "Statement": READER["Statement"][:1]}
+    found = {f.rule_id: f for f in compare_principal(baseline(documented), principal, CATALOG, {}).findings}
+    assert set(found) == {"IAM902", "IAM903"}
+    assert found["IAM903"].details["target_resources"] == [f"NotResource {BUCKET}/*"]
