@@ -328,10 +328,14 @@ def test_a_plan_gives_a_role_policy_to_the_role_instance_its_reference_names() -
         "app-b": ["inline:pass", 'aws_iam_role_policy.p["a"].policy', 'aws_iam_role_policy.p["b"].policy']}
 
 
-def test_a_plan_lists_a_role_policy_whose_role_it_cannot_tell() -> None:
-    """``role = aws_iam_role.r[each.value.role].id``: which role is not in the plan's references."""
-    assert escalating_roles(instances_plan(["a"], ["aws_iam_role.r", "each.value"])) == ([], [
-        'plan.json: aws_iam_role_policy.p["a"].role = aws_iam_role.r each.value: the policy is checked on its own, '
+@pytest.mark.parametrize("references", [
+    ["aws_iam_role.r", "each.value"],  # aws_iam_role.r[each.value.role]
+    ["aws_iam_role.r", "local.swap", "each.key"],  # aws_iam_role.r[local.swap[each.key]]: maybe another key
+])
+def test_a_plan_lists_a_role_policy_whose_role_it_cannot_tell(references: list[str]) -> None:
+    """Which role instance is not in the plan's references."""
+    assert escalating_roles(instances_plan(["a"], references)) == ([], [
+        f'plan.json: aws_iam_role_policy.p["a"].role = {" ".join(references)}: the policy is checked on its own, '
         "not with the other policies of its role (its value is known only after apply: check the state, "
         "`terraform show -json`, once applied)"])
 

@@ -389,9 +389,14 @@ def _instance_references(argument: str, references: list[str], address: str, pos
     own_key = address[len(module):][len(_INDEX.sub("", address[len(module):])):]
     named: dict[str, Ref] = {}
     bare: list[str] = []
+    other_values = False
+    """A reference to something else (``local.swap`` in ``aws_iam_role.r[local.swap[each.key]]``): the index may
+    not be the planned resource's own key. (``[count.index + 1]`` makes the same references as ``[count.index]``;
+    a plan does not tell them apart.)"""
     for reference in references:
         match = _REFERENCE.match(reference)
         if match is None or match["resource"].split(".", 1)[0] in NOT_RESOURCES:
+            other_values |= reference not in _OWN_INSTANCE_KEYS
             continue
         resource, index, attribute = match["resource"], match["index"] or "", match["attribute"]
         if attribute is None:
@@ -399,7 +404,7 @@ def _instance_references(argument: str, references: list[str], address: str, pos
         else:
             named.setdefault(resource + index, Ref(argument, reference, position, address=module + resource + index,
                                                    attribute=attribute))
-    if own_key and _OWN_INSTANCE_KEYS & set(references):
+    if own_key and _OWN_INSTANCE_KEYS & set(references) and not other_values:
         for resource in bare:
             if not any(key == resource or key.startswith(resource + "[") for key in named):
                 named[resource] = Ref(argument, resource + own_key, position, address=module + resource + own_key)
