@@ -514,10 +514,9 @@ def compile_statements(
         account_condition = None
         if principals == ("AWS:*",):
             own = arn_account(policy.subject.arn) if policy.subject is not None and policy.subject.arn else None
-            folded = _principals_by_account(conditions, own) or _principals_by_arn(conditions)
+            folded = _principals_by_condition(conditions, own)
             if folded is not None:
-                account_condition = next(c for c in conditions if c not in folded[1])
-                principals, conditions = folded
+                principals, conditions, account_condition = folded
         unbound = bool(tokens) and any(
             token in text
             for token in tokens
@@ -597,37 +596,43 @@ def _resources_within(statement: Stmt, limit: Stmt) -> tuple[tuple[str, ...] | N
     return (tuple(shared), ()) if shared else None
 
 
-def _principals_by_account(conditions: tuple[Cond, ...], own_account: str | None
-                           ) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
-    """``Principal: "*"`` with ``StringEquals aws:PrincipalAccount`` admits the principals of other accounts as
-    their root ARNs do: the principals that condition names, and the other conditions (None when there is none).
-    Not for the policy's own account, whose principals ``*`` admits without a grant of their own, as a root ARN
-    does not."""
-    for condition in conditions:
-        if (condition.key == "aws:principalaccount" and condition.operator == "StringEquals"
-                and not condition.qualifier and not condition.if_exists and condition.values
-                and all(ACCOUNT.fullmatch(value) and value != own_account for value in condition.values)):
-            return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
-                    tuple(other for other in conditions if other is not condition))
+def _principals_by_condition(conditions: tuple[Cond, ...], own_account: str | None
+                             ) -> tuple[tuple[str, ...], tuple[Cond, ...], Cond] | None:
+    """``Principal: "*"`` limited by conditions that name principals admits those principals, as naming them in
+    ``Principal`` does: ``StringEquals aws:PrincipalAccount`` other accounts (as their root ARNs; not the policy's
+    own, whose principals ``*`` admits without a grant of their own, as a root ARN does not), and ``ArnEquals``
+    (``ArnLike``, ``StringEquals``, ``StringLike``) ``aws:PrincipalArn`` the principals it names (the form AWS
+    recommends, which survives a role being recreated). With several, the narrowest, whichever their order, and the
+    conditions it does not imply: (principals, other conditions, the condition read as principals); None when there
+    is none, or none narrower than the others."""
+    named = [(condition, keys) for condition in conditions
+             if (keys := _named_principals(condition, own_account)) is not None]
+    if not named:
+        return None
+
+    def within(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+        return all(any(principal_contains(o, i) for o in outer) for i in inner)
+
+    for condition, keys in named:
+        if all(within(keys, other) for _, other in named):
+            implied = {id(other) for other, other_keys in named if within(keys, other_keys)}
+            return keys, tuple(c for c in conditions if id(c) not in implied), condition
+    return None
+
+
+def _named_principals(condition: Cond, own_account: str | None) -> tuple[str, ...] | None:
+    if condition.qualifier or condition.if_exists or not condition.values:
+        return None
+    if (condition.key == "aws:principalaccount" and condition.operator == "StringEquals"
+            and all(ACCOUNT.fullmatch(value) and value != own_account for value in condition.values)):
+        return tuple(principal_key("AWS", value) for value in sorted(condition.values))
+    if (condition.key == "aws:principalarn" and condition.operator in _PRINCIPAL_ARN_OPERATORS
+            and all(_PRINCIPAL_ARN.match(value) for value in condition.values)):
+        return tuple(principal_key("AWS", value) for value in sorted(condition.values))
     return None
 
 
 _PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+\Z")
-
-
-def _principals_by_arn(conditions: tuple[Cond, ...]) -> tuple[tuple[str, ...], tuple[Cond, ...]] | None:
-    """``Principal: "*"`` with ``ArnEquals`` (``ArnLike``, ``StringEquals``, ``StringLike``) ``aws:PrincipalArn``
-    admits the principals it names, as naming them in ``Principal`` does (the form AWS recommends, which survives
-    a role being recreated): those principals, and the other conditions."""
-    for condition in conditions:
-        if (condition.key == "aws:principalarn" and condition.operator in _PRINCIPAL_ARN_OPERATORS
-                and not condition.qualifier and not condition.if_exists and condition.values
-                and all(_PRINCIPAL_ARN.match(value) for value in condition.values)):
-            return (tuple(principal_key("AWS", value) for value in sorted(condition.values)),
-                    tuple(other for other in conditions if other is not condition))
-    return None
-
-
 _PRINCIPAL_ARN_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnLike"})
 
 

@@ -368,6 +368,18 @@ def test_everyone_limited_by_principal_arn_is_the_principals_it_names() -> None:
     wider = compare(by_arn("ArnLike", "arn:aws:iam::999988887777:role/*"), documented, PolicyKind.TRUST)
     assert [(f.rule_id, f.severity.value, f.details["added_principals"]) for f in wider.findings] == [
         ("IAM905", "high", ["AWS:arn:aws:iam::999988887777:role/*"])]
+    # several such conditions: the narrowest, whatever their order
+    narrowing = [{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::999988887777:role/*"}},
+                 {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999988887777:role/vendor"}},
+                 {"StringEquals": {"aws:PrincipalAccount": "999988887777"}}]
+    for first, second in ((0, 1), (1, 0), (2, 1), (1, 2)):
+        conditions: dict[str, Any] = {"StringEquals": {"sts:ExternalId": "abc"}}
+        for index in (first, second):
+            for operator, keys in narrowing[index].items():
+                conditions[operator] = {**conditions.get(operator, {}), **keys}
+        both = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": conditions}]}
+        assert not compare(both, documented, PolicyKind.TRUST).findings, (first, second)
 
 
 def test_ec2_resource_tag_is_the_global_resource_tag() -> None:
