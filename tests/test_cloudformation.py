@@ -682,8 +682,8 @@ Resources:
     assert [note.split(": ", 1)[1] for note in loaded.not_checked] == [
         f"ManagedPolicy:{label}: statement 0 Effect {{{{Ref:Eff}}}} (checked as Allow) is known only when the stack "
         "is deployed" for label in ("Text", "Mapped")]
-    # the statement in the literal block; the !Sub list's item is where the tag is
-    assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [9, 14]
+    # the statement in the literal block, and in the first item of the !Sub list
+    assert sorted(f.location.line for f in findings(loaded) if f.rule_id == "IAM020") == [9, 15]
 
 
 BOUNDED_TEMPLATE = """Resources:
@@ -878,6 +878,17 @@ Resources:
     # one line, quoted or not, written as it is
     ("'{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"iam:*\", "
      "\"Resource\": \"*\"}]}'", 8, 94),
+    # an indentation indicator: the holding node's indentation and that many more (its first line is indented
+    # further, and was taken as the indentation)
+    ('|2\n            {"Version": "2012-10-17",\n          "Statement": [{"Effect": "Allow", "Action": "iam:*",\n'
+     '                        "Resource": "*"}]}', 10, 55),
+    # tagged, one line
+    ("!Sub '{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"iam:*\", "
+     "\"Resource\": \"arn:aws:iam::${AWS::AccountId}:*\"}]}'", 8, 99),
+    # the first item of a !Sub list
+    ('!Sub\n        - |\n          {"Version": "2012-10-17",\n           "Statement": [{"Effect": "Allow", '
+     '"Action": "iam:*",\n            "Resource": "arn:aws:iam::${AWS::AccountId}:${Name}"}]}\n        - Name: x',
+     11, 56),
     # escapes: where the string starts
     ('"{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": [{\\"Effect\\": \\"Allow\\", \\"Action\\": \\"iam:*\\", '
      '\\"Resource\\": \\"*\\"}]}"', 8, 23),

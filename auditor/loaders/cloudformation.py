@@ -585,30 +585,58 @@ def _syntax_error_besides_template_values(document: Any, text: str,
     return None
 
 
-_LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|")
+_LITERAL_BLOCK = re.compile(r"(?:![^\s|>]+\s+)?\|(?P<indicators>[1-9+-]*)")
 """The start of a YAML literal block scalar, tagged or not (``|``, ``!Sub |-``)."""
 
 
 def _position_in_string(source: Source, pointer: str, line: int, column: int, text: str | None = None
                         ) -> tuple[int, int]:
-    """Where (``line``, ``column``) of the string written at ``pointer`` (or as its ``Fn::Sub: |``) is in the file:
-    for a YAML literal block, whose lines are the file's less the indentation of its first line that is not blank,
-    that place; for a one-line ``text`` written as it is (plain or quoted, no escapes), that place; else where the
-    string starts."""
+    """Where (``line``, ``column``) of the string written at ``pointer`` (or as its ``Fn::Sub``, alone or the first
+    item of its list) is in the file: for a YAML literal block, whose lines are the file's less its indentation
+    (that of its first line that is not blank, or the one its indicator sets: ``|2``), that place; for a one-line
+    ``text`` written as it is (plain or quoted, tagged or not, no escapes), that place; else where the string
+    starts."""
     substituted = join_pointer(pointer, "Fn::Sub")
     for written in filter(source.has_pointer, (join_pointer(substituted, 0), substituted, pointer)):
-        start_line, start_column = source.locate(written)
+        start_line, start_column = _first_item(source, *source.locate(written))
         line_text = source.line_text(start_line) or ""
-        if _LITERAL_BLOCK.match(line_text, start_column - 1):
+        block = _LITERAL_BLOCK.match(line_text, start_column - 1)
+        if block:
+            indicator = next((int(c) for c in block["indicators"] if c.isdigit()), None)
+            if indicator is not None:  # the indentation of the node that holds it, and that many more
+                return start_line + line, len(line_text) - len(line_text.lstrip()) + indicator + column
             following = (source.line_text(number) for number in count(start_line + 1))
             first = next((text for text in following if text is None or text.strip()), None) or ""
             return start_line + line, len(first) - len(first.lstrip()) + column
         if text is not None and "\n" not in text and line == 1:
             rest = line_text[start_column - 1:]
-            quote = rest[:1] if rest[:1] in ("'", '"') else ""
-            if rest[len(quote):].startswith(text):
-                return start_line, start_column + len(quote) + column - 1
+            tag = _TAG.match(rest)
+            offset = tag.end() if tag else 0
+            quote = rest[offset:offset + 1] if rest[offset:offset + 1] in ("'", '"') else ""
+            if rest[offset + len(quote):].startswith(text):
+                return start_line, start_column + offset + len(quote) + column - 1
     return source.locate(pointer)
+
+
+def _first_item(source: Source, line: int, column: int) -> tuple[int, int]:
+    """Where a value starts: at (``line``, ``column``), or, for a tag alone on its line (``!Sub`` of a list written
+    as a block sequence), at the first item of the list on the next line."""
+    line_text = source.line_text(line) or ""
+    tag = _TAG.match(line_text, column - 1)
+    if tag is None or line_text[tag.end():].strip():
+        return line, column
+    following = next((number for number in count(line + 1)
+                      if (source.line_text(number) or "x").strip() and not
+                      (source.line_text(number) or "").lstrip().startswith("#")), line + 1)
+    item = source.line_text(following) or ""
+    dash = len(item) - len(item.lstrip())
+    if not item[dash:].startswith("- "):
+        return line, column
+    return following, dash + 3 + len(item[dash + 2:]) - len(item[dash + 2:].lstrip())
+
+
+_TAG = re.compile(r"![^\s]*(?:\s+|\Z)")
+"""A YAML tag (``!Sub``) and the blanks after it."""
 
 
 def _as_written(document: Any, text: str) -> str:
