@@ -556,6 +556,17 @@ def _is_baseline_text(path: Path) -> bool:
         return True  # load_baseline_file reports it
 
 
+def _file_id(path: Path) -> str:
+    """``file/`` and the path without its suffix, from the working folder when the file is under it
+    (``file/vendor-a/policies/base``), else from the root: one id per file, whichever way it is named."""
+    resolved = path.resolve()
+    try:
+        shown = resolved.relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = resolved
+    return "file/" + shown.with_suffix("").as_posix().lstrip("/")
+
+
 def baseline_from_policy_file(path: Path) -> Baseline:
     """A policy document (JSON or YAML) used as the documented policy: an identity, trust or resource policy
     by its content, with no principal name patterns (an export's principal is chosen with ``--principal``)."""
@@ -577,8 +588,7 @@ def baseline_from_policy_file(path: Path) -> Baseline:
     document = _document_at(policy)
     provenance = Provenance(document=str(path))
     name = path.stem
-    # a folder of its own per vendor (a/base.json, b/base.json) is the usual reason two files share a name
-    identifier = f"file/{name}" if path.parent == Path() else f"file/{path.resolve().parent.name}/{name}"
+    identifier = _file_id(path)
     if policy.kind is PolicyKind.TRUST:
         return Baseline(identifier, "file", True, path.name, "(file)", PrincipalSpec("role"), provenance, (),
                         trust_policy=BaselinePolicy(name, "trust", document), path=path)

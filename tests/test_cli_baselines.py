@@ -31,12 +31,14 @@ def test_baseline_files_of_the_same_name_in_two_folders_keep_apart(tmp_path: Pat
     """One folder per vendor, each with its base.json: both were "file/base", so the second was dropped or the
     findings could not say which one they were compared with."""
     for vendor in ("a", "b"):
-        (tmp_path / vendor).mkdir()
-        (tmp_path / vendor / "base.json").write_text(POLICY)
+        (tmp_path / vendor / "policies").mkdir(parents=True)
+        (tmp_path / vendor / "policies" / "base.json").write_text(POLICY)
     (tmp_path / "target.json").write_text(POLICY)
-    assert _not_checked(tmp_path, "target.json", "--baseline", "a/base.json", "--baseline", "b/base.json") == [
-        f"baseline file/{vendor}/base@file: the input has no user, group or role to compare with it; for a policy "
-        f"file, run `iam-audit drift {vendor}/base.json FILE`" for vendor in ("a", "b")]
+    assert _not_checked(tmp_path, "target.json", "--baseline", "a/policies/base.json", "--baseline",
+                        str(tmp_path / "b" / "policies" / "base.json")) == [
+        f"baseline file/{vendor}/policies/base@file: the input has no user, group or role to compare with it; for a "
+        f"policy file, run `iam-audit drift {path} FILE`"
+        for vendor, path in (("a", "a/policies/base.json"), ("b", tmp_path / "b" / "policies" / "base.json"))]
 
 
 def test_a_bad_baseline_mapping_is_a_config_error_at_its_line(tmp_path: Path) -> None:

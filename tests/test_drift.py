@@ -815,12 +815,13 @@ def test_a_plain_policy_file_serves_as_the_baseline(tmp_path: Path) -> None:
     result = run_cli("drift", str(documented), str(widened), "--format", "json")
     assert result.returncode == 1, result.stderr
     reported = json.loads(result.stdout)["findings"]
-    assert [(f["rule_id"], f["baseline"]) for f in reported] == [("IAM901", f"file/{tmp_path.name}/documented")]
+    identifier = "file/" + (tmp_path.resolve() / "documented").as_posix().lstrip("/")  # from the root: not under cwd
+    assert [(f["rule_id"], f["baseline"]) for f in reported] == [("IAM901", identifier)]
     assert "s3:PutObject" in reported[0]["message"]
     quiet = run_cli("drift", str(documented), str(widened), "--quiet")
     assert quiet.returncode == 1 and quiet.stdout.splitlines() == [
         f"{widened}:1:{len(_DOCUMENTED.split('[{')[0]) + 2}: high IAM901 drift-action-added allows 1 action(s) that "
-        f"file/{tmp_path.name}/documented@file does not: s3:PutObject"]
+        f"{identifier}@file does not: s3:PutObject"]
 
 
 def test_a_baseline_file_that_is_not_valid_says_where(tmp_path: Path) -> None:
