@@ -617,7 +617,14 @@ class _Compiler:
             if principal is not None and principal.kind == "user" else {}
         """Policy variables whose value the compared principal gives (a user's name for ``${aws:username}``)."""
         self.boundary = principal.permissions_boundary if principal is not None else None
-        """The compared principal's permissions boundary, when the input has its document."""
+        """The compared principal's permissions boundary, when the input has its document and it limits the
+        principal (as the linter weighs it: not one that lets the principal remove or replace it)."""
+        if self.boundary is not None and principal is not None:
+            from auditor.checks.wildcards import boundary_limits
+            from auditor.engine import CheckContext
+
+            if not boundary_limits(principal, CheckContext(catalog)):
+                self.boundary = None
 
     def target(self, comparison: _Comparison, *, inner: bool) -> list[Stmt]:
         """A comparison's target statements; for the permissions of a principal with a permissions boundary, what
@@ -1194,6 +1201,9 @@ def compare_principal(
         report.uncompared.extend(filter(None, [_trust_not_compared(baseline)]))
     if baseline.trust_policies and principal.trust_policy is not None:
         comparisons.append(_Comparison("trust", [principal.trust_policy], []))
+    if principal.missing_boundary_arn is not None:
+        report.uncompared.append(f"permissions boundary {principal.missing_boundary_arn} not weighed: its document "
+                                 "is not in the input")
     if any(p.kind == "identity" for p in baseline.policies):
         comparisons.append(_Comparison("identity", pool, []))
     sets = _baseline_sets(baseline)

@@ -1417,3 +1417,28 @@ def test_a_boundary_of_everything_but_the_documented_bucket_cuts_the_grant_there
     found = {f.rule_id: f for f in compare_principal(baseline(documented), principal, CATALOG, {}).findings}
     assert set(found) == {"IAM902", "IAM903"}
     assert found["IAM903"].details["target_resources"] == [f"NotResource {BUCKET}/*"]
+
+
+def test_a_boundary_the_role_may_remove_or_one_not_in_the_input_is_not_weighed() -> None:
+    """As the linter weighs boundaries: one that lets the role delete it limits nothing, and one whose document the
+    input lacks is said in the verdict."""
+    def principal(boundary: list[dict[str, Any]] | None) -> Any:
+        role = {"RoleName": "ReaderRole", "Arn": "arn:aws:iam::111122223333:role/ReaderRole",
+                "AttachedManagedPolicies": [], "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": {
+                    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}],
+                "PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
+                                        "PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/B"}}
+        policies = [] if boundary is None else [{
+            "PolicyName": "B", "Arn": "arn:aws:iam::111122223333:policy/B", "DefaultVersionId": "v1",
+            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {
+                "Version": "2012-10-17", "Statement": boundary}}]}]
+        loaded = load_text(json.dumps({"RoleDetailList": [role], "Policies": policies}), "account.json",
+                           LoadOptions())
+        return loaded.principals[0]
+
+    removable = [*READER["Statement"], {"Effect": "Allow", "Action": "iam:DeleteRolePermissionsBoundary",
+                                        "Resource": "*"}]
+    assert "IAM901" in rules(compare_principal(baseline(READER), principal(removable), CATALOG, {}))
+    missing = compare_principal(baseline(READER), principal(None), CATALOG, {})
+    assert "permissions boundary arn:aws:iam::111122223333:policy/B not weighed: its document is not in the " \
+           "input" in missing.verdict
