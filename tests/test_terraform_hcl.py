@@ -802,6 +802,8 @@ def test_a_block_written_as_an_attribute_leaves_its_statement_unchecked_and_says
     ("aws_iam_role.first.arn", False),  # a role the configuration creates: its own account
     ("aws_iam_user.dev.arn", False),
     ('aws_iam_role.first["a"].arn', False),
+    ("aws_iam_role.remote.arn", True),  # created with another provider: maybe another account
+    ("aws_iam_role.elsewhere.arn", True),  # not in the file
     ("var.partner_role_arn", True),  # decided when Terraform runs
     ("module.partner.role_arn", True),
     ("aws_iam_role.first.name", True),  # not an ARN
@@ -809,10 +811,22 @@ def test_a_block_written_as_an_attribute_leaves_its_statement_unchecked_and_says
 def test_trust_of_a_role_or_user_of_the_same_configuration_needs_no_external_id(principal: str,
                                                                                  reported: bool) -> None:
     """As ``!GetAtt Role.Arn`` in a template: a role chain within the configuration (cloudgoat, iam-vulnerable) was
-    IAM031, "another account may assume the role"."""
+    IAM031, "another account may assume the role". Not a role another provider creates (``provider = aws.prod``,
+    which may assume a role in another account), nor one the file does not have."""
     loaded = load_tf(f'''
 resource "aws_iam_user" "dev" {{
   name = "dev"
+}}
+resource "aws_iam_role" "first" {{
+  name = "first"
+  assume_role_policy = jsonencode({{ Version = "2012-10-17", Statement = [{{ Effect = "Allow",
+    Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }})
+}}
+resource "aws_iam_role" "remote" {{
+  provider = aws.prod
+  name = "remote"
+  assume_role_policy = jsonencode({{ Version = "2012-10-17", Statement = [{{ Effect = "Allow",
+    Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}] }})
 }}
 resource "aws_iam_role" "second" {{
   name = "second"
@@ -820,4 +834,7 @@ resource "aws_iam_role" "second" {{
     Principal = {{ AWS = {principal} }}, Action = "sts:AssumeRole" }}] }})
 }}
 ''')
-    assert [f.rule_id for f in findings(loaded) if f.rule_id == "IAM031"] == (["IAM031"] if reported else [])
+    found = [f for f in findings(loaded) if f.rule_id == "IAM031"]
+    assert [f.rule_id for f in found] == (["IAM031"] if reported else [])
+    if principal == "aws_iam_role.remote.arn":
+        assert found[0].message.startswith("{{aws_iam_role.remote.arn (created with provider aws.prod)}} may assume")

@@ -45,9 +45,13 @@ class LoadResult:
     def declare_organization_type(self, policy: Policy, declared: str) -> Policy:
         """The organization ``policy`` checked as the type its template or configuration gives it, in
         ``self.policies`` too."""
-        typed = with_organization_type(policy, declared)
-        self.policies[:] = [typed if added is policy else added for added in self.policies]
-        return typed
+        return self.replace_policy(policy, with_organization_type(policy, declared))
+
+    def replace_policy(self, policy: Policy, replacement: Policy) -> Policy:
+        """``replacement`` in place of ``policy`` in ``self.policies``."""
+        if replacement is not policy:
+            self.policies[:] = [replacement if added is policy else added for added in self.policies]
+        return replacement
 
     def extend(self, other: LoadResult) -> None:
         self.policies.extend(other.policies)

@@ -9,6 +9,7 @@ deploy-time value.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,7 +24,7 @@ from auditor.loaders.lambda_permission import (
     permission_policy,
 )
 from auditor.loaders.parse import ParseError, parse_embedded_json
-from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, Problem, Subject
+from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, PrincipalRef, Problem, Subject
 from auditor.normalize import looks_like_policy, normalize_policy, template_values
 from auditor.source import join_pointer
 
@@ -670,6 +671,27 @@ LocationT = TypeVar("LocationT")
 """How a reader says where a value is in the file: its parse tree node, its JSON pointer."""
 
 
+_PRINCIPAL_ARN_REFERENCE = re.compile(r"\{\{(aws_iam_(?:role|user)\.[\w-]+)(?:\[[^\]]*\])?\.arn\}\}")
+
+
+def _foreign_principals_told(policy: Policy, providers: Mapping[str, str], own: str) -> Policy:
+    """The trust ``policy`` of a role created with the provider ``own``, with each principal that is the ARN of a
+    role or user of the file (``{{aws_iam_role.ci.arn}}``, the role's own account, as a template's ``!GetAtt`` is)
+    told apart when another provider creates it, or when the file has no such resource: its account may be
+    another."""
+    def told(principal: PrincipalRef) -> PrincipalRef:
+        match = _PRINCIPAL_ARN_REFERENCE.fullmatch(principal.value.strip()) if principal.type == "AWS" else None
+        if match is None or providers.get(match[1]) == own:
+            return principal
+        where = "not in this file" if match[1] not in providers else \
+            f"created with provider {providers[match[1]] or 'aws (the default)'}"
+        return dataclasses.replace(principal, value=principal.value.strip()[:-2] + f" ({where})}}}}")
+
+    statements = tuple(dataclasses.replace(statement, principals=tuple(map(told, statement.principals)))
+                       if statement.principals else statement for statement in policy.statements)
+    return policy if statements == policy.statements else dataclasses.replace(policy, statements=statements)
+
+
 def policy_document_name(traversal: Sequence[str] | None) -> str | None:
     """The NAME of a reference ``data.aws_iam_policy_document.NAME.json`` (or ``.minified_json``), else None."""
     if traversal is not None and len(traversal) == 4 and list(traversal[:2]) == ["data", POLICY_DOCUMENT] \
@@ -705,6 +727,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
     max_nesting: int
     documents: Mapping[str, object]
     """The file's ``data "aws_iam_policy_document"`` blocks by name."""
+    principal_providers: dict[str, str]
+    """The file's roles and users by address: the provider (``aws.prod``) that creates each, "" for the default."""
 
     @abstractmethod
     def literal(self, value: ExpressionT | None) -> str | None:
@@ -765,6 +789,10 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         principals with what attaches to them."""
         used_documents: set[str] = set()
         aliases = self.kms_aliases(resources)
+        self.principal_providers = {
+            resource.address: (self.name_text(resource.attributes["provider"]) or "?").strip("{}")  # aws.prod
+            if "provider" in resource.attributes else "" for resource in resources
+            if PRINCIPAL_RESOURCES.get(resource.rtype) in ("role", "user")}
         for resource in resources:
             key = resource.address
             if resource.rtype == KMS_KEY_POLICY and "key_id" in resource.attributes:
@@ -839,6 +867,8 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             if kind is PolicyKind.RESOURCE:
                 self.result.counts["resource_policies"] += 1
             if principal_kind == "role":
+                policy = policies[attribute] = self.result.replace_policy(policy, _foreign_principals_told(
+                    policy, self.principal_providers, self.principal_providers.get(address, "")))
                 principals.trust(address, policy)
             owner = OWNER_ATTRIBUTE.get(rtype)
             if owner and owner[1] in attributes:
