@@ -786,9 +786,17 @@ def _required_by_denies(cell: Cell, denies: Sequence[Stmt]) -> tuple[Cond, ...]:
 
 def _never_refuses(deny: Stmt, conditions: Sequence[Cond]) -> bool:
     """Whether requests meeting ``conditions`` never meet ``deny``'s (one of which they contradict): ``Deny`` unless
-    ``StringEquals sts:ExternalId X`` refuses nothing of an Allow that requires that ExternalId."""
-    return any(required is not None and all_implied(conditions, (required,))
-               for required in map(_refused_unless, deny.conditions))
+    ``StringEquals sts:ExternalId X`` refuses nothing of an Allow that requires that ExternalId, nor does ``Deny``
+    if ``StringEquals(IfExists) sts:ExternalId Y``."""
+    return any(((required := _refused_unless(refusing)) is not None and all_implied(conditions, (required,)))
+               or _other_values_required(refusing, conditions) for refusing in deny.conditions)
+
+
+def _other_values_required(refusing: Cond, conditions: Sequence[Cond]) -> bool:
+    """``StringEquals`` (``IfExists`` or not) on a key ``conditions`` require other values of."""
+    return (refusing.operator == "StringEquals" and not refusing.qualifier
+            and any(c.key == refusing.key and c.operator == "StringEquals" and not c.qualifier and not c.if_exists
+                    and c.values and not c.values & refusing.values for c in conditions))
 
 
 def _witness_certain(statement: Stmt, cells: Sequence[Cell], inner_denies: Sequence[Stmt]) -> bool:

@@ -334,6 +334,10 @@ def test_a_condition_enforced_by_a_deny_is_the_condition_carried() -> None:
     assert "IAM904" in rules(compare(other_id, documented, PolicyKind.TRUST))
     elsewhere = edited(lambda s: s[1].update(Principal={"AWS": "arn:aws:iam::123456789012:root"}), guarded)
     assert "IAM904" in rules(compare(elsewhere, documented, PolicyKind.TRUST))
+    # a Deny of another ExternalId (or of none, IfExists) refuses nothing the documented statement allows
+    other = edited(lambda s: s.append({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                                       "Condition": {"StringEqualsIfExists": {"sts:ExternalId": "zzz"}}}), documented)
+    assert not compare(other, documented, PolicyKind.TRUST).findings
     # an identity policy: the kms:ViaService condition moved to a Deny of the same action
     moved = edited(lambda s: (s[2].pop("Condition"), s.append(
         {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*",
