@@ -33,6 +33,7 @@ from auditor.drift_logic import (
     Stmt,
     action_space,
     all_implied,
+    arn_contains,
     compile_statements,
     find_gaps,
     has_wildcard,
@@ -489,6 +490,10 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     return load_catalog()
 
 
+_FORMAT_VARIABLE = re.compile(r"\$\{[^}]*\}")
+"""A variable of a resource type's ARN format (``${Partition}``, ``${RoleNameWithPath}``)."""
+
+
 class _ResourceApplicability:
     """Which of a set of actions (a mask of the action space) can be asked for on what a ``Resource`` pattern names,
     as IAM301 judges a statement: ``s3:GetObject`` on a bucket ARN, or ``ec2:RunInstances`` on an S3 ARN, grants
@@ -517,6 +522,7 @@ class _ResourceApplicability:
         self._by_service: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
         self._memo: dict[tuple[int, str], int] = {}
         self._whole: tuple[int, dict[tuple[str, str], int]] | None = None
+        self._covered: dict[tuple[int, tuple[str, ...]], bool] = {}
 
     def single_valued(self, key: str) -> bool:
         from auditor.checks.conditions import is_single_valued
@@ -560,6 +566,40 @@ class _ResourceApplicability:
             for pair in named:
                 found |= mine & by_type.get(pair, 0)
         return found
+
+    _MAX_TYPED_ACTIONS = 64
+    """Actions :meth:`covers_types` judges one by one; a larger set is not taken as covered."""
+
+    def covers_types(self, actions: int, patterns: Sequence[str]) -> bool:
+        """Whether ``patterns`` name every resource each of ``actions`` can be asked for on, so that ``*`` grants
+        them no more: each takes a resource it cannot be asked for without (one type at least the catalogue marks
+        required), the catalogue lists its types, and the ARN format of each is within a pattern
+        (``arn:*:iam::*:role/*`` for iam:PassRole)."""
+        if not patterns or actions & self.star_only or actions.bit_count() > self._MAX_TYPED_ACTIONS:
+            return False
+        key = (actions, tuple(patterns))
+        found = self._covered.get(key)
+        if found is None:
+            found = self._covered[key] = all(self._action_covered(name, patterns)
+                                             for name in self.space.names_of(actions))
+        return found
+
+    def _action_covered(self, action: str, patterns: Sequence[str]) -> bool:
+        from auditor.checks.resources import action_resource_types, arn_index
+
+        info = self.catalog.action(action)
+        types = action_resource_types(action, self.context)
+        if info is None or types is None or not any(required for _, required in info.resource_types):
+            return False
+        formats = arn_index(self.catalog)
+        for pair in types:
+            text = formats.type_format(*pair).text
+            # a policy is only ever asked about its own partition's ARNs: arn:aws:... names all of them there
+            if not any(arn_contains(pattern, _FORMAT_VARIABLE.sub("*", text.replace(
+                    "${Partition}", pattern.split(":", 2)[1] if pattern.count(":") > 1 else "*")))
+                    for pattern in patterns):
+                return False
+        return True
 
     def _across_services(self, actions: int, named: Iterable[tuple[str, str]], resourceless: bool) -> int:
         """``_applicable`` for a set of many services (``Deny *`` on a bucket): the actions that may be asked for
@@ -962,10 +1002,11 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
             outer = compiler.policies(alternative, inner=False)
             # the baseline's grants on resources never asked for (a vendor's KMS alias ARN) stay as written: the
             # reporter tells a target that corrects them (IAM903 at low) from one that adds the action
-            forward = without_star_only(find_gaps(inner, outer, applicable=applicable, judge_outer=False),
-                                        compiler.star_only)
+            covers_types = compiler.applicability.covers_types
+            forward = without_star_only(find_gaps(inner, outer, applicable=applicable, judge_outer=False,
+                                                  covers_types=covers_types), compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,
-                                skip_unbound=True, applicable=applicable)
+                                skip_unbound=True, applicable=applicable, covers_types=covers_types)
             # the alternative the target differs from least, either way; then the one whose documented grants it
             # keeps (a documented trust that lost its ExternalId, not the EC2 one it shares nothing with); ties go
             # to the one that leaves fewer resources or principals uncovered

@@ -775,13 +775,24 @@ def _refused_unless(condition: Cond) -> Cond | None:
     return replace(condition, operator=positive, if_exists=False, written_operator=positive)
 
 
-def _required_by_denies(cell: Cell, denies: Sequence[Stmt]) -> tuple[Cond, ...]:
+def _required_by_denies(cell: Cell, denies: Sequence[Stmt], covers: Callable[[Stmt, Cell], bool]
+                        ) -> tuple[Cond, ...]:
     """The conditions every request of the cell that ``denies`` (of the same actions) leave allowed meets: a Deny
     on the whole cell with one negated condition (``Deny sts:AssumeRole`` unless ``StringEquals sts:ExternalId``),
     the guard-rail way of writing the condition an Allow would carry."""
     return tuple(required for deny in denies
-                 if len(deny.conditions) == 1 and not deny.has_not_principal and covers_cell(deny, cell)
+                 if len(deny.conditions) == 1 and not deny.has_not_principal and covers(deny, cell)
                  for required in [_refused_unless(deny.conditions[0])] if required is not None)
+
+
+def _covers_cell_or_types(outer: Stmt, cell: Cell, covers_types: Callable[[Sequence[str]], bool] | None) -> bool:
+    """``covers_cell``; and, for a cell of ``*``, an ``outer`` whose resources name every resource the group's
+    actions can be asked for on (``arn:*:iam::*:role/*`` for iam:PassRole), which ``*`` grants no more than."""
+    if covers_cell(outer, cell):
+        return True
+    is_not, resource, _ = cell
+    return (covers_types is not None and not is_not and is_universal(resource) and outer.resources is not None
+            and covers_principal_only(outer, cell) and covers_types(outer.resources))
 
 
 def _never_refuses(deny: Stmt, conditions: Sequence[Cond]) -> bool:
@@ -818,6 +829,7 @@ def _check_group(
     inner_denies: Sequence[Stmt],
     implied: dict[tuple[int, tuple[Cond, ...]], bool],
     applies_to: Callable[[str], bool] | None = None,
+    covers_types: Callable[[Sequence[str]], bool] | None = None,
 ) -> list[Gap]:
     cells = [left for c in cells_of(statement) for left in _cells_left(c, inner_denies)
              if applies_to is None or left[0] or applies_to(left[1])]
@@ -838,9 +850,12 @@ def _check_group(
             known = implied[(id(outer), required)] = all_implied((*statement.conditions, *required), outer.conditions)
         return known
 
+    def covers(outer: Stmt, cell: Cell) -> bool:
+        return _covers_cell_or_types(outer, cell, covers_types)
+
     for cell in cells:
-        required = _required_by_denies(cell, inner_denies)
-        covering = [o for o in outer_allows if covers_cell(o, cell)]
+        required = _required_by_denies(cell, inner_denies, covers)
+        covering = [o for o in outer_allows if covers(o, cell)]
         if not any(conditions_carried(o, required) for o in covering):
             if covering:
                 found = gap("condition")
@@ -903,7 +918,8 @@ def _partition(actions: int, others: Sequence[int]) -> list[int]:
 
 
 def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: bool = False,
-              applicable: Callable[[int, str], int] | None = None, judge_outer: bool = True) -> list[Gap]:
+              applicable: Callable[[int, str], int] | None = None, judge_outer: bool = True,
+              covers_types: Callable[[int, Sequence[str]], bool] | None = None) -> list[Gap]:
     """Every place where an inner Allow may allow a request the outer set does not allow.
 
     With ``skip_unbound``, statements holding an unbound placeholder only report actions
@@ -946,6 +962,7 @@ def find_gaps(inner: Sequence[Stmt], outer: Sequence[Stmt], *, skip_unbound: boo
                 [s for s in inner_denies if s.actions & sample],
                 implied,
                 None if applicable is None else partial(_applies, applicable, actions),
+                None if covers_types is None else partial(covers_types, actions),
             ):
                 if only_missing_actions and found.kind != "action":
                     continue

@@ -1446,3 +1446,24 @@ def test_a_boundary_the_role_may_remove_or_one_not_in_the_input_is_not_weighed()
     missing = compare_principal(baseline(READER), principal(None), CATALOG, {})
     assert "permissions boundary arn:aws:iam::111122223333:policy/B not weighed: its document is not in the " \
            "input" in missing.verdict
+
+
+@pytest.mark.parametrize(("resource", "expected"), [
+    ("arn:*:iam::*:role/*", set()),  # every role: all iam:PassRole can be asked for on
+    ("arn:aws:iam::*:role/*", set()),  # of the policy's own partition
+    ("arn:aws:iam::*:role/app-*", {"IAM902"}),  # some roles only
+])
+def test_a_pattern_naming_every_resource_of_the_action_is_star(resource: str, expected: set[str]) -> None:
+    """iam:PassRole is only ever asked for on a role: "*" grants it no more than every role's ARN does. It was a
+    low IAM902 'more narrowly', and a Deny on every instance did not carry its condition to TerminateInstances on
+    "*" (a high IAM904)."""
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+        {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/Owner": "vendor"}}}]}
+    target = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": resource},
+        {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"},
+        {"Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "arn:aws:ec2:*:*:instance/*",
+         "Condition": {"StringNotEquals": {"aws:ResourceTag/Owner": "vendor"}}}]}
+    assert rules(compare(target, documented)) == expected
