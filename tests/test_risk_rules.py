@@ -745,12 +745,22 @@ def test_a_finding_over_actions_of_several_kinds_says_what_each_does() -> None:
     assert "; ec2:GetPasswordData returns the encrypted Administrator password" in finding.message
 
 
-def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone() -> None:
-    [finding] = findings('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": '
-                         '"arn:aws:s3:::site/*", "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}',
+@pytest.mark.parametrize(("action", "addresses", "severity", "how"), [
+    # an address allow-list: not public as S3 and the access analyzers define it (it was high, or critical)
+    ("s3:GetObject", '"203.0.113.0/24"', "low", "only from the addresses aws:SourceIp lists: AWS does not count "
+                                                "that as public, but any account may, from there"),
+    ("s3:PutObject", '"203.0.113.0/24"', "medium", "only from the addresses aws:SourceIp lists"),
+    # every address is no allow-list
+    ("s3:GetObject", '["203.0.113.0/24", "0.0.0.0/0"]', "high", "from any account that meets aws:SourceIp: a "
+                                                                 "network or user-name condition names no account"),
+])
+def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone(action: str, addresses: str,
+                                                                                   severity: str, how: str) -> None:
+    [finding] = findings(f'{{"Effect": "Allow", "Principal": "*", "Action": "{action}", "Resource": '
+                         f'"arn:aws:s3:::site/*", "Condition": {{"IpAddress": {{"aws:SourceIp": {addresses}}}}}}}',
                          PolicyKind.RESOURCE, "IAM030")
-    assert finding.message == ("Allows every AWS principal to s3:GetObject from any account that meets aws:SourceIp: "
-                               "a network or user-name condition names no account or organisation")
+    assert finding.severity.value == severity
+    assert finding.message.startswith(f"Allows every AWS principal to {action} {how}")
 
 
 @pytest.mark.parametrize(("principal", "actions", "expected"), [

@@ -89,6 +89,15 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
         )
 
 
+def _from_listed_networks(conditions: Sequence[Condition]) -> bool:
+    """An ``IpAddress aws:SourceIp`` condition listing address ranges, none of them every address (``0.0.0.0/0``):
+    S3 and the access analyzers do not count such a policy as public."""
+    return any(c.key.lower() == "aws:sourceip" and c.base_operator == "IpAddress" and not c.if_exists
+               and not c.set_qualifier and c.values
+               and all(isinstance(v, str) and v.strip() and not v.strip().endswith("/0") for v in c.values)
+               for c in conditions)
+
+
 def _unconfined(conditions: Sequence[Condition]) -> str:
     """Why the conditions of a public statement still leave it open to principals of any account."""
     keys = sorted({c.key for c in conditions})
@@ -205,7 +214,7 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "`NotPrincipal`) and whose conditions do not confine it to known accounts, organisations or networks "
          "(`aws:SourceAccount`, `aws:SourceArn` with an account, `aws:SourceOwner`, `aws:PrincipalOrgID`, "
          "`aws:PrincipalAccount`, `aws:PrincipalArn` with an account, `aws:SourceVpce`, `aws:SourceVpc`, "
-         "`aws:PrincipalOrgPaths`, `kms:CallerAccount`, and `s3:DataAccessPointAccount` or "
+         "`aws:PrincipalOrgPaths`, `kms:CallerAccount`, `aws:userid`, and `s3:DataAccessPointAccount` or "
          "`s3:DataAccessPointArn` for a bucket that delegates to access points), with a literal value or the "
          "resource's own "
          "(`\"aws:PrincipalOrgID\": \"${aws:ResourceOrgID}\"`, `\"aws:PrincipalAccount\": "
@@ -215,7 +224,9 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "account has), a negated operator or `...IfExists`. Critical when write "
          "or permissions-management actions are open, or actions that return secrets or credentials "
          "(`secretsmanager:GetSecretValue`, the credentials-exposure list of `rules/sensitive.yaml`): a public "
-         "bucket may be a website, a public secret never is.",
+         "bucket may be a website, a public secret never is. An `aws:SourceIp` allow-list (no `/0` range) makes it "
+         "low (medium for those actions): AWS does not count it as public, but any account may use the resource "
+         "from those addresses.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
@@ -229,7 +240,11 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                  '"Condition": {"StringLike": {"aws:PrincipalAccount": "*"}}}]}', "IAM030",
                  kind=PolicyKind.RESOURCE),
          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", '
-                 '"Resource": "*"}]}', "IAM030", kind=PolicyKind.RESOURCE, note="critical: a public secret")],
+                 '"Resource": "*"}]}', "IAM030", kind=PolicyKind.RESOURCE, note="critical: a public secret"),
+         example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttpGet", '
+                 '"Resource": "arn:aws:es:us-east-1:123456789012:domain/logs/*", '
+                 '"Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}', "IAM030",
+                 kind=PolicyKind.RESOURCE, note="low: an address allow-list, which AWS does not count as public")],
     good=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
                   '"Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
@@ -238,6 +253,10 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                   '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "${aws:ResourceOrgID}"}}}]}',
                   kind=PolicyKind.RESOURCE),
+          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+                  '"Resource": "arn:aws:s3:::b/*", '
+                  '"Condition": {"StringEquals": {"aws:userid": "AIDAJQABLZS4A3QDU576Q"}}}]}',
+                  kind=PolicyKind.RESOURCE, note="one principal's unique id"),
           example(_V + '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}', kind=PolicyKind.RESOURCE),
           example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
@@ -268,10 +287,17 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         secrets = statement.actions & secret_actions()
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
+        severity: Severity | None
+        if _from_listed_networks(st.conditions):
+            severity = Severity.MEDIUM if writes or secrets else Severity.LOW
+            how = (" only from the addresses aws:SourceIp lists: AWS does not count that as public, but any account "
+                   "may, from there")
+        else:
+            severity = Severity.CRITICAL if writes or secrets else None
+            how = ' with no condition that narrows it' if not st.conditions else _unconfined(st.conditions)
         yield Hit(
-            f"Allows {who} to {granted_text(statement, catalog)}"
-            f"{' with no condition that narrows it' if not st.conditions else _unconfined(st.conditions)}",
-            pointer=pointer, statement=st, severity=Severity.CRITICAL if writes or secrets else None,
+            f"Allows {who} to {granted_text(statement, catalog)}{how}",
+            pointer=pointer, statement=st, severity=severity,
             details={"actions": display(statement.actions, catalog, 20),
                      "conditions": [f"{c.operator}:{c.key}" for c in st.conditions],
                      "write_actions": display(writes, catalog, 20),
