@@ -949,7 +949,10 @@ def test_a_kms_wildcard_is_high_when_it_reaches_key_policies_or_grants(action: s
 
 @pytest.mark.parametrize(("resource", "severity"), [("arn:aws:iam::111122223333:role/app/*", "medium"),
                                                     ("arn:aws:iam::111122223333:role/*", "high"),
-                                                    ("arn:aws:iam::111122223333:role/app-*", "high")])
+                                                    # a name prefix, as the IAM guide's iam:PassRole example
+                                                    ("arn:aws:iam::111122223333:role/EC2-roles-for-XYZ-*", "medium"),
+                                                    ("arn:aws:iam::111122223333:role/app-*", "medium"),
+                                                    ("arn:aws:iam::111122223333:role/a*", "high")])
 def test_passing_the_roles_of_one_path_is_scoped(resource: str, severity: str) -> None:
     found = findings(f'{{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "{resource}"}}, '
                      '{"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}', PolicyKind.IDENTITY,

@@ -177,6 +177,10 @@ class Usable:
     loose_conditions: tuple[str, ...]
 
 
+_NAME_PREFIX = 3
+"""The literal start of a role or user name pattern (``ci-*``) that scopes it as a path does; ``a*`` does not."""
+
+
 def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext) -> str | None:
     if pattern == "*":
         return "any"
@@ -210,8 +214,11 @@ def _resource_scope(pattern: str, action: str, rtype: str, context: CheckContext
     if action.lower() in SELF_SERVICE_ACTIONS and "${aws:username}" in resource.lower():
         return None
     name = resource[len(expected_head):] if resource.startswith(expected_head) else resource
-    if rtype in ("role", "user") and "/" in re.split(r"[*?]|\$\{", name, maxsplit=1)[0]:
-        return "specific"  # role/app/*: the roles of one path, as AWS recommends scoping iam:PassRole
+    literal_head = re.split(r"[*?]|\$\{", name, maxsplit=1)[0]
+    if rtype in ("role", "user") and ("/" in literal_head or (len(literal_head) >= _NAME_PREFIX
+                                                              and literal_head != name)):
+        # role/app/* or role/ci-deploy-*: the roles of one path or name prefix, as AWS scopes iam:PassRole
+        return "specific"
     if has_wildcard(name) or "${" in name:
         return "any"
     if rtype == "role" and action.lower() in NAMED_ROLE_DELEGATION:
@@ -514,8 +521,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "does not); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
-         "resources only (named ones, or the roles and users of one path: `role/app/*`, as AWS recommends "
-         "scoping `iam:PassRole`): it pays only if that resource is privileged. High again when `iam:PassRole` or "
+         "resources only (named ones, or the roles and users of one path or name prefix of three characters or "
+         "more: `role/app/*`, `role/ci-deploy-*`, as AWS scopes `iam:PassRole` in its examples): it pays only if "
+         "that resource is privileged. High again when `iam:PassRole` or "
          "`iam:UpdateAssumeRolePolicy` names a role of the same input that is an administrator (by ARN, "
          "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`).",
     why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
