@@ -80,6 +80,13 @@ def policy_size(document: Any) -> int:
     return len(text) - sum(len(m) for m in _WHITESPACE.findall(text))
 
 
+_AWS_PRINCIPAL = re.compile(
+    r"\A(?:\d{12}"  # an account
+    r"|arn:aws[a-z-]*:(?:iam|sts)::(?:\d{12}|cloudfront):\S.*"  # a principal of one (a CloudFront origin access id)
+    r"|A[A-Z0-9]{15,})\Z")  # the unique id IAM shows for a principal deleted since
+"""What IAM accepts as an ``AWS`` principal, wildcards aside."""
+
+
 class _Normalizer:
     def __init__(self, kind: PolicyKind, resource_implied: bool = False, container_unknown: bool = False,
                  exclusive: Callable[[int, int], bool] | None = None) -> None:
@@ -161,6 +168,14 @@ class _Normalizer:
                         f"{element} {ref.type} {ref.value!r} has a wildcard: IAM takes \"*\" only as the whole "
                         "principal, never inside an ARN; name the principals, or use \"*\" with an "
                         "aws:PrincipalArn or aws:PrincipalAccount condition",
+                        ref.pointer,
+                    )
+                elif ref.type == "AWS" and not wildcard and not _AWS_PRINCIPAL.match(ref.value) \
+                        and "{{" not in ref.value:
+                    self.problem(
+                        "principal-element",
+                        f"{element} AWS {ref.value!r} is not an account id nor the ARN of an IAM or STS principal "
+                        "with a 12-digit account: IAM rejects it (invalid principal); fill in the account",
                         ref.pointer,
                     )
             refs.extend(found)

@@ -454,3 +454,21 @@ def test_an_iam_arn_without_its_account_matches_nothing() -> None:
     assert not ids(allow(["ssm:StartSession", "ssm:GetParameter", "ec2:RunInstances"], [
         "arn:aws:ssm:*::document/AWS-StartSSHSession", "arn:aws:ssm:*::parameter/aws/service/*",
         "arn:aws:ec2:*::image/*"])) & {"IAM300"}
+
+
+@pytest.mark.parametrize(("principal", "reported"), [
+    ("arn:aws:iam::Account2:role/ApplicationRole", True),  # the guide's placeholder, left in
+    ("arn:aws:iam::<ACCOUNT_ID>:root", True),
+    ("arn:aws:iam::12345678901:root", True),  # eleven digits
+    ("arn:aws:iam::123456789012:role/ApplicationRole", False),
+    ("123456789012", False),
+    ("arn:aws:sts::123456789012:assumed-role/app/session", False),
+    ("arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHAPOMQZL", False),
+    ("AROAJQABLZS4A3QDU576Q", False),  # the unique id IAM shows once the role is deleted
+])
+def test_an_aws_principal_iam_rejects_is_iam106(principal: str, reported: bool) -> None:
+    """The Secrets Manager guide's cross-account example names arn:aws:iam::Account2:role/ApplicationRole: IAM
+    rejects it ("Invalid principal in policy"), and it was no finding."""
+    found = findings({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject",
+                      "Resource": "arn:aws:s3:::b/*"}, PolicyKind.RESOURCE)
+    assert [f.rule_id for f in found if f.rule_id == "IAM106"] == (["IAM106"] if reported else [])

@@ -148,8 +148,10 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "`\"*\"`, an organization policy mixing statements with and without `Principal` (an SCP takes none, an RCP "
          "needs one in every statement; a CloudFormation or Terraform organization policy is checked as the type it "
          "declares), principals that are neither `\"*\"` nor an object of "
-         "`AWS`, `Service`, `Federated` or `CanonicalUser`, and an `AWS` or `Service` principal with a wildcard "
-         "inside it (`arn:aws:iam::*:root`).",
+         "`AWS`, `Service`, `Federated` or `CanonicalUser`, an `AWS` or `Service` principal with a wildcard "
+         "inside it (`arn:aws:iam::*:root`), and an `AWS` principal that is neither an account id, nor the ARN of "
+         "an IAM or STS principal with a 12-digit account, nor a principal's unique id "
+         "(`arn:aws:iam::Account2:role/App`, a documentation placeholder left in).",
     why="IAM rejects the policy; in a bucket or key policy a missing principal means the statement never "
         "applies to anyone.",
     example='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "123456789012", '
@@ -161,6 +163,10 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
                  '"arn:aws:iam::*:root"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]}', "IAM106",
                  kind=PolicyKind.RESOURCE, note="a wildcard inside a principal ARN is not accepted"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+                 '"arn:aws:iam::Account2:role/ApplicationRole"}, "Action": "secretsmanager:GetSecretValue", '
+                 '"Resource": "*"}]}', "IAM106", kind=PolicyKind.RESOURCE,
+                 note="the account of the documentation's example, not filled in"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": '
                  '"arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}', "IAM106", "IAM035",
                  kind=PolicyKind.TRUST, note="NotPrincipal is not accepted in a trust policy"),
