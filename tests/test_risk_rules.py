@@ -1101,3 +1101,30 @@ def test_removing_its_own_boundary_is_as_serious_as_on_every_role(resource: str,
     found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
              if "permissions boundary" in f.message]
     assert [(f.severity.value, f.message.split(" with ")[1].split(") ", 1)[1]) for f in found] == [(severity, ending)]
+
+
+@pytest.mark.parametrize(("condition", "said"), [
+    ("", "without an sts:ExternalId condition (the role"),
+    ('"Condition": {"StringLike": {"sts:ExternalId": "*"}}',
+     "without an sts:ExternalId condition that binds it (StringLike * matches every external id)"),
+    ('"Condition": {"StringEqualsIfExists": {"sts:ExternalId": "4c1f0e2a9b"}}',
+     "without an sts:ExternalId condition that binds it (StringEqualsIfExists 4c1f0e2a9b holds when the caller "
+     "sends no external id)"),
+])
+def test_iam031_says_why_an_external_id_condition_does_not_bind(condition: str, said: str) -> None:
+    """A published guide's StringLike "*" was reported as 'without an sts:ExternalId condition', which a reader
+    who sees the condition dismisses."""
+    statement = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+                 f'"Action": "sts:AssumeRole"{", " + condition if condition else ""}}}')
+    found = findings(statement, PolicyKind.TRUST, "IAM031")
+    assert [f.rule_id for f in found] == ["IAM031"] and said in found[0].message
+
+
+def test_iam034_says_when_the_source_condition_names_no_account() -> None:
+    """An aws:SourceArn with a wildcard account was told to 'add aws:SourceAccount or aws:SourceArn'."""
+    [finding] = findings('{"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, '
+                         '"Action": "sns:Publish", "Resource": "arn:aws:sns:us-east-1:111122223333:alarms", '
+                         '"Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:*:alarm:*"}}}',
+                         PolicyKind.RESOURCE, "IAM034")
+    assert finding.message.endswith("for any AWS account: its aws:SourceArn arn:aws:cloudwatch:us-east-1:*:alarm:* "
+                                    "names no account: name yours")

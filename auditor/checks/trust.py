@@ -112,6 +112,22 @@ def external_ids(statement: Statement) -> list[str] | None:
     return [str(v) for c in found for v in c.values]
 
 
+def _external_id_missing(statement: Statement) -> str:
+    """How a statement lacks the ``sts:ExternalId`` condition: none at all, or one that binds nothing."""
+    written = _conditions_on(statement, "sts:ExternalId")
+    if not written:
+        return "an sts:ExternalId condition"
+    condition = written[0]
+    shown = f"{condition.operator} {', '.join(map(str, condition.values))}"
+    if _matches_anything(condition):
+        why = f"{shown} matches every external id"
+    elif condition.if_exists or condition.set_qualifier == "ForAllValues":
+        why = f"{shown} holds when the caller sends no external id"
+    else:
+        why = f"{shown} demands none"
+    return f"an sts:ExternalId condition that binds it ({why})"
+
+
 def is_placeholder(value: str) -> bool:
     """A documentation placeholder; a CloudFormation ``!Ref ExternalId`` is the value the stack is deployed with."""
     if is_template_value(value):
@@ -197,7 +213,7 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         else:
             reason = "; if it is one of your organisation's accounts, list it in trusted-accounts"
         yield Hit(
-            f"{', '.join(accounts)} may assume this role without an sts:ExternalId condition{reason}",
+            f"{', '.join(accounts)} may assume this role without {_external_id_missing(statement)}{reason}",
             pointer=pointer, statement=statement,
             severity=Severity.LOW if by_design is not None else Severity.MEDIUM if not known or decided_later
             else None,
@@ -479,9 +495,13 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
             shown = "every AWS service principal (aws:PrincipalIsAWSService)"
         if not services:
             continue
+        source = next((c for c in statement.conditions if c.key.lower() in ("aws:sourcearn", "aws:sourceaccount")
+                       and not is_negated(c)), None)
+        fix = "add aws:SourceAccount or aws:SourceArn" if source is None else \
+            f"its {source.key} {', '.join(map(str, source.values))} names no account: name yours"
         yield Hit(
             f"{shown} may act on this {'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS "
-            "account: add aws:SourceAccount or aws:SourceArn",
+            f"account: {fix}",
             pointer=services[0].pointer, statement=statement,
             details={"services": [r.value for r in services]},
         )
