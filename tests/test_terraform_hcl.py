@@ -838,3 +838,29 @@ resource "aws_iam_role" "second" {{
     assert [f.rule_id for f in found] == (["IAM031"] if reported else [])
     if principal == "aws_iam_role.remote.arn":
         assert found[0].message.startswith("{{aws_iam_role.remote.arn (created with provider aws.prod)}} may assume")
+
+
+_OPEN_TRUST = '"${var.open ? "*" : "arn:aws:iam::111122223333:root"}"'
+
+
+@pytest.mark.parametrize("document", [
+    # jsonencode, the conditional in an interpolation (Terraform 0.11 style, and what older modules write)
+    f'jsonencode({{ Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ AWS = {_OPEN_TRUST} }}, '
+    'Action = "sts:AssumeRole" }] })',
+    # a heredoc: an interpolation is the only way to write one there
+    '<<EOF\n{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+    '"${var.open ? "*" : "arn:aws:iam::111122223333:root"}"}, "Action": "sts:AssumeRole"}]}\nEOF',
+])
+def test_a_conditional_in_an_interpolation_stands_for_both_results(document: str) -> None:
+    """As the bare conditional does: it was one literal string, a false IAM106 'wildcard inside a principal' and the
+    critical IAM035 missed."""
+    loaded = load_tf(f'resource "aws_iam_role" "r" {{\n  name = "r"\n  assume_role_policy = {document}\n}}\n')
+    assert {f.rule_id for f in findings(loaded)} == {"IAM035"}
+    assert [p.value for p in loaded.policies[0].statements[0].principals or ()] == ["*"]  # the root ARN: within "*"
+
+
+def test_both_results_of_a_conditional_in_an_interpolation_are_checked() -> None:
+    loaded = load_tf('resource "aws_iam_policy" "p" {\n  policy = jsonencode({ Version = "2012-10-17", Statement = '
+                     '[{ Effect = "Allow", Resource = "*", '
+                     'Action = ["s3:GetObject", "${var.write ? "s3:PutObject" : "s3:ListBucket"}"] }] })\n}\n')
+    assert loaded.policies[0].statements[0].actions == ("s3:GetObject", "s3:PutObject", "s3:ListBucket")

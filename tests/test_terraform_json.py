@@ -396,3 +396,11 @@ def test_permissions_boundary_in_json_configuration_and_in_a_plan() -> None:
                     "permissions_boundary": "arn:aws:iam::aws:policy/PowerUserAccess"}}]}}}
     [planned] = load_text(json.dumps(plan), "plan.json", LoadOptions()).principals
     assert planned.missing_boundary_arn == "arn:aws:iam::aws:policy/PowerUserAccess"
+
+
+def test_a_conditional_stands_for_both_results() -> None:
+    """Every expression of a .tf.json file is an interpolation: a conditional there was one literal string."""
+    loaded = load_tf_json(json.dumps({"data": {"aws_iam_policy_document": {"read": {"statement": [
+        {"actions": ["s3:GetObject"], "resources": ['${var.public ? "*" : "arn:aws:s3:::b/*"}']}]}}}}))
+    assert loaded.policies[0].statements[0].resources == ("*",)  # the bucket's objects: within "*"
+    assert "IAM021" in {f.rule_id for f in findings(loaded)}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from auditor.loaders.either import kept_items
 from auditor.loaders.lambda_permission import (
     ELEMENT_OF_PROPERTY,
     REQUIRED_TERRAFORM_ARGUMENTS,
@@ -160,6 +161,59 @@ def json_object(text: str) -> Any:
         return parse_embedded_json(text)
     except ParseError:
         return None
+
+
+_CONDITIONAL_PLACEHOLDER = re.compile(
+    r"\{\{(?P<test>[^{}]+?) \? (?P<first>'[^']*'|[^'?:{}\s]+) : (?P<second>'[^']*'|[^'?:{}\s]+)\}\}")
+"""A conditional Terraform decides, as placeholder text: ``{{var.open ? '*' : aws_s3_bucket.b.arn}}``."""
+
+
+def either_results(document: Any) -> Any:
+    """The document with each item of a list element (``Action``, ``Resource``, a principal type's list) that is a
+    conditional written in an interpolation (``"${var.open ? "*" : aws_s3_bucket.b.arn}"``, the only way in a
+    heredoc or ``.tf.json``) as both its results, as a conditional written bare is: the first in its place, the
+    second after the list's items (so that the others keep their places)."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if not isinstance(statements, (list, dict)) or "{{" not in str(statements):
+        return document
+    expanded = [_statement_results(s) for s in (statements if isinstance(statements, list) else [statements])]
+    return {**document, "Statement": expanded if isinstance(statements, list) else expanded[0]}
+
+
+def _statement_results(statement: Any) -> Any:
+    if not isinstance(statement, dict):
+        return statement
+    found = dict(statement)
+    for element in ("Action", "NotAction", "Resource", "NotResource"):
+        if element in found:
+            found[element] = _list_results(found[element])
+    for element in ("Principal", "NotPrincipal"):
+        if isinstance(found.get(element), dict):
+            found[element] = {kind: _list_results(names) for kind, names in found[element].items()}
+    return found
+
+
+def _list_results(value: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    kept: list[Any] = []
+    seconds: list[Any] = []
+    for item in items:
+        match = _CONDITIONAL_PLACEHOLDER.fullmatch(item.strip()) if isinstance(item, str) else None
+        if match is None:
+            kept.append(item)
+            continue
+        results = [_result_text(match["first"]), _result_text(match["second"])]
+        both = [results[branch] for branch, _ in kept_items([[results[0]], [results[1]]])]
+        kept.append(both[0])
+        seconds.append(both[1:])
+    if not seconds:
+        return value
+    return kept + [second for more in seconds for second in more if second not in kept]
+
+
+def _result_text(result: str) -> str:
+    """A literal result of a conditional, or a placeholder for the expression Terraform decides."""
+    return result[1:-1] if result.startswith("'") else "{{" + result + "}}"
 
 
 def placeholder_text(expression: str) -> str:
@@ -977,6 +1031,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
 
     def add_policy(self, document: Any, kind: PolicyKind, pointer: str, subject: Subject | None, label: str,
                    resource_implied: bool = False, exclusive: Callable[[int, int], bool] | None = None) -> Policy:
+        document = either_results(document)
         for where_unknown in template_values(document):
             self.result.not_checked.append(f"{self.source.display_path}: {label}: {where_unknown} is known only "
                                            "when Terraform runs (the plan, terraform show -json, has the value)")
