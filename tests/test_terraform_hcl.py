@@ -864,3 +864,15 @@ def test_both_results_of_a_conditional_in_an_interpolation_are_checked() -> None
                      '[{ Effect = "Allow", Resource = "*", '
                      'Action = ["s3:GetObject", "${var.write ? "s3:PutObject" : "s3:ListBucket"}"] }] })\n}\n')
     assert loaded.policies[0].statements[0].actions == ("s3:GetObject", "s3:PutObject", "s3:ListBucket")
+
+
+def test_a_trust_document_whose_actions_a_variable_decides_is_read_as_a_trust_policy() -> None:
+    """terraform-aws-modules' iam-assumable-role: ``actions = var.trusted_role_actions`` with principals, used by
+    the role through coalesce(): read as a resource policy, it was a false high IAM105 'neither Resource nor
+    NotResource' (trust policies take none), and CI failed."""
+    loaded = load_tf('data "aws_iam_policy_document" "assume_role" {\n  statement {\n'
+                     '    actions = var.trusted_role_actions\n    principals {\n      type = "AWS"\n'
+                     '      identifiers = var.trusted_role_arns\n    }\n    principals {\n      type = "Service"\n'
+                     '      identifiers = ["ec2.amazonaws.com"]\n    }\n  }\n}\n')
+    assert [policy.kind for policy in loaded.policies] == [PolicyKind.TRUST]
+    assert "IAM105" not in {f.rule_id for f in findings(loaded)}

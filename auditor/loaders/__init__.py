@@ -29,7 +29,7 @@ from auditor.loaders.parse import (
     replace_surrogates,
 )
 from auditor.loaders.result import LoadResult
-from auditor.model import InputError, Policy, PolicyKind, Problem, Subject
+from auditor.model import InputError, Policy, PolicyKind, Problem, Subject, is_template_value
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source
 
@@ -572,7 +572,9 @@ def infer_kind(document: dict[str, Any]) -> PolicyKind:
             has_principal = True
         actions = item.get("Action", item.get("NotAction", []))
         actions = [actions] if isinstance(actions, str) else actions if isinstance(actions, list) else []
-        if not actions or not all(isinstance(a, str) and a.lower().startswith("sts:") for a in actions):
+        # an action a template decides (actions = var.trusted_role_actions) may well be sts:AssumeRole
+        if not actions or not all(isinstance(a, str) and (a.lower().startswith("sts:") or is_template_value(a))
+                                  for a in actions):
             assume_only = False
         if "Resource" in item or "NotResource" in item:
             assume_only = False
