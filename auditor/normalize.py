@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.model import (
     IAM_ORGANIZATION_POLICY_TYPES,
+    TEMPLATE_VALUE,
     Condition,
     Policy,
     PolicyKind,
@@ -266,7 +267,9 @@ class _Normalizer:
                     first=first,
                 )
             sids.setdefault(sid, []).append(index)
-            if self.kind in (PolicyKind.IDENTITY, PolicyKind.TRUST) and not _SID_IAM.match(sid):
+            # a template value ({{var.sid}}) is decided when deployed: its braces are iam-audit's own
+            written = TEMPLATE_VALUE.sub("", sid)
+            if self.kind in (PolicyKind.IDENTITY, PolicyKind.TRUST) and not _SID_IAM.match(written):
                 self.problem(
                     "bad-sid",
                     f"Sid {sid!r} has characters IAM does not accept in identity and trust policies "

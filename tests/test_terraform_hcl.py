@@ -876,3 +876,13 @@ def test_a_trust_document_whose_actions_a_variable_decides_is_read_as_a_trust_po
                      '      identifiers = ["ec2.amazonaws.com"]\n    }\n  }\n}\n')
     assert [policy.kind for policy in loaded.policies] == [PolicyKind.TRUST]
     assert "IAM105" not in {f.rule_id for f in findings(loaded)}
+
+
+@pytest.mark.parametrize("sid", ['"${var.sid}"', '"${var.prefix}Read"', '"Read${replace(var.bucket, "-", "")}"',
+                                 '"Read-${var.bucket}"'])
+def test_a_sid_terraform_computes_is_judged_by_what_is_written(sid: str) -> None:
+    """The braces of {{var.sid}} are iam-audit's own placeholder: IAM111 reported computed Sids; a hyphen written
+    beside one is still reported."""
+    loaded = load_tf(f'data "aws_iam_policy_document" "d" {{\n  statement {{\n    sid = {sid}\n'
+                     '    actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n')
+    assert ("IAM111" in {f.rule_id for f in findings(loaded)}) is ("-$" in sid)
