@@ -886,3 +886,13 @@ def test_a_sid_terraform_computes_is_judged_by_what_is_written(sid: str) -> None
     loaded = load_tf(f'data "aws_iam_policy_document" "d" {{\n  statement {{\n    sid = {sid}\n'
                      '    actions = ["s3:GetObject"]\n    resources = ["arn:aws:s3:::b/*"]\n  }\n}\n')
     assert ("IAM111" in {f.rule_id for f in findings(loaded)}) is ("-$" in sid)
+
+
+def test_a_policy_passed_to_a_module_is_checked() -> None:
+    """terraform-aws-modules' s3-bucket takes the bucket policy as an argument: it was neither checked nor listed."""
+    loaded = load_tf('module "bucket" {\n  source = "terraform-aws-modules/s3-bucket/aws"\n  bucket = "b"\n'
+                     '  attach_policy = true\n  policy = jsonencode({ Version = "2012-10-17", Statement = [{ '
+                     'Effect = "Allow", Principal = "*", Action = "s3:*", Resource = "arn:aws:s3:::b/*" }] })\n'
+                     '  tags = { Owner = "data" }\n}\n')
+    assert [(p.label, p.kind) for p in loaded.policies] == [("module.bucket.policy", PolicyKind.RESOURCE)]
+    assert [(f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id == "IAM030"] == [("IAM030", 5)]

@@ -404,3 +404,11 @@ def test_a_conditional_stands_for_both_results() -> None:
         {"actions": ["s3:GetObject"], "resources": ['${var.public ? "*" : "arn:aws:s3:::b/*"}']}]}}}}))
     assert loaded.policies[0].statements[0].resources == ("*",)  # the bucket's objects: within "*"
     assert "IAM021" in {f.rule_id for f in findings(loaded)}
+
+
+def test_a_policy_passed_to_a_module_is_checked() -> None:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}]})
+    loaded = load_tf_json(json.dumps({"module": {"bucket": {"source": "./bucket", "policy": document}}}))
+    assert [p.label for p in loaded.policies] == ["module.bucket.policy"]
+    assert "IAM030" in {f.rule_id for f in findings(loaded)}

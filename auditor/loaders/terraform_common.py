@@ -754,9 +754,13 @@ def policy_document_name(traversal: Sequence[str] | None) -> str | None:
     return None
 
 
+MODULE = "module"
+"""The ``rtype`` of a ``module "NAME"`` block read as a :class:`ConfigurationResource` (address ``module.NAME``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigurationResource(Generic[ExpressionT, LocationT]):
-    """A ``resource "TYPE" "NAME"`` block of a configuration file, as a reader found it."""
+    """A ``resource "TYPE" "NAME"`` block of a configuration file, as a reader found it (or a ``module`` block)."""
 
     rtype: str
     name: str
@@ -853,11 +857,30 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 key = self.argument_ref(resource, "key_id").address or key
             if resource.rtype in READ_RESOURCES:
                 self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
-            self.list_unread_documents(resource)
+            if resource.rtype == MODULE:
+                self.module_arguments(resource, used_documents)
+            else:
+                self.list_unread_documents(resource)
         for name in self.documents:
             if name not in used_documents:
                 self.standalone_document(name)
         principals.principals(self.result, self.source, self.positions)
+
+    def module_arguments(self, module: ConfigurationResource[ExpressionT, LocationT], used_documents: set[str]
+                         ) -> None:
+        """The policy documents a ``module`` block passes as arguments (terraform-aws-modules' s3-bucket ``policy``,
+        a role module's ``inline_policy_statements``...), each checked as a policy of its own, of the kind its
+        statements say: what the module does with it is in another file."""
+        from auditor.loaders import infer_kind
+
+        for attribute, value in module.attributes.items():
+            document = self.written_document(value)
+            if not looks_like_policy(document):
+                continue
+            kind = infer_kind(document) if isinstance(document, dict) else PolicyKind.IDENTITY
+            label = f"{module.address}.{attribute}"
+            self.policy(value, kind, join_pointer(module.pointer, attribute), Subject("policy", label, None),
+                        module.address, attribute, used_documents)
 
     def list_unread_documents(self, resource: ConfigurationResource[ExpressionT, LocationT]) -> None:
         """List as not checked the attributes holding a policy document that iam-audit does not read as one of the

@@ -27,6 +27,7 @@ from auditor.loaders.terraform_common import (
     EITHER_ELEMENTS,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
+    MODULE,
     NO_IAM_POLICY,
     NOT_PARSED,
     POLICY_DOCUMENT,
@@ -158,6 +159,9 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             elif kind == "resource" and len(labels) == 2:
                 pointer = join_pointer(join_pointer("/resource", labels[0]), labels[1])
                 resources.append(ConfigurationResource(labels[0], labels[1], _attributes(block), pointer, block))
+            elif kind == MODULE and len(labels) == 1:
+                pointer = join_pointer("/module", labels[0])
+                resources.append(ConfigurationResource(MODULE, labels[0], _attributes(block), pointer, block))
         self.read_resources(resources, principals)
 
     def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Tree], str, Tree]]:

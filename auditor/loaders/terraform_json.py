@@ -24,6 +24,7 @@ from auditor.loaders.terraform_common import (
     CONFIGURATION_UNKNOWN,
     MANAGED_POLICY,
     MERGED_DOCUMENT_ATTRIBUTES,
+    MODULE,
     NO_IAM_POLICY,
     NOT_PARSED,
     POLICY_DOCUMENT,
@@ -114,6 +115,9 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
             elif block_type == "resource":
                 resources.extend(ConfigurationResource(rtype, name, body, pointer, pointer)
                                  for (rtype, name), body, pointer in _blocks(value, "/resource", 2))
+            elif block_type == MODULE:
+                resources.extend(ConfigurationResource(MODULE, name, body, pointer, pointer)
+                                 for (name,), body, pointer in _blocks(value, "/module", 1))
         self.read_resources(resources, principals)
 
     def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Any], str, str]]:
