@@ -896,3 +896,14 @@ def test_a_policy_passed_to_a_module_is_checked() -> None:
                      '  tags = { Owner = "data" }\n}\n')
     assert [(p.label, p.kind) for p in loaded.policies] == [("module.bucket.policy", PolicyKind.RESOURCE)]
     assert [(f.rule_id, f.location.line) for f in findings(loaded) if f.rule_id == "IAM030"] == [("IAM030", 5)]
+
+
+def test_a_service_principal_of_a_region_terraform_decides_is_checked_for_the_confused_deputy() -> None:
+    """logs.${data.aws_region.current.name}.amazonaws.com, as KMS key policies for CloudWatch Logs are written: the
+    service is known, only its Region is not. It was skipped as a template value (IAM034 missed)."""
+    loaded = load_tf('data "aws_region" "current" {}\ndata "aws_iam_policy_document" "key" {\n  statement {\n'
+                     '    actions = ["kms:Encrypt*", "kms:Decrypt*"]\n    resources = ["*"]\n    principals {\n'
+                     '      type = "Service"\n'
+                     '      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]\n    }\n  }\n}\n'
+                     'resource "aws_kms_key" "k" {\n  policy = data.aws_iam_policy_document.key.json\n}\n')
+    assert [f.rule_id for f in findings(loaded) if f.rule_id == "IAM034"] == ["IAM034"]

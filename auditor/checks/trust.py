@@ -487,8 +487,11 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
     for statement in policy.statements:
         if not statement.is_allow or _source_scoped(statement):
             continue
-        services = [r for r in statement.principals or ()  # a template value ({{FindInMap}}) names no known service
-                    if r.type == "Service" and r.value.strip().lower() not in exempt and "{{" not in r.value]
+        # a template value ({{FindInMap}}) names no known service; one in the Region (logs.{{region}}.amazonaws.com)
+        # leaves the service known
+        services = [r for r in statement.principals or ()
+                    if r.type == "Service" and r.value.strip().lower() not in exempt
+                    and "{{" not in r.value.strip().split(".", 1)[0]]
         shown = ", ".join(r.value for r in services)
         if not services and only_aws_services(statement.conditions):  # Principal "*" for service principals only
             services = [r for r in statement.principals or () if is_everyone(r)]
