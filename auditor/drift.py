@@ -657,14 +657,9 @@ class _Compiler:
             if principal is not None and principal.kind == "user" else {}
         """Policy variables whose value the compared principal gives (a user's name for ``${aws:username}``)."""
         self.boundary = principal.permissions_boundary if principal is not None else None
-        """The compared principal's permissions boundary, when the input has its document and it limits the
-        principal (as the linter weighs it: not one that lets the principal remove or replace it)."""
-        if self.boundary is not None and principal is not None:
-            from auditor.checks.wildcards import boundary_limits
-            from auditor.engine import CheckContext
-
-            if not boundary_limits(principal, CheckContext(catalog)):
-                self.boundary = None
+        """The compared principal's permissions boundary, when the input has its document. (One the principal may
+        remove is still weighed: removing it takes the removal allowed by both its policies and the boundary, a
+        step the comparison does not take.)"""
 
     def target(self, comparison: _Comparison, *, inner: bool) -> list[Stmt]:
         """A comparison's target statements; for the permissions of a principal with a permissions boundary, what
