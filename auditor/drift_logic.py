@@ -609,14 +609,28 @@ def _principals_by_condition(conditions: tuple[Cond, ...], own_account: str | No
              if (keys := _named_principals(condition, own_account)) is not None]
     if not named:
         return None
+    admitted = named[0][1]
+    for _, keys in named[1:]:  # each must hold: the principals all of them name (none: the statement admits nobody)
+        admitted = tuple(dict.fromkeys(met for mine in admitted for theirs in keys
+                                       if (met := _principal_meet(mine, theirs)) is not None))
+    implied = {id(condition) for condition, keys in named
+               if all(any(principal_contains(k, a) for k in keys) for a in admitted)}
+    return tuple(sorted(admitted)), tuple(c for c in conditions if id(c) not in implied), named[0][0]
 
-    def within(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
-        return all(any(principal_contains(o, i) for o in outer) for i in inner)
 
-    for condition, keys in named:
-        if all(within(keys, other) for _, other in named):
-            implied = {id(other) for other, other_keys in named if within(keys, other_keys)}
-            return keys, tuple(c for c in conditions if id(c) not in implied), condition
+def _principal_meet(first: str, second: str) -> str | None:
+    """The principals both keys admit, as one key: the narrower, or an account's root and an ARN pattern of any
+    account (``arn:aws:iam::*:role/vendor``) as that pattern in the account; None when they share none (or it
+    cannot be written as one key)."""
+    if principal_contains(first, second):
+        return second
+    if principal_contains(second, first):
+        return first
+    for root, pattern in ((first, second), (second, first)):
+        match = _ROOT.match(root)
+        parts = pattern[len("AWS:"):].split(":", 5) if pattern.startswith("AWS:arn:") else []
+        if match is not None and len(parts) == 6 and glob_match(parts[1], match[1]) and glob_match(parts[4], match[2]):
+            return f"AWS:arn:{match[1]}:{parts[2]}::{match[2]}:{parts[5]}"
     return None
 
 
@@ -632,7 +646,8 @@ def _named_principals(condition: Cond, own_account: str | None) -> tuple[str, ..
     return None
 
 
-_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::\d{12}:\S+\Z")
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(?:\d{12}|[\d*?]+):\S+\Z")
+"""A principal's ARN or pattern, of one account or (``arn:aws:iam::*:role/vendor``) of any."""
 _PRINCIPAL_ARN_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnLike"})
 
 

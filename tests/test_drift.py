@@ -384,6 +384,15 @@ def test_everyone_limited_by_principal_arn_is_the_principals_it_names() -> None:
         both = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": conditions}]}
         assert not compare(both, documented, PolicyKind.TRUST).findings, (first, second)
+    # all of them hold: an account and a role pattern of any account meet in the role; two that share no principal
+    # admit nobody (it was a critical 'admits AWS:*')
+    for account, pattern, expected in (("999988887777", "arn:aws:iam::*:role/vendor", set()),
+                                       ("111122223333", "arn:aws:iam::999988887777:role/vendor", {"IAM902"})):
+        met = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": {
+                "StringEquals": {"sts:ExternalId": "abc", "aws:PrincipalAccount": account},
+                "ArnLike": {"aws:PrincipalArn": pattern}}}]}
+        assert rules(compare(met, documented, PolicyKind.TRUST)) == expected, (account, pattern)
 
 
 def test_ec2_resource_tag_is_the_global_resource_tag() -> None:
