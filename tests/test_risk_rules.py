@@ -1128,3 +1128,15 @@ def test_iam034_says_when_the_source_condition_names_no_account() -> None:
                          PolicyKind.RESOURCE, "IAM034")
     assert finding.message.endswith("for any AWS account: its aws:SourceArn arn:aws:cloudwatch:us-east-1:*:alarm:* "
                                     "names no account: name yours")
+
+
+@pytest.mark.parametrize(("userid", "operator", "public"), [
+    ("AIDAJQABLZS4A3QDU576Q", "StringEquals", False),  # one user
+    ("AROAJQABLZS4A3QDU576Q:*", "StringLike", False),  # one role's sessions
+    ("anonymous", "StringEquals", True),  # the id of an unsigned request
+    ("*", "StringLike", True),
+])
+def test_a_literal_aws_userid_confines_a_public_statement(userid: str, operator: str, public: bool) -> None:
+    found = findings('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
+                     f'"Condition": {{"{operator}": {{"aws:userid": "{userid}"}}}}}}', PolicyKind.RESOURCE, "IAM030")
+    assert bool(found) is public

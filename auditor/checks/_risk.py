@@ -239,6 +239,7 @@ _NETWORK_KEYS = frozenset({"aws:sourcevpce", "aws:sourcevpc"})
 _PRINCIPAL_ID_KEYS = frozenset({"aws:userid"})
 """A principal's unique id (``AIDA...``, ``AROA...:session``): a literal one names that principal alone (S3 does not
 count such a policy as public)."""
+_ROLE_SESSIONS = re.compile(r"AROA[A-Z0-9]+:\*")
 NARROWING_KEYS = _ACCOUNT_KEYS | _ORG_ID_KEYS | _ORG_PATH_KEYS | _ARN_KEYS | _NETWORK_KEYS | _PRINCIPAL_ID_KEYS
 _RESOURCE_OWNER_VARIABLES = {
     **dict.fromkeys(_ACCOUNT_KEYS, ("${aws:resourceaccount}",)),
@@ -274,8 +275,9 @@ def _narrowing_value(key: str, value: object, wildcards_literal: bool = False) -
         return len(parts) == 6 and parts[2] == "s3" and bool(parts[5]) and not has_wildcard(parts[5].split("/")[0])
     if key in _NETWORK_KEYS:
         return bool(text) and not text.startswith(("*", "?")) and text.rstrip("*?") not in ("vpc-", "vpce-")
-    if key in _PRINCIPAL_ID_KEYS:
-        return _literal(text, wildcards_literal)
+    if key in _PRINCIPAL_ID_KEYS:  # "anonymous" is the id of an unsigned request; AROA...:* one role's sessions
+        return text.lower() != "anonymous" and (_literal(text, wildcards_literal)
+                                                or _ROLE_SESSIONS.fullmatch(text) is not None)
     return False
 
 
