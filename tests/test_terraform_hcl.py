@@ -907,3 +907,15 @@ def test_a_service_principal_of_a_region_terraform_decides_is_checked_for_the_co
                      '      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]\n    }\n  }\n}\n'
                      'resource "aws_kms_key" "k" {\n  policy = data.aws_iam_policy_document.key.json\n}\n')
     assert [f.rule_id for f in findings(loaded) if f.rule_id == "IAM034"] == ["IAM034"]
+
+
+def test_a_service_principal_of_a_partition_terraform_decides_is_exempt_as_written_out() -> None:
+    """ec2.${data.aws_partition.current.dns_suffix} is ec2.amazonaws.com, which needs no source condition (as
+    !Sub ec2.${AWS::URLSuffix} in a template); sns is reported either way."""
+    loaded = load_tf('data "aws_partition" "current" {}\nresource "aws_iam_role" "r" {\n  name = "r"\n'
+                     '  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+                     'Action = "sts:AssumeRole", Principal = { Service = ['
+                     '"ec2.${data.aws_partition.current.dns_suffix}", "sns.${data.aws_partition.current.dns_suffix}"'
+                     '] } }] })\n}\n')
+    [finding] = [f for f in findings(loaded) if f.rule_id == "IAM034"]
+    assert finding.details["services"] == ["sns.{{data.aws_partition.current.dns_suffix}}"]

@@ -444,6 +444,13 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
                 )
 
 
+def _service_name(principal: str) -> str:
+    """A service principal as the exemption list names it: ``ec2.{{data.aws_partition.current.dns_suffix}}``
+    (``!Sub ec2.${AWS::URLSuffix}``) or ``ec2.{{region}}.amazonaws.com`` is ``ec2.amazonaws.com``."""
+    name = principal.strip().lower()
+    return name.split(".", 1)[0] + ".amazonaws.com" if "{{" in name else name
+
+
 def _source_scoped(statement: Statement) -> bool:
     if narrowing_condition(statement.conditions) is not None:
         return True
@@ -490,7 +497,7 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
         # a template value ({{FindInMap}}) names no known service; one in the Region (logs.{{region}}.amazonaws.com)
         # leaves the service known
         services = [r for r in statement.principals or ()
-                    if r.type == "Service" and r.value.strip().lower() not in exempt
+                    if r.type == "Service" and _service_name(r.value) not in exempt
                     and "{{" not in r.value.strip().split(".", 1)[0]]
         shown = ", ".join(r.value for r in services)
         if not services and only_aws_services(statement.conditions):  # Principal "*" for service principals only
