@@ -859,6 +859,19 @@ def test_a_conditional_in_an_interpolation_stands_for_both_results(document: str
     assert [p.value for p in loaded.policies[0].statements[0].principals or ()] == ["*"]  # the root ARN: within "*"
 
 
+@pytest.mark.parametrize("principal", [
+    '"${(var.open ? "*" : "arn:aws:iam::111122223333:root")}"',  # in parentheses
+    '"${var.open ? ("*") : format("arn:aws:iam::%s:root", var.account)}"',  # a result that is a function call
+    '"${var.a ? (var.b ? "*" : "arn:aws:iam::111122223333:root") : "arn:aws:iam::444455556666:root"}"',  # nested
+])
+def test_a_conditional_in_an_interpolation_of_any_shape_stands_for_its_results(principal: str) -> None:
+    loaded = load_tf('resource "aws_iam_role" "r" {\n  name = "r"\n  assume_role_policy = jsonencode({ '
+                     f'Version = "2012-10-17", Statement = [{{ Effect = "Allow", Principal = {{ AWS = {principal} }}, '
+                     'Action = "sts:AssumeRole" }] })\n}\n')
+    rules = {f.rule_id for f in findings(loaded)}
+    assert "IAM035" in rules and "IAM106" not in rules
+
+
 def test_both_results_of_a_conditional_in_an_interpolation_are_checked() -> None:
     loaded = load_tf('resource "aws_iam_policy" "p" {\n  policy = jsonencode({ Version = "2012-10-17", Statement = '
                      '[{ Effect = "Allow", Resource = "*", '

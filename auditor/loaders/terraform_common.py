@@ -163,11 +163,6 @@ def json_object(text: str) -> Any:
         return None
 
 
-_CONDITIONAL_PLACEHOLDER = re.compile(
-    r"\{\{(?P<test>[^{}]+?) \? (?P<first>'[^']*'|[^'?:{}\s]+) : (?P<second>'[^']*'|[^'?:{}\s]+)\}\}")
-"""A conditional Terraform decides, as placeholder text: ``{{var.open ? '*' : aws_s3_bucket.b.arn}}``."""
-
-
 def either_results(document: Any) -> Any:
     """The document with each item of a list element (``Action``, ``Resource``, a principal type's list) that is a
     conditional written in an interpolation (``"${var.open ? "*" : aws_s3_bucket.b.arn}"``, the only way in a
@@ -198,12 +193,11 @@ def _list_results(value: Any) -> Any:
     kept: list[Any] = []
     seconds: list[Any] = []
     for item in items:
-        match = _CONDITIONAL_PLACEHOLDER.fullmatch(item.strip()) if isinstance(item, str) else None
-        if match is None:
+        results = _conditional_results(item.strip()) if isinstance(item, str) else None
+        if results is None:
             kept.append(item)
             continue
-        results = [_result_text(match["first"]), _result_text(match["second"])]
-        both = [results[branch] for branch, _ in kept_items([[results[0]], [results[1]]])]
+        both = [results[branch] for branch, _ in kept_items([[result] for result in results])]
         kept.append(both[0])
         seconds.append(both[1:])
     if not seconds:
@@ -211,9 +205,63 @@ def _list_results(value: Any) -> Any:
     return kept + [second for more in seconds for second in more if second not in kept]
 
 
+def _conditional_results(text: str) -> list[str] | None:
+    """The results of a conditional Terraform decides, written as placeholder text (``{{var.open ? '*' :
+    aws_s3_bucket.b.arn}}``, in parentheses, nested): each a literal or a placeholder; None for anything else."""
+    if not (text.startswith("{{") and text.endswith("}}")):
+        return None
+    parts = _top_level_conditional(_unparenthesised(text[2:-2].strip()))
+    if parts is None:
+        return None
+    results: list[str] = []
+    for branch in (_unparenthesised(part.strip()) for part in parts[1:]):
+        nested = _conditional_results("{{" + branch + "}}")
+        results.extend(nested if nested is not None else [_result_text(branch)])
+    return results
+
+
+def _top_level_conditional(expression: str) -> tuple[str, str, str] | None:
+    """(test, first, second) of ``test ? first : second`` outside brackets and quotes, or None."""
+    depth, quoted, question, pending = 0, False, -1, 0
+    for index, char in enumerate(expression):
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and char == "?":
+            if question < 0:
+                question = index
+            else:
+                pending += 1  # a conditional in the first result
+        elif depth == 0 and char == ":" and question >= 0:
+            if pending:
+                pending -= 1
+                continue
+            return expression[:question], expression[question + 1:index], expression[index + 1:]
+    return None
+
+
+def _unparenthesised(expression: str) -> str:
+    """``(var.a ? 'x' : 'y')`` without the parentheses that hold the whole of it."""
+    while expression.startswith("(") and expression.endswith(")"):
+        depth = 0
+        for index, char in enumerate(expression):
+            depth += (char == "(") - (char == ")")
+            if depth == 0 and index < len(expression) - 1:
+                return expression
+        expression = expression[1:-1].strip()
+    return expression
+
+
 def _result_text(result: str) -> str:
     """A literal result of a conditional, or a placeholder for the expression Terraform decides."""
-    return result[1:-1] if result.startswith("'") else "{{" + result + "}}"
+    if len(result) >= 2 and result[0] == result[-1] == "'" and "'" not in result[1:-1]:
+        return result[1:-1]
+    return "{{" + result + "}}"
 
 
 def placeholder_text(expression: str) -> str:
