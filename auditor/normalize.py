@@ -83,8 +83,10 @@ def policy_size(document: Any) -> int:
 
 _AWS_PRINCIPAL = re.compile(
     r"\A(?:\d{12}"  # an account
-    r"|arn:aws[a-z-]*:(?:iam|sts)::(?:\d{12}|cloudfront):\S.*"  # a principal of one (a CloudFront origin access id)
-    r"|A[A-Z0-9]{15,})\Z")  # the unique id IAM shows for a principal deleted since
+    r"|arn:aws[a-z-]*:iam::\d{12}:(?:root|user/.+|role/.+)"  # its root, a user, a role
+    r"|arn:aws[a-z-]*:sts::\d{12}:(?:assumed-role/.+/.+|federated-user/.+)"  # a session
+    r"|arn:aws[a-z-]*:iam::cloudfront:user/.+"  # a CloudFront origin access identity
+    r"|A(?:ID|RO)A[A-Z0-9]{12,})\Z")  # the unique id IAM shows for a user or role deleted since
 """What IAM accepts as an ``AWS`` principal, wildcards aside."""
 
 

@@ -465,6 +465,12 @@ def test_an_iam_arn_without_its_account_matches_nothing() -> None:
     ("arn:aws:sts::123456789012:assumed-role/app/session", False),
     ("arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHAPOMQZL", False),
     ("AROAJQABLZS4A3QDU576Q", False),  # the unique id IAM shows once the role is deleted
+    ("arn:aws:sts::123456789012:federated-user/alice", False),
+    ("arn:aws-cn:iam::123456789012:user/ops", False),
+    ("arn:aws:iam::123456789012:group/admins", True),  # a group is no principal
+    ("arn:aws:iam::123456789012:role", True),  # no name
+    ("arn:aws:iam::123456789012:instance-profile/web", True),
+    ("AKIAIOSFODNN7EXAMPLE", True),  # an access key id
 ])
 def test_an_aws_principal_iam_rejects_is_iam106(principal: str, reported: bool) -> None:
     """The Secrets Manager guide's cross-account example names arn:aws:iam::Account2:role/ApplicationRole: IAM
