@@ -901,3 +901,30 @@ def test_a_finding_in_a_policy_written_as_json_text_points_into_the_text(written
                   f"      Path: /\n      ManagedPolicyName: admin\n      PolicyDocument: {written}\n")
     [iam002] = [f for f in findings(loaded) if f.rule_id == "IAM002"]
     assert (iam002.location.line, iam002.location.column) == (line, column)
+
+
+@pytest.mark.parametrize("resource", ["role/app-admin", "role/app-*"])
+def test_passing_an_administrator_role_of_the_template_is_high(resource: str) -> None:
+    """By name or by a prefix that matches it: the template shows the role is an administrator. The exact name was
+    medium too: the account's {{AWS::AccountId}} holds colons, which broke the ARN apart."""
+    loaded = load(f"""Resources:
+  AdminRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: app-admin
+      AssumeRolePolicyDocument:
+        Statement: [{{Effect: Allow, Principal: {{Service: ec2.amazonaws.com}}, Action: sts:AssumeRole}}]
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]
+  Dev:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {{Effect: Allow, Action: iam:PassRole, Resource: !Sub "arn:aws:iam::${{AWS::AccountId}}:{resource}"}}
+          - {{Effect: Allow, Action: ec2:RunInstances, Resource: "*"}}
+""")
+    escalations = [f for f in findings(loaded) if f.rule_id == "IAM012" and f.details["path"] ==
+                   "passrole-ec2-runinstances"]
+    assert [(f.severity.value, "on role app-admin, an administrator" in f.message) for f in escalations] == [
+        ("high", True)]

@@ -1140,3 +1140,21 @@ def test_a_literal_aws_userid_confines_a_public_statement(userid: str, operator:
     found = findings('{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
                      f'"Condition": {{"{operator}": {{"aws:userid": "{userid}"}}}}}}', PolicyKind.RESOURCE, "IAM030")
     assert bool(found) is public
+
+
+def test_a_role_prefix_that_matches_an_administrator_of_the_export_is_high() -> None:
+    """role/app-* scopes iam:PassRole (medium), unless the input shows a role it matches is an administrator."""
+    admin = {"RoleName": "app-admin", "Arn": "arn:aws:iam::111122223333:role/app-admin", "RolePolicyList": [],
+             "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess",
+                                          "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}],
+             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                 {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}
+    dev = {"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev", "GroupList": [],
+           "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "pass", "PolicyDocument": {
+               "Version": "2012-10-17", "Statement": [
+                   {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/app-*"},
+                   {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]}}]}
+    loaded = load_text(export(RoleDetailList=[admin], UserDetailList=[dev]), "e.json", LoadOptions())
+    found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+             if f.subject and f.subject["name"] == "dev" and f.details["path"] == "passrole-ec2-runinstances"]
+    assert [(f.severity.value, "on role app-admin, an administrator" in f.message) for f in found] == [("high", True)]

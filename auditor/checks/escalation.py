@@ -28,6 +28,7 @@ makes them appear or disappear.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -376,7 +377,7 @@ def _named_principal(pattern: str, principals: Sequence[Principal]) -> Principal
         pointer = (f"/Resources/{reference['logical']}/Properties" if reference["logical"]
                    else "/resource/" + reference["address"].replace(".", "/"))
         return next((p for p in principals if p.pointer == pointer), None)
-    parts = pattern.split(":", 5)
+    parts = TEMPLATE_VALUE.sub("{{value}}", pattern).split(":", 5)  # {{AWS::AccountId}} holds colons
     if len(parts) != 6 or parts[2] != "iam" or has_wildcard(pattern):
         return None
     kind, _, path = parts[5].partition("/")
@@ -385,6 +386,20 @@ def _named_principal(pattern: str, principals: Sequence[Principal]) -> Principal
         return None
     return next((p for p in principals if p.kind == kind and (
         p.arn.lower() == pattern.lower() if p.arn else p.name == name and "{{" in parts[4])), None)
+
+
+def _matched_principals(pattern: str, principals: Sequence[Principal]) -> list[Principal]:
+    """The users and roles of the input a ``Resource`` names: in full, or, for a pattern (``role/app-*``, a name
+    prefix or path), those whose ARN it matches."""
+    named = _named_principal(pattern, principals)
+    if named is not None:
+        return [named]
+    parts = TEMPLATE_VALUE.sub("{{value}}", pattern).split(":", 5)
+    if len(parts) != 6 or parts[2] != "iam" or not has_wildcard(pattern):
+        return []
+    return [p for p in principals if p.kind in ("role", "user") and (
+        fnmatch.fnmatchcase(p.arn.lower(), pattern.lower()) if p.arn  # a template's: by name, in its account
+        else "{{" in parts[4] and fnmatch.fnmatchcase(f"{p.kind}/{p.name}".lower(), parts[5].lower()))]
 
 
 def _administrator(principal: Principal, context: CheckContext) -> str | None:
@@ -412,8 +427,8 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     specific = any(u.scope == "specific" for u in chosen.values())
     targets = [(target, why) for action, usable in chosen.items()
                if usable.scope == "specific" and action in TAKE_ROLE_AS_IS for pattern in usable.resources
-               if (target := _named_principal(pattern, context.principals)) is not None
-               and (why := _administrator(target, context)) is not None] if specific else []
+               for target in _matched_principals(pattern, context.principals)
+               if (why := _administrator(target, context)) is not None] if specific else []
     actions: dict[str, dict[str, Any]] = {}
     policies: list[str] = []
     for action, usable in chosen.items():
