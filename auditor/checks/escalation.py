@@ -540,7 +540,7 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "more: `role/app/*`, `role/ci-deploy-*`, as AWS scopes `iam:PassRole` in its examples): it pays only if "
          "that resource is privileged. High again when `iam:PassRole` or "
          "`iam:UpdateAssumeRolePolicy` names a role of the same input that is an administrator (by ARN, "
-         "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`).",
+         "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`, or by a pattern that matches it: `role/app-*`).",
     why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
         "administrator: the policy's apparent limits do not hold.",
     example='{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}',
