@@ -932,3 +932,14 @@ def test_a_service_principal_of_a_partition_terraform_decides_is_exempt_as_writt
                      '] } }] })\n}\n')
     [finding] = [f for f in findings(loaded) if f.rule_id == "IAM034"]
     assert finding.details["services"] == ["sns.{{data.aws_partition.current.dns_suffix}}"]
+
+
+@pytest.mark.parametrize("value", ['var.enabled ? jsonencode({ Statement = [] }) : null',
+                                   'file("${path.module}/policy.json")',
+                                   '[jsonencode({ Version = "2012-10-17", Statement = [] })]'])
+def test_a_policy_passed_to_a_module_in_a_form_not_read_is_listed(value: str) -> None:
+    loaded = load_tf(f'module "m" {{\n  source = "./m"\n  policy = {value}\n'
+                     '  policy_arns = ["arn:aws:iam::aws:policy/x"]\n}\n')
+    assert [line.split(": ", 1)[1] for line in loaded.not_checked] == [
+        "module.m.policy: a policy passed to the module in a form iam-audit does not read (a conditional, a list, "
+        "a file): not checked"]

@@ -802,6 +802,8 @@ def policy_document_name(traversal: Sequence[str] | None) -> str | None:
     return None
 
 
+_DOCUMENT_BUILDERS = ("jsonencode(", "file(", "templatefile(", "aws_iam_policy_document")
+"""What an expression that builds a policy document shows of it."""
 MODULE = "module"
 """The ``rtype`` of a ``module "NAME"`` block read as a :class:`ConfigurationResource` (address ``module.NAME``)."""
 
@@ -924,6 +926,11 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         for attribute, value in module.attributes.items():
             document = self.written_document(value)
             if not looks_like_policy(document):
+                shown = self.argument_ref(module, attribute).shown
+                if "policy" in attribute.lower() and any(f in shown for f in _DOCUMENT_BUILDERS):
+                    self.not_checked(f"{self.source.display_path}: {module.address}.{attribute}",
+                                     "a policy passed to the module in a form iam-audit does not read (a conditional, "
+                                     "a list, a file): not checked")
                 continue
             kind = infer_kind(document) if isinstance(document, dict) else PolicyKind.IDENTITY
             label = f"{module.address}.{attribute}"
