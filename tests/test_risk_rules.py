@@ -1110,6 +1110,10 @@ def test_removing_its_own_boundary_is_as_serious_as_on_every_role(resource: str,
     ('"Condition": {"StringEqualsIfExists": {"sts:ExternalId": "4c1f0e2a9b"}}',
      "without an sts:ExternalId condition that binds it (StringEqualsIfExists 4c1f0e2a9b holds when the caller "
      "sends no external id)"),
+    # values are ORed: one "*" matches every id (it was no finding)
+    ('"Condition": {"StringLike": {"sts:ExternalId": ["Zq81kdP0x", "*"]}}',
+     "that binds it (StringLike Zq81kdP0x, * matches every external id)"),
+    ('"Condition": {"Null": {"sts:ExternalId": "false"}}', "that binds it (Null false demands some external id, any)"),
 ])
 def test_iam031_says_why_an_external_id_condition_does_not_bind(condition: str, said: str) -> None:
     """A published guide's StringLike "*" was reported as 'without an sts:ExternalId condition', which a reader
@@ -1158,3 +1162,11 @@ def test_a_role_prefix_that_matches_an_administrator_of_the_export_is_high() -> 
     found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
              if f.subject and f.subject["name"] == "dev" and f.details["path"] == "passrole-ec2-runinstances"]
     assert [(f.severity.value, "on role app-admin, an administrator" in f.message) for f in found] == [("high", True)]
+
+
+def test_iam034_says_when_the_source_condition_holds_without_a_source() -> None:
+    [finding] = findings('{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
+                         '"Action": "sts:AssumeRole", "Condition": {"ArnLikeIfExists": {"aws:SourceArn": '
+                         '"arn:aws:sns:us-east-1:123456789012:topic"}}}', PolicyKind.TRUST, "IAM034")
+    assert finding.message.endswith("its ArnLikeIfExists aws:SourceArn holds when the service sends no source: drop "
+                                    "IfExists")

@@ -87,7 +87,9 @@ def _claim_conditions(statement: Statement, provider: str, claim: str) -> list[C
 
 
 def _matches_anything(condition: Condition) -> bool:
-    return condition.base_operator.endswith("Like") and all(
+    """A ``...Like`` condition one of whose values is wildcards alone (values are ORed: ``["abc", "*"]`` matches
+    every value)."""
+    return condition.base_operator.endswith("Like") and any(
         isinstance(v, str) and v.strip() and not v.strip().strip("*?") for v in condition.values)
 
 
@@ -123,6 +125,8 @@ def _external_id_missing(statement: Statement) -> str:
         why = f"{shown} matches every external id"
     elif condition.if_exists or condition.set_qualifier == "ForAllValues":
         why = f"{shown} holds when the caller sends no external id"
+    elif condition.base_operator == "Null":
+        why = f"{shown} demands some external id, any"
     else:
         why = f"{shown} demands none"
     return f"an sts:ExternalId condition that binds it ({why})"
@@ -507,8 +511,12 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
             continue
         source = next((c for c in statement.conditions if c.key.lower() in ("aws:sourcearn", "aws:sourceaccount")
                        and not is_negated(c)), None)
-        fix = "add aws:SourceAccount or aws:SourceArn" if source is None else \
-            f"its {source.key} {', '.join(map(str, source.values))} names no account: name yours"
+        if source is None:
+            fix = "add aws:SourceAccount or aws:SourceArn"
+        elif source.if_exists:
+            fix = f"its {source.operator} {source.key} holds when the service sends no source: drop IfExists"
+        else:
+            fix = f"its {source.key} {', '.join(map(str, source.values))} names no account: name yours"
         yield Hit(
             f"{shown} may act on this {'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS "
             f"account: {fix}",
