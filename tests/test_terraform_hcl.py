@@ -889,6 +889,12 @@ def test_a_trust_document_whose_actions_a_variable_decides_is_read_as_a_trust_po
                      '      identifiers = ["ec2.amazonaws.com"]\n    }\n  }\n}\n')
     assert [policy.kind for policy in loaded.policies] == [PolicyKind.TRUST]
     assert "IAM105" not in {f.rule_id for f in findings(loaded)}
+    # the actions may well be sts:AssumeRole: another account's principal without an ExternalId is IAM031, as with
+    # the action written out
+    other = load_tf('data "aws_iam_policy_document" "assume_role" {\n  statement {\n'
+                    '    actions = var.trusted_role_actions\n    principals {\n      type = "AWS"\n'
+                    '      identifiers = ["arn:aws:iam::999988887777:root"]\n    }\n  }\n}\n')
+    assert "IAM031" in {f.rule_id for f in findings(other)}
 
 
 @pytest.mark.parametrize("sid", ['"${var.sid}"', '"${var.prefix}Read"', '"Read${replace(var.bucket, "-", "")}"',

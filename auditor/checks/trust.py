@@ -236,8 +236,9 @@ def _organization_role(policy: Policy) -> OrganizationRole | None:
 
 def _may_assume(statement: Statement, action: str = "sts:AssumeRole") -> bool:
     """Whether the statement's actions (or what its NotAction leaves) include ``action`` (sts:AssumeRole...)."""
-    if statement.actions is not None:
-        return any(glob_matches(pattern, action, ignore_case=True) for pattern in statement.actions)
+    if statement.actions is not None:  # an action a template decides (var.trusted_role_actions) may be it
+        return any(glob_matches(pattern, action, ignore_case=True) or is_template_value(pattern)
+                   for pattern in statement.actions)
     return not any(glob_matches(pattern, action, ignore_case=True) for pattern in statement.not_actions or ())
 
 
