@@ -669,18 +669,14 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _semantic_form(document: dict[str, Any]) -> dict[str, Any]:
+    from auditor.normalize import with_list_elements
+
     def listed(value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
     statements = []
     for statement in _statements(document):
-        normal = dict(statement)
-        for element in ("Action", "NotAction", "Resource", "NotResource"):
-            if element in normal:
-                normal[element] = listed(normal[element])
-        for element in ("Principal", "NotPrincipal"):
-            if isinstance(normal.get(element), dict):
-                normal[element] = {k: listed(v) for k, v in normal[element].items()}
+        normal = with_list_elements(statement, listed)
         if isinstance(normal.get("Condition"), dict):
             normal["Condition"] = {
                 operator: {key: listed(value) for key, value in block.items()}

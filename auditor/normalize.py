@@ -50,6 +50,19 @@ _WHITESPACE = re.compile(r"\s+")
 POLICY_VOCABULARY = frozenset(STATEMENT_ELEMENTS + TOP_LEVEL_ELEMENTS)
 
 
+def with_list_elements(statement: dict[str, Any], transform: Callable[[Any], Any]) -> dict[str, Any]:
+    """A copy of a statement (as written) with ``transform`` applied to each element that takes a list of strings:
+    ``Action``, ``NotAction``, ``Resource``, ``NotResource`` and each principal type's list."""
+    found = dict(statement)
+    for element in ("Action", "NotAction", "Resource", "NotResource"):
+        if element in found:
+            found[element] = transform(found[element])
+    for element in ("Principal", "NotPrincipal"):
+        if isinstance(found.get(element), dict):
+            found[element] = {kind: transform(names) for kind, names in found[element].items()}
+    return found
+
+
 def looks_like_policy(document: Any) -> bool:
     """True when a JSON/YAML document tries to be a policy (possibly a broken one)."""
     if not isinstance(document, dict):

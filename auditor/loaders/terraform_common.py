@@ -26,7 +26,7 @@ from auditor.loaders.lambda_permission import (
 )
 from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, PrincipalRef, Problem, Subject
-from auditor.normalize import looks_like_policy, normalize_policy, template_values
+from auditor.normalize import looks_like_policy, normalize_policy, template_values, with_list_elements
 from auditor.source import join_pointer
 
 if TYPE_CHECKING:
@@ -176,16 +176,7 @@ def either_results(document: Any) -> Any:
 
 
 def _statement_results(statement: Any) -> Any:
-    if not isinstance(statement, dict):
-        return statement
-    found = dict(statement)
-    for element in ("Action", "NotAction", "Resource", "NotResource"):
-        if element in found:
-            found[element] = _list_results(found[element])
-    for element in ("Principal", "NotPrincipal"):
-        if isinstance(found.get(element), dict):
-            found[element] = {kind: _list_results(names) for kind, names in found[element].items()}
-    return found
+    return with_list_elements(statement, _list_results) if isinstance(statement, dict) else statement
 
 
 def _list_results(value: Any) -> Any:
