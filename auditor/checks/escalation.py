@@ -388,18 +388,41 @@ def _named_principal(pattern: str, principals: Sequence[Principal]) -> Principal
         p.arn.lower() == pattern.lower() if p.arn else p.name == name and "{{" in parts[4])), None)
 
 
-def _matched_principals(pattern: str, principals: Sequence[Principal]) -> list[Principal]:
+def _matched_principals(pattern: str, context: CheckContext) -> list[Principal]:
     """The users and roles of the input a ``Resource`` names: in full, or, for a pattern (``role/app-*``, a name
-    prefix or path), those whose ARN it matches."""
+    prefix or path), those whose ARN it matches. Memoised per run: an account repeats its patterns."""
+    principals = context.principals
+    cache = run_cache(context, "escalation_matched_principals")
+    entry = cache.get(pattern)
+    if entry is not None and entry[0] is principals:
+        found: list[Principal] = entry[1]
+        return found
     named = _named_principal(pattern, principals)
-    if named is not None:
-        return [named]
     parts = TEMPLATE_VALUE.sub("{{value}}", pattern).split(":", 5)
-    if len(parts) != 6 or parts[2] != "iam" or not has_wildcard(pattern):
-        return []
-    return [p for p in principals if p.kind in ("role", "user") and (
-        fnmatch.fnmatchcase(p.arn.lower(), pattern.lower()) if p.arn  # a template's: by name, in its account
-        else "{{" in parts[4] and fnmatch.fnmatchcase(f"{p.kind}/{p.name}".lower(), parts[5].lower()))]
+    if named is not None:
+        found = [named]
+    elif len(parts) != 6 or parts[2] != "iam" or not has_wildcard(pattern):
+        found = []
+    else:
+        by_arn, by_name = _principal_keys(context)
+        template = "{{" in parts[4]  # a template's principals have no ARN: by name, in its account
+        text = (parts[5] if template else pattern).lower()
+        head = re.split(r"[*?\[]", text, maxsplit=1)[0]
+        matches = re.compile(fnmatch.translate(text)).match
+        found = [p for key, p in (by_name if template else by_arn) if key.startswith(head) and matches(key)]
+    cache[pattern] = (principals, found)
+    return found
+
+
+def _principal_keys(context: CheckContext) -> tuple[list[tuple[str, Principal]], list[tuple[str, Principal]]]:
+    """The input's users and roles by lower-case ARN, and those without one by ``kind/name``: built once a run."""
+    cache = run_cache(context, "escalation_principal_keys")
+    entry = cache.get("keys")
+    if entry is None or entry[0] is not context.principals:
+        people = [p for p in context.principals if p.kind in ("role", "user")]
+        entry = cache["keys"] = (context.principals, [(p.arn.lower(), p) for p in people if p.arn],
+                                 [(f"{p.kind}/{p.name}".lower(), p) for p in people if not p.arn])
+    return entry[1], entry[2]
 
 
 def _administrator(principal: Principal, context: CheckContext) -> str | None:
@@ -427,7 +450,7 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
     specific = any(u.scope == "specific" for u in chosen.values())
     targets = [(target, why) for action, usable in chosen.items()
                if usable.scope == "specific" and action in TAKE_ROLE_AS_IS for pattern in usable.resources
-               for target in _matched_principals(pattern, context.principals)
+               for target in _matched_principals(pattern, context)
                if (why := _administrator(target, context)) is not None] if specific else []
     actions: dict[str, dict[str, Any]] = {}
     policies: list[str] = []
