@@ -78,8 +78,9 @@ RESOURCE_POLICY_TYPES = {
     "AWS::Kinesis::ResourcePolicy": ("ResourcePolicy", "kinesis"),
 }
 LAMBDA_PERMISSION = "AWS::Lambda::Permission"
-USER_TO_GROUP_ADDITION = "AWS::IAM::UserToGroupAddition"
 """Checked as the statement Lambda adds to the function's policy for it (see ``lambda_permission``)."""
+USER_TO_GROUP_ADDITION = "AWS::IAM::UserToGroupAddition"
+"""Puts users of the template in a group: they are checked with its policies (see ``groups_of``)."""
 UNREAD_GRANT_TYPES = {
     "AWS::Lambda::LayerVersionPermission": "a permission to use a layer version (not a policy document)",
     "AWS::Events::EventBusPolicy": "an event bus permission",
@@ -606,7 +607,7 @@ def _position_in_string(source: Source, pointer: str, line: int, column: int, te
             if indicator is not None:  # the indentation of the node that holds it, and that many more
                 return start_line + line, len(line_text) - len(line_text.lstrip()) + indicator + column
             following = (source.line_text(number) for number in count(start_line + 1))
-            first = next((text for text in following if text is None or text.strip()), None) or ""
+            first = next((content for content in following if content is None or content.strip()), None) or ""
             return start_line + line, len(first) - len(first.lstrip()) + column
         if text is not None and "\n" not in text and line == 1:
             rest = line_text[start_column - 1:]
@@ -625,10 +626,11 @@ def _first_item(source: Source, line: int, column: int) -> tuple[int, int]:
     tag = _TAG.match(line_text, column - 1)
     if tag is None or line_text[tag.end():].strip():
         return line, column
-    following = next((number for number in count(line + 1)
-                      if (source.line_text(number) or "x").strip() and not
-                      (source.line_text(number) or "").lstrip().startswith("#")), line + 1)
-    item = source.line_text(following) or ""
+    following = line + 1  # the next line that is not blank nor a comment
+    while (content := source.line_text(following)) is not None and (
+            not content.strip() or content.lstrip().startswith("#")):
+        following += 1
+    item = content or ""
     dash = len(item) - len(item.lstrip())
     if not item[dash:].startswith("- "):
         return line, column
