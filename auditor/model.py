@@ -22,6 +22,10 @@ TEMPLATE_VALUE = re.compile(r"\{\{[^{}]*\}\}")
 """How the CloudFormation and Terraform loaders write a value known only when the stack is deployed (``!Ref X`` as
 ``{{Ref:X}}``, ``var.x`` as ``{{var.x}}``): one concrete value, never a wildcard."""
 
+CONFIGURATION_PRINCIPAL_ARN = re.compile(r"\{\{(?P<address>aws_iam_(?:role|user)\.[\w-]+)(?:\[[^\]]*\])?\.arn\}\}")
+"""The ARN of a role or user a Terraform configuration creates, as its loader writes it (``{{aws_iam_role.ci.arn}}``):
+the loader leaves it so only for one of the same file and provider as the trusting role, which is then of the role's
+own account."""
 
 ACCOUNT = re.compile(r"^\d{12}$")
 

@@ -11,7 +11,16 @@ from functools import lru_cache
 from auditor.catalog import Catalog
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
-from auditor.model import ACCOUNT, TEMPLATE_VALUE, Condition, Policy, PolicyKind, PrincipalRef, arn_account
+from auditor.model import (
+    ACCOUNT,
+    CONFIGURATION_PRINCIPAL_ARN,
+    TEMPLATE_VALUE,
+    Condition,
+    Policy,
+    PolicyKind,
+    PrincipalRef,
+    arn_account,
+)
 from auditor.permissions import (
     CompiledStatement,
     PermissionModel,
@@ -199,8 +208,6 @@ def principal_account(ref: PrincipalRef) -> str | None:
 _OWN_ACCOUNT = r"\{\{(?:AWS::AccountId|data\.aws_caller_identity\.[\w-]+\.account_id)\}\}"
 """The deploying account in a template: CloudFormation's ``AWS::AccountId``, Terraform's ``aws_caller_identity``."""
 _OWN_ACCOUNT_ROOT = re.compile(rf"arn:[^:]+:iam::{_OWN_ACCOUNT}:")
-_CONFIGURATION_PRINCIPAL_ARN = re.compile(r"\{\{aws_iam_(?:role|user)\.[\w-]+(?:\[[^\]]*\])?\.arn\}\}")
-"""The ARN of a role or user the same Terraform configuration creates (``aws_iam_role.NAME.arn``)."""
 
 
 def is_own_account_principal(ref: PrincipalRef) -> bool:
@@ -209,7 +216,7 @@ def is_own_account_principal(ref: PrincipalRef) -> bool:
     Terraform's ``data.aws_caller_identity.NAME.account_id``, or an IAM ARN built from one of them."""
     text = ref.value.strip()
     return ref.type == "AWS" and (text.startswith("{{GetAtt:") or re.fullmatch(_OWN_ACCOUNT, text) is not None
-                                  or _CONFIGURATION_PRINCIPAL_ARN.fullmatch(text) is not None
+                                  or CONFIGURATION_PRINCIPAL_ARN.fullmatch(text) is not None
                                   or _OWN_ACCOUNT_ROOT.match(text) is not None)
 
 

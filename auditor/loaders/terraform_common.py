@@ -25,7 +25,16 @@ from auditor.loaders.lambda_permission import (
     permission_policy,
 )
 from auditor.loaders.parse import ParseError, parse_embedded_json
-from auditor.model import IAM_ORGANIZATION_POLICY_TYPES, Policy, PolicyKind, Principal, PrincipalRef, Problem, Subject
+from auditor.model import (
+    CONFIGURATION_PRINCIPAL_ARN,
+    IAM_ORGANIZATION_POLICY_TYPES,
+    Policy,
+    PolicyKind,
+    Principal,
+    PrincipalRef,
+    Problem,
+    Subject,
+)
 from auditor.normalize import looks_like_policy, normalize_policy, template_values, with_list_elements
 from auditor.source import join_pointer
 
@@ -764,20 +773,17 @@ LocationT = TypeVar("LocationT")
 """How a reader says where a value is in the file: its parse tree node, its JSON pointer."""
 
 
-_PRINCIPAL_ARN_REFERENCE = re.compile(r"\{\{(aws_iam_(?:role|user)\.[\w-]+)(?:\[[^\]]*\])?\.arn\}\}")
-
-
 def _foreign_principals_told(policy: Policy, providers: Mapping[str, str], own: str) -> Policy:
     """The trust ``policy`` of a role created with the provider ``own``, with each principal that is the ARN of a
     role or user of the file (``{{aws_iam_role.ci.arn}}``, the role's own account, as a template's ``!GetAtt`` is)
     told apart when another provider creates it, or when the file has no such resource: its account may be
     another."""
     def told(principal: PrincipalRef) -> PrincipalRef:
-        match = _PRINCIPAL_ARN_REFERENCE.fullmatch(principal.value.strip()) if principal.type == "AWS" else None
-        if match is None or providers.get(match[1]) == own:
+        match = CONFIGURATION_PRINCIPAL_ARN.fullmatch(principal.value.strip()) if principal.type == "AWS" else None
+        if match is None or providers.get(match["address"]) == own:
             return principal
-        where = "not in this file" if match[1] not in providers else \
-            f"created with provider {providers[match[1]] or 'aws (the default)'}"
+        where = "not in this file" if match["address"] not in providers else \
+            f"created with provider {providers[match['address']] or 'aws (the default)'}"
         return dataclasses.replace(principal, value=principal.value.strip()[:-2] + f" ({where})}}}}")
 
     statements = tuple(dataclasses.replace(statement, principals=tuple(map(told, statement.principals)))
