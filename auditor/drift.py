@@ -988,7 +988,7 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
     sets = _baseline_sets(baseline)
     outcome: _Outcome = []
     total = (0, 0)
-    applicable = compiler.applicability.applicable
+    applicable, covers_types = compiler.applicability.applicable, compiler.applicability.covers_types
     for comparison in comparisons:
         inner = with_own_account(targets[id(comparison)], own_account)
         inner_as_outer = with_own_account(compiler.target(comparison, inner=False), own_account)
@@ -997,7 +997,6 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
             outer = compiler.policies(alternative, inner=False)
             # the baseline's grants on resources never asked for (a vendor's KMS alias ARN) stay as written: the
             # reporter tells a target that corrects them (IAM903 at low) from one that adds the action
-            covers_types = compiler.applicability.covers_types
             forward = without_star_only(find_gaps(inner, outer, applicable=applicable, judge_outer=False,
                                                   covers_types=covers_types), compiler.star_only)
             reverse = find_gaps(compiler.policies(alternative, inner=True, unbound=unbound), inner_as_outer,

@@ -602,9 +602,9 @@ def _principals_by_condition(conditions: tuple[Cond, ...], own_account: str | No
     ``Principal`` does: ``StringEquals aws:PrincipalAccount`` other accounts (as their root ARNs; not the policy's
     own, whose principals ``*`` admits without a grant of their own, as a root ARN does not), and ``ArnEquals``
     (``ArnLike``, ``StringEquals``, ``StringLike``) ``aws:PrincipalArn`` the principals it names (the form AWS
-    recommends, which survives a role being recreated). With several, the narrowest, whichever their order, and the
-    conditions it does not imply: (principals, other conditions, the condition read as principals); None when there
-    is none, or none narrower than the others."""
+    recommends, which survives a role being recreated). All must hold, so with several it admits what they all name
+    (none when they share no principal), whichever their order: (those principals, the conditions they do not
+    imply, the first condition read as principals); None when there is no such condition."""
     named = [(condition, keys) for condition in conditions
              if (keys := _named_principals(condition, own_account)) is not None]
     if not named:
@@ -646,7 +646,7 @@ def _named_principals(condition: Cond, own_account: str | None) -> tuple[str, ..
     return None
 
 
-_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(?:\d{12}|[\d*?]+):\S+\Z")
+_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::[\d*?]+:\S+\Z")
 """A principal's ARN or pattern, of one account or (``arn:aws:iam::*:role/vendor``) of any."""
 _PRINCIPAL_ARN_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnLike"})
 
