@@ -981,9 +981,11 @@ _Outcome = list[tuple[str, list[Gap], list[Gap]]]
 
 
 def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Comparison],
-         targets: Mapping[int, list[Stmt]], own_account: str | None = None) -> tuple[tuple[int, int], _Outcome]:
-    """Forward and reverse gaps of every comparison, against the closest documented alternative; ``own_account``:
-    the account the compared principal or resource is in, where known."""
+         targets: Mapping[int, list[Stmt]], targets_as_outer: Mapping[int, list[Stmt]],
+         own_account: str | None = None) -> tuple[tuple[int, int], _Outcome]:
+    """Forward and reverse gaps of every comparison, against the closest documented alternative; ``targets`` (and
+    ``targets_as_outer``): each comparison's target compiled as the inner set (and as the outer one), by its id;
+    ``own_account``: the account the compared principal or resource is in, where known."""
     unbound = [p.token for p in baseline.placeholders]
     sets = _baseline_sets(baseline)
     outcome: _Outcome = []
@@ -991,7 +993,7 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
     applicable, covers_types = compiler.applicability.applicable, compiler.applicability.covers_types
     for comparison in comparisons:
         inner = with_own_account(targets[id(comparison)], own_account)
-        inner_as_outer = with_own_account(compiler.target(comparison, inner=False), own_account)
+        inner_as_outer = with_own_account(targets_as_outer[id(comparison)], own_account)
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
             outer = compiler.policies(alternative, inner=False)
@@ -1020,6 +1022,7 @@ def _compare(
     """Bind the placeholders (the candidate values that leave the fewest gaps), then compare."""
     baseline = report.baseline
     targets = {id(c): compiler.target(c, inner=True) for c in comparisons}
+    targets_as_outer = {id(c): compiler.target(c, inner=False) for c in comparisons}  # the same for every binding
     given_sets = _baseline_sets(baseline.bind(given))
     statements: dict[str, tuple[list[Stmt], list[Stmt]]] = {}
     for comparison in comparisons:
@@ -1032,7 +1035,7 @@ def _compare(
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
         gaps, outcome = _run(compiler, baseline.bind(values) if values else baseline, comparisons, targets,
-                             account or values.get(ACCOUNT_PLACEHOLDER))
+                             targets_as_outer, account or values.get(ACCOUNT_PLACEHOLDER))
         # as many gaps either way: two placeholders (an input and an output bucket) more likely name two things,
         # unless the document writes one token for both (see Placeholder.scope)
         shared = len({(token_of.get(name), value) for name, value in values.items()}) - len(set(values.values()))
