@@ -526,9 +526,17 @@ def execute_report(request: ReportRequest) -> int:
     if request.fetch is not None:
         _require_fetch()  # before the history database or the output folder is created
     history_path = request.history or default_history_path()
+    created = not Path(history_path).exists()
     try:
         with History(history_path) as history:
-            result = build_scheduled_report(request, history)
+            try:
+                result = build_scheduled_report(request, history)
+            except ReportInputError:
+                if created:  # opened first to fail early on an unusable database; nothing recorded, nothing left
+                    history.close()
+                    for leftover in (Path(history_path), *(Path(f"{history_path}{end}") for end in ("-wal", "-shm"))):
+                        leftover.unlink(missing_ok=True)
+                raise
             try:
                 written = write_outputs(result, request.output_dir, request.formats or OUTPUT_FORMATS)
             except BaseException:

@@ -330,6 +330,15 @@ def test_exit_codes_for_a_scheduler(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--fail-on-new" in bad.stderr
 
 
+@pytest.mark.parametrize("inputs", [[""], [], ["nope.json"]], ids=["empty path", "no input", "missing file"])
+def test_a_run_refused_for_its_input_leaves_no_new_history_database(tmp_path: Path, inputs: list[str]) -> None:
+    history = tmp_path / "h.sqlite3"
+    refused = _report(*(str(tmp_path / name) if name else name for name in inputs), "-o", str(tmp_path / "out"),
+                      "--history", str(history))
+    assert refused.returncode == 2 and refused.stderr.startswith("iam-audit: error:"), refused.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
 def test_fail_on_of_the_configuration_applies_as_in_check(tmp_path: Path) -> None:
     """report ignored fail-on of the configuration: it failed on high findings with fail-on = "never"."""
     history = str(tmp_path / "h.sqlite3")
