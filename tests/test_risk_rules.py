@@ -753,6 +753,10 @@ def test_a_finding_over_actions_of_several_kinds_says_what_each_does() -> None:
     # every address is no allow-list
     ("s3:GetObject", '["203.0.113.0/24", "0.0.0.0/0"]', "high", "from any account that meets aws:SourceIp: a "
                                                                  "network or user-name condition names no account"),
+    # nor are ranges S3 counts as public (broader than /8 in IPv4, /32 in IPv6): these two are every IPv4 address
+    ("s3:GetObject", '["0.0.0.0/1", "128.0.0.0/1"]', "high", "from any account that meets aws:SourceIp"),
+    ("s3:GetObject", '"2000::/3"', "high", "from any account that meets aws:SourceIp"),
+    ("s3:GetObject", '["10.0.0.0/8", "2001:db8::/32"]', "low", "only from the addresses aws:SourceIp lists"),
 ])
 def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone(action: str, addresses: str,
                                                                                    severity: str, how: str) -> None:

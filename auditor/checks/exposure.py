@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
@@ -90,12 +91,24 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
 
 
 def _from_listed_networks(conditions: Sequence[Condition]) -> bool:
-    """An ``IpAddress aws:SourceIp`` condition listing address ranges, none of them every address (``0.0.0.0/0``):
-    S3 and the access analyzers do not count such a policy as public."""
+    """An ``IpAddress aws:SourceIp`` condition listing address ranges, none of them wide (``0.0.0.0/1``, anything
+    broader than /8 in IPv4 or /32 in IPv6): S3 and the access analyzers do not count such a policy as public."""
     return any(c.key.lower() == "aws:sourceip" and c.base_operator == "IpAddress" and not c.if_exists
                and not c.set_qualifier and c.values
-               and all(isinstance(v, str) and v.strip() and not v.strip().endswith("/0") for v in c.values)
+               and all(isinstance(v, str) and v.strip() and not _wide_network(v.strip()) for v in c.values)
                for c in conditions)
+
+
+WIDEST_LISTED_PREFIX = {4: 8, 6: 32}
+"""S3 evaluates a bucket policy that lets in a range broader than these prefix lengths as public."""
+
+
+def _wide_network(text: str) -> bool:
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:  # not an address (IAM409): it matches no request
+        return text.endswith("/0")
+    return network.prefixlen < WIDEST_LISTED_PREFIX[network.version]
 
 
 def _unconfined(conditions: Sequence[Condition]) -> str:
@@ -224,9 +237,9 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "account has), a negated operator or `...IfExists`. Critical when write "
          "or permissions-management actions are open, or actions that return secrets or credentials "
          "(`secretsmanager:GetSecretValue`, the credentials-exposure list of `rules/sensitive.yaml`): a public "
-         "bucket may be a website, a public secret never is. An `aws:SourceIp` allow-list (no `/0` range) makes it "
-         "low (medium for those actions): AWS does not count it as public, but any account may use the resource "
-         "from those addresses.",
+         "bucket may be a website, a public secret never is. An `aws:SourceIp` allow-list (no range broader than "
+         "/8 in IPv4 or /32 in IPv6, as S3 judges) makes it low (medium for those actions): AWS does not count "
+         "it as public, but any account may use the resource from those addresses.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
@@ -244,7 +257,10 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttpGet", '
                  '"Resource": "arn:aws:es:us-east-1:123456789012:domain/logs/*", '
                  '"Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}', "IAM030",
-                 kind=PolicyKind.RESOURCE, note="low: an address allow-list, which AWS does not count as public")],
+                 kind=PolicyKind.RESOURCE, note="low: an address allow-list, which AWS does not count as public"),
+         example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
+                 '"Condition": {"IpAddress": {"aws:SourceIp": ["0.0.0.0/1", "128.0.0.0/1"]}}}]}', "IAM030",
+                 kind=PolicyKind.RESOURCE, note="not an allow-list: the two ranges are every IPv4 address")],
     good=[example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
                   '"Resource": "arn:aws:s3:::b/*", '
                   '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}',
