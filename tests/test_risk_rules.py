@@ -745,23 +745,26 @@ def test_a_finding_over_actions_of_several_kinds_says_what_each_does() -> None:
     assert "; ec2:GetPasswordData returns the encrypted Administrator password" in finding.message
 
 
-@pytest.mark.parametrize(("action", "addresses", "severity", "how"), [
+@pytest.mark.parametrize(("operator", "action", "addresses", "severity", "how"), [
     # an address allow-list: not public as S3 and the access analyzers define it (it was high, or critical)
-    ("s3:GetObject", '"203.0.113.0/24"', "low", "only from the addresses aws:SourceIp lists: AWS does not count "
-                                                "that as public, but any account may, from there"),
-    ("s3:PutObject", '"203.0.113.0/24"', "medium", "only from the addresses aws:SourceIp lists"),
+    ("IpAddress", "s3:GetObject", '"203.0.113.0/24"', "low",
+     "only from the addresses aws:SourceIp lists: AWS does not count that as public, but any account may, from there"),
+    ("IpAddress", "s3:PutObject", '"203.0.113.0/24"', "medium", "only from the addresses aws:SourceIp lists"),
     # every address is no allow-list
-    ("s3:GetObject", '["203.0.113.0/24", "0.0.0.0/0"]', "high", "from any account that meets aws:SourceIp: a "
-                                                                 "network or user-name condition names no account"),
+    ("IpAddress", "s3:GetObject", '["203.0.113.0/24", "0.0.0.0/0"]', "high",
+     "from any account that meets aws:SourceIp: a network or user-name condition names no account"),
     # nor are ranges S3 counts as public (broader than /8 in IPv4, /32 in IPv6): these two are every IPv4 address
-    ("s3:GetObject", '["0.0.0.0/1", "128.0.0.0/1"]', "high", "from any account that meets aws:SourceIp"),
-    ("s3:GetObject", '"2000::/3"', "high", "from any account that meets aws:SourceIp"),
-    ("s3:GetObject", '["10.0.0.0/8", "2001:db8::/32"]', "low", "only from the addresses aws:SourceIp lists"),
+    ("IpAddress", "s3:GetObject", '["0.0.0.0/1", "128.0.0.0/1"]', "high", "from any account that meets aws:SourceIp"),
+    ("IpAddress", "s3:GetObject", '"2000::/3"', "high", "from any account that meets aws:SourceIp"),
+    ("IpAddress", "s3:GetObject", '["10.0.0.0/8", "2001:db8::/32"]', "low", "only from the addresses aws:SourceIp"),
+    # ForAnyValue: on the one-valued key is the same condition; ForAllValues: also holds without an address
+    ("ForAnyValue:IpAddress", "s3:GetObject", '"203.0.113.0/24"', "low", "only from the addresses aws:SourceIp"),
+    ("ForAllValues:IpAddress", "s3:GetObject", '"203.0.113.0/24"', "high", "from any account that meets aws:SourceIp"),
 ])
-def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone(action: str, addresses: str,
-                                                                                   severity: str, how: str) -> None:
+def test_a_public_statement_under_a_network_condition_is_not_said_to_admit_anyone(
+        operator: str, action: str, addresses: str, severity: str, how: str) -> None:
     [finding] = findings(f'{{"Effect": "Allow", "Principal": "*", "Action": "{action}", "Resource": '
-                         f'"arn:aws:s3:::site/*", "Condition": {{"IpAddress": {{"aws:SourceIp": {addresses}}}}}}}',
+                         f'"arn:aws:s3:::site/*", "Condition": {{"{operator}": {{"aws:SourceIp": {addresses}}}}}}}',
                          PolicyKind.RESOURCE, "IAM030")
     assert finding.severity.value == severity
     assert finding.message.startswith(f"Allows every AWS principal to {action} {how}")

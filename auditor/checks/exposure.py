@@ -93,8 +93,9 @@ def _sensitive_hits(policy: Policy, context: CheckContext, category: str) -> Ite
 def _from_listed_networks(conditions: Sequence[Condition]) -> bool:
     """An ``IpAddress aws:SourceIp`` condition listing address ranges, none of them wide (``0.0.0.0/1``, anything
     broader than /8 in IPv4 or /32 in IPv6): S3 and the access analyzers do not count such a policy as public."""
+    # ForAnyValue: on this one-valued key is IpAddress (IAM405); ForAllValues: holds when the key is absent
     return any(c.key.lower() == "aws:sourceip" and c.base_operator == "IpAddress" and not c.if_exists
-               and not c.set_qualifier and c.values
+               and c.set_qualifier != "ForAllValues" and c.values
                and all(isinstance(v, str) and v.strip() and not _wide_network(v.strip()) for v in c.values)
                for c in conditions)
 
