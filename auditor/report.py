@@ -63,6 +63,17 @@ class Verdict(NamedTuple):
         return f"{self.principal} ({', '.join(self.aliases)})" if self.aliases else self.principal
 
 
+def subject_labels(subject: Mapping[str, Any] | None) -> list[str]:
+    """A finding's subject as its kind, name and policy, those it has; the policy left out when it is the name
+    (a policy document found on its own: ``policy data.aws_iam_policy_document.x``)."""
+    subject = subject or {}
+    labels = [str(subject[key]) for key in ("kind", "name") if subject.get(key)]
+    policy = subject.get("policy")
+    if policy and policy != subject.get("name"):
+        labels.append(str(policy))
+    return labels
+
+
 def expired_line(notice: Mapping[str, Any]) -> str:
     """An expired suppression (``Summary.expired_suppressions``) as one line: ``file:line: message``."""
     return f"{notice['path']}:{notice['line']}: {notice['message']}"

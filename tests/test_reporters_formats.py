@@ -698,3 +698,22 @@ def test_the_console_summary_counts_in_the_singular_for_one() -> None:
     summary = Summary(files=1, policies=3, principals={"roles": 1, "users": 2, "resource_policies": 1})
     console.render(_report(findings=(), summary=summary), out)
     assert "checked: 1 file(s), 3 policies, 2 users, 1 role, 1 resource policy" in out.getvalue()
+
+
+def test_a_policy_found_on_its_own_is_named_once_in_every_format() -> None:
+    import io
+
+    from auditor.reporters import console
+
+    name = "data.aws_iam_policy_document.perms"
+    report = _report(findings=(_finding("IAM012", ADMIN, 14, "escalation", statement=StatementRef(0, None),
+                                        subject={"kind": "policy", "name": name, "arn": None, "policy": name}),))
+    out = io.StringIO()
+    console.render_line(report.findings[0], out)
+    sarif_result = sarif.to_sarif(report)["runs"][0]["results"][0]
+    outputs = {"console": out.getvalue(), "github": github.render(report), "markdown": markdown.render(report),
+               "html": html.render(report), "sarif": json.dumps(sarif_result["locations"][0]["logicalLocations"])}
+    for format_name, text in outputs.items():
+        shown = markdown_text(name) if format_name == "markdown" else name
+        assert shown in text and not re.search(f"{re.escape(shown)}(, | / |/){re.escape(shown)}", text), format_name
+    assert f"(policy {name})" in outputs["console"]

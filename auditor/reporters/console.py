@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, TextIO
 
 from auditor.model import Finding, Severity
-from auditor.report import EXCERPT_CONTEXT_LINES, Report, excerpt_line_numbers
+from auditor.report import EXCERPT_CONTEXT_LINES, Report, excerpt_line_numbers, subject_labels
 from auditor.reporters._escape import strip_control
 
 if TYPE_CHECKING:
@@ -88,9 +88,8 @@ def _render_finding(finding: Finding, writer: _Writer) -> None:
         suppressed = " " + writer.style(f"(suppressed: {clean(finding.suppressed)})", DIM)
     subject = ""
     if finding.subject:
-        name = finding.subject.get("name")
-        policy = finding.subject.get("policy")
-        where = f"{finding.subject.get('kind')} {name}" + (f", {policy}" if policy else "")
+        labels = subject_labels(finding.subject)
+        where = ", ".join([" ".join(labels[:2]), *labels[2:]])  # role app, aws_iam_role_policy.app.policy
         subject = " " + writer.style(f"({clean(where)})", DIM)
     writer.line(f"{clean(str(location))}: {writer.style(finding.severity.value, style)} "
                 f"{writer.style(clean(finding.rule_id), BOLD)} {writer.style(clean(finding.slug), DIM)} "

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from auditor.fingerprint import fingerprint
 from auditor.model import Finding, Severity
-from auditor.report import Report, RuleInfo, expired_line
+from auditor.report import Report, RuleInfo, expired_line, subject_labels
 from auditor.reporters._escape import html_text
 
 
@@ -259,8 +259,7 @@ def _finding_row(finding: Finding, rules: Mapping[str, RuleInfo]) -> Markup:
     severity: Child = severity_badge(finding.severity)
     if finding.suppressed is not None:
         severity = (severity, h("span", "suppressed", class_="badge suppressed"))
-    subject = finding.subject or {}
-    owner = " / ".join(str(subject[key]) for key in ("kind", "name", "policy") if subject.get(key))
+    owner = " / ".join(subject_labels(finding.subject))
     message_cell = h(
         "td",
         h("div", finding.message),

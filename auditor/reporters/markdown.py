@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from auditor.model import Finding, Severity
-from auditor.report import Report
+from auditor.report import Report, subject_labels
 from auditor.reporters._escape import html_text, markdown_fence
 from auditor.reporters._escape import markdown_text as md
 
@@ -161,8 +161,7 @@ def _rule_cell(finding: Finding) -> str:
 
 def _message_cell(finding: Finding) -> str:
     message = md(finding.message)
-    subject = finding.subject or {}
-    owner = " / ".join(str(subject[key]) for key in ("kind", "name", "policy") if subject.get(key))
+    owner = " / ".join(subject_labels(finding.subject))
     if owner:
         message += f"<br><sub>{md(owner)}</sub>"
     if finding.statement is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
 from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
 from auditor.model import Finding, Severity
-from auditor.report import Report, RuleInfo
+from auditor.report import Report, RuleInfo, subject_labels
 from auditor.reporters._escape import markdown_fence
 from auditor.reporters._json import LazyItems, readable_chunks
 from auditor.reporters._not_checked import not_checked
@@ -152,7 +152,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_VERSION: fingerprint(finding)},
         "properties": _result_properties(finding),
     }
-    label = _subject_label(finding.subject)
+    label = "/".join(subject_labels(finding.subject))
     if label:
         result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": label, "kind": "object"}]
     if finding.suppressed is not None:
@@ -176,13 +176,6 @@ def _result_properties(finding: Finding) -> dict[str, Any]:
     if finding.details:
         properties["details"] = dict(finding.details)
     return properties
-
-
-def _subject_label(subject: Mapping[str, Any] | None) -> str:
-    if not subject:
-        return ""
-    parts = [str(subject[name]) for name in ("kind", "name", "policy") if subject.get(name)]
-    return "/".join(parts)
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditor.model import Finding, Severity
-from auditor.report import expired_line
+from auditor.report import expired_line, subject_labels
 from auditor.reporters import svg
 from auditor.reporters._escape import markdown_text as md
 from auditor.reporters._json import readable
@@ -203,8 +203,7 @@ def _short_date(stamp: str) -> str:
 
 
 def _owner(subject: Mapping[str, Any] | None) -> str:
-    subject = subject or {}
-    return " / ".join(str(subject[key]) for key in ("kind", "name", "policy") if subject.get(key))
+    return " / ".join(subject_labels(subject))
 
 
 def _finding_row(severity: str, rule_id: str, slug: str, message: str, subject: Mapping[str, Any] | None,
