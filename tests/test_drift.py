@@ -1133,6 +1133,21 @@ def test_a_trust_that_keeps_the_documentation_s_placeholder_is_reported(external
     assert result.new_access is bool(expected)
 
 
+def test_a_placeholder_written_as_a_policy_variable_kept_in_the_trust_is_reported() -> None:
+    """``${ExternalId}`` looks like a policy variable, which never binds a placeholder; its own token does."""
+    integration = resolve_baseline("stackstate/integration-role")
+    trust = json.loads(json.dumps(integration.bind({"AgentAccountId": "444455556666"}).trust_policies[0].document,
+                                  default=dict))
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] == "${ExternalId}"
+    policy = normalize_policy(trust, PolicyKind.TRUST, Source("trust.json", json.dumps(trust)))
+    result = compare_policy(integration, policy, CATALOG, {})
+    assert [f.rule_id for f in result.findings] == ["IAM908"] and result.new_access
+    assert result.findings[0].message.startswith("ExternalId is ${ExternalId}, the placeholder")
+    trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = "${aws:username}"
+    variable = normalize_policy(trust, PolicyKind.TRUST, Source("trust.json", json.dumps(trust)))
+    assert "ExternalId" not in compare_policy(integration, variable, CATALOG, {}).inferred
+
+
 def test_a_role_that_follows_another_revision_of_the_vendor_document_is_told_so(tmp_path: Path) -> None:
     older = resolve_baseline("upsolver/management-role@plaintext")
     # the documentation's example ExternalId would be IAM908: an id of the customer's own
