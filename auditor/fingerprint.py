@@ -11,7 +11,8 @@
   actions as written, case-folded and sorted, and which of the policy's statements with the same ones it is
   (``model.statement_signature``);
 - ``key``: what tells two findings of one rule in one statement apart. It is built from
-  ``details``: string values (and lists, sets and mappings of them), lists sorted and
+  ``details`` (less a drift finding's placeholder values, ``bindings``): string values
+  (and lists, sets and mappings of them), lists sorted and
   de-duplicated, values under keys containing ``action`` case-folded (IAM actions are
   case-insensitive); numbers, and keys naming a position (``line``, ``column``,
   ``pointer``...), are left out. Only when that leaves nothing is the message used,
@@ -44,6 +45,9 @@ from auditor.model import Finding
 FINGERPRINT_VERSION = "iamAudit/v2"
 """v2: a statement without a Sid is known by its actions, not its position."""
 
+DRIFT_CONTEXT_DETAILS = ("bindings", "inferred_bindings")
+"""Details of a drift finding that say what the comparison assumed (the placeholder values, an ExternalId among
+them), not what drifted: rotating the ExternalId keeps the finding."""
 _POSITION_KEYS = frozenset(
     {"line", "lines", "column", "columns", "col", "pointer", "pointers", "offset", "position", "index"}
 )
@@ -72,6 +76,8 @@ def fingerprint_parts(finding: Finding) -> dict[str, Any]:
         statement_key = f"index:{statement.index}"
     details = dict(finding.details)
     revision = details.pop("baseline_revision", None)  # drift: kept in the baseline part, as id@revision
+    for context in DRIFT_CONTEXT_DETAILS:
+        details.pop(context, None)
     baseline = f"{finding.baseline}@{revision}" if finding.baseline and revision else finding.baseline or ""
     key: Any = _normalise_details(details)
     if not key:

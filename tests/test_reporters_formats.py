@@ -195,6 +195,17 @@ def test_fingerprint_separates_what_matters() -> None:
     assert len(prints) == len(variants) + 1
 
 
+def test_fingerprint_of_a_drift_finding_keeps_when_a_placeholder_value_changes() -> None:
+    """Rotating the ExternalId the comparison bound must not turn the role's unchanged drift into new + resolved."""
+    base = replace(_findings()[1], baseline="stackstate/integration-role", details={
+        "added_actions": [{"action": "ec2:RunInstances", "access_level": "Write"}], "baseline_revision": "5.1",
+        "bindings": {"AccountId": "111122223333", "ExternalId": "ext-old-1"}, "inferred_bindings": ["ExternalId"]})
+    rotated = replace(base, details={**base.details, "bindings": {"AccountId": "111122223333",
+                                                                  "ExternalId": "ext-new-2"}})
+    other_action = replace(base, details={**base.details, "added_actions": [{"action": "iam:PassRole"}]})
+    assert fingerprint(rotated) == fingerprint(base) != fingerprint(other_action)
+
+
 def test_fingerprint_keys_statements_by_sid_so_reordering_keeps_it() -> None:
     first = _findings()[0]
     reordered = replace(first, statement=StatementRef(5, SCRIPT))
