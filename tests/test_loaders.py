@@ -874,3 +874,47 @@ def test_a_plan_bounds_a_role_by_a_policy_of_the_same_plan_whose_arn_is_known_af
     assert role.permissions_boundary is not None and role.permissions_boundary.boundary_only
     assert [policy.boundary_only for policy in loaded.policies if policy.label == "aws_iam_policy.boundary.policy"] \
         == [True]
+
+
+def _page(truncated: bool, **lists: list[dict[str, object]]) -> dict[str, object]:
+    page: dict[str, object] = {key: [] for key in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")}
+    page.update(lists)
+    page["IsTruncated"] = truncated
+    return page | ({"Marker": "next"} if truncated else {})
+
+
+_ADMIN_DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+_PAGES = [
+    _page(True, UserDetailList=[{"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev",
+                                 "GroupList": ["Admins"], "AttachedManagedPolicies": [], "UserPolicyList": []}]),
+    _page(False, GroupDetailList=[{"GroupName": "Admins", "Arn": "arn:aws:iam::111122223333:group/Admins",
+                                   "GroupPolicyList": [], "AttachedManagedPolicies": [
+                                       {"PolicyName": "Everything",
+                                        "PolicyArn": "arn:aws:iam::111122223333:policy/Everything"}]}],
+          Policies=[{"PolicyName": "Everything", "Arn": "arn:aws:iam::111122223333:policy/Everything",
+                     "DefaultVersionId": "v1", "PolicyVersionList": [
+                         {"VersionId": "v1", "IsDefaultVersion": True, "Document": _ADMIN_DOCUMENT}]}]),
+]
+
+
+def test_pages_of_an_export_in_one_array_are_read_as_one_export() -> None:
+    """``jq -s`` of the CLI's pages: a user of page 1 is in a group of page 2, whose policy is on page 2 too."""
+    text = json.dumps(_PAGES, indent=2)
+    loaded = load_text(text, "pages.json", LoadOptions())
+    assert not loaded.skipped and not loaded.not_checked
+    assert {(p.kind, p.name) for p in loaded.principals} == {("user", "dev"), ("group", "Admins")}
+    [dev] = [p for p in loaded.principals if p.name == "dev"]
+    assert [policy.label for policy in dev.group_policies] == ["arn:aws:iam::111122223333:policy/Everything"]
+    [admin] = [f for f in run_rules(loaded, all_rules(), CheckContext(load_catalog())) if f.rule_id == "IAM001"]
+    lines = text.splitlines()
+    assert admin.location.line > lines.index('    "UserDetailList": [],')  # on the second page
+    assert lines[admin.location.line - 1].strip() == "{" and '"Effect": "Allow"' in lines[admin.location.line]
+
+
+def test_one_page_of_an_export_says_the_others_were_not_checked() -> None:
+    loaded = load_text(json.dumps(_PAGES[0]), "page1.json", LoadOptions())
+    assert "user dev: group Admins is not in the export" in loaded.not_checked
+    [note] = [line for line in loaded.not_checked if "incomplete" in line]
+    assert note.startswith("page1.json: the export is incomplete: it is one page of get-account-authorization-"
+                           "details (IsTruncated: true)")
+    assert not load_text(json.dumps(_PAGES[1]), "page2.json", LoadOptions()).not_checked

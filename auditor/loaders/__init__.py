@@ -437,7 +437,14 @@ def _route_documents(documents: list[ParsedText | ParseError], text: str, shown:
 
 def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadResult:
     from auditor.loaders.cloudformation import is_cloudformation, load_cloudformation
-    from auditor.loaders.export import described_roles, is_export, load_described_roles, load_export
+    from auditor.loaders.export import (
+        described_roles,
+        export_pages,
+        is_export,
+        load_described_roles,
+        load_export,
+        load_export_pages,
+    )
     from auditor.loaders.terraform import is_terraform_plan, load_terraform
 
     data, source = parsed.data, parsed.source
@@ -456,6 +463,8 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
     reader: Callable[[], LoadResult] | None = None
     if is_export(data):
         reader, what = (lambda: load_export(data, source, **limits)), "an account export"
+    elif pages := export_pages(data):
+        reader, what = (lambda: load_export_pages(pages, source, **limits)), "pages of an account export"
     elif is_cloudformation(data):
         reader, what = (lambda: load_cloudformation(data, source, max_statements=options.max_statements)), \
             "a CloudFormation template"

@@ -26,6 +26,56 @@ def is_export(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in EXPORT_KEYS)
 
 
+def export_pages(data: Any) -> list[dict[str, Any]] | None:
+    """The pages of get-account-authorization-details gathered in one JSON array (``jq -s . page*.json``)."""
+    return data if isinstance(data, list) and data and all(is_export(page) for page in data) else None
+
+
+class _PagesSource(Source):
+    """The file of a JSON array of pages, read as the one export they make: ``/RoleDetailList/7/...`` of the
+    export is located where that role is, ``/1/RoleDetailList/2/...`` of the file."""
+
+    __slots__ = ("base", "places")
+
+    def __init__(self, base: Source, places: dict[str, list[tuple[int, int]]]) -> None:
+        super().__init__(base.display_path, base.text, None, base.line_offset, base.column_offset)
+        self.unique_keys = base.unique_keys
+        self.base = base
+        self.places = places
+        """By key of the export, where each item of its merged list is: (page, index in that page's list)."""
+
+    def in_file(self, pointer: str) -> str:
+        key, _, rest = pointer[1:].partition("/")
+        index_text, _, inner = rest.partition("/")
+        place = self.places.get(key)
+        if place is None or not index_text.isdigit() or int(index_text) >= len(place):
+            return pointer
+        page, index = place[int(index_text)]
+        return f"/{page}/{key}/{index}" + (f"/{inner}" if inner else "")
+
+    def locate(self, pointer: str) -> tuple[int, int]:
+        return self.base.locate(self.in_file(pointer))
+
+    def has_pointer(self, pointer: str) -> bool:
+        return self.base.has_pointer(self.in_file(pointer))
+
+
+def load_export_pages(pages: list[dict[str, Any]], source: Source, max_nesting: int = MAX_NESTING,
+                      max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
+    """Pages read as the export they make together: a user's group or attached policy may be on another page.
+    Their lists are joined; any other key is the last page's (``IsTruncated`` says whether pages are missing)."""
+    merged: dict[str, Any] = {}
+    places: dict[str, list[tuple[int, int]]] = {}
+    for page_number, page in enumerate(pages):
+        for key, value in page.items():
+            if isinstance(value, list) and isinstance(merged.get(key, []), list):
+                merged.setdefault(key, []).extend(value)
+                places.setdefault(key, []).extend((page_number, index) for index in range(len(value)))
+            else:
+                merged[key] = value
+    return load_export(merged, _PagesSource(source, places), max_nesting, max_statements)
+
+
 def _document(value: Any, max_nesting: int) -> Any:
     """A policy document as stored in the export: an object, or JSON text (URL-encoded or not).
 
@@ -328,7 +378,14 @@ class _ExportReader:
             result.counts["resource_policies"] += 1
 
     def note_incomplete(self) -> None:
-        """What the export says it leaves out (``iam_audit.incomplete``, written by ``iam-audit fetch``)."""
+        """What the export says it leaves out: later pages (``IsTruncated``, one page of the API's answer), or
+        ``iam_audit.incomplete`` (written by ``iam-audit fetch``)."""
+        if self.data.get("IsTruncated") is True:
+            self.result.not_checked.append(
+                f"{self.source.display_path}: the export is incomplete: it is one page of "
+                "get-account-authorization-details (IsTruncated: true), and the users, groups, roles and policies "
+                "of the later pages were not checked; export them all (the AWS CLI reads every page unless "
+                "--max-items or --no-paginate is given) or merge the pages into one file")
         meta = self.data.get("iam_audit")
         if not isinstance(meta, dict):
             return
