@@ -928,3 +928,103 @@ def test_passing_an_administrator_role_of_the_template_is_high(resource: str) ->
                    "passrole-ec2-runinstances"]
     assert [(f.severity.value, "on role app-admin, an administrator" in f.message) for f in escalations] == [
         ("high", True)]
+
+
+def test_a_permission_set_is_checked_as_the_role_it_becomes_in_each_account() -> None:
+    loaded = load("""Resources:
+  Ops:
+    Type: AWS::SSO::PermissionSet
+    Properties:
+      InstanceArn: arn:aws:sso:::instance/ssoins-1
+      Name: Ops
+      ManagedPolicies: [arn:aws:iam::aws:policy/AdministratorAccess]
+      CustomerManagedPolicyReferences: [{Name: ops-extra, Path: /}]
+      InlinePolicy:
+        Version: '2012-10-17'
+        Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'}]
+""")
+    [role] = loaded.principals
+    assert (role.kind, role.name) == ("role", "AWSReservedSSO_Ops_{{unique suffix}}")
+    assert role.attached_policy_arns == ("arn:aws:iam::aws:policy/AdministratorAccess",)
+    assert [p.label for p in role.inline_policies] == ["permission-set:Ops"]
+    assert any("customer managed policies ops-extra of the permission set" in line for line in loaded.not_checked)
+    [admin] = [f for f in findings(loaded) if f.rule_id == "IAM006"]
+    assert (admin.severity.value, admin.location.line) == ("critical", 7)
+
+
+@pytest.mark.parametrize(("resource", "line"), [
+    ("""  M:
+    Type: AWS::S3::MultiRegionAccessPointPolicy
+    Properties:
+      MrapName: m
+      Policy:
+        Statement: [{Effect: Allow, Principal: '*', Action: s3:GetObject,
+                     Resource: 'arn:aws:s3::123456789012:accesspoint/m.mrap/object/*'}]""", 8),
+    ("""  O:
+    Type: AWS::S3ObjectLambda::AccessPointPolicy
+    Properties:
+      ObjectLambdaAccessPoint: olap
+      PolicyDocument:
+        Statement: [{Effect: Allow, Principal: '*', Action: s3-object-lambda:GetObject,
+                     Resource: 'arn:aws:s3-object-lambda:us-east-1:123456789012:accesspoint/olap'}]""", 8),
+    ("""  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Auth:
+        ResourcePolicy:
+          CustomStatements:
+            - Effect: Allow
+              Principal: '*'
+              Action: execute-api:Invoke
+              Resource: 'execute-api:/*'""", 11),
+    ("""  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: a.h
+      Runtime: python3.12
+      CodeUri: s/
+      FunctionUrlConfig:
+        AuthType: NONE""", 10),
+])
+def test_resources_that_make_something_public_outside_a_policy_resource_are_checked(resource: str,
+                                                                                    line: int) -> None:
+    loaded = load(f"Transform: AWS::Serverless-2016-10-31\nResources:\n{resource}\n")
+    [public] = [finding for finding in findings(loaded) if finding.rule_id == "IAM030"]
+    assert public.location.line == line
+
+
+def test_a_function_url_that_asks_for_iam_authentication_grants_nothing() -> None:
+    assert not load("""Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: a.h, Runtime: python3.12, CodeUri: s/, FunctionUrlConfig: {AuthType: AWS_IAM}}
+""").policies
+
+
+def test_a_policy_document_of_a_resource_type_iam_audit_does_not_read_is_listed_as_not_checked() -> None:
+    loaded = load("""Resources:
+  Endpoint:
+    Type: AWS::EC2::VPCEndpoint
+    Properties:
+      VpcId: vpc-1
+      PolicyDocument: {Statement: [{Effect: Allow, Principal: '*', Action: '*', Resource: '*'}]}
+  Lattice:
+    Type: AWS::VpcLattice::AuthPolicy
+    Properties:
+      Policy: '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}'
+  Iot:
+    Type: AWS::IoT::Policy
+    Properties:
+      PolicyDocument: {Statement: [{Effect: Allow, Action: 'iot:*', Resource: '*'}]}
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: {BucketName: b}
+""")
+    assert not loaded.skipped and not loaded.policies
+    assert loaded.not_checked == [
+        "stack.yaml: Endpoint: AWS::EC2::VPCEndpoint PolicyDocument: a policy document iam-audit does not read for "
+        "this resource type: not checked",
+        "stack.yaml: Lattice: AWS::VpcLattice::AuthPolicy Policy: a policy document iam-audit does not read for "
+        "this resource type: not checked",
+        "stack.yaml: Iot: AWS::IoT::Policy, an AWS IoT Core policy (IoT's own policy language, for devices)"]

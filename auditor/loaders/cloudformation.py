@@ -16,7 +16,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from itertools import count, islice, product, takewhile
 from math import prod
@@ -37,7 +37,7 @@ from auditor.model import (
     Subject,
     is_template_value,
 )
-from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy, template_values
+from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy, template_values
 from auditor.source import Source, join_pointer, parent_pointer
 
 _REMOVE = object()
@@ -67,6 +67,8 @@ RESOURCE_POLICY_TYPES = {
     "AWS::ECR::RegistryPolicy": ("PolicyText", "ecr"),
     "AWS::KMS::ReplicaKey": ("KeyPolicy", "kms"),
     "AWS::S3::AccessPoint": ("Policy", "s3"),
+    "AWS::S3::MultiRegionAccessPointPolicy": ("Policy", "s3"),
+    "AWS::S3ObjectLambda::AccessPointPolicy": ("PolicyDocument", "s3-object-lambda"),
     "AWS::S3Express::BucketPolicy": ("PolicyDocument", "s3express"),
     "AWS::ApiGateway::RestApi": ("Policy", "execute-api"),
     "AWS::EFS::FileSystem": ("FileSystemPolicy", "elasticfilesystem"),
@@ -85,16 +87,22 @@ UNREAD_GRANT_TYPES = {
     "AWS::Lambda::LayerVersionPermission": "a permission to use a layer version (not a policy document)",
     "AWS::Events::EventBusPolicy": "an event bus permission",
     "AWS::DynamoDB::Table": "a table resource policy",
+    "AWS::IoT::Policy": "an AWS IoT Core policy (IoT's own policy language, for devices)",
 }
 """Resources that grant access in a form iam-audit does not read: listed as not checked when they do."""
 UNREAD_GRANT_KEYS = {"AWS::DynamoDB::Table": "ResourcePolicy"}
 """The property that makes a resource of ``UNREAD_GRANT_TYPES`` a grant (by default, being one)."""
-IDENTITY_POLICY_TYPES = {"AWS::SSO::PermissionSet": ("InlinePolicy", "permission-set")}
-"""Resources holding an identity policy for principals outside IAM (IAM Identity Center permission sets)."""
+PERMISSION_SET = "AWS::SSO::PermissionSet"
+"""Checked as the role IAM Identity Center creates from it in each account it is assigned to (see
+``read_permission_set``)."""
+PERMISSION_SET_ROLE = "AWSReservedSSO_{name}_{{{{unique suffix}}}}"
 RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository", "AWS::EFS::FileSystem"})
 """Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 ORGANIZATION_POLICY = "AWS::Organizations::Policy"
 PRINCIPAL_TYPES = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
+SAM_PUBLISHERS = ("AWS::Serverless::Function", "AWS::Serverless::Api")
+"""AWS SAM resources that may grant access in a property of their own: a function URL (``FunctionUrlConfig``), an
+API's ``Auth.ResourcePolicy`` (see ``read_sam_access``)."""
 SAM_POLICY_HOLDERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 """AWS SAM resources whose ``Policies`` go to the role SAM creates for them."""
 STANDALONE_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
@@ -752,15 +760,14 @@ class _TemplateReader:
 
     def read_resource(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
         resolver, where = self.resolver, f"{self.source.display_path}: {logical_id}"
+        if rtype in SAM_PUBLISHERS:
+            self.read_sam_access(logical_id, rtype, props, pointer)
         if rtype in PRINCIPAL_TYPES:
             self.read_principal(logical_id, PRINCIPAL_TYPES[rtype], props, pointer)
         elif rtype in STANDALONE_POLICY_TYPES and "PolicyDocument" in props:
             self.read_standalone_policy(logical_id, rtype, props, pointer)
-        elif rtype in IDENTITY_POLICY_TYPES and IDENTITY_POLICY_TYPES[rtype][0] in props:
-            key, kind = IDENTITY_POLICY_TYPES[rtype]
-            self.add_policy(props[key], PolicyKind.IDENTITY, join_pointer(pointer, key),
-                            Subject(kind, _resolved_name(resolver, props.get("Name"), logical_id), None),
-                            f"{kind}:{logical_id}")
+        elif rtype == PERMISSION_SET:
+            self.read_permission_set(logical_id, props, pointer)
         elif rtype == LAMBDA_PERMISSION:
             self.read_lambda_permission(logical_id, props, pointer)
         elif rtype == USER_TO_GROUP_ADDITION:
@@ -798,6 +805,10 @@ class _TemplateReader:
                                 Subject(service, logical_id, None, tuple(self.aliases.get(logical_id, ()))),
                                 f"{service}:{logical_id}", resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
                 self.result.counts["resource_policies"] += 1
+        else:
+            for path in _policy_documents_in(props):
+                self.result.not_checked.append(f"{where}: {rtype} {path}: a policy document iam-audit does not read "
+                                               "for this resource type: not checked")
 
     def parts_of(self, logical_id: str, kind: str, name: str, pointer: str) -> _PrincipalParts:
         found = self.principal_parts.get(logical_id)
@@ -852,6 +863,40 @@ class _TemplateReader:
                 if isinstance(value, str):
                     self.add_managed(parts, value, arn_pointer)
         self.result.counts[kind + "s"] += 1
+
+    def read_permission_set(self, logical_id: str, props: dict[str, Any], pointer: str) -> None:
+        """An IAM Identity Center permission set, as the role it becomes in every account it is assigned to
+        (``AWSReservedSSO_<name>_<suffix>``): its inline policy, the AWS managed policies it attaches and its
+        permissions boundary. Customer managed policies it names are each account's own: listed as not checked."""
+        where = f"{self.source.display_path}: {logical_id}"
+        name = PERMISSION_SET_ROLE.format(name=_resolved_name(self.resolver, props.get("Name"), logical_id))
+        parts = self.parts_of(logical_id, "role", name, pointer)
+        if "InlinePolicy" in props:
+            parts.inline.extend(_present(self.add_policy(
+                props["InlinePolicy"], PolicyKind.IDENTITY, join_pointer(pointer, "InlinePolicy"),
+                Subject("role", name, None), f"permission-set:{logical_id}")))
+        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicies", []),
+                                                join_pointer(pointer, "ManagedPolicies")):
+            resolved = self.resolver.resolve(arn)
+            for value in resolved if isinstance(resolved, list) else [resolved]:
+                if isinstance(value, str):
+                    self.add_managed(parts, value, arn_pointer)
+        references = props.get("CustomerManagedPolicyReferences")
+        if references:
+            names = [_shown(self.resolver.resolve(ref.get("Name"))) if isinstance(ref, dict) else _shown(ref)
+                     for ref in (references if isinstance(references, list) else [references])]
+            self.result.not_checked.append(
+                f"{where}: the customer managed policies {', '.join(names)} of the permission set are policies of "
+                "each account it is assigned to (not in the template), so their statements were not checked")
+        boundary = props.get("PermissionsBoundary")
+        if isinstance(boundary, dict) and "ManagedPolicyArn" in boundary:
+            resolved_boundary = self.resolver.resolve(boundary["ManagedPolicyArn"])
+            parts.boundary_arn = resolved_boundary if isinstance(resolved_boundary, str) else None
+        elif boundary is not None:
+            self.result.not_checked.append(
+                f"{where}: the permissions boundary of the permission set is a customer managed policy of each "
+                "account it is assigned to (not in the template), so it was not weighed")
+        self.result.counts["roles"] += 1
 
     def read_standalone_policy(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
         """An ``AWS::IAM::Policy`` or ``ManagedPolicy``: its own policy, and an inline one of each principal of the
@@ -945,6 +990,35 @@ class _TemplateReader:
                            f"lambda:{logical_id}") is not None:
             self.result.counts["resource_policies"] += 1
 
+    def read_sam_access(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
+        """What AWS SAM grants for a function URL or an API: with ``FunctionUrlConfig: {AuthType: NONE}`` it adds
+        the permission that lets anyone call the URL (checked as that ``AWS::Lambda::Permission``); an API's
+        ``Auth.ResourcePolicy.CustomStatements`` become the statements of its ``AWS::ApiGateway::RestApi`` policy."""
+        if rtype == "AWS::Serverless::Function":
+            url = props.get("FunctionUrlConfig")
+            if isinstance(url, dict) and self.resolver.resolve(url.get("AuthType")) == "NONE":
+                at = join_pointer(join_pointer(pointer, "FunctionUrlConfig"), "AuthType")
+                self.read_lambda_permission(logical_id, {
+                    "Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionName": {"Ref": logical_id},
+                    "FunctionUrlAuthType": "NONE"}, at)
+            return
+        auth = props.get("Auth")
+        resource_policy = auth.get("ResourcePolicy") if isinstance(auth, dict) else None
+        if not isinstance(resource_policy, dict):
+            return
+        written = join_pointer(join_pointer(pointer, "Auth"), "ResourcePolicy")
+        if "CustomStatements" in resource_policy:
+            self.template_source.moved[join_pointer(written, "Statement")] = join_pointer(written, "CustomStatements")
+            statements = resource_policy["CustomStatements"]
+            if self.add_policy({"Version": "2012-10-17", "Statement": statements}, PolicyKind.RESOURCE, written,
+                               Subject("execute-api", logical_id, None), f"execute-api:{logical_id}") is not None:
+                self.result.counts["resource_policies"] += 1
+        generated = sorted(key for key in resource_policy if key != "CustomStatements")
+        if generated:
+            self.result.not_checked.append(
+                f"{self.source.display_path}: {logical_id}: the statements AWS SAM writes for Auth.ResourcePolicy "
+                f"{', '.join(generated)} (SAM expands them when the stack is deployed)")
+
     def read_sam_policies(self, logical_id: str, props: dict[str, Any], pointer: str) -> None:
         """``Policies`` of an AWS SAM function or state machine: the role SAM creates for it (``<Function>Role``)
         gets them."""
@@ -1033,6 +1107,25 @@ class _TemplateReader:
                     f"{', '.join(parts.managed)} are not in the template, so their statements were not checked"
                     + (" (an AWS managed policy that grants administrator access is still reported, by its name)"
                        if aws_managed else ""))
+
+
+def _policy_documents_in(value: Any, path: str = "", depth: int = 0) -> Iterator[str]:
+    """Where (``PolicyDocument``, ``Auth.Policy``) properties hold something written as a policy document: an
+    object with a ``Statement``, or JSON text with one."""
+    if depth > 8:
+        return
+    if isinstance(value, str) and value.lstrip().startswith("{") and "Statement" in value:
+        with suppress(ParseError):
+            value = parse_embedded_json(value)
+    if looks_like_policy(value):
+        yield path or "(the properties)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not key.startswith("Fn::"):
+                yield from _policy_documents_in(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _policy_documents_in(item, f"{path}[{index}]", depth + 1)
 
 
 def _shown(value: Any) -> str:
