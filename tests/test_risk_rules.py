@@ -703,6 +703,21 @@ def test_the_external_id_a_deny_demands_and_statements_that_assume_nothing_are_n
     assert findings(tag_only, PolicyKind.TRUST, "IAM031") == []
 
 
+@pytest.mark.parametrize(("denied", "reported"), [
+    ('"arn:aws:iam::999988887777:root"', False),  # the account: every principal of it
+    ('"999988887777"', False),
+    ('["arn:aws:iam::999988887777:role/vendor", "arn:aws:iam::999988887777:root"]', False),
+    ('"arn:aws:iam::999988887777:role/vendor"', True),  # one role of the account: the others are not refused
+    ('"arn:aws:iam::111122223333:root"', True),  # another account
+])
+def test_a_deny_of_the_trusted_account_without_the_external_id_makes_the_allow_require_it(denied: str,
+                                                                                          reported: bool) -> None:
+    partner = '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}'
+    deny = ('{"Effect": "Deny", "Principal": {"AWS": ' + denied + '}, "Action": "sts:AssumeRole", '
+            '"Condition": {"StringNotEquals": {"sts:ExternalId": "k3J9x2Lq"}}}')
+    assert bool(findings(partner + ", " + deny, PolicyKind.TRUST, "IAM031")) is reported
+
+
 @pytest.mark.parametrize(("boundary", "severity"), [
     ([], "critical"),
     ([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}], "medium"),

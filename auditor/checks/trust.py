@@ -7,7 +7,7 @@ and of the accounts the ``trusted-accounts`` setting names (your organisation's)
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
@@ -166,7 +166,9 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known; low for the "
          "roles AWS services create in an organisation's accounts, trusting the account that manages them "
          "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
-         "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported.",
+         "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor one whose principals "
+         "a Deny refuses without the external id (`StringNotEquals sts:ExternalId`, for everyone, the principal or "
+         "its account).",
     why="A third party that assumes roles for many customers can be tricked by another of its customers into "
         "using your role (the confused deputy); the external id ties each assumption to you.",
     example='{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
@@ -181,13 +183,14 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     own = _role_account(policy)
     trusted = _trusted_accounts(context)
-    if policy.kind is not PolicyKind.TRUST or _external_id_required_by_deny(policy):
+    if policy.kind is not PolicyKind.TRUST:
         return
+    enforcing_denies = _external_id_denies(policy)
     organization_role = _organization_role(policy)
     for statement in _assume_statements(policy):
         if not _may_assume(statement):
             continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
-        if external_ids(statement) is not None:
+        if external_ids(statement) is not None or _required_by(enforcing_denies, statement.principals or ()):
             continue
         confined = confined_accounts(statement.conditions)
         if confined is not None and any(is_everyone(r) for r in statement.principals or ()):
@@ -242,19 +245,32 @@ def _may_assume(statement: Statement, action: str = "sts:AssumeRole") -> bool:
     return not any(glob_matches(pattern, action, ignore_case=True) for pattern in statement.not_actions or ())
 
 
-def _external_id_required_by_deny(policy: Policy) -> bool:
-    """A Deny of everyone's sts:AssumeRole unless they send the external id (``StringNotEquals sts:ExternalId``,
-    which also refuses a request without one): every Allow of the trust then requires it."""
+def _external_id_denies(policy: Policy) -> list[Statement]:
+    """The Denies of sts:AssumeRole unless the caller sends the external id (``StringNotEquals sts:ExternalId``,
+    which also refuses a request without one): an Allow of the principals one denies requires it."""
+    found = []
     for statement in policy.statements:
-        if statement.effect != "Deny" or not _may_assume(statement):
-            continue
-        if not any(is_everyone(r) for r in statement.principals or ()) or len(statement.conditions) != 1:
+        if statement.effect != "Deny" or not _may_assume(statement) or len(statement.conditions) != 1:
             continue
         [condition] = statement.conditions
         if (condition.key.lower() == "sts:externalid" and is_negated(condition) and not condition.if_exists
                 and condition.set_qualifier is None and condition.values):
-            return True
-    return False
+            found.append(statement)
+    return found
+
+
+def _required_by(denies: Sequence[Statement], principals: Sequence[PrincipalRef]) -> bool:
+    """Whether every principal of an Allow is one a Deny of ``denies`` refuses without the external id: everyone,
+    the principal itself, or its account (``arn:aws:iam::ACCOUNT:root`` stands for all of the account's)."""
+    def refused(principal: PrincipalRef, deny: Statement) -> bool:
+        account = principal_account(principal)
+        return any(is_everyone(denied) or (denied.type == principal.type and denied.value == principal.value)
+                   or (account is not None and denied.type == "AWS" and not is_everyone(denied)
+                       and principal_account(denied) == account
+                       and (denied.value.strip().endswith(":root") or denied.value.strip().isdigit()))
+                   for denied in deny.principals or ())
+
+    return bool(denies) and all(any(refused(principal, deny) for deny in denies) for principal in principals)
 
 
 @RULES.rule(
