@@ -431,6 +431,34 @@ def test_admin_managed_policy_attached_in_a_template_is_found_at_its_line() -> N
     assert finding.details["policy_arn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
+_ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@pytest.mark.parametrize(("user", "groups", "severity", "denied_by"), [
+    # a quarantine after leaked keys: an explicit Deny of everything overrides the Allow
+    ({"UserPolicyList": [{"PolicyName": "Quarantine", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "*", "Resource": "*"}]}}]}, [], "info", "inline:Quarantine"),
+    ({"GroupList": ["Quarantined"]}, [{"GroupName": "Quarantined", "GroupPolicyList": [], "AttachedManagedPolicies": [
+        {"PolicyName": "AWSDenyAll", "PolicyArn": "arn:aws:iam::aws:policy/AWSDenyAll"}]}], "info",
+     "arn:aws:iam::aws:policy/AWSDenyAll"),
+    # a Deny under a condition (no MFA) leaves the Allow in force otherwise
+    ({"UserPolicyList": [{"PolicyName": "Mfa", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}]}}]}, [], "critical", None),
+    ({"UserPolicyList": [{"PolicyName": "NoIam", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}}]}, [], "critical", None),
+])
+def test_administrator_access_under_a_deny_of_everything_grants_nothing(
+        user: dict[str, object], groups: list[dict[str, object]], severity: str, denied_by: str | None) -> None:
+    leaked = {"UserName": "leaked", "Arn": "arn:aws:iam::111122223333:user/leaked", "GroupList": [],
+              "UserPolicyList": [], "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess",
+                                                                 "PolicyArn": _ADMIN_ARN}]} | user
+    groups = [{"Arn": f"arn:aws:iam::111122223333:group/{g['GroupName']}"} | g for g in groups]
+    loaded = load_text(export(UserDetailList=[leaked], GroupDetailList=groups), "export.json", LoadOptions())
+    [admin] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert admin.severity.value == severity and admin.details.get("denied_by") == denied_by
+
+
 _GITLAB = ('{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com"}, '
            '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"gitlab.com:aud": '
            '"https://gitlab.com"}, "StringLike": {"gitlab.com:sub": "SUB"}}}')

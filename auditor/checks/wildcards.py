@@ -406,6 +406,24 @@ def boundary_name(principal: Principal) -> str:
     return boundary.subject.name if boundary.subject is not None else boundary.label or ""
 
 
+DENY_ALL_MANAGED_POLICY = "arn:aws:iam::aws:policy/AWSDenyAll"
+
+
+def denied_everything(principal: Principal) -> str | None:
+    """The policy (label) of the principal, or of a group of it, that denies every action on every resource without
+    condition (a quarantine: ``AWSDenyAll``, ``Deny * on *``): nothing any other policy allows is granted."""
+    for arn in (*principal.attached_policy_arns, *principal.group_policy_arns):
+        if arn.replace(":aws-us-gov:", ":aws:").replace(":aws-cn:", ":aws:") == DENY_ALL_MANAGED_POLICY:
+            return arn
+    for policy in principal.identity_policies:
+        for statement in policy.statements:
+            if statement.is_deny and not statement.conditions and statement.actions is not None \
+                    and statement.resources is not None and "*" in statement.resources \
+                    and any(action.strip() in ("*", "*:*") for action in statement.actions):
+                return policy.label or (policy.subject.name if policy.subject else "a policy")
+    return None
+
+
 def boundary_reference(principal: Principal) -> str | None:
     """The ARN (or label) of the principal's permissions boundary, whether or not the input holds its document."""
     boundary = principal.permissions_boundary
@@ -431,7 +449,8 @@ def unweighed_boundary(principal: Principal) -> str:
          "AWS managed policy (a privileged one of that list lets as much through as it grants itself: high within "
          "`IAMFullAccess`, which lets the principal remove its boundary; any other limits); a customer managed one "
          "cannot be weighed, "
-         "and the finding says so.",
+         "and the finding says so. Info when another of its policies (or its group's) denies every action on every "
+         "resource without condition (`AWSDenyAll`, a quarantine after leaked keys): nothing is granted.",
     why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
         "integration role ends up owning the account; every scoped policy beside it stops mattering.",
     example='"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]',
@@ -444,6 +463,7 @@ def unweighed_boundary(principal: Principal) -> str:
 )
 def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterator[Hit]:
     privileged = load_privileged_managed_policies()
+    refused_by = denied_everything(principal)
     bounded = boundary_limits(principal, context)
     # an AWS managed boundary the input lacks is weighed by name: it limits, or it is privileged itself
     boundary_name_if_aws = aws_managed_policy_name(principal.missing_boundary_arn or "")
@@ -457,7 +477,12 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
         details: dict[str, object] = {"policy_arn": arn}
         message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}"
         severity = known.severity
-        if bounded:
+        if refused_by is not None:
+            message += (f", but {refused_by} denies every action on every resource, and an explicit Deny overrides "
+                        "any Allow (detach it before lifting the Deny)")
+            severity = Severity.INFO
+            details["denied_by"] = refused_by
+        elif bounded:
             message += (f", but its permissions boundary {boundary_name(principal)} allows less, and only what both "
                         "allow is granted (IAM012 weighs the two together)")
             severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
