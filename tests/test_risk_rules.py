@@ -1220,3 +1220,36 @@ def test_iam034_says_when_the_source_condition_holds_without_a_source() -> None:
                          '"arn:aws:sns:us-east-1:123456789012:topic"}}}', PolicyKind.TRUST, "IAM034")
     assert finding.message.endswith("its ArnLikeIfExists aws:SourceArn holds when the service sends no source: drop "
                                     "IfExists")
+
+
+def _assume_export(resource: str, trusted: str, role_grants: str) -> str:
+    user = {"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev", "GroupList": [],
+            "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "assume", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}]}}]}
+    role = {"RoleName": "BreakGlass", "Arn": "arn:aws:iam::111122223333:role/BreakGlass",
+            "AttachedManagedPolicies": [], "RolePolicyList": [{"PolicyName": "all", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": role_grants, "Resource": "*"}]}}],
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]}}
+    return export(UserDetailList=[user], RoleDetailList=[role])
+
+
+@pytest.mark.parametrize(("resource", "trusted", "role_grants", "expected"), [
+    ("arn:aws:iam::111122223333:role/BreakGlass", "arn:aws:iam::111122223333:root", "*", {"high"}),
+    ("arn:aws:iam::111122223333:role/BreakGlass", "arn:aws:iam::111122223333:user/dev", "*", {"high"}),
+    ("arn:aws:iam::111122223333:role/BreakGlass", "111122223333", "*", {"high"}),
+    # the role trusts another account, or is no administrator: the delegation its author chose, nothing more
+    ("arn:aws:iam::111122223333:role/BreakGlass", "arn:aws:iam::999988887777:root", "*", set()),
+    ("arn:aws:iam::111122223333:role/BreakGlass", "arn:aws:iam::111122223333:root", "s3:GetObject", set()),
+    # every role: the sts-assume-role method, reported as it was (medium), not twice
+    ("*", "arn:aws:iam::111122223333:root", "*", {"medium"}),
+])
+def test_assuming_a_named_administrator_role_that_trusts_the_user_is_an_escalation(
+        resource: str, trusted: str, role_grants: str, expected: set[str]) -> None:
+    loaded = load_text(_assume_export(resource, trusted, role_grants), "export.json", LoadOptions())
+    found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+             if f.subject and f.subject["name"] == "dev"]
+    assert {f.severity.value for f in found} == expected and len(found) == len(expected)
+    if expected == {"high"}:
+        assert found[0].message.startswith("user dev can act as an administrator: sts:AssumeRole on role BreakGlass")

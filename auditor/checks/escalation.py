@@ -62,7 +62,7 @@ from auditor.model import (
     arn_account,
     statement_signature,
 )
-from auditor.permissions import EffectivePermissions, Grant
+from auditor.permissions import EffectivePermissions, Grant, glob_matches
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -563,7 +563,10 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "more: `role/app/*`, `role/ci-deploy-*`, as AWS scopes `iam:PassRole` in its examples): it pays only if "
          "that resource is privileged. High again when `iam:PassRole` or "
          "`iam:UpdateAssumeRolePolicy` names a role of the same input that is an administrator (by ARN, "
-         "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`, or by a pattern that matches it: `role/app-*`).",
+         "`!GetAtt Role.Arn` or `aws_iam_role.NAME.arn`, or by a pattern that matches it: `role/app-*`). "
+         "`sts:AssumeRole` on a role named in full is the delegation its author chose, reported only when that "
+         "role of the same input is an administrator whose trust policy admits the principal or its account "
+         "(high: the principal is an administrator one call away).",
     why="The principal can give itself (or a role it controls) more permissions than it was granted, up to "
         "administrator: the policy's apparent limits do not hold.",
     example='{"Effect": "Allow", "Action": ["iam:PassRole", "ec2:RunInstances"], "Resource": "*"}',
@@ -620,11 +623,59 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
         who = f"{subject.kind} {subject.name}"
         for path, chosen in _evaluate_permissions(principal_permissions(subject, context), context):
             yield _hit(path, chosen, who, subject, context)
+        yield from _assumable_administrators(subject, who, context)
         return
     if policy_is_exempt(subject, context):
         return
     for path, chosen in _evaluate_permissions(model(context).effective((subject,)), context):
         yield _hit(path, chosen, "Whoever holds this policy", None, context)
+
+
+ASSUME_ROLE = "sts:assumerole"
+
+
+def _assumable_administrators(principal: Principal, who: str, context: CheckContext) -> Iterator[Hit]:
+    """``sts:AssumeRole`` on a role the policy names in full (not an escalation by itself: the delegation its
+    author chose) when that role, of the same input, is an administrator whose trust policy admits the principal
+    or its account: the principal is an administrator too, one call away."""
+    if _administrator(principal, context) is not None:
+        return
+    seen: set[int] = set()
+    for grant in principal_permissions(principal, context).grants_for(ASSUME_ROLE):
+        for pattern in grant.resources:
+            if has_wildcard(pattern):
+                continue  # wildcards are the sts-assume-role method's
+            for role in _matched_principals(pattern, context):
+                if role.kind != "role" or role is principal or id(role) in seen or not _trust_admits(role, principal):
+                    continue
+                why = _administrator(role, context)
+                if why is None:
+                    continue
+                seen.add(id(role))
+                label = grant.policy.label or grant.policy.source.display_path
+                yield Hit(
+                    f"{who} can act as an administrator: sts:AssumeRole on role {role.name} (granted by {label}), "
+                    f"an administrator ({why}) whose trust policy admits the {principal.kind} or its account",
+                    pointer=grant.statement.pointer, statement=grant.statement, policy=grant.policy,
+                    details={"path": "sts-assume-role", "title": "Assume an administrator role that trusts the "
+                             "principal", "target": role.arn or role.name, "policies": [label],
+                             "impact": "the role's permissions, every action on every resource among them"})
+
+
+def _trust_admits(role: Principal, principal: Principal) -> bool:
+    """Whether the role's trust policy allows sts:AssumeRole to the principal by its ARN, or to its account (the
+    account's root ARN or id, which IAM lets the account's principals use when their own policies allow it)."""
+    trust = role.trust_policy
+    account = arn_account(principal.arn) if principal.arn else None
+    if trust is None or not principal.arn or account is None:
+        return False
+    partition = principal.arn.split(":")[1]
+    admitted = {principal.arn.lower(), account, f"arn:{partition}:iam::{account}:root"}
+    return any(statement.is_allow and any(glob_matches(action, ASSUME_ROLE, ignore_case=True)
+                                          for action in statement.actions or ())
+               and any(ref.type == "AWS" and ref.value.strip().lower() in admitted
+                       for ref in statement.principals or ())
+               for statement in trust.statements)
 
 
 def paths_for(policies: Iterable[Policy], context: CheckContext) -> list[str]:
