@@ -377,16 +377,19 @@ class ConfusedDeputyExemption:
     reason: str
 
 
-def _keyed_entries(name: str, keys: tuple[str, ...], what: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, entry) of a ``rules/`` file that is a non-empty list of mappings with exactly ``keys``."""
+def _keyed_entries(name: str, keys: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
+                   ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, entry) of a ``rules/`` file that is a non-empty list of mappings with exactly ``keys``, and any of
+    the ``optional`` ones."""
     file = rules_dir() / name
     data = _read_yaml(file)
     if not isinstance(data, list) or not data:
         raise KnowledgeError(f"{file}: expected a non-empty list of {what}")
     for index, entry in enumerate(data):
         where = f"{file}: [{index}]"
-        if not isinstance(entry, dict) or set(entry) != set(keys):
-            raise KnowledgeError(f"{where}: expected the keys {', '.join(keys[:-1])} and {keys[-1]}")
+        if not isinstance(entry, dict) or not set(keys) <= set(entry) <= set(keys) | set(optional):
+            also = f" (and optionally {', '.join(optional)})" if optional else ""
+            raise KnowledgeError(f"{where}: expected the keys {', '.join(keys[:-1])} and {keys[-1]}{also}")
         yield where, entry
 
 
@@ -395,6 +398,9 @@ class PrivilegedManagedPolicy:
     name: str
     severity: Severity
     grants: str
+    administrator_with: tuple[str, ...] = ()
+    """Actions that, allowed on every resource by the principal's other policies, make the policy administrator
+    access (``iam:PassRole`` beside PowerUserAccess: an administrator role passed to a service it controls)."""
 
 
 @lru_cache(maxsize=1)
@@ -402,7 +408,8 @@ def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
     """``rules/privileged-managed-policies.yaml``: AWS managed policies (by name) that make their holder an
     administrator, or give the means to become one."""
     policies: dict[str, PrivilegedManagedPolicy] = {}
-    for where, entry in _keyed_entries("privileged-managed-policies.yaml", ("name", "severity", "grants"), "policies"):
+    for where, entry in _keyed_entries("privileged-managed-policies.yaml", ("name", "severity", "grants"), "policies",
+                                       optional=("administrator_with",)):
         name = _text(entry["name"], f"{where}.name")
         try:
             severity = Severity.parse(_text(entry["severity"], f"{where}.severity"))
@@ -410,7 +417,9 @@ def load_privileged_managed_policies() -> dict[str, PrivilegedManagedPolicy]:
             raise KnowledgeError(f"{where}.severity: {exc}") from None
         if name in policies:
             raise KnowledgeError(f"{where}: {name} is listed twice")
-        policies[name] = PrivilegedManagedPolicy(name, severity, _text(entry["grants"], f"{where}.grants"))
+        policies[name] = PrivilegedManagedPolicy(
+            name, severity, _text(entry["grants"], f"{where}.grants"),
+            _string_list(entry.get("administrator_with", []), f"{where}.administrator_with"))
     return policies
 
 

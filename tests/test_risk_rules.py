@@ -1253,3 +1253,23 @@ def test_assuming_a_named_administrator_role_that_trusts_the_user_is_an_escalati
     assert {f.severity.value for f in found} == expected and len(found) == len(expected)
     if expected == {"high"}:
         assert found[0].message.startswith("user dev can act as an administrator: sts:AssumeRole on role BreakGlass")
+
+
+@pytest.mark.parametrize(("pass_role", "severity"), [
+    ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, "critical"),
+    ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/app"}, "high"),
+    ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+      "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}}, "high"),
+])
+def test_power_user_access_with_pass_role_on_every_resource_is_administrator_access(
+        pass_role: dict[str, object], severity: str) -> None:
+    """Without PowerUserAccess's document in the export, IAM006 still knows what it lacks to be administrator."""
+    user = {"UserName": "pu", "Arn": "arn:aws:iam::111122223333:user/pu", "GroupList": [],
+            "AttachedManagedPolicies": [{"PolicyName": "PowerUserAccess",
+                                         "PolicyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}],
+            "UserPolicyList": [{"PolicyName": "pass", "PolicyDocument": {"Version": "2012-10-17",
+                                                                          "Statement": [pass_role]}}]}
+    loaded = load_text(export(UserDetailList=[user]), "export.json", LoadOptions())
+    [power] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert power.severity.value == severity
+    assert ("completed_by" in power.details) is (severity == "critical")

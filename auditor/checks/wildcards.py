@@ -406,6 +406,23 @@ def boundary_name(principal: Principal) -> str:
     return boundary.subject.name if boundary.subject is not None else boundary.label or ""
 
 
+def _granted_everywhere(principal: Principal, actions: tuple[str, ...], context: CheckContext) -> list[str]:
+    """The labels of the principal's policies that allow every one of ``actions`` on every resource without a
+    scoping condition (after its Denies), not among every other action; empty when one of them is not so allowed."""
+    permissions = model(context)
+    effective = permissions.effective(principal.identity_policies, None, None)
+    everything = len(permissions.all_actions)
+    labels: list[str] = []
+    for action in actions:
+        # a grant of every action (AdministratorAccess beside it) is IAM006 of its own, not what completes this one
+        grant = next((grant for grant in effective.grants_for(action.lower()) if grant.any_resource
+                      and len(grant.actions) < everything and not scoping_conditions(grant.conditions)), None)
+        if grant is None:
+            return []
+        labels.append(grant.policy.label or grant.policy.source.display_path)
+    return list(dict.fromkeys(labels))
+
+
 DENY_ALL_MANAGED_POLICY = "arn:aws:iam::aws:policy/AWSDenyAll"
 
 
@@ -449,7 +466,9 @@ def unweighed_boundary(principal: Principal) -> str:
          "AWS managed policy (a privileged one of that list lets as much through as it grants itself: high within "
          "`IAMFullAccess`, which lets the principal remove its boundary; any other limits); a customer managed one "
          "cannot be weighed, "
-         "and the finding says so. Info when another of its policies (or its group's) denies every action on every "
+         "and the finding says so. Critical when the principal's other policies add what turns the policy into "
+         "administrator access (`iam:PassRole` on every resource beside `PowerUserAccess`: the list's "
+         "`administrator_with`). Info when another of its policies (or its group's) denies every action on every "
          "resource without condition (`AWSDenyAll`, a quarantine after leaked keys): nothing is granted.",
     why="Attaching AdministratorAccess is the quickest fix for a failing ticket and the most common way an "
         "integration role ends up owning the account; every scoped policy beside it stops mattering.",
@@ -495,4 +514,11 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
                         f"{privileged_boundary.grants}")
             severity = privileged_boundary.severity
             details["permissions_boundary"] = principal.missing_boundary_arn
+        elif known.administrator_with and (completing := _granted_everywhere(principal, known.administrator_with,
+                                                                             context)):
+            message += (f"; with {', '.join(known.administrator_with)} on every resource (granted by "
+                        f"{', '.join(completing)}) that is administrator access: a role of any power passed to a "
+                        "service it controls in full")
+            severity = Severity.CRITICAL
+            details["completed_by"] = completing
         yield Hit(message, pointer=principal.attachment_pointer(arn), severity=severity, details=details)
