@@ -183,8 +183,7 @@ def check_principal(
         for hit in rule.check(principal, context):
             finding = _finding(rule, hit, hit.policy, principal.source, selection)
             if hit.policy is None:
-                line, column = principal.source.locate(hit.pointer or principal.pointer)
-                location = Location(principal.source.display_path, line, column, hit.pointer or principal.pointer)
+                location = principal.location(hit.pointer or principal.pointer)
                 finding = Finding(
                     finding.rule_id, finding.slug, finding.category, finding.severity, finding.title,
                     finding.message, location, principal.subject.to_json(None), finding.statement,

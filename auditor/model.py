@@ -333,8 +333,7 @@ class Principal:
 
     def location(self, pointer: str | None = None) -> Location:
         target = self.pointer if pointer is None else pointer
-        line, column = self.source.locate(target)
-        return Location(self.source.display_path, line, column, target)
+        return Location(*self.source.where(target), target)
 
     def attachment_pointer(self, arn: str) -> str:
         """Where the file attaches the managed policy: an export's or a template's list entry, else the principal."""

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.engine import Selection
-from auditor.loaders import STDIN, LoadOptions, discover, load_file, standard_input_bytes
+from auditor.loaders import (
+    STDIN,
+    LoadOptions,
+    discover,
+    display_path,
+    in_terraform_module,
+    load_file,
+    standard_input_bytes,
+)
 from auditor.loaders.parse import ParseError, decode_bytes
 from auditor.loaders.result import InlineSuppression, LoadResult
 from auditor.model import Finding, InputError, Location, Policy, PolicyKind, Problem, Severity, StatementRef
@@ -300,6 +308,10 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         for path in pending:
             result.extend(load_file(path, options))
         return (result, *check_loaded(result, selection, catalog, context_options, drift))
+    together = [path for path in pending if in_terraform_module(path)]
+    if together:
+        outcomes.update(_checked_together(together, options, selection, catalog, context_options, drift))
+        pending = [path for path in pending if path not in set(together)]
     chunks = _work_chunks(pending, sizes, processes, share_out_any_size=jobs is not None)
     computed = _run_chunks([(chunk, options, selection, use_cache, context_options, drift, store is not None)
                             for chunk in chunks], processes)
@@ -317,6 +329,41 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
         store.save()
     findings, verdicts = _merge(files, outcomes, result)
     return result, findings, verdicts
+
+
+def _checked_together(files: Sequence[Path], options: LoadOptions, selection: Selection, catalog: Catalog,
+                      context_options: Mapping[str, Any], drift: DriftSettings) -> dict[str, dict[str, Any]]:
+    """The outcome of each Terraform file read with the other files of its folder, loaded and checked together in
+    this process (a role of one file, its policy in another: a worker given one of them alone would weigh the
+    policy without its role); never stored."""
+    from auditor.run import check_loaded
+
+    loads = {path: load_file(path, options) for path in files}
+    loaded = LoadResult()
+    for each in loads.values():
+        loaded.extend(each)
+    findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift)
+    shown = {path: display_path(path) for path in files}
+    own = {name: path for path, name in shown.items()}
+    findings_of: dict[Path, list[Finding]] = {path: [] for path in files}
+    for finding in findings:  # a finding of a file outside these (a policy of a module file not given) goes first
+        findings_of[own.get(finding.location.path, files[0])].append(finding)
+    added = loaded.not_checked[sum(len(each.not_checked) for each in loads.values()):]  # by the check itself
+    for path, each in loads.items():
+        each.not_checked.extend(line for line in added if line.startswith(shown[path] + ":"))
+    loads[files[0]].not_checked.extend(line for line in added if not any(line.startswith(name + ":") for name in own))
+    texts = {source.display_path: source for source in (
+        *(policy.source for policy in loaded.policies), *(principal.source for principal in loaded.principals),
+        *(source for source, _ in loaded.document_problems))}
+    outcomes = {}
+    for path, each in loads.items():
+        outcome = outcomes[str(path)] = _outcome(each, findings_of[path],
+                                                 [v for v in verdicts if own.get(v.path, files[0]) == path])
+        outcome["lines"] = [(finding.location.path, number, texts[finding.location.path].line_text(number))
+                            for finding in findings_of[path] if finding.location.line
+                            and finding.location.path in texts
+                            for number in excerpt_line_numbers(finding.location.line)]
+    return outcomes
 
 
 def _stored_outcomes(files: Sequence[Path], stats: Mapping[Path, os.stat_result | None], store: ResultStore | None
@@ -440,10 +487,11 @@ def _file_fingerprint(path: Path) -> tuple[str, str, list[int] | None] | None:
 
 def _fingerprint_of(shown: str, info: os.stat_result, data: bytes) -> tuple[str, str, list[int] | None] | None:
     """(display path, digest of the bytes, ``stat`` signature) under which an outcome may be stored; None when
-    it may not (a time window). ``info`` is taken before ``data`` is read: a later change gives a new signature."""
+    it may not (a time window, or a Terraform file read with the other files of its folder, whose outcome those
+    files change too). ``info`` is taken before ``data`` is read: a later change gives a new signature."""
     from auditor.result_cache import file_digest, file_signature, time_dependent
 
-    if time_dependent(data):
+    if time_dependent(data) or in_terraform_module(shown):
         return None
     return shown, file_digest(data), file_signature(info)
 

@@ -94,6 +94,7 @@ def check_loaded(loaded: LoadResult, selection: Selection, catalog: Catalog, con
 
     rules = all_rules()
     context = context or CheckContext(catalog, context_options)
+    loaded.adopt_related_principals()
     findings = run_rules(loaded, rules, context, selection, part)
     context.note_principals(())  # a context shared with the next file keeps none of these alive
     verdicts: list[Verdict] = []

@@ -77,6 +77,11 @@ class Source:
                 return (0, 0) if self.text is None else (1 + self.line_offset, 1)
             probe = parent_pointer(probe)
 
+    def where(self, pointer: str) -> tuple[str, int, int]:
+        """(file, line, column) of the value at ``pointer``: this file's, unless another file writes it (see
+        ``SpreadSource``)."""
+        return (self.display_path, *self.locate(pointer))
+
     def has_pointer(self, pointer: str) -> bool:
         if self._positions is None and self.text is not None:
             index = self._json_index()
@@ -138,6 +143,24 @@ class Source:
 
 
 _BLOCK = 1 << 12  # small enough that locating one of 18,000 findings scans little, few enough blocks to index fast
+
+
+class SpreadSource(Source):
+    """A file read together with others (the files of a Terraform module), some of whose pointers stand for what
+    another file writes: a role's ``ManagedPolicyArns/0`` for the attachment resource of another file."""
+
+    __slots__ = ("elsewhere",)
+
+    def __init__(self, display_path: str, text: str, positions: dict[str, tuple[int, int]]) -> None:
+        super().__init__(display_path, text, positions)
+        self.elsewhere: dict[str, tuple[str, int, int]] = {}
+
+    def where(self, pointer: str) -> tuple[str, int, int]:
+        found = self.elsewhere.get(pointer)
+        return found if found is not None else super().where(pointer)
+
+    def has_pointer(self, pointer: str) -> bool:
+        return pointer in self.elsewhere or super().has_pointer(pointer)
 
 
 class _LineIndex:

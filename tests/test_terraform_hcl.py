@@ -949,3 +949,112 @@ def test_a_policy_passed_to_a_module_in_a_form_not_read_is_listed(value: str) ->
     assert [line.split(": ", 1)[1] for line in loaded.not_checked] == [
         "module.m.policy: a policy passed to the module in a form iam-audit does not read (a conditional, a list, "
         "a file): not checked"]
+
+
+_MODULE_DATA = '''data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "perms" {
+  statement {
+    actions   = ["iam:PassRole", "ec2:RunInstances"]
+    resources = ["*"]
+  }
+}
+'''
+_MODULE_MAIN = '''resource "aws_iam_role" "app" {
+  name               = "app"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+resource "aws_iam_role_policy" "app" {
+  role   = aws_iam_role.app.id
+  policy = data.aws_iam_policy_document.perms.json
+}
+'''
+
+
+def _module(folder: Path, **files: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".", 1) if name.endswith("_tf") else folder / name).write_text(text)
+    return folder
+
+
+def _principal_findings(report: dict[str, object]) -> list[tuple[str, str, int]]:
+    return sorted((f["rule_id"], f["location"]["path"].rpartition("/")[2], f["location"]["line"])
+                  for f in report["findings"])  # type: ignore[attr-defined]
+
+
+def test_the_tf_files_of_a_folder_are_read_as_one_module(tmp_path: Path) -> None:
+    """A role of main.tf with the policy of a data source of data.tf is weighed with it, located in data.tf."""
+    folder = _module(tmp_path / "module", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN})
+    loaded = load_paths([str(folder)])
+    [role] = loaded.principals
+    assert role.source.display_path.endswith("main.tf") and not loaded.not_checked
+    assert [p.source.display_path.rpartition("/")[2] for p in role.inline_policies] == ["data.tf"]
+    assert role.trust_policy is not None and role.trust_policy.subject is not None
+    code, report = run_json(str(folder))
+    assert code == 1 and not report["summary"].get("not_checked")
+    escalation = [f for f in report["findings"] if f["rule_id"] == "IAM012"]
+    assert [f["message"].split(" can ")[0] for f in escalation] == ["role app"]
+    assert escalation[0]["location"]["path"].endswith("data.tf") and escalation[0]["location"]["line"] == 12
+
+
+def test_a_file_of_a_module_given_alone_is_read_with_its_folder(tmp_path: Path) -> None:
+    """A file given alone (pre-commit passes the changed ones) reports what is written in it: main.tf the role with
+    its policies; data.tf the policies, weighed with the role they belong to."""
+    folder = _module(tmp_path / "module", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN})
+    main = load_paths([str(folder / "main.tf")])
+    assert [p.name for p in main.principals] == ["app"] and not main.policies and not main.not_checked
+    assert len(main.principals[0].inline_policies) == 1
+    data = load_paths([str(folder / "data.tf")])
+    assert [p.name for p in data.principals] == ["app"]
+    assert {p.label for p in data.policies} == {"aws_iam_role.app.assume_role_policy", "aws_iam_role_policy.app.policy"}
+    whole = load_paths([str(folder)])
+    assert len(whole.policies) == len(data.policies) + len(main.policies) == 2 and len(whole.principals) == 1
+    _code, report = run_json(str(folder / "data.tf"))
+    assert [f["message"].split(" can ")[0] for f in report["findings"] if f["rule_id"] == "IAM012"] == ["role app"]
+
+
+def test_an_attachment_in_another_file_of_the_module_is_found_where_it_is_written(tmp_path: Path) -> None:
+    folder = _module(tmp_path / "module", **{
+        "roles.tf": 'resource "aws_iam_role" "ci" {\n  name = "ci"\n  assume_role_policy = jsonencode({Version = '
+                    '"2012-10-17", Statement = [{Effect = "Allow", Action = "sts:AssumeRole", Principal = {Service = '
+                    '"ec2.amazonaws.com"}}]})\n}\n',
+        "attach.tf": 'resource "aws_iam_role_policy_attachment" "admin" {\n  role       = aws_iam_role.ci.name\n'
+                     '  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n'})
+    for given in (folder, folder / "attach.tf"):  # the folder, or the file of the attachment alone
+        _code, report = run_json(str(given))
+        [admin] = [f for f in report["findings"] if f["rule_id"] == "IAM006"]
+        assert admin["location"]["path"].endswith("attach.tf") and admin["location"]["line"] == 3, admin
+        assert admin["message"].startswith("role ci has AdministratorAccess attached")
+        assert not report["summary"].get("skipped")
+
+
+def test_a_folder_that_declares_a_resource_twice_is_read_file_by_file(tmp_path: Path) -> None:
+    """Terraform refuses such a folder as a module (examples side by side): each file is read alone, as before."""
+    folder = _module(tmp_path / "examples", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN,
+                                                "other.tf": _MODULE_MAIN.replace('"app"\n', '"other"\n', 1)})
+    loaded = load_paths([str(folder)])
+    assert any(line.endswith("not checked (the data source is not in this file)") for line in loaded.not_checked)
+
+
+def test_a_module_file_that_does_not_parse_is_left_out_of_the_module_and_reported(tmp_path: Path) -> None:
+    folder = _module(tmp_path / "module", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN,
+                                             "broken.tf": 'resource "aws_iam_role" "x" {\n'})
+    loaded = load_paths([str(folder)])
+    assert [source.display_path.rpartition("/")[2] for source, _ in loaded.document_problems] == ["broken.tf"]
+    assert [p.name for p in loaded.principals] == ["app"] and not loaded.not_checked
+
+
+def test_module_findings_are_the_same_with_one_or_two_processes(tmp_path: Path) -> None:
+    folder = _module(tmp_path / "module", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN})
+    reports = [run_json("--jobs", jobs, str(folder))[1] for jobs in ("1", "2")]
+    assert reports[0]["findings"] == reports[1]["findings"] and reports[0]["findings"]

@@ -12,9 +12,10 @@ import dataclasses
 import errno
 import fnmatch
 import os
+import re
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -283,6 +284,7 @@ def load_paths(paths: Iterable[str], options: LoadOptions | None = None) -> Load
     result = LoadResult()
     for path in discover(paths, options, result):
         result.extend(load_file(path, options))
+    result.adopt_related_principals()
     return result
 
 
@@ -330,7 +332,53 @@ def load_file(path: Path, options: LoadOptions | None = None,
         return result
     del raw
     result.files = 1
-    return load_text(text, shown, options, result)
+    module = terraform_module(path, shown, text, options) if shown.lower().endswith(TERRAFORM_SUFFIX) else None
+    return load_text(text, shown, options, result, module)
+
+
+TERRAFORM_OVERRIDE = re.compile(r"(?:^|_)override\.tf$", re.IGNORECASE)
+"""``override.tf``, ``*_override.tf``: Terraform merges them into the blocks of the other files; read alone."""
+
+
+def in_terraform_module(path: str | Path) -> bool:
+    """Whether the file is a ``.tf`` file read with others of its folder (see ``terraform_module``)."""
+    name = os.path.basename(path)
+    if not name.lower().endswith(TERRAFORM_SUFFIX) or TERRAFORM_OVERRIDE.search(name):
+        return False
+    try:
+        return sum(entry.name.lower().endswith(TERRAFORM_SUFFIX) and not TERRAFORM_OVERRIDE.search(entry.name)
+                   for entry in os.scandir(os.path.dirname(path) or ".")) > 1
+    except OSError:
+        return False
+
+
+def terraform_module(path: Path, shown: str, text: str, options: LoadOptions) -> list[tuple[str, str]] | None:
+    """The ``.tf`` files of the folder of ``path`` (a Terraform module), as (display path, text), when it has others
+    than ``path``: Terraform reads them as one configuration. A file that cannot be read, or is over the size limit,
+    is left out (its own load says why)."""
+    if TERRAFORM_OVERRIDE.search(path.name):
+        return None
+    folder = path.parent
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder or ".")
+                       if entry.name.lower().endswith(TERRAFORM_SUFFIX) and not TERRAFORM_OVERRIDE.search(entry.name)
+                       and entry.is_file())
+    except OSError:
+        return None
+    files: list[tuple[str, str]] = []
+    for name in names:
+        if name == path.name:
+            files.append((shown, text))
+            continue
+        sibling = folder / name
+        try:
+            if os.stat(sibling).st_size > options.max_yaml_bytes:
+                continue
+            with open(sibling, "rb") as handle:
+                files.append((display_path(sibling), decode_bytes(handle.read(options.max_yaml_bytes + 1))))
+        except (OSError, ParseError):
+            continue
+    return files if len(files) > 1 else None
 
 
 _standard_input: list[bytes] = []
@@ -354,19 +402,25 @@ def is_yaml_name(shown: str, text: str) -> bool:
     return lowered.endswith((".yaml", ".yml")) or (lowered.endswith(".template") and not text.lstrip().startswith("{"))
 
 
-def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None) -> LoadResult:
+def load_text(text: str, shown: str, options: LoadOptions, result: LoadResult | None = None,
+              terraform_module: Sequence[tuple[str, str]] | None = None) -> LoadResult:
+    """Load one file's text; ``terraform_module``: the files of its Terraform module (see ``terraform_module``)."""
     result = result if result is not None else LoadResult(files=1)
     text = replace_surrogates(text)  # only text not decoded from a file can hold them; escapes are handled later
     if shown != STDIN and shown.lower().endswith(TERRAFORM_SUFFIX):
-        from auditor.loaders.terraform_hcl import load_terraform_hcl
+        from auditor.loaders.terraform_hcl import load_terraform_hcl, load_terraform_module_file
 
         if len(text) > options.max_yaml_bytes:  # the same pure-Python parsing speed as YAML's, and its limit
             result.document_problems.append((Source(shown, text), Problem(
                 "syntax-error", f"Terraform file of {len(text):,} characters is over the limit of "
                 f"{options.max_yaml_bytes:,} for YAML and HCL (raise it with --max-yaml-size)", "", line=1, column=1)))
             return result
-        loaded = load_terraform_hcl(text, shown, max_nesting=options.max_nesting,
-                                    max_statements=options.max_statements)
+        if terraform_module:
+            module = [(name, text if name == shown else replace_surrogates(other)) for name, other in terraform_module]
+            loaded = load_terraform_module_file(shown, module, options.max_nesting, options.max_statements)
+        else:
+            loaded = load_terraform_hcl(text, shown, max_nesting=options.max_nesting,
+                                        max_statements=options.max_statements)
         return _merged(loaded, shown, result)
     is_yaml = is_yaml_name(shown, text)
     documents: list[ParsedText | ParseError]

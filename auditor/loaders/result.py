@@ -34,6 +34,9 @@ class LoadResult:
     files: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     suppressions: list[InlineSuppression] = field(default_factory=list)
+    related_principals: list[Principal] = field(default_factory=list)
+    """Principals another file declares whose policies are written in these files (a Terraform module's role of
+    main.tf, its policy in data.tf): see ``adopt_related_principals``."""
 
     def mark_boundaries_only(self, policies: Iterable[Policy]) -> dict[int, Policy]:
         """The ``policies`` (some principals' permissions boundaries, no one's policy) marked ``boundary_only``, in
@@ -63,3 +66,16 @@ class LoadResult:
         self.files += other.files
         self.counts.update(other.counts)
         self.suppressions.extend(other.suppressions)
+        self.related_principals.extend(other.related_principals)
+
+    def adopt_related_principals(self) -> None:
+        """Check the related principals whose own file was not loaded with these (a module's data.tf given alone) as
+        principals of these files, so that their policies are weighed with them; the others are checked already,
+        with the file that declares them."""
+        loaded = {(principal.source.display_path, principal.pointer) for principal in self.principals}
+        for principal in self.related_principals:
+            if (principal.source.display_path, principal.pointer) not in loaded:
+                loaded.add((principal.source.display_path, principal.pointer))
+                self.principals.append(principal)
+                self.counts[principal.kind + "s"] += 1
+        self.related_principals.clear()

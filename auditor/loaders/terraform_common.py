@@ -13,6 +13,7 @@ import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -36,7 +37,7 @@ from auditor.model import (
     Subject,
 )
 from auditor.normalize import looks_like_policy, normalize_policy, template_values, with_list_elements
-from auditor.source import join_pointer
+from auditor.source import SpreadSource, join_pointer
 
 if TYPE_CHECKING:
     from auditor.loaders.result import LoadResult
@@ -498,8 +499,9 @@ class _Parts:
     pointer: str
     trust: Policy | None = None
     inline: list[Policy] = field(default_factory=list)
-    attached: list[tuple[str, Policy | None, tuple[int, int], bool]] = field(default_factory=list)
-    """(ARN, its document when in the input, where it is attached, whether a reason it is not checked is listed)."""
+    attached: list[tuple[str, Policy | None, tuple[str, int, int], bool]] = field(default_factory=list)
+    """(ARN, its document when in the input, where it is attached (file, line, column), whether a reason it is not
+    checked is listed)."""
     boundary: Ref | None = None
     """Its ``permissions_boundary``."""
 
@@ -538,6 +540,17 @@ class TerraformPrincipals:
         self.attachments: list[tuple[str, str, str | Ref, Ref]] = []
         self.memberships: list[tuple[str, Ref, Ref]] = []
         """(the resource's address, a user, a group it puts the user in)."""
+        self.places: dict[str, tuple[Source, dict[str, tuple[int, int]]]] = {}
+        """In a module of several files: the file (its source and positions) each resource's address is in."""
+
+    def place(self, address: str, source: Source, positions: dict[str, tuple[int, int]]) -> None:
+        """The resource ``address`` is in the file of ``source`` (a module's files are read together)."""
+        self.places[address] = (source, positions)
+
+    def _file(self, address: str) -> str:
+        """The display path of the file that holds the resource ``address``."""
+        found = self.places.get(address)
+        return found[0].display_path if found is not None else self.display_path
 
     def declare(self, kind: str, address: str, name: str | None, pointer: str) -> None:
         """A role, user or group; ``name``: its name when the input says it, what Terraform decides in it as
@@ -660,7 +673,9 @@ class TerraformPrincipals:
                                                        f"policies of its {kind} ({why})")
         for kind, where, target, ref in self.attachments:
             self.resolve_attachment(result, kind, where, target, ref)
-        attached = {address: self.attached_policies(result, parts, positions) for address, parts in self.parts.items()}
+        files = {address: self.places.get(address, (source, positions)) for address in self.parts}
+        attached = {address: self.attached_policies(result, address, parts, files[address][1])
+                    for address, parts in self.parts.items()}
         groups_of = self.resolve_memberships(result)
         boundaries = self.boundaries(result, attached)
         for address, parts in self.parts.items():
@@ -668,7 +683,7 @@ class TerraformPrincipals:
             groups = groups_of.get(address, [])
             boundary, boundary_arn = boundaries.get(address, (None, None))
             result.principals.append(Principal(
-                parts.kind, parts.name, "", source, parts.pointer, inline_policies=tuple(parts.inline),
+                parts.kind, parts.name, "", files[address][0], parts.pointer, inline_policies=tuple(parts.inline),
                 attached_policy_arns=tuple(arns), attached_policies=tuple(documents),
                 group_names=tuple(self.parts[group].name for group in groups),
                 group_policies=tuple(policy for group in groups
@@ -688,7 +703,7 @@ class TerraformPrincipals:
                 continue
             managed, why = self.resolve_policy(parts.boundary)
             if managed is None:
-                result.not_checked.append(f"{self.display_path}: {address}: permissions boundary "
+                result.not_checked.append(f"{self._file(address)}: {address}: permissions boundary "
                                           f"{parts.boundary.shown}: {why}, so it was not weighed")
                 continue
             found[address] = (managed.policy, None) if managed.policy is not None else (None, managed.arn)
@@ -700,18 +715,23 @@ class TerraformPrincipals:
         return {address: (marked.get(id(policy), policy) if policy is not None else None, arn)
                 for address, (policy, arn) in found.items()}
 
-    def attached_policies(self, result: LoadResult, parts: _Parts, positions: dict[str, tuple[int, int]]
-                          ) -> tuple[list[str], list[Policy], list[str]]:
+    def attached_policies(self, result: LoadResult, address: str, parts: _Parts,
+                          positions: dict[str, tuple[int, int]]) -> tuple[list[str], list[Policy], list[str]]:
         """(ARNs, the documents the input has, the ARNs whose documents it lacks) of a principal's managed policies;
-        each attachment's position goes to ``<principal>/ManagedPolicyArns/N``."""
+        each attachment's position goes to ``<principal>/ManagedPolicyArns/N``, in the file it is written in."""
         arns: list[str] = []
         documents: list[Policy] = []
         missing: list[str] = []
         unlisted: list[str] = []
-        for arn, policy, position, listed in parts.attached:
+        for arn, policy, (file, line, column), listed in parts.attached:
             if arn in arns:
                 continue
-            positions[f"{parts.pointer}/ManagedPolicyArns/{len(arns)}"] = position
+            pointer = f"{parts.pointer}/ManagedPolicyArns/{len(arns)}"
+            principal_source = self.places.get(address, (None, None))[0]
+            if file != self._file(address) and isinstance(principal_source, SpreadSource):
+                principal_source.elsewhere[pointer] = (file, line, column)  # an attachment of another file
+            else:
+                positions[pointer] = (line, column)
             arns.append(arn)
             if policy is not None:
                 documents.append(policy)
@@ -721,7 +741,7 @@ class TerraformPrincipals:
                 unlisted.append(arn)
         if unlisted:  # attached by ARN; their documents are elsewhere
             result.not_checked.append(
-                f"{self.display_path}: {parts.kind} {parts.name}: the attached managed policies "
+                f"{self._file(address)}: {parts.kind} {parts.name}: the attached managed policies "
                 f"{', '.join(unlisted)} are not in the {self.noun}, so their statements were not checked")
         return arns, documents, missing
 
@@ -759,10 +779,10 @@ class TerraformPrincipals:
             self.not_checked(result, where, ref, f"the policy it attaches to {parts.kind} {parts.name} is not checked "
                                                  f"({why})")
             return
-        parts.attached.append((managed.arn, managed.policy, ref.position, managed.declared))
+        parts.attached.append((managed.arn, managed.policy, (self._file(where), *ref.position), managed.declared))
 
     def not_checked(self, result: LoadResult, where: str, ref: Ref, what: str) -> None:
-        result.not_checked.append(f"{self.display_path}: {where}.{ref.argument} = {shorter(ref.shown)}: {what}")
+        result.not_checked.append(f"{self._file(where)}: {where}.{ref.argument} = {shorter(ref.shown)}: {what}")
 
 
 # --------------------------------------------------------------------- what both configuration readers do
@@ -814,6 +834,8 @@ class ConfigurationResource(Generic[ExpressionT, LocationT]):
     attributes: Mapping[str, ExpressionT]
     pointer: str
     at: LocationT
+    file: Any = None
+    """The file of a module it is in, when the reader reads several (see ``ConfigurationReader.within``)."""
 
     @property
     def address(self) -> str:
@@ -834,6 +856,21 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
     """The file's ``data "aws_iam_policy_document"`` blocks by name."""
     principal_providers: dict[str, str]
     """The file's roles and users by address: the provider (``aws.prod``) that creates each, "" for the default."""
+    scope = "file"
+    """What the reader reads: one ``file``, or a ``module`` (the ``.tf`` files of a folder)."""
+
+    def within(self, file: Any) -> AbstractContextManager[None]:
+        """Read in ``file`` (a resource's or a data source's), when the reader reads several; None: the one at
+        hand."""
+        return nullcontext()
+
+    def document_file(self, name: str) -> Any:
+        """The file the data source ``name`` is in, when the reader reads several."""
+        return None
+
+    @abstractmethod
+    def document_reference(self, value: ExpressionT) -> str | None:
+        """The NAME of ``data.aws_iam_policy_document.NAME.json`` when that is the whole value."""
 
     @abstractmethod
     def literal(self, value: ExpressionT | None) -> str | None:
@@ -894,23 +931,29 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         principals with what attaches to them."""
         used_documents: set[str] = set()
         aliases = self.kms_aliases(resources)
-        self.principal_providers = {
-            resource.address: (self.name_text(resource.attributes["provider"]) or "?").strip("{}")  # aws.prod
-            if "provider" in resource.attributes else "" for resource in resources
-            if PRINCIPAL_RESOURCES.get(resource.rtype) in ("role", "user")}
+        self.principal_providers = {}
         for resource in resources:
-            key = resource.address
-            if resource.rtype == KMS_KEY_POLICY and "key_id" in resource.attributes:
-                key = self.argument_ref(resource, "key_id").address or key
-            if resource.rtype in READ_RESOURCES:
-                self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
-            if resource.rtype == MODULE:
-                self.module_arguments(resource, used_documents)
-            else:
-                self.list_unread_documents(resource)
+            if PRINCIPAL_RESOURCES.get(resource.rtype) in ("role", "user"):
+                with self.within(resource.file):
+                    self.principal_providers[resource.address] = (  # aws.prod
+                        (self.name_text(resource.attributes["provider"]) or "?").strip("{}")
+                        if "provider" in resource.attributes else "")
+        for resource in resources:
+            with self.within(resource.file):
+                principals.place(resource.address, self.source, self.positions)
+                key = resource.address
+                if resource.rtype == KMS_KEY_POLICY and "key_id" in resource.attributes:
+                    key = self.argument_ref(resource, "key_id").address or key
+                if resource.rtype in READ_RESOURCES:
+                    self.read_resource(resource, principals, used_documents, tuple(aliases.get(key, ())))
+                if resource.rtype == MODULE:
+                    self.module_arguments(resource, used_documents)
+                else:
+                    self.list_unread_documents(resource)
         for name in self.documents:
             if name not in used_documents:
-                self.standalone_document(name)
+                with self.within(self.document_file(name)):
+                    self.standalone_document(name)
         principals.principals(self.result, self.source, self.positions)
 
     def module_arguments(self, module: ConfigurationResource[ExpressionT, LocationT], used_documents: set[str]
@@ -922,6 +965,10 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
 
         for attribute, value in module.attributes.items():
             document = self.written_document(value)
+            referenced = self.document_reference(value)
+            if referenced is not None and referenced in self.documents:
+                with self.within(self.document_file(referenced)):
+                    document = self.policy_document(referenced)
             if not looks_like_policy(document):
                 shown = self.argument_ref(module, attribute).shown
                 if "policy" in attribute.lower() and any(f in shown for f in _DOCUMENT_BUILDERS):
@@ -949,8 +996,9 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         for resource in resources:
             if resource.rtype != KMS_ALIAS or "target_key_id" not in resource.attributes:
                 continue
-            name = self.literal(resource.attributes.get("name"))
-            key = self.argument_ref(resource, "target_key_id").address
+            with self.within(resource.file):
+                name = self.literal(resource.attributes.get("name"))
+                key = self.argument_ref(resource, "target_key_id").address
             if name and key:
                 found.setdefault(key, []).append(name)
         return found
@@ -1061,14 +1109,15 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         """The policy of an attribute that names the data source ``name`` (``shown`` as written), or None and why
         it is not checked."""
         if name not in self.documents:
-            self.not_checked(where, f"= {shown}: not checked (the data source is not in this file)")
+            self.not_checked(where, f"= {shown}: not checked (the data source is not in this {self.scope})")
             return None
         used_documents.add(name)
-        document = self.policy_document(name)
-        if document is None:
-            self.not_checked(where, f"= {shown}: not checked (none of its statements can be)")
-            return None
-        return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
+        with self.within(self.document_file(name)):
+            document = self.policy_document(name)
+            if document is not None:
+                return self.add_policy(document, kind, self.document_pointer(name), subject, label, resource_implied)
+        self.not_checked(where, f"= {shown}: not checked (none of its statements can be)")
+        return None
 
     def checkable_without_dynamic_blocks(self, where: str, effect: ExpressionT | None,
                                          dynamic: Sequence[tuple[str, int]]) -> bool:

@@ -14,7 +14,9 @@ the managed policies attached to them (:class:`auditor.loaders.terraform_common.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Tree
@@ -32,6 +34,7 @@ from auditor.loaders.terraform_common import (
     NOT_PARSED,
     POLICY_DOCUMENT,
     PRINCIPAL_BLOCKS,
+    READ_RESOURCES,
     STATEMENT_LISTS,
     WHITESPACE,
     ConfigurationReader,
@@ -52,9 +55,9 @@ from auditor.loaders.terraform_common import (
     shorter,
     unknown_shape,
 )
-from auditor.model import Policy, PolicyKind, Problem, Subject
+from auditor.model import Policy, PolicyKind, Principal, Problem, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS
-from auditor.source import Source, join_pointer, scan_json_offsets
+from auditor.source import Source, SpreadSource, join_pointer, scan_json_offsets
 
 _HCL_ESCAPE = re.compile(r'\\(?:[nrt"\\]|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})')
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -76,17 +79,138 @@ _LOCAL_PLACEHOLDER = re.compile(r"\{\{local\.([A-Za-z_][A-Za-z0-9_-]*)\}\}")
 def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTING,
                        max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     """The policies and roles of one ``.tf`` file; HCL that does not parse is a located ``syntax-error``."""
-    import hcl2
-    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
     result = LoadResult(files=1)
     positions: dict[str, tuple[int, int]] = {}  # filled while the file is read
     source = Source(source_name, text, positions)
     max_nesting = effective_nesting(max_nesting)
-    too_deep = Problem("syntax-error", f"HCL nesting deeper than {max_nesting} levels (the limit; --max-nesting "
-                                       "raises it)", "", line=1, column=1)
+    tree = _parsed(source, max_nesting)
+    if isinstance(tree, Problem):
+        result.document_problems.append((source, tree))
+        return result
     try:
-        tree = hcl2.parses_to_tree(text)
+        _ConfigurationReader(source, positions, result, max_nesting, max_statements).read(tree)
+    except (_TooDeep, RecursionError):
+        result.policies.clear()
+        result.principals.clear()
+        result.document_problems.append((source, _too_deep(max_nesting)))
+        return result
+    if not (result.policies or result.principals or result.not_checked or result.document_problems):
+        result.skipped.append((source_name, NO_IAM_POLICY))
+    return result
+
+
+def load_terraform_module_file(wanted: str, files: Sequence[tuple[str, str]], max_nesting: int = MAX_NESTING,
+                               max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
+    """What the file ``wanted`` holds of the module made by ``files`` (display path, text: the ``.tf`` files of its
+    folder, ``wanted`` among them), read together as Terraform reads them: a role of one file with the policy of a
+    data source in another. A policy belongs to the file its statements are written in, a principal (and what is
+    not checked about it) to the file of its resource. A file of the module that does not parse is left out of it
+    (its own load reports the error); when ``wanted`` is that file, or the module cannot be read, it is read alone.
+    """
+    module = _read_module(tuple(files), effective_nesting(max_nesting), max_statements)
+    if module is None or wanted not in module[1]:
+        return load_terraform_hcl(dict(files)[wanted], wanted, max_nesting, max_statements)
+    read, displays, read_for_others = module
+    result = LoadResult(files=1)
+    result.policies = [policy for policy in read.policies if policy.source.display_path == wanted]
+    result.principals = [principal for principal in read.principals if principal.source.display_path == wanted]
+    result.document_problems = [(source, problem) for source, problem in read.document_problems
+                                if source.display_path == wanted]
+    result.not_checked = [line for line in read.not_checked if _file_named(line, displays) == wanted]
+    result.related_principals = [principal for principal in read.principals
+                                 if principal.source.display_path != wanted and _written_in(principal, wanted)]
+    for principal in result.principals:
+        result.counts[principal.kind + "s"] += 1
+    result.counts["resource_policies"] += sum(policy.kind is PolicyKind.RESOURCE for policy in result.policies)
+    if not (result.policies or result.principals or result.not_checked or result.document_problems
+            or wanted in read_for_others):  # attachments, say, whose findings are their principal's
+        result.skipped.append((wanted, NO_IAM_POLICY))
+    return result
+
+
+_MODULES_KEPT = 4
+_Module = tuple[LoadResult, tuple[str, ...], frozenset[str]]
+"""A module read: what it holds, its files (display paths), those that declare resources iam-audit reads."""
+_modules: dict[tuple[tuple[tuple[str, str], ...], int, int], _Module | None] = {}
+"""Modules read lately, by their files and limits: each file of a module asks for the same reading."""
+
+
+def _read_module(files: tuple[tuple[str, str], ...], max_nesting: int, max_statements: int) -> _Module | None:
+    """The module's files that parse, read together, and their display paths; None when fewer than two parse, two
+    declare the same resource, or the reading goes deeper than ``max_nesting``."""
+    key = (files, max_nesting, max_statements)
+    if key in _modules:
+        return _modules[key]
+    parsed = []
+    for display, text in files:
+        positions: dict[str, tuple[int, int]] = {}
+        source = SpreadSource(display, text, positions)
+        tree = _parsed(source, max_nesting)
+        if not isinstance(tree, Problem):
+            parsed.append(ModuleFile(source, positions, tree))
+    found: _Module | None = None
+    if len(parsed) > 1 and not _declared_twice(parsed):
+        read = LoadResult()
+        try:
+            _ConfigurationReader(parsed[0].source, parsed[0].positions, read, max_nesting, max_statements
+                                 ).read_files(parsed)
+            found = (read, tuple(file.source.display_path for file in parsed),
+                     frozenset(file.source.display_path for file in parsed if _declares_read_resources(file)))
+        except (_TooDeep, RecursionError):
+            found = None
+    while len(_modules) >= _MODULES_KEPT:
+        del _modules[next(iter(_modules))]
+    _modules[key] = found
+    return found
+
+
+def _written_in(principal: Principal, file: str) -> bool:
+    """Whether ``file`` writes a policy of the principal, or attaches one to it."""
+    return any(policy.source.display_path == file for policy in (
+        *principal.identity_policies, principal.trust_policy, principal.permissions_boundary) if policy) or (
+        isinstance(principal.source, SpreadSource)
+        and any(where[0] == file for where in principal.source.elsewhere.values()))
+
+
+def _declares_read_resources(file: ModuleFile) -> bool:
+    return any(block.data == "block" and _block_type(block) == "resource" and _block_labels(block)[:1]
+               and _block_labels(block)[0] in READ_RESOURCES for block in _body_items(_child_tree(file.tree, "body")))
+
+
+def _declared_twice(files: Sequence[ModuleFile]) -> bool:
+    """Whether two of the files declare the same resource, data source or module: Terraform would refuse them as one
+    module (a folder of unrelated examples), so each is read alone."""
+    seen: set[tuple[str, ...]] = set()
+    for file in files:
+        for block in _body_items(_child_tree(file.tree, "body")):
+            if block.data == "block" and _block_type(block) in ("resource", "data", MODULE):
+                key = (_block_type(block), *_block_labels(block))
+                if key in seen:
+                    return True
+                seen.add(key)
+    return False
+
+
+def _file_named(line: str, displays: Sequence[str]) -> str:
+    """The file a "not checked" line is about: the one it starts with (the longest name, should two begin alike)."""
+    named = [display for display in displays if line.startswith(display + ":")]
+    return max(named, key=len) if named else displays[0]
+
+
+def _too_deep(max_nesting: int) -> Problem:
+    return Problem("syntax-error", f"HCL nesting deeper than {max_nesting} levels (the limit; --max-nesting raises it)",
+                   "", line=1, column=1)
+
+
+def _parsed(source: Source, max_nesting: int) -> Tree | Problem:
+    """The parse tree of a ``.tf`` file, or its located syntax error."""
+    import hcl2
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+    text = source.text or ""
+    try:
+        tree: Tree = hcl2.parses_to_tree(text)
+        return tree
     except UnexpectedInput as exc:
         if isinstance(exc, UnexpectedCharacters):
             message = f"HCL syntax error: unexpected character {exc.char!r}"
@@ -97,25 +221,20 @@ def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTI
             message = "HCL syntax error: unexpected end of file (a '}', ']' or ')' is missing)"
         at_end = not (isinstance(exc.line, int) and exc.line > 0)
         line, column = source.offset_to_position(len(text)) if at_end else (exc.line, exc.column)
-        result.document_problems.append((source, Problem("syntax-error", message, "", line=line, column=column)))
-        return result
+        return Problem("syntax-error", message, "", line=line, column=column)
     except RecursionError:
-        result.document_problems.append((source, too_deep))
-        return result
+        return _too_deep(max_nesting)
     except LarkError as exc:
-        result.document_problems.append((source, Problem("syntax-error", f"HCL syntax error: {exc}", "", line=1,
-                                                         column=1)))
-        return result
-    try:
-        _ConfigurationReader(source, positions, result, max_nesting, max_statements).read(tree)
-    except (_TooDeep, RecursionError):
-        result.policies.clear()
-        result.principals.clear()
-        result.document_problems.append((source, too_deep))
-        return result
-    if not (result.policies or result.principals or result.not_checked or result.document_problems):
-        result.skipped.append((source_name, NO_IAM_POLICY))
-    return result
+        return Problem("syntax-error", f"HCL syntax error: {exc}", "", line=1, column=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFile:
+    """One ``.tf`` file of a module, parsed: where its values are located."""
+
+    source: Source
+    positions: dict[str, tuple[int, int]]
+    tree: Tree
 
 
 class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
@@ -128,6 +247,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         self.max_nesting = max_nesting
         self.max_statements = max_statements
         self.documents: dict[str, Tree] = {}
+        self.document_files: dict[str, ModuleFile] = {}
         self.rendered_documents: dict[str, dict[str, Any] | None] = {}
         self.results_of: dict[int, tuple[dict[Any, Any], dict[int, int]]] = {}
         """By id, each object (a statement) a result of a conditional gives: the object (kept, so that the id stays
@@ -139,30 +259,57 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
     # ----------------------------------------------------------------- the file's blocks
 
     def read(self, tree: Tree) -> None:
-        blocks = [item for item in _body_items(_child_tree(tree, "body")) if item.data == "block"]
+        self.read_files([ModuleFile(self.source, self.positions, tree)])
+
+    def read_files(self, files: Sequence[ModuleFile]) -> None:
+        """The blocks of one file, or of the files of a module (a folder's ``.tf`` files), which refer to each
+        other's resources and data sources as if they were one file; each value is located in its own file."""
+        if len(files) > 1:
+            self.scope = "module"
+        blocks = [(file, item) for file in files for item in _body_items(_child_tree(file.tree, "body"))
+                  if item.data == "block"]
         resources: list[_Resource] = []
-        principals = TerraformPrincipals(self.source.display_path, "file", CONFIGURATION_UNKNOWN)
-        for block in blocks:
+        principals = TerraformPrincipals(self.source.display_path, self.scope, CONFIGURATION_UNKNOWN)
+        for file, block in blocks:
             if _block_type(block) == "locals":
-                for name, expression in _attributes(block).items():
-                    value = self.literal(expression)
-                    if value is not None:
-                        self.locals[name] = value
-        for block in blocks:
+                with self.within(file):
+                    for name, expression in _attributes(block).items():
+                        value = self.literal(expression)
+                        if value is not None:
+                            self.locals[name] = value
+        for file, block in blocks:
             kind, labels = _block_type(block), _block_labels(block)
             if kind == "data" and len(labels) == 2 and labels[0] == POLICY_DOCUMENT:
                 self.documents[labels[1]] = block
+                self.document_files[labels[1]] = file
             elif kind == "data" and len(labels) == 2 and labels[0] == MANAGED_POLICY:
                 attributes = _attributes(block)
-                principals.policy_data_source(f"data.{MANAGED_POLICY}.{labels[1]}",
-                                              self.literal(attributes.get("arn")), self.literal(attributes.get("name")))
+                with self.within(file):
+                    principals.policy_data_source(f"data.{MANAGED_POLICY}.{labels[1]}",
+                                                  self.literal(attributes.get("arn")),
+                                                  self.literal(attributes.get("name")))
             elif kind == "resource" and len(labels) == 2:
                 pointer = join_pointer(join_pointer("/resource", labels[0]), labels[1])
-                resources.append(ConfigurationResource(labels[0], labels[1], _attributes(block), pointer, block))
+                resources.append(ConfigurationResource(labels[0], labels[1], _attributes(block), pointer, block, file))
             elif kind == MODULE and len(labels) == 1:
                 pointer = join_pointer("/module", labels[0])
-                resources.append(ConfigurationResource(MODULE, labels[0], _attributes(block), pointer, block))
+                resources.append(ConfigurationResource(MODULE, labels[0], _attributes(block), pointer, block, file))
         self.read_resources(resources, principals)
+
+    @contextmanager
+    def within(self, file: ModuleFile | None) -> Iterator[None]:
+        if file is None or file.source is self.source:
+            yield
+            return
+        held = self.source, self.text, self.positions
+        self.source, self.text, self.positions = file.source, file.source.text or "", file.positions
+        try:
+            yield
+        finally:
+            self.source, self.text, self.positions = held
+
+    def document_file(self, name: str) -> ModuleFile | None:
+        return self.document_files.get(name)
 
     def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Tree], str, Tree]]:
         blocks = [item for item in _body_items(_child_tree(resource.at, "body"))
@@ -232,9 +379,12 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             return self.document_policy(name, self.shown(node), where, kind, subject, label, used_documents,
                                         resource_implied)
         self.not_checked(where, f"= {self.shown(node)}: not checked (iam-audit reads jsonencode(...), JSON text and "
-                                "aws_iam_policy_document data sources of the same file; the plan from "
+                                f"aws_iam_policy_document data sources of the same {self.scope}; the plan from "
                                 "terraform show -json has the value)")
         return None
+
+    def document_reference(self, expression: Tree) -> str | None:
+        return policy_document_name(_traversal(_interpolation_only(expression)))
 
     def written_document(self, expression: Tree) -> Any:
         value = _unwrap_expression(_interpolation_only(expression))

@@ -151,6 +151,10 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
 
     # ----------------------------------------------------------------- policy attributes
 
+    def document_reference(self, value: Any) -> str | None:
+        expression = single_interpolation(value) if isinstance(value, str) else None
+        return policy_document_name(_reference(expression)) if expression is not None else None
+
     def policy(self, value: Any, kind: PolicyKind, pointer: str, subject: Subject, address: str, attribute: str,
                used_documents: set[str], resource_implied: bool = False, label: str | None = None) -> Policy | None:
         label = label or f"{address}.{attribute}"
