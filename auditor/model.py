@@ -33,6 +33,12 @@ SID_IGNORE_MARKER = "IamAuditIgnore"
 """What a Sid ends in, before rule ids, to suppress those rules' findings in its statement (``suppress``)."""
 
 
+def permission_set_role(name: str) -> str:
+    """The role IAM Identity Center creates from the permission set ``name`` in each account it is assigned to (with
+    a suffix of its own, known once it does)."""
+    return f"AWSReservedSSO_{name}_{{{{unique suffix}}}}"
+
+
 def arn_account(arn: str) -> str | None:
     """The account field of an ARN, or a bare 12-digit account id; None when absent or a wildcard."""
     text = arn.strip()

@@ -395,3 +395,67 @@ def test_drift_of_a_plan_with_managed_policy_arns_and_an_attachment(tmp_path: Pa
     found = compare_principal(SERVER_ROLE, role, CATALOG, ORG).findings
     assert [(f.rule_id, f.severity.value, f.details["added_managed_policies"]) for f in found] == [
         ("IAM906", "critical", [f"{AWS}AdministratorAccess"])]
+
+
+_PERMISSION_SET = '''resource "aws_ssoadmin_permission_set" "ops" {
+  name         = "Ops"
+  instance_arn = "arn:aws:sso:::instance/ssoins-1"
+}
+
+resource "aws_ssoadmin_managed_policy_attachment" "ops" {
+  instance_arn       = "arn:aws:sso:::instance/ssoins-1"
+  permission_set_arn = aws_ssoadmin_permission_set.ops.arn
+  managed_policy_arn = "MANAGED"
+}
+
+resource "aws_ssoadmin_permission_set_inline_policy" "ops" {
+  instance_arn       = "arn:aws:sso:::instance/ssoins-1"
+  permission_set_arn = aws_ssoadmin_permission_set.ops.arn
+  inline_policy = jsonencode({ Version = "2012-10-17", Statement = [
+    { Effect = "Allow", Action = ["iam:PassRole", "ec2:RunInstances"], Resource = "*" }] })
+}
+'''
+_BOUNDARY = '''
+resource "aws_ssoadmin_permissions_boundary_attachment" "ops" {
+  instance_arn       = "arn:aws:sso:::instance/ssoins-1"
+  permission_set_arn = aws_ssoadmin_permission_set.ops.arn
+  permissions_boundary {
+    BOUNDARY
+  }
+}
+'''
+
+
+@pytest.mark.parametrize(("managed", "boundary", "severity"), [
+    (f"{AWS}AdministratorAccess", None, "critical"),
+    (f"{AWS}PowerUserAccess", None, "critical"),  # with iam:PassRole on every resource in its inline policy
+    (f"{AWS}PowerUserAccess", f'managed_policy_arn = "{AWS}ReadOnlyAccess"', "medium"),
+])
+def test_a_permission_set_is_checked_as_the_role_it_becomes(managed: str, boundary: str | None,
+                                                            severity: str) -> None:
+    text = _PERMISSION_SET.replace("MANAGED", managed) + (_BOUNDARY.replace("BOUNDARY", boundary) if boundary else "")
+    loaded = load_text(text, "sso.tf", LoadOptions())
+    [role] = loaded.principals
+    assert (role.kind, role.name) == ("role", "AWSReservedSSO_Ops_{{unique suffix}}")
+    assert role.attached_policy_arns == (managed,) and len(role.inline_policies) == 1
+    assert role.missing_boundary_arn == (f"{AWS}ReadOnlyAccess" if boundary else None)
+    found = findings(loaded)
+    [attached] = [f for f in found if f.rule_id == "IAM006"]
+    assert (attached.severity.value, attached.location.line) == (severity, 9)
+    assert any(f.rule_id == "IAM012" and f.message.startswith("role AWSReservedSSO_Ops_") for f in found)
+
+
+def test_what_a_permission_set_takes_from_each_account_is_listed_as_not_checked() -> None:
+    text = _PERMISSION_SET.replace("MANAGED", f"{AWS}ReadOnlyAccess") + _BOUNDARY.replace(
+        "BOUNDARY", "customer_managed_policy_reference {\n      name = \"ops-boundary\"\n    }") + '''
+resource "aws_ssoadmin_customer_managed_policy_attachment" "ops" {
+  instance_arn       = "arn:aws:sso:::instance/ssoins-1"
+  permission_set_arn = aws_ssoadmin_permission_set.ops.arn
+  customer_managed_policy_reference {
+    name = "ops-extra"
+  }
+}
+'''
+    loaded = load_text(text, "sso.tf", LoadOptions())
+    assert [line.partition(": ")[2].split(":")[0] for line in loaded.not_checked if "customer" in line] == [
+        "aws_ssoadmin_permissions_boundary_attachment.ops", "aws_ssoadmin_customer_managed_policy_attachment.ops"]

@@ -36,6 +36,7 @@ from auditor.model import (
     Statement,
     Subject,
     is_template_value,
+    permission_set_role,
 )
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy, template_values
 from auditor.source import Source, join_pointer, parent_pointer
@@ -95,7 +96,6 @@ UNREAD_GRANT_KEYS = {"AWS::DynamoDB::Table": "ResourcePolicy"}
 PERMISSION_SET = "AWS::SSO::PermissionSet"
 """Checked as the role IAM Identity Center creates from it in each account it is assigned to (see
 ``read_permission_set``)."""
-PERMISSION_SET_ROLE = "AWSReservedSSO_{name}_{{{{unique suffix}}}}"
 RESOURCE_IMPLIED_TYPES = frozenset({"AWS::ECR::Repository", "AWS::ECR::PublicRepository", "AWS::EFS::FileSystem"})
 """Their policies' statements may leave out ``Resource``: the repository (file system) is the resource."""
 ORGANIZATION_POLICY = "AWS::Organizations::Policy"
@@ -869,7 +869,7 @@ class _TemplateReader:
         (``AWSReservedSSO_<name>_<suffix>``): its inline policy, the AWS managed policies it attaches and its
         permissions boundary. Customer managed policies it names are each account's own: listed as not checked."""
         where = f"{self.source.display_path}: {logical_id}"
-        name = PERMISSION_SET_ROLE.format(name=_resolved_name(self.resolver, props.get("Name"), logical_id))
+        name = permission_set_role(_resolved_name(self.resolver, props.get("Name"), logical_id))
         parts = self.parts_of(logical_id, "role", name, pointer)
         if "InlinePolicy" in props:
             parts.inline.extend(_present(self.add_policy(

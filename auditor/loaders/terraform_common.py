@@ -35,6 +35,7 @@ from auditor.model import (
     PrincipalRef,
     Problem,
     Subject,
+    permission_set_role,
 )
 from auditor.normalize import looks_like_policy, normalize_policy, template_values, with_list_elements
 from auditor.source import SpreadSource, join_pointer
@@ -94,6 +95,7 @@ OWNER_ATTRIBUTE = {
     "aws_iam_role_policy": ("role", "role"),
     "aws_iam_user_policy": ("user", "user"),
     "aws_iam_group_policy": ("group", "group"),
+    "aws_ssoadmin_permission_set_inline_policy": ("role", "permission_set_arn"),
 }
 """An inline policy resource -> (the kind of principal it belongs to, the attribute that names it)."""
 
@@ -406,8 +408,13 @@ def rendered(value: Any) -> Any:
 
 # --------------------------------------------------------------------- principals and managed policy attachments
 
-PRINCIPAL_RESOURCES = {"aws_iam_role": "role", "aws_iam_user": "user", "aws_iam_group": "group"}
+PERMISSION_SET = "aws_ssoadmin_permission_set"
+"""An IAM Identity Center permission set: checked as the role it becomes in each account it is assigned to."""
+PRINCIPAL_RESOURCES = {"aws_iam_role": "role", "aws_iam_user": "user", "aws_iam_group": "group",
+                       PERMISSION_SET: "role"}
 """The resources that declare a principal, and its kind."""
+BOUNDARY_ATTACHMENT = "aws_ssoadmin_permissions_boundary_attachment"
+"""Gives the permission set its ``permission_set_arn`` names a permissions boundary."""
 MANAGED_POLICY = "aws_iam_policy"
 """A customer managed policy (a resource), or one looked up by name or ARN (a data source)."""
 ROLE_MANAGED_POLICY_ARNS = "managed_policy_arns"
@@ -420,6 +427,7 @@ ATTACHMENTS: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {
     "aws_iam_role_policy_attachments_exclusive": ((("role_name", "role"),), "policy_arns"),
     "aws_iam_user_policy_attachments_exclusive": ((("user_name", "user"),), "policy_arns"),
     "aws_iam_group_policy_attachments_exclusive": ((("group_name", "group"),), "policy_arns"),
+    "aws_ssoadmin_managed_policy_attachment": ((("permission_set_arn", "role"),), "managed_policy_arn"),
 }
 """A resource that attaches managed policies -> ((argument naming principals, their kind), ...), the argument naming
 the policies. An argument whose name ends in ``s`` is a list."""
@@ -438,12 +446,16 @@ ORGANIZATION_POLICY = "aws_organizations_policy"
 """Holds the policy of the key its ``key_id`` names: the key's aliases are its aliases too."""
 UNREAD_GRANTS = {
     "aws_lambda_layer_version_permission": "a permission to use a layer version (not a policy document)",
+    "aws_ssoadmin_customer_managed_policy_attachment": "a customer managed policy the permission set names, a "
+                                                       "policy of each account it is assigned to (not in the "
+                                                       "configuration): its statements were not checked",
 }
 """Resources that grant access in a form iam-audit does not read: listed as not checked."""
 LAMBDA_PERMISSION = "aws_lambda_permission"
 """Checked as the statement Lambda adds to the function's policy for it (see ``lambda_permission``)."""
 READ_RESOURCES = (frozenset(RESOURCE_POLICY_ATTRIBUTES) | frozenset(PRINCIPAL_RESOURCES) | frozenset(ATTACHMENTS)
-                  | frozenset(MEMBERSHIPS) | frozenset(UNREAD_GRANTS) | {KMS_ALIAS, LAMBDA_PERMISSION})
+                  | frozenset(MEMBERSHIPS) | frozenset(UNREAD_GRANTS)
+                  | {KMS_ALIAS, LAMBDA_PERMISSION, BOUNDARY_ATTACHMENT})
 """The resources a configuration reader reads."""
 CONFIGURATION_UNKNOWN = ("Terraform decides it when it runs; the plan from terraform show -json has the value")
 """Why a principal or policy of an attachment in a configuration file is not checked, when its value is an
@@ -540,6 +552,7 @@ class TerraformPrincipals:
         self.attachments: list[tuple[str, str, str | Ref, Ref]] = []
         self.memberships: list[tuple[str, Ref, Ref]] = []
         """(the resource's address, a user, a group it puts the user in)."""
+        self.boundary_attachments: list[tuple[str, Ref, Ref]] = []
         self.places: dict[str, tuple[Source, dict[str, tuple[int, int]]]] = {}
         """In a module of several files: the file (its source and positions) each resource's address is in."""
 
@@ -564,6 +577,10 @@ class TerraformPrincipals:
 
     def permissions_boundary(self, address: str, ref: Ref) -> None:
         self.parts[address].boundary = ref
+
+    def boundary_attachment(self, where: str, target: Ref, boundary: Ref) -> None:
+        """``where`` gives the permission set ``target`` names the permissions boundary ``boundary``."""
+        self.boundary_attachments.append((where, target, boundary))
 
     def own_policy(self, address: str, policy: Policy) -> None:
         """An inline policy written inside the principal's resource (``inline_policy`` of a role)."""
@@ -628,11 +645,14 @@ class TerraformPrincipals:
         """The address of the principal a reference or name means, or None and why not."""
         if ref.address is not None:
             parts = self.parts.get(ref.address)
-            if parts is not None and parts.kind == kind and ref.attribute in (*PRINCIPAL_REFERENCE_ATTRIBUTES, None):
+            rtype = _resource_type(ref.address)
+            # a permission set is named by its ARN, what its attachments take
+            accepted = (*PRINCIPAL_REFERENCE_ATTRIBUTES, None, *(("arn",) if rtype == PERMISSION_SET else ()))
+            if parts is not None and parts.kind == kind and ref.attribute in accepted:
                 return ref.address, ""
             if parts is not None:
                 return None, f"the attachment takes the {kind}'s name, not its {ref.attribute}"
-            if _resource_type(ref.address).endswith(f"aws_iam_{kind}"):
+            if rtype.endswith(f"aws_iam_{kind}") or rtype == PERMISSION_SET:
                 return None, f"{ref.address} is not in this {self.noun}"
         literal = ref.literal
         if literal is not None:
@@ -677,6 +697,13 @@ class TerraformPrincipals:
         attached = {address: self.attached_policies(result, address, parts, files[address][1])
                     for address, parts in self.parts.items()}
         groups_of = self.resolve_memberships(result)
+        for where, target, given in self.boundary_attachments:
+            address, why = self.resolve_principal("role", target)
+            if address is None:
+                self.not_checked(result, where, target, f"the permission set it gives a permissions boundary is not "
+                                                        f"checked with it ({why})")
+            else:
+                self.parts[address].boundary = given
         boundaries = self.boundaries(result, attached)
         for address, parts in self.parts.items():
             arns, documents, missing = attached[address]
@@ -912,9 +939,14 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         """A resource's argument as refs: one for each item of a list written out, else one; none when not set."""
 
     @abstractmethod
-    def inline_policy_blocks(self, resource: ConfigurationResource[ExpressionT, LocationT]
-                             ) -> Iterator[tuple[Mapping[str, ExpressionT], str, LocationT]]:
-        """A role's ``inline_policy`` blocks: (attributes, pointer, where it is), in the order of the file."""
+    def nested_blocks(self, resource: ConfigurationResource[ExpressionT, LocationT], block_type: str
+                      ) -> Iterator[tuple[Mapping[str, ExpressionT], str, LocationT]]:
+        """A resource's blocks of a type (a role's ``inline_policy``): (attributes, pointer, where it is), in the
+        order of the file."""
+
+    @abstractmethod
+    def nested_ref(self, attributes: Mapping[str, ExpressionT], pointer: str, argument: str) -> Ref:
+        """An argument of a nested block (at ``pointer``), which it has, as one ref."""
 
     @abstractmethod
     def document_pointer(self, name: str) -> str:
@@ -1015,10 +1047,15 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
         if rtype == LAMBDA_PERMISSION:
             self.lambda_permission(resource)
             return
+        if rtype == BOUNDARY_ATTACHMENT:
+            self.boundary_attachment(resource, principals)
+            return
         literal_name = self.literal(attributes.get("name"))
         principal_kind = PRINCIPAL_RESOURCES.get(rtype)
         # a principal's name as deployed, so that the baselines' name patterns apply to UpsolverServerRole-{{var.x}}
         name = self.deployed_name(attributes) if principal_kind is not None else literal_name
+        if rtype == PERMISSION_SET:
+            name = permission_set_role(name or address)
         subject = Subject(principal_kind or "policy", name or address, None, aliases)
         if principal_kind is not None:
             principals.declare(principal_kind, address, name, pointer)
@@ -1054,7 +1091,7 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
             path = self.literal(attributes["path"]) if "path" in attributes else "/"
             principals.managed_policy(address, policies.get("policy"), None, literal_name, path)
         if principal_kind == "role":
-            for index, (inline, inline_pointer, at) in enumerate(self.inline_policy_blocks(resource)):
+            for index, (inline, inline_pointer, at) in enumerate(self.nested_blocks(resource, "inline_policy")):
                 if "policy" not in inline:
                     continue  # an empty inline_policy block: Terraform removes the role's inline policies
                 self.mark(inline_pointer, at)
@@ -1065,6 +1102,22 @@ class ConfigurationReader(ABC, Generic[ExpressionT, LocationT]):
                 if policy is not None:
                     principals.own_policy(address, policy)
         principals.read_attachments(rtype, address, partial(self.argument_refs, resource))
+
+    def boundary_attachment(self, resource: ConfigurationResource[ExpressionT, LocationT],
+                            principals: TerraformPrincipals) -> None:
+        """The permissions boundary a permission set gets: an AWS or customer managed policy by ARN is weighed as a
+        role's ``permissions_boundary``; one named by ``customer_managed_policy_reference``, a policy of each
+        account, is listed as not weighed."""
+        where = f"{self.source.display_path}: {resource.address}"
+        arns = [self.nested_ref(attributes, pointer, "managed_policy_arn")
+                for attributes, pointer, _ in self.nested_blocks(resource, "permissions_boundary")
+                if "managed_policy_arn" in attributes]
+        if not arns or "permission_set_arn" not in resource.attributes:
+            self.result.not_checked.append(f"{where}: a permissions boundary named by "
+                                           "customer_managed_policy_reference (a policy of each account the "
+                                           "permission set is assigned to), so it was not weighed")
+            return
+        principals.boundary_attachment(resource.address, self.argument_ref(resource, "permission_set_arn"), arns[0])
 
     def sets_no_policy(self, rtype: str, attribute: str, value: ExpressionT) -> bool:
         """Whether the value is the provider's way to have no policy in the attribute: there is none to check."""

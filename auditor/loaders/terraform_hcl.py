@@ -14,7 +14,7 @@ the managed policies attached to them (:class:`auditor.loaders.terraform_common.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -311,11 +311,14 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
     def document_file(self, name: str) -> ModuleFile | None:
         return self.document_files.get(name)
 
-    def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Tree], str, Tree]]:
+    def nested_blocks(self, resource: _Resource, block_type: str) -> Iterator[tuple[dict[str, Tree], str, Tree]]:
         blocks = [item for item in _body_items(_child_tree(resource.at, "body"))
-                  if item.data == "block" and _block_type(item) == "inline_policy"]
+                  if item.data == "block" and _block_type(item) == block_type]
         for index, block in enumerate(blocks):
-            yield _attributes(block), join_pointer(join_pointer(resource.pointer, "inline_policy"), index), block
+            yield _attributes(block), join_pointer(join_pointer(resource.pointer, block_type), index), block
+
+    def nested_ref(self, attributes: Mapping[str, Tree], pointer: str, argument: str) -> Ref:
+        return self.ref(attributes[argument], argument)
 
     def argument_ref(self, resource: _Resource, argument: str) -> Ref:
         return self.ref(resource.attributes[argument], argument)

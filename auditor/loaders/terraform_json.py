@@ -15,7 +15,7 @@ policies and the managed policies attached to them, as in a ``.tf`` file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, effective_nesting
@@ -120,11 +120,14 @@ class _ConfigurationReader(ConfigurationReader[Any, str]):
                                  for (name,), body, pointer in _blocks(value, "/module", 1))
         self.read_resources(resources, principals)
 
-    def inline_policy_blocks(self, resource: _Resource) -> Iterator[tuple[dict[str, Any], str, str]]:
-        if "inline_policy" in resource.attributes:
-            at = join_pointer(resource.pointer, "inline_policy")
-            for _, inline, inline_pointer in _blocks(resource.attributes["inline_policy"], at, 0):
-                yield inline, inline_pointer, inline_pointer
+    def nested_blocks(self, resource: _Resource, block_type: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+        if block_type in resource.attributes:
+            at = join_pointer(resource.pointer, block_type)
+            for _, block, block_pointer in _blocks(resource.attributes[block_type], at, 0):
+                yield block, block_pointer, block_pointer
+
+    def nested_ref(self, attributes: Mapping[str, Any], pointer: str, argument: str) -> Ref:
+        return self.ref(attributes[argument], join_pointer(pointer, argument), argument)
 
     def argument_ref(self, resource: _Resource, argument: str) -> Ref:
         return self.ref(resource.attributes[argument], join_pointer(resource.pointer, argument), argument)
