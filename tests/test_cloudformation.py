@@ -1028,3 +1028,32 @@ def test_a_policy_document_of_a_resource_type_iam_audit_does_not_read_is_listed_
         "stack.yaml: Lattice: AWS::VpcLattice::AuthPolicy Policy: a policy document iam-audit does not read for "
         "this resource type: not checked",
         "stack.yaml: Iot: AWS::IoT::Policy, an AWS IoT Core policy (IoT's own policy language, for devices)"]
+
+
+@pytest.mark.parametrize(("top_key", "accounts"), [
+    ("prod", ["210987654321"]),
+    ("!Ref Env", ["111122223333"]),  # the parameter's default
+    ("!Ref AWS::Region", ["111122223333", "210987654321", "444455556666"]),  # decided when deployed: every entry
+    ("staging", ["{{FindInMap}}"]),  # not in the map
+])
+def test_find_in_map_takes_the_value_of_the_template_s_mappings(top_key: str, accounts: list[str]) -> None:
+    template = f"""Parameters:
+  Env: {{Type: String, Default: dev}}
+Mappings:
+  Accounts:
+    prod: {{id: '210987654321'}}
+    dev: {{id: '111122223333'}}
+    eu-west-1: {{id: '444455556666'}}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - {{Effect: Allow, Action: sts:AssumeRole, Principal: {{AWS: !FindInMap [Accounts, {top_key}, id]}}}}
+"""
+    [role] = load(template).principals
+    assert role.trust_policy is not None
+    trusted = sorted({ref.value for statement in role.trust_policy.statements for ref in statement.principals or ()})
+    assert trusted == accounts

@@ -125,6 +125,8 @@ class _Resolver:
     def __init__(self, template: dict[str, Any]) -> None:
         parameters = template.get("Parameters")
         self.parameters = parameters if isinstance(parameters, dict) else {}
+        mappings = template.get("Mappings")
+        self.mappings = mappings if isinstance(mappings, dict) else {}
         self.unchecked: list[str] = []
         """What of the document the Fn::If branches leave unchecked: the combinations of an object's branches
         after _MAX_VARIANTS, a Deny that is not counted."""
@@ -376,12 +378,35 @@ class _Resolver:
             delimiter, text = argument[0], self.resolve(argument[1], depth + 1)
             if isinstance(delimiter, str) and delimiter and isinstance(text, str) and not is_template_value(text):
                 return text.split(delimiter)
+        if name == "Fn::FindInMap" and isinstance(argument, list) and len(argument) in (3, 4):
+            found = self.found_in_map(argument, depth, at)
+            if found is not None:
+                return found
         if name == "Fn::GetAtt":
             parts = argument if isinstance(argument, list) else [argument]
             return "{{GetAtt:" + ".".join(_as_text(part) for part in parts) + "}}"
         if name == "Fn::ImportValue":
             return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
         return "{{" + name.removeprefix("Fn::") + "}}"
+
+    def found_in_map(self, argument: list[Any], depth: int, at: str) -> Any:
+        """``Fn::FindInMap [Map, TopKey, SecondKey]`` from the template's ``Mappings``; a key decided when the stack is
+        deployed (``!Ref AWS::Region``) stands for the values of every entry, as ``Fn::If`` branches do. None when
+        the map or a key is not there (and no ``DefaultValue`` is given)."""
+        names = [self.resolve(part, depth + 1) for part in argument[:3]]
+        table = self.mappings.get(names[0]) if isinstance(names[0], str) else None
+        if not isinstance(table, dict):
+            return None
+        tops = [table.get(names[1])] if isinstance(names[1], str) and names[1] in table else \
+            list(table.values()) if isinstance(names[1], str) and is_template_value(names[1]) else []
+        values = [entry[names[2]] for entry in tops if isinstance(entry, dict) and isinstance(names[2], str)
+                  and names[2] in entry]
+        if not values and len(argument) == 4 and isinstance(argument[3], dict) and "DefaultValue" in argument[3]:
+            values = [argument[3]["DefaultValue"]]
+        values = list({json.dumps(value, sort_keys=True): value for value in values}.values())
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else _Either(tuple(values), tuple(at for _ in values))
 
     def joined(self, separator: str, parts: list[Any], depth: int, at: str) -> Any:
         """``Fn::Join`` of a list written out: one string, or where an ``Fn::If`` is one of the parts, the string of
