@@ -1057,3 +1057,24 @@ Resources:
     assert role.trust_policy is not None
     trusted = sorted({ref.value for statement in role.trust_policy.statements for ref in statement.principals or ()})
     assert trusted == accounts
+
+
+def test_a_double_colon_substitution_is_a_deploy_time_value_not_a_policy_variable() -> None:
+    """Rain's ``${Constant::Name}`` in an ``!Sub`` is filled in before deployment: not IAM's ``${aws:username}``."""
+    template = """Resources:
+  Policy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Action: s3:GetObject
+            Resource:
+              - !Sub arn:${AWS::Partition}:s3:::${Constant::BucketName}/*
+              - !Sub arn:${AWS::Partition}:s3:::home/${aws:username}/*
+"""
+    [policy] = load(template).policies
+    assert policy.statements[0].resources == ("arn:aws:s3:::{{Constant::BucketName}}/*",
+                                              "arn:aws:s3:::home/${aws:username}/*")
+    assert "IAM407" not in rule_ids(template)

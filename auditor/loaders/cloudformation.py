@@ -435,6 +435,8 @@ class _Resolver:
                 if self._in_effect and written is not None and name in written:
                     return _as_text(self.resolve(written[name], depth))
                 return _as_text(variables[name])
+            if "::" in name and not name.startswith("AWS::"):
+                return "{{" + name + "}}"  # a value a template tool puts in (a Rain ${Constant::Name}), not IAM's
             if ":" in name and not name.startswith("AWS::"):
                 return match.group(0)  # an IAM policy variable such as ${aws:username}
             if "." in name:
