@@ -621,9 +621,10 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
         if principal_is_exempt(subject):
             return
         who = f"{subject.kind} {subject.name}"
-        for path, chosen in _evaluate_permissions(principal_permissions(subject, context), context):
+        permissions = principal_permissions(subject, context)
+        for path, chosen in _evaluate_permissions(permissions, context):
             yield _hit(path, chosen, who, subject, context)
-        yield from _assumable_administrators(subject, who, context)
+        yield from _assumable_administrators(subject, permissions, who, context)
         return
     if policy_is_exempt(subject, context):
         return
@@ -634,32 +635,31 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
 ASSUME_ROLE = "sts:assumerole"
 
 
-def _assumable_administrators(principal: Principal, who: str, context: CheckContext) -> Iterator[Hit]:
+def _assumable_administrators(principal: Principal, permissions: EffectivePermissions, who: str,
+                              context: CheckContext) -> Iterator[Hit]:
     """``sts:AssumeRole`` on a role the policy names in full (not an escalation by itself: the delegation its
     author chose) when that role, of the same input, is an administrator whose trust policy admits the principal
     or its account: the principal is an administrator too, one call away."""
-    if _administrator(principal, context) is not None:
+    named = [(grant, role) for grant in permissions.grants_for(ASSUME_ROLE)
+             for pattern in grant.resources if not has_wildcard(pattern)  # wildcards: the sts-assume-role method's
+             for role in _matched_principals(pattern, context)
+             if role.kind == "role" and role is not principal and _trust_admits(role, principal)]
+    if not named or _administrator(principal, context) is not None:
         return
     seen: set[int] = set()
-    for grant in principal_permissions(principal, context).grants_for(ASSUME_ROLE):
-        for pattern in grant.resources:
-            if has_wildcard(pattern):
-                continue  # wildcards are the sts-assume-role method's
-            for role in _matched_principals(pattern, context):
-                if role.kind != "role" or role is principal or id(role) in seen or not _trust_admits(role, principal):
-                    continue
-                why = _administrator(role, context)
-                if why is None:
-                    continue
-                seen.add(id(role))
-                label = grant.policy.label or grant.policy.source.display_path
-                yield Hit(
-                    f"{who} can act as an administrator: sts:AssumeRole on role {role.name} (granted by {label}), "
-                    f"an administrator ({why}) whose trust policy admits the {principal.kind} or its account",
-                    pointer=grant.statement.pointer, statement=grant.statement, policy=grant.policy,
-                    details={"path": "sts-assume-role", "title": "Assume an administrator role that trusts the "
-                             "principal", "target": role.arn or role.name, "policies": [label],
-                             "impact": "the role's permissions, every action on every resource among them"})
+    for grant, role in named:
+        why = _administrator(role, context)
+        if id(role) in seen or why is None:
+            continue
+        seen.add(id(role))
+        label = grant.policy.label or grant.policy.source.display_path
+        yield Hit(
+            f"{who} can act as an administrator: sts:AssumeRole on role {role.name} (granted by {label}), "
+            f"an administrator ({why}) whose trust policy admits the {principal.kind} or its account",
+            pointer=grant.statement.pointer, statement=grant.statement, policy=grant.policy,
+            details={"path": "sts-assume-role", "title": "Assume an administrator role that trusts the "
+                     "principal", "target": role.arn or role.name, "policies": [label],
+                     "impact": "the role's permissions, every action on every resource among them"})
 
 
 def _trust_admits(role: Principal, principal: Principal) -> bool:
