@@ -27,6 +27,15 @@ VARIED = {
     "crlf-bom.json": '\ufeff{\r\n "Version": "2008-10-17",\r\n "Statement": {"Effect": "Allow", '
                      '"Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}\r\n}\r\n',
     "not-a-policy.json": '{"name": "demo", "version": "1.0.0"}',
+    # a Terraform module: the role of main.tf, its policy in data.tf, its attachment in attach.tf
+    "module/data.tf": 'data "aws_iam_policy_document" "p" {\n  statement {\n    actions = ["iam:PassRole", '
+                      '"ec2:RunInstances"]\n    resources = ["*"]\n  }\n}\n',
+    "module/main.tf": 'resource "aws_iam_role" "app" {\n  name = "app"\n  assume_role_policy = jsonencode({Version = '
+                      '"2012-10-17", Statement = [{Effect = "Allow", Action = "sts:AssumeRole", Principal = {AWS = '
+                      '"*"}}]})\n}\nresource "aws_iam_role_policy" "app" {\n  role = aws_iam_role.app.id\n'
+                      '  policy = data.aws_iam_policy_document.p.json\n}\n',
+    "module/attach.tf": 'resource "aws_iam_role_policy_attachment" "admin" {\n  role = aws_iam_role.app.name\n'
+                        '  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n',
     "role.yaml": "Version: '2012-10-17'\nStatement:\n  - Effect: Allow\n    Action: [iam:PassRole, ec2:RunInstances]\n"
                  "    Resource: '*'\n",
     "wrapped.json": '{"PolicyVersion": {"Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
@@ -90,6 +99,10 @@ def test_findings_identical_with_and_without_cache_and_jobs(varied: Path, tmp_pa
     reference = _check(varied, cache)  # reads it
     assert reference[1]["findings"], "the inputs are meant to have findings"
     assert {f["rule_id"] for f in reference[1]["findings"]} >= {"IAM100", "IAM108", "IAM200", "IAM201", "IAM202"}
+    module = {(f["rule_id"], f["location"]["path"]) for f in reference[1]["findings"]
+              if "/module/" in f["location"]["path"]}
+    assert module >= {("IAM006", "inputs/module/attach.tf"), ("IAM012", "inputs/module/data.tf"),
+                      ("IAM035", "inputs/module/main.tf")}
     assert first == reference
     assert _check(varied, tmp_path / "unused", "--no-cache") == reference
     assert not (tmp_path / "unused").exists()
