@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,15 +211,7 @@ class _CheckedRead:
         """(path, line, text or None past the end) of every line an excerpt around a finding in this file shows,
         as ``FileSource`` would read them, so that the main process need not read the file again."""
         data, self.data = self.data, None
-        wanted = sorted({line for finding in findings if finding.location.path == self.shown and finding.location.line
-                         for line in excerpt_line_numbers(finding.location.line)})
-        if data is None or not wanted:
-            return []
-        try:
-            source = Source(self.shown, decode_bytes(data))
-        except ParseError:
-            return []
-        return [(self.shown, line, source.line_text(line)) for line in wanted]
+        return _lines_shown(self.shown, (lambda: data) if data is not None else None, findings)
 
 
 _contexts: list[tuple[Catalog, dict[str, Any], CheckContext]] = []
@@ -286,7 +278,6 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     stored them are not checked again (see :mod:`auditor.result_cache`).
     """
     from auditor.catalog import load_catalog
-    from auditor.run import check_loaded
 
     result = LoadResult()
     files = discover(paths, options, result)
@@ -305,13 +296,21 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     if store is None and processes <= 1:
         # Nothing to store and no worker to hear from: check in this process, keeping the documents
         # (and their sources, for excerpts) instead of a plain-data copy of the outcome.
-        for path in pending:
-            result.extend(load_file(path, options))
-        return (result, *check_loaded(result, selection, catalog, context_options, drift))
-    together = [path for path in pending if in_terraform_module(path)]
-    if together:
-        outcomes.update(_checked_together(together, options, selection, catalog, context_options, drift))
-        pending = [path for path in pending if path not in set(together)]
+        findings: list[Finding] = []
+        verdicts: list[Verdict] = []
+        for loaded, file_findings, file_verdicts in _checked_files(pending, options, selection, catalog,
+                                                                   context_options, drift).values():
+            result.extend(loaded)
+            findings += file_findings
+            verdicts += file_verdicts
+        return result, findings, verdicts
+    modules = [path for path in pending if in_terraform_module(path)]
+    if modules:  # checked here, each module's files together: a worker given one of them would miss the others
+        for path, (loaded, file_findings, file_verdicts) in _checked_files(
+                modules, options, selection, catalog, context_options, drift).items():
+            outcome = outcomes[str(path)] = _outcome(loaded, file_findings, file_verdicts)
+            outcome["lines"] = _lines_shown(display_path(path), Path(path).read_bytes, file_findings)
+        pending = [path for path in pending if path not in set(modules)]
     chunks = _work_chunks(pending, sizes, processes, share_out_any_size=jobs is not None)
     computed = _run_chunks([(chunk, options, selection, use_cache, context_options, drift, store is not None)
                             for chunk in chunks], processes)
@@ -331,39 +330,53 @@ def load_and_check(paths: Sequence[str], options: LoadOptions, selection: Select
     return result, findings, verdicts
 
 
-def _checked_together(files: Sequence[Path], options: LoadOptions, selection: Selection, catalog: Catalog,
-                      context_options: Mapping[str, Any], drift: DriftSettings) -> dict[str, dict[str, Any]]:
-    """The outcome of each Terraform file read with the other files of its folder, loaded and checked together in
-    this process (a role of one file, its policy in another: a worker given one of them alone would weigh the
-    policy without its role); never stored."""
+def _checked_files(files: Sequence[Path], options: LoadOptions, selection: Selection, catalog: Catalog,
+                   context_options: Mapping[str, Any], drift: DriftSettings
+                   ) -> dict[Path, tuple[LoadResult, list[Finding], list[Verdict]]]:
+    """Each file loaded and checked on its own, as a worker checks it, but the files of a Terraform module (the
+    ``.tf`` files of one folder given in this run) together: a role of one file, its policy in another. A finding
+    a module's reading locates in a file of the folder not given (left out, or not named) is not reported. By file,
+    in the order of ``files``."""
     from auditor.run import check_loaded
 
-    loads = {path: load_file(path, options) for path in files}
-    loaded = LoadResult()
-    for each in loads.values():
-        loaded.extend(each)
-    findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift)
-    shown = {path: display_path(path) for path in files}
-    own = {name: path for path, name in shown.items()}
-    findings_of: dict[Path, list[Finding]] = {path: [] for path in files}
-    for finding in findings:  # a finding of a file outside these (a policy of a module file not given) goes first
-        findings_of[own.get(finding.location.path, files[0])].append(finding)
-    added = loaded.not_checked[sum(len(each.not_checked) for each in loads.values()):]  # by the check itself
-    for path, each in loads.items():
-        each.not_checked.extend(line for line in added if line.startswith(shown[path] + ":"))
-    loads[files[0]].not_checked.extend(line for line in added if not any(line.startswith(name + ":") for name in own))
-    texts = {source.display_path: source for source in (
-        *(policy.source for policy in loaded.policies), *(principal.source for principal in loaded.principals),
-        *(source for source, _ in loaded.document_problems))}
-    outcomes = {}
-    for path, each in loads.items():
-        outcome = outcomes[str(path)] = _outcome(each, findings_of[path],
-                                                 [v for v in verdicts if own.get(v.path, files[0]) == path])
-        outcome["lines"] = [(finding.location.path, number, texts[finding.location.path].line_text(number))
-                            for finding in findings_of[path] if finding.location.line
-                            and finding.location.path in texts
-                            for number in excerpt_line_numbers(finding.location.line)]
-    return outcomes
+    context = _worker_context(catalog, context_options)
+    modules: dict[str, list[Path]] = {}
+    for path in files:
+        if in_terraform_module(path):
+            modules.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
+    checked: dict[Path, tuple[LoadResult, list[Finding], list[Verdict]]] = {}
+    for module in modules.values():
+        loads = {path: load_file(path, options) for path in module}
+        loaded = LoadResult()
+        for each in loads.values():
+            loaded.extend(each)
+        findings, verdicts = check_loaded(loaded, selection, catalog, context_options, drift, context)
+        shown = {display_path(path): path for path in module}
+        added = loaded.not_checked[sum(len(each.not_checked) for each in loads.values()):]  # by the check itself
+        for name, path in shown.items():
+            loads[path].not_checked.extend(line for line in added if line.startswith(name + ":"))
+            checked[path] = (loads[path], [f for f in findings if f.location.path == name],
+                             [v for v in verdicts if v.path == name])
+    for path in files:
+        if path not in checked:
+            loaded = load_file(path, options)
+            checked[path] = (loaded, *check_loaded(loaded, selection, catalog, context_options, drift, context))
+    return {path: checked[path] for path in files}
+
+
+def _lines_shown(shown: str, read: Callable[[], bytes] | None, findings: Sequence[Finding]
+                 ) -> list[tuple[str, int, str | None]]:
+    """(path, line, text or None past the end) of every line an excerpt around a finding of the file ``shown`` shows,
+    as ``FileSource`` would read them; ``read``: the file's bytes (None: not kept)."""
+    wanted = sorted({line for finding in findings if finding.location.path == shown and finding.location.line
+                     for line in excerpt_line_numbers(finding.location.line)})
+    if read is None or not wanted:
+        return []
+    try:
+        source = Source(shown, decode_bytes(read()))
+    except (OSError, ParseError):
+        return []
+    return [(shown, line, source.line_text(line)) for line in wanted]
 
 
 def _stored_outcomes(files: Sequence[Path], stats: Mapping[Path, os.stat_result | None], store: ResultStore | None
@@ -381,7 +394,7 @@ def _stored_outcomes(files: Sequence[Path], stats: Mapping[Path, os.stat_result 
     outcomes: dict[str, dict[str, Any]] = {}
     pending: list[Path] = []
     for path in files:
-        if os.fspath(path) == STDIN:  # never stored: it has no name to find it under next time
+        if os.fspath(path) == STDIN or in_terraform_module(path):  # never stored (a module: its other files count)
             pending.append(path)
             continue
         name = os.path.abspath(path)

@@ -287,3 +287,23 @@ def test_workers_send_the_lines_excerpts_show_so_files_are_not_read_again(varied
         original = originals[tmp_path / finding.location.path]
         for number in (finding.location.line - 1, finding.location.line, finding.location.line + 1):
             assert sources[finding.location.path].line_text(number) == original.line_text(number), (finding, number)
+
+
+def test_each_file_is_checked_on_its_own_whatever_the_number_of_processes(tmp_path: Path) -> None:
+    """A user of one export and the administrator role of another: as a worker sees them (apart), in one process
+    too; only a Terraform module's files are read together."""
+    user = {"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev", "GroupList": [],
+            "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "assume", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Resource": "arn:aws:iam::111122223333:role/Admin"}]}}]}
+    role = {"RoleName": "Admin", "Arn": "arn:aws:iam::111122223333:role/Admin", "AttachedManagedPolicies": [
+        {"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}],
+        "RolePolicyList": [], "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]}}
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    empty = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    (inputs / "users.json").write_text(json.dumps({**empty, "UserDetailList": [user]}))
+    (inputs / "roles.json").write_text(json.dumps({**empty, "RoleDetailList": [role]}))
+    one, two = (_check(inputs, tmp_path / "cache", "--jobs", jobs) for jobs in ("1", "2"))
+    assert one == two and {f["rule_id"] for f in one[1]["findings"]} == {"IAM006"}

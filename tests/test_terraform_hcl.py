@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from auditor.engine import CheckContext, run_rules
 from auditor.loaders import POLICY_SUFFIXES, LoadOptions, load_paths, load_text
 from auditor.loaders.result import LoadResult
 from auditor.model import Finding, PolicyKind
-from tests.conftest import FIXTURES, REPO, run_json
+from auditor.result_cache import RACY_NANOSECONDS
+from tests.conftest import FIXTURES, REPO, run_cli, run_json
 
 TERRAFORM = FIXTURES / "loaders" / "terraform"
 RULES = all_rules()
@@ -1058,3 +1061,44 @@ def test_module_findings_are_the_same_with_one_or_two_processes(tmp_path: Path) 
     folder = _module(tmp_path / "module", **{"data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN})
     reports = [run_json("--jobs", jobs, str(folder))[1] for jobs in ("1", "2")]
     assert reports[0]["findings"] == reports[1]["findings"] and reports[0]["findings"]
+
+
+def test_a_folder_that_sets_a_local_value_twice_is_read_file_by_file(tmp_path: Path) -> None:
+    role = 'locals {\n  role_name = "NAME"\n}\nresource "aws_iam_role" "r" {\n  name = local.role_name\n' \
+           '  assume_role_policy = jsonencode({Version = "2012-10-17", Statement = []})\n}\n'
+    folder = _module(tmp_path / "examples", **{"a.tf": role.replace("NAME", "Alpha").replace('"r"', '"a"'),
+                                                "b.tf": role.replace("NAME", "Beta").replace('"r"', '"b"')})
+    assert sorted(p.name for p in load_paths([str(folder)]).principals) == ["Alpha", "Beta"]
+
+
+def test_findings_are_reported_only_in_the_module_files_given(tmp_path: Path) -> None:
+    """A file left out (--exclude) or not named (pre-commit names the changed ones) reports nothing, though its
+    module's reading uses it."""
+    folder = _module(tmp_path / "module", **{
+        "data.tf": _MODULE_DATA, "main.tf": _MODULE_MAIN,
+        "attach.tf": 'resource "aws_iam_role_policy_attachment" "admin" {\n  role       = aws_iam_role.app.name\n'
+                     '  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n'})
+    for args, files in (([str(folder), "--exclude", "attach.tf"], {"data.tf"}),
+                        ([str(folder / "attach.tf")], {"attach.tf"}),
+                        ([str(folder / "attach.tf"), str(folder / "main.tf")], {"attach.tf"})):
+        _code, report = run_json(*args)
+        assert {f["location"]["path"].rpartition("/")[2] for f in report["findings"]} == files, args
+
+
+def test_a_module_file_stored_alone_is_read_again_once_the_folder_has_others(tmp_path: Path) -> None:
+    """The stored result of a .tf file is never served: a file added beside it changes what it holds."""
+    inputs = tmp_path / "inputs"
+    statements = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{'b' * 200}{n}/*"}
+                  for n in range(150)]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    for number in range(20):  # enough input for the store to be used
+        (inputs / "json").mkdir(parents=True, exist_ok=True)
+        (inputs / "json" / f"p{number}.json").write_text(json.dumps(policy, indent=2))
+    _module(inputs / "tf", **{"main.tf": _MODULE_MAIN})
+    time.sleep(RACY_NANOSECONDS / 1e9 + 0.2)  # written long enough ago for the store to keep their stat signatures
+    env = {"IAM_AUDIT_CACHE_DIR": str(tmp_path / "cache")}
+    first = run_cli("check", "--format", "json", str(inputs), env=env)
+    assert "the data source is not in this file" in first.stdout
+    (inputs / "tf" / "data.tf").write_text(_MODULE_DATA)
+    second = run_cli("check", "--format", "json", str(inputs), env=env)
+    assert "not in this" not in second.stdout and '"IAM012"' in second.stdout
