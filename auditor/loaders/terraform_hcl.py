@@ -178,16 +178,23 @@ def _declares_read_resources(file: ModuleFile) -> bool:
 
 
 def _declared_twice(files: Sequence[ModuleFile]) -> bool:
-    """Whether two of the files declare the same resource, data source or module: Terraform would refuse them as one
-    module (a folder of unrelated examples), so each is read alone."""
+    """Whether two of the files declare the same resource, data source, module, variable, output or local value:
+    Terraform would refuse them as one module (a folder of unrelated examples), so each is read alone."""
     seen: set[tuple[str, ...]] = set()
     for file in files:
         for block in _body_items(_child_tree(file.tree, "body")):
-            if block.data == "block" and _block_type(block) in ("resource", "data", MODULE):
-                key = (_block_type(block), *_block_labels(block))
-                if key in seen:
-                    return True
-                seen.add(key)
+            if block.data != "block":
+                continue
+            kind = _block_type(block)
+            if kind in ("resource", "data", MODULE, "variable", "output"):
+                keys = [(kind, *_block_labels(block))]
+            elif kind == "locals":
+                keys = [(kind, name) for name in _attributes(block)]
+            else:
+                continue
+            if seen.intersection(keys):
+                return True
+            seen.update(keys)
     return False
 
 
