@@ -725,8 +725,12 @@ def test_the_external_id_a_deny_demands_and_statements_that_assume_nothing_are_n
     deny = ('{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": '
             '{"StringNotEquals": {"sts:ExternalId": "Zq81kdP0x"}}}')
     assert findings(partner + ", " + deny, PolicyKind.TRUST, "IAM031") == []
-    if_exists = deny.replace("StringNotEquals", "StringNotEqualsIfExists")  # a request without one passes the Deny
-    assert [f.rule_id for f in findings(partner + ", " + if_exists, PolicyKind.TRUST, "IAM031")] == ["IAM031"]
+    # a negated operator holds for a request without the key, ...IfExists or not: refused too (IAM's condition
+    # operators: "If the key that you specify in a policy condition is not present ... StringNotLike ... true")
+    if_exists = deny.replace("StringNotEquals", "StringNotEqualsIfExists")
+    assert findings(partner + ", " + if_exists, PolicyKind.TRUST, "IAM031") == []
+    any_id = deny.replace("StringNotEquals", "StringNotLike").replace("Zq81kdP0x", "*")  # any external id passes
+    assert [f.rule_id for f in findings(partner + ", " + any_id, PolicyKind.TRUST, "IAM031")] == ["IAM031"]
     tag_only = partner.replace('"sts:AssumeRole"', '["sts:TagSession", "sts:SetSourceIdentity"]')
     assert findings(tag_only, PolicyKind.TRUST, "IAM031") == []
 
@@ -744,6 +748,15 @@ def test_a_deny_of_the_trusted_account_without_the_external_id_makes_the_allow_r
     deny = ('{"Effect": "Deny", "Principal": {"AWS": ' + denied + '}, "Action": "sts:AssumeRole", '
             '"Condition": {"StringNotEquals": {"sts:ExternalId": "k3J9x2Lq"}}}')
     assert bool(findings(partner + ", " + deny, PolicyKind.TRUST, "IAM031")) is reported
+
+
+def test_of_two_trusted_accounts_only_the_one_no_deny_holds_to_the_external_id_is_named() -> None:
+    partners = ('{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::888877776666:root", '
+                '"arn:aws:iam::999988887777:root"]}, "Action": "sts:AssumeRole"}')
+    deny = ('{"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole", '
+            '"Condition": {"StringNotEquals": {"sts:ExternalId": "k3J9x2Lq"}}}')
+    [finding] = findings(partners + ", " + deny, PolicyKind.TRUST, "IAM031")
+    assert finding.message.startswith("888877776666 may assume this role without")
 
 
 @pytest.mark.parametrize(("boundary", "severity"), [
@@ -1222,7 +1235,8 @@ def test_iam034_says_when_the_source_condition_holds_without_a_source() -> None:
                                     "IfExists")
 
 
-def _assume_export(resource: str, trusted: str, role_grants: str) -> str:
+def _assume_export(resource: str, trusted: str, role_grants: str, trust_extra: dict[str, object] | None = None,
+                   deny: dict[str, object] | None = None) -> str:
     user = {"UserName": "dev", "Arn": "arn:aws:iam::111122223333:user/dev", "GroupList": [],
             "AttachedManagedPolicies": [], "UserPolicyList": [{"PolicyName": "assume", "PolicyDocument": {
                 "Version": "2012-10-17", "Statement": [
@@ -1231,8 +1245,28 @@ def _assume_export(resource: str, trusted: str, role_grants: str) -> str:
             "AttachedManagedPolicies": [], "RolePolicyList": [{"PolicyName": "all", "PolicyDocument": {
                 "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": role_grants, "Resource": "*"}]}}],
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]}}
+                {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole", **(trust_extra or {})},
+                *([deny] if deny else [])]}}
     return export(UserDetailList=[user], RoleDetailList=[role])
+
+
+_ROOT = "arn:aws:iam::111122223333:root"
+_BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
+
+
+@pytest.mark.parametrize(("trust_extra", "deny", "reported"), [
+    ({"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}, None, True),  # an insider meets it
+    ({"Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/Ops"}}}, None, False),
+    ({"Condition": {"StringEquals": {"sts:ExternalId": "x"}}}, None, False),
+    (None, {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:user/dev"},
+            "Action": "sts:AssumeRole"}, False),
+])
+def test_a_named_administrator_role_whose_trust_does_not_certainly_admit_the_user_is_not_reported(
+        trust_extra: dict[str, object] | None, deny: dict[str, object] | None, reported: bool) -> None:
+    loaded = load_text(_assume_export(_BREAK_GLASS, _ROOT, "*", trust_extra, deny), "export.json", LoadOptions())
+    found = [f for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"})))
+             if f.subject and f.subject["name"] == "dev"]
+    assert bool(found) is reported
 
 
 @pytest.mark.parametrize(("resource", "trusted", "role_grants", "expected"), [

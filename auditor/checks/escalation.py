@@ -59,6 +59,7 @@ from auditor.model import (
     PolicyKind,
     Principal,
     Severity,
+    Statement,
     arn_account,
     statement_signature,
 )
@@ -633,6 +634,11 @@ def privilege_escalation(subject: Policy | Principal, context: CheckContext) -> 
 
 
 ASSUME_ROLE = "sts:assumerole"
+CALLER_CIRCUMSTANCE_KEYS = frozenset({
+    "aws:multifactorauthpresent", "aws:multifactorauthage", "aws:sourceip", "aws:sourcevpc", "aws:sourcevpce",
+    "aws:securetransport", "aws:currenttime", "aws:epochtime"})
+"""Condition keys of a trust statement that an insider meets as they are (MFA, the office network, the time): not
+keys that say which principal (``aws:PrincipalArn``, tags, ``sts:ExternalId``)."""
 
 
 def _assumable_administrators(principal: Principal, permissions: EffectivePermissions, who: str,
@@ -663,18 +669,28 @@ def _assumable_administrators(principal: Principal, permissions: EffectivePermis
 
 
 def _trust_admits(role: Principal, principal: Principal) -> bool:
-    """Whether the role's trust policy allows sts:AssumeRole to the principal by its ARN, or to its account (the
-    account's root ARN or id, which IAM lets the account's principals use when their own policies allow it)."""
+    """Whether the role's trust policy certainly allows sts:AssumeRole to the principal: by its ARN, or by its
+    account (the account's root ARN or id, which IAM lets the account's principals use when their own policies
+    allow it), under no condition but the caller's own (MFA, network), and no Deny names it, its account or
+    everyone (whatever its condition: a Deny that may refuse leaves the principal no certain way in)."""
     trust = role.trust_policy
     account = arn_account(principal.arn) if principal.arn else None
     if trust is None or not principal.arn or account is None:
         return False
     partition = principal.arn.split(":")[1]
     admitted = {principal.arn.lower(), account, f"arn:{partition}:iam::{account}:root"}
-    return any(statement.is_allow and any(glob_matches(action, ASSUME_ROLE, ignore_case=True)
-                                          for action in statement.actions or ())
-               and any(ref.type == "AWS" and ref.value.strip().lower() in admitted
-                       for ref in statement.principals or ())
+
+    def names(statement: Statement) -> bool:
+        return any(glob_matches(action, ASSUME_ROLE, ignore_case=True) for action in statement.actions or ()) and any(
+            ref.type == "AWS" and (ref.value.strip().lower() in admitted or ref.value.strip() == "*")
+            for ref in statement.principals or ())
+
+    if any(statement.is_deny and (names(statement) or statement.not_principals is not None)
+           for statement in trust.statements):
+        return False
+    return any(statement.is_allow and names(statement)
+               and all(c.key.lower() in CALLER_CIRCUMSTANCE_KEYS for c in statement.conditions)
+               and not any(ref.value.strip() == "*" for ref in statement.principals or ())
                for statement in trust.statements)
 
 

@@ -166,9 +166,9 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known; low for the "
          "roles AWS services create in an organisation's accounts, trusting the account that manages them "
          "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
-         "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor one whose principals "
-         "a Deny refuses without the external id (`StringNotEquals sts:ExternalId`, for everyone, the principal or "
-         "its account).",
+         "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor a principal a Deny "
+         "refuses without the external id (`StringNotEquals sts:ExternalId`, `...IfExists` or not, for everyone, "
+         "the principal or its account; not `StringNotLike *`, which any external id passes).",
     why="A third party that assumes roles for many customers can be tricked by another of its customers into "
         "using your role (the confused deputy); the external id ties each assumption to you.",
     example='{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
@@ -190,16 +190,20 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
     for statement in _assume_statements(policy):
         if not _may_assume(statement):
             continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
-        if external_ids(statement) is not None or _required_by(enforcing_denies, statement.principals or ()):
+        if external_ids(statement) is not None:
             continue
         confined = confined_accounts(statement.conditions)
-        if confined is not None and any(is_everyone(r) for r in statement.principals or ()):
+        everyone = [r for r in statement.principals or () if is_everyone(r)]
+        if confined is not None and everyone:
+            if _required_by(enforcing_denies, everyone[0]):
+                continue
             # "*" confined by aws:PrincipalAccount to accounts: as if they were named (IAM035 has the rest)
             accounts = sorted(confined[0] - trusted - ({own} if own else set()))
             pointer, principals = confined[1].pointer, accounts
             decided_later = False
         else:
-            others = _cross_account(statement, own, trusted)
+            others = [ref for ref in _cross_account(statement, own, trusted)
+                      if not _required_by(enforcing_denies, ref)]
             if not others or narrowing_condition(statement.conditions):
                 continue
             # the same account id written twice is still one account: report the statement once
@@ -246,23 +250,24 @@ def _may_assume(statement: Statement, action: str = "sts:AssumeRole") -> bool:
 
 
 def _external_id_denies(policy: Policy) -> list[Statement]:
-    """The Denies of sts:AssumeRole unless the caller sends the external id (``StringNotEquals sts:ExternalId``,
-    which also refuses a request without one): an Allow of the principals one denies requires it."""
+    """The Denies of sts:AssumeRole unless the caller sends the external id (``StringNotEquals sts:ExternalId``: a
+    negated operator, ``...IfExists`` or not, holds for a request without one too): an Allow of the principals one
+    denies requires it. Not ``StringNotLike "*"``, which any external id passes."""
     found = []
     for statement in policy.statements:
         if statement.effect != "Deny" or not _may_assume(statement) or len(statement.conditions) != 1:
             continue
         [condition] = statement.conditions
-        if (condition.key.lower() == "sts:externalid" and is_negated(condition) and not condition.if_exists
-                and condition.set_qualifier is None and condition.values):
+        if (condition.key.lower() == "sts:externalid" and is_negated(condition) and condition.set_qualifier is None
+                and condition.values and not _matches_anything(condition)):
             found.append(statement)
     return found
 
 
-def _required_by(denies: Sequence[Statement], principals: Sequence[PrincipalRef]) -> bool:
-    """Whether every principal of an Allow is one a Deny of ``denies`` refuses without the external id: everyone,
-    the principal itself, or its account (``arn:aws:iam::ACCOUNT:root`` stands for all of the account's)."""
-    def refused(principal: PrincipalRef, deny: Statement) -> bool:
+def _required_by(denies: Sequence[Statement], principal: PrincipalRef) -> bool:
+    """Whether a Deny of ``denies`` refuses the principal without the external id: it names everyone, the principal
+    itself, or its account (``arn:aws:iam::ACCOUNT:root`` stands for all of the account's)."""
+    def refused(deny: Statement) -> bool:
         account = principal_account(principal)
         return any(is_everyone(denied) or (denied.type == principal.type and denied.value == principal.value)
                    or (account is not None and denied.type == "AWS" and not is_everyone(denied)
@@ -270,7 +275,7 @@ def _required_by(denies: Sequence[Statement], principals: Sequence[PrincipalRef]
                        and (denied.value.strip().endswith(":root") or denied.value.strip().isdigit()))
                    for denied in deny.principals or ())
 
-    return bool(denies) and all(any(refused(principal, deny) for deny in denies) for principal in principals)
+    return any(refused(deny) for deny in denies)
 
 
 @RULES.rule(
