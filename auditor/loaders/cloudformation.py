@@ -832,7 +832,7 @@ class _TemplateReader:
                                 Subject(service, logical_id, None, tuple(self.aliases.get(logical_id, ()))),
                                 f"{service}:{logical_id}", resource_implied=rtype in RESOURCE_IMPLIED_TYPES)
                 self.result.counts["resource_policies"] += 1
-        else:
+        elif rtype not in SAM_PUBLISHERS:  # whose access read_sam_access read
             for path in _policy_documents_in(props):
                 self.result.not_checked.append(f"{where}: {rtype} {path}: a policy document iam-audit does not read "
                                                "for this resource type: not checked")
