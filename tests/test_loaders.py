@@ -911,6 +911,14 @@ def test_pages_of_an_export_in_one_array_are_read_as_one_export() -> None:
     assert lines[admin.location.line - 1].strip() == "{" and '"Effect": "Allow"' in lines[admin.location.line]
 
 
+def test_pages_in_any_order_are_complete_when_one_of_them_is_the_last() -> None:
+    """``jq -s . page*.json`` puts page10 before page2: the pages are all there when one says it is not truncated."""
+    loaded = load_text(json.dumps([_PAGES[1], _PAGES[0]]), "pages.json", LoadOptions())
+    assert not [line for line in loaded.not_checked if "incomplete" in line]
+    truncated = load_text(json.dumps([_PAGES[0], _PAGES[0]]), "pages.json", LoadOptions())
+    assert [line for line in truncated.not_checked if "incomplete" in line]
+
+
 def test_one_page_of_an_export_says_the_others_were_not_checked() -> None:
     loaded = load_text(json.dumps(_PAGES[0]), "page1.json", LoadOptions())
     assert "user dev: group Admins is not in the export" in loaded.not_checked

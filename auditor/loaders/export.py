@@ -63,7 +63,8 @@ class _PagesSource(Source):
 def load_export_pages(pages: list[dict[str, Any]], source: Source, max_nesting: int = MAX_NESTING,
                       max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     """Pages read as the export they make together: a user's group or attached policy may be on another page.
-    Their lists are joined; any other key is the last page's (``IsTruncated`` says whether pages are missing)."""
+    Their lists are joined; any other key is the last page's, but ``IsTruncated``: the pages are all there when one
+    of them, the last the API gave, says it is not truncated (whatever the order a shell glob put them in)."""
     merged: dict[str, Any] = {}
     places: dict[str, list[tuple[int, int]]] = {}
     for page_number, page in enumerate(pages):
@@ -73,6 +74,7 @@ def load_export_pages(pages: list[dict[str, Any]], source: Source, max_nesting: 
                 places.setdefault(key, []).extend((page_number, index) for index in range(len(value)))
             else:
                 merged[key] = value
+    merged["IsTruncated"] = all(page.get("IsTruncated") is True for page in pages)
     return load_export(merged, _PagesSource(source, places), max_nesting, max_statements)
 
 
