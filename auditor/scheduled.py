@@ -529,22 +529,20 @@ def execute_report(request: ReportRequest) -> int:
     created = not Path(history_path).exists()
     try:
         with History(history_path) as history:
-            try:
-                result = build_scheduled_report(request, history)
-            except ReportInputError:
-                if created:  # opened first to fail early on an unusable database; nothing recorded, nothing left
-                    history.close()
-                    for leftover in (Path(history_path), *(Path(f"{history_path}{end}") for end in ("-wal", "-shm"))):
-                        leftover.unlink(missing_ok=True)
-                raise
+            result = build_scheduled_report(request, history)
             try:
                 written = write_outputs(result, request.output_dir, request.formats or OUTPUT_FORMATS)
             except BaseException:
                 # a run whose report was not delivered must not turn its new findings into unchanged ones next time
                 history.forget_runs([account.comparison.run.id for account in result.accounts])
                 raise
-    except HistoryError as exc:
-        raise ReportInputError(str(exc)) from None
+    except BaseException as exc:
+        if created:  # opened first to fail early on an unusable database; no run kept, no database left behind
+            for leftover in (Path(history_path), *(Path(f"{history_path}{end}") for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+        if isinstance(exc, HistoryError):
+            raise ReportInputError(str(exc)) from None
+        raise
     from auditor.run import warn_expired
 
     warn_expired(result.check_report.summary)

@@ -365,6 +365,9 @@ def test_a_run_whose_report_cannot_be_written_is_not_recorded(tmp_path: Path) ->
     assert lost.returncode == 2 and "Not a directory" in lost.stderr
     with History(history) as store:
         assert len(store.runs(ACCOUNT)) == 1
+    first_time = tmp_path / "new.sqlite3"  # a database this failed run created: not left behind, empty
+    assert _report(str(RUN2), "-o", str(tmp_path / "blocked" / "out"), "--history", str(first_time)).returncode == 2
+    assert not first_time.exists()
     retried = _report(str(RUN2), "-o", str(tmp_path / "two"), "--history", history, "--fail-on-new", "high")
     assert retried.returncode == 1  # what run 2 added is new when its report is first delivered
     assert _account(_json(tmp_path / "two"), ACCOUNT)["counts"]["new"] > 0
