@@ -225,6 +225,11 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         sources.setdefault(source.display_path, source)
     for principal in loaded.principals:
         sources.setdefault(principal.source.display_path, principal.source)
+    for finding in findings:  # a finding in a file that holds no policy itself (a module's attachment file)
+        if finding.location.line and finding.location.path not in sources:
+            from auditor.parallel import FileSource
+
+            sources[finding.location.path] = FileSource(finding.location.path)
     paths = tuple(sorted(sources))
     summary = Summary(
         files=loaded.files,

@@ -1033,6 +1033,8 @@ def test_an_attachment_in_another_file_of_the_module_is_found_where_it_is_writte
                     '"ec2.amazonaws.com"}}]})\n}\n',
         "attach.tf": 'resource "aws_iam_role_policy_attachment" "admin" {\n  role       = aws_iam_role.ci.name\n'
                      '  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n'})
+    console = run_cli("check", "--no-color", str(folder)).stdout
+    assert ' > 3 │   policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"' in console  # its excerpt
     for given in (folder, folder / "attach.tf"):  # the folder, or the file of the attachment alone
         _code, report = run_json(str(given))
         [admin] = [f for f in report["findings"] if f["rule_id"] == "IAM006"]
