@@ -509,11 +509,16 @@ def write_outputs(result: ScheduledReport, output_dir: Path, formats: Sequence[s
     render: dict[str, Callable[[ScheduledReport], str]] = {
         "html": renderers.render_html, "markdown": renderers.render_markdown, "json": renderers.render_json,
     }
-    written = []
-    for fmt in formats:
-        path = output_dir / OUTPUT_FILES[fmt]
-        write_text(path, render[fmt](result))
-        written.append(path)
+    written: list[Path] = []
+    try:
+        for fmt in formats:
+            path = output_dir / OUTPUT_FILES[fmt]
+            write_text(path, render[fmt](result))
+            written.append(path)
+    except BaseException:
+        for path in written:  # a report not delivered whole is not delivered: the run is not recorded either
+            path.unlink(missing_ok=True)
+        raise
     return written
 
 

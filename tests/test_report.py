@@ -365,6 +365,9 @@ def test_a_run_whose_report_cannot_be_written_is_not_recorded(tmp_path: Path) ->
     assert lost.returncode == 2 and "Not a directory" in lost.stderr
     with History(history) as store:
         assert len(store.runs(ACCOUNT)) == 1
+    (tmp_path / "half" / "report.md").mkdir(parents=True)  # the Markdown cannot be written: no HTML left alone
+    assert _report(str(RUN2), "-o", str(tmp_path / "half"), "--history", history).returncode == 2
+    assert sorted(path.name for path in (tmp_path / "half").iterdir()) == ["report.md"]
     first_time = tmp_path / "new.sqlite3"  # a database this failed run created: not left behind, empty
     assert _report(str(RUN2), "-o", str(tmp_path / "blocked" / "out"), "--history", str(first_time)).returncode == 2
     assert not first_time.exists()
