@@ -829,12 +829,15 @@ class _Report:
                          {**listed, "added_actions": rows}, where=where)
                 return
             unknown_level = any(r["access_level"] == "unknown" for r in rows)
-            by_level = Severity.HIGH if actions & self.space.writes or unknown_level else Severity.MEDIUM
+            secrets = actions & _secret_mask(self.space)
+            by_level = Severity.HIGH if actions & self.space.writes or unknown_level or secrets else Severity.MEDIUM
             key = "added_actions" if gap.certain else "possibly_added_actions"
             self.new["action added"] += count
             certainty = "" if gap.certain else " (possibly: its conditions or Deny statements may rule them out)"
+            reads = "" if not secrets else " (each returns secrets or credentials)" if secrets == actions else \
+                f"; {self.action_list(secrets)} return secrets or credentials"
             self.add("IAM901", f"allows {count} action(s) that {ref} does not{certainty}: "
-                     f"{self.action_list(actions)}",
+                     f"{self.action_list(actions)}{reads}",
                      {key: rows, "action_count": count, "certain": gap.certain},
                      severity=by_level, where=where)
             return
@@ -1093,6 +1096,20 @@ def _documented_values_kept(report: _Report, target: Sequence[Stmt]) -> None:
                            "gave you", details, where=statement)
                 report.new["documented value"] += 1
                 break
+
+
+_SECRET_MASKS: dict[int, tuple[ActionSpace, int]] = {}
+
+
+def _secret_mask(space: ActionSpace) -> int:
+    """The actions that return secrets or credentials (``secretsmanager:GetSecretValue``, the credentials-exposure
+    list of ``rules/sensitive.yaml``): reads, yet a vendor given them can take what the account guards most."""
+    from auditor.checks.exposure import secret_actions
+
+    found = _SECRET_MASKS.get(id(space))
+    if found is None or found[0] is not space:
+        found = _SECRET_MASKS[id(space)] = (space, space.mask(secret_actions()))
+    return found[1]
 
 
 ACCOUNT_PLACEHOLDER = "AccountId"

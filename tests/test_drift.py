@@ -118,6 +118,18 @@ def test_action_added_and_removed() -> None:
     assert removed.verdict.startswith("no new access; 1 missing")
 
 
+@pytest.mark.parametrize(("added", "severity", "secrets"), [
+    ({"Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}, "medium", False),
+    ({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}, "high", True),  # a read, yet
+    ({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "cloudwatch:GetMetricData"], "Resource": "*"},
+     "high", True),
+])
+def test_added_reads_of_secrets_are_high(added: dict[str, object], severity: str, secrets: bool) -> None:
+    [finding] = compare(edited(lambda s: s.append(added))).findings
+    assert (finding.rule_id, finding.severity.value) == ("IAM901", severity)
+    assert ("secretsmanager:GetSecretValue" in finding.message and "return" in finding.message) is secrets
+
+
 def test_wildcard_adds_every_action_it_expands_to() -> None:
     result = compare(edited(lambda s: s[0].update(Action="s3:Get*")))
     (finding,) = result.findings

@@ -81,7 +81,8 @@ RULES.rule(
     "Allows actions the documented baseline does not",
     what="The target allows actions that the vendor's documented policy does not, after expanding wildcards "
     "and NotAction against the IAM action catalogue. Reported at medium when every added action only lists "
-    "or reads, at high otherwise.",
+    "or reads, at high otherwise, and for reads that return secrets or credentials "
+    "(`secretsmanager:GetSecretValue`, the credentials-exposure list of `rules/sensitive.yaml`).",
     why="Vendor roles are trusted by a third party. Every action beyond what the vendor documents is access the "
     "vendor (or whoever compromises it) holds without needing it.",
     example='The baseline grants `firehose:PutRecord` and `firehose:PutRecordBatch`; the role also allows '
