@@ -1307,3 +1307,17 @@ def test_power_user_access_with_pass_role_on_every_resource_is_administrator_acc
     [power] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
     assert power.severity.value == severity
     assert ("completed_by" in power.details) is (severity == "critical")
+
+
+def test_an_administrator_group_names_its_members() -> None:
+    group = {"GroupName": "Admins", "Arn": "arn:aws:iam::111122223333:group/Admins", "GroupPolicyList": [],
+             "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess", "PolicyArn": _ADMIN_ARN}]}
+    users = [{"UserName": name, "Arn": f"arn:aws:iam::111122223333:user/{name}", "GroupList": groups,
+              "UserPolicyList": [], "AttachedManagedPolicies": []}
+             for name, groups in (("alice", ["Admins"]), ("bob", []), ("carol", ["Admins"]))]
+    loaded = load_text(export(UserDetailList=users, GroupDetailList=[group]), "export.json", LoadOptions())
+    [admin] = run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert admin.message.endswith("; its members have it too: alice, carol")
+    alone = load_text(export(GroupDetailList=[group]), "export.json", LoadOptions())
+    [empty] = run_rules(alone, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
+    assert empty.message.endswith("(no user of the input is in it)") and empty.details == admin.details

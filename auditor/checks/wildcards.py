@@ -406,6 +406,18 @@ def boundary_name(principal: Principal) -> str:
     return boundary.subject.name if boundary.subject is not None else boundary.label or ""
 
 
+def _members(principal: Principal, context: CheckContext) -> str:
+    """For a group: who gets what it is given (the users of the input in it), as a message says it."""
+    if principal.kind != "group":
+        return ""
+    members = [p.name for p in context.principals if p.kind == "user" and principal.name in p.group_names]
+    if not members:
+        return " (no user of the input is in it)"
+    more = len(members) - 5
+    shown = ", ".join(members[:5]) + (f" and {more} other{'s' if more > 1 else ''}" if more > 0 else "")
+    return f"; its members have it too: {shown}"
+
+
 def _granted_everywhere(principal: Principal, actions: tuple[str, ...], context: CheckContext) -> list[str]:
     """The labels of the principal's policies that allow every one of ``actions`` on every resource without a
     scoping condition (after its Denies), not among every other action; empty when one of them is not so allowed."""
@@ -457,7 +469,8 @@ def unweighed_boundary(principal: Principal) -> str:
 @RULES.rule(
     "IAM006", "admin-managed-policy", "wildcard-action", Severity.CRITICAL,
     "An AWS managed policy that makes the principal an administrator is attached",
-    what="Reports a user, group or role with an AWS managed policy attached that grants administrator access or "
+    what="Reports a user, group (naming the users of the input in it) or role with an AWS managed policy attached "
+         "that grants administrator access or "
          "the means to take it (`rules/privileged-managed-policies.yaml`): `AdministratorAccess` (critical), "
          "`PowerUserAccess`, `IAMFullAccess`, `AWSOrganizationsFullAccess` (high); medium when a permissions "
          "boundary that is not itself administrator access limits the principal. It needs no copy of the "
@@ -494,7 +507,7 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
         if known is None:
             continue
         details: dict[str, object] = {"policy_arn": arn}
-        message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}"
+        message = f"{principal.kind} {principal.name} has {name} attached: {known.grants}{_members(principal, context)}"
         severity = known.severity
         if refused_by is not None:
             message += (f", but {refused_by} denies every action on every resource, and an explicit Deny overrides "
