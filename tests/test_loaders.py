@@ -926,3 +926,17 @@ def test_one_page_of_an_export_says_the_others_were_not_checked() -> None:
     assert note.startswith("page1.json: the export is incomplete: it is one page of get-account-authorization-"
                            "details (IsTruncated: true)")
     assert not load_text(json.dumps(_PAGES[1]), "page2.json", LoadOptions()).not_checked
+
+
+def test_a_missing_privileged_managed_policy_is_said_to_be_reported_by_its_name() -> None:
+    user = {"UserName": "u1", "Arn": "arn:aws:iam::111122223333:user/u1", "GroupList": [], "UserPolicyList": [],
+            "AttachedManagedPolicies": [
+                {"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+                {"PolicyName": "ReadOnlyAccess", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}
+    loaded = load_text(json.dumps({"UserDetailList": [user], "GroupDetailList": [], "RoleDetailList": [],
+                                   "Policies": []}), "export.json", LoadOptions())
+    assert loaded.not_checked == [
+        "user u1: attached policy arn:aws:iam::aws:policy/AdministratorAccess is not in the export, so its statements "
+        "were not checked (what it grants is still reported, by its name: IAM006)",
+        "user u1: attached policy arn:aws:iam::aws:policy/ReadOnlyAccess is not in the export, so its statements were "
+        "not checked"]

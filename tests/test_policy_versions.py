@@ -164,4 +164,4 @@ def test_an_attached_policy_without_a_default_version_is_not_called_missing() ->
     text = json.dumps({"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": [broken]})
     loaded = load_text(text, "account.json", LoadOptions())
     assert loaded.not_checked == [f"role r1: attached policy {broken['Arn']} has no default version in the export's "
-                                  "PolicyVersionList, so it was not checked"]
+                                  "PolicyVersionList, so its statements were not checked"]

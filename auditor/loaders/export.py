@@ -463,6 +463,11 @@ def _bad_entry(result: LoadResult, source: Source, pointer: str, message: str) -
 
 
 def _note_missing(result: LoadResult, who: str, missing: tuple[str, ...], unusable: dict[str, str]) -> None:
+    from auditor.knowledge import load_privileged_managed_policies
+
+    privileged = load_privileged_managed_policies()
     for arn in missing:
         why = unusable.get(arn, "is not in the export")
-        result.not_checked.append(f"{who}: attached policy {arn} {why}, so it was not checked")
+        by_name = " (what it grants is still reported, by its name: IAM006)" \
+            if ":iam::aws:policy/" in arn and arn.rpartition("/")[2] in privileged else ""
+        result.not_checked.append(f"{who}: attached policy {arn} {why}, so its statements were not checked{by_name}")
