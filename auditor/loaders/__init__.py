@@ -372,13 +372,32 @@ def terraform_module(path: Path, shown: str, text: str, options: LoadOptions) ->
             continue
         sibling = folder / name
         try:
-            if os.stat(sibling).st_size > options.max_yaml_bytes:
+            info = os.stat(sibling)
+            if info.st_size > options.max_yaml_bytes:
                 continue
-            with open(sibling, "rb") as handle:
-                files.append((display_path(sibling), decode_bytes(handle.read(options.max_yaml_bytes + 1))))
+            files.append((display_path(sibling), _sibling_text(sibling, info, options.max_yaml_bytes)))
         except (OSError, ParseError):
             continue
     return files if len(files) > 1 else None
+
+
+_SIBLINGS_KEPT = 4096
+_sibling_texts: dict[str, tuple[tuple[int, int, int], str]] = {}
+"""The texts of module files read lately, by path, with the (size, mtime, ctime) they were read at: each file of
+a module of N files reads the N - 1 others."""
+
+
+def _sibling_text(path: Path, info: os.stat_result, limit: int) -> str:
+    key, signature = os.fspath(path), (info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    found = _sibling_texts.get(key)
+    if found is not None and found[0] == signature:
+        return found[1]
+    with open(path, "rb") as handle:
+        text = decode_bytes(handle.read(limit + 1))
+    if len(_sibling_texts) >= _SIBLINGS_KEPT:
+        _sibling_texts.clear()
+    _sibling_texts[key] = (signature, text)
+    return text
 
 
 _standard_input: list[bytes] = []
