@@ -1321,3 +1321,17 @@ def test_an_administrator_group_names_its_members() -> None:
     alone = load_text(export(GroupDetailList=[group]), "export.json", LoadOptions())
     [empty] = run_rules(alone, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM006"})))
     assert empty.message.endswith("(no user of the input is in it)") and empty.details == admin.details
+
+
+@pytest.mark.parametrize(("amr", "severity"), [
+    (None, "medium"),  # the pool's guests may take the role meant for signed-in users
+    ('"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}', None),
+    ('"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"}', None),  # a guest role
+])
+def test_a_cognito_identity_pool_trust_names_its_identities(amr: str | None, severity: str | None) -> None:
+    conditions = '"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:1234"}' + (
+        f", {amr}" if amr else "")
+    found = findings('{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, '
+                     f'"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{{conditions}}}}}',
+                     PolicyKind.TRUST, "IAM033")
+    assert [f.severity.value for f in found] == ([severity] if severity else [])

@@ -50,6 +50,10 @@ _PLACEHOLDER = re.compile(
 )
 _GITHUB = "token.actions.githubusercontent.com"
 _AUD_ONLY_PROVIDERS = ("cognito-identity.amazonaws.com",)
+_COGNITO = ('{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, '
+            '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
+            '{"cognito-identity.amazonaws.com:aud": "us-east-1:12345678-1234-1234-1234-123456789012"}')
+"""The start of a Cognito identity pool's trust statement, for the examples."""
 _POSITIVE_STRING = frozenset({"StringEquals", "StringLike", "StringEqualsIgnoreCase", "ForAnyValue:StringEquals",
                               "ForAnyValue:StringLike"})
 
@@ -372,7 +376,8 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
          "everyone. "
          "Critical when `sub` is missing or admits every owner (`*`, `repo:*`, `repo:acme*`: anyone can create a "
          "matching repository); high when `sub` is missing for an issuer of one tenant (an issuer URL with a path: "
-         "an EKS cluster's, a CircleCI organisation's). Cognito identity pools need `aud` only.",
+         "an EKS cluster's, a CircleCI organisation's). Cognito identity pools need `aud`, and `amr` (medium without "
+         "it: the pool's guests may take a role meant for signed-in users).",
     why="Without `sub`, any workflow of any GitHub repository in the world (any pod of the cluster, any "
         "workspace) gets a token the role accepts.",
     example='{"Effect": "Allow", "Principal": {"Federated": '
@@ -404,7 +409,9 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
                  '{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com"}, '
                  '"StringLike": {"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": '
                  '"system:serviceaccount:*"}}}]}', "IAM033", kind=PolicyKind.TRUST,
-                 note="every service account of every namespace of the cluster")],
+                 note="every service account of every namespace of the cluster"),
+         example(_V + _COGNITO + '}}]}', "IAM033", kind=PolicyKind.TRUST,
+                 note="medium: no amr condition, so the pool's guests too")],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"Federated": '
                   '"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, '
                   '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
@@ -422,7 +429,9 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
                   '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": '
                   '{"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLikeIfExists": '
                   '{"token.actions.githubusercontent.com:sub": "repo:my-org/app:*"}}}]}', kind=PolicyKind.TRUST,
-                  note="IfExists: every token carries sub")],
+                  note="IfExists: every token carries sub"),
+          example(_V + _COGNITO + ', "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": '
+                  '"authenticated"}}}]}', kind=PolicyKind.TRUST)],
 )
 def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _assume_statements(policy):
@@ -444,6 +453,11 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
 
             if not aud:
                 problems.append(f"no {key('aud')} condition")
+            elif not needs_sub and not [c for c in _claim_conditions(statement, provider, "amr") if _names_claim(c)]:
+                # a Cognito identity pool: without amr, its guests may take the role meant for signed-in users
+                problems.append(f"no {key('amr')} condition: the pool's unauthenticated (guest) identities may "
+                                "assume it too, if the pool admits guests")
+                severity = Severity.MEDIUM
             if needs_sub and not sub:
                 # An issuer with a path (an EKS cluster's, a CircleCI organisation's, a Bitbucket workspace's)
                 # signs tokens for one tenant only: its every subject is one of yours
