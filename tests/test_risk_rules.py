@@ -1292,6 +1292,7 @@ def test_assuming_a_named_administrator_role_that_trusts_the_user_is_an_escalati
 @pytest.mark.parametrize(("pass_role", "severity"), [
     ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, "critical"),
     ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/app"}, "high"),
+    ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::111122223333:role/*"}, "critical"),
     ({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
       "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}}, "high"),
 ])

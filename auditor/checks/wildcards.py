@@ -419,15 +419,21 @@ def _members(principal: Principal, context: CheckContext) -> str:
 
 
 def _granted_everywhere(principal: Principal, actions: tuple[str, ...], context: CheckContext) -> list[str]:
-    """The labels of the principal's policies that allow every one of ``actions`` on every resource without a
-    scoping condition (after its Denies), not among every other action; empty when one of them is not so allowed."""
+    """The labels of the principal's policies that allow every one of ``actions`` on every resource (of its
+    account) without a scoping condition (after its Denies), not among every other action; empty when one of them
+    is not so allowed."""
+    from auditor.checks.resources import names_every_resource_of
+
     permissions = model(context)
     effective = permissions.effective(principal.identity_policies, None, None)
     everything = len(permissions.all_actions)
     labels: list[str] = []
     for action in actions:
-        # a grant of every action (AdministratorAccess beside it) is IAM006 of its own, not what completes this one
-        grant = next((grant for grant in effective.grants_for(action.lower()) if grant.any_resource
+        # a grant of every action (AdministratorAccess beside it) is IAM006 of its own, not what completes this one;
+        # iam:PassRole on arn:aws:iam::ACCOUNT:role/* is every role it can pass, as "*" is
+        grant = next((grant for grant in effective.grants_for(action.lower())
+                      if (grant.any_resource or names_every_resource_of(action, grant.resources, context,
+                                                                        one_account=True))
                       and len(grant.actions) < everything and not scoping_conditions(grant.conditions)), None)
         if grant is None:
             return []
