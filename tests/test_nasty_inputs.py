@@ -227,6 +227,27 @@ def test_nasty_input(case: Case, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(f"{MARKER}*")), "a YAML tag ran code"
 
 
+@pytest.mark.parametrize(("name", "text"), [
+    ("dup.json", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
+                 '"Resource": "*", "Condition": {"\\ud800": {"a": 1, "a": 2, "\\udc00": 3, "\\udc00": 4}}}]}'),
+    ("dup.yaml", 'Version: "2012-10-17"\nStatement:\n  - Effect: Allow\n    Action: s3:GetObject\n    Resource: "*"\n'
+                 '    Condition:\n      "\\ud800": {a: 1, a: 2, "\\udc00": 3, "\\udc00": 4}\n'),
+])
+@pytest.mark.parametrize("fmt", ["html", "sarif", "json", "markdown", "junit", "github", "console"])
+def test_a_repeated_key_under_half_a_surrogate_pair_reaches_no_report_as_one(tmp_path: Path, name: str, text: str,
+                                                                             fmt: str) -> None:
+    (tmp_path / name).write_text(text)
+    result = subprocess.run([sys.executable, "-m", "auditor", "check", "--no-cache", "--format", fmt, name],
+                            cwd=tmp_path, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1, result.stderr
+    shown = result.stdout.decode("utf-8")  # strict: a surrogate cannot be encoded, and a report that tried failed
+    assert "IAM108" in shown, shown[:2000]
+    assert "\ufffd" in shown or fmt in ("console", "junit", "github", "markdown"), shown[:2000]  # these: no key
+    if fmt == "json":
+        keys = [f["details"]["key"] for f in json.loads(shown)["findings"] if f["rule_id"] == "IAM108"]
+        assert sorted(keys) == ["a", "\ufffd"]
+
+
 def test_python_tags_never_run_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tags of the table's case, once more through the loader in-process: still no file appears."""
     from auditor.loaders import LoadOptions, load_text

@@ -528,9 +528,11 @@ def route(parsed: ParsedText, options: LoadOptions, result: LoadResult) -> LoadR
                              "not a character: IAM rejects the document (checked here with U+FFFD in its place)",
                              "", line=line, column=column))
         )
+    # the pointer and key come from the text, where a "\ud800" escape is still half a surrogate pair
     duplicates = [(source, Problem("duplicate-key", f"key {key!r} appears more than once in the same object; "
                                    "IAM rejects the document, other parsers keep only the last value",
-                                   pointer, {"key": key}, line=line, column=column))
+                                   replace_surrogates(pointer), {"key": replace_surrogates(key)},
+                                   line=line, column=column))
                   for pointer, key, (line, column) in parsed.duplicate_keys]
     limits = {"max_nesting": options.max_nesting, "max_statements": options.max_statements}
     reader: Callable[[], LoadResult] | None = None
