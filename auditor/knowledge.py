@@ -478,6 +478,34 @@ def load_aws_service_accounts() -> dict[str, AwsServiceAccount]:
 
 
 @dataclass(frozen=True, slots=True)
+class VendorAccount:
+    """An AWS account of a SaaS vendor's, which customers let into their own accounts."""
+
+    account: str
+    vendor: str
+    source: str
+
+    def describe(self) -> str:
+        return f"{self.account} ({self.vendor}'s account)"
+
+
+@lru_cache(maxsize=1)
+def load_vendor_accounts() -> dict[str, VendorAccount]:
+    """``rules/vendor-accounts.yaml`` by account id."""
+    accounts: dict[str, VendorAccount] = {}
+    aws_owned = load_aws_service_accounts()
+    for where, entry in _keyed_entries("vendor-accounts.yaml", ("vendor", "accounts", "source"), "vendors"):
+        vendor, source = _text(entry["vendor"], f"{where}.vendor"), _text(entry["source"], f"{where}.source")
+        for account in _sequence(entry["accounts"], f"{where}.accounts", non_empty=True):
+            if not isinstance(account, str) or not ACCOUNT.fullmatch(account):
+                raise KnowledgeError(f"{where}.accounts: expected 12-digit account ids in quotes, got {account!r}")
+            if account in accounts or account in aws_owned:
+                raise KnowledgeError(f"{where}: {account} is listed twice (here or in aws-service-accounts.yaml)")
+            accounts[account] = VendorAccount(account, vendor, source)
+    return accounts
+
+
+@dataclass(frozen=True, slots=True)
 class OrganizationRole:
     """A role an AWS service creates in an organisation's member accounts, trusting the account managing them."""
 

@@ -856,6 +856,90 @@ def test_the_aws_service_accounts_file_is_well_formed() -> None:
                for a, info in accounts.items())
 
 
+def test_the_vendor_accounts_file_is_well_formed() -> None:
+    from auditor.knowledge import load_aws_service_accounts, load_vendor_accounts
+
+    accounts = load_vendor_accounts()
+    assert accounts["464622532012"].vendor == accounts["865078226113"].vendor == "Datadog"
+    assert accounts["428641199958"].vendor == "Upsolver"  # the account of our own Upsolver baseline
+    assert len(accounts) > 200
+    assert all(len(a) == 12 and a.isdigit() and info.source.startswith(("https://", "http://"))
+               for a, info in accounts.items())
+    assert not accounts.keys() & load_aws_service_accounts().keys()
+
+
+@pytest.mark.parametrize(("entry", "said"), [
+    ('[{vendor: V, accounts: ["12345"], source: "https://v.example"}]', "expected 12-digit account ids"),
+    ('[{vendor: V, accounts: [464622532012], source: "https://v.example"}]', "expected 12-digit account ids"),
+    ('[{vendor: V, accounts: ["464622532012"], source: "https://v.example"}, '
+     '{vendor: W, accounts: ["464622532012"], source: "https://w.example"}]', "464622532012 is listed twice"),
+    ('[{vendor: V, accounts: ["127311923021"], source: "https://v.example"}]', "127311923021 is listed twice"),
+    ('[{vendor: V, accounts: [], source: "https://v.example"}]', "expected a non-empty list"),
+    ('[{vendor: V, accounts: ["464622532012"]}]', "expected the keys vendor, accounts and source"),
+])
+def test_a_malformed_vendor_accounts_file_is_refused_with_its_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    entry: str, said: str) -> None:
+    import shutil
+
+    from auditor import knowledge
+
+    shutil.copy(knowledge.rules_dir() / "aws-service-accounts.yaml", tmp_path)
+    (tmp_path / "vendor-accounts.yaml").write_text(entry)
+    monkeypatch.setattr(knowledge, "rules_dir", lambda: tmp_path)
+    knowledge.load_vendor_accounts.cache_clear()
+    knowledge.load_aws_service_accounts.cache_clear()
+    try:
+        with pytest.raises(knowledge.KnowledgeError, match="vendor-accounts.yaml: \\[[01]\\].*" + said):
+            knowledge.load_vendor_accounts()
+    finally:
+        knowledge.load_vendor_accounts.cache_clear()
+        knowledge.load_aws_service_accounts.cache_clear()
+
+
+@pytest.mark.parametrize(("own", "trusted", "expected"), [
+    (None, (), "high"),  # a template: the role's account is unknown, but a vendor's account is never one of yours
+    ("111122223333", (), "high"),
+    (None, ("464622532012",), None),  # the user says it is theirs (they are Datadog): not reported
+])
+def test_a_trust_in_a_vendors_account_without_external_id_is_high_and_names_the_vendor(
+        own: str | None, trusted: tuple[str, ...], expected: str | None) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "AWS": ["arn:aws:iam::464622532012:root", "arn:aws:iam::834469178297:role/fivetran"]}}]}
+    if own is None:
+        loaded = load_text(json.dumps(trust), "trust.json", LoadOptions(kind=PolicyKind.TRUST))
+    else:
+        loaded = load_text(export(RoleDetailList=[{"RoleName": "r", "Arn": f"arn:aws:iam::{own}:role/r",
+                                                   "AssumeRolePolicyDocument": trust, "RolePolicyList": [],
+                                                   "AttachedManagedPolicies": []}]), "e.json", LoadOptions())
+    context = CheckContext(load_catalog(), {"trusted_accounts": trusted})
+    found = run_rules(loaded, RULES, context, Selection(select=frozenset({"IAM031"})))
+    if expected is None:
+        assert [f.details["principals"] for f in found] == [["arn:aws:iam::834469178297:role/fivetran"]]
+        assert found[0].message.startswith("834469178297 (Fivetran's account) may assume this role without an "
+                                           "sts:ExternalId condition: Fivetran assumes roles for many customers")
+        return
+    [finding] = found
+    assert finding.severity.value == expected
+    assert finding.message == (
+        "464622532012 (Datadog's account), 834469178297 (Fivetran's account) may assume this role without an "
+        "sts:ExternalId condition: Datadog and Fivetran assume roles for many customers, and without the external "
+        "id they issue you another of their customers could have them use this one")
+    assert finding.details["vendors"] == {"464622532012": "Datadog", "834469178297": "Fivetran"}
+
+
+def test_an_unknown_account_keeps_its_medium_and_a_resource_policy_names_the_vendor() -> None:
+    trust = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
+             '"Action": "sts:AssumeRole"}')
+    [finding] = findings(trust, PolicyKind.TRUST)
+    assert (finding.severity.value, "vendors" in finding.details) == ("medium", False)
+    statement = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::391854517948:root"}, '
+                 '"Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/cloudflare/*"}')
+    [external] = _external(statement, ("111122223333",))
+    assert external.message.startswith("Allows 391854517948 (Cloudflare's account), not one of your accounts "
+                                       "(111122223333), to ")
+    assert external.details["vendors"] == {"391854517948": "Cloudflare"}
+
+
 def test_the_roles_aws_creates_in_an_organisations_accounts_need_no_external_id() -> None:
     def iam031(role: str, trusted: tuple[str, ...] = ()) -> list[str]:
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",

@@ -7,7 +7,7 @@ and of the accounts the ``trusted-accounts`` setting names (your organisation's)
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from auditor.checks._facts import has_wildcard
 from auditor.checks._risk import (
@@ -31,9 +31,11 @@ from auditor.checks.exposure import secret_actions
 from auditor.engine import CheckContext
 from auditor.knowledge import (
     OrganizationRole,
+    VendorAccount,
     load_aws_service_accounts,
     load_confused_deputy_exemptions,
     load_organization_roles,
+    load_vendor_accounts,
 )
 from auditor.model import Condition, Policy, PolicyKind, PrincipalRef, Severity, Statement, is_template_value
 from auditor.permissions import CompiledStatement, glob_matches
@@ -167,7 +169,9 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "of a role or user the file creates with the same provider, or an ARN built from "
          "`data.aws_caller_identity`) are fine, and so are "
          "those of the accounts the `trusted-accounts` setting lists "
-         "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known; low for the "
+         "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known, unless the "
+         "account is a SaaS vendor's (`rules/vendor-accounts.yaml`; the message names the vendor): never one of "
+         "yours, so high; low for the "
          "roles AWS services create in an organisation's accounts, trusting the account that manages them "
          "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor a principal a Deny "
@@ -179,10 +183,16 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
             '"Action": "sts:AssumeRole"}',
     fix='Add `"Condition": {"StringEquals": {"sts:ExternalId": "<the id the vendor gave you>"}}`.',
     bad=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
-                 '"Action": "sts:AssumeRole"}]}', "IAM031", kind=PolicyKind.TRUST)],
+                 '"Action": "sts:AssumeRole"}]}', "IAM031", kind=PolicyKind.TRUST),
+         example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::464622532012:root"}, '
+                 '"Action": "sts:AssumeRole"}]}', "IAM031", kind=PolicyKind.TRUST,
+                 note="high although the role's own account is unknown: 464622532012 is Datadog's")],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, '
                   '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "Zq81kdP0x"}}}]}',
-                  kind=PolicyKind.TRUST)],
+                  kind=PolicyKind.TRUST),
+          example(_V + '{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::464622532012:root"}, '
+                  '"Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "Zq81kdP0x"}}}]}',
+                  kind=PolicyKind.TRUST, note="Datadog's account, with the external id Datadog issued")],
 )
 def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     own = _role_account(policy)
@@ -217,8 +227,14 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         if not accounts:
             continue
         known = own is not None or bool(trusted)
-        by_design = None if decided_later else organization_role  # a role AWS creates trusting its managing account
-        if by_design is not None:
+        vendors = _vendors_of(accounts)
+        by_design = None if decided_later or vendors else organization_role  # AWS's role trusting its managing account
+        if vendors:
+            one = len({vendor.vendor for vendor in vendors}) == 1
+            reason = (f": {_vendor_names(vendors)} {'assumes' if one else 'assume'} roles for many customers, and "
+                      f"without the external id {'it issues' if one else 'they issue'} you another of "
+                      f"{'its' if one else 'their'} customers could have {'it' if one else 'them'} use this one")
+        elif by_design is not None:
             reason = (f"; {policy.subject.name if policy.subject else 'it'} is {by_design.what}, trusting "
                       f"{by_design.trusts}: that needs no external id, list the account in trusted-accounts")
         elif not known:
@@ -228,13 +244,31 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         else:
             reason = "; if it is one of your organisation's accounts, list it in trusted-accounts"
         yield Hit(
-            f"{', '.join(accounts)} may assume this role without {_external_id_missing(statement)}{reason}",
+            f"{', '.join(_with_vendor(account, vendors) for account in accounts)} may assume this role without "
+            f"{_external_id_missing(statement)}{reason}",
             pointer=pointer, statement=statement,
-            severity=Severity.LOW if by_design is not None else Severity.MEDIUM if not known or decided_later
-            else None,
+            severity=None if vendors else Severity.LOW if by_design is not None
+            else Severity.MEDIUM if not known or decided_later else None,
             details={"principals": principals, "role_account": own,
-                     "organization_role": organization_role.name if organization_role is not None else None},
+                     "organization_role": organization_role.name if organization_role is not None else None,
+                     **({"vendors": {v.account: v.vendor for v in vendors}} if vendors else {})},
         )
+
+
+def _vendors_of(accounts: Iterable[str]) -> list[VendorAccount]:
+    """The accounts of SaaS vendors (``rules/vendor-accounts.yaml``) among ``accounts``, in their order."""
+    known = load_vendor_accounts()
+    return [known[account] for account in accounts if account in known]
+
+
+def _vendor_names(vendors: Sequence[VendorAccount]) -> str:
+    names = list(dict.fromkeys(vendor.vendor for vendor in vendors))
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _with_vendor(account: str, vendors: Sequence[VendorAccount]) -> str:
+    """``464622532012 (Datadog's account)`` for a vendor's account, else the account as it is."""
+    return next((vendor.describe() for vendor in vendors if vendor.account == account), account)
 
 
 def _organization_role(policy: Policy) -> OrganizationRole | None:
@@ -634,7 +668,8 @@ def _bucket_policy_export(statement: str) -> str:
          "low, only when granted more than the service needs. The resource's account comes from its ARN, from the "
          "ARNs its statements name, or from the users and roles of the same export; when none of those nor "
          "`trusted-accounts` is known (a bucket policy file alone), the rule cannot tell yours from others' and "
-         "reports nothing. High when write, permissions-management or secret-reading actions are granted. An "
+         "reports nothing. A SaaS vendor's account (`rules/vendor-accounts.yaml`) is named with its vendor. High when "
+         "write, permissions-management or secret-reading actions are granted. An "
          "unconfined `\"*\"` is IAM030's.",
     why="Whoever controls the other account can use the resource with the granted actions, from outside your "
         "organisation and its guardrails (service control policies, your logging); a vendor's account you once "
@@ -697,14 +732,16 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
         if not foreign:
             continue
         serious = allow.actions & (writes | secrets)
+        vendors = _vendors_of(foreign)
         yield Hit(
-            f"Allows {', '.join(foreign)}, not one of your accounts ({', '.join(sorted(yours))}), to "
-            f"{granted_text(allow, context.catalog)}; list the account in trusted-accounts if it is a partner you "
-            "trust",
+            f"Allows {', '.join(_with_vendor(account, vendors) for account in foreign)}, not one of your accounts "
+            f"({', '.join(sorted(yours))}), to {granted_text(allow, context.catalog)}; list the account in "
+            "trusted-accounts if it is a partner you trust",
             pointer=pointer, statement=statement,
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),
-                     "write_or_secret_actions": display(serious, context.catalog, 20)},
+                     "write_or_secret_actions": display(serious, context.catalog, 20),
+                     **({"vendors": {v.account: v.vendor for v in vendors}} if vendors else {})},
         )
 
 
