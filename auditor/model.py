@@ -31,6 +31,18 @@ ACCOUNT = re.compile(r"^\d{12}$")
 
 SID_IGNORE_MARKER = "IamAuditIgnore"
 """What a Sid ends in, before rule ids, to suppress those rules' findings in its statement (``suppress``)."""
+SID_IGNORE = re.compile(SID_IGNORE_MARKER + r"((?:IAM\d{3})+)$", re.IGNORECASE)
+
+
+def sid_ignored_rules(sid: str | None) -> frozenset[str]:
+    """Rule ids a Sid asks to ignore: ``AllowAllIamAuditIgnoreIAM012IAM003`` -> {IAM012, IAM003}."""
+    if not sid:
+        return frozenset()
+    match = SID_IGNORE.search(sid)
+    if match is None:
+        return frozenset()
+    ids = match.group(1).upper()
+    return frozenset(ids[i:i + 6] for i in range(0, len(ids), 6))
 
 
 def permission_set_role(name: str) -> str:
@@ -116,7 +128,9 @@ DRIFT_CATEGORIES = (
     "drift-trust-widened",
     "drift-managed-policy",
 )
-CATEGORIES = VALIDITY_CATEGORIES + RISK_CATEGORIES + DRIFT_CATEGORIES
+HYGIENE_CATEGORIES = ("suppression",)
+"""Of the checking itself: an inline suppression that hides nothing."""
+CATEGORIES = VALIDITY_CATEGORIES + RISK_CATEGORIES + DRIFT_CATEGORIES + HYGIENE_CATEGORIES
 
 
 @dataclass(frozen=True, slots=True)

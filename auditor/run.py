@@ -216,6 +216,10 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         has_resources = bool(loaded.counts.get("resource_policies"))
         loaded.not_checked.extend(unmatched_baselines(drift.baselines, drift.mappings, verdicts, has_principals,
                                                       has_resources))
+    from auditor.suppress import unused_suppressions
+
+    findings += unused_suppressions(findings, loaded.suppressions, rules, selection,
+                                    drift_ran=bool(drift.baselines or drift.mappings))
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

@@ -20,19 +20,21 @@ import datetime as _dt
 import fnmatch
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.config import Suppression
 from auditor.loaders.result import InlineSuppression
-from auditor.model import SID_IGNORE_MARKER, Finding
+from auditor.model import DRIFT_CATEGORIES, SID_IGNORE, SID_IGNORE_MARKER, Finding, Location, sid_ignored_rules
+
+if TYPE_CHECKING:
+    from auditor.engine import Selection
+    from auditor.registry import Rule, RuleSet
 
 SID_MARKER = SID_IGNORE_MARKER
-_SID_IGNORE = re.compile(SID_MARKER + r"((?:IAM\d{3})+)$", re.IGNORECASE)
 ACCEPTED_SCHEMA = "iam-audit-accepted/1"
 ACCEPTED_REASON = "accepted"
 ACCEPTED_PATHS = "relative to this file"
@@ -51,24 +53,13 @@ class AcceptedFindings(Counter[str]):
     anchor: str | None = None
 
 
-def sid_ignored_rules(sid: str | None) -> frozenset[str]:
-    """Rule ids a Sid asks to ignore: ``AllowAllIamAuditIgnoreIAM012IAM003`` -> {IAM012, IAM003}."""
-    if not sid:
-        return frozenset()
-    match = _SID_IGNORE.search(sid)
-    if match is None:
-        return frozenset()
-    ids = match.group(1).upper()
-    return frozenset(ids[i:i + 6] for i in range(0, len(ids), 6))
-
-
 def as_before_ignore(finding: Finding) -> Finding | None:
     """The finding as it was before its statement's Sid gained an ``IamAuditIgnore...`` ending (which changes its
     fingerprint: a statement is known by its Sid), or None when the Sid has none."""
     statement = finding.statement
-    if statement is None or not statement.sid or _SID_IGNORE.search(statement.sid) is None:
+    if statement is None or not statement.sid or SID_IGNORE.search(statement.sid) is None:
         return None
-    sid = _SID_IGNORE.sub("", statement.sid) or None
+    sid = SID_IGNORE.sub("", statement.sid) or None
     if sid is None and not statement.signature:
         return None
     return replace(finding, statement=replace(statement, sid=sid))
@@ -141,13 +132,74 @@ def _inline_reason(finding: Finding, inline: Sequence[InlineSuppression]) -> str
     sid = finding.statement.sid if finding.statement else None
     if finding.rule_id.upper() in sid_ignored_rules(sid):
         return f"Sid {sid} ({SID_MARKER})"
-    pointer = finding.location.pointer
     for entry in inline:
-        if entry.path != finding.location.path or not _rule_matches(entry.rule, finding):
-            continue
-        if pointer == entry.pointer or pointer.startswith(entry.pointer + "/"):
+        if entry.sid is None and _hides(entry, finding):
             return entry.reason
     return None
+
+
+def _hides(entry: InlineSuppression, finding: Finding) -> bool:
+    """Whether the inline suppression applies to the finding (of the same file)."""
+    if entry.sid is not None:
+        return (finding.statement is not None and finding.statement.sid == entry.sid
+                and finding.rule_id.upper() == entry.rule.upper())
+    if entry.path != finding.location.path or not _rule_matches(entry.rule, finding):
+        return False
+    pointer = finding.location.pointer
+    return pointer == entry.pointer or pointer.startswith(entry.pointer + "/")
+
+
+def unused_suppressions(findings: Sequence[Finding], inline: Sequence[InlineSuppression], rules: RuleSet,
+                        selection: Selection, drift_ran: bool) -> list[Finding]:
+    """IAM600 for each inline suppression that hides no finding of its file, or names no rule; only rules that
+    ran are judged (see the rule's documentation)."""
+    unused = rules.get("IAM600")
+    if unused is None or not selection.enabled(unused) or not inline:
+        return []
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_path.setdefault(finding.location.path, []).append(finding)
+    reported = []
+    for entry in inline:
+        named = [rule for rule in rules if _names(entry.rule, rule)] if entry.rule.strip() else []
+        if named:
+            judged = [rule for rule in named if selection.enabled(rule)
+                      and (drift_ran or rule.info.category not in DRIFT_CATEGORIES)]
+            if not judged or any(_hides(entry, finding) for finding in by_path.get(entry.path, ())):
+                continue
+        message, details = _unused_message(entry, bool(named))
+        reported.append(Finding(
+            rule_id=unused.id, slug=unused.slug, category=unused.info.category,
+            severity=selection.severity_for(unused, unused.info.severity), title=unused.info.title,
+            message=message, location=Location(entry.path, entry.line, entry.column, entry.pointer),
+            details=details,
+        ))
+    return reported
+
+
+def _names(name: str, rule: Rule) -> bool:
+    key = name.strip().lower()
+    return key in (rule.id.lower(), rule.slug, rule.info.category)
+
+
+def _unused_message(entry: InlineSuppression, names_a_rule: bool) -> tuple[str, dict[str, Any]]:
+    if entry.sid is not None:
+        where, details = f"Sid {entry.sid!r}", {"sid": entry.sid, "rule": entry.rule}
+        if not names_a_rule:
+            return (f"{where} has the {SID_MARKER} marker but no rule ids at its end (write them as "
+                    f"...{SID_MARKER}IAM012IAM003): it suppresses nothing"), details
+        return (f"{where} suppresses {entry.rule}, but its statement has no {entry.rule} finding: remove "
+                f"{entry.rule} from the Sid, or a finding of it the statement gains later goes unnoticed"), details
+    resource = entry.pointer.rsplit("/", 1)[-1]
+    details = {"resource": resource, "rule": entry.rule}
+    if not names_a_rule:
+        if not entry.rule:
+            return (f"The iam-audit ignore entry of {resource}'s Metadata names no rule (write a rule id, slug or "
+                    "category, or {rule: IAM003, reason: ...}): it suppresses nothing"), details
+        return (f"The iam-audit ignore entry of {resource}'s Metadata names {entry.rule!r}, which is no rule id, slug "
+                "or category (`iam-audit rules` lists them): it suppresses nothing"), details
+    return (f"The iam-audit ignore entry {entry.rule!r} of {resource}'s Metadata suppresses nothing: {resource} has "
+            f"no finding of it; remove the entry, or a finding {resource} gains later goes unnoticed"), details
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ import pytest
 
 from auditor.catalog import load_catalog
 from auditor.checks import all_rules
-from auditor.engine import CheckContext, run_rules
+from auditor.engine import CheckContext, Selection, run_rules
 from auditor.loaders import LoadOptions, load_text
 from auditor.registry import Example
+from auditor.suppress import unused_suppressions
 
 RULES = all_rules()
 CASES = [
@@ -22,14 +23,15 @@ CASES = [
 def rule_ids(example: Example) -> set[str]:
     loaded = load_text(example.document, "example.json", LoadOptions(kind=example.kind))
     findings = run_rules(loaded, RULES, CheckContext(load_catalog()))
-    ids = {f.rule_id for f in findings}
     if example.baseline is not None:
         from auditor.baselines import resolve_baseline
         from auditor.drift import drift_loaded
 
         for result in drift_loaded(resolve_baseline(example.baseline), loaded, catalog=load_catalog()):
-            ids |= {f.rule_id for f in result.findings}
-    return ids
+            findings += result.findings
+    findings += unused_suppressions(findings, loaded.suppressions, RULES, Selection(),
+                                    drift_ran=example.baseline is not None)
+    return {f.rule_id for f in findings}
 
 
 @pytest.mark.parametrize("example", CASES)

@@ -189,3 +189,76 @@ def test_a_suppression_in_the_file_is_in_source_and_quiet_lists_it_with_show_sup
     assert len(quiet) == 1 and "s3:PutObjekt" in quiet[0]
     shown = run_cli(*args, "--quiet", "--show-suppressed", cwd=project).stdout.splitlines()
     assert len(shown) == 2 and "(suppressed: Sid AllowIamAuditIgnoreIAM201IAM200 (IamAuditIgnore))" in shown[1]
+
+
+UNUSED_TEMPLATE = """\
+Resources:
+  AppRole:
+    Type: AWS::IAM::Role
+    Metadata:
+      iam-audit:
+        ignore:
+          - IAM201
+          - {rule: IAM012, reason: reviewed}
+          - unknwon-action
+          - {rul: IAM003}
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: app
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: s3:GetObjekt
+                Resource: arn:aws:s3:::data/*
+"""
+
+
+def unused(folder: Path, *args: str) -> list[tuple[str, str]]:
+    result = run_cli("check", "--format", "json", "--no-cache", *args, ".", cwd=folder)
+    assert result.returncode in (0, 1), result.stderr
+    found = sorted((f["location"]["path"], f["location"]["line"], f["location"]["column"], f["message"])
+                   for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM600")
+    return [(f"{path}:{line}:{column}", message) for path, line, column, message in found]
+
+
+def test_an_inline_suppression_that_hides_nothing_is_reported_where_it_is_written(tmp_path: Path) -> None:
+    (tmp_path / "policy.json").write_text(policy(
+        statement("ReadIamAuditIgnoreIAM003", "s3:GetObject"),  # IAM003 has nothing to say: unused
+        {"Sid": "WriteIamAuditIgnoreIAM003", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},  # used
+        {"Sid": "TypoIamAuditIgnoreIAM03", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+    ))
+    (tmp_path / "stack.yaml").write_text(UNUSED_TEMPLATE)
+    everything = unused(tmp_path)
+    assert everything == [
+        ("policy.json:5:14", "Sid 'ReadIamAuditIgnoreIAM003' suppresses IAM003, but its statement has no IAM003 "
+                             "finding: remove IAM003 from the Sid, or a finding of it the statement gains later "
+                             "goes unnoticed"),
+        ("policy.json:17:14", "Sid 'TypoIamAuditIgnoreIAM03' has the IamAuditIgnore marker but no rule ids at its "
+                              "end (write them as ...IamAuditIgnoreIAM012IAM003): it suppresses nothing"),
+        ("stack.yaml:8:13", "The iam-audit ignore entry 'IAM012' of AppRole's Metadata suppresses nothing: AppRole "
+                            "has no finding of it; remove the entry, or a finding AppRole gains later goes "
+                            "unnoticed"),
+        ("stack.yaml:9:13", "The iam-audit ignore entry of AppRole's Metadata names 'unknwon-action', which is no "
+                            "rule id, slug or category (`iam-audit rules` lists them): it suppresses nothing"),
+        ("stack.yaml:10:13", "The iam-audit ignore entry of AppRole's Metadata names no rule (write a rule id, slug "
+                             "or category, or {rule: IAM003, reason: ...}): it suppresses nothing"),
+    ]
+    assert unused(tmp_path, "--jobs", "2") == everything
+    # only the rules that ran are judged; an entry that names no rule is wrong whatever ran
+    assert [where for where, _ in unused(tmp_path, "--select", "unknown-action,IAM600")] == [
+        "policy.json:17:14", "stack.yaml:9:13", "stack.yaml:10:13"]
+    assert unused(tmp_path, "--ignore", "IAM600") == []
+    result = run_cli("check", "--format", "json", "--no-cache", "--show-suppressed", "--select", "IAM003,IAM600", ".",
+                     cwd=tmp_path)
+    iam003 = [(f["statement"]["sid"], f.get("suppressed")) for f in json.loads(result.stdout)["findings"]
+              if f["rule_id"] == "IAM003"]
+    assert sorted(iam003) == [("TypoIamAuditIgnoreIAM03", None),
+                              ("WriteIamAuditIgnoreIAM003", "Sid WriteIamAuditIgnoreIAM003 (IamAuditIgnore)")]
+    assert result.returncode == 0, "IAM600 is low: it does not fail a run at the default --fail-on high"

@@ -19,6 +19,7 @@ FAMILIES = (
     "auditor.checks.exposure",
     "auditor.checks.trust",
     "auditor.checks.drift_rules",
+    "auditor.checks.suppressions",
 )
 
 

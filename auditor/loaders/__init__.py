@@ -29,8 +29,17 @@ from auditor.loaders.parse import (
     parse_yaml_stream,
     replace_surrogates,
 )
-from auditor.loaders.result import LoadResult
-from auditor.model import InputError, Policy, PolicyKind, Problem, Subject, is_template_value
+from auditor.loaders.result import InlineSuppression, LoadResult
+from auditor.model import (
+    SID_IGNORE_MARKER,
+    InputError,
+    Policy,
+    PolicyKind,
+    Problem,
+    Subject,
+    is_template_value,
+    sid_ignored_rules,
+)
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, looks_like_policy, normalize_policy
 from auditor.source import Source
 
@@ -605,10 +614,31 @@ def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
                     f"{where}: statements after the first {problem.details['limit']:,} of "
                     f"{problem.details['statements']:,} (over --max-statements)"
                 )
+    loaded.suppressions.extend(_sid_suppressions(loaded.policies))
     loaded.files = 1
     result.files = 0
     result.extend(loaded)
     return result
+
+
+def _sid_suppressions(policies: Iterable[Policy]) -> list[InlineSuppression]:
+    """One entry per rule id of each ``IamAuditIgnore`` marker ending a statement's Sid, located at the Sid, so that a
+    marker that hides nothing can be reported (a statement several policies share, once)."""
+    found: dict[tuple[str, int, int, str], InlineSuppression] = {}
+    for policy in policies:
+        for statement in policy.statements:
+            sid = statement.sid
+            if not sid or SID_MARKER_TEXT not in sid.lower():
+                continue
+            where = policy.location(f"{statement.pointer}/Sid")
+            for rule in sorted(sid_ignored_rules(sid)) or [""]:
+                found.setdefault((where.path, where.line, where.column, rule), InlineSuppression(
+                    where.path, statement.pointer, rule, f"Sid {sid} ({SID_IGNORE_MARKER})", where.line,
+                    where.column, sid))
+    return list(found.values())
+
+
+SID_MARKER_TEXT = SID_IGNORE_MARKER.lower()
 
 
 def _unwrap(data: Any) -> tuple[Any, str]:

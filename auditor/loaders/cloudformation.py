@@ -701,20 +701,23 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
     """``Metadata: {iam-audit: {ignore: [IAM012, {rule: IAM003, reason: ...}]}}`` on the resource at ``pointer``."""
     metadata = resource.get("Metadata")
     settings = metadata.get("iam-audit") if isinstance(metadata, dict) else None
-    ignore = settings.get("ignore") if isinstance(settings, dict) else None
-    if isinstance(ignore, str):
-        ignore = [ignore]
-    if not isinstance(ignore, list):
+    if not isinstance(settings, dict) or "ignore" not in settings:
         return []
+    ignore = settings["ignore"]
+    at = f"{pointer}/Metadata/iam-audit/ignore"
+    items = [(at, ignore)] if not isinstance(ignore, list) else [(f"{at}/{i}", item) for i, item in enumerate(ignore)]
     default_reason = f"CloudFormation Metadata of {logical_id}"
     found = []
-    for item in ignore:
+    for item_pointer, item in items:
+        line, column = source.locate(item_pointer)
+        rule, text = "", default_reason  # an entry that names no rule suppresses nothing: reported (IAM600)
         if isinstance(item, str) and item.strip():
-            found.append(InlineSuppression(source.display_path, pointer, item.strip(), default_reason))
+            rule = item.strip()
         elif isinstance(item, dict) and isinstance(item.get("rule"), str):
             reason = item.get("reason")
+            rule = item["rule"].strip()
             text = f"{reason} ({default_reason})" if isinstance(reason, str) and reason.strip() else default_reason
-            found.append(InlineSuppression(source.display_path, pointer, item["rule"].strip(), text))
+        found.append(InlineSuppression(source.display_path, pointer, rule, text, line, column))
     return found
 
 

@@ -14,12 +14,18 @@ from auditor.source import Source
 
 @dataclass(frozen=True, slots=True)
 class InlineSuppression:
-    """Findings of ``rule`` at or under ``pointer`` in the file ``path`` are suppressed (CloudFormation Metadata)."""
+    """Findings of ``rule`` at or under ``pointer`` in the file ``path`` are suppressed (CloudFormation Metadata);
+    or, with ``sid``, the findings of the statement whose Sid ends in the ``IamAuditIgnore`` marker (``rule`` is
+    empty for a marker that names no rule)."""
 
     path: str
     pointer: str
     rule: str
     reason: str
+    line: int = 0
+    column: int = 0
+    """Where the entry is written."""
+    sid: str | None = None
 
 
 @dataclass(slots=True)
