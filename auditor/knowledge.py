@@ -485,9 +485,6 @@ class VendorAccount:
     vendor: str
     source: str
 
-    def describe(self) -> str:
-        return f"{self.account} ({self.vendor}'s account)"
-
 
 @lru_cache(maxsize=1)
 def load_vendor_accounts() -> dict[str, VendorAccount]:

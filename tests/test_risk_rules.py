@@ -915,15 +915,15 @@ def test_a_trust_in_a_vendors_account_without_external_id_is_high_and_names_the_
     found = run_rules(loaded, RULES, context, Selection(select=frozenset({"IAM031"})))
     if expected is None:
         assert [f.details["principals"] for f in found] == [["arn:aws:iam::834469178297:role/fivetran"]]
-        assert found[0].message.startswith("834469178297 (Fivetran's account) may assume this role without an "
-                                           "sts:ExternalId condition: Fivetran assumes roles for many customers")
+        assert found[0].message.startswith("834469178297 (Fivetran) may assume this role without an "
+                                           "sts:ExternalId condition: a SaaS vendor acts for many customers")
         return
     [finding] = found
     assert finding.severity.value == expected
     assert finding.message == (
-        "464622532012 (Datadog's account), 834469178297 (Fivetran's account) may assume this role without an "
-        "sts:ExternalId condition: Datadog and Fivetran assume roles for many customers, and without the external "
-        "id they issue you another of their customers could have them use this one")
+        "464622532012 (Datadog), 834469178297 (Fivetran) may assume this role without an sts:ExternalId condition: "
+        "a SaaS vendor acts for many customers, and only the external id it issued you keeps another of them from "
+        "having it assume this role (the confused deputy)")
     assert finding.details["vendors"] == {"464622532012": "Datadog", "834469178297": "Fivetran"}
 
 
@@ -935,9 +935,54 @@ def test_an_unknown_account_keeps_its_medium_and_a_resource_policy_names_the_ven
     statement = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::391854517948:root"}, '
                  '"Action": "s3:PutObject", "Resource": "arn:aws:s3:::logs/cloudflare/*"}')
     [external] = _external(statement, ("111122223333",))
-    assert external.message.startswith("Allows 391854517948 (Cloudflare's account), not one of your accounts "
+    assert external.message.startswith("Allows 391854517948 (Cloudflare), not one of your accounts "
                                        "(111122223333), to ")
     assert external.details["vendors"] == {"391854517948": "Cloudflare"}
+    # a bucket policy alone: yours are unknown, but a vendor's account is never one of them
+    [alone] = _external(statement)
+    assert alone.message.startswith("Allows 391854517948 (Cloudflare), a SaaS vendor, never one of your accounts, "
+                                    "to s3:PutObject")
+    assert _external(statement.replace("391854517948", "999988887777")) == []
+
+
+def iam031(trust: str, trusted: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    loaded = load_text(V + trust + "]}", "trust.json", LoadOptions(kind=PolicyKind.TRUST))
+    context = CheckContext(load_catalog(), {"trusted_accounts": trusted})
+    return [(f.severity.value, f.message)
+            for f in run_rules(loaded, RULES, context, Selection(select=frozenset({"IAM031"})))]
+
+
+@pytest.mark.parametrize("condition", [
+    '{"StringEquals": {"aws:PrincipalAccount": "464622532012"}}',
+    '{"StringEquals": {"aws:SourceAccount": "464622532012"}}',
+    '{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::464622532012:role/DatadogAWSIntegrationRole"}}',
+])
+def test_confining_a_trust_to_the_vendor_itself_still_needs_the_external_id(condition: str) -> None:
+    trust = ('{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::464622532012:root"}, "Action": "sts:AssumeRole", '
+             f'"Condition": {condition}}}')
+    assert [severity for severity, _ in iam031(trust)] == ["high"]
+    confined_to_yours = json.loads(condition)
+    confined_to_yours.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = "o-a1b2c3d4e5"
+    assert iam031(trust.replace(condition, json.dumps(confined_to_yours))) == []
+
+
+def test_vendor_and_other_accounts_in_one_statement_each_get_their_reason() -> None:
+    trust = ('{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::464622532012:root", '
+             '"arn:aws:iam::865078226113:root", "arn:aws:iam::999988887777:root"]}, "Action": "sts:AssumeRole"}')
+    assert iam031(trust) == [("high", (
+        "464622532012 and 865078226113 (Datadog), 999988887777 may assume this role without an sts:ExternalId "
+        "condition: a SaaS vendor acts for many customers, and only the external id it issued you keeps another of "
+        "them from having it assume this role (the confused deputy); of 999988887777, if it is one of your "
+        "organisation's accounts, list it in trusted-accounts"))]
+
+
+def test_a_deny_of_the_vendors_account_without_the_external_id_covers_a_confined_star() -> None:
+    allow = ('{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", '
+             '"Condition": {"StringEquals": {"aws:PrincipalAccount": ["464622532012", "834469178297"]}}}')
+    deny = ('{"Effect": "Deny", "Principal": {"AWS": "464622532012"}, "Action": "sts:AssumeRole", '
+            '"Condition": {"StringNotEquals": {"sts:ExternalId": "abcXYZ123"}}}')
+    [(severity, message)] = iam031(allow + ", " + deny)
+    assert severity == "high" and message.startswith("834469178297 (Fivetran) may assume")
 
 
 def test_the_roles_aws_creates_in_an_organisations_accounts_need_no_external_id() -> None:

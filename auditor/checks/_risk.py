@@ -346,6 +346,22 @@ def narrowing_condition(conditions: Sequence[Condition]) -> Condition | None:
     return None
 
 
+def named_accounts(condition: Condition) -> frozenset[str] | None:
+    """The accounts a condition on an account or ARN key names (``aws:PrincipalAccount``, ``aws:PrincipalArn``...);
+    None for another key, or when a value names no account (a placeholder, an S3 bucket ARN)."""
+    key = condition.key.lower()
+    values = [v.strip() for v in condition.values if isinstance(v, str)]
+    if key in _ACCOUNT_KEYS:
+        accounts: list[str | None] = [v if ACCOUNT.fullmatch(v) else None for v in values]
+    elif key in _ARN_KEYS:
+        accounts = [arn_account(v) for v in values]
+    else:
+        return None
+    if not accounts or len(accounts) != len(condition.values) or None in accounts:
+        return None
+    return frozenset(a for a in accounts if a is not None)
+
+
 def confined_accounts(conditions: Sequence[Condition]) -> tuple[frozenset[str], Condition] | None:
     """The accounts a statement's callers must belong to, when a positive condition on an account key
     (``aws:PrincipalAccount``, ``kms:CallerAccount``, ``aws:SourceAccount``...) names them as literal account ids:

@@ -23,6 +23,7 @@ from auditor.checks._risk import (
     is_everyone,
     is_negated,
     is_own_account_principal,
+    named_accounts,
     narrowing_condition,
     only_aws_services,
     principal_account,
@@ -171,7 +172,8 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "those of the accounts the `trusted-accounts` setting lists "
          "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known, unless the "
          "account is a SaaS vendor's (`rules/vendor-accounts.yaml`; the message names the vendor): never one of "
-         "yours, so high; low for the "
+         "yours, so high; a condition that confines the statement to the same outside account or its principals "
+         "(`aws:PrincipalAccount`, `aws:PrincipalArn`) keeps it reported; low for the "
          "roles AWS services create in an organisation's accounts, trusting the account that manages them "
          "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor a principal a Deny "
@@ -211,30 +213,29 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         if confined is not None and everyone:
             if _required_by(enforcing_denies, everyone[0]):
                 continue
-            # "*" confined by aws:PrincipalAccount to accounts: as if they were named (IAM035 has the rest)
-            accounts = sorted(confined[0] - trusted - ({own} if own else set()))
+            # "*" confined by aws:PrincipalAccount to accounts: as if they were named (IAM035 has the rest),
+            # each but those a Deny holds to the external id
+            accounts = sorted(account for account in confined[0] - trusted - ({own} if own else set())
+                              if not _required_by(enforcing_denies, PrincipalRef("AWS", account, "")))
             pointer, principals = confined[1].pointer, accounts
             decided_later = False
         else:
             others = [ref for ref in _cross_account(statement, own, trusted)
                       if not _required_by(enforcing_denies, ref)]
-            if not others or narrowing_condition(statement.conditions):
+            named = {account for ref in others if (account := principal_account(ref))}
+            if not others or _confined_beyond(statement.conditions, named):
                 continue
             # the same account id written twice is still one account: report the statement once
             accounts = sorted({principal_account(r) or r.value for r in others})
             pointer, principals = others[0].pointer, [r.value for r in others]
-            decided_later = not any(principal_account(r) for r in others)  # {{var.account}}: may be one of yours
+            decided_later = not named  # {{var.account}}: may be one of yours
         if not accounts:
             continue
         known = own is not None or bool(trusted)
         vendors = _vendors_of(accounts)
+        plain = [account for account in accounts if account not in {vendor.account for vendor in vendors}]
         by_design = None if decided_later or vendors else organization_role  # AWS's role trusting its managing account
-        if vendors:
-            one = len({vendor.vendor for vendor in vendors}) == 1
-            reason = (f": {_vendor_names(vendors)} {'assumes' if one else 'assume'} roles for many customers, and "
-                      f"without the external id {'it issues' if one else 'they issue'} you another of "
-                      f"{'its' if one else 'their'} customers could have {'it' if one else 'them'} use this one")
-        elif by_design is not None:
+        if by_design is not None:
             reason = (f"; {policy.subject.name if policy.subject else 'it'} is {by_design.what}, trusting "
                       f"{by_design.trusts}: that needs no external id, list the account in trusted-accounts")
         elif not known:
@@ -243,9 +244,15 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
             reason = " (the account is decided when the template is deployed: it may be one of yours)"
         else:
             reason = "; if it is one of your organisation's accounts, list it in trusted-accounts"
+        if vendors:
+            reason = (": a SaaS vendor acts for many customers, and only the external id it issued you keeps another "
+                      "of them from having it assume this role (the confused deputy)"
+                      + (f"; of {', '.join(plain)}, {'if it is' if len(plain) == 1 else 'if they are'} one of your "
+                         f"organisation's accounts, list {'it' if len(plain) == 1 else 'them'} in trusted-accounts"
+                         if plain else ""))
         yield Hit(
-            f"{', '.join(_with_vendor(account, vendors) for account in accounts)} may assume this role without "
-            f"{_external_id_missing(statement)}{reason}",
+            f"{accounts_text(accounts, vendors)} may assume this role without {_external_id_missing(statement)}"
+            f"{reason}",
             pointer=pointer, statement=statement,
             severity=None if vendors else Severity.LOW if by_design is not None
             else Severity.MEDIUM if not known or decided_later else None,
@@ -255,20 +262,33 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
         )
 
 
+def _confined_beyond(conditions: Sequence[Condition], accounts: Collection[str]) -> bool:
+    """Whether a condition confines the statement to more than the other ``accounts`` it names: one that names only
+    them or their principals (``aws:PrincipalAccount`` the vendor's account, ``aws:PrincipalArn`` its role) leaves the
+    third party as free as before to act for any of its customers."""
+    for condition in conditions:
+        if narrowing_condition((condition,)) is None:
+            continue
+        named = named_accounts(condition)
+        if named is None or not named <= set(accounts):
+            return True
+    return False
+
+
 def _vendors_of(accounts: Iterable[str]) -> list[VendorAccount]:
     """The accounts of SaaS vendors (``rules/vendor-accounts.yaml``) among ``accounts``, in their order."""
     known = load_vendor_accounts()
     return [known[account] for account in accounts if account in known]
 
 
-def _vendor_names(vendors: Sequence[VendorAccount]) -> str:
-    names = list(dict.fromkeys(vendor.vendor for vendor in vendors))
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _with_vendor(account: str, vendors: Sequence[VendorAccount]) -> str:
-    """``464622532012 (Datadog's account)`` for a vendor's account, else the account as it is."""
-    return next((vendor.describe() for vendor in vendors if vendor.account == account), account)
+def accounts_text(accounts: Sequence[str], vendors: Sequence[VendorAccount]) -> str:
+    """``464622532012 and 865078226113 (Datadog), 999988887777``: the accounts, a vendor's named after them."""
+    vendor_of = {vendor.account: vendor.vendor for vendor in vendors}
+    groups: dict[str, list[str]] = {}
+    for account in accounts:
+        groups.setdefault(vendor_of.get(account, account), []).append(account)
+    return ", ".join(f"{' and '.join(members)} ({key})" if key in vendor_of.values() else key
+                     for key, members in groups.items())
 
 
 def _organization_role(policy: Policy) -> OrganizationRole | None:
@@ -668,7 +688,8 @@ def _bucket_policy_export(statement: str) -> str:
          "low, only when granted more than the service needs. The resource's account comes from its ARN, from the "
          "ARNs its statements name, or from the users and roles of the same export; when none of those nor "
          "`trusted-accounts` is known (a bucket policy file alone), the rule cannot tell yours from others' and "
-         "reports nothing. A SaaS vendor's account (`rules/vendor-accounts.yaml`) is named with its vendor. High when "
+         "reports only the accounts of SaaS vendors (`rules/vendor-accounts.yaml`), which are never yours; a "
+         "vendor's account is named with its vendor. High when "
          "write, permissions-management or secret-reading actions are granted. An "
          "unconfined `\"*\"` is IAM030's.",
     why="Whoever controls the other account can use the resource with the granted actions, from outside your "
@@ -702,8 +723,8 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
     if policy.kind is not PolicyKind.RESOURCE:
         return
     yours = _your_accounts(policy, context)
-    if not yours:
-        return
+    # with none of your accounts known, yours cannot be told from others'; but a SaaS vendor's account is never yours
+    vendors_only = load_vendor_accounts() if not yours else None
     writes = action_classes(context.catalog).write
     secrets = secret_actions()
     aws_owned = load_aws_service_accounts()
@@ -716,27 +737,34 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
             pointer = confined[1].pointer
             foreign = sorted(confined[0] - yours - aws_owned.keys())
             values = foreign
-            yield from _aws_service_grants(sorted(confined[0] & aws_owned.keys() - yours), pointer, allow, context)
+            if vendors_only is None:
+                yield from _aws_service_grants(sorted(confined[0] & aws_owned.keys() - yours), pointer, allow,
+                                               context)
         elif narrowing_condition(statement.conditions) is not None:
             continue  # confined to an organisation, a network or principals of known ARNs
         else:
             others = [r for r in statement.principals or ()
                       if (account := principal_account(r)) and account not in yours]
-            for reference in (r for r in others if principal_account(r) in aws_owned):
+            for reference in (r for r in others if principal_account(r) in aws_owned and vendors_only is None):
                 yield from _aws_service_grants([principal_account(reference) or ""], reference.pointer, allow,
                                                context)
-            others = [r for r in others if principal_account(r) not in aws_owned]
+            others = [r for r in others if principal_account(r) not in aws_owned
+                      and (vendors_only is None or principal_account(r) in vendors_only)]
             foreign = sorted({principal_account(r) or r.value for r in others})
             pointer = others[0].pointer if others else ""
             values = [r.value for r in others]
+        if vendors_only is not None:
+            foreign = [account for account in foreign if account in vendors_only]
+            values = [value for value in values if principal_account(PrincipalRef("AWS", value, "")) in vendors_only]
         if not foreign:
             continue
         serious = allow.actions & (writes | secrets)
         vendors = _vendors_of(foreign)
+        whose = (f"not one of your accounts ({', '.join(sorted(yours))})" if yours else
+                 f"{'a SaaS vendor' if len(foreign) == 1 else 'SaaS vendors'}, never one of your accounts")
         yield Hit(
-            f"Allows {', '.join(_with_vendor(account, vendors) for account in foreign)}, not one of your accounts "
-            f"({', '.join(sorted(yours))}), to {granted_text(allow, context.catalog)}; list the account in "
-            "trusted-accounts if it is a partner you trust",
+            f"Allows {accounts_text(foreign, vendors)}, {whose}, to {granted_text(allow, context.catalog)}; list the "
+            "account in trusted-accounts if it is a partner you trust",
             pointer=pointer, statement=statement,
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),
