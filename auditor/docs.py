@@ -8,6 +8,11 @@ from auditor.loaders.export import is_export
 from auditor.registry import Example, Rule, RuleSet
 
 
+def _example_text(text: str) -> str:
+    """A rule's short example: policy text in a code block (where ``*`` is no emphasis), a sentence as it is."""
+    return f"```\n{text}\n```" if text.lstrip()[:1] in ('{', '"', '[') else text
+
+
 def _example_block(sample: Example) -> str:
     try:
         parsed = json.loads(sample.document)
@@ -30,7 +35,7 @@ def rule_markdown(rule: Rule, heading_level: int = 2) -> str:
         f"**{info.title}**. Category `{info.category}`, default severity `{info.severity.value}`.\n",
         f"{sub} What it does\n\n{info.docs.what}\n",
         f"{sub} Why is this bad?\n\n{info.docs.why}\n",
-        f"{sub} Example\n\n{info.docs.example}\n",
+        f"{sub} Example\n\n{_example_text(info.docs.example)}\n",
         f"{sub} Fix\n\n{info.docs.fix}\n",
     ]
     if rule.bad:

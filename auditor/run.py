@@ -218,8 +218,7 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
                                                       has_resources))
     from auditor.suppress import unused_suppressions
 
-    findings += unused_suppressions(findings, loaded.suppressions, rules, selection,
-                                    drift_ran=bool(drift.baselines or drift.mappings))
+    findings += unused_suppressions(findings, loaded.suppressions, rules, selection)
     findings, expired = _suppress(findings, loaded.suppressions, request)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}

@@ -21,14 +21,22 @@ import fnmatch
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.config import Suppression
 from auditor.loaders.result import InlineSuppression
-from auditor.model import DRIFT_CATEGORIES, SID_IGNORE, SID_IGNORE_MARKER, Finding, Location, sid_ignored_rules
+from auditor.model import (
+    DRIFT_CATEGORIES,
+    SID_IGNORE,
+    SID_IGNORE_MARKER,
+    Finding,
+    Location,
+    StatementRef,
+    sid_ignored_rules,
+)
 
 if TYPE_CHECKING:
     from auditor.engine import Selection
@@ -128,50 +136,71 @@ def matches(suppression: Suppression, finding: Finding, root: Path) -> bool:
     return suppression.sid is None or _glob(sid, suppression.sid)
 
 
-def _inline_reason(finding: Finding, inline: Sequence[InlineSuppression]) -> str | None:
+def _inline_reason(finding: Finding, inline: _InlineIndex) -> str | None:
     sid = finding.statement.sid if finding.statement else None
     if finding.rule_id.upper() in sid_ignored_rules(sid):
         return f"Sid {sid} ({SID_MARKER})"
-    for entry in inline:
-        if entry.sid is None and _hides(entry, finding):
-            return entry.reason
-    return None
+    entry = next(inline.covering(finding), None)
+    return entry.reason if entry is not None else None
 
 
-def _hides(entry: InlineSuppression, finding: Finding) -> bool:
-    """Whether the inline suppression applies to the finding (of the same file)."""
-    if entry.sid is not None:
-        return (finding.statement is not None and finding.statement.sid == entry.sid
-                and finding.rule_id.upper() == entry.rule.upper())
-    if entry.path != finding.location.path or not _rule_matches(entry.rule, finding):
-        return False
-    pointer = finding.location.pointer
-    return pointer == entry.pointer or pointer.startswith(entry.pointer + "/")
+class _InlineIndex:
+    """Inline suppressions by file and by the rule id, slug or category they name."""
+
+    def __init__(self, inline: Iterable[InlineSuppression]) -> None:
+        self.entries = list(inline)
+        self._by_key: dict[tuple[str, str], list[InlineSuppression]] = {}
+        for entry in self.entries:
+            self._by_key.setdefault((entry.path, entry.rule.strip().lower()), []).append(entry)
+
+    def covering(self, finding: Finding) -> Iterator[InlineSuppression]:
+        """The entries written on the resource (Metadata) or statement (Sid) that holds the finding, naming its rule."""
+        path, pointer = finding.location.path, finding.location.pointer
+        for key in (finding.rule_id.lower(), finding.slug.lower(), finding.category.lower()):
+            for entry in self._by_key.get((path, key), ()):
+                if pointer == entry.pointer or pointer.startswith(entry.pointer + "/"):
+                    yield entry
+
+    def by_sid(self, finding: Finding) -> list[InlineSuppression]:
+        """The Sid markers naming the finding's rule on statements with its statement's Sid."""
+        sid = finding.statement.sid if finding.statement else None
+        return [entry for entry in self._by_key.get((finding.location.path, finding.rule_id.lower()), ())
+                if sid is not None and entry.sid == sid]
+
+
+_SELF = frozenset({"iam600", "unused-suppression", "suppression"})
+"""How an inline suppression names IAM600 itself: it hides this rule's findings, which are known only after it."""
 
 
 def unused_suppressions(findings: Sequence[Finding], inline: Sequence[InlineSuppression], rules: RuleSet,
-                        selection: Selection, drift_ran: bool) -> list[Finding]:
-    """IAM600 for each inline suppression that hides no finding of its file, or names no rule; only rules that
-    ran are judged (see the rule's documentation)."""
+                        selection: Selection) -> list[Finding]:
+    """IAM600 for each inline suppression that hides no finding of its file, or names no rule; only what every rule
+    it names could judge is judged (see the rule's documentation)."""
     unused = rules.get("IAM600")
     if unused is None or not selection.enabled(unused) or not inline:
         return []
-    by_path: dict[str, list[Finding]] = {}
+    index = _InlineIndex(inline)
+    used: set[int] = set()
     for finding in findings:
-        by_path.setdefault(finding.location.path, []).append(finding)
+        covering = [id(entry) for entry in index.covering(finding)]
+        used.update(covering)
+        if not covering:  # hidden by its statement's Sid while located elsewhere: every such marker may be the one
+            used.update(id(entry) for entry in index.by_sid(finding))
+    silenced = {(entry.path, entry.pointer) for entry in index.entries if entry.rule.strip().lower() in _SELF}
     reported = []
-    for entry in inline:
+    for entry in index.entries:
+        if not entry.judged or (entry.path, entry.pointer) in silenced:
+            continue
         named = [rule for rule in rules if _names(entry.rule, rule)] if entry.rule.strip() else []
-        if named:
-            judged = [rule for rule in named if selection.enabled(rule)
-                      and (drift_ran or rule.info.category not in DRIFT_CATEGORIES)]
-            if not judged or any(_hides(entry, finding) for finding in by_path.get(entry.path, ())):
-                continue
+        if named and (id(entry) in used or any(
+                not selection.enabled(rule) or rule.info.category in DRIFT_CATEGORIES for rule in named)):
+            continue  # used, or naming a rule that did not run (a drift rule runs only where a baseline applies)
         message, details = _unused_message(entry, bool(named))
         reported.append(Finding(
             rule_id=unused.id, slug=unused.slug, category=unused.info.category,
             severity=selection.severity_for(unused, unused.info.severity), title=unused.info.title,
             message=message, location=Location(entry.path, entry.line, entry.column, entry.pointer),
+            subject=entry.subject, statement=StatementRef(**entry.statement) if entry.statement else None,
             details=details,
         ))
     return reported
@@ -185,17 +214,20 @@ def _names(name: str, rule: Rule) -> bool:
 def _unused_message(entry: InlineSuppression, names_a_rule: bool) -> tuple[str, dict[str, Any]]:
     if entry.sid is not None:
         where, details = f"Sid {entry.sid!r}", {"sid": entry.sid, "rule": entry.rule}
-        if not names_a_rule:
+        if not entry.rule:
             return (f"{where} has the {SID_MARKER} marker but no rule ids at its end (write them as "
                     f"...{SID_MARKER}IAM012IAM003): it suppresses nothing"), details
+        if not names_a_rule:
+            return (f"{where} names {entry.rule}, which is no rule id (`iam-audit rules` lists them): it suppresses "
+                    "nothing"), details
         return (f"{where} suppresses {entry.rule}, but its statement has no {entry.rule} finding: remove "
                 f"{entry.rule} from the Sid, or a finding of it the statement gains later goes unnoticed"), details
     resource = entry.pointer.rsplit("/", 1)[-1]
-    details = {"resource": resource, "rule": entry.rule}
+    details = {"resource": resource, "rule": entry.rule, "reason": entry.reason}
+    if not entry.rule:
+        return (f"The iam-audit ignore entry of {resource}'s Metadata names no rule (write a rule id, slug or "
+                "category, or {rule: IAM003, reason: ...}): it suppresses nothing"), details
     if not names_a_rule:
-        if not entry.rule:
-            return (f"The iam-audit ignore entry of {resource}'s Metadata names no rule (write a rule id, slug or "
-                    "category, or {rule: IAM003, reason: ...}): it suppresses nothing"), details
         return (f"The iam-audit ignore entry of {resource}'s Metadata names {entry.rule!r}, which is no rule id, slug "
                 "or category (`iam-audit rules` lists them): it suppresses nothing"), details
     return (f"The iam-audit ignore entry {entry.rule!r} of {resource}'s Metadata suppresses nothing: {resource} has "
@@ -220,6 +252,7 @@ def apply_suppressions(
     root = root or Path.cwd()
     live = [s for s in configured if not s.expired(today)]
     expired = tuple(s for s in configured if s.expired(today))
+    index = _InlineIndex(inline)
     result = []
     for finding in findings:
         if finding.suppressed is None:
@@ -227,7 +260,7 @@ def apply_suppressions(
             if reason is not None:
                 finding = replace(finding, suppressed=reason)
             else:
-                reason = _inline_reason(finding, inline)
+                reason = _inline_reason(finding, index)
                 if reason is not None:
                     finding = replace(finding, suppressed=reason, suppressed_in_source=True)
         result.append(finding)

@@ -262,3 +262,113 @@ def test_an_inline_suppression_that_hides_nothing_is_reported_where_it_is_writte
     assert sorted(iam003) == [("TypoIamAuditIgnoreIAM03", None),
                               ("WriteIamAuditIgnoreIAM003", "Sid WriteIamAuditIgnoreIAM003 (IamAuditIgnore)")]
     assert result.returncode == 0, "IAM600 is low: it does not fail a run at the default --fail-on high"
+
+
+def _iam600_and_suppressed(folder: Path, *args: str) -> tuple[list[str], list[tuple[str, str]]]:
+    result = run_cli("check", "--format", "json", "--no-cache", "--show-suppressed", *args, ".", cwd=folder)
+    assert result.returncode in (0, 1), result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    unused = sorted(f"{f['location']['path']}:{f['location']['line']}" for f in findings if f["rule_id"] == "IAM600")
+    hidden = sorted((f["rule_id"], f["suppressed"]) for f in findings if f.get("suppressed"))
+    return unused, hidden
+
+
+def test_an_entry_naming_a_category_is_judged_only_when_all_its_rules_ran(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(textwrap.dedent("""\
+        Resources:
+          AppRole:
+            Type: AWS::IAM::Role
+            Metadata:
+              iam-audit:
+                ignore: [privilege-escalation]
+            Properties:
+              AssumeRolePolicyDocument:
+                Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]
+              Policies:
+                - PolicyName: p
+                  PolicyDocument:
+                    Statement: [{Effect: Allow, Action: [iam:PassRole, ec2:RunInstances], Resource: "*"}]
+        """))
+    assert _iam600_and_suppressed(tmp_path)[0] == []
+    assert _iam600_and_suppressed(tmp_path, "--ignore", "IAM012")[0] == []  # IAM013 alone cannot judge it
+
+
+def test_each_statement_s_marker_is_judged_on_its_own_statement(tmp_path: Path) -> None:
+    write_any = {"Sid": "UploadsIamAuditIgnoreIAM003", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
+    write_one = {**write_any, "Resource": "arn:aws:s3:::uploads/*"}
+    (tmp_path / "a.json").write_text(policy(write_any))
+    (tmp_path / "b.json").write_text(policy(write_one))  # the same Sid, and nothing to hide
+    # in a Terraform policy written as a JSON string every statement has the string's place; each is judged
+    (tmp_path / "main.tf").write_text('resource "aws_iam_policy" "p" {\n  policy = ' + json.dumps(json.dumps(
+        {"Version": "2012-10-17", "Statement": [{**write_any, "Sid": "WriteIamAuditIgnoreIAM003"},
+                                                {**write_one, "Sid": "ReadIamAuditIgnoreIAM003"}]})) + "\n}\n")
+    unused, hidden = _iam600_and_suppressed(tmp_path)
+    assert unused == ["b.json:5", "main.tf:2"]
+    assert hidden == [("IAM003", "Sid UploadsIamAuditIgnoreIAM003 (IamAuditIgnore)"),
+                      ("IAM003", "Sid WriteIamAuditIgnoreIAM003 (IamAuditIgnore)")]
+
+
+def test_a_marker_hides_the_malformed_findings_of_its_statement_and_names_a_bad_id(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(policy(
+        {"Sid": "ReadIamAuditIgnoreIAM103", "Effect": "Allw", "Action": "s3:GetObject", "Resource": "*"},
+        {"Sid": "WriteIamAuditIgnoreIAM003IAM999", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+    ))
+    result = run_cli("check", "--format", "json", "--no-cache", "--show-suppressed", "p.json", cwd=tmp_path)
+    findings = json.loads(result.stdout)["findings"]
+    assert sorted((f["rule_id"], bool(f.get("suppressed"))) for f in findings) == [
+        ("IAM003", True), ("IAM103", True), ("IAM600", False)]
+    [bad] = [f["message"] for f in findings if f["rule_id"] == "IAM600"]
+    assert bad == ("Sid 'WriteIamAuditIgnoreIAM003IAM999' names IAM999, which is no rule id (`iam-audit rules` lists "
+                   "them): it suppresses nothing")
+
+
+def test_what_could_not_be_judged_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(textwrap.dedent("""\
+        Parameters:
+          Actions: {Type: CommaDelimitedList}
+        Resources:
+          Pol:
+            Type: AWS::IAM::ManagedPolicy
+            Properties:
+              PolicyDocument:
+                Statement:
+                  - {Sid: DeployIamAuditIgnoreIAM003, Effect: Allow, Action: !Ref Actions, Resource: "*"}
+          Imported:
+            Type: AWS::IAM::ManagedPolicy
+            Metadata:
+              iam-audit:
+                ignore: [IAM003]
+            Properties:
+              PolicyDocument: {"Fn::ImportValue": shared-policy}
+          UpsolverServerRole:
+            Type: AWS::IAM::Role
+            Metadata:
+              iam-audit:
+                ignore: [drift-action-added]
+            Properties:
+              AssumeRolePolicyDocument:
+                Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]
+        """))
+    assert _iam600_and_suppressed(tmp_path)[0] == []
+    assert _iam600_and_suppressed(tmp_path, "--baseline", "stackstate/kms-key")[0] == []
+
+
+def test_naming_iam600_keeps_the_other_entries_quiet_and_entries_differ_in_fingerprint(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(policy(statement("ReadIamAuditIgnoreIAM003IAM600", "s3:GetObject"),
+                                            statement("ListIamAuditIgnoreIAM003", "s3:GetObject")))
+    (tmp_path / "stack.yaml").write_text(textwrap.dedent("""\
+        Resources:
+          Pol:
+            Type: AWS::IAM::ManagedPolicy
+            Metadata:
+              iam-audit:
+                ignore: [{reason: reviewed in JIRA-1}, {reason: reviewed in JIRA-2}]
+            Properties:
+              PolicyDocument:
+                Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::b/*"}]
+        """))
+    assert _iam600_and_suppressed(tmp_path)[0] == ["p.json:11", "stack.yaml:6", "stack.yaml:6"]
+    result = run_cli("check", "--format", "sarif", "--no-cache", ".", cwd=tmp_path)
+    prints = [r["partialFingerprints"]["iamAudit/v2"] for r in json.loads(result.stdout)["runs"][0]["results"]
+              if r["ruleId"] == "IAM600"]
+    assert len(prints) == 3 and len(set(prints)) == 3

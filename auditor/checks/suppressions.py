@@ -28,10 +28,13 @@ RULES.rule(
     what="Reports a suppression written in the input that suppresses no finding of this run: a rule id at the end "
          "of a Sid's `IamAuditIgnore` marker whose statement has no finding of that rule, an entry of a "
          "CloudFormation resource's `Metadata: {iam-audit: {ignore: [...]}}` that the resource has no finding "
-         "of, and a marker or entry that names no rule id, slug or category at all (`IamAuditIgnoreIAM12`, a "
-         "misspelt slug). Only rules that ran are judged: not those `--select`, `--ignore` or `--category` leave "
-         "out, nor drift rules (IAM9xx) in a run without baselines. `[[suppress]]` entries of the configuration "
-         "are not judged: they may be meant for files another run checks.",
+         "of, and a marker or entry that names no rule id, slug or category at all (`IamAuditIgnoreIAM999`, a "
+         "misspelt slug, `{reason: ...}` without `rule`). Only what could be judged is: not an entry naming a rule "
+         "that `--select`, `--ignore` or `--category` left out (a slug or category: any of its rules), nor a drift "
+         "rule (IAM9xx: whether a baseline applies depends on the run), nor a statement or resource with an element "
+         "known only at deployment (`Action: !Ref Actions`) or a part listed as not checked. A marker or Metadata "
+         "that also names IAM600 (or `unused-suppression`) keeps its other entries from being reported. "
+         "`[[suppress]]` entries of the configuration are not judged: they may be meant for files another run checks.",
     why="A suppression outlives the finding it was written for: once the policy is fixed it stays, unnoticed, and "
         "hides the same rule's next finding there (a wildcard someone adds later). One that names no rule never "
         "suppressed anything, so the finding its author meant to accept is still reported, or was never there.",

@@ -36,6 +36,8 @@ from auditor.model import (
     Policy,
     PolicyKind,
     Problem,
+    Statement,
+    StatementRef,
     Subject,
     is_template_value,
     sid_ignored_rules,
@@ -614,6 +616,7 @@ def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
                     f"{where}: statements after the first {problem.details['limit']:,} of "
                     f"{problem.details['statements']:,} (over --max-statements)"
                 )
+    loaded.suppressions[:] = [_judged(entry, loaded, shown) for entry in loaded.suppressions]
     loaded.suppressions.extend(_sid_suppressions(loaded.policies))
     loaded.files = 1
     result.files = 0
@@ -624,18 +627,40 @@ def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
 def _sid_suppressions(policies: Iterable[Policy]) -> list[InlineSuppression]:
     """One entry per rule id of each ``IamAuditIgnore`` marker ending a statement's Sid, located at the Sid, so that a
     marker that hides nothing can be reported (a statement several policies share, once)."""
-    found: dict[tuple[str, int, int, str], InlineSuppression] = {}
+    found: dict[tuple[str, str, str], InlineSuppression] = {}
     for policy in policies:
         for statement in policy.statements:
             sid = statement.sid
             if not sid or SID_MARKER_TEXT not in sid.lower():
                 continue
             where = policy.location(f"{statement.pointer}/Sid")
+            subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
+            reference = dataclasses.asdict(StatementRef.of(statement, policy.statements))
             for rule in sorted(sid_ignored_rules(sid)) or [""]:
-                found.setdefault((where.path, where.line, where.column, rule), InlineSuppression(
+                found.setdefault((where.path, statement.pointer, rule), InlineSuppression(
                     where.path, statement.pointer, rule, f"Sid {sid} ({SID_IGNORE_MARKER})", where.line,
-                    where.column, sid))
+                    where.column, sid, not _undecided(statement), subject, reference))
     return list(found.values())
+
+
+def _undecided(statement: Statement) -> bool:
+    """Whether an element the rules judge is known only at deployment (``Action: !Ref Actions``)."""
+    values = (*(statement.actions or ()), *(statement.not_actions or ()), *(statement.resources or ()),
+              *(statement.not_resources or ()), *(p.value for p in statement.principals or ()))
+    return any(is_template_value(value) for value in values)
+
+
+def _judged(entry: InlineSuppression, loaded: LoadResult, shown: str) -> InlineSuppression:
+    """A resource's suppression (CloudFormation Metadata) can be judged when a policy under the resource was read,
+    none of its statements is known only at deployment, and nothing of the resource is listed as not checked."""
+    if entry.sid is not None:
+        return entry
+    covered = [policy for policy in loaded.policies
+               if policy.pointer == entry.pointer or policy.pointer.startswith(entry.pointer + "/")]
+    name = re.compile(rf"\b{re.escape(entry.pointer.rsplit('/', 1)[-1])}\b")
+    judged = bool(covered) and not any(_undecided(s) for policy in covered for s in policy.statements) and not any(
+        item.startswith(f"{shown}: ") and name.search(item) for item in loaded.not_checked)
+    return entry if judged else dataclasses.replace(entry, judged=False)
 
 
 SID_MARKER_TEXT = SID_IGNORE_MARKER.lower()

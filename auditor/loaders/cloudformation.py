@@ -704,8 +704,10 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
     if not isinstance(settings, dict) or "ignore" not in settings:
         return []
     ignore = settings["ignore"]
-    at = f"{pointer}/Metadata/iam-audit/ignore"
-    items = [(at, ignore)] if not isinstance(ignore, list) else [(f"{at}/{i}", item) for i, item in enumerate(ignore)]
+    at = f"{pointer}/Metadata/iam-audit"
+    # an empty `ignore:` is located at the mapping that holds it (a null value has no place of its own)
+    items = [(at if ignore is None else f"{at}/ignore", ignore)] if not isinstance(ignore, list) else \
+        [(f"{at}/ignore/{i}", item) for i, item in enumerate(ignore)]
     default_reason = f"CloudFormation Metadata of {logical_id}"
     found = []
     for item_pointer, item in items:
@@ -713,9 +715,9 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
         rule, text = "", default_reason  # an entry that names no rule suppresses nothing: reported (IAM600)
         if isinstance(item, str) and item.strip():
             rule = item.strip()
-        elif isinstance(item, dict) and isinstance(item.get("rule"), str):
+        elif isinstance(item, dict):
             reason = item.get("reason")
-            rule = item["rule"].strip()
+            rule = item["rule"].strip() if isinstance(item.get("rule"), str) else ""
             text = f"{reason} ({default_reason})" if isinstance(reason, str) and reason.strip() else default_reason
         found.append(InlineSuppression(source.display_path, pointer, rule, text, line, column))
     return found

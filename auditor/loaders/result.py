@@ -6,6 +6,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditor.model import InputError, Policy, Principal, Problem
 from auditor.normalize import with_organization_type
@@ -26,6 +27,13 @@ class InlineSuppression:
     column: int = 0
     """Where the entry is written."""
     sid: str | None = None
+    judged: bool = True
+    """False when what it covers was not all checked (an action known only at deployment, a policy not read):
+    whether it hides anything cannot be told."""
+    subject: dict[str, Any] | None = None
+    """The subject of the statement's policy (``Subject.to_json``), for a Sid marker."""
+    statement: dict[str, Any] | None = None
+    """The statement (``StatementRef`` fields), for a Sid marker."""
 
 
 @dataclass(slots=True)
