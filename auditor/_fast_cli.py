@@ -63,7 +63,7 @@ def _converter(annotation: Any) -> Callable[[str], Any]:
     return converter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: Python 3.10's get_type_hints hashes Annotated metadata
 class _Declared:
     """What ``typer.Option(...)``/``typer.Argument(...)`` was given, read without importing Typer."""
 
@@ -84,6 +84,20 @@ class _TyperStandIn:
         return _Declared(False, tuple(param_decls), settings)
 
 
+def _annotated_outside(hint: Any) -> Any:
+    """``Optional[Annotated[X, ...]]``, as Python 3.10's ``get_type_hints`` gives a parameter whose default is None,
+    as the ``Annotated[Optional[X], ...]`` written."""
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return hint
+    members = typing.get_args(hint)
+    annotated = [m for m in members if typing.get_origin(m) is typing.Annotated]
+    if len(members) != 2 or type(None) not in members or len(annotated) != 1:
+        return hint
+    inner = annotated[0]
+    arguments = (typing.Optional[inner.__origin__], *inner.__metadata__)
+    return typing.Annotated[arguments]
+
+
 def describe(function: Callable[..., Any]) -> tuple[dict[str, _Parameter], _Parameter | None, dict[str, Any]]:
     """Options by spelling, the positional parameter, and every parameter's default."""
     import inspect
@@ -95,7 +109,7 @@ def describe(function: Callable[..., Any]) -> tuple[dict[str, _Parameter], _Para
     positional: _Parameter | None = None
     defaults: dict[str, Any] = {}
     for name, parameter in inspect.signature(function).parameters.items():
-        hint = hints.get(name)
+        hint = _annotated_outside(hints.get(name))
         if typing.get_origin(hint) is not typing.Annotated:
             raise _Unsupported
         base, *extras = typing.get_args(hint)

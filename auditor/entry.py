@@ -8,7 +8,7 @@ import io
 import sys
 from typing import NoReturn
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _ClosedOutput(io.TextIOBase):
@@ -59,6 +59,15 @@ def run() -> None:
         where = f": {exc.filename}" if exc.filename else ""
         sys.stderr.write(f"iam-audit: error: {exc.strerror or exc}{where}\n")
         sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a defect of iam-audit: never mistaken for findings (1) or for a usage error (2)
+        import os
+
+        if os.environ.get("IAM_AUDIT_DEBUG"):
+            raise
+        sys.stderr.write(f"iam-audit: internal error: {type(exc).__name__}: {_one_line(str(exc))}; this is a defect "
+                         "of iam-audit, please report it with the command and its input (IAM_AUDIT_DEBUG=1 shows the "
+                         "traceback)\n")
+        sys.exit(EXIT_INTERNAL)
 
 
 def _run() -> None:

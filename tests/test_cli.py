@@ -471,3 +471,25 @@ def test_check_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
     assert (result.returncode, report["findings"], report["summary"]["skipped"]) == (0, [], [
         {"path": "vendor.md", "reason": "a Markdown document, not a policy: `iam-audit baseline extract vendor.md` "
                                         "finds the policies in it"}])
+
+
+@pytest.mark.parametrize("command", [["check", "fixtures/demo"], ["rules", "--format", "markdown"]])
+def test_an_internal_error_is_one_line_and_exit_code_3_never_taken_for_findings(command: list[str]) -> None:
+    defect = ("import sys, auditor.run, auditor.docs\n"
+              "def broken(*args, **kwargs):\n"
+              "    raise RuntimeError('boom\\n  in two lines')\n"
+              "auditor.run.build_report = broken\n"
+              "auditor.docs.rules_markdown = broken\n"
+              "from auditor.entry import run\n"
+              f"sys.argv = ['iam-audit', *{command!r}]\n"
+              "run()\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("IAM_AUDIT_DEBUG", None)
+    result = subprocess.run([sys.executable, "-c", defect], capture_output=True, text=True, cwd=REPO, env=env)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == ("iam-audit: internal error: RuntimeError: boom in two lines; this is a defect of "
+                             "iam-audit, please report it with the command and its input (IAM_AUDIT_DEBUG=1 shows "
+                             "the traceback)\n")
+    shown = subprocess.run([sys.executable, "-c", defect], capture_output=True, text=True, cwd=REPO,
+                           env={**env, "IAM_AUDIT_DEBUG": "1"})
+    assert "Traceback" in shown.stderr and "RuntimeError: boom" in shown.stderr

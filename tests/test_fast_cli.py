@@ -92,3 +92,15 @@ def test_the_quick_path_does_not_import_typer(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "IAM_AUDIT_CACHE_DIR": str(tmp_path)})
     assert result.stderr.endswith("1 False False"), result.stderr
+
+
+def test_reads_the_hints_python_3_10_gives_for_a_parameter_defaulting_to_none() -> None:
+    import typing
+
+    from auditor._fast_cli import _annotated_outside, _Declared
+
+    declared = _Declared(True, ("--jobs",), {"help": "processes"})
+    hash(declared)  # Python 3.10's get_type_hints hashes the metadata of an Annotated it wraps in Optional
+    as_310_gives = typing.Optional[typing.Annotated[int, declared]]
+    assert _annotated_outside(as_310_gives) == typing.Annotated[typing.Optional[int], declared]
+    assert _annotated_outside(typing.Annotated[int, declared]) == typing.Annotated[int, declared]
