@@ -61,7 +61,9 @@ def drift_command(
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "console",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="critical|high|medium|low|info|never")] = "high",
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="critical|high|medium|low|info|never (default: the configuration's fail-on, else high)",
+        show_default=False)] = None,
     kind: Annotated[
         str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource or trust.")
     ] = None,
@@ -87,7 +89,7 @@ def drift_command(
     try:
         # -o naming the TARGET or a BASELINE file would replace it with the report, as in check
         refuse_inputs_as_outputs([baseline, target], [("--output", output)], "files to compare")
-        threshold = parse_severity(fail_on, "--fail-on")
+        given_threshold = parse_severity(fail_on, "--fail-on") if fail_on is not None else None
     except UsageProblem as problem:
         raise _fail(str(problem)) from None
     forced = None
@@ -98,6 +100,7 @@ def drift_command(
             raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust") from None
     try:
         config = load_config(config_file, no_config)
+        threshold = given_threshold if fail_on is not None else config.fail_on
         chosen = resolve_baseline(baseline, config.baseline_paths)
         named = {placeholder.name for placeholder in chosen.placeholders}
         command_line = parse_vars(var or ())

@@ -1499,3 +1499,23 @@ def test_a_pattern_naming_every_resource_of_the_action_is_star(resource: str, ex
         {"Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "arn:aws:ec2:*:*:instance/*",
          "Condition": {"StringNotEquals": {"aws:ResourceTag/Owner": "vendor"}}}]}
     assert rules(compare(target, documented)) == expected
+
+
+def test_drift_exits_by_the_configured_fail_on_unless_the_command_line_says(tmp_path: Path) -> None:
+    documented = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}]}
+    real = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::reports/*"}]}
+    (tmp_path / "documented.json").write_text(json.dumps(documented))
+    (tmp_path / "real.json").write_text(json.dumps(real))
+
+    def exit_code(*args: str) -> int:
+        result = run_cli("drift", "documented.json", "real.json", "-q", *args, cwd=tmp_path)
+        assert "IAM901" in result.stdout, result.stdout + result.stderr
+        return result.returncode
+
+    assert exit_code() == 1  # high, at the default fail-on
+    (tmp_path / ".iam-audit.toml").write_text('fail-on = "critical"\n')
+    assert exit_code() == 0
+    assert exit_code("--fail-on", "high") == 1
+    assert exit_code("--no-config") == 1
