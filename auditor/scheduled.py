@@ -253,6 +253,31 @@ def _place_files(
     return placements
 
 
+def _refuse_snapshots(placements: Mapping[str, _Placement], sources: Mapping[str, Any]) -> None:
+    """Two complete exports of one account are two states of it (last week's and today's), not parts of one: a run
+    records one state, so their findings must not be added up."""
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for shown, placement in placements.items():
+        if placement.fingerprint_path.startswith("account:"):
+            by_account[placement.fingerprint_path.removeprefix("account:")].append(shown)
+    for account, names in sorted(by_account.items()):
+        complete = [name for name in sorted(names) if _complete_export(sources[name].document_text() or "")]
+        if len(complete) > 1:
+            raise ReportInputError(
+                f"{', '.join(complete[:-1])} and {complete[-1]} are each a complete export of account {account}: a "
+                "run records one state of each account, so give only the newest export (each earlier run is in the "
+                "history already)")
+
+
+def _complete_export(text: str) -> bool:
+    """Whether an export is a whole answer, not one page of a longer one (``IsTruncated``)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("IsTruncated") is not True
+
+
 def history_fingerprint(finding: Finding, fingerprint_path: str) -> str:
     return fingerprint(replace(finding, location=replace(finding.location, path=fingerprint_path)))
 
@@ -406,6 +431,7 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
     rules_run = frozenset(rule.id for rule in all_rules() if selection.enabled(rule))
     compared = _baselines_compared(check) if request.baselines else None
     placements = _place_files(inputs, sources, request.account_id)
+    _refuse_snapshots(placements, sources)
     fallback = next(iter(placements.values()), None) or _Placement(
         request.account_id or f"path:{Path(inputs[0]).resolve()}", request.account_id or inputs[0], inputs[0], ""
     )

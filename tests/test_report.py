@@ -608,3 +608,22 @@ def test_drift_is_grouped_by_baseline_with_new_and_resolved(tmp_path: Path) -> N
     assert "<code>stackstate/agent</code>" in page and "<code>upsolver/server-role</code>" in page
     assert "&lt;b&gt;x:Y&lt;/b&gt;" in page and "<b>x:Y</b>" not in page
     assert "2024-06-03 07:00 UTC" in render_markdown(result)
+
+
+def test_two_complete_exports_of_one_account_in_one_run_are_refused(tmp_path: Path) -> None:
+    """A folder of dated exports of one account was reported as one state holding both (findings fixed in the newer
+    export counted as new again)."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    shutil.copy(RUN1 / "account.json", exports / "2024-05-27.json")
+    shutil.copy(RUN2, exports / "2024-06-03.json")
+    refused = _report(str(exports), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3"))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr == (
+        f"iam-audit: error: {exports}/2024-05-27.json and {exports}/2024-06-03.json are each a complete export of "
+        f"account {ACCOUNT}: a run records one state of each account, so give only the newest export (each earlier "
+        "run is in the history already)\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["exports"]
+    (exports / "2024-05-27.json").unlink()
+    assert _report(str(exports), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3")).returncode \
+        in (0, 1)
