@@ -74,6 +74,12 @@ def subject_labels(subject: Mapping[str, Any] | None) -> list[str]:
     return labels
 
 
+def subject_text(subject: Mapping[str, Any] | None) -> str:
+    """The subject as a short phrase: ``role app, inline:deploy`` (empty without one)."""
+    labels = subject_labels(subject)
+    return ", ".join([" ".join(labels[:2]), *labels[2:]]) if labels else ""
+
+
 def expired_line(notice: Mapping[str, Any]) -> str:
     """An expired suppression (``Summary.expired_suppressions``) as one line: ``file:line: message``."""
     return f"{notice['path']}:{notice['line']}: {notice['message']}"
@@ -127,12 +133,10 @@ class Report:
         }
         if self.summary.principals:
             data["principals"] = dict(self.summary.principals)
-        if self.suppressed_findings:
-            data["suppressed"] = len(self.suppressed_findings)
-        if self.summary.skipped:
-            data["skipped"] = [{"path": p, "reason": r} for p, r in self.summary.skipped]
-        if self.summary.not_checked:
-            data["not_checked"] = list(self.summary.not_checked)
+        # always present, so that a reader need not guard every key: 0 and [] when there is nothing
+        data["suppressed"] = len(self.suppressed_findings)
+        data["skipped"] = [{"path": p, "reason": r} for p, r in self.summary.skipped]
+        data["not_checked"] = list(self.summary.not_checked)
         if self.summary.expired_suppressions:
             data["expired_suppressions"] = [dict(e) for e in self.summary.expired_suppressions]
         if self.summary.verdicts:

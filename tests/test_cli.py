@@ -493,3 +493,26 @@ def test_an_internal_error_is_one_line_and_exit_code_3_never_taken_for_findings(
     shown = subprocess.run([sys.executable, "-c", defect], capture_output=True, text=True, cwd=REPO,
                            env={**env, "IAM_AUDIT_DEBUG": "1"})
     assert "Traceback" in shown.stderr and "RuntimeError: boom" in shown.stderr
+
+
+def test_the_json_summary_always_has_its_lists_and_counts(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                     '"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}')
+    result = run_cli("check", "--format", "json", "--no-cache", "p.json", cwd=tmp_path)
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["suppressed"], summary["skipped"], summary["not_checked"]) == (0, [], [])
+
+
+def test_github_annotations_name_the_subject_as_the_console_does() -> None:
+    github = run_cli("check", "--format", "github", "--no-cache", "fixtures/demo/network-stack.yaml").stdout
+    console = run_cli("check", "--no-color", "--no-cache", "fixtures/demo/network-stack.yaml").stdout
+    assert "%0Arole acme-flow-logs, inline:write-logs" in github
+    assert "(role acme-flow-logs, inline:write-logs)" in console
+
+
+def test_the_summary_does_not_point_to_show_suppressed_when_it_was_given(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": [{"Sid": "AnyIamAuditIgnoreIAM003", '
+                                     '"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}')
+    assert "(--show-suppressed lists them)" in run_cli("check", "--no-cache", "p.json", cwd=tmp_path).stdout
+    shown = run_cli("check", "--no-cache", "--show-suppressed", "p.json", cwd=tmp_path).stdout
+    assert "suppressed: 1 finding(s) (listed above)" in shown

@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, TextIO
 
 from auditor.model import Finding, Severity
-from auditor.report import EXCERPT_CONTEXT_LINES, Report, excerpt_line_numbers, subject_labels
+from auditor.report import EXCERPT_CONTEXT_LINES, Report, excerpt_line_numbers, subject_text
 from auditor.reporters._escape import strip_control
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def render(report: Report, out: TextIO, read_line: LineReader | None = None, sho
                 writer.out.write(_excerpt(location.path, location.line, location.column,
                                           SEVERITY_STYLE[spot[0].severity], writer, read_line))
         writer.line()
-    _render_summary(report, writer)
+    _render_summary(report, writer, show_suppressed)
 
 
 def render_line(finding: Finding, out: TextIO, color: bool = False) -> None:
@@ -88,9 +88,7 @@ def _render_finding(finding: Finding, writer: _Writer) -> None:
         suppressed = " " + writer.style(f"(suppressed: {clean(finding.suppressed)})", DIM)
     subject = ""
     if finding.subject:
-        labels = subject_labels(finding.subject)
-        where = ", ".join([" ".join(labels[:2]), *labels[2:]])  # role app, aws_iam_role_policy.app.policy
-        subject = " " + writer.style(f"({clean(where)})", DIM)
+        subject = " " + writer.style(f"({clean(subject_text(finding.subject))})", DIM)
     writer.line(f"{clean(str(location))}: {writer.style(finding.severity.value, style)} "
                 f"{writer.style(clean(finding.rule_id), BOLD)} {writer.style(clean(finding.slug), DIM)} "
                 f"{clean(finding.message)}{subject}{suppressed}")
@@ -119,7 +117,7 @@ def _excerpt(path: str, line: int, column: int, style: str, writer: _Writer, rea
     return "".join(shown)
 
 
-def _render_summary(report: Report, writer: _Writer) -> None:
+def _render_summary(report: Report, writer: _Writer, suppressed_shown: bool = False) -> None:
     summary = report.summary
     counts = report.by_severity()
     writer.line(writer.style("iam-audit summary", BOLD))
@@ -137,7 +135,8 @@ def _render_summary(report: Report, writer: _Writer) -> None:
             parts.append(f"{count} {one if count == 1 else plural}")
     writer.line("checked: " + ", ".join(parts))
     if report.suppressed_findings:
-        writer.line(f"suppressed: {len(report.suppressed_findings)} finding(s) (--show-suppressed lists them)")
+        listed = "listed above" if suppressed_shown else "--show-suppressed lists them"
+        writer.line(f"suppressed: {len(report.suppressed_findings)} finding(s) ({listed})")
     if summary.skipped:
         writer.line(f"skipped: {len(summary.skipped)} item(s)")
         for path, reason in summary.skipped[:20]:

@@ -10,7 +10,7 @@ what was skipped (files plainly not policies, build-output folders) is listed in
 from __future__ import annotations
 
 from auditor.model import Finding, Severity
-from auditor.report import Report, subject_labels
+from auditor.report import Report, subject_text
 from auditor.reporters._escape import github_data, github_property
 from auditor.reporters._not_checked import not_checked
 
@@ -48,7 +48,7 @@ def render(report: Report) -> str:
 def _annotation(finding: Finding) -> str:
     title = f"{finding.rule_id} {finding.slug} ({finding.severity.value})"
     message = finding.message
-    owner = ", ".join(subject_labels(finding.subject))
+    owner = subject_text(finding.subject)
     if owner:
         message += f"\n{owner}"
     location = finding.location
