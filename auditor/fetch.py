@@ -626,6 +626,20 @@ _REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
 """botocore's own test of a region name (it makes the region part of a host name)."""
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+\Z")
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+
+
+def _in_a_partition(region: str) -> bool:
+    """Whether the name has the shape of a Region of some AWS partition, as botocore knows them (a Region opened
+    after this botocore still has its partition's shape); True when botocore's data cannot be read."""
+    try:
+        from botocore.loaders import Loader
+
+        partitions = Loader().load_data("endpoints")["partitions"]
+        shapes = [re.compile(partition["regionRegex"]) for partition in partitions]
+    except Exception:  # no botocore, or data of another shape: the call itself will say what is wrong
+        return True
+    return any(shape.match(region) for shape in shapes)
 """AssumeRole's pattern for RoleSessionName."""
 
 
@@ -648,8 +662,12 @@ def _validate(options: FetchOptions) -> None:
     if options.page_size is not None and options.page_size < 1:
         raise FetchUsageError("page size must be at least 1")
     for region in options.regions:
-        if not _REGION_NAME.match(region):
-            raise FetchUsageError(f"--region {region!r} is not a region name such as eu-west-1")
+        if not _REGION_NAME.match(region) or (options.endpoint_url is None and not _in_a_partition(region)):
+            raise FetchUsageError(f"--region {region!r} is not an AWS Region name such as eu-west-1, us-gov-west-1 "
+                                  "or cn-north-1")
+    if options.external_id is not None and not _EXTERNAL_ID.match(options.external_id):
+        raise FetchUsageError(f"--external-id {options.external_id!r} must be 2 to 1,224 letters, digits or "
+                              "characters of +=,.@:/-, as STS accepts")
     if options.endpoint_url is not None and not _is_endpoint_url(options.endpoint_url):
         raise FetchUsageError(f"--endpoint-url {options.endpoint_url!r} is not an http:// or https:// URL: "
                               "give one such as http://localhost:4566")

@@ -867,6 +867,9 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
     assert "iam-audit: error: nothing could be exported: " in stderr
 
 
+_NOT_A_REGION = "is not an AWS Region name such as eu-west-1, us-gov-west-1 or cn-north-1"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -888,8 +891,14 @@ def test_organization_listing_denied_is_exit_code_2(proxy: FaultProxy, tmp_path:
             ["--endpoint-url", "http://"],
             "--endpoint-url 'http://' is not an http:// or https:// URL: give one such as http://localhost:4566",
         ),
-        (["--region", ""], "--region '' is not a region name such as eu-west-1"),
-        (["--region", "eu west 1"], "--region 'eu west 1' is not a region name such as eu-west-1"),
+        (["--region", ""], f"--region '' {_NOT_A_REGION}"),
+        (["--region", "eu west 1"], f"--region 'eu west 1' {_NOT_A_REGION}"),
+        (["--region", "mars-1"], f"--region 'mars-1' {_NOT_A_REGION}"),
+        (["--region", "useast1"], f"--region 'useast1' {_NOT_A_REGION}"),
+        (
+            ["--role-arn", "arn:aws:iam::111111111111:role/a", "--external-id", "X"],
+            "--external-id 'X' must be 2 to 1,224 letters, digits or characters of +=,.@:/-, as STS accepts",
+        ),
         (
             ["--role-arn", "audit"],
             "--role-arn 'audit' is not a role ARN: give one such as arn:aws:iam::111111111111:role/audit",
@@ -942,10 +951,10 @@ def test_a_parameter_aws_refuses_is_named_on_one_line(moto_url: str, tmp_path: P
         "-o", str(tmp_path / "x.json"), "--endpoint-url", moto_url,
         "--role-arn", f"arn:aws:iam::{ACCOUNT_B}:role/audit", "--external-id", "x",
     )
-    assert code == 2
+    assert code == 2  # refused before any call now, as STS would refuse it
     assert stderr.splitlines() == [
-        f"iam-audit: error: nothing could be exported: account {ACCOUNT_B}: AssumeRole failed (ParamValidationError: "
-        "Parameter validation failed: Invalid length for parameter ExternalId, value: 1, valid min length: 2)"
+        "iam-audit: error: --external-id 'x' must be 2 to 1,224 letters, digits or characters of +=,.@:/-, as STS "
+        "accepts"
     ]
 
 
