@@ -516,3 +516,12 @@ def test_the_summary_does_not_point_to_show_suppressed_when_it_was_given(tmp_pat
     assert "(--show-suppressed lists them)" in run_cli("check", "--no-cache", "p.json", cwd=tmp_path).stdout
     shown = run_cli("check", "--no-cache", "--show-suppressed", "p.json", cwd=tmp_path).stdout
     assert "suppressed: 1 finding(s) (listed above)" in shown
+
+
+def test_a_file_iam_audit_wrote_is_skipped_as_such(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                     '"Action": "s3:PutObject", "Resource": "*"}]}')
+    assert run_cli("check", "--no-cache", "--write-accepted", "accepted.json", ".", cwd=tmp_path).returncode == 0
+    result = run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path)
+    assert json.loads(result.stdout)["summary"]["skipped"] == [
+        {"path": "accepted.json", "reason": "not an IAM policy: a file iam-audit wrote (schema iam-audit-accepted/1)"}]

@@ -690,6 +690,8 @@ def _is_statement_list(document: Any) -> bool:
 
 
 def _not_a_policy_reason(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("schema"), str) and data["schema"].startswith("iam-audit"):
+        return f"not an IAM policy: a file iam-audit wrote (schema {data['schema']})"  # --write-accepted, a report
     if isinstance(data, dict):
         keys = ", ".join(key if len(key) <= 40 else key[:39] + "…" for key in list(data)[:3])
         return f"not an IAM policy (top-level keys: {keys})" if keys else "not an IAM policy (empty object)"
