@@ -439,7 +439,7 @@ def test_fetch_without_boto3_is_exit_2_with_how_to_install_it(tmp_path: Path) ->
                                 "pip install 'iam-audit[live]'\n"
     assert not {"account.json", "out", "h.db"} & {p.name for p in tmp_path.iterdir()}
     bad_region = run_cli("fetch", "--output", "account.json", "--region", "bad_region", cwd=tmp_path, env=hidden)
-    assert bad_region.returncode == 2 and "--region 'bad_region' is not a region name" in bad_region.stderr
+    assert bad_region.returncode == 2 and "--region 'bad_region' is not an AWS Region name" in bad_region.stderr
 
 
 def test_drift_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
