@@ -65,7 +65,8 @@ def drift_command(
         "--fail-on", help="critical|high|medium|low|info|never (default: the configuration's fail-on, else high)",
         show_default=False)] = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource or trust.")
+        str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource, trust or "
+                                                "organization.")
     ] = None,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP)] = False,
@@ -97,7 +98,7 @@ def drift_command(
         try:
             forced = PolicyKind(kind.lower())
         except ValueError:
-            raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust") from None
+            raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
     try:
         config = load_config(config_file, no_config)
         threshold = given_threshold if fail_on is not None else config.fail_on

@@ -681,6 +681,9 @@ def _validate(options: FetchOptions) -> None:
     if options.output.exists() and options.several_accounts != options.output.is_dir():
         kind = "a directory" if options.several_accounts else "a file"
         raise FetchUsageError(f"--output must be {kind}: {options.output}")
+    if options.several_accounts and not options.output.exists() and options.output.suffix.lower() == ".json":
+        raise FetchUsageError(f"--output {options.output}: several accounts are written one file each into a "
+                              "folder: name a folder (such as exports/)")
 
 
 def _targets(

@@ -1519,3 +1519,12 @@ def test_drift_exits_by_the_configured_fail_on_unless_the_command_line_says(tmp_
     assert exit_code() == 0
     assert exit_code("--fail-on", "high") == 1
     assert exit_code("--no-config") == 1
+
+
+def test_drift_kind_names_every_kind_it_accepts(tmp_path: Path) -> None:
+    scp = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}
+    (tmp_path / "scp.json").write_text(json.dumps(scp))
+    assert run_cli("drift", "scp.json", "scp.json", "--kind", "organization", "-q", cwd=tmp_path).returncode == 0
+    refused = run_cli("drift", "scp.json", "scp.json", "--kind", "boundary", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "--kind: 'boundary' is not one of identity, resource, trust, organization" in refused.stderr

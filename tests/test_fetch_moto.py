@@ -896,6 +896,10 @@ _NOT_A_REGION = "is not an AWS Region name such as eu-west-1, us-gov-west-1 or c
         (["--region", "mars-1"], f"--region 'mars-1' {_NOT_A_REGION}"),
         (["--region", "useast1"], f"--region 'useast1' {_NOT_A_REGION}"),
         (
+            ["--role-arn", "arn:aws:iam::111111111111:role/a", "--role-arn", "arn:aws:iam::222222222222:role/a"],
+            "--output {x}: several accounts are written one file each into a folder: name a folder (such as exports/)",
+        ),
+        (
             ["--role-arn", "arn:aws:iam::111111111111:role/a", "--external-id", "X"],
             "--external-id 'X' must be 2 to 1,224 letters, digits or characters of +=,.@:/-, as STS accepts",
         ),
@@ -912,7 +916,7 @@ _NOT_A_REGION = "is not an AWS Region name such as eu-west-1, us-gov-west-1 or c
 def test_usage_errors_are_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
     code, _, stderr = run_cli("-o", str(tmp_path / "x.json"), *args)
     assert code == 2
-    assert stderr.strip() == f"iam-audit: error: {message}"
+    assert stderr.strip() == f"iam-audit: error: {message.replace('{x}', str(tmp_path / 'x.json'))}"
 
 
 @pytest.mark.parametrize(
