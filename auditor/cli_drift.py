@@ -65,8 +65,7 @@ def drift_command(
         "--fail-on", help="critical|high|medium|low|info|never (default: the configuration's fail-on, else high)",
         show_default=False)] = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource, trust or "
-                                                "organization.")
+        str | None, typer.Option("--kind", help="Treat a standalone TARGET policy as identity, resource or trust.")
     ] = None,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help=NO_COLOR_HELP)] = False,
@@ -95,10 +94,10 @@ def drift_command(
         raise _fail(str(problem)) from None
     forced = None
     if kind is not None:
-        try:
-            forced = PolicyKind(kind.lower())
-        except ValueError:
-            raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust, organization") from None
+        forced = next((k for k in (PolicyKind.IDENTITY, PolicyKind.RESOURCE, PolicyKind.TRUST)
+                       if k.value == kind.lower()), None)
+        if forced is None:  # an organization policy has no baseline to compare with: baselines document grants
+            raise _fail(f"--kind: {kind!r} is not one of identity, resource, trust") from None
     try:
         config = load_config(config_file, no_config)
         threshold = given_threshold if fail_on is not None else config.fail_on
