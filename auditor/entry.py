@@ -62,8 +62,11 @@ def run() -> None:
     except Exception as exc:  # a defect of iam-audit: never mistaken for findings (1) or for a usage error (2)
         import os
 
-        if os.environ.get("IAM_AUDIT_DEBUG"):
-            raise
+        if os.environ.get("IAM_AUDIT_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(EXIT_INTERNAL)
         sys.stderr.write(f"iam-audit: internal error: {type(exc).__name__}: {_one_line(str(exc))}; this is a defect "
                          "of iam-audit, please report it with the command and its input (IAM_AUDIT_DEBUG=1 shows the "
                          "traceback)\n")

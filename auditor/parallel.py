@@ -459,7 +459,8 @@ def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: L
     for outcome in (outcomes.pop(str(path)) for path in files):  # each freed once merged
         findings.extend(finding_from_dict(data) for data in outcome["findings"])
         verdicts.extend(Verdict(*v) for v in outcome["verdicts"])
-        result.suppressions.extend(InlineSuppression(**item) for item in outcome["suppressions"])
+        result.suppressions.extend(InlineSuppression(**{**item, "lines": tuple(item.get("lines") or (0, 0))})
+                                   for item in outcome["suppressions"])  # a stored outcome's JSON made it a list
         result.policies.extend(Policy(PolicyKind.IDENTITY, source(path), "", ()) for path in outcome["policies"])
         for path, line, text in outcome.get("lines", ()):
             source(path).known_lines[line] = text

@@ -196,15 +196,19 @@ class _Placement:
     fingerprint_path: str
 
 
-def export_account_id(text: str) -> str | None:
-    """The account of an authorization-details export, or None when the text is not one."""
-    if not _EXPORT_MARKER.search(text):
+def export_account_id(text: str, name: str = "") -> str | None:
+    """The account of an authorization-details export (one object, or its pages in an array; JSON, or YAML when
+    ``name`` ends in .yaml/.yml), or None when the text is not one."""
+    is_yaml = name.lower().endswith((".yaml", ".yml"))
+    if not is_yaml and not _EXPORT_MARKER.search(text):
         return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
+    data = _parsed(text, is_yaml)
+    if isinstance(data, list) and data and all(isinstance(page, dict) for page in data):
+        accounts = {export_account_id(json.dumps(page)) for page in data} - {None}
+        return accounts.pop() if len(accounts) == 1 else None
     if not isinstance(data, dict):
+        return None
+    if is_yaml and not any(key in data for key in (*_PRINCIPAL_LISTS, "Policies")):
         return None
     meta = data.get("iam_audit")
     if isinstance(meta, dict) and isinstance(meta.get("account_id"), str) and ACCOUNT.fullmatch(meta["account_id"]):
@@ -221,6 +225,20 @@ def export_account_id(text: str) -> str | None:
         for match in _ARN_ACCOUNT.finditer(text):
             counts[match.group(1)] += 1
     return counts.most_common(1)[0][0] if counts else None
+
+
+def _parsed(text: str, is_yaml: bool) -> Any:
+    if not is_yaml:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    from auditor.loaders.parse import ParseError, parse_yaml
+
+    try:
+        return parse_yaml(text, "").data
+    except ParseError:
+        return None
 
 
 def _place_files(
@@ -241,7 +259,7 @@ def _place_files(
             relative = resolved.relative_to(root).as_posix()
         else:
             relative = shown
-        account = export_account_id(source.document_text() or "")
+        account = export_account_id(source.document_text() or "", shown)
         if forced_account is not None:
             key = label = forced_account
         elif account is not None:
@@ -255,27 +273,40 @@ def _place_files(
 
 def _refuse_snapshots(placements: Mapping[str, _Placement], sources: Mapping[str, Any]) -> None:
     """Two complete exports of one account are two states of it (last week's and today's), not parts of one: a run
-    records one state, so their findings must not be added up."""
+    records one state, so their findings must not be added up. Parts of one export (pages; the files of ``--filter
+    Role`` and ``--filter User``, which list different things) are not refused."""
     by_account: dict[str, list[str]] = defaultdict(list)
     for shown, placement in placements.items():
         if placement.fingerprint_path.startswith("account:"):
             by_account[placement.fingerprint_path.removeprefix("account:")].append(shown)
     for account, names in sorted(by_account.items()):
-        complete = [name for name in sorted(names) if _complete_export(sources[name].document_text() or "")]
-        if len(complete) > 1:
+        listed: dict[str, frozenset[str]] = {}
+        for name in sorted(names):
+            lists = _complete_export_lists(name, sources[name].document_text() or "")
+            if lists is not None:
+                listed[name] = lists
+        clash = sorted({name for name, lists in listed.items()
+                        if any(other != name and lists & others for other, others in listed.items())})
+        if len(clash) > 1:
             raise ReportInputError(
-                f"{', '.join(complete[:-1])} and {complete[-1]} are each a complete export of account {account}: a "
-                "run records one state of each account, so give only the newest export (each earlier run is in the "
+                f"{', '.join(clash[:-1])} and {clash[-1]} are each a complete export of account {account}: a run "
+                "records one state of each account, so give only the newest export (each earlier run is in the "
                 "history already)")
 
 
-def _complete_export(text: str) -> bool:
-    """Whether an export is a whole answer, not one page of a longer one (``IsTruncated``)."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("IsTruncated") is not True
+_EXPORT_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def _complete_export_lists(name: str, text: str) -> frozenset[str] | None:
+    """The non-empty lists of an export that is a whole answer (one object, or its pages in one array: JSON or
+    YAML); None for one page of a longer answer (``IsTruncated``, or the AWS CLI's ``NextToken``) or another file."""
+    data = _parsed(text, name.lower().endswith((".yaml", ".yml")))
+    pages = data if isinstance(data, list) else [data]
+    if not pages or not all(isinstance(page, dict) for page in pages):
+        return None
+    if not any(page.get("IsTruncated") is not True and "NextToken" not in page for page in pages):
+        return None  # no last page: a part of an answer
+    return frozenset(key for key in _EXPORT_LISTS for page in pages if page.get(key))
 
 
 def history_fingerprint(finding: Finding, fingerprint_path: str) -> str:

@@ -93,6 +93,10 @@ class Source:
         """The whole text of the source, if it has one."""
         return self.text
 
+    def document_lines(self) -> tuple[int, int]:
+        """The first and last line of the file that this source's document holds: (0, 0) for the whole file."""
+        return (0, 0)
+
     def line_text(self, line: int) -> str | None:
         """The text of 1-based ``line`` in this source's own text, if it has any."""
         if self.text is None:

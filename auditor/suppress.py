@@ -158,14 +158,22 @@ class _InlineIndex:
         path, pointer = finding.location.path, finding.location.pointer
         for key in (finding.rule_id.lower(), finding.slug.lower(), finding.category.lower()):
             for entry in self._by_key.get((path, key), ()):
-                if pointer == entry.pointer or pointer.startswith(entry.pointer + "/"):
+                if (pointer == entry.pointer or pointer.startswith(entry.pointer + "/")) and _in_document(entry,
+                                                                                                          finding):
                     yield entry
 
     def by_sid(self, finding: Finding) -> list[InlineSuppression]:
         """The Sid markers naming the finding's rule on statements with its statement's Sid."""
         sid = finding.statement.sid if finding.statement else None
         return [entry for entry in self._by_key.get((finding.location.path, finding.rule_id.lower()), ())
-                if sid is not None and entry.sid == sid]
+                if sid is not None and entry.sid == sid and _in_document(entry, finding)]
+
+
+def _in_document(entry: InlineSuppression, finding: Finding) -> bool:
+    """Whether the finding is in the document of the entry (the documents of a YAML stream share their pointers)."""
+    first, last = entry.lines
+    line = finding.location.line
+    return not last or not line or first <= line <= last
 
 
 _SELF = frozenset({"iam600", "unused-suppression", "suppression"})
@@ -186,10 +194,11 @@ def unused_suppressions(findings: Sequence[Finding], inline: Sequence[InlineSupp
         used.update(covering)
         if not covering:  # hidden by its statement's Sid while located elsewhere: every such marker may be the one
             used.update(id(entry) for entry in index.by_sid(finding))
-    silenced = {(entry.path, entry.pointer) for entry in index.entries if entry.rule.strip().lower() in _SELF}
+    silenced = {(entry.path, entry.pointer, entry.lines) for entry in index.entries
+                if entry.rule.strip().lower() in _SELF}
     reported = []
     for entry in index.entries:
-        if not entry.judged or (entry.path, entry.pointer) in silenced:
+        if not entry.judged or (entry.path, entry.pointer, entry.lines) in silenced:
             continue
         named = [rule for rule in rules if _names(entry.rule, rule)] if entry.rule.strip() else []
         if named and (id(entry) in used or any(

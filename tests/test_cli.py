@@ -493,6 +493,7 @@ def test_an_internal_error_is_one_line_and_exit_code_3_never_taken_for_findings(
     shown = subprocess.run([sys.executable, "-c", defect], capture_output=True, text=True, cwd=REPO,
                            env={**env, "IAM_AUDIT_DEBUG": "1"})
     assert "Traceback" in shown.stderr and "RuntimeError: boom" in shown.stderr
+    assert shown.returncode == 3
 
 
 def test_the_json_summary_always_has_its_lists_and_counts(tmp_path: Path) -> None:

@@ -627,3 +627,32 @@ def test_two_complete_exports_of_one_account_in_one_run_are_refused(tmp_path: Pa
     (exports / "2024-05-27.json").unlink()
     assert _report(str(exports), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3")).returncode \
         in (0, 1)
+
+
+@pytest.mark.parametrize("form", ["pages in an array", "yaml"])
+def test_two_exports_of_one_account_in_other_forms_are_refused_too(tmp_path: Path, form: str) -> None:
+    import yaml
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name, source in (("2024-05-27", RUN1 / "account.json"), ("2024-06-03", RUN2)):
+        data = json.loads(source.read_text())
+        if form == "yaml":
+            (exports / f"{name}.yaml").write_text(yaml.safe_dump(data))
+        else:
+            (exports / f"{name}.json").write_text(json.dumps([{**data, "IsTruncated": False}]))
+    refused = _report(str(exports), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3"))
+    assert refused.returncode == 2 and "are each a complete export of account" in refused.stderr, refused.stderr
+
+
+def test_the_files_of_a_filtered_export_are_parts_of_one_state(tmp_path: Path) -> None:
+    """get-account-authorization-details --filter Role, --filter User...: one file each, each without IsTruncated."""
+    data = json.loads((RUN1 / "account.json").read_text())
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for key in ("UserDetailList", "RoleDetailList", "Policies"):
+        part = {k: (v if k == key else []) for k, v in data.items() if k in (
+            "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")}
+        (parts / f"{key}.json").write_text(json.dumps({**part, "IsTruncated": False}))
+    done = _report(str(parts), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3"))
+    assert done.returncode in (0, 1), done.stderr

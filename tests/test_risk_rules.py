@@ -954,6 +954,7 @@ def iam031(trust: str, trusted: tuple[str, ...] = ()) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("condition", [
     '{"StringEquals": {"aws:PrincipalAccount": "464622532012"}}',
+    '{"StringEquals": {"aws:PrincipalAccount": ["464622532012", "865078226113"]}}',  # the vendor and another
     '{"StringEquals": {"aws:SourceAccount": "464622532012"}}',
     '{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::464622532012:role/DatadogAWSIntegrationRole"}}',
 ])

@@ -372,3 +372,45 @@ def test_naming_iam600_keeps_the_other_entries_quiet_and_entries_differ_in_finge
     prints = [r["partialFingerprints"]["iamAudit/v2"] for r in json.loads(result.stdout)["runs"][0]["results"]
               if r["ruleId"] == "IAM600"]
     assert len(prints) == 3 and len(set(prints)) == 3
+
+
+def test_a_marker_belongs_to_its_own_document_of_a_yaml_stream(tmp_path: Path) -> None:
+    """The documents of a YAML stream share their pointers (/Statement/0): a marker of the first hid the second's
+    finding, and was not reported."""
+    (tmp_path / "multi.yaml").write_text(textwrap.dedent("""\
+        Version: "2012-10-17"
+        Statement:
+          - Sid: ReadReportsIamAuditIgnoreIAM003
+            Effect: Allow
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::reports/*
+        ---
+        Version: "2012-10-17"
+        Statement:
+          - Sid: Uploads
+            Effect: Allow
+            Action: s3:PutObject
+            Resource: "*"
+        """))
+    unused, hidden = _iam600_and_suppressed(tmp_path)
+    assert (unused, hidden) == (["multi.yaml:3"], [])
+
+
+def test_a_sam_function_whose_role_has_parts_not_checked_is_not_judged(tmp_path: Path) -> None:
+    (tmp_path / "sam.yaml").write_text(textwrap.dedent("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Worker:
+            Type: AWS::Serverless::Function
+            Metadata:
+              iam-audit:
+                ignore: [{rule: IAM003, reason: "the shared policy's wildcard is reviewed"}]
+            Properties:
+              Runtime: python3.12
+              Handler: app.handler
+              CodeUri: src/
+              Policies:
+                - arn:aws:iam::123456789012:policy/shared-writer
+                - Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::b/*"}]
+        """))
+    assert _iam600_and_suppressed(tmp_path)[0] == []

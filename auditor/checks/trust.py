@@ -263,15 +263,15 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
 
 
 def _confined_beyond(conditions: Sequence[Condition], accounts: Collection[str]) -> bool:
-    """Whether a condition confines the statement to more than the other ``accounts`` it names: one that names only
-    them or their principals (``aws:PrincipalAccount`` the vendor's account, ``aws:PrincipalArn`` its role) leaves the
-    third party as free as before to act for any of its customers."""
+    """Whether a condition confines the statement to something else than the other ``accounts`` it names: one that
+    still admits them or their principals (``aws:PrincipalAccount`` the vendor's account, with or without others;
+    ``aws:PrincipalArn`` its role) leaves the third party as free as before to act for any of its customers."""
     for condition in conditions:
         if narrowing_condition((condition,)) is None:
             continue
         named = named_accounts(condition)
-        if named is None or not named <= set(accounts):
-            return True
+        if named is None or not named & set(accounts):
+            return True  # an organisation, a network, or accounts that leave the outside principals out
     return False
 
 
@@ -762,9 +762,10 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
         vendors = _vendors_of(foreign)
         whose = (f"not one of your accounts ({', '.join(sorted(yours))})" if yours else
                  f"{'a SaaS vendor' if len(foreign) == 1 else 'SaaS vendors'}, never one of your accounts")
+        advice = ("list the account in trusted-accounts if it is a partner you trust" if yours else
+                  "list the account in trusted-accounts if you mean to grant it")
         yield Hit(
-            f"Allows {accounts_text(foreign, vendors)}, {whose}, to {granted_text(allow, context.catalog)}; list the "
-            "account in trusted-accounts if it is a partner you trust",
+            f"Allows {accounts_text(foreign, vendors)}, {whose}, to {granted_text(allow, context.catalog)}; {advice}",
             pointer=pointer, statement=statement,
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),

@@ -627,7 +627,7 @@ def _merged(loaded: LoadResult, shown: str, result: LoadResult) -> LoadResult:
 def _sid_suppressions(policies: Iterable[Policy]) -> list[InlineSuppression]:
     """One entry per rule id of each ``IamAuditIgnore`` marker ending a statement's Sid, located at the Sid, so that a
     marker that hides nothing can be reported (a statement several policies share, once)."""
-    found: dict[tuple[str, str, str], InlineSuppression] = {}
+    found: dict[tuple[str, tuple[int, int], str, str], InlineSuppression] = {}
     for policy in policies:
         for statement in policy.statements:
             sid = statement.sid
@@ -637,9 +637,10 @@ def _sid_suppressions(policies: Iterable[Policy]) -> list[InlineSuppression]:
             subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
             reference = dataclasses.asdict(StatementRef.of(statement, policy.statements))
             for rule in sorted(sid_ignored_rules(sid)) or [""]:
-                found.setdefault((where.path, statement.pointer, rule), InlineSuppression(
+                lines = policy.source.document_lines()
+                found.setdefault((where.path, lines, statement.pointer, rule), InlineSuppression(
                     where.path, statement.pointer, rule, f"Sid {sid} ({SID_IGNORE_MARKER})", where.line,
-                    where.column, sid, not _undecided(statement), subject, reference))
+                    where.column, sid, not _undecided(statement), subject, reference, lines))
     return list(found.values())
 
 
@@ -655,9 +656,10 @@ def _judged(entry: InlineSuppression, loaded: LoadResult, shown: str) -> InlineS
     none of its statements is known only at deployment, and nothing of the resource is listed as not checked."""
     if entry.sid is not None:
         return entry
-    covered = [policy for policy in loaded.policies
-               if policy.pointer == entry.pointer or policy.pointer.startswith(entry.pointer + "/")]
-    name = re.compile(rf"\b{re.escape(entry.pointer.rsplit('/', 1)[-1])}\b")
+    covered = [policy for policy in loaded.policies if policy.source.document_lines() == entry.lines
+               and (policy.pointer == entry.pointer or policy.pointer.startswith(entry.pointer + "/"))]
+    # the resource by its logical id, or the role AWS SAM makes for a function (WorkerRole of Worker)
+    name = re.compile(rf"\b{re.escape(entry.pointer.rsplit('/', 1)[-1])}(?:Role)?\b")
     judged = bool(covered) and not any(_undecided(s) for policy in covered for s in policy.statements) and not any(
         item.startswith(f"{shown}: ") and name.search(item) for item in loaded.not_checked)
     return entry if judged else dataclasses.replace(entry, judged=False)

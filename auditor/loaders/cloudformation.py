@@ -719,7 +719,8 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
             reason = item.get("reason")
             rule = item["rule"].strip() if isinstance(item.get("rule"), str) else ""
             text = f"{reason} ({default_reason})" if isinstance(reason, str) and reason.strip() else default_reason
-        found.append(InlineSuppression(source.display_path, pointer, rule, text, line, column))
+        found.append(InlineSuppression(source.display_path, pointer, rule, text, line, column,
+                                       lines=source.document_lines()))
     return found
 
 

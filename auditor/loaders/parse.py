@@ -347,14 +347,19 @@ class DocumentSource(Source):
     """One document of a YAML stream: located and excerpted in the whole text, read again (``document_text``) as
     the document alone."""
 
-    __slots__ = ("document",)
+    __slots__ = ("document", "first_line")
 
-    def __init__(self, display_path: str, text: str, positions: dict[str, tuple[int, int]], document: str) -> None:
+    def __init__(self, display_path: str, text: str, positions: dict[str, tuple[int, int]], document: str,
+                 first_line: int = 1) -> None:
         super().__init__(display_path, text, positions)
         self.document = document
+        self.first_line = first_line
 
     def document_text(self) -> str | None:
         return self.document
+
+    def document_lines(self) -> tuple[int, int]:
+        return self.first_line, self.first_line + self.document.count("\n")
 
 
 def parse_yaml_stream(text: str, display_path: str, max_nesting: int = MAX_NESTING) -> list[ParsedText | ParseError]:
@@ -377,8 +382,8 @@ def parse_yaml_stream(text: str, display_path: str, max_nesting: int = MAX_NESTI
             line, column = (exc.line, exc.column) if exc.line else (line_offset + 1, 1)
             documents.append(ParseError(exc.message, line, column))
             continue
-        documents.append(ParsedText(data, DocumentSource(display_path, text, positions, document), duplicates,
-                                    invalid))
+        documents.append(ParsedText(data, DocumentSource(display_path, text, positions, document, line_offset + 1),
+                                    duplicates, invalid))
     return documents
 
 

@@ -34,6 +34,9 @@ class InlineSuppression:
     """The subject of the statement's policy (``Subject.to_json``), for a Sid marker."""
     statement: dict[str, Any] | None = None
     """The statement (``StatementRef`` fields), for a Sid marker."""
+    lines: tuple[int, int] = (0, 0)
+    """The lines of the document it is in, in a file of several (a YAML stream, whose documents share pointers);
+    (0, 0) for the whole file."""
 
 
 @dataclass(slots=True)
