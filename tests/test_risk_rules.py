@@ -290,7 +290,9 @@ def test_principal_star_in_trust_is_critical_unless_confined() -> None:
     assert ids(open_trust, PolicyKind.TRUST) == {"IAM035"}
     confined = ('{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", '
                 '"Condition": {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/ci"}}}')
-    assert ids(confined, PolicyKind.TRUST) == set()
+    # not any principal: the role of 123456789012, which may be another account's (medium, as if named)
+    assert [(f.rule_id, f.severity.value) for f in findings(confined, PolicyKind.TRUST)] == [("IAM031", "medium")]
+    assert iam031(confined, trusted=("123456789012",)) == []
 
 
 def test_confused_deputy_skips_execution_roles() -> None:
@@ -1466,3 +1468,19 @@ def test_a_cognito_identity_pool_trust_names_its_identities(amr: str | None, sev
                      f'"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {{{conditions}}}}}',
                      PolicyKind.TRUST, "IAM033")
     assert [f.severity.value for f in found] == ([severity] if severity else [])
+
+
+@pytest.mark.parametrize("operator", ["ArnLike", "ArnEquals", "StringEquals"])
+def test_star_confined_by_principal_arn_to_a_vendor_role_needs_the_external_id(operator: str) -> None:
+    """Datadog's agentless scanner role writes "*" with aws:PrincipalArn: the trust was silent."""
+    condition: dict[str, dict[str, str]] = {operator: {"aws:PrincipalArn": "arn:aws:iam::464622532012:role/scanner"}}
+    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole", "Condition": condition}
+    assert [(severity, message.split(" may")[0]) for severity, message in iam031(json.dumps(statement))] == [
+        ("high", "464622532012 (Datadog)")]
+    condition.setdefault("StringEquals", {})["sts:ExternalId"] = "Zq81kdP0x"
+    assert iam031(json.dumps(statement)) == []
+
+
+@pytest.mark.parametrize("action", ["cassandra:Select", "appsync:GetGraphqlApiEnvironmentVariables"])
+def test_reading_keyspaces_tables_or_api_environment_variables_everywhere_is_data_access(action: str) -> None:
+    assert "IAM021" in ids(f'{{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}')

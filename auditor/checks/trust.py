@@ -173,7 +173,8 @@ def _cross_account(statement: Statement, own: str | None, trusted: Collection[st
          "(your organisation's). Medium when neither the role's account nor `trusted-accounts` is known, unless the "
          "account is a SaaS vendor's (`rules/vendor-accounts.yaml`; the message names the vendor): never one of "
          "yours, so high; a condition that confines the statement to the same outside account or its principals "
-         "(`aws:PrincipalAccount`, `aws:PrincipalArn`) keeps it reported; low for the "
+         "(`aws:PrincipalAccount`, `aws:PrincipalArn`) keeps it reported, and `\"*\"` confined by such a condition "
+         "to another account's principals is reported as those principals; low for the "
          "roles AWS services create in an organisation's accounts, trusting the account that manages them "
          "(`OrganizationAccountAccessRole`, `AWSControlTowerExecution`...: `rules/organization-roles.yaml`). A "
          "statement confined to an organisation (`aws:PrincipalOrgID`...) is not reported, nor a principal a Deny "
@@ -208,8 +209,9 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
             continue  # sts:TagSession or sts:SetSourceIdentity alone assume nothing
         if external_ids(statement) is not None:
             continue
-        confined = confined_accounts(statement.conditions)
         everyone = [r for r in statement.principals or () if is_everyone(r)]
+        confined = confined_accounts(statement.conditions) or (_arn_confined(statement.conditions) if everyone
+                                                               else None)
         if confined is not None and everyone:
             if _required_by(enforcing_denies, everyone[0]):
                 continue
@@ -260,6 +262,19 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
                      "organization_role": organization_role.name if organization_role is not None else None,
                      **({"vendors": {v.account: v.vendor for v in vendors}} if vendors else {})},
         )
+
+
+def _arn_confined(conditions: Sequence[Condition]) -> tuple[frozenset[str], Condition] | None:
+    """The accounts of the principals a positive ``aws:PrincipalArn`` condition names by literal ARNs (``"*"`` with
+    ``ArnLike aws:PrincipalArn arn:aws:iam::464622532012:role/scanner`` admits that account's role)."""
+    for condition in conditions:
+        if (condition.key.lower() != "aws:principalarn" or is_negated(condition) or condition.if_exists
+                or condition.set_qualifier == "ForAllValues" or condition.base_operator in ("Null", "Bool")):
+            continue
+        named = named_accounts(condition)
+        if named:
+            return named, condition
+    return None
 
 
 def _confined_beyond(conditions: Sequence[Condition], accounts: Collection[str]) -> bool:
