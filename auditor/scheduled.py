@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,12 +205,20 @@ def export_account_id(text: str, name: str = "") -> str | None:
         return None
     data = _parsed(text, is_yaml)
     if isinstance(data, list) and data and all(isinstance(page, dict) for page in data):
-        accounts = {export_account_id(json.dumps(page)) for page in data} - {None}
+        accounts = {_data_account(page, partial(json.dumps, page)) for page in data if _holds_lists(page)} - {None}
         return accounts.pop() if len(accounts) == 1 else None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or (is_yaml and not _holds_lists(data)):
         return None
-    if is_yaml and not any(key in data for key in (*_PRINCIPAL_LISTS, "Policies")):
-        return None
+    return _data_account(data, lambda: text)
+
+
+def _holds_lists(data: dict[str, Any]) -> bool:
+    return any(key in data for key in (*_PRINCIPAL_LISTS, "Policies"))
+
+
+def _data_account(data: dict[str, Any], text: Callable[[], str]) -> str | None:
+    """The account of one parsed export (or page of one): its ``iam_audit.account_id``, else the account most of its
+    principals' ARNs name, else the one most ARNs of its ``text`` name."""
     meta = data.get("iam_audit")
     if isinstance(meta, dict) and isinstance(meta.get("account_id"), str) and ACCOUNT.fullmatch(meta["account_id"]):
         return str(meta["account_id"])
@@ -222,7 +231,7 @@ def export_account_id(text: str, name: str = "") -> str | None:
             if match:
                 counts[match.group(1)] += 1
     if not counts:
-        for match in _ARN_ACCOUNT.finditer(text):
+        for match in _ARN_ACCOUNT.finditer(text()):
             counts[match.group(1)] += 1
     return counts.most_common(1)[0][0] if counts else None
 
@@ -280,6 +289,8 @@ def _refuse_snapshots(placements: Mapping[str, _Placement], sources: Mapping[str
         if placement.fingerprint_path.startswith("account:"):
             by_account[placement.fingerprint_path.removeprefix("account:")].append(shown)
     for account, names in sorted(by_account.items()):
+        if len(names) < 2:
+            continue  # one export: nothing to add up, and no reason to read it again
         listed: dict[str, frozenset[str]] = {}
         for name in sorted(names):
             lists = _complete_export_lists(name, sources[name].document_text() or "")
