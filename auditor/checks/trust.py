@@ -235,7 +235,8 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
             continue
         known = own is not None or bool(trusted)
         vendors = _vendors_of(accounts)
-        plain = [account for account in accounts if account not in {vendor.account for vendor in vendors}]
+        vendor_accounts = {vendor.account for vendor in vendors}
+        plain = [account for account in accounts if account not in vendor_accounts]
         by_design = None if decided_later or vendors else organization_role  # AWS's role trusting its managing account
         if by_design is not None:
             reason = (f"; {policy.subject.name if policy.subject else 'it'} is {by_design.what}, trusting "
@@ -260,7 +261,7 @@ def trust_without_external_id(policy: Policy, context: CheckContext) -> Iterator
             else Severity.MEDIUM if not known or decided_later else None,
             details={"principals": principals, "role_account": own,
                      "organization_role": organization_role.name if organization_role is not None else None,
-                     **({"vendors": {v.account: v.vendor for v in vendors}} if vendors else {})},
+                     **_vendor_details(vendors)},
         )
 
 
@@ -294,6 +295,11 @@ def _vendors_of(accounts: Iterable[str]) -> list[VendorAccount]:
     """The accounts of SaaS vendors (``rules/vendor-accounts.yaml``) among ``accounts``, in their order."""
     known = load_vendor_accounts()
     return [known[account] for account in accounts if account in known]
+
+
+def _vendor_details(vendors: Sequence[VendorAccount]) -> dict[str, dict[str, str]]:
+    """``details.vendors`` of a finding naming vendors' accounts: the vendor by account (nothing without one)."""
+    return {"vendors": {vendor.account: vendor.vendor for vendor in vendors}} if vendors else {}
 
 
 def accounts_text(accounts: Sequence[str], vendors: Sequence[VendorAccount]) -> str:
@@ -750,7 +756,8 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
         confined = confined_accounts(statement.conditions)
         if confined is not None:  # "*" (or a service) acting for the accounts a condition names
             pointer = confined[1].pointer
-            foreign = sorted(confined[0] - yours - aws_owned.keys())
+            foreign = sorted(account for account in confined[0] - yours - aws_owned.keys()
+                             if vendors_only is None or account in vendors_only)
             values = foreign
             if vendors_only is None:
                 yield from _aws_service_grants(sorted(confined[0] & aws_owned.keys() - yours), pointer, allow,
@@ -768,9 +775,6 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
             foreign = sorted({principal_account(r) or r.value for r in others})
             pointer = others[0].pointer if others else ""
             values = [r.value for r in others]
-        if vendors_only is not None:
-            foreign = [account for account in foreign if account in vendors_only]
-            values = [value for value in values if principal_account(PrincipalRef("AWS", value, "")) in vendors_only]
         if not foreign:
             continue
         serious = allow.actions & (writes | secrets)
@@ -785,7 +789,7 @@ def resource_external_account(policy: Policy, context: CheckContext) -> Iterator
             severity=Severity.HIGH if serious else None,
             details={"principals": values, "your_accounts": sorted(yours),
                      "write_or_secret_actions": display(serious, context.catalog, 20),
-                     **({"vendors": {v.account: v.vendor for v in vendors}} if vendors else {})},
+                     **_vendor_details(vendors)},
         )
 
 

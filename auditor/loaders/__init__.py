@@ -636,8 +636,8 @@ def _sid_suppressions(policies: Iterable[Policy]) -> list[InlineSuppression]:
             where = policy.location(f"{statement.pointer}/Sid")
             subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
             reference = dataclasses.asdict(StatementRef.of(statement, policy.statements))
+            lines = policy.source.document_lines()
             for rule in sorted(sid_ignored_rules(sid)) or [""]:
-                lines = policy.source.document_lines()
                 found.setdefault((where.path, lines, statement.pointer, rule), InlineSuppression(
                     where.path, statement.pointer, rule, f"Sid {sid} ({SID_IGNORE_MARKER})", where.line,
                     where.column, sid, not _undecided(statement), subject, reference, lines))
