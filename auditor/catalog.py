@@ -675,6 +675,12 @@ def _leading_verb(name: str) -> str:
     return match.group() if match else name
 
 
-@lru_cache(maxsize=2)
 def load_catalog(use_cache: bool = True) -> Catalog:
+    """The catalogue, loaded once per process (``load_catalog()`` and ``load_catalog(use_cache=True)`` give the same
+    object, with the lookups it has memoised)."""
+    return _loaded_catalog(bool(use_cache))
+
+
+@lru_cache(maxsize=2)
+def _loaded_catalog(use_cache: bool) -> Catalog:
     return Catalog(load_store(use_cache=use_cache))

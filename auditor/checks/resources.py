@@ -338,14 +338,26 @@ _RESOURCE_TYPE_WORD = re.compile(r"[a-z0-9-]+")
 
 def _closest_formats(rest: str, formats: set[str], shown: int = 3) -> list[str]:
     """The ARN formats whose resource part looks most like ``rest`` (``function/*`` first shows
-    ``...:function:${FunctionName}``), the resource type's name weighing most."""
-    def likeness(text: str) -> tuple[float, float, str]:
-        resource = text.split(":", 5)[-1].lower()
-        word, written = _RESOURCE_TYPE_WORD.search(resource), _RESOURCE_TYPE_WORD.search(rest)
-        by_word = difflib.SequenceMatcher(None, word.group() if word else "", written.group() if written else "")
-        return (-by_word.ratio(), -difflib.SequenceMatcher(None, resource, rest).ratio(), text)
+    ``...:function:${FunctionName}``), the resource type's name weighing most, then the whole resource part."""
+    written = _RESOURCE_TYPE_WORD.search(rest)
+    by_word = difflib.SequenceMatcher(None, "", written.group() if written else "")  # the written side analysed once
+    by_text = difflib.SequenceMatcher(None, "", rest)
+    resources = {text: text.split(":", 5)[-1].lower() for text in formats}
 
-    return sorted(formats, key=likeness)[:shown]
+    def word_likeness(text: str) -> float:
+        word = _RESOURCE_TYPE_WORD.search(resources[text])
+        by_word.set_seq1(word.group() if word else "")
+        return by_word.ratio()
+
+    def text_likeness(text: str) -> float:
+        by_text.set_seq1(resources[text])
+        return by_text.ratio()
+
+    words = {text: word_likeness(text) for text in formats}
+    if len(words) > shown:  # only those that can be among the first by the type's name are compared whole
+        least = sorted(words.values(), reverse=True)[shown - 1]
+        words = {text: ratio for text, ratio in words.items() if ratio >= least}
+    return sorted(words, key=lambda text: (-words[text], -text_likeness(text), text))[:shown]
 
 
 def _judge_arn(resource: str, context: CheckContext) -> ArnVerdict:
