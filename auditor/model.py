@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from auditor.source import Source
 
+PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
+"""The AWS partitions, the second part of every ARN."""
+
 TEMPLATE_VALUE = re.compile(r"\{\{[^{}]*\}\}")
 """How the CloudFormation and Terraform loaders write a value known only when the stack is deployed (``!Ref X`` as
 ``{{Ref:X}}``, ``var.x`` as ``{{var.x}}``): one concrete value, never a wildcard."""

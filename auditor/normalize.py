@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.model import (
     IAM_ORGANIZATION_POLICY_TYPES,
+    PARTITIONS,
     TEMPLATE_VALUE,
     Condition,
     Policy,
@@ -96,9 +97,9 @@ def policy_size(document: Any) -> int:
 
 _AWS_PRINCIPAL = re.compile(
     r"\A(?:\d{12}"  # an account
-    r"|arn:aws[a-z-]*:iam::\d{12}:(?:root|user/.+|role/.+)"  # its root, a user, a role
-    r"|arn:aws[a-z-]*:sts::\d{12}:(?:assumed-role/.+/.+|federated-user/.+)"  # a session
-    r"|arn:aws[a-z-]*:iam::cloudfront:user/.+"  # a CloudFront origin access identity
+    r"|arn:(?P<partition>aws[a-z-]*):(?:iam::\d{12}:(?:root|user/.+|role/.+)"  # its root, a user, a role
+    r"|sts::\d{12}:(?:assumed-role/.+/.+|federated-user/.+)"  # a session
+    r"|iam::cloudfront:user/.+)"  # a CloudFront origin access identity
     r"|A(?:ID|RO)A[A-Z0-9]{12,})\Z")  # the unique id IAM shows for a user or role deleted since
 """What IAM accepts as an ``AWS`` principal, wildcards aside."""
 
@@ -177,7 +178,8 @@ class _Normalizer:
             else:
                 found = []
             for ref in found:
-                wildcard = "*" in ref.value or "?" in ref.value
+                written = TEMPLATE_VALUE.sub("", ref.value)  # a placeholder's text may hold a "?" (a conditional)
+                wildcard = "*" in written or "?" in written
                 if ref.type in ("AWS", "Service") and ref.value.strip() != "*" and wildcard:
                     self.problem(
                         "principal-element",
@@ -186,14 +188,23 @@ class _Normalizer:
                         "aws:PrincipalArn or aws:PrincipalAccount condition",
                         ref.pointer,
                     )
-                elif ref.type == "AWS" and not wildcard and not _AWS_PRINCIPAL.match(ref.value) \
-                        and "{{" not in ref.value:
-                    self.problem(
-                        "principal-element",
-                        f"{element} AWS {ref.value!r} is not an account id nor the ARN of an IAM or STS principal "
-                        "with a 12-digit account: IAM rejects it (invalid principal); fill in the account",
-                        ref.pointer,
-                    )
+                elif ref.type == "AWS" and not wildcard and "{{" not in ref.value:
+                    shape = _AWS_PRINCIPAL.match(ref.value)
+                    if shape is None:
+                        self.problem(
+                            "principal-element",
+                            f"{element} AWS {ref.value!r} is not an account id nor the ARN of an IAM or STS "
+                            "principal with a 12-digit account: IAM rejects it (invalid principal); fill in the "
+                            "account",
+                            ref.pointer,
+                        )
+                    elif shape.group("partition") not in (None, *PARTITIONS):
+                        self.problem(
+                            "principal-element",
+                            f"{element} AWS {ref.value!r}: {shape.group('partition')!r} is not an AWS partition "
+                            f"({', '.join(sorted(PARTITIONS))}): IAM rejects it (invalid principal)",
+                            ref.pointer,
+                        )
             refs.extend(found)
         return tuple(refs)
 
@@ -644,11 +655,12 @@ def written_actions(document: Any) -> Iterator[tuple[int, str, Any]]:
 
 
 def template_values(document: Any) -> list[str]:
-    """Where a template left an action or an effect unknown (``Action: !Ref Actions``, ``effect = var.effect``), as
+    """Where a template left an action (or part of one: ``iam:${var.verb}``) or an effect unknown (``Action: !Ref
+    Actions``, ``effect = var.effect``), as
     "statement 0 Action {{Ref:Actions}}": the rest of the statement is checked, but not what those actions grant;
     a statement whose effect is unknown is checked as an Allow."""
     actions = [f"statement {index} {element} {item.strip()}" for index, element, item in written_actions(document)
-               if isinstance(item, str) and is_template_value(item)]
+               if isinstance(item, str) and TEMPLATE_VALUE.search(item)]  # "iam:{{var.verb}}" too
     statements = document.get("Statement") if isinstance(document, dict) else None
     effects = [f"statement {index} Effect {statement['Effect'].strip()} (checked as Allow)"
                for index, statement in enumerate(statements if isinstance(statements, list) else [statements])

@@ -1104,3 +1104,109 @@ def test_a_module_file_stored_alone_is_read_again_once_the_folder_has_others(tmp
     (inputs / "tf" / "data.tf").write_text(_MODULE_DATA)
     second = run_cli("check", "--format", "json", str(inputs), env=env)
     assert "not in this" not in second.stdout and '"IAM012"' in second.stdout
+
+
+def test_a_local_written_out_is_its_string_in_policies_too() -> None:
+    """A vendor's account kept in a local (``"arn:aws:iam::${local.vendor_account}:root"``, or the whole ARN as
+    ``local.vendor_arn``) is that account: the trust without an external id is high and names the vendor, as
+    when the account is written out (hunt48: medium, "the role's own account is unknown")."""
+    loaded = load_tf('''
+locals {
+  databricks_account = "414351767826"
+  databricks_arn     = "arn:aws:iam::414351767826:root"
+}
+data "aws_iam_policy_document" "interpolated" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${local.databricks_account}:root"]
+    }
+  }
+}
+resource "aws_iam_role" "a" {
+  name               = "a"
+  assume_role_policy = data.aws_iam_policy_document.interpolated.json
+}
+resource "aws_iam_role" "b" {
+  name = "b"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Principal = { AWS = local.databricks_arn }, Action = "sts:AssumeRole" }] })
+}
+''')
+    trusts = [f for f in findings(loaded) if f.rule_id == "IAM031"]
+    assert [(f.location.line, f.severity.value) for f in trusts] == [(11, "high"), (22, "high")]
+    assert all("414351767826 (Databricks)" in f.message for f in trusts)
+
+
+def test_an_action_partly_decided_by_terraform_is_listed_as_not_checked() -> None:
+    """``"iam:${var.verb}"`` is some IAM action: not judged, and said so (it was silently passed over)."""
+    data_source = '''
+data "aws_iam_policy_document" "p" {
+  statement {
+    actions   = ["iam:${var.verb}"]
+    resources = ["*"]
+  }
+}'''
+    for policy, other in (('jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", '
+                           'Action = ["iam:${var.verb}"], Resource = "*" }] })', ""),
+                          ("data.aws_iam_policy_document.p.json", data_source)):
+        loaded = load_tf(other + f'''
+resource "aws_iam_policy" "p" {{
+  name   = "p"
+  policy = {policy}
+}}
+''')
+        assert findings(loaded) == []
+        assert loaded.not_checked == ["main.tf: aws_iam_policy.p.policy: statement 0 Action iam:{{var.verb}} is "
+                                      "known only when Terraform runs (the plan, terraform show -json, has the "
+                                      "value)"]
+
+
+def test_a_conditional_inside_an_interpolated_string_stands_for_both_results() -> None:
+    """``"s3:${var.write ? "*" : "GetObject"}"`` may be ``s3:*``; ``"arn:aws-us${var.gov ? "" : "-gov"}:iam::..."``
+    names a partition that does not exist when the test is true, and has no wildcard (the ``?`` of the
+    conditional was read as one)."""
+    loaded = load_tf('''
+resource "aws_iam_policy" "p" {
+  name = "p"
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Action = ["s3:${var.write ? "*" : "GetObject"}"], Resource = "*" }] })
+}
+data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws-us${var.use_gov ? "" : "-gov"}:iam::099193770462:root"]
+    }
+  }
+}
+resource "aws_iam_role" "r" {
+  name               = "r"
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+}
+''')
+    found = findings(loaded)
+    assert {"IAM002", "IAM003"} <= {f.rule_id for f in found if f.location.line == 5}
+    (partition,) = [f for f in found if f.rule_id == "IAM106"]
+    assert "'aws-us' is not an AWS partition" in partition.message and "wildcard" not in partition.message
+    assert loaded.not_checked == []
+
+
+def test_a_local_in_a_heredoc_policy_is_its_string() -> None:
+    loaded = load_tf('''
+locals {
+  vendor = "464622532012"
+}
+resource "aws_iam_role" "r" {
+  name = "r"
+  assume_role_policy = <<EOT
+{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+  "Principal": {"AWS": "arn:aws:iam::${local.vendor}:root"}}]}
+EOT
+}
+''')
+    (trust,) = [f for f in findings(loaded) if f.rule_id == "IAM031"]
+    assert (trust.severity.value, trust.location.line, trust.location.column) == ("high", 9, 24)
+    assert "464622532012 (Datadog)" in trust.message

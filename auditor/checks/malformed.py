@@ -151,7 +151,8 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "`AWS`, `Service`, `Federated` or `CanonicalUser`, an `AWS` or `Service` principal with a wildcard "
          "inside it (`arn:aws:iam::*:root`), and an `AWS` principal that is neither an account id, nor the ARN of "
          "an IAM or STS principal with a 12-digit account, nor a principal's unique id "
-         "(`arn:aws:iam::Account2:role/App`, a documentation placeholder left in).",
+         "(`arn:aws:iam::Account2:role/App`, a documentation placeholder left in), or whose ARN names no AWS "
+         "partition (`arn:aws-us:iam::...`).",
     why="IAM rejects the policy; in a bucket or key policy a missing principal means the statement never "
         "applies to anyone.",
     example='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "123456789012", '
@@ -167,6 +168,9 @@ def resource_element(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                  '"arn:aws:iam::Account2:role/ApplicationRole"}, "Action": "secretsmanager:GetSecretValue", '
                  '"Resource": "*"}]}', "IAM106", kind=PolicyKind.RESOURCE,
                  note="the account of the documentation's example, not filled in"),
+         example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+                 '"arn:aws-us:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}', "IAM106", "IAM031",
+                 kind=PolicyKind.TRUST, note="no such partition"),
          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": '
                  '"arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}', "IAM106", "IAM035",
                  kind=PolicyKind.TRUST, note="NotPrincipal is not accepted in a trust policy"),

@@ -18,14 +18,13 @@ from functools import lru_cache
 from auditor.catalog import ARN_VARIABLE, Catalog
 from auditor.checks._facts import OPAQUE_VALUE, has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
-from auditor.model import Policy, Severity, Statement
+from auditor.model import PARTITIONS, Policy, Severity, Statement
 from auditor.permissions import matches_any_name, pattern_covers
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
 CATEGORY = "resource-mismatch"
 
-PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
 _REGION = re.compile(r"[a-z]{2,5}(-[a-z]+)+-\d{1,2}\Z")
 _ACCOUNT = re.compile(r"(\d{12}|aws)?\Z")
 

@@ -29,6 +29,7 @@ from auditor.loaders.parse import ParseError, parse_embedded_json
 from auditor.model import (
     CONFIGURATION_PRINCIPAL_ARN,
     IAM_ORGANIZATION_POLICY_TYPES,
+    TEMPLATE_VALUE,
     Policy,
     PolicyKind,
     Principal,
@@ -208,19 +209,29 @@ def _list_results(value: Any) -> Any:
     return kept + [second for more in seconds for second in more if second not in kept]
 
 
+_MAX_RESULTS = 64
+"""Results of the conditionals of one string beyond which the rest are left as placeholders."""
+
+
 def _conditional_results(text: str) -> list[str] | None:
-    """The results of a conditional Terraform decides, written as placeholder text (``{{var.open ? '*' :
-    aws_s3_bucket.b.arn}}``, in parentheses, nested): each a literal or a placeholder; None for anything else."""
-    if not (text.startswith("{{") and text.endswith("}}")):
-        return None
-    parts = _top_level_conditional(_unparenthesised(text[2:-2].strip()))
-    if parts is None:
-        return None
-    results: list[str] = []
-    for branch in (_unparenthesised(part.strip()) for part in parts[1:]):
-        nested = _conditional_results("{{" + branch + "}}")
-        results.extend(nested if nested is not None else [_result_text(branch)])
-    return results
+    """The results of the conditionals Terraform decides in a string, written as placeholder text (``{{var.open ?
+    '*' : aws_s3_bucket.b.arn}}``, in parentheses, nested), the whole string or part of it (``s3:{{var.write ?
+    '*' : 'GetObject'}}`` is ``s3:*`` or ``s3:GetObject``): each a literal or a placeholder; None when the string
+    holds no conditional."""
+    for match in TEMPLATE_VALUE.finditer(text):
+        parts = _top_level_conditional(_unparenthesised(match.group()[2:-2].strip()))
+        if parts is None:
+            continue
+        head, tail = text[:match.start()], text[match.end():]
+        results: list[str] = []
+        for branch in (_unparenthesised(part.strip()) for part in parts[1:]):
+            nested = _conditional_results("{{" + branch + "}}")
+            for result in nested if nested is not None else [_result_text(branch)]:
+                whole = head + result + tail
+                more = _conditional_results(whole) if len(results) < _MAX_RESULTS else None  # in the tail
+                results.extend(more if more is not None else [whole])
+        return list(dict.fromkeys(results))
+    return None
 
 
 def _top_level_conditional(expression: str) -> tuple[str, str, str] | None:
@@ -276,10 +287,11 @@ def shorter(text: str) -> str:
     return text if len(text) <= _SHOWN_EXPRESSION else text[:_SHOWN_EXPRESSION - 1] + "…"
 
 
-def interpolated(raw: str, policy_variables: bool = False) -> Template:
+def interpolated(raw: str, policy_variables: bool = False,
+                 known: Callable[[str], str | None] = lambda expression: None) -> Template:
     """A template's text (a heredoc body, a ``.tf.json`` string) as Terraform renders it, ``${...}`` written as a
-    ``{{...}}`` placeholder; ``policy_variables``: ``&{...}`` in its text stands for ``${...}`` (in
-    aws_iam_policy_document)."""
+    ``{{...}}`` placeholder, or as the text ``known`` gives for its expression (a local's value);
+    ``policy_variables``: ``&{...}`` in its text stands for ``${...}`` (in aws_iam_policy_document)."""
     pieces: list[str] = []
     output_starts: list[int] = []
     raw_starts: list[int] = []
@@ -310,8 +322,12 @@ def interpolated(raw: str, policy_variables: bool = False) -> Template:
         end = _closing_brace(raw, match.end())
         if mark == "%{" or end < 0:
             return Template(raw, [0], [0], (), True)
-        placeholders.append(length)
-        emit(Unknown(placeholder_text(raw[match.end():end])).placeholder, match.start())
+        value = known(raw[match.end():end].strip())
+        if value is not None:
+            emit(value, match.start())
+        else:
+            placeholders.append(length)
+            emit(Unknown(placeholder_text(raw[match.end():end])).placeholder, match.start())
         position = end + 1
     return Template("".join(pieces), output_starts, raw_starts, tuple(placeholders), False)
 

@@ -13,6 +13,7 @@ the managed policies attached to them (:class:`auditor.loaders.terraform_common.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,10 +71,6 @@ UNEVALUATED = "an expression iam-audit does not evaluate; the plan from terrafor
 
 class _TooDeep(Exception):
     pass
-
-
-_LOCAL_PLACEHOLDER = re.compile(r"\{\{local\.([A-Za-z_][A-Za-z0-9_-]*)\}\}")
-"""``${local.NAME}`` in a string, as ``template`` leaves it."""
 
 
 def load_terraform_hcl(text: str, source_name: str, max_nesting: int = MAX_NESTING,
@@ -466,7 +463,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             raw = str(value.children[0])
             body_start = raw.find("\n") + 1
             body_end = raw.rstrip("\r\n").rfind("\n") + 1
-            template = interpolated(raw[body_start:max(body_start, body_end)])
+            template = interpolated(raw[body_start:max(body_start, body_end)], known=self.local_in_json)
             heredoc_body_offset = _start(value) + body_start
             if template.directive:
                 self.not_checked(where, f"= {self.shown(value)}: not checked (a template directive %{{...}} "
@@ -651,7 +648,20 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             return float(str(node.children[0]))
         if kind == "literal_value":
             return {"true": True, "false": False}.get(str(node.children[0]))
-        return Unknown(self.expression_text(node))
+        expression = self.expression_text(node)
+        return self.local_text(expression) or Unknown(expression)
+
+    def local_in_json(self, expression: str) -> str | None:
+        """``local_text`` as it stands inside a JSON string (a policy in a heredoc)."""
+        value = self.local_text(expression)
+        return None if value is None else json.dumps(value)[1:-1]
+
+    def local_text(self, expression: str) -> str | None:
+        """The value of ``local.NAME`` when the file's ``locals`` write it out as a string (a local cannot be set
+        from outside: ``"arn:aws:iam::${local.vendor_account}:root"`` names that account)."""
+        if expression.startswith("local.") and expression[6:] in self.locals:
+            return self.locals[expression[6:]]
+        return None
 
     def list_value(self, node: Tree, pointer: str, first_index: int, marks: dict[str, int], depth: int = 1,
                    policy_variables: bool = True, either: bool = True) -> list[Any]:
@@ -732,7 +742,8 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
                     literal = _HCL_ESCAPE.sub(_unescape, str(piece))
                     parts.append(literal.replace("&{", "${") if policy_variables else literal)
             elif piece.data == "interpolation":
-                parts.append(Unknown(self.expression_text(_meaningful_children(piece)[0])).placeholder)
+                expression = self.expression_text(_meaningful_children(piece)[0])
+                parts.append(self.local_text(expression) or Unknown(expression).placeholder)
             else:  # %{ if } / %{ for }: the text depends on values known only when Terraform runs
                 return Unknown(self.expression_text(node))
         return "".join(parts)
@@ -746,7 +757,7 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
             indents = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
             cut = min(indents, default=0)
             body = "\n".join(line[cut:] for line in lines)
-        template = interpolated(body)
+        template = interpolated(body, known=self.local_text)
         return Unknown(self.expression_text(node)) if template.directive else template.text
 
     def name_text(self, expression: Tree) -> str | None:
@@ -754,11 +765,9 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         if not isinstance(node, Token) and node.data == "string":
             value = self.template(node, False)
             text = value if isinstance(value, str) else value.placeholder
-            return _LOCAL_PLACEHOLDER.sub(lambda m: self.locals.get(m.group(1), m.group(0)), text)
+            return text
         text = self.expression_text(node)
-        if text.startswith("local.") and text[6:] in self.locals:
-            return self.locals[text[6:]]
-        return None if text == "null" else Unknown(text).placeholder
+        return self.local_text(text) or (None if text == "null" else Unknown(text).placeholder)
 
     def literal(self, expression: Tree | None) -> str | None:
         """A string attribute's value when it holds no expression."""
