@@ -55,13 +55,14 @@ _PATH_KEYS = frozenset(
         "any_of",
         "target",
         "resource_sensitive",
+        "reaches",
         "impact",
         "reference",
         "source",
         "known_as",
     }
 )
-_PATH_REQUIRED = _PATH_KEYS - {"any_of", "known_as"}
+_PATH_REQUIRED = _PATH_KEYS - {"any_of", "known_as", "reaches"}
 _CONTROL_KEYS = frozenset({"id", "framework", "version", "title", "scope", "rules", "gap", "reference"})
 _CONTROL_REQUIRED = _CONTROL_KEYS - {"gap"}
 
@@ -85,6 +86,10 @@ class EscalationPath:
     source: str
     known_as: tuple[str, ...]
     origin: Path
+    reaches: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    """(action, resource type, names): a grant of the action serves the path only where its resources can name one
+    of these resources of that type (``ssm:SendCommand`` runs what its document says: only a few AWS documents run
+    the commands the caller gives)."""
 
     @property
     def actions(self) -> frozenset[str]:
@@ -293,6 +298,20 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
                     f"{where}: resource_sensitive names {action}, which the path does not use"
                 )
             resource_sensitive.append((action, _text(rtype, f"{where}.resource_sensitive")))
+        reaches = []
+        wanted = entry.get("reaches", {})
+        if not isinstance(wanted, Mapping):
+            raise KnowledgeError(f"{where}: reaches must map actions to {{resource type: [names]}}")
+        for action, by_type in wanted.items():
+            action = _action(action, f"{where}.reaches")
+            if action.lower() not in named:
+                raise KnowledgeError(f"{where}: reaches names {action}, which the path does not use")
+            if not isinstance(by_type, Mapping) or len(by_type) != 1:
+                raise KnowledgeError(f"{where}: reaches.{action} must map one resource type to a list of names")
+            ((rtype, names),) = by_type.items()
+            listed = _sequence(names, f"{where}.reaches.{action}", non_empty=True)
+            reaches.append((action, _text(rtype, f"{where}.reaches"),
+                            tuple(_text(name, f"{where}.reaches.{action}") for name in listed)))
         paths.append(
             EscalationPath(
                 id=path_id,
@@ -306,6 +325,7 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
                 source=_text(entry["source"], f"{where}.source"),
                 known_as=_string_list(entry.get("known_as", []), f"{where}.known_as"),
                 origin=file,
+                reaches=tuple(reaches),
             )
         )
     return paths

@@ -161,6 +161,26 @@ def test_malformed_path_is_rejected_with_its_location(tmp_path: Path) -> None:
         load_escalation_paths([tmp_path])
 
 
+@pytest.mark.parametrize(("reaches", "error"), [
+    ("{ssm:SendCommand: {document: [AWS-RunShellScript]}}", None),
+    ("{ec2:RunInstances: {document: [AWS-RunShellScript]}}", "reaches names ec2:RunInstances, which the path does"),
+    ("{ssm:SendCommand: [AWS-RunShellScript]}", "must map one resource type to a list of names"),
+    ("{ssm:SendCommand: {document: []}}", "reaches.ssm:SendCommand: expected a non-empty list"),
+    ("[ssm:SendCommand]", "reaches must map actions"),
+])
+def test_reaches_of_a_path_is_checked(tmp_path: Path, reaches: str, error: str | None) -> None:
+    (tmp_path / "mine.yaml").write_text(
+        "- id: my-send-command\n  title: t\n  requires: [ssm:SendCommand]\n  target: existing-instance\n"
+        f"  resource_sensitive: {{ssm:SendCommand: instance}}\n  reaches: {reaches}\n  impact: i\n"
+        "  reference: https://example.com\n  source: s\n", encoding="utf-8")
+    if error is None:
+        (path,) = [p for p in load_escalation_paths([tmp_path]) if p.id == "my-send-command"]
+        assert path.reaches[0][:2] == ("ssm:SendCommand", "document")
+    else:
+        with pytest.raises(KnowledgeError, match=re.escape(error)):
+            load_escalation_paths([tmp_path])
+
+
 def test_sensitive_lists() -> None:
     sensitive = load_sensitive()
     lists = sensitive.by_category()

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from auditor.catalog import ARN_VARIABLE
 from auditor.checks._facts import run_cache
 from auditor.checks._risk import (
     RESOURCE_OWNER_KEYS,
@@ -47,7 +48,13 @@ from auditor.checks._risk import (
     scoping_conditions,
     service_matches,
 )
-from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, arn_index, can_name, names_every_resource_of
+from auditor.checks.resources import (
+    INCOMPLETE_ACTION_RESOURCES,
+    arn_index,
+    can_name,
+    globs_intersect,
+    names_every_resource_of,
+)
 from auditor.checks.wildcards import boundary_limits, unweighed_boundary
 from auditor.engine import CheckContext
 from auditor.knowledge import EscalationPath, load_escalation_paths, load_privileged_managed_policies
@@ -108,6 +115,8 @@ class _Method:
     spelling: dict[str, str]
     passed_to: tuple[str, ...]
     direct: bool
+    reaches: dict[str, tuple[str, tuple[str, ...]]]
+    """By action (lower-case): the resource type and names of which a grant must be able to name one."""
 
 
 @lru_cache(maxsize=8)
@@ -124,6 +133,7 @@ def _methods(extra_dirs: tuple[str, ...] = ()) -> tuple[_Method, ...]:
             spelling=spelling,
             passed_to=_passed_to(path),
             direct=any(a.startswith("iam:") for a in spelling),
+            reaches={a.lower(): (rtype, names) for a, rtype, names in path.reaches},
         ))
     return tuple(methods)
 
@@ -275,6 +285,10 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
     when no grant can name a resource the action's requests need (see ``authorizable``)."""
     if not authorizable(effective, action, context):
         return None
+    reach = method.reaches.get(action)
+    if reach is not None and not any(_reaches(grant, action, *reach, context)
+                                     for grant in effective.grants_for(action)):
+        return None  # ssm:SendCommand of AWS-CreateVssSnapshot alone: no document that runs the caller's commands
     rtype = method.resource_types.get(action)
     required = _required_types(action, context) if rtype is None else frozenset()
     best: Usable | None = None
@@ -301,6 +315,34 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
         elif best is None or _order(found) < _order(best):
             best = found
     return widest or best
+
+
+def _reaches(grant: Grant, action: str, rtype: str, names: tuple[str, ...], context: CheckContext) -> bool:
+    """Whether the grant's resources can name a resource of type ``rtype`` called one of ``names`` (``document/*``
+    names them all; ``NotResource`` does unless it leaves them all out)."""
+    service = action.partition(":")[0]
+    index = arn_index(context.catalog)
+    if not index.has_type(service, rtype.lower()):
+        return True  # a type the catalogue does not describe: the grant is weighed as it is
+    text = index.type_format(service, rtype.lower()).text
+    head, _, _ = text.rpartition("${")
+    wanted = [ARN_VARIABLE.sub("*", head + name).lower() for name in names]
+    if grant.not_resources is not None:
+        return not all(any(glob_matches(pattern.lower(), arn) for pattern in grant.not_resources) for arn in wanted)
+    if grant.any_resource:
+        return True
+    return any("${" in pattern or "{{" in pattern or _arns_meet(pattern.lower(), arn)
+               for pattern in grant.resources for arn in wanted)
+
+
+def _arns_meet(pattern: str, arn: str) -> bool:
+    """Whether an ARN pattern and an ARN whose variables are ``*`` can name one resource, part by part (a ``*``
+    does not run from the partition over the service)."""
+    parts, wanted = pattern.split(":", 5), arn.split(":", 5)
+    if len(parts) < 6:
+        return parts == ["*"] or (len(parts) > 1 and parts[-1] == "*"
+                                  and all(globs_intersect(a, b) for a, b in zip(parts[:-1], wanted, strict=False)))
+    return all(globs_intersect(a, b) for a, b in zip(parts, wanted, strict=True))
 
 
 def _order(usable: Usable) -> tuple[str, str, tuple[str, ...], str]:
@@ -557,7 +599,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "(see `auditor/checks/escalation.py`): a condition on `iam:PolicyARN` fences the attach methods only when "
          "it keeps out every policy of `rules/privileged-managed-policies.yaml`; an action counts only when its "
          "grants can name every resource type its requests need (`ec2:RunInstances` on launch templates alone "
-         "does not); service-linked roles are never targets. "
+         "does not), and where a method says which resources its action must reach, one of them (`ssm:SendCommand` "
+         "runs the caller's commands only through a few AWS documents, such as `AWS-RunShellScript`, or "
+         "`document/*`); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
          "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
          "resources only (named ones, or the roles and users of one path or name prefix of three characters or "
@@ -611,6 +655,10 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
                   note="an administrator (with MFA) has nothing to escalate to"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicyVersion", '
                   '"Resource": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}'),
+          example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:SendCommand", '
+                  '"Resource": ["arn:aws:ec2:*:*:instance/*", '
+                  '"arn:aws:ssm:*:*:document/AWSEC2-CreateVssSnapshot"]}]}',
+                  note="a document that takes snapshots, not commands (AWS Backup's policies)"),
           example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", '
                   '"Resource": "*", "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}}}, '
                   '{"Effect": "Allow", "Action": "ec2:RunInstances", '
