@@ -210,7 +210,9 @@ def _read_verb_pattern(pattern: str) -> bool:
          "but those), `...IfExists` on a tag, nor does `aws:ResourceAccount` (or `aws:ResourceOrgID`) naming an "
          "account: every resource of your account is all an identity policy reaches anyway. "
          "Actions that accept only `*` (`ec2:DescribeInstances`, `iam:ListRoles`, "
-         "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write. "
+         "`s3:ListAllMyBuckets`...) are never reported: there is nothing narrower to write; nor are those that only "
+         "a read-named pattern of the statement matches (`iot:List*` gives `iot:ListSubscriptions`, which the "
+         "catalogue files as write), as IAM002 weighs them. "
          "Low when only tagging actions are concerned.",
     why="The statement changes every resource of those types in the account, present and future, including "
         "ones that belong to other teams or hold production data.",
@@ -233,6 +235,8 @@ def _read_verb_pattern(pattern: str) -> bool:
                  note="every EC2 resource of the account, as * is for ec2:TerminateInstances")],
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", '
                   '"s3:ListAllMyBuckets"], "Resource": "*"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": ["iot:List*", "glue:List*"], "Resource": "*"}]}',
+                  note="read-named patterns: their matches filed as write are not what was granted on purpose"),
           example(_V + '{"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*", '
                   '"Condition": {"StringEquals": {"aws:ResourceTag/team": "data"}}}]}')],
 )
@@ -252,6 +256,7 @@ def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                 continue
         if full_admin(statement, context):
             continue
+        actions = actions - _read_pattern_strays(statement.statement.actions, context)
         verdict = _star_risky_actions(actions, context)
         if verdict is None:
             continue
@@ -277,6 +282,24 @@ def _whole_services(resources: tuple[str, ...], context: CheckContext) -> tuple[
     if found is None:
         wide = [r for r in resources if r[-1:] == "*" and _WHOLE_SERVICE.match(r) is not None]
         found = memo[resources] = (", ".join(wide), frozenset(r.split(":")[2].lower() for r in wide))
+    return found
+
+
+def _read_pattern_strays(written: tuple[str, ...] | None, context: CheckContext) -> frozenset[str]:
+    """The actions of an ``Action`` list that only its read-named patterns match (``iot:List*`` gives
+    ``iot:ListSubscriptions``, which the catalogue files as write): not what the author granted on purpose, as
+    IAM002 weighs them; memoised per list."""
+    memo: dict[tuple[str, ...], frozenset[str]] = context.options.setdefault("_read_pattern_strays", {})
+    if not written:
+        return frozenset()
+    found = memo.get(written)
+    if found is None:
+        read = tuple(p for p in written if has_wildcard(p) and _read_verb_pattern(p))
+        found = frozenset()
+        if read:
+            others = tuple(p for p in written if p not in read)
+            found = model(context).expand(read) - (model(context).expand(others) if others else frozenset())
+        memo[written] = found
     return found
 
 
