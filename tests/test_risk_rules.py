@@ -1484,3 +1484,26 @@ def test_star_confined_by_principal_arn_to_a_vendor_role_needs_the_external_id(o
 @pytest.mark.parametrize("action", ["cassandra:Select", "appsync:GetGraphqlApiEnvironmentVariables"])
 def test_reading_keyspaces_tables_or_api_environment_variables_everywhere_is_data_access(action: str) -> None:
     assert "IAM021" in ids(f'{{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}')
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ('{"Effect": "Allow", "Action": ["cloudwatch:TagResource", "cloudwatch:UntagResource"], "Resource": "*"}',
+     ("low", "on every resource (")),
+    ('{"Effect": "Allow", "Action": ["cloudwatch:TagResource", "cloudwatch:DeleteAlarms"], "Resource": "*"}',
+     ("medium", "on every resource (")),
+    ('{"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"], "Resource": "arn:aws:s3:::*/*"}',
+     ("medium", "on every resource of arn:aws:s3:::*/* (s3:PutObject)")),
+    ('{"Effect": "Allow", "Action": "cloudwatch:TagResource", "Resource": "arn:aws:cloudwatch:*:*:alarm:*"}',
+     ("low", "on every resource of arn:aws:cloudwatch:*:*:alarm:*")),
+    ('{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::uploads-*/*"}', None),
+])
+def test_wildcard_resource_weighs_tagging_and_patterns_that_cover_every_resource(
+        statement: str, expected: tuple[str, str] | None) -> None:
+    """Tagging actions alone are low (the catalogue files them as "Tagging, Write": they were never low); a pattern
+    that names every resource an action takes (every object of every bucket) is "*" for it (hunt48)."""
+    found = [f for f in findings(statement) if f.rule_id == "IAM003"]
+    if expected is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert finding.severity.value == expected[0] and expected[1] in finding.message

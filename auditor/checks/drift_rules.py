@@ -128,7 +128,7 @@ RULES.rule(
     "of the placeholders).",
     bad=[example(_eventbridge('"firehose:PutRecord", "firehose:PutRecordBatch"',
                               '"arn:aws:firehose:us-east-1:111122223333:deliverystream/*"'),
-                 "IAM903", baseline=_EVENTBRIDGE)],
+                 "IAM903", "IAM003", baseline=_EVENTBRIDGE, note="every delivery stream of the account")],
     good=[example(
         '{"Version": "2012-10-17", "Statement": ['
         f'{{"Effect": "Allow", "Action": "firehose:PutRecord", "Resource": "{_STREAM}"}},'

@@ -158,6 +158,10 @@ class ArnIndex:
     def arn_services(self) -> list[str]:
         return sorted({p for p in self._catalog.arn_service_parts() if p != "*"} | self._extra_parts)
 
+    def types(self, service: str) -> dict[str, ArnFormat]:
+        """The service's resource types (lower-case key -> its first ARN format)."""
+        return self._service_formats(service)[0]
+
     def has_type(self, service: str, type_key: str) -> bool:
         return type_key in self._service_formats(service)[0]
 
@@ -567,6 +571,42 @@ def _names_every_resource_of(action: str, resources: tuple[str, ...], context: C
     return any(covered(name) for name, _ in info.resource_types)
 
 
+def types_covered(pattern: str, context: CheckContext) -> frozenset[tuple[str, str]]:
+    """(service, resource type) of every type each of whose ARNs the ``Resource`` pattern matches, in every account
+    and Region or in the one it names (``arn:aws:s3:::*/*``: every object); memoised per run."""
+    cache = run_cache(context, "types_covered")
+    found: frozenset[tuple[str, str]] | None = cache.get(pattern)
+    if found is None:
+        lowered = pattern.lower()
+        parts = lowered.split(":", 5)
+        index = arn_index(context.catalog)
+        if len(parts) < 6 or has_wildcard(parts[2]):
+            found = frozenset()
+        else:
+            head = re.split(r"[*?$]", parts[5], maxsplit=1)[0]  # a format it covers starts with it: alarm:*
+            found = frozenset(
+                (service, type_key)
+                for service in context.catalog.services_for_arn_service(parts[2])
+                for type_key, arn_format in index.types(service).items()
+                if arn_format.resource_prefix.startswith(head)
+                and _pattern_covers_format(lowered, arn_format, one_account=True))
+        cache[pattern] = found
+    return found
+
+
+def takes_only_covered(action: str, covered: frozenset[tuple[str, str]], context: CheckContext) -> bool:
+    """Whether every resource type the action requires (one of those it takes, when it requires none) is among
+    ``covered`` (see ``types_covered``): ``names_every_resource_of`` with ``one_account``, from the types."""
+    if not covered or _action_resource_types(action, context) is None:
+        return False
+    info = context.catalog.action(action)
+    assert info is not None
+    required = [name.lower() for name, is_required in info.resource_types if is_required]
+    if required:
+        return all((info.service, name) in covered for name in required)
+    return any((info.service, name.lower()) in covered for name, _ in info.resource_types)
+
+
 def can_name(pattern: str, arn_format: ArnFormat) -> bool:
     """Whether a ``Resource`` pattern (lower-case) matches some ARN of the format; true for ``*`` and for patterns
     with template values or policy variables, whose value is not known."""
@@ -655,7 +695,9 @@ def _action_resource_types(action: str, context: CheckContext) -> frozenset[tupl
     "IAM301", "resource-type-mismatch", CATEGORY, Severity.MEDIUM, "No action of the statement applies to the resource",
     what="Reports a `Resource` ARN that no action of its statement can apply to: the ARN names a resource type "
          "(an S3 bucket, a KMS alias) that none of the actions takes, according to the catalogue. Only reported "
-         "when every action of the statement is known; `NotAction` and `NotResource` statements are skipped.",
+         "when every action of the statement is known; `NotAction` and `NotResource` statements are skipped. Low "
+         "in an Allow whose other resources some action takes (the entry is clutter there; alone, the statement "
+         "grants nothing).",
     why="IAM matches each request against the resource of that request. `s3:GetObject` is asked for an object "
         "(`arn:aws:s3:::b/key`), never for the bucket `arn:aws:s3:::b`; `kms:Decrypt` is asked for a key, never "
         "for an alias. The line looks like a grant but allows (or, in a Deny, blocks) nothing.",

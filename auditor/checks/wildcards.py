@@ -202,8 +202,9 @@ def _read_verb_pattern(pattern: str) -> bool:
     "IAM003", "wildcard-resource", "wildcard-resource", Severity.MEDIUM,
     'Write, permissions-management or tagging actions on "Resource": "*"',
     what='Reports an `Allow` of write, permissions-management or tagging actions on `"Resource": "*"` (or with '
-         "`NotResource`, or on an ARN that names every resource of their service: `arn:aws:ec2:*:*:*`, in one "
-         "account or Region too) without a condition that scopes the resources (a tag, a service key...). A "
+         "`NotResource`, or on an ARN that names every resource of their service, `arn:aws:ec2:*:*:*`, or every "
+         "resource the action takes, `arn:aws:s3:::*/*` for `s3:PutObject`, in one account or Region too) "
+         "without a condition that scopes the resources (a tag, a service key...). A "
          "condition does "
          "not scope when every request can meet it: a `*` on a key other than a tag, a negated operator other than "
          "on the resource's account or organisation (`StringNotEquals aws:ResourceTag/env prod`: every resource "
@@ -232,7 +233,10 @@ def _read_verb_pattern(pattern: str) -> bool:
                  note="a * that every request meets"),
          example(_V + '{"Effect": "Allow", "Action": ["ec2:TerminateInstances", "s3:PutObject"], '
                  '"Resource": "arn:aws:ec2:*:123456789012:*"}]}', "IAM003",
-                 note="every EC2 resource of the account, as * is for ec2:TerminateInstances")],
+                 note="every EC2 resource of the account, as * is for ec2:TerminateInstances"),
+         example(_V + '{"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], '
+                 '"Resource": "arn:aws:s3:::*/*"}]}', "IAM003",
+                 note="every object of every bucket: all that s3:PutObject takes")],
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:DescribeInstances", "iam:ListRoles", '
                   '"s3:ListAllMyBuckets"], "Resource": "*"}]}'),
           example(_V + '{"Effect": "Allow", "Action": ["iot:List*", "glue:List*"], "Resource": "*"}]}',
@@ -247,16 +251,15 @@ def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         wide = ""
         if statement.any_resource:
             actions = statement.actions
-        else:  # arn:aws:ec2:*:*:* names every resource of EC2, as "*" does for its actions
-            wide, services = _whole_services(statement.resources, context)
-            if not services:
-                continue
-            actions = frozenset(a for a in statement.actions if a.partition(":")[0] in services)
+        else:  # arn:aws:ec2:*:*:* names every resource of EC2, arn:aws:s3:::*/* every object: "*" for those actions
+            wide, actions = _actions_on_every_resource(statement.actions, statement.resources, context)
             if not actions:
                 continue
         if full_admin(statement, context):
             continue
-        actions = actions - _read_pattern_strays(statement.statement.actions, context)
+        strays = _read_pattern_strays(statement.statement.actions, context)
+        if strays:  # a new set only then: the statement's own one is memoised below by identity of content
+            actions = actions - strays
         verdict = _star_risky_actions(actions, context)
         if verdict is None:
             continue
@@ -282,6 +285,34 @@ def _whole_services(resources: tuple[str, ...], context: CheckContext) -> tuple[
     if found is None:
         wide = [r for r in resources if r[-1:] == "*" and _WHOLE_SERVICE.match(r) is not None]
         found = memo[resources] = (", ".join(wide), frozenset(r.split(":")[2].lower() for r in wide))
+    return found
+
+
+def _actions_on_every_resource(actions: frozenset[str], resources: tuple[str, ...], context: CheckContext
+                               ) -> tuple[str, frozenset[str]]:
+    """(the patterns, the actions) of a statement whose ``Resource`` patterns name every resource of their service
+    (``arn:aws:ec2:*:*:*``) or every resource the action takes (``arn:aws:s3:::*/*`` for ``s3:PutObject``), in
+    every account and Region or in one; memoised per run."""
+    memo: dict[tuple[frozenset[str], tuple[str, ...]], tuple[str, frozenset[str]]] = \
+        context.options.setdefault("_iam003_every_resource", {})
+    found = memo.get((actions, resources))
+    if found is None:
+        from auditor.checks.resources import takes_only_covered, types_covered
+
+        wide, services = _whole_services(resources, context)
+        whole = frozenset(a for a in actions if a.partition(":")[0] in services)
+        by_pattern = {r: types_covered(r, context) for r in resources if r[-1:] == "*" and r not in wide.split(", ")}
+        covering = [r for r, types in by_pattern.items() if types]
+        covered: frozenset[str] = frozenset()
+        if covering:
+            types = frozenset().union(*(by_pattern[r] for r in covering))
+            owners = {service for service, _ in types}
+            covered = frozenset(a for a in (actions - whole) & action_classes(context.catalog).risky_scopable
+                                if a.partition(":")[0] in owners and takes_only_covered(a, types, context))
+            covering = [r for r in covering if any(takes_only_covered(a, by_pattern[r], context) for a in covered)] \
+                or covering
+        found = memo[(actions, resources)] = (", ".join(filter(None, (wide, *(covering if covered else ())))),
+                                              whole | covered)
     return found
 
 
@@ -317,7 +348,8 @@ def _star_risky_actions(actions: frozenset[str], context: CheckContext
         catalog = context.catalog
         message = (f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} "
                    f"on every resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})")
-        verdict = (message, not (risky & classes.write), {"actions": display(risky, catalog, 50), "count": len(risky)})
+        verdict = (message, not ((risky & classes.write) - classes.tagging),  # "Tagging, Write" in the catalogue
+                   {"actions": display(risky, catalog, 50), "count": len(risky)})
     memo[actions] = verdict
     return verdict
 
