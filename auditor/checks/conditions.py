@@ -223,7 +223,8 @@ def _key_pointer(condition: Condition) -> str:
 @RULES.rule(
     "IAM400", "unknown-condition-key", CATEGORY, Severity.HIGH, "Unknown condition key",
     what="Reports a condition key that is neither a global key (`aws:...`, tag keys such as `aws:RequestTag/Team`) "
-         "nor a key of the service named by its prefix in the catalogue, with the closest real keys.",
+         "nor a key of the service named by its prefix in the catalogue, with the closest real keys; a key of a "
+         "service AWS has retired at info.",
     why="A key that does not exist is never in the request context: with a plain operator the condition is "
         "always false, so an Allow grants nothing and a Deny never applies; with `...IfExists` it is always true "
         "and the restriction the author meant is not there.",
