@@ -1078,3 +1078,33 @@ def test_a_double_colon_substitution_is_a_deploy_time_value_not_a_policy_variabl
     assert policy.statements[0].resources == ("arn:aws:s3:::{{Constant::BucketName}}/*",
                                               "arn:aws:s3:::home/${aws:username}/*")
     assert "IAM407" not in rule_ids(template)
+
+
+def test_nested_stacks_and_policy_macros_are_listed_as_not_checked() -> None:
+    """A vendor's role deployed by a nested stack (Datadog's main.yaml) is in another template: the parent was
+    skipped as holding "no IAM policy" (hunt50); a Policies entry a macro writes is not "without a PolicyDocument"."""
+    loaded = load('''
+Resources:
+  IntegrationRoleStack:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: https://example-bucket.s3.amazonaws.com/integration_role.yaml
+  App:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: {ApplicationId: "arn:aws:serverlessrepo:us-east-1:123456789012:applications/x", SemanticVersion: 1.0.0}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com},
+                                              Action: "sts:AssumeRole"}]}
+      Policies:
+        - Fn::Transform: {Name: VendorPolicy, Parameters: {}}
+''')
+    assert loaded.skipped == []
+    assert loaded.not_checked == [
+        "stack.yaml: IntegrationRoleStack: AWS::CloudFormation::Stack, a nested stack: its template "
+        "https://example-bucket.s3.amazonaws.com/integration_role.yaml is checked only when given too",
+        "stack.yaml: App: AWS::Serverless::Application, a nested stack: its template is checked only when given too",
+        "stack.yaml: Role Policies entry 0: written by the macro VendorPolicy (Fn::Transform) when the stack is deployed",
+    ]

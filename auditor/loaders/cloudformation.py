@@ -93,6 +93,9 @@ UNREAD_GRANT_TYPES = {
 """Resources that grant access in a form iam-audit does not read: listed as not checked when they do."""
 UNREAD_GRANT_KEYS = {"AWS::DynamoDB::Table": "ResourcePolicy"}
 """The property that makes a resource of ``UNREAD_GRANT_TYPES`` a grant (by default, being one)."""
+NESTED_STACK_TYPES = {"AWS::CloudFormation::Stack": "TemplateURL", "AWS::Serverless::Application": "Location"}
+"""Resources that deploy another template (a vendor's role in a nested stack): listed as not checked, with where
+that template is."""
 PERMISSION_SET = "AWS::SSO::PermissionSet"
 """Checked as the role IAM Identity Center creates from it in each account it is assigned to (see
 ``read_permission_set``)."""
@@ -812,6 +815,11 @@ class _TemplateReader:
                 else:
                     self.result.not_checked.append(f"{where}: a user added to a group by name ({_shown(user)}): "
                                                    "that user is not known to be one of the template")
+        elif rtype in NESTED_STACK_TYPES:
+            location = resolver.resolve(props.get(NESTED_STACK_TYPES[rtype]))
+            shown = f" {location}" if isinstance(location, str) and not is_template_value(location) else ""
+            self.result.not_checked.append(f"{where}: {rtype}, a nested stack: its template{shown} is checked only "
+                                           "when given too")
         elif rtype in UNREAD_GRANT_TYPES and (rtype not in UNREAD_GRANT_KEYS or UNREAD_GRANT_KEYS[rtype] in props):
             self.result.not_checked.append(f"{where}: {rtype}, {UNREAD_GRANT_TYPES[rtype]}")
         elif rtype == ORGANIZATION_POLICY and "Content" in props:
@@ -870,6 +878,13 @@ class _TemplateReader:
         # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
         entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
         for index, (item, item_pointer) in enumerate(entries):
+            if isinstance(item, dict) and "Fn::Transform" in item:
+                macro = item["Fn::Transform"].get("Name") if isinstance(item["Fn::Transform"], dict) else None
+                named = f" {macro}" if isinstance(macro, str) else ""
+                self.result.not_checked.append(f"{self.source.display_path}: {logical_id} Policies entry {index}: "
+                                               f"written by the macro{named} (Fn::Transform) when the stack is "
+                                               "deployed")
+                continue
             if not isinstance(item, dict) or "PolicyDocument" not in item:
                 self.result.not_checked.append(f"{self.source.display_path}: {logical_id} Policies entry {index}: "
                                                "no PolicyDocument")
