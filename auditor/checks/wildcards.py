@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from auditor.checks._facts import opaque
 from auditor.checks._risk import (
@@ -118,9 +118,10 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     "IAM002", "service-wildcard-action", "wildcard-action", Severity.MEDIUM,
     "Action wildcard that grants write or permissions-management actions",
     what="Reports action patterns with `*` or `?` (`s3:*`, `ec2:Delete*`, `*`) in an `Allow` that match write or "
-         "permissions-management actions. Read-named patterns (`List*`, `Describe*`, `Get*`...) are not reported "
-         "even when the catalogue files one of their matches as write. High for `iam`, `sts`, `kms` and "
-         "`organizations` patterns (for `kms`, those that reach permissions-management actions: `kms:*`, "
+         "permissions-management actions that can apply to the statement's resources (`pi:*` on `metrics/rds/*` "
+         "grants none: they all take performance reports). Read-named patterns (`List*`, `Describe*`, `Get*`...) "
+         "are not reported even when the catalogue files one of their matches as write. High for `iam`, `sts`, "
+         "`kms` and `organizations` patterns (for `kms`, those that reach permissions-management actions: `kms:*`, "
          "`kms:Put*`, `kms:Create*`; not `kms:GenerateDataKey*`), except on the caller's own user "
          "(`user/${aws:username}`: self-service keys and password) when no permissions-management action is granted.",
     why="A wildcard grants every current and future action it matches, usually far more than intended: "
@@ -135,7 +136,9 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     good=[example(_V + '{"Effect": "Allow", "Action": ["ec2:Describe*", "s3:List*"], '
                   '"Resource": "arn:aws:s3:::b"}]}'),
           example(_V + '{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], '
-                  '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}')],
+                  '"Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}]}'),
+          example(_V + '{"Effect": "Allow", "Action": "pi:*", "Resource": "arn:aws:pi:*:*:metrics/rds/*"}]}',
+                  note="every write action of pi takes a performance report, not metrics (AmazonRDSFullAccess)")],
 )
 def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     for statement in _allow_statements(policy, context):
@@ -144,7 +147,7 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
             continue
         if statement.actions.isdisjoint(action_classes(context.catalog).write):
             continue  # a Deny of the same policy took every write action away
-        verdict = _write_wildcards(st.actions, context)
+        verdict = _write_wildcards(st.actions, None if statement.any_resource else st.resources, context)
         if verdict is None:
             continue
         first, message, high, details = verdict
@@ -157,19 +160,24 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
                   details=details)
 
 
-def _write_wildcards(actions: tuple[str, ...], context: CheckContext
+def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None, context: CheckContext
                      ) -> tuple[int, str, bool, dict[str, object]] | None:
-    """(index of the first offending pattern, message, high, details) for an Action list, memoised per run."""
-    memo: dict[tuple[str, ...], tuple[int, str, bool, dict[str, object]] | None] = \
+    """(index of the first offending pattern, message, high, details) for an Action list; with ``resources``, of
+    the write actions that can apply to one of them (``pi:*`` on ``metrics/rds/*`` grants no write action: they all
+    take performance reports); memoised per run."""
+    memo: dict[tuple[tuple[str, ...], tuple[str, ...] | None], tuple[int, str, bool, dict[str, object]] | None] = \
         context.options.setdefault("_iam002_memo", {})
-    if actions in memo:
-        return memo[actions]
+    if (actions, resources) in memo:
+        return memo[(actions, resources)]
     catalog = context.catalog
+    applies = _applicable(resources, context)
     offending: list[tuple[int, str, frozenset[str]]] = []
     for index, pattern in enumerate(actions):
         if not has_wildcard(pattern) or _read_verb_pattern(pattern):
             continue
         risky = model(context).expand((pattern,)) & action_classes(catalog).write
+        if applies is not None:
+            risky = frozenset(filter(applies, risky))
         if risky:
             offending.append((index, pattern, risky))
     verdict = None
@@ -181,12 +189,33 @@ def _write_wildcards(actions: tuple[str, ...], context: CheckContext
         patterns = [pattern for _, pattern, _ in offending]
         risky_all = frozenset().union(*(risky for _, _, risky in offending))
         message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
-                   f"{len(risky_all)} write or permissions-management actions "
+                   f"{len(risky_all)} write or permissions-management action{'s' if len(risky_all) != 1 else ''} "
                    f"(e.g. {', '.join(display(risky_all, catalog, 3))})")
         details = {"patterns": patterns, "write_actions": len(risky_all), "examples": display(risky_all, catalog, 10)}
         verdict = (offending[0][0], message, high, details)
-    memo[actions] = verdict
+    memo[(actions, resources)] = verdict
     return verdict
+
+
+def _applicable(resources: tuple[str, ...] | None, context: CheckContext) -> Callable[[str], bool] | None:
+    """Whether an action can be asked for on one of the resource patterns (see IAM301); None when every action
+    may be (``*``, a pattern whose resource types cannot be told, an unknown or template value)."""
+    if resources is None:
+        return None
+    from auditor.checks.resources import action_resource_types, resource_types_named
+
+    named: set[tuple[str, str]] = set()
+    for resource in resources:
+        types = resource_types_named(resource, context)
+        if types is None:
+            return None
+        named |= types
+
+    def applies(action: str) -> bool:
+        types = action_resource_types(action, context)
+        return types is None or not types.isdisjoint(named)
+
+    return applies
 
 
 READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
