@@ -1108,3 +1108,32 @@ Resources:
         "stack.yaml: App: AWS::Serverless::Application, a nested stack: its template is checked only when given too",
         "stack.yaml: Role Policies entry 0: written by the macro VendorPolicy (Fn::Transform) when the stack is deployed",
     ]
+
+
+def test_a_policy_naming_the_role_sam_creates_is_weighed_with_that_role() -> None:
+    """``Roles: [!Ref ConnectorRole]`` names the role AWS SAM creates for the function ``Connector``: its PassRole
+    and the function's RunInstances are one escalation (IAM012), as with a role the template declares (hunt50)."""
+    loaded = load('''
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Connector:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      Runtime: python3.12
+      CodeUri: s3://bucket/code.zip
+      Policies:
+        - Statement: [{Effect: Allow, Action: "ec2:RunInstances", Resource: "*"}]
+  ConnectorPassRole:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: pass
+      Roles: [!Ref ConnectorRole]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Action: "iam:PassRole", Resource: "*"}]
+''')
+    (role,) = loaded.principals
+    assert (role.name, role.aliases) == ("ConnectorRole", ("Connector",))
+    assert [p.label for p in role.inline_policies] == ["inline:Connector", "Policy:ConnectorPassRole"]
+    assert any(f.rule_id == "IAM012" and f.subject and f.subject["name"] == "ConnectorRole" for f in findings(loaded))

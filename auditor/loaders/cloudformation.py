@@ -774,6 +774,11 @@ class _TemplateReader:
         self.aliases = _kms_aliases(self.resources, self.resolver)
         self.principal_parts: dict[str, _PrincipalParts] = {}
         self.standalone_policies: dict[str, Policy] = {}
+        self.sam_roles = {f"{logical_id}Role": logical_id for logical_id, resource, _ in self.template_resources
+                          if isinstance(resource, dict) and resource.get("Type") in SAM_POLICY_HOLDERS
+                          and not (isinstance(resource.get("Properties"), dict) and "Role" in resource["Properties"])}
+        """The roles AWS SAM creates for functions and state machines without a ``Role`` (``<Function>Role``, which
+        other resources of the template name: ``Roles: [!Ref ConnectorRole]``), to the resource's logical id."""
 
     def read(self) -> LoadResult:
         result = self.result
@@ -1075,7 +1080,7 @@ class _TemplateReader:
             result.not_checked.append(f"{where}: Policies are ignored by AWS SAM because Role is set")
             return
         name = f"{logical_id}Role"
-        parts = self.parts_of(logical_id, "role", name, pointer)
+        parts = self.parts_of(name, "role", name, pointer)
         for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies")):
             value = self.resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
@@ -1132,7 +1137,7 @@ class _TemplateReader:
                 if policy is not None and policy not in parts.inline:
                     parts.inline.append(policy)
         for logical_id, parts in self.principal_parts.items():
-            if logical_id not in self.resources:
+            if logical_id not in self.resources and logical_id not in self.sam_roles:
                 continue
             boundary = self.standalone_policies.get(parts.boundary) if parts.boundary is not None else None
             groups = self.groups_of(parts)
@@ -1146,7 +1151,8 @@ class _TemplateReader:
                               (*parts.managed, *(arn for group in groups for arn in group.managed)))),
                           trust_policy=parts.trust,
                           permissions_boundary=boundary, missing_boundary_arn=parts.boundary_arn,
-                          aliases=(logical_id,) if logical_id != parts.name else ())
+                          aliases=(self.sam_roles[logical_id],) if logical_id in self.sam_roles else
+                          (logical_id,) if logical_id != parts.name else ())
             )
             if parts.managed:  # a template attaches managed policies by ARN; their documents are elsewhere
                 aws_managed = any(":iam::aws:policy/" in arn for arn in parts.managed)
