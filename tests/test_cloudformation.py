@@ -1137,3 +1137,59 @@ Resources:
     assert (role.name, role.aliases) == ("ConnectorRole", ("Connector",))
     assert [p.label for p in role.inline_policies] == ["inline:Connector", "Policy:ConnectorPassRole"]
     assert any(f.rule_id == "IAM012" and f.subject and f.subject["name"] == "ConnectorRole" for f in findings(loaded))
+
+
+@pytest.mark.parametrize(("parameter", "condition", "reported"), [
+    ("AccessLevel: {Type: String, AllowedValues: [ReadOnly, SecurityAudit]}",
+     "IsFull: !Equals [!Ref AccessLevel, FullAccess]", False),
+    ("AccessLevel: {Type: String, AllowedValues: [FullAccess]}", "IsFull: !Equals [FullAccess, !Ref AccessLevel]", True),
+    ("AccessLevel: {Type: String, Default: ReadOnly}", "IsFull: !Equals [!Ref AccessLevel, FullAccess]", True),
+    ("AccessLevel: {Type: String, AllowedValues: [ReadOnly, FullAccess]}",
+     "IsFull: !And [!Equals [!Ref AccessLevel, FullAccess], !Not [!Equals [!Ref AccessLevel, ReadOnly]]]", True),
+    ("ExternalId: {Type: String, MinLength: '2'}", "IsFull: !Equals [!Ref ExternalId, '']", False),
+    ("ExternalId: {Type: String, AllowedValues: [a]}",
+     "Other: !Equals [!Ref ExternalId, b]\n  IsFull: !Or [!Condition Other, !Equals [!Ref ExternalId, c]]", False),
+])
+def test_an_fn_if_the_parameters_constraints_decide_gives_its_one_branch(
+        parameter: str, condition: str, reported: bool) -> None:
+    """AdministratorAccess behind ``!If [IsFull, ...]`` is not attached when ``AllowedValues`` never let the
+    condition hold (hunt50: a critical IAM006 for a stack that cannot be deployed so); a default decides nothing."""
+    loaded = load(f'''
+Parameters:
+  {parameter}
+Conditions:
+  {condition}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {{Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}},
+                                                Action: "sts:AssumeRole"}}]}}
+      ManagedPolicyArns:
+        - !If [IsFull, "arn:aws:iam::aws:policy/AdministratorAccess", !Ref AWS::NoValue]
+''')
+    assert ("IAM006" in {f.rule_id for f in findings(loaded)}) is reported
+
+
+@pytest.mark.parametrize(("minimum", "reported"), [("MinLength: '2'", False), ("Default: ''", True)])
+def test_an_external_id_condition_that_a_min_length_requires_is_always_there(minimum: str, reported: bool) -> None:
+    """``!If [HasExternalId, {StringEquals: {sts:ExternalId: ...}}, !Ref AWS::NoValue]`` where the parameter must
+    have two characters or more: the condition is always deployed, no trust without it (hunt50: high IAM031)."""
+    loaded = load(f'''
+Parameters:
+  ExternalID: {{Type: String, {minimum}}}
+Conditions:
+  HasExternalId: !Not [!Equals [!Ref ExternalID, ""]]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{AWS: "arn:aws:iam::434813966438:root"}}
+            Action: sts:AssumeRole
+            Condition: !If [HasExternalId, {{StringEquals: {{sts:ExternalId: !Ref ExternalID}}}}, !Ref AWS::NoValue]
+''')
+    assert ("IAM031" in {f.rule_id for f in findings(loaded)}) is reported

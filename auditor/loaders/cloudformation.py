@@ -130,6 +130,9 @@ class _Resolver:
         self.parameters = parameters if isinstance(parameters, dict) else {}
         mappings = template.get("Mappings")
         self.mappings = mappings if isinstance(mappings, dict) else {}
+        conditions = template.get("Conditions")
+        self.conditions = conditions if isinstance(conditions, dict) else {}
+        self._deciding: set[str] = set()
         self.unchecked: list[str] = []
         """What of the document the Fn::If branches leave unchecked: the combinations of an object's branches
         after _MAX_VARIANTS, a Deny that is not counted."""
@@ -370,6 +373,10 @@ class _Resolver:
                 if text.isdigit() and len(text) <= 9 and int(text) < len(items):
                     return items[int(text)]
         if name == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+            holds = self.condition_holds(argument[0])
+            if holds is not None:  # the parameters' constraints decide it: only the branch that can be deployed
+                number = 1 if holds else 2
+                return self._resolve(argument[number], depth + 1, join_pointer(at, number))
             branches: list[tuple[Any, str]] = []
             for number, branch in enumerate(argument[1:], 1):
                 resolved = self._resolve(branch, depth + 1, join_pointer(at, number))
@@ -391,6 +398,58 @@ class _Resolver:
         if name == "Fn::ImportValue":
             return "{{ImportValue:" + _as_text(self.resolve(argument, depth + 1)) + "}}"
         return "{{" + name.removeprefix("Fn::") + "}}"
+
+    def condition_holds(self, name: Any) -> bool | None:
+        """Whether the template's condition ``name`` holds whatever the stack is deployed with, as its parameters'
+        ``AllowedValues`` (and a ``MinLength`` above 0) leave it: ``!Equals [!Ref AccessLevel, FullAccess]`` never
+        holds when ``AccessLevel`` allows only ``ReadOnly`` and ``SecurityAudit``. None when deployment decides."""
+        if not isinstance(name, str) or name not in self.conditions or name in self._deciding:
+            return None
+        self._deciding.add(name)
+        try:
+            return self._holds(self.conditions[name])
+        finally:
+            self._deciding.discard(name)
+
+    def _holds(self, expression: Any) -> bool | None:
+        if not isinstance(expression, dict) or len(expression) != 1:
+            return None
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return self.condition_holds(argument)
+        if function == "Fn::Not" and isinstance(argument, list) and len(argument) == 1:
+            inner = self._holds(argument[0])
+            return None if inner is None else not inner
+        if function in ("Fn::And", "Fn::Or") and isinstance(argument, list) and argument:
+            values = [self._holds(item) for item in argument]
+            decisive = function == "Fn::Or"  # one true Or (one false And) decides, whatever the others
+            if decisive in values:
+                return decisive
+            return None if None in values else not decisive
+        if function == "Fn::Equals" and isinstance(argument, list) and len(argument) == 2:
+            for side, other in (argument, argument[::-1]):
+                if isinstance(other, (str, int, float)) and not isinstance(other, bool):
+                    decided = self._parameter_equals(side, str(other))
+                    if decided is not None:
+                        return decided
+        return None
+
+    def _parameter_equals(self, value: Any, literal: str) -> bool | None:
+        """Whether ``!Ref Parameter`` equals ``literal`` whatever the stack is deployed with: never when its
+        ``AllowedValues`` leave it out (or its ``MinLength`` above 0 when it is ""), always when they allow it
+        alone."""
+        name = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+        parameter = self.parameters.get(name) if isinstance(name, str) else None
+        if not isinstance(parameter, dict) or self._is_list_parameter(name):
+            return None
+        allowed = parameter.get("AllowedValues")
+        if isinstance(allowed, list) and allowed and all(isinstance(v, (str, int, float)) for v in allowed):
+            values = {str(v) for v in allowed}
+            return False if literal not in values else True if values == {literal} else None
+        minimum = str(parameter.get("MinLength", "")).strip()  # CloudFormation takes "2" as well as 2
+        if literal == "" and minimum.isdigit() and int(minimum) > 0:
+            return False
+        return None
 
     def found_in_map(self, argument: list[Any], depth: int, at: str) -> Any:
         """``Fn::FindInMap [Map, TopKey, SecondKey]`` from the template's ``Mappings``; a key decided when the stack is
@@ -503,24 +562,36 @@ def _granting_effects(effect: _Either) -> list[tuple[Any, str]]:
     return branches
 
 
-def _written_branches(value: Any, pointer: str) -> list[tuple[Any, str]]:
+Decide = Callable[[Any], "bool | None"]
+"""Whether a template condition holds whatever the stack is deployed with (``_Resolver.condition_holds``)."""
+
+
+def _undecided(condition: Any) -> bool | None:
+    return None
+
+
+def _written_branches(value: Any, pointer: str, holds: Decide = _undecided) -> list[tuple[Any, str]]:
     """What ``value``, written at ``pointer``, may be once deployed, each with where the template writes it: both
-    branches of an ``Fn::If`` (of one inside it too), none for ``AWS::NoValue``."""
+    branches of an ``Fn::If`` (of one inside it too; only one when ``holds`` decides its condition), none for
+    ``AWS::NoValue``."""
     if value == {"Ref": "AWS::NoValue"}:
         return []
     branches = value.get("Fn::If") if isinstance(value, dict) and len(value) == 1 else None
     if not (isinstance(branches, list) and len(branches) == 3):
         return [(value, pointer)]
     at = join_pointer(pointer, "Fn::If")
-    return [found for number in (1, 2) for found in _written_branches(branches[number], join_pointer(at, number))]
+    decided = holds(branches[0])
+    numbers = (1, 2) if decided is None else (1,) if decided else (2,)
+    return [found for number in numbers
+            for found in _written_branches(branches[number], join_pointer(at, number), holds)]
 
 
-def _deployed_items(value: Any, pointer: str) -> list[tuple[Any, str]]:
+def _deployed_items(value: Any, pointer: str, holds: Decide = _undecided) -> list[tuple[Any, str]]:
     """The items a list property written at ``pointer`` may have once deployed, each with where the template writes
-    it: those of both branches of an ``Fn::If``, as the list or as one of its items."""
-    return [item for branch, at in _written_branches(value, pointer)
+    it: those of both branches of an ``Fn::If`` (see ``_written_branches``), as the list or as one of its items."""
+    return [item for branch, at in _written_branches(value, pointer, holds)
             for item in ([found for index, listed in enumerate(branch)
-                          for found in _written_branches(listed, join_pointer(at, index))]
+                          for found in _written_branches(listed, join_pointer(at, index), holds)]
                          if isinstance(branch, list) else [(branch, at)])]
 
 
@@ -881,7 +952,8 @@ class _TemplateReader:
             parts.trust = self.add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
                                           join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
         # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
-        entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
+        entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"),
+                                  self.resolver.condition_holds)
         for index, (item, item_pointer) in enumerate(entries):
             if isinstance(item, dict) and "Fn::Transform" in item:
                 macro = item["Fn::Transform"].get("Name") if isinstance(item["Fn::Transform"], dict) else None
@@ -904,9 +976,11 @@ class _TemplateReader:
             resolved_boundary = resolver.resolve(boundary) if parts.boundary is None else None
             parts.boundary_arn = resolved_boundary if isinstance(resolved_boundary, str) else None
         if kind == "user":
-            parts.groups.extend(_deployed_items(props.get("Groups", []), join_pointer(pointer, "Groups")))
+            parts.groups.extend(_deployed_items(props.get("Groups", []), join_pointer(pointer, "Groups"),
+                                                  self.resolver.condition_holds))
         managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
-        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
+        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer,
+                                                   self.resolver.condition_holds):
             in_template = _managed_policy_named(arn, self.resources)
             if in_template is not None:
                 parts.attached.append(in_template)
@@ -929,7 +1003,8 @@ class _TemplateReader:
                 props["InlinePolicy"], PolicyKind.IDENTITY, join_pointer(pointer, "InlinePolicy"),
                 Subject("role", name, None), f"permission-set:{logical_id}")))
         for arn, arn_pointer in _deployed_items(props.get("ManagedPolicies", []),
-                                                join_pointer(pointer, "ManagedPolicies")):
+                                                join_pointer(pointer, "ManagedPolicies"),
+                                                self.resolver.condition_holds):
             resolved = self.resolver.resolve(arn)
             for value in resolved if isinstance(resolved, list) else [resolved]:
                 if isinstance(value, str):
@@ -1081,7 +1156,8 @@ class _TemplateReader:
             return
         name = f"{logical_id}Role"
         parts = self.parts_of(name, "role", name, pointer)
-        for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies")):
+        for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies"),
+                                                    self.resolver.condition_holds):
             value = self.resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
                 document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
