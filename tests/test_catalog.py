@@ -95,3 +95,12 @@ def test_cache_is_written_and_a_corrupt_cache_is_rebuilt(tmp_path: Path, monkeyp
         files[0].write_text(corrupt)
         assert load_compiled()["services"] == reference["services"]
         assert Catalog(load_compiled()).expand("s3:GetObj?ct") == frozenset({"s3:getobject"})
+
+
+def test_service_prefix_aliases_name_a_service_for_a_prefix_that_is_none() -> None:
+    from auditor.catalog import SERVICE_PREFIX_ALIASES
+
+    catalog = load_catalog()
+    assert not [alias for alias in SERVICE_PREFIX_ALIASES if catalog.has_service(alias)]
+    assert not [prefix for prefix in SERVICE_PREFIX_ALIASES.values() if not catalog.has_service(prefix)]
+    assert catalog.suggest_services("CloudWatchLogs") == ["logs"]

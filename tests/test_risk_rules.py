@@ -1507,3 +1507,9 @@ def test_wildcard_resource_weighs_tagging_and_patterns_that_cover_every_resource
     else:
         (finding,) = found
         assert finding.severity.value == expected[0] and expected[1] in finding.message
+
+
+def test_a_service_written_by_its_name_suggests_its_prefix() -> None:
+    """``cloudwatchlogs:CreateLogGroup`` suggested cloudwatch, cloudsearch or cloudhsm (hunt48)."""
+    (finding,) = findings('{"Effect": "Allow", "Action": "cloudwatchlogs:CreateLogGroup", "Resource": "*"}')
+    assert finding.rule_id == "IAM200" and finding.message.endswith("did you mean 'logs:CreateLogGroup'?")

@@ -481,13 +481,13 @@ def _value_problem(family: str, value: Any) -> str | None:
                   '"DateGreaterThan": {"aws:CurrentTime": "2026-06-30T23:59:59Z"}}}]}')],
 )
 def bad_condition_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
-    for statement, condition, spelling, family, index, value in _literal_values(policy, ("Date", "Numeric",
+    for statement, condition, _spelling, family, index, value in _literal_values(policy, ("Date", "Numeric",
                                                                                          "IpAddress")):
         problem = _value_problem(family, value)
         if problem is not None:
             effect = ("so the value matches no request and the negated operator holds for every one"
                       if is_negated(condition) else "so the condition never holds")
-            yield Hit(f"{spelling} condition on {condition.key!r}: {value!r} {problem}, {effect}",
+            yield Hit(f"{condition.operator} condition on {condition.key!r}: {value!r} {problem}, {effect}",
                       pointer=_value_pointer(condition, index), statement=statement,
                       details={"key": condition.key, "operator": condition.operator, "value": value})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from auditor.catalog import glob_regex
+from auditor.catalog import SERVICE_PREFIX_ALIASES, glob_regex
 from auditor.checks._facts import has_wildcard
 from auditor.engine import CheckContext
 from auditor.model import Policy, Severity, Statement
@@ -51,7 +51,10 @@ def classify(action: str, context: CheckContext) -> tuple[str, str, dict[str, ob
             return ("retired-action", f"{action!r}: the {service} service has been retired by AWS",
                     {"action": action, "retired": True})
         services = catalog.suggest_services(service)
-        candidates = catalog.suggest_actions(action)
+        alias = SERVICE_PREFIX_ALIASES.get(service.lower())
+        same_action = catalog.action(f"{alias}:{name}") if alias is not None else None
+        candidates = [catalog.display_name(f"{alias}:{name}")] if same_action is not None else \
+            catalog.suggest_actions(action)
         hint = ""
         if candidates:
             hint = f"; did you mean {_quote_list(candidates)}?"
