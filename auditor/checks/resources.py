@@ -597,7 +597,7 @@ def types_covered(pattern: str, context: CheckContext) -> frozenset[tuple[str, s
 def takes_only_covered(action: str, covered: frozenset[tuple[str, str]], context: CheckContext) -> bool:
     """Whether every resource type the action requires (one of those it takes, when it requires none) is among
     ``covered`` (see ``types_covered``): ``names_every_resource_of`` with ``one_account``, from the types."""
-    if not covered or _action_resource_types(action, context) is None:
+    if not covered or action_resource_types(action, context) is None:
         return False
     info = context.catalog.action(action)
     assert info is not None

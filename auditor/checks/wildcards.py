@@ -329,7 +329,7 @@ def _actions_on_every_resource(actions: frozenset[str], resources: tuple[str, ..
         from auditor.checks.resources import takes_only_covered, types_covered
 
         wide, services = _whole_services(resources, context)
-        whole = frozenset(a for a in actions if a.partition(":")[0] in services)
+        whole = frozenset(a for a in actions if a.partition(":")[0] in services) if services else frozenset()
         by_pattern = {r: types_covered(r, context) for r in resources if r[-1:] == "*" and r not in wide.split(", ")}
         covering = [r for r, types in by_pattern.items() if types]
         covered: frozenset[str] = frozenset()
