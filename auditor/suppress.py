@@ -154,12 +154,15 @@ class _InlineIndex:
             self._by_key.setdefault((entry.path, entry.rule.strip().lower()), []).append(entry)
 
     def covering(self, finding: Finding) -> Iterator[InlineSuppression]:
-        """The entries written on the resource (Metadata) or statement (Sid) that holds the finding, naming its rule."""
+        """The entries written on the resource (Metadata) or statement (Sid) that holds the finding, or on the user,
+        group or role the finding is about, naming its rule."""
         path, pointer = finding.location.path, finding.location.pointer
+        subject = finding.subject or {}
         for key in (finding.rule_id.lower(), finding.slug.lower(), finding.category.lower()):
             for entry in self._by_key.get((path, key), ()):
-                if (pointer == entry.pointer or pointer.startswith(entry.pointer + "/")) and _in_document(entry,
-                                                                                                          finding):
+                if ((pointer == entry.pointer or pointer.startswith(entry.pointer + "/"))
+                        or (entry.principal_name and subject.get("kind") == entry.principal_kind
+                            and subject.get("name") == entry.principal_name)) and _in_document(entry, finding):
                     yield entry
 
     def by_sid(self, finding: Finding) -> list[InlineSuppression]:

@@ -414,3 +414,36 @@ def test_a_sam_function_whose_role_has_parts_not_checked_is_not_judged(tmp_path:
                 - Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::b/*"}]
         """))
     assert _iam600_and_suppressed(tmp_path)[0] == []
+
+
+def test_an_entry_on_a_role_covers_the_role_s_findings_located_in_a_policy_that_names_it(tmp_path: Path) -> None:
+    """An escalation of role Worker through an AWS::IAM::Policy naming it is located in that policy; the role's own
+    Metadata entry suppresses it (hunt50: not suppressed, and IAM600 said the role had no finding of it)."""
+    (tmp_path / "stack.yaml").write_text(textwrap.dedent('''\
+        Resources:
+          Worker:
+            Type: AWS::IAM::Role
+            Metadata:
+              iam-audit:
+                ignore: [{rule: IAM012, reason: the batch role launches its own workers}]
+            Properties:
+              AssumeRolePolicyDocument:
+                Version: "2012-10-17"
+                Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}]
+              Policies:
+                - PolicyName: run
+                  PolicyDocument:
+                    Version: "2012-10-17"
+                    Statement: [{Effect: Allow, Action: "ec2:RunInstances", Resource: "*"}]
+          PassRole:
+            Type: AWS::IAM::Policy
+            Properties:
+              PolicyName: pass
+              Roles: [!Ref Worker]
+              PolicyDocument:
+                Version: "2012-10-17"
+                Statement: [{Effect: Allow, Action: "iam:PassRole", Resource: "*"}]
+        '''), encoding="utf-8")
+    unused_entries, hidden = _iam600_and_suppressed(tmp_path)
+    assert unused_entries == []
+    assert ("IAM012", "the batch role launches its own workers (CloudFormation Metadata of Worker)") in hidden

@@ -865,10 +865,20 @@ class _TemplateReader:
             if isinstance(rtype, str) and isinstance(props, dict):
                 self.read_resource(logical_id, rtype, props, join_pointer(resource_pointer, "Properties"))
         self.add_principals()
+        self.name_principals_of_suppressions()
         result.counts["templates"] += 1
         if not (result.policies or result.principals or result.not_checked or result.document_problems):
             result.skipped.append((self.source.display_path, "no IAM policy (no resource of the template holds one)"))
         return result
+
+    def name_principals_of_suppressions(self) -> None:
+        """Metadata entries on a user, group or role: the principal they are about (see ``InlineSuppression``)."""
+        principals = {join_pointer("/Resources", logical_id): parts
+                      for logical_id, parts in self.principal_parts.items() if logical_id in self.resources}
+        self.result.suppressions = [
+            dataclasses.replace(entry, principal_kind=parts.kind, principal_name=parts.name)
+            if entry.sid is None and (parts := principals.get(entry.pointer)) is not None else entry
+            for entry in self.result.suppressions]
 
     def read_resource(self, logical_id: str, rtype: str, props: dict[str, Any], pointer: str) -> None:
         resolver, where = self.resolver, f"{self.source.display_path}: {logical_id}"

@@ -37,6 +37,10 @@ class InlineSuppression:
     lines: tuple[int, int] = (0, 0)
     """The lines of the document it is in, in a file of several (a YAML stream, whose documents share pointers);
     (0, 0) for the whole file."""
+    principal_kind: str = ""
+    principal_name: str = ""
+    """For an entry on a user, group or role resource: that principal, whose own findings (an escalation through a
+    policy of another resource that names it) it covers too, wherever they are located."""
 
 
 @dataclass(slots=True)
