@@ -15,9 +15,11 @@ The audit itself is ``check``'s (:func:`auditor.run.build_report`). What this mo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -590,6 +592,15 @@ def write_outputs(result: ScheduledReport, output_dir: Path, formats: Sequence[s
     return written
 
 
+def _holds_no_run(path: Path) -> bool:
+    """Whether the history database at ``path`` records no run (or cannot be read at all)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+            return not db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except (sqlite3.Error, OSError, ValueError):
+        return True
+
+
 def execute_report(request: ReportRequest) -> int:
     from auditor.history import HistoryError
 
@@ -610,11 +621,16 @@ def execute_report(request: ReportRequest) -> int:
                 history.forget_runs([account.comparison.run.id for account in result.accounts])
                 raise
     except BaseException as exc:
-        if created:  # opened first to fail early on an unusable database; no run kept, no database left behind
+        # opened first to fail early on an unusable database; no run kept, and no database left behind unless another
+        # report started at the same time has recorded one in it since
+        if created and _holds_no_run(Path(history_path)):
             for leftover in (Path(history_path), *(Path(f"{history_path}{end}") for end in ("-wal", "-shm"))):
                 leftover.unlink(missing_ok=True)
         if isinstance(exc, HistoryError):
             raise ReportInputError(str(exc)) from None
+        if isinstance(exc, sqlite3.DatabaseError):  # damaged after it opened (a page overwritten, a table dropped)
+            raise ReportInputError(f"{history_path}: not a usable history database: {exc}; move it away (a new "
+                                   "one is created) or give another --history") from None
         raise
     from auditor.run import warn_expired
 

@@ -376,6 +376,45 @@ def test_a_run_whose_report_cannot_be_written_is_not_recorded(tmp_path: Path) ->
     assert _account(_json(tmp_path / "two"), ACCOUNT)["counts"]["new"] > 0
 
 
+def test_a_failed_first_run_keeps_a_history_another_run_recorded_meanwhile(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run B found no history and fails when writing its report; run A, started at the same time, recorded its run
+    in the history B created: B leaves it (hunt52: B deleted A's run, whose findings came back as new)."""
+    import auditor.scheduled as scheduled
+
+    history = tmp_path / "h.sqlite3"
+
+    def another_run_meanwhile(result: Any, *args: Any) -> Any:
+        with History(history) as store:
+            store.record_run("999988887777", "other", [])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(scheduled, "write_outputs", another_run_meanwhile)
+    request = scheduled.ReportRequest(inputs=(str(RUN1),), output_dir=tmp_path / "out", history=history)
+    with pytest.raises(OSError):
+        scheduled.execute_report(request)
+    with History(history) as store:
+        assert [run.account_label for run in store.runs("999988887777")] == ["other"]
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "table dropped"])
+def test_a_damaged_history_is_a_usage_error_not_an_internal_one(tmp_path: Path, damage: str) -> None:
+    history = tmp_path / "h.sqlite3"
+    assert _report(str(RUN1), "-o", str(tmp_path / "one"), "--history", str(history), "-q").returncode == 1
+    if damage == "table dropped":
+        import sqlite3
+
+        with sqlite3.connect(history) as db:
+            db.execute("DROP TABLE findings")
+    else:
+        data = bytearray(history.read_bytes())
+        data[5000:9000] = b"\xff" * 4000
+        history.write_bytes(bytes(data))
+    result = _report(str(RUN2), "-o", str(tmp_path / "two"), "--history", str(history))
+    assert result.returncode == 2, result.stderr  # was 3, "internal error" (hunt52)
+    assert "not a usable history database" in result.stderr and "Traceback" not in result.stderr
+
+
 # --- accounts and controls --------------------------------------------------------------------------
 
 
