@@ -1106,7 +1106,8 @@ Resources:
         "stack.yaml: IntegrationRoleStack: AWS::CloudFormation::Stack, a nested stack: its template "
         "https://example-bucket.s3.amazonaws.com/integration_role.yaml is checked only when given too",
         "stack.yaml: App: AWS::Serverless::Application, a nested stack: its template is checked only when given too",
-        "stack.yaml: Role Policies entry 0: written by the macro VendorPolicy (Fn::Transform) when the stack is deployed",
+        "stack.yaml: Role Policies entry 0: written by the macro VendorPolicy (Fn::Transform) when the stack is "
+        "deployed",
     ]
 
 
@@ -1142,7 +1143,8 @@ Resources:
 @pytest.mark.parametrize(("parameter", "condition", "reported"), [
     ("AccessLevel: {Type: String, AllowedValues: [ReadOnly, SecurityAudit]}",
      "IsFull: !Equals [!Ref AccessLevel, FullAccess]", False),
-    ("AccessLevel: {Type: String, AllowedValues: [FullAccess]}", "IsFull: !Equals [FullAccess, !Ref AccessLevel]", True),
+    ("AccessLevel: {Type: String, AllowedValues: [FullAccess]}",
+     "IsFull: !Equals [FullAccess, !Ref AccessLevel]", True),
     ("AccessLevel: {Type: String, Default: ReadOnly}", "IsFull: !Equals [!Ref AccessLevel, FullAccess]", True),
     ("AccessLevel: {Type: String, AllowedValues: [ReadOnly, FullAccess]}",
      "IsFull: !And [!Equals [!Ref AccessLevel, FullAccess], !Not [!Equals [!Ref AccessLevel, ReadOnly]]]", True),
