@@ -68,8 +68,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "ALTER TABLE runs ADD COLUMN tool_version TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE runs ADD COLUMN catalog_version TEXT NOT NULL DEFAULT ''",
-        f"ALTER TABLE runs ADD COLUMN fingerprint_version TEXT NOT NULL DEFAULT '{FINGERPRINT_VERSION}'",
+        # the runs stored before this migration were made with the scheme of its day, whatever the current one is
+        "ALTER TABLE runs ADD COLUMN fingerprint_version TEXT NOT NULL DEFAULT 'iamAudit/v1'",
     ),
+    # 3: findings a run did not look for (a rule it did not run, roles an incomplete export leaves out), kept from
+    # the run before so that the next run neither resolves nor re-reports them
+    ("ALTER TABLE findings ADD COLUMN carried INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -128,10 +132,19 @@ class RunComparison:
     unchanged: frozenset[str]
     resolved: tuple[StoredFinding, ...]
     """Findings of the previous run that are gone, as they were stored then."""
+    carried: int = 0
+    """Findings of the previous run this one did not look for, kept for the next comparison (see ``record_run``)."""
 
     @property
     def comparable(self) -> bool:
         return self.previous is not None and self.previous.fingerprint_version == self.run.fingerprint_version
+
+
+def _looked_for(stored: StoredFinding, incomplete: bool, rules_run: Collection[str] | None,
+                baselines_compared: Collection[str] | None) -> bool:
+    """Whether a run looked for a finding of the run before (see ``record_run``)."""
+    return not incomplete and (rules_run is None or stored.rule_id in rules_run) and (
+        baselines_compared is None or not stored.baseline or stored.baseline in baselines_compared)
 
 
 def _now() -> str:
@@ -225,6 +238,7 @@ class History:
         suppressed: Collection[str] = (),
         rules_run: Collection[str] | None = None,
         baselines_compared: Collection[str] | None = None,
+        incomplete: bool = False,
     ) -> RunComparison:
         """Store one run (``findings`` as ``(fingerprint, finding)``) and compare it with the previous one.
 
@@ -232,7 +246,10 @@ class History:
         previous run among them is not resolved, only hidden. ``rules_run``: the rules this run ran, where known: a
         finding of the previous run by a rule not run now is not resolved, only no longer looked for.
         ``baselines_compared``: the ids of the baselines this run compared with, where restricted (``--baseline``):
-        a drift finding of the previous run against another baseline is not resolved either."""
+        a drift finding of the previous run against another baseline is not resolved either. ``incomplete``: the
+        input leaves out part of the account (one page of an export): no finding of the previous run is resolved.
+        The findings of the previous run that were not looked for are kept in this run (``carried``), so that the
+        next run does not report them as new."""
         crash_after = int(os.environ.get(CRASH_HOOK) or -1)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -246,6 +263,12 @@ class History:
                 account_id = row[0]
                 db.execute("UPDATE accounts SET label = ? WHERE id = ?", (account_label, account_id))
             previous = self._latest_run(account_key)
+            before = self.findings_of(previous.id) if previous is not None else []
+            comparable = previous is not None and previous.fingerprint_version == FINGERPRINT_VERSION
+            current = {print_ for print_, _ in findings}
+            carried = {stored.fingerprint: stored for stored in before if comparable
+                       and stored.fingerprint not in current and stored.fingerprint not in suppressed
+                       and not _looked_for(stored, incomplete, rules_run, baselines_compared)}
             cursor = db.execute(
                 "INSERT INTO runs (account_id, started_at, recorded_at, inputs, files, policies, not_checked, "
                 "tool_version, catalog_version, fingerprint_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -265,21 +288,23 @@ class History:
                 )
             if crash_after >= 0 and len(findings) <= crash_after:
                 os._exit(9)
-            current = {print_ for print_, _ in findings}
-            before = self.findings_of(previous.id) if previous is not None else []
+            for stored in carried.values():
+                db.execute(
+                    "INSERT INTO findings (run_id, fingerprint, rule_id, severity, category, baseline, data, carried) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                    (run_id, stored.fingerprint, stored.rule_id, stored.severity.value, stored.category,
+                     stored.baseline, json.dumps(dict(stored.data), ensure_ascii=False, sort_keys=True, default=str)),
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         run = self.run(run_id)
-        previous_prints = {stored.fingerprint for stored in before}
-        if previous is None or previous.fingerprint_version != FINGERPRINT_VERSION:
-            previous_prints = set()
+        previous_prints = {stored.fingerprint for stored in before} if comparable else set()
         resolved: dict[str, StoredFinding] = {}
         for stored in before:
-            if stored.fingerprint in previous_prints and stored.fingerprint not in current \
-                    and stored.fingerprint not in suppressed and (rules_run is None or stored.rule_id in rules_run) \
-                    and (baselines_compared is None or not stored.baseline or stored.baseline in baselines_compared):
+            if comparable and stored.fingerprint not in current and stored.fingerprint not in suppressed \
+                    and stored.fingerprint not in carried:
                 resolved.setdefault(stored.fingerprint, stored)
         return RunComparison(
             run=run,
@@ -287,6 +312,7 @@ class History:
             new=frozenset(current - previous_prints),
             unchanged=frozenset(current & previous_prints),
             resolved=tuple(resolved.values()),
+            carried=len(carried),
         )
 
     def forget_runs(self, run_ids: Sequence[int]) -> None:
@@ -332,7 +358,7 @@ class History:
                 {
                     severity: count
                     for severity, count in self._db.execute(
-                        "SELECT severity, count(DISTINCT fingerprint) FROM findings WHERE run_id = ? "
+                        "SELECT severity, count(DISTINCT fingerprint) FROM findings WHERE run_id = ? AND NOT carried "
                         "GROUP BY severity",
                         (row[0],),
                     )

@@ -514,7 +514,9 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
             files=len(account_files.get(key, ())), policies=_policies_in(report, account_files.get(key, [])),
             not_checked=report.summary.not_checked, tool_version=report.tool_version,
             catalog_version=report.catalog_version, suppressed=suppressed.get(key, set()), rules_run=rules_run,
-            baselines_compared=compared,
+            baselines_compared=compared, incomplete=any(
+                line.startswith(f"{shown}: the export is incomplete") for shown in account_files.get(key, ())
+                for line in report.summary.not_checked),
         )
         tracked = tuple(
             TrackedFinding(print_, finding, "new" if print_ in comparison.new else "unchanged")

@@ -75,12 +75,13 @@ def test_version_1_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
     with History(path) as history:
         assert history.schema_version == SCHEMA_VERSION
         [old_run] = history.runs("111122223333")
-        assert old_run.fingerprint_version == FINGERPRINT_VERSION
+        # made before runs recorded their scheme: with the one of that day, not the current one
+        assert old_run.fingerprint_version == "iamAudit/v1" != FINGERPRINT_VERSION
         assert old_run.by_severity == {"high": 1}
         comparison = history.record_run("111122223333", "111122223333", [(stale_print, stale)])
     assert comparison.previous is not None and comparison.previous.id == old_run.id
-    assert comparison.unchanged == {stale_print}
-    assert not comparison.new and not comparison.resolved
+    assert not comparison.comparable and comparison.new == {stale_print}
+    assert not comparison.unchanged and not comparison.resolved
 
 
 def test_newer_or_foreign_database_is_refused(tmp_path: Path) -> None:

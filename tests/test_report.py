@@ -171,7 +171,7 @@ def test_a_finding_suppressed_since_the_previous_run_is_not_resolved(tmp_path: P
     after = _account(_recorded(tmp_path, "two", str(RUN1), "--config", str(config)), ACCOUNT)
     assert after["resolved"] == []
     assert after["counts"] == {"findings": before["counts"]["findings"] - hidden, "new": 0, "resolved": 0,
-                               "unchanged": before["counts"]["findings"] - hidden, "suppressed": hidden}
+                               "unchanged": before["counts"]["findings"] - hidden, "suppressed": hidden, "carried": 0}
     assert after["counts"]["findings"] + after["counts"]["suppressed"] == before["counts"]["findings"]
     markdown = (tmp_path / "two" / "report.md").read_text(encoding="utf-8")
     assert "### Resolved" not in markdown and "resolved" not in markdown.split("|")[0].lower()
@@ -294,7 +294,7 @@ def test_two_runs_show_exactly_the_planted_changes(tmp_path: Path) -> None:
     assert len(unchanged) == len(before["findings"]) - len(resolved)
     assert {f["fingerprint"] for f in unchanged} <= {f["fingerprint"] for f in before["findings"]}
     assert after["counts"] == {"findings": len(new) + len(unchanged), "new": len(new), "resolved": len(resolved),
-                               "unchanged": len(unchanged), "suppressed": 0}
+                               "unchanged": len(unchanged), "suppressed": 0, "carried": 0}
     assert [run["id"] for run in after["trend"]] == [1, 2]
 
     html_text = (tmp_path / "two" / "report.html").read_text(encoding="utf-8")
@@ -395,6 +395,24 @@ def test_a_failed_first_run_keeps_a_history_another_run_recorded_meanwhile(tmp_p
         scheduled.execute_report(request)
     with History(history) as store:
         assert [run.account_label for run in store.runs("999988887777")] == ["other"]
+
+
+def test_findings_a_run_did_not_look_for_are_neither_resolved_nor_new_next_time(tmp_path: Path) -> None:
+    """One page of an export (IsTruncated) leaves roles out, a --select run rules: their findings are not resolved,
+    and the next full run does not report them as new (hunt52: 201 resolved, then 201 new)."""
+    export = json.loads((RUN1 / "account.json").read_text(encoding="utf-8"))
+    page = dict(export, IsTruncated=True, Marker="next", RoleDetailList=export["RoleDetailList"][:1],
+                UserDetailList=[], GroupDetailList=[])
+    (tmp_path / "page.json").write_text(json.dumps(page), encoding="utf-8")
+    full = _recorded(tmp_path, "full", str(RUN1 / "account.json"))
+    partial = _account(_recorded(tmp_path, "page", str(tmp_path / "page.json")), ACCOUNT)
+    assert partial["counts"]["resolved"] == 0 and partial["counts"]["carried"] > 0
+    again = _account(_recorded(tmp_path, "again", str(RUN1 / "account.json")), ACCOUNT)
+    assert again["counts"]["new"] == 0 and again["counts"]["unchanged"] == _account(full, ACCOUNT)["counts"]["findings"]
+    narrowed = _account(_recorded(tmp_path, "narrow", str(RUN1 / "account.json"), "--select", "IAM001"), ACCOUNT)
+    assert narrowed["counts"]["resolved"] == 0
+    last = _account(_recorded(tmp_path, "last", str(RUN1 / "account.json")), ACCOUNT)
+    assert last["counts"]["new"] == 0 and last["counts"]["resolved"] == 0
 
 
 @pytest.mark.parametrize("damage", ["overwritten", "table dropped"])

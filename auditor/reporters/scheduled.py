@@ -101,6 +101,9 @@ def account_verdict(account: AccountReport) -> tuple[str, bool]:
     resolved = len(account.resolved)
     if resolved:
         text += f"; {resolved} resolved"
+    if account.comparison.carried:
+        text += (f"; {_plural(account.comparison.carried, 'finding')} of the previous run not looked for this time "
+                 "(an incomplete export, rules not run) kept, neither resolved nor counted")
     return text + f"; {_plural(total, 'finding')} in all.", bool(new)
 
 
@@ -426,7 +429,8 @@ def _account_json(account: AccountReport) -> dict[str, Any]:
         "run": _run_json(account.comparison.run),
         "previous_run": _run_json(account.previous),
         "counts": {"findings": len(account.findings), "new": len(account.new), "resolved": len(account.resolved),
-                   "unchanged": len(account.unchanged), "suppressed": account.suppressed},
+                   "unchanged": len(account.unchanged), "suppressed": account.suppressed,
+                   "carried": account.comparison.carried},
         "by_severity": account.by_severity(),
         "by_category": account.by_category(),
         "findings": [_tracked_json(t) for t in account.findings],
