@@ -378,14 +378,19 @@ def evaluate_controls(
     findings: Sequence[TrackedFinding],
     *,
     has_resource_policies: bool | None = None,
+    policies_checked: int | None = None,
 ) -> tuple[ControlResult, ...]:
     """Pass, fail or not evaluated, per control.
 
     ``has_resource_policies`` is False for an export without resource policies: controls about
     bucket or function policies are then not evaluated rather than passed; None means unknown.
+    ``policies_checked`` 0: nothing was audited (an empty folder, a file with no policy), so no control passes.
     """
     results = []
     for control in controls:
+        if policies_checked == 0:
+            results.append(ControlResult(control, "not-evaluated", "no policy was checked"))
+            continue
         of_rules = [t for t in findings if t.finding.rule_id in control.rules]
         evidence = tuple(t for t in of_rules if _in_scope(control, t.finding))
         missing = [rule for rule in control.rules if rule not in rules_run]
@@ -528,7 +533,8 @@ def build_scheduled_report(request: ReportRequest, history: History) -> Schedule
                 files=tuple(account_files.get(key, ())), findings=tracked, comparison=comparison,
                 trend=tuple(history.runs(key, limit=request.trend_runs)),
                 controls=evaluate_controls(controls, rules_run, tracked,
-                                           has_resource_policies=_has_resource_policies(report, key)),
+                                           has_resource_policies=_has_resource_policies(report, key),
+                                           policies_checked=report.summary.policies),
                 not_checked=tuple(report.summary.not_checked), suppressed=suppressed_count[key],
             )
         )

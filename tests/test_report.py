@@ -713,3 +713,12 @@ def test_the_files_of_a_filtered_export_are_parts_of_one_state(tmp_path: Path) -
         (parts / f"{key}.json").write_text(json.dumps({**part, "IsTruncated": False}))
     done = _report(str(parts), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite3"))
     assert done.returncode in (0, 1), done.stderr
+
+
+def test_nothing_checked_passes_no_control(tmp_path: Path) -> None:
+    """An empty folder (a fetch that wrote nothing) audits nothing: no control can pass (hunt52: 15 passing)."""
+    (tmp_path / "empty").mkdir()
+    result = _report(str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.db"))
+    assert result.returncode == 0, result.stderr
+    (account,) = _json(tmp_path / "out")["accounts"]
+    assert {control["status"] for control in account["controls"]} == {"not-evaluated"}
