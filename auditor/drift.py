@@ -1267,10 +1267,11 @@ def compare_principal(
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])
     _compare(report, _Compiler(catalog, principal), comparisons, given, principal.arn)
-    from auditor.checks.wildcards import boundary_limits, boundary_reference
+    from auditor.checks.wildcards import boundary_limits, boundary_reference, granted_everywhere
     from auditor.engine import CheckContext
 
-    bounded = bool(added_managed) and boundary_limits(principal, CheckContext(catalog))
+    context = CheckContext(catalog)
+    bounded = bool(added_managed) and boundary_limits(principal, context)
     for arn in added_managed:
         name = _policy_name(arn)
         unknown = arn in principal.missing_policy_arns or (arn in group_arns and arn not in seen)
@@ -1278,6 +1279,9 @@ def compare_principal(
         severity = Severity.HIGH if known is None else known.severity
         if bounded:  # only what both the policy and the boundary allow is granted, as IAM006 weighs it
             severity = min(severity, Severity.MEDIUM, key=lambda level: level.rank)
+        elif known is not None and known.administrator_with and granted_everywhere(
+                principal, known.administrator_with, context):
+            severity = Severity.CRITICAL  # PowerUserAccess with iam:PassRole on every role: administrator, as IAM006
         report.new["managed policy"] += 1
         through = " (through a group)" if arn in group_arns and arn not in principal.attached_policy_arns else ""
         report.add("IAM906", f"{principal.name} has {name} attached{through}, which {baseline.ref} does not document"

@@ -1388,14 +1388,19 @@ def test_two_bucket_placeholders_bind_to_two_buckets_when_one_grant_widens(tmp_p
 
 @pytest.mark.parametrize(("managed", "boundary", "severity"), [
     ("AdministratorAccess", False, "critical"), ("PowerUserAccess", False, "high"),
-    ("AdministratorAccess", True, "medium")])
+    ("AdministratorAccess", True, "medium"), ("PowerUserAccess+PassRole", False, "critical")])
 def test_an_added_managed_policy_weighs_as_iam006_does(tmp_path: Path, managed: str, boundary: bool,
                                                      severity: str) -> None:
+    """PowerUserAccess beside iam:PassRole on every role is administrator access: critical, as IAM006 says (hunt51:
+    IAM906 stayed high)."""
+    managed, _, with_passrole = managed.partition("+")
     bound = resolve_baseline("upsolver/s3-access").bind(
         {"OutputBucketName": "out-b", "InputBucketName": "in-b", "AccountId": "111122223333"})
+    passrole = [{"PolicyName": "pass", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}}] if with_passrole else []
     user: dict[str, Any] = {
         "UserName": "UpsolverUser", "Arn": "arn:aws:iam::111122223333:user/UpsolverUser", "GroupList": [],
-        "UserPolicyList": [{"PolicyName": "s3", "PolicyDocument": bound.policies[0].document}],
+        "UserPolicyList": [{"PolicyName": "s3", "PolicyDocument": bound.policies[0].document}, *passrole],
         "AttachedManagedPolicies": [{"PolicyName": managed, "PolicyArn": f"arn:aws:iam::aws:policy/{managed}"}]}
     policies = []
     if boundary:

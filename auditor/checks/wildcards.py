@@ -502,7 +502,7 @@ def _members(principal: Principal, context: CheckContext) -> str:
     return f"; its members have it too: {shown}"
 
 
-def _granted_everywhere(principal: Principal, actions: tuple[str, ...], context: CheckContext) -> list[str]:
+def granted_everywhere(principal: Principal, actions: tuple[str, ...], context: CheckContext) -> list[str]:
     """The labels of the principal's policies that allow every one of ``actions`` on every resource (of its
     account) without a scoping condition (after its Denies), not among every other action; empty when one of them
     is not so allowed."""
@@ -617,7 +617,7 @@ def admin_managed_policy(principal: Principal, context: CheckContext) -> Iterato
                         f"{privileged_boundary.grants}")
             severity = privileged_boundary.severity
             details["permissions_boundary"] = principal.missing_boundary_arn
-        elif known.administrator_with and (completing := _granted_everywhere(principal, known.administrator_with,
+        elif known.administrator_with and (completing := granted_everywhere(principal, known.administrator_with,
                                                                              context)):
             message += (f"; with {', '.join(known.administrator_with)} on every resource (granted by "
                         f"{', '.join(completing)}) that is administrator access: a role of any power passed to a "
