@@ -258,10 +258,14 @@ class Baseline:
     defects: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     path: Path | None = None
+    combines: tuple[Baseline, ...] = ()
+    """For several baselines one principal is mapped to, compared as one (``combine_baselines``): those."""
 
     @property
     def ref(self) -> str:
-        """``id@revision``: names this revision exactly."""
+        """``id@revision``: names this revision exactly (of each, for combined baselines: ``a@r1 + b@r2``)."""
+        if self.combines:
+            return " + ".join(part.ref for part in self.combines)
         return f"{self.id}@{self.revision}"
 
     @property
@@ -789,3 +793,40 @@ def diff_revisions(before: Baseline, after: Baseline) -> BaselineDiff:
         placeholders_added=tuple(sorted(tokens_after - tokens_before)),
         placeholders_removed=tuple(sorted(tokens_before - tokens_after)),
     )
+
+
+def combine_baselines(parts: Sequence[Baseline]) -> Baseline:
+    """Several baselines of one principal as one: their permission policies, managed policies and placeholders
+    together, their trust policies' statements in one trust policy (a role that serves both integrations trusts
+    what each documents)."""
+    first = parts[0]
+    trusts = [part.trust_policy for part in parts if part.trust_policy is not None]
+    trust = None
+    if trusts:
+        statements = [statement for policy in trusts for statement in _statements_of(policy.document)]
+        trust = BaselinePolicy(" + ".join(policy.name for policy in trusts), "trust",
+                               {"Version": "2012-10-17", "Statement": statements})
+    placeholders: dict[str, Placeholder] = {}
+    for part in parts:
+        for placeholder in part.placeholders:
+            placeholders.setdefault(placeholder.name, placeholder)
+    return replace(
+        first,
+        id=" + ".join(part.id for part in parts),
+        revision=" + ".join(part.revision for part in parts),
+        title=" + ".join(part.title for part in parts),
+        policies=tuple(policy for part in parts for policy in part.policies),
+        trust_policy=trust,
+        alternative_trust_policies=(),
+        managed_policies=tuple(dict.fromkeys(arn for part in parts for arn in part.managed_policies)),
+        optional_managed_policies=tuple(dict.fromkeys(arn for part in parts for arn in part.optional_managed_policies)),
+        placeholders=tuple(placeholders.values()),
+        defects=tuple(defect for part in parts for defect in part.defects),
+        notes=tuple(note for part in parts for note in part.notes),
+        combines=tuple(parts),
+    )
+
+
+def _statements_of(document: Mapping[str, Any]) -> list[Any]:
+    statements = document.get("Statement", [])
+    return list(statements) if isinstance(statements, list) else [statements]

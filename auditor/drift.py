@@ -1313,8 +1313,11 @@ def drift_for_principals(
     mappings = list(mappings)
     run = DriftRun()
     for principal in principals:
-        for baseline in matching_baselines(principal, baselines, mappings):
-            given = {**(vars or {}), **mapped_vars(principal.names, baseline, baselines, mappings)}
+        for baseline in _combined(matching_baselines(principal, baselines, mappings)):
+            parts = baseline.combines or (baseline,)
+            given = {**(vars or {}), **{name: value for part in parts
+                                        for name, value in mapped_vars(principal.names, part, baselines,
+                                                                       mappings).items()}}
             result = compare_principal(baseline, principal, catalog, given)
             run.findings.extend(result.findings)
             verdict = result.verdict
@@ -1332,6 +1335,18 @@ def drift_for_principals(
             run.verdicts.append(Verdict(names[0], result.verdict, baseline.ref, policy.source.display_path,
                                         names[1:]))
     return run
+
+
+def _combined(found: list[Baseline]) -> list[Baseline]:
+    """The baselines of one principal, those of one kind (several roles a mapping gives it: with Upsolver Cloud one
+    role holds both the server and the management role's permissions) as one: what any of them documents is
+    documented."""
+    from auditor.baselines import combine_baselines
+
+    by_kind: dict[str, list[Baseline]] = {}
+    for baseline in found:
+        by_kind.setdefault(baseline.principal.kind, []).append(baseline)
+    return [group[0] if len(group) == 1 else combine_baselines(group) for group in by_kind.values()]
 
 
 def drift_for_check(

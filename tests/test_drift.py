@@ -19,7 +19,7 @@ from auditor.loaders import LoadOptions, load_text
 from auditor.model import PolicyKind, Subject
 from auditor.normalize import normalize_policy
 from auditor.source import Source
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
 CATALOG = load_catalog()
 BUCKET = "arn:aws:s3:::acme-data"
@@ -1535,3 +1535,15 @@ def test_drift_kind_accepts_the_kinds_its_help_lists(tmp_path: Path, kind: str) 
     refused = run_cli("drift", "scp.json", "scp.json", "--kind", kind, cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stderr == f"iam-audit: error: --kind: {kind!r} is not one of identity, resource, trust\n"
+
+
+def test_a_role_mapped_to_two_baselines_is_compared_with_what_either_documents() -> None:
+    """Upsolver Cloud: one role holds the server and the management role's policies. Each baseline alone reported
+    the other's actions as added (hunt51: 9 drift findings, high); together they document the role."""
+    folder = FIXTURES / "drift" / "upsolver-cloud-role"
+    result = run_cli("check", "--format", "json", "account.json", cwd=folder)
+    data = json.loads(result.stdout)
+    assert [f["rule_id"] for f in data["findings"] if f["rule_id"].startswith("IAM9")] == []
+    (verdict,) = data["summary"]["verdicts"]
+    assert verdict["baseline"] == "upsolver/server-role@gitbook + upsolver/management-role@gitbook"
+    assert verdict["verdict"].startswith("no new access")
