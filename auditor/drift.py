@@ -368,13 +368,20 @@ def _scope(kind: str) -> str:
 
 
 def _slot_strings(statements: Iterable[Stmt]) -> Iterable[tuple[tuple[str, str], str]]:
+    """Where each string of the statements stands: what a placeholder in a baseline's string is bound from is the
+    target's string in the same place (a resource from a resource, not from an exclusion of ``NotResource``; a
+    condition value from a value compared with the same key, not from the ``true``/``false`` of ``Null``)."""
     for statement in statements:
-        for resource in (*(statement.resources or ()), *statement.not_resources):
+        for resource in statement.resources or ():
             yield ("resource", ""), resource
+        for resource in statement.not_resources:
+            yield ("not-resource", ""), resource
         for principal in statement.principals or ():
             kind, _, value = principal.partition(":")
             yield ("principal", kind), value
         for condition in statement.conditions:
+            if condition.operator in ("Null", "Bool"):
+                continue
             for value in condition.values:
                 yield ("condition", condition.key), value
 

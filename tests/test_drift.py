@@ -1547,3 +1547,22 @@ def test_a_role_mapped_to_two_baselines_is_compared_with_what_either_documents()
     (verdict,) = data["summary"]["verdicts"]
     assert verdict["baseline"] == "upsolver/server-role@gitbook + upsolver/management-role@gitbook"
     assert verdict["verdict"].startswith("no new access")
+
+
+def test_a_placeholder_is_not_bound_from_an_exclusion_or_a_null_test(tmp_path: Path) -> None:
+    """``NotResource .../deliverystream/other`` does not make ``other`` the documented stream, and ``Null
+    {sts:ExternalId: false}`` does not make ``false`` the external id (hunt51: wrong messages, and an IAM902 saying
+    the target grants the documented stream more narrowly though it grants it)."""
+    target = tmp_path / "eventbridge.json"
+    target.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+        "NotResource": "arn:aws:firehose:eu-west-1:111122223333:deliverystream/other"}]}))
+    result = run_cli("drift", "stackstate/eventbridge-role", str(target), "--format", "json", "--no-config")
+    found = json.loads(result.stdout)["findings"]
+    assert [f["rule_id"] for f in found] == ["IAM903"]
+    assert "deliverystream/stackstate-eventbridge-stream" in found[0]["message"]
+    result = run_cli("check", "--format", "json", "--no-config",
+                     str(FIXTURES / "drift" / "integration-role-null-external-id.json"))
+    drift = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"].startswith("IAM9")]
+    assert [f["rule_id"] for f in drift] == ["IAM904"]
+    assert 'StringEquals ["${ExternalId}"]' in drift[0]["message"]
