@@ -852,10 +852,14 @@ class _Report:
         if gap.kind == "principal":
             principals = sorted({c[2] for c in gap.cells if c[2] is not None})
             self.new["trusted principal"] += len(principals)
-            to_everyone = Severity.CRITICAL if "AWS:*" in principals else None
+            confined = [c for c in statement.conditions if c.key in _PRINCIPAL_CONFINING_KEYS
+                        and "Not" not in c.operator and not c.if_exists and c.values]
+            to_everyone = Severity.CRITICAL if "AWS:*" in principals and not confined else None
+            within = "" if "AWS:*" not in principals or not confined else " (confined by " + "; ".join(
+                f"{c.written_key} to {', '.join(sorted(c.values))}" for c in confined) + ")"
             granted = "" if kind == "trust" else f" to {self.action_list(actions)}"
             self.add("IAM905", f"{'the trust' if kind == 'trust' else 'the policy'} admits "
-                     f"{', '.join(principals)}{granted}, which {ref} does not",
+                     f"{', '.join(principals)}{within}{granted}, which {ref} does not",
                      {**listed, "added_principals": principals}, severity=to_everyone, where=where)
             return
         if gap.kind == "condition":
@@ -972,6 +976,11 @@ class _Report:
         self.add("IAM902", f"{what} allows {self.action_list(actions)} more narrowly than {ref}"
                  f"{_documented_scope(gap.statement)} ({gap.kind}): parts of the integration may break", details,
                  severity=Severity.LOW)
+
+
+_PRINCIPAL_CONFINING_KEYS = frozenset({"aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
+                                       "aws:principalarn", "aws:sourceaccount", "aws:sourceorgid"})
+"""Keys whose positive condition confines "*" to some accounts' principals: no longer everyone."""
 
 
 def _region_and_account(arn: str) -> tuple[str, str]:

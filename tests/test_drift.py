@@ -1566,3 +1566,19 @@ def test_a_placeholder_is_not_bound_from_an_exclusion_or_a_null_test(tmp_path: P
     drift = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"].startswith("IAM9")]
     assert [f["rule_id"] for f in drift] == ["IAM904"]
     assert 'StringEquals ["${ExternalId}"]' in drift[0]["message"]
+
+
+def test_a_trust_in_everyone_confined_to_accounts_is_not_everyone(tmp_path: Path) -> None:
+    """``Principal: "*"`` with ``aws:PrincipalAccount`` is every principal of that account, not everyone: high, and
+    the message says so (hunt51: critical, "admits AWS:*")."""
+    document = json.loads((FIXTURES / "drift" / "integration-role-null-external-id.json").read_text())
+    role = document["RoleDetailList"][0]
+    role["AssumeRolePolicyDocument"] = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "ss-ext-7781", "aws:PrincipalAccount": "111122223333"}}}]}
+    target = tmp_path / "account.json"
+    target.write_text(json.dumps(document))  # the role's own account: its principals with an identity grant
+    result = run_cli("check", "--format", "json", "--no-config", str(target))
+    (widened,) = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM905"]
+    assert widened["severity"] == "high"
+    assert "AWS:* (confined by aws:PrincipalAccount to 111122223333)" in widened["message"]
