@@ -459,8 +459,10 @@ def test_everyone_limited_to_an_account_by_condition_is_that_account() -> None:
          "Condition": {"StringEquals": {"sts:ExternalId": "x", "aws:PrincipalAccount": "111122223333"}}}]}
     result = compare_policy(integration, normalize_policy(own, PolicyKind.TRUST, Source("t.json")), CATALOG,
                             {"AccountId": "111122223333", "ExternalId": "x"})
+    # every principal of the account, without a grant of its own: high (not critical: not everyone), and said
     assert [(f.rule_id, f.severity.value) for f in result.findings if f.rule_id == "IAM905"] == [
-        ("IAM905", "critical")]
+        ("IAM905", "high")]
+    assert "confined by aws:PrincipalAccount to 111122223333" in result.findings[0].message
     unscoped = edited(lambda s: s[0]["Condition"]["StringEquals"].pop("aws:PrincipalAccount"), scoped("1" * 12))
     assert any(f.severity.value == "critical"
                for f in compare(unscoped, TRUST, PolicyKind.TRUST, VendorAccount="999988887777").findings)
