@@ -168,7 +168,8 @@ RULES.rule(
     Severity.HIGH,
     "Trust policy admits principals or requests the documented baseline does not",
     what="The role's trust policy (or a resource policy's Principal) admits principals the baseline does not, "
-    "or allows other actions (`sts:TagSession`). Critical when the added principal is everyone. A condition "
+    "or allows other actions (`sts:TagSession`). Critical when the added principal is everyone (`\"*\"` that no "
+    "`aws:PrincipalAccount`, `aws:PrincipalOrgID` or `aws:PrincipalArn` condition confines). A condition "
     "such as `sts:ExternalId` dropped or weakened for the same principals is IAM904.",
     why="Who can assume a vendor role matters more than what it may do: an extra trusted account opens the role "
     "to parties the vendor never named.",
