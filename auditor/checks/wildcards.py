@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from auditor.checks._facts import opaque
 from auditor.checks._risk import (
@@ -170,14 +170,12 @@ def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None
     if (actions, resources) in memo:
         return memo[(actions, resources)]
     catalog = context.catalog
-    applies = _applicable(resources, context)
+    named = _types_named(resources, context)
     offending: list[tuple[int, str, frozenset[str]]] = []
     for index, pattern in enumerate(actions):
         if not has_wildcard(pattern) or _read_verb_pattern(pattern):
             continue
-        risky = model(context).expand((pattern,)) & action_classes(catalog).write
-        if applies is not None:
-            risky = frozenset(filter(applies, risky))
+        risky = _writes_of(pattern, named, context)
         if risky:
             offending.append((index, pattern, risky))
     verdict = None
@@ -197,12 +195,12 @@ def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None
     return verdict
 
 
-def _applicable(resources: tuple[str, ...] | None, context: CheckContext) -> Callable[[str], bool] | None:
-    """Whether an action can be asked for on one of the resource patterns (see IAM301); None when every action
-    may be (``*``, a pattern whose resource types cannot be told, an unknown or template value)."""
+def _types_named(resources: tuple[str, ...] | None, context: CheckContext) -> frozenset[tuple[str, str]] | None:
+    """The resource types the patterns can name (see IAM301); None when every action may apply to them (``*``, a
+    pattern whose types cannot be told, an unknown or template value)."""
     if resources is None:
         return None
-    from auditor.checks.resources import action_resource_types, resource_types_named
+    from auditor.checks.resources import resource_types_named
 
     named: set[tuple[str, str]] = set()
     for resource in resources:
@@ -210,12 +208,24 @@ def _applicable(resources: tuple[str, ...] | None, context: CheckContext) -> Cal
         if types is None:
             return None
         named |= types
+    return frozenset(named)
 
-    def applies(action: str) -> bool:
-        types = action_resource_types(action, context)
-        return types is None or not types.isdisjoint(named)
 
-    return applies
+def _writes_of(pattern: str, named: frozenset[tuple[str, str]] | None, context: CheckContext) -> frozenset[str]:
+    """The write actions of a pattern that can be asked for on a resource of the ``named`` types (all of them for
+    None); memoised per run."""
+    memo: dict[tuple[str, frozenset[tuple[str, str]] | None], frozenset[str]] = \
+        context.options.setdefault("_iam002_writes", {})
+    found = memo.get((pattern, named))
+    if found is None:
+        from auditor.checks.resources import action_resource_types
+
+        found = model(context).expand((pattern,)) & action_classes(context.catalog).write
+        if named is not None:
+            found = frozenset(action for action in found if (types := action_resource_types(action, context)) is None
+                              or not types.isdisjoint(named))
+        memo[(pattern, named)] = found
+    return found
 
 
 READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
