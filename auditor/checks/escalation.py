@@ -28,7 +28,9 @@ makes them appear or disappear.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -447,25 +449,41 @@ def _matched_principals(pattern: str, context: CheckContext) -> list[Principal]:
     elif len(parts) != 6 or parts[2] != "iam" or not has_wildcard(pattern):
         found = []
     else:
-        by_arn, by_name = _principal_keys(context)
+        by_arn, by_name, by_resource = _principal_keys(context)
         template = "{{" in parts[4]  # a template's principals have no ARN: by name, in its account
         text = (parts[5] if template else pattern).lower()
         head = re.split(r"[*?\[]", text, maxsplit=1)[0]
         matches = re.compile(fnmatch.translate(text)).match
-        found = [p for key, p in (by_name if template else by_arn) if key.startswith(head) and matches(key)]
+        if template or len(head) > len(":".join(parts[:5])):  # the written head reaches the name: it narrows
+            found = [p for key, p in (by_name if template else by_arn) if key.startswith(head) and matches(key)]
+        else:  # arn:aws:iam::*:role/app-*: those whose role/app- part begins so, by bisection, not all of them
+            name_head = re.split(r"[*?\[]", parts[5].lower(), maxsplit=1)[0]
+            start = bisect.bisect_left(by_resource, (name_head,))
+            hits = []
+            for resource, key, order, principal in itertools.islice(by_resource, start, None):
+                if not resource.startswith(name_head):
+                    break
+                if matches(key):
+                    hits.append((order, principal))
+            found = [principal for _, principal in sorted(hits, key=lambda hit: hit[0])]  # in input order
     cache[pattern] = (principals, found)
     return found
 
 
-def _principal_keys(context: CheckContext) -> tuple[list[tuple[str, Principal]], list[tuple[str, Principal]]]:
-    """The input's users and roles by lower-case ARN, and those without one by ``kind/name``: built once a run."""
+def _principal_keys(context: CheckContext) -> tuple[list[tuple[str, Principal]], list[tuple[str, Principal]],
+                                                  list[tuple[str, str, int, Principal]]]:
+    """The input's users and roles by lower-case ARN, those without one by ``kind/name``, and those with one sorted
+    by the resource part of their ARN (``role/path/name``, with that ARN): built once a run."""
     cache = run_cache(context, "escalation_principal_keys")
     entry = cache.get("keys")
     if entry is None or entry[0] is not context.principals:
         people = [p for p in context.principals if p.kind in ("role", "user")]
-        entry = cache["keys"] = (context.principals, [(p.arn.lower(), p) for p in people if p.arn],
-                                 [(f"{p.kind}/{p.name}".lower(), p) for p in people if not p.arn])
-    return entry[1], entry[2]
+        by_arn = [(p.arn.lower(), p) for p in people if p.arn]
+        by_resource = sorted(((key.split(":", 5)[-1], key, order, p) for order, (key, p) in enumerate(by_arn)),
+                             key=lambda item: item[:3])
+        entry = cache["keys"] = (context.principals, by_arn,
+                                 [(f"{p.kind}/{p.name}".lower(), p) for p in people if not p.arn], by_resource)
+    return entry[1], entry[2], entry[3]
 
 
 def _administrator(principal: Principal, context: CheckContext) -> str | None:
