@@ -52,7 +52,10 @@ def replace_atomically(path: Path, text: str | Iterable[str], mode: int | None =
 
     The new file gets ``mode``, or stays readable by its owner only (``None``: the caches).
     """
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # about the file asked for, not the temporary name beside it that no one chose
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         if mode is not None and hasattr(os, "fchmod"):
             os.fchmod(descriptor, mode)

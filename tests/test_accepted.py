@@ -148,3 +148,14 @@ def test_a_configured_accepted_file_not_written_yet_accepts_nothing_and_says_how
     assert mistyped.returncode == 2
     assert mistyped.stderr == ("iam-audit: error: iam-audit-acepted.json: accepted-findings file not found (record one "
                                "with --write-accepted iam-audit-acepted.json)\n")
+
+
+def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path: Path) -> None:
+    """The error names the file asked for, not the temporary file written beside it (hunt52:
+    ``/proc/.x.json.kd751t40.tmp``)."""
+    policy = tmp_path / "p.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", '
+                      '"Resource": "*"}]}')
+    result = run_cli("check", str(policy), "--write-accepted", "/proc/iam-audit-accepted.json", "--no-config")
+    assert result.returncode == 2
+    assert "/proc/iam-audit-accepted.json" in result.stderr and ".tmp" not in result.stderr
