@@ -56,9 +56,26 @@ class AcceptedFileError(ValueError):
 
 class AcceptedFindings(Counter[str]):
     """Fingerprints of an accepted-findings file, with how many findings each stands for, and the folder the paths
-    in them are relative to (``anchor``; None: the working directory, for a file written before anchoring)."""
+    in them are relative to (``anchor``; None: the working directory, for a file written before anchoring).
+    ``by_account``: for findings about a principal or policy of an account (an export's), their fingerprints with
+    the account in place of the path, so that the next export of the account, in a file of another name
+    (``exports/2026-11-25.json``), keeps them accepted."""
 
     anchor: str | None = None
+    by_account: Counter[str] | None = None
+
+
+def _account_keyed(finding: Finding) -> Finding | None:
+    """The finding with ``account:<id>`` in place of its path, for one about an ARN with an account; else None."""
+    from auditor.model import arn_account
+
+    arn = (finding.subject or {}).get("arn")
+    account = arn_account(arn) if isinstance(arn, str) and arn else None
+    if not account:
+        return None
+    path = finding.location.path
+    return replace(finding, location=replace(finding.location, path=f"account:{account}"),
+                   details=_with_path(finding.details, path, f"account:{account}"))
 
 
 def as_before_ignore(finding: Finding) -> Finding | None:
@@ -337,12 +354,18 @@ def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
     from auditor.output import write_text
 
     anchor = _anchor_of(path)
-    anchored = (_anchored(f, anchor) for f in findings if f.suppressed is None)
-    entries = sorted(
-        ({"fingerprint": fingerprint(f), "rule_id": f.rule_id, "path": f.location.path, "message": f.message}
-         for f in anchored),
-        key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]),
-    )
+    entries = []
+    for finding in findings:
+        if finding.suppressed is not None:
+            continue
+        anchored = _anchored(finding, anchor)
+        entry = {"fingerprint": fingerprint(anchored), "rule_id": finding.rule_id, "path": anchored.location.path,
+                 "message": finding.message}
+        keyed = _account_keyed(finding)
+        if keyed is not None:
+            entry["account_fingerprint"] = fingerprint(keyed)
+        entries.append(entry)
+    entries.sort(key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]))
     document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "paths": ACCEPTED_PATHS,
                 "findings": entries}
     write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -379,6 +402,8 @@ def read_accepted(path: Path) -> AcceptedFindings:
                                 f"{ACCEPTED_PATHS!r}); record it again with --write-accepted")
     accepted = AcceptedFindings(e["fingerprint"] for e in entries)
     accepted.anchor = _anchor_of(path) if paths is not None else None
+    accepted.by_account = Counter(e["account_fingerprint"] for e in entries
+                                  if isinstance(e.get("account_fingerprint"), str))
     return accepted
 
 
@@ -390,12 +415,20 @@ def apply_accepted(findings: Iterable[Finding], accepted: Counter[str]) -> list[
 
     anchor = accepted.anchor if isinstance(accepted, AcceptedFindings) else None
     remaining = Counter(accepted)
+    by_account = Counter(accepted.by_account or ()) if isinstance(accepted, AcceptedFindings) else Counter()
     result = []
     for finding in findings:
         if finding.suppressed is None:
             key = fingerprint(_anchored(finding, anchor))
+            keyed = _account_keyed(finding) if by_account else None
+            account_key = fingerprint(keyed) if keyed is not None else None
             if remaining[key] > 0:
                 remaining[key] -= 1
+                finding = replace(finding, suppressed=ACCEPTED_REASON)
+                if account_key is not None and by_account[account_key] > 0:
+                    by_account[account_key] -= 1
+            elif account_key is not None and by_account[account_key] > 0:  # the account's export, renamed
+                by_account[account_key] -= 1
                 finding = replace(finding, suppressed=ACCEPTED_REASON)
         result.append(finding)
     return result

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
 
 def statements(*pairs: tuple[str | None, str]) -> list[dict[str, object]]:
@@ -159,3 +159,24 @@ def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path: Path) -> None
     result = run_cli("check", str(policy), "--write-accepted", "/proc/iam-audit-accepted.json", "--no-config")
     assert result.returncode == 2
     assert "/proc/iam-audit-accepted.json" in result.stderr and ".tmp" not in result.stderr
+
+
+def test_findings_of_an_export_stay_accepted_in_the_next_export_of_the_account(tmp_path: Path) -> None:
+    """Exports are dated files (exports/2026-11-18.json, then 2026-11-25.json): the accepted findings of the account's
+    principals stay accepted, in check and in report (hunt52: all of them new again)."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    first = exports / "2026-11-18.json"
+    first.write_text((FIXTURES / "report" / "run1" / "account.json").read_text(encoding="utf-8"), encoding="utf-8")
+    accepted = tmp_path / "accepted.json"
+    assert run_cli("check", str(first), "--write-accepted", str(accepted), "--no-config", "-q").returncode == 0
+    assert all("account_fingerprint" in entry for entry in json.loads(accepted.read_text())["findings"])
+    later = exports / "2026-11-25.json"
+    first.rename(later)
+    result = run_cli("check", str(later), "--accepted", str(accepted), "--no-config", "--format", "json")
+    assert result.returncode == 0, result.stdout
+    assert [f for f in json.loads(result.stdout)["findings"] if not f.get("suppressed")] == []
+    (tmp_path / "cfg.toml").write_text(f'accepted = "{accepted}"\n', encoding="utf-8")
+    report = run_cli("report", str(later), "--config", str(tmp_path / "cfg.toml"), "-o", str(tmp_path / "out"),
+                     "--history", str(tmp_path / "h.db"), "--fail-on-new", "info")
+    assert report.returncode == 0, report.stderr
