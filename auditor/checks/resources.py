@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from auditor.catalog import ARN_VARIABLE, Catalog
+from auditor.catalog import ARN_VARIABLE, ActionInfo, Catalog
 from auditor.checks._facts import OPAQUE_VALUE, has_wildcard, opaque, run_cache, statement_actions
 from auditor.engine import CheckContext
 from auditor.model import PARTITIONS, Policy, Severity, Statement
@@ -562,13 +562,19 @@ def _names_every_resource_of(action: str, resources: tuple[str, ...], context: C
     index = arn_index(context.catalog)
 
     def covered(type_key: str) -> bool:
-        arn_format = index.type_format(info.service, type_key.lower())
+        arn_format = index.type_format(info.service, type_key)
         return any(_pattern_covers_format(resource.lower(), arn_format, one_account) for resource in resources)
 
-    required = [name for name, is_required in info.resource_types if is_required]
+    return _takes_only(info, covered)
+
+
+def _takes_only(info: ActionInfo, covered: Callable[[str], bool]) -> bool:
+    """Whether ``covered`` holds for every resource type (lower-case key) the action requires, or for one of those
+    it takes when it requires none: then the action can be asked for on nothing else."""
+    required = [name.lower() for name, is_required in info.resource_types if is_required]
     if required:
         return all(covered(name) for name in required)
-    return any(covered(name) for name, _ in info.resource_types)
+    return any(covered(name.lower()) for name, _ in info.resource_types)
 
 
 def types_covered(pattern: str, context: CheckContext) -> frozenset[tuple[str, str]]:
@@ -601,10 +607,7 @@ def takes_only_covered(action: str, covered: frozenset[tuple[str, str]], context
         return False
     info = context.catalog.action(action)
     assert info is not None
-    required = [name.lower() for name, is_required in info.resource_types if is_required]
-    if required:
-        return all((info.service, name) in covered for name in required)
-    return any((info.service, name.lower()) in covered for name, _ in info.resource_types)
+    return _takes_only(info, lambda type_key: (info.service, type_key) in covered)
 
 
 def can_name(pattern: str, arn_format: ArnFormat) -> bool:
