@@ -13,6 +13,7 @@ iam-audit is refused rather than guessed at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -145,6 +146,16 @@ def _looked_for(stored: StoredFinding, incomplete: bool, rules_run: Collection[s
     """Whether a run looked for a finding of the run before (see ``record_run``)."""
     return not incomplete and (rules_run is None or stored.rule_id in rules_run) and (
         baselines_compared is None or not stored.baseline or stored.baseline in baselines_compared)
+
+
+def holds_no_run(path: Path) -> bool:
+    """Whether the history database at ``path`` records no run (or cannot be read at all); read-only, without the
+    migrations and settings of opening a ``History``."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+            return not db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except (sqlite3.Error, OSError, ValueError):
+        return True
 
 
 def _now() -> str:

@@ -15,7 +15,6 @@ The audit itself is ``check``'s (:func:`auditor.run.build_report`). What this mo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -44,6 +43,7 @@ DEFAULT_TREND_RUNS = 12
 _ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
 _EXPORT_MARKER = re.compile(r'"(?:UserDetailList|GroupDetailList|RoleDetailList|Policies)"\s*:')
 _PRINCIPAL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList")
+_EXPORT_LISTS = (*_PRINCIPAL_LISTS, "Policies")
 
 
 class ReportInputError(Exception):
@@ -215,7 +215,7 @@ def export_account_id(text: str, name: str = "") -> str | None:
 
 
 def _holds_lists(data: dict[str, Any]) -> bool:
-    return any(key in data for key in (*_PRINCIPAL_LISTS, "Policies"))
+    return any(key in data for key in _EXPORT_LISTS)
 
 
 def _data_account(data: dict[str, Any], text: Callable[[], str]) -> str | None:
@@ -305,9 +305,6 @@ def _refuse_snapshots(placements: Mapping[str, _Placement], sources: Mapping[str
                 f"{', '.join(clash[:-1])} and {clash[-1]} are each a complete export of account {account}: a run "
                 "records one state of each account, so give only the newest export (each earlier run is in the "
                 "history already)")
-
-
-_EXPORT_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 
 def _complete_export_lists(name: str, text: str) -> frozenset[str] | None:
@@ -600,17 +597,8 @@ def write_outputs(result: ScheduledReport, output_dir: Path, formats: Sequence[s
     return written
 
 
-def _holds_no_run(path: Path) -> bool:
-    """Whether the history database at ``path`` records no run (or cannot be read at all)."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as db:
-            return not db.execute("SELECT count(*) FROM runs").fetchone()[0]
-    except (sqlite3.Error, OSError, ValueError):
-        return True
-
-
 def execute_report(request: ReportRequest) -> int:
-    from auditor.history import HistoryError
+    from auditor.history import HistoryError, holds_no_run
 
     for fmt in request.formats:
         if fmt not in OUTPUT_FORMATS:
@@ -631,7 +619,7 @@ def execute_report(request: ReportRequest) -> int:
     except BaseException as exc:
         # opened first to fail early on an unusable database; no run kept, and no database left behind unless another
         # report started at the same time has recorded one in it since
-        if created and _holds_no_run(Path(history_path)):
+        if created and holds_no_run(Path(history_path)):
             for leftover in (Path(history_path), *(Path(f"{history_path}{end}") for end in ("-wal", "-shm"))):
                 leftover.unlink(missing_ok=True)
         if isinstance(exc, HistoryError):
