@@ -35,6 +35,7 @@ from auditor.model import (
     Finding,
     Location,
     StatementRef,
+    arn_account,
     sid_ignored_rules,
 )
 
@@ -67,15 +68,9 @@ class AcceptedFindings(Counter[str]):
 
 def _account_keyed(finding: Finding) -> Finding | None:
     """The finding with ``account:<id>`` in place of its path, for one about an ARN with an account; else None."""
-    from auditor.model import arn_account
-
     arn = (finding.subject or {}).get("arn")
     account = arn_account(arn) if isinstance(arn, str) and arn else None
-    if not account:
-        return None
-    path = finding.location.path
-    return replace(finding, location=replace(finding.location, path=f"account:{account}"),
-                   details=_with_path(finding.details, path, f"account:{account}"))
+    return _at_path(finding, f"account:{account}") if account else None
 
 
 def as_before_ignore(finding: Finding) -> Finding | None:
@@ -331,8 +326,13 @@ def _anchored(finding: Finding, anchor: str | None) -> Finding:
         relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor).replace(os.sep, "/")
     except ValueError:  # another drive (Windows): no relative path
         return finding
-    return replace(finding, location=replace(finding.location, path=relative),
-                   details=_with_path(finding.details, path, relative))
+    return _at_path(finding, relative)
+
+
+def _at_path(finding: Finding, path: str) -> Finding:
+    """The finding located at ``path`` instead of its own, in its details too (IAM012's policies of a file)."""
+    return replace(finding, location=replace(finding.location, path=path),
+                   details=_with_path(finding.details, finding.location.path, path))
 
 
 def _with_path(value: Any, path: str, relative: str) -> Any:
