@@ -451,6 +451,30 @@ class _Resolver:
             return False
         return None
 
+    def written_branches(self, value: Any, pointer: str) -> list[tuple[Any, str]]:
+        """What ``value``, written at ``pointer``, may be once deployed, each with where the template writes it: both
+        branches of an ``Fn::If`` (of one inside it too; only one when ``condition_holds`` decides its condition),
+        none for ``AWS::NoValue``."""
+        if value == {"Ref": "AWS::NoValue"}:
+            return []
+        branches = value.get("Fn::If") if isinstance(value, dict) and len(value) == 1 else None
+        if not (isinstance(branches, list) and len(branches) == 3):
+            return [(value, pointer)]
+        at = join_pointer(pointer, "Fn::If")
+        decided = self.condition_holds(branches[0])
+        numbers = (1, 2) if decided is None else (1,) if decided else (2,)
+        return [found for number in numbers
+                for found in self.written_branches(branches[number], join_pointer(at, number))]
+
+    def deployed_items(self, value: Any, pointer: str) -> list[tuple[Any, str]]:
+        """The items a list property written at ``pointer`` may have once deployed, each with where the template
+        writes it: those of the branches of an ``Fn::If`` (see ``written_branches``), as the list or as one of its
+        items."""
+        return [item for branch, at in self.written_branches(value, pointer)
+                for item in ([found for index, listed in enumerate(branch)
+                              for found in self.written_branches(listed, join_pointer(at, index))]
+                             if isinstance(branch, list) else [(branch, at)])]
+
     def found_in_map(self, argument: list[Any], depth: int, at: str) -> Any:
         """``Fn::FindInMap [Map, TopKey, SecondKey]`` from the template's ``Mappings``; a key decided when the stack is
         deployed (``!Ref AWS::Region``) stands for the values of every entry, as ``Fn::If`` branches do. None when
@@ -560,39 +584,6 @@ def _granting_effects(effect: _Either) -> list[tuple[Any, str]]:
         if granting:
             return granting[:1]
     return branches
-
-
-Decide = Callable[[Any], "bool | None"]
-"""Whether a template condition holds whatever the stack is deployed with (``_Resolver.condition_holds``)."""
-
-
-def _undecided(condition: Any) -> bool | None:
-    return None
-
-
-def _written_branches(value: Any, pointer: str, holds: Decide = _undecided) -> list[tuple[Any, str]]:
-    """What ``value``, written at ``pointer``, may be once deployed, each with where the template writes it: both
-    branches of an ``Fn::If`` (of one inside it too; only one when ``holds`` decides its condition), none for
-    ``AWS::NoValue``."""
-    if value == {"Ref": "AWS::NoValue"}:
-        return []
-    branches = value.get("Fn::If") if isinstance(value, dict) and len(value) == 1 else None
-    if not (isinstance(branches, list) and len(branches) == 3):
-        return [(value, pointer)]
-    at = join_pointer(pointer, "Fn::If")
-    decided = holds(branches[0])
-    numbers = (1, 2) if decided is None else (1,) if decided else (2,)
-    return [found for number in numbers
-            for found in _written_branches(branches[number], join_pointer(at, number), holds)]
-
-
-def _deployed_items(value: Any, pointer: str, holds: Decide = _undecided) -> list[tuple[Any, str]]:
-    """The items a list property written at ``pointer`` may have once deployed, each with where the template writes
-    it: those of both branches of an ``Fn::If`` (see ``_written_branches``), as the list or as one of its items."""
-    return [item for branch, at in _written_branches(value, pointer, holds)
-            for item in ([found for index, listed in enumerate(branch)
-                          for found in _written_branches(listed, join_pointer(at, index), holds)]
-                         if isinstance(branch, list) else [(branch, at)])]
 
 
 class _TemplateSource(Source):
@@ -962,8 +953,7 @@ class _TemplateReader:
             parts.trust = self.add_policy(props["AssumeRolePolicyDocument"], PolicyKind.TRUST,
                                           join_pointer(pointer, "AssumeRolePolicyDocument"), subject, "trust")
         # !If [Cond, {PolicyName: ..., PolicyDocument: ...}, !Ref AWS::NoValue]: each policy it may give
-        entries = _deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"),
-                                  self.resolver.condition_holds)
+        entries = self.resolver.deployed_items(props.get("Policies", []), join_pointer(pointer, "Policies"))
         for index, (item, item_pointer) in enumerate(entries):
             if isinstance(item, dict) and "Fn::Transform" in item:
                 macro = item["Fn::Transform"].get("Name") if isinstance(item["Fn::Transform"], dict) else None
@@ -986,11 +976,9 @@ class _TemplateReader:
             resolved_boundary = resolver.resolve(boundary) if parts.boundary is None else None
             parts.boundary_arn = resolved_boundary if isinstance(resolved_boundary, str) else None
         if kind == "user":
-            parts.groups.extend(_deployed_items(props.get("Groups", []), join_pointer(pointer, "Groups"),
-                                                  self.resolver.condition_holds))
+            parts.groups.extend(self.resolver.deployed_items(props.get("Groups", []), join_pointer(pointer, "Groups")))
         managed_pointer = join_pointer(pointer, "ManagedPolicyArns")
-        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicyArns", []), managed_pointer,
-                                                   self.resolver.condition_holds):
+        for arn, arn_pointer in self.resolver.deployed_items(props.get("ManagedPolicyArns", []), managed_pointer):
             in_template = _managed_policy_named(arn, self.resources)
             if in_template is not None:
                 parts.attached.append(in_template)
@@ -1012,9 +1000,8 @@ class _TemplateReader:
             parts.inline.extend(_present(self.add_policy(
                 props["InlinePolicy"], PolicyKind.IDENTITY, join_pointer(pointer, "InlinePolicy"),
                 Subject("role", name, None), f"permission-set:{logical_id}")))
-        for arn, arn_pointer in _deployed_items(props.get("ManagedPolicies", []),
-                                                join_pointer(pointer, "ManagedPolicies"),
-                                                self.resolver.condition_holds):
+        for arn, arn_pointer in self.resolver.deployed_items(props.get("ManagedPolicies", []),
+                                                             join_pointer(pointer, "ManagedPolicies")):
             resolved = self.resolver.resolve(arn)
             for value in resolved if isinstance(resolved, list) else [resolved]:
                 if isinstance(value, str):
@@ -1166,8 +1153,7 @@ class _TemplateReader:
             return
         name = f"{logical_id}Role"
         parts = self.parts_of(name, "role", name, pointer)
-        for item, item_pointer in _deployed_items(props["Policies"], join_pointer(pointer, "Policies"),
-                                                    self.resolver.condition_holds):
+        for item, item_pointer in self.resolver.deployed_items(props["Policies"], join_pointer(pointer, "Policies")):
             value = self.resolver.resolve(item)
             if isinstance(value, dict) and "Statement" in value:
                 document = item if "Version" in value else {"Version": "2012-10-17", **item}  # SAM adds it
