@@ -649,7 +649,8 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         if kind == "literal_value":
             return {"true": True, "false": False}.get(str(node.children[0]))
         expression = self.expression_text(node)
-        return self.local_text(expression) or Unknown(expression)
+        local = self.local_text(expression)
+        return Unknown(expression) if local is None else local
 
     def local_in_json(self, expression: str) -> str | None:
         """``local_text`` as it stands inside a JSON string (a policy in a heredoc)."""
@@ -743,7 +744,8 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
                     parts.append(literal.replace("&{", "${") if policy_variables else literal)
             elif piece.data == "interpolation":
                 expression = self.expression_text(_meaningful_children(piece)[0])
-                parts.append(self.local_text(expression) or Unknown(expression).placeholder)
+                local = self.local_text(expression)
+                parts.append(Unknown(expression).placeholder if local is None else local)
             else:  # %{ if } / %{ for }: the text depends on values known only when Terraform runs
                 return Unknown(self.expression_text(node))
         return "".join(parts)
@@ -764,10 +766,12 @@ class _ConfigurationReader(ConfigurationReader[Tree, Tree]):
         node = _unwrap_expression(expression)
         if not isinstance(node, Token) and node.data == "string":
             value = self.template(node, False)
-            text = value if isinstance(value, str) else value.placeholder
-            return text
+            return value if isinstance(value, str) else value.placeholder
         text = self.expression_text(node)
-        return self.local_text(text) or (None if text == "null" else Unknown(text).placeholder)
+        local = self.local_text(text)
+        if local is not None:
+            return local
+        return None if text == "null" else Unknown(text).placeholder
 
     def literal(self, expression: Tree | None) -> str | None:
         """A string attribute's value when it holds no expression."""
