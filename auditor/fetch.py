@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -626,21 +626,28 @@ _REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
 """botocore's own test of a region name (it makes the region part of a host name)."""
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\x21-\x7e]+\Z")
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+"""AssumeRole's pattern for RoleSessionName."""
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+"""AssumeRole's pattern for ExternalId."""
 
 
 def _in_a_partition(region: str) -> bool:
     """Whether the name has the shape of a Region of some AWS partition, as botocore knows them (a Region opened
     after this botocore still has its partition's shape); True when botocore's data cannot be read."""
+    shapes = _partition_region_shapes()
+    return shapes is None or any(shape.match(region) for shape in shapes)
+
+
+@lru_cache(maxsize=1)
+def _partition_region_shapes() -> tuple[re.Pattern[str], ...] | None:
+    """The Region patterns of botocore's partitions, read once; None when they cannot be read."""
     try:
         from botocore.loaders import Loader
 
         partitions = Loader().load_data("endpoints")["partitions"]
-        shapes = [re.compile(partition["regionRegex"]) for partition in partitions]
+        return tuple(re.compile(partition["regionRegex"]) for partition in partitions)
     except Exception:  # no botocore, or data of another shape: the call itself will say what is wrong
-        return True
-    return any(shape.match(region) for shape in shapes)
-"""AssumeRole's pattern for RoleSessionName."""
+        return None
 
 
 def _is_endpoint_url(text: str) -> bool:
