@@ -297,7 +297,7 @@ def wildcard_resource(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         if full_admin(statement, context):
             continue
         strays = _read_pattern_strays(statement.statement.actions, context)
-        if strays:  # a new set only then: the statement's own one is memoised below by identity of content
+        if strays:  # only then a new set: the statement's own (of every action, for "*") has its hash already
             actions = actions - strays
         verdict = _star_risky_actions(actions, context)
         if verdict is None:
