@@ -294,10 +294,11 @@ class Policy:
     """Characters excluding whitespace, as IAM counts them against its quotas."""
     is_aws_managed: bool = False
     boundary_only: bool = False
+    """Only a permissions boundary (some principals' boundary and no one's attached policy, or a file checked
+    with ``--kind boundary``): it limits principals and grants nothing."""
     organization_type: str | None = None
     """An organization policy whose type its template or configuration declares (one of
     ``IAM_ORGANIZATION_POLICY_TYPES``); None where only its statements tell (a policy file)."""
-    """A managed policy of an export used only as a permissions boundary: it limits principals, grants nothing."""
     version_id: str | None = None
     """An export's managed policy: the ``VersionId`` of this document (``v3``)."""
     dormant_versions: tuple[StoredVersion, ...] = ()

@@ -384,11 +384,11 @@ def _star_risky_actions(actions: frozenset[str], context: CheckContext
     risky = actions & classes.risky_scopable
     verdict = None
     if risky:
-        catalog = context.catalog
+        first = display(risky, context.catalog, 50)
         message = (f"{len(risky)} write, permissions-management or tagging action{'s' if len(risky) > 1 else ''} "
-                   f"on every resource ({', '.join(display(risky, catalog, 4))}{', ...' if len(risky) > 4 else ''})")
+                   f"on every resource ({', '.join(first[:4])}{', ...' if len(risky) > 4 else ''})")
         verdict = (message, not ((risky & classes.write) - classes.tagging),  # "Tagging, Write" in the catalogue
-                   {"actions": display(risky, catalog, 50), "count": len(risky)})
+                   {"actions": first, "count": len(risky)})
     memo[actions] = verdict
     return verdict
 
