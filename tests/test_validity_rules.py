@@ -157,6 +157,18 @@ def test_object_action_on_a_bucket_arn() -> None:
     assert "IAM301" not in ids(allow("s3:Get*", "arn:aws:s3:::bucket"))
 
 
+def test_the_message_names_the_types_the_arn_can_be() -> None:
+    """Not the access grants whose ``${Region}`` an empty Region seemed to fit, nor SSM's copy of S3's bucket."""
+    [any_s3] = [f for f in findings(allow("sqs:SendMessage", ["arn:aws:s3:::*", "arn:aws:sqs:*:*:q"]))
+                if f.rule_id == "IAM301"]
+    assert "type bucket (s3) or object (s3), which" in any_s3.message
+    [bucket] = [f for f in findings(allow("s3:GetObject", "arn:aws:s3:::b")) if f.rule_id == "IAM301"]
+    assert "type bucket (s3), which" in bucket.message
+    [grants] = [f for f in findings(allow("sqs:SendMessage", ["arn:aws:s3:us-east-1:111122223333:access-grants/*",
+                                                              "arn:aws:sqs:*:*:q"])) if f.rule_id == "IAM301"]
+    assert "accessgrant (s3)" in grants.message
+
+
 def test_kms_key_actions_on_an_alias_arn_case_insensitive_actions() -> None:
     found = [f for f in findings(allow(["KMS:decrypt", "kms:GENERATEDATAKEY"],
                                        "arn:aws:kms:${Region}:${AccountId}:alias/stackstate-integration"))

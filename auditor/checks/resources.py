@@ -744,7 +744,7 @@ def resource_type_mismatch(policy: Policy, context: CheckContext) -> Iterator[Hi
                 if taken is None:
                     break
             if not named & taken:
-                dead.append((index, value, judge_arn(value, context).formats or ()))
+                dead.append((index, value, _likeliest(value, judge_arn(value, context).formats or ())))
         if not dead or taken is None:
             continue
         # In an Allow with other resources that work, a dead entry is clutter; alone, the statement grants nothing.
@@ -766,6 +766,19 @@ def _mismatch_message(resource: str, formats: tuple[ArnFormat, ...], taken: froz
     needs = f"they take {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}"
     return (f"{resource!r} is a resource of type {' or '.join(named[:3])}, which no action of the statement "
             f"({shown}) applies to: {needs}")
+
+
+def _likeliest(resource: str, formats: tuple[ArnFormat, ...]) -> tuple[ArnFormat, ...]:
+    """The formats a message names for ``resource``: where it leaves the Region or account empty, those that
+    have none (``arn:aws:s3:::*`` is a bucket or object, not an access grant, whose ``${Region}`` a ``*`` stood
+    for); and of one format listed by two services, the one of the service the ARN names (S3's bucket, not the
+    copy in SSM's list)."""
+    parts = resource.lower().split(":", 5)
+    if len(parts) == 6:
+        empty = [f for f in formats if (parts[3] or not f.region) and (parts[4] or not f.account)]
+        formats = tuple(empty) or formats
+    owned = {f.text for f in formats if f.service == f.text.split(":")[2].lower()}
+    return tuple(f for f in formats if f.text not in owned or f.service == f.text.split(":")[2].lower())
 
 
 @RULES.rule(
