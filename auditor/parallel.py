@@ -10,6 +10,7 @@ single-process run. One file is never split: a single large export runs in one w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -517,5 +518,8 @@ def _result_store(sizes: Mapping[Path, int], catalog_version: str, options: Load
 
     if len(sizes) < MIN_INPUT_FILES or sum(sizes.values()) < MIN_INPUT_BYTES:
         return None
-    key = settings_key(catalog_version, (options, selection, context_options, drift))
+    # the folders globs are anchored at, as names: as inputs they would stand for every file below them
+    anchors = {name: getattr(options, name) for name in ("include_root", "exclude_root", "kinds_root")}
+    unanchored = dataclasses.replace(options, include_root=None, exclude_root=None, kinds_root=None)
+    key = settings_key(catalog_version, (unanchored, f"glob anchors {anchors!r}", selection, context_options, drift))
     return ResultStore(key)

@@ -105,6 +105,19 @@ def test_other_settings_use_another_store(project: Path) -> None:
     assert lowered == _check(project, "--no-cache")[1]
 
 
+@pytest.mark.parametrize("config", ['exclude = ["vendor/*"]\n'])
+def test_globs_of_the_configuration_keep_the_store(project: Path, config: str) -> None:
+    """Their folder is where globs are anchored, not an input: the files below it (the checked policies, the
+    store itself) changing does not make another store."""
+    (project / ".iam-audit.toml").write_text(config, encoding="utf-8")
+    first = _check(project)
+    [store] = _stores(project)
+    _mark_stored_message(store, "p03.json", "read back from the store")
+    assert "read back from the store" in _messages(_check(project)[1], "p03.json")
+    assert _stores(project) == [store]
+    assert _check(project, "--no-cache") == first
+
+
 def _age(folder: Path) -> None:
     """Wait until every file in ``folder`` was last changed longer ago than a timestamp tick."""
     newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in folder.iterdir())
