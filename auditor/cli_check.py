@@ -204,7 +204,8 @@ def check(
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Glob of files to leave out.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="Treat standalone policy files as this kind: "
                                                 "identity, resource, trust, organization or boundary (a "
-                                                "permissions boundary).")] = None,
+                                                "permissions boundary); the configuration's [kinds] sets it by "
+                                                "glob.")] = None,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")] = False,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,

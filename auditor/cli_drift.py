@@ -5,6 +5,7 @@ Only typer is imported at start-up; the engine loads when the command runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,7 +122,8 @@ def drift_command(
     if target != STDIN and not Path(target).exists():
         raise _fail(f"{target}: no such file or directory")
 
-    loaded = load_paths([target], LoadOptions(kind=forced))
+    comparable = tuple((glob, name) for glob, name in config.kinds if name in ("identity", "resource", "trust"))
+    loaded = load_paths([target], LoadOptions(kind=forced, kinds=comparable, kinds_root=os.path.abspath(config.root)))
     if loaded.errors:
         raise _fail(str(loaded.errors[0]))
     if not loaded.policies and not loaded.principals and loaded.skipped:

@@ -29,8 +29,11 @@ COMMAND_LINE = "command line"
 _TOP_LEVEL_KEYS = (
     "select", "ignore", "severity", "fail-on", "include", "exclude", "force-exclude", "baselines", "vars",
     "baseline-paths", "escalation-paths", "max-file-size", "max-nesting", "suppress", "accepted",
-    "trusted-accounts",
+    "trusted-accounts", "kinds",
 )
+POLICY_KIND_NAMES = ("identity", "resource", "trust", "organization", "boundary")
+"""What ``--kind`` and the ``kinds`` table may call a standalone policy file (``boundary``: a permissions
+boundary, an identity policy that grants nothing)."""
 _SUPPRESS_KEYS = ("rule", "reason", "path", "principal", "policy", "sid", "expires")
 _BASELINE_KEYS = ("principal", "baseline", "vars")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -104,6 +107,9 @@ class Config:
     trusted_accounts: tuple[str, ...] = ()
     """Your own AWS accounts (your organisation's): their principals need no sts:ExternalId to assume a role
     (IAM031), and a resource policy may grant them access (IAM036)."""
+    kinds: tuple[tuple[str, str], ...] = ()
+    """(glob, kind) in the file's order: the kind of the standalone policy files the glob matches (relative to the
+    file's folder), the first match winning; the others' kind is inferred. ``--kind`` wins over it."""
     origins: Mapping[str, str] = field(default_factory=dict)
     """Where each value came from, by config key (``fail-on``) or ``severity.<name>``."""
 
@@ -349,6 +355,8 @@ class _Reader:
             return self.string_table(value, key)
         if key == "severity":
             return self.read_severity(value)
+        if key == "kinds":
+            return self.read_kinds(value)
         if key == "baselines":
             return self.read_baselines(value)
         return self.read_suppressions(value)
@@ -374,6 +382,18 @@ class _Reader:
                 raise self.error(f"trusted-accounts: {account!r} is not an AWS account id (12 digits, written "
                                  'as a string: "012345678901")', "trusted-accounts")
         return accounts
+
+    def read_kinds(self, value: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            raise self.error('kinds must be a table: glob = kind ("scps/*.json" = "organization")', "kinds")
+        kinds = []
+        for pattern, kind in value.items():
+            self.origins[f"kinds.{pattern}"] = self.origin(pattern, "kinds")
+            if not isinstance(kind, str) or kind.strip().lower() not in POLICY_KIND_NAMES:
+                raise self.error(f"kinds: {pattern} = {kind!r} is not a kind: write one of "
+                                 f"{', '.join(POLICY_KIND_NAMES)}", pattern, "kinds")
+            kinds.append((str(pattern), kind.strip().lower()))
+        return tuple(kinds)
 
     def read_severity(self, value: Any) -> dict[str, Severity]:
         if not isinstance(value, dict):
@@ -600,6 +620,10 @@ def describe(config: Config) -> str:
     lines.append(f"[severity]  # {config.origin('severity')}")
     for name, level in config.severity.items():
         lines.append(f"{json.dumps(name)} = {toml(level)}  # {config.origin('severity.' + name)}")
+    if config.kinds:
+        lines += ["", f"[kinds]  # {config.origin('kinds')}"]
+        lines += [f"{json.dumps(pattern)} = {toml(kind)}  # {config.origin('kinds.' + pattern)}"
+                  for pattern, kind in config.kinds]
     for mapping in config.baselines:
         lines += ["", f"[[baselines]]  # {mapping.origin}", f"principal = {toml(mapping.pattern)}",
                   f"baseline = {toml(mapping.baseline)}", f"vars = {toml(dict(mapping.vars))}"]

@@ -37,6 +37,8 @@ class CheckRequest:
     kind: PolicyKind | None = None
     boundary: bool = False
     """Standalone policy files are permissions boundaries (``--kind boundary``)."""
+    kinds: tuple[tuple[str, str], ...] = ()
+    """The configuration's (glob, kind) pairs for standalone policy files that ``kind`` leaves to them."""
     show_suppressed: bool = False
     show_source: bool = True
     quiet: bool = False
@@ -144,6 +146,7 @@ def request_from_config(paths: tuple[str, ...], config: Config, **settings: Any)
         "ignore": config.ignore,
         "include": config.include,
         "exclude": config.exclude,
+        "kinds": config.kinds,
         "force_exclude": config.force_exclude,
         "max_file_bytes": config.max_file_size * 1024 * 1024,
         "max_nesting": config.max_nesting,
@@ -174,7 +177,9 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
                           max_yaml_bytes=request.max_yaml_bytes, max_nesting=request.max_nesting,
                           max_statements=request.max_statements, kind=request.kind, boundary=request.boundary,
                           include_root=_config_glob_root(request, "include"),
-                          exclude_root=_config_glob_root(request, "exclude"))
+                          exclude_root=_config_glob_root(request, "exclude"), kinds=request.kinds,
+                          kinds_root=os.path.abspath(request.config.root)
+                          if request.kinds and request.config is not None else None)
     paths = request.paths
     if request.force_exclude and request.exclude:
         root = request.config.root if request.config is not None else Path.cwd()

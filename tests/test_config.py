@@ -149,6 +149,9 @@ def test_baselines_as_a_simple_table(tmp_path: Path) -> None:
         ('[vars]\nA = "x"\n  B = [1, 2]\n', 3, 3, "vars: B must be a string, not an array"),
         ('[[baselines]]\nprincipal = "A*"\nbaseline = "x/y"\nvars = { ExternalId = false }\n', 4, 1,
          'write it in quotes (ExternalId = "false")'),
+        ('[kinds]\n"scps/*" = "organization"\n"x/*" = "scp"\n', 3, 1,
+         "kinds: x/* = 'scp' is not a kind: write one of identity, resource, trust, organization, boundary"),
+        ('kinds = ["scps/*"]\n', 1, 1, "kinds must be a table: glob = kind"),
     ],
 )
 def test_bad_configuration_is_located(tmp_path: Path, text: str, line: int, column: int, words: str) -> None:
@@ -502,3 +505,35 @@ def test_a_run_that_finds_no_files_says_so(tmp_path: Path) -> None:
     (tmp_path / "empty" / "notes.txt").write_text("hello")
     assert json.loads(run_cli("check", "--format", "json", "empty", cwd=tmp_path).stdout)["summary"][
         "not_checked"] == ["empty: no files found (none of its 1 file ends in .json, .yaml, .yml, .template or .tf)"]
+
+
+FULL_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def test_kinds_set_the_kind_of_the_files_their_globs_match(tmp_path: Path) -> None:
+    """A repository of SCPs beside role policies: `FullAWSAccess` is the default SCP, not an administrator."""
+    for name in ("scps/FullAWSAccess.json", "roles/admin.json", "boundaries/dev.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(json.dumps(FULL_ACCESS, indent=2))
+    write(tmp_path / ".iam-audit.toml", """
+        [kinds]
+        "scps/*.json" = "organization"
+        "boundaries/**" = "boundary"
+        "**/*.json" = "identity"
+    """)
+
+    def full_admin(folder: Path, *args: str) -> dict[str, str]:
+        result = run_cli("check", "--format", "json", "--select", "IAM001", *args, cwd=folder)
+        assert result.returncode in (0, 1), result.stderr
+        return {f["location"]["path"]: f["severity"] for f in json.loads(result.stdout)["findings"]}
+
+    # the first glob that matches wins; a boundary's grants are info
+    assert full_admin(tmp_path, ".") == {"roles/admin.json": "critical", "boundaries/dev.json": "info"}
+    # relative to the configuration's folder, however the files are named (pre-commit names them one by one)
+    assert full_admin(tmp_path / "scps", "FullAWSAccess.json") == {}
+    assert full_admin(tmp_path, "--jobs", "2", "scps/FullAWSAccess.json", "roles") == {"roles/admin.json": "critical"}
+    # --kind sets every file's kind
+    assert full_admin(tmp_path, "--kind", "identity", "scps") == {"scps/FullAWSAccess.json": "critical"}
+    assert full_admin(tmp_path, "--no-config", "scps") == {"scps/FullAWSAccess.json": "critical"}
+    shown = run_cli("config", cwd=tmp_path)
+    assert '"scps/*.json" = "organization"  # ' in shown.stdout and "[kinds]" in shown.stdout

@@ -105,7 +105,7 @@ def test_other_settings_use_another_store(project: Path) -> None:
     assert lowered == _check(project, "--no-cache")[1]
 
 
-@pytest.mark.parametrize("config", ['exclude = ["vendor/*"]\n'])
+@pytest.mark.parametrize("config", ['exclude = ["vendor/*"]\n', '[kinds]\n"scps/*" = "organization"\n'])
 def test_globs_of_the_configuration_keep_the_store(project: Path, config: str) -> None:
     """Their folder is where globs are anchored, not an input: the files below it (the checked policies, the
     store itself) changing does not make another store."""

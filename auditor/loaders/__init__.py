@@ -90,6 +90,22 @@ class LoadOptions:
     as before the globs were anchored)."""
     exclude_root: str | None = None
     """The same for ``exclude``."""
+    kinds: tuple[tuple[str, str], ...] = ()
+    """(glob, kind name) of the configuration's ``kinds`` table: the kind of the standalone policy files a glob
+    matches (relative to ``kinds_root``), the first match winning, when ``kind`` does not set every file's."""
+    kinds_root: str | None = None
+
+    def for_file(self, path: Path) -> LoadOptions:
+        """These options with the kind that ``kinds`` gives ``path``'s standalone policies, if one does."""
+        if self.kind is not None or self.boundary or not self.kinds or os.fspath(path) == STDIN:
+            return self
+        forms = glob_forms(path, self.kinds_root, display_path(path))
+        for pattern, name in self.kinds:
+            if forms_match(forms, pattern):
+                boundary = name == "boundary"
+                return dataclasses.replace(self, kind=PolicyKind.IDENTITY if boundary else PolicyKind(name),
+                                           boundary=boundary)
+        return self
 
 
 def display_path(path: Path) -> str:
@@ -303,7 +319,7 @@ def load_file(path: Path, options: LoadOptions | None = None,
               on_read: Callable[[str, os.stat_result, bytes], None] | None = None) -> LoadResult:
     """Load one file (``-``: standard input); ``on_read`` is given a file's display path, its ``stat`` (taken
     before reading) and the bytes read."""
-    options = options or LoadOptions()
+    options = (options or LoadOptions()).for_file(path)
     result = LoadResult()
     info: os.stat_result | None = None
     if os.fspath(path) == STDIN:
