@@ -56,13 +56,15 @@ _PATH_KEYS = frozenset(
         "target",
         "resource_sensitive",
         "reaches",
+        "principals",
         "impact",
         "reference",
         "source",
         "known_as",
     }
 )
-_PATH_REQUIRED = _PATH_KEYS - {"any_of", "known_as", "reaches"}
+_PATH_REQUIRED = _PATH_KEYS - {"any_of", "known_as", "reaches", "principals"}
+PRINCIPAL_KINDS = ("user", "role")
 _CONTROL_KEYS = frozenset({"id", "framework", "version", "title", "scope", "rules", "gap", "reference"})
 _CONTROL_REQUIRED = _CONTROL_KEYS - {"gap"}
 
@@ -90,6 +92,9 @@ class EscalationPath:
     """(action, resource type, names): a grant of the action serves the path only where its resources can name one
     of these resources of that type (``ssm:SendCommand`` runs what its document says: only a few AWS documents run
     the commands the caller gives)."""
+    principals: tuple[str, ...] = ()
+    """The kinds of principal (``user``, ``role``) the path raises; empty: both. A role belongs to no group, so
+    changing a group's policies or members raises a user only."""
 
     @property
     def actions(self) -> frozenset[str]:
@@ -312,6 +317,10 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
             listed = _sequence(names, f"{where}.reaches.{action}", non_empty=True)
             reaches.append((action, _text(rtype, f"{where}.reaches"),
                             tuple(_text(name, f"{where}.reaches.{action}") for name in listed)))
+        principals = _string_list(entry.get("principals", []), f"{where}.principals")
+        for kind in principals:
+            if kind not in PRINCIPAL_KINDS:
+                raise KnowledgeError(f"{where}: principals: {kind!r} is not one of {', '.join(PRINCIPAL_KINDS)}")
         paths.append(
             EscalationPath(
                 id=path_id,
@@ -326,6 +335,7 @@ def _parse_paths(file: Path) -> list[EscalationPath]:
                 known_as=_string_list(entry.get("known_as", []), f"{where}.known_as"),
                 origin=file,
                 reaches=tuple(reaches),
+                principals=principals,
             )
         )
     return paths

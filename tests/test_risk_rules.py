@@ -124,6 +124,36 @@ def test_group_policies_count_for_their_members() -> None:
     assert set(found) == {"member"}
 
 
+def test_changing_groups_and_other_users_raises_a_user_not_a_role() -> None:
+    """A role belongs to no group: attaching a policy to a group, or adding a user to one, raises a user."""
+    grant = [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:AttachGroupPolicy", "iam:PutGroupPolicy", "iam:AddUserToGroup",
+                                       "iam:AttachUserPolicy", "iam:CreateAccessKey"], "Resource": "*"}]}}]
+    text = export(
+        UserDetailList=[{"UserName": "ops", "Arn": "arn:aws:iam::111122223333:user/ops", "GroupList": [],
+                         "AttachedManagedPolicies": [], "UserPolicyList": grant}],
+        RoleDetailList=[{"RoleName": "ops-role", "Arn": "arn:aws:iam::111122223333:role/ops-role",
+                         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                         "AttachedManagedPolicies": [], "RolePolicyList": grant}],
+    )
+    loaded = load_text(text, "export.json", LoadOptions())
+    severity: dict[tuple[str, str], str] = {}
+    for f in run_rules(loaded, RULES, CheckContext(load_catalog()), Selection(select=frozenset({"IAM012"}))):
+        severity[((f.subject or {})["name"], f.details["path"])] = f.severity.value
+        if f.details["path"] in ("iam-attach-group-policy", "iam-add-user-to-group"):
+            assert ("not this role" in f.message) == (f.subject or {})["name"].endswith("-role"), f.message
+    group_and_user = {"iam-attach-group-policy", "iam-put-group-policy", "iam-add-user-to-group",
+                      "iam-attach-user-policy"}
+    assert {severity["ops", path] for path in group_and_user | {"iam-create-access-key"}} == {"high"}
+    # the role raises the users whoever controls it holds (as IAM Vulnerable's role variants do); another user's keys
+    # are the role's own way up
+    assert {severity["ops-role", path] for path in group_and_user} == {"medium"}
+    assert severity["ops-role", "iam-create-access-key"] == "high"
+    alone = [f.details["path"] for f in findings(json.dumps(grant[0]["PolicyDocument"]["Statement"][0]),
+                                                 select="IAM012")]
+    assert group_and_user <= set(alone)  # a policy file: whoever holds it may be a user
+
+
 # A grant of everything (IAM001) does not hide what the other statements enable.
 
 LAUNCH = '{"Sid": "Launch", "Effect": "Allow", "Action": ["ec2:RunInstances", "iam:PassRole"], "Resource": "*"}'

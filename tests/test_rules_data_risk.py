@@ -181,6 +181,23 @@ def test_reaches_of_a_path_is_checked(tmp_path: Path, reaches: str, error: str |
             load_escalation_paths([tmp_path])
 
 
+@pytest.mark.parametrize(("principals", "error"), [
+    ("[user]", None), ("[user, role]", None), ("[group]", "principals: 'group' is not one of user, role"),
+    ("user", "principals"),
+])
+def test_principals_of_a_path_is_checked(tmp_path: Path, principals: str, error: str | None) -> None:
+    (tmp_path / "mine.yaml").write_text(
+        "- id: my-group-path\n  title: t\n  requires: [iam:AttachGroupPolicy]\n  target: existing-group\n"
+        f"  resource_sensitive: {{iam:AttachGroupPolicy: group}}\n  principals: {principals}\n  impact: i\n"
+        "  reference: https://example.com\n  source: s\n", encoding="utf-8")
+    if error is None:
+        (path,) = [p for p in load_escalation_paths([tmp_path]) if p.id == "my-group-path"]
+        assert "user" in path.principals
+    else:
+        with pytest.raises(KnowledgeError, match=re.escape(error)):
+            load_escalation_paths([tmp_path])
+
+
 def test_sensitive_lists() -> None:
     sensitive = load_sensitive()
     lists = sensitive.by_category()

@@ -551,6 +551,10 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
         "reference": path.reference,
         "known_as": list(path.known_as),
     }
+    indirect = principal is not None and bool(path.principals) and principal.kind not in path.principals
+    if indirect and principal is not None:  # a role changing groups or other users raises users, not itself
+        limit += (f"; it raises {' or '.join(path.principals)}s, not this {principal.kind}: exploitable by "
+                  "whoever controls it and also holds a user")
     message = f"{who} can escalate privileges ({path.title.lower()}) with {names}{where}{limit}"
     if principal is not None and (already := _administrator(principal, context)) is not None:
         # in the message only: the fingerprint (built from the details) stays when the admin grant goes
@@ -565,7 +569,7 @@ def _hit(method: _Method, chosen: dict[str, Usable], who: str, principal: Princi
         policy=anchor.policy if principal is not None else None,
         # Changing IAM or passing a role yields the new permissions at once; taking over an existing
         # instance, function or stack, or assuming a role, pays only if that resource is privileged.
-        severity=None if method.direct and (not specific or targets) else Severity.MEDIUM,
+        severity=None if method.direct and (not specific or targets) and not indirect else Severity.MEDIUM,
         details=details,
     )
 
@@ -621,7 +625,9 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "runs the caller's commands only through a few AWS documents, such as `AWS-RunShellScript`, or "
          "`document/*`); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
-         "resource (instance, function, stack, notebook...) or assumes a role, or when the grant names specific "
+         "resource (instance, function, stack, notebook...) or assumes a role, or when a role holds a method that "
+         "raises users (a group's policies or members, another user's policies or boundary: it belongs to no group; "
+         "whoever controls it gains through a user of their own), or when the grant names specific "
          "resources only (named ones, or the roles and users of one path or name prefix of three characters or "
          "more: `role/app/*`, `role/ci-deploy-*`, as AWS scopes `iam:PassRole` in its examples): it pays only if "
          "that resource is privileged. High again when `iam:PassRole` or "
