@@ -79,6 +79,21 @@ def test_deny_with_principal_star_is_a_guardrail_not_exposure() -> None:
     assert "IAM030" not in ids(statement, PolicyKind.RESOURCE)
 
 
+@pytest.mark.parametrize(("ranges", "actions", "severity"), [
+    ('["192.0.2.0/24", "198.51.100.0/24"]', '"s3:GetObject"', "low"),
+    ('"192.0.2.0/24"', '"s3:PutObject"', "medium"),
+    ('"0.0.0.0/1"', '"s3:GetObject"', "high"),  # half of every address: no allow-list
+])
+def test_a_deny_outside_listed_addresses_is_an_allow_list(ranges: str, actions: str, severity: str) -> None:
+    """As API Gateway's documented IP allow-list is written: Allow everyone, Deny everyone outside the ranges."""
+    statements = (f'{{"Effect": "Allow", "Principal": "*", "Action": {actions}, "Resource": "arn:aws:s3:::b/*"}}, '
+                  '{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*", '
+                  f'"Condition": {{"NotIpAddress": {{"aws:SourceIp": {ranges}}}}}}}')
+    [public] = [f for f in findings(statements, PolicyKind.RESOURCE) if f.rule_id == "IAM030"]
+    assert public.severity.value == severity, public.message
+    assert ("NotIpAddress" in public.message) == (severity != "high")
+
+
 # Deny subtracts from Allow across all policies of a principal.
 
 def test_deny_in_another_attached_policy_removes_the_escalation() -> None:

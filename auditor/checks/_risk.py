@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -303,6 +303,14 @@ def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckConte
     everyone outside known accounts, organisations or networks (``Deny * ... StringNotEquals aws:PrincipalOrgID
     o-...``), or to everyone but the principals its ``NotPrincipal`` names: the Allow is then confined as if it
     carried the positive condition itself."""
+    return any(all(confines_as_deny(condition) for condition in deny.conditions)  # true for no condition at all
+               for deny in denies_of_everyone(allow, policy, context))
+
+
+def denies_of_everyone(allow: CompiledStatement, policy: Policy, context: CheckContext
+                       ) -> Iterator[CompiledStatement]:
+    """The Denies of everyone (or of all but the principals a ``NotPrincipal`` names) in the same policy that cover
+    every action and resource of the Allow, whatever their conditions."""
     from auditor.permissions import deny_covers
 
     for deny in compiled(policy, context):
@@ -314,12 +322,10 @@ def denied_outside(allow: CompiledStatement, policy: Policy, context: CheckConte
             continue
         if policy.kind is not PolicyKind.TRUST and not deny_covers(deny, allow):
             continue
-        if all(_confines_as_deny(condition) for condition in deny.conditions):  # true for no condition at all
-            return True
-    return False
+        yield deny
 
 
-def _confines_as_deny(condition: Condition) -> bool:
+def confines_as_deny(condition: Condition) -> bool:
     """In a Deny: refuses every request whose key is not one of known values (true, too, when the key is absent)."""
     key = condition.key.lower()
     return (key in NARROWING_KEYS and is_negated(condition) and condition.set_qualifier is None

@@ -10,7 +10,9 @@ from auditor.checks._risk import (
     action_classes,
     allows_left,
     compiled,
+    confines_as_deny,
     denied_outside,
+    denies_of_everyone,
     display,
     granted_text,
     is_everyone,
@@ -24,6 +26,7 @@ from auditor.checks.wildcards import full_admin
 from auditor.engine import CheckContext
 from auditor.knowledge import load_sensitive
 from auditor.model import Condition, Policy, PolicyKind, Severity
+from auditor.permissions import CompiledStatement
 from auditor.registry import Hit, RuleSet, example
 
 RULES = RuleSet()
@@ -98,6 +101,19 @@ def _from_listed_networks(conditions: Sequence[Condition]) -> bool:
                and c.set_qualifier != "ForAllValues" and c.values
                and all(isinstance(v, str) and v.strip() and not _wide_network(v.strip()) for v in c.values)
                for c in conditions)
+
+
+def _denied_beyond_listed_networks(allow: CompiledStatement, policy: Policy, context: CheckContext) -> bool:
+    """A Deny of everyone in the same policy that refuses the Allow outside listed address ranges (``NotIpAddress
+    aws:SourceIp``, none of them wide), as API Gateway's and S3's IP allow-lists are written: the Allow is then
+    confined as if it carried the ``IpAddress`` condition itself."""
+    for deny in denies_of_everyone(allow, policy, context):
+        outside = [c for c in deny.conditions if c.key.lower() == "aws:sourceip" and c.base_operator == "NotIpAddress"
+                   and c.set_qualifier is None and c.values
+                   and all(isinstance(v, str) and v.strip() and not _wide_network(v.strip()) for v in c.values)]
+        if outside and all(c in outside or confines_as_deny(c) for c in deny.conditions):
+            return True
+    return False
 
 
 WIDEST_LISTED_PREFIX = {4: 8, 6: 32}
@@ -240,7 +256,8 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
          "(`secretsmanager:GetSecretValue`, the credentials-exposure list of `rules/sensitive.yaml`): a public "
          "bucket may be a website, a public secret never is. An `aws:SourceIp` allow-list (no range broader than "
          "/8 in IPv4 or /32 in IPv6, as S3 judges) makes it low (medium for those actions): AWS does not count "
-         "it as public, but any account may use the resource from those addresses.",
+         "it as public, but any account may use the resource from those addresses; so does a Deny of everyone "
+         "outside such ranges (`NotIpAddress`), as API Gateway's examples write the allow-list.",
     why="Anyone with an AWS account can use the resource: read the bucket, decrypt with the key, send to the "
         "queue. Through AWS services, `kms:ViaService` still admits every AWS customer.",
     example='{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*", '
@@ -259,6 +276,11 @@ def resource_exposure(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                  '"Resource": "arn:aws:es:us-east-1:123456789012:domain/logs/*", '
                  '"Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}', "IAM030",
                  kind=PolicyKind.RESOURCE, note="low: an address allow-list, which AWS does not count as public"),
+         example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", '
+                 '"Resource": "execute-api:/*"}, {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", '
+                 '"Resource": "execute-api:/*", "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}',
+                 "IAM030", kind=PolicyKind.RESOURCE,
+                 note="medium (Invoke is filed as write): the allow-list written as a Deny outside it"),
          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", '
                  '"Condition": {"IpAddress": {"aws:SourceIp": ["0.0.0.0/1", "128.0.0.0/1"]}}}]}', "IAM030",
                  kind=PolicyKind.RESOURCE, note="not an allow-list: the two ranges are every IPv4 address")],
@@ -305,9 +327,11 @@ def public_access(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         pointer = everyone[0].pointer if everyone else st.element_pointer("NotPrincipal")
         who = "every AWS principal" if everyone else "everyone except the NotPrincipal list"
         severity: Severity | None
-        if _from_listed_networks(st.conditions):
+        listed = _from_listed_networks(st.conditions)
+        if listed or _denied_beyond_listed_networks(statement, policy, context):
             severity = Severity.MEDIUM if writes or secrets else Severity.LOW
-            how = (" only from the addresses aws:SourceIp lists: AWS does not count that as public, but any account "
+            lists = "aws:SourceIp lists" if listed else "a Deny's NotIpAddress aws:SourceIp lists"
+            how = (f" only from the addresses {lists}: AWS does not count that as public, but any account "
                    "may, from there")
         else:
             severity = Severity.CRITICAL if writes or secrets else None
