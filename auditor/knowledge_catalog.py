@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -74,6 +74,9 @@ class ConditionLanguage:
     """Lower-case base operator -> (AWS spelling, family)."""
     type_families: dict[str, tuple[str, ...]]
     operators_without_if_exists: frozenset[str]
+    service_key_families: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """By lower-case service key: operator families that fit it besides its catalogue type's
+    (``glacier:ArchiveAgeInDays``, a String the vault lock example compares with ``NumericLessThan``)."""
 
     def global_key(self, name: str) -> GlobalConditionKey | None:
         lowered = name.lower()
@@ -125,4 +128,6 @@ def load_condition_language() -> ConditionLanguage:
         operators=operators,
         type_families=type_families,
         operators_without_if_exists=frozenset(o.lower() for o in document.get("operators_without_if_exists", ())),
+        service_key_families={entry["key"].lower(): tuple(entry["families"]) for entry in
+                              document.get("service_key_operator_families", {}).get("keys", [])},
     )

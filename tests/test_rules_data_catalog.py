@@ -164,6 +164,21 @@ def test_global_keys_schema() -> None:
         assert families and set(families) <= OPERATOR_FAMILIES
 
 
+def test_service_key_operator_families_name_catalogue_keys() -> None:
+    """Each entry widens a key the catalogue lists, typed String there, by families that exist."""
+    from auditor.catalog import load_catalog
+
+    catalog = load_catalog()
+    entries = global_keys()["service_key_operator_families"]["keys"]
+    assert entries
+    for entry in entries:
+        assert set(entry) == {"key", "families", "source"} and entry["source"].startswith("https://")
+        service = entry["key"].partition(":")[0]
+        info = catalog.condition_key(service, entry["key"])
+        assert info is not None and info.type == "String", entry["key"]
+        assert entry["families"] and set(entry["families"]) <= OPERATOR_FAMILIES - {"String"}
+
+
 def test_operators_are_base_forms_of_every_family() -> None:
     operators = global_keys()["operators"]
     assert set(operators.values()) == OPERATOR_FAMILIES

@@ -190,6 +190,17 @@ def test_codestar_connections_and_codeconnections_arns_are_interchangeable() -> 
 
 # --- IAM400-IAM408 conditions --------------------------------------------------------------------------------
 
+def test_glacier_archive_age_is_compared_as_a_number() -> None:
+    """The catalogue types it String; AWS's vault lock example compares it with NumericLessThan."""
+    vault = "arn:aws:glacier:us-west-2:123456789012:vaults/examplevault"
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "glacier:DeleteArchive", "Resource": vault}
+    assert "IAM402" not in ids({**deny, "Condition": {"NumericLessThan": {"glacier:ArchiveAgeInDays": "365"}}},
+                               PolicyKind.RESOURCE)
+    [mismatch] = [f for f in findings({**deny, "Condition": {"DateLessThan": {"glacier:ArchiveAgeInDays": "365"}}},
+                                      PolicyKind.RESOURCE) if f.rule_id == "IAM402"]
+    assert "use a String or Numeric operator" in mismatch.message
+
+
 
 def test_key_names_are_case_insensitive_and_tag_keys_are_patterns() -> None:
     condition = {"StringEquals": {"AWS:requestedregion": "eu-west-1", "aws:ResourceTag/Team": "a",

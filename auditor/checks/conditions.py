@@ -13,7 +13,7 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -182,6 +182,9 @@ def _judge_key(key: str, context: CheckContext) -> KeyVerdict:
     known = service_keys(context.catalog)
     info = known.find(key)
     if info is not None:
+        extra = language.service_key_families.get(key.lower())
+        if extra:
+            info = replace(info, operator_families=(language.families_for_type(info.type) or ()) + extra)
         return KeyVerdict(info)
     lowered = prefix.lower()
     if lowered == "aws":
