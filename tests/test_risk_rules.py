@@ -1179,12 +1179,28 @@ def test_a_list_parameter_gives_its_items_as_principals(default: str, expected: 
 
 
 @pytest.mark.parametrize(("action", "severity"), [('"kms:GenerateDataKey*"', "medium"), ('"kms:*"', "high"),
-                                                  ('"kms:Create*"', "high"), ('"iam:Update*"', "high")])
+                                                  ('"kms:Create*"', "high"),
+                                                  ('"*"', "high")])  # every action grants kms:PutKeyPolicy too
 def test_a_kms_wildcard_is_high_when_it_reaches_key_policies_or_grants(action: str, severity: str) -> None:
     (finding,) = findings(f'{{"Effect": "Allow", "Action": {action}, "Resource": '
                           '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}',
                           PolicyKind.IDENTITY, "IAM002")
     assert finding.severity.value == severity
+
+
+def test_a_wildcard_on_arns_counts_the_actions_that_can_be_asked_for_on_them() -> None:
+    """Not those asked for on "*" alone (s3:CreateJob), nor another service's (a2c:, a4b:); the examples start
+    with the actions the catalogue says take the resources."""
+    (home,) = findings('{"Effect": "Allow", "Action": "s3:*", '
+                       '"Resource": "arn:aws:s3:::b/home/${aws:username}/*"}', PolicyKind.IDENTITY, "IAM002")
+    assert not {"s3:CreateJob", "s3:CreateStorageLensGroup"} & set(home.details["examples"])
+    (key,) = findings('{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:kms:us-east-1:111122223333:key/*"}',
+                      PolicyKind.IDENTITY, "IAM002")
+    assert not any(a.startswith(("a2c:", "a4b:", "apigateway:")) for a in key.details["examples"])
+    assert key.details["write_actions"] < 100 and any(a.startswith("kms:") for a in key.details["examples"])
+    # IAM's actions take IAM's resources (or "*"): on a key they grant nothing
+    assert "IAM002" not in ids('{"Effect": "Allow", "Action": "iam:Update*", "Resource": '
+                               '"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}')
 
 
 @pytest.mark.parametrize(("resource", "severity"), [("arn:aws:iam::111122223333:role/app/*", "medium"),

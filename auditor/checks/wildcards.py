@@ -9,12 +9,14 @@ catalogue, so letter case, ``?`` and ``NotAction`` complements are handled as IA
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import re
 from collections.abc import Iterator
 
 from auditor.checks._facts import opaque
 from auditor.checks._risk import (
     SELF_GRANTING_ACTIONS,
+    ActionClasses,
     action_classes,
     administrator_actions,
     allows_left,
@@ -119,9 +121,11 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
     "Action wildcard that grants write or permissions-management actions",
     what="Reports action patterns with `*` or `?` (`s3:*`, `ec2:Delete*`, `*`) in an `Allow` that match write or "
          "permissions-management actions that can apply to the statement's resources (`pi:*` on `metrics/rds/*` "
-         "grants none: they all take performance reports). Read-named patterns (`List*`, `Describe*`, `Get*`...) "
-         "are not reported even when the catalogue files one of their matches as write. High for `iam`, `sts`, "
-         "`kms` and `organizations` patterns (for `kms`, those that reach permissions-management actions: `kms:*`, "
+         "grants none: they all take performance reports; on ARNs, no action asked for on `*` alone, such as "
+         "`s3:CreateJob`). Read-named patterns (`List*`, `Describe*`, `Get*`...) "
+         "are not reported even when the catalogue files one of their matches as write. High when they grant "
+         "`iam`, `sts`, `kms` or `organizations` actions, whatever the spelling (`*` on a key grants "
+         "`kms:PutKeyPolicy` as `kms:*` does; for `kms`, only permissions-management actions: `kms:*`, "
          "`kms:Put*`, `kms:Create*`; not `kms:GenerateDataKey*`), except on the caller's own user "
          "(`user/${aws:username}`: self-service keys and password) when no permissions-management action is granted.",
     why="A wildcard grants every current and future action it matches, usually far more than intended: "
@@ -181,15 +185,25 @@ def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None
     verdict = None
     if offending:
         # iam:*, sts:*, organizations:*: high; kms:GenerateDataKey* on a key is only cryptography: not
-        high = any(pattern.partition(":")[0].lower() in SENSITIVE_SERVICES
-                   and (pattern.partition(":")[0].lower() != "kms" or risky & action_classes(catalog).permissions)
-                   for _, pattern, risky in offending)
+        # by what the patterns grant, not how they are spelled: "*" on a key grants kms:PutKeyPolicy as "kms:*" does;
+        # kms:GenerateDataKey* on a key is only cryptography
+        permissions = action_classes(catalog).permissions
+        high = any(action.partition(":")[0] in SENSITIVE_SERVICES
+                   and (not action.startswith("kms:") or action in permissions)
+                   for _, _, risky in offending for action in risky)
         patterns = [pattern for _, pattern, _ in offending]
         risky_all = frozenset().union(*(risky for _, _, risky in offending))
+        if named is None:
+            examples = display(risky_all, catalog, 10)
+        else:  # first those the catalogue says take the named resources, then those that may
+            from auditor.checks.resources import action_resource_types
+
+            examples = [catalog.display_name(a) for a in heapq.nsmallest(
+                10, risky_all, key=lambda a: (action_resource_types(a, context) is None, a))]
         message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
                    f"{len(risky_all)} write or permissions-management action{'s' if len(risky_all) != 1 else ''} "
-                   f"(e.g. {', '.join(display(risky_all, catalog, 3))})")
-        details = {"patterns": patterns, "write_actions": len(risky_all), "examples": display(risky_all, catalog, 10)}
+                   f"(e.g. {', '.join(examples[:3])})")
+        details = {"patterns": patterns, "write_actions": len(risky_all), "examples": examples}
         verdict = (offending[0][0], message, high, details)
     memo[(actions, resources)] = verdict
     return verdict
@@ -218,14 +232,29 @@ def _writes_of(pattern: str, named: frozenset[tuple[str, str]] | None, context: 
         context.options.setdefault("_iam002_writes", {})
     found = memo.get((pattern, named))
     if found is None:
-        from auditor.checks.resources import action_resource_types
 
-        found = model(context).expand((pattern,)) & action_classes(context.catalog).write
+        classes = action_classes(context.catalog)
+        found = model(context).expand((pattern,)) & classes.write
         if named is not None:
-            found = frozenset(action for action in found if (types := action_resource_types(action, context)) is None
-                              or not types.isdisjoint(named))
+            found = frozenset(action for action in found if _may_apply(action, named, classes, context))
         memo[(pattern, named)] = found
     return found
+
+
+def _may_apply(action: str, named: frozenset[tuple[str, str]], classes: ActionClasses, context: CheckContext
+               ) -> bool:
+    """Whether ``action`` can be asked for on a resource of the ``named`` (service, type) pairs: not when it is asked
+    for on "*" alone, nor, for a service whose resource types the catalogue lists too few of, on other services'
+    ARNs."""
+    from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, action_resource_types
+
+    types = action_resource_types(action, context)
+    if types is not None:
+        return not types.isdisjoint(named)
+    service = action.partition(":")[0]
+    if service in INCOMPLETE_ACTION_RESOURCES:
+        return any(owner == service for owner, _ in named)
+    return action not in classes.star_only  # a type without ARN format, or whose ARNs may be any service's
 
 
 READ_VERBS = ("list", "describe", "get", "batchget", "search", "view", "read")
