@@ -919,6 +919,20 @@ def test_pages_in_any_order_are_complete_when_one_of_them_is_the_last() -> None:
     assert [line for line in truncated.not_checked if "incomplete" in line]
 
 
+@pytest.mark.parametrize("stray", [{}, None, 5, [], {"Foo": 1}])
+def test_an_item_that_is_not_a_page_is_reported_and_the_pages_are_read(stray: object) -> None:
+    """One odd item of a ``jq -s`` array made the whole file "not an IAM policy", skipped, and the run pass."""
+    text = json.dumps([_PAGES[0], stray, _PAGES[1]], indent=2)
+    loaded = load_text(text, "pages.json", LoadOptions())
+    assert not loaded.skipped
+    assert {(p.kind, p.name) for p in loaded.principals} == {("user", "dev"), ("group", "Admins")}
+    [(_, problem)] = loaded.document_problems
+    assert problem.message.startswith("item 1 of the list is ") and problem.pointer == "/1"
+    assert text.splitlines()[problem.line - 1].strip().startswith(json.dumps(stray)[0])  # where the item begins
+    found = {f.rule_id for f in run_rules(loaded, all_rules(), CheckContext(load_catalog()))}
+    assert {"IAM001", "IAM109"} <= found
+
+
 def test_one_page_of_an_export_says_the_others_were_not_checked() -> None:
     loaded = load_text(json.dumps(_PAGES[0]), "page1.json", LoadOptions())
     assert "user dev: group Admins is not in the export" in loaded.not_checked

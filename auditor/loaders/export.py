@@ -26,9 +26,10 @@ def is_export(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in EXPORT_KEYS)
 
 
-def export_pages(data: Any) -> list[dict[str, Any]] | None:
-    """The pages of get-account-authorization-details gathered in one JSON array (``jq -s . page*.json``)."""
-    return data if isinstance(data, list) and data and all(is_export(page) for page in data) else None
+def export_pages(data: Any) -> list[Any] | None:
+    """The pages of get-account-authorization-details gathered in one JSON array (``jq -s . page*.json``): a list
+    of which some item is a page (the others are reported by ``load_export_pages``)."""
+    return data if isinstance(data, list) and any(is_export(page) for page in data) else None
 
 
 class _PagesSource(Source):
@@ -60,22 +61,32 @@ class _PagesSource(Source):
         return self.base.has_pointer(self.in_file(pointer))
 
 
-def load_export_pages(pages: list[dict[str, Any]], source: Source, max_nesting: int = MAX_NESTING,
+def load_export_pages(pages: list[Any], source: Source, max_nesting: int = MAX_NESTING,
                       max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     """Pages read as the export they make together: a user's group or attached policy may be on another page.
     Their lists are joined; any other key is the last page's, but ``IsTruncated``: the pages are all there when one
-    of them, the last the API gave, says it is not truncated (whatever the order a shell glob put them in)."""
+    of them, the last the API gave, says it is not truncated (whatever the order a shell glob put them in). An item
+    of the list that is not a page is reported where it is and left out; the pages are read all the same."""
+    from auditor.normalize import type_name
+
     merged: dict[str, Any] = {}
     places: dict[str, list[tuple[int, int]]] = {}
-    for page_number, page in enumerate(pages):
+    readable = [(number, page) for number, page in enumerate(pages) if is_export(page)]
+    for page_number, page in readable:
         for key, value in page.items():
             if isinstance(value, list) and isinstance(merged.get(key, []), list):
                 merged.setdefault(key, []).extend(value)
                 places.setdefault(key, []).extend((page_number, index) for index in range(len(value)))
             else:
                 merged[key] = value
-    merged["IsTruncated"] = all(page.get("IsTruncated") is True for page in pages)
-    return load_export(merged, _PagesSource(source, places), max_nesting, max_statements)
+    merged["IsTruncated"] = all(page.get("IsTruncated") is True for _, page in readable)
+    result = load_export(merged, _PagesSource(source, places), max_nesting, max_statements)
+    for number, item in enumerate(pages):
+        if not is_export(item):
+            _bad_entry(result, source, f"/{number}", f"item {number} of the list is {type_name(item)}, not a page of "
+                       "get-account-authorization-details (no UserDetailList, GroupDetailList, RoleDetailList or "
+                       "Policies): left out, the other pages are read")
+    return result
 
 
 def _document(value: Any, max_nesting: int) -> Any:
