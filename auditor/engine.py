@@ -32,7 +32,11 @@ class Selection:
             return False
         if self.categories and rule.info.category not in {c.lower() for c in self.categories}:
             return False
-        return not keys & {s.lower() for s in self.ignore}
+        return not self.ignores(rule)
+
+    def ignores(self, rule: Rule) -> bool:
+        """Whether ``ignore`` names the rule (by id, slug or category)."""
+        return bool({rule.id.lower(), rule.slug, rule.info.category} & {s.lower() for s in self.ignore})
 
     def severity_for(self, rule: Rule, default: Severity) -> Severity:
         if not self.severity:
@@ -121,6 +125,10 @@ def _finding(rule: Rule, hit: Hit, policy: Policy | None, source: Source | None,
     )
 
 
+UNPARSED = "syntax-error"
+"""The problem of a file that is not valid JSON, YAML or HCL (IAM100)."""
+
+
 def run_rules(
     loaded: LoadResult, rules: RuleSet, context: CheckContext, selection: Selection | None = None,
     part: tuple[int, int] = (0, 1),
@@ -134,8 +142,16 @@ def run_rules(
     findings: list[Finding] = []
     for source, problem in loaded.document_problems if index == 0 else ():
         rule = rules.get(problem.rule)
-        if rule is None or not selection.enabled(rule):
+        if rule is None:
             continue
+        if not selection.enabled(rule):
+            # a file that does not parse had no rule run on it: said whatever --select chose, as ruff does
+            if problem.rule != UNPARSED:
+                continue
+            if selection.ignores(rule):
+                loaded.not_checked.append(f"{source.display_path}:{problem.line}:{problem.column}: not parsed, so "
+                                          f"not checked ({problem.message}; {rule.id} is ignored)")
+                continue
         hit = Hit(problem.message, pointer=problem.pointer, details=problem.details, line=problem.line,
                   column=problem.column)
         findings.append(_finding(rule, hit, None, source, selection))

@@ -221,6 +221,19 @@ def test_a_file_in_the_way_of_an_output_folder_is_named(tmp_path: Path) -> None:
     assert result.stderr == f"iam-audit: error: Not a directory (a file is in the way): {tmp_path / 'file.txt'}\n"
 
 
+@pytest.mark.parametrize("narrowing", [("--select", "IAM012"), ("--category", "privilege-escalation")])
+def test_a_file_that_does_not_parse_is_reported_whatever_is_selected(tmp_path: Path,
+                                                                    narrowing: tuple[str, str]) -> None:
+    """As ruff reports syntax errors: no rule ran on the file, IAM012 included (it was "checked", exit 0)."""
+    (tmp_path / "t.json").write_text('{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},]}')
+    code, document = run_json(*narrowing, "t.json", cwd=tmp_path)
+    assert code == 1 and [f["rule_id"] for f in document["findings"]] == ["IAM100"]
+    code, document = run_json(*narrowing, "--ignore", "IAM100", "t.json", cwd=tmp_path)
+    assert code == 0 and not document["findings"]
+    [note] = document["summary"]["not_checked"]
+    assert note.startswith("t.json:1:") and "not parsed, so not checked" in note and "IAM100 is ignored" in note
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
