@@ -224,6 +224,6 @@ def run_check(argv: Sequence[str]) -> int | None:
     except cli_check.UsageProblem as problem:
         sys.stderr.write(f"iam-audit: error: {problem}\n")
         return 2
-    except (KeyboardInterrupt, EOFError):
+    except EOFError:
         sys.stderr.write("\nAborted!\n")
         return 1

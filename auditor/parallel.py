@@ -436,12 +436,33 @@ def _run_chunks(jobs_list: list[Job], processes: int) -> list[list[dict[str, Any
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     try:
         with ProcessPoolExecutor(max_workers=min(processes, len(jobs_list)),
-                                 mp_context=multiprocessing.get_context(method)) as pool:
-            return list(pool.map(_run_chunk, jobs_list))
+                                 mp_context=multiprocessing.get_context(method),
+                                 initializer=_leave_interrupts_to_the_parent) as pool:
+            try:
+                return list(pool.map(_run_chunk, jobs_list))
+            except KeyboardInterrupt:
+                _stop_workers(pool)
+                raise
     except BrokenProcessPool:
         sys.stderr.write("iam-audit: warning: a worker process stopped unexpectedly (out of memory?); "
                          "checking again in this process (--jobs 1 avoids the workers)\n")
         return [_run_chunk(job) for job in jobs_list]
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """In a worker: Ctrl-C (SIGINT to the whole process group) is the parent's to handle, which stops the workers;
+    a worker interrupted mid-chunk would print a traceback and leave the pool waiting for it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: Any) -> None:
+    """End the pool's workers now, their chunks unfinished, and let the pool go without waiting for them."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _merge(files: Sequence[Path], outcomes: dict[str, dict[str, Any]], result: LoadResult

@@ -234,6 +234,27 @@ def test_a_file_that_does_not_parse_is_reported_whatever_is_selected(tmp_path: P
     assert note.startswith("t.json:1:") and "not parsed, so not checked" in note and "IAM100 is ignored" in note
 
 
+def test_an_interrupted_check_exits_130_not_with_the_findings_code(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group, workers included) is no verdict: 130 and one line (it was 1)."""
+    import signal
+    import time
+
+    statements = [{"Effect": "Allow", "Action": f"s3:GetObject{i % 7}", "Resource": f"arn:aws:s3:::b{i}/*"}
+                  for i in range(400)]
+    for number in range(300):
+        (tmp_path / f"p{number:03d}.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "auditor", "check", "--no-cache", "--jobs", "2", "."],
+                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    time.sleep(1.5)
+    assert process.poll() is None, "the check ended before it could be interrupted: give it more to do"
+    os.killpg(process.pid, signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert error.decode().strip() == "iam-audit: interrupted"
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
