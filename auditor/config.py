@@ -162,7 +162,21 @@ def discover_config(start: Path) -> Path | None:
                 continue
             if re.search(r"^\s*\[\s*tool\s*\.\s*[\"']?iam-audit[\"']?\s*[.\]]", text, re.MULTILINE):
                 return pyproject
+            if "iam-audit" in text and _may_configure(text):
+                return pyproject
     return None
+
+
+def _may_configure(pyproject_text: str) -> bool:
+    """Whether a ``pyproject.toml`` that names iam-audit other than by a ``[tool.iam-audit]`` header holds its
+    table (``iam-audit = {...}`` under ``[tool]``, dotted keys), or is not TOML at all (a header cut short:
+    ``[tool.iam-audit``), which loading it then reports: a configuration is never ignored without a word."""
+    try:
+        document = _parse_toml(pyproject_text)
+    except ValueError:
+        return True
+    tool = document.get("tool")
+    return isinstance(tool, dict) and "iam-audit" in tool
 
 
 def load_config(path: Path | None = None, *, start: Path | None = None, discover: bool = True) -> Config:

@@ -188,6 +188,22 @@ def test_unknown_key_in_pyproject_is_located_in_its_table(tmp_path: Path) -> Non
     assert (caught.value.line, caught.value.message[:19]) == (7, "unknown key 'colour")
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    ('[tool]\niam-audit = {fail-on = "critical"}\n', True),  # an inline table under [tool]
+    ('tool.iam-audit.fail-on = "critical"\n', True),  # a dotted key
+    ('[tool.iam-audit\nfail-on = "critical"\n', True),  # not TOML: loading it says where
+    ('[project]\nname = "x"\ndependencies = ["iam-audit"]\n', False),  # names the tool, configures nothing
+])
+def test_a_pyproject_that_configures_iam_audit_is_never_passed_over(tmp_path: Path, text: str, found: bool) -> None:
+    write(tmp_path / "pyproject.toml", text)
+    assert (discover_config(tmp_path) is not None) == found
+    if found and text.startswith("[tool.iam-audit\n"):
+        with pytest.raises(ConfigError, match="invalid TOML"):
+            load_config(start=tmp_path)
+    elif found:
+        assert load_config(start=tmp_path).fail_on is Severity.CRITICAL
+
+
 def test_cli_uses_the_discovered_config_and_flags_override_it(tmp_path: Path) -> None:
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "read.json").write_text(json.dumps(BAD_ACTION, indent=2))
