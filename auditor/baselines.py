@@ -571,6 +571,12 @@ def _file_id(path: Path) -> str:
     return "file/" + shown.with_suffix("").as_posix().lstrip("/")
 
 
+GRAMMAR_ERRORS = frozenset({"not-a-policy", "bad-effect", "action-element", "resource-element", "principal-element",
+                            "wrong-type", "unknown-element", "bad-condition-block", "duplicate-key"})
+"""Grammar errors that leave a policy saying something other than its author meant (a ``Statement`` of null
+grants nothing): a policy file with one is no baseline to compare with, and ``drift`` reports them in a target."""
+
+
 def baseline_from_policy_file(path: Path) -> Baseline:
     """A policy document (JSON or YAML) used as the documented policy: an identity, trust or resource policy
     by its content, with no principal name patterns (an export's principal is chosen with ``--principal``)."""
@@ -589,6 +595,10 @@ def baseline_from_policy_file(path: Path) -> Baseline:
             f"it holds {len(loaded.policies)} policies and {len(loaded.principals)} principals")
         raise BaselineError(path, 0, 0, f"not a baseline file (YAML with an id) nor one policy document: {reason}")
     policy = standalone[0]
+    for problem in policy.problems:
+        if problem.rule in GRAMMAR_ERRORS:
+            line, column = (problem.line, problem.column) if problem.line else policy.source.locate(problem.pointer)
+            raise BaselineError(path, line, column, f"{problem.message}: not a policy to compare with")
     document = _document_at(policy)
     provenance = Provenance(document=str(path))
     name = path.stem

@@ -143,7 +143,16 @@ def drift_command(
                                    mappings=mappings_over(config.baselines, command_line))
         except DriftError as exc:
             raise _fail(str(exc)) from None
-        report = _report(loaded, results)
+        # what the target says may not be what its author meant (a Statement of null, an Effect of true): said
+        from auditor.baselines import GRAMMAR_ERRORS
+        from auditor.checks import all_rules
+        from auditor.engine import CheckContext, Selection, run_rules
+
+        malformed = run_rules(loaded, all_rules(), CheckContext(load_catalog()), Selection(select=GRAMMAR_ERRORS))
+        if principal is not None:  # the compared principal's policies, and what concerns the whole file
+            malformed = [f for f in malformed if (name := (f.subject or {}).get("name")) is None
+                         or str(name).lower() == principal.lower()]
+        report = _report(loaded, results, malformed)
     from auditor.output import write_text
     from auditor.run import exit_code, render
 

@@ -507,6 +507,21 @@ def test_drift_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
     assert run_cli("drift", "reader.txt", "reader.txt", "--no-config", cwd=tmp_path).returncode == 0
 
 
+def test_drift_says_what_is_malformed_in_the_target_and_refuses_a_malformed_baseline(tmp_path: Path) -> None:
+    """A Statement of null was compared as a policy that grants nothing: no IAM109 for the target, and as the
+    baseline, every target 'added' access."""
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    (tmp_path / "admin.json").write_text(json.dumps(admin))
+    (tmp_path / "broken.json").write_text('{"Version": "2012-10-17", "Statement": null}')
+    result = run_cli("drift", "admin.json", "broken.json", "-f", "json", "--no-config", cwd=tmp_path)
+    assert result.returncode == 1
+    assert {"IAM109", "IAM902"} <= {f["rule_id"] for f in json.loads(result.stdout)["findings"]}
+    result = run_cli("drift", "broken.json", "admin.json", "--no-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("iam-audit: error: broken.json:1:") and "not a policy to compare with" in \
+        result.stderr
+
+
 def test_check_names_a_vendor_document_for_what_it_is(tmp_path: Path) -> None:
     """`check vendor.md` gave a high IAM100 "JSON has no comments: remove the comment line" at the first heading."""
     (tmp_path / "vendor.md").write_text("# Reader role\n\n```json\n" + CLEAN + "\n```\n")
