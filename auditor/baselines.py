@@ -324,11 +324,13 @@ def load_baseline_file(path: Path | str) -> Baseline:
     A file that passed its checks once is read back from the cache directory (keyed by its contents and the
     reader's code) rather than parsed again: round-trip YAML parsing costs a tenth of a second per run.
     """
+    from auditor.reading import read_regular_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(path, 0, 0, f"cannot read: {exc}") from None
+        raise BaselineError(path, 0, 0, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     key = _cache_key(text)
     cached = _read_cached(key, path)
     if cached is not None:
@@ -518,13 +520,20 @@ def load_bundled_baselines(extra_paths: Iterable[Path | str] = ()) -> BaselineSe
         root = Path(extra)
         if not root.exists():
             raise BaselineError(root, 0, 0, "no such file or directory")
-        layers.append([load_baseline_file(p) for p in _baseline_files(root)])
+        files = _baseline_files(root)
+        if not files:
+            raise BaselineError(root, 0, 0, "no baseline file (.yaml, .yml) in this folder")
+        layers.append([load_baseline_file(p) for p in files])
     return BaselineSet(layers)
 
 
 def resolve_baseline(ref_or_path: str, extra_paths: Iterable[Path | str] = ()) -> Baseline:
     """A baseline file path, a plain policy file, else a bundled (or extra) baseline id or ``id@revision``."""
     candidate = Path(ref_or_path)
+    if candidate.exists() and not candidate.is_file() and not candidate.is_dir():
+        from auditor.reading import NOT_REGULAR
+
+        raise BaselineError(candidate, 0, 0, NOT_REGULAR)
     if candidate.is_file():
         if candidate.suffix.lower() in (".yaml", ".yml") and _is_baseline_text(candidate):
             return load_baseline_file(candidate)

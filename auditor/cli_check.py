@@ -133,7 +133,10 @@ def baseline_refs(chosen: Sequence[str], config: Config) -> tuple[str, ...]:
     from auditor.baselines import BaselineError, UnknownBaselineError, resolve_baseline
 
     for ref in chosen:
-        if not Path(ref).exists():
+        if not ref.strip():  # Path("") is the working folder, which would be read as a folder of baselines
+            raise UsageProblem('--baseline "": an empty value (a variable that is not set?): name a baseline id or '
+                               "a file")
+        if not (Path(ref).is_file() or Path(ref).is_dir()):  # an id, a path that does not exist, a FIFO
             try:
                 resolve_baseline(ref, config.baseline_paths)
             except (UnknownBaselineError, BaselineError) as exc:

@@ -186,8 +186,10 @@ def load_config(path: Path | None = None, *, start: Path | None = None, discover
     if path is None:
         return Config()
     shown = _display(path)
+    from auditor.reading import read_regular_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except FileNotFoundError:
         raise ConfigError(shown, "config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from ruamel.yaml import YAML
 
 from auditor.loaders.parse import ParseError, decode_bytes
+from auditor.reading import read_regular_bytes, read_regular_text
 
 __all__ = [
     "DocumentExtraction",
@@ -579,7 +580,7 @@ def extract_text(text: str, source: str = "<document>") -> DocumentExtraction:
 def extract_file(path: Path | str) -> DocumentExtraction:
     """:func:`extract_text` on a file; raises ``OSError``/``UnicodeDecodeError`` when it cannot be read."""
     path = Path(path)
-    return extract_text(path.read_text(encoding="utf-8"), source=str(path))
+    return extract_text(read_regular_text(path), source=str(path))
 
 
 # --------------------------------------------------------------------------- parsing and repair
@@ -975,7 +976,7 @@ def run_extract(
     for raw in paths:
         path = Path(raw)
         try:
-            text = decode_bytes(path.read_bytes())  # the loaders' decoding: a BOM, UTF-16, a located bad byte
+            text = decode_bytes(read_regular_bytes(path))  # the loaders' decoding: a BOM, UTF-16, a located bad byte
         except (OSError, ParseError) as exc:
             if isinstance(exc, ParseError):
                 where, reason = (f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)), exc.message

@@ -375,9 +375,10 @@ def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
 def read_accepted(path: Path) -> AcceptedFindings:
     """Fingerprints in an accepted-findings file, with how many findings each stands for."""
     from auditor.fingerprint import FINGERPRINT_VERSION
+    from auditor.reading import read_regular_text
 
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(read_regular_text(path))
     except FileNotFoundError:
         raise AcceptedFileError(f"{path}: accepted-findings file not found (record one with --write-accepted "
                                 f"{path})") from None

