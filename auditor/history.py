@@ -158,6 +158,14 @@ def holds_no_run(path: Path) -> bool:
         return True
 
 
+def busy_message(path: Path | str, error: sqlite3.Error) -> str | None:
+    """What to say when another process held the database for longer than the run waits (it is not damaged)."""
+    if "locked" not in str(error) and "busy" not in str(error):
+        return None
+    return (f"{path}: the history database is in use by another process (a report still running?) and stayed so "
+            f"for {BUSY_TIMEOUT_MS // 1000} s: retry when that has finished")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -180,7 +188,8 @@ class History:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise HistoryError(f"{self.path}: not a usable history database: {exc}") from None
+            raise HistoryError(busy_message(self.path, exc) or f"{self.path}: not a usable history database: {exc}"
+                               ) from None
         except HistoryError:
             self._db.close()
             raise

@@ -625,7 +625,10 @@ def execute_report(request: ReportRequest) -> int:
         if isinstance(exc, HistoryError):
             raise ReportInputError(str(exc)) from None
         if isinstance(exc, sqlite3.DatabaseError):  # damaged after it opened (a page overwritten, a table dropped)
-            raise ReportInputError(f"{history_path}: not a usable history database: {exc}; move it away (a new "
+            from auditor.history import busy_message
+
+            raise ReportInputError(busy_message(history_path, exc) or
+                                   f"{history_path}: not a usable history database: {exc}; move it away (a new "
                                    "one is created) or give another --history") from None
         raise
     from auditor.run import warn_expired

@@ -84,6 +84,25 @@ def test_version_1_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> No
     assert not comparison.unchanged and not comparison.resolved
 
 
+def test_a_database_another_process_holds_is_said_to_be_busy_not_damaged(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The advice was "move it away (a new one is created)": the whole history thrown away for a lock."""
+    from auditor import history
+
+    path = tmp_path / "history.db"
+    holder = sqlite3.connect(path, isolation_level=None)  # not yet in WAL mode, as any new file: the lock bars readers
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(history, "BUSY_TIMEOUT_MS", 200)
+    try:
+        with pytest.raises(HistoryError) as caught:
+            History(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "in use by another process" in str(caught.value) and "move it away" not in str(caught.value)
+    History(path).close()  # free again, and whole
+
+
 def test_newer_or_foreign_database_is_refused(tmp_path: Path) -> None:
     newer = tmp_path / "newer.sqlite3"
     with History(newer):
