@@ -933,6 +933,23 @@ def test_an_item_that_is_not_a_page_is_reported_and_the_pages_are_read(stray: ob
     assert {"IAM001", "IAM109"} <= found
 
 
+def test_what_an_export_entry_leaves_unknown_is_said() -> None:
+    """A null user list, a group name that is not text, an attachment without its ARN and a role without its trust
+    policy each lost principals or policies without a word."""
+    role = {"RoleName": "r", "Arn": "arn:aws:iam::111122223333:role/r", "RolePolicyList": [],
+            "AttachedManagedPolicies": [{"PolicyName": "x", "PolicyArn": None}]}
+    user = {"UserName": "u", "Arn": "arn:aws:iam::111122223333:user/u", "GroupList": [7],
+            "AttachedManagedPolicies": [], "UserPolicyList": []}
+    loaded = load_text(json.dumps({"UserDetailList": [user], "GroupDetailList": None, "RoleDetailList": [role],
+                                   "Policies": []}, indent=2), "export.json", LoadOptions())
+    problems = {problem.pointer: problem.message for _, problem in loaded.document_problems}
+    assert problems["/GroupDetailList"].startswith("GroupDetailList must be a list, found null")
+    assert "not a group name" in problems["/UserDetailList/0/GroupList/0"]
+    assert "without a PolicyArn" in problems["/RoleDetailList/0/AttachedManagedPolicies/0"]
+    assert "role r: no AssumeRolePolicyDocument in the export, so who may assume it was not checked" in \
+        loaded.not_checked
+
+
 def test_one_page_of_an_export_says_the_others_were_not_checked() -> None:
     loaded = load_text(json.dumps(_PAGES[0]), "page1.json", LoadOptions())
     assert "user dev: group Admins is not in the export" in loaded.not_checked

@@ -160,6 +160,7 @@ def test_an_attached_policy_without_a_default_version_is_not_called_missing() ->
     broken = managed("app", "v9", ("v1", document(READ_REPORTS)))
     broken["PolicyVersionList"][0]["IsDefaultVersion"] = False
     role = {"RoleName": "r1", "Arn": f"arn:aws:iam::{ACCOUNT}:role/r1", "RolePolicyList": [],
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
             "AttachedManagedPolicies": [{"PolicyName": "app", "PolicyArn": broken["Arn"]}]}
     text = json.dumps({"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": [broken]})
     loaded = load_text(text, "account.json", LoadOptions())

@@ -157,13 +157,13 @@ def _aliases(value: Any) -> tuple[str, ...]:
 
 def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, source: Source) -> list[Any]:
     value = data.get(key, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
+    if not isinstance(value, list):  # null too: the API writes [] for none, so what this was meant to hold is lost
+        from auditor.normalize import type_name
+
         line, column = source.locate(join_pointer(pointer, key))
         result.document_problems.append(
-            (source, Problem("wrong-type", f"{key} must be a list", join_pointer(pointer, key), line=line,
-                             column=column))
+            (source, Problem("wrong-type", f"{key} must be a list, found {type_name(value)}: what it holds was not "
+                             "checked", join_pointer(pointer, key), line=line, column=column))
         )
         return []
     return value
@@ -256,9 +256,12 @@ class _ExportReader:
         arns: list[str] = []
         found: list[Policy] = []
         missing: list[str] = []
-        for item in _list(entry, "AttachedManagedPolicies", pointer, self.result, self.source):
+        for index, item in enumerate(_list(entry, "AttachedManagedPolicies", pointer, self.result, self.source)):
             arn = item.get("PolicyArn") if isinstance(item, dict) else None
             if not isinstance(arn, str):
+                _bad_entry(self.result, self.source, join_pointer(join_pointer(pointer, "AttachedManagedPolicies"),
+                                                                  index),
+                           "an AttachedManagedPolicies entry without a PolicyArn: the policy attached is not known")
                 continue
             arns.append(arn)
             if arn in self.managed:
@@ -336,8 +339,12 @@ class _ExportReader:
             subject = Subject("user", name, _text(entry.get("Arn")))
             own = self.inline(entry, "UserPolicyList", pointer, subject)
             arns, found, missing = self.attached(entry, pointer)
-            group_names = tuple(g for g in _list(entry, "GroupList", pointer, result, self.source)
-                                if isinstance(g, str))
+            listed = _list(entry, "GroupList", pointer, result, self.source)
+            for index, group in enumerate(listed):
+                if not isinstance(group, str):
+                    _bad_entry(result, self.source, join_pointer(join_pointer(pointer, "GroupList"), index),
+                               f"a GroupList entry of user {name} that is not a group name: its policies are not known")
+            group_names = tuple(g for g in listed if isinstance(g, str))
             bounded_by, missing_boundary = self.boundary(entry, f"user {name}")
             group_policies: list[Policy] = []
             group_arns: list[str] = []
@@ -362,6 +369,9 @@ class _ExportReader:
             trust = _trust_policy(entry, pointer, subject, source, self.max_nesting, self.max_statements)
             if trust is not None:
                 result.policies.append(trust)
+            else:  # the API always writes it: who may assume the role is not known
+                result.not_checked.append(f"role {name}: no AssumeRolePolicyDocument in the export, so who may assume "
+                                          "it was not checked")
             own = self.inline(entry, "RolePolicyList", pointer, subject)
             attached = self.attached(entry, pointer)
             bounded_by, missing_boundary = self.boundary(entry, f"role {name}")
