@@ -1195,3 +1195,16 @@ Resources:
             Condition: !If [HasExternalId, {{StringEquals: {{sts:ExternalId: !Ref ExternalID}}}}, !Ref AWS::NoValue]
 ''')
     assert ("IAM031" in {f.rule_id for f in findings(loaded)}) is reported
+
+
+@pytest.mark.parametrize(("resources", "pointer", "words"), [
+    ("  - Type: AWS::IAM::Role\n", "/Resources", "Resources must be a mapping of logical ids to resources"),
+    ('  R: "AWS::IAM::Role"\n', "/Resources/R", "resource R must be a mapping with a Type, found a string"),
+    ("  P:\n    Type: 5\n    Properties: {}\n", "/Resources/P/Type", "resource P has no Type"),
+    ("  Q:\n    Properties: {}\n", "/Resources/Q", "resource Q has no Type"),
+])
+def test_resources_that_cannot_be_read_are_said(resources: str, pointer: str, words: str) -> None:
+    """A list of resources was "template has no Resources"; a resource without a Type was passed over silently."""
+    loaded = load('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n' + resources)
+    [(_, problem)] = loaded.document_problems
+    assert (problem.rule, problem.pointer) == ("wrong-type", pointer) and words in problem.message
