@@ -112,6 +112,8 @@ class Case:
     args: tuple[str, ...] = ()
     paths: tuple[str, ...] | None = None
     not_checked: str | None = None
+    at: tuple[int, int] | None = None
+    """(line, column) of the finding ``message`` names."""
 
 
 CASES = [
@@ -120,16 +122,17 @@ CASES = [
     Case("UTF-8 BOM", {"bom.json": b"\xef\xbb\xbf" + CLEAN.encode()}, 0),
     Case("UTF-8 BOM, YAML", {"bom.yaml": b"\xef\xbb\xbfVersion: '2012-10-17'\nStatement: []\n"}, 1, {"IAM101"}),
     Case("UTF-16 with BOM", {"utf16.json": CLEAN.encode("utf-16")}, 0),
-    Case("UTF-16 without BOM", {"utf16le.json": CLEAN.encode("utf-16-le")}, 2,
-         error="looks like UTF-16 or UTF-32 without a byte-order mark"),
+    # bytes that are no text iam-audit reads are not JSON or YAML: malformed (IAM100), as the interface says
+    Case("UTF-16 without BOM", {"utf16le.json": CLEAN.encode("utf-16-le")}, 1, {"IAM100"},
+         message="looks like UTF-16 or UTF-32 without a byte-order mark"),
     Case("UTF-16 without BOM, a character beyond ASCII",
-         {"utf16be.json": _policy_with(Sid="Cafe").replace("Cafe", "Caf\u00e9").encode("utf-16-be")}, 2,
-         error="looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8"),
-    Case("UTF-32", {"utf32.json": CLEAN.encode("utf-32")}, 2, error="the file is UTF-32"),
+         {"utf16be.json": _policy_with(Sid="Cafe").replace("Cafe", "Caf\u00e9").encode("utf-16-be")}, 1, {"IAM100"},
+         message="looks like UTF-16 or UTF-32 without a byte-order mark: save the file as UTF-8"),
+    Case("UTF-32 with BOM", {"utf32.json": CLEAN.encode("utf-32")}, 0),
     Case("invalid UTF-8", {"latin1.json": _policy_with(Sid="Cafe").replace("Cafe", "Caf\xe9").encode("latin-1")},
-         2, error="1:137: not valid UTF-8 (byte 0xe9)"),
-    Case("NUL byte", {"nul.json": CLEAN[:20] + "\x00" + CLEAN[20:]}, 2,
-         error="1:21: contains a NUL byte: this is a binary file"),
+         1, {"IAM100"}, message="not valid UTF-8 (byte 0xe9)", at=(1, 137)),
+    Case("NUL byte", {"nul.json": CLEAN[:20] + "\x00" + CLEAN[20:]}, 1, {"IAM100"},
+         message="contains a NUL byte: this is a binary file", at=(1, 21)),
     Case("100,000 levels of JSON nesting", {"deep.json": "[" * 100_000 + "]" * 100_000}, 1, {"IAM100"},
          message="nesting deeper than 200 levels"),
     Case("100,000 levels of YAML flow nesting", {"deep.yaml": "a: " + "[" * 100_000 + "]" * 100_000}, 1,
@@ -175,7 +178,7 @@ CASES = [
          0, {"IAM500"}, args=("--max-statements", "5"),
          not_checked="statements after the first 5 of 12 (over --max-statements)"),
     Case("path that does not exist", {}, 2, error="no such file or directory", paths=("missing.json",)),
-    Case("binary file", {"blob.json": bytes(range(256)) * 4}, 2, error="not valid UTF-8 (byte 0x80)"),
+    Case("binary file", {"blob.json": bytes(range(256)) * 4}, 1, {"IAM100"}, message="not valid UTF-8 (byte 0x80)"),
 ]
 
 
@@ -212,8 +215,10 @@ def test_nasty_input(case: Case, tmp_path: Path) -> None:
     path = nasty[0]
     assert _rule_ids(report, path) == case.rule_ids, report["findings"]
     if case.message is not None:
-        assert any(case.message in f["message"] for f in report["findings"] if f["location"]["path"] == path), \
-            report["findings"]
+        named = [f for f in report["findings"] if f["location"]["path"] == path and case.message in f["message"]]
+        assert named, report["findings"]
+        if case.at is not None:
+            assert (named[0]["location"]["line"], named[0]["location"]["column"]) == case.at
     if case.error is None:
         assert report["errors"] == []
     else:
@@ -294,15 +299,15 @@ def test_folder_with_symlink_loop_fifo_dangling_link_and_binary_file(tmp_path: P
     result, report = _check(tmp_path, "policies")
     assert result.returncode == 2
     errors = {e["path"]: e["message"] for e in report["errors"]}
+    assert _rule_ids(report, "policies/blob.json") == {"IAM100"}  # not JSON: malformed
     assert errors == {
-        "policies/blob.json": "not valid UTF-8 (byte 0x80): save the file as UTF-8",
         "policies/pipe.json": "not a regular file (a FIFO, socket or device): not read",
         "policies/dangling.json": "cannot read: No such file or directory",
     }
     for path, message in errors.items():
         assert f"{path}" in result.stderr and message in result.stderr
     assert _rule_ids(report, "policies/companion.json") == {"IAM202"}
-    assert report["summary"]["files"] == 2  # companion and nested/clean, each once despite the loop
+    assert report["summary"]["files"] == 3  # blob, companion and nested/clean, each once despite the loop
     assert {"path": "policies/nested/loop", "reason": "symlink loop: folder already visited"} in \
         report["summary"]["skipped"]
 
@@ -339,15 +344,16 @@ def test_file_name_with_undecodable_bytes(tmp_path: Path) -> None:
 
 
 def test_console_summary_says_what_could_not_be_checked(tmp_path: Path) -> None:
-    _write(tmp_path, {"companion.json": COMPANION, "nul.json": "{\x00}", "many.json": json.dumps(
+    _write(tmp_path, {"companion.json": COMPANION, "many.json": json.dumps(
         {"Version": "2012-10-17", "Statement": [CLEAN_POLICY["Statement"][0]] * 3})})  # type: ignore[index]
-    result = run_cli("check", "--no-color", "--max-statements", "2", "nul.json", "many.json", "companion.json",
+    os.mkfifo(tmp_path / "pipe.json")
+    result = run_cli("check", "--no-color", "--max-statements", "2", "pipe.json", "many.json", "companion.json",
                      cwd=tmp_path)
     assert "Traceback" not in result.stderr
     assert result.returncode == 2
     assert "not checked: 2 item(s)" in result.stdout
     assert "many.json: statements after the first 2 of 3 (over --max-statements)" in result.stdout
-    assert "nul.json:1:2: contains a NUL byte" in result.stdout
+    assert "pipe.json: not a regular file" in result.stdout
     assert "companion.json:" in result.stdout
 
 

@@ -66,7 +66,8 @@ def _folder(root: Path, shared: Path | None) -> Path:
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="")
-    (folder / "latin1.json").write_bytes(b'{"Version": "2012-10-17", "Sid": "caf\xe9"}')
+    (folder / "latin1.json").write_bytes(b'{"Version": "2012-10-17", "Sid": "caf\xe9"}')  # not UTF-8: IAM100
+    (folder / "gone.json").symlink_to(root / "nowhere.json")  # an input error
     shutil.copytree(FIXTURES, folder / "fixtures")
     if shared is not None:
         managed = sorted((shared / "corpus" / "aws-managed").glob("*.json"))
@@ -114,7 +115,7 @@ def test_console_excerpts_identical_with_jobs(varied: Path, tmp_path: Path) -> N
     one = run_cli("check", "--no-color", "inputs", cwd=varied.parent, env={"IAM_AUDIT_CACHE_DIR": str(tmp_path)})
     two = run_cli("check", "--no-color", "--jobs", "2", "inputs", cwd=varied.parent,
                   env={"IAM_AUDIT_CACHE_DIR": str(tmp_path)})
-    assert one.returncode == two.returncode == 2  # latin1.json is an input error
+    assert one.returncode == two.returncode == 2  # gone.json is an input error
     assert one.stdout == two.stdout
     assert '"Action": ["s3:GetObjekt"' in one.stdout
 
@@ -274,9 +275,9 @@ def test_workers_send_the_lines_excerpts_show_so_files_are_not_read_again(varied
     from auditor.source import Source
 
     monkeypatch.setenv("IAM_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
-    folder = shutil.copytree(varied, tmp_path / "inputs")
+    folder = shutil.copytree(varied, tmp_path / "inputs", symlinks=True)
     originals = {path: Source("", decode_bytes(path.read_bytes())) for path in folder.rglob("*.*")
-                 if path.name != "latin1.json"}
+                 if path.name not in ("latin1.json", "gone.json")}
     monkeypatch.chdir(tmp_path)
     loaded, findings, _ = load_and_check(["inputs"], LoadOptions(), Selection(), jobs=2)
     shutil.rmtree(folder)  # whatever the report shows now comes from the workers

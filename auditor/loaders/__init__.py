@@ -352,13 +352,14 @@ def load_file(path: Path, options: LoadOptions | None = None,
         return result
     if on_read is not None and info is not None:
         on_read(shown, info, raw)
+    result.files = 1
     try:
         text = decode_bytes(raw)
-    except ParseError as exc:
-        result.errors.append(InputError(shown, exc.message, exc.line, exc.column))
+    except ParseError as exc:  # bytes that are no text: not JSON, YAML or HCL, a malformed file (IAM100), located
+        result.document_problems.append((Source(shown), Problem("syntax-error", exc.message, "", line=exc.line or 1,
+                                                                column=exc.column or 1)))
         return result
     del raw
-    result.files = 1
     module = terraform_module(path, shown, text, options) if shown.lower().endswith(TERRAFORM_SUFFIX) else None
     return load_text(text, shown, options, result, module)
 

@@ -99,11 +99,15 @@ def _without_surrogates(data: Any) -> tuple[Any, bool]:
 
 
 def decode_bytes(raw: bytes) -> str:
-    """Decode a file's bytes as UTF-8 (a BOM is accepted; UTF-16 with a BOM too); raise ParseError otherwise."""
+    """Decode a file's bytes as UTF-8 (a BOM is accepted; UTF-16 and UTF-32 with a BOM too); raise ParseError
+    otherwise."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     elif raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        raise ParseError("the file is UTF-32: save it as UTF-8")
+        try:
+            return _without_nul(raw.decode("utf-32"))
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"invalid UTF-32: {exc.reason}") from None
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return _without_nul(raw.decode("utf-16"))
