@@ -534,7 +534,7 @@ def normalize_policy(
         elif raw_version not in VALID_VERSIONS:
             normalizer.problem(
                 "bad-version",
-                f'Version {raw_version!r} is not a policy language version: use "2012-10-17"',
+                f'Version {as_written(raw_version)} is not a policy language version: use "2012-10-17"',
                 join_pointer(pointer, "Version"),
             )
         else:
@@ -617,6 +617,16 @@ def _json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)[:80]
     except (TypeError, ValueError):
         return repr(value)[:80]
+
+
+def as_written(value: Any) -> str:
+    """A value as JSON spells it (``true``, ``null``, ``"2012-10-17"``), for messages; else as Python does."""
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def type_name(value: Any) -> str:

@@ -161,7 +161,7 @@ CASES = [
     Case("YAML alias inside itself, nested", {"nested.yaml": "Version: '2012-10-17'\nStatement: &s [*s]\n"}, 1,
          {"IAM109"}, message="a statement must be an object, found null"),
     Case("YAML python tags", {"tags.yaml": PYTHON_TAGS}, 1, {"IAM102", "IAM109", "IAM201"},
-         message="Version ['touch iam-audit-pwned-apply'] is not a policy language version"),
+         message='Version ["touch iam-audit-pwned-apply"] is not a policy language version'),
     Case("YAML over --max-yaml-size", {"big.yaml": "Statement: []\n" + "# padding\n" * 120_000}, 1, {"IAM100"},
          message="over the YAML limit of 1,048,576", args=("--max-yaml-size", "1")),
     # Unresolvable values become {{...}} placeholders; the unknown-action rule still reports a placeholder

@@ -501,3 +501,19 @@ def test_an_aws_principal_iam_rejects_is_iam106(principal: str, reported: bool) 
     found = findings({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject",
                       "Resource": "arn:aws:s3:::b/*"}, PolicyKind.RESOURCE)
     assert [f.rule_id for f in found if f.rule_id == "IAM106"] == (["IAM106"] if reported else [])
+
+
+def test_messages_spell_values_as_json_and_name_the_stray_comma() -> None:
+    from auditor.loaders.parse import ParseError, parse_json
+
+    loaded = load_text('{"Version": true, "Statement": []}', "v.json", LoadOptions())
+    [problem] = [p for policy in loaded.policies for p in policy.problems if p.rule == "bad-version"]
+    assert problem.message.startswith("Version true is not")  # was Python's "True"
+    try:
+        parse_json('{"Statement": [{"Action": ["s3:GetObject",]}]}', "c.json")
+    except ParseError as error:
+        assert error.message == "expected a value, found ']': remove the trailing comma before it"
+    else:
+        raise AssertionError("a trailing comma parsed")
+    [star] = [f for f in findings({"Effect": "Allow", "NotAction": [], "Resource": "*"}) if f.rule_id == "IAM004"]
+    assert star.message.endswith("everything except nothing (the NotAction list is empty)")

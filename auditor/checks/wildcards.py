@@ -439,11 +439,11 @@ def allow_not_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
         st = statement.statement
         if st.not_actions is None:
             continue
+        excepted = ", ".join(st.not_actions) or "nothing (the NotAction list is empty)"
         if statement.any_resource:
-            message = (f"Allow with NotAction grants {len(statement.actions)} actions: everything except "
-                       f"{', '.join(st.not_actions)}")
+            message = f"Allow with NotAction grants {len(statement.actions)} actions: everything except {excepted}"
         else:  # only the actions that can act on the resources named
-            message = (f"Allow with NotAction grants every action except {', '.join(st.not_actions)} that applies to "
+            message = (f"Allow with NotAction grants every action except {excepted} that applies to "
                        f"{', '.join(st.resources or ('the resources it names',))}, including actions AWS adds later")
         yield Hit(
             message, pointer=st.element_pointer("NotAction"), statement=st,

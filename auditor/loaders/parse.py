@@ -337,6 +337,10 @@ def _json_message(exc: json.JSONDecodeError, text: str) -> str:
                 "\\b, \\f, \\n, \\r, \\t and \\uXXXX)")
     if message.startswith("Invalid \\uXXXX escape"):
         return "invalid \\uXXXX escape: \\u must be followed by four hexadecimal digits"
+    if message.startswith("Expecting value") and text[exc.pos:exc.pos + 1] in ("]", "}"):
+        previous = text[:exc.pos].rstrip()[-1:]
+        if previous == ",":
+            return f"expected a value, found '{text[exc.pos]}': remove the trailing comma before it"
     message = re.sub(r"(?: starting)? at$", "", message)
     return message[0].lower() + message[1:] if message else "invalid JSON"
 
