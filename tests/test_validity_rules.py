@@ -517,3 +517,25 @@ def test_messages_spell_values_as_json_and_name_the_stray_comma() -> None:
         raise AssertionError("a trailing comma parsed")
     [star] = [f for f in findings({"Effect": "Allow", "NotAction": [], "Resource": "*"}) if f.rule_id == "IAM004"]
     assert star.message.endswith("everything except nothing (the NotAction list is empty)")
+
+
+@pytest.mark.parametrize(("operator", "value", "reported"), [
+    ("StringEquals", "prod*", True), ("StringNotEquals", "prod-?", True), ("StringEqualsIgnoreCase", "*", True),
+    ("StringLike", "prod*", False), ("StringEquals", "prod", False),
+    ("StringEquals", "a${*}b", False),  # the variable that stands for a literal *
+])
+def test_a_wildcard_compared_exactly(operator: str, value: str, reported: bool) -> None:
+    found = [f for f in findings(allow("s3:GetObject", "arn:aws:s3:::b/*",
+                                       {operator: {"aws:PrincipalTag/env": value}})) if f.rule_id == "IAM410"]
+    assert bool(found) == reported
+    if found:
+        assert "StringLike" in found[0].message or "StringNotLike" in found[0].message
+
+
+@pytest.mark.parametrize(("value", "reported"), [("2024-13-45T00:00:00Z", True), ("2023-02-29", True),
+                                                 ("2026-04-31T10:00Z", True), ("2024-02-29T23:59:59Z", False),
+                                                 ("1767225600", False)])
+def test_a_date_that_is_not_in_the_calendar(value: str, reported: bool) -> None:
+    found = [f for f in findings(allow("s3:GetObject", "*", {"DateLessThan": {"aws:CurrentTime": value}}))
+             if f.rule_id == "IAM409"]
+    assert bool(found) == reported

@@ -445,6 +445,20 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
 
 
+def _real_date(text: str) -> bool:
+    """Whether an ISO 8601 text names a day and time that exist (its form already checked)."""
+    import datetime
+
+    time_of_day = re.match(r"(\d{2}):(\d{2})(?::(\d{2}))?", text[11:])
+    try:
+        datetime.date.fromisoformat(text[:10])
+        if time_of_day:
+            datetime.time(int(time_of_day[1]), int(time_of_day[2]), int(time_of_day[3] or 0))
+    except ValueError:
+        return False
+    return True
+
+
 def _value_problem(family: str, value: Any) -> str | None:
     """Why a Date, Numeric or IpAddress condition value can never match, or None."""
     if isinstance(value, bool):
@@ -453,8 +467,10 @@ def _value_problem(family: str, value: Any) -> str | None:
     if family == "Numeric":
         return None if _NUMBER.match(text) else "is not a number"
     if family == "Date":
-        if _NUMBER.match(text) or _ISO_DATE.match(text):  # epoch seconds, or ISO 8601
+        if _NUMBER.match(text):  # epoch seconds
             return None
+        if _ISO_DATE.match(text):
+            return None if _real_date(text) else "is not a date of the calendar (a month above 12, a 31 April...)"
         return "is neither an ISO 8601 date and time (2026-01-31T00:00:00Z) nor epoch seconds"
     try:
         ipaddress.ip_network(text, strict=False)
@@ -608,6 +624,53 @@ def string_like_on_arn_key(policy: Policy, context: CheckContext) -> Iterator[Hi
                   f"wildcard inside its ARN part{'' if widens else ' (here it only makes the statement stricter)'}",
                   pointer=_key_pointer(condition), statement=statement, severity=None if widens else Severity.LOW,
                   details={"key": condition.key, "operator": condition.operator})
+
+
+EXACT_STRING_OPERATORS = ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase")
+
+
+@RULES.rule(
+    "IAM410", "wildcard-in-exact-match", CATEGORY, Severity.MEDIUM, "A wildcard in a value compared exactly",
+    what="Reports a `*` or `?` in a value of `StringEquals`, `StringNotEquals` or their `IgnoreCase` forms: those "
+         "operators compare the value as written, so the `*` matches only a `*` character: an `Allow` (a trust "
+         "policy's `sub` of `repo:org/app:*`) that never applies, a `Deny` that applies to that one string only, "
+         "a negated operator that holds for every request. A `${*}` variable (a literal `*`) is not reported.",
+    why="`\"StringEquals\": {\"token.actions.githubusercontent.com:sub\": \"repo:org/app:*\"}` was meant to "
+        "admit every branch of the repository; it admits no workflow at all, and `StringNotEquals` with a `*` "
+        "lets every value through a Deny that was meant to keep them out.",
+    example='"Condition": {"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:octo-org/app:*"}}',
+    fix="Use `StringLike` (`StringNotLike`) for values with wildcards; write `${*}` for a literal `*`.",
+    bad=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": '
+                 '"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"}, '
+                 '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {'
+                 '"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", '
+                 '"token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:*"}}}]}', "IAM410",
+                 kind=PolicyKind.TRUST, note="no workflow's sub is that string: the role cannot be assumed")],
+    good=[example('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": '
+                  '"arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"}, '
+                  '"Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {'
+                  '"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}, "StringLike": {'
+                  '"token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:*"}}}]}',
+                  kind=PolicyKind.TRUST)],
+)
+def wildcard_in_exact_match(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    for statement, condition, spelling, _family, index, value in _literal_values(policy, ("String",)):
+        if spelling not in EXACT_STRING_OPERATORS or not isinstance(value, str):
+            continue
+        written = value.replace("${*}", "").replace("${?}", "")
+        if "*" not in written and "?" not in written:
+            continue
+        like = spelling.replace("Equals", "Like").replace("IgnoreCase", "")
+        negated = is_negated(condition)
+        if negated:
+            effect = "every request's value differs from it, so the condition holds for all of them"
+        elif statement.is_allow:
+            effect = "no request's value is that string, so the statement never applies"
+        else:
+            effect = "the Deny applies only to that very string"
+        yield Hit(f"{condition.operator} compares {value!r} as written: its wildcard matches only the character "
+                  f"itself ({effect}); use {like}, or ${{*}} for a literal *", pointer=_value_pointer(condition, index),
+                  statement=statement, details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
 def _variable_problems(text: str, context: CheckContext) -> Iterator[tuple[str, str | None]]:
