@@ -1574,3 +1574,19 @@ def test_a_service_written_by_its_name_suggests_its_prefix() -> None:
     """``cloudwatchlogs:CreateLogGroup`` suggested cloudwatch, cloudsearch or cloudhsm (hunt48)."""
     (finding,) = findings('{"Effect": "Allow", "Action": "cloudwatchlogs:CreateLogGroup", "Resource": "*"}')
     assert finding.rule_id == "IAM200" and finding.message.endswith("did you mean 'logs:CreateLogGroup'?")
+
+
+@pytest.mark.parametrize(("conditions", "reported"), [
+    ('{"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}}', True),
+    ('{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads"}, "StringEquals": {"aws:SourceAccount": "123456789012"}}',
+     False),
+    ('{"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:topic"}}', False),
+])
+def test_a_bucket_source_arn_alone_needs_the_source_account(conditions: str, reported: bool) -> None:
+    """AWS's Lambda guide: a bucket's ARN holds no account, and its name can be taken once the bucket is deleted."""
+    found = findings('{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": '
+                     '"lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", '
+                     f'"Condition": {conditions}}}', PolicyKind.RESOURCE, "IAM034")
+    assert bool(found) == reported
+    if found:
+        assert "add aws:SourceAccount" in found[0].message

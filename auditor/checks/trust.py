@@ -566,6 +566,22 @@ def _service_name(principal: str) -> str:
     return name.split(".", 1)[0] + ".amazonaws.com" if "{{" in name else name
 
 
+_SOURCE_OWNER_KEYS = ("aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths")
+
+
+def _bucket_source_only(statement: Statement) -> Condition | None:
+    """The ``aws:SourceArn`` condition naming S3 buckets that alone confines a service principal: bucket names are
+    global and can be taken by another account once deleted, so AWS asks for ``aws:SourceAccount`` beside it."""
+    found = narrowing_condition(statement.conditions)
+    if found is None or found.key.lower() != "aws:sourcearn":
+        return None
+    if any(c.key.lower() in _SOURCE_OWNER_KEYS and not is_negated(c) for c in statement.conditions):
+        return None
+    if all(isinstance(v, str) and v.split(":")[2:3] == ["s3"] and arn_account(v) is None for v in found.values):
+        return found
+    return None
+
+
 def _source_scoped(statement: Statement) -> bool:
     if narrowing_condition(statement.conditions) is not None:
         return True
@@ -581,7 +597,9 @@ def _source_scoped(statement: Statement) -> bool:
     "Service principal without aws:SourceAccount or aws:SourceArn",
     what="Reports a trust or resource policy that grants an AWS service principal (`sns.amazonaws.com`, "
          "`cloudtrail.amazonaws.com`, `delivery.logs.amazonaws.com`...) without `aws:SourceAccount`, `aws:SourceArn` "
-         "or `aws:SourceOrgID` conditions. Services where the confused deputy does not arise (EC2 instance "
+         "or `aws:SourceOrgID` conditions, or with an `aws:SourceArn` naming S3 buckets alone (a bucket's ARN holds "
+         "no account: AWS asks for `aws:SourceAccount` beside it). Services where the confused deputy does not "
+         "arise (EC2 instance "
          "profiles, Lambda execution roles...: `rules/confused-deputy.yaml`) and service-linked roles are skipped.",
     why="The service acts for every AWS customer; without a source condition another customer can make it use "
         "your role or write to your resource on their behalf.",
@@ -593,7 +611,11 @@ def _source_scoped(statement: Statement) -> bool:
          example(_V + '{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", '
                  '"Resource": "arn:aws:sqs:us-east-1:123456789012:q", '
                  '"Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}]}', "IAM034",
-                 kind=PolicyKind.RESOURCE, note="every service principal: Principal * with aws:PrincipalIsAWSService")],
+                 kind=PolicyKind.RESOURCE, note="every service principal: Principal * with aws:PrincipalIsAWSService"),
+         example(_V + '{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, '
+                 '"Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", '
+                 '"Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads"}}}]}', "IAM034",
+                 kind=PolicyKind.RESOURCE, note="a bucket's ARN holds no account: add aws:SourceAccount")],
     good=[example(_V + '{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, '
                   '"Action": "sts:AssumeRole"}]}', kind=PolicyKind.TRUST),
           example(_V + '{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, '
@@ -607,7 +629,8 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
         return
     exempt = load_confused_deputy_exemptions()
     for statement in policy.statements:
-        if not statement.is_allow or _source_scoped(statement):
+        bucket_only = _bucket_source_only(statement)
+        if not statement.is_allow or (bucket_only is None and _source_scoped(statement)):
             continue
         # a template value ({{FindInMap}}) names no known service; one in the Region (logs.{{region}}.amazonaws.com)
         # leaves the service known
@@ -622,15 +645,19 @@ def service_trust_confused_deputy(policy: Policy, context: CheckContext) -> Iter
             continue
         source = next((c for c in statement.conditions if c.key.lower() in ("aws:sourcearn", "aws:sourceaccount")
                        and not is_negated(c)), None)
-        if source is None:
+        if bucket_only is not None:
+            fix = (f"its {bucket_only.key} {', '.join(map(str, bucket_only.values))} names a bucket, whose ARN holds "
+                   "no account: add aws:SourceAccount (once the bucket is deleted, another account may create one "
+                   "of that name)")
+        elif source is None:
             fix = "add aws:SourceAccount or aws:SourceArn"
         elif source.if_exists:
             fix = f"its {source.operator} {source.key} holds when the service sends no source: drop IfExists"
         else:
             fix = f"its {source.key} {', '.join(map(str, source.values))} names no account: name yours"
         yield Hit(
-            f"{shown} may act on this {'role' if policy.kind is PolicyKind.TRUST else 'resource'} for any AWS "
-            f"account: {fix}",
+            f"{shown} may act on this {'role' if policy.kind is PolicyKind.TRUST else 'resource'} for "
+            f"{'an account other than yours' if bucket_only is not None else 'any AWS account'}: {fix}",
             pointer=services[0].pointer, statement=statement,
             details={"services": [r.value for r in services]},
         )
