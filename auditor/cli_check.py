@@ -206,9 +206,9 @@ def check(
     = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Glob of files to leave out.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="Treat standalone policy files as this kind: "
-                                                "identity, resource, trust, organization or boundary (a "
-                                                "permissions boundary); the configuration's [kinds] sets it by "
-                                                "glob.")] = None,
+                                                "identity, resource, trust, organization, boundary (a "
+                                                "permissions boundary) or endpoint (a VPC endpoint policy); the "
+                                                "configuration's [kinds] sets it by glob.")] = None,
     show_suppressed: Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")] = False,
     no_source: Annotated[bool, typer.Option("--no-source", help="Do not print the offending lines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the findings, no summary.")] = False,
@@ -262,7 +262,7 @@ def check(
             forced_kind = PolicyKind.IDENTITY if boundary else PolicyKind(kind.lower())
         except ValueError:
             raise UsageProblem(f"--kind: {kind!r} is not one of identity, resource, trust, organization, "
-                               "boundary") from None
+                               "boundary, endpoint") from None
     config = load_config(config_file, no_config)
     overrides: dict[str, object] = {}
     if fail_on is not None:

@@ -31,9 +31,9 @@ _TOP_LEVEL_KEYS = (
     "baseline-paths", "escalation-paths", "max-file-size", "max-nesting", "suppress", "accepted",
     "trusted-accounts", "kinds",
 )
-POLICY_KIND_NAMES = ("identity", "resource", "trust", "organization", "boundary")
+POLICY_KIND_NAMES = ("identity", "resource", "trust", "organization", "boundary", "endpoint")
 """What ``--kind`` and the ``kinds`` table may call a standalone policy file (``boundary``: a permissions
-boundary, an identity policy that grants nothing)."""
+boundary, an identity policy that grants nothing; ``endpoint``: a VPC endpoint policy, which grants nothing either)."""
 _SUPPRESS_KEYS = ("rule", "reason", "path", "principal", "policy", "sid", "expires")
 _BASELINE_KEYS = ("principal", "baseline", "vars")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")

@@ -98,6 +98,8 @@ class PolicyKind(str, Enum):
     RESOURCE = "resource"
     TRUST = "trust"
     ORGANIZATION = "organization"
+    ENDPOINT = "endpoint"
+    """A VPC endpoint policy: it limits what may pass through the endpoint and grants nothing."""
 
 
 IAM_ORGANIZATION_POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")

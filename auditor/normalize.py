@@ -366,9 +366,10 @@ class _Normalizer:
                 "attached to",
                 join_pointer(pointer, "Principal" if "Principal" in raw else "NotPrincipal"),
             )
-        elif self.kind in (PolicyKind.RESOURCE, PolicyKind.TRUST) and not has_principal:
+        elif self.kind in (PolicyKind.RESOURCE, PolicyKind.TRUST, PolicyKind.ENDPOINT) and not has_principal:
+            article = "an" if self.kind is PolicyKind.ENDPOINT else "a"
             self.problem(
-                "principal-element", f"a {self.kind.value} policy statement must name a Principal", pointer
+                "principal-element", f"{article} {self.kind.value} policy statement must name a Principal", pointer
             )
         if "NotPrincipal" in raw and self.kind in (PolicyKind.TRUST, PolicyKind.ORGANIZATION):
             self.problem(

@@ -11,7 +11,7 @@ from auditor.checks import all_rules
 from auditor.engine import CheckContext, run_rules
 from auditor.loaders import LoadOptions, load_text
 from auditor.loaders.result import LoadResult
-from auditor.model import Finding
+from auditor.model import Finding, PolicyKind
 
 RULES = all_rules()
 
@@ -1004,11 +1004,6 @@ def test_a_function_url_that_asks_for_iam_authentication_grants_nothing() -> Non
 
 def test_a_policy_document_of_a_resource_type_iam_audit_does_not_read_is_listed_as_not_checked() -> None:
     loaded = load("""Resources:
-  Endpoint:
-    Type: AWS::EC2::VPCEndpoint
-    Properties:
-      VpcId: vpc-1
-      PolicyDocument: {Statement: [{Effect: Allow, Principal: '*', Action: '*', Resource: '*'}]}
   Lattice:
     Type: AWS::VpcLattice::AuthPolicy
     Properties:
@@ -1023,8 +1018,6 @@ def test_a_policy_document_of_a_resource_type_iam_audit_does_not_read_is_listed_
 """)
     assert not loaded.skipped and not loaded.policies
     assert loaded.not_checked == [
-        "stack.yaml: Endpoint: AWS::EC2::VPCEndpoint PolicyDocument: a policy document iam-audit does not read for "
-        "this resource type: not checked",
         "stack.yaml: Lattice: AWS::VpcLattice::AuthPolicy Policy: a policy document iam-audit does not read for "
         "this resource type: not checked",
         "stack.yaml: Iot: AWS::IoT::Policy, an AWS IoT Core policy (IoT's own policy language, for devices)"]
@@ -1208,3 +1201,19 @@ def test_resources_that_cannot_be_read_are_said(resources: str, pointer: str, wo
     loaded = load('AWSTemplateFormatVersion: "2010-09-09"\nResources:\n' + resources)
     [(_, problem)] = loaded.document_problems
     assert (problem.rule, problem.pointer) == ("wrong-type", pointer) and words in problem.message
+
+
+def test_a_vpc_endpoint_policy_is_checked_as_one() -> None:
+    """Its Principal "*" is how endpoint policies are written: no public-access finding; its actions are checked."""
+    loaded = load("""Resources:
+  Endpoint:
+    Type: AWS::EC2::VPCEndpoint
+    Properties:
+      VpcId: vpc-1
+      ServiceName: com.amazonaws.us-east-1.s3
+      PolicyDocument: {Statement: [{Effect: Allow, Principal: '*', Action: ['s3:GetObject', 's3:GetObjekt'],
+                                    Resource: '*'}]}
+""")
+    [policy] = loaded.policies
+    assert policy.kind is PolicyKind.ENDPOINT and policy.label == "vpc-endpoint:Endpoint"
+    assert {f.rule_id for f in findings(loaded)} == {"IAM102", "IAM201"}

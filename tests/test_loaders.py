@@ -625,8 +625,8 @@ def test_a_plan_reads_policies_held_in_the_resource_itself_and_lists_documents_i
                 resource("aws_s3_bucket", "legacy", {"bucket": "legacy", "policy": DOC}),
                 resource("aws_s3_bucket", "plain", {"bucket": "plain"}),
                 resource("aws_secretsmanager_secret", "deleted", {"name": "deleted", "policy": "{}"}),
-                resource("aws_vpc_endpoint", "s3", {"vpc_id": "vpc-1", "policy": DOC}),
-                resource("aws_vpc_endpoint", "default", {"vpc_id": "vpc-1", "policy": DOC}),
+                resource("aws_vpclattice_auth_policy", "s3", {"resource_identifier": "svc-1", "policy": DOC}),
+                resource("aws_vpclattice_auth_policy", "default", {"resource_identifier": "svc-1", "policy": DOC}),
                 resource("aws_sqs_queue", "q", {"name": "q", "redrive_policy": '{"maxReceiveCount": 4}'})]}},
             "resource_changes": [{"address": "aws_s3_bucket.plain", "type": "aws_s3_bucket",
                                   "change": {"after": {}, "after_unknown": {"policy": True}}}],
@@ -634,14 +634,14 @@ def test_a_plan_reads_policies_held_in_the_resource_itself_and_lists_documents_i
                 configured("aws_s3_bucket", "legacy", "bucket", "policy"),
                 configured("aws_s3_bucket", "plain", "bucket"),
                 configured("aws_secretsmanager_secret", "deleted", "name", "policy"),
-                configured("aws_vpc_endpoint", "s3", "vpc_id", "policy"),
-                configured("aws_vpc_endpoint", "default", "vpc_id"),
+                configured("aws_vpclattice_auth_policy", "s3", "resource_identifier", "policy"),
+                configured("aws_vpclattice_auth_policy", "default", "resource_identifier"),
                 configured("aws_sqs_queue", "q", "name", "redrive_policy")]}}}
     loaded = load_text(json.dumps(plan), "plan.json", LoadOptions())
     assert [(p.label, p.kind) for p in loaded.policies] == [("aws_s3_bucket.legacy.policy", PolicyKind.RESOURCE)]
     assert loaded.document_problems == []
-    assert loaded.not_checked == ["plan.json: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not read "
-                                  "for aws_vpc_endpoint: not checked"]
+    assert loaded.not_checked == ["plan.json: aws_vpclattice_auth_policy.s3.policy: a policy document iam-audit does "
+                                  "not read for aws_vpclattice_auth_policy: not checked"]
 
 
 def test_a_plan_reads_a_computed_policy_attribute_only_where_the_configuration_sets_it() -> None:

@@ -479,12 +479,11 @@ resource "aws_glue_resource_policy" "g" {{
 
 def test_a_policy_document_in_an_attribute_iam_audit_does_not_read_is_listed_as_not_checked() -> None:
     loaded = load_tf('''
-resource "aws_vpc_endpoint" "s3" {
-  vpc_id       = "vpc-1"
-  service_name = "com.amazonaws.us-east-1.s3"
+resource "aws_vpclattice_auth_policy" "s3" {
+  resource_identifier = "svc-1"
   policy = jsonencode({
     Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Principal = "*", Action = "s3:GetObject", Resource = "*" }]
+    Statement = [{ Effect = "Allow", Principal = "*", Action = "vpc-lattice-svcs:Invoke", Resource = "*" }]
   })
 }
 resource "aws_iot_policy" "device" {
@@ -505,8 +504,8 @@ resource "aws_sfn_state_machine" "m" {
 ''')
     assert loaded.policies == []
     assert loaded.not_checked == [
-        "main.tf: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not read for aws_vpc_endpoint: not "
-        "checked",
+        "main.tf: aws_vpclattice_auth_policy.s3.policy: a policy document iam-audit does not read for "
+        "aws_vpclattice_auth_policy: not checked",
         "main.tf: aws_iot_policy.device.policy: a policy document iam-audit does not read for aws_iot_policy: not "
         "checked"]
 

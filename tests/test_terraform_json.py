@@ -288,11 +288,14 @@ def test_policies_held_in_the_resource_itself_are_read_and_unknown_ones_listed()
     document = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]})
     text = json.dumps({"resource": {"aws_s3_bucket": {"legacy": {"bucket": "legacy", "policy": document}},
+                                    "aws_vpclattice_auth_policy": {"s3": {"resource_identifier": "svc-1",
+                                                                          "policy": document}},
                                     "aws_vpc_endpoint": {"s3": {"vpc_id": "vpc-1", "policy": document}}}})
     loaded = load_text(text, "main.tf.json", LoadOptions())
-    assert [p.label for p in loaded.policies] == ["aws_s3_bucket.legacy.policy"]
-    assert loaded.not_checked == ["main.tf.json: aws_vpc_endpoint.s3.policy: a policy document iam-audit does not "
-                                  "read for aws_vpc_endpoint: not checked"]
+    assert [(p.label, p.kind.value) for p in loaded.policies] == [("aws_s3_bucket.legacy.policy", "resource"),
+                                                                  ("aws_vpc_endpoint.s3.policy", "endpoint")]
+    assert loaded.not_checked == ["main.tf.json: aws_vpclattice_auth_policy.s3.policy: a policy document iam-audit "
+                                  "does not read for aws_vpclattice_auth_policy: not checked"]
 
 
 def test_dynamic_conditions_of_a_statement_are_listed_as_not_checked() -> None:

@@ -539,3 +539,18 @@ def test_a_date_that_is_not_in_the_calendar(value: str, reported: bool) -> None:
     found = [f for f in findings(allow("s3:GetObject", "*", {"DateLessThan": {"aws:CurrentTime": value}}))
              if f.rule_id == "IAM409"]
     assert bool(found) == reported
+
+
+def test_a_vpc_endpoint_policy_grants_nothing_and_is_still_linted() -> None:
+    """AWS's default endpoint policy ("Principal": "*", "Action": "*") and its bucket example were critical IAM030
+    when read as resource policies: an endpoint policy only limits what passes through the endpoint."""
+    default = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}
+    assert ids(default, PolicyKind.ENDPOINT) == set()
+    assert "IAM030" in ids(default, PolicyKind.RESOURCE)
+    assert ids({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObjekt", "Resource": "*"},
+               PolicyKind.ENDPOINT) == {"IAM201"}
+    [no_principal] = [f for f in findings({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+                                          PolicyKind.ENDPOINT) if f.rule_id == "IAM106"]
+    assert no_principal.message == "an endpoint policy statement must name a Principal"
+    large = [{**default, "Sid": f"S{i}", "Resource": f"arn:aws:s3:::bucket-{i:05d}/*"} for i in range(300)]
+    assert "IAM500" in ids(large, PolicyKind.ENDPOINT)

@@ -25,6 +25,8 @@ MANAGED_POLICY_QUOTA = 6_144
 INLINE_QUOTAS = {"user": 2_048, "group": 5_120, "role": 10_240}
 TRUST_QUOTA, TRUST_QUOTA_MAX = 2_048, 4_096
 SCP_QUOTA = 5_120
+ENDPOINT_QUOTA = 20_480
+"""Characters of a VPC endpoint policy, whitespace included."""
 LARGEST_IDENTITY_QUOTA = max(INLINE_QUOTAS.values())
 
 
@@ -55,7 +57,8 @@ def _size_hit(policy: Policy, quota: int, what: str, severity: Severity | None =
     what="Reports a policy whose size, counted as IAM counts it (characters other than whitespace), exceeds the "
          "quota for its kind: managed policy 6,144; inline policies of one user 2,048, group 5,120, role 10,240 "
          "(together); trust policy 2,048 (low, up to 4,096 after a quota increase; medium beyond); SCP and RCP "
-         "5,120 (and low when a file is over it as written: the CLI and SDKs keep whitespace, the console not). "
+         "5,120 (and low when a file is over it as written: the CLI and SDKs keep whitespace, the console not); "
+         "VPC endpoint policy 20,480 with whitespace. "
          "A policy file of unknown use is reported over 10,240 (medium, too large for any identity policy) and "
          "over 6,144 (low, fits only inline in a role). AWS managed policies are exempt: info only.",
     why="IAM rejects the create or update call: the deployment fails, often late (in a pipeline or CloudFormation "
@@ -90,6 +93,13 @@ def policy_size(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                       f"{policy.size:,} without)", pointer=policy.pointer, severity=Severity.LOW,
                       details={"size": written, "size_without_whitespace": policy.size, "quota": SCP_QUOTA,
                                "over_by": written - SCP_QUOTA})
+        return
+    if policy.kind is PolicyKind.ENDPOINT:
+        written = len(policy.source.text or "") if not policy.pointer else policy.size  # embedded: at least this
+        if written > ENDPOINT_QUOTA:
+            yield Hit(f"{written:,} characters exceed the {ENDPOINT_QUOTA:,} of a VPC endpoint policy (whitespace "
+                      "counts)", pointer=policy.pointer,
+                      details={"size": written, "quota": ENDPOINT_QUOTA, "over_by": written - ENDPOINT_QUOTA})
         return
     if policy.kind is not PolicyKind.IDENTITY:
         return  # resource policy quotas differ per service and count bytes

@@ -51,6 +51,8 @@ PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 
+VPC_ENDPOINT = "AWS::EC2::VPCEndpoint"
+"""Its PolicyDocument is a VPC endpoint policy (``PolicyKind.ENDPOINT``)."""
 # (properties key, label) per resource type holding one resource policy document.
 RESOURCE_POLICY_TYPES = {
     "AWS::S3::BucketPolicy": ("PolicyDocument", "s3"),
@@ -932,6 +934,10 @@ class _TemplateReader:
                                                "stack is deployed")
         elif rtype in SAM_POLICY_HOLDERS and "Policies" in props:
             self.read_sam_policies(logical_id, props, pointer)
+        elif rtype == VPC_ENDPOINT and "PolicyDocument" in props:
+            self.add_policy(props["PolicyDocument"], PolicyKind.ENDPOINT, join_pointer(pointer, "PolicyDocument"),
+                            Subject("vpc-endpoint", logical_id, None, tuple(self.aliases.get(logical_id, ()))),
+                            f"vpc-endpoint:{logical_id}")
         elif rtype in RESOURCE_POLICY_TYPES:
             key, service = RESOURCE_POLICY_TYPES[rtype]
             if key in props:

@@ -90,6 +90,8 @@ POLICY_ATTRIBUTES: dict[str, list[tuple[str, PolicyKind]]] = {
     "aws_cloudwatch_log_destination_policy": [("access_policy", PolicyKind.RESOURCE)],
     "aws_dynamodb_resource_policy": [("policy", PolicyKind.RESOURCE)],
     "aws_kinesis_resource_policy": [("policy", PolicyKind.RESOURCE)],
+    "aws_vpc_endpoint": [("policy", PolicyKind.ENDPOINT)],
+    "aws_vpc_endpoint_policy": [("policy", PolicyKind.ENDPOINT)],
     "aws_iam_policy_document": [("json", PolicyKind.IDENTITY)],
 }
 OWNER_ATTRIBUTE = {
@@ -109,7 +111,7 @@ EMPTY_DOCUMENT_DELETES = frozenset({("aws_secretsmanager_secret", "policy")})
 EMPTY_STRING_NO_POLICY = frozenset({
     ("aws_s3_bucket", "policy"), ("aws_sqs_queue", "policy"), ("aws_sns_topic", "policy"),
     ("aws_secretsmanager_secret", "policy"), ("aws_opensearch_domain", "access_policies"),
-    ("aws_elasticsearch_domain", "access_policies")})
+    ("aws_elasticsearch_domain", "access_policies"), ("aws_vpc_endpoint", "policy")})
 """Optional policies of resources that are not policies themselves: the provider takes ``""`` for no policy."""
 RESOURCE_IMPLIED_TYPES = frozenset({"aws_ecr_repository_policy", "aws_ecrpublic_repository_policy",
                                     "aws_efs_file_system_policy"})
