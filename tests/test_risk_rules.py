@@ -1590,3 +1590,13 @@ def test_a_bucket_source_arn_alone_needs_the_source_account(conditions: str, rep
     assert bool(found) == reported
     if found:
         assert "add aws:SourceAccount" in found[0].message
+
+
+@pytest.mark.parametrize(("resource", "escalates"), [("arn:aws:kinesis:*:*:stream/AmazonRekognition*", False),
+                                                     ("arn:aws:glue:*:*:devEndpoint/*", False),
+                                                     ("*", True)])
+def test_an_action_that_names_no_resource_is_granted_by_star_alone(resource: str, escalates: bool) -> None:
+    """glue:CreateDevEndpoint names no resource (its requests are on "*"): a grant on ARNs does not allow it."""
+    found = findings('{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, {"Effect": "Allow", '
+                     f'"Action": "glue:CreateDevEndpoint", "Resource": "{resource}"}}', PolicyKind.IDENTITY, "IAM012")
+    assert ("passrole-glue-dev-endpoint" in {f.details["path"] for f in found}) == escalates, found

@@ -272,10 +272,27 @@ def _types_named(grant: Grant, action: str, required: frozenset[str], context: C
     return found
 
 
+def _asked_for_on_star(action: str, context: CheckContext) -> bool:
+    """Whether the catalogue says ``action`` names no resource (its requests are on "*"), for a service whose
+    catalogue entry lists its resource types fully."""
+    info = context.catalog.action(action)
+    return info is not None and not info.resource_types and info.service not in INCOMPLETE_ACTION_RESOURCES
+
+
+def _takes_star(grant: Grant) -> bool:
+    """Whether the grant's resources match "*", the resource of a request that names none: ``*``, ``NotResource``,
+    or a value known only at deploy time; an ARN never does (``glue:CreateDevEndpoint`` on a Kinesis stream)."""
+    return grant.any_resource or grant.not_resources is not None or any(
+        glob_matches(pattern, "*") or "{{" in pattern or "${" in pattern for pattern in grant.resources)
+
+
 def authorizable(effective: EffectivePermissions, action: str, context: CheckContext) -> bool:
     """Whether some grant of ``action`` (lower-case) can name a resource of a type its requests must name: a grant
     of ``ec2:*`` on launch templates alone never allows ``ec2:RunInstances``, which needs an instance (among
-    others). One type is enough: the catalogue marks some alternatives as both required."""
+    others). One type is enough: the catalogue marks some alternatives as both required. An action that names no
+    resource is allowed only by a grant whose resources match "*"."""
+    if _asked_for_on_star(action, context):
+        return any(_takes_star(grant) for grant in effective.grants_for(action))
     required = _required_types(action, context)
     return not required or any(_types_named(grant, action, required, context)
                                for grant in effective.grants_for(action))
@@ -293,10 +310,13 @@ def usable_grant(effective: EffectivePermissions, action: str, method: _Method,
         return None  # ssm:SendCommand of AWS-CreateVssSnapshot alone: no document that runs the caller's commands
     rtype = method.resource_types.get(action)
     required = _required_types(action, context) if rtype is None else frozenset()
+    on_star = _asked_for_on_star(action, context)
     best: Usable | None = None
     widest: Usable | None = None
     for grant in effective.grants_for(action):
         if grant.conditions and fence(grant.conditions, method) is not None:
+            continue
+        if on_star and not _takes_star(grant):
             continue
         if grant.not_resources is not None and names_every_resource_of(action, grant.not_resources, context):
             continue  # NotResource leaves out every resource the action's requests name
@@ -621,7 +641,8 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
          "(see `auditor/checks/escalation.py`): a condition on `iam:PolicyARN` fences the attach methods only when "
          "it keeps out every policy of `rules/privileged-managed-policies.yaml`; an action counts only when its "
          "grants can name every resource type its requests need (`ec2:RunInstances` on launch templates alone "
-         "does not), and where a method says which resources its action must reach, one of them (`ssm:SendCommand` "
+         "does not; one that names no resource, `glue:CreateDevEndpoint`, only where they match `*`), and where a "
+         "method says which resources its action must reach, one of them (`ssm:SendCommand` "
          "runs the caller's commands only through a few AWS documents, such as `AWS-RunShellScript`, or "
          "`document/*`); service-linked roles are never targets. "
          "High when the method changes IAM or passes a role on any resource; medium when it takes over an existing "
