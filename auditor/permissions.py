@@ -289,20 +289,31 @@ class PermissionModel:
 
     def allows_left(self, policy: Policy) -> tuple[CompiledStatement, ...]:
         """The Allow statements of the policy that can apply, each with the actions the policy's own unconditional
-        Denies leave it (``Allow * *`` beside ``Deny * *`` is gone); only identity policies are evaluated so."""
+        Denies leave it (``Allow * *`` beside ``Deny * *`` is gone); only identity policies are evaluated so. Actions
+        that a Deny with ``NotResource`` leaves only on its exceptions come as a part of their own, the statement on
+        those resources (``s3:GetObject`` on ``*`` beside a Deny of it outside ``arn:aws:s3:::logs*``)."""
         entry = self._allows_left.get(id(policy))
         if entry is not None and entry[0] is policy:
             return entry[1]
         statements = self.compile(policy)
         allows = tuple(s for s in statements if s.is_allow and not s.never_applies)
         if policy.kind is PolicyKind.IDENTITY and any(not s.is_allow for s in statements):
-            left: dict[int, frozenset[str]] = {}  # statement -> its actions left (a grant may be split in parts)
+            whole: dict[int, frozenset[str]] = {}  # statement -> its actions left on its own resources
+            narrowed: dict[int, list[CompiledStatement]] = {}  # statement -> its parts on a Deny's exceptions
+            written = {id(allow.statement): allow for allow in allows}
             for grant in self.effective([policy]).grants:
                 key = id(grant.statement)
-                left[key] = left[key] | grant.actions if key in left else grant.actions
-            allows = tuple(allow if left[id(allow.statement)] is allow.actions
-                           else replace(allow, actions=left[id(allow.statement)])
-                           for allow in allows if id(allow.statement) in left)
+                if grant.source is written.get(key):
+                    whole[key] = whole[key] | grant.actions if key in whole else grant.actions
+                else:
+                    narrowed.setdefault(key, []).append(replace(grant.source, actions=grant.actions))
+            parts: list[CompiledStatement] = []
+            for allow in allows:
+                key = id(allow.statement)
+                if key in whole:
+                    parts.append(allow if whole[key] is allow.actions else replace(allow, actions=whole[key]))
+                parts.extend(narrowed.get(key, ()))
+            allows = tuple(parts)
         self._allows_left[id(policy)] = (policy, allows)
         return allows
 

@@ -1600,3 +1600,13 @@ def test_an_action_that_names_no_resource_is_granted_by_star_alone(resource: str
     found = findings('{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, {"Effect": "Allow", '
                      f'"Action": "glue:CreateDevEndpoint", "Resource": "{resource}"}}', PolicyKind.IDENTITY, "IAM012")
     assert ("passrole-glue-dev-endpoint" in {f.details["path"] for f in found}) == escalates, found
+
+
+def test_a_deny_outside_named_resources_narrows_what_the_allow_grants_on_every_resource() -> None:
+    """AWS's AmazonSecurityLakePermissionsBoundary: s3:GetObject on "*" beside a Deny of it outside the Security Lake
+    buckets was IAM021 "on every resource"; what the Deny leaves is on its exceptions only."""
+    statements = ('{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}, '
+                  '{"Effect": "Deny", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::aws-security-data-lake*"}')
+    found = {f.rule_id: f for f in findings(statements)}
+    assert "IAM021" not in found
+    assert found["IAM003"].details["actions"] == ["s3:PutObject"]
