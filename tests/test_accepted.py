@@ -180,3 +180,27 @@ def test_findings_of_an_export_stay_accepted_in_the_next_export_of_the_account(t
     report = run_cli("report", str(later), "--config", str(tmp_path / "cfg.toml"), "-o", str(tmp_path / "out"),
                      "--history", str(tmp_path / "h.db"), "--fail-on-new", "info")
     assert report.returncode == 0, report.stderr
+
+
+def test_findings_about_an_aws_managed_policy_of_an_export_stay_accepted_in_the_next_export(tmp_path: Path) -> None:
+    """An AWS managed policy's ARN holds no account (arn:aws:iam::aws:policy/...): its findings had no account key,
+    so the account's next export, under another name, made them new again (hunt57: 172 of 176)."""
+    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    export = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [
+        {"RoleName": "ops", "Arn": "arn:aws:iam::111122223333:role/ops", "RolePolicyList": [],
+         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+         "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess",
+                                      "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}]}],
+        "Policies": [{"PolicyName": "AdministratorAccess", "Arn": "arn:aws:iam::aws:policy/AdministratorAccess",
+                      "DefaultVersionId": "v1", "AttachmentCount": 1, "PolicyVersionList": [
+                          {"VersionId": "v1", "IsDefaultVersion": True, "Document": admin}]}]}
+    first = tmp_path / "2026-11-18.json"
+    first.write_text(json.dumps(export, indent=2), encoding="utf-8")
+    accepted = tmp_path / "accepted.json"
+    assert run_cli("check", str(first), "--write-accepted", str(accepted), "--no-config", "-q").returncode == 0
+    entries = json.loads(accepted.read_text())["findings"]
+    assert entries and all("account_fingerprint" in entry for entry in entries)
+    later = tmp_path / "2026-11-25.json"
+    first.rename(later)
+    result = run_cli("check", str(later), "--accepted", str(accepted), "--no-config", "--format", "json")
+    assert result.returncode == 0, result.stdout
