@@ -378,10 +378,16 @@ def _report_targets(request: CheckRequest) -> dict[str, Path | None]:
     targets: dict[str, Path | None] = {}
     to_stdout = [f for f in formats if f != "console"]
     if request.output is not None:
-        if len(to_stdout) > 1:
-            raise ValueError("--output names one file but several formats were asked for; use --output-<format>")
-        if to_stdout:
-            targets[to_stdout[0]] = file_or_stdout(request.output)
+        unplaced = [f for f in to_stdout if f not in request.extra_outputs]
+        if len(unplaced) > 1:
+            raise ValueError(f"--output names one file but several formats were asked for ({', '.join(unplaced)}); "
+                             "give each its own with --output-<format>")
+        if unplaced or to_stdout:
+            fmt = unplaced[0] if unplaced else to_stdout[0]
+            if fmt in request.extra_outputs:
+                raise ValueError(f"--output {request.output} and --output-{fmt} {request.extra_outputs[fmt]} both say "
+                                 f"where the {fmt} report goes: give one of them")
+            targets[fmt] = file_or_stdout(request.output)
         else:
             targets["console"] = file_or_stdout(request.output)
     for fmt, extra_path in request.extra_outputs.items():

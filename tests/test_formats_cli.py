@@ -125,6 +125,18 @@ def test_several_formats_at_once(tmp_path: Path) -> None:
     assert both.returncode == 2 and "would all go to standard output" in both.stderr
     bad = run_cli("check", "--no-config", "--format", "yaml", ".", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown format 'yaml'" in bad.stderr
+    # --output is the file of the one format no --output-<format> places (it was refused as "several formats")
+    placed = run_cli("check", "--no-config", "--format", "json", "--format", "sarif", "--output", "o.json",
+                     "--output-sarif", "o.sarif", ".", cwd=tmp_path)
+    assert placed.returncode == 1 and json.loads((tmp_path / "o.json").read_text())["findings"]
+    assert json.loads((tmp_path / "o.sarif").read_text())["runs"]
+    # two files for one format: one was dropped without a word (hunt57), a usage error now
+    twice = run_cli("check", "--no-config", "--format", "sarif", "--output", "a.sarif", "--output-sarif", "b.sarif",
+                    ".", cwd=tmp_path)
+    assert twice.returncode == 2 and "both say where the sarif report goes" in twice.stderr
+    unplaced = run_cli("check", "--no-config", "--format", "json", "--format", "junit", "--output", "x", ".",
+                       cwd=tmp_path)
+    assert unplaced.returncode == 2 and "(json, junit)" in unplaced.stderr
 
 
 def test_what_was_not_checked_reaches_every_ci_format(tmp_path: Path, sarif_validator: Any) -> None:
