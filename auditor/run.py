@@ -224,7 +224,12 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
     from auditor.suppress import unused_suppressions
 
     findings += unused_suppressions(findings, loaded.suppressions, rules, selection)
-    findings, expired = _suppress(findings, loaded.suppressions, request)
+    looked_at = {policy.source.display_path for policy in loaded.policies}
+    looked_at |= {source.display_path for source, _ in loaded.document_problems}
+    looked_at |= {principal.source.display_path for principal in loaded.principals}
+    looked_at |= {path for path, _ in loaded.skipped} | {error.path for error in loaded.errors}
+    looked_at |= {finding.location.path for finding in findings}
+    findings, expired = _suppress(findings, loaded.suppressions, request, looked_at)
     findings.sort(key=Finding.sort_key)
     sources: dict[str, Any] = {}
     for policy in loaded.policies:
@@ -280,17 +285,19 @@ def _excluded_file(path: str, patterns: tuple[str, ...], root: Path) -> bool:
     return any(forms_match((candidates, absolute), pattern) for pattern in patterns)
 
 
-def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest) -> tuple[list[Finding], Any]:
+def _suppress(findings: list[Finding], inline: list[Any], request: CheckRequest, looked_at: Iterable[str] = ()
+              ) -> tuple[list[Finding], Any]:
     from auditor.suppress import apply_accepted, apply_suppressions, read_accepted, write_accepted
 
     root = request.config.root if request.config is not None else Path.cwd()
     outcome = apply_suppressions(findings, request.suppressions, inline, root)
     findings = outcome.findings
     if request.write_accepted is not None:
-        count = write_accepted(request.write_accepted, findings)
+        count, kept = write_accepted(request.write_accepted, findings, looked_at)
         if not request.quiet:
             sys.stderr.write(f"iam-audit: {count} finding{'' if count == 1 else 's'} written to "
-                             f"{request.write_accepted}\n")
+                             f"{request.write_accepted}" + (f" ({kept} kept, of files this run did not check)"
+                                                            if kept else "") + "\n")
         findings = apply_accepted(findings, read_accepted(request.write_accepted))
     elif request.accepted is not None:
         findings = apply_accepted(findings, read_accepted(request.accepted))

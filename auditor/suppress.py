@@ -329,12 +329,8 @@ def _anchored(finding: Finding, anchor: str | None) -> Finding:
     path = finding.location.path
     if anchor is None or not path or path == "-":
         return finding
-    folder, name = os.path.split(os.path.abspath(path))
-    try:
-        relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor).replace(os.sep, "/")
-    except ValueError:  # another drive (Windows): no relative path
-        return finding
-    return _at_path(finding, relative)
+    relative = _relative_to_anchor(path, anchor)
+    return finding if relative is None else _at_path(finding, relative)
 
 
 def _at_path(finding: Finding, path: str) -> Finding:
@@ -354,14 +350,16 @@ def _with_path(value: Any, path: str, relative: str) -> Any:
     return value
 
 
-def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
-    """Record the active findings; returns how many were written. Their paths, and so their fingerprints, are
-    relative to the file's folder (``"paths": "relative to this file"``): the file accepts them whichever folder
-    ``check`` runs from."""
+def write_accepted(path: Path, findings: Iterable[Finding], looked_at: Iterable[str] = ()) -> tuple[int, int]:
+    """Record the active findings; returns how many were written, and how many entries the file held already for
+    files the run did not look at (``looked_at``: the paths it read) and that still exist, which are kept: recording
+    one folder leaves the others' accepted findings alone. Paths, and so fingerprints, are relative to the file's
+    folder (``"paths": "relative to this file"``): the file accepts them whichever folder ``check`` runs from."""
     from auditor.fingerprint import FINGERPRINT_VERSION, fingerprint
     from auditor.output import write_text
 
     anchor = _anchor_of(path)
+    kept = _entries_of_other_files(path, anchor, looked_at)
     entries = []
     for finding in findings:
         if finding.suppressed is not None:
@@ -373,11 +371,36 @@ def write_accepted(path: Path, findings: Iterable[Finding]) -> int:
         if keyed is not None:
             entry["account_fingerprint"] = fingerprint(keyed)
         entries.append(entry)
+    written = len(entries)
+    entries += kept
     entries.sort(key=lambda e: (e["path"], e["rule_id"], e["fingerprint"], e["message"]))
     document = {"schema": ACCEPTED_SCHEMA, "fingerprint": FINGERPRINT_VERSION, "paths": ACCEPTED_PATHS,
                 "findings": entries}
     write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return len(entries)
+    return written, len(kept)
+
+
+def _entries_of_other_files(path: Path, anchor: str, looked_at: Iterable[str]) -> list[dict[str, Any]]:
+    """The entries an accepted-findings file of this version already holds for files that exist and that the run
+    did not read; none when it does not exist or cannot be read as one."""
+    try:
+        read_accepted(path)
+        entries = json.loads(path.read_text(encoding="utf-8"))["findings"]
+    except (AcceptedFileError, OSError, ValueError, KeyError):
+        return []
+    read = {_relative_to_anchor(shown, anchor) or shown for shown in looked_at}
+    return [entry for entry in entries if isinstance(entry.get("path"), str) and entry["path"] not in read
+            and entry["path"] != "-"
+            and os.path.exists(os.path.join(anchor, entry["path"]))]
+
+
+def _relative_to_anchor(path: str, anchor: str) -> str | None:
+    """A shown path relative to ``anchor``, its folder's links resolved; None on another drive (Windows)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        return os.path.relpath(os.path.join(os.path.realpath(folder), name), anchor).replace(os.sep, "/")
+    except ValueError:
+        return None
 
 
 def read_accepted(path: Path) -> AcceptedFindings:

@@ -204,3 +204,21 @@ def test_findings_about_an_aws_managed_policy_of_an_export_stay_accepted_in_the_
     first.rename(later)
     result = run_cli("check", str(later), "--accepted", str(accepted), "--no-config", "--format", "json")
     assert result.returncode == 0, result.stdout
+
+
+def test_recording_one_folder_keeps_what_was_accepted_in_the_others(tmp_path: Path) -> None:
+    """`check policies --write-accepted` shrank a file of 515 entries to the 11 of policies/ (hunt57); entries of
+    files that no longer exist go."""
+    wide = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "p.json").write_text(wide)
+    assert run_cli("check", "a", "b", "--write-accepted", "acc.json", "--no-config", cwd=tmp_path).returncode == 0
+    everything = json.loads((tmp_path / "acc.json").read_text())["findings"]
+    only_a = run_cli("check", "a", "--write-accepted", "acc.json", "--no-config", cwd=tmp_path)
+    assert only_a.returncode == 0 and "kept, of files this run did not check" in only_a.stderr
+    assert json.loads((tmp_path / "acc.json").read_text())["findings"] == everything
+    assert run_cli("check", "a", "b", "--accepted", "acc.json", "--no-config", cwd=tmp_path).returncode == 0
+    (tmp_path / "b" / "p.json").unlink()
+    assert run_cli("check", "a", "--write-accepted", "acc.json", "--no-config", cwd=tmp_path).returncode == 0
+    assert {e["path"] for e in json.loads((tmp_path / "acc.json").read_text())["findings"]} == {"a/p.json"}
