@@ -136,7 +136,7 @@ def drift_command(
         from auditor.checks import all_rules
         from auditor.engine import CheckContext, run_rules
 
-        report = _report(loaded, [], run_rules(loaded, all_rules(), CheckContext(load_catalog())))
+        report = _report(loaded, [], run_rules(loaded, all_rules(), CheckContext(load_catalog())), threshold)
     else:
         try:
             results = drift_loaded(chosen, loaded, principal, load_catalog(), variables, strict_vars=True,
@@ -152,7 +152,7 @@ def drift_command(
         if principal is not None:  # the compared principal's policies, and what concerns the whole file
             malformed = [f for f in malformed if (name := (f.subject or {}).get("name")) is None
                          or str(name).lower() == principal.lower()]
-        report = _report(loaded, results, malformed)
+        report = _report(loaded, results, malformed, threshold)
     from auditor.output import write_text
     from auditor.run import exit_code, render
 
@@ -167,7 +167,7 @@ def drift_command(
     raise typer.Exit(exit_code(report, threshold))
 
 
-def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> Any:
+def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = (), fail_on: Any = None) -> Any:
     from auditor import __version__
     from auditor.catalog import load_catalog
     from auditor.checks import all_rules
@@ -180,7 +180,7 @@ def _report(loaded: Any, results: list[Any], malformed: Sequence[Any] = ()) -> A
     summary = Summary(files=loaded.files, policies=len(loaded.policies), principals=dict(loaded.counts),
                       verdicts=tuple(Verdict(r.target, r.verdict, r.baseline, paths[0] if len(paths) == 1 else "")
                                      for r in results), paths=paths)
-    return Report(tuple(findings), (), summary, all_rules().infos(), __version__, load_catalog().version)
+    return Report(tuple(findings), (), summary, all_rules().infos(), __version__, load_catalog().version, fail_on)
 
 
 def _console(report: Any, loaded: Any, output: Path | None, show_source: bool, color: bool, quiet: bool) -> None:

@@ -111,6 +111,12 @@ class Report:
     rules: Mapping[str, RuleInfo]
     tool_version: str = ""
     catalog_version: str = ""
+    fail_on: Severity | None = Severity.HIGH
+    """The run's ``--fail-on``: the CI formats mark what fails it as a failure or an error, the rest less."""
+
+    def fails(self, finding: Finding) -> bool:
+        """Whether the finding is at or above ``fail_on`` (None: ``never``)."""
+        return self.fail_on is not None and finding.severity.rank >= self.fail_on.rank
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:

@@ -254,7 +254,8 @@ def build_report(request: CheckRequest) -> tuple[Report, dict[str, Any]]:
         expired_suppressions=tuple(expired_notice(s) for s in expired),
         verdicts=tuple(verdicts),
     )
-    report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version)
+    report = Report(tuple(findings), tuple(loaded.errors), summary, rules.infos(), __version__, catalog.version,
+                    request.fail_on)
     return report, sources
 
 

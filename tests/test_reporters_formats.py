@@ -424,9 +424,9 @@ def test_junit_has_one_suite_per_file_and_one_case_per_file_and_rule() -> None:
     assert broken is not None and SCRIPT in broken.get("message", "")
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
         "7",
-        "4",
+        "3",  # the IAM203 low of the export is below the default --fail-on high: skipped, with its finding
         "1",
-        "1",
+        "2",
     )
 
 
@@ -529,7 +529,7 @@ def test_junit_lists_what_was_not_checked_as_skipped_cases() -> None:
     assert suites[".iam-audit.toml"].find("testcase/skipped") is not None
     assert [c.get("name") for c in suites["package.json"].findall("testcase")] == ["not a policy"]
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
-        "13", "4", "1", "7")
+        "13", "3", "1", "8")
 
 
 def test_github_annotates_what_was_not_checked_and_names_the_skipped_files() -> None:
@@ -747,3 +747,21 @@ def test_a_policy_found_on_its_own_is_named_once_in_every_format() -> None:
         shown = markdown_text(name) if format_name == "markdown" else name
         assert shown in text and not re.search(f"{re.escape(shown)}(, | / |/){re.escape(shown)}", text), format_name
     assert f"(policy {name})" in outputs["console"]
+
+
+@pytest.mark.parametrize(("fail_on", "failing", "levels"), [
+    (Severity.CRITICAL, {"IAM001 full-admin"}, {"error": 1}),
+    (Severity.LOW, {"IAM001 full-admin", "IAM012 privilege-escalation"}, {"error": 2}),
+    (None, set(), {"error": 0}),
+])
+def test_ci_formats_fail_what_fails_the_run(fail_on: Severity | None, failing: set[str],
+                                              levels: dict[str, int]) -> None:
+    """JUnit failures and GitHub errors follow --fail-on: a green job showed failed tests (hunt57)."""
+    report = _report(fail_on=fail_on)
+    admin = _suites(junit.render(report))[ADMIN]
+    assert {case.get("name") for case in admin.findall("testcase") if case.find("failure") is not None} == failing
+    below = [case for case in admin.findall("testcase") if case.find("skipped") is not None
+             and "below --fail-on" in (case.find("skipped").get("message") or "")]  # type: ignore[union-attr]
+    assert len(below) == 2 - len(failing)
+    annotations = [line for line in github.render(report).splitlines() if f"file={ADMIN}" in line]
+    assert sum(line.startswith("::error") for line in annotations) == levels["error"]

@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: one annotation per finding.
+"""GitHub Actions workflow commands: one annotation per finding, an ``error`` when it fails the run's ``--fail-on``,
+else a ``warning`` (medium and above) or a ``notice``.
 
 GitHub shows at most 10 annotations of each level per step (50 per job), so
 findings come most severe first, then what the run left out. Suppressed findings are
@@ -14,19 +15,21 @@ from auditor.report import Report, subject_text
 from auditor.reporters._escape import github_data, github_property
 from auditor.reporters._not_checked import not_checked
 
-COMMANDS = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
+BELOW_FAIL_ON = {
+    Severity.CRITICAL: "warning",
+    Severity.HIGH: "warning",
     Severity.MEDIUM: "warning",
     Severity.LOW: "notice",
     Severity.INFO: "notice",
 }
+"""The level of a finding below ``--fail-on``; one at or above it is an ``error``, as it fails the job."""
 _SKIPPED_LISTED = 20
 
 
 def render(report: Report) -> str:
     findings = sorted(report.active_findings, key=lambda f: (-f.severity.rank, *f.sort_key()))
-    lines = [_annotation(finding) for finding in findings]
+    lines = [_annotation(finding, "error" if report.fails(finding) else BELOW_FAIL_ON[finding.severity])
+             for finding in findings]
     for error in report.errors:
         lines.append(
             _command("error", error.path, error.line, error.column, "iam-audit: input error", error.message)
@@ -45,14 +48,14 @@ def render(report: Report) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def _annotation(finding: Finding) -> str:
+def _annotation(finding: Finding, command: str) -> str:
     title = f"{finding.rule_id} {finding.slug} ({finding.severity.value})"
     message = finding.message
     owner = subject_text(finding.subject)
     if owner:
         message += f"\n{owner}"
     location = finding.location
-    return _command(COMMANDS[finding.severity], location.path, location.line, location.column, title, message)
+    return _command(command, location.path, location.line, location.column, title, message)
 
 
 def _command(command: str, path: str | None, line: int, column: int, title: str, message: str) -> str:

@@ -1,7 +1,8 @@
 """JUnit XML for Jenkins, GitLab and any CI that shows test reports.
 
 One ``<testsuite>`` per input file, one ``<testcase>`` per (file, rule) pair that has
-findings, with a ``<failure>`` listing them, and one passing ``pass`` testcase per file
+findings, with a ``<failure>`` listing them when one is at or above the run's ``--fail-on`` (else a ``<skipped>``
+listing them: the job passes, and its test report shows no failure), and one passing ``pass`` testcase per file
 without findings, so a clean run still shows what was checked. Suppressed findings
 make a ``<skipped>`` testcase when nothing else of that rule is left in the file;
 files that could not be read get an ``<error>``; files that are not policies, and each
@@ -84,7 +85,15 @@ def _rule_cases(suite: ET.Element, path: str, report: Report, findings: list[Fin
         case = _testcase(suite, path, f"{rule_id} {rule_findings[0].slug}")
         active = [f for f in rule_findings if f.suppressed is None]
         suppressed = [f for f in rule_findings if f.suppressed is not None]
-        if active:
+        failing = [f for f in active if report.fails(f)]
+        if active and not failing:  # below --fail-on: shown, and the test neither fails nor passes, as the run
+            worst = max(active, key=lambda f: f.severity.rank).severity
+            threshold = report.fail_on.value if report.fail_on is not None else "never"
+            below = _element(case, "skipped", message=one_line(
+                f"{len(active)} {_plural(len(active), 'finding')} ({worst.value}) below --fail-on {threshold}: "
+                f"{active[0].message}"))
+            below.text = xml_text("\n".join(_finding_line(f) for f in active))
+        elif active:
             worst = max(active, key=lambda f: f.severity.rank).severity
             summary = f"{len(active)} {_plural(len(active), 'finding')} ({worst.value}): {active[0].message}"
             failure = _element(case, "failure", message=one_line(summary), type=f"{rule_id} {worst.value}")
