@@ -584,6 +584,16 @@ def test_markdown_caps_rows() -> None:
     assert len([line for line in output.splitlines() if line.startswith("| ") and "IAM0" in line]) == 2
 
 
+def test_markdown_keeps_a_comment_with_many_suppressed_findings_under_githubs_limit() -> None:
+    """518 accepted findings made a 92,758-character comment, which GitHub refuses (65,536) (hunt57)."""
+    many = tuple(replace(f, message=f.message + " " + "x" * 300, suppressed="accepted",
+                         location=replace(f.location, line=n))
+                 for n, f in enumerate(_findings() * 100, start=1))
+    output = markdown.render(_report(findings=many))
+    assert len(output) < 65_536
+    assert "more (the JSON report lists every one)" in output
+
+
 # --- HTML ------------------------------------------------------------------------------------------
 
 

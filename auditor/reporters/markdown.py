@@ -20,6 +20,8 @@ from auditor.reporters._escape import markdown_text as md
 MARKER = "<!-- iam-audit report -->"
 # GitHub refuses comments over 65,536 characters; rows beyond this are summarised.
 DEFAULT_MAX_ROWS = 200
+SUPPRESSED_BUDGET = 60_000
+"""Characters the whole comment may reach with the table of suppressed findings, whose rows stop before it."""
 SEVERITY_ICONS = {
     Severity.CRITICAL: "🟥",
     Severity.HIGH: "🟧",
@@ -34,8 +36,10 @@ def render(report: Report, *, title: str = "iam-audit report", max_rows: int = D
     parts += _findings(report, max_rows)
     parts += _errors(report)
     parts += _expired_suppressions(report)
-    parts += _suppressed(report, max_rows)
-    parts += _footer(report)
+    footer = _footer(report)
+    used = sum(len(part) + 2 for part in parts + footer)
+    parts += _suppressed(report, max_rows, SUPPRESSED_BUDGET - used)
+    parts += footer
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -125,17 +129,24 @@ def _expired_suppressions(report: Report) -> list[str]:
     return ["\n".join(lines)]
 
 
-def _suppressed(report: Report, max_rows: int) -> list[str]:
+def _suppressed(report: Report, max_rows: int, budget: int) -> list[str]:
+    """The suppressed findings, folded: as many rows as ``max_rows`` and the characters left (``budget``) allow."""
     suppressed = sorted(report.suppressed_findings, key=Finding.sort_key)
     if not suppressed:
         return []
     rows = ["| Location | Rule | Message | Reason |", "| --- | --- | --- | --- |"]
-    rows += [
-        f"| {_location(f)} | {_rule_cell(f)} | {_message_cell(f)} | {md(f.suppressed or '')} |"
-        for f in suppressed[:max_rows]
-    ]
-    if len(suppressed) > max_rows:
-        rows.append(f"\n_…and {len(suppressed) - max_rows} more._")
+    left = budget - 200 - sum(len(row) + 1 for row in rows)  # the <details> wrapping and the closing line
+    shown = 0
+    for finding in suppressed[:max_rows]:
+        row = (f"| {_location(finding)} | {_rule_cell(finding)} | {_message_cell(finding)} | "
+               f"{md(finding.suppressed or '')} |")
+        left -= len(row) + 1
+        if left < 0:
+            break
+        rows.append(row)
+        shown += 1
+    if shown < len(suppressed):
+        rows.append(f"\n_…and {len(suppressed) - shown} more (the JSON report lists every one)._")
     table = "\n".join(rows)
     return [f"<details><summary>Suppressed findings ({len(suppressed)})</summary>\n\n{table}\n\n</details>"]
 
