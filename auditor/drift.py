@@ -46,7 +46,17 @@ from auditor.drift_logic import (
     without_star_only,
 )
 from auditor.knowledge import load_privileged_managed_policies
-from auditor.model import Finding, Location, Policy, PolicyKind, Principal, Severity, StatementRef, arn_account
+from auditor.model import (
+    Finding,
+    Location,
+    Policy,
+    PolicyKind,
+    Principal,
+    Severity,
+    StatementRef,
+    arn_account,
+    is_template_value,
+)
 from auditor.report import Verdict
 from auditor.source import Source
 
@@ -754,6 +764,8 @@ class _Report:
         self.missing: Counter[str] = Counter()
         self.uncompared: list[str] = []
         """What of the target the baseline could not be compared with, in words for the verdict."""
+        self.deferred: dict[str, str] = {}
+        """Given placeholders the target leaves to its template (see ``_deferred_to_deployment``): their values."""
 
     def add(self, rule_id: str, message: str, details: dict[str, Any], *, severity: Severity | None = None,
             where: Stmt | None = None, attachment: str | None = None) -> None:
@@ -1052,6 +1064,9 @@ def _compare(
         found.extend(targets[id(comparison)])
     account = arn_account(arn) if arn else None
     bindings = infer_bindings(baseline, statements, given, {ACCOUNT_PLACEHOLDER: account} if account else None)
+    deferred = _deferred_to_deployment(baseline, compiler, comparisons, targets, given)
+    bindings.values.update(deferred)  # compared with what the target writes: its value is the one given, once deployed
+    report.deferred = {name: given[name] for name in deferred}
     token_of = {p.name: p.token for p in baseline.placeholders}
     best: tuple[tuple[int, int, int], _Outcome, dict[str, str]] | None = None
     for values in _assignments(bindings):
@@ -1083,6 +1098,29 @@ def _compare(
             report.forward(gap, kind)
         for gap in reverse:
             report.reverse(gap, kind)
+
+
+def _deferred_to_deployment(baseline: Baseline, compiler: _Compiler, comparisons: Sequence[_Comparison],
+                            targets: Mapping[int, Sequence[Stmt]], given: Mapping[str, str]) -> dict[str, str]:
+    """Given placeholders the target fills with a value a template decides at deploy time (Terraform's
+    ``${var.org_id}``, read as ``{{var.org_id}}``): by name, that text. The target is compared as if it were the
+    value given (``--var``, a mapping's ``vars``): comparing ``{{var.org_id}}`` with ``acme01`` as text would call
+    every resource it names wider and narrower at once."""
+    if not given:
+        return {}
+    placeholder_of = {p.name: p for p in baseline.placeholders}
+    unbound = _baseline_sets(baseline)
+    found: dict[str, str] = {}
+    for comparison in comparisons:
+        scope = _scope(comparison.kind)
+        tokens = {token: name for token, name in _tokens(baseline, scope).items() if name in given}
+        if not tokens:
+            continue
+        documented = [s for alt in unbound.get(comparison.kind, []) for s in compiler.policies(alt, inner=False)]
+        for name, value in _candidates(documented, targets[id(comparison)], tokens, placeholder_of):
+            if is_template_value(value) and value != given[name]:
+                found.setdefault(name, value)
+    return found
 
 
 def _documented_values_kept(report: _Report, target: Sequence[Stmt]) -> None:
@@ -1165,6 +1203,7 @@ def _verdict(report: _Report) -> tuple[str, bool]:
     for uncompared in report.uncompared:
         text += f"; {uncompared}"
     shown = ", ".join(
+        f"{name}={report.deferred[name]} (the target's {value}, once deployed)" if name in report.deferred else
         f"{name}={value}{' (inferred)' if name in report.inferred else ''}"
         for name, value in sorted(report.bindings.items())
     )

@@ -1584,3 +1584,35 @@ def test_a_trust_in_everyone_confined_to_accounts_is_not_everyone(tmp_path: Path
     (widened,) = [f for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "IAM905"]
     assert widened["severity"] == "high"
     assert "AWS:* (confined by aws:PrincipalAccount to 111122223333)" in widened["message"]
+
+
+UPSOLVER_MODULE = '''
+resource "aws_iam_role" "upsolver_server" {
+  name = "UpsolverServerRole"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow",
+    Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }] })
+}
+resource "aws_iam_role_policy" "server" {
+  role = aws_iam_role.upsolver_server.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = [
+    { Sid = "upsolverBucketAccess", Effect = "Allow", Action = ["s3:*"],
+      Resource = ["arn:aws:s3:::us-east-1-upsolver-ORG", "arn:aws:s3:::us-east-1-upsolver-ORG/*"] },
+    { Sid = "listStreams", Effect = "Allow", Action = ["kinesis:ListStreams"], Resource = ["*"] },
+    { Sid = "upsolverManagedStream", Effect = "Allow", Action = ["kinesis:*"],
+      Resource = ["arn:aws:kinesis:*:*:stream/upsolver_*"] } ] })
+}
+'''
+
+
+@pytest.mark.parametrize(("org", "widened"), [("${var.upsolver_org_id}", False), ("acme02", True)])
+def test_a_value_the_template_decides_is_compared_as_the_one_given(org: str, widened: bool) -> None:
+    """The README's mapping vars (UpsolverOrgId = "acme01") beside Terraform's ${var.upsolver_org_id}: the bucket was
+    high IAM903 'wider' and IAM902 'narrower' at once (hunt57); a different literal stays drift."""
+    loaded = load_text(UPSOLVER_MODULE.replace("ORG", org), "main.tf", LoadOptions())
+    (result,) = drift_loaded(resolve_baseline("upsolver/server-role"), loaded, catalog=CATALOG,
+                             variables={"UpsolverOrgId": "acme01"})
+    assert ("IAM903" in rules(result)) == widened
+    if not widened:
+        assert "UpsolverOrgId=acme01 (the target's {{var.upsolver_org_id}}, once deployed)" in result.verdict
+        assert not {f.rule_id for f in result.findings if f.rule_id in ("IAM902", "IAM903")
+                    and "upsolverBucketAccess" in f.message}
