@@ -743,6 +743,9 @@ class _Comparison:
     kind: str
     target: list[Policy]
     alternatives: list[list[Policy]]
+    attached: list[Policy] = field(default_factory=list)
+    """The documents of the AWS managed policies the baseline attaches: what they grant is documented too, so the
+    target adding it is no drift; that the target lacks it is the attachment's finding (IAM906), not the actions'."""
 
 
 class _Report:
@@ -1029,7 +1032,7 @@ def _run(compiler: _Compiler, baseline: Baseline, comparisons: Sequence[_Compari
         inner_as_outer = with_own_account(targets_as_outer[id(comparison)], own_account)
         best: tuple[tuple[int, int, int], list[Gap], list[Gap]] | None = None
         for alternative in sets.get(comparison.kind, []):
-            outer = compiler.policies(alternative, inner=False)
+            outer = compiler.policies([*alternative, *comparison.attached], inner=False)
             # the baseline's grants on resources never asked for (a vendor's KMS alias ARN) stay as written: the
             # reporter tells a target that corrects them (IAM903 at low) from one that adds the action
             forward = without_star_only(find_gaps(inner, outer, applicable=applicable, judge_outer=False,
@@ -1245,9 +1248,28 @@ def compare_policy(
     subject = policy.subject.to_json(policy.label) if policy.subject is not None else None
     name = policy.subject.name if policy.subject is not None else policy.source.display_path
     report = _Report(baseline, catalog, _Anchor(policy.location(), subject, name), None)
-    _compare(report, _Compiler(catalog), [_Comparison(kind, [policy], documented[kind])], given,
+    attached = _documented_managed(baseline, {}) if kind == "identity" else []
+    _compare(report, _Compiler(catalog), [_Comparison(kind, [policy], documented[kind], attached)], given,
              policy.subject.arn if policy.subject is not None else None)
     return _result(report, name)
+
+
+def _documented_managed(baseline: Baseline, in_input: Mapping[str | None, Policy]) -> list[Policy]:
+    """The documents of the AWS managed policies the baseline attaches: the input's own (an export holds the version
+    in effect in that account), else the one ``rules/aws-managed-policies/`` keeps; none for one known to neither."""
+    from auditor.knowledge import load_managed_policy_documents
+    from auditor.normalize import normalize_policy
+
+    kept = load_managed_policy_documents()
+    found = []
+    for arn in (*baseline.managed_policies, *baseline.optional_managed_policies):
+        if arn in in_input:
+            found.append(in_input[arn])
+        elif arn in kept:
+            entry = kept[arn]
+            found.append(normalize_policy(entry.document, PolicyKind.IDENTITY, Source(str(entry.path)), "",
+                                          subject=None, label=arn))
+    return found
 
 
 def _policy_name(arn: str) -> str:
@@ -1317,7 +1339,9 @@ def compare_principal(
         report.uncompared.append(f"permissions boundary {principal.missing_boundary_arn} not weighed: its document "
                                  "is not in the input")
     if any(p.kind == "identity" for p in baseline.policies):
-        comparisons.append(_Comparison("identity", pool, []))
+        in_input = {policy.label: policy for policy in (*principal.attached_policies, *principal.group_policies)
+                    if policy.is_aws_managed}
+        comparisons.append(_Comparison("identity", pool, [], _documented_managed(baseline, in_input)))
     sets = _baseline_sets(baseline)
     for comparison in comparisons:
         comparison.alternatives = sets.get(comparison.kind, [])

@@ -546,3 +546,35 @@ def load_organization_roles() -> tuple[OrganizationRole, ...]:
     """``rules/organization-roles.yaml``."""
     return tuple(OrganizationRole(*(_text(entry[key], f"{where}.{key}") for key in ("name", "is", "trusts")))
                  for where, entry in _keyed_entries("organization-roles.yaml", ("name", "is", "trusts"), "roles"))
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicyDocument:
+    """An AWS managed policy's document as the IAM API gave it (``rules/aws-managed-policies/``)."""
+
+    name: str
+    arn: str
+    version_id: str
+    document: dict[str, Any]
+    path: Path
+
+
+@lru_cache(maxsize=1)
+def load_managed_policy_documents() -> dict[str, ManagedPolicyDocument]:
+    """By ARN, the AWS managed policies whose documents ``rules/aws-managed-policies/`` holds (those the bundled
+    baselines attach)."""
+    import json
+
+    found: dict[str, ManagedPolicyDocument] = {}
+    for path in sorted((rules_dir() / "aws-managed-policies").glob("*.json")):
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise KnowledgeError(f"{path}: not JSON: {exc}") from None
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in
+                                                  ("PolicyName", "Arn", "VersionId", "source")) \
+                or not isinstance(entry.get("Document"), dict):
+            raise KnowledgeError(f"{path}: needs PolicyName, Arn, VersionId, source and a Document object")
+        found[entry["Arn"]] = ManagedPolicyDocument(entry["PolicyName"], entry["Arn"], entry["VersionId"],
+                                                    entry["Document"], path)
+    return found

@@ -17,6 +17,7 @@ from auditor.baselines import (
     name_is_unknown,
     resolve_baseline,
 )
+from tests.conftest import SHARED
 
 EXPECTED_IDS = [
     "stackstate/eventbridge-role",
@@ -329,3 +330,20 @@ def test_a_name_is_unknown_when_no_letter_or_digit_is_known() -> None:
     assert name_is_unknown("{{format('%s-role', var.name)}}")
     assert not name_is_unknown("UpsolverServerRole-{{var.region}}")
     assert not name_is_unknown("UpsolverServerRole") and not name_is_unknown("aws_iam_role.server")
+
+
+def test_every_aws_managed_policy_a_baseline_attaches_has_its_document() -> None:
+    """drift counts what they grant as documented (rules/aws-managed-policies/); the copy is the corpus's (MAMIP)."""
+    from auditor.baselines import load_bundled_baselines
+    from auditor.knowledge import load_managed_policy_documents
+
+    documents = load_managed_policy_documents()
+    baselines = load_bundled_baselines()
+    attached = {arn for ref in baselines.ids() for arn in (*baselines.get(ref).managed_policies,
+                                                            *baselines.get(ref).optional_managed_policies)}
+    assert attached and attached <= set(documents)
+    for arn, entry in documents.items():
+        assert entry.arn == arn and entry.version_id.startswith("v") and entry.document.get("Statement")
+        corpus = SHARED / "corpus" / "aws-managed" / f"{entry.name}.json"
+        if corpus.exists():  # without ../shared: the documents themselves are checked above
+            assert json.loads(corpus.read_text(encoding="utf-8")) == entry.document, arn

@@ -1616,3 +1616,18 @@ def test_a_value_the_template_decides_is_compared_as_the_one_given(org: str, wid
         assert "UpsolverOrgId=acme01 (the target's {{var.upsolver_org_id}}, once deployed)" in result.verdict
         assert not {f.rule_id for f in result.findings if f.rule_id in ("IAM902", "IAM903")
                     and "upsolverBucketAccess" in f.message}
+
+
+def test_what_a_documented_managed_policy_grants_is_no_addition() -> None:
+    """Upsolver documents AmazonAthenaFullAccess beside its inline policy: glue:GetTable added inline is within it
+    (hunt57: a medium IAM901 that blocked a commit); dynamodb:DeleteTable is not."""
+    extra = ('resource "aws_iam_role_policy" "extra" {\n  role = aws_iam_role.upsolver_server.id\n'
+             '  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = '
+             '[ACTIONS], Resource = "*" }] })\n}\n')
+    for actions, added in (('"glue:GetTable", "glue:GetDatabase"', set()),
+                           ('"glue:GetTable", "dynamodb:DeleteTable"', {"dynamodb:DeleteTable"})):
+        module = UPSOLVER_MODULE.replace("ORG", "acme01") + extra.replace("ACTIONS", actions)
+        (result,) = drift_loaded(resolve_baseline("upsolver/server-role"), load_text(module, "main.tf", LoadOptions()),
+                                 catalog=CATALOG)
+        reported = {a["action"] for f in result.findings if f.rule_id == "IAM901" for a in f.details["added_actions"]}
+        assert reported == added

@@ -21,7 +21,8 @@ def test_wheel_ships_rules_and_runs_from_an_install(tmp_path: Path) -> None:
     (wheel,) = wheels.glob("iam_audit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("auditor/py.typed", "auditor/rules/retired-actions.json", "auditor/rules/sensitive.yaml",
-                     "auditor/rules/global-condition-keys.json", "auditor/rules/controls.yaml"):
+                     "auditor/rules/global-condition-keys.json", "auditor/rules/controls.yaml",
+                     "auditor/rules/aws-managed-policies/AmazonAthenaFullAccess.json"):
         assert required in names
     assert any(n.startswith("auditor/rules/escalation/") for n in names)
     assert any(n.startswith("auditor/rules/baselines/") and n.endswith(".yaml") for n in names)
