@@ -63,7 +63,7 @@ def _summary_table(report: Report) -> str:
     rows.append(("Files checked", str(report.summary.files)))
     rows.append(("Policies checked", str(report.summary.policies)))
     for kind, count in sorted(report.summary.principals.items()):
-        rows.append((md(kind.capitalize()), str(count)))
+        rows.append((md(kind.replace("_", " ").capitalize()), str(count)))
     rows.append(("Input errors", str(len(report.errors))))
     rows.append(("Suppressed", str(len(report.suppressed_findings))))
     return "\n".join(f"| {left} | {right} |" for left, right in rows)
