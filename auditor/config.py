@@ -193,7 +193,8 @@ def load_config(path: Path | None = None, *, start: Path | None = None, discover
     except FileNotFoundError:
         raise ConfigError(shown, "config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(shown, f"cannot read config file: {getattr(exc, 'strerror', None) or exc}") from None
+        why = "not text (UTF-8)" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or exc
+        raise ConfigError(shown, f"cannot read config file: {why}") from None
     try:
         document = _parse_toml(text)
     except ValueError as exc:

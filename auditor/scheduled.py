@@ -638,7 +638,8 @@ def execute_report(request: ReportRequest) -> int:
         totals = result.totals()
         sys.stderr.write(
             f"iam-audit report: {len(result.accounts)} account{'' if len(result.accounts) == 1 else 's'}, "
-            f"{totals['findings']} findings ({totals['new']} new, {totals['resolved']} resolved, "
+            f"{totals['findings']} finding{'' if totals['findings'] == 1 else 's'} ({totals['new']} new, "
+            f"{totals['resolved']} resolved, "
             f"{totals['unchanged']} unchanged); wrote {', '.join(os.fspath(p) for p in written)}; "
             f"history {result.history_path}\n"
         )

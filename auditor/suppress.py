@@ -413,10 +413,14 @@ def read_accepted(path: Path) -> AcceptedFindings:
     except FileNotFoundError:
         raise AcceptedFileError(f"{path}: accepted-findings file not found (record one with --write-accepted "
                                 f"{path})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AcceptedFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except ValueError as exc:
-        raise AcceptedFileError(f"{path}: not JSON: {exc}") from None
+    except OSError as exc:
+        raise AcceptedFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AcceptedFileError(f"{path}: not text (UTF-8): not an accepted-findings file; record it again with "
+                                "--write-accepted") from None
+    except json.JSONDecodeError as exc:
+        raise AcceptedFileError(f"{path}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg[0].lower()}{exc.msg[1:]}): "
+                                "not an accepted-findings file; record it again with --write-accepted") from None
     if not isinstance(document, dict) or document.get("schema") != ACCEPTED_SCHEMA:
         raise AcceptedFileError(f"{path}: not an accepted-findings file (schema {ACCEPTED_SCHEMA}); "
                                 "write one with --write-accepted")

@@ -222,3 +222,11 @@ def test_recording_one_folder_keeps_what_was_accepted_in_the_others(tmp_path: Pa
     (tmp_path / "b" / "p.json").unlink()
     assert run_cli("check", "a", "--write-accepted", "acc.json", "--no-config", cwd=tmp_path).returncode == 0
     assert {e["path"] for e in json.loads((tmp_path / "acc.json").read_text())["findings"]} == {"a/p.json"}
+
+
+def test_an_accepted_file_that_is_not_json_is_located(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": []}')
+    (tmp_path / "acc.json").write_text("junk\n")
+    result = run_cli("check", "p.json", "--accepted", "acc.json", "--no-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("iam-audit: error: acc.json:1:1: not JSON (expecting value)")
