@@ -1581,6 +1581,8 @@ def test_a_service_written_by_its_name_suggests_its_prefix() -> None:
     ('{"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads"}, "StringEquals": {"aws:SourceAccount": "123456789012"}}',
      False),
     ('{"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:topic"}}', False),
+    ('{"ArnLike": {"aws:SourceArn": ["arn:aws:s3:::uploads", "arn:aws:s3:us-east-1:123456789012:accesspoint/ap"]}}',
+     True),  # one bucket among them is enough
 ])
 def test_a_bucket_source_arn_alone_needs_the_source_account(conditions: str, reported: bool) -> None:
     """AWS's Lambda guide: a bucket's ARN holds no account, and its name can be taken once the bucket is deleted."""
@@ -1610,3 +1612,15 @@ def test_a_deny_outside_named_resources_narrows_what_the_allow_grants_on_every_r
     found = {f.rule_id: f for f in findings(statements)}
     assert "IAM021" not in found
     assert found["IAM003"].details["actions"] == ["s3:PutObject"]
+
+
+def test_a_deny_of_the_policy_decides_whether_a_wildcard_is_high() -> None:
+    """'*' beside a Deny of iam:*, sts:*, kms:* and organizations:* grants none of them (hunt56: high)."""
+    [wide] = findings('{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": '
+                      '{"aws:MultiFactorAuthPresent": "true"}}}, {"Effect": "Deny", "Action": '
+                      '["iam:*", "sts:*", "kms:*", "organizations:*"], "Resource": "*"}', PolicyKind.IDENTITY, "IAM002")
+    assert wide.severity.value == "medium"
+    assert not any(a.startswith(("iam:", "sts:", "kms:")) for a in wide.details["examples"])
+    [key] = findings('{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:kms:us-east-1:111122223333:key/*"}',
+                     PolicyKind.IDENTITY, "IAM002")
+    assert key.severity.value == "high" and key.details["examples"][0].startswith("kms:")  # what makes it high first

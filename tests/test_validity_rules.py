@@ -520,7 +520,8 @@ def test_messages_spell_values_as_json_and_name_the_stray_comma() -> None:
 
 
 @pytest.mark.parametrize(("operator", "value", "reported"), [
-    ("StringEquals", "prod*", True), ("StringNotEquals", "prod-?", True), ("StringEqualsIgnoreCase", "*", True),
+    ("StringEquals", "prod*", True), ("StringNotEquals", "prod-*", True), ("StringEqualsIgnoreCase", "*", True),
+    ("StringEquals", "https://example.com/page?id=1", False),  # a ? is the URL's own
     ("StringLike", "prod*", False), ("StringEquals", "prod", False),
     ("StringEquals", "a${*}b", False),  # the variable that stands for a literal *
 ])
@@ -534,6 +535,7 @@ def test_a_wildcard_compared_exactly(operator: str, value: str, reported: bool) 
 
 @pytest.mark.parametrize(("value", "reported"), [("2024-13-45T00:00:00Z", True), ("2023-02-29", True),
                                                  ("2026-04-31T10:00Z", True), ("2024-02-29T23:59:59Z", False),
+                                                 ("2016-12-31T23:59:60Z", False), ("2024-01-01T24:00:00Z", False),
                                                  ("1767225600", False)])
 def test_a_date_that_is_not_in_the_calendar(value: str, reported: bool) -> None:
     found = [f for f in findings(allow("s3:GetObject", "*", {"DateLessThan": {"aws:CurrentTime": value}}))
@@ -554,3 +556,10 @@ def test_a_vpc_endpoint_policy_grants_nothing_and_is_still_linted() -> None:
     assert no_principal.message == "an endpoint policy statement must name a Principal"
     large = [{**default, "Sid": f"S{i}", "Resource": f"arn:aws:s3:::bucket-{i:05d}/*"} for i in range(300)]
     assert "IAM500" in ids(large, PolicyKind.ENDPOINT)
+
+
+def test_aws_principal_is_aws_service_is_in_the_context_of_an_endpoint_policy() -> None:
+    """AWS's data-perimeter endpoint policies allow requests by AWS service principals with it (hunt56)."""
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+                 "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}
+    assert "IAM401" not in ids(statement, PolicyKind.ENDPOINT)

@@ -317,7 +317,9 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
         if info is None:
             continue
         if info.is_global:
-            if info.policy_kinds is not None and policy.kind.value not in info.policy_kinds:
+            # a VPC endpoint policy is evaluated for the requests through the endpoint, as a resource policy is
+            kind = PolicyKind.RESOURCE.value if policy.kind is PolicyKind.ENDPOINT else policy.kind.value
+            if info.policy_kinds is not None and kind not in info.policy_kinds:
                 kinds = ", ".join(info.policy_kinds)
                 if info.type == "Bool":  # aws:PrincipalIsAWSService: in every request, true only for a service's
                     if all(str(value).lower() == "false" for value in condition.values):
@@ -452,8 +454,10 @@ def _real_date(text: str) -> bool:
     time_of_day = re.match(r"(\d{2}):(\d{2})(?::(\d{2}))?", text[11:])
     try:
         datetime.date.fromisoformat(text[:10])
-        if time_of_day:
-            datetime.time(int(time_of_day[1]), int(time_of_day[2]), int(time_of_day[3] or 0))
+        hours, minutes, seconds = (int(time_of_day[1]), int(time_of_day[2]), int(time_of_day[3] or 0)) \
+            if time_of_day else (0, 0, 0)
+        if (hours, minutes, seconds) != (24, 0, 0):  # ISO 8601's end of a day
+            datetime.time(hours, minutes, min(seconds, 59))  # a leap second (23:59:60) exists too
     except ValueError:
         return False
     return True
@@ -631,10 +635,11 @@ EXACT_STRING_OPERATORS = ("StringEquals", "StringNotEquals", "StringEqualsIgnore
 
 @RULES.rule(
     "IAM410", "wildcard-in-exact-match", CATEGORY, Severity.MEDIUM, "A wildcard in a value compared exactly",
-    what="Reports a `*` or `?` in a value of `StringEquals`, `StringNotEquals` or their `IgnoreCase` forms: those "
+    what="Reports a `*` in a value of `StringEquals`, `StringNotEquals` or their `IgnoreCase` forms: those "
          "operators compare the value as written, so the `*` matches only a `*` character: an `Allow` (a trust "
          "policy's `sub` of `repo:org/app:*`) that never applies, a `Deny` that applies to that one string only, "
-         "a negated operator that holds for every request. A `${*}` variable (a literal `*`) is not reported.",
+         "a negated operator that holds for every request. A `${*}` variable (a literal `*`) is not reported, nor "
+         "is a `?`, far more often a character of the value itself (a URL's query) than a wildcard.",
     why="`\"StringEquals\": {\"token.actions.githubusercontent.com:sub\": \"repo:org/app:*\"}` was meant to "
         "admit every branch of the repository; it admits no workflow at all, and `StringNotEquals` with a `*` "
         "lets every value through a Deny that was meant to keep them out.",
@@ -657,8 +662,7 @@ def wildcard_in_exact_match(policy: Policy, context: CheckContext) -> Iterator[H
     for statement, condition, spelling, _family, index, value in _literal_values(policy, ("String",)):
         if spelling not in EXACT_STRING_OPERATORS or not isinstance(value, str):
             continue
-        written = value.replace("${*}", "").replace("${?}", "")
-        if "*" not in written and "?" not in written:
+        if "*" not in value.replace("${*}", ""):  # a "?" is too common as itself (a URL's query) to mean a wildcard
             continue
         like = spelling.replace("Equals", "Like").replace("IgnoreCase", "")
         negated = is_negated(condition)
@@ -668,8 +672,8 @@ def wildcard_in_exact_match(policy: Policy, context: CheckContext) -> Iterator[H
             effect = "no request's value is that string, so the statement never applies"
         else:
             effect = "the Deny applies only to that very string"
-        yield Hit(f"{condition.operator} compares {value!r} as written: its wildcard matches only the character "
-                  f"itself ({effect}); use {like}, or ${{*}} for a literal *", pointer=_value_pointer(condition, index),
+        yield Hit(f"{condition.operator} compares {value!r} as written: its * matches only the character itself "
+                  f"({effect}); use {like}, or ${{*}} for a literal *", pointer=_value_pointer(condition, index),
                   statement=statement, details={"key": condition.key, "operator": condition.operator, "value": value})
 
 

@@ -570,15 +570,16 @@ _SOURCE_OWNER_KEYS = ("aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid",
 
 
 def _bucket_source_only(statement: Statement) -> Condition | None:
-    """The ``aws:SourceArn`` condition naming S3 buckets that alone confines a service principal: bucket names are
-    global and can be taken by another account once deleted, so AWS asks for ``aws:SourceAccount`` beside it."""
+    """The ``aws:SourceArn`` condition naming an S3 bucket (among other ARNs or alone) that alone confines a service
+    principal: bucket names are global and can be taken by another account once deleted, so AWS asks for
+    ``aws:SourceAccount`` beside it."""
     found = narrowing_condition(statement.conditions)
     if found is None or found.key.lower() != "aws:sourcearn":
         return None
     if any(c.key.lower() in _SOURCE_OWNER_KEYS and not is_negated(c) for c in statement.conditions):
         return None
-    if all(isinstance(v, str) and v.split(":")[2:3] == ["s3"] and arn_account(v) is None for v in found.values):
-        return found
+    if any(isinstance(v, str) and v.split(":")[2:3] == ["s3"] and arn_account(v) is None for v in found.values):
+        return found  # one bucket is enough: another account may take its name
     return None
 
 

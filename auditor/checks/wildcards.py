@@ -145,18 +145,23 @@ def full_admin_rule(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                   note="every write action of pi takes a performance report, not metrics (AmazonRDSFullAccess)")],
 )
 def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[Hit]:
+    parts: dict[int, list[CompiledStatement]] = {}  # a statement, and what a NotResource Deny left on its exceptions
     for statement in _allow_statements(policy, context):
-        st = statement.statement
-        if st.actions is None or full_admin(statement, context):
+        parts.setdefault(id(statement.statement), []).append(statement)
+    for group in parts.values():
+        st = group[0].statement
+        if st.actions is None or any(full_admin(part, context) for part in group):
             continue
-        if statement.actions.isdisjoint(action_classes(context.catalog).write):
+        left = group[0].actions if len(group) == 1 else frozenset().union(*(part.actions for part in group))
+        if left.isdisjoint(action_classes(context.catalog).write):
             continue  # a Deny of the same policy took every write action away
-        verdict = _write_wildcards(st.actions, None if statement.any_resource else st.resources, context)
+        any_resource = any(part.any_resource for part in group)
+        verdict = _write_wildcards(st.actions, None if any_resource else st.resources, left, context)
         if verdict is None:
             continue
         first, message, high, details = verdict
         if high and st.resources and all("${aws:username}" in r.lower() for r in st.resources) and not (
-                statement.actions & action_classes(context.catalog).permissions):
+                left & action_classes(context.catalog).permissions):
             high = False  # iam:*AccessKey* on user/${aws:username}: the caller's own keys (iam:* would attach policies)
             message += " on the caller's own user"
         pointer = st.element_pointer("Action", first)
@@ -164,49 +169,64 @@ def service_wildcard_action(policy: Policy, context: CheckContext) -> Iterator[H
                   details=details)
 
 
-def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None, context: CheckContext
-                     ) -> tuple[int, str, bool, dict[str, object]] | None:
-    """(index of the first offending pattern, message, high, details) for an Action list; with ``resources``, of
-    the write actions that can apply to one of them (``pi:*`` on ``metrics/rds/*`` grants no write action: they all
-    take performance reports); memoised per run."""
-    memo: dict[tuple[tuple[str, ...], tuple[str, ...] | None], tuple[int, str, bool, dict[str, object]] | None] = \
-        context.options.setdefault("_iam002_memo", {})
-    if (actions, resources) in memo:
-        return memo[(actions, resources)]
-    catalog = context.catalog
-    named = _types_named(resources, context)
-    offending: list[tuple[int, str, frozenset[str]]] = []
-    for index, pattern in enumerate(actions):
-        if not has_wildcard(pattern) or _read_verb_pattern(pattern):
-            continue
-        risky = _writes_of(pattern, named, context)
-        if risky:
-            offending.append((index, pattern, risky))
-    verdict = None
-    if offending:
-        # iam:*, sts:*, organizations:*: high; kms:GenerateDataKey* on a key is only cryptography: not
-        # by what the patterns grant, not how they are spelled: "*" on a key grants kms:PutKeyPolicy as "kms:*" does;
-        # kms:GenerateDataKey* on a key is only cryptography
-        permissions = action_classes(catalog).permissions
-        high = any(action.partition(":")[0] in SENSITIVE_SERVICES
-                   and (not action.startswith("kms:") or action in permissions)
-                   for _, _, risky in offending for action in risky)
-        patterns = [pattern for _, pattern, _ in offending]
-        risky_all = frozenset().union(*(risky for _, _, risky in offending))
-        if named is None:
-            examples = display(risky_all, catalog, 10)
-        else:  # first those the catalogue says take the named resources, then those that may
-            from auditor.checks.resources import action_resource_types
+Offending = list[tuple[int, str, frozenset[str]]]
+"""(index of a pattern in the Action list, the pattern, the write actions it grants)."""
+WildcardVerdict = tuple[int, str, bool, dict[str, object]]
+"""(index of the first offending pattern, message, high, details)."""
 
-            examples = [catalog.display_name(a) for a in heapq.nsmallest(
-                10, risky_all, key=lambda a: (action_resource_types(a, context) is None, a))]
-        message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
-                   f"{len(risky_all)} write or permissions-management action{'s' if len(risky_all) != 1 else ''} "
-                   f"(e.g. {', '.join(examples[:3])})")
-        details = {"patterns": patterns, "write_actions": len(risky_all), "examples": examples}
-        verdict = (offending[0][0], message, high, details)
-    memo[(actions, resources)] = verdict
-    return verdict
+
+def _write_wildcards(actions: tuple[str, ...], resources: tuple[str, ...] | None, left: frozenset[str],
+                     context: CheckContext) -> WildcardVerdict | None:
+    """The verdict on an Action list; with ``resources``, of
+    the write actions that can apply to one of them (``pi:*`` on ``metrics/rds/*`` grants no write action: they all
+    take performance reports); of those, only what the policy's Denies ``left``. Memoised per run."""
+    memo: dict[tuple[tuple[str, ...], tuple[str, ...] | None], tuple[Offending, bool, WildcardVerdict | None]] = \
+        context.options.setdefault("_iam002_memo", {})
+    found = memo.get((actions, resources))
+    if found is None:
+        named = _types_named(resources, context)
+        offending = [(index, pattern, risky) for index, pattern in enumerate(actions)
+                     if has_wildcard(pattern) and not _read_verb_pattern(pattern)
+                     and (risky := _writes_of(pattern, named, context))]
+        found = memo[(actions, resources)] = (offending, named is not None, None)
+    offending, on_named, whole = found
+    if not offending:
+        return None
+    if all(risky <= left for _, _, risky in offending):  # no Deny took any of them: the verdict of every such list
+        if whole is None:
+            whole = _wildcards_verdict(offending, on_named, context)
+            memo[(actions, resources)] = (offending, on_named, whole)
+        return whole
+    kept = [(index, pattern, risky & left) for index, pattern, risky in offending if not risky.isdisjoint(left)]
+    return _wildcards_verdict(kept, on_named, context) if kept else None
+
+
+def _wildcards_verdict(offending: Offending, on_named: bool, context: CheckContext) -> WildcardVerdict:
+    catalog = context.catalog
+    # by what the patterns grant, not how they are spelled: "*" on a key grants kms:PutKeyPolicy as "kms:*" does;
+    # kms:GenerateDataKey* on a key is only cryptography
+    permissions = action_classes(catalog).permissions
+
+    def sensitive(action: str) -> bool:
+        return action.partition(":")[0] in SENSITIVE_SERVICES and (not action.startswith("kms:")
+                                                                   or action in permissions)
+
+    high = any(sensitive(action) for _, _, risky in offending for action in risky)
+    patterns = [pattern for _, pattern, _ in offending]
+    risky_all = frozenset().union(*(risky for _, _, risky in offending))
+    if not on_named and not high:
+        examples = display(risky_all, catalog, 10)
+    else:  # first what makes it high, then those the catalogue says take the named resources, then those that may
+        from auditor.checks.resources import action_resource_types
+
+        examples = [catalog.display_name(a) for a in heapq.nsmallest(
+            10, risky_all, key=lambda a: (not sensitive(a), on_named and action_resource_types(a, context) is None,
+                                          a))]
+    message = (f"{', '.join(repr(p) for p in patterns)} grant{'s' if len(patterns) == 1 else ''} "
+               f"{len(risky_all)} write or permissions-management action{'s' if len(risky_all) != 1 else ''} "
+               f"(e.g. {', '.join(examples[:3])})")
+    details = {"patterns": patterns, "write_actions": len(risky_all), "examples": examples}
+    return offending[0][0], message, high, details
 
 
 def _types_named(resources: tuple[str, ...] | None, context: CheckContext) -> frozenset[tuple[str, str]] | None:
