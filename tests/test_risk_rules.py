@@ -1624,3 +1624,17 @@ def test_a_deny_of_the_policy_decides_whether_a_wildcard_is_high() -> None:
     [key] = findings('{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:kms:us-east-1:111122223333:key/*"}',
                      PolicyKind.IDENTITY, "IAM002")
     assert key.severity.value == "high" and key.details["examples"][0].startswith("kms:")  # what makes it high first
+
+
+def test_a_subject_too_wide_is_located_at_its_value() -> None:
+    """Where to fix it: the sub value, not the Federated principal (hunt54)."""
+    text = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                      "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:o/app:*", "repo:o/*"]}}}]},
+        indent=2)
+    [finding] = [f for f in run_rules(load_text(text, "t.json", LoadOptions(kind=PolicyKind.TRUST)), RULES,
+                                      CheckContext(load_catalog())) if f.rule_id == "IAM033"]
+    assert finding.location.pointer.endswith("/StringLike/token.actions.githubusercontent.com:sub/1")

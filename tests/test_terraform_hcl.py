@@ -47,7 +47,7 @@ def position_of(path: Path, needle: str) -> tuple[int, int]:
         ("admin-policy.tf", {("IAM001", 9, 7)}),
         ("reports-user.tf", {("IAM201", 17, 22)}),
         ("public-bucket.tf", {("IAM030", 12, 19)}),
-        ("ci-role.tf", {("IAM031", 10, 22), ("IAM033", 20, 22), ("IAM003", 46, 17), ("IAM012", 49, 3)}),
+        ("ci-role.tf", {("IAM031", 10, 22), ("IAM033", 29, 5), ("IAM003", 46, 17), ("IAM012", 49, 3)}),
         ("worker-role.tf", {("IAM012", 23, 9), ("IAM002", 25, 22), ("IAM003", 26, 22), ("IAM020", 26, 22),
                             ("IAM022", 26, 22)}),
         ("broken.tf", {("IAM100", 9, 9)}),
@@ -351,7 +351,7 @@ def test_check_command_on_the_terraform_folder() -> None:
              for f in report["findings"]}
     assert found == {
         ("IAM001", "admin-policy.tf", 9), ("IAM100", "broken.tf", 9), ("IAM031", "ci-role.tf", 10),
-        ("IAM033", "ci-role.tf", 20), ("IAM003", "ci-role.tf", 46), ("IAM012", "ci-role.tf", 49),
+        ("IAM033", "ci-role.tf", 29), ("IAM003", "ci-role.tf", 46), ("IAM012", "ci-role.tf", 49),
         ("IAM030", "public-bucket.tf", 12), ("IAM201", "reports-user.tf", 17), ("IAM012", "worker-role.tf", 23),
         ("IAM002", "worker-role.tf", 25), ("IAM003", "worker-role.tf", 26), ("IAM020", "worker-role.tf", 26),
         ("IAM022", "worker-role.tf", 26), ("IAM003", "conditional.tf", 10), ("IAM021", "conditional.tf", 10),

@@ -440,6 +440,11 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
     return None
 
 
+def _value_at(condition: Condition, index: int) -> str:
+    """Where the ``index``-th value of a condition is written (the key's value itself when it is one string)."""
+    return f"{condition.pointer}/{index}" if len(condition.values) > 1 else condition.pointer
+
+
 @RULES.rule(
     "IAM033", "web-identity-trust-unscoped", CATEGORY, Severity.HIGH,
     "Web-identity trust without audience and subject conditions",
@@ -552,9 +557,13 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
                 if extent == "everyone":
                     severity = Severity.CRITICAL
             if problems:
+                pointer = ref.pointer
+                if len(problems) == len(wide):  # only subjects too wide: at the first of them, where to fix it
+                    pointer = next(_value_at(c, index) for c in sub for index, v in enumerate(c.values)
+                                   if str(v) == wide[0])
                 yield Hit(
                     f"Web-identity trust of {provider}: {'; '.join(problems)}",
-                    pointer=ref.pointer, statement=statement, severity=severity,
+                    pointer=pointer, statement=statement, severity=severity,
                     details={"provider": provider, "has_aud": bool(aud), "has_sub": bool(sub), "wide_sub": wide},
                 )
 
