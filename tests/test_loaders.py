@@ -971,3 +971,17 @@ def test_a_missing_privileged_managed_policy_is_said_to_be_reported_by_its_name(
         "were not checked (what it grants is still reported, by its name: IAM006)",
         "user u1: attached policy arn:aws:iam::aws:policy/ReadOnlyAccess is not in the export, so its statements were "
         "not checked"]
+
+
+def test_the_parts_of_a_plan_terraform_does_not_write_so_are_said() -> None:
+    """resources: {}, a module or resource that is not an object, values: null: each was passed over silently."""
+    plan = {"format_version": "1.2", "planned_values": {"root_module": {
+        "resources": [{"address": "aws_iam_policy.p", "mode": "managed", "type": "aws_iam_policy", "name": "p",
+                       "values": None}, 5],
+        "child_modules": [None, {"resources": {}}]}}}
+    loaded = load_text(json.dumps(plan, indent=1), "plan.json", LoadOptions())
+    messages = sorted(problem.message for _, problem in loaded.document_problems)
+    assert messages == ["a module must be an object, found null: not read",
+                        "a resource must be an object, found a number: not read",
+                        "resources must be a list, found an object: not read",
+                        "the values of aws_iam_policy.p must be an object, found null: not read"]

@@ -94,6 +94,7 @@ def load_terraform(plan: dict[str, Any], source: Source, max_nesting: int = MAX_
     arguments = _Arguments(source, _unknown_until_apply(plan), _configured_references(plan))
     reader = _PlanReader(source, result, (max_nesting, max_statements), principals, arguments)
     planned = list(_planned_resources(root, root_key))
+    _plan_shape_problems(root, root_key, source, result)
     aliases = _kms_aliases(planned, arguments)
     checked_where_used = _documents_used_verbatim(planned, arguments)
     for rtype, address, values, values_pointer, resource in planned:
@@ -254,6 +255,41 @@ def _module_instance(address: str) -> str:
 
 
 _MODULE_PREFIX = re.compile(r"(?:module\.[^.\[]+(?:\[[^\]]*\])?\.)*")
+
+
+def _plan_shape_problems(root: dict[str, Any], root_key: str, source: Source, result: LoadResult) -> None:
+    """IAM109 for the parts of a plan's modules that are not of the shape Terraform writes (``resources: {}``, a
+    ``child_modules`` item or a resource that is not an object, ``values: null``): what they hold is not read."""
+    from auditor.normalize import type_name
+
+    def wrong(pointer: str, message: str) -> None:
+        line, column = source.locate(pointer)
+        result.document_problems.append((source, Problem("wrong-type", message, pointer, line=line, column=column)))
+
+    pending: list[tuple[Any, str]] = [(root.get("root_module"), join_pointer(f"/{root_key}", "root_module"))]
+    while pending:
+        module, pointer = pending.pop()
+        if module is None and pointer.endswith("/root_module"):
+            continue  # a plan of nothing
+        if not isinstance(module, dict):
+            wrong(pointer, f"a module must be an object, found {type_name(module)}: not read")
+            continue
+        lists = {}
+        for key in ("resources", "child_modules"):
+            value = module.get(key)
+            if value is not None and not isinstance(value, list):
+                wrong(join_pointer(pointer, key), f"{key} must be a list, found {type_name(value)}: not read")
+            lists[key] = value if isinstance(value, list) else []
+        for index, child in enumerate(lists["child_modules"]):
+            pending.append((child, join_pointer(join_pointer(pointer, "child_modules"), index)))
+        for index, resource in enumerate(lists["resources"]):
+            at = join_pointer(join_pointer(pointer, "resources"), index)
+            if not isinstance(resource, dict):
+                wrong(at, f"a resource must be an object, found {type_name(resource)}: not read")
+            elif not isinstance(resource.get("values"), dict) and resource.get("mode", "managed") == "managed" \
+                    and isinstance(resource.get("type"), str) and "values" in resource:
+                wrong(join_pointer(at, "values"), f"the values of {resource.get('address', resource['type'])} must be "
+                      f"an object, found {type_name(resource['values'])}: not read")
 
 
 def _planned_resources(root: dict[str, Any], root_key: str
