@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from auditor.drift_logic import (
@@ -1257,19 +1258,24 @@ def compare_policy(
 def _documented_managed(baseline: Baseline, in_input: Mapping[str | None, Policy]) -> list[Policy]:
     """The documents of the AWS managed policies the baseline attaches: the input's own (an export holds the version
     in effect in that account), else the one ``rules/aws-managed-policies/`` keeps; none for one known to neither."""
+    found = []
+    for arn in (*baseline.managed_policies, *baseline.optional_managed_policies):
+        kept = in_input.get(arn) or _kept_managed_policy(arn)
+        if kept is not None:
+            found.append(kept)
+    return found
+
+
+@lru_cache(maxsize=16)
+def _kept_managed_policy(arn: str) -> Policy | None:
+    """The policy of ``rules/aws-managed-policies/`` with that ARN, read once (ReadOnlyAccess is 100 KB)."""
     from auditor.knowledge import load_managed_policy_documents
     from auditor.normalize import normalize_policy
 
-    kept = load_managed_policy_documents()
-    found = []
-    for arn in (*baseline.managed_policies, *baseline.optional_managed_policies):
-        if arn in in_input:
-            found.append(in_input[arn])
-        elif arn in kept:
-            entry = kept[arn]
-            found.append(normalize_policy(entry.document, PolicyKind.IDENTITY, Source(str(entry.path)), "",
-                                          subject=None, label=arn))
-    return found
+    entry = load_managed_policy_documents().get(arn)
+    if entry is None:
+        return None
+    return normalize_policy(entry.document, PolicyKind.IDENTITY, Source(str(entry.path)), "", subject=None, label=arn)
 
 
 def _policy_name(arn: str) -> str:
