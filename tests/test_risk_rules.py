@@ -1638,3 +1638,22 @@ def test_a_subject_too_wide_is_located_at_its_value() -> None:
     [finding] = [f for f in run_rules(load_text(text, "t.json", LoadOptions(kind=PolicyKind.TRUST)), RULES,
                                       CheckContext(load_catalog())) if f.rule_id == "IAM033"]
     assert finding.location.pointer.endswith("/StringLike/token.actions.githubusercontent.com:sub/1")
+
+
+def test_a_deny_without_mfa_applies_to_every_request_of_a_role_only_services_assume() -> None:
+    """An ECS task's credentials never carry MFA: `BoolIfExists aws:MultiFactorAuthPresent false` denies it all
+    (hunt53: 255 escalations of 27 such roles in account-large); a role people assume keeps the finding."""
+    deny = {"Effect": "Deny", "NotAction": ["iam:ChangePassword", "sts:GetSessionToken"], "Resource": "*",
+            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}
+    allow = {"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": "*"}
+
+    def role(name: str, principal: dict[str, str]) -> dict[str, object]:
+        return {"RoleName": name, "Arn": f"arn:aws:iam::111122223333:role/{name}", "AttachedManagedPolicies": [],
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]},
+                "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17",
+                                                                          "Statement": [allow, deny]}}]}
+
+    found = escalations(export(RoleDetailList=[role("task", {"Service": "ecs-tasks.amazonaws.com"}),
+                                               role("human", {"AWS": "arn:aws:iam::111122223333:root"})]))
+    assert set(found) == {"human"}

@@ -29,6 +29,7 @@ makes them appear or disappear.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import fnmatch
 import itertools
 import re
@@ -603,9 +604,51 @@ def _on_itself(method: _Method, chosen: dict[str, Usable], principal: Principal)
 
 
 def principal_permissions(principal: Principal, context: CheckContext) -> EffectivePermissions:
-    """What the user's or role's policies allow together, within its permissions boundary and its own account."""
-    return model(context).effective(principal.identity_policies, principal.permissions_boundary,
-                                    arn_account(principal.arn))
+    """What the user's or role's policies allow together, within its permissions boundary and its own account. For a
+    role only AWS services assume, a Deny that holds whenever a request carries no MFA applies to every request of
+    its sessions (a service's credentials never carry MFA)."""
+    policies = principal.identity_policies
+    if _services_only(principal):
+        policies = tuple(_mfa_denies_unconditional(policy, context) for policy in policies)
+    return model(context).effective(policies, principal.permissions_boundary, arn_account(principal.arn))
+
+
+def _services_only(principal: Principal) -> bool:
+    """A role whose trust policy admits AWS service principals alone."""
+    trust = principal.trust_policy
+    if principal.kind != "role" or trust is None:
+        return False
+    admitted = [ref for statement in trust.statements if statement.is_allow
+                for ref in (*(statement.principals or ()), *(statement.not_principals or ()))]
+    return bool(admitted) and all(ref.type == "Service" for ref in admitted) and not any(
+        statement.not_principals for statement in trust.statements if statement.is_allow)
+
+
+_ABSENT_MFA_HOLDS = {("BoolIfExists", "false"), ("Null", "true")}
+"""(operator, value) of an ``aws:MultiFactorAuthPresent`` condition that holds when the request carries no MFA."""
+
+
+def _mfa_denies_unconditional(policy: Policy, context: CheckContext) -> Policy:
+    """The policy with its Denies that hold for any request without MFA made unconditional; itself when it has none
+    (memoised: one managed policy serves many roles)."""
+    memo = run_cache(context, "mfa_denies_unconditional")
+    found = memo.get(id(policy))
+    if found is not None and found[0] is policy:
+        kept: Policy = found[1]
+        return kept
+
+    def without_mfa(statement: Statement) -> Statement:
+        if statement.is_allow or not statement.conditions or not all(
+                c.key.lower() == "aws:multifactorauthpresent" and c.set_qualifier is None and len(c.values) == 1
+                and (c.operator, str(c.values[0]).lower()) in _ABSENT_MFA_HOLDS for c in statement.conditions):
+            return statement
+        return dataclasses.replace(statement, conditions=())
+
+    statements = tuple(without_mfa(statement) for statement in policy.statements)
+    changed = policy if all(a is b for a, b in zip(statements, policy.statements, strict=True)) else \
+        dataclasses.replace(policy, statements=statements)
+    memo[id(policy)] = (policy, changed)
+    return changed
 
 
 def _evaluate_permissions(effective: EffectivePermissions, context: CheckContext
@@ -637,7 +680,8 @@ def policy_is_exempt(policy: Policy, context: CheckContext) -> bool:
     what="Reports a known privilege-escalation method (from `rules/escalation/`: Rhino Security Labs' 21, "
          "pathfinding.cloud and later research) when the actions it needs are effectively allowed: inside one "
          "policy file, or for a user or role of an account export across its inline, attached and group "
-         "policies, after `Deny` and within its permissions boundary. Resource and condition constraints count "
+         "policies, after `Deny` and within its permissions boundary (for a role only AWS services assume, a `Deny` "
+         "that holds for requests without MFA applies to all its requests). Resource and condition constraints count "
          "(see `auditor/checks/escalation.py`): a condition on `iam:PolicyARN` fences the attach methods only when "
          "it keeps out every policy of `rules/privileged-managed-policies.yaml`; an action counts only when its "
          "grants can name every resource type its requests need (`ec2:RunInstances` on launch templates alone "
