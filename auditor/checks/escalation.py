@@ -629,26 +629,20 @@ _ABSENT_MFA_HOLDS = {("BoolIfExists", "false"), ("Null", "true")}
 
 
 def _mfa_denies_unconditional(policy: Policy, context: CheckContext) -> Policy:
-    """The policy with its Denies that hold for any request without MFA made unconditional; itself when it has none
-    (memoised: one managed policy serves many roles)."""
-    memo = run_cache(context, "mfa_denies_unconditional")
-    found = memo.get(id(policy))
-    if found is not None and found[0] is policy:
-        kept: Policy = found[1]
-        return kept
+    """The policy with its Denies that hold for any request without MFA made unconditional; itself when it has none.
+    (Not memoised: a run cache would keep the file's policies alive after it; only policies with such a Deny are
+    copied, and they are few.)"""
 
-    def without_mfa(statement: Statement) -> Statement:
-        if statement.is_allow or not statement.conditions or not all(
-                c.key.lower() == "aws:multifactorauthpresent" and c.set_qualifier is None and len(c.values) == 1
-                and (c.operator, str(c.values[0]).lower()) in _ABSENT_MFA_HOLDS for c in statement.conditions):
-            return statement
-        return dataclasses.replace(statement, conditions=())
+    def holds_without_mfa(statement: Statement) -> bool:
+        return not statement.is_allow and bool(statement.conditions) and all(
+            c.key.lower() == "aws:multifactorauthpresent" and c.set_qualifier is None and len(c.values) == 1
+            and (c.operator, str(c.values[0]).lower()) in _ABSENT_MFA_HOLDS for c in statement.conditions)
 
-    statements = tuple(without_mfa(statement) for statement in policy.statements)
-    changed = policy if all(a is b for a, b in zip(statements, policy.statements, strict=True)) else \
-        dataclasses.replace(policy, statements=statements)
-    memo[id(policy)] = (policy, changed)
-    return changed
+    if not any(holds_without_mfa(statement) for statement in policy.statements):
+        return policy
+    return dataclasses.replace(policy, statements=tuple(
+        dataclasses.replace(statement, conditions=()) if holds_without_mfa(statement) else statement
+        for statement in policy.statements))
 
 
 def _evaluate_permissions(effective: EffectivePermissions, context: CheckContext
