@@ -791,11 +791,6 @@ def metadata_suppressions(resource: dict[str, Any], logical_id: str, pointer: st
     return found
 
 
-def _wrong_type(result: LoadResult, source: Source, pointer: str, message: str) -> None:
-    line, column = source.locate(pointer)
-    result.document_problems.append((source, Problem("wrong-type", message, pointer, line=line, column=column)))
-
-
 def load_cloudformation(template: dict[str, Any], source: Source,
                         max_statements: int = DEFAULT_MAX_STATEMENTS) -> LoadResult:
     written_resources = template.get("Resources")
@@ -804,7 +799,7 @@ def load_cloudformation(template: dict[str, Any], source: Source,
         if written_resources is None:
             result.not_checked.append(f"{source.display_path}: template has no Resources")
         else:
-            _wrong_type(result, source, "/Resources", f"Resources must be a mapping of logical ids to resources, "
+            result.wrong_type(source, "/Resources", f"Resources must be a mapping of logical ids to resources, "
                                                       f"found {type_name(written_resources)}: no resource was read")
         return result
     return _TemplateReader(template, written_resources, source, max_statements).read()
@@ -861,14 +856,14 @@ class _TemplateReader:
                     result.not_checked.append(f"{self.source.display_path}: {logical_id}: a loop not written as "
                                               "[Identifier, Collection, {OutputKey: Resource}]")
                 else:
-                    _wrong_type(result, self.source, resource_pointer, f"resource {logical_id} must be a mapping "
+                    result.wrong_type(self.source, resource_pointer, f"resource {logical_id} must be a mapping "
                                 f"with a Type, found {type_name(resource)}: not read")
                 continue
             result.suppressions.extend(metadata_suppressions(resource, logical_id, resource_pointer, self.source))
             rtype = resource.get("Type")
             props = resource.get("Properties")
             if not isinstance(rtype, str):
-                _wrong_type(result, self.source, join_pointer(resource_pointer, "Type") if "Type" in resource
+                result.wrong_type(self.source, join_pointer(resource_pointer, "Type") if "Type" in resource
                             else resource_pointer, f"resource {logical_id} has no Type (a string such as "
                             f"AWS::IAM::Role){'' if rtype is None else f', found {type_name(rtype)}'}: not read")
             if isinstance(rtype, str) and isinstance(props, dict):

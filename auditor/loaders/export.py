@@ -15,7 +15,7 @@ from typing import Any
 
 from auditor.loaders.parse import MAX_NESTING, ParseError, parse_embedded_json
 from auditor.loaders.result import LoadResult
-from auditor.model import Policy, PolicyKind, Principal, Problem, StoredVersion, Subject
+from auditor.model import Policy, PolicyKind, Principal, StoredVersion, Subject
 from auditor.normalize import DEFAULT_MAX_STATEMENTS, normalize_policy
 from auditor.source import Source, join_pointer
 
@@ -83,7 +83,7 @@ def load_export_pages(pages: list[Any], source: Source, max_nesting: int = MAX_N
     result = load_export(merged, _PagesSource(source, places), max_nesting, max_statements)
     for number, item in enumerate(pages):
         if not is_export(item):
-            _bad_entry(result, source, f"/{number}", f"item {number} of the list is {type_name(item)}, not a page of "
+            result.wrong_type(source, f"/{number}", f"item {number} of the list is {type_name(item)}, not a page of "
                        "get-account-authorization-details (no UserDetailList, GroupDetailList, RoleDetailList or "
                        "Policies): left out, the other pages are read")
     return result
@@ -160,11 +160,8 @@ def _list(data: dict[str, Any], key: str, pointer: str, result: LoadResult, sour
     if not isinstance(value, list):  # null too: the API writes [] for none, so what this was meant to hold is lost
         from auditor.normalize import type_name
 
-        line, column = source.locate(join_pointer(pointer, key))
-        result.document_problems.append(
-            (source, Problem("wrong-type", f"{key} must be a list, found {type_name(value)}: what it holds was not "
-                             "checked", join_pointer(pointer, key), line=line, column=column))
-        )
+        result.wrong_type(source, join_pointer(pointer, key),
+                          f"{key} must be a list, found {type_name(value)}: what it holds was not checked")
         return []
     return value
 
@@ -208,17 +205,17 @@ class _ExportReader:
         for index, entry in enumerate(_list(self.data, "Policies", "", result, source)):
             pointer = join_pointer("/Policies", index)
             if not isinstance(entry, dict) or not isinstance(entry.get("Arn"), str):
-                _bad_entry(result, source, pointer, "a Policies entry without an Arn")
+                result.wrong_type(source, pointer, "a Policies entry without an Arn")
                 continue
             arn = entry["Arn"]
             versions = entry.get("PolicyVersionList")
             if not isinstance(versions, list):
-                _bad_entry(result, source, pointer, f"policy {arn} has no PolicyVersionList")
+                result.wrong_type(source, pointer, f"policy {arn} has no PolicyVersionList")
                 self.unusable[arn] = "has no PolicyVersionList in the export"
                 continue
             chosen = _default_version(versions, entry.get("DefaultVersionId"))
             if chosen is None:
-                _bad_entry(result, source, pointer, f"policy {arn} has no default version in PolicyVersionList")
+                result.wrong_type(source, pointer, f"policy {arn} has no default version in PolicyVersionList")
                 self.unusable[arn] = "has no default version in the export's PolicyVersionList"
                 continue
             v_index, version = chosen
@@ -241,7 +238,7 @@ class _ExportReader:
                 if dormant:
                     policy = dataclasses.replace(policy, dormant_versions=dormant)
             if arn in self.managed:
-                _bad_entry(result, source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
+                result.wrong_type(source, pointer, f"policy {arn} is listed twice; the later entry is ignored")
                 continue
             if (arn in boundaries or _positive_count(entry.get("PermissionsBoundaryUsageCount"))) \
                     and arn not in attached_arns and not _positive_count(entry.get("AttachmentCount")):
@@ -259,7 +256,7 @@ class _ExportReader:
         for index, item in enumerate(_list(entry, "AttachedManagedPolicies", pointer, self.result, self.source)):
             arn = item.get("PolicyArn") if isinstance(item, dict) else None
             if not isinstance(arn, str):
-                _bad_entry(self.result, self.source, join_pointer(join_pointer(pointer, "AttachedManagedPolicies"),
+                self.result.wrong_type(self.source, join_pointer(join_pointer(pointer, "AttachedManagedPolicies"),
                                                                   index),
                            "an AttachedManagedPolicies entry without a PolicyArn: the policy attached is not known")
                 continue
@@ -275,7 +272,7 @@ class _ExportReader:
         for p_index, item in enumerate(_list(entry, key, pointer, self.result, self.source)):
             item_pointer = join_pointer(join_pointer(pointer, key), p_index)
             if not isinstance(item, dict):
-                _bad_entry(self.result, self.source, item_pointer, f"{key} entry of {subject.name} is not an object")
+                self.result.wrong_type(self.source, item_pointer, f"{key} entry of {subject.name} is not an object")
                 continue
             name = _text(item.get("PolicyName")) or f"#{p_index}"
             policy = normalize_policy(
@@ -309,7 +306,7 @@ class _ExportReader:
         for index, entry in enumerate(_list(self.data, list_key, "", self.result, self.source)):
             pointer = join_pointer(f"/{list_key}", index)
             if not isinstance(entry, dict) or not isinstance(entry.get(name_key), str):
-                _bad_entry(self.result, self.source, pointer, f"a {list_key} entry without a {name_key}")
+                self.result.wrong_type(self.source, pointer, f"a {list_key} entry without a {name_key}")
                 continue
             yield pointer, entry, entry[name_key]
 
@@ -342,7 +339,7 @@ class _ExportReader:
             listed = _list(entry, "GroupList", pointer, result, self.source)
             for index, group in enumerate(listed):
                 if not isinstance(group, str):
-                    _bad_entry(result, self.source, join_pointer(join_pointer(pointer, "GroupList"), index),
+                    result.wrong_type(self.source, join_pointer(join_pointer(pointer, "GroupList"), index),
                                f"a GroupList entry of user {name} that is not a group name: its policies are not known")
             group_names = tuple(g for g in listed if isinstance(g, str))
             bounded_by, missing_boundary = self.boundary(entry, f"user {name}")
@@ -363,7 +360,7 @@ class _ExportReader:
         seen_roles: set[str] = set()
         for pointer, entry, name in self.entries("RoleDetailList", "RoleName"):
             if name in seen_roles:
-                _bad_entry(result, source, pointer, f"role {name} is listed twice; both entries are checked")
+                result.wrong_type(source, pointer, f"role {name} is listed twice; both entries are checked")
             seen_roles.add(name)
             subject = Subject("role", name, _text(entry.get("Arn")))
             trust = _trust_policy(entry, pointer, subject, source, self.max_nesting, self.max_statements)
@@ -383,7 +380,7 @@ class _ExportReader:
         for index, entry in enumerate(_list(self.data, "ResourcePolicies", "", result, source)):
             pointer = join_pointer("/ResourcePolicies", index)
             if not isinstance(entry, dict) or "policy" not in entry:
-                _bad_entry(result, source, pointer, "a ResourcePolicies entry without a policy")
+                result.wrong_type(source, pointer, "a ResourcePolicies entry without a policy")
                 continue
             service = _text(entry.get("service")) or "resource"
             name = _text(entry.get("name")) or _text(entry.get("arn")) or f"#{index}"
@@ -474,13 +471,6 @@ def load_described_roles(roles: list[tuple[str, dict[str, Any]]], source: Source
             result.policies.append(trust)
             result.counts["roles"] += 1
     return result
-
-
-def _bad_entry(result: LoadResult, source: Source, pointer: str, message: str) -> None:
-    line, column = source.locate(pointer)
-    result.document_problems.append(
-        (source, Problem("wrong-type", message, pointer, line=line, column=column))
-    )
 
 
 def _note_missing(result: LoadResult, who: str, missing: tuple[str, ...], unusable: dict[str, str]) -> None:

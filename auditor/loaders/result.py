@@ -59,6 +59,11 @@ class LoadResult:
     """Principals another file declares whose policies are written in these files (a Terraform module's role of
     main.tf, its policy in data.tf): see ``adopt_related_principals``."""
 
+    def wrong_type(self, source: Source, pointer: str, message: str) -> None:
+        """An element of the document that is not of the shape its format writes (IAM109), at ``pointer``."""
+        line, column = source.locate(pointer)
+        self.document_problems.append((source, Problem("wrong-type", message, pointer, line=line, column=column)))
+
     def mark_boundaries_only(self, policies: Iterable[Policy]) -> dict[int, Policy]:
         """The ``policies`` (some principals' permissions boundaries, no one's policy) marked ``boundary_only``, in
         ``self.policies`` too: a boundary limits, it grants nothing. By the id of each, its marked copy."""

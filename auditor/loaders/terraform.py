@@ -262,34 +262,32 @@ def _plan_shape_problems(root: dict[str, Any], root_key: str, source: Source, re
     ``child_modules`` item or a resource that is not an object, ``values: null``): what they hold is not read."""
     from auditor.normalize import type_name
 
-    def wrong(pointer: str, message: str) -> None:
-        line, column = source.locate(pointer)
-        result.document_problems.append((source, Problem("wrong-type", message, pointer, line=line, column=column)))
-
     pending: list[tuple[Any, str]] = [(root.get("root_module"), join_pointer(f"/{root_key}", "root_module"))]
     while pending:
         module, pointer = pending.pop()
         if module is None and pointer.endswith("/root_module"):
             continue  # a plan of nothing
         if not isinstance(module, dict):
-            wrong(pointer, f"a module must be an object, found {type_name(module)}: not read")
+            result.wrong_type(source, pointer, f"a module must be an object, found {type_name(module)}: not read")
             continue
         lists = {}
         for key in ("resources", "child_modules"):
             value = module.get(key)
             if value is not None and not isinstance(value, list):
-                wrong(join_pointer(pointer, key), f"{key} must be a list, found {type_name(value)}: not read")
+                result.wrong_type(source, join_pointer(pointer, key),
+                                  f"{key} must be a list, found {type_name(value)}: not read")
             lists[key] = value if isinstance(value, list) else []
         for index, child in enumerate(lists["child_modules"]):
             pending.append((child, join_pointer(join_pointer(pointer, "child_modules"), index)))
         for index, resource in enumerate(lists["resources"]):
             at = join_pointer(join_pointer(pointer, "resources"), index)
             if not isinstance(resource, dict):
-                wrong(at, f"a resource must be an object, found {type_name(resource)}: not read")
+                result.wrong_type(source, at, f"a resource must be an object, found {type_name(resource)}: not read")
             elif not isinstance(resource.get("values"), dict) and resource.get("mode", "managed") == "managed" \
                     and isinstance(resource.get("type"), str) and "values" in resource:
-                wrong(join_pointer(at, "values"), f"the values of {resource.get('address', resource['type'])} must be "
-                      f"an object, found {type_name(resource['values'])}: not read")
+                result.wrong_type(source, join_pointer(at, "values"), f"the values of "
+                                  f"{resource.get('address', resource['type'])} must be an object, found "
+                                  f"{type_name(resource['values'])}: not read")
 
 
 def _planned_resources(root: dict[str, Any], root_key: str
