@@ -20,7 +20,6 @@ import datetime as _dt
 import fnmatch
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -67,16 +66,13 @@ class AcceptedFindings(Counter[str]):
     by_account: Counter[str] | None = None
 
 
-AWS_MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/")
-
-
 def _account_keyed(finding: Finding) -> Finding | None:
     """The finding with ``account:<id>`` in place of its path, for one about an ARN with an account (``account:aws``
     for an AWS managed policy, the same document in every export); else None."""
     arn = (finding.subject or {}).get("arn")
     if not isinstance(arn, str) or not arn:
         return None
-    account = "aws" if AWS_MANAGED_POLICY_ARN.match(arn) else arn_account(arn)
+    account = "aws" if ":iam::aws:policy/" in arn else arn_account(arn)  # as the export loader tells them
     return _at_path(finding, f"account:{account}") if account else None
 
 
