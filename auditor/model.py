@@ -205,6 +205,10 @@ class Condition:
     def if_exists(self) -> bool:
         return self.operator.endswith("IfExists")
 
+    def value_pointer(self, index: int) -> str:
+        """Where the ``index``-th value is written (the key's value itself when it is one string)."""
+        return f"{self.pointer}/{index}" if len(self.values) > 1 else self.pointer
+
 
 @dataclass(frozen=True, slots=True)
 class PrincipalRef:

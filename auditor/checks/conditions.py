@@ -346,10 +346,6 @@ def condition_key_not_applicable(policy: Policy, context: CheckContext) -> Itera
                   details={"key": condition.key, "operator": condition.operator_as_written})
 
 
-def _value_pointer(condition: Condition, index: int) -> str:
-    return f"{condition.pointer}/{index}" if len(condition.values) > 1 else condition.pointer
-
-
 @RULES.rule(
     "IAM402", "operator-type-mismatch", CATEGORY, Severity.MEDIUM, "Operator does not fit the key's type",
     what="Reports a condition operator of another type than its key (a String operator on a Bool key, a Date "
@@ -425,7 +421,7 @@ def bad_bool_or_null_value(policy: Policy, context: CheckContext) -> Iterator[Hi
         if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
             continue
         yield Hit(f"{spelling} condition on {condition.key!r} has the value {value!r}; only true or false "
-                  "can match", pointer=_value_pointer(condition, index), statement=statement,
+                  "can match", pointer=condition.value_pointer(index), statement=statement,
                   details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
@@ -511,7 +507,7 @@ def bad_condition_value(policy: Policy, context: CheckContext) -> Iterator[Hit]:
             effect = ("so the value matches no request and the negated operator holds for every one"
                       if is_negated(condition) else "so the condition never holds")
             yield Hit(f"{condition.operator} condition on {condition.key!r}: {value!r} {problem}, {effect}",
-                      pointer=_value_pointer(condition, index), statement=statement,
+                      pointer=condition.value_pointer(index), statement=statement,
                       details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
@@ -673,7 +669,7 @@ def wildcard_in_exact_match(policy: Policy, context: CheckContext) -> Iterator[H
         else:
             effect = "the Deny applies only to that very string"
         yield Hit(f"{condition.operator} compares {value!r} as written: its * matches only the character itself "
-                  f"({effect}); use {like}, or ${{*}} for a literal *", pointer=_value_pointer(condition, index),
+                  f"({effect}); use {like}, or ${{*}} for a literal *", pointer=condition.value_pointer(index),
                   statement=statement, details={"key": condition.key, "operator": condition.operator, "value": value})
 
 
@@ -723,7 +719,7 @@ def bad_policy_variable(policy: Policy, context: CheckContext) -> Iterator[Hit]:
                 if not isinstance(value, str):
                     continue
                 for problem, name in _variable_problems(value, context):
-                    yield Hit(problem, pointer=_value_pointer(condition, index), statement=statement,
+                    yield Hit(problem, pointer=condition.value_pointer(index), statement=statement,
                               details={"element": f"Condition {condition.operator_as_written} {condition.key}",
                                        "value": value, "variable": name})
 

@@ -440,11 +440,6 @@ def _sub_reach(value: str, provider: str) -> tuple[str, str] | None:
     return None
 
 
-def _value_at(condition: Condition, index: int) -> str:
-    """Where the ``index``-th value of a condition is written (the key's value itself when it is one string)."""
-    return f"{condition.pointer}/{index}" if len(condition.values) > 1 else condition.pointer
-
-
 @RULES.rule(
     "IAM033", "web-identity-trust-unscoped", CATEGORY, Severity.HIGH,
     "Web-identity trust without audience and subject conditions",
@@ -559,7 +554,7 @@ def web_identity_trust_unscoped(policy: Policy, context: CheckContext) -> Iterat
             if problems:
                 pointer = ref.pointer
                 if len(problems) == len(wide):  # only subjects too wide: at the first of them, where to fix it
-                    pointer = next(_value_at(c, index) for c in sub for index, v in enumerate(c.values)
+                    pointer = next(c.value_pointer(index) for c in sub for index, v in enumerate(c.values)
                                    if str(v) == wide[0])
                 yield Hit(
                     f"Web-identity trust of {provider}: {'; '.join(problems)}",
