@@ -25,6 +25,14 @@ from auditor.checks._risk import (
     model,
     scoping_conditions,
 )
+from auditor.checks.resources import (
+    INCOMPLETE_ACTION_RESOURCES,
+    action_resource_types,
+    names_every_resource_of,
+    resource_types_named,
+    takes_only_covered,
+    types_covered,
+)
 from auditor.engine import CheckContext
 from auditor.knowledge import load_privileged_managed_policies
 from auditor.model import Policy, PolicyKind, Principal, Severity
@@ -217,8 +225,6 @@ def _wildcards_verdict(offending: Offending, on_named: bool, context: CheckConte
     if not on_named and not high:
         examples = display(risky_all, catalog, 10)
     else:  # first what makes it high, then those the catalogue says take the named resources, then those that may
-        from auditor.checks.resources import action_resource_types
-
         examples = [catalog.display_name(a) for a in heapq.nsmallest(
             10, risky_all, key=lambda a: (not sensitive(a), on_named and action_resource_types(a, context) is None,
                                           a))]
@@ -234,8 +240,6 @@ def _types_named(resources: tuple[str, ...] | None, context: CheckContext) -> fr
     pattern whose types cannot be told, an unknown or template value)."""
     if resources is None:
         return None
-    from auditor.checks.resources import resource_types_named
-
     named: set[tuple[str, str]] = set()
     for resource in resources:
         types = resource_types_named(resource, context)
@@ -252,7 +256,6 @@ def _writes_of(pattern: str, named: frozenset[tuple[str, str]] | None, context: 
         context.options.setdefault("_iam002_writes", {})
     found = memo.get((pattern, named))
     if found is None:
-
         classes = action_classes(context.catalog)
         found = model(context).expand((pattern,)) & classes.write
         if named is not None:
@@ -266,8 +269,6 @@ def _may_apply(action: str, named: frozenset[tuple[str, str]], classes: ActionCl
     """Whether ``action`` can be asked for on a resource of the ``named`` (service, type) pairs: not when it is asked
     for on "*" alone, nor, for a service whose resource types the catalogue lists too few of, on other services'
     ARNs."""
-    from auditor.checks.resources import INCOMPLETE_ACTION_RESOURCES, action_resource_types
-
     types = action_resource_types(action, context)
     if types is not None:
         return not types.isdisjoint(named)
@@ -385,8 +386,6 @@ def _actions_on_every_resource(actions: frozenset[str], resources: tuple[str, ..
         context.options.setdefault("_iam003_every_resource", {})
     found = memo.get((actions, resources))
     if found is None:
-        from auditor.checks.resources import takes_only_covered, types_covered
-
         wide, services = _whole_services(resources, context)
         whole = frozenset(a for a in actions if a.partition(":")[0] in services) if services else frozenset()
         by_pattern = {r: types_covered(r, context) for r in resources if r[-1:] == "*" and r not in wide.split(", ")}
@@ -565,8 +564,6 @@ def granted_everywhere(principal: Principal, actions: tuple[str, ...], context: 
     """The labels of the principal's policies that allow every one of ``actions`` on every resource (of its
     account) without a scoping condition (after its Denies), not among every other action; empty when one of them
     is not so allowed."""
-    from auditor.checks.resources import names_every_resource_of
-
     permissions = model(context)
     effective = permissions.effective(principal.identity_policies, None, None)
     everything = len(permissions.all_actions)
