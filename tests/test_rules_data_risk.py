@@ -161,6 +161,22 @@ def test_malformed_path_is_rejected_with_its_location(tmp_path: Path) -> None:
         load_escalation_paths([tmp_path])
 
 
+def _one_path(folder: Path, path_id: str, action: str, target: str, resource_type: str, extra: str,
+              error: str | None) -> EscalationPath | None:
+    """Load a folder holding one escalation path of ``action`` with the ``extra`` key line; with ``error``, check
+    that loading it fails saying so."""
+    (folder / "mine.yaml").write_text(
+        f"- id: {path_id}\n  title: t\n  requires: [{action}]\n  target: {target}\n"
+        f"  resource_sensitive: {{{action}: {resource_type}}}\n  {extra}\n  impact: i\n"
+        "  reference: https://example.com\n  source: s\n", encoding="utf-8")
+    if error is not None:
+        with pytest.raises(KnowledgeError, match=re.escape(error)):
+            load_escalation_paths([folder])
+        return None
+    (path,) = [p for p in load_escalation_paths([folder]) if p.id == path_id]
+    return path
+
+
 @pytest.mark.parametrize(("reaches", "error"), [
     ("{ssm:SendCommand: {document: [AWS-RunShellScript]}}", None),
     ("{ec2:RunInstances: {document: [AWS-RunShellScript]}}", "reaches names ec2:RunInstances, which the path does"),
@@ -169,16 +185,10 @@ def test_malformed_path_is_rejected_with_its_location(tmp_path: Path) -> None:
     ("[ssm:SendCommand]", "reaches must map actions"),
 ])
 def test_reaches_of_a_path_is_checked(tmp_path: Path, reaches: str, error: str | None) -> None:
-    (tmp_path / "mine.yaml").write_text(
-        "- id: my-send-command\n  title: t\n  requires: [ssm:SendCommand]\n  target: existing-instance\n"
-        f"  resource_sensitive: {{ssm:SendCommand: instance}}\n  reaches: {reaches}\n  impact: i\n"
-        "  reference: https://example.com\n  source: s\n", encoding="utf-8")
+    path = _one_path(tmp_path, "my-send-command", "ssm:SendCommand", "existing-instance", "instance",
+                     f"reaches: {reaches}", error)
     if error is None:
-        (path,) = [p for p in load_escalation_paths([tmp_path]) if p.id == "my-send-command"]
-        assert path.reaches[0][:2] == ("ssm:SendCommand", "document")
-    else:
-        with pytest.raises(KnowledgeError, match=re.escape(error)):
-            load_escalation_paths([tmp_path])
+        assert path is not None and path.reaches[0][:2] == ("ssm:SendCommand", "document")
 
 
 @pytest.mark.parametrize(("principals", "error"), [
@@ -186,16 +196,10 @@ def test_reaches_of_a_path_is_checked(tmp_path: Path, reaches: str, error: str |
     ("user", "principals"),
 ])
 def test_principals_of_a_path_is_checked(tmp_path: Path, principals: str, error: str | None) -> None:
-    (tmp_path / "mine.yaml").write_text(
-        "- id: my-group-path\n  title: t\n  requires: [iam:AttachGroupPolicy]\n  target: existing-group\n"
-        f"  resource_sensitive: {{iam:AttachGroupPolicy: group}}\n  principals: {principals}\n  impact: i\n"
-        "  reference: https://example.com\n  source: s\n", encoding="utf-8")
+    path = _one_path(tmp_path, "my-group-path", "iam:AttachGroupPolicy", "existing-group", "group",
+                     f"principals: {principals}", error)
     if error is None:
-        (path,) = [p for p in load_escalation_paths([tmp_path]) if p.id == "my-group-path"]
-        assert "user" in path.principals
-    else:
-        with pytest.raises(KnowledgeError, match=re.escape(error)):
-            load_escalation_paths([tmp_path])
+        assert path is not None and "user" in path.principals
 
 
 def test_sensitive_lists() -> None:
